@@ -1,0 +1,71 @@
+-- Detections, with null markers and local (project time zone) wall-clock values.
+-- A null marker is a detection whose bbox is SQL NULL (spec §3.2); a JSON literal `null` is
+-- treated the same way (spec §9.21).
+CREATE VIEW detection_local AS
+SELECT
+  d.*,
+  (d.bbox IS NULL OR d.bbox = 'null') AS is_null_marker,
+  to_local_time(arrow_cast(d."timestamp", 'Timestamp(Microsecond, Some("${time_zone}"))')) AS local_timestamp
+FROM main_detection d;
+
+-- Aggregates over ALL detections of an occurrence, null markers included (spec §3.10).
+-- first_appearance_time is the minimum time of day (local), not the time of the first appearance.
+CREATE VIEW detection_aggregates AS
+SELECT
+  occurrence_id,
+  count(*) AS detections_count,
+  min("timestamp") AS first_appearance_timestamp,
+  max("timestamp") AS last_appearance_timestamp,
+  min(arrow_cast(local_timestamp, 'Time64(Microsecond)')) AS first_appearance_time,
+  max("timestamp") - min("timestamp") AS duration,
+  bool_or(NOT is_null_marker) AS has_real_detection
+FROM detection_local
+WHERE occurrence_id IS NOT NULL
+GROUP BY occurrence_id;
+
+-- Every algorithm that touched an occurrence: detectors through detections, classifiers and
+-- post-processors through classifications (spec §5.4 `algorithm` / `not_algorithm`).
+CREATE VIEW occurrence_algorithms AS
+SELECT occurrence_id, detection_algorithm_id AS algorithm_id
+FROM main_detection
+WHERE occurrence_id IS NOT NULL AND detection_algorithm_id IS NOT NULL
+UNION
+SELECT d.occurrence_id, c.algorithm_id
+FROM main_classification c
+JOIN main_detection d ON d.id = c.detection_id
+WHERE d.occurrence_id IS NOT NULL AND c.algorithm_id IS NOT NULL;
+
+-- The list cover image (spec §3.11): the first detection with a truthy path, ordered
+-- frame_num ASC NULLS LAST, timestamp ASC NULLS LAST; id ASC is occlens's tiebreaker.
+CREATE VIEW cover_image AS
+SELECT occurrence_id, path
+FROM (
+  SELECT occurrence_id, path,
+         row_number() OVER (PARTITION BY occurrence_id
+                            ORDER BY frame_num ASC NULLS LAST, "timestamp" ASC NULLS LAST, id ASC) AS rn
+  FROM main_detection
+  WHERE occurrence_id IS NOT NULL AND path IS NOT NULL AND path <> ''
+)
+WHERE rn = 1;
+
+-- The detail images (spec §3.11): up to 100 detections with a truthy path, newest first
+-- (timestamp DESC = NULLS FIRST); id ASC is occlens's tiebreaker.
+CREATE VIEW detail_images AS
+SELECT occurrence_id, path, position
+FROM (
+  SELECT occurrence_id, path,
+         row_number() OVER (PARTITION BY occurrence_id
+                            ORDER BY "timestamp" DESC NULLS FIRST, id ASC) AS position
+  FROM main_detection
+  WHERE occurrence_id IS NOT NULL AND path IS NOT NULL AND path <> ''
+)
+WHERE position <= 100;
+
+-- Detail `detections` (spec §4.3): all detections of the occurrence, null markers included,
+-- ordered timestamp DESC (NULLS FIRST); id ASC is occlens's tiebreaker.
+CREATE VIEW detail_detections AS
+SELECT d.*,
+       row_number() OVER (PARTITION BY d.occurrence_id
+                          ORDER BY d."timestamp" DESC NULLS FIRST, d.id ASC) AS position
+FROM main_detection d
+WHERE d.occurrence_id IS NOT NULL;

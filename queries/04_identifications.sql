@@ -1,0 +1,26 @@
+-- Best identification (spec §3.5): among non-withdrawn identifications, the greatest by
+-- (created_at, id). The winner may have a NULL taxon or a NULL user.
+CREATE VIEW best_identification AS
+SELECT occurrence_id, id AS identification_id, taxon_id, user_id, created_at
+FROM (
+  SELECT *, row_number() OVER (PARTITION BY occurrence_id ORDER BY created_at DESC, id DESC) AS rn
+  FROM main_identification
+  WHERE NOT withdrawn
+)
+WHERE rn = 1;
+
+-- The `identifications` array (spec §4.2 #15): all identifications, withdrawn included,
+-- ordered created_at DESC; id ASC is occlens's tiebreaker.
+CREATE VIEW occurrence_identifications AS
+SELECT i.*,
+       row_number() OVER (PARTITION BY i.occurrence_id ORDER BY i.created_at DESC, i.id ASC) AS position
+FROM main_identification i;
+
+-- Verification summary (spec §3.9): V_any, V_active and V_participants.
+CREATE VIEW identification_summary AS
+SELECT occurrence_id,
+       count(*) AS identifications_count,
+       count(*) FILTER (WHERE NOT withdrawn) AS active_count,
+       count(DISTINCT CASE WHEN NOT withdrawn THEN user_id END) AS participant_count
+FROM main_identification
+GROUP BY occurrence_id;

@@ -1,0 +1,38 @@
+-- Valid occurrences (spec §3.1): a stored determination and at least one real (non-null-marker)
+-- detection. Null markers still count in the aggregates.
+CREATE VIEW valid_occurrence AS
+SELECT o.*
+FROM main_occurrence o
+JOIN detection_aggregates a ON a.occurrence_id = o.id
+WHERE o.determination_id IS NOT NULL AND a.has_real_detection;
+
+-- One row per valid occurrence with every list field the API and the orderings need
+-- (spec §4.2, §5.5). Determination and score are the STORED columns (spec §3.6).
+CREATE VIEW occurrence_list AS
+SELECT
+  o.id,
+  o.project_id,
+  o.deployment_id,
+  o.event_id,
+  e.start AS event_start,
+  o.determination_id,
+  t.name AS determination_name,
+  t.rank AS determination_rank,
+  o.determination_score,
+  a.detections_count,
+  a.first_appearance_timestamp,
+  a.last_appearance_timestamp,
+  a.first_appearance_time,
+  a.duration,
+  ci.path AS cover_image_path,
+  bp.classification_id AS best_prediction_id,
+  bi.identification_id AS best_identification_id,
+  o.created_at,
+  o.updated_at
+FROM valid_occurrence o
+JOIN detection_aggregates a ON a.occurrence_id = o.id
+LEFT JOIN main_event e ON e.id = o.event_id
+LEFT JOIN main_taxon t ON t.id = o.determination_id
+LEFT JOIN cover_image ci ON ci.occurrence_id = o.id
+LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
+LEFT JOIN best_identification bi ON bi.occurrence_id = o.id;

@@ -1,0 +1,118 @@
+-- Request fragments: the WHERE conditions and sort keys that query parameters bind to
+-- (spec §5.2–§5.5). Each fragment starts with `-- name: <key>`; occlens substitutes the
+-- `${...}` placeholders with validated literals and ANDs the conditions over `occurrence_list o`.
+
+-- name: visible.anonymous
+-- Anonymous users see occurrences of non-draft projects (spec §5.2.1).
+o.project_id IN (SELECT id FROM main_project WHERE NOT draft)
+
+-- name: visible.user
+-- Other users: non-draft, owned, or member projects. NULL projects are invisible.
+o.project_id IN (SELECT id FROM main_project WHERE NOT draft OR owner_id = ${user}
+                 UNION ALL
+                 SELECT project_id FROM main_userprojectmembership WHERE user_id = ${user})
+
+-- name: project
+o.project_id = ${project}
+
+-- name: defaults
+-- Project default filters (spec §5.3): score threshold (NULL fails) and include/exclude taxa.
+o.determination_score >= (SELECT default_filters_score_threshold FROM main_project WHERE id = ${project})
+AND o.determination_id IN (SELECT taxon_id FROM default_filter_taxa WHERE project_id = ${project})
+
+-- name: id
+o.id = ${id}
+
+-- name: event
+o.event_id = ${value}
+
+-- name: deployment
+o.deployment_id = ${value}
+
+-- name: determination__rank
+o.determination_rank = ${value}
+
+-- name: detections__source_image
+o.id IN (SELECT occurrence_id FROM main_detection WHERE source_image_id = ${value})
+
+-- name: taxon
+-- The determination is X or descends from X (spec §2.5).
+o.determination_id IN (SELECT taxon_id FROM taxon_ancestry WHERE ancestor_id = ${value})
+
+-- name: collection
+-- A detection of O (null markers included) on a capture of the collection.
+o.id IN (SELECT d.occurrence_id FROM main_detection d
+         JOIN main_sourceimagecollection_images ci ON ci.sourceimage_id = d.source_image_id
+         WHERE ci.sourceimagecollection_id = ${value})
+
+-- name: algorithm
+o.id IN (SELECT occurrence_id FROM occurrence_algorithms WHERE algorithm_id IN (${values}))
+
+-- name: not_algorithm
+o.id NOT IN (SELECT occurrence_id FROM occurrence_algorithms WHERE algorithm_id IN (${values}))
+
+-- name: date_start
+-- Each date bound is its own semi-join: different detections may satisfy each (spec §9.10).
+o.id IN (SELECT occurrence_id FROM detection_local
+         WHERE occurrence_id IS NOT NULL AND CAST(local_timestamp AS DATE) >= ${value})
+
+-- name: date_end
+o.id IN (SELECT occurrence_id FROM detection_local
+         WHERE occurrence_id IS NOT NULL AND CAST(local_timestamp AS DATE) <= ${value})
+
+-- name: verified.true
+-- V_any: any identification row, withdrawn included (spec §3.9).
+o.id IN (SELECT occurrence_id FROM main_identification)
+
+-- name: verified.false
+o.id NOT IN (SELECT occurrence_id FROM main_identification)
+
+-- name: verified_by_me.true
+o.id IN (SELECT occurrence_id FROM main_identification WHERE user_id = ${user})
+
+-- name: verified_by_me.false
+o.id NOT IN (SELECT occurrence_id FROM main_identification WHERE user_id = ${user})
+
+-- name: taxa_list
+o.determination_id IN (SELECT taxon_id FROM taxa_list_members WHERE taxalist_id = ${value})
+
+-- name: not_taxa_list
+o.determination_id NOT IN (SELECT taxon_id FROM taxa_list_members WHERE taxalist_id = ${value})
+
+-- name: order.created_at
+o.created_at
+-- name: order.updated_at
+o.updated_at
+-- name: order.event__start
+o.event_start
+-- name: order.first_appearance_timestamp
+o.first_appearance_timestamp
+-- name: order.first_appearance_time
+o.first_appearance_time
+-- name: order.duration
+o.duration
+-- name: order.deployment
+o.deployment_id
+-- name: order.determination
+o.determination_id
+-- name: order.determination__name
+o.determination_name
+-- name: order.determination_score
+o.determination_score
+-- name: order.event
+o.event_id
+-- name: order.detections_count
+o.detections_count
+
+-- name: exists.project
+SELECT id FROM main_project WHERE id = ${value}
+-- name: exists.event
+SELECT id FROM main_event WHERE id = ${value}
+-- name: exists.deployment
+SELECT id FROM main_deployment WHERE id = ${value}
+-- name: exists.detections__source_image
+SELECT id FROM main_sourceimage WHERE id = ${value}
+-- name: exists.taxon
+SELECT id FROM main_taxon WHERE id = ${value}
+-- name: exists.taxa_list
+SELECT id FROM main_taxalist WHERE id = ${value}

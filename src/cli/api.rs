@@ -1,0 +1,74 @@
+//! `occlens api`, `list` and `detail`.
+
+use super::args::{ApiArgs, Cli};
+use occlens::output::api::get;
+use occlens::output::pyfmt::{to_json, to_json_pretty};
+use occlens::views::request::Requester;
+use occlens::{Engine, Error, Result};
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+fn status_code(status: u16) -> ExitCode {
+    match status {
+        200..=299 => ExitCode::SUCCESS,
+        400..=499 => ExitCode::from(4),
+        _ => ExitCode::from(5),
+    }
+}
+
+pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Result<ExitCode> {
+    let response = get(engine, url, &cli.who).await?;
+    let text = if pretty { to_json_pretty(&response.body) } else { to_json(&response.body) };
+    println!("{text}");
+    if response.status >= 400 {
+        eprintln!("occlens: HTTP {} for {url}", response.status);
+    }
+    Ok(status_code(response.status))
+}
+
+pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode> {
+    let Some(batch) = &args.batch else {
+        let url = args.url.as_deref().expect("clap requires a url without --batch");
+        return single(engine, cli, url, args.pretty).await;
+    };
+    let reader: Box<dyn BufRead> = if batch == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(batch).map_err(|e| Error::Io { path: batch.clone(), source: e })?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io = |e: std::io::Error| Error::Io { path: "stdout".into(), source: e };
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| Error::Io { path: batch.clone(), source: e })?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (url, who) = match parse_line(line, &cli.who) {
+            Ok(x) => x,
+            Err(msg) => return Err(Error::Usage(format!("{batch}: line {}: {msg}", n + 1))),
+        };
+        let r = get(engine, &url, &who).await?;
+        let record = json!({"url": url, "status": r.status, "body": r.body});
+        writeln!(out, "{}", to_json(&record)).map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A batch line: a plain `path?query`, or `{"url": …, "as_user": …}`.
+fn parse_line(line: &str, default: &Requester) -> std::result::Result<(String, Requester), String> {
+    if !line.starts_with('{') {
+        return Ok((line.to_string(), default.clone()));
+    }
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let url = v.get("url").and_then(Value::as_str).ok_or("missing \"url\"")?.to_string();
+    let who = match v.get("as_user").and_then(Value::as_str) {
+        Some(s) => s.parse()?,
+        None => default.clone(),
+    };
+    Ok((url, who))
+}

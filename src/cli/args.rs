@@ -1,0 +1,205 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use occlens::output::table::Format;
+use occlens::views::request::Requester;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "occlens",
+    version,
+    about = "Antenna's occurrence views, recomputed with SQL over a Parquet snapshot",
+    long_about = "occlens reads a Parquet snapshot of Antenna's database and answers the occurrence \
+list and detail API exactly as Antenna does, runs SQL over the snapshot and its views, and \
+generates synthetic snapshots.\n\nWithout --snapshot, the demo snapshot built into the binary is used.",
+    after_help = "Examples:\n  occlens list --project 1 --limit 5 --pretty\n  occlens api '/api/v2/occurrences/?project_id=1&ordering=-determination_score'\n  occlens --snapshot ./snap sql 'SELECT count(*) FROM occurrence_list'",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Snapshot: a directory, file://, s3://, gs://, az:// or http(s):// prefix (default: built-in demo)
+    #[arg(long, global = true, env = "OCCLENS_SNAPSHOT")]
+    pub snapshot: Option<String>,
+    /// Scheme and host of hyperlinks in responses
+    #[arg(long, global = true, default_value = "http://localhost:8000")]
+    pub api_base: String,
+    /// Base URL of media (detection crops)
+    #[arg(long, global = true, default_value = "/media/")]
+    pub media_url: String,
+    /// Time zone of rendered timestamps, dates and times of day
+    #[arg(long, global = true, default_value = "America/New_York")]
+    pub time_zone: chrono_tz::Tz,
+    /// Requester: anonymous, superuser[:<user id>] or user:<id> (decides visibility and user_permissions)
+    #[arg(long = "as", global = true, default_value = "anonymous")]
+    pub who: Requester,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Answer an API GET as Antenna would
+    #[command(after_help = "Examples:\n  occlens api '/api/v2/occurrences/?project_id=1&limit=25&ordering=-determination_score'\n  occlens api '/api/v2/occurrences/2571/?project_id=1'\n  occlens api --batch requests.txt > responses.jsonl\n\nExit status: 0 on 2xx, 4 on 4xx, 5 on 5xx (the body is printed in every case).")]
+    Api(ApiArgs),
+    /// The occurrence list of a project (flags mirror the API's query parameters)
+    #[command(after_help = "Example:\n  occlens list --project 1 --ordering=-determination_score --limit 5 --pretty")]
+    List(ListArgs),
+    /// One occurrence's detail
+    #[command(after_help = "Example:\n  occlens detail 12 --project 1 --pretty")]
+    Detail(DetailArgs),
+    /// Run SQL over the snapshot tables and the views of queries/
+    #[command(after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...\n\nExample:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'")]
+    Sql(SqlArgs),
+    /// Tables of the snapshot: source, row counts, columns and types
+    #[command(after_help = "Example:\n  occlens --snapshot ./snap tables")]
+    Tables(TablesArgs),
+    /// Write a deterministic synthetic snapshot
+    #[command(after_help = "Example:\n  occlens generate --out data/demo --occurrences 500 --seed 1")]
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+pub struct ApiArgs {
+    /// The request path and query, e.g. '/api/v2/occurrences/?project_id=1'
+    #[arg(required_unless_present = "batch")]
+    pub url: Option<String>,
+    /// Read one request per line (a path?query, or {"url", "as_user"}) from FILE or - (stdin); write JSON lines {"url","status","body"}
+    #[arg(long, conflicts_with = "url")]
+    pub batch: Option<String>,
+    /// Indent the JSON
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub project: i64,
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub offset: Option<usize>,
+    /// Comma-separated fields, '-' for descending (e.g. -determination_score,event)
+    #[arg(long, allow_hyphen_values = true)]
+    pub ordering: Option<String>,
+    #[arg(long)]
+    pub taxon: Option<i64>,
+    #[arg(long)]
+    pub verified: Option<bool>,
+    #[arg(long)]
+    pub verified_by_me: Option<bool>,
+    #[arg(long)]
+    pub deployment: Option<i64>,
+    #[arg(long)]
+    pub event: Option<i64>,
+    #[arg(long)]
+    pub rank: Option<String>,
+    #[arg(long)]
+    pub collection: Option<i64>,
+    #[arg(long)]
+    pub source_image: Option<i64>,
+    #[arg(long)]
+    pub algorithm: Vec<i64>,
+    #[arg(long)]
+    pub not_algorithm: Vec<i64>,
+    #[arg(long)]
+    pub date_start: Option<String>,
+    #[arg(long)]
+    pub date_end: Option<String>,
+    #[arg(long)]
+    pub taxa_list: Option<i64>,
+    #[arg(long)]
+    pub not_taxa_list: Option<i64>,
+    /// Apply the project's default filters (score threshold, include/exclude taxa)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub apply_defaults: bool,
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Args)]
+pub struct DetailArgs {
+    pub id: i64,
+    #[arg(long)]
+    pub project: Option<i64>,
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub apply_defaults: bool,
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Args)]
+pub struct SqlArgs {
+    pub query: String,
+    /// Output format (default: table)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct TablesArgs {
+    /// Also list each table's columns and types
+    #[arg(long)]
+    pub columns: bool,
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 500)]
+    pub occurrences: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+fn query(pairs: Vec<(&str, String)>) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
+impl ListArgs {
+    pub fn url(&self) -> String {
+        let mut p: Vec<(&str, String)> = vec![("project_id", self.project.to_string())];
+        let mut opt = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                p.push((k, v));
+            }
+        };
+        opt("limit", self.limit.map(|v| v.to_string()));
+        opt("offset", self.offset.map(|v| v.to_string()));
+        opt("ordering", self.ordering.clone());
+        opt("taxon", self.taxon.map(|v| v.to_string()));
+        opt("verified", self.verified.map(|v| v.to_string()));
+        opt("verified_by_me", self.verified_by_me.map(|v| v.to_string()));
+        opt("deployment", self.deployment.map(|v| v.to_string()));
+        opt("event", self.event.map(|v| v.to_string()));
+        opt("determination__rank", self.rank.clone());
+        opt("collection_id", self.collection.map(|v| v.to_string()));
+        opt("detections__source_image", self.source_image.map(|v| v.to_string()));
+        opt("date_start", self.date_start.clone());
+        opt("date_end", self.date_end.clone());
+        opt("taxa_list_id", self.taxa_list.map(|v| v.to_string()));
+        opt("not_taxa_list_id", self.not_taxa_list.map(|v| v.to_string()));
+        opt("apply_defaults", (!self.apply_defaults).then(|| "false".to_string()));
+        for a in &self.algorithm {
+            p.push(("algorithm", a.to_string()));
+        }
+        for a in &self.not_algorithm {
+            p.push(("not_algorithm", a.to_string()));
+        }
+        format!("/api/v2/occurrences/?{}", query(p))
+    }
+}
+
+impl DetailArgs {
+    pub fn url(&self) -> String {
+        let mut p = Vec::new();
+        if let Some(project) = self.project {
+            p.push(("project_id", project.to_string()));
+        }
+        if !self.apply_defaults {
+            p.push(("apply_defaults", "false".to_string()));
+        }
+        format!("/api/v2/occurrences/{}/?{}", self.id, query(p))
+    }
+}

@@ -1,0 +1,40 @@
+//! One error type for the library: every variant renders as a single line naming the thing
+//! that is wrong and what was expected.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("snapshot {location}: {message}")]
+    Snapshot { location: String, message: String },
+
+    #[error("table {table}: column {column}: expected {expected}, found {found}")]
+    ColumnType { table: String, column: String, expected: String, found: String },
+
+    #[error("table {table}: missing column {column} (expected {expected})")]
+    MissingColumn { table: String, column: String, expected: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("query failed: {0}")]
+    Query(String),
+
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        // DataFusion errors can span lines (context, backtraces); keep the one-line contract.
+        Error::Query(e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" "))
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::Query(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! occlens: Antenna's occurrence list, detail and exports recomputed with DataFusion SQL over
+//! Parquet snapshots of Antenna's database.
+//!
+//! Layers, each depending only on those before it:
+//! [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
+//! `queries/`) → [`output`] (JSON and tables) → the `occlens` command line.
+
+pub mod error;
+pub mod generate;
+pub mod output;
+pub mod snapshot;
+pub mod views;
+
+pub use error::{Error, Result};
+pub use views::{Config, Engine};

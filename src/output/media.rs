@@ -1,0 +1,79 @@
+//! Media and capture URLs (spec §3.11, §3.12).
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Characters Django's storage `url()` (urllib `quote` with safe `/~!*()'`) leaves as they are.
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_').remove(b'.').remove(b'-').remove(b'~').remove(b'/')
+    .remove(b'!').remove(b'*').remove(b'(').remove(b')').remove(b'\'');
+
+/// The media URL of a detection path; `None` for NULL or `""` paths.
+pub fn media_url(path: Option<&str>, media_base: &str) -> Option<String> {
+    let path = path.filter(|p| !p.is_empty())?;
+    Some(media_url_of(path, media_base))
+}
+
+/// The media URL of any path, `""` included (the JSON export keeps `""` as the base alone).
+pub fn media_url_of(path: &str, media_base: &str) -> String {
+    if path.starts_with("http") {
+        return path.to_string();
+    }
+    let trimmed = path.trim_start_matches('/');
+    format!("{media_base}{}", utf8_percent_encode(trimmed, KEEP))
+}
+
+/// Schemes Python's `urljoin` resolves relative references for.
+const RELATIVE_SCHEMES: &[&str] = &[
+    "", "ftp", "http", "gopher", "nntp", "imap", "wais", "file", "https", "shttp", "mms",
+    "prospero", "rtsp", "rtspu", "sftp", "svn", "svn+ssh", "ws", "wss",
+];
+
+/// `urljoin(base, path.lstrip("/"))` as Python computes it, or `None` when the result has no
+/// host. (Presigned S3 URLs — spec §3.12 step 1 — are not reproducible offline.)
+pub fn capture_url(public_base_url: Option<&str>, path: &str) -> Option<String> {
+    let base = public_base_url.filter(|b| !b.is_empty())?;
+    let parsed = url::Url::parse(base).ok()?;
+    if !RELATIVE_SCHEMES.contains(&parsed.scheme()) {
+        return None;
+    }
+    parsed.host_str().filter(|h| !h.is_empty())?;
+    let path = path.trim_start_matches('/');
+    if path.is_empty() {
+        return Some(base.to_string());
+    }
+    // Relative resolution without re-encoding (urljoin keeps characters as they are): drop
+    // the base's query and fragment, then replace its last path segment.
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let dir = match base[authority_end..].rfind('/') {
+        Some(i) => &base[..authority_end + i + 1],
+        None => return Some(format!("{base}/{path}")),
+    };
+    Some(format!("{dir}{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_urls_follow_django_storage() {
+        assert_eq!(media_url(None, "/media/"), None);
+        assert_eq!(media_url(Some(""), "/media/"), None);
+        assert_eq!(
+            media_url(Some("/detections/edge/leading slash é.jpg"), "/media/").unwrap(),
+            "/media/detections/edge/leading%20slash%20%C3%A9.jpg"
+        );
+        assert_eq!(media_url(Some("http://x/a b.jpg"), "/media/").unwrap(), "http://x/a b.jpg");
+        assert_eq!(media_url(Some("a+b#c:d"), "/media/").unwrap(), "/media/a%2Bb%23c%3Ad");
+    }
+
+    #[test]
+    fn capture_urls_follow_urljoin() {
+        assert_eq!(capture_url(Some("https://h/bucket"), "a/b.jpg").unwrap(), "https://h/a/b.jpg");
+        assert_eq!(capture_url(Some("https://h/bucket/"), "/a/b.jpg").unwrap(), "https://h/bucket/a/b.jpg");
+        assert_eq!(capture_url(Some("s3://bucket/"), "a.jpg"), None);
+        assert_eq!(capture_url(None, "a.jpg"), None);
+        assert_eq!(capture_url(Some(""), "a.jpg"), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! Output: JSON shapes of the API, Python value rendering, media URLs, tables.
+
+pub mod api;
+pub mod media;
+pub mod pyfmt;
+pub mod shape;
+pub mod table;
+pub mod timefmt;

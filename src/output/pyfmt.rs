@@ -1,0 +1,128 @@
+//! Python's value rendering: `repr(float)` and JSON numbers as DRF/`json.dumps` write them.
+
+use serde_json::ser::Formatter;
+use serde_json::Value;
+use std::io;
+
+/// `repr(f)` for a Python float: shortest round-trip digits, at least one fractional digit,
+/// scientific notation below 1e-4 and from 1e16 (two-digit exponent minimum).
+pub fn py_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let body = if (-4..16).contains(&exp) {
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                format!("{digits}{}.0", "0".repeat(int_len - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..int_len], &digits[int_len..])
+            }
+        } else {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        }
+    } else {
+        let frac = if digits.len() > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
+    };
+    format!("{sign}{body}")
+}
+
+/// A serde_json formatter that writes floats as Python does.
+#[derive(Default, Clone, Copy)]
+pub struct PythonFloats;
+
+impl Formatter for PythonFloats {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        writer.write_all(py_repr(value).as_bytes())
+    }
+}
+
+/// Compact JSON with Python float text, as the API renders it.
+pub fn to_json(value: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFloats);
+    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Indented JSON with Python float text.
+pub fn to_json_pretty(value: &Value) -> String {
+    // PrettyFormatter owns indentation; wrap it and delegate floats.
+    struct Pretty<'a>(serde_json::ser::PrettyFormatter<'a>);
+    impl Formatter for Pretty<'_> {
+        fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
+            w.write_all(py_repr(v).as_bytes())
+        }
+        fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.begin_array(w)
+        }
+        fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.end_array(w)
+        }
+        fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+            self.0.begin_array_value(w, first)
+        }
+        fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.end_array_value(w)
+        }
+        fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.begin_object(w)
+        }
+        fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.end_object(w)
+        }
+        fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+            self.0.begin_object_key(w, first)
+        }
+        fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.begin_object_value(w)
+        }
+        fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.0.end_object_value(w)
+        }
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty(Default::default()));
+    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_render_like_python_repr() {
+        for (f, s) in [
+            (0.9, "0.9"), (1.0, "1.0"), (1e-05, "1e-05"), (1e16, "1e+16"), (0.0001, "0.0001"),
+            (123456789012345.0, "123456789012345.0"), (1234567890123456.0, "1234567890123456.0"),
+            (12345678901234567.0, "1.2345678901234568e+16"), (0.614, "0.614"), (-2.5, "-2.5"),
+            (16500.0, "16500.0"), (86400.5, "86400.5"), (0.0, "0.0"), (1.5e-7, "1.5e-07"),
+            (0.1 + 0.2, "0.30000000000000004"), (1e22, "1e+22"),
+        ] {
+            assert_eq!(py_repr(f), s, "{f}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_use_python_text() {
+        let v = serde_json::json!({"a": 1.0, "b": [1e-5, 2], "c": null});
+        assert_eq!(to_json(&v), r#"{"a":1.0,"b":[1e-05,2],"c":null}"#);
+    }
+}

@@ -1,0 +1,132 @@
+//! Rendering instants and intervals as Antenna does (spec §1.1, §1.2, §3.10, §3.15):
+//! naive wall-clock time in the configured zone, Python's text for durations.
+
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
+use chrono_tz::Tz;
+
+use crate::output::pyfmt::py_repr;
+
+/// The wall-clock time of a UTC instant (microseconds) in `tz`.
+pub fn local(us: i64, tz: Tz) -> NaiveDateTime {
+    DateTime::from_timestamp_micros(us)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .naive_local()
+}
+
+fn fraction(micros: u32) -> String {
+    if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    }
+}
+
+/// `"YYYY-MM-DDTHH:MM:SS[.ffffff]"` (DRF's DateTimeField for a naive datetime).
+pub fn iso(us: i64, tz: Tz) -> String {
+    iso_sep(us, tz, 'T')
+}
+
+/// The same with another separator (`' '` is Python's `str(datetime)`).
+pub fn iso_sep(us: i64, tz: Tz, sep: char) -> String {
+    let t = local(us, tz);
+    format!(
+        "{}{sep}{:02}:{:02}:{:02}{}",
+        t.format("%Y-%m-%d"),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        fraction(t.nanosecond() / 1000)
+    )
+}
+
+/// A time of day given as microseconds since midnight: `"HH:MM:SS[.ffffff]"`.
+pub fn time_of_day(us: i64) -> String {
+    let us = us.rem_euclid(86_400_000_000);
+    let secs = us / 1_000_000;
+    format!(
+        "{:02}:{:02}:{:02}{}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        fraction((us % 1_000_000) as u32)
+    )
+}
+
+/// DRF's DurationField in the API: the total seconds as Python float text (`"1320.0"`).
+pub fn duration_seconds(us: i64) -> String {
+    py_repr(us as f64 / 1e6)
+}
+
+/// `duration_label` (spec §3.10).
+pub fn duration_label(us: Option<i64>) -> String {
+    let Some(us) = us.filter(|&u| u != 0) else { return String::new() };
+    let total = us.div_euclid(1_000_000);
+    let days = total.div_euclid(86_400);
+    let within = total.rem_euclid(86_400);
+    if days >= 1 {
+        format!("{days} days {} hours", within / 3600)
+    } else if total < 3600 {
+        format!("{} minutes", total.div_euclid(60))
+    } else {
+        format!("{} hours {} min", within / 3600, within % 3600 / 60)
+    }
+}
+
+/// Event `date_label` (spec §3.15).
+pub fn date_label(start_us: i64, end_us: Option<i64>, tz: Tz) -> String {
+    let start = local(start_us, tz);
+    match end_us.map(|e| local(e, tz)) {
+        Some(end) if end.date() != start.date() => {
+            format!("{} {}-{} {}", start.format("%b"), start.day(), end.day(), end.year())
+        }
+        _ => format!("{} {} {}", start.format("%b"), start.day(), start.year()),
+    }
+}
+
+/// Event `name` (spec §3.15): `"<Weekday>, <date_label>"`.
+pub fn event_name(start_us: i64, end_us: Option<i64>, tz: Tz) -> String {
+    format!("{}, {}", local(start_us, tz).format("%A"), date_label(start_us, end_us, tz))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        chrono::Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_micros()
+    }
+
+    const NY: Tz = chrono_tz::America::New_York;
+
+    #[test]
+    fn timestamps_are_new_york_wall_clock() {
+        assert_eq!(iso(utc(2023, 6, 11, 1, 0), NY), "2023-06-10T21:00:00");
+        assert_eq!(iso(utc(2023, 6, 11, 1, 0) + 5, NY), "2023-06-10T21:00:00.000005");
+        // Fall-back night: 06:10Z is 01:10 EST.
+        assert_eq!(iso(utc(2023, 11, 5, 6, 10), NY), "2023-11-05T01:10:00");
+    }
+
+    #[test]
+    fn durations_and_labels() {
+        assert_eq!(duration_seconds(16_500_000_000), "16500.0");
+        assert_eq!(duration_seconds(86_400_500_000), "86400.5");
+        assert_eq!(duration_label(None), "");
+        assert_eq!(duration_label(Some(0)), "");
+        assert_eq!(duration_label(Some(30_000_000)), "0 minutes");
+        assert_eq!(duration_label(Some(3_900_000_000)), "1 hours 5 min");
+        assert_eq!(duration_label(Some(16_500_000_000)), "4 hours 35 min");
+        assert_eq!(duration_label(Some(86_400_000_000)), "1 days 0 hours");
+        assert_eq!(time_of_day(3_600_000_000 * 20 + 1), "20:00:00.000001");
+    }
+
+    #[test]
+    fn event_labels_cross_months_and_years() {
+        assert_eq!(date_label(utc(2023, 6, 11, 1, 0), Some(utc(2023, 6, 11, 8, 55)), NY), "Jun 10-11 2023");
+        assert_eq!(date_label(utc(2023, 8, 1, 1, 0), Some(utc(2023, 8, 1, 8, 0)), NY), "Jul 31-1 2023");
+        assert_eq!(date_label(utc(2024, 1, 1, 2, 0), Some(utc(2024, 1, 1, 9, 0)), NY), "Dec 31-1 2024");
+        assert_eq!(date_label(utc(2023, 6, 11, 1, 0), None, NY), "Jun 10 2023");
+        assert_eq!(event_name(utc(2023, 6, 11, 1, 0), Some(utc(2023, 6, 11, 8, 0)), NY), "Saturday, Jun 10-11 2023");
+    }
+}

@@ -1,0 +1,133 @@
+//! Where a snapshot lives: a local directory, an object-store prefix, or the demo snapshot
+//! compiled into the binary. Each becomes an `ObjectStore` plus a base URL.
+
+use crate::error::{Error, Result};
+use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt, PutPayload};
+use std::sync::Arc;
+use url::Url;
+
+/// The Parquet files of `data/demo/`, embedded at build time (see `build.rs`).
+static DEMO_FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
+
+pub struct Location {
+    /// What the user typed (or `demo`), for messages.
+    pub display: String,
+    /// Base URL of the snapshot, always ending in `/`.
+    pub base: Url,
+    /// Store to register for `base`'s scheme and host; `None` for local files (DataFusion's
+    /// default local store serves `file://`).
+    pub store: Option<Arc<dyn ObjectStore>>,
+}
+
+impl Location {
+    /// Resolve `--snapshot`; `None` means the embedded demo snapshot.
+    pub async fn resolve(spec: Option<&str>) -> Result<Location> {
+        match spec {
+            None => Self::demo().await,
+            Some(s) => Self::parse(s),
+        }
+    }
+
+    async fn demo() -> Result<Location> {
+        if DEMO_FILES.is_empty() {
+            return Err(Error::Snapshot {
+                location: "demo".into(),
+                message: "this binary was built without data/demo; pass --snapshot DIR".into(),
+            });
+        }
+        let store = InMemory::new();
+        for (name, bytes) in DEMO_FILES {
+            let payload = PutPayload::from_static(bytes);
+            store.put(&Path::from(*name), payload).await.map_err(|e| Error::Snapshot {
+                location: "demo".into(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(Location {
+            display: "demo (data/demo, built in)".into(),
+            base: Url::parse("memory://demo/").expect("static url"),
+            store: Some(Arc::new(store)),
+        })
+    }
+
+    fn parse(spec: &str) -> Result<Location> {
+        let err = |message: String| Error::Snapshot { location: spec.to_string(), message };
+        let url = match Url::parse(spec) {
+            Ok(u) if u.scheme().len() > 1 => u,
+            // A plain path (or a Windows drive letter, which parses as a one-letter scheme).
+            _ => {
+                let path = std::path::Path::new(spec);
+                let abs = std::path::absolute(path).map_err(|e| err(e.to_string()))?;
+                if !abs.is_dir() {
+                    return Err(err("no such directory".into()));
+                }
+                Url::from_directory_path(&abs).map_err(|_| err("not a usable path".into()))?
+            }
+        };
+        let mut base = url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let bucket = || {
+            url.host_str().filter(|h| !h.is_empty()).map(str::to_string).ok_or_else(|| {
+                err(format!("{}:// URL needs a bucket, e.g. {}://bucket/prefix", url.scheme(), url.scheme()))
+            })
+        };
+        let store: Option<Arc<dyn ObjectStore>> = match url.scheme() {
+            "file" => {
+                let p = url.to_file_path().map_err(|_| err("not a local path".into()))?;
+                if !p.is_dir() {
+                    return Err(err("no such directory".into()));
+                }
+                None
+            }
+            "s3" | "s3a" => Some(Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket()?)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            )),
+            "gs" => Some(Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket()?)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            )),
+            "az" | "abfs" | "abfss" => Some(Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(bucket()?)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            )),
+            "http" | "https" => {
+                let mut root = url.clone();
+                root.set_path("/");
+                root.set_query(None);
+                Some(Arc::new(
+                    object_store::http::HttpBuilder::new()
+                        .with_url(root.as_str())
+                        .build()
+                        .map_err(|e| err(e.to_string()))?,
+                ))
+            }
+            other => {
+                return Err(err(format!(
+                    "unsupported scheme {other}:// (expected a path, file://, s3://, gs://, az://, http(s)://)"
+                )))
+            }
+        };
+        Ok(Location { display: spec.to_string(), base, store })
+    }
+
+    /// The object-store path of the snapshot's base (what follows the bucket/host).
+    pub fn base_path(&self) -> Path {
+        Path::from_url_path(self.base.path()).unwrap_or_default()
+    }
+
+    /// The URL that identifies the store for registration (scheme + host).
+    pub fn store_url(&self) -> Url {
+        let mut u = self.base.clone();
+        u.set_path("/");
+        u
+    }
+}

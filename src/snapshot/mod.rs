@@ -1,0 +1,143 @@
+//! Opening a snapshot: locate each Antenna table's Parquet dataset, register it with
+//! DataFusion, and validate the columns the queries use.
+
+pub mod contract;
+pub mod location;
+
+use crate::error::{Error, Result};
+use contract::{Table, TABLES};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::TryStreamExt;
+use location::Location;
+use object_store::{local::LocalFileSystem, path::Path, ObjectStore, ObjectStoreExt};
+use std::sync::Arc;
+
+/// How one table of the snapshot was found.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `<table>.parquet`
+    File(String),
+    /// `<table>/` holding this many part files
+    Parts(String, usize),
+    /// An optional table that is absent: registered empty.
+    Absent,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub name: &'static str,
+    pub source: Source,
+    pub schema: SchemaRef,
+}
+
+pub struct Snapshot {
+    pub location: String,
+    pub tables: Vec<TableInfo>,
+}
+
+impl Snapshot {
+    /// Register every contract table of `location` in `ctx` and validate it.
+    pub async fn open(ctx: &SessionContext, location: &Location) -> Result<Snapshot> {
+        let store: Arc<dyn ObjectStore> = match &location.store {
+            Some(s) => {
+                ctx.register_object_store(&location.store_url(), s.clone());
+                s.clone()
+            }
+            None => Arc::new(LocalFileSystem::new()),
+        };
+        let base = location.base_path();
+        let mut tables = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            let info = register(ctx, location, store.as_ref(), &base, table).await?;
+            tables.push(info);
+        }
+        Ok(Snapshot { location: location.display.clone(), tables })
+    }
+}
+
+async fn register(
+    ctx: &SessionContext,
+    location: &Location,
+    store: &dyn ObjectStore,
+    base: &Path,
+    table: &'static Table,
+) -> Result<TableInfo> {
+    let snapshot_err = |message: String| Error::Snapshot { location: location.display.clone(), message };
+    let file = base.clone().join(format!("{}.parquet", table.name));
+    let source = if store.head(&file).await.is_ok() {
+        Source::File(location.base.join(&format!("{}.parquet", table.name)).expect("valid url").to_string())
+    } else {
+        let dir = base.clone().join(table.name);
+        let parts: Vec<_> = store
+            .list(Some(&dir))
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.location.extension() == Some("parquet"))
+            .collect();
+        if parts.is_empty() {
+            Source::Absent
+        } else {
+            let url = location.base.join(&format!("{}/", table.name)).expect("valid url");
+            Source::Parts(url.to_string(), parts.len())
+        }
+    };
+    match &source {
+        Source::Absent if table.required => {
+            return Err(snapshot_err(format!(
+                "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
+                table.name
+            )))
+        }
+        Source::Absent => {
+            let schema = Arc::new(table.schema());
+            let empty = RecordBatch::new_empty(schema.clone());
+            let mem = MemTable::try_new(schema.clone(), vec![vec![empty]])?;
+            ctx.register_table(table.name, Arc::new(mem))?;
+            return Ok(TableInfo { name: table.name, source, schema });
+        }
+        Source::File(url) | Source::Parts(url, _) => {
+            let opts = ParquetReadOptions::default();
+            ctx.register_parquet(table.name, url, opts).await.map_err(|e| {
+                snapshot_err(format!("table {}: cannot read {url}: {}", table.name, one_line(&e.to_string())))
+            })?;
+        }
+    }
+    let provider = ctx.table_provider(table.name).await?;
+    let schema = provider.schema();
+    validate(table, &schema)?;
+    Ok(TableInfo { name: table.name, source, schema })
+}
+
+/// Every used column must be present with a compatible type.
+pub fn validate(table: &Table, schema: &Schema) -> Result<()> {
+    for col in table.columns.iter().filter(|c| c.used) {
+        match schema.field_with_name(col.name) {
+            Err(_) => {
+                return Err(Error::MissingColumn {
+                    table: table.name.into(),
+                    column: col.name.into(),
+                    expected: col.kind.describe(),
+                })
+            }
+            Ok(f) if !col.kind.accepts(f.data_type()) => {
+                return Err(Error::ColumnType {
+                    table: table.name.into(),
+                    column: col.name.into(),
+                    expected: col.kind.describe(),
+                    found: f.data_type().to_string(),
+                })
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+}

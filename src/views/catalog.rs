@@ -1,0 +1,131 @@
+//! The SQL catalog: `queries/*.sql` compiled into the binary, the session that runs them, and
+//! the named request fragments of `queries/request.sql`.
+
+use crate::error::{Error, Result};
+use crate::views::udf;
+use datafusion::execution::config::SessionConfig;
+use datafusion::prelude::SessionContext;
+use std::collections::HashMap;
+
+/// The view definitions, executed in this order when a snapshot is opened.
+pub const VIEW_FILES: &[(&str, &str)] = &[
+    ("01_taxa.sql", include_str!("../../queries/01_taxa.sql")),
+    ("02_detections.sql", include_str!("../../queries/02_detections.sql")),
+    ("03_predictions.sql", include_str!("../../queries/03_predictions.sql")),
+    ("04_identifications.sql", include_str!("../../queries/04_identifications.sql")),
+    ("05_occurrences.sql", include_str!("../../queries/05_occurrences.sql")),
+    ("06_detail.sql", include_str!("../../queries/06_detail.sql")),
+];
+
+const REQUEST_FILE: &str = include_str!("../../queries/request.sql");
+
+/// A new DataFusion session with occlens's functions registered.
+pub fn session() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let ctx = SessionContext::new_with_config(config);
+    udf::register(&ctx);
+    ctx
+}
+
+/// Create every view of `queries/` in `ctx`, with `${time_zone}` bound.
+pub async fn create_views(ctx: &SessionContext, time_zone: &str) -> Result<()> {
+    for (file, text) in VIEW_FILES {
+        for statement in split_statements(text) {
+            let sql = statement.replace("${time_zone}", time_zone);
+            ctx.sql(&sql)
+                .await
+                .map_err(|e| Error::Query(format!("queries/{file}: {}", Error::from(e))))?;
+        }
+    }
+    Ok(())
+}
+
+/// Split a file into statements at `;` line ends, dropping comment-only pieces.
+fn split_statements(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// The named fragments of `queries/request.sql`.
+pub struct Fragments(HashMap<String, String>);
+
+impl Fragments {
+    pub fn load() -> Fragments {
+        let mut map = HashMap::new();
+        let mut name: Option<String> = None;
+        let mut body = String::new();
+        for line in REQUEST_FILE.lines() {
+            let trimmed = line.trim();
+            if let Some(n) = trimmed.strip_prefix("-- name:") {
+                if let Some(prev) = name.take() {
+                    map.insert(prev, std::mem::take(&mut body).trim().to_string());
+                }
+                name = Some(n.trim().to_string());
+                body.clear();
+            } else if !trimmed.starts_with("--") && name.is_some() {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+        if let Some(prev) = name {
+            map.insert(prev, body.trim().to_string());
+        }
+        Fragments(map)
+    }
+
+    /// The fragment `name` with each `${key}` replaced by its (already validated) literal.
+    pub fn bind(&self, name: &str, params: &[(&str, &str)]) -> String {
+        let mut text = self
+            .0
+            .get(name)
+            .unwrap_or_else(|| panic!("queries/request.sql has no fragment {name}"))
+            .clone();
+        for (k, v) in params {
+            text = text.replace(&format!("${{{k}}}"), v);
+        }
+        text
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fragment_the_code_names_exists() {
+        let f = Fragments::load();
+        for n in ["visible.anonymous", "visible.user", "project", "defaults", "id", "taxon",
+                  "algorithm", "not_algorithm", "order.duration", "exists.taxon"] {
+            assert!(f.has(n), "{n}");
+        }
+        assert_eq!(f.bind("id", &[("id", "7")]), "o.id = 7");
+    }
+
+    #[test]
+    fn statements_split_on_semicolons() {
+        let s = split_statements("-- c\nCREATE VIEW a AS\nSELECT 1;\nCREATE VIEW b AS SELECT 2;\n");
+        assert_eq!(s.len(), 2);
+        assert!(s[0].starts_with("CREATE VIEW a"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Views: from a request to the rows of `queries/`. The engine opens a snapshot once and
+//! answers any number of requests from it.
+
+pub mod catalog;
+pub mod dims;
+pub mod occurrences;
+pub mod query;
+pub mod request;
+pub mod rows;
+pub mod udf;
+
+use crate::error::Result;
+use crate::snapshot::{location::Location, Snapshot};
+use catalog::Fragments;
+use datafusion::prelude::SessionContext;
+use dims::Dims;
+use occurrences::{Page, Related};
+use request::{ApiError, Request, Requester};
+use rows::{Row, RowExt};
+
+/// Output settings that change rendered values, not which rows are selected.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Scheme and host of hyperlinks (`http://localhost:8000`).
+    pub api_base: String,
+    /// Base of media URLs (`/media/`).
+    pub media_url: String,
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            api_base: "http://localhost:8000".into(),
+            media_url: "/media/".into(),
+            time_zone: chrono_tz::America::New_York,
+        }
+    }
+}
+
+pub struct Engine {
+    pub ctx: SessionContext,
+    pub snapshot: Snapshot,
+    pub dims: Dims,
+    pub config: Config,
+    fragments: Fragments,
+}
+
+/// A list or detail answer: the rows to shape, or Antenna's error.
+pub enum Answer {
+    List(Page, Related),
+    Detail(Box<Row>, Related),
+}
+
+impl Engine {
+    /// Open `snapshot` (None: the built-in demo), register its tables and the views.
+    pub async fn open(snapshot: Option<&str>, config: Config) -> Result<Engine> {
+        let ctx = catalog::session();
+        let location = Location::resolve(snapshot).await?;
+        let snapshot = Snapshot::open(&ctx, &location).await?;
+        catalog::create_views(&ctx, config.time_zone.name()).await?;
+        let dims = Dims::load(&ctx).await?;
+        Ok(Engine { ctx, snapshot, dims, config, fragments: Fragments::load() })
+    }
+
+    pub fn fragments(&self) -> &Fragments {
+        &self.fragments
+    }
+
+    /// The WHERE clause and ORDER BY of a request, or its error.
+    pub async fn plan(
+        &self,
+        r: &Request,
+        who: &Requester,
+        detail: Option<i64>,
+    ) -> Result<Result<(String, String), ApiError>> {
+        let exists = query::existing(&self.ctx, &self.fragments, r).await?;
+        let project = match (r.project_id, detail) {
+            (Some(p), _) if p > 0 && exists.has("project", p) => Some(p),
+            (_, Some(_)) => None,
+            _ => return Ok(Err(ApiError::not_found())),
+        };
+        let mut conds = match query::conditions(&self.fragments, r, who, project, &exists) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Some(id) = detail {
+            conds.push(self.fragments.bind("id", &[("id", &id.to_string())]));
+        }
+        Ok(Ok((query::where_clause(&conds), query::order_by(&self.fragments, r))))
+    }
+
+    pub async fn answer(&self, r: &Request, who: &Requester, detail: Option<i64>) -> Result<Result<Answer, ApiError>> {
+        let (where_clause, order_by) = match self.plan(r, who, detail).await? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        match detail {
+            None => {
+                let page = occurrences::page(&self.ctx, &where_clause, &order_by, r.limit, r.offset).await?;
+                let related = occurrences::related(&self.ctx, &page.rows, false).await?;
+                Ok(Ok(Answer::List(page, related)))
+            }
+            Some(_) => {
+                let page = occurrences::page(&self.ctx, &where_clause, &order_by, 1, 0).await?;
+                let Some(row) = page.rows.into_iter().next() else {
+                    return Ok(Err(ApiError::not_found()));
+                };
+                if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {
+                    // Antenna's permission lookup crashes on a project-less occurrence.
+                    return Ok(Err(ApiError::detail(
+                        500,
+                        "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
+                    )));
+                }
+                let related = occurrences::related(&self.ctx, std::slice::from_ref(&row), true).await?;
+                Ok(Ok(Answer::Detail(Box::new(row), related)))
+            }
+        }
+    }
+}

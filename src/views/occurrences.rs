@@ -1,0 +1,156 @@
+//! Running the occurrence list and detail: a fixed number of set-based queries per response,
+//! whatever the page size (the analogue of Antenna's query-count regression tests).
+
+use crate::error::Result;
+use crate::views::rows::{to_rows, Row, RowExt};
+use datafusion::prelude::SessionContext;
+use std::collections::{BTreeSet, HashMap};
+
+/// One page of `occurrence_list` rows and the total count.
+pub struct Page {
+    pub count: usize,
+    pub rows: Vec<Row>,
+}
+
+/// Everything the JSON of a set of occurrences needs beyond their `occurrence_list` rows.
+#[derive(Default)]
+pub struct Related {
+    /// occurrence id -> identifications in output order
+    pub identifications: HashMap<i64, Vec<Row>>,
+    /// classification id -> `classification_detail` row
+    pub classifications: HashMap<i64, Row>,
+    pub detail: Option<DetailRelated>,
+}
+
+#[derive(Default)]
+pub struct DetailRelated {
+    /// occurrence id -> detail image paths in output order
+    pub images: HashMap<i64, Vec<String>>,
+    /// occurrence id -> detections in output order
+    pub detections: HashMap<i64, Vec<Row>>,
+    /// detection id -> classification ids in output order
+    pub detection_classifications: HashMap<i64, Vec<i64>>,
+    /// occurrence id -> prediction (classification) ids in output order
+    pub predictions: HashMap<i64, Vec<i64>>,
+    /// capture id -> capture row
+    pub captures: HashMap<i64, Row>,
+}
+
+pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Row>> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    to_rows(&batches)
+}
+
+fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    let set: BTreeSet<i64> = ids.into_iter().collect();
+    if set.is_empty() {
+        return "NULL".into();
+    }
+    set.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
+    let mut map: HashMap<i64, Vec<Row>> = HashMap::new();
+    for r in rows {
+        if let Some(k) = r.i64(key) {
+            map.entry(k).or_default().push(r);
+        }
+    }
+    map
+}
+
+/// The SQL of a page (also used by `explain` and the plan tests).
+pub fn page_sql(where_clause: &str, order_by: &str, limit: usize, offset: usize) -> String {
+    format!(
+        "SELECT o.* FROM occurrence_list o WHERE {where_clause} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
+    )
+}
+
+pub fn count_sql(where_clause: &str) -> String {
+    format!("SELECT count(*) AS count FROM occurrence_list o WHERE {where_clause}")
+}
+
+pub async fn page(ctx: &SessionContext, where_clause: &str, order_by: &str, limit: usize, offset: usize) -> Result<Page> {
+    let count = rows(ctx, &count_sql(where_clause)).await?;
+    let count = count.first().and_then(|r| r.i64("count")).unwrap_or(0) as usize;
+    let rows = if offset >= count {
+        Vec::new()
+    } else {
+        rows(ctx, &page_sql(where_clause, order_by, limit, offset)).await?
+    };
+    Ok(Page { count, rows })
+}
+
+/// The SQL statements that fetch the related rows of `occurrences` (list: identifications and
+/// classifications; detail adds images, detections, their classifications, predictions and
+/// captures). Returned in execution order; see [`related`].
+pub async fn related(ctx: &SessionContext, occurrences: &[Row], detail: bool) -> Result<Related> {
+    let occ_ids = id_list(occurrences.iter().filter_map(|r| r.i64("id")));
+    let identifications = group(
+        rows(ctx, &format!(
+            "SELECT * FROM occurrence_identifications WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+        ))
+        .await?,
+        "occurrence_id",
+    );
+    let mut classification_ids: Vec<i64> =
+        occurrences.iter().filter_map(|r| r.i64("best_prediction_id")).collect();
+    let detail = if detail {
+        let images = rows(ctx, &format!(
+            "SELECT occurrence_id, path FROM detail_images WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+        ))
+        .await?;
+        let mut image_map: HashMap<i64, Vec<String>> = HashMap::new();
+        for r in images {
+            if let (Some(o), Some(p)) = (r.i64("occurrence_id"), r.str("path")) {
+                image_map.entry(o).or_default().push(p.to_string());
+            }
+        }
+        let detections = rows(ctx, &format!(
+            "SELECT id, occurrence_id, source_image_id, \"timestamp\", path, bbox FROM detail_detections \
+             WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+        ))
+        .await?;
+        let det_cls = rows(ctx, &format!(
+            "SELECT detection_id, id FROM detection_classifications WHERE detection_id IN \
+             (SELECT id FROM main_detection WHERE occurrence_id IN ({occ_ids})) ORDER BY detection_id, position"
+        ))
+        .await?;
+        let preds = rows(ctx, &format!(
+            "SELECT occurrence_id, id FROM prediction_candidates WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+        ))
+        .await?;
+        let captures = rows(ctx, &format!(
+            "SELECT id, path, public_base_url, width, height FROM main_sourceimage WHERE id IN ({})",
+            id_list(detections.iter().filter_map(|d| d.i64("source_image_id")))
+        ))
+        .await?;
+        let mut d = DetailRelated { images: image_map, ..Default::default() };
+        for r in &det_cls {
+            if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
+                d.detection_classifications.entry(det).or_default().push(id);
+                classification_ids.push(id);
+            }
+        }
+        for r in &preds {
+            if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
+                d.predictions.entry(o).or_default().push(id);
+                classification_ids.push(id);
+            }
+        }
+        d.detections = group(detections, "occurrence_id");
+        d.captures = captures.into_iter().filter_map(|r| Some((r.i64("id")?, r))).collect();
+        Some(d)
+    } else {
+        None
+    };
+    let classifications = rows(ctx, &format!(
+        "SELECT * FROM classification_detail WHERE id IN ({})",
+        id_list(classification_ids)
+    ))
+    .await?
+    .into_iter()
+    .filter_map(|r| Some((r.i64("id")?, r)))
+    .collect();
+    Ok(Related { identifications, classifications, detail })
+}

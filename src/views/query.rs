@@ -1,0 +1,153 @@
+//! From a parsed request to the WHERE conditions and ORDER BY of `queries/request.sql`.
+
+use crate::error::Result;
+use crate::views::catalog::Fragments;
+use crate::views::request::{ApiError, Request, Requester};
+use crate::views::rows::{to_rows, RowExt};
+use datafusion::prelude::SessionContext;
+use std::collections::HashSet;
+
+/// What the snapshot knows of the ids a request names.
+#[derive(Default)]
+pub struct Existing(HashSet<(String, i64)>);
+
+impl Existing {
+    pub fn has(&self, kind: &str, id: i64) -> bool {
+        self.0.contains(&(kind.to_string(), id))
+    }
+}
+
+/// Look up, in one query, which of the request's referenced ids exist.
+pub async fn existing(ctx: &SessionContext, f: &Fragments, r: &Request) -> Result<Existing> {
+    let checks: Vec<(&str, Option<i64>)> = vec![
+        ("project", r.project_id),
+        ("event", r.event),
+        ("deployment", r.deployment),
+        ("detections__source_image", r.source_image),
+        ("taxon", r.taxon),
+        ("taxa_list", r.taxa_list),
+        ("taxa_list", r.not_taxa_list),
+    ];
+    let parts: Vec<String> = checks
+        .iter()
+        .filter_map(|(kind, id)| {
+            id.map(|v| {
+                format!(
+                    "SELECT '{kind}' AS kind, id FROM ({})",
+                    f.bind(&format!("exists.{kind}"), &[("value", &v.to_string())])
+                )
+            })
+        })
+        .collect();
+    if parts.is_empty() {
+        return Ok(Existing::default());
+    }
+    let batches = ctx.sql(&parts.join(" UNION ALL ")).await?.collect().await?;
+    Ok(Existing(
+        to_rows(&batches)?
+            .iter()
+            .filter_map(|row| Some((row.str("kind")?.to_string(), row.i64("id")?)))
+            .collect(),
+    ))
+}
+
+/// The conditions over `occurrence_list o` that select what the request may see, or the
+/// error Antenna answers with. `project` is the resolved project (None for a detail request
+/// without a usable project_id).
+pub fn conditions(
+    f: &Fragments,
+    r: &Request,
+    who: &Requester,
+    project: Option<i64>,
+    exists: &Existing,
+) -> Result<Vec<String>, ApiError> {
+    let mut c = Vec::new();
+    match who {
+        Requester::Superuser(_) => {}
+        Requester::Anonymous => c.push(f.bind("visible.anonymous", &[])),
+        Requester::User(u) => c.push(f.bind("visible.user", &[("user", &u.to_string())])),
+    }
+    if let Some(p) = project {
+        let p = p.to_string();
+        c.push(f.bind("project", &[("project", &p)]));
+        if r.apply_defaults {
+            c.push(f.bind("defaults", &[("project", &p)]));
+        }
+    }
+    let mut choice = |name: &str, field: &str, v: Option<i64>, kind: &str| -> Result<(), ApiError> {
+        if let Some(v) = v {
+            if !exists.has(kind, v) {
+                return Err(ApiError::field(
+                    field,
+                    "Select a valid choice. That choice is not one of the available choices.",
+                ));
+            }
+            c.push(f.bind(name, &[("value", &v.to_string())]));
+        }
+        Ok(())
+    };
+    choice("event", "event", r.event, "event")?;
+    choice("deployment", "deployment", r.deployment, "deployment")?;
+    choice("detections__source_image", "detections__source_image", r.source_image, "detections__source_image")?;
+    if let Some(rank) = &r.rank {
+        c.push(f.bind("determination__rank", &[("value", &format!("'{rank}'"))]));
+    }
+    if let Some(t) = r.taxon {
+        if !exists.has("taxon", t) {
+            return Err(ApiError::detail(404, format!("No taxon found with id {t}")));
+        }
+        c.push(f.bind("taxon", &[("value", &t.to_string())]));
+    }
+    if let Some(col) = r.collection {
+        c.push(f.bind("collection", &[("value", &col.to_string())]));
+    }
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    if !r.algorithms.is_empty() {
+        c.push(f.bind("algorithm", &[("values", &list(&r.algorithms))]));
+    }
+    if !r.not_algorithms.is_empty() {
+        c.push(f.bind("not_algorithm", &[("values", &list(&r.not_algorithms))]));
+    }
+    if let Some(d) = r.date_start {
+        c.push(f.bind("date_start", &[("value", &format!("DATE '{d}'"))]));
+    }
+    if let Some(d) = r.date_end {
+        c.push(f.bind("date_end", &[("value", &format!("DATE '{d}'"))]));
+    }
+    if let Some(v) = r.verified {
+        c.push(f.bind(&format!("verified.{v}"), &[]));
+    }
+    if let (Some(v), false) = (r.verified_by_me, *who == Requester::Anonymous) {
+        // `--as superuser` without an id stands for a user with no identifications.
+        let user = who.user_id().unwrap_or(0);
+        c.push(f.bind(&format!("verified_by_me.{v}"), &[("user", &user.to_string())]));
+    }
+    for (id, name) in [(r.taxa_list, "taxa_list"), (r.not_taxa_list, "not_taxa_list")] {
+        if let Some(id) = id.filter(|&id| exists.has("taxa_list", id)) {
+            c.push(f.bind(name, &[("value", &id.to_string())]));
+        }
+    }
+    Ok(c)
+}
+
+/// ORDER BY: the requested terms, each NULLS LAST in both directions (spec §5.5), then `id`
+/// ascending — the deterministic default and tiebreaker occlens adds.
+pub fn order_by(f: &Fragments, r: &Request) -> String {
+    let mut terms: Vec<String> = r
+        .ordering
+        .iter()
+        .map(|(field, desc)| {
+            format!("{} {} NULLS LAST", f.bind(&format!("order.{field}"), &[]), if *desc { "DESC" } else { "ASC" })
+        })
+        .collect();
+    terms.push("o.id ASC".into());
+    terms.join(", ")
+}
+
+pub fn where_clause(conds: &[String]) -> String {
+    if conds.is_empty() {
+        "TRUE".into()
+    } else {
+        conds.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join("\n  AND ")
+    }
+}

@@ -1,0 +1,341 @@
+//! Parsing an Antenna API request (`/api/v2/occurrences/...?...`) into a typed request, with
+//! Antenna's parameter quirks and error statuses (spec §5.2–§5.6).
+
+use serde_json::{json, Value};
+
+/// Who is asking: decides visibility and `user_permissions` (spec §4.5, §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    Anonymous,
+    /// A superuser, optionally with its user id (for `verified_by_me` and own identifications).
+    Superuser(Option<i64>),
+    User(i64),
+}
+
+impl Requester {
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Requester::Anonymous => None,
+            Requester::Superuser(id) => *id,
+            Requester::User(id) => Some(*id),
+        }
+    }
+}
+
+impl std::str::FromStr for Requester {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "anonymous" => Ok(Requester::Anonymous),
+            "superuser" => Ok(Requester::Superuser(None)),
+            _ if s.starts_with("superuser:") => s["superuser:".len()..]
+                .parse()
+                .map(|id| Requester::Superuser(Some(id)))
+                .map_err(|_| format!("invalid requester {s:?}: expected superuser:<user id>")),
+            _ => s
+                .strip_prefix("user:")
+                .and_then(|id| id.parse().ok())
+                .map(Requester::User)
+                .ok_or_else(|| format!("invalid requester {s:?}: expected anonymous, superuser[:<id>] or user:<id>")),
+        }
+    }
+}
+
+/// An HTTP error answer, with the body Antenna (DRF) gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: &str) -> ApiError {
+        ApiError { status: 400, body: json!({ field: [message] }) }
+    }
+    pub fn not_found() -> ApiError {
+        ApiError { status: 404, body: json!({"detail": "Not found."}) }
+    }
+    pub fn detail(status: u16, message: String) -> ApiError {
+        ApiError { status, body: json!({ "detail": message }) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Endpoint {
+    List,
+    Detail(i64),
+}
+
+/// The 12 ordering fields of spec §5.5.
+pub const ORDERING_FIELDS: &[&str] = &[
+    "created_at", "updated_at", "event__start", "first_appearance_timestamp",
+    "first_appearance_time", "duration", "deployment", "determination", "determination__name",
+    "determination_score", "event", "detections_count",
+];
+
+pub const RANKS: &[&str] = &[
+    "KINGDOM", "PHYLUM", "CLASS", "ORDER", "SUPERFAMILY", "FAMILY", "SUBFAMILY", "TRIBE",
+    "SUBTRIBE", "GENUS", "SPECIES", "UNKNOWN",
+];
+
+pub const DEFAULT_LIMIT: usize = 20;
+
+/// A parsed request. Filters hold validated values; existence checks against the snapshot
+/// (project, event, taxon, …) happen when the request is run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    pub path: String,
+    /// The query string's pairs, in request order (for `next`/`previous`).
+    pub params: Vec<(String, String)>,
+    pub project_id: Option<i64>,
+    pub apply_defaults: bool,
+    pub event: Option<i64>,
+    pub deployment: Option<i64>,
+    pub rank: Option<String>,
+    pub source_image: Option<i64>,
+    pub taxon: Option<i64>,
+    pub collection: Option<i64>,
+    pub algorithms: Vec<i64>,
+    pub not_algorithms: Vec<i64>,
+    pub date_start: Option<chrono::NaiveDate>,
+    pub date_end: Option<chrono::NaiveDate>,
+    pub verified: Option<bool>,
+    pub verified_by_me: Option<bool>,
+    pub taxa_list: Option<i64>,
+    pub not_taxa_list: Option<i64>,
+    /// (field, descending)
+    pub ordering: Vec<(String, bool)>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// Split `/api/v2/occurrences/12/?a=b` into the endpoint and the parsed request.
+pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let rest = path
+        .strip_prefix("/api/v2/occurrences")
+        .ok_or_else(ApiError::not_found)?
+        .trim_matches('/');
+    let endpoint = if rest.is_empty() {
+        Endpoint::List
+    } else {
+        rest.parse::<i64>().map(Endpoint::Detail).map_err(|_| ApiError::not_found())?
+    };
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let request = Request::from_params(path.to_string(), params, &endpoint)?;
+    Ok((endpoint, request))
+}
+
+/// Django's `QueryDict.get`: the last value of a key.
+fn last<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// bool-ish (spec §5.3): only `false` and `0`, in any case, are false.
+pub fn boolish(v: &str) -> bool {
+    let l = v.to_ascii_lowercase();
+    !(l == "false" || l == "0")
+}
+
+fn int(params: &[(String, String)], key: &str, message: &str) -> Result<Option<i64>, ApiError> {
+    match last(params, key).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse::<i64>().map(Some).map_err(|_| ApiError::field(key, message)),
+    }
+}
+
+const CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
+const INTEGER: &str = "A valid integer is required.";
+const DATE: &str = "Enter a valid date.";
+
+impl Request {
+    pub fn from_params(
+        path: String,
+        params: Vec<(String, String)>,
+        endpoint: &Endpoint,
+    ) -> Result<Request, ApiError> {
+        let p = &params;
+        let project_id = match (last(p, "project_id").map(str::trim), endpoint) {
+            (None | Some(""), Endpoint::List) => {
+                return Err(ApiError::field("project_id", "This field is required."))
+            }
+            (None | Some(""), Endpoint::Detail(_)) => None,
+            (Some(v), _) => match v.parse::<i64>() {
+                Ok(id) if id >= 0 => Some(id),
+                _ => return Err(ApiError::field("project_id", INTEGER)),
+            },
+        };
+        let apply_defaults = last(p, "apply_defaults").filter(|v| !v.is_empty()).is_none_or(boolish);
+        let rank = match last(p, "determination__rank") {
+            None | Some("") => None,
+            Some(r) if RANKS.contains(&r) => Some(r.to_string()),
+            Some(r) => {
+                return Err(ApiError::field(
+                    "determination__rank",
+                    &format!("Select a valid choice. {r} is not one of the available choices."),
+                ))
+            }
+        };
+        let taxon_key = if last(p, "determination").is_some_and(|v| !v.is_empty()) {
+            "determination"
+        } else {
+            "taxon"
+        };
+        let collection_key = if last(p, "collection_id").is_some_and(|v| !v.is_empty()) {
+            "collection_id"
+        } else {
+            "collection"
+        };
+        let ids = |key: &str| -> Result<Vec<i64>, ApiError> {
+            p.iter()
+                .filter(|(k, v)| k == key && !v.is_empty())
+                .map(|(_, v)| v.trim().parse::<i64>().map_err(|_| ApiError::field(key, CHOICE)))
+                .collect()
+        };
+        let date = |key: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
+            match last(p, key).map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| ApiError::field(key, DATE)),
+            }
+        };
+        let date_start = date("date_start")?;
+        let date_end = date("date_end")?;
+        if let (Some(s), Some(e)) = (date_start, date_end) {
+            if s > e {
+                return Err(ApiError::field("date_start", "Start date must be before end date"));
+            }
+        }
+        // `verified` applies whenever the key is present; an empty value counts as false.
+        let present_bool = |key: &str| last(p, key).map(|v| !v.is_empty() && boolish(v));
+        let ordering = last(p, "ordering")
+            .map(|o| {
+                o.split(',')
+                    .map(str::trim)
+                    .filter_map(|term| {
+                        let (desc, field) = match term.strip_prefix('-') {
+                            Some(f) => (true, f),
+                            None => (false, term),
+                        };
+                        ORDERING_FIELDS.contains(&field).then(|| (field.to_string(), desc))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let limit = last(p, "limit")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|&l| l > 0)
+            .map_or(DEFAULT_LIMIT, |l| l as usize);
+        let offset = last(p, "offset")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|&o| o >= 0)
+            .map_or(0, |o| o as usize);
+        Ok(Request {
+            project_id,
+            apply_defaults,
+            event: int(p, "event", CHOICE)?,
+            deployment: int(p, "deployment", CHOICE)?,
+            rank,
+            source_image: int(p, "detections__source_image", CHOICE)?,
+            taxon: int(p, taxon_key, INTEGER)?,
+            collection: int(p, collection_key, INTEGER)?.filter(|&c| c != 0),
+            algorithms: ids("algorithm")?,
+            not_algorithms: ids("not_algorithm")?,
+            date_start,
+            date_end,
+            verified: present_bool("verified"),
+            verified_by_me: present_bool("verified_by_me"),
+            taxa_list: int(p, "taxa_list_id", INTEGER)?,
+            not_taxa_list: int(p, "not_taxa_list_id", INTEGER)?,
+            ordering,
+            limit,
+            offset,
+            path,
+            params,
+        })
+    }
+
+    /// The absolute URL of this request with `limit`/`offset` changed (spec §5.6): every
+    /// parameter re-encoded, sorted by key, repeated keys kept.
+    pub fn page_url(&self, api_base: &str, offset: Option<usize>) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), self.limit.to_string()));
+        if let Some(o) = offset {
+            pairs.push(("offset".into(), o.to_string()));
+        }
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        format!("{}{}?{}", api_base.trim_end_matches('/'), self.path, query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(q: &str) -> Result<Request, ApiError> {
+        parse(&format!("/api/v2/occurrences/?{q}")).map(|(_, r)| r)
+    }
+
+    #[test]
+    fn project_id_is_required_for_lists_only() {
+        assert_eq!(list("limit=5").unwrap_err().status, 400);
+        assert_eq!(list("project_id=abc").unwrap_err().status, 400);
+        assert_eq!(list("project_id=-1").unwrap_err().status, 400);
+        let (e, r) = parse("/api/v2/occurrences/12/").unwrap();
+        assert_eq!((e, r.project_id), (Endpoint::Detail(12), None));
+    }
+
+    #[test]
+    fn bool_parsing_follows_django() {
+        for (v, expected) in [("false", false), ("False", false), ("0", false), ("true", true),
+                              ("1", true), ("maybe", true), ("", true)] {
+            assert_eq!(list(&format!("project_id=1&apply_defaults={v}")).unwrap().apply_defaults, expected, "{v}");
+        }
+        assert_eq!(list("project_id=1&verified=").unwrap().verified, Some(false));
+        assert_eq!(list("project_id=1&verified=maybe").unwrap().verified, Some(true));
+        assert_eq!(list("project_id=1").unwrap().verified, None);
+    }
+
+    #[test]
+    fn limit_and_offset_fall_back() {
+        let r = list("project_id=1&limit=0&offset=-1").unwrap();
+        assert_eq!((r.limit, r.offset), (20, 0));
+        let r = list("project_id=1&limit=abc&offset=x").unwrap();
+        assert_eq!((r.limit, r.offset), (20, 0));
+    }
+
+    #[test]
+    fn ordering_keeps_valid_terms() {
+        let r = list("project_id=1&ordering=-determination_score,bogus,id,event").unwrap();
+        assert_eq!(r.ordering, vec![("determination_score".into(), true), ("event".into(), false)]);
+    }
+
+    #[test]
+    fn dates_are_validated() {
+        assert_eq!(list("project_id=1&date_start=2023-13-01").unwrap_err().status, 400);
+        assert_eq!(list("project_id=1&date_start=2023-06-12&date_end=2023-06-11").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn page_urls_sort_and_reencode() {
+        let r = list("project_id=5&ordering=-event__start%2Cdetermination__name").unwrap();
+        assert_eq!(
+            r.page_url("http://testserver", Some(20)),
+            "http://testserver/api/v2/occurrences/?limit=20&offset=20&ordering=-event__start%2Cdetermination__name&project_id=5"
+        );
+    }
+
+    #[test]
+    fn determination_wins_over_taxon_and_collection_id_over_collection() {
+        let r = list("project_id=1&taxon=3&determination=4&collection=2&collection_id=0").unwrap();
+        assert_eq!((r.taxon, r.collection), (Some(4), None));
+    }
+}

@@ -1,0 +1,149 @@
+//! Query results as rows of JSON scalars, for the output layer to shape.
+//!
+//! Timestamps, durations and times of day become integer microseconds (UTC instants for
+//! timestamps); the output layer renders them in the configured time zone.
+
+use crate::error::Result;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::{Map, Value};
+
+pub type Row = Map<String, Value>;
+
+pub fn to_rows(batches: &[RecordBatch]) -> Result<Vec<Row>> {
+    let mut rows = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+    for batch in batches {
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| column_values(c.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = batch.schema();
+        for i in 0..batch.num_rows() {
+            let mut row = Map::with_capacity(columns.len());
+            for (field, values) in schema.fields().iter().zip(&columns) {
+                row.insert(field.name().clone(), values[i].clone());
+            }
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
+    let n = array.len();
+    let mut out = Vec::with_capacity(n);
+    macro_rules! ints {
+        ($arr:expr) => {{
+            let a = $arr;
+            for i in 0..n {
+                out.push(if a.is_valid(i) { Value::from(a.value(i) as i64) } else { Value::Null });
+            }
+        }};
+    }
+    match array.data_type() {
+        DataType::Int64 => ints!(array.as_primitive::<Int64Type>()),
+        DataType::Int32 => ints!(array.as_primitive::<Int32Type>()),
+        DataType::UInt64 | DataType::Int16 | DataType::Int8 | DataType::UInt32 => {
+            let c = cast(array, &DataType::Int64)?;
+            ints!(c.as_primitive::<Int64Type>())
+        }
+        DataType::Timestamp(..) | DataType::Duration(_) | DataType::Time64(_) | DataType::Date32 => {
+            let micros = to_micros(array)?;
+            ints!(micros.as_primitive::<Int64Type>())
+        }
+        DataType::Float64 | DataType::Float32 => {
+            let c = cast(array, &DataType::Float64)?;
+            let a = c.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            for i in 0..n {
+                out.push(if a.is_valid(i) {
+                    serde_json::Number::from_f64(a.value(i)).map_or(Value::Null, Value::Number)
+                } else {
+                    Value::Null
+                });
+            }
+        }
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            for i in 0..n {
+                out.push(if a.is_valid(i) { Value::Bool(a.value(i)) } else { Value::Null });
+            }
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let c = cast(array, &DataType::Utf8)?;
+            let a = c.as_string::<i32>();
+            for i in 0..n {
+                out.push(if a.is_valid(i) { Value::from(a.value(i)) } else { Value::Null });
+            }
+        }
+        DataType::List(_) | DataType::LargeList(_) => {
+            let c = cast(array, &DataType::new_list(DataType::Utf8, true))?;
+            let a = c.as_list::<i32>();
+            for i in 0..n {
+                if a.is_valid(i) {
+                    out.push(Value::Array(column_values(a.value(i).as_ref())?));
+                } else {
+                    out.push(Value::Null);
+                }
+            }
+        }
+        DataType::Null => out.resize(n, Value::Null),
+        _ => {
+            let c = cast(array, &DataType::Utf8)?;
+            let a = c.as_string::<i32>();
+            for i in 0..n {
+                out.push(if a.is_valid(i) { Value::from(a.value(i)) } else { Value::Null });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Timestamp, duration, time and date arrays as Int64 microseconds (days for dates).
+fn to_micros(array: &dyn Array) -> Result<std::sync::Arc<dyn Array>> {
+    let scale = |unit: &TimeUnit| match unit {
+        TimeUnit::Second => 1_000_000i64,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1,
+        TimeUnit::Nanosecond => -1_000,
+    };
+    let (raw, factor) = match array.data_type() {
+        DataType::Timestamp(u, _) | DataType::Duration(u) | DataType::Time64(u) => {
+            (cast(array, &DataType::Int64)?, scale(u))
+        }
+        DataType::Time32(u) => (cast(&cast(array, &DataType::Int32)?, &DataType::Int64)?, scale(u)),
+        _ => (cast(&cast(array, &DataType::Int32)?, &DataType::Int64)?, 1),
+    };
+    if factor == 1 {
+        return Ok(raw);
+    }
+    let a = raw.as_primitive::<Int64Type>();
+    let scaled: datafusion::arrow::array::Int64Array =
+        a.iter().map(|v| v.map(|x| if factor > 0 { x * factor } else { x / -factor })).collect();
+    Ok(std::sync::Arc::new(scaled))
+}
+
+/// Typed access to a row's values.
+pub trait RowExt {
+    fn i64(&self, key: &str) -> Option<i64>;
+    fn f64(&self, key: &str) -> Option<f64>;
+    fn str(&self, key: &str) -> Option<&str>;
+    fn bool(&self, key: &str) -> Option<bool>;
+}
+
+impl RowExt for Row {
+    fn i64(&self, key: &str) -> Option<i64> {
+        self.get(key).and_then(Value::as_i64)
+    }
+    fn f64(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(Value::as_f64)
+    }
+    fn str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+    fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key).and_then(Value::as_bool)
+    }
+}
