@@ -13,8 +13,15 @@ fn main() {
     for p in entries {
         println!("cargo:rerun-if-changed={}", p.display());
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        out.push_str(&format!("    ({name:?}, include_bytes!({:?}) as &[u8]),\n", p.display().to_string()));
+        out.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?}) as &[u8]),\n",
+            p.display().to_string()
+        ));
     }
     out.push(']');
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("demo_files.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("demo_files.rs"),
+        out,
+    )
+    .unwrap();
 }

@@ -9,10 +9,19 @@ pub enum Error {
     Snapshot { location: String, message: String },
 
     #[error("table {table}: column {column}: expected {expected}, found {found}")]
-    ColumnType { table: String, column: String, expected: String, found: String },
+    ColumnType {
+        table: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
 
     #[error("table {table}: missing column {column} (expected {expected})")]
-    MissingColumn { table: String, column: String, expected: String },
+    MissingColumn {
+        table: String,
+        column: String,
+        expected: String,
+    },
 
     #[error("{0}")]
     Usage(String),
@@ -21,13 +30,22 @@ pub enum Error {
     Query(String),
 
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         // DataFusion errors can span lines (context, backtraces); keep the one-line contract.
-        Error::Query(e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" "))
+        Error::Query(
+            e.to_string()
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
 //! `queries/`) → [`output`] (JSON and tables) → the `occlens` command line.
 
+pub mod compare;
 pub mod error;
 pub mod generate;
 pub mod output;

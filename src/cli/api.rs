@@ -19,7 +19,11 @@ fn status_code(status: u16) -> ExitCode {
 
 pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Result<ExitCode> {
     let response = get(engine, url, &cli.who).await?;
-    let text = if pretty { to_json_pretty(&response.body) } else { to_json(&response.body) };
+    let text = if pretty {
+        to_json_pretty(&response.body)
+    } else {
+        to_json(&response.body)
+    };
     println!("{text}");
     if response.status >= 400 {
         eprintln!("occlens: HTTP {} for {url}", response.status);
@@ -29,20 +33,32 @@ pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Resu
 
 pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode> {
     let Some(batch) = &args.batch else {
-        let url = args.url.as_deref().expect("clap requires a url without --batch");
+        let url = args
+            .url
+            .as_deref()
+            .expect("clap requires a url without --batch");
         return single(engine, cli, url, args.pretty).await;
     };
     let reader: Box<dyn BufRead> = if batch == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let f = std::fs::File::open(batch).map_err(|e| Error::Io { path: batch.clone(), source: e })?;
+        let f = std::fs::File::open(batch).map_err(|e| Error::Io {
+            path: batch.clone(),
+            source: e,
+        })?;
         Box::new(std::io::BufReader::new(f))
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let io = |e: std::io::Error| Error::Io { path: "stdout".into(), source: e };
+    let io = |e: std::io::Error| Error::Io {
+        path: "stdout".into(),
+        source: e,
+    };
     for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| Error::Io { path: batch.clone(), source: e })?;
+        let line = line.map_err(|e| Error::Io {
+            path: batch.clone(),
+            source: e,
+        })?;
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -65,7 +81,11 @@ fn parse_line(line: &str, default: &Requester) -> std::result::Result<(String, R
         return Ok((line.to_string(), default.clone()));
     }
     let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-    let url = v.get("url").and_then(Value::as_str).ok_or("missing \"url\"")?.to_string();
+    let url = v
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or("missing \"url\"")?
+        .to_string();
     let who = match v.get("as_user").and_then(Value::as_str) {
         Some(s) => s.parse()?,
         None => default.clone(),

@@ -39,22 +39,30 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Answer an API GET as Antenna would
-    #[command(after_help = "Examples:\n  occlens api '/api/v2/occurrences/?project_id=1&limit=25&ordering=-determination_score'\n  occlens api '/api/v2/occurrences/2571/?project_id=1'\n  occlens api --batch requests.txt > responses.jsonl\n\nExit status: 0 on 2xx, 4 on 4xx, 5 on 5xx (the body is printed in every case).")]
+    #[command(
+        after_help = "Examples:\n  occlens api '/api/v2/occurrences/?project_id=1&limit=25&ordering=-determination_score'\n  occlens api '/api/v2/occurrences/2571/?project_id=1'\n  occlens api --batch requests.txt > responses.jsonl\n\nExit status: 0 on 2xx, 4 on 4xx, 5 on 5xx (the body is printed in every case)."
+    )]
     Api(ApiArgs),
     /// The occurrence list of a project (flags mirror the API's query parameters)
-    #[command(after_help = "Example:\n  occlens list --project 1 --ordering=-determination_score --limit 5 --pretty")]
+    #[command(
+        after_help = "Example:\n  occlens list --project 1 --ordering=-determination_score --limit 5 --pretty"
+    )]
     List(ListArgs),
     /// One occurrence's detail
     #[command(after_help = "Example:\n  occlens detail 12 --project 1 --pretty")]
     Detail(DetailArgs),
     /// Run SQL over the snapshot tables and the views of queries/
-    #[command(after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...\n\nExample:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'")]
+    #[command(
+        after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...\n\nExample:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'"
+    )]
     Sql(SqlArgs),
     /// Tables of the snapshot: source, row counts, columns and types
     #[command(after_help = "Example:\n  occlens --snapshot ./snap tables")]
     Tables(TablesArgs),
     /// Write a deterministic synthetic snapshot
-    #[command(after_help = "Example:\n  occlens generate --out data/demo --occurrences 500 --seed 1")]
+    #[command(
+        after_help = "Example:\n  occlens generate --out data/demo --occurrences 500 --seed 1"
+    )]
     Generate(GenerateArgs),
 }
 
@@ -154,7 +162,9 @@ pub struct GenerateArgs {
 }
 
 fn query(pairs: Vec<(&str, String)>) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 impl ListArgs {
@@ -175,12 +185,21 @@ impl ListArgs {
         opt("event", self.event.map(|v| v.to_string()));
         opt("determination__rank", self.rank.clone());
         opt("collection_id", self.collection.map(|v| v.to_string()));
-        opt("detections__source_image", self.source_image.map(|v| v.to_string()));
+        opt(
+            "detections__source_image",
+            self.source_image.map(|v| v.to_string()),
+        );
         opt("date_start", self.date_start.clone());
         opt("date_end", self.date_end.clone());
         opt("taxa_list_id", self.taxa_list.map(|v| v.to_string()));
-        opt("not_taxa_list_id", self.not_taxa_list.map(|v| v.to_string()));
-        opt("apply_defaults", (!self.apply_defaults).then(|| "false".to_string()));
+        opt(
+            "not_taxa_list_id",
+            self.not_taxa_list.map(|v| v.to_string()),
+        );
+        opt(
+            "apply_defaults",
+            (!self.apply_defaults).then(|| "false".to_string()),
+        );
         for a in &self.algorithm {
             p.push(("algorithm", a.to_string()));
         }

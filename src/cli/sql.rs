@@ -33,7 +33,12 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
         println!("{:<45} {:>10} rows  {}", t.name, n, source);
         if args.columns {
             for f in t.schema.fields() {
-                println!("    {:<40} {}{}", f.name(), f.data_type(), if f.is_nullable() { "" } else { " NOT NULL" });
+                println!(
+                    "    {:<40} {}{}",
+                    f.name(),
+                    f.data_type(),
+                    if f.is_nullable() { "" } else { " NOT NULL" }
+                );
             }
         }
     }

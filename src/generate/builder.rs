@@ -37,7 +37,9 @@ impl SnapshotBuilder {
     /// for generators and tests, whose tables are fixed.
     pub fn add(&mut self, table: &str, row: Value) -> &mut Self {
         let t = contract_table(table).expect("table of the contract");
-        let Value::Object(map) = row else { panic!("rows are JSON objects") };
+        let Value::Object(map) = row else {
+            panic!("rows are JSON objects")
+        };
         for k in map.keys() {
             assert!(t.column(k).is_some(), "table {table} has no column {k}");
         }
@@ -79,22 +81,34 @@ impl SnapshotBuilder {
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io { path: path.display().to_string(), source }
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
     let tmp = path.with_extension("parquet.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .build();
-    let schema = batches.first().map(|b| b.schema()).expect("at least one batch");
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .expect("at least one batch");
     let mut writer = ArrowWriter::try_new(file, schema, Some(props))
         .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
     for b in batches {
-        writer.write(b).map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
+        writer
+            .write(b)
+            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
     }
-    writer.close().map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
+    writer
+        .close()
+        .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
@@ -120,10 +134,16 @@ fn default_value(c: &Column) -> Value {
 /// jsonb text as PostgreSQL prints it (`", "` and `": "` separators).
 pub fn pg_json(v: &Value) -> String {
     match v {
-        Value::Array(items) => format!("[{}]", items.iter().map(pg_json).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(pg_json).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(m) => format!(
             "{{{}}}",
-            m.iter().map(|(k, v)| format!("{}: {}", Value::from(k.as_str()), pg_json(v))).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", Value::from(k.as_str()), pg_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => other.to_string(),
     }
@@ -132,7 +152,9 @@ pub fn pg_json(v: &Value) -> String {
 fn micros(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_micros()),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.timestamp_micros()),
         _ => None,
     }
 }
@@ -146,7 +168,12 @@ fn column(table: &Table, c: &Column, rows: &[Map<String, Value>]) -> Result<Arra
             None => default_value(c),
         })
         .collect();
-    let bad = |v: &Value| Error::Usage(format!("table {}: column {}: cannot store {v}", table.name, c.name));
+    let bad = |v: &Value| {
+        Error::Usage(format!(
+            "table {}: column {}: cannot store {v}",
+            table.name, c.name
+        ))
+    };
     macro_rules! build {
         ($builder:expr, $conv:expr) => {{
             let mut b = $builder;
@@ -162,18 +189,25 @@ fn column(table: &Table, c: &Column, rows: &[Map<String, Value>]) -> Result<Arra
     }
     Ok(match c.kind {
         Kind::I64 => build!(Int64Builder::new(), |v: &Value| v.as_i64()),
-        Kind::I32 => build!(Int32Builder::new(), |v: &Value| v.as_i64().map(|x| x as i32)),
+        Kind::I32 => build!(Int32Builder::new(), |v: &Value| v
+            .as_i64()
+            .map(|x| x as i32)),
         Kind::F64 => build!(Float64Builder::new(), |v: &Value| v.as_f64()),
         Kind::Bool => build!(BooleanBuilder::new(), |v: &Value| v.as_bool()),
         Kind::Str => build!(StringBuilder::new(), |v: &Value| Some(match v {
             Value::String(s) => s.clone(),
             other => pg_json(other),
         })),
-        Kind::Ts => build!(TimestampMicrosecondBuilder::new().with_timezone("UTC"), micros),
+        Kind::Ts => build!(
+            TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            micros
+        ),
         Kind::Date => build!(Date32Builder::new(), |v: &Value| v
             .as_str()
             .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-            .map(|d| (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32)),
+            .map(
+                |d| (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+            )),
         Kind::ListF64 => {
             let mut b = ListBuilder::new(Float64Builder::new());
             for v in &values {

@@ -1,1 +1,3 @@
-pub fn synthetic(_n: usize, _seed: u64) -> super::SnapshotBuilder { super::SnapshotBuilder::new() }
+pub fn synthetic(_n: usize, _seed: u64) -> super::SnapshotBuilder {
+    super::SnapshotBuilder::new()
+}

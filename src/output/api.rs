@@ -16,7 +16,12 @@ pub struct Response {
 pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
     let (endpoint, request) = match parse(url) {
         Ok(p) => p,
-        Err(e) => return Ok(Response { status: e.status, body: e.body }),
+        Err(e) => {
+            return Ok(Response {
+                status: e.status,
+                body: e.body,
+            })
+        }
     };
     let detail = match endpoint {
         Endpoint::List => None,
@@ -24,15 +29,29 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
     };
     let answer = match engine.answer(&request, who, detail).await? {
         Ok(a) => a,
-        Err(e) => return Ok(Response { status: e.status, body: e.body }),
+        Err(e) => {
+            return Ok(Response {
+                status: e.status,
+                body: e.body,
+            })
+        }
     };
-    let shaper = Shaper { dims: &engine.dims, cfg: &engine.config, who };
+    let shaper = Shaper {
+        dims: &engine.dims,
+        cfg: &engine.config,
+        who,
+    };
     let body = match answer {
         Answer::Detail(row, related) => shaper.occurrence(&row, &related),
         Answer::List(page, related) => {
-            let results: Vec<Value> = page.rows.iter().map(|r| shaper.occurrence(r, &related)).collect();
+            let results: Vec<Value> = page
+                .rows
+                .iter()
+                .map(|r| shaper.occurrence(r, &related))
+                .collect();
             let (limit, offset, count) = (request.limit, request.offset, page.count);
-            let next = (offset + limit < count).then(|| request.page_url(&engine.config.api_base, Some(offset + limit)));
+            let next = (offset + limit < count)
+                .then(|| request.page_url(&engine.config.api_base, Some(offset + limit)));
             let previous = (offset > 0).then(|| {
                 let prev = offset.saturating_sub(limit);
                 request.page_url(&engine.config.api_base, (prev > 0).then_some(prev))

@@ -4,8 +4,16 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters Django's storage `url()` (urllib `quote` with safe `/~!*()'`) leaves as they are.
 const KEEP: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'_').remove(b'.').remove(b'-').remove(b'~').remove(b'/')
-    .remove(b'!').remove(b'*').remove(b'(').remove(b')').remove(b'\'');
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'!')
+    .remove(b'*')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'\'');
 
 /// The media URL of a detection path; `None` for NULL or `""` paths.
 pub fn media_url(path: Option<&str>, media_base: &str) -> Option<String> {
@@ -64,14 +72,26 @@ mod tests {
             media_url(Some("/detections/edge/leading slash é.jpg"), "/media/").unwrap(),
             "/media/detections/edge/leading%20slash%20%C3%A9.jpg"
         );
-        assert_eq!(media_url(Some("http://x/a b.jpg"), "/media/").unwrap(), "http://x/a b.jpg");
-        assert_eq!(media_url(Some("a+b#c:d"), "/media/").unwrap(), "/media/a%2Bb%23c%3Ad");
+        assert_eq!(
+            media_url(Some("http://x/a b.jpg"), "/media/").unwrap(),
+            "http://x/a b.jpg"
+        );
+        assert_eq!(
+            media_url(Some("a+b#c:d"), "/media/").unwrap(),
+            "/media/a%2Bb%23c%3Ad"
+        );
     }
 
     #[test]
     fn capture_urls_follow_urljoin() {
-        assert_eq!(capture_url(Some("https://h/bucket"), "a/b.jpg").unwrap(), "https://h/a/b.jpg");
-        assert_eq!(capture_url(Some("https://h/bucket/"), "/a/b.jpg").unwrap(), "https://h/bucket/a/b.jpg");
+        assert_eq!(
+            capture_url(Some("https://h/bucket"), "a/b.jpg").unwrap(),
+            "https://h/a/b.jpg"
+        );
+        assert_eq!(
+            capture_url(Some("https://h/bucket/"), "/a/b.jpg").unwrap(),
+            "https://h/bucket/a/b.jpg"
+        );
         assert_eq!(capture_url(Some("s3://bucket/"), "a.jpg"), None);
         assert_eq!(capture_url(None, "a.jpg"), None);
         assert_eq!(capture_url(Some(""), "a.jpg"), None);

@@ -11,10 +11,18 @@ pub fn py_repr(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
@@ -36,7 +44,11 @@ pub fn py_repr(f: f64) -> String {
             format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
         }
     } else {
-        let frac = if digits.len() > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        let frac = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
     };
@@ -75,7 +87,11 @@ pub fn to_json_pretty(value: &Value) -> String {
         fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
             self.0.end_array(w)
         }
-        fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        fn begin_array_value<W: ?Sized + io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
             self.0.begin_array_value(w, first)
         }
         fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -87,7 +103,11 @@ pub fn to_json_pretty(value: &Value) -> String {
         fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
             self.0.end_object(w)
         }
-        fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        fn begin_object_key<W: ?Sized + io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
             self.0.begin_object_key(w, first)
         }
         fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -110,11 +130,22 @@ mod tests {
     #[test]
     fn floats_render_like_python_repr() {
         for (f, s) in [
-            (0.9, "0.9"), (1.0, "1.0"), (1e-05, "1e-05"), (1e16, "1e+16"), (0.0001, "0.0001"),
-            (123456789012345.0, "123456789012345.0"), (1234567890123456.0, "1234567890123456.0"),
-            (12345678901234567.0, "1.2345678901234568e+16"), (0.614, "0.614"), (-2.5, "-2.5"),
-            (16500.0, "16500.0"), (86400.5, "86400.5"), (0.0, "0.0"), (1.5e-7, "1.5e-07"),
-            (0.1 + 0.2, "0.30000000000000004"), (1e22, "1e+22"),
+            (0.9, "0.9"),
+            (1.0, "1.0"),
+            (1e-05, "1e-05"),
+            (1e16, "1e+16"),
+            (0.0001, "0.0001"),
+            (123456789012345.0, "123456789012345.0"),
+            (1234567890123456.0, "1234567890123456.0"),
+            (12345678901234567.0, "1.2345678901234568e+16"),
+            (0.614, "0.614"),
+            (-2.5, "-2.5"),
+            (16500.0, "16500.0"),
+            (86400.5, "86400.5"),
+            (0.0, "0.0"),
+            (1.5e-7, "1.5e-07"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e22, "1e+22"),
         ] {
             assert_eq!(py_repr(f), s, "{f}");
         }

@@ -2,7 +2,9 @@
 //! `user_permissions`. Values come from the queries; nothing here decides which rows win.
 
 use crate::output::media::{capture_url, media_url};
-use crate::output::timefmt::{date_label, duration_label, duration_seconds, event_name, iso, time_of_day};
+use crate::output::timefmt::{
+    date_label, duration_label, duration_seconds, event_name, iso, time_of_day,
+};
 use crate::views::dims::Dims;
 use crate::views::occurrences::Related;
 use crate::views::request::Requester;
@@ -35,7 +37,10 @@ fn strings(items: &[&str]) -> Value {
 
 impl Shaper<'_> {
     fn link(&self, route: &str, id: impl std::fmt::Display) -> Value {
-        Value::from(format!("{}/api/v2/{route}/{id}/", self.cfg.api_base.trim_end_matches('/')))
+        Value::from(format!(
+            "{}/api/v2/{route}/{id}/",
+            self.cfg.api_base.trim_end_matches('/')
+        ))
     }
 
     fn perms(&self, kind: Kind, project: Option<i64>) -> Value {
@@ -49,14 +54,19 @@ impl Shaper<'_> {
         match (self.who, kind) {
             (Requester::Superuser(_), Kind::Envelope) => strings(&["create"]),
             (Requester::Superuser(_), Kind::Occurrence) => strings(&["update"]),
-            (Requester::Superuser(_), Kind::Deployment) => strings(&["update", "regroup", "delete", "sync"]),
+            (Requester::Superuser(_), Kind::Deployment) => {
+                strings(&["update", "regroup", "delete", "sync"])
+            }
             (Requester::Superuser(_), Kind::Capture) => {
                 strings(&["star", "update", "run_single_image_ml_job", "delete"])
             }
-            (Requester::Superuser(_), Kind::Event | Kind::Taxon | Kind::Algorithm | Kind::Detection) => {
-                strings(&["update", "delete"])
+            (
+                Requester::Superuser(_),
+                Kind::Event | Kind::Taxon | Kind::Algorithm | Kind::Detection,
+            ) => strings(&["update", "delete"]),
+            (Requester::User(_), Kind::Capture) if member => {
+                strings(&["star", "run_single_image_ml_job"])
             }
-            (Requester::User(_), Kind::Capture) if member => strings(&["star", "run_single_image_ml_job"]),
             _ => json!([]),
         }
     }
@@ -72,7 +82,13 @@ impl Shaper<'_> {
         m.insert("name".into(), t["name"].clone());
         m.insert("rank".into(), t["rank"].clone());
         m.insert("details".into(), self.link("taxa", id));
-        for k in ["gbif_taxon_key", "fieldguide_id", "inat_taxon_id", "cover_image_url", "cover_image_credit"] {
+        for k in [
+            "gbif_taxon_key",
+            "fieldguide_id",
+            "inat_taxon_id",
+            "cover_image_url",
+            "cover_image_credit",
+        ] {
             m.insert(k.into(), t.get(k).cloned().unwrap_or(Value::Null));
         }
         Some(m)
@@ -92,7 +108,9 @@ impl Shaper<'_> {
     /// nested-taxon shape: with `parent` and `parents` (from the cached parents_json).
     pub fn taxon(&self, id: Option<i64>) -> Value {
         let Some(id) = id else { return Value::Null };
-        let Some(mut m) = self.taxon_core(id) else { return Value::Null };
+        let Some(mut m) = self.taxon_core(id) else {
+            return Value::Null;
+        };
         let t = &self.dims.taxa[&id];
         m.insert("parent".into(), self.taxon_no_parent(t.i64("parent_id")));
         let parents: Vec<Value> = t
@@ -109,7 +127,9 @@ impl Shaper<'_> {
 
     /// The top-level `determination`: no `parents` key (spec §4.4, §9.8).
     fn determination(&self, id: Option<i64>) -> Value {
-        let Some(t) = id.and_then(|id| self.dims.taxa.get(&id)) else { return Value::Null };
+        let Some(t) = id.and_then(|id| self.dims.taxa.get(&id)) else {
+            return Value::Null;
+        };
         let id = id.unwrap();
         json!({
             "id": id, "name": t["name"], "parent": self.taxon_no_parent(t.i64("parent_id")),
@@ -118,7 +138,9 @@ impl Shaper<'_> {
     }
 
     fn event(&self, id: Option<i64>) -> Value {
-        let Some(e) = id.and_then(|id| self.dims.events.get(&id)) else { return Value::Null };
+        let Some(e) = id.and_then(|id| self.dims.events.get(&id)) else {
+            return Value::Null;
+        };
         let (id, tz) = (id.unwrap(), self.cfg.time_zone);
         let start = e.i64("start").unwrap_or(0);
         json!({
@@ -129,7 +151,9 @@ impl Shaper<'_> {
     }
 
     fn deployment(&self, id: Option<i64>) -> Value {
-        let Some(d) = id.and_then(|id| self.dims.deployments.get(&id)) else { return Value::Null };
+        let Some(d) = id.and_then(|id| self.dims.deployments.get(&id)) else {
+            return Value::Null;
+        };
         let id = id.unwrap();
         json!({
             "id": id, "name": d["name"], "details": self.link("deployments", id),
@@ -138,13 +162,17 @@ impl Shaper<'_> {
     }
 
     fn user(&self, id: Option<i64>) -> Value {
-        let Some(u) = id.and_then(|id| self.dims.users.get(&id)) else { return Value::Null };
+        let Some(u) = id.and_then(|id| self.dims.users.get(&id)) else {
+            return Value::Null;
+        };
         let id = id.unwrap();
         json!({"id": id, "name": u["name"], "image": null, "details": self.link("users", id), "user_permissions": []})
     }
 
     fn algorithm_full(&self, id: Option<i64>) -> Value {
-        let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else { return Value::Null };
+        let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else {
+            return Value::Null;
+        };
         let id = id.unwrap();
         let tz = self.cfg.time_zone;
         let category_map = match a.i64("category_map_id") {
@@ -163,7 +191,9 @@ impl Shaper<'_> {
     }
 
     fn algorithm_short(&self, id: Option<i64>) -> Value {
-        let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else { return Value::Null };
+        let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else {
+            return Value::Null;
+        };
         let id = id.unwrap();
         let tz = self.cfg.time_zone;
         json!({
@@ -208,15 +238,18 @@ impl Shaper<'_> {
     fn detection(&self, d: &Row, rel: &Related, project: Option<i64>) -> Value {
         let detail = rel.detail.as_ref().expect("detail relations");
         let id = d.i64("id").unwrap_or_default();
-        let capture = d.i64("source_image_id").and_then(|c| detail.captures.get(&c)).map_or(Value::Null, |c| {
-            let cid = c.i64("id").unwrap_or_default();
-            json!({
-                "id": cid, "details": self.link("captures", cid),
-                "url": capture_url(c.str("public_base_url"), c.str("path").unwrap_or("")),
-                "width": c["width"], "height": c["height"],
-                "user_permissions": self.perms(Kind::Capture, project),
-            })
-        });
+        let capture = d
+            .i64("source_image_id")
+            .and_then(|c| detail.captures.get(&c))
+            .map_or(Value::Null, |c| {
+                let cid = c.i64("id").unwrap_or_default();
+                json!({
+                    "id": cid, "details": self.link("captures", cid),
+                    "url": capture_url(c.str("public_base_url"), c.str("path").unwrap_or("")),
+                    "width": c["width"], "height": c["height"],
+                    "user_permissions": self.perms(Kind::Capture, project),
+                })
+            });
         let classifications: Vec<Value> = detail
             .detection_classifications
             .get(&id)
@@ -243,58 +276,122 @@ impl Shaper<'_> {
         let id = o.i64("id").unwrap_or_default();
         let project = o.i64("project_id");
         let classification = |cid: Option<i64>| cid.and_then(|c| rel.classifications.get(&c));
-        let identifications: Vec<&Row> = rel.identifications.get(&id).map(|v| v.iter().collect()).unwrap_or_default();
-        let best_ident = o.i64("best_identification_id")
-            .and_then(|b| identifications.iter().find(|i| i.i64("id") == Some(b)).copied());
+        let identifications: Vec<&Row> = rel
+            .identifications
+            .get(&id)
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        let best_ident = o.i64("best_identification_id").and_then(|b| {
+            identifications
+                .iter()
+                .find(|i| i.i64("id") == Some(b))
+                .copied()
+        });
         let best_pred = classification(o.i64("best_prediction_id"));
         let images: Vec<String> = match &rel.detail {
-            Some(d) => d.images.get(&id).cloned().unwrap_or_default()
-                .iter().filter_map(|p| media_url(Some(p), &self.cfg.media_url)).collect(),
-            None => media_url(o.str("cover_image_path"), &self.cfg.media_url).into_iter().collect(),
+            Some(d) => d
+                .images
+                .get(&id)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| media_url(Some(p), &self.cfg.media_url))
+                .collect(),
+            None => media_url(o.str("cover_image_path"), &self.cfg.media_url)
+                .into_iter()
+                .collect(),
         };
         let mut m = Map::new();
         m.insert("id".into(), json!(id));
         m.insert("details".into(), self.link("occurrences", id));
         m.insert("event".into(), self.event(o.i64("event_id")));
         m.insert("deployment".into(), self.deployment(o.i64("deployment_id")));
-        m.insert("first_appearance_timestamp".into(), json!(o.i64("first_appearance_timestamp").map(|t| iso(t, tz))));
-        m.insert("first_appearance_time".into(), json!(o.i64("first_appearance_time").map(time_of_day)));
-        m.insert("duration".into(), json!(o.i64("duration").map(duration_seconds)));
-        m.insert("duration_label".into(), json!(duration_label(o.i64("duration"))));
-        m.insert("determination".into(), self.determination(o.i64("determination_id")));
+        m.insert(
+            "first_appearance_timestamp".into(),
+            json!(o.i64("first_appearance_timestamp").map(|t| iso(t, tz))),
+        );
+        m.insert(
+            "first_appearance_time".into(),
+            json!(o.i64("first_appearance_time").map(time_of_day)),
+        );
+        m.insert(
+            "duration".into(),
+            json!(o.i64("duration").map(duration_seconds)),
+        );
+        m.insert(
+            "duration_label".into(),
+            json!(duration_label(o.i64("duration"))),
+        );
+        m.insert(
+            "determination".into(),
+            self.determination(o.i64("determination_id")),
+        );
         m.insert("detections_count".into(), o["detections_count"].clone());
         m.insert("detection_images".into(), json!(images));
-        m.insert("determination_score".into(), o["determination_score"].clone());
-        m.insert("determination_details".into(), json!({
-            "taxon": self.taxon(o.i64("determination_id")),
-            "identification": best_ident.map_or(Value::Null, |i| self.identification(i)),
-            "prediction": match (best_ident, best_pred) {
-                (None, Some(p)) => self.classification(p),
-                _ => Value::Null,
-            },
-            "score": o["determination_score"],
-        }));
-        m.insert("best_machine_prediction".into(), best_pred.map_or(Value::Null, |p| json!({
-            "taxon": self.taxon(p.i64("taxon_id")),
-            "algorithm": self.algorithm_short(p.i64("algorithm_id")),
-            "score": p["score"],
-        })));
-        m.insert("identifications".into(), Value::Array(identifications.iter().map(|i| self.identification(i)).collect()));
+        m.insert(
+            "determination_score".into(),
+            o["determination_score"].clone(),
+        );
+        m.insert(
+            "determination_details".into(),
+            json!({
+                "taxon": self.taxon(o.i64("determination_id")),
+                "identification": best_ident.map_or(Value::Null, |i| self.identification(i)),
+                "prediction": match (best_ident, best_pred) {
+                    (None, Some(p)) => self.classification(p),
+                    _ => Value::Null,
+                },
+                "score": o["determination_score"],
+            }),
+        );
+        m.insert(
+            "best_machine_prediction".into(),
+            best_pred.map_or(Value::Null, |p| {
+                json!({
+                    "taxon": self.taxon(p.i64("taxon_id")),
+                    "algorithm": self.algorithm_short(p.i64("algorithm_id")),
+                    "score": p["score"],
+                })
+            }),
+        );
+        m.insert(
+            "identifications".into(),
+            Value::Array(
+                identifications
+                    .iter()
+                    .map(|i| self.identification(i))
+                    .collect(),
+            ),
+        );
         m.insert("created_at".into(), ts(o, "created_at", tz));
         m.insert("updated_at".into(), ts(o, "updated_at", tz));
         if let Some(d) = &rel.detail {
             m.insert("determination_id".into(), o["determination_id"].clone());
-            let detections = d.detections.get(&id).into_iter().flatten().map(|det| self.detection(det, rel, project));
+            let detections = d
+                .detections
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(|det| self.detection(det, rel, project));
             m.insert("detections".into(), Value::Array(detections.collect()));
-            let predictions = d.predictions.get(&id).into_iter().flatten()
-                .filter_map(|c| rel.classifications.get(c)).map(|c| self.classification(c));
+            let predictions = d
+                .predictions
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| rel.classifications.get(c))
+                .map(|c| self.classification(c));
             m.insert("predictions".into(), Value::Array(predictions.collect()));
         }
-        m.insert("user_permissions".into(), self.perms(Kind::Occurrence, project));
+        m.insert(
+            "user_permissions".into(),
+            self.perms(Kind::Occurrence, project),
+        );
         Value::Object(m)
     }
 }
 
 fn ts(row: &Row, key: &str, tz: chrono_tz::Tz) -> Value {
-    row.i64(key).map_or(Value::Null, |t| Value::from(iso(t, tz)))
+    row.i64(key)
+        .map_or(Value::Null, |t| Value::from(iso(t, tz)))
 }

@@ -15,7 +15,10 @@ pub enum Format {
 }
 
 pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io { path: "stdout".into(), source: e };
+    let io = |e: std::io::Error| Error::Io {
+        path: "stdout".into(),
+        source: e,
+    };
     match format {
         Format::Table => {
             let text = pretty_format_batches(batches)?;
@@ -24,7 +27,9 @@ pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Re
             writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" }).map_err(io)?;
         }
         Format::Csv => {
-            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             for b in batches {
                 w.write(b)?;
             }

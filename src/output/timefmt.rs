@@ -60,7 +60,9 @@ pub fn duration_seconds(us: i64) -> String {
 
 /// `duration_label` (spec §3.10).
 pub fn duration_label(us: Option<i64>) -> String {
-    let Some(us) = us.filter(|&u| u != 0) else { return String::new() };
+    let Some(us) = us.filter(|&u| u != 0) else {
+        return String::new();
+    };
     let total = us.div_euclid(1_000_000);
     let days = total.div_euclid(86_400);
     let within = total.rem_euclid(86_400);
@@ -78,7 +80,13 @@ pub fn date_label(start_us: i64, end_us: Option<i64>, tz: Tz) -> String {
     let start = local(start_us, tz);
     match end_us.map(|e| local(e, tz)) {
         Some(end) if end.date() != start.date() => {
-            format!("{} {}-{} {}", start.format("%b"), start.day(), end.day(), end.year())
+            format!(
+                "{} {}-{} {}",
+                start.format("%b"),
+                start.day(),
+                end.day(),
+                end.year()
+            )
         }
         _ => format!("{} {} {}", start.format("%b"), start.day(), start.year()),
     }
@@ -86,7 +94,11 @@ pub fn date_label(start_us: i64, end_us: Option<i64>, tz: Tz) -> String {
 
 /// Event `name` (spec §3.15): `"<Weekday>, <date_label>"`.
 pub fn event_name(start_us: i64, end_us: Option<i64>, tz: Tz) -> String {
-    format!("{}, {}", local(start_us, tz).format("%A"), date_label(start_us, end_us, tz))
+    format!(
+        "{}, {}",
+        local(start_us, tz).format("%A"),
+        date_label(start_us, end_us, tz)
+    )
 }
 
 #[cfg(test)]
@@ -95,7 +107,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        chrono::Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_micros()
+        chrono::Utc
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .unwrap()
+            .timestamp_micros()
     }
 
     const NY: Tz = chrono_tz::America::New_York;
@@ -103,7 +118,10 @@ mod tests {
     #[test]
     fn timestamps_are_new_york_wall_clock() {
         assert_eq!(iso(utc(2023, 6, 11, 1, 0), NY), "2023-06-10T21:00:00");
-        assert_eq!(iso(utc(2023, 6, 11, 1, 0) + 5, NY), "2023-06-10T21:00:00.000005");
+        assert_eq!(
+            iso(utc(2023, 6, 11, 1, 0) + 5, NY),
+            "2023-06-10T21:00:00.000005"
+        );
         // Fall-back night: 06:10Z is 01:10 EST.
         assert_eq!(iso(utc(2023, 11, 5, 6, 10), NY), "2023-11-05T01:10:00");
     }
@@ -123,10 +141,22 @@ mod tests {
 
     #[test]
     fn event_labels_cross_months_and_years() {
-        assert_eq!(date_label(utc(2023, 6, 11, 1, 0), Some(utc(2023, 6, 11, 8, 55)), NY), "Jun 10-11 2023");
-        assert_eq!(date_label(utc(2023, 8, 1, 1, 0), Some(utc(2023, 8, 1, 8, 0)), NY), "Jul 31-1 2023");
-        assert_eq!(date_label(utc(2024, 1, 1, 2, 0), Some(utc(2024, 1, 1, 9, 0)), NY), "Dec 31-1 2024");
+        assert_eq!(
+            date_label(utc(2023, 6, 11, 1, 0), Some(utc(2023, 6, 11, 8, 55)), NY),
+            "Jun 10-11 2023"
+        );
+        assert_eq!(
+            date_label(utc(2023, 8, 1, 1, 0), Some(utc(2023, 8, 1, 8, 0)), NY),
+            "Jul 31-1 2023"
+        );
+        assert_eq!(
+            date_label(utc(2024, 1, 1, 2, 0), Some(utc(2024, 1, 1, 9, 0)), NY),
+            "Dec 31-1 2024"
+        );
         assert_eq!(date_label(utc(2023, 6, 11, 1, 0), None, NY), "Jun 10 2023");
-        assert_eq!(event_name(utc(2023, 6, 11, 1, 0), Some(utc(2023, 6, 11, 8, 0)), NY), "Saturday, Jun 10-11 2023");
+        assert_eq!(
+            event_name(utc(2023, 6, 11, 1, 0), Some(utc(2023, 6, 11, 8, 0)), NY),
+            "Saturday, Jun 10-11 2023"
+        );
     }
 }

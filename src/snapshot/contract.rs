@@ -32,9 +32,7 @@ impl Kind {
             Kind::Bool => DataType::Boolean,
             Kind::Ts => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Kind::Date => DataType::Date32,
-            Kind::ListF64 => {
-                DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
-            }
+            Kind::ListF64 => DataType::List(Arc::new(Field::new("item", DataType::Float64, true))),
             Kind::ListStr => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
         }
     }
@@ -90,7 +88,12 @@ impl Table {
 }
 
 const fn c(name: &'static str, kind: Kind, nullable: bool, used: bool) -> Column {
-    Column { name, kind, nullable, used }
+    Column {
+        name,
+        kind,
+        nullable,
+        used,
+    }
 }
 
 use Kind::*;
@@ -108,146 +111,350 @@ macro_rules! table {
 }
 
 pub static TABLES: &[Table] = &[
-    table!("main_occurrence", true, [
-        TS[0], TS[1], TS[2],
-        c("deployment_id", I64, true, true), c("determination_id", I64, true, true),
-        c("event_id", I64, true, true), c("project_id", I64, true, true),
-        c("determination_score", F64, true, true),
-    ]),
-    table!("main_detection", true, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("bbox", Str, true, true), c("timestamp", Ts, true, true), c("path", Str, true, true),
-        c("frame_num", I32, true, true), c("detection_time", Ts, true, false),
-        c("detection_score", F64, true, false), c("similarity_vector", Str, true, false),
-        c("occurrence_id", I64, true, true), c("source_image_id", I64, false, true),
-        c("detection_algorithm_id", I64, true, true),
-    ]),
-    table!("main_classification", true, [
-        TS[0], TS[1], c("updated_at", Ts, false, false),
-        c("score", F64, true, true), c("timestamp", Ts, false, false),
-        c("algorithm_id", I64, true, true), c("detection_id", I64, true, true),
-        c("taxon_id", I64, true, true), c("category_map_id", I64, true, false),
-        c("logits", ListF64, true, false), c("scores", ListF64, true, false),
-        c("terminal", Bool, false, true), c("applied_to_id", I64, true, true),
-    ]),
-    table!("main_identification", true, [
-        TS[0], TS[1], c("updated_at", Ts, false, false),
-        c("occurrence_id", I64, false, true), c("taxon_id", I64, true, true),
-        c("user_id", I64, true, true), c("withdrawn", Bool, false, true),
-        c("agreed_with_identification_id", I64, true, false),
-        c("agreed_with_prediction_id", I64, true, false), c("comment", Str, false, true),
-    ]),
-    table!("main_taxon", true, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, true), c("rank", Str, false, true), c("active", Bool, false, false),
-        c("gbif_taxon_key", I64, true, true), c("authorship_date", Date, true, false),
-        c("ordering", I32, true, false), c("parent_id", I64, true, true),
-        c("synonym_of_id", I64, true, false), c("display_name", Str, true, false),
-        c("author", Str, false, false), c("bold_taxon_bin", Str, true, false),
-        c("inat_taxon_id", I64, true, true), c("notes", Str, false, false),
-        c("sort_phylogeny", I64, true, false), c("parents_json", Str, false, true),
-        c("search_names", ListStr, true, false), c("common_name_en", Str, true, false),
-        c("cover_image_credit", Str, true, true), c("cover_image_url", Str, true, true),
-        c("fieldguide_id", Str, true, true),
-    ]),
-    table!("ml_algorithm", true, [
-        TS[0], TS[1], TS[2],
-        c("name", Str, false, true), c("key", Str, false, true), c("description", Str, false, true),
-        c("version", I32, false, true), c("version_name", Str, true, true),
-        c("category_map_id", I64, true, true), c("task_type", Str, true, true),
-        c("uri", Str, true, true),
-    ]),
-    table!("ml_algorithmcategorymap", false, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("data", Str, false, false), c("labels", ListStr, false, true),
-        c("version", Str, true, false), c("description", Str, true, false),
-        c("labels_hash", I64, true, false), c("uri", Str, true, false),
-    ]),
-    table!("main_sourceimage", true, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("path", Str, false, true), c("public_base_url", Str, true, true),
-        c("timestamp", Ts, true, false), c("width", I32, true, true), c("height", I32, true, true),
-        c("size", I64, true, false), c("last_modified", Ts, true, false),
-        c("checksum", Str, true, false), c("checksum_algorithm", Str, true, false),
-        c("deployment_id", I64, true, true), c("event_id", I64, true, false),
-        c("project_id", I64, true, true), c("test_image", Bool, false, false),
-        c("uploaded_by_id", I64, true, false), c("detections_count", I32, true, false),
-    ]),
-    table!("main_event", true, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("group_by", Str, false, false), c("start", Ts, false, true), c("end", Ts, true, true),
-        c("deployment_id", I64, true, false), c("project_id", I64, true, false),
-        c("calculated_fields_updated_at", Ts, true, false),
-        c("captures_count", I32, true, false), c("detections_count", I32, true, false),
-        c("occurrences_count", I32, true, false),
-    ]),
-    table!("main_deployment", true, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, true), c("description", Str, false, false),
-        c("data_source_total_files", I32, true, false), c("data_source_total_size", I64, true, false),
-        c("data_source_subdir", Str, true, false), c("data_source_regex", Str, true, false),
-        c("data_source_last_checked", Ts, true, false), c("latitude", F64, true, false),
-        c("longitude", F64, true, false), c("image", Str, true, false),
-        c("data_source_id", I64, true, false), c("device_id", I64, true, false),
-        c("project_id", I64, true, true), c("research_site_id", I64, true, false),
-        c("captures_count", I32, true, false), c("detections_count", I32, true, false),
-        c("events_count", I32, true, false), c("first_capture_timestamp", Ts, true, false),
-        c("last_capture_timestamp", Ts, true, false), c("occurrences_count", I32, true, false),
-        c("taxa_count", I32, true, false),
-    ]),
-    table!("main_project", true, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, true), c("description", Str, false, false), c("image", Str, true, false),
-        c("active", Bool, false, false), c("priority", I32, false, false),
-        c("owner_id", I64, true, true), c("feature_flags", Str, false, false),
-        c("default_filters_score_threshold", F64, false, true),
-        c("default_processing_pipeline_id", I64, true, false),
-        c("session_time_gap_seconds", I32, false, false), c("draft", Bool, false, true),
-    ]),
-    table!("main_project_default_filters_include_taxa", false, [
-        c("id", I64, false, true), c("project_id", I64, false, true), c("taxon_id", I64, false, true),
-    ]),
-    table!("main_project_default_filters_exclude_taxa", false, [
-        c("id", I64, false, true), c("project_id", I64, false, true), c("taxon_id", I64, false, true),
-    ]),
-    table!("main_sourceimagecollection", false, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, false), c("description", Str, false, false),
-        c("method", Str, false, false), c("kwargs", Str, true, false),
-        c("project_id", I64, false, true),
-    ]),
-    table!("main_sourceimagecollection_images", false, [
-        c("id", I64, false, true), c("sourceimagecollection_id", I64, false, true),
-        c("sourceimage_id", I64, false, true),
-    ]),
-    table!("main_taxalist", false, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, false), c("description", Str, false, false),
-    ]),
-    table!("main_taxalist_taxa", false, [
-        c("id", I64, false, true), c("taxalist_id", I64, false, true), c("taxon_id", I64, false, true),
-    ]),
-    table!("main_taxalist_projects", false, [
-        c("id", I64, false, true), c("taxalist_id", I64, false, true), c("project_id", I64, false, true),
-    ]),
-    table!("main_taxon_projects", false, [
-        c("id", I64, false, false), c("taxon_id", I64, false, false), c("project_id", I64, false, false),
-    ]),
-    table!("main_userprojectmembership", false, [
-        c("id", I64, false, true), c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("user_id", I64, false, true), c("project_id", I64, false, true),
-    ]),
-    table!("main_site", false, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, false), c("description", Str, false, false), c("project_id", I64, true, false),
-    ]),
-    table!("main_device", false, [
-        TS[0], c("created_at", Ts, false, false), c("updated_at", Ts, false, false),
-        c("name", Str, false, false), c("description", Str, false, false), c("project_id", I64, true, false),
-    ]),
-    table!("users_user", true, [
-        c("id", I64, false, true), c("email", Str, false, true), c("name", Str, false, true),
-    ]),
+    table!(
+        "main_occurrence",
+        true,
+        [
+            TS[0],
+            TS[1],
+            TS[2],
+            c("deployment_id", I64, true, true),
+            c("determination_id", I64, true, true),
+            c("event_id", I64, true, true),
+            c("project_id", I64, true, true),
+            c("determination_score", F64, true, true),
+        ]
+    ),
+    table!(
+        "main_detection",
+        true,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("bbox", Str, true, true),
+            c("timestamp", Ts, true, true),
+            c("path", Str, true, true),
+            c("frame_num", I32, true, true),
+            c("detection_time", Ts, true, false),
+            c("detection_score", F64, true, false),
+            c("similarity_vector", Str, true, false),
+            c("occurrence_id", I64, true, true),
+            c("source_image_id", I64, false, true),
+            c("detection_algorithm_id", I64, true, true),
+        ]
+    ),
+    table!(
+        "main_classification",
+        true,
+        [
+            TS[0],
+            TS[1],
+            c("updated_at", Ts, false, false),
+            c("score", F64, true, true),
+            c("timestamp", Ts, false, false),
+            c("algorithm_id", I64, true, true),
+            c("detection_id", I64, true, true),
+            c("taxon_id", I64, true, true),
+            c("category_map_id", I64, true, false),
+            c("logits", ListF64, true, false),
+            c("scores", ListF64, true, false),
+            c("terminal", Bool, false, true),
+            c("applied_to_id", I64, true, true),
+        ]
+    ),
+    table!(
+        "main_identification",
+        true,
+        [
+            TS[0],
+            TS[1],
+            c("updated_at", Ts, false, false),
+            c("occurrence_id", I64, false, true),
+            c("taxon_id", I64, true, true),
+            c("user_id", I64, true, true),
+            c("withdrawn", Bool, false, true),
+            c("agreed_with_identification_id", I64, true, false),
+            c("agreed_with_prediction_id", I64, true, false),
+            c("comment", Str, false, true),
+        ]
+    ),
+    table!(
+        "main_taxon",
+        true,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, true),
+            c("rank", Str, false, true),
+            c("active", Bool, false, false),
+            c("gbif_taxon_key", I64, true, true),
+            c("authorship_date", Date, true, false),
+            c("ordering", I32, true, false),
+            c("parent_id", I64, true, true),
+            c("synonym_of_id", I64, true, false),
+            c("display_name", Str, true, false),
+            c("author", Str, false, false),
+            c("bold_taxon_bin", Str, true, false),
+            c("inat_taxon_id", I64, true, true),
+            c("notes", Str, false, false),
+            c("sort_phylogeny", I64, true, false),
+            c("parents_json", Str, false, true),
+            c("search_names", ListStr, true, false),
+            c("common_name_en", Str, true, false),
+            c("cover_image_credit", Str, true, true),
+            c("cover_image_url", Str, true, true),
+            c("fieldguide_id", Str, true, true),
+        ]
+    ),
+    table!(
+        "ml_algorithm",
+        true,
+        [
+            TS[0],
+            TS[1],
+            TS[2],
+            c("name", Str, false, true),
+            c("key", Str, false, true),
+            c("description", Str, false, true),
+            c("version", I32, false, true),
+            c("version_name", Str, true, true),
+            c("category_map_id", I64, true, true),
+            c("task_type", Str, true, true),
+            c("uri", Str, true, true),
+        ]
+    ),
+    table!(
+        "ml_algorithmcategorymap",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("data", Str, false, false),
+            c("labels", ListStr, false, true),
+            c("version", Str, true, false),
+            c("description", Str, true, false),
+            c("labels_hash", I64, true, false),
+            c("uri", Str, true, false),
+        ]
+    ),
+    table!(
+        "main_sourceimage",
+        true,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("path", Str, false, true),
+            c("public_base_url", Str, true, true),
+            c("timestamp", Ts, true, false),
+            c("width", I32, true, true),
+            c("height", I32, true, true),
+            c("size", I64, true, false),
+            c("last_modified", Ts, true, false),
+            c("checksum", Str, true, false),
+            c("checksum_algorithm", Str, true, false),
+            c("deployment_id", I64, true, true),
+            c("event_id", I64, true, false),
+            c("project_id", I64, true, true),
+            c("test_image", Bool, false, false),
+            c("uploaded_by_id", I64, true, false),
+            c("detections_count", I32, true, false),
+        ]
+    ),
+    table!(
+        "main_event",
+        true,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("group_by", Str, false, false),
+            c("start", Ts, false, true),
+            c("end", Ts, true, true),
+            c("deployment_id", I64, true, false),
+            c("project_id", I64, true, false),
+            c("calculated_fields_updated_at", Ts, true, false),
+            c("captures_count", I32, true, false),
+            c("detections_count", I32, true, false),
+            c("occurrences_count", I32, true, false),
+        ]
+    ),
+    table!(
+        "main_deployment",
+        true,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, true),
+            c("description", Str, false, false),
+            c("data_source_total_files", I32, true, false),
+            c("data_source_total_size", I64, true, false),
+            c("data_source_subdir", Str, true, false),
+            c("data_source_regex", Str, true, false),
+            c("data_source_last_checked", Ts, true, false),
+            c("latitude", F64, true, false),
+            c("longitude", F64, true, false),
+            c("image", Str, true, false),
+            c("data_source_id", I64, true, false),
+            c("device_id", I64, true, false),
+            c("project_id", I64, true, true),
+            c("research_site_id", I64, true, false),
+            c("captures_count", I32, true, false),
+            c("detections_count", I32, true, false),
+            c("events_count", I32, true, false),
+            c("first_capture_timestamp", Ts, true, false),
+            c("last_capture_timestamp", Ts, true, false),
+            c("occurrences_count", I32, true, false),
+            c("taxa_count", I32, true, false),
+        ]
+    ),
+    table!(
+        "main_project",
+        true,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, true),
+            c("description", Str, false, false),
+            c("image", Str, true, false),
+            c("active", Bool, false, false),
+            c("priority", I32, false, false),
+            c("owner_id", I64, true, true),
+            c("feature_flags", Str, false, false),
+            c("default_filters_score_threshold", F64, false, true),
+            c("default_processing_pipeline_id", I64, true, false),
+            c("session_time_gap_seconds", I32, false, false),
+            c("draft", Bool, false, true),
+        ]
+    ),
+    table!(
+        "main_project_default_filters_include_taxa",
+        false,
+        [
+            c("id", I64, false, true),
+            c("project_id", I64, false, true),
+            c("taxon_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_project_default_filters_exclude_taxa",
+        false,
+        [
+            c("id", I64, false, true),
+            c("project_id", I64, false, true),
+            c("taxon_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_sourceimagecollection",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, false),
+            c("description", Str, false, false),
+            c("method", Str, false, false),
+            c("kwargs", Str, true, false),
+            c("project_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_sourceimagecollection_images",
+        false,
+        [
+            c("id", I64, false, true),
+            c("sourceimagecollection_id", I64, false, true),
+            c("sourceimage_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_taxalist",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, false),
+            c("description", Str, false, false),
+        ]
+    ),
+    table!(
+        "main_taxalist_taxa",
+        false,
+        [
+            c("id", I64, false, true),
+            c("taxalist_id", I64, false, true),
+            c("taxon_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_taxalist_projects",
+        false,
+        [
+            c("id", I64, false, true),
+            c("taxalist_id", I64, false, true),
+            c("project_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_taxon_projects",
+        false,
+        [
+            c("id", I64, false, false),
+            c("taxon_id", I64, false, false),
+            c("project_id", I64, false, false),
+        ]
+    ),
+    table!(
+        "main_userprojectmembership",
+        false,
+        [
+            c("id", I64, false, true),
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("user_id", I64, false, true),
+            c("project_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "main_site",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, false),
+            c("description", Str, false, false),
+            c("project_id", I64, true, false),
+        ]
+    ),
+    table!(
+        "main_device",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, false),
+            c("description", Str, false, false),
+            c("project_id", I64, true, false),
+        ]
+    ),
+    table!(
+        "users_user",
+        true,
+        [
+            c("id", I64, false, true),
+            c("email", Str, false, true),
+            c("name", Str, false, true),
+        ]
+    ),
 ];
 
 pub fn table(name: &str) -> Option<&'static Table> {

@@ -38,10 +38,13 @@ impl Location {
         let store = InMemory::new();
         for (name, bytes) in DEMO_FILES {
             let payload = PutPayload::from_static(bytes);
-            store.put(&Path::from(*name), payload).await.map_err(|e| Error::Snapshot {
-                location: "demo".into(),
-                message: e.to_string(),
-            })?;
+            store
+                .put(&Path::from(*name), payload)
+                .await
+                .map_err(|e| Error::Snapshot {
+                    location: "demo".into(),
+                    message: e.to_string(),
+                })?;
         }
         Ok(Location {
             display: "demo (data/demo, built in)".into(),
@@ -51,16 +54,19 @@ impl Location {
     }
 
     fn parse(spec: &str) -> Result<Location> {
-        let err = |message: String| Error::Snapshot { location: spec.to_string(), message };
+        let err = |message: String| Error::Snapshot {
+            location: spec.to_string(),
+            message,
+        };
         let url = match Url::parse(spec) {
             Ok(u) if u.scheme().len() > 1 => u,
             // A plain path (or a Windows drive letter, which parses as a one-letter scheme).
             _ => {
                 let path = std::path::Path::new(spec);
-                let abs = std::path::absolute(path).map_err(|e| err(e.to_string()))?;
-                if !abs.is_dir() {
+                if !path.is_dir() {
                     return Err(err("no such directory".into()));
                 }
+                let abs = path.canonicalize().map_err(|e| err(e.to_string()))?;
                 Url::from_directory_path(&abs).map_err(|_| err("not a usable path".into()))?
             }
         };
@@ -69,9 +75,16 @@ impl Location {
             base.set_path(&format!("{}/", base.path()));
         }
         let bucket = || {
-            url.host_str().filter(|h| !h.is_empty()).map(str::to_string).ok_or_else(|| {
-                err(format!("{}:// URL needs a bucket, e.g. {}://bucket/prefix", url.scheme(), url.scheme()))
-            })
+            url.host_str()
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    err(format!(
+                        "{}:// URL needs a bucket, e.g. {}://bucket/prefix",
+                        url.scheme(),
+                        url.scheme()
+                    ))
+                })
         };
         let store: Option<Arc<dyn ObjectStore>> = match url.scheme() {
             "file" => {
@@ -116,7 +129,11 @@ impl Location {
                 )))
             }
         };
-        Ok(Location { display: spec.to_string(), base, store })
+        Ok(Location {
+            display: spec.to_string(),
+            base,
+            store,
+        })
     }
 
     /// The object-store path of the snapshot's base (what follows the bucket/host).

@@ -54,7 +54,10 @@ impl Snapshot {
             let info = register(ctx, location, store.as_ref(), &base, table).await?;
             tables.push(info);
         }
-        Ok(Snapshot { location: location.display.clone(), tables })
+        Ok(Snapshot {
+            location: location.display.clone(),
+            tables,
+        })
     }
 }
 
@@ -65,10 +68,19 @@ async fn register(
     base: &Path,
     table: &'static Table,
 ) -> Result<TableInfo> {
-    let snapshot_err = |message: String| Error::Snapshot { location: location.display.clone(), message };
+    let snapshot_err = |message: String| Error::Snapshot {
+        location: location.display.clone(),
+        message,
+    };
     let file = base.clone().join(format!("{}.parquet", table.name));
     let source = if store.head(&file).await.is_ok() {
-        Source::File(location.base.join(&format!("{}.parquet", table.name)).expect("valid url").to_string())
+        Source::File(
+            location
+                .base
+                .join(&format!("{}.parquet", table.name))
+                .expect("valid url")
+                .to_string(),
+        )
     } else {
         let dir = base.clone().join(table.name);
         let parts: Vec<_> = store
@@ -82,35 +94,50 @@ async fn register(
         if parts.is_empty() {
             Source::Absent
         } else {
-            let url = location.base.join(&format!("{}/", table.name)).expect("valid url");
+            let url = location
+                .base
+                .join(&format!("{}/", table.name))
+                .expect("valid url");
             Source::Parts(url.to_string(), parts.len())
         }
     };
     match &source {
-        Source::Absent if table.required => {
-            return Err(snapshot_err(format!(
-                "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
-                table.name
-            )))
-        }
+        Source::Absent if table.required => return Err(snapshot_err(format!(
+            "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
+            table.name
+        ))),
         Source::Absent => {
             let schema = Arc::new(table.schema());
             let empty = RecordBatch::new_empty(schema.clone());
             let mem = MemTable::try_new(schema.clone(), vec![vec![empty]])?;
             ctx.register_table(table.name, Arc::new(mem))?;
-            return Ok(TableInfo { name: table.name, source, schema });
+            return Ok(TableInfo {
+                name: table.name,
+                source,
+                schema,
+            });
         }
         Source::File(url) | Source::Parts(url, _) => {
             let opts = ParquetReadOptions::default();
-            ctx.register_parquet(table.name, url, opts).await.map_err(|e| {
-                snapshot_err(format!("table {}: cannot read {url}: {}", table.name, one_line(&e.to_string())))
-            })?;
+            ctx.register_parquet(table.name, url, opts)
+                .await
+                .map_err(|e| {
+                    snapshot_err(format!(
+                        "table {}: cannot read {url}: {}",
+                        table.name,
+                        one_line(&e.to_string())
+                    ))
+                })?;
         }
     }
     let provider = ctx.table_provider(table.name).await?;
     let schema = provider.schema();
     validate(table, &schema)?;
-    Ok(TableInfo { name: table.name, source, schema })
+    Ok(TableInfo {
+        name: table.name,
+        source,
+        schema,
+    })
 }
 
 /// Every used column must be present with a compatible type.

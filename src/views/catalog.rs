@@ -10,10 +10,22 @@ use std::collections::HashMap;
 /// The view definitions, executed in this order when a snapshot is opened.
 pub const VIEW_FILES: &[(&str, &str)] = &[
     ("01_taxa.sql", include_str!("../../queries/01_taxa.sql")),
-    ("02_detections.sql", include_str!("../../queries/02_detections.sql")),
-    ("03_predictions.sql", include_str!("../../queries/03_predictions.sql")),
-    ("04_identifications.sql", include_str!("../../queries/04_identifications.sql")),
-    ("05_occurrences.sql", include_str!("../../queries/05_occurrences.sql")),
+    (
+        "02_detections.sql",
+        include_str!("../../queries/02_detections.sql"),
+    ),
+    (
+        "03_predictions.sql",
+        include_str!("../../queries/03_predictions.sql"),
+    ),
+    (
+        "04_identifications.sql",
+        include_str!("../../queries/04_identifications.sql"),
+    ),
+    (
+        "05_occurrences.sql",
+        include_str!("../../queries/05_occurrences.sql"),
+    ),
     ("06_detail.sql", include_str!("../../queries/06_detail.sql")),
 ];
 
@@ -115,8 +127,18 @@ mod tests {
     #[test]
     fn every_fragment_the_code_names_exists() {
         let f = Fragments::load();
-        for n in ["visible.anonymous", "visible.user", "project", "defaults", "id", "taxon",
-                  "algorithm", "not_algorithm", "order.duration", "exists.taxon"] {
+        for n in [
+            "visible.anonymous",
+            "visible.user",
+            "project",
+            "defaults",
+            "id",
+            "taxon",
+            "algorithm",
+            "not_algorithm",
+            "order.duration",
+            "exists.taxon",
+        ] {
             assert!(f.has(n), "{n}");
         }
         assert_eq!(f.bind("id", &[("id", "7")]), "o.id = 7");

@@ -22,7 +22,10 @@ pub struct Dims {
 
 async fn by_id(ctx: &SessionContext, sql: &str) -> Result<HashMap<i64, Row>> {
     let batches = ctx.sql(sql).await?.collect().await?;
-    Ok(to_rows(&batches)?.into_iter().filter_map(|r| r.i64("id").map(|id| (id, r))).collect())
+    Ok(to_rows(&batches)?
+        .into_iter()
+        .filter_map(|r| r.i64("id").map(|id| (id, r)))
+        .collect())
 }
 
 impl Dims {
@@ -39,11 +42,14 @@ impl Dims {
              category_map_id, created_at, updated_at FROM ml_algorithm",
         )
         .await?;
-        let category_maps = by_id(ctx, "SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap")
-            .await?
-            .into_iter()
-            .map(|(id, r)| (id, r.i64("n").unwrap_or(0) as usize))
-            .collect();
+        let category_maps = by_id(
+            ctx,
+            "SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap",
+        )
+        .await?
+        .into_iter()
+        .map(|(id, r)| (id, r.i64("n").unwrap_or(0) as usize))
+        .collect();
         let events = by_id(ctx, r#"SELECT id, start, "end" FROM main_event"#).await?;
         let deployments = by_id(ctx, "SELECT id, name, project_id FROM main_deployment").await?;
         let users = by_id(ctx, "SELECT id, name, email FROM users_user").await?;
@@ -61,6 +67,15 @@ impl Dims {
             .iter()
             .filter_map(|r| Some((r.i64("user_id")?, r.i64("project_id")?)))
             .collect();
-        Ok(Dims { taxa, algorithms, category_maps, events, deployments, users, projects, memberships })
+        Ok(Dims {
+            taxa,
+            algorithms,
+            category_maps,
+            events,
+            deployments,
+            users,
+            projects,
+            memberships,
+        })
     }
 }

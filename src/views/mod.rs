@@ -60,7 +60,13 @@ impl Engine {
         let snapshot = Snapshot::open(&ctx, &location).await?;
         catalog::create_views(&ctx, config.time_zone.name()).await?;
         let dims = Dims::load(&ctx).await?;
-        Ok(Engine { ctx, snapshot, dims, config, fragments: Fragments::load() })
+        Ok(Engine {
+            ctx,
+            snapshot,
+            dims,
+            config,
+            fragments: Fragments::load(),
+        })
     }
 
     pub fn fragments(&self) -> &Fragments {
@@ -87,17 +93,27 @@ impl Engine {
         if let Some(id) = detail {
             conds.push(self.fragments.bind("id", &[("id", &id.to_string())]));
         }
-        Ok(Ok((query::where_clause(&conds), query::order_by(&self.fragments, r))))
+        Ok(Ok((
+            query::where_clause(&conds),
+            query::order_by(&self.fragments, r),
+        )))
     }
 
-    pub async fn answer(&self, r: &Request, who: &Requester, detail: Option<i64>) -> Result<Result<Answer, ApiError>> {
+    pub async fn answer(
+        &self,
+        r: &Request,
+        who: &Requester,
+        detail: Option<i64>,
+    ) -> Result<Result<Answer, ApiError>> {
         let (where_clause, order_by) = match self.plan(r, who, detail).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
         match detail {
             None => {
-                let page = occurrences::page(&self.ctx, &where_clause, &order_by, r.limit, r.offset).await?;
+                let page =
+                    occurrences::page(&self.ctx, &where_clause, &order_by, r.limit, r.offset)
+                        .await?;
                 let related = occurrences::related(&self.ctx, &page.rows, false).await?;
                 Ok(Ok(Answer::List(page, related)))
             }
@@ -113,7 +129,8 @@ impl Engine {
                         "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
                     )));
                 }
-                let related = occurrences::related(&self.ctx, std::slice::from_ref(&row), true).await?;
+                let related =
+                    occurrences::related(&self.ctx, std::slice::from_ref(&row), true).await?;
                 Ok(Ok(Answer::Detail(Box::new(row), related)))
             }
         }

@@ -46,7 +46,10 @@ fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     if set.is_empty() {
         return "NULL".into();
     }
-    set.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    set.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
@@ -70,7 +73,13 @@ pub fn count_sql(where_clause: &str) -> String {
     format!("SELECT count(*) AS count FROM occurrence_list o WHERE {where_clause}")
 }
 
-pub async fn page(ctx: &SessionContext, where_clause: &str, order_by: &str, limit: usize, offset: usize) -> Result<Page> {
+pub async fn page(
+    ctx: &SessionContext,
+    where_clause: &str,
+    order_by: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Page> {
     let count = rows(ctx, &count_sql(where_clause)).await?;
     let count = count.first().and_then(|r| r.i64("count")).unwrap_or(0) as usize;
     let rows = if offset >= count {
@@ -93,8 +102,10 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], detail: bool) ->
         .await?,
         "occurrence_id",
     );
-    let mut classification_ids: Vec<i64> =
-        occurrences.iter().filter_map(|r| r.i64("best_prediction_id")).collect();
+    let mut classification_ids: Vec<i64> = occurrences
+        .iter()
+        .filter_map(|r| r.i64("best_prediction_id"))
+        .collect();
     let detail = if detail {
         let images = rows(ctx, &format!(
             "SELECT occurrence_id, path FROM detail_images WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
@@ -125,7 +136,10 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], detail: bool) ->
             id_list(detections.iter().filter_map(|d| d.i64("source_image_id")))
         ))
         .await?;
-        let mut d = DetailRelated { images: image_map, ..Default::default() };
+        let mut d = DetailRelated {
+            images: image_map,
+            ..Default::default()
+        };
         for r in &det_cls {
             if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
                 d.detection_classifications.entry(det).or_default().push(id);
@@ -139,18 +153,28 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], detail: bool) ->
             }
         }
         d.detections = group(detections, "occurrence_id");
-        d.captures = captures.into_iter().filter_map(|r| Some((r.i64("id")?, r))).collect();
+        d.captures = captures
+            .into_iter()
+            .filter_map(|r| Some((r.i64("id")?, r)))
+            .collect();
         Some(d)
     } else {
         None
     };
-    let classifications = rows(ctx, &format!(
-        "SELECT * FROM classification_detail WHERE id IN ({})",
-        id_list(classification_ids)
-    ))
+    let classifications = rows(
+        ctx,
+        &format!(
+            "SELECT * FROM classification_detail WHERE id IN ({})",
+            id_list(classification_ids)
+        ),
+    )
     .await?
     .into_iter()
     .filter_map(|r| Some((r.i64("id")?, r)))
     .collect();
-    Ok(Related { identifications, classifications, detail })
+    Ok(Related {
+        identifications,
+        classifications,
+        detail,
+    })
 }

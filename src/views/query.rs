@@ -74,21 +74,27 @@ pub fn conditions(
             c.push(f.bind("defaults", &[("project", &p)]));
         }
     }
-    let mut choice = |name: &str, field: &str, v: Option<i64>, kind: &str| -> Result<(), ApiError> {
-        if let Some(v) = v {
-            if !exists.has(kind, v) {
-                return Err(ApiError::field(
-                    field,
-                    "Select a valid choice. That choice is not one of the available choices.",
-                ));
+    let mut choice =
+        |name: &str, field: &str, v: Option<i64>, kind: &str| -> Result<(), ApiError> {
+            if let Some(v) = v {
+                if !exists.has(kind, v) {
+                    return Err(ApiError::field(
+                        field,
+                        "Select a valid choice. That choice is not one of the available choices.",
+                    ));
+                }
+                c.push(f.bind(name, &[("value", &v.to_string())]));
             }
-            c.push(f.bind(name, &[("value", &v.to_string())]));
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     choice("event", "event", r.event, "event")?;
     choice("deployment", "deployment", r.deployment, "deployment")?;
-    choice("detections__source_image", "detections__source_image", r.source_image, "detections__source_image")?;
+    choice(
+        "detections__source_image",
+        "detections__source_image",
+        r.source_image,
+        "detections__source_image",
+    )?;
     if let Some(rank) = &r.rank {
         c.push(f.bind("determination__rank", &[("value", &format!("'{rank}'"))]));
     }
@@ -101,7 +107,12 @@ pub fn conditions(
     if let Some(col) = r.collection {
         c.push(f.bind("collection", &[("value", &col.to_string())]));
     }
-    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let list = |ids: &[i64]| {
+        ids.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !r.algorithms.is_empty() {
         c.push(f.bind("algorithm", &[("values", &list(&r.algorithms))]));
     }
@@ -120,9 +131,15 @@ pub fn conditions(
     if let (Some(v), false) = (r.verified_by_me, *who == Requester::Anonymous) {
         // `--as superuser` without an id stands for a user with no identifications.
         let user = who.user_id().unwrap_or(0);
-        c.push(f.bind(&format!("verified_by_me.{v}"), &[("user", &user.to_string())]));
+        c.push(f.bind(
+            &format!("verified_by_me.{v}"),
+            &[("user", &user.to_string())],
+        ));
     }
-    for (id, name) in [(r.taxa_list, "taxa_list"), (r.not_taxa_list, "not_taxa_list")] {
+    for (id, name) in [
+        (r.taxa_list, "taxa_list"),
+        (r.not_taxa_list, "not_taxa_list"),
+    ] {
         if let Some(id) = id.filter(|&id| exists.has("taxa_list", id)) {
             c.push(f.bind(name, &[("value", &id.to_string())]));
         }
@@ -137,7 +154,11 @@ pub fn order_by(f: &Fragments, r: &Request) -> String {
         .ordering
         .iter()
         .map(|(field, desc)| {
-            format!("{} {} NULLS LAST", f.bind(&format!("order.{field}"), &[]), if *desc { "DESC" } else { "ASC" })
+            format!(
+                "{} {} NULLS LAST",
+                f.bind(&format!("order.{field}"), &[]),
+                if *desc { "DESC" } else { "ASC" }
+            )
         })
         .collect();
     terms.push("o.id ASC".into());
@@ -148,6 +169,10 @@ pub fn where_clause(conds: &[String]) -> String {
     if conds.is_empty() {
         "TRUE".into()
     } else {
-        conds.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join("\n  AND ")
+        conds
+            .iter()
+            .map(|c| format!("({c})"))
+            .collect::<Vec<_>>()
+            .join("\n  AND ")
     }
 }

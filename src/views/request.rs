@@ -50,13 +50,22 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn field(field: &str, message: &str) -> ApiError {
-        ApiError { status: 400, body: json!({ field: [message] }) }
+        ApiError {
+            status: 400,
+            body: json!({ field: [message] }),
+        }
     }
     pub fn not_found() -> ApiError {
-        ApiError { status: 404, body: json!({"detail": "Not found."}) }
+        ApiError {
+            status: 404,
+            body: json!({"detail": "Not found."}),
+        }
     }
     pub fn detail(status: u16, message: String) -> ApiError {
-        ApiError { status, body: json!({ "detail": message }) }
+        ApiError {
+            status,
+            body: json!({ "detail": message }),
+        }
     }
 }
 
@@ -68,14 +77,33 @@ pub enum Endpoint {
 
 /// The 12 ordering fields of spec §5.5.
 pub const ORDERING_FIELDS: &[&str] = &[
-    "created_at", "updated_at", "event__start", "first_appearance_timestamp",
-    "first_appearance_time", "duration", "deployment", "determination", "determination__name",
-    "determination_score", "event", "detections_count",
+    "created_at",
+    "updated_at",
+    "event__start",
+    "first_appearance_timestamp",
+    "first_appearance_time",
+    "duration",
+    "deployment",
+    "determination",
+    "determination__name",
+    "determination_score",
+    "event",
+    "detections_count",
 ];
 
 pub const RANKS: &[&str] = &[
-    "KINGDOM", "PHYLUM", "CLASS", "ORDER", "SUPERFAMILY", "FAMILY", "SUBFAMILY", "TRIBE",
-    "SUBTRIBE", "GENUS", "SPECIES", "UNKNOWN",
+    "KINGDOM",
+    "PHYLUM",
+    "CLASS",
+    "ORDER",
+    "SUPERFAMILY",
+    "FAMILY",
+    "SUBFAMILY",
+    "TRIBE",
+    "SUBTRIBE",
+    "GENUS",
+    "SPECIES",
+    "UNKNOWN",
 ];
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -119,17 +147,24 @@ pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
     let endpoint = if rest.is_empty() {
         Endpoint::List
     } else {
-        rest.parse::<i64>().map(Endpoint::Detail).map_err(|_| ApiError::not_found())?
+        rest.parse::<i64>()
+            .map(Endpoint::Detail)
+            .map_err(|_| ApiError::not_found())?
     };
-    let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let request = Request::from_params(path.to_string(), params, &endpoint)?;
     Ok((endpoint, request))
 }
 
 /// Django's `QueryDict.get`: the last value of a key.
 fn last<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// bool-ish (spec §5.3): only `false` and `0`, in any case, are false.
@@ -141,7 +176,10 @@ pub fn boolish(v: &str) -> bool {
 fn int(params: &[(String, String)], key: &str, message: &str) -> Result<Option<i64>, ApiError> {
     match last(params, key).map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => v.parse::<i64>().map(Some).map_err(|_| ApiError::field(key, message)),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::field(key, message)),
     }
 }
 
@@ -166,7 +204,9 @@ impl Request {
                 _ => return Err(ApiError::field("project_id", INTEGER)),
             },
         };
-        let apply_defaults = last(p, "apply_defaults").filter(|v| !v.is_empty()).is_none_or(boolish);
+        let apply_defaults = last(p, "apply_defaults")
+            .filter(|v| !v.is_empty())
+            .is_none_or(boolish);
         let rank = match last(p, "determination__rank") {
             None | Some("") => None,
             Some(r) if RANKS.contains(&r) => Some(r.to_string()),
@@ -190,7 +230,11 @@ impl Request {
         let ids = |key: &str| -> Result<Vec<i64>, ApiError> {
             p.iter()
                 .filter(|(k, v)| k == key && !v.is_empty())
-                .map(|(_, v)| v.trim().parse::<i64>().map_err(|_| ApiError::field(key, CHOICE)))
+                .map(|(_, v)| {
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| ApiError::field(key, CHOICE))
+                })
                 .collect()
         };
         let date = |key: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
@@ -205,7 +249,10 @@ impl Request {
         let date_end = date("date_end")?;
         if let (Some(s), Some(e)) = (date_start, date_end) {
             if s > e {
-                return Err(ApiError::field("date_start", "Start date must be before end date"));
+                return Err(ApiError::field(
+                    "date_start",
+                    "Start date must be before end date",
+                ));
             }
         }
         // `verified` applies whenever the key is present; an empty value counts as false.
@@ -219,7 +266,9 @@ impl Request {
                             Some(f) => (true, f),
                             None => (false, term),
                         };
-                        ORDERING_FIELDS.contains(&field).then(|| (field.to_string(), desc))
+                        ORDERING_FIELDS
+                            .contains(&field)
+                            .then(|| (field.to_string(), desc))
                     })
                     .collect()
             })
@@ -271,7 +320,9 @@ impl Request {
             pairs.push(("offset".into(), o.to_string()));
         }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
         format!("{}{}?{}", api_base.trim_end_matches('/'), self.path, query)
     }
 }
@@ -295,12 +346,31 @@ mod tests {
 
     #[test]
     fn bool_parsing_follows_django() {
-        for (v, expected) in [("false", false), ("False", false), ("0", false), ("true", true),
-                              ("1", true), ("maybe", true), ("", true)] {
-            assert_eq!(list(&format!("project_id=1&apply_defaults={v}")).unwrap().apply_defaults, expected, "{v}");
+        for (v, expected) in [
+            ("false", false),
+            ("False", false),
+            ("0", false),
+            ("true", true),
+            ("1", true),
+            ("maybe", true),
+            ("", true),
+        ] {
+            assert_eq!(
+                list(&format!("project_id=1&apply_defaults={v}"))
+                    .unwrap()
+                    .apply_defaults,
+                expected,
+                "{v}"
+            );
         }
-        assert_eq!(list("project_id=1&verified=").unwrap().verified, Some(false));
-        assert_eq!(list("project_id=1&verified=maybe").unwrap().verified, Some(true));
+        assert_eq!(
+            list("project_id=1&verified=").unwrap().verified,
+            Some(false)
+        );
+        assert_eq!(
+            list("project_id=1&verified=maybe").unwrap().verified,
+            Some(true)
+        );
         assert_eq!(list("project_id=1").unwrap().verified, None);
     }
 
@@ -315,13 +385,29 @@ mod tests {
     #[test]
     fn ordering_keeps_valid_terms() {
         let r = list("project_id=1&ordering=-determination_score,bogus,id,event").unwrap();
-        assert_eq!(r.ordering, vec![("determination_score".into(), true), ("event".into(), false)]);
+        assert_eq!(
+            r.ordering,
+            vec![
+                ("determination_score".into(), true),
+                ("event".into(), false)
+            ]
+        );
     }
 
     #[test]
     fn dates_are_validated() {
-        assert_eq!(list("project_id=1&date_start=2023-13-01").unwrap_err().status, 400);
-        assert_eq!(list("project_id=1&date_start=2023-06-12&date_end=2023-06-11").unwrap_err().status, 400);
+        assert_eq!(
+            list("project_id=1&date_start=2023-13-01")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            list("project_id=1&date_start=2023-06-12&date_end=2023-06-11")
+                .unwrap_err()
+                .status,
+            400
+        );
     }
 
     #[test]

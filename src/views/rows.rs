@@ -39,7 +39,11 @@ fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
         ($arr:expr) => {{
             let a = $arr;
             for i in 0..n {
-                out.push(if a.is_valid(i) { Value::from(a.value(i) as i64) } else { Value::Null });
+                out.push(if a.is_valid(i) {
+                    Value::from(a.value(i) as i64)
+                } else {
+                    Value::Null
+                });
             }
         }};
     }
@@ -50,7 +54,10 @@ fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
             let c = cast(array, &DataType::Int64)?;
             ints!(c.as_primitive::<Int64Type>())
         }
-        DataType::Timestamp(..) | DataType::Duration(_) | DataType::Time64(_) | DataType::Date32 => {
+        DataType::Timestamp(..)
+        | DataType::Duration(_)
+        | DataType::Time64(_)
+        | DataType::Date32 => {
             let micros = to_micros(array)?;
             ints!(micros.as_primitive::<Int64Type>())
         }
@@ -68,14 +75,22 @@ fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
         DataType::Boolean => {
             let a = array.as_boolean();
             for i in 0..n {
-                out.push(if a.is_valid(i) { Value::Bool(a.value(i)) } else { Value::Null });
+                out.push(if a.is_valid(i) {
+                    Value::Bool(a.value(i))
+                } else {
+                    Value::Null
+                });
             }
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let c = cast(array, &DataType::Utf8)?;
             let a = c.as_string::<i32>();
             for i in 0..n {
-                out.push(if a.is_valid(i) { Value::from(a.value(i)) } else { Value::Null });
+                out.push(if a.is_valid(i) {
+                    Value::from(a.value(i))
+                } else {
+                    Value::Null
+                });
             }
         }
         DataType::List(_) | DataType::LargeList(_) => {
@@ -94,7 +109,11 @@ fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
             let c = cast(array, &DataType::Utf8)?;
             let a = c.as_string::<i32>();
             for i in 0..n {
-                out.push(if a.is_valid(i) { Value::from(a.value(i)) } else { Value::Null });
+                out.push(if a.is_valid(i) {
+                    Value::from(a.value(i))
+                } else {
+                    Value::Null
+                });
             }
         }
     }
@@ -113,15 +132,20 @@ fn to_micros(array: &dyn Array) -> Result<std::sync::Arc<dyn Array>> {
         DataType::Timestamp(u, _) | DataType::Duration(u) | DataType::Time64(u) => {
             (cast(array, &DataType::Int64)?, scale(u))
         }
-        DataType::Time32(u) => (cast(&cast(array, &DataType::Int32)?, &DataType::Int64)?, scale(u)),
+        DataType::Time32(u) => (
+            cast(&cast(array, &DataType::Int32)?, &DataType::Int64)?,
+            scale(u),
+        ),
         _ => (cast(&cast(array, &DataType::Int32)?, &DataType::Int64)?, 1),
     };
     if factor == 1 {
         return Ok(raw);
     }
     let a = raw.as_primitive::<Int64Type>();
-    let scaled: datafusion::arrow::array::Int64Array =
-        a.iter().map(|v| v.map(|x| if factor > 0 { x * factor } else { x / -factor })).collect();
+    let scaled: datafusion::arrow::array::Int64Array = a
+        .iter()
+        .map(|v| v.map(|x| if factor > 0 { x * factor } else { x / -factor }))
+        .collect();
     Ok(std::sync::Arc::new(scaled))
 }
 

@@ -24,7 +24,9 @@ struct JsonArrayIds {
 impl JsonArrayIds {
     fn new() -> Self {
         let types = vec![DataType::Utf8, DataType::Utf8View, DataType::LargeUtf8];
-        Self { signature: Signature::uniform(1, types, Volatility::Immutable) }
+        Self {
+            signature: Signature::uniform(1, types, Volatility::Immutable),
+        }
     }
 }
 
@@ -38,7 +40,11 @@ impl ScalarUDFImpl for JsonArrayIds {
     }
 
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::List(Arc::new(Field::new("item", DataType::Int64, true))))
+        Ok(DataType::List(Arc::new(Field::new(
+            "item",
+            DataType::Int64,
+            true,
+        ))))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -64,5 +70,6 @@ impl ScalarUDFImpl for JsonArrayIds {
 
 /// JSON containment compares numbers by value: `1` and `1.0` are the same id.
 fn json_int(v: &serde_json::Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
 }

@@ -1,0 +1,276 @@
+//! Comparing two API responses as Antenna's non-determinism allows (used by the parity tests
+//! and, later, `occlens verify`): same status, same keys in the same order, equal values,
+//! `user_permissions` as sets, and ordered list pages as the sequence of sort keys plus the id
+//! set of each tie group.
+
+use crate::views::request::{parse, Endpoint};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// A difference at a JSON pointer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub pointer: String,
+    pub expected: Value,
+    pub actual: Value,
+}
+
+fn push(out: &mut Vec<Mismatch>, pointer: &str, expected: &Value, actual: &Value) {
+    out.push(Mismatch {
+        pointer: pointer.to_string(),
+        expected: expected.clone(),
+        actual: actual.clone(),
+    });
+}
+
+fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    match (a.as_i64(), b.as_i64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.is_f64() == b.is_f64() && a.as_f64() == b.as_f64(),
+    }
+}
+
+fn permission_set(v: &Value) -> Option<BTreeSet<String>> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.to_string()).collect())
+}
+
+/// Deep comparison of two JSON values; differences are appended to `out`.
+pub fn compare_values(pointer: &str, expected: &Value, actual: &Value, out: &mut Vec<Mismatch>) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            let ek: Vec<&String> = e.keys().collect();
+            let ak: Vec<&String> = a.keys().collect();
+            if ek != ak {
+                push(
+                    out,
+                    &format!("{pointer}/(keys)"),
+                    &Value::from(ek.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+                    &Value::from(ak.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+                );
+                return;
+            }
+            for (k, ev) in e {
+                let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                if k == "user_permissions" {
+                    if permission_set(ev) != permission_set(&a[k]) {
+                        push(out, &p, ev, &a[k]);
+                    }
+                } else if let Some(tie_keys) = nested_order(k) {
+                    compare_tied(&p, ev, &a[k], tie_keys, out);
+                } else {
+                    compare_values(&p, ev, &a[k], out);
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                push(
+                    out,
+                    &format!("{pointer}/(length)"),
+                    &Value::from(e.len()),
+                    &Value::from(a.len()),
+                );
+                return;
+            }
+            for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                compare_values(&format!("{pointer}/{i}"), ev, av, out);
+            }
+        }
+        (Value::Number(x), Value::Number(y)) if numbers_equal(x, y) => {}
+        (x, y) if x == y => {}
+        _ => push(out, pointer, expected, actual),
+    }
+}
+
+/// Nested lists whose Antenna order has no tiebreaker (spec §9.2), with their sort keys.
+fn nested_order(key: &str) -> Option<&'static [&'static str]> {
+    match key {
+        "identifications" | "predictions" => Some(&["created_at"]),
+        "detections" => Some(&["timestamp"]),
+        "classifications" => Some(&["created_at", "score"]),
+        _ => None,
+    }
+}
+
+/// Compare two arrays ordered by `tie_keys` only: within a run of equal keys, the actual
+/// items are matched to the expected ones by `id`.
+fn compare_tied(
+    pointer: &str,
+    expected: &Value,
+    actual: &Value,
+    tie_keys: &[&str],
+    out: &mut Vec<Mismatch>,
+) {
+    let (Some(e), Some(a)) = (expected.as_array(), actual.as_array()) else {
+        return compare_values(pointer, expected, actual, out);
+    };
+    if e.len() != a.len() {
+        push(
+            out,
+            &format!("{pointer}/(length)"),
+            &Value::from(e.len()),
+            &Value::from(a.len()),
+        );
+        return;
+    }
+    let key = |v: &Value| {
+        tie_keys
+            .iter()
+            .map(|k| v[*k].to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut reordered = a.clone();
+    let mut start = 0;
+    while start < e.len() {
+        let mut end = start + 1;
+        while end < e.len() && key(&e[end]) == key(&e[start]) {
+            end += 1;
+        }
+        for i in start..end {
+            if let Some(j) = (start..end).find(|&j| a[j]["id"] == e[i]["id"]) {
+                reordered[i] = a[j].clone();
+            }
+        }
+        start = end;
+    }
+    compare_values(pointer, expected, &Value::Array(reordered), out);
+}
+
+/// The sort key of a list item for one ordering field, read from the item's JSON.
+fn sort_value(item: &Value, field: &str) -> Value {
+    match field {
+        "deployment" => item["deployment"]["id"].clone(),
+        "determination" => item["determination"]["id"].clone(),
+        "determination__name" => item["determination"]["name"].clone(),
+        // Each event has one start: the event id identifies the start's tie group.
+        "event" | "event__start" => item["event"]["id"].clone(),
+        other => item[other].clone(),
+    }
+}
+
+/// Compare two responses to `url`.
+pub fn compare_responses(
+    url: &str,
+    expected_status: u16,
+    expected: &Value,
+    actual_status: u16,
+    actual: &Value,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if expected_status != actual_status {
+        push(
+            &mut out,
+            "(status)",
+            &Value::from(expected_status),
+            &Value::from(actual_status),
+        );
+        return out;
+    }
+    if expected_status >= 500 {
+        // Antenna's 500 bodies are HTML error pages.
+        return out;
+    }
+    let ordering = match parse(url) {
+        Ok((Endpoint::List, r)) if expected_status == 200 => Some(r.ordering),
+        _ => None,
+    };
+    let Some(ordering) = ordering else {
+        compare_values("", expected, actual, &mut out);
+        return out;
+    };
+    for k in ["count", "next", "previous"] {
+        compare_values(&format!("/{k}"), &expected[k], &actual[k], &mut out);
+    }
+    let empty = vec![];
+    let e = expected["results"].as_array().unwrap_or(&empty);
+    let a = actual["results"].as_array().unwrap_or(&empty);
+    if e.len() != a.len() {
+        push(
+            &mut out,
+            "/results/(length)",
+            &Value::from(e.len()),
+            &Value::from(a.len()),
+        );
+        return out;
+    }
+    let key = |item: &Value| -> Value {
+        if ordering.is_empty() {
+            item["id"].clone()
+        } else {
+            Value::Array(ordering.iter().map(|(f, _)| sort_value(item, f)).collect())
+        }
+    };
+    let (ek, ak): (Vec<Value>, Vec<Value>) =
+        (e.iter().map(key).collect(), a.iter().map(key).collect());
+    let mut start = 0;
+    while start < e.len() {
+        let mut end = start + 1;
+        while end < e.len() && ek[end] == ek[start] {
+            end += 1;
+        }
+        let mut sub = Vec::new();
+        for i in start..end {
+            compare_values(
+                &format!("/results/{i}/(sort key)"),
+                &ek[i],
+                &ak[i],
+                &mut sub,
+            );
+        }
+        out.extend(sub);
+        // A tie group cut by the page boundary may hold other members of the group.
+        let cut = (start == 0 && !expected["previous"].is_null())
+            || (end == e.len() && !expected["next"].is_null());
+        let ids = |items: &[Value]| {
+            items
+                .iter()
+                .map(|i| i["id"].to_string())
+                .collect::<BTreeSet<_>>()
+        };
+        if !cut && ids(&e[start..end]) != ids(&a[start..end]) {
+            push(
+                &mut out,
+                &format!("/results/{start}..{end}/(tie group ids)"),
+                &Value::from(ids(&e[start..end]).into_iter().collect::<Vec<_>>()),
+                &Value::from(ids(&a[start..end]).into_iter().collect::<Vec<_>>()),
+            );
+        }
+        start = end;
+    }
+    for (i, item) in e.iter().enumerate() {
+        if let Some(other) = a.iter().find(|x| x["id"] == item["id"]) {
+            compare_values(&format!("/results/{i}"), item, other, &mut out);
+        }
+    }
+    let rest = compare_envelope_rest(expected, actual);
+    out.extend(rest);
+    out
+}
+
+fn compare_envelope_rest(expected: &Value, actual: &Value) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let keys = |v: &Value| {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    if keys(expected) != keys(actual) {
+        push(
+            &mut out,
+            "/(keys)",
+            &Value::from(keys(expected)),
+            &Value::from(keys(actual)),
+        );
+    }
+    if permission_set(&expected["user_permissions"]) != permission_set(&actual["user_permissions"])
+    {
+        push(
+            &mut out,
+            "/user_permissions",
+            &expected["user_permissions"],
+            &actual["user_permissions"],
+        );
+    }
+    out
+}
