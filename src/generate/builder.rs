@@ -47,6 +47,18 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Mark identification `id` withdrawn (a newer one by the same user replaced it).
+    pub fn withdraw(&mut self, id: i64) {
+        if let Some(rows) = self.rows.get_mut("main_identification") {
+            for r in rows
+                .iter_mut()
+                .filter(|r| r.get("id").and_then(Value::as_i64) == Some(id))
+            {
+                r.insert("withdrawn".into(), Value::Bool(true));
+            }
+        }
+    }
+
     pub fn len(&self, table: &str) -> usize {
         self.rows.get(table).map_or(0, Vec::len)
     }

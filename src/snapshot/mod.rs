@@ -102,10 +102,12 @@ async fn register(
         }
     };
     match &source {
-        Source::Absent if table.required => return Err(snapshot_err(format!(
+        Source::Absent if table.required => {
+            return Err(snapshot_err(format!(
             "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
             table.name
-        ))),
+        )))
+        }
         Source::Absent => {
             let schema = Arc::new(table.schema());
             let empty = RecordBatch::new_empty(schema.clone());
