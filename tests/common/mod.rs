@@ -1,0 +1,204 @@
+//! Tiny snapshots for rule tests: a base world plus the rows a test adds.
+#![allow(dead_code)]
+
+use occlens::generate::SnapshotBuilder;
+use occlens::output::api::{get, Response};
+use occlens::views::request::Requester;
+use occlens::{Config, Engine};
+use serde_json::{json, Value};
+
+/// Project 1 (threshold 0.0), deployment 1, event 1 (2023-06-10 21:00 → 04:50 New York),
+/// capture 1, users 2 and 3, algorithms 1–4, and the taxa
+/// 1 Lepidoptera ORDER › 2 Noctuidae FAMILY › 3 Agrotis GENUS › 4 Agrotis ipsilon SPECIES,
+/// 5 Diptera ORDER › 6 Tipula paludosa SPECIES, 7 Orphan (no parents).
+pub struct Tiny {
+    pub b: SnapshotBuilder,
+    det: i64,
+    cls: i64,
+    ident: i64,
+    clock: i64,
+}
+
+pub const T0: &str = "2023-06-11T01:00:00Z"; // 21:00 New York
+
+impl Tiny {
+    pub fn new() -> Tiny {
+        let mut b = SnapshotBuilder::new();
+        b.add(
+            "main_project",
+            json!({"id": 1, "name": "P1", "default_filters_score_threshold": 0.0, "owner_id": 2}),
+        );
+        b.add(
+            "main_deployment",
+            json!({"id": 1, "name": "D1", "project_id": 1}),
+        );
+        b.add("main_event", json!({"id": 1, "start": T0, "end": "2023-06-11T08:50:00Z", "project_id": 1, "deployment_id": 1}));
+        b.add("main_sourceimage", json!({"id": 1, "path": "a/1.jpg", "public_base_url": "https://img.test/base/",
+                                         "width": 10, "height": 20, "deployment_id": 1, "project_id": 1, "timestamp": T0}));
+        b.add(
+            "users_user",
+            json!({"id": 2, "name": "Admin", "email": "a@t"}),
+        );
+        b.add(
+            "users_user",
+            json!({"id": 3, "name": "Alice", "email": "alice@t"}),
+        );
+        for (id, name) in [
+            (1, "det"),
+            (2, "binary"),
+            (3, "species-a"),
+            (4, "species-b"),
+        ] {
+            b.add("ml_algorithm", json!({"id": id, "name": name, "key": name}));
+        }
+        let taxa = [
+            (1, "Lepidoptera", "ORDER", None, json!([])),
+            (
+                2,
+                "Noctuidae",
+                "FAMILY",
+                Some(1),
+                json!([{"id": 1, "name": "Lepidoptera", "rank": "ORDER"}]),
+            ),
+            (
+                3,
+                "Agrotis",
+                "GENUS",
+                Some(2),
+                json!([{"id": 1, "name": "Lepidoptera", "rank": "ORDER"}, {"id": 2, "name": "Noctuidae", "rank": "FAMILY"}]),
+            ),
+            (
+                4,
+                "Agrotis ipsilon",
+                "SPECIES",
+                Some(3),
+                json!([{"id": 1, "name": "Lepidoptera", "rank": "ORDER"}, {"id": 2, "name": "Noctuidae", "rank": "FAMILY"}, {"id": 3, "name": "Agrotis", "rank": "GENUS"}]),
+            ),
+            (5, "Diptera", "ORDER", None, json!([])),
+            (
+                6,
+                "Tipula paludosa",
+                "SPECIES",
+                Some(5),
+                json!([{"id": 5, "name": "Diptera", "rank": "ORDER"}]),
+            ),
+            (7, "Orphan", "SPECIES", None, json!([])),
+        ];
+        for (id, name, rank, parent, parents) in taxa {
+            b.add("main_taxon", json!({"id": id, "name": name, "rank": rank, "parent_id": parent, "parents_json": parents}));
+        }
+        Tiny {
+            b,
+            det: 0,
+            cls: 0,
+            ident: 0,
+            clock: 1_700_000_000_000_000,
+        }
+    }
+
+    fn tick(&mut self) -> i64 {
+        self.clock += 1_000_000;
+        self.clock
+    }
+
+    /// An occurrence in project 1 with a stored determination and score.
+    pub fn occ(&mut self, id: i64, determination: Option<i64>, score: Option<f64>) -> &mut Self {
+        let t = self.tick();
+        self.b.add("main_occurrence", json!({"id": id, "project_id": 1, "deployment_id": 1, "event_id": 1,
+            "determination_id": determination, "determination_score": score, "created_at": t, "updated_at": t}));
+        self
+    }
+
+    /// A detection (real unless `null_marker`) at `ts` (RFC 3339, or None).
+    pub fn det(
+        &mut self,
+        occ: i64,
+        ts: Option<&str>,
+        path: Option<&str>,
+        null_marker: bool,
+    ) -> i64 {
+        self.det += 1;
+        let bbox = if null_marker {
+            Value::Null
+        } else {
+            json!([1, 2, 30, 40])
+        };
+        self.b.add(
+            "main_detection",
+            json!({"id": self.det, "occurrence_id": occ, "source_image_id": 1,
+            "timestamp": ts, "path": path, "bbox": bbox, "detection_algorithm_id": 1}),
+        );
+        self.det
+    }
+
+    pub fn cls(
+        &mut self,
+        det: i64,
+        algorithm: Option<i64>,
+        taxon: Option<i64>,
+        score: Option<f64>,
+        terminal: bool,
+    ) -> i64 {
+        self.cls += 1;
+        let t = self.tick();
+        self.b.add("main_classification", json!({"id": self.cls, "detection_id": det, "algorithm_id": algorithm,
+            "taxon_id": taxon, "score": score, "terminal": terminal, "created_at": t, "timestamp": t}));
+        self.cls
+    }
+
+    pub fn ident(
+        &mut self,
+        occ: i64,
+        user: Option<i64>,
+        taxon: Option<i64>,
+        withdrawn: bool,
+        created: &str,
+    ) -> i64 {
+        self.ident += 1;
+        self.b.add(
+            "main_identification",
+            json!({"id": self.ident, "occurrence_id": occ, "user_id": user,
+            "taxon_id": taxon, "withdrawn": withdrawn, "created_at": created}),
+        );
+        self.ident
+    }
+
+    /// A valid occurrence: determination `taxon` at `score`, one real detection at T0.
+    pub fn simple(&mut self, id: i64, taxon: i64, score: f64) -> i64 {
+        self.occ(id, Some(taxon), Some(score));
+        self.det(id, Some(T0), Some(&format!("crops/{id}.jpg")), false)
+    }
+
+    pub async fn engine(&self) -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        self.b.write(dir.path()).unwrap();
+        let config = Config {
+            api_base: "http://testserver".into(),
+            ..Config::default()
+        };
+        let engine = Engine::open(Some(dir.path().to_str().unwrap()), config)
+            .await
+            .unwrap();
+        (dir, engine)
+    }
+}
+
+pub async fn call(engine: &Engine, url: &str) -> Response {
+    get(engine, url, &Requester::Superuser(Some(2)))
+        .await
+        .unwrap()
+}
+
+pub async fn call_as(engine: &Engine, url: &str, who: Requester) -> Response {
+    get(engine, url, &who).await.unwrap()
+}
+
+/// The ids of a list response's results.
+pub fn ids(body: &Value) -> Vec<i64> {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}

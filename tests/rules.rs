@@ -1,0 +1,700 @@
+//! Every rule of spec §3–§5 on a tiny snapshot, with the exact output asserted.
+
+mod common;
+
+use common::{call, call_as, ids, Tiny, T0};
+use occlens::views::request::Requester;
+use serde_json::json;
+
+const LIST: &str = "/api/v2/occurrences/?project_id=1&limit=100";
+
+#[tokio::test]
+async fn validity_needs_a_determination_and_a_real_detection() {
+    let mut t = Tiny::new();
+    t.simple(1, 4, 0.9);
+    t.occ(2, None, None); // no determination
+    t.det(2, Some(T0), None, false);
+    t.occ(3, Some(4), Some(0.9)); // only a null marker
+    t.det(3, Some(T0), None, true);
+    t.occ(4, Some(4), Some(0.9)); // no detections at all
+    t.occ(5, Some(4), Some(0.9)); // null marker + real: valid, both counted
+    t.det(5, Some("2023-06-11T01:30:00Z"), None, true);
+    t.det(5, Some("2023-06-11T02:00:00Z"), Some("x.jpg"), false);
+    let (_d, e) = t.engine().await;
+    let r = call(&e, LIST).await;
+    assert_eq!(ids(&r.body), vec![1, 5]);
+    assert_eq!(r.body["count"], 2);
+    assert_eq!(r.body["results"][1]["detections_count"], 2);
+    assert_eq!(
+        r.body["results"][1]["first_appearance_timestamp"],
+        "2023-06-10T21:30:00"
+    );
+    for id in [2, 3, 4] {
+        let d = call(&e, &format!("/api/v2/occurrences/{id}/")).await;
+        assert_eq!(
+            (d.status, d.body.clone()),
+            (404, json!({"detail": "Not found."})),
+            "{id}"
+        );
+    }
+    let d = call(&e, "/api/v2/occurrences/5/").await;
+    assert_eq!(d.body["detections"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn best_prediction_p_keeps_each_algorithms_max_then_terminal_score_id() {
+    let mut t = Tiny::new();
+    // X non-terminal 0.95 vs Y terminal 0.80: Y (the exports test case).
+    let d = t.simple(1, 4, 0.8);
+    t.cls(d, Some(2), Some(1), Some(0.95), false);
+    let y = t.cls(d, Some(3), Some(4), Some(0.80), true);
+    // Algorithm 3's max is non-terminal 0.9; its terminal 0.7 is not a candidate; algorithm 4's 0.6 wins.
+    let d = t.simple(2, 4, 0.6);
+    t.cls(d, Some(3), Some(1), Some(0.9), false);
+    t.cls(d, Some(3), Some(4), Some(0.7), true);
+    let b = t.cls(d, Some(4), Some(6), Some(0.6), true);
+    // A tie between terminal rows of two algorithms: the higher id wins; NULL scores never do.
+    let d = t.simple(3, 4, 0.9);
+    t.cls(d, Some(3), Some(4), Some(0.9), true);
+    let tie = t.cls(d, Some(4), Some(6), Some(0.9), true);
+    t.cls(d, None, Some(7), None, true);
+    // Only NULL scores: no best prediction. A NULL-taxon winner is kept, with taxon null.
+    let d = t.simple(4, 4, 0.9);
+    t.cls(d, Some(3), Some(4), None, true);
+    let d = t.simple(5, 4, 0.9);
+    t.cls(d, Some(3), Some(4), Some(0.5), true);
+    let nt = t.cls(d, Some(4), None, Some(0.93), true);
+    let (_d, e) = t.engine().await;
+    let r = call(&e, LIST).await.body;
+    let bmp = |i: usize| r["results"][i]["best_machine_prediction"].clone();
+    let pred_id = |i: usize| r["results"][i]["determination_details"]["prediction"]["id"].clone();
+    assert_eq!(pred_id(0), json!(y));
+    assert_eq!(bmp(0)["score"], json!(0.8));
+    assert_eq!(bmp(0)["algorithm"]["id"], json!(3));
+    assert_eq!(pred_id(1), json!(b));
+    assert_eq!(bmp(1)["taxon"]["id"], json!(6));
+    assert_eq!(pred_id(2), json!(tie));
+    assert_eq!(bmp(3), json!(null));
+    assert_eq!(pred_id(3), json!(null));
+    assert_eq!(pred_id(4), json!(nt));
+    assert_eq!(bmp(4)["taxon"], json!(null));
+    assert_eq!(bmp(4)["score"], json!(0.93));
+}
+
+#[tokio::test]
+async fn detail_predictions_are_the_variant_m_set_newest_first() {
+    let mut t = Tiny::new();
+    let d = t.simple(1, 4, 0.9);
+    let a1 = t.cls(d, Some(3), Some(4), Some(0.9), true);
+    let a2 = t.cls(d, Some(3), Some(3), Some(0.6), true); // not its algorithm's max, but = B's max
+    let b1 = t.cls(d, Some(4), Some(6), Some(0.6), true);
+    t.cls(d, Some(4), Some(6), Some(0.1), true);
+    t.cls(d, Some(2), Some(1), None, false); // an all-NULL algorithm contributes nothing
+    let (_d, e) = t.engine().await;
+    let r = call(&e, "/api/v2/occurrences/1/").await.body;
+    let preds: Vec<i64> = r["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(preds, vec![b1, a2, a1]);
+    assert_eq!(r["determination_id"], 4);
+}
+
+#[tokio::test]
+async fn best_identification_is_latest_non_withdrawn_with_id_tiebreak() {
+    let mut t = Tiny::new();
+    let d = t.simple(1, 4, 1.0);
+    t.cls(d, Some(3), Some(4), Some(0.9), true);
+    t.ident(1, Some(3), Some(6), false, "2024-05-01T12:00:00Z");
+    let winner = t.ident(1, Some(2), Some(4), false, "2024-05-01T12:00:00Z");
+    t.ident(1, Some(3), Some(7), true, "2024-06-01T00:00:00Z"); // withdrawn, newest
+                                                                // A NULL-taxon identification still wins and hides the prediction.
+    let d = t.simple(2, 4, 0.9);
+    t.cls(d, Some(3), Some(4), Some(0.9), true);
+    let comment_only = t.ident(2, None, None, false, "2024-05-01T12:00:00Z");
+    let (_d, e) = t.engine().await;
+    let r = call(&e, LIST).await.body;
+    let dd = &r["results"][0]["determination_details"];
+    assert_eq!(dd["identification"]["id"], json!(winner));
+    assert_eq!(dd["prediction"], json!(null));
+    assert_eq!(
+        r["results"][0]["identifications"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(
+        r["results"][0]["identifications"][0]["withdrawn"],
+        json!(true)
+    );
+    let dd = &r["results"][1]["determination_details"];
+    assert_eq!(dd["identification"]["id"], json!(comment_only));
+    assert_eq!(dd["identification"]["user"], json!(null));
+    assert_eq!(dd["identification"]["taxon"], json!(null));
+    assert_eq!(dd["prediction"], json!(null));
+    assert!(r["results"][1]["best_machine_prediction"].is_object());
+}
+
+#[tokio::test]
+async fn aggregates_use_local_time_of_day_and_real_elapsed_time() {
+    let mut t = Tiny::new();
+    // 23:50 and next-day 00:10 New York: first_appearance_time is the earliest time of day.
+    t.occ(1, Some(4), Some(0.9));
+    t.det(1, Some("2023-06-11T03:50:00Z"), Some("a.jpg"), false);
+    t.det(1, Some("2023-06-11T04:10:00Z"), Some("b.jpg"), false);
+    t.det(1, None, Some("c.jpg"), false);
+    // DST fall-back: 00:20 EDT → 02:25 EST is 3 h 05 of real time.
+    t.occ(2, Some(4), Some(0.9));
+    t.det(2, Some("2023-11-05T04:20:00Z"), None, false);
+    t.det(2, Some("2023-11-05T07:25:00Z"), None, false);
+    let (_d, e) = t.engine().await;
+    let r = call(&e, LIST).await.body;
+    let o = &r["results"][0];
+    assert_eq!(o["first_appearance_timestamp"], "2023-06-10T23:50:00");
+    assert_eq!(o["first_appearance_time"], "00:10:00");
+    assert_eq!(o["duration"], "1200.0");
+    assert_eq!(o["duration_label"], "20 minutes");
+    assert_eq!(o["detections_count"], 3);
+    // List cover image: earliest timestamp with a path (NULL timestamps last); detail: newest first, NULL first.
+    assert_eq!(o["detection_images"], json!(["/media/a.jpg"]));
+    let d = call(&e, "/api/v2/occurrences/1/").await.body;
+    assert_eq!(
+        d["detection_images"],
+        json!(["/media/c.jpg", "/media/b.jpg", "/media/a.jpg"])
+    );
+    assert_eq!(d["detections"][0]["timestamp"], json!(null));
+    let o = &r["results"][1];
+    assert_eq!(o["duration"], "11100.0");
+    assert_eq!(o["duration_label"], "3 hours 5 min");
+    assert_eq!(o["first_appearance_timestamp"], "2023-11-05T00:20:00");
+    assert_eq!(o["detection_images"], json!([]));
+}
+
+fn defaults_world() -> Tiny {
+    let mut t = Tiny::new();
+    t.b.add(
+        "main_project",
+        json!({"id": 2, "name": "P2", "default_filters_score_threshold": 0.5}),
+    );
+    t.b.add(
+        "main_project_default_filters_include_taxa",
+        json!({"id": 1, "project_id": 2, "taxon_id": 2}),
+    );
+    t.b.add(
+        "main_project_default_filters_include_taxa",
+        json!({"id": 2, "project_id": 2, "taxon_id": 5}),
+    );
+    t.b.add(
+        "main_project_default_filters_exclude_taxa",
+        json!({"id": 1, "project_id": 2, "taxon_id": 6}),
+    );
+    let rows = [
+        (1, 4, Some(0.5)),
+        (2, 4, Some(0.4999)),
+        (3, 6, Some(0.9)),
+        (4, 5, Some(0.9)),
+        (5, 7, Some(0.9)),
+        (6, 3, None),
+    ];
+    for (id, taxon, score) in rows {
+        t.b.add("main_occurrence", json!({"id": id, "project_id": 2, "determination_id": taxon, "determination_score": score}));
+        t.det(id, Some(T0), None, false);
+    }
+    t
+}
+
+#[tokio::test]
+async fn project_default_filters_threshold_include_exclude() {
+    let (_d, e) = defaults_world().engine().await;
+    // 0.5 passes (>=), 0.4999 fails, Tipula is excluded below Diptera, Orphan is not included, NULL score fails.
+    assert_eq!(
+        ids(&call(&e, "/api/v2/occurrences/?project_id=2").await.body),
+        vec![1, 4]
+    );
+    for off in ["false", "False", "0"] {
+        let r = call(
+            &e,
+            &format!("/api/v2/occurrences/?project_id=2&apply_defaults={off}"),
+        )
+        .await
+        .body;
+        assert_eq!(ids(&r), vec![1, 2, 3, 4, 5, 6], "{off}");
+    }
+    assert_eq!(
+        ids(
+            &call(&e, "/api/v2/occurrences/?project_id=2&apply_defaults=maybe")
+                .await
+                .body
+        ),
+        vec![1, 4]
+    );
+    // classification_threshold has no effect.
+    assert_eq!(
+        ids(&call(
+            &e,
+            "/api/v2/occurrences/?project_id=2&classification_threshold=0.1"
+        )
+        .await
+        .body),
+        vec![1, 4]
+    );
+    // Detail: defaults apply only with project_id.
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/3/?project_id=2").await.status,
+        404
+    );
+    assert_eq!(call(&e, "/api/v2/occurrences/3/").await.status, 200);
+    assert_eq!(
+        call(
+            &e,
+            "/api/v2/occurrences/3/?project_id=2&apply_defaults=false"
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/3/?project_id=999")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn request_errors_have_antennas_statuses() {
+    let (_d, e) = defaults_world().engine().await;
+    let r = call(&e, "/api/v2/occurrences/").await;
+    assert_eq!(
+        (r.status, r.body),
+        (400, json!({"project_id": ["This field is required."]}))
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/?project_id=abc").await.status,
+        400
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/?project_id=0").await.status,
+        404
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/?project_id=99").await.status,
+        404
+    );
+    let r = call(&e, "/api/v2/occurrences/?project_id=2&taxon=99").await;
+    assert_eq!(
+        (r.status, r.body),
+        (404, json!({"detail": "No taxon found with id 99"}))
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/?project_id=2&event=99")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/?project_id=2&deployment=99")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        call(
+            &e,
+            "/api/v2/occurrences/?project_id=2&determination__rank=species"
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        call(
+            &e,
+            "/api/v2/occurrences/?project_id=2&date_start=2023-06-12&date_end=2023-06-11"
+        )
+        .await
+        .status,
+        400
+    );
+    let r = call(&e, "/api/v2/occurrences/?project_id=2&offset=-1&limit=0").await;
+    assert_eq!((r.status, r.body["next"].clone()), (200, json!(null)));
+}
+
+#[tokio::test]
+async fn taxon_and_taxa_list_filters_use_parents_json() {
+    let mut t = defaults_world();
+    t.b.add("main_taxalist", json!({"id": 1, "name": "Agrotis"}));
+    t.b.add(
+        "main_taxalist_taxa",
+        json!({"id": 1, "taxalist_id": 1, "taxon_id": 3}),
+    );
+    t.b.add("main_taxalist", json!({"id": 2, "name": "empty"}));
+    let (_d, e) = t.engine().await;
+    let q = |s: &str| format!("/api/v2/occurrences/?project_id=2&apply_defaults=false&{s}");
+    assert_eq!(ids(&call(&e, &q("taxon=1")).await.body), vec![1, 2, 6]);
+    assert_eq!(
+        ids(&call(&e, &q("determination=5&taxon=1")).await.body),
+        vec![3, 4]
+    );
+    assert_eq!(
+        ids(&call(&e, &q("determination__rank=SPECIES")).await.body),
+        vec![1, 2, 3, 5]
+    );
+    assert_eq!(
+        ids(&call(&e, &q("taxa_list_id=1")).await.body),
+        vec![1, 2, 6]
+    );
+    assert_eq!(
+        ids(&call(&e, &q("not_taxa_list_id=1")).await.body),
+        vec![3, 4, 5]
+    );
+    // An existing empty list matches nothing / removes nothing; a missing list is no filter.
+    assert_eq!(
+        ids(&call(&e, &q("taxa_list_id=2")).await.body),
+        Vec::<i64>::new()
+    );
+    assert_eq!(ids(&call(&e, &q("not_taxa_list_id=2")).await.body).len(), 6);
+    assert_eq!(ids(&call(&e, &q("taxa_list_id=77")).await.body).len(), 6);
+}
+
+#[tokio::test]
+async fn verified_filters_count_withdrawn_and_userless_identifications() {
+    let mut t = Tiny::new();
+    for id in 1..=4 {
+        t.simple(id, 4, 0.9);
+    }
+    t.ident(1, Some(3), Some(4), true, "2024-01-01T00:00:00Z"); // withdrawn only
+    t.ident(2, None, Some(4), false, "2024-01-01T00:00:00Z"); // no user
+    t.ident(3, Some(2), Some(4), false, "2024-01-01T00:00:00Z");
+    let (_d, e) = t.engine().await;
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&verified=true")).await.body),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&verified=maybe")).await.body),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&verified=false")).await.body),
+        vec![4]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&verified=")).await.body),
+        vec![4]
+    );
+    let alice = Requester::User(3);
+    assert_eq!(
+        ids(
+            &call_as(&e, &format!("{LIST}&verified_by_me=true"), alice.clone())
+                .await
+                .body
+        ),
+        vec![1]
+    );
+    assert_eq!(
+        ids(&call_as(&e, &format!("{LIST}&verified_by_me=false"), alice)
+            .await
+            .body),
+        vec![2, 3, 4]
+    );
+    // Ignored for anonymous requesters.
+    assert_eq!(
+        ids(&call_as(
+            &e,
+            &format!("{LIST}&verified_by_me=true"),
+            Requester::Anonymous
+        )
+        .await
+        .body)
+        .len(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn algorithm_filters_are_complements_and_do_not_inflate_counts() {
+    let mut t = Tiny::new();
+    let d = t.simple(1, 4, 0.9); // detector 1, classifier 3 three times
+    for _ in 0..3 {
+        t.cls(d, Some(3), Some(4), Some(0.9), true);
+    }
+    let d = t.simple(2, 4, 0.9); // detector 1 only
+    let _ = d;
+    let d = t.simple(3, 4, 0.9);
+    t.cls(d, Some(4), Some(4), Some(0.9), true);
+    let (_d, e) = t.engine().await;
+    let r = call(&e, &format!("{LIST}&algorithm=3")).await.body;
+    assert_eq!((ids(&r), r["count"].clone()), (vec![1], json!(1)));
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&algorithm=3&algorithm=4"))
+            .await
+            .body),
+        vec![1, 3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&not_algorithm=3")).await.body),
+        vec![2, 3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&algorithm=1")).await.body),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&not_algorithm=1")).await.body),
+        Vec::<i64>::new()
+    );
+}
+
+#[tokio::test]
+async fn date_and_capture_filters_are_independent_semi_joins() {
+    let mut t = Tiny::new();
+    t.b.add(
+        "main_sourceimage",
+        json!({"id": 2, "path": "b.jpg", "deployment_id": 1, "project_id": 1}),
+    );
+    t.b.add(
+        "main_sourceimagecollection",
+        json!({"id": 1, "name": "c", "project_id": 1}),
+    );
+    t.b.add(
+        "main_sourceimagecollection_images",
+        json!({"id": 1, "sourceimagecollection_id": 1, "sourceimage_id": 2}),
+    );
+    // Occurrence 1 spans 2023-06-10 and 2023-06-12 (New York), none on the 11th.
+    t.occ(1, Some(4), Some(0.9));
+    t.det(1, Some("2023-06-11T03:59:00Z"), None, false); // 23:59 on the 10th
+    t.det(1, Some("2023-06-12T04:00:00Z"), None, false); // 00:00 on the 12th
+    t.simple(2, 4, 0.9); // the 10th
+    t.occ(3, Some(4), Some(0.9));
+    t.det(3, Some(T0), None, false);
+    t.b.add(
+        "main_detection",
+        json!({"id": 100, "occurrence_id": 3, "source_image_id": 2}),
+    ); // null marker on capture 2
+    let (_d, e) = t.engine().await;
+    assert_eq!(
+        ids(&call(
+            &e,
+            &format!("{LIST}&date_start=2023-06-11&date_end=2023-06-11")
+        )
+        .await
+        .body),
+        vec![1]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&date_start=2023-06-11"))
+            .await
+            .body),
+        vec![1]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&date_end=2023-06-10")).await.body),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&collection_id=1")).await.body),
+        vec![3]
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&collection=1&collection_id=0"))
+            .await
+            .body)
+        .len(),
+        3
+    );
+    assert_eq!(
+        ids(&call(&e, &format!("{LIST}&detections__source_image=2"))
+            .await
+            .body),
+        vec![3]
+    );
+}
+
+#[tokio::test]
+async fn orderings_are_nulls_last_both_ways_with_id_tiebreak_and_pages_link() {
+    let mut t = Tiny::new();
+    for (id, score) in [
+        (1, Some(0.5)),
+        (2, None),
+        (3, Some(0.9)),
+        (4, Some(0.5)),
+        (5, Some(0.7)),
+    ] {
+        t.occ(id, Some(4), score);
+        t.det(id, Some(T0), None, false);
+    }
+    let (_d, e) = t.engine().await;
+    let q =
+        |o: &str| format!("/api/v2/occurrences/?project_id=1&apply_defaults=false&ordering={o}");
+    assert_eq!(
+        ids(&call(&e, &q("-determination_score")).await.body),
+        vec![3, 5, 1, 4, 2]
+    );
+    assert_eq!(
+        ids(&call(&e, &q("determination_score")).await.body),
+        vec![1, 4, 5, 3, 2]
+    );
+    assert_eq!(ids(&call(&e, &q("bogus")).await.body), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        ids(&call(&e, &q("-created_at,bogus")).await.body),
+        vec![5, 4, 3, 2, 1]
+    );
+    let r = call(&e, "/api/v2/occurrences/?project_id=1&apply_defaults=false&ordering=-determination_score&limit=2&offset=2").await.body;
+    assert_eq!(ids(&r), vec![1, 4]);
+    assert_eq!(r["next"], "http://testserver/api/v2/occurrences/?apply_defaults=false&limit=2&offset=4&ordering=-determination_score&project_id=1");
+    assert_eq!(r["previous"], "http://testserver/api/v2/occurrences/?apply_defaults=false&limit=2&ordering=-determination_score&project_id=1");
+    let r = call(
+        &e,
+        "/api/v2/occurrences/?project_id=1&limit=2&offset=3&apply_defaults=0",
+    )
+    .await
+    .body;
+    assert_eq!(
+        r["previous"],
+        "http://testserver/api/v2/occurrences/?apply_defaults=0&limit=2&offset=1&project_id=1"
+    );
+    assert_eq!(r["next"], json!(null));
+    // The default filters hide the NULL score (threshold 0.0 still fails NULL).
+    assert_eq!(
+        ids(&call(&e, "/api/v2/occurrences/?project_id=1").await.body),
+        vec![1, 3, 4, 5]
+    );
+    let r = call(
+        &e,
+        "/api/v2/occurrences/?project_id=1&apply_defaults=false&offset=100000",
+    )
+    .await
+    .body;
+    assert_eq!((r["count"].clone(), ids(&r)), (json!(5), vec![]));
+}
+
+#[tokio::test]
+async fn visibility_and_permissions_depend_on_the_requester() {
+    let mut t = Tiny::new();
+    t.b.add(
+        "main_project",
+        json!({"id": 2, "name": "Draft", "draft": true, "owner_id": 2}),
+    );
+    t.b.add(
+        "main_userprojectmembership",
+        json!({"id": 1, "user_id": 3, "project_id": 2}),
+    );
+    t.b.add(
+        "main_deployment",
+        json!({"id": 2, "name": "D2", "project_id": 2}),
+    );
+    t.simple(1, 4, 0.9);
+    t.b.add("main_occurrence", json!({"id": 2, "project_id": 2, "deployment_id": 2, "determination_id": 4, "determination_score": 0.9}));
+    t.det(2, Some(T0), None, false);
+    t.b.add(
+        "main_occurrence",
+        json!({"id": 3, "project_id": null, "determination_id": 4, "determination_score": 0.9}),
+    );
+    t.det(3, Some(T0), None, false);
+    let (_d, e) = t.engine().await;
+    let draft = "/api/v2/occurrences/?project_id=2";
+    assert_eq!(
+        call_as(&e, draft, Requester::Anonymous).await.body["count"],
+        0
+    );
+    assert_eq!(
+        call_as(&e, draft, Requester::User(3)).await.body["count"],
+        1
+    );
+    assert_eq!(
+        call_as(&e, draft, Requester::User(4)).await.body["count"],
+        0
+    );
+    let su = call(&e, draft).await.body;
+    assert_eq!(su["count"], 1);
+    assert_eq!(su["user_permissions"], json!(["create"]));
+    assert_eq!(su["results"][0]["user_permissions"], json!(["update"]));
+    let anon = call_as(&e, LIST, Requester::Anonymous).await.body;
+    assert_eq!(anon["user_permissions"], json!([]));
+    assert_eq!(anon["results"][0]["user_permissions"], json!([]));
+    assert_eq!(
+        anon["results"][0]["determination"]["user_permissions"],
+        json!([])
+    );
+    // A project-less occurrence: invisible to others; Antenna's superuser detail crashes.
+    assert_eq!(
+        call_as(&e, "/api/v2/occurrences/3/", Requester::Anonymous)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(call(&e, "/api/v2/occurrences/3/").await.status, 500);
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/3/?project_id=1").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn shapes_keys_urls_and_values() {
+    let mut t = Tiny::new();
+    t.occ(1, Some(4), Some(1.0));
+    let d = t.det(
+        1,
+        Some("2023-06-11T01:00:00.000005Z"),
+        Some("/crops/leading slash é.jpg"),
+        false,
+    );
+    t.cls(d, Some(3), Some(4), Some(1e-05), true);
+    let (_d, e) = t.engine().await;
+    let r = call(&e, "/api/v2/occurrences/1/").await;
+    let text = occlens::output::pyfmt::to_json(&r.body);
+    assert!(text.contains(r#""determination_score":1.0"#), "{text}");
+    assert!(text.contains(r#""score":1e-05"#), "{text}");
+    let o = r.body.as_object().unwrap();
+    let keys: Vec<&str> = o.keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "details",
+            "event",
+            "deployment",
+            "first_appearance_timestamp",
+            "first_appearance_time",
+            "duration",
+            "duration_label",
+            "determination",
+            "detections_count",
+            "detection_images",
+            "determination_score",
+            "determination_details",
+            "best_machine_prediction",
+            "identifications",
+            "created_at",
+            "updated_at",
+            "determination_id",
+            "detections",
+            "predictions",
+            "user_permissions"
+        ]
+    );
+    assert_eq!(
+        r.body["first_appearance_timestamp"],
+        "2023-06-10T21:00:00.000005"
+    );
+    assert_eq!(
+        r.body["detection_images"],
+        json!(["/media/crops/leading%20slash%20%C3%A9.jpg"])
+    );
+    assert!(r.body["determination"].get("parents").is_none());
+    assert_eq!(
+        r.body["determination_details"]["taxon"]["parents"][2],
+        json!({"id": 3, "name": "Agrotis", "rank": "GENUS"})
+    );
+    assert_eq!(r.body["event"]["name"], "Saturday, Jun 10-11 2023");
+    let det = &r.body["detections"][0];
+    assert_eq!(det["capture"]["url"], "https://img.test/base/a/1.jpg");
+    assert_eq!(det["bbox"], json!([1, 2, 30, 40]));
+    assert_eq!(det["occurrence"], "http://testserver/api/v2/occurrences/1/");
+    assert_eq!(
+        (det["width"].clone(), det["height"].clone()),
+        (json!(null), json!(null))
+    );
+}
