@@ -182,3 +182,45 @@ fn the_command_line_exits_non_zero_with_one_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn batch_mode_answers_each_line_in_order() {
+    use std::io::Write;
+    let bin = env!("CARGO_BIN_EXE_occlens");
+    let mut child = Command::new(bin)
+        .args(["api", "--batch", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = "/api/v2/occurrences/?project_id=1&limit=1\n\n{\"url\": \"/api/v2/occurrences/?project_id=3\", \"as_user\": \"superuser\"}\n/api/v2/occurrences/\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["url"], "/api/v2/occurrences/?project_id=1&limit=1");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["body"]["results"].as_array().unwrap().len(), 1);
+    // The draft project is visible to the superuser only.
+    assert_eq!(lines[1]["status"], 200);
+    assert!(lines[1]["body"]["count"].as_u64().unwrap() > 0);
+    assert_eq!(
+        lines[1]["body"]["user_permissions"],
+        serde_json::json!(["create"])
+    );
+    assert_eq!(lines[2]["status"], 400);
+    assert_eq!(
+        lines[2]["body"],
+        serde_json::json!({"project_id": ["This field is required."]})
+    );
+}

@@ -54,6 +54,11 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
         path: "stdout".into(),
         source: e,
     };
+    // A spinner with the request count and rate on stderr (indicatif draws only on terminals).
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} requests ({per_sec})")
+            .expect("valid template"),
+    );
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| Error::Io {
             path: batch.clone(),
@@ -70,7 +75,9 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
         let r = get(engine, &url, &who).await?;
         let record = json!({"url": url, "status": r.status, "body": r.body});
         writeln!(out, "{}", to_json(&record)).map_err(io)?;
+        progress.inc(1);
     }
+    progress.finish_and_clear();
     out.flush().map_err(io)?;
     Ok(ExitCode::SUCCESS)
 }

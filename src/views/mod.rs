@@ -15,6 +15,7 @@ use catalog::Fragments;
 use datafusion::prelude::SessionContext;
 use dims::Dims;
 use occurrences::{Page, Related};
+
 use request::{ApiError, Request, Requester};
 use rows::{Row, RowExt};
 
@@ -118,8 +119,8 @@ impl Engine {
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
-                let page = occurrences::page(&self.ctx, &where_clause, &order_by, 1, 0).await?;
-                let Some(row) = page.rows.into_iter().next() else {
+                let sql = occurrences::page_sql(&where_clause, &order_by, 1, 0);
+                let Some(row) = occurrences::rows(&self.ctx, &sql).await?.into_iter().next() else {
                     return Ok(Err(ApiError::not_found()));
                 };
                 if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {
