@@ -116,3 +116,15 @@ SELECT id FROM main_sourceimage WHERE id = ${value}
 SELECT id FROM main_taxon WHERE id = ${value}
 -- name: exists.taxa_list
 SELECT id FROM main_taxalist WHERE id = ${value}
+
+-- name: algorithms.count
+SELECT count(*) AS count FROM project_algorithms WHERE project_id = ${project}
+-- name: algorithms.page
+-- Ordered by name; id is occlens's tiebreaker.
+SELECT a.id FROM project_algorithms p JOIN ml_algorithm a ON a.id = p.algorithm_id
+WHERE p.project_id = ${project}
+ORDER BY a.name ASC, a.id ASC LIMIT ${limit} OFFSET ${offset}
+-- name: project_visible
+-- The visibility rule of the requester (a `visible.*` condition) applied to one project.
+SELECT o.project_id FROM (SELECT id AS project_id FROM main_project) o
+WHERE o.project_id = ${project} AND ${visible}

@@ -1,9 +1,9 @@
-//! Answering an API GET: parse, run, shape. Used by `occlens api`, `list`, `detail` and the
-//! parity tests.
+//! Answering an API GET: parse, run, shape. Used by `occlens api`, `list` and `detail` and by
+//! the parity tests.
 
 use crate::error::Result;
 use crate::output::shape::Shaper;
-use crate::views::request::{parse, Endpoint, Requester};
+use crate::views::request::{parse, Endpoint, Request, Requester};
 use crate::views::{Answer, Engine};
 use serde_json::{json, Map, Value};
 
@@ -23,11 +23,12 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
             })
         }
     };
-    let detail = match endpoint {
-        Endpoint::List => None,
-        Endpoint::Detail(id) => Some(id),
+    let answer = match endpoint {
+        Endpoint::List => engine.answer(&request, who, None).await?,
+        Endpoint::Detail(id) => engine.answer(&request, who, Some(id)).await?,
+        Endpoint::Algorithms => engine.algorithms(&request, who).await?,
     };
-    let answer = match engine.answer(&request, who, detail).await? {
+    let answer = match answer {
         Ok(a) => a,
         Err(e) => {
             return Ok(Response {
@@ -44,26 +45,41 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
     let body = match answer {
         Answer::Detail(row, related) => shaper.occurrence(&row, &related),
         Answer::List(page, related) => {
-            let results: Vec<Value> = page
+            let results = page
                 .rows
                 .iter()
                 .map(|r| shaper.occurrence(r, &related))
                 .collect();
-            let (limit, offset, count) = (request.limit, request.offset, page.count);
-            let next = (offset + limit < count)
-                .then(|| request.page_url(&engine.config.api_base, Some(offset + limit)));
-            let previous = (offset > 0).then(|| {
-                let prev = offset.saturating_sub(limit);
-                request.page_url(&engine.config.api_base, (prev > 0).then_some(prev))
-            });
-            let mut m = Map::new();
-            m.insert("count".into(), json!(count));
-            m.insert("next".into(), json!(next));
-            m.insert("previous".into(), json!(previous));
-            m.insert("results".into(), Value::Array(results));
-            m.insert("user_permissions".into(), shaper.envelope_permissions());
-            Value::Object(m)
+            envelope(engine, &request, &shaper, page.count, results)
+        }
+        Answer::Algorithms(count, ids) => {
+            let results = ids.iter().map(|id| shaper.algorithm_choice(*id)).collect();
+            envelope(engine, &request, &shaper, count, results)
         }
     };
     Ok(Response { status: 200, body })
+}
+
+/// The paginated envelope (spec §4.1, §5.6).
+fn envelope(
+    engine: &Engine,
+    request: &Request,
+    shaper: &Shaper,
+    count: usize,
+    results: Vec<Value>,
+) -> Value {
+    let (limit, offset) = (request.limit, request.offset);
+    let base = &engine.config.api_base;
+    let next = (offset + limit < count).then(|| request.page_url(base, Some(offset + limit)));
+    let previous = (offset > 0).then(|| {
+        let prev = offset.saturating_sub(limit);
+        request.page_url(base, (prev > 0).then_some(prev))
+    });
+    let mut m = Map::new();
+    m.insert("count".into(), json!(count));
+    m.insert("next".into(), json!(next));
+    m.insert("previous".into(), json!(previous));
+    m.insert("results".into(), Value::Array(results));
+    m.insert("user_permissions".into(), shaper.envelope_permissions());
+    Value::Object(m)
 }

@@ -190,6 +190,22 @@ impl Shaper<'_> {
         })
     }
 
+    /// An item of `/occurrences/algorithms/`: the full shape with `category_count` = the
+    /// number of labels of the algorithm's category map (spec §5.8).
+    pub fn algorithm_choice(&self, id: i64) -> Value {
+        let mut v = self.algorithm_full(Some(id));
+        let labels = self
+            .dims
+            .algorithms
+            .get(&id)
+            .and_then(|a| a.i64("category_map_id"))
+            .and_then(|c| self.dims.category_maps.get(&c).copied());
+        if let Some(o) = v.as_object_mut() {
+            o.insert("category_count".into(), json!(labels));
+        }
+        v
+    }
+
     fn algorithm_short(&self, id: Option<i64>) -> Value {
         let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else {
             return Value::Null;

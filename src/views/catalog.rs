@@ -27,6 +27,10 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
         include_str!("../../queries/05_occurrences.sql"),
     ),
     ("06_detail.sql", include_str!("../../queries/06_detail.sql")),
+    (
+        "07_algorithms.sql",
+        include_str!("../../queries/07_algorithms.sql"),
+    ),
 ];
 
 const REQUEST_FILE: &str = include_str!("../../queries/request.sql");

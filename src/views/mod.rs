@@ -51,6 +51,8 @@ pub struct Engine {
 pub enum Answer {
     List(Page, Related),
     Detail(Box<Row>, Related),
+    /// A page of algorithm ids (spec §5.8) and the total count.
+    Algorithms(usize, Vec<i64>),
 }
 
 impl Engine {
@@ -98,6 +100,43 @@ impl Engine {
             query::where_clause(&conds),
             query::order_by(&self.fragments, r),
         )))
+    }
+
+    /// `GET /api/v2/occurrences/algorithms/?project_id=P` (spec §5.8).
+    pub async fn algorithms(
+        &self,
+        r: &Request,
+        who: &Requester,
+    ) -> Result<Result<Answer, ApiError>> {
+        let project = r.project_id.unwrap_or_default().to_string();
+        let visible = query::visibility(&self.fragments, who).unwrap_or_else(|| "TRUE".into());
+        let sql = self.fragments.bind(
+            "project_visible",
+            &[("project", &project), ("visible", &visible)],
+        );
+        if occurrences::rows(&self.ctx, &sql).await?.is_empty() {
+            return Ok(Err(ApiError::not_found()));
+        }
+        let count_sql = self
+            .fragments
+            .bind("algorithms.count", &[("project", &project)]);
+        let count = occurrences::rows(&self.ctx, &count_sql).await?;
+        let count = count.first().and_then(|c| c.i64("count")).unwrap_or(0) as usize;
+        let (limit, offset) = (r.limit.to_string(), r.offset.to_string());
+        let page_sql = self.fragments.bind(
+            "algorithms.page",
+            &[
+                ("project", &project),
+                ("limit", &limit),
+                ("offset", &offset),
+            ],
+        );
+        let ids = occurrences::rows(&self.ctx, &page_sql)
+            .await?
+            .iter()
+            .filter_map(|r| r.i64("id"))
+            .collect();
+        Ok(Ok(Answer::Algorithms(count, ids)))
     }
 
     pub async fn answer(

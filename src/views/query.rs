@@ -61,12 +61,7 @@ pub fn conditions(
     project: Option<i64>,
     exists: &Existing,
 ) -> Result<Vec<String>, ApiError> {
-    let mut c = Vec::new();
-    match who {
-        Requester::Superuser(_) => {}
-        Requester::Anonymous => c.push(f.bind("visible.anonymous", &[])),
-        Requester::User(u) => c.push(f.bind("visible.user", &[("user", &u.to_string())])),
-    }
+    let mut c: Vec<String> = visibility(f, who).into_iter().collect();
     if let Some(p) = project {
         let p = p.to_string();
         c.push(f.bind("project", &[("project", &p)]));
@@ -145,6 +140,15 @@ pub fn conditions(
         }
     }
     Ok(c)
+}
+
+/// The visibility condition of a requester over `o.project_id` (none for a superuser).
+pub fn visibility(f: &Fragments, who: &Requester) -> Option<String> {
+    match who {
+        Requester::Superuser(_) => None,
+        Requester::Anonymous => Some(f.bind("visible.anonymous", &[])),
+        Requester::User(u) => Some(f.bind("visible.user", &[("user", &u.to_string())])),
+    }
 }
 
 /// ORDER BY: the requested terms, each NULLS LAST in both directions (spec §5.5), then `id`

@@ -73,6 +73,8 @@ impl ApiError {
 pub enum Endpoint {
     List,
     Detail(i64),
+    /// `/api/v2/occurrences/algorithms/` (spec §5.8)
+    Algorithms,
 }
 
 /// The 12 ordering fields of spec §5.5.
@@ -146,6 +148,8 @@ pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
         .trim_matches('/');
     let endpoint = if rest.is_empty() {
         Endpoint::List
+    } else if rest == "algorithms" {
+        Endpoint::Algorithms
     } else {
         rest.parse::<i64>()
             .map(Endpoint::Detail)
@@ -195,7 +199,7 @@ impl Request {
     ) -> Result<Request, ApiError> {
         let p = &params;
         let project_id = match (last(p, "project_id").map(str::trim), endpoint) {
-            (None | Some(""), Endpoint::List) => {
+            (None | Some(""), Endpoint::List | Endpoint::Algorithms) => {
                 return Err(ApiError::field("project_id", "This field is required."))
             }
             (None | Some(""), Endpoint::Detail(_)) => None,
