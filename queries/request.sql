@@ -128,3 +128,7 @@ ORDER BY a.name ASC, a.id ASC LIMIT ${limit} OFFSET ${offset}
 -- The visibility rule of the requester (a `visible.*` condition) applied to one project.
 SELECT o.project_id FROM (SELECT id AS project_id FROM main_project) o
 WHERE o.project_id = ${project} AND ${visible}
+
+-- name: export.base
+-- The export base set (spec §6.1): the project's valid occurrences, in ascending id order.
+SELECT * FROM ${view} o WHERE o.project_id = ${project} AND ${collection} ORDER BY o.id

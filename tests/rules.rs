@@ -702,21 +702,45 @@ async fn shapes_keys_urls_and_values() {
 #[tokio::test]
 async fn algorithms_endpoint_lists_detectors_and_classifiers_of_the_project() {
     let mut t = Tiny::new();
-    t.b.add("ml_algorithmcategorymap", json!({"id": 1, "labels": ["a", "b", "c"]}));
-    t.b.add("ml_algorithm", json!({"id": 9, "name": "aa-unused", "key": "u"}));
-    t.b.add("ml_algorithm", json!({"id": 8, "name": "mapped", "key": "m", "category_map_id": 1}));
+    t.b.add(
+        "ml_algorithmcategorymap",
+        json!({"id": 1, "labels": ["a", "b", "c"]}),
+    );
+    t.b.add(
+        "ml_algorithm",
+        json!({"id": 9, "name": "aa-unused", "key": "u"}),
+    );
+    t.b.add(
+        "ml_algorithm",
+        json!({"id": 8, "name": "mapped", "key": "m", "category_map_id": 1}),
+    );
     let d = t.simple(1, 4, 0.9); // detector 1 ("det")
     t.cls(d, Some(8), Some(4), Some(0.9), true);
     t.cls(d, Some(3), Some(4), Some(0.8), true);
     t.cls(d, None, Some(4), Some(0.7), true);
     let (_d, e) = t.engine().await;
-    let r = call(&e, "/api/v2/occurrences/algorithms/?project_id=1").await.body;
+    let r = call(&e, "/api/v2/occurrences/algorithms/?project_id=1")
+        .await
+        .body;
     assert_eq!(ids(&r), vec![1, 8, 3]); // by name: det, mapped, species-a
     assert_eq!(r["count"], 3);
     assert_eq!(r["results"][1]["category_count"], 3);
     assert_eq!(r["results"][0]["category_count"], json!(null));
-    let r = call(&e, "/api/v2/occurrences/algorithms/?project_id=1&limit=1&offset=1").await.body;
+    let r = call(
+        &e,
+        "/api/v2/occurrences/algorithms/?project_id=1&limit=1&offset=1",
+    )
+    .await
+    .body;
     assert_eq!(ids(&r), vec![8]);
-    assert_eq!(call(&e, "/api/v2/occurrences/algorithms/").await.status, 400);
-    assert_eq!(call(&e, "/api/v2/occurrences/algorithms/?project_id=5").await.status, 404);
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/algorithms/").await.status,
+        400
+    );
+    assert_eq!(
+        call(&e, "/api/v2/occurrences/algorithms/?project_id=5")
+            .await
+            .status,
+        404
+    );
 }

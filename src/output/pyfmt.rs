@@ -157,3 +157,77 @@ mod tests {
         assert_eq!(to_json(&v), r#"{"a":1.0,"b":[1e-05,2],"c":null}"#);
     }
 }
+
+/// Python's `repr` of a decoded JSON value (lists as `[1, 2.5, 'a']`).
+pub fn py_repr_json(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => py_repr(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(py_repr_json)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Python's `str(timedelta)` of a non-negative duration in microseconds.
+pub fn py_timedelta(us: i64) -> String {
+    let days = us.div_euclid(86_400_000_000);
+    let rest = us.rem_euclid(86_400_000_000);
+    let (secs, micros) = (rest / 1_000_000, rest % 1_000_000);
+    let clock = format!("{}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60);
+    let frac = if micros != 0 {
+        format!(".{micros:06}")
+    } else {
+        String::new()
+    };
+    match days {
+        0 => format!("{clock}{frac}"),
+        d => format!(
+            "{d} day{}, {clock}{frac}",
+            if d.abs() == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod python_text_tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_timedeltas_print_like_python() {
+        assert_eq!(
+            py_repr_json(&serde_json::json!([863, 1842.0, 0.1, "a"])),
+            "[863, 1842.0, 0.1, 'a']"
+        );
+        assert_eq!(py_timedelta(0), "0:00:00");
+        assert_eq!(py_timedelta(1_321_000_000), "0:22:01");
+        assert_eq!(py_timedelta(93_784_000_000), "1 day, 2:03:04");
+        assert_eq!(
+            py_timedelta(2 * 86_400_000_000 + 5),
+            "2 days, 0:00:00.000005"
+        );
+    }
+}

@@ -174,8 +174,8 @@ pub static TABLES: &[Table] = &[
             c("taxon_id", I64, true, true),
             c("user_id", I64, true, true),
             c("withdrawn", Bool, false, true),
-            c("agreed_with_identification_id", I64, true, false),
-            c("agreed_with_prediction_id", I64, true, false),
+            c("agreed_with_identification_id", I64, true, true),
+            c("agreed_with_prediction_id", I64, true, true),
             c("comment", Str, false, true),
         ]
     ),

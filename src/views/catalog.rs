@@ -31,6 +31,10 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
         "07_algorithms.sql",
         include_str!("../../queries/07_algorithms.sql"),
     ),
+    (
+        "08_exports.sql",
+        include_str!("../../queries/08_exports.sql"),
+    ),
 ];
 
 const REQUEST_FILE: &str = include_str!("../../queries/request.sql");

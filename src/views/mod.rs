@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod dims;
+pub mod exports;
 pub mod occurrences;
 pub mod query;
 pub mod request;

@@ -1,0 +1,66 @@
+-- Exports (spec §6). Base set: valid occurrences of the export's project; no visibility, no
+-- default filters, no query filters; only a collection filter (bound in queries/request.sql).
+
+-- CSV best detection (spec §3.13): detections LEFT JOIN classifications, score DESC NULLS FIRST
+-- (a detection without classifications, or with a NULL score, wins), then detection id.
+CREATE VIEW export_best_detection AS
+SELECT occurrence_id, path, bbox, capture_path, capture_base_url
+FROM (
+  SELECT d.occurrence_id, d.path, d.bbox, s.path AS capture_path, s.public_base_url AS capture_base_url,
+         row_number() OVER (PARTITION BY d.occurrence_id ORDER BY c.score DESC NULLS FIRST, d.id ASC) AS rn
+  FROM main_detection d
+  LEFT JOIN main_classification c ON c.detection_id = d.id
+  LEFT JOIN main_sourceimage s ON s.id = d.source_image_id
+  WHERE d.occurrence_id IS NOT NULL
+)
+WHERE rn = 1;
+
+-- `occurrences_simple_csv` (spec §6.3): one row per valid occurrence with every value of the
+-- 28 columns; the output layer only renders them as Python would.
+CREATE VIEW export_simple_csv AS
+SELECT
+  o.id,
+  o.event_id,
+  e.start AS event_start,
+  e."end" AS event_end,
+  o.deployment_id,
+  dep.name AS deployment_name,
+  o.project_id,
+  p.name AS project_name,
+  o.determination_id,
+  o.determination_name,
+  o.determination_score,
+  coalesce(s.participant_count, 0) > 0 AS verification_status,
+  bt.name AS best_machine_prediction_name,
+  ba.name AS best_machine_prediction_algorithm,
+  bs.score AS best_machine_prediction_score,
+  u.name AS verified_by,
+  coalesce(s.participant_count, 0) AS participant_count,
+  aa.name AS agreed_with_algorithm,
+  au.email AS agreed_with_user,
+  CASE WHEN bs.taxon_id IS NULL OR o.determination_id IS NULL THEN NULL
+       ELSE o.determination_id = bs.taxon_id END AS determination_matches_machine_prediction,
+  o.detections_count,
+  o.first_appearance_timestamp,
+  o.last_appearance_timestamp,
+  o.duration,
+  bd.path AS best_detection_path,
+  bd.bbox AS best_detection_bbox,
+  bd.capture_path AS best_detection_capture_path,
+  bd.capture_base_url AS best_detection_capture_base_url
+FROM occurrence_list o
+LEFT JOIN main_event e ON e.id = o.event_id
+LEFT JOIN main_deployment dep ON dep.id = o.deployment_id
+LEFT JOIN main_project p ON p.id = o.project_id
+LEFT JOIN identification_summary s ON s.occurrence_id = o.id
+LEFT JOIN best_prediction_s bs ON bs.occurrence_id = o.id
+LEFT JOIN main_taxon bt ON bt.id = bs.taxon_id
+LEFT JOIN ml_algorithm ba ON ba.id = bs.algorithm_id
+LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
+LEFT JOIN main_identification i ON i.id = bi.identification_id
+LEFT JOIN users_user u ON u.id = i.user_id
+LEFT JOIN main_classification ac ON ac.id = i.agreed_with_prediction_id
+LEFT JOIN ml_algorithm aa ON aa.id = ac.algorithm_id
+LEFT JOIN main_identification ai ON ai.id = i.agreed_with_identification_id
+LEFT JOIN users_user au ON au.id = ai.user_id
+LEFT JOIN export_best_detection bd ON bd.occurrence_id = o.id;
