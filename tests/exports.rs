@@ -44,10 +44,23 @@ async fn simple_csv_matches_antennas_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simple_csv_edge_cases_of_project_1() {
     let snapshot = oracle().join("snapshot");
-    let engine = Engine::open(Some(snapshot.to_str().unwrap()), Config::default()).await.unwrap();
-    let stream = engine.export_stream("export_simple_csv", 1, None).await.unwrap();
+    let engine = Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
+        .await
+        .unwrap();
+    let stream = engine
+        .export_stream("export_simple_csv", 1, None)
+        .await
+        .unwrap();
     let mut out = Vec::new();
-    let rows = csv_export::write(stream, &mut out, engine.config.time_zone, "/media/", &|_| {}).await.unwrap();
+    let rows = csv_export::write(
+        stream,
+        &mut out,
+        engine.config.time_zone,
+        "/media/",
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(rows, 1592); // exports ignore the default filters
     let text = String::from_utf8(out).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -60,22 +73,57 @@ async fn simple_csv_edge_cases_of_project_1() {
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     // 2571: the null marker wins the best detection (no classification = NULL score first).
     let r = row("2571");
-    assert_eq!((&r[col("best_detection_url")], &r[col("best_detection_bbox")]), ("", ""));
+    assert_eq!(
+        (
+            &r[col("best_detection_url")],
+            &r[col("best_detection_bbox")]
+        ),
+        ("", "")
+    );
     assert_eq!(&r[col("detections_count")], "2");
     // 2586: a user-less identification: not a participant.
     let r = row("2586");
-    assert_eq!((&r[col("verification_status")], &r[col("participant_count")]), ("False", "0"));
+    assert_eq!(
+        (&r[col("verification_status")], &r[col("participant_count")]),
+        ("False", "0")
+    );
     // 2583: the identification agreed with a Species Classifier A prediction.
-    assert_eq!(&row("2583")[col("agreed_with_algorithm")], "Species Classifier A");
+    assert_eq!(
+        &row("2583")[col("agreed_with_algorithm")],
+        "Species Classifier A"
+    );
     // 2565: the variant-S winner has a NULL taxon: empty name, empty match column.
     let r = row("2565");
-    assert_eq!((&r[col("best_machine_prediction_name")], &r[col("determination_matches_machine_prediction")]), ("", ""));
+    assert_eq!(
+        (
+            &r[col("best_machine_prediction_name")],
+            &r[col("determination_matches_machine_prediction")]
+        ),
+        ("", "")
+    );
     // 2577: DST fall-back span, real elapsed time.
     assert_eq!(&row("2577")[col("duration")], "3:05:00");
     // Collection filter: only occurrences with a detection in capture set 1.
-    let stream = engine.export_stream("export_simple_csv", 1, Some(1)).await.unwrap();
-    let n = csv_export::write(stream, &mut Vec::new(), engine.config.time_zone, "/media/", &|_| {}).await.unwrap();
+    let stream = engine
+        .export_stream("export_simple_csv", 1, Some(1))
+        .await
+        .unwrap();
+    let n = csv_export::write(
+        stream,
+        &mut Vec::new(),
+        engine.config.time_zone,
+        "/media/",
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(n, 713);
-    assert!(engine.export_stream("export_simple_csv", 99, None).await.is_err());
-    assert!(engine.export_stream("export_simple_csv", 1, Some(99)).await.is_err());
+    assert!(engine
+        .export_stream("export_simple_csv", 99, None)
+        .await
+        .is_err());
+    assert!(engine
+        .export_stream("export_simple_csv", 1, Some(99))
+        .await
+        .is_err());
 }

@@ -59,6 +59,11 @@ pub enum Command {
     /// Tables of the snapshot: source, row counts, columns and types
     #[command(after_help = "Example:\n  occlens --snapshot ./snap tables")]
     Tables(TablesArgs),
+    /// Export a project's occurrences (written to a temporary name, renamed when complete)
+    #[command(
+        after_help = "Example:\n  occlens --snapshot ./snap export --format occurrences_simple_csv --project 1 --out project1.csv\n\nRows: the project's valid occurrences (no default filters, no query filters), ascending id."
+    )]
+    Export(ExportArgs),
     /// Write a deterministic synthetic snapshot
     #[command(
         after_help = "Example:\n  occlens generate --out data/demo --occurrences 500 --seed 1"
@@ -149,6 +154,27 @@ pub struct TablesArgs {
     /// Also list each table's columns and types
     #[arg(long)]
     pub columns: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Antenna's `occurrences_simple_csv` (28 columns, byte-identical)
+    #[value(name = "occurrences_simple_csv")]
+    OccurrencesSimpleCsv,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    #[arg(long)]
+    pub project: i64,
+    /// Only occurrences with a detection in this capture set (Antenna's only export filter)
+    #[arg(long)]
+    pub collection: Option<i64>,
+    /// Output file
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]

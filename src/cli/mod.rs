@@ -2,6 +2,7 @@
 
 mod api;
 mod args;
+mod export;
 mod sql;
 
 use args::{Cli, Command};
@@ -68,6 +69,10 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         Command::Sql(s) => {
             let engine = open(&cli).await?;
             sql::sql(&engine, s).await
+        }
+        Command::Export(x) => {
+            let engine = open(&cli).await?;
+            export::export(&engine, x).await
         }
         Command::Tables(t) => {
             let engine = open(&cli).await?;
