@@ -64,3 +64,12 @@ LEFT JOIN ml_algorithm aa ON aa.id = ac.algorithm_id
 LEFT JOIN main_identification ai ON ai.id = i.agreed_with_identification_id
 LEFT JOIN users_user au ON au.id = ai.user_id
 LEFT JOIN export_best_detection bd ON bd.occurrence_id = o.id;
+
+-- `occurrences_api_json` detection images (spec §3.11): every detection with a non-NULL path
+-- (`""` kept), frame_num then timestamp ascending (NULLS LAST), no limit; id ASC breaks ties.
+CREATE VIEW export_detection_images AS
+SELECT occurrence_id, path,
+       row_number() OVER (PARTITION BY occurrence_id
+                          ORDER BY frame_num ASC NULLS LAST, "timestamp" ASC NULLS LAST, id ASC) AS position
+FROM main_detection
+WHERE occurrence_id IS NOT NULL AND path IS NOT NULL;

@@ -127,3 +127,38 @@ async fn simple_csv_edge_cases_of_project_1() {
         .await
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_json_matches_antennas_file() {
+    use std::io::Read;
+    let snapshot = oracle().join("snapshot");
+    let engine = Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
+        .await
+        .unwrap();
+    let stream = engine
+        .export_stream("occurrence_list", 3, None)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let rows = occlens::output::json_export::write(&engine, stream, &mut out, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rows, 150);
+    let mut expected = String::new();
+    let gz = std::fs::File::open(oracle().join("exports/project3_occurrences_api_json.json.gz"))
+        .unwrap();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut expected)
+        .unwrap();
+    let ours = String::from_utf8(out).unwrap();
+    let first_diff = ours.bytes().zip(expected.bytes()).position(|(a, b)| a != b);
+    if let Some(i) = first_diff {
+        let lo = i.saturating_sub(200);
+        panic!(
+            "first difference at byte {i}:\nours:   {}\ntheirs: {}",
+            &ours[lo..(i + 200).min(ours.len())],
+            &expected[lo..(i + 200).min(expected.len())]
+        );
+    }
+    assert_eq!(ours.len(), expected.len());
+}

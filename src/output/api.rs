@@ -41,6 +41,7 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
         dims: &engine.dims,
         cfg: &engine.config,
         who,
+        export: false,
     };
     let body = match answer {
         Answer::Detail(row, related) => shaper.occurrence(&row, &related),

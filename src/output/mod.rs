@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod csv_export;
+pub mod json_export;
 pub mod media;
 pub mod pyfmt;
 pub mod shape;

@@ -231,3 +231,76 @@ mod python_text_tests {
         );
     }
 }
+
+/// Python's `json.dumps` defaults: `", "` and `": "` separators, non-ASCII escaped as
+/// `\uXXXX` (surrogate pairs above the BMP), floats as `repr` (NaN as `NaN`).
+#[derive(Default, Clone, Copy)]
+pub struct PythonDumps;
+
+impl Formatter for PythonDumps {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        w.write_all(py_repr(value).as_bytes())
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                w.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{:04x}", u)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `json.dumps(value)` text.
+pub fn dumps(value: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonDumps);
+    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
+    String::from_utf8(out).expect("ASCII output")
+}
+
+#[cfg(test)]
+mod dumps_tests {
+    #[test]
+    fn dumps_matches_python_defaults() {
+        let v = serde_json::json!({"a": [1, 2.0], "b": "é😀\n\"", "c": null});
+        assert_eq!(
+            super::dumps(&v),
+            r#"{"a": [1, 2.0], "b": "\u00e9\ud83d\ude00\n\"", "c": null}"#
+        );
+    }
+}

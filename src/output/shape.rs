@@ -1,9 +1,10 @@
 //! The JSON shapes of the occurrence API (spec §4): key order, nested objects, hyperlinks and
 //! `user_permissions`. Values come from the queries; nothing here decides which rows win.
 
-use crate::output::media::{capture_url, media_url};
+use crate::output::media::{capture_url, media_url, media_url_of};
 use crate::output::timefmt::{
-    date_label, duration_label, duration_seconds, event_name, iso, time_of_day,
+    date_label, duration_iso, duration_label, duration_seconds, event_name, iso, millis,
+    time_of_day,
 };
 use crate::views::dims::Dims;
 use crate::views::occurrences::Related;
@@ -29,6 +30,9 @@ pub struct Shaper<'a> {
     pub dims: &'a Dims,
     pub cfg: &'a Config,
     pub who: &'a Requester,
+    /// The `occurrences_api_json` export variant (spec §6.2): export image rule, Django
+    /// encoder text for annotations, no top-level `user_permissions`.
+    pub export: bool,
 }
 
 fn strings(items: &[&str]) -> Value {
@@ -305,6 +309,13 @@ impl Shaper<'_> {
         });
         let best_pred = classification(o.i64("best_prediction_id"));
         let images: Vec<String> = match &rel.detail {
+            Some(d) if self.export => d
+                .images
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(|p| media_url_of(p, &self.cfg.media_url))
+                .collect(),
             Some(d) => d
                 .images
                 .get(&id)
@@ -322,18 +333,23 @@ impl Shaper<'_> {
         m.insert("details".into(), self.link("occurrences", id));
         m.insert("event".into(), self.event(o.i64("event_id")));
         m.insert("deployment".into(), self.deployment(o.i64("deployment_id")));
-        m.insert(
-            "first_appearance_timestamp".into(),
-            json!(o.i64("first_appearance_timestamp").map(|t| iso(t, tz))),
+        let (first, time, duration) = (
+            o.i64("first_appearance_timestamp").map(|t| iso(t, tz)),
+            o.i64("first_appearance_time").map(time_of_day),
+            o.i64("duration"),
         );
-        m.insert(
-            "first_appearance_time".into(),
-            json!(o.i64("first_appearance_time").map(time_of_day)),
-        );
-        m.insert(
-            "duration".into(),
-            json!(o.i64("duration").map(duration_seconds)),
-        );
+        let (first, time, duration) = if self.export {
+            (
+                first.map(|t| millis(&t)),
+                time.map(|t| millis(&t)),
+                duration.map(duration_iso),
+            )
+        } else {
+            (first, time, duration.map(duration_seconds))
+        };
+        m.insert("first_appearance_timestamp".into(), json!(first));
+        m.insert("first_appearance_time".into(), json!(time));
+        m.insert("duration".into(), json!(duration));
         m.insert(
             "duration_label".into(),
             json!(duration_label(o.i64("duration"))),
@@ -399,10 +415,12 @@ impl Shaper<'_> {
                 .map(|c| self.classification(c));
             m.insert("predictions".into(), Value::Array(predictions.collect()));
         }
-        m.insert(
-            "user_permissions".into(),
-            self.perms(Kind::Occurrence, project),
-        );
+        if !self.export {
+            m.insert(
+                "user_permissions".into(),
+                self.perms(Kind::Occurrence, project),
+            );
+        }
         Value::Object(m)
     }
 }

@@ -58,6 +58,33 @@ pub fn duration_seconds(us: i64) -> String {
     py_repr(us as f64 / 1e6)
 }
 
+/// Django's JSON encoder cuts a datetime's or time's microseconds to milliseconds.
+pub fn millis(text: &str) -> String {
+    match text.rfind('.') {
+        Some(dot) if text.len() == dot + 7 => text[..dot + 4].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+/// Django's `duration_iso_string`: `P{d}DT{HH}H{MM}M{SS}[.ffffff]S`.
+pub fn duration_iso(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let us = us.abs();
+    let (days, rest) = (us / 86_400_000_000, us % 86_400_000_000);
+    let (secs, micros) = (rest / 1_000_000, rest % 1_000_000);
+    let frac = if micros != 0 {
+        format!(".{micros:06}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{sign}P{days}DT{:02}H{:02}M{:02}{frac}S",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// `duration_label` (spec §3.10).
 pub fn duration_label(us: Option<i64>) -> String {
     let Some(us) = us.filter(|&u| u != 0) else {
@@ -137,6 +164,10 @@ mod tests {
         assert_eq!(duration_label(Some(16_500_000_000)), "4 hours 35 min");
         assert_eq!(duration_label(Some(86_400_000_000)), "1 days 0 hours");
         assert_eq!(time_of_day(3_600_000_000 * 20 + 1), "20:00:00.000001");
+        assert_eq!(millis("20:00:00.123456"), "20:00:00.123");
+        assert_eq!(millis("2023-06-10T21:00:00"), "2023-06-10T21:00:00");
+        assert_eq!(duration_iso(1_321_000_000), "P0DT00H22M01S");
+        assert_eq!(duration_iso(93_784_000_005), "P1DT02H03M04.000005S");
     }
 
     #[test]

@@ -155,7 +155,8 @@ impl Engine {
                 let page =
                     occurrences::page(&self.ctx, &where_clause, &order_by, r.limit, r.offset)
                         .await?;
-                let related = occurrences::related(&self.ctx, &page.rows, false).await?;
+                let related =
+                    occurrences::related(&self.ctx, &page.rows, occurrences::Shape::List).await?;
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
@@ -170,8 +171,12 @@ impl Engine {
                         "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
                     )));
                 }
-                let related =
-                    occurrences::related(&self.ctx, std::slice::from_ref(&row), true).await?;
+                let related = occurrences::related(
+                    &self.ctx,
+                    std::slice::from_ref(&row),
+                    occurrences::Shape::Detail,
+                )
+                .await?;
                 Ok(Ok(Answer::Detail(Box::new(row), related)))
             }
         }

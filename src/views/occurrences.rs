@@ -93,7 +93,16 @@ pub async fn page(
 /// The SQL statements that fetch the related rows of `occurrences` (list: identifications and
 /// classifications; detail adds images, detections, their classifications, predictions and
 /// captures). Returned in execution order; see [`related`].
-pub async fn related(ctx: &SessionContext, occurrences: &[Row], detail: bool) -> Result<Related> {
+/// Which response the related rows are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    List,
+    Detail,
+    /// The `occurrences_api_json` export: detail relations, export image rule.
+    Export,
+}
+
+pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) -> Result<Related> {
     let occ_ids = id_list(occurrences.iter().filter_map(|r| r.i64("id")));
     let identifications = group(
         rows(ctx, &format!(
@@ -106,9 +115,14 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], detail: bool) ->
         .iter()
         .filter_map(|r| r.i64("best_prediction_id"))
         .collect();
-    let detail = if detail {
+    let detail = if shape != Shape::List {
+        let view = if shape == Shape::Export {
+            "export_detection_images"
+        } else {
+            "detail_images"
+        };
         let images = rows(ctx, &format!(
-            "SELECT occurrence_id, path FROM detail_images WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+            "SELECT occurrence_id, path FROM {view} WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
         ))
         .await?;
         let mut image_map: HashMap<i64, Vec<String>> = HashMap::new();

@@ -1,0 +1,66 @@
+//! `occurrences_api_json` (spec §6.2): the detail shape for an anonymous requester, written as
+//! Antenna writes it — `[`, items of each batch of 100 joined by `", "`, batches joined by
+//! `",\n"`, `]` — with Python's `json.dumps` text.
+
+use crate::error::{Error, Result};
+use crate::output::pyfmt::dumps;
+use crate::output::shape::Shaper;
+use crate::views::occurrences::{related, Shape};
+use crate::views::request::Requester;
+use crate::views::rows::{to_rows, Row};
+use crate::views::Engine;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+use std::io::Write;
+
+const BATCH: usize = 100;
+
+/// Write the export of `stream` (rows of `occurrence_list`) to `out`; returns the row count.
+pub async fn write(
+    engine: &Engine,
+    mut stream: SendableRecordBatchStream,
+    out: &mut dyn Write,
+    progress: &dyn Fn(u64),
+) -> Result<u64> {
+    let io = |e: std::io::Error| Error::Io {
+        path: "export".into(),
+        source: e,
+    };
+    let shaper = Shaper {
+        dims: &engine.dims,
+        cfg: &engine.config,
+        who: &Requester::Anonymous,
+        export: true,
+    };
+    out.write_all(b"[").map_err(io)?;
+    let mut pending: Vec<Row> = Vec::new();
+    let mut written = 0u64;
+    let flush = async |rows: &mut Vec<Row>, out: &mut dyn Write, written: &mut u64| -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rel = related(&engine.ctx, rows, Shape::Export).await?;
+        let items: Vec<String> = rows
+            .iter()
+            .map(|r| dumps(&shaper.occurrence(r, &rel)))
+            .collect();
+        if *written > 0 {
+            out.write_all(b",\n").map_err(io)?;
+        }
+        out.write_all(items.join(", ").as_bytes()).map_err(io)?;
+        *written += rows.len() as u64;
+        rows.clear();
+        progress(*written);
+        Ok(())
+    };
+    while let Some(batch) = stream.next().await {
+        pending.extend(to_rows(&[batch?])?);
+        while pending.len() >= BATCH {
+            let mut chunk: Vec<Row> = pending.drain(..BATCH).collect();
+            flush(&mut chunk, out, &mut written).await?;
+        }
+    }
+    flush(&mut pending, out, &mut written).await?;
+    out.write_all(b"]").map_err(io)?;
+    Ok(written)
+}
