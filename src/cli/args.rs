@@ -161,6 +161,9 @@ pub enum ExportFormat {
     /// Antenna's `occurrences_simple_csv` (28 columns, byte-identical)
     #[value(name = "occurrences_simple_csv")]
     OccurrencesSimpleCsv,
+    /// Antenna's `occurrences_api_json` (detail shape, anonymous, byte-identical)
+    #[value(name = "occurrences_api_json")]
+    OccurrencesApiJson,
 }
 
 #[derive(Args)]

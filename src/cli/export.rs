@@ -1,7 +1,7 @@
 //! `occlens export`: stream an export to a temporary file, renamed into place when complete.
 
 use super::args::{ExportArgs, ExportFormat};
-use occlens::output::csv_export;
+use occlens::output::{csv_export, json_export};
 use occlens::{Engine, Error, Result};
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +11,7 @@ pub async fn export(engine: &Engine, args: &ExportArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let view = match args.format {
         ExportFormat::OccurrencesSimpleCsv => "export_simple_csv",
+        ExportFormat::OccurrencesApiJson => "occurrence_list",
     };
     let stream = engine
         .export_stream(view, args.project, args.collection)
@@ -31,14 +32,23 @@ pub async fn export(engine: &Engine, args: &ExportArgs) -> Result<ExitCode> {
         indicatif::ProgressStyle::with_template("{spinner} {pos} rows ({per_sec})")
             .expect("valid template"),
     );
-    let result = csv_export::write(
-        stream,
-        &mut writer,
-        engine.config.time_zone,
-        &engine.config.media_url,
-        &|n| bar.set_position(n),
-    )
-    .await;
+    let progress = |n| bar.set_position(n);
+    let result = match args.format {
+        ExportFormat::OccurrencesSimpleCsv => {
+            let config = &engine.config;
+            csv_export::write(
+                stream,
+                &mut writer,
+                config.time_zone,
+                &config.media_url,
+                &progress,
+            )
+            .await
+        }
+        ExportFormat::OccurrencesApiJson => {
+            json_export::write(engine, stream, &mut writer, &progress).await
+        }
+    };
     bar.finish_and_clear();
     let rows = match result.and_then(|n| writer.flush().map(|_| n).map_err(|e| io(&tmp, e))) {
         Ok(n) => n,
