@@ -65,12 +65,17 @@ impl Formatter for PythonFloats {
     }
 }
 
-/// Compact JSON with Python float text, as the API renders it.
-pub fn to_json(value: &Value) -> String {
+/// Serialize `value` with formatter `f`.
+fn render<F: Formatter>(value: &Value, f: F) -> String {
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFloats);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, f);
     serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Compact JSON with Python float text, as the API renders it.
+pub fn to_json(value: &Value) -> String {
+    render(value, PythonFloats)
 }
 
 /// Indented JSON with Python float text.
@@ -117,10 +122,7 @@ pub fn to_json_pretty(value: &Value) -> String {
             self.0.end_object_value(w)
         }
     }
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty(Default::default()));
-    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    render(value, Pretty(Default::default()))
 }
 
 #[cfg(test)]
@@ -287,10 +289,7 @@ impl Formatter for PythonDumps {
 
 /// `json.dumps(value)` text.
 pub fn dumps(value: &Value) -> String {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonDumps);
-    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
-    String::from_utf8(out).expect("ASCII output")
+    render(value, PythonDumps)
 }
 
 #[cfg(test)]
