@@ -114,6 +114,8 @@ SELECT id FROM main_deployment WHERE id = ${value}
 SELECT id FROM main_sourceimage WHERE id = ${value}
 -- name: exists.taxon
 SELECT id FROM main_taxon WHERE id = ${value}
+-- name: exists.collection
+SELECT id FROM main_sourceimagecollection WHERE id = ${value}
 -- name: exists.taxa_list
 SELECT id FROM main_taxalist WHERE id = ${value}
 

@@ -2,7 +2,7 @@
 //! Python's `csv` module (excel dialect, `\r\n`) writes Python values.
 
 use crate::error::{Error, Result};
-use crate::output::media::media_url;
+use crate::output::media::{csv_capture_url, media_url};
 use crate::output::pyfmt::{py_repr, py_repr_json, py_timedelta};
 use crate::output::timefmt::{event_name, iso_sep};
 use crate::views::rows::{to_rows, Row, RowExt};
@@ -75,16 +75,6 @@ fn bbox_size(bbox: &Value) -> Option<(f64, f64)> {
         })
         .collect::<Option<_>>()?;
     Some(((n[2] - n[0]).abs(), (n[3] - n[1]).abs()))
-}
-
-/// `urljoin(public_base_url, path)` when both are non-empty; no host check (spec §3.12 step 2).
-fn csv_capture_url(base: Option<&str>, path: Option<&str>) -> Option<String> {
-    let (base, path) = (
-        base.filter(|b| !b.is_empty())?,
-        path.filter(|p| !p.is_empty())?,
-    );
-    let joined = url::Url::parse(base).ok().and_then(|b| b.join(path).ok());
-    Some(joined.map_or_else(|| path.to_string(), |u| u.to_string()))
 }
 
 fn render(row: &Row, tz: Tz, media: &str) -> Vec<String> {

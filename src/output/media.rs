@@ -36,28 +36,40 @@ const RELATIVE_SCHEMES: &[&str] = &[
     "prospero", "rtsp", "rtspu", "sftp", "svn", "svn+ssh", "ws", "wss",
 ];
 
-/// `urljoin(base, path.lstrip("/"))` as Python computes it, or `None` when the result has no
-/// host. (Presigned S3 URLs — spec §3.12 step 1 — are not reproducible offline.)
-pub fn capture_url(public_base_url: Option<&str>, path: &str) -> Option<String> {
-    let base = public_base_url.filter(|b| !b.is_empty())?;
-    let parsed = url::Url::parse(base).ok()?;
-    if !RELATIVE_SCHEMES.contains(&parsed.scheme()) {
-        return None;
-    }
-    parsed.host_str().filter(|h| !h.is_empty())?;
+/// Python's `urljoin(base, path.lstrip("/"))` for a capture path (spec §3.12 step 2): relative
+/// resolution against the base's directory, without re-encoding any character. A base whose
+/// scheme Python does not resolve against (e.g. `s3://`) gives the path itself.
+pub fn urljoin(base: &str, path: &str) -> String {
     let path = path.trim_start_matches('/');
-    if path.is_empty() {
-        return Some(base.to_string());
+    let relative = url::Url::parse(base).is_ok_and(|u| RELATIVE_SCHEMES.contains(&u.scheme()));
+    if !relative || url::Url::parse(path).is_ok() {
+        return path.to_string();
     }
-    // Relative resolution without re-encoding (urljoin keeps characters as they are): drop
-    // the base's query and fragment, then replace its last path segment.
+    if path.is_empty() {
+        return base.to_string();
+    }
     let base = base.split(['?', '#']).next().unwrap_or(base);
     let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let dir = match base[authority_end..].rfind('/') {
-        Some(i) => &base[..authority_end + i + 1],
-        None => return Some(format!("{base}/{path}")),
-    };
-    Some(format!("{dir}{path}"))
+    match base[authority_end..].rfind('/') {
+        Some(i) => format!("{}{path}", &base[..authority_end + i + 1]),
+        None => format!("{base}/{path}"),
+    }
+}
+
+/// The detail capture `url`: the joined URL when the cached base is non-empty and the result
+/// has a host, else `None`. (Presigned S3 URLs — step 1 — are not reproducible offline.)
+pub fn capture_url(public_base_url: Option<&str>, path: &str) -> Option<String> {
+    let joined = urljoin(public_base_url.filter(|b| !b.is_empty())?, path);
+    let parsed = url::Url::parse(&joined).ok()?;
+    parsed.host_str().filter(|h| !h.is_empty())?;
+    Some(joined)
+}
+
+/// The CSV `best_detection_capture_url`: step 2 only — both the base and the path non-empty,
+/// no presigning and no host check.
+pub fn csv_capture_url(public_base_url: Option<&str>, path: Option<&str>) -> Option<String> {
+    let base = public_base_url.filter(|b| !b.is_empty())?;
+    Some(urljoin(base, path.filter(|p| !p.is_empty())?))
 }
 
 #[cfg(test)]
@@ -95,5 +107,14 @@ mod tests {
         assert_eq!(capture_url(Some("s3://bucket/"), "a.jpg"), None);
         assert_eq!(capture_url(None, "a.jpg"), None);
         assert_eq!(capture_url(Some(""), "a.jpg"), None);
+        assert_eq!(
+            capture_url(Some("https://h/b/"), "a b.jpg").unwrap(),
+            "https://h/b/a b.jpg"
+        );
+        assert_eq!(
+            csv_capture_url(Some("s3://bucket/"), Some("a.jpg")).unwrap(),
+            "a.jpg"
+        );
+        assert_eq!(csv_capture_url(Some("https://h/b/"), Some("")), None);
     }
 }

@@ -22,11 +22,10 @@ impl Engine {
         let collection = match collection {
             None => "TRUE".to_string(),
             Some(c) => {
-                let exists = crate::views::occurrences::rows(
-                    &self.ctx,
-                    &format!("SELECT id FROM main_sourceimagecollection WHERE id = {c}"),
-                )
-                .await?;
+                let sql = self
+                    .fragments()
+                    .bind("exists.collection", &[("value", &c.to_string())]);
+                let exists = crate::views::occurrences::rows(&self.ctx, &sql).await?;
                 if exists.is_empty() {
                     return Err(Error::Usage(format!(
                         "export: collection {c} does not exist in the snapshot"

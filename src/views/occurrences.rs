@@ -90,9 +90,9 @@ pub async fn page(
     Ok(Page { count, rows })
 }
 
-/// The SQL statements that fetch the related rows of `occurrences` (list: identifications and
-/// classifications; detail adds images, detections, their classifications, predictions and
-/// captures). Returned in execution order; see [`related`].
+/// Fetch the related rows of `occurrences` with one statement per relation, whatever their
+/// number (list: identifications and classifications; detail and export add images,
+/// detections, their classifications, predictions and captures).
 /// Which response the related rows are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
