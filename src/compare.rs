@@ -35,6 +35,15 @@ fn permission_set(v: &Value) -> Option<BTreeSet<String>> {
         .map(|a| a.iter().map(|x| x.to_string()).collect())
 }
 
+/// Whether two arrays have the same length; a difference is recorded at `pointer/(length)`.
+fn same_length(pointer: &str, e: &[Value], a: &[Value], out: &mut Vec<Mismatch>) -> bool {
+    if e.len() != a.len() {
+        let (el, al) = (Value::from(e.len()), Value::from(a.len()));
+        push(out, &format!("{pointer}/(length)"), &el, &al);
+    }
+    e.len() == a.len()
+}
+
 /// Deep comparison of two JSON values; differences are appended to `out`.
 pub fn compare_values(pointer: &str, expected: &Value, actual: &Value, out: &mut Vec<Mismatch>) {
     match (expected, actual) {
@@ -64,13 +73,7 @@ pub fn compare_values(pointer: &str, expected: &Value, actual: &Value, out: &mut
             }
         }
         (Value::Array(e), Value::Array(a)) => {
-            if e.len() != a.len() {
-                push(
-                    out,
-                    &format!("{pointer}/(length)"),
-                    &Value::from(e.len()),
-                    &Value::from(a.len()),
-                );
+            if !same_length(pointer, e, a, out) {
                 return;
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
@@ -105,13 +108,7 @@ fn compare_tied(
     let (Some(e), Some(a)) = (expected.as_array(), actual.as_array()) else {
         return compare_values(pointer, expected, actual, out);
     };
-    if e.len() != a.len() {
-        push(
-            out,
-            &format!("{pointer}/(length)"),
-            &Value::from(e.len()),
-            &Value::from(a.len()),
-        );
+    if !same_length(pointer, e, a, out) {
         return;
     }
     let key = |v: &Value| {

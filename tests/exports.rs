@@ -8,12 +8,16 @@ fn oracle() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
 }
 
+async fn oracle_engine() -> Engine {
+    let snapshot = oracle().join("snapshot");
+    Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simple_csv_matches_antennas_file() {
-    let snapshot = oracle().join("snapshot");
-    let engine = Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
-        .await
-        .unwrap();
+    let engine = oracle_engine().await;
     let stream = engine
         .export_stream("export_simple_csv", 3, None)
         .await
@@ -43,10 +47,7 @@ async fn simple_csv_matches_antennas_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simple_csv_edge_cases_of_project_1() {
-    let snapshot = oracle().join("snapshot");
-    let engine = Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
-        .await
-        .unwrap();
+    let engine = oracle_engine().await;
     let stream = engine
         .export_stream("export_simple_csv", 1, None)
         .await
@@ -131,10 +132,7 @@ async fn simple_csv_edge_cases_of_project_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_json_matches_antennas_file() {
     use std::io::Read;
-    let snapshot = oracle().join("snapshot");
-    let engine = Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
-        .await
-        .unwrap();
+    let engine = oracle_engine().await;
     let stream = engine
         .export_stream("occurrence_list", 3, None)
         .await
