@@ -2,13 +2,15 @@
 //! Parquet snapshots of Antenna's database.
 //!
 //! Layers, each depending only on those before it:
-//! [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
+//! [`render`] (value formatting, no dependencies) · [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
 //! `queries/`) → [`output`] (JSON and tables) → the `occlens` command line.
 
 pub mod compare;
+pub mod dwca;
 pub mod error;
 pub mod generate;
 pub mod output;
+pub mod render;
 pub mod snapshot;
 pub mod views;
 

@@ -644,7 +644,7 @@ async fn shapes_keys_urls_and_values() {
     t.cls(d, Some(3), Some(4), Some(1e-05), true);
     let (_d, e) = t.engine().await;
     let r = call(&e, "/api/v2/occurrences/1/").await;
-    let text = occlens::output::pyfmt::to_json(&r.body);
+    let text = occlens::render::pyfmt::to_json(&r.body);
     assert!(text.contains(r#""determination_score":1.0"#), "{text}");
     assert!(text.contains(r#""score":1e-05"#), "{text}");
     let o = r.body.as_object().unwrap();

@@ -2,7 +2,7 @@
 
 use super::args::{ApiArgs, Cli};
 use occlens::output::api::get;
-use occlens::output::pyfmt::{to_json, to_json_pretty};
+use occlens::render::pyfmt::{to_json, to_json_pretty};
 use occlens::views::request::Requester;
 use occlens::{Engine, Error, Result};
 use serde_json::{json, Value};

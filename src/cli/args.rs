@@ -61,9 +61,15 @@ pub enum Command {
     Tables(TablesArgs),
     /// Export a project's occurrences (written to a temporary name, renamed when complete)
     #[command(
-        after_help = "Example:\n  occlens --snapshot ./snap export --format occurrences_simple_csv --project 1 --out project1.csv\n\nRows: the project's valid occurrences (no default filters, no query filters), ascending id."
+        after_help = "Examples:\n  occlens --snapshot ./snap export --format occurrences_simple_csv --project 1 --out project1.csv\n  occlens --snapshot ./snap export --format dwca --project 1 --out project1.zip --packaged-at 2026-11-21T00:00:00\n  occlens --snapshot s3://bucket/snap export --format occurrences_api_json --project 1 --out s3://bucket/exports/p1.json\n\nRows: Antenna's formats take the project's valid occurrences (no default filters, no query\nfilters) in ascending id order; dwca applies the project default filters and orders\noccurrences by determination score. A dwca archive that fails validation is kept with a\nVALIDATION_ERRORS.txt member and the command exits 1."
     )]
     Export(ExportArgs),
+    /// Check a Darwin Core Archive's structure (Antenna's validate_dwca_archive)
+    #[command(
+        name = "validate-dwca",
+        after_help = "Checks: zip, meta.xml and eml.xml present and parsable, one core, every table's\nlocation/id/fields, header widths, row widths, empty and duplicate ids, required terms,\ncoreids present in the core, occurrenceIDs present in occurrence.txt.\n\nRequired by default: eventID, eventDate, decimalLatitude, decimalLongitude, occurrenceID,\nbasisOfRecord, scientificName. Multimedia capture rows have no occurrenceID, so occlens's\n(and Antenna's) own archives need --not-required http://rs.tdwg.org/dwc/terms/occurrenceID\nor --no-required.\n\nExit status: 0 when the archive passes, 1 when it fails.\n\nExample:\n  occlens validate-dwca export.zip --no-required"
+    )]
+    ValidateDwca(ValidateDwcaArgs),
     /// Write a deterministic synthetic snapshot
     #[command(
         after_help = "Example:\n  occlens generate --out data/demo --occurrences 500 --seed 1"
@@ -164,6 +170,9 @@ pub enum ExportFormat {
     /// Antenna's `occurrences_api_json` (detail shape, anonymous, byte-identical)
     #[value(name = "occurrences_api_json")]
     OccurrencesApiJson,
+    /// Darwin Core Archive, April 2026 draft (event core + occurrence, multimedia, MoF), validated
+    #[value(name = "dwca")]
+    Dwca,
 }
 
 #[derive(Args)]
@@ -175,9 +184,30 @@ pub struct ExportArgs {
     /// Only occurrences with a detection in this capture set (Antenna's only export filter)
     #[arg(long)]
     pub collection: Option<i64>,
-    /// Output file
+    /// Output file: a path, or an s3://, gs://, az:// object URL
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: String,
+    /// dwca: the EML packageId time, YYYY-MM-DDTHH:MM:SS (default: now, local wall clock)
+    #[arg(long, value_parser = parse_packaged_at)]
+    pub packaged_at: Option<String>,
+}
+
+fn parse_packaged_at(s: &str) -> Result<String, String> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .map(|_| s.to_string())
+        .map_err(|_| "expected YYYY-MM-DDTHH:MM:SS, e.g. 2026-11-21T04:26:40".to_string())
+}
+
+#[derive(Args)]
+pub struct ValidateDwcaArgs {
+    /// The archive (.zip)
+    pub archive: PathBuf,
+    /// Check structure only, no required terms (what the export gate checks)
+    #[arg(long)]
+    pub no_required: bool,
+    /// Drop a term from the required set (repeatable), e.g. http://rs.tdwg.org/dwc/terms/occurrenceID
+    #[arg(long = "not-required", value_name = "TERM_URI")]
+    pub not_required: Vec<String>,
 }
 
 #[derive(Args)]

@@ -1,69 +1,148 @@
-//! `occlens export`: stream an export to a temporary file, renamed into place when complete.
+//! `occlens export` and `occlens validate-dwca`.
 
-use super::args::{ExportArgs, ExportFormat};
+use super::args::{ExportArgs, ExportFormat, ValidateDwcaArgs};
+use occlens::dwca::{archive, validate};
+use occlens::output::target::Target;
 use occlens::output::{csv_export, json_export};
 use occlens::{Engine, Error, Result};
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// How an export's writing ended, before the file is moved into place.
+struct Done {
+    rows: u64,
+    /// A dwca archive that failed validation: kept, but the command fails.
+    failure: Option<String>,
+}
+
 pub async fn export(engine: &Engine, args: &ExportArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let view = match args.format {
-        ExportFormat::OccurrencesSimpleCsv => "export_simple_csv",
-        ExportFormat::OccurrencesApiJson => "occurrence_list",
-    };
-    let stream = engine
-        .export_stream(view, args.project, args.collection)
-        .await?;
-    let out = &args.out;
-    let tmp = out.with_file_name(format!(
-        ".{}.occlens-tmp",
-        out.file_name()
-            .map_or("export".into(), |n| n.to_string_lossy().to_string())
-    ));
-    let io = |p: &std::path::Path, e: std::io::Error| Error::Io {
-        path: p.display().to_string(),
-        source: e,
-    };
-    let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    let mut writer = std::io::BufWriter::new(file);
+    let target = Target::parse(&args.out)?;
+    let tmp = target.temp_path();
     let bar = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos} rows ({per_sec})")
             .expect("valid template"),
     );
     let progress = |n| bar.set_position(n);
-    let result = match args.format {
+    let result = write(engine, args, &tmp, &progress).await;
+    bar.finish_and_clear();
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => {
+            Target::discard(&tmp);
+            return Err(e);
+        }
+    };
+    let bytes = target.commit(&tmp).await?;
+    eprintln!(
+        "occlens: exported {} rows, {bytes} bytes to {} in {:.2} s",
+        done.rows,
+        target.display(),
+        started.elapsed().as_secs_f64()
+    );
+    match done.failure {
+        None => Ok(ExitCode::SUCCESS),
+        Some(message) => {
+            eprintln!("occlens: {message}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn write(
+    engine: &Engine,
+    args: &ExportArgs,
+    tmp: &Path,
+    progress: &dyn Fn(u64),
+) -> Result<Done> {
+    let io = |e: std::io::Error| Error::Io {
+        path: tmp.display().to_string(),
+        source: e,
+    };
+    if args.format == ExportFormat::Dwca {
+        let packaged_at = args.packaged_at.clone().unwrap_or_else(|| {
+            chrono::Local::now()
+                .naive_local()
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        });
+        let written = archive::write_archive(
+            engine,
+            args.project,
+            args.collection,
+            &packaged_at,
+            tmp,
+            progress,
+        )
+        .await?;
+        let failure = (!written.report.ok()).then(|| archive::failure_message(&written.report));
+        return Ok(Done {
+            rows: written.occurrences(),
+            failure,
+        });
+    }
+    let file = std::fs::File::create(tmp).map_err(io)?;
+    let mut writer = std::io::BufWriter::new(file);
+    let rows = match args.format {
         ExportFormat::OccurrencesSimpleCsv => {
+            let stream = engine
+                .export_stream("export_simple_csv", args.project, args.collection)
+                .await?;
             let config = &engine.config;
             csv_export::write(
                 stream,
                 &mut writer,
                 config.time_zone,
                 &config.media_url,
-                &progress,
+                progress,
             )
-            .await
+            .await?
         }
         ExportFormat::OccurrencesApiJson => {
-            json_export::write(engine, stream, &mut writer, &progress).await
+            let stream = engine
+                .export_stream("occurrence_list", args.project, args.collection)
+                .await?;
+            json_export::write(engine, stream, &mut writer, progress).await?
         }
+        ExportFormat::Dwca => unreachable!("handled above"),
     };
-    bar.finish_and_clear();
-    let rows = match result.and_then(|n| writer.flush().map(|_| n).map_err(|e| io(&tmp, e))) {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+    writer.flush().map_err(io)?;
+    Ok(Done {
+        rows,
+        failure: None,
+    })
+}
+
+/// `occlens validate-dwca`: Antenna's `validate_dwca_archive` output lines and exit status.
+pub fn validate_dwca(args: &ValidateDwcaArgs) -> Result<ExitCode> {
+    let required: Vec<String> = if args.no_required {
+        vec![]
+    } else {
+        validate::default_required_terms()
+            .into_iter()
+            .filter(|t| !args.not_required.contains(t))
+            .collect()
     };
-    drop(writer);
-    std::fs::rename(&tmp, out).map_err(|e| io(out, e))?;
-    let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "occlens: exported {rows} rows, {bytes} bytes to {} in {:.2} s",
-        out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(ExitCode::SUCCESS)
+    let report = validate::validate(&args.archive, &required);
+    for w in &report.warnings {
+        println!("WARN: {w}");
+    }
+    for e in &report.errors {
+        println!("FAIL: {e}");
+    }
+    if report.ok() {
+        println!(
+            "OK: {} passes structural validation",
+            args.archive.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "occlens: Validation failed with {} error(s)",
+            report.errors.len()
+        );
+        Ok(ExitCode::from(1))
+    }
 }

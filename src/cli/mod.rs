@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             let engine = open(&cli).await?;
             export::export(&engine, x).await
         }
+        Command::ValidateDwca(v) => export::validate_dwca(v),
         Command::Tables(t) => {
             let engine = open(&cli).await?;
             sql::tables(&engine, t).await

@@ -2,9 +2,9 @@
 //! Python's `csv` module (excel dialect, `\r\n`) writes Python values.
 
 use crate::error::{Error, Result};
-use crate::output::media::{csv_capture_url, media_url};
-use crate::output::pyfmt::{py_repr, py_repr_json, py_timedelta};
-use crate::output::timefmt::{event_name, iso_sep};
+use crate::render::media::{csv_capture_url, media_url};
+use crate::render::pyfmt::{py_repr, py_repr_json, py_timedelta};
+use crate::render::timefmt::{event_name, iso_sep};
 use crate::views::rows::{to_rows, Row, RowExt};
 use chrono_tz::Tz;
 use datafusion::physical_plan::SendableRecordBatchStream;

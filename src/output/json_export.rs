@@ -3,8 +3,8 @@
 //! `",\n"`, `]` — with Python's `json.dumps` text.
 
 use crate::error::{Error, Result};
-use crate::output::pyfmt::dumps;
 use crate::output::shape::Shaper;
+use crate::render::pyfmt::dumps;
 use crate::views::occurrences::{related, Shape};
 use crate::views::request::Requester;
 use crate::views::rows::{to_rows, Row};

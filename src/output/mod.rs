@@ -1,10 +1,8 @@
-//! Output: JSON shapes of the API, Python value rendering, media URLs, tables.
+//! Output: JSON shapes of the API, export writers, tables.
 
 pub mod api;
 pub mod csv_export;
 pub mod json_export;
-pub mod media;
-pub mod pyfmt;
 pub mod shape;
 pub mod table;
-pub mod timefmt;
+pub mod target;

@@ -1,8 +1,8 @@
 //! The JSON shapes of the occurrence API (spec §4): key order, nested objects, hyperlinks and
 //! `user_permissions`. Values come from the queries; nothing here decides which rows win.
 
-use crate::output::media::{capture_url, media_url, media_url_of};
-use crate::output::timefmt::{
+use crate::render::media::{capture_url, media_url, media_url_of};
+use crate::render::timefmt::{
     date_label, duration_iso, duration_label, duration_seconds, event_name, iso, millis,
     time_of_day,
 };

@@ -62,6 +62,8 @@ pub struct Column {
     pub kind: Kind,
     pub nullable: bool,
     pub used: bool,
+    /// Added by a later Antenna migration: a snapshot without it reads it as NULL.
+    pub fill: bool,
 }
 
 pub struct Table {
@@ -93,6 +95,19 @@ const fn c(name: &'static str, kind: Kind, nullable: bool, used: bool) -> Column
         kind,
         nullable,
         used,
+        fill: false,
+    }
+}
+
+/// A column of a later migration (e.g. `main_project.license`, DwC-A branch migration 0084):
+/// used, nullable, and read as NULL when a snapshot predates it.
+const fn later(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        used: true,
+        fill: true,
     }
 }
 
@@ -137,7 +152,7 @@ pub static TABLES: &[Table] = &[
             c("path", Str, true, true),
             c("frame_num", I32, true, true),
             c("detection_time", Ts, true, false),
-            c("detection_score", F64, true, false),
+            c("detection_score", F64, true, true),
             c("similarity_vector", Str, true, false),
             c("occurrence_id", I64, true, true),
             c("source_image_id", I64, false, true),
@@ -191,18 +206,18 @@ pub static TABLES: &[Table] = &[
             c("active", Bool, false, false),
             c("gbif_taxon_key", I64, true, true),
             c("authorship_date", Date, true, false),
-            c("ordering", I32, true, false),
+            c("ordering", I32, true, true),
             c("parent_id", I64, true, true),
             c("synonym_of_id", I64, true, false),
-            c("display_name", Str, true, false),
+            c("display_name", Str, true, true),
             c("author", Str, false, false),
-            c("bold_taxon_bin", Str, true, false),
+            c("bold_taxon_bin", Str, true, true),
             c("inat_taxon_id", I64, true, true),
             c("notes", Str, false, false),
             c("sort_phylogeny", I64, true, false),
             c("parents_json", Str, false, true),
             c("search_names", ListStr, true, false),
-            c("common_name_en", Str, true, false),
+            c("common_name_en", Str, true, true),
             c("cover_image_credit", Str, true, true),
             c("cover_image_url", Str, true, true),
             c("fieldguide_id", Str, true, true),
@@ -249,7 +264,7 @@ pub static TABLES: &[Table] = &[
             c("updated_at", Ts, false, false),
             c("path", Str, false, true),
             c("public_base_url", Str, true, true),
-            c("timestamp", Ts, true, false),
+            c("timestamp", Ts, true, true),
             c("width", I32, true, true),
             c("height", I32, true, true),
             c("size", I64, true, false),
@@ -277,7 +292,7 @@ pub static TABLES: &[Table] = &[
             c("deployment_id", I64, true, false),
             c("project_id", I64, true, false),
             c("calculated_fields_updated_at", Ts, true, false),
-            c("captures_count", I32, true, false),
+            c("captures_count", I32, true, true),
             c("detections_count", I32, true, false),
             c("occurrences_count", I32, true, false),
         ]
@@ -296,8 +311,8 @@ pub static TABLES: &[Table] = &[
             c("data_source_subdir", Str, true, false),
             c("data_source_regex", Str, true, false),
             c("data_source_last_checked", Ts, true, false),
-            c("latitude", F64, true, false),
-            c("longitude", F64, true, false),
+            c("latitude", F64, true, true),
+            c("longitude", F64, true, true),
             c("image", Str, true, false),
             c("data_source_id", I64, true, false),
             c("device_id", I64, true, false),
@@ -320,7 +335,7 @@ pub static TABLES: &[Table] = &[
             c("created_at", Ts, false, false),
             c("updated_at", Ts, false, false),
             c("name", Str, false, true),
-            c("description", Str, false, false),
+            c("description", Str, false, true),
             c("image", Str, true, false),
             c("active", Bool, false, false),
             c("priority", I32, false, false),
@@ -330,6 +345,8 @@ pub static TABLES: &[Table] = &[
             c("default_processing_pipeline_id", I64, true, false),
             c("session_time_gap_seconds", I32, false, false),
             c("draft", Bool, false, true),
+            later("license", Str),
+            later("rights_holder", Str),
         ]
     ),
     table!(

@@ -74,60 +74,17 @@ impl Location {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let bucket = || {
-            url.host_str()
-                .filter(|h| !h.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    err(format!(
-                        "{}:// URL needs a bucket, e.g. {}://bucket/prefix",
-                        url.scheme(),
-                        url.scheme()
-                    ))
-                })
-        };
-        let store: Option<Arc<dyn ObjectStore>> = match url.scheme() {
+        let store = match url.scheme() {
             "file" => {
-                let p = url.to_file_path().map_err(|_| err("not a local path".into()))?;
+                let p = url
+                    .to_file_path()
+                    .map_err(|_| err("not a local path".into()))?;
                 if !p.is_dir() {
                     return Err(err("no such directory".into()));
                 }
                 None
             }
-            "s3" | "s3a" => Some(Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket()?)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            )),
-            "gs" => Some(Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_bucket_name(bucket()?)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            )),
-            "az" | "abfs" | "abfss" => Some(Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_container_name(bucket()?)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            )),
-            "http" | "https" => {
-                let mut root = url.clone();
-                root.set_path("/");
-                root.set_query(None);
-                Some(Arc::new(
-                    object_store::http::HttpBuilder::new()
-                        .with_url(root.as_str())
-                        .build()
-                        .map_err(|e| err(e.to_string()))?,
-                ))
-            }
-            other => {
-                return Err(err(format!(
-                    "unsupported scheme {other}:// (expected a path, file://, s3://, gs://, az://, http(s)://)"
-                )))
-            }
+            _ => Some(store_for(&url).map_err(err)?),
         };
         Ok(Location {
             display: spec.to_string(),
@@ -147,4 +104,58 @@ impl Location {
         u.set_path("/");
         u
     }
+}
+
+/// The object store serving `url` (s3, gs, az, http(s)), configured from the environment the
+/// way each cloud's own tools are (AWS_*, GOOGLE_*, AZURE_* variables).
+pub fn store_for(url: &Url) -> std::result::Result<Arc<dyn ObjectStore>, String> {
+    let bucket = || {
+        url.host_str()
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "{}:// URL needs a bucket, e.g. {}://bucket/prefix",
+                    url.scheme(),
+                    url.scheme()
+                )
+            })
+    };
+    let e = |e: object_store::Error| e.to_string();
+    Ok(match url.scheme() {
+        "s3" | "s3a" => Arc::new(
+            object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket()?)
+                .build()
+                .map_err(e)?,
+        ),
+        "gs" => Arc::new(
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket()?)
+                .build()
+                .map_err(e)?,
+        ),
+        "az" | "abfs" | "abfss" => Arc::new(
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket()?)
+                .build()
+                .map_err(e)?,
+        ),
+        "http" | "https" => {
+            let mut root = url.clone();
+            root.set_path("/");
+            root.set_query(None);
+            Arc::new(
+                object_store::http::HttpBuilder::new()
+                    .with_url(root.as_str())
+                    .build()
+                    .map_err(e)?,
+            )
+        }
+        other => {
+            return Err(format!(
+                "unsupported scheme {other}:// (expected a path, file://, s3://, gs://, az://, http(s)://)"
+            ))
+        }
+    })
 }

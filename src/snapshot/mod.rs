@@ -6,7 +6,7 @@ pub mod location;
 
 use crate::error::{Error, Result};
 use contract::{Table, TABLES};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -132,8 +132,24 @@ async fn register(
                 })?;
         }
     }
-    let provider = ctx.table_provider(table.name).await?;
-    let schema = provider.schema();
+    let mut schema = ctx.table_provider(table.name).await?.schema();
+    let missing: Vec<_> = table
+        .columns
+        .iter()
+        .filter(|c| c.fill && schema.field_with_name(c.name).is_err())
+        .map(|c| Field::new(c.name, c.kind.data_type(), true))
+        .collect();
+    if let (false, Source::File(url) | Source::Parts(url, _)) = (missing.is_empty(), &source) {
+        // Columns of later migrations read as NULL: declare them in the table schema and let
+        // the Parquet reader fill what the files lack.
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(missing);
+        let extended = Schema::new(fields);
+        ctx.deregister_table(table.name)?;
+        let opts = ParquetReadOptions::default().schema(&extended);
+        ctx.register_parquet(table.name, url, opts).await?;
+        schema = ctx.table_provider(table.name).await?.schema();
+    }
     validate(table, &schema)?;
     Ok(TableInfo {
         name: table.name,

@@ -35,9 +35,14 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
         "08_exports.sql",
         include_str!("../../queries/08_exports.sql"),
     ),
+    ("09_dwca.sql", include_str!("../../queries/09_dwca.sql")),
 ];
 
-const REQUEST_FILE: &str = include_str!("../../queries/request.sql");
+/// The files of named fragments.
+const FRAGMENT_FILES: &[&str] = &[
+    include_str!("../../queries/request.sql"),
+    include_str!("../../queries/dwca.sql"),
+];
 
 /// A new DataFusion session with occlens's functions registered.
 pub fn session() -> SessionContext {
@@ -46,6 +51,7 @@ pub fn session() -> SessionContext {
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let ctx = SessionContext::new_with_config(config);
     udf::register(&ctx);
+    crate::views::render_udf::register(&ctx);
     ctx
 }
 
@@ -83,15 +89,26 @@ fn split_statements(text: &str) -> Vec<String> {
     out
 }
 
-/// The named fragments of `queries/request.sql`.
+/// The named fragments of `queries/request.sql` and `queries/dwca.sql`, with `${time_zone}`
+/// bound.
 pub struct Fragments(HashMap<String, String>);
 
 impl Fragments {
-    pub fn load() -> Fragments {
+    pub fn load(time_zone: &str) -> Fragments {
         let mut map = HashMap::new();
+        for file in FRAGMENT_FILES {
+            Self::parse(file, &mut map);
+        }
+        for body in map.values_mut() {
+            *body = body.replace("${time_zone}", time_zone);
+        }
+        Fragments(map)
+    }
+
+    fn parse(text: &str, map: &mut HashMap<String, String>) {
         let mut name: Option<String> = None;
         let mut body = String::new();
-        for line in REQUEST_FILE.lines() {
+        for line in text.lines() {
             let trimmed = line.trim();
             if let Some(n) = trimmed.strip_prefix("-- name:") {
                 if let Some(prev) = name.take() {
@@ -107,7 +124,6 @@ impl Fragments {
         if let Some(prev) = name {
             map.insert(prev, body.trim().to_string());
         }
-        Fragments(map)
     }
 
     /// The fragment `name` with each `${key}` replaced by its (already validated) literal.
@@ -115,7 +131,7 @@ impl Fragments {
         let mut text = self
             .0
             .get(name)
-            .unwrap_or_else(|| panic!("queries/request.sql has no fragment {name}"))
+            .unwrap_or_else(|| panic!("queries/ has no fragment {name}"))
             .clone();
         for (k, v) in params {
             text = text.replace(&format!("${{{k}}}"), v);
@@ -134,7 +150,7 @@ mod tests {
 
     #[test]
     fn every_fragment_the_code_names_exists() {
-        let f = Fragments::load();
+        let f = Fragments::load("UTC");
         for n in [
             "visible.anonymous",
             "visible.user",

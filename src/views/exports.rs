@@ -1,11 +1,45 @@
-//! The export base set as a stream of record batches (spec §6.1): memory stays bounded by the
-//! batch size, not the export size.
+//! Export queries (spec §6, antenna-exports-dwca.md): the project and collection scope, then the
+//! SQL of each export as a stream of record batches, so that memory stays bounded by the batch
+//! size, not the export size.
 
 use crate::error::{Error, Result};
 use crate::views::Engine;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
+/// The files of a Darwin Core Archive, in zip member order, with the query of each.
+pub struct DwcaQueries {
+    pub files: Vec<(&'static str, String)>,
+    /// One row: the values `eml.xml` is built from.
+    pub eml: String,
+}
+
 impl Engine {
+    /// Check that `project` (and `collection`) exist; the collection condition over `o.id`.
+    pub async fn export_scope(&self, project: i64, collection: Option<i64>) -> Result<String> {
+        if !self.dims.projects.contains_key(&project) {
+            return Err(Error::Usage(format!(
+                "export: project {project} does not exist in the snapshot"
+            )));
+        }
+        let Some(c) = collection else {
+            return Ok("TRUE".to_string());
+        };
+        let sql = self
+            .fragments()
+            .bind("exists.collection", &[("value", &c.to_string())]);
+        if crate::views::occurrences::rows(&self.ctx, &sql)
+            .await?
+            .is_empty()
+        {
+            return Err(Error::Usage(format!(
+                "export: collection {c} does not exist in the snapshot"
+            )));
+        }
+        Ok(self
+            .fragments()
+            .bind("collection", &[("value", &c.to_string())]))
+    }
+
     /// Stream `view` (an export view of `queries/08_exports.sql`) for `project`, optionally
     /// restricted to occurrences with a detection in `collection`, in ascending id order.
     pub async fn export_stream(
@@ -14,27 +48,7 @@ impl Engine {
         project: i64,
         collection: Option<i64>,
     ) -> Result<SendableRecordBatchStream> {
-        if !self.dims.projects.contains_key(&project) {
-            return Err(Error::Usage(format!(
-                "export: project {project} does not exist in the snapshot"
-            )));
-        }
-        let collection = match collection {
-            None => "TRUE".to_string(),
-            Some(c) => {
-                let sql = self
-                    .fragments()
-                    .bind("exists.collection", &[("value", &c.to_string())]);
-                let exists = crate::views::occurrences::rows(&self.ctx, &sql).await?;
-                if exists.is_empty() {
-                    return Err(Error::Usage(format!(
-                        "export: collection {c} does not exist in the snapshot"
-                    )));
-                }
-                self.fragments()
-                    .bind("collection", &[("value", &c.to_string())])
-            }
-        };
+        let collection = self.export_scope(project, collection).await?;
         let sql = self.fragments().bind(
             "export.base",
             &[
@@ -43,6 +57,46 @@ impl Engine {
                 ("collection", &collection),
             ],
         );
-        Ok(self.ctx.sql(&sql).await?.execute_stream().await?)
+        self.stream(&sql).await
+    }
+
+    /// The queries of a Darwin Core Archive of `project` (`queries/dwca.sql`).
+    pub async fn dwca_queries(&self, project: i64, collection: Option<i64>) -> Result<DwcaQueries> {
+        let collection = self.export_scope(project, collection).await?;
+        let project = project.to_string();
+        let media_url = self.config.media_url.replace('\'', "''");
+        let params = [
+            ("project", project.as_str()),
+            ("collection", collection.as_str()),
+            ("media_url", media_url.as_str()),
+        ];
+        let f = self.fragments();
+        let with = format!(
+            "WITH selected AS ({}), events AS ({})",
+            f.bind("dwca.selected", &params),
+            f.bind("dwca.events", &params)
+        );
+        // A file query may open with its own WITH: its CTEs follow the shared ones.
+        let file = |name: &str| {
+            let body = f.bind(name, &params);
+            match body.strip_prefix("WITH ") {
+                Some(ctes) => format!("{with},\n{ctes}"),
+                None => format!("{with}\n{body}"),
+            }
+        };
+        Ok(DwcaQueries {
+            files: vec![
+                ("event.txt", file("dwca.event")),
+                ("occurrence.txt", file("dwca.occurrence")),
+                ("multimedia.txt", file("dwca.multimedia")),
+                ("measurementorfact.txt", file("dwca.measurementorfact")),
+            ],
+            eml: file("dwca.eml"),
+        })
+    }
+
+    /// Run `sql` as a stream of record batches.
+    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
+        Ok(self.ctx.sql(sql).await?.execute_stream().await?)
     }
 }

@@ -6,6 +6,7 @@ pub mod dims;
 pub mod exports;
 pub mod occurrences;
 pub mod query;
+pub mod render_udf;
 pub mod request;
 pub mod rows;
 pub mod udf;
@@ -64,12 +65,13 @@ impl Engine {
         let snapshot = Snapshot::open(&ctx, &location).await?;
         catalog::create_views(&ctx, config.time_zone.name()).await?;
         let dims = Dims::load(&ctx).await?;
+        let fragments = Fragments::load(config.time_zone.name());
         Ok(Engine {
             ctx,
             snapshot,
             dims,
             config,
-            fragments: Fragments::load(),
+            fragments,
         })
     }
 

@@ -160,6 +160,31 @@ mod tests {
     }
 }
 
+/// `repr(f)` as Python's `str()`/`repr()` prints it outside JSON: non-finite values are
+/// `nan`, `inf`, `-inf`.
+pub fn py_repr_lower(f: f64) -> String {
+    if f.is_nan() {
+        "nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    } else {
+        py_repr(f)
+    }
+}
+
+/// Python's `round(f, n)`: the exact binary value rounded to `n` decimals, ties to even, then
+/// the nearest double (Rust's fixed formatting rounds the exact value the same way).
+pub fn py_round(f: f64, n: usize) -> f64 {
+    if !f.is_finite() {
+        return f;
+    }
+    format!("{f:.n$}").parse().unwrap_or(f)
+}
+
 /// Python's `repr` of a decoded JSON value (lists as `[1, 2.5, 'a']`).
 pub fn py_repr_json(v: &Value) -> String {
     match v {

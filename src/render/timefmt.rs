@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
 use chrono_tz::Tz;
 
-use crate::output::pyfmt::py_repr;
+use crate::render::pyfmt::py_repr;
 
 /// The wall-clock time of a UTC instant (microseconds) in `tz`.
 pub fn local(us: i64, tz: Tz) -> NaiveDateTime {

@@ -1,0 +1,213 @@
+-- Darwin Core Archive files (antenna-exports-dwca.md §1). Named fragments, like request.sql:
+-- occlens runs `WITH selected AS (dwca.selected), events AS (dwca.events)` followed by each
+-- file's query (whose own WITH, if any, continues that list), with ${project}, ${collection}
+-- and ${media_url} bound. Every file query returns
+-- the file's columns, in order, as text; the writer only quotes and joins them.
+-- Local wall-clock values: to_local_time(arrow_cast(x, 'Timestamp(Microsecond, Some(tz))')).
+
+-- name: dwca.selected
+-- O (§1.2): the project's valid occurrences with an event, after the project default filters
+-- and the optional collection filter. `position` is occurrence.txt order: score DESC, id ASC.
+SELECT o.id, o.event_id, o.determination_id, o.determination_score, o.updated_at,
+       row_number() OVER (ORDER BY o.determination_score DESC, o.id ASC) AS position
+FROM default_filtered_occurrence o
+WHERE o.project_id = ${project} AND o.event_id IS NOT NULL AND ${collection}
+
+-- name: dwca.events
+-- E (§1.2): the events O references that belong to the project, ordered start, id.
+SELECT e.*, row_number() OVER (ORDER BY e.start ASC, e.id ASC) AS position
+FROM main_event e
+WHERE e.project_id = ${project} AND e.id IN (SELECT event_id FROM selected)
+
+-- name: dwca.event
+-- event.txt (§1.4), 29 columns.
+SELECT
+  'urn:ami:event:' || slugify(p.name) || ':' || CAST(e.id AS VARCHAR) AS "eventID",
+  CASE WHEN e.ls IS NULL THEN ''
+       WHEN e.le IS NOT NULL AND CAST(e.le AS DATE) <> CAST(e.ls AS DATE)
+         THEN to_char(e.ls, '%Y-%m-%d') || '/' || to_char(e.le, '%Y-%m-%d')
+       ELSE to_char(e.ls, '%Y-%m-%d') END AS "eventDate",
+  coalesce(to_char(e.ls, '%H:%M:%S'), '') AS "eventTime",
+  coalesce(CAST(CAST(date_part('year', e.ls) AS BIGINT) AS VARCHAR), '') AS "year",
+  coalesce(CAST(CAST(date_part('month', e.ls) AS BIGINT) AS VARCHAR), '') AS "month",
+  coalesce(CAST(CAST(date_part('day', e.ls) AS BIGINT) AS VARCHAR), '') AS "day",
+  'automated light trap with camera' AS "samplingProtocol",
+  CAST(coalesce(e.captures_count, 0) AS VARCHAR) AS "sampleSizeValue",
+  'images' AS "sampleSizeUnit",
+  CASE WHEN e.effort IS NULL OR e.effort < 0 THEN ''
+       WHEN e.effort / 3600 > 0
+         THEN CAST(e.effort / 3600 AS VARCHAR) || 'h ' || CAST((e.effort % 3600) / 60 AS VARCHAR) || 'm'
+       ELSE CAST((e.effort % 3600) / 60 AS VARCHAR) || 'm' END AS "samplingEffort",
+  coalesce(dep.name, '') AS "locationID",
+  coalesce(py_float(py_round(dep.latitude, 6)), '') AS "decimalLatitude",
+  coalesce(py_float(py_round(dep.longitude, 6)), '') AS "decimalLongitude",
+  'WGS84' AS "geodeticDatum",
+  p.name AS "datasetName",
+  CASE WHEN p.license <> '' THEN p.license ELSE 'All rights reserved' END AS "license",
+  coalesce(p.rights_holder, '') AS "rightsHolder",
+  coalesce(iso_dt(to_local_time(arrow_cast(e.updated_at, 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS "modified",
+  'true' AS "isSamplingEffortReported",
+  CASE WHEN e.captures_count > 0 THEN CAST(e.captures_count AS VARCHAR) ELSE '' END AS "samplingEffortValue",
+  'images' AS "samplingEffortUnit",
+  'automated camera trap with light attractant; continuous overnight monitoring with fixed image-capture interval; images processed by ML detector + classifier pipeline' AS "samplingEffortProtocol",
+  'true' AS "isAbsenceReported",
+  coalesce(ts.target_scope, '') AS "targetTaxonomicScope",
+  'trap or sample' AS "inventoryTypes",
+  'AMI ML detector + classifier pipeline' AS "protocolNames",
+  'Images captured at a fixed interval by an automated monitoring station; each image processed through a detector (bounding-box extraction) and classifier (species prediction). Occurrences grouped from co-located detections; default filters applied.' AS "protocolDescriptions",
+  'true' AS "hasMaterialSamples",
+  'digital images' AS "materialSampleTypes"
+FROM (SELECT *,
+             to_local_time(arrow_cast(start, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS ls,
+             to_local_time(arrow_cast("end", 'Timestamp(Microsecond, Some("${time_zone}"))')) AS le,
+             -- whole seconds of end - start, truncated toward zero
+             (arrow_cast("end", 'Int64') - arrow_cast(start, 'Int64')) / 1000000 AS effort
+      FROM events) e
+JOIN main_project p ON p.id = ${project}
+LEFT JOIN main_deployment dep ON dep.id = e.deployment_id
+LEFT JOIN dwca_target_scope ts ON ts.project_id = p.id
+ORDER BY e.position
+
+-- name: dwca.occurrence
+-- occurrence.txt (§1.5), 21 columns, in O order. An occurrence whose event is not in E is still
+-- written (its coreid then dangles and the archive fails validation, as Antenna's does).
+SELECT
+  'urn:ami:event:' || p.slug || ':' || CAST(o.event_id AS VARCHAR) AS "eventID",
+  'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) AS "occurrenceID",
+  'MachineObservation' AS "basisOfRecord",
+  'present' AS "occurrenceStatus",
+  coalesce(t.scientific_name, '') AS "scientificName",
+  coalesce(t.taxon_rank, '') AS "taxonRank",
+  coalesce(t.kingdom, '') AS "kingdom",
+  coalesce(t.phylum, '') AS "phylum",
+  coalesce(t.class, '') AS "class",
+  coalesce(t."order", '') AS "order",
+  coalesce(t.family, '') AS "family",
+  coalesce(t.genus, '') AS "genus",
+  coalesce(t.specific_epithet, '') AS "specificEpithet",
+  coalesce(t.vernacular_name, '') AS "vernacularName",
+  coalesce(t.taxon_key, '') AS "taxonID",
+  '1' AS "individualCount",
+  coalesce(pv.identified_by, '') AS "identifiedBy",
+  coalesce(pv.date_identified, '') AS "dateIdentified",
+  CASE WHEN coalesce(s.active_count, 0) > 0 THEN 'verified' ELSE 'unverified' END AS "identificationVerificationStatus",
+  coalesce(iso_dt(to_local_time(arrow_cast(o.updated_at, 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS "modified",
+  coalesce(m.associated_media, '') AS "associatedMedia"
+FROM selected o
+CROSS JOIN (SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}) p
+LEFT JOIN dwca_taxon t ON t.id = o.determination_id
+LEFT JOIN dwca_provenance pv ON pv.occurrence_id = o.id
+LEFT JOIN identification_summary s ON s.occurrence_id = o.id
+LEFT JOIN dwca_associated_media m ON m.occurrence_id = o.id
+ORDER BY o.position
+
+-- name: dwca.multimedia
+-- multimedia.txt (§1.7), 11 columns: per event in E order, first one row per distinct capture
+-- (first seen over O order and detection order; captures without a URL get no row), then one row
+-- per detection with a crop URL.
+WITH project AS (
+  SELECT slugify(name) AS slug,
+         CASE WHEN license <> '' THEN license ELSE 'All rights reserved' END AS license,
+         coalesce(rights_holder, '') AS rights_holder
+  FROM main_project WHERE id = ${project}
+), seen AS (
+  SELECT ev.position AS event_position, o.event_id, o.position AS occurrence_position, d.*,
+         row_number() OVER (PARTITION BY o.event_id ORDER BY o.position, d.position) AS seen
+  FROM selected o
+  JOIN events ev ON ev.id = o.event_id
+  JOIN dwca_detection d ON d.occurrence_id = o.id
+), media AS (
+  SELECT event_position, event_id, 0 AS kind, min(seen) AS seen, '' AS occurrence_id_text,
+         max(capture_url) AS identifier, '' AS "references",
+         coalesce(iso_dt(to_local_time(arrow_cast(max(capture_timestamp), 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS created,
+         'Source capture image from automated monitoring station' AS description
+  FROM seen GROUP BY event_position, event_id, source_image_id
+  UNION ALL
+  SELECT event_position, event_id, 1 AS kind, seen, CAST(occurrence_id AS VARCHAR) AS occurrence_id_text,
+         media_url(path, '${media_url}') AS identifier, coalesce(capture_url, '') AS "references",
+         coalesce(iso_dt(to_local_time(arrow_cast(coalesce("timestamp", capture_timestamp), 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS created,
+         'Cropped detection from source capture' AS description
+  FROM seen
+)
+SELECT
+  'urn:ami:event:' || p.slug || ':' || CAST(m.event_id AS VARCHAR) AS "eventID",
+  CASE WHEN m.kind = 0 THEN '' ELSE 'urn:ami:occurrence:' || p.slug || ':' || m.occurrence_id_text END AS "occurrenceID",
+  'StillImage' AS "type",
+  'image/jpeg' AS "format",
+  m.identifier AS "identifier",
+  m."references" AS "references",
+  m.created AS "created",
+  p.license AS "license",
+  p.rights_holder AS "rightsHolder",
+  '' AS "creator",
+  m.description AS "description"
+FROM media m CROSS JOIN project p
+WHERE m.identifier IS NOT NULL AND m.identifier <> ''
+ORDER BY m.event_position, m.kind, m.seen
+
+-- name: dwca.measurementorfact
+-- measurementorfact.txt (§1.8), 8 columns: per occurrence in O order, its classificationScore
+-- (when the determination score is not NULL), then per detection in default order its
+-- detectionScore (when not NULL) and boundingBox (when the bbox is truthy in Python).
+WITH project AS (
+  SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}
+), facts AS (
+  SELECT o.position, 0 AS detection_position, 0 AS kind, o.event_id, o.id AS occurrence_id,
+         'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) || ':classificationScore' AS measurement_id,
+         'classificationScore' AS type, fixed(o.determination_score, 6) AS value, 'proportion' AS unit,
+         coalesce(db.determined_by, '') AS determined_by, 'ML classifier softmax score' AS remarks
+  FROM selected o CROSS JOIN project p
+  LEFT JOIN dwca_score_determined_by db ON db.occurrence_id = o.id
+  WHERE o.determination_score IS NOT NULL
+  UNION ALL
+  SELECT o.position, d.position AS detection_position, 1 AS kind, o.event_id, o.id AS occurrence_id,
+         'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':detectionScore' AS measurement_id,
+         'detectionScore' AS type, fixed(d.detection_score, 6) AS value, 'proportion' AS unit,
+         coalesce(a.name, '') AS determined_by, 'ML detector confidence score' AS remarks
+  FROM selected o CROSS JOIN project p
+  JOIN dwca_detection d ON d.occurrence_id = o.id
+  LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
+  WHERE d.detection_score IS NOT NULL
+  UNION ALL
+  SELECT o.position, d.position AS detection_position, 2 AS kind, o.event_id, o.id AS occurrence_id,
+         'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':boundingBox' AS measurement_id,
+         'boundingBox' AS type, py_json(d.bbox) AS value, 'pixels' AS unit,
+         coalesce(a.name, '') AS determined_by, 'Bounding box [x1, y1, x2, y2]' AS remarks
+  FROM selected o CROSS JOIN project p
+  JOIN dwca_detection d ON d.occurrence_id = o.id
+  LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
+  WHERE py_json(d.bbox) NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false')
+)
+SELECT
+  'urn:ami:event:' || p.slug || ':' || CAST(f.event_id AS VARCHAR) AS "eventID",
+  'urn:ami:occurrence:' || p.slug || ':' || CAST(f.occurrence_id AS VARCHAR) AS "occurrenceID",
+  f.measurement_id AS "measurementID",
+  f.type AS "measurementType",
+  f.value AS "measurementValue",
+  f.unit AS "measurementUnit",
+  f.determined_by AS "measurementDeterminedBy",
+  f.remarks AS "measurementRemarks"
+FROM facts f CROSS JOIN project p
+ORDER BY f.position, f.detection_position, f.kind
+
+-- name: dwca.eml
+-- The values eml.xml is built from (§1.10): project text, owner, licence, and the coverage of E.
+SELECT p.name, p.description, coalesce(u.name, '') AS owner_name,
+       coalesce(p.license, '') AS license, coalesce(p.rights_holder, '') AS rights_holder,
+       slugify(p.name) AS slug,
+       c.events, c.west, c.east, c.north, c.south, c.begin_date, c.end_date
+FROM main_project p
+LEFT JOIN users_user u ON u.id = p.owner_id
+CROSS JOIN (
+  SELECT count(*) AS events,
+         fixed(min(dep.longitude), 6) AS west, fixed(max(dep.longitude), 6) AS east,
+         fixed(max(dep.latitude), 6) AS north, fixed(min(dep.latitude), 6) AS south,
+         to_char(min(e.ls), '%Y-%m-%d') AS begin_date,
+         to_char(coalesce(max(e.le), max(e.ls)), '%Y-%m-%d') AS end_date
+  FROM (SELECT *,
+               to_local_time(arrow_cast(start, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS ls,
+               to_local_time(arrow_cast("end", 'Timestamp(Microsecond, Some("${time_zone}"))')) AS le
+        FROM events) e
+  LEFT JOIN main_deployment dep ON dep.id = e.deployment_id
+) c
+WHERE p.id = ${project}

@@ -1,0 +1,400 @@
+//! The structural DwC-A validator (antenna-exports-dwca.md §2): every check in Antenna's order,
+//! with Antenna's messages. Offline and structural only: no vocabularies, no EML schema.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+
+/// Errors and warnings of one archive; ok when there are no errors.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Report {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+const DWC: &str = "http://rs.tdwg.org/dwc/terms/";
+
+/// The terms `validate_dwca_archive` requires by default: the event and occurrence fields the
+/// exporter's catalogue marks required.
+pub fn default_required_terms() -> Vec<String> {
+    [
+        "eventID",
+        "eventDate",
+        "decimalLatitude",
+        "decimalLongitude",
+        "occurrenceID",
+        "basisOfRecord",
+        "scientificName",
+    ]
+    .iter()
+    .map(|t| format!("{DWC}{t}"))
+    .collect()
+}
+
+/// One table declared in meta.xml.
+struct Table {
+    location: String,
+    id_index: usize,
+    /// (index, term), in declaration order
+    fields: Vec<(usize, String)>,
+}
+
+/// Python's `repr` of a string (single quotes unless the text holds one and no double quote).
+fn py_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c)
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn py_list(values: &BTreeSet<String>) -> String {
+    let first: Vec<String> = values.iter().take(5).map(|v| py_str(v)).collect();
+    format!("[{}]", first.join(", "))
+}
+
+fn children<'a, 'n>(
+    node: roxmltree::Node<'a, 'a>,
+    name: &'n str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'a>> + use<'a, 'n> {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn non_negative(raw: Option<&str>) -> Option<usize> {
+    raw.and_then(|r| r.trim().parse::<usize>().ok())
+}
+
+/// Parse one `<core>` or `<extension>`; `Err` carries the message that makes it skipped.
+fn table(node: roxmltree::Node, core: bool) -> Result<Table, String> {
+    let role = if core { "core" } else { "extension" };
+    let id_tag = if core { "id" } else { "coreid" };
+    let location = children(node, "files")
+        .flat_map(|f| children(f, "location"))
+        .filter_map(|l| l.text())
+        .map(|t| t.trim().to_string())
+        .find(|t| !t.is_empty())
+        .ok_or_else(|| format!("meta.xml {role} missing <files><location>"))?;
+    let ids: Vec<_> = children(node, id_tag).collect();
+    if ids.len() != 1 {
+        return Err(format!(
+            "meta.xml {role} ({location}) must declare exactly one <{id_tag}>"
+        ));
+    }
+    let id_index = non_negative(ids[0].attribute("index")).ok_or_else(|| {
+        format!("meta.xml {role} ({location}) <{id_tag}> index is not a non-negative integer")
+    })?;
+    let mut fields: Vec<(usize, String)> = Vec::new();
+    for f in children(node, "field") {
+        let (Some(raw), Some(term)) = (f.attribute("index"), f.attribute("term")) else {
+            return Err(format!(
+                "meta.xml {role} ({location}) <field> missing index or term"
+            ));
+        };
+        let index = non_negative(Some(raw)).ok_or_else(|| {
+            format!(
+                "meta.xml {role} ({location}) <field> index is not a non-negative integer: {raw}"
+            )
+        })?;
+        if let Some((_, other)) = fields.iter().find(|(i, _)| *i == index) {
+            return Err(format!(
+                "meta.xml {role} ({location}) duplicate <field> index {index}: {other} and {term}"
+            ));
+        }
+        fields.push((index, term.to_string()));
+    }
+    Ok(Table {
+        location,
+        id_index,
+        fields,
+    })
+}
+
+/// What was read of one table's file.
+struct Content {
+    ids: Vec<String>,
+    occurrence_ids: Vec<String>,
+}
+
+/// Validate the archive at `path`, requiring every term of `required` to be non-empty on every
+/// row of each table that declares it (the export gate passes none).
+pub fn validate(path: &Path, required: &[String]) -> Report {
+    let mut report = Report::default();
+    let errors = &mut report.errors;
+    let Some(mut zip) = std::fs::File::open(path)
+        .ok()
+        .and_then(|f| zip::ZipArchive::new(f).ok())
+    else {
+        errors.push(format!("Not a zip file: {}", path.display()));
+        return report;
+    };
+    let names: HashSet<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.to_string()))
+        .collect();
+    for required_file in ["meta.xml", "eml.xml"] {
+        if !names.contains(required_file) {
+            errors.push(format!("Archive missing required file: {required_file}"));
+        }
+    }
+    if !names.contains("meta.xml") {
+        return report;
+    }
+    let mut read = |name: &str| -> Option<Vec<u8>> {
+        let mut entry = zip.by_name(name).ok()?;
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    };
+    let meta_bytes = read("meta.xml").unwrap_or_default();
+    let meta_text = String::from_utf8_lossy(&meta_bytes).to_string();
+    let doc = match roxmltree::Document::parse(&meta_text) {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(format!("meta.xml does not parse: {e}"));
+            return report;
+        }
+    };
+    let root = doc.root_element();
+    let cores: Vec<_> = children(root, "core").collect();
+    if cores.len() != 1 {
+        errors.push(format!(
+            "meta.xml must declare exactly one <core>, found {}",
+            cores.len()
+        ));
+        return report;
+    }
+    let mut tables = Vec::new();
+    let declared =
+        std::iter::once((cores[0], true)).chain(children(root, "extension").map(|e| (e, false)));
+    for (node, core) in declared {
+        match table(node, core) {
+            Ok(t) => tables.push(t),
+            Err(message) => errors.push(message),
+        }
+    }
+    let required: HashSet<&str> = required.iter().map(String::as_str).collect();
+    let occurrence_term = format!("{DWC}occurrenceID");
+    let mut contents: Vec<Option<Content>> = Vec::new();
+    for (t, table) in tables.iter().enumerate() {
+        let file = &table.location;
+        let Some(bytes) = read(file) else {
+            errors.push(format!(
+                "meta.xml references {file} but it is missing from the archive"
+            ));
+            contents.push(None);
+            continue;
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{file}: file is not valid UTF-8: {e}"));
+                contents.push(None);
+                continue;
+            }
+        };
+        contents.push(Some(check_table(
+            table,
+            t == 0,
+            &text,
+            &required,
+            &occurrence_term,
+            errors,
+        )));
+    }
+    // Referential checks: coreids against the core, occurrenceIDs against occurrence.txt.
+    let core_ids: HashSet<&String> = match contents.first() {
+        Some(Some(c)) => c.ids.iter().collect(),
+        _ => HashSet::new(),
+    };
+    let occurrence_ids: Option<HashSet<&String>> = tables
+        .iter()
+        .zip(&contents)
+        .find(|(t, _)| t.location == "occurrence.txt")
+        .and_then(|(_, c)| c.as_ref())
+        .map(|c| c.occurrence_ids.iter().collect());
+    for (table, content) in tables.iter().zip(&contents).skip(1) {
+        let Some(content) = content else { continue };
+        let missing: BTreeSet<String> = content
+            .ids
+            .iter()
+            .filter(|id| !core_ids.contains(id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            errors.push(format!(
+                "{}: {} coreid value(s) do not exist in core. First: {}",
+                table.location,
+                missing.len(),
+                py_list(&missing)
+            ));
+        }
+    }
+    for (table, content) in tables.iter().zip(&contents).skip(1) {
+        let declares = table
+            .fields
+            .iter()
+            .any(|(_, term)| *term == occurrence_term);
+        if table.location == "occurrence.txt" || !declares {
+            continue;
+        }
+        let Some(content) = content else {
+            if !names.contains(&table.location) {
+                errors.push(format!(
+                    "meta.xml references {} but it is missing from the archive",
+                    table.location
+                ));
+            }
+            continue;
+        };
+        let known = occurrence_ids.clone().unwrap_or_default();
+        let missing: BTreeSet<String> = content
+            .occurrence_ids
+            .iter()
+            .filter(|id| !id.is_empty() && !known.contains(id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            errors.push(format!(
+                "{}: {} occurrenceID value(s) do not exist in occurrence.txt. First: {}",
+                table.location,
+                missing.len(),
+                py_list(&missing)
+            ));
+        }
+    }
+    if names.contains("eml.xml") {
+        let eml = read("eml.xml").unwrap_or_default();
+        let eml = String::from_utf8_lossy(&eml);
+        if let Err(e) = roxmltree::Document::parse(&eml) {
+            errors.push(format!("eml.xml does not parse: {e}"));
+        }
+    }
+    report
+}
+
+/// Per-table checks (§2 step 6); returns the ids and occurrenceIDs read.
+fn check_table(
+    table: &Table,
+    core: bool,
+    text: &str,
+    required: &HashSet<&str>,
+    occurrence_term: &str,
+    errors: &mut Vec<String>,
+) -> Content {
+    let file = &table.location;
+    let mut content = Content {
+        ids: vec![],
+        occurrence_ids: vec![],
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .quote(b'"')
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(h)) => h,
+        _ => {
+            errors.push(format!("{file}: file is empty (not even a header)"));
+            return content;
+        }
+    };
+    let declared = table
+        .fields
+        .iter()
+        .map(|(i, _)| *i)
+        .chain([table.id_index])
+        .max()
+        .unwrap_or(0)
+        + 1;
+    if header.len() != declared {
+        errors.push(format!(
+            "{file}: header has {} columns but meta.xml declares {declared}",
+            header.len()
+        ));
+        return content;
+    }
+    let occurrence_index = table
+        .fields
+        .iter()
+        .find(|(_, t)| t == occurrence_term)
+        .map(|(i, _)| *i);
+    let required: Vec<(usize, &str)> = table
+        .fields
+        .iter()
+        .filter(|(_, t)| required.contains(t.as_str()))
+        .map(|(i, t)| (*i, t.as_str()))
+        .collect();
+    let mut seen: HashMap<String, ()> = HashMap::new();
+    for (n, record) in records.enumerate() {
+        let line = n + 2;
+        let Ok(record) = record else { continue };
+        if record.len() != header.len() {
+            errors.push(format!(
+                "{file}:L{line}: row has {} columns, expected {}",
+                record.len(),
+                header.len()
+            ));
+            continue;
+        }
+        let id = record.get(table.id_index).unwrap_or("");
+        if id.trim().is_empty() {
+            errors.push(format!("{file}:L{line}: empty id/coreid value"));
+        } else if core && seen.insert(id.to_string(), ()).is_some() {
+            errors.push(format!("{file}:L{line}: duplicate core id: {}", py_str(id)));
+        }
+        for (i, term) in &required {
+            if record.get(*i).unwrap_or("").trim().is_empty() {
+                errors.push(format!("{file}:L{line}: required term {term} is empty"));
+            }
+        }
+        if !id.trim().is_empty() {
+            content.ids.push(id.to_string());
+        }
+        if let Some(i) = occurrence_index {
+            content
+                .occurrence_ids
+                .push(record.get(i).unwrap_or("").to_string());
+        }
+    }
+    content
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_str;
+
+    #[test]
+    fn python_string_repr() {
+        assert_eq!(py_str("E1"), "'E1'");
+        assert_eq!(py_str("it's"), "\"it's\"");
+        assert_eq!(py_str("a\tb"), "'a\\tb'");
+    }
+}

@@ -1,0 +1,145 @@
+//! Where an export goes: a local path or an object-store URL. Either way the file is first
+//! written completely under a temporary local name; then it is renamed into place (local) or
+//! uploaded with a multipart upload that only becomes visible when complete (object stores).
+//! An interrupted export never leaves a partial file under the final name.
+
+use crate::error::{Error, Result};
+use crate::snapshot::location::store_for;
+use object_store::{path::Path as StorePath, ObjectStore, ObjectStoreExt, WriteMultipart};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use url::Url;
+
+pub enum Target {
+    Local(PathBuf),
+    Store {
+        url: Url,
+        store: Arc<dyn ObjectStore>,
+        path: StorePath,
+    },
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+impl Target {
+    /// `--out`: a path, or an `s3://`, `gs://`, `az://` URL naming the object to write.
+    pub fn parse(spec: &str) -> Result<Target> {
+        let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
+        match Url::parse(spec) {
+            Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
+                if !matches!(url.scheme(), "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss") {
+                    return Err(usage(format!(
+                        "cannot write to {}:// (expected a path, s3://, gs:// or az://)",
+                        url.scheme()
+                    )));
+                }
+                let path =
+                    StorePath::from_url_path(url.path()).map_err(|e| usage(e.to_string()))?;
+                if path.as_ref().is_empty() || url.path().ends_with('/') {
+                    return Err(usage("the URL must name an object, not a prefix".into()));
+                }
+                let store = store_for(&url).map_err(usage)?;
+                Ok(Target::Store { url, store, path })
+            }
+            Ok(url) if url.scheme() == "file" => url
+                .to_file_path()
+                .map_err(|_| usage("not a local path".into()))
+                .and_then(|p| Self::local(p, spec)),
+            _ => Self::local(PathBuf::from(spec), spec),
+        }
+    }
+
+    fn local(path: PathBuf, spec: &str) -> Result<Target> {
+        if path.is_dir() {
+            return Err(Error::Usage(format!(
+                "--out {spec}: is a directory (expected a file name)"
+            )));
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent {
+            if !parent.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--out {spec}: directory {} does not exist",
+                    parent.display()
+                )));
+            }
+        }
+        Ok(Target::Local(path))
+    }
+
+    /// The temporary local file to write first.
+    pub fn temp_path(&self) -> PathBuf {
+        let unique = format!(
+            ".occlens-{}-{}.tmp",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        match self {
+            Target::Local(p) => {
+                let name = p
+                    .file_name()
+                    .map_or("export".into(), |n| n.to_string_lossy());
+                p.with_file_name(format!(".{name}{unique}"))
+            }
+            Target::Store { .. } => std::env::temp_dir().join(unique),
+        }
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Target::Local(p) => p.display().to_string(),
+            Target::Store { url, .. } => url.to_string(),
+        }
+    }
+
+    /// Move the finished temporary file into place; returns its size in bytes.
+    pub async fn commit(&self, tmp: &Path) -> Result<u64> {
+        let bytes = std::fs::metadata(tmp).map_err(|e| io(tmp, e))?.len();
+        match self {
+            Target::Local(p) => std::fs::rename(tmp, p).map_err(|e| io(p, e))?,
+            Target::Store { url, store, path } => {
+                let result = upload(store.as_ref(), path, tmp).await;
+                let _ = std::fs::remove_file(tmp);
+                result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))?;
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Remove the temporary file after a failure.
+    pub fn discard(tmp: &Path) {
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+async fn upload(
+    store: &dyn ObjectStore,
+    path: &StorePath,
+    tmp: &Path,
+) -> std::result::Result<(), String> {
+    let mut file = std::fs::File::open(tmp).map_err(|e| e.to_string())?;
+    let upload = store.put_multipart(path).await.map_err(|e| e.to_string())?;
+    let mut writer = WriteMultipart::new(upload);
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        writer
+            .wait_for_capacity(4)
+            .await
+            .map_err(|e| e.to_string())?;
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.map_err(|e| e.to_string())?;
+    Ok(())
+}

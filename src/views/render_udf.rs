@@ -1,0 +1,262 @@
+//! Scalar functions that render values the way Python and Django print them, so that the export
+//! queries of `queries/` can produce their files' text columns directly. Each one wraps a
+//! function of [`crate::render`]; none holds an Antenna rule.
+
+use crate::render::{media, pyfmt, slug};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, TimeUnit};
+use datafusion::common::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use std::sync::Arc;
+
+type Body = fn(&[ArrayRef]) -> Result<ArrayRef>;
+
+/// A scalar function: its inputs are cast to `inputs`, then `body` maps whole arrays.
+#[derive(Debug)]
+struct Render {
+    name: &'static str,
+    signature: Signature,
+    inputs: Vec<DataType>,
+    output: DataType,
+    body: Body,
+}
+
+/// Functions are identified by name (each name is registered once).
+impl PartialEq for Render {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Render {}
+
+impl std::hash::Hash for Render {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl ScalarUDFImpl for Render {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.output.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = args
+            .args
+            .iter()
+            .zip(&self.inputs)
+            .map(|(a, t)| cast(&a.to_array(args.number_rows)?, t).map_err(Into::into))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ColumnarValue::Array((self.body)(&arrays)?))
+    }
+}
+
+fn udf(name: &'static str, inputs: Vec<DataType>, output: DataType, body: Body) -> ScalarUDF {
+    ScalarUDF::from(Render {
+        name,
+        signature: Signature::any(inputs.len(), Volatility::Immutable),
+        inputs,
+        output,
+        body,
+    })
+}
+
+pub fn register(ctx: &SessionContext) {
+    use DataType::{Float64, Int64, Utf8};
+    let naive = DataType::Timestamp(TimeUnit::Microsecond, None);
+    for f in [
+        udf("py_float", vec![Float64], Utf8, py_float),
+        udf("py_round", vec![Float64, Int64], Float64, py_round),
+        udf("fixed", vec![Float64, Int64], Utf8, fixed),
+        udf("iso_dt", vec![naive], Utf8, iso_dt),
+        udf("capture_url", vec![Utf8, Utf8], Utf8, capture_url),
+        udf("media_url", vec![Utf8, Utf8], Utf8, media_url),
+        udf("py_json", vec![Utf8], Utf8, py_json),
+        udf("slugify", vec![Utf8], Utf8, slugify),
+        udf("json_parents", vec![Utf8], parents_type(), json_parents),
+    ] {
+        ctx.register_udf(f);
+    }
+}
+
+fn strings(a: &ArrayRef) -> &StringArray {
+    a.as_string::<i32>()
+}
+
+fn map_str(a: &ArrayRef, f: impl Fn(&str) -> Option<String>) -> ArrayRef {
+    let a = strings(a);
+    Arc::new(
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| f(a.value(i))).flatten())
+            .collect::<StringArray>(),
+    )
+}
+
+/// `py_float(x)`: Python's `repr(float)` (`45.0`, `1e-05`, `nan`).
+fn py_float(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let x = a[0].as_primitive::<Float64Type>();
+    Ok(Arc::new(
+        x.iter()
+            .map(|v| v.map(pyfmt::py_repr_lower))
+            .collect::<StringArray>(),
+    ))
+}
+
+/// `py_round(x, n)`: Python's `round(x, n)` (ties to even on the exact binary value).
+fn py_round(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let (x, n) = (
+        a[0].as_primitive::<Float64Type>(),
+        a[1].as_primitive::<Int64Type>(),
+    );
+    Ok(Arc::new(
+        (0..x.len())
+            .map(|i| {
+                (x.is_valid(i) && n.is_valid(i))
+                    .then(|| pyfmt::py_round(x.value(i), n.value(i) as usize))
+            })
+            .collect::<Float64Array>(),
+    ))
+}
+
+/// `fixed(x, n)`: `f"{x:.nf}"`.
+fn fixed(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let (x, n) = (
+        a[0].as_primitive::<Float64Type>(),
+        a[1].as_primitive::<Int64Type>(),
+    );
+    Ok(Arc::new(
+        (0..x.len())
+            .map(|i| {
+                (x.is_valid(i) && n.is_valid(i))
+                    .then(|| format!("{:.*}", n.value(i) as usize, x.value(i)))
+            })
+            .collect::<StringArray>(),
+    ))
+}
+
+/// `iso_dt(wall_clock)`: `YYYY-MM-DDTHH:MM:SS[.ffffff]` of a naive (already local) timestamp.
+fn iso_dt(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let us = cast(&a[0], &DataType::Int64)?;
+    let us = us.as_primitive::<Int64Type>();
+    Ok(Arc::new(
+        us.iter()
+            .map(|v| v.map(|v| crate::render::timefmt::iso(v, chrono_tz::UTC)))
+            .collect::<StringArray>(),
+    ))
+}
+
+/// `capture_url(public_base_url, path)`: the public capture URL, NULL when there is none.
+fn capture_url(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let (base, path) = (strings(&a[0]), strings(&a[1]));
+    Ok(Arc::new(
+        (0..path.len())
+            .map(|i| {
+                let b = base.is_valid(i).then(|| base.value(i));
+                path.is_valid(i)
+                    .then(|| media::capture_url(b, path.value(i)))
+                    .flatten()
+            })
+            .collect::<StringArray>(),
+    ))
+}
+
+/// `media_url(path, media_base)`: a detection crop URL, NULL for a NULL or empty path.
+fn media_url(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let (path, base) = (strings(&a[0]), strings(&a[1]));
+    Ok(Arc::new(
+        (0..path.len())
+            .map(|i| {
+                let p = path.is_valid(i).then(|| path.value(i));
+                media::media_url(p, if base.is_valid(i) { base.value(i) } else { "" })
+            })
+            .collect::<StringArray>(),
+    ))
+}
+
+/// `py_json(text)`: JSON text re-serialised as Python's `json.dumps` writes it; NULL when the
+/// text does not parse.
+fn py_json(a: &[ArrayRef]) -> Result<ArrayRef> {
+    Ok(map_str(&a[0], |s| {
+        serde_json::from_str(s).ok().map(|v| pyfmt::dumps(&v))
+    }))
+}
+
+/// `slugify(text)`: Django's `slugify`.
+fn slugify(a: &[ArrayRef]) -> Result<ArrayRef> {
+    Ok(map_str(&a[0], |s| Some(slug::slugify(s))))
+}
+
+fn parent_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("position", DataType::Int64, false),
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("rank", DataType::Utf8, true),
+    ])
+}
+
+fn parents_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(parent_fields()),
+        true,
+    )))
+}
+
+/// `json_parents(parents_json)`: the entries of a taxon's `parents_json` array in stored order,
+/// as `{position, id, name, rank}` structs (position 0 = the first entry).
+fn json_parents(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let text = strings(&a[0]);
+    let (mut position, mut id, mut name, mut rank) = (vec![], vec![], vec![], vec![]);
+    let mut offsets = vec![0usize];
+    for i in 0..text.len() {
+        if text.is_valid(i) {
+            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(text.value(i)) {
+                for (p, item) in items.iter().enumerate() {
+                    position.push(p as i64);
+                    id.push(item.get("id").and_then(|v| {
+                        v.as_i64()
+                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                    }));
+                    let text_of = |k: &str| item.get(k).and_then(|v| v.as_str()).map(String::from);
+                    name.push(text_of("name"));
+                    rank.push(text_of("rank"));
+                }
+            }
+        }
+        offsets.push(position.len());
+    }
+    let entries = StructArray::try_new(
+        parent_fields(),
+        vec![
+            Arc::new(Int64Array::from(position)),
+            Arc::new(Int64Array::from(id)),
+            Arc::new(StringArray::from(name)),
+            Arc::new(StringArray::from(rank)),
+        ],
+        None,
+    )?;
+    let item = Arc::new(Field::new("item", DataType::Struct(parent_fields()), true));
+    Ok(Arc::new(ListArray::try_new(
+        item,
+        OffsetBuffer::from_lengths(offsets.windows(2).map(|w| w[1] - w[0])),
+        Arc::new(entries),
+        None,
+    )?))
+}
