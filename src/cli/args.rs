@@ -173,6 +173,9 @@ pub enum ExportFormat {
     /// Darwin Core Archive, April 2026 draft (event core + occurrence, multimedia, MoF), validated
     #[value(name = "dwca")]
     Dwca,
+    /// Per-taxon summary (39 columns; default filters applied)
+    #[value(name = "taxa_list_csv")]
+    TaxaListCsv,
 }
 
 #[derive(Args)]

@@ -3,7 +3,7 @@
 use super::args::{ExportArgs, ExportFormat, ValidateDwcaArgs};
 use occlens::dwca::{archive, validate};
 use occlens::output::target::Target;
-use occlens::output::{csv_export, json_export};
+use occlens::output::{csv_export, json_export, text_csv};
 use occlens::{Engine, Error, Result};
 use std::io::Write;
 use std::path::Path;
@@ -105,6 +105,12 @@ async fn write(
                 .export_stream("occurrence_list", args.project, args.collection)
                 .await?;
             json_export::write(engine, stream, &mut writer, progress).await?
+        }
+        ExportFormat::TaxaListCsv => {
+            let stream = engine
+                .taxa_list_stream(args.project, args.collection)
+                .await?;
+            text_csv::write(stream, &mut writer, progress).await?
         }
         ExportFormat::Dwca => unreachable!("handled above"),
     };

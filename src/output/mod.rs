@@ -6,3 +6,4 @@ pub mod json_export;
 pub mod shape;
 pub mod table;
 pub mod target;
+pub mod text_csv;

@@ -42,6 +42,7 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
 const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/request.sql"),
     include_str!("../../queries/dwca.sql"),
+    include_str!("../../queries/taxa_list.sql"),
 ];
 
 /// A new DataFusion session with occlens's functions registered.
@@ -89,8 +90,8 @@ fn split_statements(text: &str) -> Vec<String> {
     out
 }
 
-/// The named fragments of `queries/request.sql` and `queries/dwca.sql`, with `${time_zone}`
-/// bound.
+/// The named fragments of `queries/request.sql`, `dwca.sql` and `taxa_list.sql`, with
+/// `${time_zone}` bound.
 pub struct Fragments(HashMap<String, String>);
 
 impl Fragments {

@@ -95,6 +95,23 @@ impl Engine {
         })
     }
 
+    /// The `taxa_list_csv` rows of `project` (`queries/taxa_list.sql`), all columns text.
+    pub async fn taxa_list_stream(
+        &self,
+        project: i64,
+        collection: Option<i64>,
+    ) -> Result<SendableRecordBatchStream> {
+        let collection = self.export_scope(project, collection).await?;
+        let sql = self.fragments().bind(
+            "taxa_list.csv",
+            &[
+                ("project", &project.to_string()),
+                ("collection", &collection),
+            ],
+        );
+        self.stream(&sql).await
+    }
+
     /// Run `sql` as a stream of record batches.
     pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
         Ok(self.ctx.sql(sql).await?.execute_stream().await?)
