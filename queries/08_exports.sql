@@ -73,3 +73,56 @@ SELECT occurrence_id, path,
                           ORDER BY frame_num ASC NULLS LAST, "timestamp" ASC NULLS LAST, id ASC) AS position
 FROM main_detection
 WHERE occurrence_id IS NOT NULL AND path IS NOT NULL;
+
+-- `csv` and `parquet` exports (occlens formats for data tools): one flat row per valid
+-- occurrence with the list view's values, wall-clock times in the configured zone.
+CREATE VIEW occurrence_flat AS
+SELECT
+  o.id,
+  o.project_id,
+  o.deployment_id,
+  dep.name AS deployment_name,
+  o.event_id,
+  to_local_time(arrow_cast(o.event_start, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS event_start,
+  o.determination_id,
+  o.determination_name,
+  o.determination_rank,
+  o.determination_score,
+  o.detections_count,
+  to_local_time(arrow_cast(o.first_appearance_timestamp, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS first_appearance_timestamp,
+  to_local_time(arrow_cast(o.last_appearance_timestamp, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS last_appearance_timestamp,
+  o.first_appearance_time,
+  (arrow_cast(o.last_appearance_timestamp, 'Int64') - arrow_cast(o.first_appearance_timestamp, 'Int64')) / 1e6 AS duration_seconds,
+  bp.taxon_id AS best_prediction_taxon_id,
+  bt.name AS best_prediction_name,
+  bp.score AS best_prediction_score,
+  ba.name AS best_prediction_algorithm,
+  bi.taxon_id AS best_identification_taxon_id,
+  it.name AS best_identification_name,
+  u.name AS best_identification_user,
+  coalesce(s.identifications_count, 0) > 0 AS verified,
+  to_local_time(arrow_cast(o.created_at, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS created_at,
+  to_local_time(arrow_cast(o.updated_at, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS updated_at
+FROM occurrence_list o
+LEFT JOIN main_deployment dep ON dep.id = o.deployment_id
+LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
+LEFT JOIN main_taxon bt ON bt.id = bp.taxon_id
+LEFT JOIN ml_algorithm ba ON ba.id = bp.algorithm_id
+LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
+LEFT JOIN main_taxon it ON it.id = bi.taxon_id
+LEFT JOIN users_user u ON u.id = bi.user_id
+LEFT JOIN identification_summary s ON s.occurrence_id = o.id;
+
+-- `parquet`: the flat row with the best prediction and best identification as structs.
+CREATE VIEW occurrence_nested AS
+SELECT id, project_id, deployment_id, deployment_name, event_id, event_start, determination_id,
+       determination_name, determination_rank, determination_score, detections_count,
+       first_appearance_timestamp, last_appearance_timestamp, first_appearance_time, duration_seconds,
+       CASE WHEN best_prediction_taxon_id IS NULL AND best_prediction_score IS NULL THEN NULL
+            ELSE named_struct('taxon_id', best_prediction_taxon_id, 'name', best_prediction_name,
+                              'score', best_prediction_score, 'algorithm', best_prediction_algorithm) END AS best_prediction,
+       CASE WHEN best_identification_taxon_id IS NULL AND best_identification_user IS NULL THEN NULL
+            ELSE named_struct('taxon_id', best_identification_taxon_id, 'name', best_identification_name,
+                              'user', best_identification_user) END AS best_identification,
+       verified, created_at, updated_at
+FROM occurrence_flat;

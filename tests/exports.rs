@@ -138,9 +138,15 @@ async fn api_json_matches_antennas_file() {
         .await
         .unwrap();
     let mut out = Vec::new();
-    let rows = occlens::output::json_export::write(&engine, stream, &mut out, &|_| {})
-        .await
-        .unwrap();
+    let rows = occlens::output::json_export::write(
+        &engine,
+        stream,
+        &mut out,
+        &occlens::output::json_export::Framing::Antenna,
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(rows, 150);
     let mut expected = String::new();
     let gz = std::fs::File::open(oracle().join("exports/project3_occurrences_api_json.json.gz"))

@@ -176,6 +176,21 @@ pub enum ExportFormat {
     /// Per-taxon summary (39 columns; default filters applied)
     #[value(name = "taxa_list_csv")]
     TaxaListCsv,
+    /// One JSON object per line, in the API's list or detail shape (--shape), as --as sees it
+    #[value(name = "ndjson")]
+    Ndjson,
+    /// Flat CSV of the list values (--columns to choose), wall-clock times
+    #[value(name = "csv")]
+    Csv,
+    /// Flat Parquet table; best prediction and identification as structs
+    #[value(name = "parquet")]
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonShape {
+    List,
+    Detail,
 }
 
 #[derive(Args)]
@@ -190,6 +205,12 @@ pub struct ExportArgs {
     /// Output file: a path, or an s3://, gs://, az:// object URL
     #[arg(long)]
     pub out: String,
+    /// ndjson: the object shape
+    #[arg(long, value_enum, default_value = "list")]
+    pub shape: JsonShape,
+    /// csv: comma-separated columns of the flat table (default: all; see `occlens sql 'DESCRIBE occurrence_flat'`)
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// dwca: the EML packageId time, YYYY-MM-DDTHH:MM:SS (default: now, local wall clock)
     #[arg(long, value_parser = parse_packaged_at)]
     pub packaged_at: Option<String>,

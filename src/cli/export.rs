@@ -1,9 +1,13 @@
 //! `occlens export` and `occlens validate-dwca`.
 
-use super::args::{ExportArgs, ExportFormat, ValidateDwcaArgs};
+use super::args::{ExportArgs, ExportFormat, JsonShape, ValidateDwcaArgs};
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use occlens::dwca::{archive, validate};
+use occlens::output::json_export::Framing;
 use occlens::output::target::Target;
 use occlens::output::{csv_export, json_export, text_csv};
+use occlens::views::occurrences::Shape;
+use occlens::views::request::Requester;
 use occlens::{Engine, Error, Result};
 use std::io::Write;
 use std::path::Path;
@@ -17,7 +21,7 @@ struct Done {
     failure: Option<String>,
 }
 
-pub async fn export(engine: &Engine, args: &ExportArgs) -> Result<ExitCode> {
+pub async fn export(engine: &Engine, args: &ExportArgs, who: &Requester) -> Result<ExitCode> {
     let started = Instant::now();
     let target = Target::parse(&args.out)?;
     let tmp = target.temp_path();
@@ -26,7 +30,7 @@ pub async fn export(engine: &Engine, args: &ExportArgs) -> Result<ExitCode> {
             .expect("valid template"),
     );
     let progress = |n| bar.set_position(n);
-    let result = write(engine, args, &tmp, &progress).await;
+    let result = write(engine, args, who, &tmp, &progress).await;
     bar.finish_and_clear();
     let done = match result {
         Ok(done) => done,
@@ -54,6 +58,7 @@ pub async fn export(engine: &Engine, args: &ExportArgs) -> Result<ExitCode> {
 async fn write(
     engine: &Engine,
     args: &ExportArgs,
+    who: &Requester,
     tmp: &Path,
     progress: &dyn Fn(u64),
 ) -> Result<Done> {
@@ -104,7 +109,48 @@ async fn write(
             let stream = engine
                 .export_stream("occurrence_list", args.project, args.collection)
                 .await?;
-            json_export::write(engine, stream, &mut writer, progress).await?
+            json_export::write(engine, stream, &mut writer, &Framing::Antenna, progress).await?
+        }
+        ExportFormat::Ndjson => {
+            let stream = engine
+                .export_stream("occurrence_list", args.project, args.collection)
+                .await?;
+            let shape = match args.shape {
+                JsonShape::List => Shape::List,
+                JsonShape::Detail => Shape::Detail,
+            };
+            let framing = Framing::Lines(shape, who.clone());
+            json_export::write(engine, stream, &mut writer, &framing, progress).await?
+        }
+        ExportFormat::Csv => {
+            let df = engine
+                .flat_frame(
+                    "occurrence_flat",
+                    args.project,
+                    args.collection,
+                    args.columns.as_deref(),
+                )
+                .await?;
+            text_csv::write(df.execute_stream().await?, &mut writer, progress).await?
+        }
+        ExportFormat::Parquet => {
+            drop(writer);
+            let df = engine
+                .flat_frame("occurrence_nested", args.project, args.collection, None)
+                .await?;
+            let options =
+                datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true);
+            df.write_parquet(&tmp.display().to_string(), options, None)
+                .await?;
+            let file = std::fs::File::open(tmp).map_err(io)?;
+            let reader = SerializedFileReader::new(file)
+                .map_err(|e| Error::Query(format!("reading back {}: {e}", tmp.display())))?;
+            let rows = reader.metadata().file_metadata().num_rows() as u64;
+            progress(rows);
+            return Ok(Done {
+                rows,
+                failure: None,
+            });
         }
         ExportFormat::TaxaListCsv => {
             let stream = engine

@@ -72,7 +72,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         }
         Command::Export(x) => {
             let engine = open(&cli).await?;
-            export::export(&engine, x).await
+            export::export(&engine, x, &cli.who).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
         Command::Tables(t) => {

@@ -1,10 +1,11 @@
-//! `occurrences_api_json` (spec §6.2): the detail shape for an anonymous requester, written as
-//! Antenna writes it — `[`, items of each batch of 100 joined by `", "`, batches joined by
-//! `",\n"`, `]` — with Python's `json.dumps` text.
+//! JSON exports. `occurrences_api_json` (spec §6.2): the detail shape for an anonymous
+//! requester, written as Antenna writes it — `[`, items of each batch of 100 joined by `", "`,
+//! batches joined by `",\n"`, `]` — with Python's `json.dumps` text. `ndjson`: one list- or
+//! detail-shaped object per line, exactly as the API renders it for the requester.
 
 use crate::error::{Error, Result};
 use crate::output::shape::Shaper;
-use crate::render::pyfmt::dumps;
+use crate::render::pyfmt::{dumps, to_json};
 use crate::views::occurrences::{related, Shape};
 use crate::views::request::Requester;
 use crate::views::rows::{to_rows, Row};
@@ -15,39 +16,63 @@ use std::io::Write;
 
 const BATCH: usize = 100;
 
+/// How the objects are shaped and framed.
+pub enum Framing {
+    /// Antenna's `occurrences_api_json` file.
+    Antenna,
+    /// One object per line, in the API's list or detail shape as `who` sees it.
+    Lines(Shape, Requester),
+}
+
 /// Write the export of `stream` (rows of `occurrence_list`) to `out`; returns the row count.
 pub async fn write(
     engine: &Engine,
     mut stream: SendableRecordBatchStream,
     out: &mut dyn Write,
+    framing: &Framing,
     progress: &dyn Fn(u64),
 ) -> Result<u64> {
     let io = |e: std::io::Error| Error::Io {
         path: "export".into(),
         source: e,
     };
+    let anonymous = Requester::Anonymous;
+    let (shape, who, lines) = match framing {
+        Framing::Antenna => (Shape::Export, &anonymous, false),
+        Framing::Lines(shape, who) => (*shape, who, true),
+    };
     let shaper = Shaper {
         dims: &engine.dims,
         cfg: &engine.config,
-        who: &Requester::Anonymous,
-        export: true,
+        who,
+        export: !lines,
     };
-    out.write_all(b"[").map_err(io)?;
+    if !lines {
+        out.write_all(b"[").map_err(io)?;
+    }
     let mut pending: Vec<Row> = Vec::new();
     let mut written = 0u64;
     let flush = async |rows: &mut Vec<Row>, out: &mut dyn Write, written: &mut u64| -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let rel = related(&engine.ctx, rows, Shape::Export).await?;
-        let items: Vec<String> = rows
-            .iter()
-            .map(|r| dumps(&shaper.occurrence(r, &rel)))
-            .collect();
-        if *written > 0 {
-            out.write_all(b",\n").map_err(io)?;
+        let rel = related(&engine.ctx, rows, shape).await?;
+        if lines {
+            for r in rows.iter() {
+                out.write_all(to_json(&shaper.occurrence(r, &rel)).as_bytes())
+                    .map_err(io)?;
+                out.write_all(b"\n").map_err(io)?;
+            }
+        } else {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|r| dumps(&shaper.occurrence(r, &rel)))
+                .collect();
+            if *written > 0 {
+                out.write_all(b",\n").map_err(io)?;
+            }
+            out.write_all(items.join(", ").as_bytes()).map_err(io)?;
         }
-        out.write_all(items.join(", ").as_bytes()).map_err(io)?;
         *written += rows.len() as u64;
         rows.clear();
         progress(*written);
@@ -61,6 +86,8 @@ pub async fn write(
         }
     }
     flush(&mut pending, out, &mut written).await?;
-    out.write_all(b"]").map_err(io)?;
+    if !lines {
+        out.write_all(b"]").map_err(io)?;
+    }
     Ok(written)
 }

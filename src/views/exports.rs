@@ -112,6 +112,50 @@ impl Engine {
         self.stream(&sql).await
     }
 
+    /// The columns of `occurrence_flat` (the `csv` export's choices).
+    pub async fn flat_columns(&self) -> Result<Vec<String>> {
+        let df = self.ctx.table("occurrence_flat").await?;
+        Ok(df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect())
+    }
+
+    /// `view` (occurrence_flat or occurrence_nested) of `project`, ascending id, restricted to
+    /// `columns` when given (each must be a column of the view).
+    pub async fn flat_frame(
+        &self,
+        view: &str,
+        project: i64,
+        collection: Option<i64>,
+        columns: Option<&[String]>,
+    ) -> Result<datafusion::prelude::DataFrame> {
+        let collection = self.export_scope(project, collection).await?;
+        let sql = self.fragments().bind(
+            "export.base",
+            &[
+                ("view", view),
+                ("project", &project.to_string()),
+                ("collection", &collection),
+            ],
+        );
+        let df = self.ctx.sql(&sql).await?;
+        let Some(columns) = columns else {
+            return Ok(df);
+        };
+        let known = self.flat_columns().await?;
+        if let Some(bad) = columns.iter().find(|c| !known.contains(c)) {
+            return Err(Error::Usage(format!(
+                "--columns: unknown column {bad} (expected some of: {})",
+                known.join(", ")
+            )));
+        }
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        Ok(df.select_columns(&names)?)
+    }
+
     /// Run `sql` as a stream of record batches.
     pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
         Ok(self.ctx.sql(sql).await?.execute_stream().await?)
