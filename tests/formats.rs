@@ -140,7 +140,7 @@ async fn csv_columns_and_parquet_structs() {
 
 #[tokio::test]
 async fn object_store_target_uploads_only_when_complete() {
-    use object_store::{memory::InMemory, path::Path, ObjectStore, ObjectStoreExt};
+    use object_store::{memory::InMemory, path::Path, ObjectStoreExt};
     let store = std::sync::Arc::new(InMemory::new());
     let target = Target::Store {
         url: url::Url::parse("s3://bucket/exports/a.csv").unwrap(),

@@ -5,11 +5,10 @@
 use super::eml::{eml_xml, EmlInput};
 use super::validate::{validate, Report};
 use crate::error::{Error, Result};
+use crate::output::text_csv::text_columns;
 use crate::views::rows::{to_rows, RowExt};
 use crate::views::Engine;
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
 use futures::StreamExt;
 use std::fs::File;
 use std::io::Write;
@@ -99,11 +98,7 @@ pub async fn write_archive(
         let mut count = 0u64;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| cast(c, &DataType::Utf8))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let columns = text_columns(&batch)?;
             let columns: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
             let mut text = String::new();
             for r in 0..batch.num_rows() {

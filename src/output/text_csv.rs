@@ -2,15 +2,25 @@
 //! CRLF, quotes only where needed; NULL is an empty field). Used by `taxa_list_csv` and `csv`.
 
 use crate::error::{Error, Result};
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use std::io::Write;
 
 fn csv_error(e: csv::Error) -> Error {
     Error::Query(format!("writing CSV: {e}"))
+}
+
+/// Every column of `batch` as text (Arrow's cast to Utf8; NULL stays NULL).
+pub fn text_columns(batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    Ok(batch
+        .columns()
+        .iter()
+        .map(|c| cast(c, &DataType::Utf8))
+        .collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// Write the header and every row of `stream` to `out`; returns the rows written.
@@ -28,11 +38,7 @@ pub async fn write(
     let mut n = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let columns = batch
-            .columns()
-            .iter()
-            .map(|c| cast(c, &DataType::Utf8))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let columns = text_columns(&batch)?;
         let columns: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
         for r in 0..batch.num_rows() {
             w.write_record(

@@ -40,6 +40,19 @@ impl Engine {
             .bind("collection", &[("value", &c.to_string())]))
     }
 
+    /// The export base set (`export.base`) of `view` for `project` and `collection`.
+    async fn base_sql(&self, view: &str, project: i64, collection: Option<i64>) -> Result<String> {
+        let collection = self.export_scope(project, collection).await?;
+        Ok(self.fragments().bind(
+            "export.base",
+            &[
+                ("view", view),
+                ("project", &project.to_string()),
+                ("collection", &collection),
+            ],
+        ))
+    }
+
     /// Stream `view` (an export view of `queries/08_exports.sql`) for `project`, optionally
     /// restricted to occurrences with a detection in `collection`, in ascending id order.
     pub async fn export_stream(
@@ -48,15 +61,7 @@ impl Engine {
         project: i64,
         collection: Option<i64>,
     ) -> Result<SendableRecordBatchStream> {
-        let collection = self.export_scope(project, collection).await?;
-        let sql = self.fragments().bind(
-            "export.base",
-            &[
-                ("view", view),
-                ("project", &project.to_string()),
-                ("collection", &collection),
-            ],
-        );
+        let sql = self.base_sql(view, project, collection).await?;
         self.stream(&sql).await
     }
 
@@ -132,15 +137,7 @@ impl Engine {
         collection: Option<i64>,
         columns: Option<&[String]>,
     ) -> Result<datafusion::prelude::DataFrame> {
-        let collection = self.export_scope(project, collection).await?;
-        let sql = self.fragments().bind(
-            "export.base",
-            &[
-                ("view", view),
-                ("project", &project.to_string()),
-                ("collection", &collection),
-            ],
-        );
+        let sql = self.base_sql(view, project, collection).await?;
         let df = self.ctx.sql(&sql).await?;
         let Some(columns) = columns else {
             return Ok(df);
