@@ -5,7 +5,7 @@ CREATE VIEW detection_local AS
 SELECT
   d.*,
   (d.bbox IS NULL OR d.bbox = 'null') AS is_null_marker,
-  to_local_time(arrow_cast(d."timestamp", 'Timestamp(Microsecond, Some("${time_zone}"))')) AS local_timestamp
+  wall_clock(d."timestamp") AS local_timestamp
 FROM main_detection d;
 
 -- Aggregates over ALL detections of an occurrence, null markers included (spec §3.10).

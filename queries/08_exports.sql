@@ -83,14 +83,14 @@ SELECT
   o.deployment_id,
   dep.name AS deployment_name,
   o.event_id,
-  to_local_time(arrow_cast(o.event_start, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS event_start,
+  wall_clock(o.event_start) AS event_start,
   o.determination_id,
   o.determination_name,
   o.determination_rank,
   o.determination_score,
   o.detections_count,
-  to_local_time(arrow_cast(o.first_appearance_timestamp, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS first_appearance_timestamp,
-  to_local_time(arrow_cast(o.last_appearance_timestamp, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS last_appearance_timestamp,
+  wall_clock(o.first_appearance_timestamp) AS first_appearance_timestamp,
+  wall_clock(o.last_appearance_timestamp) AS last_appearance_timestamp,
   o.first_appearance_time,
   (arrow_cast(o.last_appearance_timestamp, 'Int64') - arrow_cast(o.first_appearance_timestamp, 'Int64')) / 1e6 AS duration_seconds,
   bp.taxon_id AS best_prediction_taxon_id,
@@ -101,8 +101,8 @@ SELECT
   it.name AS best_identification_name,
   u.name AS best_identification_user,
   coalesce(s.identifications_count, 0) > 0 AS verified,
-  to_local_time(arrow_cast(o.created_at, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS created_at,
-  to_local_time(arrow_cast(o.updated_at, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS updated_at
+  wall_clock(o.created_at) AS created_at,
+  wall_clock(o.updated_at) AS updated_at
 FROM occurrence_list o
 LEFT JOIN main_deployment dep ON dep.id = o.deployment_id
 LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id

@@ -63,9 +63,9 @@ JOIN default_filter_taxa f ON f.project_id = o.project_id AND f.taxon_id = o.det
 WHERE o.determination_score >= p.default_filters_score_threshold;
 
 -- Detections in default order (§0.6: frame_num, timestamp, ascending, NULLS LAST; id breaks
--- ties) with their capture and its public URL.
+-- ties) with their capture and its public URL; bbox_py is the bbox as Python's json.dumps.
 CREATE VIEW dwca_detection AS
-SELECT d.id, d.occurrence_id, d.path, d.bbox, d.detection_score, d.detection_algorithm_id,
+SELECT d.id, d.occurrence_id, d.path, py_json(d.bbox) AS bbox_py, d.detection_score, d.detection_algorithm_id,
        d."timestamp", s."timestamp" AS capture_timestamp, d.source_image_id,
        capture_url(s.public_base_url, s.path) AS capture_url,
        row_number() OVER (PARTITION BY d.occurrence_id
@@ -104,9 +104,9 @@ SELECT o.id AS occurrence_id,
             ELSE '' END AS identified_by,
        coalesce(
          CASE WHEN bi.identification_id IS NOT NULL THEN
-                iso_dt(to_local_time(arrow_cast(bi.created_at, 'Timestamp(Microsecond, Some("${time_zone}"))')))
+                iso_dt(wall_clock(bi.created_at))
               WHEN bp.classification_id IS NOT NULL THEN
-                iso_dt(to_local_time(arrow_cast(coalesce(c."timestamp", c.created_at), 'Timestamp(Microsecond, Some("${time_zone}"))')))
+                iso_dt(wall_clock(coalesce(c."timestamp", c.created_at)))
          END, '') AS date_identified
 FROM main_occurrence o
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id

@@ -3,7 +3,7 @@
 -- file's query (whose own WITH, if any, continues that list), with ${project}, ${collection}
 -- and ${media_url} bound. Every file query returns
 -- the file's columns, in order, as text; the writer only quotes and joins them.
--- Local wall-clock values: to_local_time(arrow_cast(x, 'Timestamp(Microsecond, Some(tz))')).
+-- Local times are wall_clock(x): the instant's reading in the configured zone.
 
 -- name: dwca.selected
 -- O (§1.2): the project's valid occurrences with an event, after the project default filters
@@ -14,8 +14,10 @@ FROM default_filtered_occurrence o
 WHERE o.project_id = ${project} AND o.event_id IS NOT NULL AND ${collection}
 
 -- name: dwca.events
--- E (§1.2): the events O references that belong to the project, ordered start, id.
-SELECT e.*, row_number() OVER (ORDER BY e.start ASC, e.id ASC) AS position
+-- E (§1.2): the events O references that belong to the project, ordered start, id, with
+-- local start (ls) and end (le).
+SELECT e.*, wall_clock(e.start) AS ls, wall_clock(e."end") AS le,
+       row_number() OVER (ORDER BY e.start ASC, e.id ASC) AS position
 FROM main_event e
 WHERE e.project_id = ${project} AND e.id IN (SELECT event_id FROM selected)
 
@@ -45,7 +47,7 @@ SELECT
   p.name AS "datasetName",
   CASE WHEN p.license <> '' THEN p.license ELSE 'All rights reserved' END AS "license",
   coalesce(p.rights_holder, '') AS "rightsHolder",
-  coalesce(iso_dt(to_local_time(arrow_cast(e.updated_at, 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS "modified",
+  coalesce(iso_dt(wall_clock(e.updated_at)), '') AS "modified",
   'true' AS "isSamplingEffortReported",
   CASE WHEN e.captures_count > 0 THEN CAST(e.captures_count AS VARCHAR) ELSE '' END AS "samplingEffortValue",
   'images' AS "samplingEffortUnit",
@@ -58,8 +60,6 @@ SELECT
   'true' AS "hasMaterialSamples",
   'digital images' AS "materialSampleTypes"
 FROM (SELECT *,
-             to_local_time(arrow_cast(start, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS ls,
-             to_local_time(arrow_cast("end", 'Timestamp(Microsecond, Some("${time_zone}"))')) AS le,
              -- whole seconds of end - start, truncated toward zero
              (arrow_cast("end", 'Int64') - arrow_cast(start, 'Int64')) / 1000000 AS effort
       FROM events) e
@@ -91,7 +91,7 @@ SELECT
   coalesce(pv.identified_by, '') AS "identifiedBy",
   coalesce(pv.date_identified, '') AS "dateIdentified",
   CASE WHEN coalesce(s.active_count, 0) > 0 THEN 'verified' ELSE 'unverified' END AS "identificationVerificationStatus",
-  coalesce(iso_dt(to_local_time(arrow_cast(o.updated_at, 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS "modified",
+  coalesce(iso_dt(wall_clock(o.updated_at)), '') AS "modified",
   coalesce(m.associated_media, '') AS "associatedMedia"
 FROM selected o
 CROSS JOIN (SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}) p
@@ -119,13 +119,13 @@ WITH project AS (
 ), media AS (
   SELECT event_position, event_id, 0 AS kind, min(seen) AS seen, '' AS occurrence_id_text,
          max(capture_url) AS identifier, '' AS "references",
-         coalesce(iso_dt(to_local_time(arrow_cast(max(capture_timestamp), 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS created,
+         coalesce(iso_dt(wall_clock(max(capture_timestamp))), '') AS created,
          'Source capture image from automated monitoring station' AS description
   FROM seen GROUP BY event_position, event_id, source_image_id
   UNION ALL
   SELECT event_position, event_id, 1 AS kind, seen, CAST(occurrence_id AS VARCHAR) AS occurrence_id_text,
          media_url(path, '${media_url}') AS identifier, coalesce(capture_url, '') AS "references",
-         coalesce(iso_dt(to_local_time(arrow_cast(coalesce("timestamp", capture_timestamp), 'Timestamp(Microsecond, Some("${time_zone}"))'))), '') AS created,
+         coalesce(iso_dt(wall_clock(coalesce("timestamp", capture_timestamp))), '') AS created,
          'Cropped detection from source capture' AS description
   FROM seen
 )
@@ -171,12 +171,12 @@ WITH project AS (
   UNION ALL
   SELECT o.position, d.position AS detection_position, 2 AS kind, o.event_id, o.id AS occurrence_id,
          'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':boundingBox' AS measurement_id,
-         'boundingBox' AS type, py_json(d.bbox) AS value, 'pixels' AS unit,
+         'boundingBox' AS type, d.bbox_py AS value, 'pixels' AS unit,
          coalesce(a.name, '') AS determined_by, 'Bounding box [x1, y1, x2, y2]' AS remarks
   FROM selected o CROSS JOIN project p
   JOIN dwca_detection d ON d.occurrence_id = o.id
   LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
-  WHERE py_json(d.bbox) NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false')
+  WHERE d.bbox_py NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false')
 )
 SELECT
   'urn:ami:event:' || p.slug || ':' || CAST(f.event_id AS VARCHAR) AS "eventID",
@@ -204,10 +204,7 @@ CROSS JOIN (
          fixed(max(dep.latitude), 6) AS north, fixed(min(dep.latitude), 6) AS south,
          to_char(min(e.ls), '%Y-%m-%d') AS begin_date,
          to_char(coalesce(max(e.le), max(e.ls)), '%Y-%m-%d') AS end_date
-  FROM (SELECT *,
-               to_local_time(arrow_cast(start, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS ls,
-               to_local_time(arrow_cast("end", 'Timestamp(Microsecond, Some("${time_zone}"))')) AS le
-        FROM events) e
+  FROM events e
   LEFT JOIN main_deployment dep ON dep.id = e.deployment_id
 ) c
 WHERE p.id = ${project}

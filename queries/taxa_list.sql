@@ -9,7 +9,7 @@
 WITH occ AS (
   SELECT o.id, o.determination_id, o.determination_score AS score,
          a.first_appearance_timestamp AS first_ts,
-         to_local_time(arrow_cast(a.first_appearance_timestamp, 'Timestamp(Microsecond, Some("${time_zone}"))')) AS first_local,
+         wall_clock(a.first_appearance_timestamp) AS first_local,
          CASE WHEN a.last_appearance_timestamp > a.first_appearance_timestamp
               THEN (arrow_cast(a.last_appearance_timestamp, 'Int64') - arrow_cast(a.first_appearance_timestamp, 'Int64')) / 1e6
          END AS duration_seconds

@@ -88,6 +88,24 @@ async fn write(
             failure,
         });
     }
+    if args.format == ExportFormat::Parquet {
+        let df = engine
+            .flat_frame("occurrence_nested", args.project, args.collection, None)
+            .await?;
+        let options =
+            datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true);
+        df.write_parquet(&tmp.display().to_string(), options, None)
+            .await?;
+        let file = std::fs::File::open(tmp).map_err(io)?;
+        let reader = SerializedFileReader::new(file)
+            .map_err(|e| Error::Query(format!("reading back {}: {e}", tmp.display())))?;
+        let rows = reader.metadata().file_metadata().num_rows() as u64;
+        progress(rows);
+        return Ok(Done {
+            rows,
+            failure: None,
+        });
+    }
     let file = std::fs::File::create(tmp).map_err(io)?;
     let mut writer = std::io::BufWriter::new(file);
     let rows = match args.format {
@@ -133,32 +151,13 @@ async fn write(
                 .await?;
             text_csv::write(df.execute_stream().await?, &mut writer, progress).await?
         }
-        ExportFormat::Parquet => {
-            drop(writer);
-            let df = engine
-                .flat_frame("occurrence_nested", args.project, args.collection, None)
-                .await?;
-            let options =
-                datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true);
-            df.write_parquet(&tmp.display().to_string(), options, None)
-                .await?;
-            let file = std::fs::File::open(tmp).map_err(io)?;
-            let reader = SerializedFileReader::new(file)
-                .map_err(|e| Error::Query(format!("reading back {}: {e}", tmp.display())))?;
-            let rows = reader.metadata().file_metadata().num_rows() as u64;
-            progress(rows);
-            return Ok(Done {
-                rows,
-                failure: None,
-            });
-        }
         ExportFormat::TaxaListCsv => {
             let stream = engine
                 .taxa_list_stream(args.project, args.collection)
                 .await?;
             text_csv::write(stream, &mut writer, progress).await?
         }
-        ExportFormat::Dwca => unreachable!("handled above"),
+        ExportFormat::Dwca | ExportFormat::Parquet => unreachable!("handled above"),
     };
     writer.flush().map_err(io)?;
     Ok(Done {

@@ -1,7 +1,7 @@
 //! The structural DwC-A validator (antenna-exports-dwca.md §2): every check in Antenna's order,
 //! with Antenna's messages. Offline and structural only: no vocabularies, no EML schema.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -232,12 +232,13 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
         Some(Some(c)) => c.ids.iter().collect(),
         _ => HashSet::new(),
     };
-    let occurrence_ids: Option<HashSet<&String>> = tables
+    let occurrence_ids: HashSet<&String> = tables
         .iter()
         .zip(&contents)
         .find(|(t, _)| t.location == "occurrence.txt")
         .and_then(|(_, c)| c.as_ref())
-        .map(|c| c.occurrence_ids.iter().collect());
+        .map(|c| c.occurrence_ids.iter().collect())
+        .unwrap_or_default();
     for (table, content) in tables.iter().zip(&contents).skip(1) {
         let Some(content) = content else { continue };
         let missing: BTreeSet<String> = content
@@ -272,11 +273,10 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
             }
             continue;
         };
-        let known = occurrence_ids.clone().unwrap_or_default();
         let missing: BTreeSet<String> = content
             .occurrence_ids
             .iter()
-            .filter(|id| !id.is_empty() && !known.contains(id))
+            .filter(|id| !id.is_empty() && !occurrence_ids.contains(id))
             .cloned()
             .collect();
         if !missing.is_empty() {
@@ -352,7 +352,7 @@ fn check_table(
         .filter(|(_, t)| required.contains(t.as_str()))
         .map(|(i, t)| (*i, t.as_str()))
         .collect();
-    let mut seen: HashMap<String, ()> = HashMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for (n, record) in records.enumerate() {
         let line = n + 2;
         let Ok(record) = record else { continue };
@@ -367,7 +367,7 @@ fn check_table(
         let id = record.get(table.id_index).unwrap_or("");
         if id.trim().is_empty() {
             errors.push(format!("{file}:L{line}: empty id/coreid value"));
-        } else if core && seen.insert(id.to_string(), ()).is_some() {
+        } else if core && !seen.insert(id.to_string()) {
             errors.push(format!("{file}:L{line}: duplicate core id: {}", py_str(id)));
         }
         for (i, term) in &required {

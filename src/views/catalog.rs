@@ -2,7 +2,7 @@
 //! the named request fragments of `queries/request.sql`.
 
 use crate::error::{Error, Result};
-use crate::views::udf;
+use crate::views::{render_udf, udf};
 use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
@@ -52,15 +52,15 @@ pub fn session() -> SessionContext {
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let ctx = SessionContext::new_with_config(config);
     udf::register(&ctx);
-    crate::views::render_udf::register(&ctx);
+    render_udf::register(&ctx);
     ctx
 }
 
-/// Create every view of `queries/` in `ctx`, with `${time_zone}` bound.
-pub async fn create_views(ctx: &SessionContext, time_zone: &str) -> Result<()> {
+/// Create every view of `queries/` in `ctx`; `wall_clock()` reads instants in `time_zone`.
+pub async fn create_views(ctx: &SessionContext, time_zone: chrono_tz::Tz) -> Result<()> {
+    render_udf::register_wall_clock(ctx, time_zone);
     for (file, text) in VIEW_FILES {
-        for statement in split_statements(text) {
-            let sql = statement.replace("${time_zone}", time_zone);
+        for sql in split_statements(text) {
             ctx.sql(&sql)
                 .await
                 .map_err(|e| Error::Query(format!("queries/{file}: {}", Error::from(e))))?;
@@ -90,18 +90,14 @@ fn split_statements(text: &str) -> Vec<String> {
     out
 }
 
-/// The named fragments of `queries/request.sql`, `dwca.sql` and `taxa_list.sql`, with
-/// `${time_zone}` bound.
+/// The named fragments of `queries/request.sql`, `dwca.sql` and `taxa_list.sql`.
 pub struct Fragments(HashMap<String, String>);
 
 impl Fragments {
-    pub fn load(time_zone: &str) -> Fragments {
+    pub fn load() -> Fragments {
         let mut map = HashMap::new();
         for file in FRAGMENT_FILES {
             Self::parse(file, &mut map);
-        }
-        for body in map.values_mut() {
-            *body = body.replace("${time_zone}", time_zone);
         }
         Fragments(map)
     }
@@ -151,7 +147,7 @@ mod tests {
 
     #[test]
     fn every_fragment_the_code_names_exists() {
-        let f = Fragments::load("UTC");
+        let f = Fragments::load();
         for n in [
             "visible.anonymous",
             "visible.user",

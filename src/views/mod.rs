@@ -63,9 +63,9 @@ impl Engine {
         let ctx = catalog::session();
         let location = Location::resolve(snapshot).await?;
         let snapshot = Snapshot::open(&ctx, &location).await?;
-        catalog::create_views(&ctx, config.time_zone.name()).await?;
+        catalog::create_views(&ctx, config.time_zone).await?;
         let dims = Dims::load(&ctx).await?;
-        let fragments = Fragments::load(config.time_zone.name());
+        let fragments = Fragments::load();
         Ok(Engine {
             ctx,
             snapshot,

@@ -5,6 +5,7 @@
 use crate::render::{media, pyfmt, slug};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
@@ -77,6 +78,52 @@ fn udf(name: &'static str, inputs: Vec<DataType>, output: DataType, body: Body) 
     })
 }
 
+/// `wall_clock(instant)`: the naive wall-clock reading of a UTC instant in the snapshot's
+/// configured zone (Antenna's `USE_TZ = False` rendering), as `Timestamp(us)` without a zone.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct WallClock {
+    tz: chrono_tz::Tz,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for WallClock {
+    fn name(&self) -> &str {
+        "wall_clock"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(TimeUnit::Microsecond, None))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let utc = cast(&args.args[0].to_array(args.number_rows)?, &DataType::Int64)?;
+        let local: TimestampMicrosecondArray = utc
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|us| {
+                us.map(|us| {
+                    crate::render::timefmt::local(us, self.tz)
+                        .and_utc()
+                        .timestamp_micros()
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(local)))
+    }
+}
+
+/// Register `wall_clock` for the zone `tz` (it depends on the engine's configuration).
+pub fn register_wall_clock(ctx: &SessionContext, tz: chrono_tz::Tz) {
+    ctx.register_udf(ScalarUDF::from(WallClock {
+        tz,
+        signature: Signature::any(1, Volatility::Immutable),
+    }));
+}
+
 pub fn register(ctx: &SessionContext) {
     use DataType::{Float64, Int64, Utf8};
     let naive = DataType::Timestamp(TimeUnit::Microsecond, None);
@@ -118,35 +165,28 @@ fn py_float(a: &[ArrayRef]) -> Result<ArrayRef> {
     ))
 }
 
+/// Apply `f` to each (x, n) pair of a (Float64, Int64) argument list; NULL in, NULL out.
+fn with_digits<T>(a: &[ArrayRef], f: impl Fn(f64, usize) -> T) -> impl Iterator<Item = Option<T>> {
+    let (x, n) = (
+        a[0].as_primitive::<Float64Type>().clone(),
+        a[1].as_primitive::<Int64Type>().clone(),
+    );
+    (0..x.len()).map(move |i| {
+        (x.is_valid(i) && n.is_valid(i)).then(|| f(x.value(i), n.value(i).max(0) as usize))
+    })
+}
+
 /// `py_round(x, n)`: Python's `round(x, n)` (ties to even on the exact binary value).
 fn py_round(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let (x, n) = (
-        a[0].as_primitive::<Float64Type>(),
-        a[1].as_primitive::<Int64Type>(),
-    );
     Ok(Arc::new(
-        (0..x.len())
-            .map(|i| {
-                (x.is_valid(i) && n.is_valid(i))
-                    .then(|| pyfmt::py_round(x.value(i), n.value(i) as usize))
-            })
-            .collect::<Float64Array>(),
+        with_digits(a, pyfmt::py_round).collect::<Float64Array>(),
     ))
 }
 
 /// `fixed(x, n)`: `f"{x:.nf}"`.
 fn fixed(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let (x, n) = (
-        a[0].as_primitive::<Float64Type>(),
-        a[1].as_primitive::<Int64Type>(),
-    );
     Ok(Arc::new(
-        (0..x.len())
-            .map(|i| {
-                (x.is_valid(i) && n.is_valid(i))
-                    .then(|| format!("{:.*}", n.value(i) as usize, x.value(i)))
-            })
-            .collect::<StringArray>(),
+        with_digits(a, |x, n| format!("{x:.n$}")).collect::<StringArray>(),
     ))
 }
 
