@@ -70,9 +70,9 @@ pub enum Command {
         after_help = "Checks: zip, meta.xml and eml.xml present and parsable, one core, every table's\nlocation/id/fields, header widths, row widths, empty and duplicate ids, required terms,\ncoreids present in the core, occurrenceIDs present in occurrence.txt.\n\nRequired by default: eventID, eventDate, decimalLatitude, decimalLongitude, occurrenceID,\nbasisOfRecord, scientificName. Multimedia capture rows have no occurrenceID, so occlens's\n(and Antenna's) own archives need --not-required http://rs.tdwg.org/dwc/terms/occurrenceID\nor --no-required.\n\nExit status: 0 when the archive passes, 1 when it fails.\n\nExample:\n  occlens validate-dwca export.zip --no-required"
     )]
     ValidateDwca(ValidateDwcaArgs),
-    /// Write a deterministic synthetic snapshot
+    /// Write a deterministic synthetic snapshot (realistic shape at any scale, or the edge-case demo)
     #[command(
-        after_help = "Example:\n  occlens generate --out data/demo --occurrences 500 --seed 1"
+        after_help = "Shapes:\n  realistic   ~2.5 detections/occurrence, 3 classifications/detection, 10k taxa, 5 projects,\n              50 deployments; streamed in chunks (SF1 = --occurrences 1000000)\n  edge-cases  the demo snapshot's hand-made corner cases (ties, DST nights, odd paths, …)\n\nExamples:\n  occlens generate --out sf1 --occurrences 1000000\n  occlens generate --out data/demo --shape edge-cases --occurrences 1000 --seed 1"
     )]
     Generate(GenerateArgs),
 }
@@ -236,12 +236,21 @@ pub struct ValidateDwcaArgs {
 
 #[derive(Args)]
 pub struct GenerateArgs {
+    /// Output directory (one Parquet file per table)
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long, default_value_t = 500)]
     pub occurrences: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[arg(long, value_enum, default_value_t = Shape::Realistic)]
+    pub shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    Realistic,
+    EdgeCases,
 }
 
 fn query(pairs: Vec<(&str, String)>) -> String {

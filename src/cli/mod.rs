@@ -5,7 +5,7 @@ mod args;
 mod export;
 mod sql;
 
-use args::{Cli, Command};
+use args::{Cli, Command, Shape};
 use clap::Parser;
 use occlens::{Config, Engine};
 use std::process::ExitCode;
@@ -43,14 +43,40 @@ async fn open(cli: &Cli) -> occlens::Result<Engine> {
 async fn run(cli: Cli) -> occlens::Result<ExitCode> {
     match &cli.command {
         Command::Generate(g) => {
-            let builder = occlens::generate::synthetic(g.occurrences, g.seed);
-            builder.write(&g.out)?;
+            let started = std::time::Instant::now();
+            let s = match g.shape {
+                Shape::Realistic => {
+                    let bar = indicatif::ProgressBar::new(g.occurrences as u64).with_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{bar:30} {pos}/{len} occurrences ({per_sec}, {eta})",
+                        )
+                        .expect("valid template"),
+                    );
+                    let s = occlens::generate::scale(&g.out, g.occurrences, g.seed, &|n| {
+                        bar.set_position(n)
+                    });
+                    bar.finish_and_clear();
+                    let s = s?;
+                    (s.occurrences, s.detections, s.classifications)
+                }
+                Shape::EdgeCases => {
+                    let builder = occlens::generate::synthetic(g.occurrences, g.seed);
+                    builder.write(&g.out)?;
+                    let n = |t| builder.len(t) as u64;
+                    (
+                        n("main_occurrence"),
+                        n("main_detection"),
+                        n("main_classification"),
+                    )
+                }
+            };
             eprintln!(
-                "occlens: wrote {} occurrences, {} detections, {} classifications to {}",
-                builder.len("main_occurrence"),
-                builder.len("main_detection"),
-                builder.len("main_classification"),
-                g.out.display()
+                "occlens: wrote {} occurrences, {} detections, {} classifications to {} in {:.1} s",
+                s.0,
+                s.1,
+                s.2,
+                g.out.display(),
+                started.elapsed().as_secs_f64()
             );
             Ok(ExitCode::SUCCESS)
         }

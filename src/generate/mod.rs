@@ -1,7 +1,9 @@
 //! Snapshots made by occlens itself: the row builder and the synthetic generator.
 
 pub mod builder;
+pub mod scale;
 mod synthetic;
 
 pub use builder::SnapshotBuilder;
+pub use scale::scale;
 pub use synthetic::synthetic;
