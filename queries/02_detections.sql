@@ -37,16 +37,13 @@ WHERE d.occurrence_id IS NOT NULL AND c.algorithm_id IS NOT NULL;
 
 -- The list cover image (spec §3.11): the first detection with a truthy path, ordered
 -- frame_num ASC NULLS LAST, timestamp ASC NULLS LAST; id ASC is occlens's tiebreaker.
+-- arg_min picks the least key tuple; `x IS NULL` before x puts NULLs last.
 CREATE VIEW cover_image AS
-SELECT occurrence_id, path
-FROM (
-  SELECT occurrence_id, path,
-         row_number() OVER (PARTITION BY occurrence_id
-                            ORDER BY frame_num ASC NULLS LAST, "timestamp" ASC NULLS LAST, id ASC) AS rn
-  FROM main_detection
-  WHERE occurrence_id IS NOT NULL AND path IS NOT NULL AND path <> ''
-)
-WHERE rn = 1;
+SELECT occurrence_id,
+       arg_min(path, frame_num IS NULL, frame_num, "timestamp" IS NULL, "timestamp", id) AS path
+FROM main_detection
+WHERE occurrence_id IS NOT NULL AND path IS NOT NULL AND path <> ''
+GROUP BY occurrence_id;
 
 -- The detail images (spec §3.11): up to 100 detections with a truthy path, newest first
 -- (timestamp DESC = NULLS FIRST); id ASC is occlens's tiebreaker.

@@ -9,19 +9,29 @@ WHERE d.occurrence_id IS NOT NULL;
 -- Variant P (the API's best_machine_prediction and determination_details.prediction):
 -- drop NULL scores; keep rows equal to their own algorithm's max (NULL algorithm is its own
 -- group); then terminal first, score descending, id descending.
+-- Computed in two top-1 passes with no sort (arg_max: the value of the row whose key tuple is
+-- greatest, see src/views/arg_best.rs): each algorithm's winner is its max score, ties broken
+-- by terminal then id — the row the final order would pick among that algorithm's rows at its
+-- max — and the winner of those winners by (terminal, score, id) is the first row of the order.
 CREATE VIEW best_prediction AS
-SELECT occurrence_id, id AS classification_id, taxon_id, algorithm_id, score, terminal
-FROM (
-  SELECT *, row_number() OVER (PARTITION BY occurrence_id
-                               ORDER BY terminal DESC, score DESC, id DESC) AS rn
-  FROM (
-    SELECT *, max(score) OVER (PARTITION BY occurrence_id, algorithm_id) AS algorithm_max
-    FROM classification_candidate
-    WHERE score IS NOT NULL AND NOT isnan(score)
-  )
-  WHERE score = algorithm_max
+WITH algorithm_winner AS (
+  SELECT occurrence_id, algorithm_id,
+         arg_max(id, score, terminal, id) AS id,
+         max(score) AS score,
+         arg_max(terminal, score, terminal, id) AS terminal,
+         arg_max(taxon_id, score, terminal, id) AS taxon_id
+  FROM classification_candidate
+  WHERE score IS NOT NULL AND NOT isnan(score)
+  GROUP BY occurrence_id, algorithm_id
 )
-WHERE rn = 1;
+SELECT occurrence_id,
+       arg_max(id, terminal, score, id) AS classification_id,
+       arg_max(taxon_id, terminal, score, id) AS taxon_id,
+       arg_max(algorithm_id, terminal, score, id) AS algorithm_id,
+       arg_max(score, terminal, score, id) AS score,
+       arg_max(terminal, terminal, score, id) AS terminal
+FROM algorithm_winner
+GROUP BY occurrence_id;
 
 -- Variant M candidate set (detail `predictions`, spec §3.4): rows whose score is IN the set of
 -- per-algorithm maxima of O (membership across algorithms). Ordered created_at DESC; id ASC is
@@ -38,15 +48,17 @@ SELECT c.*,
 FROM classification_candidate c
 JOIN maxima m ON m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score;
 
--- Variant S (CSV export): no per-algorithm filter; terminal DESC, score DESC NULLS FIRST, id DESC.
+-- Variant S (CSV export): no per-algorithm filter; terminal DESC, score DESC NULLS FIRST, id DESC
+-- (`score IS NULL` as a key puts NULL scores first).
 CREATE VIEW best_prediction_s AS
-SELECT occurrence_id, id AS classification_id, taxon_id, algorithm_id, score, terminal
-FROM (
-  SELECT *, row_number() OVER (PARTITION BY occurrence_id
-                               ORDER BY terminal DESC, score DESC NULLS FIRST, id DESC) AS rn
-  FROM classification_candidate
-)
-WHERE rn = 1;
+SELECT occurrence_id,
+       arg_max(id, terminal, score IS NULL, score, id) AS classification_id,
+       arg_max(taxon_id, terminal, score IS NULL, score, id) AS taxon_id,
+       arg_max(algorithm_id, terminal, score IS NULL, score, id) AS algorithm_id,
+       arg_max(score, terminal, score IS NULL, score, id) AS score,
+       arg_max(terminal, terminal, score IS NULL, score, id) AS terminal
+FROM classification_candidate
+GROUP BY occurrence_id;
 
 -- A detection's classifications in detail (spec §4.4): created_at DESC, score DESC NULLS FIRST;
 -- id ASC is occlens's tiebreaker.

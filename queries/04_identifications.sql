@@ -1,13 +1,14 @@
 -- Best identification (spec §3.5): among non-withdrawn identifications, the greatest by
 -- (created_at, id). The winner may have a NULL taxon or a NULL user.
 CREATE VIEW best_identification AS
-SELECT occurrence_id, id AS identification_id, taxon_id, user_id, created_at
-FROM (
-  SELECT *, row_number() OVER (PARTITION BY occurrence_id ORDER BY created_at DESC, id DESC) AS rn
-  FROM main_identification
-  WHERE NOT withdrawn
-)
-WHERE rn = 1;
+SELECT occurrence_id,
+       arg_max(id, created_at, id) AS identification_id,
+       arg_max(taxon_id, created_at, id) AS taxon_id,
+       arg_max(user_id, created_at, id) AS user_id,
+       max(created_at) AS created_at
+FROM main_identification
+WHERE NOT withdrawn
+GROUP BY occurrence_id;
 
 -- The `identifications` array (spec §4.2 #15): all identifications, withdrawn included,
 -- ordered created_at DESC; id ASC is occlens's tiebreaker.

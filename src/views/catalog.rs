@@ -2,7 +2,7 @@
 //! the named request fragments of `queries/request.sql`.
 
 use crate::error::{Error, Result};
-use crate::views::{render_udf, udf};
+use crate::views::{arg_best, render_udf, udf};
 use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
@@ -52,6 +52,7 @@ pub fn session() -> SessionContext {
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let ctx = SessionContext::new_with_config(config);
     udf::register(&ctx);
+    arg_best::register(&ctx);
     render_udf::register(&ctx);
     ctx
 }

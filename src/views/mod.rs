@@ -1,6 +1,7 @@
 //! Views: from a request to the rows of `queries/`. The engine opens a snapshot once and
 //! answers any number of requests from it.
 
+pub mod arg_best;
 pub mod catalog;
 pub mod dims;
 pub mod exports;

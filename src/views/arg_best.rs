@@ -1,0 +1,454 @@
+//! `arg_max(value, key1, …, keyN)` and `arg_min(value, key1, …, keyN)`: the `value` of the row
+//! whose key tuple is lexicographically greatest (least) in its group — DuckDB's `arg_max`
+//! with a tuple key, as one hash-aggregation pass with no sort. NULL keys sort before every
+//! value; rows whose key tuples tie keep the first seen (queries always end the keys with a
+//! unique id, so ties do not arise).
+//!
+//! This is a building block that `queries/` names to say "top 1 per group"; the rules (which
+//! rows, which order) stay in the SQL. DataFusion 55's `first_value(… ORDER BY …)` and window
+//! `row_number() … = 1` sort their whole input; this keeps one key tuple per group instead.
+//!
+//! Keys are encoded per row as 9 bytes each (a NULL flag, then 8 big-endian bytes whose
+//! unsigned order is the value's order), so a tuple compares with one `memcmp`. Partial
+//! states carry the encoded tuple as `FixedSizeBinary`, so merging compares the same bytes.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, Float64Array,
+    Int64Array, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
+use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use std::sync::Arc;
+
+const KEY_BYTES: usize = 9;
+
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udaf(AggregateUDF::from(ArgBest::new("arg_max", true)));
+    ctx.register_udaf(AggregateUDF::from(ArgBest::new("arg_min", false)));
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArgBest {
+    name: &'static str,
+    max: bool,
+    signature: Signature,
+}
+
+impl ArgBest {
+    fn new(name: &'static str, max: bool) -> Self {
+        Self {
+            name,
+            max,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+/// How values of a type are kept per group; the result is cast back to the input type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Store {
+    Int,
+    Float,
+    Bool,
+    Text,
+}
+
+fn store_of(t: &DataType) -> Result<Store> {
+    Ok(match t {
+        DataType::Boolean => Store::Bool,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Store::Float,
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => Store::Text,
+        DataType::Null
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::Date32
+        | DataType::Timestamp(_, _) => Store::Int,
+        other => return exec_err!("arg_max/arg_min: unsupported value type {other}"),
+    })
+}
+
+fn check_key(t: &DataType) -> Result<()> {
+    match store_of(t)? {
+        Store::Text => exec_err!("arg_max/arg_min: text keys are not supported"),
+        _ => Ok(()),
+    }
+}
+
+impl AggregateUDFImpl for ArgBest {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if arg_types.len() < 2 {
+            return exec_err!(
+                "{}(value, key, …) needs a value and at least one key",
+                self.name
+            );
+        }
+        store_of(&arg_types[0])?;
+        arg_types[1..].iter().try_for_each(check_key)?;
+        Ok(arg_types[0].clone())
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(self.groups(&args)?)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let width = (args.input_fields.len() - 1) * KEY_BYTES;
+        Ok(vec![
+            Arc::new(Field::new(
+                format!("{}[seen]", args.name),
+                DataType::Boolean,
+                true,
+            )),
+            Arc::new(Field::new(
+                format!("{}[value]", args.name),
+                args.return_field.data_type().clone(),
+                true,
+            )),
+            Arc::new(Field::new(
+                format!("{}[keys]", args.name),
+                DataType::FixedSizeBinary(width as i32),
+                true,
+            )),
+        ])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(self.groups(&args)?))
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        AggregateOrderSensitivity::Insensitive
+    }
+}
+
+impl ArgBest {
+    fn groups(&self, args: &AccumulatorArgs) -> Result<Best> {
+        let value_type = args.return_field.data_type().clone();
+        Ok(Best {
+            max: self.max,
+            store: store_of(&value_type)?,
+            value_type,
+            width: (args.exprs.len() - 1) * KEY_BYTES,
+            seen: Vec::new(),
+            keys: Vec::new(),
+            ints: Vec::new(),
+            floats: Vec::new(),
+            bools: Vec::new(),
+            texts: Vec::new(),
+        })
+    }
+}
+
+/// The best key tuple and value of every group.
+#[derive(Debug, Clone)]
+struct Best {
+    max: bool,
+    store: Store,
+    value_type: DataType,
+    /// Bytes of one encoded key tuple.
+    width: usize,
+    seen: Vec<bool>,
+    keys: Vec<u8>,
+    ints: Vec<Option<i64>>,
+    floats: Vec<Option<f64>>,
+    bools: Vec<Option<bool>>,
+    texts: Vec<Option<String>>,
+}
+
+/// Encode one key column into `out` (row stride `stride`, this key at `offset`).
+fn encode_key(column: &ArrayRef, out: &mut [u8], stride: usize, offset: usize) -> Result<()> {
+    let mut put = |row: usize, bits: Option<u64>| {
+        let at = row * stride + offset;
+        match bits {
+            None => out[at..at + KEY_BYTES].fill(0),
+            Some(b) => {
+                out[at] = 1;
+                out[at + 1..at + KEY_BYTES].copy_from_slice(&b.to_be_bytes());
+            }
+        }
+    };
+    match store_of(column.data_type())? {
+        Store::Bool => {
+            let a = column.as_boolean();
+            for row in 0..a.len() {
+                put(row, a.is_valid(row).then(|| a.value(row) as u64));
+            }
+        }
+        Store::Float => {
+            let a = cast(column, &DataType::Float64)?;
+            let a = a.as_primitive::<Float64Type>();
+            for row in 0..a.len() {
+                // IEEE-754 total order as an unsigned integer (NaN greatest, as in SQL).
+                put(
+                    row,
+                    a.is_valid(row).then(|| {
+                        let b = a.value(row).to_bits();
+                        if b >> 63 == 1 {
+                            !b
+                        } else {
+                            b | (1 << 63)
+                        }
+                    }),
+                );
+            }
+        }
+        Store::Int => {
+            let a = cast(column, &DataType::Int64)?;
+            let a = a.as_primitive::<Int64Type>();
+            for row in 0..a.len() {
+                put(
+                    row,
+                    a.is_valid(row).then(|| (a.value(row) as u64) ^ (1 << 63)),
+                );
+            }
+        }
+        Store::Text => return exec_err!("arg_max/arg_min: text keys are not supported"),
+    }
+    Ok(())
+}
+
+impl Best {
+    fn resize(&mut self, groups: usize) {
+        self.seen.resize(groups, false);
+        self.keys.resize(groups * self.width, 0);
+        match self.store {
+            Store::Int => self.ints.resize(groups, None),
+            Store::Float => self.floats.resize(groups, None),
+            Store::Bool => self.bools.resize(groups, None),
+            Store::Text => self.texts.resize(groups, None),
+        }
+    }
+
+    /// Offer rows (`keys`: their encoded tuples) to their groups; set the winners' values.
+    fn offer(
+        &mut self,
+        value: &ArrayRef,
+        keys: &[u8],
+        groups: &[usize],
+        take: impl Fn(usize) -> bool,
+    ) -> Result<()> {
+        let w = self.width;
+        let mut won: Vec<(usize, usize)> = Vec::new();
+        for (row, &g) in groups.iter().enumerate() {
+            if !take(row) {
+                continue;
+            }
+            let k = &keys[row * w..(row + 1) * w];
+            let current = &self.keys[g * w..(g + 1) * w];
+            let better = !self.seen[g] || if self.max { k > current } else { k < current };
+            if better {
+                self.seen[g] = true;
+                self.keys[g * w..(g + 1) * w].copy_from_slice(k);
+                won.push((g, row));
+            }
+        }
+        match self.store {
+            Store::Int => {
+                let a = cast(value, &DataType::Int64)?;
+                let a = a.as_primitive::<Int64Type>();
+                for (g, row) in won {
+                    self.ints[g] = a.is_valid(row).then(|| a.value(row));
+                }
+            }
+            Store::Float => {
+                let a = cast(value, &DataType::Float64)?;
+                let a = a.as_primitive::<Float64Type>();
+                for (g, row) in won {
+                    self.floats[g] = a.is_valid(row).then(|| a.value(row));
+                }
+            }
+            Store::Bool => {
+                let a = value.as_boolean();
+                for (g, row) in won {
+                    self.bools[g] = a.is_valid(row).then(|| a.value(row));
+                }
+            }
+            Store::Text => {
+                let a = cast(value, &DataType::Utf8)?;
+                let a = a.as_string::<i32>();
+                for (g, row) in won {
+                    self.texts[g] = a.is_valid(row).then(|| a.value(row).to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The values of the emitted groups, in the input's type.
+    fn take_values(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let array: ArrayRef = match self.store {
+            Store::Int => Arc::new(Int64Array::from(emit_to.take_needed(&mut self.ints))),
+            Store::Float => Arc::new(Float64Array::from(emit_to.take_needed(&mut self.floats))),
+            Store::Bool => Arc::new(BooleanArray::from(emit_to.take_needed(&mut self.bools))),
+            Store::Text => Arc::new(StringArray::from(emit_to.take_needed(&mut self.texts))),
+        };
+        Ok(cast(&array, &self.value_type)?)
+    }
+
+    /// Encoded key tuples as the `FixedSizeBinary` state column.
+    fn key_array(&self, keys: Vec<u8>) -> Result<FixedSizeBinaryArray> {
+        Ok(FixedSizeBinaryArray::try_new(
+            self.width as i32,
+            keys.into(),
+            None,
+        )?)
+    }
+
+    fn take_keys(&mut self, emit_to: EmitTo) -> Vec<u8> {
+        match emit_to {
+            EmitTo::All => std::mem::take(&mut self.keys),
+            EmitTo::First(n) => {
+                let rest = self.keys.split_off(n * self.width);
+                std::mem::replace(&mut self.keys, rest)
+            }
+        }
+    }
+}
+
+impl GroupsAccumulator for Best {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let rows = group_indices.len();
+        let mut keys = vec![0u8; rows * self.width];
+        for (j, column) in values[1..].iter().enumerate() {
+            encode_key(column, &mut keys, self.width, j * KEY_BYTES)?;
+        }
+        let take = |row: usize| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        self.offer(&values[0], &keys, group_indices, take)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        emit_to.take_needed(&mut self.seen);
+        self.take_keys(emit_to);
+        self.take_values(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let seen = emit_to.take_needed(&mut self.seen);
+        let keys = self.take_keys(emit_to);
+        let value = self.take_values(emit_to)?;
+        let mut b = BooleanBuilder::with_capacity(seen.len());
+        b.append_slice(&seen);
+        let keys = self.key_array(keys)?;
+        Ok(vec![Arc::new(b.finish()), value, Arc::new(keys)])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let seen = values[0].as_boolean();
+        let keys = values[2].as_fixed_size_binary();
+        let bytes = if keys.is_empty() {
+            &[][..]
+        } else {
+            keys.value_data()
+        };
+        let take = |row: usize| seen.is_valid(row) && seen.value(row);
+        self.offer(&values[1], bytes, group_indices, take)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values[0].len();
+        let mut keys = vec![0u8; rows * self.width];
+        for (j, column) in values[1..].iter().enumerate() {
+            encode_key(column, &mut keys, self.width, j * KEY_BYTES)?;
+        }
+        let seen: BooleanArray = (0..rows)
+            .map(|row| Some(opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row))))
+            .collect();
+        Ok(vec![
+            Arc::new(seen),
+            values[0].clone(),
+            Arc::new(self.key_array(keys)?),
+        ])
+    }
+
+    fn size(&self) -> usize {
+        self.seen.capacity()
+            + self.keys.capacity()
+            + self.ints.capacity() * 16
+            + self.floats.capacity() * 16
+            + self.bools.capacity() * 2
+            + self
+                .texts
+                .iter()
+                .map(|t| 24 + t.as_ref().map_or(0, String::capacity))
+                .sum::<usize>()
+    }
+}
+
+/// The single-group form (aggregates without GROUP BY, window frames).
+#[derive(Debug)]
+struct Single(Best);
+
+impl Accumulator for Single {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; values[0].len()];
+        self.0.update_batch(values, &groups, None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mut copy = self.0.clone();
+        copy.resize(1);
+        ScalarValue::try_from_array(&copy.evaluate(EmitTo::All)?, 0)
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let mut copy = self.0.clone();
+        copy.resize(1);
+        copy.state(EmitTo::All)?
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; states[0].len()];
+        self.0.merge_batch(states, &groups, 1)
+    }
+}
