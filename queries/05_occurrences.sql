@@ -1,7 +1,12 @@
 -- Valid occurrences (spec §3.1): a stored determination and at least one real (non-null-marker)
--- detection. Null markers still count in the aggregates.
+-- detection. Null markers still count in the aggregates, which ride along (computed once).
 CREATE VIEW valid_occurrence AS
-SELECT o.*
+SELECT o.*,
+       a.detections_count,
+       a.first_appearance_timestamp,
+       a.last_appearance_timestamp,
+       a.first_appearance_time,
+       a.duration
 FROM main_occurrence o
 JOIN detection_aggregates a ON a.occurrence_id = o.id
 WHERE o.determination_id IS NOT NULL AND a.has_real_detection;
@@ -19,18 +24,17 @@ SELECT
   t.name AS determination_name,
   t.rank AS determination_rank,
   o.determination_score,
-  a.detections_count,
-  a.first_appearance_timestamp,
-  a.last_appearance_timestamp,
-  a.first_appearance_time,
-  a.duration,
+  o.detections_count,
+  o.first_appearance_timestamp,
+  o.last_appearance_timestamp,
+  o.first_appearance_time,
+  o.duration,
   ci.path AS cover_image_path,
   bp.classification_id AS best_prediction_id,
   bi.identification_id AS best_identification_id,
   o.created_at,
   o.updated_at
 FROM valid_occurrence o
-JOIN detection_aggregates a ON a.occurrence_id = o.id
 LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN main_taxon t ON t.id = o.determination_id
 LEFT JOIN cover_image ci ON ci.occurrence_id = o.id

@@ -8,13 +8,12 @@
 -- t' = (t - 43200 + 86400) % 86400, aggregated, then shifted back.
 WITH occ AS (
   SELECT o.id, o.determination_id, o.determination_score AS score,
-         a.first_appearance_timestamp AS first_ts,
-         wall_clock(a.first_appearance_timestamp) AS first_local,
-         CASE WHEN a.last_appearance_timestamp > a.first_appearance_timestamp
-              THEN (arrow_cast(a.last_appearance_timestamp, 'Int64') - arrow_cast(a.first_appearance_timestamp, 'Int64')) / 1e6
+         o.first_appearance_timestamp AS first_ts,
+         wall_clock(o.first_appearance_timestamp) AS first_local,
+         CASE WHEN o.last_appearance_timestamp > o.first_appearance_timestamp
+              THEN (arrow_cast(o.last_appearance_timestamp, 'Int64') - arrow_cast(o.first_appearance_timestamp, 'Int64')) / 1e6
          END AS duration_seconds
   FROM default_filtered_occurrence o
-  JOIN detection_aggregates a ON a.occurrence_id = o.id
   WHERE o.project_id = ${project} AND ${collection}
 ), timed AS (
   SELECT *,
