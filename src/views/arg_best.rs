@@ -8,8 +8,9 @@
 //! rows, which order) stay in the SQL. DataFusion 55's `first_value(… ORDER BY …)` and window
 //! `row_number() … = 1` sort their whole input; this keeps one key tuple per group instead.
 //!
-//! Keys are encoded per row as 9 bytes each (a NULL flag, then 8 big-endian bytes whose
-//! unsigned order is the value's order), so a tuple compares with one `memcmp`. Partial
+//! Keys are encoded per row as big-endian bytes whose unsigned order is the value's order (8
+//! for numbers and times, 1 for booleans), preceded by a NULL flag byte when the key's field
+//! is nullable, so a tuple compares with one `memcmp`. Partial
 //! states carry the encoded tuple as `FixedSizeBinary`, so merging compares the same bytes.
 
 use datafusion::arrow::array::{
@@ -27,7 +28,39 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
-const KEY_BYTES: usize = 9;
+/// Where each key of a tuple sits in its encoding, from the key fields' types and nullability.
+#[derive(Debug, Clone)]
+struct Layout {
+    keys: Vec<(usize, bool, usize)>, // (offset, nullable, value bytes)
+    width: usize,
+}
+
+impl Layout {
+    fn new(fields: &[FieldRef]) -> Result<Layout> {
+        let mut keys = Vec::new();
+        let mut width = 0;
+        for f in fields {
+            check_key(f.data_type())?;
+            let bytes = if f.data_type() == &DataType::Boolean {
+                1
+            } else {
+                8
+            };
+            keys.push((width, f.is_nullable(), bytes));
+            width += bytes + f.is_nullable() as usize;
+        }
+        Ok(Layout { keys, width })
+    }
+
+    /// The encoded tuples of `columns` (one per key), `width` bytes per row.
+    fn encode(&self, columns: &[ArrayRef], rows: usize) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; rows * self.width];
+        for (column, &(offset, nullable, bytes)) in columns.iter().zip(&self.keys) {
+            encode_key(column, &mut out, self.width, offset, nullable, bytes)?;
+        }
+        Ok(out)
+    }
+}
 
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(ArgBest::new("arg_max", true)));
@@ -112,7 +145,7 @@ impl AggregateUDFImpl for ArgBest {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let width = (args.input_fields.len() - 1) * KEY_BYTES;
+        let width = Layout::new(&args.input_fields[1..])?.width;
         Ok(vec![
             Arc::new(Field::new(
                 format!("{}[seen]", args.name),
@@ -151,11 +184,13 @@ impl AggregateUDFImpl for ArgBest {
 impl ArgBest {
     fn groups(&self, args: &AccumulatorArgs) -> Result<Best> {
         let value_type = args.return_field.data_type().clone();
+        let layout = Layout::new(&args.expr_fields[1..])?;
         Ok(Best {
             max: self.max,
             store: store_of(&value_type)?,
             value_type,
-            width: (args.exprs.len() - 1) * KEY_BYTES,
+            width: layout.width,
+            layout,
             seen: Vec::new(),
             keys: Vec::new(),
             ints: Vec::new(),
@@ -174,6 +209,7 @@ struct Best {
     value_type: DataType,
     /// Bytes of one encoded key tuple.
     width: usize,
+    layout: Layout,
     seen: Vec<bool>,
     keys: Vec<u8>,
     ints: Vec<Option<i64>>,
@@ -183,15 +219,23 @@ struct Best {
 }
 
 /// Encode one key column into `out` (row stride `stride`, this key at `offset`).
-fn encode_key(column: &ArrayRef, out: &mut [u8], stride: usize, offset: usize) -> Result<()> {
+fn encode_key(
+    column: &ArrayRef,
+    out: &mut [u8],
+    stride: usize,
+    offset: usize,
+    nullable: bool,
+    bytes: usize,
+) -> Result<()> {
     let mut put = |row: usize, bits: Option<u64>| {
-        let at = row * stride + offset;
-        match bits {
-            None => out[at..at + KEY_BYTES].fill(0),
-            Some(b) => {
-                out[at] = 1;
-                out[at + 1..at + KEY_BYTES].copy_from_slice(&b.to_be_bytes());
-            }
+        let mut at = row * stride + offset;
+        if nullable {
+            out[at] = bits.is_some() as u8;
+            at += 1;
+        }
+        // A NULL (in a column declared non-null it cannot occur) stays all zeros.
+        if let Some(b) = bits {
+            out[at..at + bytes].copy_from_slice(&b.to_be_bytes()[8 - bytes..]);
         }
     };
     match store_of(column.data_type())? {
@@ -341,11 +385,7 @@ impl GroupsAccumulator for Best {
         total_num_groups: usize,
     ) -> Result<()> {
         self.resize(total_num_groups);
-        let rows = group_indices.len();
-        let mut keys = vec![0u8; rows * self.width];
-        for (j, column) in values[1..].iter().enumerate() {
-            encode_key(column, &mut keys, self.width, j * KEY_BYTES)?;
-        }
+        let keys = self.layout.encode(&values[1..], group_indices.len())?;
         let take = |row: usize| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
         self.offer(&values[0], &keys, group_indices, take)
     }
@@ -390,10 +430,7 @@ impl GroupsAccumulator for Best {
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
         let rows = values[0].len();
-        let mut keys = vec![0u8; rows * self.width];
-        for (j, column) in values[1..].iter().enumerate() {
-            encode_key(column, &mut keys, self.width, j * KEY_BYTES)?;
-        }
+        let keys = self.layout.encode(&values[1..], rows)?;
         let seen: BooleanArray = (0..rows)
             .map(|row| Some(opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row))))
             .collect();

@@ -45,11 +45,34 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/taxa_list.sql"),
 ];
 
+/// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable).
+/// Measured on the SF1 full list view (2 cores): 2.8 s / 1.17 GB with DataFusion's defaults,
+/// 1.64 s / 0.78 GB with these.
+const TUNING: &[(&str, &str)] = &[
+    // The top-1 aggregates group by occurrence (and algorithm): nearly every row is its own
+    // group within a batch, so a partial aggregation before the shuffle only copies rows.
+    // Skip it early (DataFusion's default gives up on it only above 80% distinct groups).
+    (
+        "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
+        "0.1",
+    ),
+    // Larger batches amortise the per-batch work of the many-group aggregations.
+    ("datafusion.execution.batch_size", "16384"),
+];
+
 /// A new DataFusion session with occlens's functions registered.
 pub fn session() -> SessionContext {
-    let config = SessionConfig::new()
-        .with_information_schema(true)
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // DataFusion's own settings may be tuned with DATAFUSION_* environment variables, as in
+    // datafusion-cli (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=4); bad values are ignored.
+    let mut config = SessionConfig::from_env()
+        .unwrap_or_default()
+        .with_information_schema(true);
+    for (key, value) in TUNING {
+        let env = key.to_uppercase().replace('.', "_");
+        if std::env::var_os(env).is_none() {
+            config.options_mut().set(key, value).expect("valid setting");
+        }
+    }
     let ctx = SessionContext::new_with_config(config);
     udf::register(&ctx);
     arg_best::register(&ctx);
