@@ -15,6 +15,8 @@ use futures::StreamExt;
 use std::io::Write;
 
 const BATCH: usize = 100;
+/// Occurrences whose related rows are fetched together (a multiple of BATCH).
+const CHUNK: usize = 5000;
 
 /// How the objects are shaped and framed.
 pub enum Framing {
@@ -52,36 +54,40 @@ pub async fn write(
     }
     let mut pending: Vec<Row> = Vec::new();
     let mut written = 0u64;
+    // Related rows (identifications, detections, classifications, …) are fetched once per
+    // chunk of CHUNK occurrences; the file is still framed in Antenna's batches of 100.
     let flush = async |rows: &mut Vec<Row>, out: &mut dyn Write, written: &mut u64| -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         let rel = related(&engine.ctx, rows, shape).await?;
-        if lines {
-            for r in rows.iter() {
-                out.write_all(to_json(&shaper.occurrence(r, &rel)).as_bytes())
-                    .map_err(io)?;
-                out.write_all(b"\n").map_err(io)?;
+        for batch in rows.chunks(BATCH) {
+            if lines {
+                for r in batch {
+                    out.write_all(to_json(&shaper.occurrence(r, &rel)).as_bytes())
+                        .map_err(io)?;
+                    out.write_all(b"\n").map_err(io)?;
+                }
+            } else {
+                let items: Vec<String> = batch
+                    .iter()
+                    .map(|r| dumps(&shaper.occurrence(r, &rel)))
+                    .collect();
+                if *written > 0 {
+                    out.write_all(b",\n").map_err(io)?;
+                }
+                out.write_all(items.join(", ").as_bytes()).map_err(io)?;
             }
-        } else {
-            let items: Vec<String> = rows
-                .iter()
-                .map(|r| dumps(&shaper.occurrence(r, &rel)))
-                .collect();
-            if *written > 0 {
-                out.write_all(b",\n").map_err(io)?;
-            }
-            out.write_all(items.join(", ").as_bytes()).map_err(io)?;
+            *written += batch.len() as u64;
+            progress(*written);
         }
-        *written += rows.len() as u64;
         rows.clear();
-        progress(*written);
         Ok(())
     };
     while let Some(batch) = stream.next().await {
         pending.extend(to_rows(&[batch?])?);
-        while pending.len() >= BATCH {
-            let mut chunk: Vec<Row> = pending.drain(..BATCH).collect();
+        while pending.len() >= CHUNK {
+            let mut chunk: Vec<Row> = pending.drain(..CHUNK).collect();
             flush(&mut chunk, out, &mut written).await?;
         }
     }

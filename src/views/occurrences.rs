@@ -41,6 +41,19 @@ pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Row>> {
     to_rows(&batches)
 }
 
+/// `col BETWEEN min AND max AND col IN (…)`: the range lets Parquet statistics and page
+/// indexes skip what the (sorted) files hold outside it before the IN list is applied.
+fn id_filter(col: &str, ids: impl IntoIterator<Item = i64>) -> String {
+    let set: BTreeSet<i64> = ids.into_iter().collect();
+    match (set.first(), set.last()) {
+        (Some(lo), Some(hi)) => format!(
+            "{col} BETWEEN {lo} AND {hi} AND {col} IN ({})",
+            id_list(set.iter().copied())
+        ),
+        _ => "FALSE".into(),
+    }
+}
+
 fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     let set: BTreeSet<i64> = ids.into_iter().collect();
     if set.is_empty() {
@@ -103,10 +116,13 @@ pub enum Shape {
 }
 
 pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) -> Result<Related> {
-    let occ_ids = id_list(occurrences.iter().filter_map(|r| r.i64("id")));
+    let occ_ids = id_filter(
+        "occurrence_id",
+        occurrences.iter().filter_map(|r| r.i64("id")),
+    );
     let identifications = group(
         rows(ctx, &format!(
-            "SELECT * FROM occurrence_identifications WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+            "SELECT * FROM occurrence_identifications WHERE {occ_ids} ORDER BY occurrence_id, position"
         ))
         .await?,
         "occurrence_id",
@@ -122,7 +138,7 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) ->
             "detail_images"
         };
         let images = rows(ctx, &format!(
-            "SELECT occurrence_id, path FROM {view} WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+            "SELECT occurrence_id, path FROM {view} WHERE {occ_ids} ORDER BY occurrence_id, position"
         ))
         .await?;
         let mut image_map: HashMap<i64, Vec<String>> = HashMap::new();
@@ -133,23 +149,30 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) ->
         }
         let detections = rows(ctx, &format!(
             "SELECT id, occurrence_id, source_image_id, \"timestamp\", path, bbox FROM detail_detections \
-             WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+             WHERE {occ_ids} ORDER BY occurrence_id, position"
         ))
         .await?;
+        let det_ids = id_filter(
+            "detection_id",
+            detections.iter().filter_map(|d| d.i64("id")),
+        );
         let det_cls = rows(ctx, &format!(
-            "SELECT detection_id, id FROM detection_classifications WHERE detection_id IN \
-             (SELECT id FROM main_detection WHERE occurrence_id IN ({occ_ids})) ORDER BY detection_id, position"
+            "SELECT detection_id, id FROM detection_classifications WHERE {det_ids} ORDER BY detection_id, position"
         ))
         .await?;
         let preds = rows(ctx, &format!(
-            "SELECT occurrence_id, id FROM prediction_candidates WHERE occurrence_id IN ({occ_ids}) ORDER BY occurrence_id, position"
+            "SELECT occurrence_id, id FROM prediction_candidates WHERE {occ_ids} ORDER BY occurrence_id, position"
         ))
         .await?;
-        let captures = rows(ctx, &format!(
-            "SELECT id, path, public_base_url, width, height FROM main_sourceimage WHERE id IN ({})",
-            id_list(detections.iter().filter_map(|d| d.i64("source_image_id")))
-        ))
-        .await?;
+        let captures =
+            rows(
+                ctx,
+                &format!(
+            "SELECT id, path, public_base_url, width, height FROM main_sourceimage WHERE {}",
+            id_filter("id", detections.iter().filter_map(|d| d.i64("source_image_id")))
+        ),
+            )
+            .await?;
         let mut d = DetailRelated {
             images: image_map,
             ..Default::default()
@@ -178,8 +201,8 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) ->
     let classifications = rows(
         ctx,
         &format!(
-            "SELECT * FROM classification_detail WHERE id IN ({})",
-            id_list(classification_ids)
+            "SELECT * FROM classification_detail WHERE {}",
+            id_filter("id", classification_ids)
         ),
     )
     .await?
