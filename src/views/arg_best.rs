@@ -489,3 +489,79 @@ impl Accumulator for Single {
         self.0.merge_batch(states, &groups, 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::prelude::SessionContext;
+
+    async fn run(sql: &str) -> String {
+        let ctx = SessionContext::new();
+        super::register(&ctx);
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    const ROWS: &str = "(VALUES (1, 10, 0.5, true), (1, 11, 0.9, false), (1, 12, 0.9, true), \
+                        (1, 13, NULL, true), (2, 20, NULL, false), (2, 21, -1.5, false))";
+
+    #[tokio::test]
+    async fn lexicographic_keys_nulls_first_and_min() {
+        // Per group: greatest (score, terminal) — NULL scores lose; least score — NULL wins.
+        let out = run(&format!(
+            "SELECT column1 AS g, arg_max(column2, column3, column4) AS best, \
+                    arg_min(column2, column3, column2) AS least, \
+                    arg_max(column3, column3 IS NULL, column3, column2) AS nulls_first \
+             FROM {ROWS} GROUP BY column1 ORDER BY g"
+        ))
+        .await;
+        let expected = "\
++---+------+-------+-------------+
+| g | best | least | nulls_first |
++---+------+-------+-------------+
+| 1 | 12   | 13    |             |
+| 2 | 21   | 20    |             |
++---+------+-------+-------------+";
+        assert_eq!(out, expected);
+    }
+
+    #[tokio::test]
+    async fn text_values_and_the_single_group_form() {
+        let out = run(&format!(
+            "SELECT arg_max(CAST(column2 AS VARCHAR), column3, column2) AS best_text, \
+                    arg_min(column4, column2) AS first_terminal FROM {ROWS}"
+        ))
+        .await;
+        let expected = "\
++-----------+----------------+
+| best_text | first_terminal |
++-----------+----------------+
+| 12        | true           |
++-----------+----------------+";
+        assert_eq!(out, expected);
+    }
+
+    #[tokio::test]
+    async fn merged_partial_states_agree_with_one_pass() {
+        // Many groups over several partitions exercise state(), merge_batch() and
+        // convert_to_state(); the answer must equal a window-function formulation.
+        let ctx = SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new()
+                .with_target_partitions(4)
+                .with_batch_size(64),
+        );
+        super::register(&ctx);
+        let data = "SELECT value AS id, value % 97 AS g, (value * 7919) % 101 AS s FROM generate_series(1, 20000)";
+        let fast =
+            format!("SELECT g, arg_max(id, s, id) AS id FROM ({data}) GROUP BY g ORDER BY g");
+        let slow = format!(
+            "SELECT g, id FROM (SELECT *, row_number() OVER (PARTITION BY g ORDER BY s DESC, id DESC) rn \
+             FROM ({data})) WHERE rn = 1 ORDER BY g"
+        );
+        let a = ctx.sql(&fast).await.unwrap().collect().await.unwrap();
+        let b = ctx.sql(&slow).await.unwrap().collect().await.unwrap();
+        let a = pretty_format_batches(&a).unwrap().to_string();
+        assert_eq!(a, pretty_format_batches(&b).unwrap().to_string());
+        assert_eq!(a.lines().count(), 97 + 4);
+    }
+}
