@@ -11,9 +11,10 @@ FROM main_occurrence o
 JOIN detection_aggregates a ON a.occurrence_id = o.id
 WHERE o.determination_id IS NOT NULL AND a.has_real_detection;
 
--- One row per valid occurrence with every list field the API and the orderings need
--- (spec §4.2, §5.5). Determination and score are the STORED columns (spec §3.6).
-CREATE VIEW occurrence_list AS
+-- The columns requests filter and order on (spec §5.4, §5.5), for every valid occurrence:
+-- stored columns, detection aggregates, event start and determination name/rank. Pages choose
+-- their ids here (count, WHERE, ORDER BY, LIMIT), then read occurrence_list for those ids only.
+CREATE VIEW occurrence_keys AS
 SELECT
   o.id,
   o.project_id,
@@ -29,14 +30,36 @@ SELECT
   o.last_appearance_timestamp,
   o.first_appearance_time,
   o.duration,
+  o.created_at,
+  o.updated_at
+FROM valid_occurrence o
+LEFT JOIN main_event e ON e.id = o.event_id
+LEFT JOIN main_taxon t ON t.id = o.determination_id;
+
+-- One row per valid occurrence with every list field the API and the orderings need
+-- (spec §4.2, §5.5). Determination and score are the STORED columns (spec §3.6).
+CREATE VIEW occurrence_list AS
+SELECT
+  o.id,
+  o.project_id,
+  o.deployment_id,
+  o.event_id,
+  o.event_start,
+  o.determination_id,
+  o.determination_name,
+  o.determination_rank,
+  o.determination_score,
+  o.detections_count,
+  o.first_appearance_timestamp,
+  o.last_appearance_timestamp,
+  o.first_appearance_time,
+  o.duration,
   ci.path AS cover_image_path,
   bp.classification_id AS best_prediction_id,
   bi.identification_id AS best_identification_id,
   o.created_at,
   o.updated_at
-FROM valid_occurrence o
-LEFT JOIN main_event e ON e.id = o.event_id
-LEFT JOIN main_taxon t ON t.id = o.determination_id
+FROM occurrence_keys o
 LEFT JOIN cover_image ci ON ci.occurrence_id = o.id
 LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id;

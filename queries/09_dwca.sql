@@ -74,22 +74,6 @@ FROM main_detection d
 JOIN main_sourceimage s ON s.id = d.source_image_id
 WHERE d.occurrence_id IS NOT NULL;
 
--- associatedMedia (§1.5 #20): capture URLs of the detections, stably sorted by detection
--- timestamp, else capture timestamp, else last; empty URLs dropped, first of each URL kept.
-CREATE VIEW dwca_associated_media AS
-SELECT occurrence_id, string_agg(capture_url, '|' ORDER BY first_seen) AS associated_media
-FROM (
-  SELECT occurrence_id, capture_url, min(media_position) AS first_seen
-  FROM (SELECT occurrence_id, capture_url,
-               row_number() OVER (PARTITION BY occurrence_id
-                                  ORDER BY coalesce("timestamp", capture_timestamp) ASC NULLS LAST,
-                                           position ASC) AS media_position
-        FROM dwca_detection)
-  WHERE capture_url IS NOT NULL AND capture_url <> ''
-  GROUP BY occurrence_id, capture_url
-)
-GROUP BY occurrence_id;
-
 -- identifiedBy and dateIdentified (§1.6): the best identification (HEAD tie-break) when it has
 -- a user, else the best prediction's algorithm; the date is the identification's whenever one
 -- exists, else the prediction's timestamp.

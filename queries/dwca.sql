@@ -1,7 +1,8 @@
 -- Darwin Core Archive files (antenna-exports-dwca.md §1). Named fragments, like request.sql:
 -- occlens runs `WITH selected AS (dwca.selected), events AS (dwca.events)` followed by each
 -- file's query (whose own WITH, if any, continues that list), with ${project}, ${collection}
--- and ${media_url} bound. Every file query returns
+-- and ${media_url} bound. The one-row project side comes first in every CROSS JOIN: the
+-- left input is the one collected, so the file's rows stream past it. Every file query returns
 -- the file's columns, in order, as text; the writer only quotes and joins them.
 -- Local times are wall_clock(x): the instant's reading in the configured zone.
 
@@ -71,6 +72,24 @@ ORDER BY e.position
 -- name: dwca.occurrence
 -- occurrence.txt (§1.5), 21 columns, in O order. An occurrence whose event is not in E is still
 -- written (its coreid then dangles and the archive fails validation, as Antenna's does).
+-- associatedMedia (§1.5 #20): capture URLs of the detections, stably sorted by detection
+-- timestamp, else capture timestamp, else last; empty URLs dropped, first of each URL kept.
+-- Aggregated for the selected occurrences only.
+WITH associated AS (
+  SELECT occurrence_id, string_agg(capture_url, '|' ORDER BY first_seen) AS associated_media
+  FROM (
+    SELECT occurrence_id, capture_url, min(media_position) AS first_seen
+    FROM (SELECT occurrence_id, capture_url,
+                 row_number() OVER (PARTITION BY occurrence_id
+                                    ORDER BY coalesce("timestamp", capture_timestamp) ASC NULLS LAST,
+                                             position ASC) AS media_position
+          FROM dwca_detection
+          WHERE occurrence_id IN (SELECT id FROM selected))
+    WHERE capture_url IS NOT NULL AND capture_url <> ''
+    GROUP BY occurrence_id, capture_url
+  )
+  GROUP BY occurrence_id
+)
 SELECT
   'urn:ami:event:' || p.slug || ':' || CAST(o.event_id AS VARCHAR) AS "eventID",
   'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) AS "occurrenceID",
@@ -93,12 +112,12 @@ SELECT
   CASE WHEN coalesce(s.active_count, 0) > 0 THEN 'verified' ELSE 'unverified' END AS "identificationVerificationStatus",
   coalesce(iso_dt(wall_clock(o.updated_at)), '') AS "modified",
   coalesce(m.associated_media, '') AS "associatedMedia"
-FROM selected o
-CROSS JOIN (SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}) p
+FROM (SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}) p
+CROSS JOIN selected o
 LEFT JOIN dwca_taxon t ON t.id = o.determination_id
 LEFT JOIN dwca_provenance pv ON pv.occurrence_id = o.id
 LEFT JOIN identification_summary s ON s.occurrence_id = o.id
-LEFT JOIN dwca_associated_media m ON m.occurrence_id = o.id
+LEFT JOIN associated m ON m.occurrence_id = o.id
 ORDER BY o.position
 
 -- name: dwca.multimedia
@@ -141,7 +160,7 @@ SELECT
   p.rights_holder AS "rightsHolder",
   '' AS "creator",
   m.description AS "description"
-FROM media m CROSS JOIN project p
+FROM project p CROSS JOIN media m
 WHERE m.identifier IS NOT NULL AND m.identifier <> ''
 ORDER BY m.event_position, m.kind, m.seen
 
@@ -156,7 +175,7 @@ WITH project AS (
          'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) || ':classificationScore' AS measurement_id,
          'classificationScore' AS type, fixed(o.determination_score, 6) AS value, 'proportion' AS unit,
          coalesce(db.determined_by, '') AS determined_by, 'ML classifier softmax score' AS remarks
-  FROM selected o CROSS JOIN project p
+  FROM project p CROSS JOIN selected o
   LEFT JOIN dwca_score_determined_by db ON db.occurrence_id = o.id
   WHERE o.determination_score IS NOT NULL
   UNION ALL
@@ -164,7 +183,7 @@ WITH project AS (
          'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':detectionScore' AS measurement_id,
          'detectionScore' AS type, fixed(d.detection_score, 6) AS value, 'proportion' AS unit,
          coalesce(a.name, '') AS determined_by, 'ML detector confidence score' AS remarks
-  FROM selected o CROSS JOIN project p
+  FROM project p CROSS JOIN selected o
   JOIN dwca_detection d ON d.occurrence_id = o.id
   LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
   WHERE d.detection_score IS NOT NULL
@@ -173,7 +192,7 @@ WITH project AS (
          'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':boundingBox' AS measurement_id,
          'boundingBox' AS type, d.bbox_py AS value, 'pixels' AS unit,
          coalesce(a.name, '') AS determined_by, 'Bounding box [x1, y1, x2, y2]' AS remarks
-  FROM selected o CROSS JOIN project p
+  FROM project p CROSS JOIN selected o
   JOIN dwca_detection d ON d.occurrence_id = o.id
   LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
   WHERE d.bbox_py NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false')
@@ -187,7 +206,7 @@ SELECT
   f.unit AS "measurementUnit",
   f.determined_by AS "measurementDeterminedBy",
   f.remarks AS "measurementRemarks"
-FROM facts f CROSS JOIN project p
+FROM project p CROSS JOIN facts f
 ORDER BY f.position, f.detection_position, f.kind
 
 -- name: dwca.eml

@@ -1,6 +1,7 @@
 -- Request fragments: the WHERE conditions and sort keys that query parameters bind to
 -- (spec §5.2–§5.5). Each fragment starts with `-- name: <key>`; occlens substitutes the
--- `${...}` placeholders with validated literals and ANDs the conditions over `occurrence_list o`.
+-- `${...}` placeholders with validated literals and ANDs the conditions over `occurrence_keys o`
+-- (the columns of occurrence_list that requests filter and order on).
 
 -- name: visible.anonymous
 -- Anonymous users see occurrences of non-draft projects (spec §5.2.1).

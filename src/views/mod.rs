@@ -164,7 +164,16 @@ impl Engine {
             }
             Some(_) => {
                 let sql = occurrences::page_sql(&where_clause, &order_by, 1, 0);
-                let Some(row) = occurrences::rows(&self.ctx, &sql).await?.into_iter().next() else {
+                let ids: Vec<i64> = occurrences::rows(&self.ctx, &sql)
+                    .await?
+                    .iter()
+                    .filter_map(|r| r.i64("id"))
+                    .collect();
+                let Some(row) = occurrences::rows_of(&self.ctx, &ids)
+                    .await?
+                    .into_iter()
+                    .next()
+                else {
                     return Ok(Err(ApiError::not_found()));
                 };
                 if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {

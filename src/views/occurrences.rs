@@ -75,17 +75,41 @@ fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
     map
 }
 
-/// The SQL of a page (also used by `explain` and the plan tests).
+/// The SQL choosing a page's ids (also used by `explain` and the plan tests): the request's
+/// conditions and order over `occurrence_keys`, which leaves out the per-occurrence
+/// predictions, identifications and cover images that no condition or ordering reads.
 pub fn page_sql(where_clause: &str, order_by: &str, limit: usize, offset: usize) -> String {
     format!(
-        "SELECT o.* FROM occurrence_list o WHERE {where_clause} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
+        "SELECT o.id FROM occurrence_keys o WHERE {where_clause} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
     )
 }
 
 pub fn count_sql(where_clause: &str) -> String {
-    format!("SELECT count(*) AS count FROM occurrence_list o WHERE {where_clause}")
+    format!("SELECT count(*) AS count FROM occurrence_keys o WHERE {where_clause}")
 }
 
+/// The `occurrence_list` rows of `ids` (in no particular order).
+pub fn rows_sql(ids: &[i64]) -> String {
+    format!(
+        "SELECT o.* FROM occurrence_list o WHERE {}",
+        id_filter("o.id", ids.iter().copied())
+    )
+}
+
+/// The `occurrence_list` rows of `ids`, in the order of `ids`.
+pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Row>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_id: HashMap<i64, Row> = rows(ctx, &rows_sql(ids))
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.i64("id")?, r)))
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The ids of a page, then their rows.
 pub async fn page(
     ctx: &SessionContext,
     where_clause: &str,
@@ -98,7 +122,12 @@ pub async fn page(
     let rows = if offset >= count {
         Vec::new()
     } else {
-        rows(ctx, &page_sql(where_clause, order_by, limit, offset)).await?
+        let ids: Vec<i64> = rows(ctx, &page_sql(where_clause, order_by, limit, offset))
+            .await?
+            .iter()
+            .filter_map(|r| r.i64("id"))
+            .collect();
+        rows_of(ctx, &ids).await?
     };
     Ok(Page { count, rows })
 }
