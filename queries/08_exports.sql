@@ -3,17 +3,19 @@
 
 -- CSV best detection (spec §3.13): detections LEFT JOIN classifications, score DESC NULLS FIRST
 -- (a detection without classifications, or with a NULL score, wins), then detection id.
+-- One top-1 pass (arg_max; `-d.id` makes the smaller id win), then the winner's own columns.
 CREATE VIEW export_best_detection AS
-SELECT occurrence_id, path, bbox, capture_path, capture_base_url
-FROM (
-  SELECT d.occurrence_id, d.path, d.bbox, s.path AS capture_path, s.public_base_url AS capture_base_url,
-         row_number() OVER (PARTITION BY d.occurrence_id ORDER BY c.score DESC NULLS FIRST, d.id ASC) AS rn
+WITH best AS (
+  SELECT d.occurrence_id, arg_max(d.id, c.score IS NULL, c.score, -d.id) AS detection_id
   FROM main_detection d
   LEFT JOIN main_classification c ON c.detection_id = d.id
-  LEFT JOIN main_sourceimage s ON s.id = d.source_image_id
   WHERE d.occurrence_id IS NOT NULL
+  GROUP BY d.occurrence_id
 )
-WHERE rn = 1;
+SELECT b.occurrence_id, d.path, d.bbox, s.path AS capture_path, s.public_base_url AS capture_base_url
+FROM best b
+JOIN main_detection d ON d.id = b.detection_id
+LEFT JOIN main_sourceimage s ON s.id = d.source_image_id;
 
 -- `occurrences_simple_csv` (spec §6.3): one row per valid occurrence with every value of the
 -- 28 columns; the output layer only renders them as Python would.
