@@ -29,7 +29,7 @@ SELECT occurrence_id,
        arg_max(taxon_id, terminal, score, id) AS taxon_id,
        arg_max(algorithm_id, terminal, score, id) AS algorithm_id,
        arg_max(score, terminal, score, id) AS score,
-       arg_max(terminal, terminal, score, id) AS terminal
+       bool_or(terminal) AS terminal  -- the first key: the winner's is the greatest
 FROM algorithm_winner
 GROUP BY occurrence_id;
 
@@ -56,7 +56,7 @@ SELECT occurrence_id,
        arg_max(taxon_id, terminal, score IS NULL, score, id) AS taxon_id,
        arg_max(algorithm_id, terminal, score IS NULL, score, id) AS algorithm_id,
        arg_max(score, terminal, score IS NULL, score, id) AS score,
-       arg_max(terminal, terminal, score IS NULL, score, id) AS terminal
+       bool_or(terminal) AS terminal  -- the first key: the winner's is the greatest
 FROM classification_candidate
 GROUP BY occurrence_id;
 

@@ -1,6 +1,7 @@
 //! Building a snapshot from rows: every table of the contract, written as Parquet with the
 //! contract's exact types. Used by `occlens generate` and by the tests' tiny snapshots.
 
+use super::columnar::{io, Sink};
 use crate::error::{Error, Result};
 use crate::snapshot::contract::{Column, Kind, Table, TABLES};
 use datafusion::arrow::array::{
@@ -8,9 +9,6 @@ use datafusion::arrow::array::{
     ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -92,36 +90,17 @@ impl SnapshotBuilder {
     }
 }
 
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
+/// Write `batches` (at least one) to `path`, through a temporary name renamed into place.
 pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
-    let tmp = path.with_extension("parquet.tmp");
-    let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
-        ))
-        .build();
     let schema = batches
         .first()
         .map(|b| b.schema())
         .expect("at least one batch");
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props))
-        .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
+    let mut sink = Sink::create(path, schema)?;
     for b in batches {
-        writer
-            .write(b)
-            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
+        sink.write_batch(b)?;
     }
-    writer
-        .close()
-        .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+    sink.close()
 }
 
 /// Antenna's application defaults for NOT NULL columns a row leaves out.

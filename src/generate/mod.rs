@@ -1,6 +1,7 @@
 //! Snapshots made by occlens itself: the row builder and the synthetic generator.
 
 pub mod builder;
+mod columnar;
 pub mod scale;
 mod synthetic;
 

@@ -15,23 +15,12 @@
 //! (invalid, hidden by the API).
 
 use super::builder::{pg_json, SnapshotBuilder};
-use crate::error::{Error, Result};
-use crate::snapshot::contract::{self, Kind, Table};
-use datafusion::arrow::array::{
-    new_null_array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
-};
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use super::columnar::{io, Columns, Sink};
+use crate::error::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 const FAMILIES: i64 = 90;
 const GENERA_PER_FAMILY: i64 = 10;
@@ -59,13 +48,6 @@ pub struct Summary {
     pub classifications: u64,
     pub identifications: u64,
     pub captures: u64,
-}
-
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }
 
 fn species_name(s: i64) -> String {
@@ -161,152 +143,6 @@ fn dimensions() -> SnapshotBuilder {
     b
 }
 
-/// Builders of one table's columns; the columns a generator does not set are written NULL.
-struct Columns {
-    table: &'static Table,
-    i64s: HashMap<&'static str, Int64Builder>,
-    i32s: HashMap<&'static str, Int32Builder>,
-    f64s: HashMap<&'static str, Float64Builder>,
-    strs: HashMap<&'static str, StringBuilder>,
-    bools: HashMap<&'static str, BooleanBuilder>,
-    tss: HashMap<&'static str, TimestampMicrosecondBuilder>,
-    rows: usize,
-}
-
-impl Columns {
-    fn new(table: &str, set: &[&'static str]) -> Self {
-        let table = contract::table(table).expect("contract table");
-        let mut c = Columns {
-            table,
-            i64s: HashMap::new(),
-            i32s: HashMap::new(),
-            f64s: HashMap::new(),
-            strs: HashMap::new(),
-            bools: HashMap::new(),
-            tss: HashMap::new(),
-            rows: 0,
-        };
-        for name in set {
-            let col = table.column(name).expect("contract column");
-            match col.kind {
-                Kind::I64 => drop(c.i64s.insert(col.name, Int64Builder::new())),
-                Kind::I32 => drop(c.i32s.insert(col.name, Int32Builder::new())),
-                Kind::F64 => drop(c.f64s.insert(col.name, Float64Builder::new())),
-                Kind::Str => drop(c.strs.insert(col.name, StringBuilder::new())),
-                Kind::Bool => drop(c.bools.insert(col.name, BooleanBuilder::new())),
-                Kind::Ts => drop(c.tss.insert(
-                    col.name,
-                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-                )),
-                k => panic!("scale generator does not write {k:?} columns"),
-            }
-        }
-        c
-    }
-    fn i(&mut self, name: &str, v: Option<i64>) {
-        self.i64s
-            .get_mut(name)
-            .expect("i64 column")
-            .append_option(v);
-    }
-    fn i32(&mut self, name: &str, v: Option<i32>) {
-        self.i32s
-            .get_mut(name)
-            .expect("i32 column")
-            .append_option(v);
-    }
-    fn f(&mut self, name: &str, v: Option<f64>) {
-        self.f64s
-            .get_mut(name)
-            .expect("f64 column")
-            .append_option(v);
-    }
-    fn s(&mut self, name: &str, v: Option<&str>) {
-        self.strs
-            .get_mut(name)
-            .expect("str column")
-            .append_option(v);
-    }
-    fn b(&mut self, name: &str, v: bool) {
-        self.bools
-            .get_mut(name)
-            .expect("bool column")
-            .append_value(v);
-    }
-    fn t(&mut self, name: &str, v: Option<i64>) {
-        self.tss.get_mut(name).expect("ts column").append_option(v);
-    }
-    fn row(&mut self) {
-        self.rows += 1;
-    }
-
-    /// The rows so far as one batch of the contract schema; the builders start over.
-    fn finish(&mut self) -> Result<RecordBatch> {
-        let schema = Arc::new(self.table.schema());
-        let columns: Vec<ArrayRef> = self
-            .table
-            .columns
-            .iter()
-            .map(|col| -> ArrayRef {
-                let n = col.name;
-                if let Some(b) = self.i64s.get_mut(n) {
-                    Arc::new(b.finish())
-                } else if let Some(b) = self.i32s.get_mut(n) {
-                    Arc::new(b.finish())
-                } else if let Some(b) = self.f64s.get_mut(n) {
-                    Arc::new(b.finish())
-                } else if let Some(b) = self.strs.get_mut(n) {
-                    Arc::new(b.finish())
-                } else if let Some(b) = self.bools.get_mut(n) {
-                    Arc::new(b.finish())
-                } else if let Some(b) = self.tss.get_mut(n) {
-                    Arc::new(b.finish())
-                } else {
-                    new_null_array(&col.kind.data_type(), self.rows)
-                }
-            })
-            .collect();
-        self.rows = 0;
-        Ok(RecordBatch::try_new(schema, columns)?)
-    }
-}
-
-/// A Parquet file written under `<name>.tmp` and renamed into place by `close`.
-struct Sink {
-    path: PathBuf,
-    tmp: PathBuf,
-    writer: ArrowWriter<File>,
-}
-
-impl Sink {
-    fn create(dir: &Path, table: &Table) -> Result<Sink> {
-        let path = dir.join(format!("{}.parquet", table.name));
-        let tmp = path.with_extension("parquet.tmp");
-        let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(1).expect("valid level"),
-            ))
-            .set_max_row_group_row_count(Some(1 << 20))
-            .build();
-        let writer = ArrowWriter::try_new(file, Arc::new(table.schema()), Some(props))
-            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
-        Ok(Sink { path, tmp, writer })
-    }
-    fn write(&mut self, columns: &mut Columns) -> Result<()> {
-        let batch = columns.finish()?;
-        self.writer
-            .write(&batch)
-            .map_err(|e| Error::Query(format!("{}: {e}", self.path.display())))
-    }
-    fn close(self) -> Result<()> {
-        self.writer
-            .close()
-            .map_err(|e| Error::Query(format!("{}: {e}", self.path.display())))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| io(&self.path, e))
-    }
-}
-
 /// Nights and their captures: night n belongs to deployment n % 50.
 fn write_events(dir: &Path, nights: i64) -> Result<u64> {
     let mut events = Columns::new(
@@ -340,8 +176,8 @@ fn write_events(dir: &Path, nights: i64) -> Result<u64> {
             "test_image",
         ],
     );
-    let mut event_sink = Sink::create(dir, events.table)?;
-    let mut capture_sink = Sink::create(dir, captures.table)?;
+    let mut event_sink = Sink::for_table(dir, events.table)?;
+    let mut capture_sink = Sink::for_table(dir, captures.table)?;
     let mut written = 0u64;
     for n in 0..nights {
         let (event, dep) = (n + 1, n % DEPLOYMENTS + 1);
@@ -479,10 +315,10 @@ pub fn scale(dir: &Path, occurrences: usize, seed: u64, progress: &dyn Fn(u64)) 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut f = Facts::new();
     let mut sinks = [
-        Sink::create(dir, f.occurrences.table)?,
-        Sink::create(dir, f.detections.table)?,
-        Sink::create(dir, f.classifications.table)?,
-        Sink::create(dir, f.identifications.table)?,
+        Sink::for_table(dir, f.occurrences.table)?,
+        Sink::for_table(dir, f.detections.table)?,
+        Sink::for_table(dir, f.classifications.table)?,
+        Sink::for_table(dir, f.identifications.table)?,
     ];
     let (mut det_id, mut cls_id, mut ident_id) = (0i64, 0i64, 0i64);
     let mut clock = EPOCH;

@@ -163,12 +163,7 @@ impl Engine {
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
-                let sql = occurrences::page_sql(&where_clause, &order_by, 1, 0);
-                let ids: Vec<i64> = occurrences::rows(&self.ctx, &sql)
-                    .await?
-                    .iter()
-                    .filter_map(|r| r.i64("id"))
-                    .collect();
+                let ids = occurrences::page_ids(&self.ctx, &where_clause, &order_by, 1, 0).await?;
                 let Some(row) = occurrences::rows_of(&self.ctx, &ids)
                     .await?
                     .into_iter()

@@ -46,23 +46,15 @@ pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Row>> {
 fn id_filter(col: &str, ids: impl IntoIterator<Item = i64>) -> String {
     let set: BTreeSet<i64> = ids.into_iter().collect();
     match (set.first(), set.last()) {
-        (Some(lo), Some(hi)) => format!(
-            "{col} BETWEEN {lo} AND {hi} AND {col} IN ({})",
-            id_list(set.iter().copied())
-        ),
+        (Some(lo), Some(hi)) => {
+            let list: Vec<String> = set.iter().map(i64::to_string).collect();
+            format!(
+                "{col} BETWEEN {lo} AND {hi} AND {col} IN ({})",
+                list.join(", ")
+            )
+        }
         _ => "FALSE".into(),
     }
-}
-
-fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
-    let set: BTreeSet<i64> = ids.into_iter().collect();
-    if set.is_empty() {
-        return "NULL".into();
-    }
-    set.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
@@ -109,6 +101,21 @@ pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Row>> {
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// The ids of a page, in its order.
+pub async fn page_ids(
+    ctx: &SessionContext,
+    where_clause: &str,
+    order_by: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<i64>> {
+    Ok(rows(ctx, &page_sql(where_clause, order_by, limit, offset))
+        .await?
+        .iter()
+        .filter_map(|r| r.i64("id"))
+        .collect())
+}
+
 /// The ids of a page, then their rows.
 pub async fn page(
     ctx: &SessionContext,
@@ -122,12 +129,11 @@ pub async fn page(
     let rows = if offset >= count {
         Vec::new()
     } else {
-        let ids: Vec<i64> = rows(ctx, &page_sql(where_clause, order_by, limit, offset))
-            .await?
-            .iter()
-            .filter_map(|r| r.i64("id"))
-            .collect();
-        rows_of(ctx, &ids).await?
+        rows_of(
+            ctx,
+            &page_ids(ctx, where_clause, order_by, limit, offset).await?,
+        )
+        .await?
     };
     Ok(Page { count, rows })
 }
