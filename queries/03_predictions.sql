@@ -48,17 +48,8 @@ SELECT c.*,
 FROM classification_candidate c
 JOIN maxima m ON m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score;
 
--- Variant S (CSV export): no per-algorithm filter; terminal DESC, score DESC NULLS FIRST, id DESC
--- (`score IS NULL` as a key puts NULL scores first).
-CREATE VIEW best_prediction_s AS
-SELECT occurrence_id,
-       arg_max(id, terminal, score IS NULL, score, id) AS classification_id,
-       arg_max(taxon_id, terminal, score IS NULL, score, id) AS taxon_id,
-       arg_max(algorithm_id, terminal, score IS NULL, score, id) AS algorithm_id,
-       arg_max(score, terminal, score IS NULL, score, id) AS score,
-       bool_or(terminal) AS terminal  -- the first key: the winner's is the greatest
-FROM classification_candidate
-GROUP BY occurrence_id;
+-- Variant S (the CSV export's best_machine_prediction, spec §3.3) is `best_prediction_s` in
+-- queries/08_exports.sql: it shares one pass with the CSV best detection.
 
 -- A detection's classifications in detail (spec §4.4): created_at DESC, score DESC NULLS FIRST;
 -- id ASC is occlens's tiebreaker.

@@ -1,21 +1,31 @@
 -- Exports (spec §6). Base set: valid occurrences of the export's project; no visibility, no
 -- default filters, no query filters; only a collection filter (bound in queries/request.sql).
 
--- CSV best detection (spec §3.13): detections LEFT JOIN classifications, score DESC NULLS FIRST
--- (a detection without classifications, or with a NULL score, wins), then detection id.
--- One top-1 pass (arg_max; `-d.id` makes the smaller id win), then the winner's own columns.
-CREATE VIEW export_best_detection AS
-WITH best AS (
-  SELECT d.occurrence_id, arg_max(d.id, c.score IS NULL, c.score, -d.id) AS detection_id
-  FROM main_detection d
-  LEFT JOIN main_classification c ON c.detection_id = d.id
-  WHERE d.occurrence_id IS NOT NULL
-  GROUP BY d.occurrence_id
-)
-SELECT b.occurrence_id, d.path, d.bbox, s.path AS capture_path, s.public_base_url AS capture_base_url
-FROM best b
-JOIN main_detection d ON d.id = b.detection_id
-LEFT JOIN main_sourceimage s ON s.id = d.source_image_id;
+-- The CSV export's two per-occurrence choices, in one pass over its detections LEFT JOIN their
+-- classifications (arg_max: the value of the row whose key tuple is greatest, no sort):
+-- * Variant S (spec §3.3), over the occurrence's classifications only (FILTER): no
+--   per-algorithm condition; terminal DESC, score DESC NULLS FIRST (`score IS NULL` as a key
+--   puts NULL scores first), id DESC.
+-- * Best detection (spec §3.13): score DESC NULLS FIRST — a detection without classifications,
+--   or with a NULL score, wins — then the smaller detection id (`-d.id`).
+CREATE VIEW export_csv_choice AS
+SELECT d.occurrence_id,
+       arg_max(c.id, c.terminal, c.score IS NULL, c.score, c.id) FILTER (WHERE c.id IS NOT NULL) AS classification_id,
+       arg_max(c.taxon_id, c.terminal, c.score IS NULL, c.score, c.id) FILTER (WHERE c.id IS NOT NULL) AS taxon_id,
+       arg_max(c.algorithm_id, c.terminal, c.score IS NULL, c.score, c.id) FILTER (WHERE c.id IS NOT NULL) AS algorithm_id,
+       arg_max(c.score, c.terminal, c.score IS NULL, c.score, c.id) FILTER (WHERE c.id IS NOT NULL) AS score,
+       bool_or(c.terminal) AS terminal,  -- the first key: the winner's is the greatest
+       arg_max(d.id, c.score IS NULL, c.score, -d.id) AS detection_id
+FROM main_detection d
+LEFT JOIN main_classification c ON c.detection_id = d.id
+WHERE d.occurrence_id IS NOT NULL
+GROUP BY d.occurrence_id;
+
+-- Variant S alone, for `occlens sql`.
+CREATE VIEW best_prediction_s AS
+SELECT occurrence_id, classification_id, taxon_id, algorithm_id, score, terminal
+FROM export_csv_choice
+WHERE classification_id IS NOT NULL;
 
 -- `occurrences_simple_csv` (spec §6.3): one row per valid occurrence with every value of the
 -- 28 columns; the output layer only renders them as Python would.
@@ -46,16 +56,16 @@ SELECT
   o.first_appearance_timestamp,
   o.last_appearance_timestamp,
   o.duration,
-  bd.path AS best_detection_path,
-  bd.bbox AS best_detection_bbox,
-  bd.capture_path AS best_detection_capture_path,
-  bd.capture_base_url AS best_detection_capture_base_url
-FROM occurrence_list o
+  bdd.path AS best_detection_path,
+  bdd.bbox AS best_detection_bbox,
+  bds.path AS best_detection_capture_path,
+  bds.public_base_url AS best_detection_capture_base_url
+FROM occurrence_keys o  -- the list's values without cover image and variant P (not columns here)
 LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN main_deployment dep ON dep.id = o.deployment_id
 LEFT JOIN main_project p ON p.id = o.project_id
 LEFT JOIN identification_summary s ON s.occurrence_id = o.id
-LEFT JOIN best_prediction_s bs ON bs.occurrence_id = o.id
+LEFT JOIN export_csv_choice bs ON bs.occurrence_id = o.id
 LEFT JOIN main_taxon bt ON bt.id = bs.taxon_id
 LEFT JOIN ml_algorithm ba ON ba.id = bs.algorithm_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
@@ -65,7 +75,8 @@ LEFT JOIN main_classification ac ON ac.id = i.agreed_with_prediction_id
 LEFT JOIN ml_algorithm aa ON aa.id = ac.algorithm_id
 LEFT JOIN main_identification ai ON ai.id = i.agreed_with_identification_id
 LEFT JOIN users_user au ON au.id = ai.user_id
-LEFT JOIN export_best_detection bd ON bd.occurrence_id = o.id;
+LEFT JOIN main_detection bdd ON bdd.id = bs.detection_id
+LEFT JOIN main_sourceimage bds ON bds.id = bdd.source_image_id;
 
 -- `occurrences_api_json` detection images (spec §3.11): every detection with a non-NULL path
 -- (`""` kept), frame_num then timestamp ascending (NULLS LAST), no limit; id ASC breaks ties.

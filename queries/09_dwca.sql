@@ -62,60 +62,8 @@ JOIN main_project p ON p.id = o.project_id
 JOIN default_filter_taxa f ON f.project_id = o.project_id AND f.taxon_id = o.determination_id
 WHERE o.determination_score >= p.default_filters_score_threshold;
 
--- Detections in default order (§0.6: frame_num, timestamp, ascending, NULLS LAST; id breaks
--- ties) with their capture and its public URL; bbox_py is the bbox as Python's json.dumps.
-CREATE VIEW dwca_detection AS
-SELECT d.id, d.occurrence_id, d.path, py_json(d.bbox) AS bbox_py, d.detection_score, d.detection_algorithm_id,
-       d."timestamp", s."timestamp" AS capture_timestamp, d.source_image_id,
-       capture_url(s.public_base_url, s.path) AS capture_url,
-       row_number() OVER (PARTITION BY d.occurrence_id
-                          ORDER BY d.frame_num ASC NULLS LAST, d."timestamp" ASC NULLS LAST, d.id ASC) AS position
-FROM main_detection d
-JOIN main_sourceimage s ON s.id = d.source_image_id
-WHERE d.occurrence_id IS NOT NULL;
-
--- identifiedBy and dateIdentified (§1.6): the best identification (HEAD tie-break) when it has
--- a user, else the best prediction's algorithm; the date is the identification's whenever one
--- exists, else the prediction's timestamp.
-CREATE VIEW dwca_provenance AS
-SELECT o.id AS occurrence_id,
-       CASE WHEN bi.user_id IS NOT NULL THEN
-              CASE WHEN u.name <> '' THEN u.name ELSE 'user:' || CAST(bi.user_id AS VARCHAR) END
-            WHEN a.id IS NOT NULL THEN
-              CASE WHEN a.version_name <> '' THEN a.name || ' ' || a.version_name
-                   WHEN a.version <> 0 THEN a.name || ' v' || CAST(a.version AS VARCHAR)
-                   ELSE a.name END
-            ELSE '' END AS identified_by,
-       coalesce(
-         CASE WHEN bi.identification_id IS NOT NULL THEN
-                iso_dt(wall_clock(bi.created_at))
-              WHEN bp.classification_id IS NOT NULL THEN
-                iso_dt(wall_clock(coalesce(c."timestamp", c.created_at)))
-         END, '') AS date_identified
-FROM main_occurrence o
-LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
-LEFT JOIN users_user u ON u.id = bi.user_id
-LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
-LEFT JOIN main_classification c ON c.id = bp.classification_id
-LEFT JOIN ml_algorithm a ON a.id = bp.algorithm_id;
-
--- MoF classificationScore determinedBy (§1.8): the first classification, detections in default
--- order and their classifications created_at DESC, score DESC (NULLS FIRST), id DESC, whose
--- taxon is the determination; "{name} {version}" without a 0/NULL version, trimmed.
-CREATE VIEW dwca_score_determined_by AS
-SELECT occurrence_id, determined_by
-FROM (
-  SELECT d.occurrence_id,
-         trim(CASE WHEN a.version IS NULL OR a.version = 0 THEN coalesce(a.name, '')
-                   ELSE a.name || ' ' || CAST(a.version AS VARCHAR) END) AS determined_by,
-         row_number() OVER (PARTITION BY d.occurrence_id
-                            ORDER BY d.position, c.created_at DESC, c.score DESC NULLS FIRST, c.id DESC) AS rn
-  FROM dwca_detection d
-  JOIN main_occurrence o ON o.id = d.occurrence_id
-  JOIN main_classification c ON c.detection_id = d.id AND c.taxon_id = o.determination_id
-  LEFT JOIN ml_algorithm a ON a.id = c.algorithm_id
-)
-WHERE rn = 1;
+-- The per-detection values, identifiedBy/dateIdentified and the classificationScore's
+-- determinedBy are computed for the archive's occurrences only: see queries/dwca.sql.
 
 -- targetTaxonomicScope (§1.4): the chains of the project's include taxa compared position by
 -- position; the name at the last position where every chain has the same id (read from the

@@ -1,8 +1,10 @@
 -- Darwin Core Archive files (antenna-exports-dwca.md §1). Named fragments, like request.sql:
--- occlens runs `WITH selected AS (dwca.selected), events AS (dwca.events)` followed by each
--- file's query (whose own WITH, if any, continues that list), with ${project}, ${collection}
--- and ${media_url} bound. The one-row project side comes first in every CROSS JOIN: the
--- left input is the one collected, so the file's rows stream past it. Every file query returns
+-- occlens runs `WITH selected AS (dwca.selected), events AS (dwca.events), detections AS
+-- (dwca.detections)` followed by each file's query (whose own WITH, if any, continues that
+-- list), with ${project}, ${collection} and ${media_url} bound. Everything per occurrence or
+-- per detection is computed from `selected` (computed once, then read from memory), so an
+-- archive's cost follows its own size. The one-row project side comes first in every CROSS
+-- JOIN: the left input is the one collected, so the file's rows stream past it. Every file query returns
 -- the file's columns, in order, as text; the writer only quotes and joins them.
 -- Local times are wall_clock(x): the instant's reading in the configured zone.
 
@@ -21,6 +23,19 @@ SELECT e.*, wall_clock(e.start) AS ls, wall_clock(e."end") AS le,
        row_number() OVER (ORDER BY e.start ASC, e.id ASC) AS position
 FROM main_event e
 WHERE e.project_id = ${project} AND e.id IN (SELECT event_id FROM selected)
+
+-- name: dwca.detections
+-- The detections of O in default order (§0.6: frame_num, timestamp, ascending, NULLS LAST; id
+-- breaks ties) with their capture and its public URL; bbox_py is the bbox as Python's
+-- json.dumps.
+SELECT d.id, d.occurrence_id, d.path, py_json(d.bbox) AS bbox_py, d.detection_score, d.detection_algorithm_id,
+       d."timestamp", s."timestamp" AS capture_timestamp, d.source_image_id,
+       capture_url(s.public_base_url, s.path) AS capture_url,
+       row_number() OVER (PARTITION BY d.occurrence_id
+                          ORDER BY d.frame_num ASC NULLS LAST, d."timestamp" ASC NULLS LAST, d.id ASC) AS position
+FROM selected o
+JOIN main_detection d ON d.occurrence_id = o.id
+JOIN main_sourceimage s ON s.id = d.source_image_id
 
 -- name: dwca.event
 -- event.txt (§1.4), 29 columns.
@@ -74,21 +89,43 @@ ORDER BY e.position
 -- written (its coreid then dangles and the archive fails validation, as Antenna's does).
 -- associatedMedia (§1.5 #20): capture URLs of the detections, stably sorted by detection
 -- timestamp, else capture timestamp, else last; empty URLs dropped, first of each URL kept.
--- Aggregated for the selected occurrences only.
+-- identifiedBy and dateIdentified (§1.6): the best identification (HEAD tie-break) when it has
+-- a user, else the best prediction's algorithm; the date is the identification's whenever one
+-- exists, else the prediction's timestamp.
 WITH associated AS (
-  SELECT occurrence_id, string_agg(capture_url, '|' ORDER BY first_seen) AS associated_media
+  SELECT occurrence_id, string_agg_by(capture_url, first_seen, '|') AS associated_media
   FROM (
     SELECT occurrence_id, capture_url, min(media_position) AS first_seen
     FROM (SELECT occurrence_id, capture_url,
                  row_number() OVER (PARTITION BY occurrence_id
                                     ORDER BY coalesce("timestamp", capture_timestamp) ASC NULLS LAST,
                                              position ASC) AS media_position
-          FROM dwca_detection
-          WHERE occurrence_id IN (SELECT id FROM selected))
+          FROM detections)
     WHERE capture_url IS NOT NULL AND capture_url <> ''
     GROUP BY occurrence_id, capture_url
   )
   GROUP BY occurrence_id
+), provenance AS (
+  SELECT o.id AS occurrence_id,
+         CASE WHEN bi.user_id IS NOT NULL THEN
+                CASE WHEN u.name <> '' THEN u.name ELSE 'user:' || CAST(bi.user_id AS VARCHAR) END
+              WHEN a.id IS NOT NULL THEN
+                CASE WHEN a.version_name <> '' THEN a.name || ' ' || a.version_name
+                     WHEN a.version <> 0 THEN a.name || ' v' || CAST(a.version AS VARCHAR)
+                     ELSE a.name END
+              ELSE '' END AS identified_by,
+         coalesce(
+           CASE WHEN bi.identification_id IS NOT NULL THEN
+                  iso_dt(wall_clock(bi.created_at))
+                WHEN bp.classification_id IS NOT NULL THEN
+                  iso_dt(wall_clock(coalesce(c."timestamp", c.created_at)))
+           END, '') AS date_identified
+  FROM selected o
+  LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
+  LEFT JOIN users_user u ON u.id = bi.user_id
+  LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
+  LEFT JOIN main_classification c ON c.id = bp.classification_id
+  LEFT JOIN ml_algorithm a ON a.id = bp.algorithm_id
 )
 SELECT
   'urn:ami:event:' || p.slug || ':' || CAST(o.event_id AS VARCHAR) AS "eventID",
@@ -115,7 +152,7 @@ SELECT
 FROM (SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}) p
 CROSS JOIN selected o
 LEFT JOIN dwca_taxon t ON t.id = o.determination_id
-LEFT JOIN dwca_provenance pv ON pv.occurrence_id = o.id
+LEFT JOIN provenance pv ON pv.occurrence_id = o.id
 LEFT JOIN identification_summary s ON s.occurrence_id = o.id
 LEFT JOIN associated m ON m.occurrence_id = o.id
 ORDER BY o.position
@@ -134,7 +171,7 @@ WITH project AS (
          row_number() OVER (PARTITION BY o.event_id ORDER BY o.position, d.position) AS seen
   FROM selected o
   JOIN events ev ON ev.id = o.event_id
-  JOIN dwca_detection d ON d.occurrence_id = o.id
+  JOIN detections d ON d.occurrence_id = o.id
 ), media AS (
   SELECT event_position, event_id, 0 AS kind, min(seen) AS seen, '' AS occurrence_id_text,
          max(capture_url) AS identifier, '' AS "references",
@@ -170,13 +207,30 @@ ORDER BY m.event_position, m.kind, m.seen
 -- detectionScore (when not NULL) and boundingBox (when the bbox is truthy in Python).
 WITH project AS (
   SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}
+), score_determined_by AS (
+  -- classificationScore's determinedBy (§1.8): the first classification, detections in default
+  -- order and their classifications created_at DESC, score DESC (NULLS FIRST), id DESC, whose
+  -- taxon is the determination; "{name} {version}" without a 0/NULL version, trimmed.
+  SELECT occurrence_id, determined_by
+  FROM (
+    SELECT d.occurrence_id,
+           trim(CASE WHEN a.version IS NULL OR a.version = 0 THEN coalesce(a.name, '')
+                     ELSE a.name || ' ' || CAST(a.version AS VARCHAR) END) AS determined_by,
+           row_number() OVER (PARTITION BY d.occurrence_id
+                              ORDER BY d.position, c.created_at DESC, c.score DESC NULLS FIRST, c.id DESC) AS rn
+    FROM detections d
+    JOIN selected o ON o.id = d.occurrence_id
+    JOIN main_classification c ON c.detection_id = d.id AND c.taxon_id = o.determination_id
+    LEFT JOIN ml_algorithm a ON a.id = c.algorithm_id
+  )
+  WHERE rn = 1
 ), facts AS (
   SELECT o.position, 0 AS detection_position, 0 AS kind, o.event_id, o.id AS occurrence_id,
          'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) || ':classificationScore' AS measurement_id,
          'classificationScore' AS type, fixed(o.determination_score, 6) AS value, 'proportion' AS unit,
          coalesce(db.determined_by, '') AS determined_by, 'ML classifier softmax score' AS remarks
   FROM project p CROSS JOIN selected o
-  LEFT JOIN dwca_score_determined_by db ON db.occurrence_id = o.id
+  LEFT JOIN score_determined_by db ON db.occurrence_id = o.id
   WHERE o.determination_score IS NOT NULL
   UNION ALL
   SELECT o.position, d.position AS detection_position, 1 AS kind, o.event_id, o.id AS occurrence_id,
@@ -184,7 +238,7 @@ WITH project AS (
          'detectionScore' AS type, fixed(d.detection_score, 6) AS value, 'proportion' AS unit,
          coalesce(a.name, '') AS determined_by, 'ML detector confidence score' AS remarks
   FROM project p CROSS JOIN selected o
-  JOIN dwca_detection d ON d.occurrence_id = o.id
+  JOIN detections d ON d.occurrence_id = o.id
   LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
   WHERE d.detection_score IS NOT NULL
   UNION ALL
@@ -193,7 +247,7 @@ WITH project AS (
          'boundingBox' AS type, d.bbox_py AS value, 'pixels' AS unit,
          coalesce(a.name, '') AS determined_by, 'Bounding box [x1, y1, x2, y2]' AS remarks
   FROM project p CROSS JOIN selected o
-  JOIN dwca_detection d ON d.occurrence_id = o.id
+  JOIN detections d ON d.occurrence_id = o.id
   LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
   WHERE d.bbox_py NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false')
 )

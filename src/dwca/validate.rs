@@ -136,9 +136,10 @@ fn table(node: roxmltree::Node, core: bool) -> Result<Table, String> {
 }
 
 /// What was read of one table's file.
+/// The distinct non-empty ids (core: ids; extension: coreids) and occurrenceIDs of a file.
 struct Content {
-    ids: Vec<String>,
-    occurrence_ids: Vec<String>,
+    ids: HashSet<String>,
+    occurrence_ids: HashSet<String>,
 }
 
 /// Validate the archive at `path`, requiring every term of `required` to be non-empty on every
@@ -201,31 +202,25 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
     let required: HashSet<&str> = required.iter().map(String::as_str).collect();
     let occurrence_term = format!("{DWC}occurrenceID");
     let mut contents: Vec<Option<Content>> = Vec::new();
+    drop(read);
     for (t, table) in tables.iter().enumerate() {
         let file = &table.location;
-        let Some(bytes) = read(file) else {
+        // Each file is checked as it is inflated: memory holds its distinct ids, not its text.
+        let Ok(entry) = zip.by_name(file) else {
             errors.push(format!(
                 "meta.xml references {file} but it is missing from the archive"
             ));
             contents.push(None);
             continue;
         };
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{file}: file is not valid UTF-8: {e}"));
-                contents.push(None);
-                continue;
-            }
-        };
-        contents.push(Some(check_table(
+        contents.push(check_table(
             table,
             t == 0,
-            &text,
+            entry,
             &required,
             &occurrence_term,
             errors,
-        )));
+        ));
     }
     // Referential checks: coreids against the core, occurrenceIDs against occurrence.txt.
     let core_ids: HashSet<&String> = match contents.first() {
@@ -289,7 +284,10 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
         }
     }
     if names.contains("eml.xml") {
-        let eml = read("eml.xml").unwrap_or_default();
+        let mut eml = Vec::new();
+        if let Ok(mut entry) = zip.by_name("eml.xml") {
+            let _ = entry.read_to_end(&mut eml);
+        }
         let eml = String::from_utf8_lossy(&eml);
         if let Err(e) = roxmltree::Document::parse(&eml) {
             errors.push(format!("eml.xml does not parse: {e}"));
@@ -298,32 +296,42 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
     report
 }
 
-/// Per-table checks (§2 step 6); returns the ids and occurrenceIDs read.
+/// Per-table checks (§2 step 6) of `file` read as it streams; returns the ids and
+/// occurrenceIDs read, or `None` (and only the one error) when the file is not UTF-8.
 fn check_table(
     table: &Table,
     core: bool,
-    text: &str,
+    file_reader: impl Read,
     required: &HashSet<&str>,
     occurrence_term: &str,
-    errors: &mut Vec<String>,
-) -> Content {
+    all_errors: &mut Vec<String>,
+) -> Option<Content> {
     let file = &table.location;
+    let mut errors = Vec::new();
     let mut content = Content {
-        ids: vec![],
-        occurrence_ids: vec![],
+        ids: HashSet::new(),
+        occurrence_ids: HashSet::new(),
     };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b'\t')
         .quote(b'"')
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .from_reader(file_reader);
+    let not_utf8 = |e: &csv::Error| match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => Some(format!("{file}: file is not valid UTF-8: {err}")),
+        _ => None,
+    };
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(h)) => h,
+        Some(Err(e)) if not_utf8(&e).is_some() => {
+            all_errors.extend(not_utf8(&e));
+            return None;
+        }
         _ => {
-            errors.push(format!("{file}: file is empty (not even a header)"));
-            return content;
+            all_errors.push(format!("{file}: file is empty (not even a header)"));
+            return Some(content);
         }
     };
     let declared = table
@@ -334,13 +342,6 @@ fn check_table(
         .max()
         .unwrap_or(0)
         + 1;
-    if header.len() != declared {
-        errors.push(format!(
-            "{file}: header has {} columns but meta.xml declares {declared}",
-            header.len()
-        ));
-        return content;
-    }
     let occurrence_index = table
         .fields
         .iter()
@@ -352,10 +353,28 @@ fn check_table(
         .filter(|(_, t)| required.contains(t.as_str()))
         .map(|(i, t)| (*i, t.as_str()))
         .collect();
-    let mut seen: HashSet<String> = HashSet::new();
+    let columns_ok = header.len() == declared;
+    if !columns_ok {
+        errors.push(format!(
+            "{file}: header has {} columns but meta.xml declares {declared}",
+            header.len()
+        ));
+    }
     for (n, record) in records.enumerate() {
         let line = n + 2;
-        let Ok(record) = record else { continue };
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => match not_utf8(&e) {
+                Some(message) => {
+                    all_errors.push(message);
+                    return None;
+                }
+                None => continue,
+            },
+        };
+        if !columns_ok {
+            continue; // read on only to find a UTF-8 error
+        }
         if record.len() != header.len() {
             errors.push(format!(
                 "{file}:L{line}: row has {} columns, expected {}",
@@ -367,7 +386,7 @@ fn check_table(
         let id = record.get(table.id_index).unwrap_or("");
         if id.trim().is_empty() {
             errors.push(format!("{file}:L{line}: empty id/coreid value"));
-        } else if core && !seen.insert(id.to_string()) {
+        } else if !content.ids.insert(id.to_string()) && core {
             errors.push(format!("{file}:L{line}: duplicate core id: {}", py_str(id)));
         }
         for (i, term) in &required {
@@ -375,16 +394,15 @@ fn check_table(
                 errors.push(format!("{file}:L{line}: required term {term} is empty"));
             }
         }
-        if !id.trim().is_empty() {
-            content.ids.push(id.to_string());
-        }
         if let Some(i) = occurrence_index {
-            content
-                .occurrence_ids
-                .push(record.get(i).unwrap_or("").to_string());
+            let value = record.get(i).unwrap_or("");
+            if !content.occurrence_ids.contains(value) {
+                content.occurrence_ids.insert(value.to_string());
+            }
         }
     }
-    content
+    all_errors.extend(errors);
+    Some(content)
 }
 
 #[cfg(test)]

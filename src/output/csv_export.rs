@@ -3,10 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::render::media::{csv_capture_url, media_url};
-use crate::render::pyfmt::{py_repr, py_repr_json, py_timedelta};
+use crate::render::pyfmt::{py_repr, py_repr_json, py_repr_lower, py_timedelta};
 use crate::render::timefmt::{event_name, iso_sep};
-use crate::views::rows::{to_rows, Row, RowExt};
+use crate::views::rows::{Cell, Columns};
 use chrono_tz::Tz;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use serde_json::Value;
@@ -43,23 +44,18 @@ pub const HEADER: [&str; 28] = [
     "best_detection_capture_url",
 ];
 
-/// A cell as Python's `str()` prints the value (None → empty).
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::Bool(b)) => {
-            if *b {
-                "True".into()
-            } else {
-                "False".into()
-            }
+/// Append `cell` as Python's `str()` prints the value (None → empty).
+fn push_cell(out: &mut String, cell: Cell) {
+    use std::fmt::Write as _;
+    match cell {
+        Cell::Null => {}
+        Cell::Bool(true) => out.push_str("True"),
+        Cell::Bool(false) => out.push_str("False"),
+        Cell::Int(i) => {
+            let _ = write!(out, "{i}");
         }
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => i.to_string(),
-            None => py_repr(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => py_repr_json(other),
+        Cell::Float(f) => out.push_str(&py_repr_lower(f)),
+        Cell::Str(s) => out.push_str(s),
     }
 }
 
@@ -77,53 +73,94 @@ fn bbox_size(bbox: &Value) -> Option<(f64, f64)> {
     Some(((n[2] - n[0]).abs(), (n[3] - n[1]).abs()))
 }
 
-fn render(row: &Row, tz: Tz, media: &str) -> Vec<String> {
-    let ts = |k: &str| row.i64(k).map(|t| iso_sep(t, tz, ' ')).unwrap_or_default();
-    let bbox: Value = row
-        .str("best_detection_bbox")
-        .and_then(|b| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    let size = bbox_size(&bbox);
-    vec![
-        cell(row.get("id")),
-        cell(row.get("event_id")),
-        row.i64("event_start")
-            .map(|s| event_name(s, row.i64("event_end"), tz))
-            .unwrap_or_default(),
-        cell(row.get("deployment_id")),
-        cell(row.get("deployment_name")),
-        cell(row.get("project_id")),
-        cell(row.get("project_name")),
-        cell(row.get("determination_id")),
-        cell(row.get("determination_name")),
-        cell(row.get("determination_score")),
-        cell(row.get("verification_status")),
-        cell(row.get("best_machine_prediction_name")),
-        cell(row.get("best_machine_prediction_algorithm")),
-        cell(row.get("best_machine_prediction_score")),
-        cell(row.get("verified_by")),
-        cell(row.get("participant_count")),
-        cell(row.get("agreed_with_algorithm")),
-        cell(row.get("agreed_with_user")),
-        cell(row.get("determination_matches_machine_prediction")),
-        cell(row.get("detections_count")),
-        ts("first_appearance_timestamp"),
-        ts("last_appearance_timestamp"),
-        row.i64("duration").map(py_timedelta).unwrap_or_default(),
-        media_url(row.str("best_detection_path"), media).unwrap_or_default(),
-        if bbox.is_null() {
-            String::new()
-        } else {
-            py_repr_json(&bbox)
-        },
-        size.map(|s| py_repr(s.0)).unwrap_or_default(),
-        size.map(|s| py_repr(s.1)).unwrap_or_default(),
-        csv_capture_url(
-            row.str("best_detection_capture_base_url"),
-            row.str("best_detection_capture_path"),
-        )
-        .unwrap_or_default(),
-    ]
+/// Columns of `export_simple_csv` written as they are (Python's `str()` of the value), by
+/// position in [`HEADER`]; the other positions are rendered in [`write_batch`].
+const PLAIN: [(usize, &str); 18] = [
+    (0, "id"),
+    (1, "event_id"),
+    (3, "deployment_id"),
+    (4, "deployment_name"),
+    (5, "project_id"),
+    (6, "project_name"),
+    (7, "determination_id"),
+    (8, "determination_name"),
+    (9, "determination_score"),
+    (10, "verification_status"),
+    (11, "best_machine_prediction_name"),
+    (12, "best_machine_prediction_algorithm"),
+    (13, "best_machine_prediction_score"),
+    (14, "verified_by"),
+    (15, "participant_count"),
+    (16, "agreed_with_algorithm"),
+    (17, "agreed_with_user"),
+    (18, "determination_matches_machine_prediction"),
+];
+
+/// Render one batch of `export_simple_csv` into `w`, a row at a time from typed columns,
+/// reusing one buffer per cell.
+fn write_batch<W: Write>(
+    w: &mut csv::Writer<W>,
+    batch: &RecordBatch,
+    cells: &mut [String; 28],
+    tz: Tz,
+    media: &str,
+) -> Result<()> {
+    let c = Columns::new(batch)?;
+    let plain = PLAIN
+        .iter()
+        .map(|(i, name)| Ok((*i, c.get(name)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let (start, end) = (c.get("event_start")?, c.get("event_end")?);
+    let count = c.get("detections_count")?;
+    let (first, last) = (
+        c.get("first_appearance_timestamp")?,
+        c.get("last_appearance_timestamp")?,
+    );
+    let duration = c.get("duration")?;
+    let (path, bbox) = (c.get("best_detection_path")?, c.get("best_detection_bbox")?);
+    let (capture_base, capture_path) = (
+        c.get("best_detection_capture_base_url")?,
+        c.get("best_detection_capture_path")?,
+    );
+    for row in 0..batch.num_rows() {
+        cells.iter_mut().for_each(String::clear);
+        for (i, col) in &plain {
+            push_cell(&mut cells[*i], col.cell(row));
+        }
+        if let Some(s) = start.i64(row) {
+            cells[2].push_str(&event_name(s, end.i64(row), tz));
+        }
+        push_cell(&mut cells[19], count.cell(row));
+        if let Some(t) = first.i64(row) {
+            cells[20].push_str(&iso_sep(t, tz, ' '));
+        }
+        if let Some(t) = last.i64(row) {
+            cells[21].push_str(&iso_sep(t, tz, ' '));
+        }
+        if let Some(d) = duration.i64(row) {
+            cells[22].push_str(&py_timedelta(d));
+        }
+        if let Some(url) = media_url(path.str(row), media) {
+            cells[23].push_str(&url);
+        }
+        let bbox: Value = bbox
+            .str(row)
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        if !bbox.is_null() {
+            cells[24].push_str(&py_repr_json(&bbox));
+        }
+        if let Some((width, height)) = bbox_size(&bbox) {
+            cells[25].push_str(&py_repr(width));
+            cells[26].push_str(&py_repr(height));
+        }
+        if let Some(url) = csv_capture_url(capture_base.str(row), capture_path.str(row)) {
+            cells[27].push_str(&url);
+        }
+        w.write_record(cells.iter())
+            .map_err(|e| Error::Query(format!("writing CSV: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Write the CSV of `stream` to `out`, calling `progress` with the rows written so far.
@@ -141,11 +178,11 @@ pub async fn write(
     let err = |e: csv::Error| Error::Query(format!("writing CSV: {e}"));
     w.write_record(HEADER).map_err(err)?;
     let mut n = 0u64;
+    let mut cells: [String; 28] = Default::default();
     while let Some(batch) = stream.next().await {
-        for row in to_rows(&[batch?])? {
-            w.write_record(render(&row, tz, media)).map_err(err)?;
-            n += 1;
-        }
+        let batch = batch?;
+        write_batch(&mut w, &batch, &mut cells, tz, media)?;
+        n += batch.num_rows() as u64;
         progress(n);
     }
     w.flush().map_err(|e| Error::Io {

@@ -2,7 +2,7 @@
 //! the named request fragments of `queries/request.sql`.
 
 use crate::error::{Error, Result};
-use crate::views::{arg_best, render_udf, udf};
+use crate::views::{arg_best, ordered_concat, render_udf, udf};
 use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
@@ -58,6 +58,10 @@ const TUNING: &[(&str, &str)] = &[
     ),
     // Larger batches amortise the per-batch work of the many-group aggregations.
     ("datafusion.execution.batch_size", "16384"),
+    // Apply filters while decoding Parquet, dynamic join filters included: an export's or a
+    // detail's occurrence ids then cut the detection and classification scans to their rows
+    // (project 1's CSV export at SF1: 3.55 s → 2.70 s; a detail 0.87 s → 0.55 s).
+    ("datafusion.execution.parquet.pushdown_filters", "true"),
 ];
 
 /// A new DataFusion session with occlens's functions registered.
@@ -76,6 +80,7 @@ pub fn session() -> SessionContext {
     let ctx = SessionContext::new_with_config(config);
     udf::register(&ctx);
     arg_best::register(&ctx);
+    ordered_concat::register(&ctx);
     render_udf::register(&ctx);
     ctx
 }

@@ -4,13 +4,25 @@
 
 use crate::error::{Error, Result};
 use crate::views::Engine;
+use datafusion::datasource::MemTable;
 use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use std::sync::Arc;
 
 /// The files of a Darwin Core Archive, in zip member order, with the query of each.
 pub struct DwcaQueries {
     pub files: Vec<(&'static str, String)>,
     /// One row: the values `eml.xml` is built from.
     pub eml: String,
+    /// The archive's occurrences (`dwca.selected`), computed once and read by every query as
+    /// this in-memory table; dropped with the queries.
+    selected: (SessionContext, String),
+}
+
+impl Drop for DwcaQueries {
+    fn drop(&mut self) {
+        let _ = self.selected.0.deregister_table(self.selected.1.as_str());
+    }
 }
 
 impl Engine {
@@ -76,10 +88,21 @@ impl Engine {
             ("media_url", media_url.as_str()),
         ];
         let f = self.fragments();
+        // Every file reads the selection several times: compute it once (a few columns per
+        // occurrence of the project).
+        let selected = self.ctx.sql(&f.bind("dwca.selected", &params)).await?;
+        let schema = Arc::new(selected.schema().as_arrow().clone());
+        let table = MemTable::try_new(schema, vec![selected.collect().await?])?;
+        static ARCHIVES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = ARCHIVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("dwca_selected_{project}_{n}");
+        self.ctx.register_table(name.as_str(), Arc::new(table))?;
+        let selected = (self.ctx.clone(), name);
         let with = format!(
-            "WITH selected AS ({}), events AS ({})",
-            f.bind("dwca.selected", &params),
-            f.bind("dwca.events", &params)
+            "WITH selected AS (SELECT * FROM {}), events AS ({}), detections AS ({})",
+            selected.1,
+            f.bind("dwca.events", &params),
+            f.bind("dwca.detections", &params)
         );
         // A file query may open with its own WITH: its CTEs follow the shared ones.
         let file = |name: &str| {
@@ -97,6 +120,7 @@ impl Engine {
                 ("measurementorfact.txt", file("dwca.measurementorfact")),
             ],
             eml: file("dwca.eml"),
+            selected,
         })
     }
 

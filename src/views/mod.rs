@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod dims;
 pub mod exports;
 pub mod occurrences;
+pub mod ordered_concat;
 pub mod query;
 pub mod render_udf;
 pub mod request;

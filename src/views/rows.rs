@@ -4,7 +4,9 @@
 //! timestamps); the output layer renders them in the configured time zone.
 
 use crate::error::Result;
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{
+    Array, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -118,6 +120,104 @@ fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
         }
     }
     Ok(out)
+}
+
+/// One column of a batch cast once to the type writers read: integers, timestamps, durations
+/// and times as Int64 (microseconds), floats as Float64, text as Utf8, booleans.
+pub enum Column {
+    Int(Int64Array),
+    Float(Float64Array),
+    Str(StringArray),
+    Bool(BooleanArray),
+    Null,
+}
+
+/// One value of a [`Column`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Bool(bool),
+}
+
+impl Column {
+    pub fn of(array: &dyn Array) -> Result<Column> {
+        Ok(match array.data_type() {
+            DataType::Null => Column::Null,
+            DataType::Boolean => Column::Bool(array.as_boolean().clone()),
+            DataType::Float64 | DataType::Float32 => {
+                Column::Float(cast(array, &DataType::Float64)?.as_primitive().clone())
+            }
+            DataType::Timestamp(..)
+            | DataType::Duration(_)
+            | DataType::Time64(_)
+            | DataType::Time32(_)
+            | DataType::Date32 => Column::Int(to_micros(array)?.as_primitive().clone()),
+            t if t.is_integer() => {
+                Column::Int(cast(array, &DataType::Int64)?.as_primitive().clone())
+            }
+            _ => Column::Str(cast(array, &DataType::Utf8)?.as_string::<i32>().clone()),
+        })
+    }
+
+    pub fn cell(&self, i: usize) -> Cell<'_> {
+        match self {
+            Column::Int(a) if a.is_valid(i) => Cell::Int(a.value(i)),
+            Column::Float(a) if a.is_valid(i) => Cell::Float(a.value(i)),
+            Column::Str(a) if a.is_valid(i) => Cell::Str(a.value(i)),
+            Column::Bool(a) if a.is_valid(i) => Cell::Bool(a.value(i)),
+            _ => Cell::Null,
+        }
+    }
+
+    pub fn i64(&self, i: usize) -> Option<i64> {
+        match self.cell(i) {
+            Cell::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self, i: usize) -> Option<&str> {
+        match self.cell(i) {
+            Cell::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A batch's columns as [`Column`]s, looked up by name.
+pub struct Columns {
+    names: Vec<String>,
+    columns: Vec<Column>,
+}
+
+impl Columns {
+    pub fn new(batch: &RecordBatch) -> Result<Columns> {
+        Ok(Columns {
+            names: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            columns: batch
+                .columns()
+                .iter()
+                .map(|c| Column::of(c.as_ref()))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The column `name`; an error names it when the query did not produce it.
+    pub fn get(&self, name: &str) -> Result<&Column> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.columns[i])
+            .ok_or_else(|| crate::error::Error::Query(format!("the query has no column {name}")))
+    }
 }
 
 /// Timestamp, duration, time and date arrays as Int64 microseconds (days for dates).
