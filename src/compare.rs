@@ -1,7 +1,8 @@
-//! Comparing two API responses as Antenna's non-determinism allows (used by the parity tests
-//! and, later, `occlens verify`): same status, same keys in the same order, equal values,
-//! `user_permissions` as sets, and ordered list pages as the sequence of sort keys plus the id
-//! set of each tie group.
+//! Comparing two API responses as Antenna's non-determinism allows (used by `occlens verify`
+//! and the parity tests): same status, same keys in the same order, equal values (numbers
+//! exactly, or within a tolerance), `user_permissions` as sets, presigned URLs without their
+//! query strings, and ordered list pages as the sequence of sort keys plus the id set of each
+//! tie group.
 
 use crate::views::request::{parse, Endpoint};
 use serde_json::Value;
@@ -23,11 +24,40 @@ fn push(out: &mut Vec<Mismatch>, pointer: &str, expected: &Value, actual: &Value
     });
 }
 
-fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+/// How leniently values are compared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// Numbers within this absolute difference are equal (integers and floats alike).
+    pub float_tolerance: Option<f64>,
+}
+
+fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number, rules: Rules) -> bool {
+    if let (Some(t), Some(x), Some(y)) = (rules.float_tolerance, a.as_f64(), b.as_f64()) {
+        return (x - y).abs() <= t;
+    }
     match (a.as_i64(), b.as_i64()) {
         (Some(x), Some(y)) => x == y,
         _ => a.is_f64() == b.is_f64() && a.as_f64() == b.as_f64(),
     }
+}
+
+/// A presigned object-store URL's signature parameters change with every request: such URLs
+/// are compared without their query string.
+fn presigned(s: &str) -> Option<&str> {
+    let (base, query) = s.split_once('?')?;
+    let signed = [
+        "X-Amz-Signature=",
+        "Signature=",
+        "X-Goog-Signature=",
+        "sig=",
+    ]
+    .iter()
+    .any(|p| query.contains(p));
+    (signed && (base.starts_with("http://") || base.starts_with("https://"))).then_some(base)
+}
+
+fn strings_equal(a: &str, b: &str) -> bool {
+    a == b || matches!((presigned(a), presigned(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn permission_set(v: &Value) -> Option<BTreeSet<String>> {
@@ -45,7 +75,13 @@ fn same_length(pointer: &str, e: &[Value], a: &[Value], out: &mut Vec<Mismatch>)
 }
 
 /// Deep comparison of two JSON values; differences are appended to `out`.
-pub fn compare_values(pointer: &str, expected: &Value, actual: &Value, out: &mut Vec<Mismatch>) {
+pub fn compare_values(
+    pointer: &str,
+    expected: &Value,
+    actual: &Value,
+    rules: Rules,
+    out: &mut Vec<Mismatch>,
+) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             let ek: Vec<&String> = e.keys().collect();
@@ -66,9 +102,9 @@ pub fn compare_values(pointer: &str, expected: &Value, actual: &Value, out: &mut
                         push(out, &p, ev, &a[k]);
                     }
                 } else if let Some(tie_keys) = nested_order(k) {
-                    compare_tied(&p, ev, &a[k], tie_keys, out);
+                    compare_tied(&p, ev, &a[k], tie_keys, rules, out);
                 } else {
-                    compare_values(&p, ev, &a[k], out);
+                    compare_values(&p, ev, &a[k], rules, out);
                 }
             }
         }
@@ -77,10 +113,11 @@ pub fn compare_values(pointer: &str, expected: &Value, actual: &Value, out: &mut
                 return;
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
-                compare_values(&format!("{pointer}/{i}"), ev, av, out);
+                compare_values(&format!("{pointer}/{i}"), ev, av, rules, out);
             }
         }
-        (Value::Number(x), Value::Number(y)) if numbers_equal(x, y) => {}
+        (Value::Number(x), Value::Number(y)) if numbers_equal(x, y, rules) => {}
+        (Value::String(x), Value::String(y)) if strings_equal(x, y) => {}
         (x, y) if x == y => {}
         _ => push(out, pointer, expected, actual),
     }
@@ -103,10 +140,11 @@ fn compare_tied(
     expected: &Value,
     actual: &Value,
     tie_keys: &[&str],
+    rules: Rules,
     out: &mut Vec<Mismatch>,
 ) {
     let (Some(e), Some(a)) = (expected.as_array(), actual.as_array()) else {
-        return compare_values(pointer, expected, actual, out);
+        return compare_values(pointer, expected, actual, rules, out);
     };
     if !same_length(pointer, e, a, out) {
         return;
@@ -131,7 +169,7 @@ fn compare_tied(
         }
         start = end;
     }
-    compare_values(pointer, expected, &Value::Array(reordered), out);
+    compare_values(pointer, expected, &Value::Array(reordered), rules, out);
 }
 
 /// The sort key of a list item for one ordering field, read from the item's JSON.
@@ -153,6 +191,7 @@ pub fn compare_responses(
     expected: &Value,
     actual_status: u16,
     actual: &Value,
+    rules: Rules,
 ) -> Vec<Mismatch> {
     let mut out = Vec::new();
     if expected_status != actual_status {
@@ -173,11 +212,11 @@ pub fn compare_responses(
         _ => None,
     };
     let Some(ordering) = ordering else {
-        compare_values("", expected, actual, &mut out);
+        compare_values("", expected, actual, rules, &mut out);
         return out;
     };
     for k in ["count", "next", "previous"] {
-        compare_values(&format!("/{k}"), &expected[k], &actual[k], &mut out);
+        compare_values(&format!("/{k}"), &expected[k], &actual[k], rules, &mut out);
     }
     let empty = vec![];
     let e = expected["results"].as_array().unwrap_or(&empty);
@@ -212,6 +251,7 @@ pub fn compare_responses(
                 &format!("/results/{i}/(sort key)"),
                 &ek[i],
                 &ak[i],
+                rules,
                 &mut sub,
             );
         }
@@ -237,7 +277,7 @@ pub fn compare_responses(
     }
     for (i, item) in e.iter().enumerate() {
         if let Some(other) = a.iter().find(|x| x["id"] == item["id"]) {
-            compare_values(&format!("/results/{i}"), item, other, &mut out);
+            compare_values(&format!("/results/{i}"), item, other, rules, &mut out);
         }
     }
     let rest = compare_envelope_rest(expected, actual);
@@ -269,5 +309,55 @@ fn compare_envelope_rest(expected: &Value, actual: &Value) -> Vec<Mismatch> {
             &actual["user_permissions"],
         );
     }
+    out
+}
+
+/// Whether `url` asks for a list page without an ordering: Antenna's SQL then has no ORDER BY
+/// (spec §5.5), so the page is an arbitrary slice of the result.
+pub fn unordered_page(url: &str) -> bool {
+    matches!(parse(url), Ok((Endpoint::List, r)) if r.ordering.is_empty())
+}
+
+/// Compare a page without an ordering: `count`, `next`, `previous`, the keys and the page
+/// length as usual; then its rows as a set — each expected row must be in `all` (the whole
+/// result, in any order) with equal content, and no id may appear twice.
+pub fn compare_unordered_page(
+    expected: &Value,
+    actual: &Value,
+    all: &[Value],
+    rules: Rules,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for k in ["count", "next", "previous"] {
+        compare_values(&format!("/{k}"), &expected[k], &actual[k], rules, &mut out);
+    }
+    let (e, a) = (expected["results"].as_array(), actual["results"].as_array());
+    let (e, a) = (
+        e.map_or(&[][..], Vec::as_slice),
+        a.map_or(&[][..], Vec::as_slice),
+    );
+    same_length("/results", e, a, &mut out);
+    let mut seen = BTreeSet::new();
+    for (i, item) in e.iter().enumerate() {
+        if !seen.insert(item["id"].to_string()) {
+            push(
+                &mut out,
+                &format!("/results/{i}/id"),
+                &item["id"],
+                &Value::Null,
+            );
+            continue;
+        }
+        match all.iter().find(|x| x["id"] == item["id"]) {
+            Some(ours) => compare_values(&format!("/results/{i}"), item, ours, rules, &mut out),
+            None => push(
+                &mut out,
+                &format!("/results/{i}/id"),
+                &item["id"],
+                &Value::Null,
+            ),
+        }
+    }
+    out.extend(compare_envelope_rest(expected, actual));
     out
 }

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod output;
 pub mod render;
 pub mod snapshot;
+pub mod verify;
 pub mod views;
 
 pub use error::{Error, Result};

@@ -1,27 +1,17 @@
 //! Parity: every recorded Antenna response of ../shared/fixtures/antenna-oracle/api/ must be
 //! reproduced from ../shared/fixtures/antenna-oracle/snapshot.
 
-use occlens::compare::compare_responses;
-use occlens::output::api::get;
-use occlens::views::request::Requester;
+use occlens::verify::input::read;
+use occlens::verify::{Options, Verifier};
 use occlens::{Config, Engine};
-use serde_json::Value;
-use std::io::BufRead;
 use std::path::PathBuf;
 
 fn oracle() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
 }
 
-fn requester(as_user: &str) -> Requester {
-    match as_user {
-        "admin@oracle.test" => Requester::Superuser(Some(2)),
-        "alice@oracle.test" => Requester::User(3),
-        "anonymous" => Requester::Anonymous,
-        other => panic!("unknown as_user {other}"),
-    }
-}
-
+/// Every response of `file`, checked as `occlens verify` checks it (admin is the superuser;
+/// pages without an ordering are compared as sets).
 async fn replay(file: &str) -> (usize, Vec<String>) {
     let config = Config {
         api_base: "http://testserver".into(),
@@ -31,32 +21,26 @@ async fn replay(file: &str) -> (usize, Vec<String>) {
     let engine = Engine::open(Some(snapshot.to_str().unwrap()), config)
         .await
         .expect("open oracle snapshot");
-    let gz = std::fs::File::open(oracle().join("api").join(file)).expect("fixture");
-    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(gz));
+    let options = Options {
+        superusers: vec!["admin@oracle.test".into()],
+        ..Options::default()
+    };
+    let verifier = Verifier::new(&engine, options).await.unwrap();
+    let inputs = read(oracle().join("api").join(file).to_str().unwrap()).expect("fixture");
+    assert!(inputs.skipped.is_empty());
     let (mut total, mut failures) = (0, Vec::new());
-    for line in reader.lines() {
-        let record: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        let url = record["url"].as_str().unwrap();
-        let who = requester(record["as_user"].as_str().unwrap());
-        let response = get(&engine, url, &who)
+    for recorded in &inputs.responses {
+        let checked = verifier
+            .check(recorded)
             .await
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
-        let status = record["status"].as_u64().unwrap() as u16;
-        let mut diffs = compare_responses(
-            url,
-            status,
-            &record["body"],
-            response.status,
-            &response.body,
-        );
-        if UNORDERED.contains(&url) {
-            diffs = unordered_page(&engine, url, &who, &record["body"]).await;
-        }
+            .unwrap_or_else(|e| panic!("{}: {e}", recorded.url));
         total += 1;
-        if let Some(first) = diffs.first() {
+        if let Some(first) = checked.mismatches.first() {
             failures.push(format!(
-                "{url} (as {who:?}): {} differences; first at {}: expected {} got {}",
-                diffs.len(),
+                "{} (as {:?}): {} differences; first at {}: expected {} got {}",
+                recorded.url,
+                recorded.as_user,
+                checked.mismatches.len(),
                 first.pointer,
                 first.expected,
                 first.actual
@@ -64,47 +48,6 @@ async fn replay(file: &str) -> (usize, Vec<String>) {
         }
     }
     (total, failures)
-}
-
-/// Pages without an ordering whose Antenna order was not ascending id (PostgreSQL chose another
-/// plan): their rows are an arbitrary slice of the result. Checked as: same count, and every
-/// row Antenna returned is in occlens's full result with the same content.
-const UNORDERED: &[&str] =
-    &["/api/v2/occurrences/?project_id=1&apply_defaults=false&limit=100&verified_by_me=false"];
-
-async fn unordered_page(
-    engine: &Engine,
-    url: &str,
-    who: &Requester,
-    expected: &Value,
-) -> Vec<occlens::compare::Mismatch> {
-    let all = get(
-        engine,
-        &format!("{}&limit=100000", url.replace("&limit=100", "")),
-        who,
-    )
-    .await
-    .unwrap();
-    let mut out = Vec::new();
-    occlens::compare::compare_values("/count", &expected["count"], &all.body["count"], &mut out);
-    for (i, item) in expected["results"].as_array().unwrap().iter().enumerate() {
-        match all.body["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["id"] == item["id"])
-        {
-            Some(ours) => {
-                occlens::compare::compare_values(&format!("/results/{i}"), item, ours, &mut out)
-            }
-            None => out.push(occlens::compare::Mismatch {
-                pointer: format!("/results/{i}/id"),
-                expected: item["id"].clone(),
-                actual: Value::Null,
-            }),
-        }
-    }
-    out
 }
 
 fn report(name: &str, total: usize, failures: &[String]) {

@@ -20,9 +20,10 @@ pub struct Cli {
     /// Snapshot: a directory, file://, s3://, gs://, az:// or http(s):// prefix (default: built-in demo)
     #[arg(long, global = true, env = "OCCLENS_SNAPSHOT")]
     pub snapshot: Option<String>,
-    /// Scheme and host of hyperlinks in responses
-    #[arg(long, global = true, default_value = "http://localhost:8000")]
-    pub api_base: String,
+    /// Scheme and host of hyperlinks in responses [default: http://localhost:8000; verify
+    /// --api-url: that URL]
+    #[arg(long, global = true)]
+    pub api_base: Option<String>,
     /// Base URL of media (detection crops)
     #[arg(long, global = true, default_value = "/media/")]
     pub media_url: String,
@@ -70,6 +71,11 @@ pub enum Command {
         after_help = "Checks: zip, meta.xml and eml.xml present and parsable, one core, every table's\nlocation/id/fields, header widths, row widths, empty and duplicate ids, required terms,\ncoreids present in the core, occurrenceIDs present in occurrence.txt.\n\nRequired by default: eventID, eventDate, decimalLatitude, decimalLongitude, occurrenceID,\nbasisOfRecord, scientificName. Multimedia capture rows have no occurrenceID, so occlens's\n(and Antenna's) own archives need --not-required http://rs.tdwg.org/dwc/terms/occurrenceID\nor --no-required.\n\nExit status: 0 when the archive passes, 1 when it fails.\n\nExample:\n  occlens validate-dwca export.zip --no-required"
     )]
     ValidateDwca(ValidateDwcaArgs),
+    /// Check recorded or live API responses against occlens's answers for the same URLs
+    #[command(
+        after_help = "Input (one of):\n  --responses FILE   JSON lines {\"url\",\"status\",\"body\"[,\"as_user\"]} (plain or gzip) or a\n                     HAR file (only GET .../api/v2/occurrences... entries; others are skipped)\n  --api-url URL      fetch live: the URLs of --urls FILE, or every page of --project P and\n                     every listed occurrence's detail\n\nRules: status, keys and key order, values (numbers exactly unless --float-tolerance);\nuser_permissions as sets; ordered pages as the sequence of sort keys plus the ids of each\ntie group; pages without an ordering as sets; presigned URLs without their query string.\n\nas_user: \"anonymous\" or an email of users_user; --superuser EMAIL marks superusers.\nResponses without as_user (and live ones) are asked as --as.\n\nExit status: 0 when every response matches, 1 when some differ, 2 on error.\n\nExamples:\n  occlens --snapshot snap --api-base http://testserver verify --responses list.jsonl.gz --superuser admin@oracle.test\n  occlens --snapshot snap --as superuser:2 verify --api-url https://antenna.example.org --token $TOKEN --project 1\n  occlens --snapshot snap verify --responses session.har --ignore '/results/*/updated_at' --format json"
+    )]
+    Verify(VerifyArgs),
     /// Write a deterministic synthetic snapshot (realistic shape at any scale, or the edge-case demo)
     #[command(
         after_help = "Shapes:\n  realistic   ~2.5 detections/occurrence, 3 classifications/detection, 10k taxa, 5 projects,\n              50 deployments; streamed in chunks (SF1 = --occurrences 1000000)\n  edge-cases  the demo snapshot's hand-made corner cases (ties, DST nights, odd paths, …)\n\nExamples:\n  occlens generate --out sf1 --occurrences 1000000\n  occlens generate --out data/demo --shape edge-cases --occurrences 1000 --seed 1"
@@ -232,6 +238,58 @@ pub struct ValidateDwcaArgs {
     /// Drop a term from the required set (repeatable), e.g. http://rs.tdwg.org/dwc/terms/occurrenceID
     #[arg(long = "not-required", value_name = "TERM_URI")]
     pub not_required: Vec<String>,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["responses", "api_url"])))]
+pub struct VerifyArgs {
+    /// Recorded responses: JSON lines (plain or .gz) or a HAR file; - for stdin
+    #[arg(long, value_name = "FILE")]
+    pub responses: Option<String>,
+    /// A running Antenna API (scheme and host) to fetch from
+    #[arg(long, value_name = "URL", conflicts_with = "responses")]
+    pub api_url: Option<String>,
+    /// API token for --api-url (sent as "Authorization: Token …")
+    #[arg(long, env = "OCCLENS_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// With --api-url: a file of URLs (path?query or absolute), one per line
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "api_url",
+        conflicts_with = "project"
+    )]
+    pub urls: Option<PathBuf>,
+    /// With --api-url: walk every list page of this project and every listed detail
+    #[arg(long, requires = "api_url")]
+    pub project: Option<i64>,
+    /// With --api-url: requests in flight at once
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// With --api-url: retries of a request after 429, 5xx or a transport error
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// With --api-url: seconds before a request times out
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// Numbers within this absolute difference are equal
+    #[arg(long, value_name = "X")]
+    pub float_tolerance: Option<f64>,
+    /// Drop fields at a JSON-pointer pattern from both sides (repeatable; * matches one segment)
+    #[arg(long, value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// An as_user email that is a superuser (repeatable)
+    #[arg(long, value_name = "EMAIL")]
+    pub superuser: Vec<String>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@ mod api;
 mod args;
 mod export;
 mod sql;
+mod verify;
 
 use args::{Cli, Command, Shape};
 use clap::Parser;
@@ -32,8 +33,16 @@ pub fn main() -> ExitCode {
 }
 
 async fn open(cli: &Cli) -> occlens::Result<Engine> {
+    open_with_base(cli, "http://localhost:8000").await
+}
+
+/// Open the snapshot; hyperlinks use --api-base, else `default_base`.
+async fn open_with_base(cli: &Cli, default_base: &str) -> occlens::Result<Engine> {
     let config = Config {
-        api_base: cli.api_base.clone(),
+        api_base: cli
+            .api_base
+            .clone()
+            .unwrap_or_else(|| default_base.to_string()),
         media_url: cli.media_url.clone(),
         time_zone: cli.time_zone,
     };
@@ -101,6 +110,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             export::export(&engine, x, &cli.who).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
+        Command::Verify(v) => Ok(verify::verify(&cli, v).await),
         Command::Tables(t) => {
             let engine = open(&cli).await?;
             sql::tables(&engine, t).await

@@ -4,8 +4,9 @@
 use serde_json::{json, Value};
 
 /// Who is asking: decides visibility and `user_permissions` (spec §4.5, §5.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Requester {
+    #[default]
     Anonymous,
     /// A superuser, optionally with its user id (for `verified_by_me` and own identifications).
     Superuser(Option<i64>),

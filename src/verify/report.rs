@@ -1,0 +1,170 @@
+//! The verification report: totals, counts by endpoint and by field, then every mismatch —
+//! as text for a terminal or as one JSON document (`--format json`).
+
+use super::Checked;
+use crate::render::pyfmt::to_json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Counts of one endpoint.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Counts {
+    pub checked: usize,
+    pub mismatched: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub checked: Vec<Checked>,
+    /// Inputs not checked: what, and why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// A pointer with its indices and index ranges as `*`: the field a mismatch is about.
+pub fn field_of(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return "/".into();
+    }
+    pointer
+        .split('/')
+        .map(|s| {
+            let is_index = !s.is_empty()
+                && s.split("..")
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            if is_index {
+                "*"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Report {
+    pub fn matched(&self) -> usize {
+        self.checked
+            .iter()
+            .filter(|c| c.mismatches.is_empty())
+            .count()
+    }
+
+    pub fn mismatched(&self) -> usize {
+        self.checked.len() - self.matched()
+    }
+
+    pub fn by_endpoint(&self) -> BTreeMap<&'static str, Counts> {
+        let mut out: BTreeMap<&'static str, Counts> = BTreeMap::new();
+        for c in &self.checked {
+            let e = out.entry(c.endpoint).or_default();
+            e.checked += 1;
+            e.mismatched += usize::from(!c.mismatches.is_empty());
+        }
+        out
+    }
+
+    /// How many mismatches each field has (over all responses).
+    pub fn by_field(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for m in self.checked.iter().flat_map(|c| &c.mismatches) {
+            *out.entry(field_of(&m.pointer)).or_insert(0) += 1;
+        }
+        out
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut t = format!(
+            "{} responses checked: {} match, {} differ; {} skipped\n",
+            self.checked.len(),
+            self.matched(),
+            self.mismatched(),
+            self.skipped.len()
+        );
+        for (endpoint, c) in self.by_endpoint() {
+            t.push_str(&format!(
+                "  {endpoint:<10} {:>7} checked {:>7} differ\n",
+                c.checked, c.mismatched
+            ));
+        }
+        let fields = self.by_field();
+        if !fields.is_empty() {
+            t.push_str("mismatches by field:\n");
+            for (field, n) in &fields {
+                t.push_str(&format!("  {n:>7}  {field}\n"));
+            }
+        }
+        for c in self.checked.iter().filter(|c| !c.mismatches.is_empty()) {
+            t.push_str(&format!("\nGET {}\n", c.url));
+            for m in &c.mismatches {
+                let pointer = if m.pointer.is_empty() {
+                    "/"
+                } else {
+                    &m.pointer
+                };
+                t.push_str(&format!(
+                    "  {pointer}: expected {}, got {}\n",
+                    to_json(&m.expected),
+                    to_json(&m.actual)
+                ));
+            }
+        }
+        if !self.skipped.is_empty() {
+            t.push_str(&format!("\nskipped ({}):\n", self.skipped.len()));
+            for (what, why) in &self.skipped {
+                t.push_str(&format!("  {what}: {why}\n"));
+            }
+        }
+        t
+    }
+
+    pub fn to_json(&self) -> Value {
+        let endpoints: serde_json::Map<String, Value> = self
+            .by_endpoint()
+            .into_iter()
+            .map(|(e, c)| {
+                (
+                    e.to_string(),
+                    json!({"checked": c.checked, "mismatched": c.mismatched}),
+                )
+            })
+            .collect();
+        let mismatches: Vec<Value> = self
+            .checked
+            .iter()
+            .flat_map(|c| {
+                c.mismatches.iter().map(move |m| {
+                    json!({"url": c.url, "pointer": m.pointer, "expected": m.expected, "actual": m.actual})
+                })
+            })
+            .collect();
+        json!({
+            "checked": self.checked.len(),
+            "matched": self.matched(),
+            "mismatched": self.mismatched(),
+            "skipped": self.skipped.len(),
+            "by_endpoint": endpoints,
+            "by_field": self.by_field(),
+            "mismatches": mismatches,
+            "skipped_inputs": self.skipped.iter().map(|(w, y)| json!({"input": w, "reason": y})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn fields() {
+        assert_eq!(
+            field_of("/results/3/determination_score"),
+            "/results/*/determination_score"
+        );
+        assert_eq!(
+            field_of("/results/0..4/(tie group ids)"),
+            "/results/*/(tie group ids)"
+        );
+        assert_eq!(field_of(""), "/");
+        assert_eq!(field_of("(status)"), "(status)");
+    }
+}
