@@ -76,6 +76,11 @@ pub enum Command {
         after_help = "Input (one of):\n  --responses FILE   JSON lines {\"url\",\"status\",\"body\"[,\"as_user\"]} (plain or gzip) or a\n                     HAR file (only GET .../api/v2/occurrences... entries; others are skipped)\n  --api-url URL      fetch live: the URLs of --urls FILE, or every page of --project P and\n                     every listed occurrence's detail\n\nRules: status, keys and key order, values (numbers exactly unless --float-tolerance);\nuser_permissions as sets; ordered pages as the sequence of sort keys plus the ids of each\ntie group; pages without an ordering as sets; presigned URLs without their query string.\n\nas_user: \"anonymous\" or an email of users_user; --superuser EMAIL marks superusers.\nResponses without as_user (and live ones) are asked as --as.\n\nExit status: 0 when every response matches, 1 when some differ, 2 on error.\n\nExamples:\n  occlens --snapshot snap --api-base http://testserver verify --responses list.jsonl.gz --superuser admin@oracle.test\n  occlens --snapshot snap --as superuser:2 verify --api-url https://antenna.example.org --token $TOKEN --project 1\n  occlens --snapshot snap verify --responses session.har --ignore '/results/*/updated_at' --format json"
     )]
     Verify(VerifyArgs),
+    /// Stored determinations against the rule Antenna's write path applies, and hidden occurrences
+    #[command(
+        after_help = "For every valid occurrence, the expected determination (spec §3.6): the best identification's\ntaxon with score 1.0; if the best identification has no taxon, the stored values; with no\nidentification, the best machine prediction (variant P). Each difference gets a class:\nidentification_changed_after_save, no_prediction, prediction_null_taxon, zero_score_not_stored,\nsame_taxon_score_not_written, score_tie_broken_differently, identification_withdrawn,\nclassification_added_later, other (first match, see queries/10_audit.sql).\nAlso: the occurrences the API hides, per reason (no determination, no detections, only null markers).\n\nExamples:\n  occlens --snapshot snap audit\n  occlens --snapshot snap audit --project 1 --format csv > audit.csv"
+    )]
+    Audit(AuditArgs),
     /// Write a deterministic synthetic snapshot (realistic shape at any scale, or the edge-case demo)
     #[command(
         after_help = "Shapes:\n  realistic   ~2.5 detections/occurrence, 3 classifications/detection, 10k taxa, 5 projects,\n              50 deployments; streamed in chunks (SF1 = --occurrences 1000000)\n  edge-cases  the demo snapshot's hand-made corner cases (ties, DST nights, odd paths, …)\n\nExamples:\n  occlens generate --out sf1 --occurrences 1000000\n  occlens generate --out data/demo --shape edge-cases --occurrences 1000 --seed 1"
@@ -289,6 +294,23 @@ pub struct VerifyArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum ReportFormat {
     Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Only this project's occurrences
+    #[arg(long)]
+    pub project: Option<i64>,
+    /// table: summary and aligned tables; csv: one row per reported occurrence; json: everything
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Csv,
     Json,
 }
 

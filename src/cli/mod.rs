@@ -2,6 +2,7 @@
 
 mod api;
 mod args;
+mod audit;
 mod export;
 mod sql;
 mod verify;
@@ -110,6 +111,10 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             export::export(&engine, x, &cli.who).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
+        Command::Audit(a) => {
+            let engine = open(&cli).await?;
+            audit::audit(&engine, a).await
+        }
         Command::Verify(v) => Ok(verify::verify(&cli, v).await),
         Command::Tables(t) => {
             let engine = open(&cli).await?;

@@ -36,6 +36,7 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
         include_str!("../../queries/08_exports.sql"),
     ),
     ("09_dwca.sql", include_str!("../../queries/09_dwca.sql")),
+    ("10_audit.sql", include_str!("../../queries/10_audit.sql")),
 ];
 
 /// The files of named fragments.
@@ -43,6 +44,7 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/request.sql"),
     include_str!("../../queries/dwca.sql"),
     include_str!("../../queries/taxa_list.sql"),
+    include_str!("../../queries/audit.sql"),
 ];
 
 /// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable).

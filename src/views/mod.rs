@@ -2,6 +2,7 @@
 //! answers any number of requests from it.
 
 pub mod arg_best;
+pub mod audit;
 pub mod catalog;
 pub mod dims;
 pub mod exports;

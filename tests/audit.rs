@@ -1,0 +1,182 @@
+//! `occlens audit` (spec §3.6, §3.1): every difference class and invalid reason on a tiny
+//! snapshot, and the stale cases of the shared snapshot found with their class and nothing else.
+
+mod common;
+
+use common::{Tiny, T0};
+use serde_json::{json, Value};
+use std::process::Command;
+
+fn field(rows: &[occlens::views::rows::Row], key: &str) -> Vec<(i64, String)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().unwrap(),
+                r[key].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_class_and_reason() {
+    let mut t = Tiny::new();
+    let d = t.simple(1, 4, 0.9); // consistent: not reported
+    t.cls(d, Some(3), Some(4), Some(0.9), true);
+    let d = t.simple(2, 4, 0.9); // an identification the stored value does not reflect
+    t.cls(d, Some(3), Some(4), Some(0.9), true);
+    t.ident(2, Some(3), Some(6), false, "2024-01-01T00:00:00Z");
+    let d = t.simple(3, 4, 0.9); // best identification without taxon: stored kept, not reported
+    t.cls(d, Some(3), Some(6), Some(0.95), true);
+    t.ident(3, Some(3), None, false, "2024-01-01T00:00:00Z");
+    t.simple(4, 4, 0.9); // no classification at all
+    let d = t.simple(5, 4, 0.6); // the best prediction has no taxon
+    t.cls(d, Some(3), Some(4), Some(0.6), true);
+    t.cls(d, Some(4), None, Some(0.93), true);
+    t.occ(6, Some(4), None); // best score 0.0: never written
+    let d = t.det(6, Some(T0), Some("c.jpg"), false);
+    t.cls(d, Some(3), Some(4), Some(0.0), true);
+    let d = t.simple(7, 4, 0.5); // same taxon, a higher score later
+    t.cls(d, Some(3), Some(4), Some(0.8), true);
+    let d = t.simple(8, 4, 0.9); // a tie at 0.9: the higher id (taxon 6) is the best now
+    t.cls(d, Some(3), Some(4), Some(0.9), true);
+    t.cls(d, Some(4), Some(6), Some(0.9), true);
+    let d = t.simple(9, 6, 1.0); // 1.0 from an identification that is now withdrawn
+    t.cls(d, Some(3), Some(4), Some(0.7), true);
+    t.ident(9, Some(3), Some(6), true, "2024-01-01T00:00:00Z");
+    let d = t.simple(10, 4, 0.5); // a better classification created after the last save
+    t.cls(d, Some(3), Some(6), Some(0.8), true);
+    let d = t.det(11, Some(T0), Some("c.jpg"), false); // classified before the last save
+    t.cls(d, Some(3), Some(6), Some(0.8), true);
+    t.occ(11, Some(4), Some(0.5));
+    t.occ(12, None, None); // invalid occurrences
+    t.det(12, Some(T0), Some("c.jpg"), false);
+    t.occ(13, Some(4), Some(0.9));
+    t.occ(14, Some(4), Some(0.9));
+    t.det(14, Some(T0), None, true);
+    t.occ(15, None, None);
+    t.occ(16, None, None);
+    t.det(16, Some(T0), None, true);
+    let (_dir, engine) = t.engine().await;
+    let audit = engine.audit(None).await.unwrap();
+    assert_eq!(audit.valid, 11);
+    assert_eq!(
+        field(&audit.differences, "class"),
+        [
+            (2, "identification_changed_after_save"),
+            (4, "no_prediction"),
+            (5, "prediction_null_taxon"),
+            (6, "zero_score_not_stored"),
+            (7, "same_taxon_score_not_written"),
+            (8, "score_tie_broken_differently"),
+            (9, "identification_withdrawn"),
+            (10, "classification_added_later"),
+            (11, "other"),
+        ]
+        .map(|(i, c)| (i, c.to_string()))
+    );
+    let row = |id: i64| audit.differences.iter().find(|r| r["id"] == id).unwrap();
+    let values = |id: i64| {
+        let r = row(id);
+        [
+            &r["stored_taxon_id"],
+            &r["stored_score"],
+            &r["expected_taxon_id"],
+            &r["expected_score"],
+        ]
+        .map(Value::clone)
+    };
+    assert_eq!(values(2), [json!(4), json!(0.9), json!(6), json!(1.0)]);
+    assert_eq!(values(5), [json!(4), json!(0.6), Value::Null, json!(0.93)]);
+    assert_eq!(values(6), [json!(4), Value::Null, json!(4), json!(0.0)]);
+    assert_eq!(values(8), [json!(4), json!(0.9), json!(6), json!(0.9)]);
+    assert_eq!(
+        field(&audit.invalid, "reason"),
+        [
+            (12, "no_determination"),
+            (13, "no_detections"),
+            (14, "only_null_marker_detections"),
+            (15, "no_determination_and_no_detections"),
+            (16, "no_determination_and_only_null_markers"),
+        ]
+        .map(|(i, c)| (i, c.to_string()))
+    );
+    assert!(engine.audit(Some(9)).await.is_err());
+}
+
+fn occlens(args: &[&str]) -> (i32, String, String) {
+    let snapshot = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/antenna-oracle/snapshot");
+    let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
+        .args(["--snapshot", snapshot.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn shared_snapshot_stale_cases() {
+    let (code, out, err) = occlens(&["audit", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let found: Vec<(i64, &str)> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["class"].as_str().unwrap()))
+        .collect();
+    // The README's unverified project-A cases whose stored determination is not the list's
+    // best prediction (971 … 2565), project B's ties, edge 2560 (a 0.0 score is never stored)
+    // and 2581 (an identification dated in the future outranks the one saved last).
+    let tie = "score_tie_broken_differently";
+    assert_eq!(
+        found,
+        vec![
+            (971, tie),
+            (1006, tie),
+            (1527, tie),
+            (2181, tie),
+            (2359, tie),
+            (2554, tie),
+            (2555, tie),
+            (2556, tie),
+            (2560, "zero_score_not_stored"),
+            (2565, "prediction_null_taxon"),
+            (2581, "identification_changed_after_save"),
+        ]
+    );
+    assert_eq!(report["valid_occurrences"], 2540);
+    assert_eq!(report["by_project"], json!({"1": 9, "2": 2}));
+    // 58 hidden: 56 without a determination (one of them without detections too), one with no
+    // detections, one with only a null marker.
+    assert_eq!(
+        report["invalid_by_reason"],
+        json!({"no_detections": 1, "no_determination": 55, "no_determination_and_no_detections": 1,
+               "only_null_marker_detections": 1})
+    );
+    let (code, out, _) = occlens(&["audit", "--project", "2", "--format", "csv"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "kind,id,project_id,class,stored_taxon_id,stored_score,expected_taxon_id,expected_score",
+            "difference,2181,2,score_tie_broken_differently,9,0.405,7,0.405",
+            "difference,2359,2,score_tie_broken_differently,8,0.881,15,0.881",
+        ]
+    );
+    assert!(lines[3..]
+        .iter()
+        .all(|l| l.starts_with("invalid,") && l.contains(",2,")));
+    let (code, _, err) = occlens(&["audit", "--project", "99"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        "occlens: audit: project 99 does not exist in the snapshot"
+    );
+}
