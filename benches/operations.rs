@@ -5,7 +5,8 @@
 //!   4. the best prediction alone for every occurrence;
 //!
 //! and, for the exports issue, one project's `occurrences_simple_csv` export beside the list
-//! view of the same project (the rows it renders).
+//! view of the same project (the rows it renders); for the verification issue, the whole
+//! audit (compare with `list_view`).
 //!
 //! Scale: `OCCLENS_BENCH_OCCURRENCES` (default 20000) occurrences generated once into the
 //! system temp directory, or an existing snapshot `OCCLENS_BENCH_SNAPSHOT=DIR`.
@@ -105,6 +106,10 @@ fn operations(c: &mut Criterion) {
                 .await
                 .unwrap()
         })
+    });
+    g.bench_function("audit", |b| {
+        b.to_async(&rt)
+            .iter(|| async { engine.audit(None).await.unwrap().valid })
     });
     g.finish();
 }

@@ -10,6 +10,7 @@ pub mod dwca;
 pub mod error;
 pub mod generate;
 pub mod output;
+pub mod pg;
 pub mod render;
 pub mod snapshot;
 pub mod verify;

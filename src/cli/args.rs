@@ -81,6 +81,11 @@ pub enum Command {
         after_help = "For every valid occurrence, the expected determination (spec §3.6): the best identification's\ntaxon with score 1.0; if the best identification has no taxon, the stored values; with no\nidentification, the best machine prediction (variant P). Each difference gets a class:\nidentification_changed_after_save, no_prediction, prediction_null_taxon, zero_score_not_stored,\nsame_taxon_score_not_written, score_tie_broken_differently, identification_withdrawn,\nclassification_added_later, other (first match, see queries/10_audit.sql).\nAlso: the occurrences the API hides, per reason (no determination, no detections, only null markers).\n\nExamples:\n  occlens --snapshot snap audit\n  occlens --snapshot snap audit --project 1 --format csv > audit.csv"
     )]
     Audit(AuditArgs),
+    /// Export Antenna's tables from PostgreSQL into a snapshot (one consistent transaction)
+    #[command(
+        after_help = "Reads every table the views, filters and exports use inside one REPEATABLE READ, READ ONLY,\nDEFERRABLE transaction with binary COPY, ordered by id, and writes one Parquet file per table\n(zstd, statistics, page indexes; part files main_x/part-00000.parquet, ... above --rows-per-file)\nand the manifest _snapshot.json last. Nothing appears under --out until it is complete; an\nexisting snapshot there is replaced only then.\n\nPassword: from the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE); it is never printed.\n\nExamples:\n  occlens snapshot --from postgres://ami@db.example/antenna --out snap\n  occlens snapshot --from postgres://ami@db/antenna --project 3 --out s3://bucket/antenna/p3\n  occlens --snapshot snap tables"
+    )]
+    Snapshot(SnapshotArgs),
     /// Write a deterministic synthetic snapshot (realistic shape at any scale, or the edge-case demo)
     #[command(
         after_help = "Shapes:\n  realistic   ~2.5 detections/occurrence, 3 classifications/detection, 10k taxa, 5 projects,\n              50 deployments; streamed in chunks (SF1 = --occurrences 1000000)\n  edge-cases  the demo snapshot's hand-made corner cases (ties, DST nights, odd paths, …)\n\nExamples:\n  occlens generate --out sf1 --occurrences 1000000\n  occlens generate --out data/demo --shape edge-cases --occurrences 1000 --seed 1"
@@ -312,6 +317,34 @@ pub enum AuditFormat {
     Table,
     Csv,
     Json,
+}
+
+#[derive(Args)]
+pub struct SnapshotArgs {
+    /// The Antenna database: postgres://user[:password]@host[:port]/database
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// Output directory, or an s3://, gs://, az:// prefix
+    #[arg(long, value_name = "DIR|URL")]
+    pub out: String,
+    /// Only what this project's views need (a shareable per-project snapshot)
+    #[arg(long)]
+    pub project: Option<i64>,
+    /// main_classification.logits and .scores: skip (no view reads them) or keep
+    #[arg(long, value_enum, default_value_t = ArraysChoice::Skip)]
+    pub classification_arrays: ArraysChoice,
+    /// Keep every users_user column (default: id, name and email only)
+    #[arg(long)]
+    pub include_pii: bool,
+    /// Rows per Parquet file before a table is split into part files
+    #[arg(long, default_value_t = 5_000_000)]
+    pub rows_per_file: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArraysChoice {
+    Skip,
+    Keep,
 }
 
 #[derive(Args)]

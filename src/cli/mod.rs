@@ -4,6 +4,7 @@ mod api;
 mod args;
 mod audit;
 mod export;
+mod snapshot;
 mod sql;
 mod verify;
 
@@ -111,6 +112,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             export::export(&engine, x, &cli.who).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
+        Command::Snapshot(s) => snapshot::snapshot(s).await,
         Command::Audit(a) => {
             let engine = open(&cli).await?;
             audit::audit(&engine, a).await

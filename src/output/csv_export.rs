@@ -163,31 +163,61 @@ fn write_batch<W: Write>(
     Ok(())
 }
 
+/// The CSV bytes of one batch (no header), rendered on a blocking thread.
+fn render_batch(batch: RecordBatch, tz: Tz, media: String) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(batch.num_rows() * 400));
+    let mut cells: [String; 28] = Default::default();
+    write_batch(&mut w, &batch, &mut cells, tz, &media)?;
+    w.into_inner()
+        .map_err(|e| Error::Query(format!("writing CSV: {e}")))
+}
+
 /// Write the CSV of `stream` to `out`, calling `progress` with the rows written so far.
-/// Returns the number of rows.
+/// Batches are rendered two at a time on blocking threads while the query runs on, and
+/// written in order. Returns the number of rows.
 pub async fn write(
-    mut stream: SendableRecordBatchStream,
+    stream: SendableRecordBatchStream,
     out: &mut dyn Write,
     tz: Tz,
     media: &str,
     progress: &dyn Fn(u64),
 ) -> Result<u64> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    let err = |e: csv::Error| Error::Query(format!("writing CSV: {e}"));
-    w.write_record(HEADER).map_err(err)?;
-    let mut n = 0u64;
-    let mut cells: [String; 28] = Default::default();
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        write_batch(&mut w, &batch, &mut cells, tz, media)?;
-        n += batch.num_rows() as u64;
-        progress(n);
-    }
-    w.flush().map_err(|e| Error::Io {
+    let io = |e: std::io::Error| Error::Io {
         path: "export".into(),
         source: e,
-    })?;
+    };
+    let mut header = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    header
+        .write_record(HEADER)
+        .map_err(|e| Error::Query(format!("writing CSV: {e}")))?;
+    let header = header
+        .into_inner()
+        .map_err(|e| Error::Query(format!("writing CSV: {e}")))?;
+    out.write_all(&header).map_err(io)?;
+    let mut rendered = stream
+        .map(|batch| {
+            let media = media.to_string();
+            async move {
+                let batch = batch?;
+                let rows = batch.num_rows() as u64;
+                let bytes = tokio::task::spawn_blocking(move || render_batch(batch, tz, media))
+                    .await
+                    .map_err(|e| Error::Query(format!("rendering CSV: {e}")))??;
+                Ok::<_, Error>((rows, bytes))
+            }
+        })
+        .buffered(2);
+    let mut n = 0u64;
+    while let Some(next) = rendered.next().await {
+        let (rows, bytes) = next?;
+        out.write_all(&bytes).map_err(io)?;
+        n += rows;
+        progress(n);
+    }
+    out.flush().map_err(io)?;
     Ok(n)
 }

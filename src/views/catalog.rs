@@ -45,6 +45,7 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/dwca.sql"),
     include_str!("../../queries/taxa_list.sql"),
     include_str!("../../queries/audit.sql"),
+    include_str!("../../queries/snapshot_project.sql"),
 ];
 
 /// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable).

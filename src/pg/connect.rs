@@ -1,0 +1,178 @@
+//! Connecting to PostgreSQL: a `postgres://` URL, the password from the URL, `PGPASSWORD` or
+//! the password file (`PGPASSFILE`, else `~/.pgpass`), and a display form without it.
+
+use crate::error::{Error, Result};
+use std::str::FromStr;
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Config, NoTls};
+
+/// A parsed source: the driver's configuration and the URL as it may be printed.
+pub struct Source {
+    pub config: Config,
+    /// `postgres://user@host:port/db`, never with a password.
+    pub display: String,
+}
+
+fn host_name(config: &Config) -> String {
+    match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    }
+}
+
+/// Parse `url` and fill in what it leaves out: the user (`PGUSER`, `USER`), the database (the
+/// user's name) and the password (`PGPASSWORD`, then the password file).
+pub fn source(url: &str) -> Result<Source> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Error::Usage(format!(
+            "--from {}: expected a postgres:// URL",
+            redact(url)
+        )));
+    }
+    let mut config =
+        Config::from_str(url).map_err(|e| Error::Usage(format!("--from {}: {e}", redact(url))))?;
+    if config.get_user().is_none() {
+        let user = std::env::var("PGUSER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "postgres".into());
+        config.user(&user);
+    }
+    let user = config.get_user().unwrap_or_default().to_string();
+    if config.get_dbname().is_none() {
+        config.dbname(&user);
+    }
+    let host = host_name(&config);
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or_default().to_string();
+    if config.get_password().is_none() {
+        if let Ok(p) = std::env::var("PGPASSWORD") {
+            config.password(p);
+        } else if let Some(p) = pgpass(&host, port, &db, &user) {
+            config.password(p);
+        }
+    }
+    Ok(Source {
+        config,
+        display: format!("postgres://{user}@{host}:{port}/{db}"),
+    })
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The password of the first matching line of the password file
+/// (`hostname:port:database:username:password`, `*` matches anything, `\` escapes).
+fn pgpass(host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+    let path = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let host = if host.starts_with('/') {
+        "localhost"
+    } else {
+        host
+    };
+    let port = port.to_string();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .find_map(|line| {
+            let fields = split_pgpass(line);
+            if fields.len() != 5 {
+                return None;
+            }
+            let ok = |f: &str, v: &str| f == "*" || f == v;
+            (ok(&fields[0], host)
+                && ok(&fields[1], &port)
+                && ok(&fields[2], db)
+                && ok(&fields[3], user))
+            .then(|| fields[4].clone())
+        })
+}
+
+fn split_pgpass(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    fields.last_mut().expect("one field").push(n);
+                }
+            }
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            c => fields.last_mut().expect("one field").push(c),
+        }
+    }
+    fields
+}
+
+/// Connect (without TLS); the connection task runs on the runtime. Errors are one line naming
+/// the server, never the password.
+pub async fn connect(source: &Source) -> Result<Client> {
+    let (client, connection) = source.config.connect(NoTls).await.map_err(|e| {
+        Error::Usage(format!(
+            "{}: cannot connect: {}",
+            source.display,
+            one_line(&e)
+        ))
+    })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// A driver error as one line: the server's message when there is one, else the cause chain.
+pub fn one_line(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://ami:s3cret@db.example:5432/antenna"),
+            "postgres://ami:***@db.example:5432/antenna"
+        );
+        assert_eq!(
+            redact("postgres://ami@db/antenna"),
+            "postgres://ami@db/antenna"
+        );
+    }
+
+    #[test]
+    fn pgpass_fields() {
+        assert_eq!(
+            split_pgpass(r"db\:1:5432:*:ami:pa\:ss:word"),
+            vec!["db:1", "5432", "*", "ami", "pa:ss:word"]
+        );
+    }
+}

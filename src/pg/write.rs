@@ -1,0 +1,353 @@
+//! Writing a snapshot: Parquet part files of each table in a local staging directory (zstd,
+//! statistics and page indexes), the manifest last, then the whole directory moved into place
+//! (local) or uploaded under a temporary prefix and copied to the final names with the
+//! manifest last (object stores). A reader never sees a half snapshot under the output name.
+
+use crate::error::{Error, Result};
+use crate::snapshot::location::store_for;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use url::Url;
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// One written Parquet file.
+pub struct Written {
+    /// Relative to the snapshot root, e.g. `main_classification/part-00001.parquet`.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// A table's part files: a new part every `rows_per_file` rows; a table that fits in one part
+/// is written as `<table>.parquet`.
+pub struct PartWriter {
+    dir: PathBuf,
+    table: String,
+    schema: Arc<Schema>,
+    rows_per_file: u64,
+    current: Option<(ArrowWriter<File>, u64)>,
+    parts: Vec<(PathBuf, u64)>,
+}
+
+fn properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
+impl PartWriter {
+    pub fn new(dir: &Path, table: &str, schema: Arc<Schema>, rows_per_file: u64) -> PartWriter {
+        PartWriter {
+            dir: dir.to_path_buf(),
+            table: table.to_string(),
+            schema,
+            rows_per_file: rows_per_file.max(1),
+            current: None,
+            parts: Vec::new(),
+        }
+    }
+
+    fn part_path(&self, n: usize) -> PathBuf {
+        self.dir
+            .join(&self.table)
+            .join(format!("part-{n:05}.parquet"))
+    }
+
+    fn close_current(&mut self) -> Result<()> {
+        if let Some((writer, rows)) = self.current.take() {
+            let path = self.part_path(self.parts.len());
+            writer.close().map_err(|e| io(&path, e))?;
+            self.parts.push((path, rows));
+        }
+        Ok(())
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(_, rows)| *rows >= self.rows_per_file)
+        {
+            self.close_current()?;
+        }
+        if self.current.is_none() {
+            let path = self.part_path(self.parts.len());
+            std::fs::create_dir_all(path.parent().expect("a table directory"))
+                .map_err(|e| io(&path, e))?;
+            let file = File::create(&path).map_err(|e| io(&path, e))?;
+            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(properties()))
+                .map_err(|e| io(&path, e))?;
+            self.current = Some((writer, 0));
+        }
+        let (writer, rows) = self.current.as_mut().expect("an open part");
+        writer
+            .write(batch)
+            .map_err(|e| Error::Query(e.to_string()))?;
+        *rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Close the last part; one part (or none: an empty file) becomes `<table>.parquet`.
+    pub fn finish(mut self) -> Result<Vec<Written>> {
+        self.close_current()?;
+        let single = self.dir.join(format!("{}.parquet", self.table));
+        let files: Vec<(PathBuf, u64)> = match self.parts.len() {
+            0 => {
+                let file = File::create(&single).map_err(|e| io(&single, e))?;
+                let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(properties()))
+                    .map_err(|e| io(&single, e))?;
+                writer.close().map_err(|e| io(&single, e))?;
+                vec![(single, 0)]
+            }
+            1 => {
+                let (part, rows) = self.parts.remove(0);
+                std::fs::rename(&part, &single).map_err(|e| io(&single, e))?;
+                let _ = std::fs::remove_dir(self.dir.join(&self.table));
+                vec![(single, rows)]
+            }
+            _ => self.parts,
+        };
+        files
+            .into_iter()
+            .map(|(path, rows)| {
+                let mut hasher = Sha256::new();
+                let mut file = File::open(&path).map_err(|e| io(&path, e))?;
+                let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| io(&path, e))?;
+                Ok(Written {
+                    path: path
+                        .strip_prefix(&self.dir)
+                        .expect("inside the staging directory")
+                        .to_string_lossy()
+                        .into_owned(),
+                    rows,
+                    bytes,
+                    sha256: format!("{:x}", hasher.finalize()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Where the snapshot goes.
+pub enum Output {
+    Local(PathBuf),
+    Store {
+        url: Url,
+        store: Arc<dyn ObjectStore>,
+        prefix: StorePath,
+    },
+}
+
+pub const MANIFEST: &str = "_snapshot.json";
+
+impl Output {
+    pub fn parse(spec: &str) -> Result<Output> {
+        let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
+        match Url::parse(spec) {
+            Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
+                let store = store_for(&url).map_err(usage)?;
+                let prefix =
+                    StorePath::from_url_path(url.path()).map_err(|e| usage(e.to_string()))?;
+                Ok(Output::Store { url, store, prefix })
+            }
+            Ok(url) => url
+                .to_file_path()
+                .map(Output::Local)
+                .map_err(|_| usage("not a local path".into())),
+            Err(_) => {
+                let path = PathBuf::from(spec);
+                if path.exists() && !path.is_dir() {
+                    return Err(usage("exists and is not a directory".into()));
+                }
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                if let Some(parent) = parent {
+                    if !parent.is_dir() {
+                        return Err(usage(format!(
+                            "directory {} does not exist",
+                            parent.display()
+                        )));
+                    }
+                }
+                Ok(Output::Local(path))
+            }
+        }
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Output::Local(p) => p.display().to_string(),
+            Output::Store { url, .. } => url.to_string(),
+        }
+    }
+
+    /// A new, empty local staging directory.
+    pub fn staging(&self) -> Result<PathBuf> {
+        let unique = format!(
+            ".occlens-snapshot-{}-{}.tmp",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let dir = match self {
+            Output::Local(p) => {
+                let name = p
+                    .file_name()
+                    .map_or("snapshot".into(), |n| n.to_string_lossy());
+                p.with_file_name(format!(".{name}{unique}"))
+            }
+            Output::Store { .. } => std::env::temp_dir().join(unique),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        Ok(dir)
+    }
+
+    /// Write the manifest into `staging` and move everything into place.
+    pub async fn commit(&self, staging: &Path, manifest: &Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(manifest).expect("serialisable") + "\n";
+        let manifest_path = staging.join(MANIFEST);
+        std::fs::write(&manifest_path, text).map_err(|e| io(&manifest_path, e))?;
+        match self {
+            Output::Local(p) => {
+                let old = p.with_file_name(format!(
+                    ".{}.occlens-old-{}",
+                    p.file_name()
+                        .map_or("snapshot".into(), |n| n.to_string_lossy()),
+                    std::process::id()
+                ));
+                let had = p.exists();
+                if had {
+                    std::fs::rename(p, &old).map_err(|e| io(p, e))?;
+                }
+                if let Err(e) = std::fs::rename(staging, p) {
+                    if had {
+                        let _ = std::fs::rename(&old, p);
+                    }
+                    return Err(io(p, e));
+                }
+                if had {
+                    let _ = std::fs::remove_dir_all(&old);
+                }
+                Ok(())
+            }
+            Output::Store { url, store, prefix } => {
+                let result = upload(store.as_ref(), prefix, staging).await;
+                let _ = std::fs::remove_dir_all(staging);
+                result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))
+            }
+        }
+    }
+
+    /// Remove the staging directory after a failure.
+    pub fn discard(staging: &Path) {
+        let _ = std::fs::remove_dir_all(staging);
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Upload the data files under `prefix/.occlens-tmp-<n>/`, copy them to their names, write the
+/// manifest last, then delete the temporary objects.
+async fn upload(
+    store: &dyn ObjectStore,
+    prefix: &StorePath,
+    staging: &Path,
+) -> std::result::Result<(), String> {
+    let tmp_name = format!(".occlens-tmp-{}", std::process::id());
+    let key = |root: &StorePath, rel: &str| -> StorePath {
+        rel.split('/').fold(root.clone(), |p, part| p.join(part))
+    };
+    let tmp_root = prefix.clone().join(tmp_name.as_str());
+    let files = files_under(staging);
+    let data: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|p| {
+            (
+                p.strip_prefix(staging)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+                p.clone(),
+            )
+        })
+        .filter(|(rel, _)| rel != MANIFEST)
+        .collect();
+    for (rel, path) in &data {
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        store
+            .put(&key(&tmp_root, rel), PutPayload::from(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for (rel, _) in &data {
+        store
+            .copy(&key(&tmp_root, rel), &key(prefix, rel))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let manifest = std::fs::read(staging.join(MANIFEST)).map_err(|e| e.to_string())?;
+    store
+        .put(&prefix.clone().join(MANIFEST), PutPayload::from(manifest))
+        .await
+        .map_err(|e| e.to_string())?;
+    for (rel, _) in &data {
+        let _ = store.delete(&key(&tmp_root, rel)).await;
+    }
+    Ok(())
+}
+
+/// The manifest's description of a table.
+pub fn table_entry(name: &str, schema: &Schema, omitted: &[String], files: &[Written]) -> Value {
+    json!({
+        "name": name,
+        "rows": files.iter().map(|f| f.rows).sum::<u64>(),
+        "bytes": files.iter().map(|f| f.bytes).sum::<u64>(),
+        "files": files.iter().map(|f| json!({"path": f.path, "rows": f.rows, "bytes": f.bytes, "sha256": f.sha256})).collect::<Vec<_>>(),
+        "columns": schema.fields().iter().map(|f| json!({
+            "name": f.name(),
+            "arrow_type": f.data_type().to_string(),
+            "pg_type": f.metadata().get("pg_type"),
+            "nullable": f.is_nullable(),
+        })).collect::<Vec<_>>(),
+        "omitted_columns": omitted,
+    })
+}

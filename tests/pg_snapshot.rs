@@ -1,0 +1,464 @@
+//! `occlens snapshot --from postgres://…` against a real PostgreSQL server started by the test:
+//! the shared snapshot is loaded into it (DDL of tests/pg/antenna.sql), exported again, and the
+//! result must equal the shared snapshot (rows, values, Arrow types, pg metadata); the views on
+//! it must answer the shared API responses; a concurrent writer must not tear it; a
+//! `--project` snapshot must answer that project's requests; bad input fails cleanly.
+
+#[path = "pg/server.rs"]
+mod server;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::SinkExt;
+use occlens::verify::input::read;
+use occlens::verify::{Options, Verifier};
+use occlens::{Config, Engine};
+use server::Server;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn oracle() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
+}
+
+const TABLES: &[&str] = &[
+    "main_occurrence",
+    "main_detection",
+    "main_classification",
+    "main_identification",
+    "main_taxon",
+    "ml_algorithm",
+    "ml_algorithmcategorymap",
+    "main_sourceimage",
+    "main_event",
+    "main_deployment",
+    "main_project",
+    "main_project_default_filters_include_taxa",
+    "main_project_default_filters_exclude_taxa",
+    "main_sourceimagecollection",
+    "main_sourceimagecollection_images",
+    "main_taxalist",
+    "main_taxalist_taxa",
+    "main_taxalist_projects",
+    "main_taxon_projects",
+    "main_userprojectmembership",
+    "main_site",
+    "main_device",
+    "users_user",
+];
+
+/// A table's rows in id order, as one batch.
+async fn table(dir: &Path, name: &str) -> RecordBatch {
+    let mut config = datafusion::prelude::SessionConfig::new();
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    let ctx = SessionContext::new_with_config(config);
+    let single = dir.join(format!("{name}.parquet"));
+    let path = if single.exists() {
+        single
+    } else {
+        dir.join(name)
+    };
+    ctx.register_parquet("t", path.to_str().unwrap(), ParquetReadOptions::default())
+        .await
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT * FROM t ORDER BY id")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let schema = ctx.table("t").await.unwrap().schema().as_arrow().clone();
+    datafusion::arrow::compute::concat_batches(&std::sync::Arc::new(schema), &batches).unwrap()
+}
+
+/// The Arrow schema stored in a table's (first) Parquet file, field metadata included.
+fn file_schema(dir: &Path, name: &str) -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let single = dir.join(format!("{name}.parquet"));
+    let path = if single.exists() {
+        single
+    } else {
+        dir.join(name).join("part-00000.parquet")
+    };
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .schema()
+        .clone()
+}
+
+/// One value in PostgreSQL's COPY text format.
+fn text(array: &dyn Array, i: usize, inside_array: bool) -> String {
+    if array.is_null(i) {
+        return if inside_array {
+            "NULL".into()
+        } else {
+            "\\N".into()
+        };
+    }
+    let raw = match array.data_type() {
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(i).to_string(),
+        DataType::Int32 => array.as_primitive::<Int32Type>().value(i).to_string(),
+        DataType::Float64 => {
+            let f = array.as_primitive::<Float64Type>().value(i);
+            if f.is_nan() {
+                "NaN".into()
+            } else if f.is_infinite() {
+                if f > 0.0 {
+                    "Infinity".into()
+                } else {
+                    "-Infinity".into()
+                }
+            } else {
+                format!("{f:?}")
+            }
+        }
+        DataType::Boolean => {
+            if array.as_boolean().value(i) {
+                "t".into()
+            } else {
+                "f".into()
+            }
+        }
+        DataType::Utf8 => {
+            let s = array.as_string::<i32>().value(i);
+            if inside_array {
+                format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+            } else {
+                s.to_string()
+            }
+        }
+        DataType::Timestamp(_, _) => {
+            let us = array.as_primitive::<TimestampMicrosecondType>().value(i);
+            chrono::DateTime::from_timestamp_micros(us)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.6f+00")
+                .to_string()
+        }
+        DataType::Date32 => {
+            let d = array.as_primitive::<Date32Type>().value(i);
+            (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+                + chrono::Duration::days(d as i64))
+            .to_string()
+        }
+        DataType::List(_) => {
+            let items = array.as_list::<i32>().value(i);
+            let parts: Vec<String> = (0..items.len())
+                .map(|j| text(items.as_ref(), j, true))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        other => panic!("no COPY text for {other}"),
+    };
+    // COPY text escaping.
+    raw.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// Create the schema in `db` and load every shared table into it.
+async fn load(server: &Server, db: &str) {
+    let admin = server.client("postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let client = server.client(db).await;
+    client
+        .batch_execute(
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pg/antenna.sql"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let snapshot = oracle().join("snapshot");
+    for name in TABLES {
+        let batch = table(&snapshot, name).await;
+        let columns: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| format!("\"{}\"", f.name()))
+            .collect();
+        let mut body = String::new();
+        for row in 0..batch.num_rows() {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| text(c.as_ref(), row, false))
+                .collect();
+            body.push_str(&cells.join("\t"));
+            body.push('\n');
+        }
+        let sink = client
+            .copy_in(&format!("COPY {name} ({}) FROM STDIN", columns.join(", ")))
+            .await
+            .unwrap();
+        futures::pin_mut!(sink);
+        sink.send(bytes::Bytes::from(body)).await.unwrap();
+        sink.close().await.unwrap();
+    }
+}
+
+fn occlens(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Check `responses` whose URL passes `keep` against the snapshot in `dir`.
+async fn verify(dir: &Path, file: &str, keep: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
+    let config = Config {
+        api_base: "http://testserver".into(),
+        ..Config::default()
+    };
+    let engine = Engine::open(Some(dir.to_str().unwrap()), config)
+        .await
+        .unwrap();
+    let options = Options {
+        superusers: vec!["admin@oracle.test".into()],
+        ..Options::default()
+    };
+    let verifier = Verifier::new(&engine, options).await.unwrap();
+    let inputs = read(oracle().join("api").join(file).to_str().unwrap()).unwrap();
+    let (mut n, mut failures) = (0, Vec::new());
+    for r in inputs.responses.iter().filter(|r| keep(&r.url)).take(60) {
+        n += 1;
+        let checked = verifier.check(r).await.unwrap();
+        if let Some(m) = checked.mismatches.first() {
+            failures.push(format!(
+                "{}: {} expected {} got {}",
+                r.url, m.pointer, m.expected, m.actual
+            ));
+        }
+    }
+    (n, failures)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_snapshot() {
+    let server = Server::start();
+    load(&server, "antenna").await;
+    let out = tempfile::tempdir().unwrap();
+    let snap = out.path().join("snap");
+    let url = server.url("antenna");
+
+    // 1. The export equals the shared snapshot: schema (names, types, nullability, pg metadata)
+    //    and every value.
+    let (code, _, err) = occlens(&[
+        "snapshot",
+        "--from",
+        &url,
+        "--out",
+        snap.to_str().unwrap(),
+        "--classification-arrays",
+        "keep",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(server::PASSWORD), "{err}");
+    let fixture = oracle().join("snapshot");
+    for name in TABLES {
+        let (ours, theirs) = (table(&snap, name).await, table(&fixture, name).await);
+        assert_eq!(
+            file_schema(&snap, name).fields(),
+            file_schema(&fixture, name).fields(),
+            "{name}: schema"
+        );
+        assert_eq!(ours.num_rows(), theirs.num_rows(), "{name}: rows");
+        for (i, f) in theirs.schema().fields().iter().enumerate() {
+            assert_eq!(
+                ours.column(i).as_ref(),
+                theirs.column(i).as_ref(),
+                "{name}.{}",
+                f.name()
+            );
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(snap.join("_snapshot.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["source"],
+        format!("postgres://postgres@127.0.0.1:{}/antenna", server.port)
+    );
+    assert!(manifest["server_version"]
+        .as_str()
+        .unwrap()
+        .starts_with(char::is_numeric));
+    let users = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "users_user")
+        .unwrap();
+    assert_eq!(users["rows"], 6);
+    assert_eq!(
+        users["omitted_columns"],
+        serde_json::json!(["password", "last_login", "is_superuser", "is_staff"])
+    );
+    assert_eq!(users["files"][0]["sha256"].as_str().unwrap().len(), 64);
+
+    // 2. The views on the exported snapshot answer the shared API responses.
+    let (n, failures) = verify(&snap, "occurrences_list.jsonl.gz", |_| true).await;
+    assert!(n > 50 && failures.is_empty(), "{failures:?}");
+    let (n, failures) = verify(&snap, "occurrences_detail.jsonl.gz", |_| true).await;
+    assert!(n > 50 && failures.is_empty(), "{failures:?}");
+
+    // 3. Without --classification-arrays keep, logits and scores are left out; a second export
+    //    replaces the first only when complete.
+    let (code, _, err) = occlens(&["snapshot", "--from", &url, "--out", snap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let classifications = table(&snap, "main_classification").await;
+    assert!(classifications.schema().field_with_name("logits").is_err());
+    assert_eq!(classifications.num_rows(), 9320);
+
+    // 4. A per-project snapshot answers that project's requests.
+    let p3 = out.path().join("p3");
+    let (code, _, err) = occlens(&[
+        "snapshot",
+        "--from",
+        &url,
+        "--out",
+        p3.to_str().unwrap(),
+        "--project",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(table(&p3, "main_occurrence").await.num_rows(), 150);
+    let (n, failures) = verify(&p3, "occurrences_list.jsonl.gz", |u| {
+        u.contains("project_id=3")
+    })
+    .await;
+    assert!(n > 10 && failures.is_empty(), "{failures:?}");
+    let detail = |u: &str| u.contains("?project_id=3") && !u.contains('&') && u.len() < 40;
+    let (n, failures) = verify(&p3, "occurrences_detail.jsonl.gz", detail).await;
+    assert!(n > 10 && failures.is_empty(), "{failures:?}");
+
+    // 5. Errors: one line, non-zero, nothing under --out.
+    let bad = out.path().join("bad");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!(
+                "postgres://postgres:wrong@127.0.0.1:{}/antenna",
+                server.port
+            ),
+            "password authentication failed",
+        ),
+        (
+            "postgres://postgres@127.0.0.1:1/antenna".to_string(),
+            "cannot connect",
+        ),
+        (server.url("nosuchdb"), "does not exist"),
+    ];
+    for (from, message) in &cases {
+        let (code, _, err) = occlens(&["snapshot", "--from", from, "--out", bad.to_str().unwrap()]);
+        assert_ne!(code, 0);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(message), "{err}");
+        assert!(
+            !err.contains("wrong") && !err.contains(server::PASSWORD),
+            "{err}"
+        );
+        assert!(!bad.exists());
+    }
+    let client = server.client("postgres").await;
+    client
+        .batch_execute("CREATE DATABASE broken TEMPLATE antenna")
+        .await
+        .unwrap();
+    let broken = server.client("broken").await;
+    for (sql, message) in [
+        ("ALTER TABLE main_taxon ADD COLUMN weight numeric", "table main_taxon: column weight: unsupported PostgreSQL type numeric"),
+        ("ALTER TABLE main_taxon DROP COLUMN weight; ALTER TABLE main_detection DROP COLUMN bbox", "table main_detection: missing column bbox"),
+        ("ALTER TABLE main_detection ADD COLUMN bbox jsonb; DROP TABLE main_event", "table main_event: missing from the database"),
+    ] {
+        broken.batch_execute(sql).await.unwrap();
+        let (code, _, err) = occlens(&["snapshot", "--from", &server.url("broken"), "--out", bad.to_str().unwrap()]);
+        assert_ne!(code, 0);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(message), "{err}");
+        assert!(!bad.exists());
+        assert!(std::fs::read_dir(out.path()).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().contains("tmp")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_writer_does_not_tear_the_snapshot() {
+    let server = Server::start();
+    load(&server, "antenna").await;
+    let writer = server.client("antenna").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    // Each transaction adds an occurrence and its detection, from id 100000 up.
+    let task = tokio::spawn(async move {
+        let mut n = 0i64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let id = 100_000 + n;
+            writer
+                .batch_execute(&format!(
+                    "BEGIN;
+                     INSERT INTO main_occurrence (id, created_at, updated_at, project_id, determination_id, determination_score)
+                       VALUES ({id}, now(), now(), 1, 7, 0.9);
+                     INSERT INTO main_detection (id, created_at, updated_at, occurrence_id, source_image_id, bbox)
+                       VALUES ({id}, now(), now(), {id}, 1, '[1, 2, 3, 4]');
+                     COMMIT;"
+                ))
+                .await
+                .unwrap();
+            n += 1;
+        }
+        n
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let out = tempfile::tempdir().unwrap();
+    let snap = out.path().join("snap");
+    let url = server.url("antenna");
+    let path = snap.to_str().unwrap().to_string();
+    let (code, _, err) =
+        tokio::task::spawn_blocking(move || occlens(&["snapshot", "--from", &url, "--out", &path]))
+            .await
+            .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = task.await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let occurrences = table(&snap, "main_occurrence").await;
+    let detections = table(&snap, "main_detection").await;
+    let new = |b: &RecordBatch, column: &str| {
+        let ids = b
+            .column_by_name(column)
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        ids.iter()
+            .flatten()
+            .filter(|id| *id >= 100_000)
+            .collect::<Vec<i64>>()
+    };
+    let (o, d) = (new(&occurrences, "id"), new(&detections, "occurrence_id"));
+    assert!(
+        !o.is_empty() && (o.len() as i64) < written,
+        "the export overlapped the writer ({} of {written})",
+        o.len()
+    );
+    assert_eq!(
+        o, d,
+        "every new occurrence has its detection, and no detection is without its occurrence"
+    );
+}
