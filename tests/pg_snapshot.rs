@@ -314,6 +314,20 @@ async fn postgres_to_snapshot() {
         serde_json::json!(["password", "last_login", "is_superuser", "is_staff"])
     );
     assert_eq!(users["files"][0]["sha256"].as_str().unwrap().len(), 64);
+    let (code, shown, _) = occlens(&["--snapshot", snap.to_str().unwrap(), "tables"]);
+    assert_eq!(code, 0);
+    assert!(
+        shown.contains(&format!(
+            "exported from postgres://postgres@127.0.0.1:{}/antenna (PostgreSQL ",
+            server.port
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("    manifest: 6 rows, "), "{shown}");
+    assert!(
+        shown.contains("omitted: password, last_login, is_superuser, is_staff"),
+        "{shown}"
+    );
 
     // 2. The views on the exported snapshot answer the shared API responses.
     let (n, failures) = verify(&snap, "occurrences_list.jsonl.gz", |_| true).await;

@@ -14,6 +14,28 @@ pub async fn sql(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
 
 pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
     println!("snapshot: {}", engine.snapshot.location);
+    let manifest = engine.snapshot.manifest.as_ref();
+    if let Some(m) = manifest {
+        let text = |k: &str| {
+            m[k].as_str()
+                .map(String::from)
+                .unwrap_or_else(|| m[k].to_string())
+        };
+        println!(
+            "exported from {} (PostgreSQL {}) at {} (transaction snapshot {}); project: {}; classification arrays: {}",
+            text("source"),
+            text("server_version"),
+            text("snapshot_time"),
+            text("transaction_snapshot"),
+            text("project"),
+            text("classification_arrays")
+        );
+    }
+    let entry = |name: &str| {
+        manifest
+            .and_then(|m| m["tables"].as_array())
+            .and_then(|t| t.iter().find(|e| e["name"] == name))
+    };
     for t in &engine.snapshot.tables {
         let rows = engine
             .ctx
@@ -31,6 +53,34 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
             Source::Absent => "absent (optional: registered empty)".into(),
         };
         println!("{:<45} {:>10} rows  {}", t.name, n, source);
+        if let Some(e) = entry(t.name) {
+            let sha: Vec<&str> = e["files"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["sha256"].as_str())
+                .map(|s| &s[..12.min(s.len())])
+                .collect();
+            let omitted = e["omitted_columns"]
+                .as_array()
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    format!(
+                        "; omitted: {}",
+                        o.iter()
+                            .filter_map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "    manifest: {} rows, {} bytes, sha256 {}{omitted}",
+                e["rows"],
+                e["bytes"],
+                sha.join(" ")
+            );
+        }
         if args.columns {
             for f in t.schema.fields() {
                 println!(

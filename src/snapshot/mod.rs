@@ -36,6 +36,8 @@ pub struct TableInfo {
 pub struct Snapshot {
     pub location: String,
     pub tables: Vec<TableInfo>,
+    /// `_snapshot.json`, written by `occlens snapshot` (source, time, row counts, checksums).
+    pub manifest: Option<serde_json::Value>,
 }
 
 impl Snapshot {
@@ -54,9 +56,23 @@ impl Snapshot {
             let info = register(ctx, location, store.as_ref(), &base, table).await?;
             tables.push(info);
         }
+        let manifest = match store.get(&base.clone().join("_snapshot.json")).await {
+            Ok(found) => {
+                let bytes = found.bytes().await.map_err(|e| Error::Snapshot {
+                    location: location.display.clone(),
+                    message: format!("_snapshot.json: {e}"),
+                })?;
+                Some(serde_json::from_slice(&bytes).map_err(|e| Error::Snapshot {
+                    location: location.display.clone(),
+                    message: format!("_snapshot.json is not valid JSON: {e}"),
+                })?)
+            }
+            Err(_) => None,
+        };
         Ok(Snapshot {
             location: location.display.clone(),
             tables,
+            manifest,
         })
     }
 }
