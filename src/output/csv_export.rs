@@ -221,3 +221,24 @@ pub async fn write(
     out.flush().map_err(io)?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{push_cell, Cell};
+
+    #[test]
+    fn cells_as_python_str() {
+        let render = |c: Cell| {
+            let mut s = String::new();
+            push_cell(&mut s, c);
+            s
+        };
+        assert_eq!(render(Cell::Null), "");
+        assert_eq!(render(Cell::Bool(true)), "True");
+        assert_eq!(render(Cell::Int(-3)), "-3");
+        assert_eq!(render(Cell::Float(1.0)), "1.0");
+        assert_eq!(render(Cell::Float(f64::NAN)), "nan");
+        assert_eq!(render(Cell::Float(1e-5)), "1e-05");
+        assert_eq!(render(Cell::Str("a,b")), "a,b");
+    }
+}
