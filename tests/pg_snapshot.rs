@@ -476,3 +476,137 @@ async fn a_concurrent_writer_does_not_tear_the_snapshot() {
         "every new occurrence has its detection, and no detection is without its occurrence"
     );
 }
+
+/// The `s3s-fs` binary (`.ci/run` installs it with `cargo install s3s-fs --features binary`).
+fn s3s_fs() -> PathBuf {
+    let in_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.exists());
+    let cargo_bin = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/s3s-fs"));
+    in_path
+        .or(cargo_bin.filter(|p| p.exists()))
+        .expect("the s3s-fs S3 server (cargo install s3s-fs --version 0.14.1 --features binary; .ci/run does)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_to_s3_and_back() {
+    let server = Server::start();
+    load(&server, "antenna").await;
+    // A real S3-compatible server on 127.0.0.1, storing objects under `root/<bucket>/`.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("bucket")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut s3 = Command::new(s3s_fs())
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--access-key",
+            "AKTEST",
+            "--secret-key",
+            "SKTEST",
+        ])
+        .arg(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "s3s-fs did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let env = [
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "AKTEST".into()),
+        ("AWS_SECRET_ACCESS_KEY", "SKTEST".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ];
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let url = server.url("antenna");
+    let (code, _, err) = run(&[
+        "snapshot",
+        "--from",
+        &url,
+        "--out",
+        "s3://bucket/antenna/2026-11-21",
+        "--rows-per-file",
+        "4000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Stored under the prefix, manifest included, part files for the big tables, nothing temporary left.
+    let prefix = root.path().join("bucket/antenna/2026-11-21");
+    assert!(prefix.join("_snapshot.json").exists());
+    assert!(prefix
+        .join("main_classification/part-00002.parquet")
+        .exists());
+    assert!(prefix.join("main_occurrence.parquet").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&prefix)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".occlens-tmp"))
+        .filter(|n| {
+            std::fs::read_dir(prefix.join(n))
+                .map(|d| d.flatten().any(|e| e.path().is_file()))
+                .unwrap_or(true)
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Read back from s3:// it answers the shared responses.
+    let sample = tempfile::tempdir().unwrap();
+    let file = sample.path().join("sample.jsonl");
+    let gz = std::fs::File::open(oracle().join("api/occurrences_list.jsonl.gz")).unwrap();
+    let lines: Vec<String> =
+        std::io::BufRead::lines(std::io::BufReader::new(flate2::read::GzDecoder::new(gz)))
+            .take(25)
+            .map(Result::unwrap)
+            .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (code, out, err) = run(&[
+        "--snapshot",
+        "s3://bucket/antenna/2026-11-21",
+        "--api-base",
+        "http://testserver",
+        "verify",
+        "--responses",
+        file.to_str().unwrap(),
+        "--superuser",
+        "admin@oracle.test",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("25 responses checked: 25 match, 0 differ; 0 skipped"),
+        "{out}"
+    );
+    let (code, shown, _) = run(&["--snapshot", "s3://bucket/antenna/2026-11-21", "tables"]);
+    assert_eq!(code, 0);
+    assert!(
+        shown.contains("main_classification/ (3 part files)") || shown.contains("part files"),
+        "{shown}"
+    );
+    let _ = s3.kill();
+    let _ = s3.wait();
+}

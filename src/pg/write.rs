@@ -83,31 +83,34 @@ impl PartWriter {
         Ok(())
     }
 
+    /// Append `batch`, starting a new part whenever the current one holds `rows_per_file` rows.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        if batch.num_rows() == 0 {
-            return Ok(());
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if self
+                .current
+                .as_ref()
+                .is_some_and(|(_, rows)| *rows >= self.rows_per_file)
+            {
+                self.close_current()?;
+            }
+            if self.current.is_none() {
+                let path = self.part_path(self.parts.len());
+                std::fs::create_dir_all(path.parent().expect("a table directory"))
+                    .map_err(|e| io(&path, e))?;
+                let file = File::create(&path).map_err(|e| io(&path, e))?;
+                let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(properties()))
+                    .map_err(|e| io(&path, e))?;
+                self.current = Some((writer, 0));
+            }
+            let (writer, rows) = self.current.as_mut().expect("an open part");
+            let take = ((self.rows_per_file - *rows) as usize).min(batch.num_rows() - offset);
+            writer
+                .write(&batch.slice(offset, take))
+                .map_err(|e| Error::Query(e.to_string()))?;
+            *rows += take as u64;
+            offset += take;
         }
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|(_, rows)| *rows >= self.rows_per_file)
-        {
-            self.close_current()?;
-        }
-        if self.current.is_none() {
-            let path = self.part_path(self.parts.len());
-            std::fs::create_dir_all(path.parent().expect("a table directory"))
-                .map_err(|e| io(&path, e))?;
-            let file = File::create(&path).map_err(|e| io(&path, e))?;
-            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(properties()))
-                .map_err(|e| io(&path, e))?;
-            self.current = Some((writer, 0));
-        }
-        let (writer, rows) = self.current.as_mut().expect("an open part");
-        writer
-            .write(batch)
-            .map_err(|e| Error::Query(e.to_string()))?;
-        *rows += batch.num_rows() as u64;
         Ok(())
     }
 
