@@ -171,21 +171,41 @@ async fn export_tables(
         let rows = BinaryCopyOutStream::new(stream, &types);
         pin_mut!(rows);
         let mut batcher = copy::Batcher::new(&table)?;
+        // Parquet encoding and compression run on their own thread while rows keep arriving.
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<datafusion::arrow::record_batch::RecordBatch>(2);
         let mut writer = PartWriter::new(staging, name, table.schema(), options.rows_per_file);
+        let encoder = tokio::task::spawn_blocking(move || {
+            while let Some(batch) = rx.blocking_recv() {
+                writer.write(&batch)?;
+            }
+            writer.finish()
+        });
         let mut total = 0u64;
         progress(name, 0);
-        while let Some(row) = rows.next().await {
-            let row = row.map_err(|e| pg_error(&format!("table {name}"), &e))?;
-            batcher.push(&row)?;
-            total += 1;
-            if batcher.rows >= options.batch_rows {
-                writer.write(&batcher.finish()?)?;
-                progress(name, total);
+        let copied: Result<()> = async {
+            while let Some(row) = rows.next().await {
+                let row = row.map_err(|e| pg_error(&format!("table {name}"), &e))?;
+                batcher.push(&row)?;
+                total += 1;
+                if batcher.rows >= options.batch_rows {
+                    if tx.send(batcher.finish()?).await.is_err() {
+                        break; // the encoder failed: its error is reported below
+                    }
+                    progress(name, total);
+                }
             }
+            let _ = tx.send(batcher.finish()?).await;
+            Ok(())
         }
-        writer.write(&batcher.finish()?)?;
+        .await;
+        drop(tx);
+        let files = encoder
+            .await
+            .map_err(|e| Error::Query(format!("table {name}: writing Parquet: {e}")))?;
+        copied?;
+        let files = files?;
         progress(name, total);
-        let files = writer.finish()?;
         entries.push(write::table_entry(
             name,
             &table.schema(),
