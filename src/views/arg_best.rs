@@ -13,13 +13,14 @@
 //! is nullable, so a tuple compares with one `memcmp`. Partial
 //! states carry the encoded tuple as `FixedSizeBinary`, so merging compares the same bytes.
 
+use super::single_group::{Groups, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, Float64Array,
     Int64Array, StringArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
@@ -278,6 +279,12 @@ fn encode_key(
     Ok(())
 }
 
+impl Groups for Best {
+    fn resize(&mut self, groups: usize) {
+        Best::resize(self, groups)
+    }
+}
+
 impl Best {
     fn resize(&mut self, groups: usize) {
         self.seen.resize(groups, false);
@@ -452,41 +459,6 @@ impl GroupsAccumulator for Best {
                 .iter()
                 .map(|t| 24 + t.as_ref().map_or(0, String::capacity))
                 .sum::<usize>()
-    }
-}
-
-/// The single-group form (aggregates without GROUP BY, window frames).
-#[derive(Debug)]
-struct Single(Best);
-
-impl Accumulator for Single {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; values[0].len()];
-        self.0.update_batch(values, &groups, None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut copy = self.0.clone();
-        copy.resize(1);
-        ScalarValue::try_from_array(&copy.evaluate(EmitTo::All)?, 0)
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut copy = self.0.clone();
-        copy.resize(1);
-        copy.state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; states[0].len()];
-        self.0.merge_batch(states, &groups, 1)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod query;
 pub mod render_udf;
 pub mod request;
 pub mod rows;
+pub mod single_group;
 pub mod udf;
 
 use crate::error::Result;

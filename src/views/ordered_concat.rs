@@ -6,6 +6,7 @@
 //! DwC-A's associatedMedia); this one keeps each group's `(key, value)` pairs in plain vectors
 //! and sorts them once when the group is emitted. `separator` must be a constant.
 
+use super::single_group::{Groups as Resize, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Builder, ListArray, ListBuilder, StringArray,
     StringBuilder,
@@ -124,6 +125,12 @@ impl Groups {
     }
 }
 
+impl Resize for Groups {
+    fn resize(&mut self, groups: usize) {
+        self.items.resize_with(groups, Vec::new);
+    }
+}
+
 fn keep(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
@@ -144,7 +151,7 @@ impl GroupsAccumulator for Groups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.items.resize_with(total_num_groups, Vec::new);
+        self.resize(total_num_groups);
         let (v, k) = (text(&values[0])?, int(&values[1])?);
         let (v, k) = (v.as_string::<i32>(), k.as_primitive::<Int64Type>());
         for (row, &group) in group_indices.iter().enumerate() {
@@ -193,7 +200,7 @@ impl GroupsAccumulator for Groups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.items.resize_with(total_num_groups, Vec::new);
+        self.resize(total_num_groups);
         let (keys, texts): (&ListArray, &ListArray) = (values[0].as_list(), values[1].as_list());
         let (k, v) = (int(keys.values())?, text(texts.values())?);
         let (k, v) = (k.as_primitive::<Int64Type>(), v.as_string::<i32>());
@@ -232,41 +239,6 @@ impl GroupsAccumulator for Groups {
 
     fn size(&self) -> usize {
         self.bytes + self.items.capacity() * std::mem::size_of::<Vec<(Option<i64>, String)>>()
-    }
-}
-
-/// The accumulator of an aggregation without GROUP BY: one group.
-#[derive(Debug)]
-struct Single(Groups);
-
-impl Accumulator for Single {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; values[0].len()];
-        self.0.update_batch(values, &groups, None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut copy = self.0.clone();
-        copy.items.resize_with(1, Vec::new);
-        ScalarValue::try_from_array(&copy.evaluate(EmitTo::All)?, 0)
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut copy = self.0.clone();
-        copy.items.resize_with(1, Vec::new);
-        copy.state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; states[0].len()];
-        self.0.merge_batch(states, &groups, 1)
     }
 }
 
