@@ -75,13 +75,7 @@ impl Target {
 
     /// The temporary local file to write first.
     pub fn temp_path(&self) -> PathBuf {
-        let unique = format!(
-            ".occlens-{}-{}.tmp",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        );
+        let unique = temp_suffix("export");
         match self {
             Target::Local(p) => {
                 let name = p
@@ -120,7 +114,19 @@ impl Target {
     }
 }
 
-async fn upload(
+/// `.occlens-<what>-<pid>-<nanos>.tmp`: a name no other writer uses.
+pub(crate) fn temp_suffix(what: &str) -> String {
+    format!(
+        ".occlens-{what}-{}-{}.tmp",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
+/// Stream the local file `tmp` to `path` as a multipart upload (visible only when complete).
+pub(crate) async fn upload(
     store: &dyn ObjectStore,
     path: &StorePath,
     tmp: &Path,

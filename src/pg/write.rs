@@ -209,13 +209,7 @@ impl Output {
 
     /// A new, empty local staging directory.
     pub fn staging(&self) -> Result<PathBuf> {
-        let unique = format!(
-            ".occlens-snapshot-{}-{}.tmp",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        );
+        let unique = crate::output::target::temp_suffix("snapshot");
         let dir = match self {
             Output::Local(p) => {
                 let name = p
@@ -315,11 +309,7 @@ async fn upload(
         .filter(|(rel, _)| rel != MANIFEST)
         .collect();
     for (rel, path) in &data {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        store
-            .put(&key(&tmp_root, rel), PutPayload::from(bytes))
-            .await
-            .map_err(|e| e.to_string())?;
+        crate::output::target::upload(store, &key(&tmp_root, rel), path).await?;
     }
     for (rel, _) in &data {
         store
