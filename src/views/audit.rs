@@ -1,7 +1,7 @@
 //! `occlens audit` (spec §3.6): stored determinations against the write path's rule, and the
 //! occurrences the API hides — the queries of `queries/audit.sql` over `queries/10_audit.sql`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::views::occurrences::rows;
 use crate::views::rows::Row;
 use crate::views::Engine;
@@ -21,11 +21,7 @@ impl Engine {
     pub async fn audit(&self, project: Option<i64>) -> Result<Audit> {
         let scope = match project {
             Some(p) => {
-                if !self.dims.projects.contains_key(&p) {
-                    return Err(Error::Usage(format!(
-                        "audit: project {p} does not exist in the snapshot"
-                    )));
-                }
+                self.require_project("audit", p)?;
                 format!("project_id = {p}")
             }
             None => "TRUE".to_string(),

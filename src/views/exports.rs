@@ -26,13 +26,20 @@ impl Drop for DwcaQueries {
 }
 
 impl Engine {
+    /// `Ok` when `project` exists in the snapshot; else `"{command}: project P does not exist"`.
+    pub fn require_project(&self, command: &str, project: i64) -> Result<()> {
+        if self.dims.projects.contains_key(&project) {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!(
+                "{command}: project {project} does not exist in the snapshot"
+            )))
+        }
+    }
+
     /// Check that `project` (and `collection`) exist; the collection condition over `o.id`.
     pub async fn export_scope(&self, project: i64, collection: Option<i64>) -> Result<String> {
-        if !self.dims.projects.contains_key(&project) {
-            return Err(Error::Usage(format!(
-                "export: project {project} does not exist in the snapshot"
-            )));
-        }
+        self.require_project("export", project)?;
         let Some(c) = collection else {
             return Ok("TRUE".to_string());
         };
