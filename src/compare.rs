@@ -215,9 +215,7 @@ pub fn compare_responses(
         compare_values("", expected, actual, rules, &mut out);
         return out;
     };
-    for k in ["count", "next", "previous"] {
-        compare_values(&format!("/{k}"), &expected[k], &actual[k], rules, &mut out);
-    }
+    compare_links(expected, actual, rules, &mut out);
     let empty = vec![];
     let e = expected["results"].as_array().unwrap_or(&empty);
     let a = actual["results"].as_array().unwrap_or(&empty);
@@ -285,6 +283,13 @@ pub fn compare_responses(
     out
 }
 
+/// A page's `count`, `next` and `previous`.
+fn compare_links(expected: &Value, actual: &Value, rules: Rules, out: &mut Vec<Mismatch>) {
+    for k in ["count", "next", "previous"] {
+        compare_values(&format!("/{k}"), &expected[k], &actual[k], rules, out);
+    }
+}
+
 fn compare_envelope_rest(expected: &Value, actual: &Value) -> Vec<Mismatch> {
     let mut out = Vec::new();
     let keys = |v: &Value| {
@@ -328,9 +333,7 @@ pub fn compare_unordered_page(
     rules: Rules,
 ) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    for k in ["count", "next", "previous"] {
-        compare_values(&format!("/{k}"), &expected[k], &actual[k], rules, &mut out);
-    }
+    compare_links(expected, actual, rules, &mut out);
     let (e, a) = (expected["results"].as_array(), actual["results"].as_array());
     let (e, a) = (
         e.map_or(&[][..], Vec::as_slice),

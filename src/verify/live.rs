@@ -58,8 +58,7 @@ impl Live {
                     }
                     let text = match response.text().await {
                         Ok(t) => t,
-                        Err(e) if attempt < self.retries => {
-                            let _ = e;
+                        Err(_) if attempt < self.retries => {
                             tokio::time::sleep(wait).await;
                             attempt += 1;
                             continue;

@@ -50,6 +50,8 @@ pub struct Verifier<'a> {
     engine: &'a Engine,
     options: Options,
     users: HashMap<String, i64>,
+    /// Whole results of unordered list requests (every page of a walk shares one).
+    whole: std::sync::Mutex<HashMap<(String, String), std::sync::Arc<Vec<Value>>>>,
 }
 
 impl<'a> Verifier<'a> {
@@ -69,6 +71,7 @@ impl<'a> Verifier<'a> {
             engine,
             options,
             users,
+            whole: Default::default(),
         })
     }
 
@@ -109,13 +112,7 @@ impl<'a> Verifier<'a> {
         let rules = self.options.rules;
         let mismatches =
             if recorded.status == 200 && ours.status == 200 && unordered_page(&recorded.url) {
-                let mut all = get(self.engine, &whole_result(&recorded.url), &who)
-                    .await?
-                    .body;
-                for pattern in &self.options.ignore {
-                    strip(&mut all, pattern);
-                }
-                let all = all["results"].as_array().cloned().unwrap_or_default();
+                let all = self.whole_result(&recorded.url, &who).await?;
                 compare_unordered_page(&expected, &actual, &all, rules)
             } else {
                 compare_responses(
@@ -135,8 +132,29 @@ impl<'a> Verifier<'a> {
     }
 }
 
+impl Verifier<'_> {
+    /// The rows of `url`'s whole result (no paging) as `who` sees them, `--ignore` applied;
+    /// computed once per request and requester.
+    async fn whole_result(&self, url: &str, who: &Requester) -> Result<std::sync::Arc<Vec<Value>>> {
+        let key = (unpaged(url), format!("{who:?}"));
+        if let Some(found) = self.whole.lock().expect("not poisoned").get(&key) {
+            return Ok(found.clone());
+        }
+        let mut all = get(self.engine, &key.0, who).await?.body;
+        for pattern in &self.options.ignore {
+            strip(&mut all, pattern);
+        }
+        let rows = std::sync::Arc::new(all["results"].as_array().cloned().unwrap_or_default());
+        self.whole
+            .lock()
+            .expect("not poisoned")
+            .insert(key, rows.clone());
+        Ok(rows)
+    }
+}
+
 /// The same list request without its `limit` and `offset`, as one page holding every row.
-fn whole_result(url: &str) -> String {
+fn unpaged(url: &str) -> String {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let mut params: Vec<&str> = query
         .split('&')
@@ -215,7 +233,7 @@ mod tests {
     #[test]
     fn whole_result_drops_paging() {
         assert_eq!(
-            whole_result("/api/v2/occurrences/?project_id=1&limit=5&offset=10&verified=true"),
+            unpaged("/api/v2/occurrences/?project_id=1&limit=5&offset=10&verified=true"),
             "/api/v2/occurrences/?project_id=1&verified=true&limit=1000000000"
         );
     }
