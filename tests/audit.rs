@@ -5,7 +5,6 @@ mod common;
 
 use common::{Tiny, T0};
 use serde_json::{json, Value};
-use std::process::Command;
 
 fn field(rows: &[occlens::views::rows::Row], key: &str) -> Vec<(i64, String)> {
     rows.iter()
@@ -104,18 +103,12 @@ async fn each_class_and_reason() {
     assert!(engine.audit(Some(9)).await.is_err());
 }
 
+/// occlens on the shared snapshot.
 fn occlens(args: &[&str]) -> (i32, String, String) {
-    let snapshot = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/antenna-oracle/snapshot");
-    let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
-        .args(["--snapshot", snapshot.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
+    let snapshot = common::oracle().join("snapshot");
+    common::occlens_with(
+        &[&["--snapshot", snapshot.to_str().unwrap()], args].concat(),
+        &[],
     )
 }
 

@@ -4,8 +4,11 @@
 //! it must answer the shared API responses; a concurrent writer must not tear it; a
 //! `--project` snapshot must answer that project's requests; bad input fails cleanly.
 
+mod common;
 #[path = "pg/server.rs"]
 mod server;
+
+use common::oracle;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{
@@ -20,10 +23,6 @@ use occlens::{Config, Engine};
 use server::Server;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn oracle() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
-}
 
 const TABLES: &[&str] = &[
     "main_occurrence",
@@ -212,15 +211,7 @@ async fn load(server: &Server, db: &str) {
 }
 
 fn occlens(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::occlens_with(args, &[])
 }
 
 /// Check `responses` whose URL passes `keep` against the snapshot in `dir`.
@@ -533,18 +524,8 @@ async fn snapshot_to_s3_and_back() {
         ("AWS_SECRET_ACCESS_KEY", "SKTEST".into()),
         ("AWS_REGION", "us-east-1".into()),
     ];
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    };
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |args: &[&str]| common::occlens_with(args, &env);
     let url = server.url("antenna");
     let (code, _, err) = run(&[
         "snapshot",

@@ -2,17 +2,15 @@
 //! copy reported at the right pointers, `--ignore`, and live mode against an HTTP server on
 //! 127.0.0.1 that serves recorded answers after a 429, a 500 and a slow response.
 
+mod common;
+
+use common::oracle;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn oracle() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
-}
 
 /// The first `n` records of a shared response file whose URL passes `keep`.
 fn records(file: &str, n: usize, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
@@ -35,21 +33,13 @@ fn write_lines(path: &Path, records: &[Value]) {
 /// Run occlens against the shared snapshot; (exit code, stdout, stderr).
 fn occlens(args: &[&str]) -> (i32, String, String) {
     let snapshot = oracle().join("snapshot");
-    let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
-        .args([
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--api-base",
-            "http://testserver",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let base = [
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--api-base",
+        "http://testserver",
+    ];
+    common::occlens_with(&[&base[..], args].concat(), &[])
 }
 
 fn sample() -> Vec<Value> {

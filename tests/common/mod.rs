@@ -202,3 +202,23 @@ pub fn ids(body: &Value) -> Vec<i64> {
         .map(|r| r["id"].as_i64().unwrap())
         .collect()
 }
+
+/// `../shared/fixtures/antenna-oracle`.
+pub fn oracle() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
+}
+
+/// Run the `occlens` binary with `args` and extra environment variables;
+/// (exit code, stdout, stderr).
+pub fn occlens_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
