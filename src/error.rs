@@ -51,7 +51,19 @@ impl From<datafusion::error::DataFusionError> for Error {
 
 impl From<datafusion::arrow::error::ArrowError> for Error {
     fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        Error::Query(e.to_string())
+        match e {
+            datafusion::arrow::error::ArrowError::IoError(path, source) => {
+                Error::Io { path, source }
+            }
+            e => Error::Query(e.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// The reader of our output went away (`occlens … | head`): not a failure of occlens.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use occlens::verify::input::read;
 use occlens::verify::{Options, Verifier};
+use occlens::views::cache::{Mode, Settings};
 use occlens::{Config, Engine};
 use std::path::PathBuf;
 
@@ -12,15 +13,28 @@ fn oracle() -> PathBuf {
 
 /// Every response of `file`, checked as `occlens verify` checks it (admin is the superuser;
 /// pages without an ordering are compared as sets).
-async fn replay(file: &str) -> (usize, Vec<String>) {
+/// `cached`: through the cache of derived tables (built in a temporary directory).
+async fn replay(file: &str, cached: bool) -> (usize, Vec<String>) {
     let config = Config {
         api_base: "http://testserver".into(),
         ..Config::default()
     };
     let snapshot = oracle().join("snapshot");
-    let engine = Engine::open(Some(snapshot.to_str().unwrap()), config)
-        .await
-        .expect("open oracle snapshot");
+    let root = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        mode: if cached { Mode::Auto } else { Mode::Off },
+        dir: Some(root.path().to_path_buf()),
+    };
+    let engine = Engine::open_cached(
+        Some(snapshot.to_str().unwrap()),
+        config,
+        &settings,
+        true,
+        &|_| {},
+    )
+    .await
+    .expect("open oracle snapshot");
+    assert_eq!(engine.cache.is_some(), cached);
     let options = Options {
         superusers: vec!["admin@oracle.test".into()],
         ..Options::default()
@@ -67,14 +81,28 @@ fn report(name: &str, total: usize, failures: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_responses_match_antenna() {
-    let (total, failures) = replay("occurrences_list.jsonl.gz").await;
+    let (total, failures) = replay("occurrences_list.jsonl.gz", false).await;
     assert_eq!(total, 128);
     report("list", total, &failures);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_responses_match_antenna_from_the_cache() {
+    let (total, failures) = replay("occurrences_list.jsonl.gz", true).await;
+    assert_eq!(total, 128);
+    report("list (cached)", total, &failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detail_responses_match_antenna() {
-    let (total, failures) = replay("occurrences_detail.jsonl.gz").await;
+    let (total, failures) = replay("occurrences_detail.jsonl.gz", false).await;
     assert_eq!(total, 1774);
     report("detail", total, &failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_responses_match_antenna_from_the_cache() {
+    let (total, failures) = replay("occurrences_detail.jsonl.gz", true).await;
+    assert_eq!(total, 1774);
+    report("detail (cached)", total, &failures);
 }

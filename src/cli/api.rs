@@ -24,7 +24,7 @@ pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Resu
     } else {
         to_json(&response.body)
     };
-    println!("{text}");
+    super::outln!("{text}")?;
     if response.status >= 400 {
         eprintln!("occlens: HTTP {} for {url}", response.status);
     }

@@ -33,8 +33,39 @@ pub struct Cli {
     /// Requester: anonymous, superuser[:<user id>] or user:<id> (decides visibility and user_permissions)
     #[arg(long = "as", global = true, default_value = "anonymous")]
     pub who: Requester,
+    /// Cache of derived tables (occurrence_list per snapshot version): auto reads it when
+    /// present and builds it for api/list/detail/verify; off never reads or writes it;
+    /// refresh rebuilds it
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "OCCLENS_CACHE"
+    )]
+    pub cache: CacheMode,
+    /// Cache directory [default: $XDG_CACHE_HOME/occlens or ~/.cache/occlens]
+    #[arg(long, global = true, env = "OCCLENS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheMode {
+    Auto,
+    Off,
+    Refresh,
+}
+
+impl From<CacheMode> for occlens::views::cache::Mode {
+    fn from(m: CacheMode) -> Self {
+        match m {
+            CacheMode::Auto => Self::Auto,
+            CacheMode::Off => Self::Off,
+            CacheMode::Refresh => Self::Refresh,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -60,6 +91,11 @@ pub enum Command {
     /// Tables of the snapshot: source, row counts, columns and types
     #[command(after_help = "Example:\n  occlens --snapshot ./snap tables")]
     Tables(TablesArgs),
+    /// The cache of derived tables: where it is, whether this snapshot's is built; build or clear it
+    #[command(
+        after_help = "occlens stores occurrence_list (detection aggregates, best prediction, best\nidentification, cover image of every valid occurrence) once per snapshot version, keyed by\nthe snapshot files' names, sizes, times and e-tags, the queries, the time zone and the\nocclens version: a changed snapshot is never answered from an old cache. Every entry is\nsafe to delete.\n\nExamples:\n  occlens --snapshot ./snap cache build\n  occlens --snapshot ./snap cache\n  occlens cache clear"
+    )]
+    Cache(CacheArgs),
     /// Export a project's occurrences (written to a temporary name, renamed when complete)
     #[command(
         after_help = "Examples:\n  occlens --snapshot ./snap export --format occurrences_simple_csv --project 1 --out project1.csv\n  occlens --snapshot ./snap export --format dwca --project 1 --out project1.zip --packaged-at 2026-11-21T00:00:00\n  occlens --snapshot s3://bucket/snap export --format occurrences_api_json --project 1 --out s3://bucket/exports/p1.json\n\nRows: Antenna's formats take the project's valid occurrences (no default filters, no query\nfilters) in ascending id order; dwca applies the project default filters and orders\noccurrences by determination score. A dwca archive that fails validation is kept with a\nVALIDATION_ERRORS.txt member and the command exits 1."
@@ -426,4 +462,20 @@ impl DetailArgs {
         }
         format!("/api/v2/occurrences/{}/?{}", self.id, query(p))
     }
+}
+
+#[derive(Args)]
+pub struct CacheArgs {
+    #[arg(value_enum, default_value = "status")]
+    pub action: CacheAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheAction {
+    /// Print the cache directory, this snapshot's key and whether it is built
+    Status,
+    /// Build this snapshot's cache now (rebuilt with --cache refresh)
+    Build,
+    /// Delete the whole cache directory (every snapshot's entries)
+    Clear,
 }

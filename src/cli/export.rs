@@ -178,16 +178,16 @@ pub fn validate_dwca(args: &ValidateDwcaArgs) -> Result<ExitCode> {
     };
     let report = validate::validate(&args.archive, &required);
     for w in &report.warnings {
-        println!("WARN: {w}");
+        super::outln!("WARN: {w}")?;
     }
     for e in &report.errors {
-        println!("FAIL: {e}");
+        super::outln!("FAIL: {e}")?;
     }
     if report.ok() {
-        println!(
+        super::outln!(
             "OK: {} passes structural validation",
             args.archive.display()
-        );
+        )?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(

@@ -1,8 +1,21 @@
 //! `occlens`: a thin command line over the library (clap).
 
+/// `println!` that returns an error instead of panicking when stdout is closed.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| occlens::Error::Io {
+            path: "stdout".into(),
+            source: e,
+        })
+    }};
+}
+pub(crate) use outln;
+
 mod api;
 mod args;
 mod audit;
+mod cache;
 mod export;
 mod snapshot;
 mod sql;
@@ -27,6 +40,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // Like ripgrep and coreutils under `| head`: stop quietly when stdout is closed.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("occlens: {e}");
             ExitCode::from(1)
@@ -34,12 +49,19 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Open the snapshot for a command that reads the cache of derived tables when present.
 async fn open(cli: &Cli) -> occlens::Result<Engine> {
-    open_with_base(cli, "http://localhost:8000").await
+    open_with_base(cli, "http://localhost:8000", false).await
 }
 
-/// Open the snapshot; hyperlinks use --api-base, else `default_base`.
-async fn open_with_base(cli: &Cli, default_base: &str) -> occlens::Result<Engine> {
+/// Open the snapshot for a command that answers requests: the cache is built when missing.
+async fn open_answering(cli: &Cli) -> occlens::Result<Engine> {
+    open_with_base(cli, "http://localhost:8000", true).await
+}
+
+/// Open the snapshot; hyperlinks use --api-base, else `default_base`; `build`: compute and
+/// store the cache of derived tables when it is missing (and --cache allows).
+async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::Result<Engine> {
     let config = Config {
         api_base: cli
             .api_base
@@ -48,7 +70,24 @@ async fn open_with_base(cli: &Cli, default_base: &str) -> occlens::Result<Engine
         media_url: cli.media_url.clone(),
         time_zone: cli.time_zone,
     };
-    Engine::open(cli.snapshot.as_deref(), config).await
+    let settings = occlens::views::cache::Settings {
+        mode: cli.cache.into(),
+        dir: cli.cache_dir.clone(),
+    };
+    // A spinner while the cache is built (the rows arrive at the end: the file is sorted).
+    let spinner = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} caching occurrence_list of this snapshot (once per snapshot version): {pos} rows",
+        )
+        .expect("valid template"),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let engine = Engine::open_cached(cli.snapshot.as_deref(), config, &settings, build, &|n| {
+        spinner.set_position(n)
+    })
+    .await;
+    spinner.finish_and_clear();
+    engine
 }
 
 async fn run(cli: Cli) -> occlens::Result<ExitCode> {
@@ -92,15 +131,15 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Api(a) => {
-            let engine = open(&cli).await?;
+            let engine = open_answering(&cli).await?;
             api::api(&engine, &cli, a).await
         }
         Command::List(l) => {
-            let engine = open(&cli).await?;
+            let engine = open_answering(&cli).await?;
             api::single(&engine, &cli, &l.url(), l.pretty).await
         }
         Command::Detail(d) => {
-            let engine = open(&cli).await?;
+            let engine = open_answering(&cli).await?;
             api::single(&engine, &cli, &d.url(), d.pretty).await
         }
         Command::Sql(s) => {
@@ -118,6 +157,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             audit::audit(&engine, a).await
         }
         Command::Verify(v) => Ok(verify::verify(&cli, v).await),
+        Command::Cache(c) => cache::cache(&cli, c).await,
         Command::Tables(t) => {
             let engine = open(&cli).await?;
             sql::tables(&engine, t).await

@@ -13,7 +13,7 @@ pub async fn sql(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
 }
 
 pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
-    println!("snapshot: {}", engine.snapshot.location);
+    super::outln!("snapshot: {}", engine.snapshot.location)?;
     let manifest = engine.snapshot.manifest.as_ref();
     if let Some(m) = manifest {
         let text = |k: &str| {
@@ -21,7 +21,7 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
                 .map(String::from)
                 .unwrap_or_else(|| m[k].to_string())
         };
-        println!(
+        super::outln!(
             "exported from {} (PostgreSQL {}) at {} (transaction snapshot {}); project: {}; classification arrays: {}",
             text("source"),
             text("server_version"),
@@ -29,7 +29,7 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
             text("transaction_snapshot"),
             text("project"),
             text("classification_arrays")
-        );
+        )?;
     }
     let entry = |name: &str| {
         manifest
@@ -52,7 +52,7 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
             Source::Parts(u, n) => format!("{u} ({n} part files)"),
             Source::Absent => "absent (optional: registered empty)".into(),
         };
-        println!("{:<45} {:>10} rows  {}", t.name, n, source);
+        super::outln!("{:<45} {:>10} rows  {}", t.name, n, source)?;
         if let Some(e) = entry(t.name) {
             let sha: Vec<&str> = e["files"]
                 .as_array()
@@ -74,21 +74,21 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
                     )
                 })
                 .unwrap_or_default();
-            println!(
+            super::outln!(
                 "    manifest: {} rows, {} bytes, sha256 {}{omitted}",
                 e["rows"],
                 e["bytes"],
                 sha.join(" ")
-            );
+            )?;
         }
         if args.columns {
             for f in t.schema.fields() {
-                println!(
+                super::outln!(
                     "    {:<40} {}{}",
                     f.name(),
                     f.data_type(),
                     if f.is_nullable() { "" } else { " NOT NULL" }
-                );
+                )?;
             }
         }
     }

@@ -109,7 +109,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<Report> {
         (None, None) => unreachable!("clap requires --responses or --api-url"),
     };
     let base = args.api_url.as_deref().unwrap_or("http://localhost:8000");
-    let engine = super::open_with_base(cli, base.trim_end_matches('/')).await?;
+    let engine = super::open_with_base(cli, base.trim_end_matches('/'), true).await?;
     let options = Options {
         rules: Rules {
             float_tolerance: args.float_tolerance,

@@ -115,7 +115,9 @@ impl Shaper<'_> {
         let Some(mut m) = self.taxon_core(id) else {
             return Value::Null;
         };
-        let t = &self.dims.taxa[&id];
+        let Some(t) = self.dims.taxa.get(&id) else {
+            return Value::Null;
+        };
         m.insert("parent".into(), self.taxon_no_parent(t.i64("parent_id")));
         let parents: Vec<Value> = t
             .str("parents_json")
@@ -189,7 +191,7 @@ impl Shaper<'_> {
             "description": a["description"], "uri": a["uri"], "version": a["version"],
             "version_name": a["version_name"], "task_type": a["task_type"],
             "category_map": category_map, "category_count": null,
-            "created_at": ts(a, "created_at", tz), "updated_at": ts(a, "updated_at", tz),
+            "created_at": ts(&a, "created_at", tz), "updated_at": ts(&a, "updated_at", tz),
             "user_permissions": self.perms(Kind::Algorithm, None),
         })
     }
@@ -219,7 +221,7 @@ impl Shaper<'_> {
         json!({
             "id": id, "details": self.link("ml/algorithms", id), "name": a["name"], "key": a["key"],
             "version": a["version"], "version_name": a["version_name"],
-            "created_at": ts(a, "created_at", tz), "updated_at": ts(a, "updated_at", tz),
+            "created_at": ts(&a, "created_at", tz), "updated_at": ts(&a, "updated_at", tz),
             "user_permissions": self.perms(Kind::Algorithm, None),
         })
     }

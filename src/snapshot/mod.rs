@@ -12,7 +12,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use location::Location;
-use object_store::{local::LocalFileSystem, path::Path, ObjectStore, ObjectStoreExt};
+use object_store::{local::LocalFileSystem, path::Path, ObjectMeta, ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
 /// How one table of the snapshot was found.
@@ -31,10 +31,15 @@ pub struct TableInfo {
     pub name: &'static str,
     pub source: Source,
     pub schema: SchemaRef,
+    /// The files read (location, size, modification time, e-tag): what the cache of derived
+    /// tables is keyed by.
+    pub files: Vec<ObjectMeta>,
 }
 
 pub struct Snapshot {
     pub location: String,
+    /// Base URL of the snapshot (`memory://demo/` for the built-in demo).
+    pub base: url::Url,
     pub tables: Vec<TableInfo>,
     /// `_snapshot.json`, written by `occlens snapshot` (source, time, row counts, checksums).
     pub manifest: Option<serde_json::Value>,
@@ -71,6 +76,7 @@ impl Snapshot {
         };
         Ok(Snapshot {
             location: location.display.clone(),
+            base: location.base.clone(),
             tables,
             manifest,
         })
@@ -89,7 +95,9 @@ async fn register(
         message,
     };
     let file = base.clone().join(format!("{}.parquet", table.name));
-    let source = if store.head(&file).await.is_ok() {
+    let mut files = Vec::new();
+    let source = if let Ok(meta) = store.head(&file).await {
+        files.push(meta);
         Source::File(
             location
                 .base
@@ -110,6 +118,7 @@ async fn register(
         if parts.is_empty() {
             Source::Absent
         } else {
+            files = parts.clone();
             let url = location
                 .base
                 .join(&format!("{}/", table.name))
@@ -133,6 +142,7 @@ async fn register(
                 name: table.name,
                 source,
                 schema,
+                files,
             });
         }
         Source::File(url) | Source::Parts(url, _) => {
@@ -171,6 +181,7 @@ async fn register(
         name: table.name,
         source,
         schema,
+        files,
     })
 }
 

@@ -88,11 +88,35 @@ pub fn session() -> SessionContext {
     ctx
 }
 
+/// The session for requests that touch few rows: `ctx`'s catalog and functions, with joins
+/// that collect their small side whole (see `Engine::point`).
+pub fn point_session(ctx: &SessionContext) -> SessionContext {
+    let mut state = ctx.state();
+    state.config_mut().options_mut().optimizer.repartition_joins = false;
+    SessionContext::new_with_state(state)
+}
+
 /// Create every view of `queries/` in `ctx`; `wall_clock()` reads instants in `time_zone`.
-pub async fn create_views(ctx: &SessionContext, time_zone: chrono_tz::Tz) -> Result<()> {
+/// `registered`: views already registered in `ctx` as tables (the cache), whose statements
+/// are skipped.
+pub async fn create_views(
+    ctx: &SessionContext,
+    time_zone: chrono_tz::Tz,
+    registered: &[&str],
+) -> Result<()> {
     render_udf::register_wall_clock(ctx, time_zone);
+    let skip: Vec<String> = registered
+        .iter()
+        .map(|name| format!("CREATE VIEW {name} AS"))
+        .collect();
     for (file, text) in VIEW_FILES {
         for sql in split_statements(text) {
+            if skip
+                .iter()
+                .any(|s| sql.trim_start().starts_with(s.as_str()))
+            {
+                continue;
+            }
             ctx.sql(&sql)
                 .await
                 .map_err(|e| Error::Query(format!("queries/{file}: {}", Error::from(e))))?;

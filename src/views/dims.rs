@@ -2,30 +2,62 @@
 //! snapshot: small, and read by every response's nested objects.
 
 use crate::error::Result;
-use crate::views::rows::{to_rows, Row, RowExt};
+use crate::views::rows::{to_rows, Column, Row, RowExt};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use std::collections::{HashMap, HashSet};
 
 #[derive(Default)]
 pub struct Dims {
-    pub taxa: HashMap<i64, Row>,
-    pub algorithms: HashMap<i64, Row>,
+    pub taxa: Dim,
+    pub algorithms: Dim,
     /// category map id -> number of labels
     pub category_maps: HashMap<i64, usize>,
-    pub events: HashMap<i64, Row>,
-    pub deployments: HashMap<i64, Row>,
-    pub users: HashMap<i64, Row>,
-    pub projects: HashMap<i64, Row>,
+    pub events: Dim,
+    pub deployments: Dim,
+    pub users: Dim,
+    pub projects: Dim,
     /// (user_id, project_id)
     pub memberships: HashSet<(i64, i64)>,
 }
 
-async fn by_id(ctx: &SessionContext, sql: &str) -> Result<HashMap<i64, Row>> {
+/// A dimension table kept as its Arrow batches with an index by `id`: a response turns the
+/// few rows it names into [`Row`]s (converting all 10k taxa of a snapshot up front cost more
+/// than a whole detail response).
+#[derive(Default)]
+pub struct Dim {
+    batches: Vec<RecordBatch>,
+    index: HashMap<i64, (usize, usize)>,
+}
+
+impl Dim {
+    pub fn get(&self, id: &i64) -> Option<Row> {
+        let &(b, i) = self.index.get(id)?;
+        let row = self.batches[b].slice(i, 1);
+        to_rows(std::slice::from_ref(&row)).ok()?.pop()
+    }
+
+    pub fn contains_key(&self, id: &i64) -> bool {
+        self.index.contains_key(id)
+    }
+}
+
+async fn by_id(ctx: &SessionContext, sql: &str) -> Result<Dim> {
     let batches = ctx.sql(sql).await?.collect().await?;
-    Ok(to_rows(&batches)?
-        .into_iter()
-        .filter_map(|r| r.i64("id").map(|id| (id, r)))
-        .collect())
+    let mut index = HashMap::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let ids = Column::of(
+            batch
+                .column_by_name("id")
+                .expect("dimension queries select id"),
+        )?;
+        for i in 0..batch.num_rows() {
+            if let Some(id) = ids.i64(i) {
+                index.insert(id, (b, i));
+            }
+        }
+    }
+    Ok(Dim { batches, index })
 }
 
 impl Dims {
@@ -42,13 +74,14 @@ impl Dims {
              category_map_id, created_at, updated_at FROM ml_algorithm",
         )
         .await?;
-        let category_maps = by_id(
-            ctx,
-            "SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap",
-        )
-        .await?
-        .into_iter()
-        .map(|(id, r)| (id, r.i64("n").unwrap_or(0) as usize))
+        let category_maps = to_rows(
+            &ctx.sql("SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap")
+                .await?
+                .collect()
+                .await?,
+        )?
+        .iter()
+        .filter_map(|r| Some((r.i64("id")?, r.i64("n").unwrap_or(0) as usize)))
         .collect();
         let events = by_id(ctx, r#"SELECT id, start, "end" FROM main_event"#).await?;
         let deployments = by_id(ctx, "SELECT id, name, project_id FROM main_deployment").await?;

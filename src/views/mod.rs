@@ -3,6 +3,7 @@
 
 pub mod arg_best;
 pub mod audit;
+pub mod cache;
 pub mod catalog;
 pub mod dims;
 pub mod exports;
@@ -47,6 +48,13 @@ impl Default for Config {
 
 pub struct Engine {
     pub ctx: SessionContext,
+    /// The same catalog, planned for requests that touch few rows (api, list, detail): joins
+    /// build a hash table of the small side in one piece, whose dynamic filter (a range and the
+    /// key set) then prunes the big side's Parquet pages; the default partitioned joins would
+    /// split it per hash partition into a filter no statistics can use.
+    pub point: SessionContext,
+    /// The cache directory this engine reads, when it reads one (see `cache`).
+    pub cache: Option<std::path::PathBuf>,
     pub snapshot: Snapshot,
     pub dims: Dims,
     pub config: Config,
@@ -62,21 +70,84 @@ pub enum Answer {
 }
 
 impl Engine {
-    /// Open `snapshot` (None: the built-in demo), register its tables and the views.
+    /// Open `snapshot` (None: the built-in demo), register its tables and the views; no cache.
     pub async fn open(snapshot: Option<&str>, config: Config) -> Result<Engine> {
-        let ctx = catalog::session();
+        let off = cache::Settings {
+            mode: cache::Mode::Off,
+            dir: None,
+        };
+        Self::open_cached(snapshot, config, &off, false, &|_| {}).await
+    }
+
+    /// Open `snapshot` reading its cached `occurrence_list` when `settings` allow and it is
+    /// present; when it is absent and `build` is set (or the mode is Refresh), compute and
+    /// store it first (`progress` gets the rows written).
+    pub async fn open_cached(
+        snapshot: Option<&str>,
+        config: Config,
+        settings: &cache::Settings,
+        build: bool,
+        progress: &dyn Fn(u64),
+    ) -> Result<Engine> {
+        let started = std::time::Instant::now();
+        let trace = |what: &str| {
+            if std::env::var_os("OCCLENS_TRACE").is_some() {
+                eprintln!(
+                    "occlens: {:>7.1} ms  (open) {what}",
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+            }
+        };
         let location = Location::resolve(snapshot).await?;
-        let snapshot = Snapshot::open(&ctx, &location).await?;
-        catalog::create_views(&ctx, config.time_zone).await?;
+        let mut ctx = catalog::session();
+        let mut snapshot = Snapshot::open(&ctx, &location).await?;
+        let mut cached = None;
+        if let Some(dir) = cache::directory(settings, &snapshot, config.time_zone) {
+            if settings.mode == cache::Mode::Refresh {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            cached = cache::present(&dir);
+            if cached.is_none() && (build || settings.mode == cache::Mode::Refresh) {
+                catalog::create_views(&ctx, config.time_zone, &[]).await?;
+                cached = Some(cache::build(&ctx, &dir, progress).await?);
+                ctx = catalog::session();
+                snapshot = Snapshot::open(&ctx, &location).await?;
+            }
+        }
+        trace("snapshot tables registered");
+        let skip = match &cached {
+            Some(dir) => {
+                cache::register(&ctx, dir).await?;
+                cache::views()
+            }
+            None => Vec::new(),
+        };
+        catalog::create_views(&ctx, config.time_zone, &skip).await?;
+        trace("views created");
+        let point = catalog::point_session(&ctx);
         let dims = Dims::load(&ctx).await?;
         let fragments = Fragments::load();
+        trace("dimension tables loaded");
         Ok(Engine {
             ctx,
+            point,
+            cache: cached,
             snapshot,
             dims,
             config,
             fragments,
         })
+    }
+
+    /// The view pages choose their ids from: the cached `occurrence_list` when there is one
+    /// (it holds every key column), else `occurrence_keys` (which skips the per-occurrence
+    /// predictions, identifications and cover images no condition or ordering reads).
+    pub fn keys_view(&self) -> &'static str {
+        if self.cache.is_some() {
+            cache::LIST_VIEW
+        } else {
+            "occurrence_keys"
+        }
     }
 
     pub fn fragments(&self) -> &Fragments {
@@ -156,22 +227,19 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
+        let (ctx, keys) = (&self.point, self.keys_view());
         match detail {
             None => {
                 let page =
-                    occurrences::page(&self.ctx, &where_clause, &order_by, r.limit, r.offset)
+                    occurrences::page(ctx, keys, &where_clause, &order_by, r.limit, r.offset)
                         .await?;
                 let related =
-                    occurrences::related(&self.ctx, &page.rows, occurrences::Shape::List).await?;
+                    occurrences::related(ctx, &page.rows, occurrences::Shape::List).await?;
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
-                let ids = occurrences::page_ids(&self.ctx, &where_clause, &order_by, 1, 0).await?;
-                let Some(row) = occurrences::rows_of(&self.ctx, &ids)
-                    .await?
-                    .into_iter()
-                    .next()
-                else {
+                let ids = occurrences::page_ids(ctx, keys, &where_clause, &order_by, 1, 0).await?;
+                let Some(row) = occurrences::rows_of(ctx, &ids).await?.into_iter().next() else {
                     return Ok(Err(ApiError::not_found()));
                 };
                 if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {
@@ -182,7 +250,7 @@ impl Engine {
                     )));
                 }
                 let related = occurrences::related(
-                    &self.ctx,
+                    ctx,
                     std::slice::from_ref(&row),
                     occurrences::Shape::Detail,
                 )

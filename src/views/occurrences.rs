@@ -36,24 +36,69 @@ pub struct DetailRelated {
     pub captures: HashMap<i64, Row>,
 }
 
-pub async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Row>> {
+pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>> {
+    let sql = sql.as_ref();
+    let started = std::time::Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
+    if std::env::var_os("OCCLENS_TRACE").is_some() {
+        // Each statement a response runs and its time, on stderr (README: "Tracing").
+        eprintln!(
+            "occlens: {:>7.1} ms  {}",
+            started.elapsed().as_secs_f64() * 1e3,
+            sql.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
     to_rows(&batches)
 }
 
-/// `col BETWEEN min AND max AND col IN (…)`: the range lets Parquet statistics and page
-/// indexes skip what the (sorted) files hold outside it before the IN list is applied.
-fn id_filter(col: &str, ids: impl IntoIterator<Item = i64>) -> String {
-    let set: BTreeSet<i64> = ids.into_iter().collect();
-    match (set.first(), set.last()) {
-        (Some(lo), Some(hi)) => {
-            let list: Vec<String> = set.iter().map(i64::to_string).collect();
+/// `select` (a SELECT with no WHERE) restricted to the rows whose `col` is one of `ids`, in
+/// `order` (a list of output columns; empty: any order).
+///
+/// Each condition is `col BETWEEN min AND max AND col IN (…)`: the range lets Parquet
+/// statistics skip what the (sorted) files hold outside it. A few ids are asked in branches
+/// of at most 20 (UNION ALL): DataFusion's pruning turns IN lists of at most 20 values into
+/// per-value ranges, so the page index then skips every page holding none of them, and it
+/// would merge several lists of one statement into one longer list that prunes by its range
+/// only. Many ids (exports' batches) are one branch: they touch most pages anyway.
+pub fn select_ids(
+    select: &str,
+    col: &str,
+    ids: impl IntoIterator<Item = i64>,
+    order: &str,
+) -> String {
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    let order = if order.is_empty() {
+        String::new()
+    } else {
+        format!(" ORDER BY {order}")
+    };
+    if ids.is_empty() {
+        return format!("{select} WHERE FALSE{order}");
+    }
+    let per_branch = if ids.len() <= 200 { 20 } else { ids.len() };
+    let branches: Vec<String> = ids
+        .chunks(per_branch)
+        .map(|chunk| {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             format!(
-                "{col} BETWEEN {lo} AND {hi} AND {col} IN ({})",
+                "{select} WHERE {col} BETWEEN {} AND {} AND {col} IN ({})",
+                chunk[0],
+                chunk[chunk.len() - 1],
                 list.join(", ")
             )
-        }
-        _ => "FALSE".into(),
+        })
+        .collect();
+    if branches.len() == 1 {
+        format!("{}{order}", branches[0])
+    } else {
+        format!(
+            "SELECT * FROM ({}) AS ids{order}",
+            branches.join(" UNION ALL ")
+        )
     }
 }
 
@@ -70,21 +115,30 @@ fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
 /// The SQL choosing a page's ids (also used by `explain` and the plan tests): the request's
 /// conditions and order over `occurrence_keys`, which leaves out the per-occurrence
 /// predictions, identifications and cover images that no condition or ordering reads.
-pub fn page_sql(where_clause: &str, order_by: &str, limit: usize, offset: usize) -> String {
+/// `keys` is `occurrence_keys` or the cached `occurrence_list`, which holds the same columns.
+pub fn page_sql(
+    keys: &str,
+    where_clause: &str,
+    order_by: &str,
+    limit: usize,
+    offset: usize,
+) -> String {
     format!(
-        "SELECT o.id FROM occurrence_keys o WHERE {where_clause} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
+        "SELECT o.id FROM {keys} o WHERE {where_clause} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
     )
 }
 
-pub fn count_sql(where_clause: &str) -> String {
-    format!("SELECT count(*) AS count FROM occurrence_keys o WHERE {where_clause}")
+pub fn count_sql(keys: &str, where_clause: &str) -> String {
+    format!("SELECT count(*) AS count FROM {keys} o WHERE {where_clause}")
 }
 
 /// The `occurrence_list` rows of `ids` (in no particular order).
 pub fn rows_sql(ids: &[i64]) -> String {
-    format!(
-        "SELECT o.* FROM occurrence_list o WHERE {}",
-        id_filter("o.id", ids.iter().copied())
+    select_ids(
+        "SELECT o.* FROM occurrence_list o",
+        "o.id",
+        ids.iter().copied(),
+        "",
     )
 }
 
@@ -104,43 +158,74 @@ pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Row>> {
 /// The ids of a page, in its order.
 pub async fn page_ids(
     ctx: &SessionContext,
+    keys: &str,
     where_clause: &str,
     order_by: &str,
     limit: usize,
     offset: usize,
 ) -> Result<Vec<i64>> {
-    Ok(rows(ctx, &page_sql(where_clause, order_by, limit, offset))
-        .await?
-        .iter()
-        .filter_map(|r| r.i64("id"))
-        .collect())
+    Ok(
+        rows(ctx, &page_sql(keys, where_clause, order_by, limit, offset))
+            .await?
+            .iter()
+            .filter_map(|r| r.i64("id"))
+            .collect(),
+    )
 }
 
 /// The ids of a page, then their rows.
 pub async fn page(
     ctx: &SessionContext,
+    keys: &str,
     where_clause: &str,
     order_by: &str,
     limit: usize,
     offset: usize,
 ) -> Result<Page> {
-    let count = rows(ctx, &count_sql(where_clause)).await?;
+    // The count and the page's ids are independent: run them together (a page is a few small
+    // statements, so their latencies add up unless they overlap).
+    let (count, ids) = futures::try_join!(
+        rows(ctx, count_sql(keys, where_clause)),
+        page_ids(ctx, keys, where_clause, order_by, limit, offset)
+    )?;
     let count = count.first().and_then(|r| r.i64("count")).unwrap_or(0) as usize;
-    let rows = if offset >= count {
-        Vec::new()
-    } else {
-        rows_of(
-            ctx,
-            &page_ids(ctx, where_clause, order_by, limit, offset).await?,
-        )
-        .await?
-    };
+    let rows = rows_of(ctx, &ids).await?;
     Ok(Page { count, rows })
 }
 
-/// Fetch the related rows of `occurrences` with one statement per relation, whatever their
-/// number (list: identifications and classifications; detail and export add images,
-/// detections, their classifications, predictions and captures).
+/// The `classification_detail` rows of `ids`, each with its `applied_to` row's created_at and
+/// algorithm (`applied_to_created_at`, `applied_to_algorithm_id`) when it has one.
+async fn classification_details(ctx: &SessionContext, ids: Vec<i64>) -> Result<HashMap<i64, Row>> {
+    let select = |ids: &mut dyn Iterator<Item = i64>| {
+        select_ids("SELECT * FROM classification_detail", "id", ids, "")
+    };
+    let mut by_id: HashMap<i64, Row> = rows(ctx, &select(&mut ids.into_iter()))
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.i64("id")?, r)))
+        .collect();
+    let applied: BTreeSet<i64> = by_id
+        .values()
+        .filter_map(|r| r.i64("applied_to_id"))
+        .collect();
+    if !applied.is_empty() {
+        let sources: HashMap<i64, Row> = rows(ctx, &select(&mut applied.into_iter()))
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.i64("id")?, r)))
+            .collect();
+        for row in by_id.values_mut() {
+            if let Some(source) = row.i64("applied_to_id").and_then(|p| sources.get(&p)) {
+                let (created, algorithm) =
+                    (source["created_at"].clone(), source["algorithm_id"].clone());
+                row.insert("applied_to_created_at".into(), created);
+                row.insert("applied_to_algorithm_id".into(), algorithm);
+            }
+        }
+    }
+    Ok(by_id)
+}
+
 /// Which response the related rows are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -150,103 +235,104 @@ pub enum Shape {
     Export,
 }
 
+/// Fetch the related rows of `occurrences` with one statement per relation, whatever their
+/// number (list: identifications and classifications; detail and export add images,
+/// detections, their classifications, predictions and captures).
 pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) -> Result<Related> {
-    let occ_ids = id_filter(
-        "occurrence_id",
-        occurrences.iter().filter_map(|r| r.i64("id")),
-    );
-    let identifications = group(
-        rows(ctx, &format!(
-            "SELECT * FROM occurrence_identifications WHERE {occ_ids} ORDER BY occurrence_id, position"
-        ))
-        .await?,
-        "occurrence_id",
+    let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.i64("id")).collect();
+    let by_occurrence = |select: &str| {
+        select_ids(
+            select,
+            "occurrence_id",
+            occ_ids.iter().copied(),
+            "occurrence_id, position",
+        )
+    };
+    let identifications = rows(
+        ctx,
+        by_occurrence("SELECT * FROM occurrence_identifications"),
     );
     let mut classification_ids: Vec<i64> = occurrences
         .iter()
         .filter_map(|r| r.i64("best_prediction_id"))
         .collect();
-    let detail = if shape != Shape::List {
-        let view = if shape == Shape::Export {
-            "export_detection_images"
-        } else {
-            "detail_images"
-        };
-        let images = rows(ctx, &format!(
-            "SELECT occurrence_id, path FROM {view} WHERE {occ_ids} ORDER BY occurrence_id, position"
-        ))
-        .await?;
-        let mut image_map: HashMap<i64, Vec<String>> = HashMap::new();
-        for r in images {
-            if let (Some(o), Some(p)) = (r.i64("occurrence_id"), r.str("path")) {
-                image_map.entry(o).or_default().push(p.to_string());
-            }
-        }
-        let detections = rows(ctx, &format!(
-            "SELECT id, occurrence_id, source_image_id, \"timestamp\", path, bbox FROM detail_detections \
-             WHERE {occ_ids} ORDER BY occurrence_id, position"
-        ))
-        .await?;
-        let det_ids = id_filter(
-            "detection_id",
-            detections.iter().filter_map(|d| d.i64("id")),
-        );
-        let det_cls = rows(ctx, &format!(
-            "SELECT detection_id, id FROM detection_classifications WHERE {det_ids} ORDER BY detection_id, position"
-        ))
-        .await?;
-        let preds = rows(ctx, &format!(
-            "SELECT occurrence_id, id FROM prediction_candidates WHERE {occ_ids} ORDER BY occurrence_id, position"
-        ))
-        .await?;
-        let captures =
-            rows(
-                ctx,
-                &format!(
-            "SELECT id, path, public_base_url, width, height FROM main_sourceimage WHERE {}",
-            id_filter("id", detections.iter().filter_map(|d| d.i64("source_image_id")))
-        ),
-            )
-            .await?;
-        let mut d = DetailRelated {
-            images: image_map,
-            ..Default::default()
-        };
-        for r in &det_cls {
-            if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
-                d.detection_classifications.entry(det).or_default().push(id);
-                classification_ids.push(id);
-            }
-        }
-        for r in &preds {
-            if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
-                d.predictions.entry(o).or_default().push(id);
-                classification_ids.push(id);
-            }
-        }
-        d.detections = group(detections, "occurrence_id");
-        d.captures = captures
-            .into_iter()
-            .filter_map(|r| Some((r.i64("id")?, r)))
-            .collect();
-        Some(d)
+    if shape == Shape::List {
+        let (identifications, classifications) = futures::try_join!(
+            identifications,
+            classification_details(ctx, classification_ids)
+        )?;
+        return Ok(Related {
+            identifications: group(identifications, "occurrence_id"),
+            classifications,
+            detail: None,
+        });
+    }
+    // Statements in two waves of independent ones: by occurrence id, then by the detections'
+    // and classifications' ids they found.
+    let images_view = if shape == Shape::Export {
+        "export_detection_images"
     } else {
-        None
+        "detail_images"
     };
-    let classifications = rows(
-        ctx,
-        &format!(
-            "SELECT * FROM classification_detail WHERE {}",
-            id_filter("id", classification_ids)
-        ),
-    )
-    .await?
-    .into_iter()
-    .filter_map(|r| Some((r.i64("id")?, r)))
-    .collect();
-    Ok(Related {
+    let images_sql = by_occurrence(&format!(
+        "SELECT occurrence_id, path, position FROM {images_view}"
+    ));
+    let detections_sql = by_occurrence(
+        "SELECT id, occurrence_id, source_image_id, \"timestamp\", path, bbox, position \
+         FROM detail_detections",
+    );
+    let predictions_sql =
+        by_occurrence("SELECT occurrence_id, id, position FROM prediction_candidates");
+    let (identifications, images, detections, preds) = futures::try_join!(
         identifications,
-        classifications,
-        detail,
+        rows(ctx, &images_sql),
+        rows(ctx, &detections_sql),
+        rows(ctx, &predictions_sql)
+    )?;
+    let mut image_map: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in images {
+        if let (Some(o), Some(p)) = (r.i64("occurrence_id"), r.str("path")) {
+            image_map.entry(o).or_default().push(p.to_string());
+        }
+    }
+    let det_cls_sql = select_ids(
+        "SELECT detection_id, id, position FROM detection_classifications",
+        "detection_id",
+        detections.iter().filter_map(|d| d.i64("id")),
+        "detection_id, position",
+    );
+    let captures_sql = select_ids(
+        "SELECT id, path, public_base_url, width, height FROM main_sourceimage",
+        "id",
+        detections.iter().filter_map(|d| d.i64("source_image_id")),
+        "",
+    );
+    let (det_cls, captures) =
+        futures::try_join!(rows(ctx, &det_cls_sql), rows(ctx, &captures_sql))?;
+    let mut d = DetailRelated {
+        images: image_map,
+        ..Default::default()
+    };
+    for r in &det_cls {
+        if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
+            d.detection_classifications.entry(det).or_default().push(id);
+            classification_ids.push(id);
+        }
+    }
+    for r in &preds {
+        if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
+            d.predictions.entry(o).or_default().push(id);
+            classification_ids.push(id);
+        }
+    }
+    d.detections = group(detections, "occurrence_id");
+    d.captures = captures
+        .into_iter()
+        .filter_map(|r| Some((r.i64("id")?, r)))
+        .collect();
+    Ok(Related {
+        identifications: group(identifications, "occurrence_id"),
+        classifications: classification_details(ctx, classification_ids).await?,
+        detail: Some(d),
     })
 }

@@ -209,10 +209,15 @@ pub fn oracle() -> std::path::PathBuf {
 }
 
 /// Run the `occlens` binary with `args` and extra environment variables;
-/// (exit code, stdout, stderr).
+/// (exit code, stdout, stderr). Its cache of derived tables goes under the temporary
+/// directory unless `env` or `args` say otherwise.
 pub fn occlens_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
         .args(args)
+        .env(
+            "OCCLENS_CACHE_DIR",
+            std::env::temp_dir().join("occlens-tests-cache"),
+        )
         .envs(env.iter().copied())
         .output()
         .unwrap();

@@ -1,0 +1,67 @@
+//! `occlens cache`: status, build and clear of the cache of derived tables.
+
+use super::args::{CacheAction, CacheArgs, Cli};
+use occlens::views::cache::{self, Mode, Settings};
+use occlens::{Error, Result};
+use std::process::ExitCode;
+
+pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
+    let settings = Settings {
+        mode: cli.cache.into(),
+        dir: cli.cache_dir.clone(),
+    };
+    let Some(root) = settings.root() else {
+        return Err(Error::Usage(
+            "no cache directory: set --cache-dir, OCCLENS_CACHE_DIR, XDG_CACHE_HOME or HOME".into(),
+        ));
+    };
+    match args.action {
+        CacheAction::Clear => {
+            match std::fs::remove_dir_all(&root) {
+                Ok(()) => outln!("removed {}", root.display())?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    outln!("{} does not exist: nothing to clear", root.display())?
+                }
+                Err(e) => {
+                    return Err(Error::Io {
+                        path: root.display().to_string(),
+                        source: e,
+                    })
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheAction::Status | CacheAction::Build => {
+            if settings.mode == Mode::Off {
+                return Err(Error::Usage("--cache off: the cache is not used".into()));
+            }
+            let build = args.action == CacheAction::Build;
+            let started = std::time::Instant::now();
+            let engine = super::open_with_base(cli, "http://localhost:8000", build).await?;
+            let dir = cache::directory(&settings, &engine.snapshot, cli.time_zone);
+            outln!("cache directory: {}", root.display())?;
+            outln!("snapshot: {}", engine.snapshot.location)?;
+            match (&dir, &engine.cache) {
+                (None, _) => outln!("not cached (the built-in demo snapshot is never cached)")?,
+                (Some(d), Some(_)) => {
+                    let bytes: u64 = std::fs::read_dir(d)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .filter_map(|e| e.metadata().ok())
+                        .map(|m| m.len())
+                        .sum();
+                    outln!("built: {} ({bytes} bytes)", d.display())?;
+                    if build {
+                        eprintln!("occlens: ready in {:.1} s", started.elapsed().as_secs_f64());
+                    }
+                }
+                (Some(d), None) => outln!(
+                    "not built: {} (occlens --snapshot … cache build)",
+                    d.display()
+                )?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

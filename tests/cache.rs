@@ -1,0 +1,247 @@
+//! The cache of derived tables: answers from it equal answers computed from the snapshot,
+//! a changed snapshot is a new key (never a stale answer), `--cache off` writes nothing, and
+//! the `cache` command reports, builds and clears it. (Every shared Antenna response is also
+//! replayed through the cache in tests/parity.rs.)
+
+mod common;
+
+use common::{call, occlens_with, Tiny};
+use occlens::views::cache::{Mode, Settings};
+use occlens::{Config, Engine};
+use serde_json::Value;
+use std::path::Path;
+
+/// The cache entries (one directory per snapshot version) under `root`.
+fn entries(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn tiny() -> Tiny {
+    let mut t = Tiny::new();
+    t.simple(1, 4, 0.9);
+    let d = t.simple(2, 4, 0.6);
+    t.cls(d, Some(3), Some(4), Some(0.7), true);
+    t.occ(3, None, None); // not valid: no determination
+    t.det(3, Some(common::T0), None, false);
+    t
+}
+
+async fn open(dir: &Path, cache: &Path, mode: Mode) -> Engine {
+    let settings = Settings {
+        mode,
+        dir: Some(cache.to_path_buf()),
+    };
+    let config = Config {
+        api_base: "http://testserver".into(),
+        ..Config::default()
+    };
+    Engine::open_cached(
+        Some(dir.to_str().unwrap()),
+        config,
+        &settings,
+        true,
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_answers_equal_computed_ones() {
+    let t = tiny();
+    let (dir, computed) = t.engine().await;
+    let root = tempfile::tempdir().unwrap();
+    let cached = open(dir.path(), root.path(), Mode::Auto).await;
+    assert!(cached.cache.is_some() && computed.cache.is_none());
+    assert_eq!(entries(root.path()).len(), 1);
+    for url in [
+        "/api/v2/occurrences/?project_id=1",
+        "/api/v2/occurrences/?project_id=1&ordering=-determination_score",
+        "/api/v2/occurrences/?project_id=1&ordering=-detections_count&limit=1&offset=1",
+        "/api/v2/occurrences/?project_id=1&taxon=2",
+        "/api/v2/occurrences/1/?project_id=1",
+        "/api/v2/occurrences/2/",
+        "/api/v2/occurrences/3/",
+    ] {
+        let (a, b) = (call(&computed, url).await, call(&cached, url).await);
+        assert_eq!(a.status, b.status, "{url}");
+        assert_eq!(a.body, b.body, "{url}");
+    }
+    let list = call(&cached, "/api/v2/occurrences/?project_id=1")
+        .await
+        .body;
+    assert_eq!(list["count"], 2);
+    // The cached views are tables now, and hold what the views compute.
+    for view in ["occurrence_list", "taxon_ancestry", "default_filter_taxa"] {
+        let sql = format!("SELECT count(*) AS n FROM {view}");
+        let n = |e: &Engine| {
+            let sql = sql.clone();
+            let ctx = e.ctx.clone();
+            async move {
+                let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                occlens::views::rows::to_rows(&b).unwrap()[0]["n"].clone()
+            }
+        };
+        assert_eq!(n(&computed).await, n(&cached).await, "{view}");
+    }
+}
+
+#[test]
+fn a_changed_snapshot_is_a_new_key_never_a_stale_answer() {
+    let snap = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let (s, c) = (snap.path().to_str().unwrap(), root.path().to_str().unwrap());
+    tiny().b.write(snap.path()).unwrap();
+    let url = "/api/v2/occurrences/?project_id=1";
+    let count = || {
+        let (code, out, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "api", url], &[]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["count"].clone()
+    };
+    assert_eq!(count(), 2);
+    assert_eq!(entries(root.path()).len(), 1);
+    // Rewrite the snapshot with one more valid occurrence (sleep: a new modification time
+    // even on coarse clocks; the size changes too).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut t = tiny();
+    t.simple(4, 4, 0.5);
+    t.b.write(snap.path()).unwrap();
+    assert_eq!(count(), 3);
+    assert_eq!(entries(root.path()).len(), 2);
+    // Same snapshot again: the entry is reused.
+    assert_eq!(count(), 3);
+    assert_eq!(entries(root.path()).len(), 2);
+    // A deleted entry is rebuilt.
+    for e in entries(root.path()) {
+        std::fs::remove_dir_all(root.path().join(e)).unwrap();
+    }
+    assert_eq!(count(), 3);
+    assert_eq!(entries(root.path()).len(), 1);
+}
+
+#[test]
+fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears() {
+    let snap = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let cache_root = root.path().join("c");
+    let (s, c) = (snap.path().to_str().unwrap(), cache_root.to_str().unwrap());
+    tiny().b.write(snap.path()).unwrap();
+    let (code, out, err) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "--cache",
+            "off",
+            "api",
+            "/api/v2/occurrences/1/",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["id"], 1);
+    assert!(!cache_root.exists());
+    // sql reads the cache when present but does not build it.
+    let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "sql", "SELECT 1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!cache_root.exists());
+
+    let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("not built:"), "{out}");
+    let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("built: "), "{out}");
+    let key = entries(&cache_root);
+    assert_eq!(key.len(), 1);
+    let mut files = entries(&cache_root.join(&key[0]));
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "default_filter_taxa.parquet",
+            "occurrence_list.parquet",
+            "taxon_ancestry.parquet"
+        ]
+    );
+    // The environment variable names the directory too.
+    let (code, out, _) = occlens_with(&["--snapshot", s, "cache"], &[("OCCLENS_CACHE_DIR", c)]);
+    assert_eq!(code, 0);
+    assert!(out.contains("built: "), "{out}");
+    let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("removed "), "{out}");
+    assert!(!cache_root.exists());
+    // The demo snapshot is never cached.
+    let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "build"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("never cached"), "{out}");
+    assert!(!cache_root.exists());
+}
+
+#[test]
+fn an_unwritable_cache_directory_is_a_one_line_error() {
+    let snap = tempfile::tempdir().unwrap();
+    tiny().b.write(snap.path()).unwrap();
+    let file = snap.path().join("not-a-directory");
+    std::fs::write(&file, "x").unwrap();
+    let (code, out, err) = occlens_with(
+        &[
+            "--snapshot",
+            snap.path().to_str().unwrap(),
+            "--cache-dir",
+            file.to_str().unwrap(),
+            "api",
+            "/api/v2/occurrences/1/",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("not-a-directory"), "{err}");
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // `occlens … | head -c 10`: the reader goes away; occlens must not panic.
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_occlens"))
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT a.id, b.id FROM main_detection a, main_detection b",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}
