@@ -2,6 +2,8 @@
 //!   1. the full list view (every valid occurrence, every list field, materialized);
 //!   2. one API page (project, default filters, limit 25) per ordering, and a deep offset;
 //!   3. one detail response;
+//!   (2 and 3 twice: computed from the snapshot, and `cached/…` reading the cache of derived
+//!   tables, built once into a temporary directory before the measurements);
 //!   4. the best prediction alone for every occurrence;
 //!
 //! and, for the exports issue, one project's `occurrences_simple_csv` export beside the list
@@ -15,6 +17,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use occlens::output::{api, csv_export};
+use occlens::views::cache::{Mode, Settings};
 use occlens::views::request::Requester;
 use occlens::{Config, Engine};
 use std::path::PathBuf;
@@ -58,34 +61,48 @@ fn operations(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| collect(&engine, "SELECT * FROM best_prediction"))
     });
-    for ordering in [
+    let cache_dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        mode: Mode::Auto,
+        dir: Some(cache_dir.path().to_path_buf()),
+    };
+    let cached = rt
+        .block_on(Engine::open_cached(
+            Some(dir.to_str().unwrap()),
+            Config::default(),
+            &settings,
+            true,
+            &|_| {},
+        ))
+        .unwrap();
+    let mut requests: Vec<(String, String)> = [
         "-determination_score",
         "-first_appearance_timestamp",
         "-detections_count",
-    ] {
-        let url = format!("/api/v2/occurrences/?project_id=1&limit=25&ordering={ordering}");
-        g.bench_function(format!("page/{ordering}"), |b| {
-            b.to_async(&rt).iter(|| async {
-                let r = api::get(&engine, &url, &who).await.unwrap();
-                assert_eq!(r.status, 200);
-            })
-        });
+    ]
+    .iter()
+    .map(|o| {
+        (
+            format!("page/{o}"),
+            format!("/api/v2/occurrences/?project_id=1&limit=25&ordering={o}"),
+        )
+    })
+    .collect();
+    requests.push((
+        "page/deep_offset".into(),
+        "/api/v2/occurrences/?project_id=1&limit=25&offset=10000&ordering=-first_appearance_timestamp".into(),
+    ));
+    requests.push(("detail".into(), "/api/v2/occurrences/1/".into()));
+    for (prefix, e) in [("", &engine), ("cached/", &cached)] {
+        for (name, url) in &requests {
+            g.bench_function(format!("{prefix}{name}"), |b| {
+                b.to_async(&rt).iter(|| async {
+                    let r = api::get(e, url, &who).await.unwrap();
+                    assert_eq!(r.status, 200);
+                })
+            });
+        }
     }
-    let deep = "/api/v2/occurrences/?project_id=1&limit=25&offset=10000&ordering=-first_appearance_timestamp";
-    g.bench_function("page/deep_offset", |b| {
-        b.to_async(&rt).iter(|| async {
-            let r = api::get(&engine, deep, &who).await.unwrap();
-            assert_eq!(r.status, 200);
-        })
-    });
-    g.bench_function("detail", |b| {
-        b.to_async(&rt).iter(|| async {
-            let r = api::get(&engine, "/api/v2/occurrences/1/", &who)
-                .await
-                .unwrap();
-            assert_eq!(r.status, 200);
-        })
-    });
     g.bench_function("list_view/project_1", |b| {
         b.to_async(&rt).iter(|| {
             collect(

@@ -14,7 +14,42 @@ pub enum Format {
     Ndjson,
 }
 
+/// A writer that remembers whether its reader went away: Arrow's CSV writer reports I/O
+/// errors as text, and a closed pipe (`| head`) must stay recognisable as one.
+struct Watched<'a> {
+    out: &'a mut dyn Write,
+    broken_pipe: bool,
+}
+
+impl Write for Watched<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.out.write(buf);
+        self.broken_pipe |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+        r
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.out.flush();
+        self.broken_pipe |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+        r
+    }
+}
+
 pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Result<()> {
+    let mut watched = Watched {
+        out,
+        broken_pipe: false,
+    };
+    match write_to(&mut watched, batches, format) {
+        Err(_) if watched.broken_pipe => Err(Error::Io {
+            path: "stdout".into(),
+            source: std::io::ErrorKind::BrokenPipe.into(),
+        }),
+        r => r,
+    }
+}
+
+fn write_to(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Result<()> {
     let io = |e: std::io::Error| Error::Io {
         path: "stdout".into(),
         source: e,
