@@ -155,6 +155,7 @@ impl Sink {
                 ZstdLevel::try_new(3).expect("valid level"),
             ))
             .set_max_row_group_row_count(Some(1 << 20))
+            .set_data_page_row_count_limit(crate::snapshot::PAGE_ROWS)
             .build();
         let writer =
             ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| parquet(path, e))?;

@@ -38,7 +38,7 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
         }
     };
     let shaper = Shaper {
-        dims: &engine.dims,
+        dims: engine.dims().await?,
         cfg: &engine.config,
         who,
         export: false,

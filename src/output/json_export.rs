@@ -44,7 +44,7 @@ pub async fn write(
         Framing::Lines(shape, who) => (*shape, who, true),
     };
     let shaper = Shaper {
-        dims: &engine.dims,
+        dims: engine.dims().await?,
         cfg: &engine.config,
         who,
         export: !lines,

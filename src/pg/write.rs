@@ -53,6 +53,7 @@ fn properties() -> WriterProperties {
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(1 << 20))
+        .set_data_page_row_count_limit(crate::snapshot::PAGE_ROWS)
         .build()
 }
 

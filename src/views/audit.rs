@@ -21,7 +21,7 @@ impl Engine {
     pub async fn audit(&self, project: Option<i64>) -> Result<Audit> {
         let scope = match project {
             Some(p) => {
-                self.require_project("audit", p)?;
+                self.require_project("audit", p).await?;
                 format!("project_id = {p}")
             }
             None => "TRUE".to_string(),

@@ -2,10 +2,11 @@
 //! the named request fragments of `queries/request.sql`.
 
 use crate::error::{Error, Result};
-use crate::views::{arg_best, ordered_concat, render_udf, udf};
+use crate::views::{arg_best, lazy, ordered_concat, render_udf, udf};
 use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The view definitions, executed in this order when a snapshot is opened.
 pub const VIEW_FILES: &[(&str, &str)] = &[
@@ -81,6 +82,10 @@ pub fn session() -> SessionContext {
         }
     }
     let ctx = SessionContext::new_with_config(config);
+    if let Some(catalog) = ctx.catalog("datafusion") {
+        // Tables as usual; the views of queries/ planned on first use (`lazy`).
+        let _ = catalog.register_schema("public", Arc::new(lazy::Views::default()));
+    }
     udf::register(&ctx);
     arg_best::register(&ctx);
     ordered_concat::register(&ctx);
@@ -96,33 +101,59 @@ pub fn point_session(ctx: &SessionContext) -> SessionContext {
     SessionContext::new_with_state(state)
 }
 
-/// Create every view of `queries/` in `ctx`; `wall_clock()` reads instants in `time_zone`.
-/// `registered`: views already registered in `ctx` as tables (the cache), whose statements
-/// are skipped.
+/// Define every view of `queries/` in `ctx` (planned when a statement first names one, see
+/// `lazy`); `wall_clock()` reads instants in `time_zone`. `registered`: views already
+/// registered in `ctx` as tables (the cache), whose definitions are skipped.
 pub async fn create_views(
     ctx: &SessionContext,
     time_zone: chrono_tz::Tz,
     registered: &[&str],
 ) -> Result<()> {
     render_udf::register_wall_clock(ctx, time_zone);
-    let skip: Vec<String> = registered
-        .iter()
-        .map(|name| format!("CREATE VIEW {name} AS"))
-        .collect();
+    let views = views_schema(ctx)?;
     for (file, text) in VIEW_FILES {
         for sql in split_statements(text) {
-            if skip
-                .iter()
-                .any(|s| sql.trim_start().starts_with(s.as_str()))
-            {
-                continue;
+            let (name, select) = view_statement(&sql).ok_or_else(|| {
+                Error::Query(format!(
+                    "queries/{file}: expected CREATE VIEW <name> AS <select>; found {}",
+                    sql.lines().next().unwrap_or_default()
+                ))
+            })?;
+            if !registered.contains(&name) {
+                views.define(file, name, select);
             }
-            ctx.sql(&sql)
-                .await
-                .map_err(|e| Error::Query(format!("queries/{file}: {}", Error::from(e))))?;
         }
     }
+    views.set_state(ctx.state());
     Ok(())
+}
+
+/// The names of the views of `queries/`, in order.
+pub fn view_names() -> Vec<String> {
+    VIEW_FILES
+        .iter()
+        .flat_map(|(_, text)| split_statements(text))
+        .filter_map(|sql| view_statement(&sql).map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+/// `CREATE VIEW name AS select` → (name, select).
+fn view_statement(sql: &str) -> Option<(&str, &str)> {
+    let rest = sql.trim_start().strip_prefix("CREATE VIEW ")?;
+    let (name, rest) = rest.split_once(char::is_whitespace)?;
+    let select = rest.trim_start().strip_prefix("AS")?;
+    Some((name, select.trim().trim_end_matches(';')))
+}
+
+/// The session's default schema, which `session()` made a [`lazy::Views`].
+fn views_schema(ctx: &SessionContext) -> Result<Arc<lazy::Views>> {
+    let schema = ctx
+        .catalog("datafusion")
+        .and_then(|c| c.schema("public"))
+        .ok_or_else(|| Error::Query("the session has no default schema".into()))?;
+    let any: Arc<dyn std::any::Any + Send + Sync> = schema;
+    any.downcast::<lazy::Views>()
+        .map_err(|_| Error::Query("the default schema is not occlens's view schema".into()))
 }
 
 /// Split a file into statements at `;` line ends, dropping comment-only pieces.
@@ -219,6 +250,19 @@ mod tests {
             assert!(f.has(n), "{n}");
         }
         assert_eq!(f.bind("id", &[("id", "7")]), "o.id = 7");
+    }
+
+    #[test]
+    fn every_statement_of_queries_is_a_view() {
+        let names = view_names();
+        assert!(names.len() > 30, "{names:?}");
+        for name in ["occurrence_list", "taxon_ancestry", "best_prediction"] {
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        assert_eq!(
+            view_statement("CREATE VIEW a AS\nSELECT 1;"),
+            Some(("a", "SELECT 1"))
+        );
     }
 
     #[test]

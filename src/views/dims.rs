@@ -2,6 +2,7 @@
 //! snapshot: small, and read by every response's nested objects.
 
 use crate::error::Result;
+use crate::views::occurrences::rows;
 use crate::views::rows::{to_rows, Column, Row, RowExt};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -62,41 +63,33 @@ async fn by_id(ctx: &SessionContext, sql: &str) -> Result<Dim> {
 
 impl Dims {
     pub async fn load(ctx: &SessionContext) -> Result<Dims> {
-        let taxa = by_id(
-            ctx,
-            "SELECT id, name, rank, parent_id, gbif_taxon_key, fieldguide_id, inat_taxon_id, \
-             cover_image_url, cover_image_credit, parents_json FROM main_taxon",
-        )
-        .await?;
-        let algorithms = by_id(
-            ctx,
-            "SELECT id, name, key, description, uri, version, version_name, task_type, \
-             category_map_id, created_at, updated_at FROM ml_algorithm",
-        )
-        .await?;
-        let category_maps = to_rows(
-            &ctx.sql("SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap")
-                .await?
-                .collect()
-                .await?,
-        )?
-        .iter()
-        .filter_map(|r| Some((r.i64("id")?, r.i64("n").unwrap_or(0) as usize)))
-        .collect();
-        let events = by_id(ctx, r#"SELECT id, start, "end" FROM main_event"#).await?;
-        let deployments = by_id(ctx, "SELECT id, name, project_id FROM main_deployment").await?;
-        let users = by_id(ctx, "SELECT id, name, email FROM users_user").await?;
-        let projects = by_id(
-            ctx,
-            "SELECT id, name, draft, owner_id, default_filters_score_threshold FROM main_project",
-        )
-        .await?;
-        let batches = ctx
-            .sql("SELECT user_id, project_id FROM main_userprojectmembership")
-            .await?
-            .collect()
-            .await?;
-        let memberships = to_rows(&batches)?
+        // Independent small reads: together, not one after another.
+        let (taxa, algorithms, events, deployments, users, projects, maps, members) = futures::try_join!(
+            by_id(
+                ctx,
+                "SELECT id, name, rank, parent_id, gbif_taxon_key, fieldguide_id, inat_taxon_id, \
+                 cover_image_url, cover_image_credit, parents_json FROM main_taxon",
+            ),
+            by_id(
+                ctx,
+                "SELECT id, name, key, description, uri, version, version_name, task_type, \
+                 category_map_id, created_at, updated_at FROM ml_algorithm",
+            ),
+            by_id(ctx, r#"SELECT id, start, "end" FROM main_event"#),
+            by_id(ctx, "SELECT id, name, project_id FROM main_deployment"),
+            by_id(ctx, "SELECT id, name, email FROM users_user"),
+            by_id(
+                ctx,
+                "SELECT id, name, draft, owner_id, default_filters_score_threshold FROM main_project",
+            ),
+            rows(ctx, "SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap"),
+            rows(ctx, "SELECT user_id, project_id FROM main_userprojectmembership"),
+        )?;
+        let category_maps = maps
+            .iter()
+            .filter_map(|r| Some((r.i64("id")?, r.i64("n").unwrap_or(0) as usize)))
+            .collect();
+        let memberships = members
             .iter()
             .filter_map(|r| Some((r.i64("user_id")?, r.i64("project_id")?)))
             .collect();

@@ -27,8 +27,8 @@ impl Drop for DwcaQueries {
 
 impl Engine {
     /// `Ok` when `project` exists in the snapshot; else `"{command}: project P does not exist"`.
-    pub fn require_project(&self, command: &str, project: i64) -> Result<()> {
-        if self.dims.projects.contains_key(&project) {
+    pub async fn require_project(&self, command: &str, project: i64) -> Result<()> {
+        if self.dims().await?.projects.contains_key(&project) {
             Ok(())
         } else {
             Err(Error::Usage(format!(
@@ -39,7 +39,7 @@ impl Engine {
 
     /// Check that `project` (and `collection`) exist; the collection condition over `o.id`.
     pub async fn export_scope(&self, project: i64, collection: Option<i64>) -> Result<String> {
-        self.require_project("export", project)?;
+        self.require_project("export", project).await?;
         let Some(c) = collection else {
             return Ok("TRUE".to_string());
         };

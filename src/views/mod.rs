@@ -7,6 +7,7 @@ pub mod cache;
 pub mod catalog;
 pub mod dims;
 pub mod exports;
+pub mod lazy;
 pub mod occurrences;
 pub mod ordered_concat;
 pub mod query;
@@ -56,7 +57,10 @@ pub struct Engine {
     /// The cache directory this engine reads, when it reads one (see `cache`).
     pub cache: Option<std::path::PathBuf>,
     pub snapshot: Snapshot,
-    pub dims: Dims,
+    /// Loaded in the background from the moment the snapshot is open (a response's first
+    /// statements run meanwhile); `dims()` waits for them.
+    dims: tokio::sync::OnceCell<Dims>,
+    dims_loading: std::sync::Mutex<Option<tokio::task::JoinHandle<Result<Dims>>>>,
     pub config: Config,
     fragments: Fragments,
 }
@@ -125,15 +129,18 @@ impl Engine {
         catalog::create_views(&ctx, config.time_zone, &skip).await?;
         trace("views created");
         let point = catalog::point_session(&ctx);
-        let dims = Dims::load(&ctx).await?;
+        let loading = {
+            let ctx = ctx.clone();
+            tokio::spawn(async move { Dims::load(&ctx).await })
+        };
         let fragments = Fragments::load();
-        trace("dimension tables loaded");
         Ok(Engine {
             ctx,
             point,
             cache: cached,
             snapshot,
-            dims,
+            dims: tokio::sync::OnceCell::new(),
+            dims_loading: std::sync::Mutex::new(Some(loading)),
             config,
             fragments,
         })
@@ -148,6 +155,21 @@ impl Engine {
         } else {
             "occurrence_keys"
         }
+    }
+
+    /// The dimension tables (taxa, algorithms, events, deployments, users, projects).
+    pub async fn dims(&self) -> Result<&Dims> {
+        self.dims
+            .get_or_try_init(|| async {
+                let loading = self.dims_loading.lock().expect("not poisoned").take();
+                match loading {
+                    Some(task) => task.await.map_err(|e| {
+                        crate::error::Error::Query(format!("loading the dimension tables: {e}"))
+                    })?,
+                    None => Dims::load(&self.ctx).await,
+                }
+            })
+            .await
     }
 
     pub fn fragments(&self) -> &Fragments {
@@ -238,8 +260,7 @@ impl Engine {
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
-                let ids = occurrences::page_ids(ctx, keys, &where_clause, &order_by, 1, 0).await?;
-                let Some(row) = occurrences::rows_of(ctx, &ids).await?.into_iter().next() else {
+                let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {
                     return Ok(Err(ApiError::not_found()));
                 };
                 if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {

@@ -155,6 +155,13 @@ pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Row>> {
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// The `occurrence_list` row the conditions select (a detail: they name its id), in one
+/// statement.
+pub async fn first_row(ctx: &SessionContext, where_clause: &str) -> Result<Option<Row>> {
+    let sql = format!("SELECT o.* FROM occurrence_list o WHERE {where_clause} LIMIT 1");
+    Ok(rows(ctx, sql).await?.into_iter().next())
+}
+
 /// The ids of a page, in its order.
 pub async fn page_ids(
     ctx: &SessionContext,
