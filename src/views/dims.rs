@@ -29,13 +29,23 @@ pub struct Dims {
 pub struct Dim {
     batches: Vec<RecordBatch>,
     index: HashMap<i64, (usize, usize)>,
+    /// Rows already converted (an export names the same taxa and algorithms again and again).
+    converted: std::sync::Mutex<HashMap<i64, Row>>,
 }
 
 impl Dim {
     pub fn get(&self, id: &i64) -> Option<Row> {
+        if let Some(row) = self.converted.lock().expect("not poisoned").get(id) {
+            return Some(row.clone());
+        }
         let &(b, i) = self.index.get(id)?;
-        let row = self.batches[b].slice(i, 1);
-        to_rows(std::slice::from_ref(&row)).ok()?.pop()
+        let slice = self.batches[b].slice(i, 1);
+        let row = to_rows(std::slice::from_ref(&slice)).ok()?.pop()?;
+        self.converted
+            .lock()
+            .expect("not poisoned")
+            .insert(*id, row.clone());
+        Some(row)
     }
 
     pub fn contains_key(&self, id: &i64) -> bool {
@@ -58,7 +68,11 @@ async fn by_id(ctx: &SessionContext, sql: &str) -> Result<Dim> {
             }
         }
     }
-    Ok(Dim { batches, index })
+    Ok(Dim {
+        batches,
+        index,
+        converted: Default::default(),
+    })
 }
 
 impl Dims {
