@@ -65,6 +65,7 @@ fn operations(c: &mut Criterion) {
     let settings = Settings {
         mode: Mode::Auto,
         dir: Some(cache_dir.path().to_path_buf()),
+        range_rows: None,
     };
     let cached = rt
         .block_on(Engine::open_cached(

@@ -34,10 +34,11 @@ fn tiny() -> Tiny {
     t
 }
 
-async fn open(dir: &Path, cache: &Path, mode: Mode) -> Engine {
+async fn open(dir: &Path, cache: &Path, mode: Mode, range_rows: Option<i64>) -> Engine {
     let settings = Settings {
         mode,
         dir: Some(cache.to_path_buf()),
+        range_rows,
     };
     let config = Config {
         api_base: "http://testserver".into(),
@@ -59,9 +60,12 @@ async fn cached_answers_equal_computed_ones() {
     let t = tiny();
     let (dir, computed) = t.engine().await;
     let root = tempfile::tempdir().unwrap();
-    let cached = open(dir.path(), root.path(), Mode::Auto).await;
+    let cached = open(dir.path(), root.path(), Mode::Auto, None).await;
     assert!(cached.cache.is_some() && computed.cache.is_none());
     assert_eq!(entries(root.path()).len(), 1);
+    // Built in ranges of one occurrence: the same table.
+    let ranged_root = tempfile::tempdir().unwrap();
+    let ranged = open(dir.path(), ranged_root.path(), Mode::Auto, Some(1)).await;
     for url in [
         "/api/v2/occurrences/?project_id=1",
         "/api/v2/occurrences/?project_id=1&ordering=-determination_score",
@@ -74,6 +78,7 @@ async fn cached_answers_equal_computed_ones() {
         let (a, b) = (call(&computed, url).await, call(&cached, url).await);
         assert_eq!(a.status, b.status, "{url}");
         assert_eq!(a.body, b.body, "{url}");
+        assert_eq!(call(&ranged, url).await.body, a.body, "{url} (ranges)");
     }
     let list = call(&cached, "/api/v2/occurrences/?project_id=1")
         .await

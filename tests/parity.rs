@@ -24,6 +24,8 @@ async fn replay(file: &str, cached: bool) -> (usize, Vec<String>) {
     let settings = Settings {
         mode: if cached { Mode::Auto } else { Mode::Off },
         dir: Some(root.path().to_path_buf()),
+        // Small ranges: the build's ranged path (one range per ~2M occurrences at scale).
+        range_rows: Some(500),
     };
     let engine = Engine::open_cached(
         Some(snapshot.to_str().unwrap()),

@@ -9,6 +9,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
     let settings = Settings {
         mode: cli.cache.into(),
         dir: cli.cache_dir.clone(),
+        range_rows: None,
     };
     let Some(root) = settings.root() else {
         return Err(Error::Usage(

@@ -73,6 +73,7 @@ async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::
     let settings = occlens::views::cache::Settings {
         mode: cli.cache.into(),
         dir: cli.cache_dir.clone(),
+        range_rows: None,
     };
     // A spinner while the cache is built (the rows arrive at the end: the file is sorted).
     let spinner = indicatif::ProgressBar::new_spinner().with_style(

@@ -79,6 +79,7 @@ impl Engine {
         let off = cache::Settings {
             mode: cache::Mode::Off,
             dir: None,
+            range_rows: None,
         };
         Self::open_cached(snapshot, config, &off, false, &|_| {}).await
     }
@@ -113,7 +114,7 @@ impl Engine {
             cached = cache::present(&dir);
             if cached.is_none() && (build || settings.mode == cache::Mode::Refresh) {
                 catalog::create_views(&ctx, config.time_zone, &[]).await?;
-                cached = Some(cache::build(&ctx, &dir, progress).await?);
+                cached = Some(cache::build(&ctx, &dir, settings.range_rows, progress).await?);
                 ctx = catalog::session();
                 snapshot = Snapshot::open(&ctx, &location).await?;
             }
