@@ -194,22 +194,34 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
 }
 
 #[test]
-fn an_unwritable_cache_directory_is_a_one_line_error() {
+fn an_unwritable_cache_directory_is_a_warning_then_the_answer() {
     let snap = tempfile::tempdir().unwrap();
     tiny().b.write(snap.path()).unwrap();
     let file = snap.path().join("not-a-directory");
     std::fs::write(&file, "x").unwrap();
+    let (s, c) = (snap.path().to_str().unwrap(), file.to_str().unwrap());
+    // --cache auto: the cache is an optimisation; answer, and say why it is not used.
     let (code, out, err) = occlens_with(
         &[
             "--snapshot",
-            snap.path().to_str().unwrap(),
+            s,
             "--cache-dir",
-            file.to_str().unwrap(),
+            c,
             "api",
             "/api/v2/occurrences/1/",
         ],
         &[],
     );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["id"], 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("not-a-directory"),
+        "{err}"
+    );
+    // Asked for explicitly, the failure is the command's: one line, exit 1.
+    let (code, out, err) =
+        occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("not-a-directory"), "{err}");

@@ -38,7 +38,11 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
             }
             let build = args.action == CacheAction::Build;
             let started = std::time::Instant::now();
-            let engine = super::open_with_base(cli, "http://localhost:8000", build).await?;
+            let mode = match (build, settings.mode) {
+                (true, Mode::Auto) => Some(Mode::Build),
+                _ => None,
+            };
+            let engine = super::open_with_mode(cli, "http://localhost:8000", false, mode).await?;
             let dir = cache::directory(&settings, &engine.snapshot, cli.time_zone);
             outln!("cache directory: {}", root.display())?;
             outln!("snapshot: {}", engine.snapshot.location)?;

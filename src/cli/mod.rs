@@ -62,6 +62,16 @@ async fn open_answering(cli: &Cli) -> occlens::Result<Engine> {
 /// Open the snapshot; hyperlinks use --api-base, else `default_base`; `build`: compute and
 /// store the cache of derived tables when it is missing (and --cache allows).
 async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::Result<Engine> {
+    open_with_mode(cli, default_base, build, None).await
+}
+
+/// `open_with_base` with the cache mode `mode` instead of --cache's.
+async fn open_with_mode(
+    cli: &Cli,
+    default_base: &str,
+    build: bool,
+    mode: Option<occlens::views::cache::Mode>,
+) -> occlens::Result<Engine> {
     let config = Config {
         api_base: cli
             .api_base
@@ -71,7 +81,7 @@ async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::
         time_zone: cli.time_zone,
     };
     let settings = occlens::views::cache::Settings {
-        mode: cli.cache.into(),
+        mode: mode.unwrap_or(cli.cache.into()),
         dir: cli.cache_dir.clone(),
         range_rows: None,
     };
@@ -88,6 +98,13 @@ async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::
     })
     .await;
     spinner.finish_and_clear();
+    if let Ok(Engine {
+        cache_warning: Some(w),
+        ..
+    }) = &engine
+    {
+        eprintln!("occlens: warning: {w}");
+    }
     engine
 }
 

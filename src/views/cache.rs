@@ -55,6 +55,9 @@ pub enum Mode {
     Off,
     /// Rebuild the cache now, then read it.
     Refresh,
+    /// Read it, or build it when missing; failing to write it is an error (`occlens cache
+    /// build`), where `Auto` warns and answers from the snapshot.
+    Build,
 }
 
 #[derive(Debug, Clone, Default)]

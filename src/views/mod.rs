@@ -56,6 +56,8 @@ pub struct Engine {
     pub point: SessionContext,
     /// The cache directory this engine reads, when it reads one (see `cache`).
     pub cache: Option<std::path::PathBuf>,
+    /// Why the cache is not used although it was asked for (for the command line to print).
+    pub cache_warning: Option<String>,
     pub snapshot: Snapshot,
     /// Loaded in the background from the moment the snapshot is open (a response's first
     /// statements run meanwhile); `dims()` waits for them.
@@ -106,15 +108,28 @@ impl Engine {
         let location = Location::resolve(snapshot).await?;
         let mut ctx = catalog::session();
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
-        let mut cached = None;
+        let (mut cached, mut cache_warning) = (None, None);
         if let Some(dir) = cache::directory(settings, &snapshot, config.time_zone) {
             if settings.mode == cache::Mode::Refresh {
                 let _ = std::fs::remove_dir_all(&dir);
             }
             cached = cache::present(&dir);
-            if cached.is_none() && (build || settings.mode == cache::Mode::Refresh) {
+            let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
+            if cached.is_none() && (build || must) {
                 catalog::create_views(&ctx, config.time_zone, &[]).await?;
-                cached = Some(cache::build(&ctx, &dir, settings.range_rows, progress).await?);
+                match cache::build(&ctx, &dir, settings.range_rows, progress).await {
+                    Ok(built) => cached = Some(built),
+                    // The cache is an optimisation: with --cache auto, a cache directory that
+                    // cannot be written means answering from the snapshot (with a warning).
+                    Err(e @ crate::error::Error::Io { .. })
+                        if settings.mode == cache::Mode::Auto =>
+                    {
+                        cache_warning = Some(format!(
+                            "cannot write the cache ({e}); answering from the snapshot's tables"
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
                 ctx = catalog::session();
                 snapshot = Snapshot::open(&ctx, &location).await?;
             }
@@ -139,6 +154,7 @@ impl Engine {
             ctx,
             point,
             cache: cached,
+            cache_warning,
             snapshot,
             dims: tokio::sync::OnceCell::new(),
             dims_loading: std::sync::Mutex::new(Some(loading)),
