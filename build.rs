@@ -1,7 +1,32 @@
-// Embeds the demo snapshot (data/demo/*.parquet) so that `occlens` works from any directory.
+// Embeds the demo snapshot (data/demo/*.parquet) so that `occlens` works from any directory,
+// and names the source it is built from (`OCCLENS_SOURCE_HASH`: part of the cache key, so a
+// rebuilt occlens never reads a cache an older build wrote).
+use std::hash::{Hash, Hasher};
 use std::{env, fs, path::Path};
 
+fn hash_dir(dir: &Path, h: &mut impl Hasher) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            hash_dir(&p, h);
+        } else if let Ok(bytes) = fs::read(&p) {
+            p.file_name().hash(h);
+            bytes.hash(h);
+        }
+    }
+}
+
 fn main() {
+    let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).to_path_buf();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for sub in ["src", "queries"] {
+        println!("cargo:rerun-if-changed={}", root.join(sub).display());
+        hash_dir(&root.join(sub), &mut h);
+    }
+    println!("cargo:rustc-env=OCCLENS_SOURCE_HASH={:016x}", h.finish());
     let dir = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("data/demo");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut entries: Vec<_> = fs::read_dir(&dir)

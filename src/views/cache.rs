@@ -6,7 +6,7 @@
 //!
 //! The cache is keyed by a fingerprint of everything the view's rows depend on: every snapshot
 //! file's location, size, modification time and e-tag, the text of `queries/`, the time zone
-//! (times of day are local) and the occlens version. A changed snapshot or occlens is a new
+//! (times of day are local) and the occlens version and source (see build.rs). A changed snapshot or occlens is a new
 //! key, never a stale answer. Each key is a directory written under a temporary name and
 //! renamed into place when complete; any of them is safe to delete at any time.
 
@@ -89,7 +89,11 @@ impl Settings {
 /// The fingerprint of `snapshot` as the views would compute it in `time_zone`.
 pub fn fingerprint(snapshot: &Snapshot, time_zone: chrono_tz::Tz) -> String {
     let mut h = Sha256::new();
-    h.update(format!("occlens {}\n", env!("CARGO_PKG_VERSION")));
+    h.update(format!(
+        "occlens {} {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("OCCLENS_SOURCE_HASH")
+    ));
     for (name, text) in VIEW_FILES {
         h.update(format!("{name} {}\n", text.len()));
         h.update(text.as_bytes());
