@@ -2,11 +2,10 @@
 //!   1. the full list view (every valid occurrence, every list field, materialized);
 //!   2. one API page (project, default filters, limit 25) per ordering, and a deep offset;
 //!   3. one detail response;
-//!   (2 and 3 twice: computed from the snapshot, and `cached/…` reading the cache of derived
-//!   tables, built once into a temporary directory before the measurements);
 //!   4. the best prediction alone for every occurrence;
 //!
-//! and, for the exports issue, one project's `occurrences_simple_csv` export beside the list
+//! (2 and 3 twice: computed from the snapshot, and `cached/…` reading the cache of derived
+//! tables, built once into a temporary directory before the measurements), and, for the exports issue, one project's `occurrences_simple_csv` export beside the list
 //! view of the same project (the rows it renders); for the verification issue, the whole
 //! audit (compare with `list_view`).
 //!

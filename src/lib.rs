@@ -13,6 +13,7 @@ pub mod output;
 pub mod pg;
 pub mod render;
 pub mod snapshot;
+pub mod staging;
 pub mod verify;
 pub mod views;
 

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{call, occlens_with, Tiny};
-use occlens::views::cache::{Mode, Settings};
-use occlens::{Config, Engine};
+use common::{cached_engine, call, occlens_with, Tiny};
+use occlens::views::cache::Mode;
+use occlens::Engine;
 use serde_json::Value;
 use std::path::Path;
 
@@ -34,38 +34,17 @@ fn tiny() -> Tiny {
     t
 }
 
-async fn open(dir: &Path, cache: &Path, mode: Mode, range_rows: Option<i64>) -> Engine {
-    let settings = Settings {
-        mode,
-        dir: Some(cache.to_path_buf()),
-        range_rows,
-    };
-    let config = Config {
-        api_base: "http://testserver".into(),
-        ..Config::default()
-    };
-    Engine::open_cached(
-        Some(dir.to_str().unwrap()),
-        config,
-        &settings,
-        true,
-        &|_| {},
-    )
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_answers_equal_computed_ones() {
     let t = tiny();
     let (dir, computed) = t.engine().await;
     let root = tempfile::tempdir().unwrap();
-    let cached = open(dir.path(), root.path(), Mode::Auto, None).await;
+    let cached = cached_engine(dir.path(), root.path(), Mode::Auto, None).await;
     assert!(cached.cache.is_some() && computed.cache.is_none());
     assert_eq!(entries(root.path()).len(), 1);
     // Built in ranges of one occurrence: the same table.
     let ranged_root = tempfile::tempdir().unwrap();
-    let ranged = open(dir.path(), ranged_root.path(), Mode::Auto, Some(1)).await;
+    let ranged = cached_engine(dir.path(), ranged_root.path(), Mode::Auto, Some(1)).await;
     for url in [
         "/api/v2/occurrences/?project_id=1",
         "/api/v2/occurrences/?project_id=1&ordering=-determination_score",

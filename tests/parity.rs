@@ -1,41 +1,21 @@
 //! Parity: every recorded Antenna response of ../shared/fixtures/antenna-oracle/api/ must be
 //! reproduced from ../shared/fixtures/antenna-oracle/snapshot.
 
+mod common;
+
+use common::{cached_engine, oracle};
 use occlens::verify::input::read;
 use occlens::verify::{Options, Verifier};
-use occlens::views::cache::{Mode, Settings};
-use occlens::{Config, Engine};
-use std::path::PathBuf;
-
-fn oracle() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
-}
+use occlens::views::cache::Mode;
 
 /// Every response of `file`, checked as `occlens verify` checks it (admin is the superuser;
 /// pages without an ordering are compared as sets).
 /// `cached`: through the cache of derived tables (built in a temporary directory).
 async fn replay(file: &str, cached: bool) -> (usize, Vec<String>) {
-    let config = Config {
-        api_base: "http://testserver".into(),
-        ..Config::default()
-    };
-    let snapshot = oracle().join("snapshot");
     let root = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        mode: if cached { Mode::Auto } else { Mode::Off },
-        dir: Some(root.path().to_path_buf()),
-        // Small ranges: the build's ranged path (one range per ~2M occurrences at scale).
-        range_rows: Some(500),
-    };
-    let engine = Engine::open_cached(
-        Some(snapshot.to_str().unwrap()),
-        config,
-        &settings,
-        true,
-        &|_| {},
-    )
-    .await
-    .expect("open oracle snapshot");
+    let mode = if cached { Mode::Auto } else { Mode::Off };
+    // Small ranges: the build's ranged path (one range per ~2M occurrences at scale).
+    let engine = cached_engine(&oracle().join("snapshot"), root.path(), mode, Some(500)).await;
     assert_eq!(engine.cache.is_some(), cached);
     let options = Options {
         superusers: vec!["admin@oracle.test".into()],

@@ -202,7 +202,6 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
     let required: HashSet<&str> = required.iter().map(String::as_str).collect();
     let occurrence_term = format!("{DWC}occurrenceID");
     let mut contents: Vec<Option<Content>> = Vec::new();
-    drop(read);
     for (t, table) in tables.iter().enumerate() {
         let file = &table.location;
         // Each file is checked as it is inflated: memory holds its distinct ids, not its text.

@@ -444,7 +444,7 @@ pub fn scale(dir: &Path, occurrences: usize, seed: u64, progress: &dyn Fn(u64)) 
         oc.i("project_id", Some(project));
         oc.f("determination_score", det_score);
         oc.row();
-        if o as usize % CHUNK == 0 || o as usize == occurrences {
+        if (o as usize).is_multiple_of(CHUNK) || o as usize == occurrences {
             summary.occurrences += f.occurrences.rows as u64;
             summary.detections += f.detections.rows as u64;
             summary.classifications += f.classifications.rows as u64;

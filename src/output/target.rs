@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::snapshot::location::store_for;
+use crate::staging::temp_suffix;
 use object_store::{path::Path as StorePath, ObjectStore, ObjectStoreExt, WriteMultipart};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -75,15 +76,9 @@ impl Target {
 
     /// The temporary local file to write first.
     pub fn temp_path(&self) -> PathBuf {
-        let unique = temp_suffix("export");
         match self {
-            Target::Local(p) => {
-                let name = p
-                    .file_name()
-                    .map_or("export".into(), |n| n.to_string_lossy());
-                p.with_file_name(format!(".{name}{unique}"))
-            }
-            Target::Store { .. } => std::env::temp_dir().join(unique),
+            Target::Local(p) => crate::staging::sibling(p, "export"),
+            Target::Store { .. } => std::env::temp_dir().join(temp_suffix("export")),
         }
     }
 
@@ -112,17 +107,6 @@ impl Target {
     pub fn discard(tmp: &Path) {
         let _ = std::fs::remove_file(tmp);
     }
-}
-
-/// `.occlens-<what>-<pid>-<nanos>.tmp`: a name no other writer uses.
-pub(crate) fn temp_suffix(what: &str) -> String {
-    format!(
-        ".occlens-{what}-{}-{}.tmp",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    )
 }
 
 /// Stream the local file `tmp` to `path` as a multipart upload (visible only when complete).

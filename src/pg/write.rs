@@ -210,15 +210,11 @@ impl Output {
 
     /// A new, empty local staging directory.
     pub fn staging(&self) -> Result<PathBuf> {
-        let unique = crate::output::target::temp_suffix("snapshot");
         let dir = match self {
-            Output::Local(p) => {
-                let name = p
-                    .file_name()
-                    .map_or("snapshot".into(), |n| n.to_string_lossy());
-                p.with_file_name(format!(".{name}{unique}"))
+            Output::Local(p) => crate::staging::sibling(p, "snapshot"),
+            Output::Store { .. } => {
+                std::env::temp_dir().join(crate::staging::temp_suffix("snapshot"))
             }
-            Output::Store { .. } => std::env::temp_dir().join(unique),
         };
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         Ok(dir)

@@ -46,12 +46,15 @@ pub fn endpoint_of(url: &str) -> &'static str {
 }
 
 /// Checks responses against one snapshot.
+/// An unordered request without its paging, and who asks it.
+type WholeKey = (String, String);
+
 pub struct Verifier<'a> {
     engine: &'a Engine,
     options: Options,
     users: HashMap<String, i64>,
     /// Whole results of unordered list requests (every page of a walk shares one).
-    whole: std::sync::Mutex<HashMap<(String, String), std::sync::Arc<Vec<Value>>>>,
+    whole: std::sync::Mutex<HashMap<WholeKey, std::sync::Arc<Vec<Value>>>>,
 }
 
 impl<'a> Verifier<'a> {

@@ -164,14 +164,7 @@ pub async fn build(
     };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let tmp = parent.join(format!(".{name}.building-{}-{nanos}", std::process::id()));
+    let tmp = crate::staging::sibling(dir, "cache");
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
     for (view, order, ranged) in CACHED_VIEWS {
         let path = file(&tmp, view);
@@ -217,27 +210,6 @@ fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i64)> 
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn ranges_cover_every_id_once() {
-        assert_eq!(split(None, None, 0, 10), [(i64::MIN, i64::MAX)]);
-        assert_eq!(split(Some(5), Some(5), 1, 10), [(i64::MIN, i64::MAX)]);
-        let r = split(Some(1), Some(100), 100, 30);
-        assert_eq!(r.len(), 4);
-        assert_eq!(r[0].0, i64::MIN);
-        assert_eq!(r[3].1, i64::MAX);
-        for w in r.windows(2) {
-            assert_eq!(w[0].1, w[1].0);
-        }
-        // More parts than ids: one id per range at most.
-        assert_eq!(split(Some(1), Some(3), 3, 1).len(), 3);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
 async fn write(
     ctx: &SessionContext,
     view: &str,
@@ -299,4 +271,24 @@ async fn write(
         w.close().map_err(parquet)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn ranges_cover_every_id_once() {
+        assert_eq!(split(None, None, 0, 10), [(i64::MIN, i64::MAX)]);
+        assert_eq!(split(Some(5), Some(5), 1, 10), [(i64::MIN, i64::MAX)]);
+        let r = split(Some(1), Some(100), 100, 30);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].0, i64::MIN);
+        assert_eq!(r[3].1, i64::MAX);
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+        }
+        // More parts than ids: one id per range at most.
+        assert_eq!(split(Some(1), Some(3), 3, 1).len(), 3);
+    }
 }

@@ -208,6 +208,35 @@ pub fn oracle() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
 }
 
+/// An engine over the snapshot `dir` (hyperlinks on `http://testserver`) whose cache of
+/// derived tables lives under `root`, built when missing unless `mode` is Off; `range_rows`:
+/// occurrences per build range (None: the default).
+pub async fn cached_engine(
+    dir: &std::path::Path,
+    root: &std::path::Path,
+    mode: occlens::views::cache::Mode,
+    range_rows: Option<i64>,
+) -> Engine {
+    let settings = occlens::views::cache::Settings {
+        mode,
+        dir: Some(root.to_path_buf()),
+        range_rows,
+    };
+    let config = Config {
+        api_base: "http://testserver".into(),
+        ..Config::default()
+    };
+    Engine::open_cached(
+        Some(dir.to_str().unwrap()),
+        config,
+        &settings,
+        true,
+        &|_| {},
+    )
+    .await
+    .expect("open the snapshot")
+}
+
 /// Run the `occlens` binary with `args` and extra environment variables;
 /// (exit code, stdout, stderr). Its cache of derived tables goes under the temporary
 /// directory unless `env` or `args` say otherwise.
