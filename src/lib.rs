@@ -2,7 +2,7 @@
 //! Parquet snapshots of Antenna's database.
 //!
 //! Layers, each depending only on those before it:
-//! [`render`] (value formatting, no dependencies) · [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
+//! [`render`] (value formatting) and [`staging`] (temporary names), no dependencies · [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
 //! `queries/`) → [`output`] (JSON and tables) → the `occlens` command line.
 
 pub mod compare;
