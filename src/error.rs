@@ -67,4 +67,13 @@ impl Error {
     }
 }
 
+/// A message that may span lines (DataFusion contexts, library errors) as one line.
+pub fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

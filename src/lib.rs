@@ -5,12 +5,14 @@
 //! [`render`] (value formatting) and [`staging`] (temporary names), no dependencies · [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
 //! `queries/`) → [`output`] (JSON and tables) → the `occlens` command line.
 
+pub mod check;
 pub mod compare;
 pub mod dwca;
 pub mod error;
 pub mod generate;
 pub mod output;
 pub mod pg;
+pub mod redact;
 pub mod render;
 pub mod snapshot;
 pub mod staging;

@@ -1,7 +1,19 @@
-//! Names for work in progress: every writer (exports, snapshots, the cache of derived tables)
-//! writes under a name no other writer uses, then renames into place when complete.
+//! Writing without destroying: every writer (exports, snapshots, `generate`, the cache of
+//! derived tables) writes under a temporary name no other writer uses, renames it into place
+//! when complete, and replaces only what occlens itself made.
+//!
+//! - A temporary is a [`Temp`]: registered while it lives, so that SIGINT/SIGTERM remove it
+//!   ([`remove_live`]), and removed when dropped unless it was [`Temp::keep`]-ed after its rename.
+//! - A run killed with SIGKILL leaves `….occlens-<what>-<pid>-<nanos>.tmp` names behind; the
+//!   next run that writes to the same directory removes those whose process is gone ([`sweep`]).
+//! - [`replaceable`] is the one check before anything existing is renamed over or removed.
 
+use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporaries of this process that are still in progress.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// `.occlens-<what>-<pid>-<nanos>.tmp`: a name no other writer uses.
 pub fn temp_suffix(what: &str) -> String {
@@ -21,4 +33,308 @@ pub fn sibling(path: &Path, what: &str) -> PathBuf {
         .file_name()
         .map_or(what.into(), |n| n.to_string_lossy());
     path.with_file_name(format!(".{name}{}", temp_suffix(what)))
+}
+
+/// A file or directory in progress; removed when dropped unless kept.
+#[derive(Debug)]
+pub struct Temp {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Temp {
+    /// Register `path` (not yet created) as a temporary of this process.
+    pub fn new(path: PathBuf) -> Temp {
+        if let Ok(mut live) = LIVE.lock() {
+            live.push(path.clone());
+        }
+        Temp { path, kept: false }
+    }
+
+    /// A registered hidden sibling of `path` (see [`sibling`]); stale siblings of dead
+    /// processes in the same directory are removed first.
+    pub fn sibling_of(path: &Path, what: &str) -> Temp {
+        sweep(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")));
+        Temp::new(sibling(path, what))
+    }
+
+    /// A registered temporary in the system's temporary directory.
+    pub fn in_temp_dir(what: &str) -> Temp {
+        let dir = std::env::temp_dir();
+        sweep(&dir);
+        Temp::new(dir.join(temp_suffix(what)))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary was renamed into place (or is otherwise gone): stop tracking it.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.kept {
+            remove_any(&self.path);
+        }
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|p| p != &self.path);
+        }
+    }
+}
+
+fn remove_any(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Remove every temporary of this process still in progress (on SIGINT/SIGTERM).
+pub fn remove_live() {
+    let paths = match LIVE.lock() {
+        Ok(mut live) => std::mem::take(&mut *live),
+        Err(_) => return,
+    };
+    for p in paths {
+        remove_any(&p);
+    }
+}
+
+/// The process id in an occlens temporary's name (`….occlens-<what>-<pid>-<nanos>.tmp`).
+fn temp_pid(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(".tmp")?;
+    let at = stem.rfind(".occlens-")?;
+    let mut parts = stem[at + ".occlens-".len()..].rsplitn(3, '-');
+    let nanos = parts.next()?;
+    let pid = parts.next()?;
+    let what = parts.next()?;
+    let ok = !what.is_empty() && nanos.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| pid.parse().ok()).flatten()
+}
+
+/// Whether process `pid` is running (Linux: /proc; elsewhere assumed running, so that
+/// nothing is ever removed on a guess).
+fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Remove the leftovers of killed occlens runs in `dir`: entries named like an occlens
+/// temporary whose process is gone. Returns what was removed.
+pub fn sweep(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = temp_pid(&name.to_string_lossy()) else {
+            continue;
+        };
+        if !alive(pid) {
+            remove_any(&entry.path());
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
+/// The one check before an existing `dest` is replaced: it may be absent, an empty
+/// directory, or a directory that `ours` recognises as occlens's own output. Anything else
+/// is refused with an error naming it (`what` says what occlens expected to find there).
+pub fn replaceable(dest: &Path, what: &str, ours: &dyn Fn(&Path) -> bool) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::Usage(format!(
+            "--out {}: {why}; occlens replaces only an empty directory or {what}, and touched nothing",
+            dest.display()
+        )))
+    };
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::Io {
+                path: dest.display().to_string(),
+                source: e,
+            })
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symbolic link");
+    }
+    if !meta.is_dir() {
+        return refuse("exists and is not a directory");
+    }
+    let empty = std::fs::read_dir(dest)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    if empty || ours(dest) {
+        Ok(())
+    } else {
+        refuse(&format!("exists and is not {what}"))
+    }
+}
+
+/// Move the finished directory `staging` to `dest`, replacing `dest` only when
+/// [`replaceable`] allows it: the old directory is renamed aside first, put back if the
+/// final rename fails, and removed once the new one is in place.
+pub fn publish_dir(
+    staging: Temp,
+    dest: &Path,
+    what: &str,
+    ours: &dyn Fn(&Path) -> bool,
+) -> Result<()> {
+    let io = |path: &Path, e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    replaceable(dest, what, ours)?;
+    let old = dest.exists().then(|| Temp::sibling_of(dest, "old"));
+    if let Some(old) = &old {
+        std::fs::rename(dest, old.path()).map_err(|e| io(dest, e))?;
+    }
+    if let Err(e) = std::fs::rename(staging.path(), dest) {
+        if let Some(old) = old {
+            if std::fs::rename(old.path(), dest).is_ok() {
+                old.keep();
+            }
+        }
+        return Err(io(dest, e));
+    }
+    staging.keep();
+    drop(old);
+    Ok(())
+}
+
+/// Move the finished file `tmp` to `dest`; an existing `dest` is replaced only when
+/// `overwrite` (the user asked for it). The check and the rename are one step: a file created
+/// at `dest` meanwhile is not replaced (hard link, then unlink the temporary).
+pub fn publish_file(tmp: Temp, dest: &Path, overwrite: bool) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io {
+        path: dest.display().to_string(),
+        source: e,
+    };
+    if overwrite {
+        if dest.is_dir() {
+            return Err(Error::Usage(format!(
+                "--out {}: is a directory (expected a file name)",
+                dest.display()
+            )));
+        }
+        std::fs::rename(tmp.path(), dest).map_err(io)?;
+        tmp.keep();
+        return Ok(());
+    }
+    match std::fs::hard_link(tmp.path(), dest) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp.path());
+            tmp.keep();
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists || dest.exists() => {
+            Err(exists(dest))
+        }
+        // A file system without hard links: nothing is at `dest` (checked just above).
+        Err(_) => {
+            std::fs::rename(tmp.path(), dest).map_err(io)?;
+            tmp.keep();
+            Ok(())
+        }
+    }
+}
+
+/// The error for an output file that exists and was not to be replaced.
+pub fn exists(dest: &Path) -> Error {
+    Error::Usage(format!(
+        "--out {}: exists; occlens does not replace a file unless --overwrite is given",
+        dest.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_carry_the_pid() {
+        let p = sibling(Path::new("/x/out.csv"), "export");
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        assert!(name.starts_with(".out.csv.occlens-export-"), "{name}");
+        assert_eq!(temp_pid(&name), Some(std::process::id()));
+        assert_eq!(temp_pid(".occlens-snapshot-42-17.tmp"), Some(42));
+        assert_eq!(temp_pid(".a.occlens-old-7-1.tmp"), Some(7));
+        assert_eq!(temp_pid("notes.tmp"), None);
+        assert_eq!(temp_pid(".occlens-x-abc-1.tmp"), None);
+        assert_eq!(temp_pid(".occlens-x-1-1a.tmp"), None);
+    }
+
+    #[test]
+    fn sweep_removes_only_dead_processes_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pid far above any pid_max is never running.
+        let dead = dir.path().join(".out.csv.occlens-export-4294967294-1.tmp");
+        let live = dir.path().join(format!(".out.csv.occlens-export-{}-1.tmp", std::process::id()));
+        let other = dir.path().join("keep.tmp");
+        for p in [&dead, &live, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(sweep(dir.path()), vec![dead.clone()]);
+        assert!(!dead.exists() && live.exists() && other.exists());
+    }
+
+    #[test]
+    fn replaces_only_empty_or_own_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let never = |_: &Path| false;
+        assert!(replaceable(&dir.path().join("absent"), "a snapshot", &never).is_ok());
+        assert!(replaceable(dir.path(), "a snapshot", &never).is_ok());
+        std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+        let e = replaceable(dir.path(), "a snapshot", &never).unwrap_err();
+        assert!(e.to_string().contains("touched nothing"), "{e}");
+        assert!(replaceable(dir.path(), "a snapshot", &|_| true).is_ok());
+        let file = dir.path().join("notes.txt");
+        assert!(replaceable(&file, "a snapshot", &|_| true).is_err());
+    }
+
+    #[test]
+    fn a_dropped_temporary_is_removed_and_a_kept_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Temp::new(dir.path().join("a.tmp"));
+        std::fs::write(t.path(), b"x").unwrap();
+        let p = t.path().to_path_buf();
+        drop(t);
+        assert!(!p.exists());
+        let t = Temp::new(dir.path().join("b.tmp"));
+        std::fs::create_dir(t.path()).unwrap();
+        std::fs::write(t.path().join("f"), b"x").unwrap();
+        let p = t.path().to_path_buf();
+        t.keep();
+        assert!(p.exists());
+    }
+
+    #[test]
+    fn publish_file_refuses_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.csv");
+        std::fs::write(&dest, b"theirs").unwrap();
+        let t = Temp::sibling_of(&dest, "export");
+        std::fs::write(t.path(), b"ours").unwrap();
+        let tmp = t.path().to_path_buf();
+        assert!(publish_file(t, &dest, false).is_err());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"theirs");
+        assert!(!tmp.exists(), "the temporary is removed on error");
+        let t = Temp::sibling_of(&dest, "export");
+        std::fs::write(t.path(), b"ours").unwrap();
+        publish_file(t, &dest, true).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"ours");
+    }
 }

@@ -668,3 +668,97 @@ fn validator_scenarios() {
         vec![format!("Not a zip file: {}", not_zip.display())]
     );
 }
+
+#[test]
+fn unreadable_archives_and_huge_indexes_are_named_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let missing = d.join("nope.zip");
+    assert_eq!(
+        validate(&missing, &[]).errors,
+        vec![format!("Cannot read {}: no such file", missing.display())]
+    );
+    assert_eq!(
+        validate(d, &[]).errors,
+        vec![format!("Cannot read {}: it is a directory", d.display())]
+    );
+    // An index of 2^64-1: one more is not a column count (it wrapped to 0 in release builds).
+    let meta = META.replacen(r#"<id index="0"/>"#, r#"<id index="18446744073709551615"/>"#, 1);
+    let files = [
+        ("event.txt", "eventID\teventDate\nE1\t2024-01-01\n"),
+        ("occurrence.txt", "eventID\toccurrenceID\nE1\tO1\n"),
+        ("multimedia.txt", "eventID\toccurrenceID\nE1\tO1\n"),
+    ];
+    let errors = validate(&archive(d, Some(&meta), &files), &[]).errors;
+    assert_eq!(
+        errors[0],
+        "meta.xml core (event.txt) declares a column index too large: 18446744073709551615"
+    );
+    // The command line: one line on stderr naming the file, exit 1.
+    for (path, why) in [
+        (missing.clone(), "no such file"),
+        (d.to_path_buf(), "is a directory, not a DwC-A zip file"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
+            .arg("validate-dwca")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            format!("occlens: {}: {why}\n", path.display())
+        );
+    }
+}
+
+/// Run by `a_full_disk_is_one_clean_error` in a child process (whose stderr it reads).
+#[tokio::test]
+#[ignore = "run by a_full_disk_is_one_clean_error"]
+async fn write_an_archive_to_dev_full() {
+    let mut t = Tiny::new();
+    t.simple(1, 4, 0.9);
+    let (_d, engine) = t.engine().await;
+    let result = write_archive(
+        &engine,
+        1,
+        None,
+        "2026-11-21T04:26:40",
+        Path::new("/dev/full"),
+        &|_| {},
+    )
+    .await;
+    match result {
+        Ok(_) => eprintln!("RESULT: written"),
+        Err(e) => eprintln!("RESULT: {e}"),
+    }
+}
+
+#[test]
+fn a_full_disk_is_one_clean_error() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "write_an_archive_to_dev_full",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let result = err
+        .lines()
+        .find(|l| l.contains("RESULT: "))
+        .unwrap_or_else(|| panic!("no result line in {err}"));
+    // The zip writer's own complaint used to be glued in front of occlens's error.
+    assert!(
+        result.starts_with("RESULT: /dev/full: ") && result.contains("No space left on device"),
+        "{err}"
+    );
+    assert!(!err.contains("ZipWriter"), "{err}");
+}

@@ -5,7 +5,7 @@ use occlens::{Config, Engine};
 use std::path::PathBuf;
 
 fn oracle() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/antenna-oracle")
 }
 
 async fn oracle_engine() -> Engine {

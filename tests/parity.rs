@@ -1,5 +1,5 @@
-//! Parity: every recorded Antenna response of ../shared/fixtures/antenna-oracle/api/ must be
-//! reproduced from ../shared/fixtures/antenna-oracle/snapshot.
+//! Parity: every recorded Antenna response of tests/fixtures/antenna-oracle/api/ must be
+//! reproduced from tests/fixtures/antenna-oracle/snapshot.
 
 mod common;
 

@@ -245,7 +245,9 @@ async fn verify(dir: &Path, file: &str, keep: impl Fn(&str) -> bool) -> (usize, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_snapshot() {
-    let server = Server::start();
+    let Some(server) = Server::start() else {
+        return;
+    };
     load(&server, "antenna").await;
     let out = tempfile::tempdir().unwrap();
     let snap = out.path().join("snap");
@@ -406,7 +408,9 @@ async fn postgres_to_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_writer_does_not_tear_the_snapshot() {
-    let server = Server::start();
+    let Some(server) = Server::start() else {
+        return;
+    };
     load(&server, "antenna").await;
     let writer = server.client("antenna").await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -469,21 +473,31 @@ async fn a_concurrent_writer_does_not_tear_the_snapshot() {
 }
 
 /// The `s3s-fs` binary (`.ci/run` installs it with `cargo install s3s-fs --features binary`).
-fn s3s_fs() -> PathBuf {
+fn s3s_fs() -> Option<PathBuf> {
     let in_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|d| d.join("s3s-fs"))
         .find(|p| p.exists());
     let cargo_bin = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/s3s-fs"));
-    in_path
-        .or(cargo_bin.filter(|p| p.exists()))
-        .expect("the s3s-fs S3 server (cargo install s3s-fs --version 0.14.1 --features binary; .ci/run does)")
+    let found = in_path.or(cargo_bin.filter(|p| p.exists()));
+    if found.is_none() {
+        server::missing_service(
+            "the s3s-fs S3 server",
+            "cargo install s3s-fs --version 0.14.1 --features binary",
+        );
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_to_s3_and_back() {
-    let server = Server::start();
+    let Some(s3s_fs) = s3s_fs() else {
+        return;
+    };
+    let Some(server) = Server::start() else {
+        return;
+    };
     load(&server, "antenna").await;
     // A real S3-compatible server on 127.0.0.1, storing objects under `root/<bucket>/`.
     let root = tempfile::tempdir().unwrap();
@@ -493,7 +507,7 @@ async fn snapshot_to_s3_and_back() {
         .local_addr()
         .unwrap()
         .port();
-    let mut s3 = Command::new(s3s_fs())
+    let mut s3 = Command::new(s3s_fs)
         .args([
             "--host",
             "127.0.0.1",

@@ -370,9 +370,10 @@ fn live_mode_retries_and_times_out_then_matches() {
     assert_eq!(asked(&url(3)), 1);
     assert!(seen.iter().all(|(_, auth)| auth == "Token s3cret"));
 
-    // Nobody listening: one line, exit 2.
+    // Nobody listening: every URL is a fetch_failed row with its cause, one line on stderr,
+    // exit 2.
     drop(runtime);
-    let (code, _, err) = occlens(&[
+    let (code, out, err) = occlens(&[
         "verify",
         "--api-url",
         &api,
@@ -383,10 +384,19 @@ fn live_mode_retries_and_times_out_then_matches() {
         "--timeout",
         "1",
     ]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 2, "{out}{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("could not be fetched"), "{err}");
     assert!(
-        err.contains("cannot connect") || err.contains("timed out"),
-        "{err}"
+        out.starts_with(&format!(
+            "0 responses checked: 0 match, 0 differ; 1 skipped; {} could not be fetched\n",
+            sample.len()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("fetch_failed ({}):", sample.len())), "{out}");
+    assert!(
+        out.contains(&format!("  GET {}: cannot connect (after 1 retry)", url(0))),
+        "{out}"
     );
 }

@@ -59,18 +59,26 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
         indicatif::ProgressStyle::with_template("{spinner} {pos} requests ({per_sec})")
             .expect("valid template"),
     );
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| Error::Io {
-            path: batch.clone(),
-            source: e,
-        })?;
+    // Lines are bounded (`--max-line-bytes`): `--batch - </dev/zero` is an error, not an
+    // allocation failure; the total is not (each line is answered and forgotten).
+    let limits = occlens::verify::input::Limits {
+        max_line_bytes: args.max_line_bytes,
+        max_input_bytes: u64::MAX,
+    };
+    let name = if batch == "-" {
+        "--batch - (stdin)"
+    } else {
+        batch.as_str()
+    };
+    let mut lines = occlens::verify::input::Lines::new(name, reader, limits);
+    while let Some((n, line)) = lines.next_text()? {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let (url, who) = match parse_line(line, &cli.who) {
             Ok(x) => x,
-            Err(msg) => return Err(Error::Usage(format!("{batch}: line {}: {msg}", n + 1))),
+            Err(msg) => return Err(Error::Usage(format!("{name}: line {n}: {msg}"))),
         };
         let r = get(engine, &url, &who).await?;
         let record = json!({"url": url, "status": r.status, "body": r.body});
@@ -93,8 +101,15 @@ fn parse_line(line: &str, default: &Requester) -> std::result::Result<(String, R
         .and_then(Value::as_str)
         .ok_or("missing \"url\"")?
         .to_string();
-    let who = match v.get("as_user").and_then(Value::as_str) {
-        Some(s) => s.parse()?,
+    // Never a silent fallback to --as (which may be a superuser): a present as_user is a string.
+    let who = match v.get("as_user") {
+        Some(Value::String(s)) => s.parse()?,
+        Some(other) => {
+            return Err(format!(
+                "\"as_user\" is {}, expected a string such as \"anonymous\", \"superuser\" or \"user:3\" (leave it out to ask as --as)",
+                occlens::verify::input::json_kind(other)
+            ))
+        }
         None => default.clone(),
     };
     Ok((url, who))

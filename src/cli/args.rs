@@ -83,14 +83,24 @@ pub enum Command {
     /// One occurrence's detail
     #[command(after_help = "Example:\n  occlens detail 12 --project 1 --pretty")]
     Detail(DetailArgs),
-    /// Run SQL over the snapshot tables and the views of queries/
+    /// Run SQL over the snapshot tables and the views of queries/ (a shell without a statement)
     #[command(
-        after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...\n\nExample:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'"
+        after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...\n\nWithout a statement, -c or -f: an interactive shell when stdin is a terminal (statements end\nwith ';'; \\? lists the backslash commands; Ctrl-C cancels a running query, Ctrl-D exits),\nelse the statements read from stdin. Scripts stop at the first error (exit status 1).\n\nExamples:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'\n  occlens sql\n  occlens sql -c '\\d occurrence_list' -c 'SELECT count(*) FROM occurrence_list'\n  occlens sql -f report.sql --format csv\n  occlens sql 'SELECT * FROM occurrence_list' --out list.parquet"
     )]
     Sql(SqlArgs),
+    /// Shell completions: print the script for bash, zsh or fish (and elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  occlens completions bash > ~/.local/share/bash-completion/completions/occlens\n  occlens completions zsh > ~/.zfunc/_occlens\n  occlens completions fish > ~/.config/fish/completions/occlens.fish"
+    )]
+    Completions(CompletionsArgs),
     /// Tables of the snapshot: source, row counts, columns and types
     #[command(after_help = "Example:\n  occlens --snapshot ./snap tables")]
     Tables(TablesArgs),
+    /// Validate the whole snapshot: unique ids, NOT NULL columns, references, manifest checksums
+    #[command(
+        after_help = "Opening a snapshot already checks its tables, columns and types; check also reads every\nrow: unique ids, no NULL where the contract says NOT NULL, every reference the views join\non resolved, and every file the manifest (_snapshot.json) lists present with its size and\nSHA-256. Rules: queries/check.sql.\n\nExit status: 0 when every rule holds, 1 when one does not (each is a line of the report).\n\nExample:\n  occlens --snapshot ./snap check"
+    )]
+    Check(CheckArgs),
     /// The cache of derived tables: where it is, whether this snapshot's is built; build or clear it
     #[command(
         after_help = "occlens stores occurrence_list (detection aggregates, best prediction, best\nidentification, cover image of every valid occurrence) once per snapshot version, keyed by\nthe snapshot files' names, sizes, times and e-tags, the queries, the time zone and the\nocclens version: a changed snapshot is never answered from an old cache. Every entry is\nsafe to delete.\n\nExamples:\n  occlens --snapshot ./snap cache build\n  occlens --snapshot ./snap cache\n  occlens cache clear"
@@ -109,7 +119,7 @@ pub enum Command {
     ValidateDwca(ValidateDwcaArgs),
     /// Check recorded or live API responses against occlens's answers for the same URLs
     #[command(
-        after_help = "Input (one of):\n  --responses FILE   JSON lines {\"url\",\"status\",\"body\"[,\"as_user\"]} (plain or gzip) or a\n                     HAR file (only GET .../api/v2/occurrences... entries; others are skipped)\n  --api-url URL      fetch live: the URLs of --urls FILE, or every page of --project P and\n                     every listed occurrence's detail\n\nRules: status, keys and key order, values (numbers exactly unless --float-tolerance);\nuser_permissions as sets; ordered pages as the sequence of sort keys plus the ids of each\ntie group; pages without an ordering as sets; presigned URLs without their query string.\n\nas_user: \"anonymous\" or an email of users_user; --superuser EMAIL marks superusers.\nResponses without as_user (and live ones) are asked as --as.\n\nExit status: 0 when every response matches, 1 when some differ, 2 on error.\n\nExamples:\n  occlens --snapshot snap --api-base http://testserver verify --responses list.jsonl.gz --superuser admin@oracle.test\n  occlens --snapshot snap --as superuser:2 verify --api-url https://antenna.example.org --token $TOKEN --project 1\n  occlens --snapshot snap verify --responses session.har --ignore '/results/*/updated_at' --format json"
+        after_help = "Input (one of):\n  --responses FILE   JSON lines {\"url\",\"status\",\"body\"[,\"as_user\"]} (plain or gzip) or a\n                     HAR file (only GET .../api/v2/occurrences... entries; others are skipped)\n  --api-url URL      fetch live: the URLs of --urls FILE, or every page of --project P and\n                     every listed occurrence's detail\n\nRules: status, keys and key order, values (numbers exactly unless --float-tolerance);\nuser_permissions as sets; ordered pages as the sequence of sort keys plus the ids of each\ntie group; pages without an ordering as sets; presigned URLs without their query string.\n\nas_user: \"anonymous\" or an email of users_user; --superuser EMAIL marks superusers.\nResponses without as_user (and live ones) are asked as --as; an as_user that is not a string\nis an error.\n\nLive mode: 429, 5xx and transport errors are retried (--retries, exponential backoff;\nRetry-After is honoured up to --timeout); a timed-out request is retried once at most. A URL\nthat still fails is a report row of class fetch_failed with its cause, and the run goes on.\nA `next` link that repeats a page stops the --project walk (a fetch_failed row).\n\nBounds: --max-line-bytes (a line of --responses or --urls), --max-input-bytes (all of\n--responses, after gzip decompression), --max-body-bytes (a live response body). Sizes take\nK, M, G suffixes (KiB, MiB, GiB).\n\nExit status: 0 when every response matches, 1 when some differ, 2 when some URLs could not\nbe fetched (fetch_failed rows) or on error.\n\nExamples:\n  occlens --snapshot snap --api-base http://testserver verify --responses list.jsonl.gz --superuser admin@oracle.test\n  occlens --snapshot snap --as superuser:2 verify --api-url https://antenna.example.org --token $TOKEN --project 1\n  occlens --snapshot snap verify --responses session.har --ignore '/results/*/updated_at' --format json"
     )]
     Verify(VerifyArgs),
     /// Stored determinations against the rule Antenna's write path applies, and hidden occurrences
@@ -140,6 +150,50 @@ pub struct ApiArgs {
     /// Indent the JSON
     #[arg(long)]
     pub pretty: bool,
+    /// With --batch: longest line read (K, M, G suffixes: KiB, MiB, GiB)
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    pub max_line_bytes: u64,
+}
+
+/// `--timeout`: seconds, more than 0 and at most a day (never a panic on 1e300, NaN or inf).
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    const MAX: f64 = 86_400.0;
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, e.g. 30 or 2.5".to_string())?;
+    if !(secs > 0.0 && secs <= MAX) {
+        return Err(format!(
+            "expected a number of seconds more than 0 and at most {MAX} (one day)"
+        ));
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// A size in bytes: `1000`, `64K`, `64MiB`, `4G`, `4GB` (K, M, G, T are powers of 1024).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let bad = || "expected a size in bytes, e.g. 1000, 64MiB or 4G".to_string();
+    if digits == 0 {
+        return Err(bad());
+    }
+    let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+    let shift = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(bad()),
+    };
+    let bytes = n
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s}: too large"))?;
+    if bytes == 0 {
+        return Err("expected at least 1 byte".into());
+    }
+    Ok(bytes)
 }
 
 #[derive(Args)]
@@ -201,8 +255,43 @@ pub struct DetailArgs {
 
 #[derive(Args)]
 pub struct SqlArgs {
-    pub query: String,
-    /// Output format (default: table)
+    /// One statement to run (without it, -c or -f: the shell, or the statements of stdin)
+    pub query: Option<String>,
+    /// Run these statements or backslash commands (repeatable; after QUERY, before -f)
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+    /// Run the statements of this file ('-': stdin; repeatable; after -c)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format (\format in the shell)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Rows shown by the table format, a number or 'inf' [default: 40 in the shell, inf otherwise]
+    #[arg(long, value_name = "N")]
+    pub maxrows: Option<super::shell::MaxRows>,
+    /// Write the result of the one statement to this file instead, in the format its extension
+    /// names (.parquet, .csv, .json, .ndjson): streamed to a temporary name, renamed when complete
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace --out when it exists (without it, an existing file is an error)
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
+    /// Allow statements that write or define: COPY … TO a path you name, CREATE [EXTERNAL]
+    /// TABLE/VIEW. Without it, SQL is read-only. INSERT/UPDATE/DELETE are never run: occlens
+    /// does not write into a snapshot.
+    #[arg(long)]
+    pub allow_write: bool,
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Report format
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
@@ -254,9 +343,12 @@ pub struct ExportArgs {
     /// Only occurrences with a detection in this capture set (Antenna's only export filter)
     #[arg(long)]
     pub collection: Option<i64>,
-    /// Output file: a path, or an s3://, gs://, az:// object URL
+    /// Output file: a path, or an s3://, gs://, az:// object URL (must not exist, unless --overwrite)
     #[arg(long)]
     pub out: String,
+    /// Replace --out when it exists (without it, an existing file or object is an error)
+    #[arg(long)]
+    pub overwrite: bool,
     /// ndjson: the object shape
     #[arg(long, value_enum, default_value = "list")]
     pub shape: JsonShape,
@@ -315,9 +407,18 @@ pub struct VerifyArgs {
     /// With --api-url: retries of a request after 429, 5xx or a transport error
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
-    /// With --api-url: seconds before a request times out
-    #[arg(long, default_value_t = 30.0)]
-    pub timeout: f64,
+    /// With --api-url: seconds before a request times out (more than 0, at most 86400)
+    #[arg(long, default_value = "30", value_parser = parse_timeout, value_name = "SECONDS")]
+    pub timeout: std::time::Duration,
+    /// Longest line read from --responses or --urls
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    pub max_line_bytes: u64,
+    /// Most bytes read from --responses in all (after gzip decompression)
+    #[arg(long, default_value = "4GiB", value_parser = parse_bytes, value_name = "BYTES")]
+    pub max_input_bytes: u64,
+    /// With --api-url: largest response body read (a larger one is a fetch_failed row)
+    #[arg(long, default_value = "256MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    pub max_body_bytes: u64,
     /// Numbers within this absolute difference are equal
     #[arg(long, value_name = "X")]
     pub float_tolerance: Option<f64>,
@@ -385,15 +486,32 @@ pub enum ArraysChoice {
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// Output directory (one Parquet file per table)
+    /// Output directory (one Parquet file per table and a manifest); an existing directory is
+    /// replaced only when it is empty or an occlens snapshot
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 500)]
-    pub occurrences: usize,
+    /// Occurrences to generate (edge-cases: at most 1,000,000; realistic: at most 1,000,000,000)
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub occurrences: u64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = Shape::Realistic)]
     pub shape: Shape,
+}
+
+impl GenerateArgs {
+    /// How the snapshot was made, for its manifest.
+    pub fn source(&self) -> String {
+        format!(
+            "occlens generate --shape {} --occurrences {} --seed {}",
+            match self.shape {
+                Shape::Realistic => "realistic",
+                Shape::EdgeCases => "edge-cases",
+            },
+            self.occurrences,
+            self.seed
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -468,6 +586,9 @@ impl DetailArgs {
 pub struct CacheArgs {
     #[arg(value_enum, default_value = "status")]
     pub action: CacheAction,
+    /// status: also check every file of this snapshot's entry against the checksums in its marker
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -476,6 +597,7 @@ pub enum CacheAction {
     Status,
     /// Build this snapshot's cache now (rebuilt with --cache refresh)
     Build,
-    /// Delete the whole cache directory (every snapshot's entries)
+    /// Delete every cache entry occlens wrote in the cache directory (and leftovers of killed
+    /// builds); nothing else there is touched
     Clear,
 }

@@ -18,8 +18,22 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
     };
     match args.action {
         CacheAction::Clear => {
-            match std::fs::remove_dir_all(&root) {
-                Ok(()) => outln!("removed {}", root.display())?,
+            match cache::clear(&root) {
+                Ok((removed, others)) => {
+                    for p in &removed {
+                        outln!("removed {}", p.display())?;
+                    }
+                    outln!(
+                        "{} cache entries removed from {}{}",
+                        removed.len(),
+                        root.display(),
+                        if others > 0 {
+                            format!("; {others} other entries there are not occlens's and were left alone")
+                        } else {
+                            String::new()
+                        }
+                    )?;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     outln!("{} does not exist: nothing to clear", root.display())?
                 }
@@ -57,6 +71,16 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                         .map(|m| m.len())
                         .sum();
                     outln!("built: {} ({bytes} bytes)", d.display())?;
+                    if args.verify {
+                        match cache::inspect(d, true) {
+                            cache::Entry::Ready(_) => outln!("verified: every file matches its checksum")?,
+                            cache::Entry::Damaged(why) => {
+                                outln!("damaged: {why} (--cache refresh rebuilds it)")?;
+                                return Ok(ExitCode::from(1));
+                            }
+                            cache::Entry::Absent => {}
+                        }
+                    }
                     if build {
                         eprintln!("occlens: ready in {:.1} s", started.elapsed().as_secs_f64());
                     }

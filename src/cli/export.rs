@@ -21,25 +21,24 @@ struct Done {
     failure: Option<String>,
 }
 
-pub async fn export(engine: &Engine, args: &ExportArgs, who: &Requester) -> Result<ExitCode> {
+pub async fn export(
+    engine: &Engine,
+    args: &ExportArgs,
+    who: &Requester,
+    target: Target,
+) -> Result<ExitCode> {
     let started = Instant::now();
-    let target = Target::parse(&args.out)?;
-    let tmp = target.temp_path();
+    let tmp = target.temp();
     let bar = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos} rows ({per_sec})")
             .expect("valid template"),
     );
     let progress = |n| bar.set_position(n);
-    let result = write(engine, args, who, &tmp, &progress).await;
+    let result = write(engine, args, who, tmp.path(), &progress).await;
     bar.finish_and_clear();
-    let done = match result {
-        Ok(done) => done,
-        Err(e) => {
-            Target::discard(&tmp);
-            return Err(e);
-        }
-    };
-    let bytes = target.commit(&tmp).await?;
+    // On an error, `tmp` is removed when dropped.
+    let done = result?;
+    let bytes = target.commit(tmp).await?;
     eprintln!(
         "occlens: exported {} rows, {bytes} bytes to {} in {:.2} s",
         done.rows,
@@ -176,6 +175,28 @@ pub fn validate_dwca(args: &ValidateDwcaArgs) -> Result<ExitCode> {
             .filter(|t| !args.not_required.contains(t))
             .collect()
     };
+    // An archive that cannot be opened is an error of the command, not a validation finding.
+    match std::fs::metadata(&args.archive) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::Usage(format!(
+                "{}: is a directory, not a DwC-A zip file",
+                args.archive.display()
+            )))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Usage(format!(
+                "{}: no such file",
+                args.archive.display()
+            )))
+        }
+        Err(e) => {
+            return Err(Error::Io {
+                path: args.archive.display().to_string(),
+                source: e,
+            })
+        }
+    }
     let report = validate::validate(&args.archive, &required);
     for w in &report.warnings {
         super::outln!("WARN: {w}")?;

@@ -17,17 +17,23 @@ mod args;
 mod audit;
 mod cache;
 mod export;
+mod shell;
 mod snapshot;
 mod sql;
 mod verify;
 
 use args::{Cli, Command, Shape};
-use clap::Parser;
+use clap::Parser as _;
 use occlens::{Config, Engine};
 use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    register_secrets(&cli);
+    std::panic::set_hook(Box::new(report_panic));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,14 +44,141 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    runtime.spawn(remove_temporaries_on_signal());
+    // A panic is a bug, but never a crash: the hook printed one line; exit 1.
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(run(cli))
+    })) {
+        Ok(result) => result,
+        Err(_) => return ExitCode::from(1),
+    };
+    let panic = PANIC.lock().ok().and_then(|mut p| p.take());
+    match result {
         Ok(code) => code,
         // Like ripgrep and coreutils under `| head`: stop quietly when stdout is closed.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("occlens: {e}");
+            match panic {
+                Some(p) => eprintln!(
+                    "occlens: internal error: {}; please report it",
+                    occlens::redact::redact(&p)
+                ),
+                None => eprintln!("occlens: {}", occlens::redact::redact(&e.to_string())),
+            }
             ExitCode::from(1)
         }
+    }
+}
+
+/// Every secret the arguments hold, registered before anything may quote it back (see
+/// `occlens::redact`): passwords and secret query parameters of --snapshot, --api-url,
+/// --api-base, --from and --out, PGPASSWORD, --token.
+fn register_secrets(cli: &Cli) {
+    use occlens::redact::{register_secret, register_secrets_in};
+    let mut texts: Vec<&str> = Vec::new();
+    texts.extend(cli.snapshot.as_deref());
+    texts.extend(cli.api_base.as_deref());
+    match &cli.command {
+        Command::Snapshot(s) => {
+            texts.push(&s.from);
+            texts.push(&s.out);
+        }
+        Command::Verify(v) => {
+            texts.extend(v.api_url.as_deref());
+            if let Some(t) = &v.token {
+                register_secret(t);
+            }
+        }
+        Command::Export(x) => texts.push(&x.out),
+        _ => {}
+    }
+    for t in texts {
+        register_secrets_in(t);
+    }
+    if let Ok(p) = std::env::var("PGPASSWORD") {
+        register_secret(&p);
+    }
+}
+
+/// `--help` and `--version` as clap prints them; a usage error as one line on stderr (clap's
+/// message, its possible values and suggestion joined), exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    }
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    eprintln!("occlens: {}", parts.join("; "));
+    ExitCode::from(2)
+}
+
+/// The first panic of a worker thread (DataFusion turns it into an error, which main reports
+/// as one line naming the panic instead of the error that wraps it).
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// One line on stderr for a panic on the main thread; a worker's panic is kept for main.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let message = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let line = message.lines().map(str::trim).collect::<Vec<_>>().join(" ") + &at;
+    if std::thread::current().name() == Some("main") {
+        occlens::staging::remove_live();
+        eprintln!("occlens: internal error: {line}; please report it");
+    } else if let Ok(mut p) = PANIC.lock() {
+        p.get_or_insert(line);
+    }
+}
+
+/// Set by the interactive SQL shell, which handles SIGINT itself (Ctrl-C cancels the running
+/// statement and keeps the shell): SIGINT then does not end the process.
+pub static SHELL_OWNS_SIGINT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// On SIGINT or SIGTERM: remove this run's temporaries, then exit 130 or 143 as shells do.
+async fn remove_temporaries_on_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let code = loop {
+            let code = tokio::select! {
+                _ = int.recv() => 130,
+                _ = term.recv() => 143,
+            };
+            if code != 130 || !SHELL_OWNS_SIGINT.load(std::sync::atomic::Ordering::SeqCst) {
+                break code;
+            }
+        };
+        occlens::staging::remove_live();
+        eprintln!("occlens: interrupted; temporary files removed");
+        std::process::exit(code);
     }
 }
 
@@ -103,7 +236,7 @@ async fn open_with_mode(
         ..
     }) = &engine
     {
-        eprintln!("occlens: warning: {w}");
+        eprintln!("occlens: warning: {}", occlens::redact::redact(w));
     }
     engine
 }
@@ -114,22 +247,30 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             let started = std::time::Instant::now();
             let s = match g.shape {
                 Shape::Realistic => {
-                    let bar = indicatif::ProgressBar::new(g.occurrences as u64).with_style(
+                    let bar = indicatif::ProgressBar::new(g.occurrences).with_style(
                         indicatif::ProgressStyle::with_template(
                             "{bar:30} {pos}/{len} occurrences ({per_sec}, {eta})",
                         )
                         .expect("valid template"),
                     );
-                    let s = occlens::generate::scale(&g.out, g.occurrences, g.seed, &|n| {
-                        bar.set_position(n)
+                    let s = occlens::generate::publish(&g.out, &g.source(), |dir| {
+                        occlens::generate::scale(dir, g.occurrences as usize, g.seed, &|n| {
+                            bar.set_position(n)
+                        })
                     });
                     bar.finish_and_clear();
                     let s = s?;
                     (s.occurrences, s.detections, s.classifications)
                 }
                 Shape::EdgeCases => {
-                    let builder = occlens::generate::synthetic(g.occurrences, g.seed);
-                    builder.write(&g.out)?;
+                    if g.occurrences > 1_000_000 {
+                        return Err(occlens::Error::Usage(format!(
+                            "--occurrences {}: the edge-cases shape is built in memory; at most 1000000",
+                            g.occurrences
+                        )));
+                    }
+                    let builder = occlens::generate::synthetic(g.occurrences as usize, g.seed);
+                    occlens::generate::publish(&g.out, &g.source(), |dir| builder.write(dir))?;
                     let n = |t| builder.len(t) as u64;
                     (
                         n("main_occurrence"),
@@ -164,9 +305,25 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             let engine = open(&cli).await?;
             sql::sql(&engine, s).await
         }
+        Command::Completions(c) => {
+            use clap::CommandFactory as _;
+            use std::io::Write as _;
+            let mut script = Vec::new();
+            clap_complete::generate(c.shell, &mut Cli::command(), "occlens", &mut script);
+            std::io::stdout()
+                .lock()
+                .write_all(&script)
+                .map_err(|e| occlens::Error::Io {
+                    path: "stdout".into(),
+                    source: e,
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export(x) => {
+            // --out is checked before the snapshot is opened: an existing file fails at once.
+            let target = occlens::output::target::Target::parse(&x.out, x.overwrite)?;
             let engine = open(&cli).await?;
-            export::export(&engine, x, &cli.who).await
+            export::export(&engine, x, &cli.who, target).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
         Command::Snapshot(s) => snapshot::snapshot(s).await,
@@ -179,6 +336,10 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         Command::Tables(t) => {
             let engine = open(&cli).await?;
             sql::tables(&engine, t).await
+        }
+        Command::Check(c) => {
+            let engine = open(&cli).await?;
+            sql::check(&engine, c).await
         }
     }
 }

@@ -1,25 +1,35 @@
 //! `occlens sql` and `occlens tables`.
 
-use super::args::{SqlArgs, TablesArgs};
+use super::args::{CheckArgs, SqlArgs, TablesArgs};
 use occlens::output::table::write;
 use occlens::snapshot::Source;
 use occlens::{Engine, Result};
 use std::process::ExitCode;
 
+/// One statement, scripts (-c, -f, stdin) or the interactive shell: see `shell`.
 pub async fn sql(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
-    let batches = engine.ctx.sql(&args.query).await?.collect().await?;
-    write(&mut std::io::stdout().lock(), &batches, args.format)?;
-    Ok(ExitCode::SUCCESS)
+    super::shell::run(engine, args).await
 }
 
 pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
-    super::outln!("snapshot: {}", engine.snapshot.location)?;
+    // Every URL and manifest text printed here goes through `redact` (a snapshot URL may hold
+    // credentials or a presigned query string).
+    use occlens::redact::redact;
+    super::outln!("snapshot: {}", redact(&engine.snapshot.location))?;
     let manifest = engine.snapshot.manifest.as_ref();
-    if let Some(m) = manifest {
+    if let Some(m) = manifest.filter(|m| m.get("server_version").is_none()) {
+        super::outln!(
+            "made by {}",
+            redact(m["source"].as_str().unwrap_or("occlens"))
+        )?;
+    } else if let Some(m) = manifest {
         let text = |k: &str| {
-            m[k].as_str()
-                .map(String::from)
-                .unwrap_or_else(|| m[k].to_string())
+            redact(
+                &m[k]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| m[k].to_string()),
+            )
         };
         super::outln!(
             "exported from {} (PostgreSQL {}) at {} (transaction snapshot {}); project: {}; classification arrays: {}",
@@ -52,7 +62,7 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
             Source::Parts(u, n) => format!("{u} ({n} part files)"),
             Source::Absent => "absent (optional: registered empty)".into(),
         };
-        super::outln!("{:<45} {:>10} rows  {}", t.name, n, source)?;
+        super::outln!("{:<45} {:>10} rows  {}", t.name, n, redact(&source))?;
         if let Some(e) = entry(t.name) {
             let sha: Vec<&str> = e["files"]
                 .as_array()
@@ -93,4 +103,39 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `occlens check`: one row per rule and table; exit 1 when any rule is broken.
+pub async fn check(engine: &Engine, args: &CheckArgs) -> Result<ExitCode> {
+    use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let findings = occlens::check::check(engine).await?;
+    let failed = findings.iter().filter(|f| !f.ok()).count();
+    let column = |v: Vec<Option<String>>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let batch = RecordBatch::try_from_iter([
+        ("rule", column(findings.iter().map(|f| Some(f.rule.to_string())).collect())),
+        ("subject", column(findings.iter().map(|f| Some(f.subject.clone())).collect())),
+        (
+            "bad",
+            Arc::new(UInt64Array::from_iter_values(findings.iter().map(|f| f.bad))) as ArrayRef,
+        ),
+        ("example", column(findings.iter().map(|f| f.example.clone()).collect())),
+        (
+            "status",
+            column(findings.iter().map(|f| Some(if f.ok() { "ok" } else { "FAIL" }.into())).collect()),
+        ),
+    ])?;
+    write(&mut std::io::stdout().lock(), &[batch], args.format)?;
+    if failed > 0 {
+        eprintln!(
+            "occlens: check: {failed} of {} rules broken in {}",
+            findings.len(),
+            engine.snapshot.location
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        eprintln!("occlens: check: all {} rules hold", findings.len());
+        Ok(ExitCode::SUCCESS)
+    }
 }

@@ -1,9 +1,10 @@
-//! `occlens verify`: exit 0 when every response matches, 1 when some differ, 2 on error.
+//! `occlens verify`: exit 0 when every response matches, 1 when some differ, 2 when some URLs
+//! could not be fetched or on error.
 
 use super::args::{Cli, ReportFormat, VerifyArgs};
 use occlens::compare::Rules;
 use occlens::render::pyfmt::to_json_pretty;
-use occlens::verify::input::{self, path_of, Inputs};
+use occlens::verify::input::{self, path_of, Inputs, Limits};
 use occlens::verify::live::Live;
 use occlens::verify::report::Report;
 use occlens::verify::{Options, Verifier};
@@ -27,14 +28,20 @@ pub async fn verify(cli: &Cli, args: &VerifyArgs) -> ExitCode {
             {
                 return ExitCode::from(2);
             }
-            if report.mismatched() == 0 {
+            if !report.failed.is_empty() {
+                eprintln!(
+                    "occlens: {} URLs could not be fetched (fetch_failed in the report)",
+                    report.failed.len()
+                );
+                ExitCode::from(2)
+            } else if report.mismatched() == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             }
         }
         Err(e) => {
-            eprintln!("occlens: {e}");
+            eprintln!("occlens: {}", occlens::redact::redact(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -52,29 +59,37 @@ fn bar(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
     bar.with_style(indicatif::ProgressStyle::with_template(&template).expect("valid template"))
 }
 
-async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        return Err(Error::Usage(format!(
-            "--timeout {}: expected a positive number of seconds",
-            args.timeout
-        )));
+fn limits(args: &VerifyArgs) -> Limits {
+    Limits {
+        max_line_bytes: args.max_line_bytes,
+        max_input_bytes: args.max_input_bytes,
     }
+}
+
+async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
     let live = Live {
         api_url: api_url.to_string(),
         token: args.token.clone(),
         concurrency: args.concurrency,
         retries: args.retries,
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout: args.timeout,
         backoff: Duration::from_millis(250),
+        max_body_bytes: args.max_body_bytes,
     };
     let mut inputs = Inputs::default();
-    let responses = if let Some(file) = &args.urls {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::Io {
-            path: file.display().to_string(),
+    let fetched = if let Some(file) = &args.urls {
+        let name = file.display().to_string();
+        let f = std::fs::File::open(file).map_err(|e| Error::Io {
+            path: name.clone(),
             source: e,
         })?;
+        let mut lines = input::Lines::new(&name, std::io::BufReader::new(f), limits(args));
         let mut urls = Vec::new();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        while let Some((_, line)) = lines.next_text()? {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
             let path = path_of(line);
             if input::is_occurrences(&path) {
                 urls.push(path);
@@ -98,17 +113,27 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
             "verify --api-url: give --urls FILE or --project P".into(),
         ));
     };
-    inputs.responses = responses;
+    for f in fetched {
+        match f {
+            Ok(recorded) => inputs.responses.push(recorded),
+            Err(failed) => inputs.failed.push((failed.url, failed.cause)),
+        }
+    }
     Ok(inputs)
 }
 
 async fn run(cli: &Cli, args: &VerifyArgs) -> Result<Report> {
     let inputs = match (&args.responses, &args.api_url) {
-        (Some(file), _) => input::read(file)?,
+        (Some(file), _) => input::read_with(file, limits(args))?,
         (None, Some(url)) => fetch(args, url).await?,
         (None, None) => unreachable!("clap requires --responses or --api-url"),
     };
-    let base = args.api_url.as_deref().unwrap_or("http://localhost:8000");
+    // Hyperlinks as the live API writes them: never with the URL's credentials.
+    let base = args
+        .api_url
+        .as_deref()
+        .map(occlens::redact::strip_userinfo)
+        .unwrap_or_else(|| "http://localhost:8000".into());
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), true).await?;
     let options = Options {
         rules: Rules {
@@ -129,6 +154,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<Report> {
     let progress = bar(Some(inputs.responses.len() as u64), "checked");
     let mut report = Report {
         skipped: inputs.skipped,
+        failed: inputs.failed,
         ..Report::default()
     };
     for recorded in &inputs.responses {

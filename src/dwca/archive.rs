@@ -11,8 +11,10 @@ use crate::views::Engine;
 use datafusion::arrow::array::{Array, AsArray};
 use futures::StreamExt;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -55,6 +57,113 @@ fn zip_error(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// The archive's file as a [`ZipWriter`] sees it. Once the archive is abandoned (an export that
+/// failed, or a write to the file that failed: a full disk), reads, writes and seeks go nowhere:
+/// `ZipWriter`'s drop would otherwise try to finish the central directory of an archive that is
+/// about to be removed, and print its own error (glued to occlens's line) when that fails too.
+struct Abandonable<W> {
+    inner: W,
+    abandoned: Arc<AtomicBool>,
+    /// The position and length the zip writer has seen (kept so that an abandoned archive's
+    /// last writes land where it expects them).
+    pos: u64,
+    len: u64,
+}
+
+impl<W> Abandonable<W> {
+    fn new(inner: W, abandoned: Arc<AtomicBool>) -> Self {
+        Abandonable {
+            inner,
+            abandoned,
+            pos: 0,
+            len: 0,
+        }
+    }
+
+    fn gone(&self) -> bool {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// A real operation's result: a failure abandons the archive.
+    fn track<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if r.is_err() {
+            self.abandoned.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.pos += n as u64;
+        self.len = self.len.max(self.pos);
+    }
+}
+
+impl<W: Write> Write for Abandonable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = if self.gone() {
+            buf.len()
+        } else {
+            let r = self.inner.write(buf);
+            self.track(r)?
+        };
+        self.advance(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.gone() {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.track(r)
+    }
+}
+
+impl<W: std::io::Read> std::io::Read for Abandonable<W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.gone() {
+            return Ok(0);
+        }
+        let r = self.inner.read(buf);
+        let n = self.track(r)?;
+        self.advance(n);
+        Ok(n)
+    }
+}
+
+impl<W: Seek> Seek for Abandonable<W> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        if self.gone() {
+            let target = match to {
+                SeekFrom::Start(n) => Some(n),
+                SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+                SeekFrom::End(d) => self.len.checked_add_signed(d),
+            };
+            self.pos = target.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+            })?;
+            return Ok(self.pos);
+        }
+        let r = self.inner.seek(to);
+        self.pos = self.track(r)?;
+        if let SeekFrom::End(d) = to {
+            self.len = self.pos.checked_add_signed(-d).unwrap_or(self.pos);
+        }
+        self.len = self.len.max(self.pos);
+        Ok(self.pos)
+    }
+}
+
+/// Abandons its archive when dropped: declared after the [`ZipWriter`], it is dropped before
+/// it on every early return.
+struct AbandonOnDrop(Arc<AtomicBool>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Write the archive of `project` to `path` (a local file), then validate it. A failing archive
 /// gains `VALIDATION_ERRORS.txt` (§1.11); the caller decides what that means for the exit code.
 pub async fn write_archive(
@@ -70,7 +179,12 @@ pub async fn write_archive(
         path: path.display().to_string(),
         source: e,
     })?;
-    let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let mut zip = ZipWriter::new(Abandonable::new(
+        std::io::BufWriter::new(file),
+        abandoned.clone(),
+    ));
+    let _abandon = AbandonOnDrop(abandoned);
     let now = chrono::Local::now().naive_local();
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
@@ -204,7 +318,10 @@ pub fn append_report(path: &Path, report: &Report, options: SimpleFileOptions) -
         .write(true)
         .open(path)
         .map_err(|e| zip_error(path, e))?;
-    let mut zip = ZipWriter::new_append(file).map_err(|e| zip_error(path, e))?;
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let mut zip = ZipWriter::new_append(Abandonable::new(file, abandoned.clone()))
+        .map_err(|e| zip_error(path, e))?;
+    let _abandon = AbandonOnDrop(abandoned);
     zip.start_file("VALIDATION_ERRORS.txt", options)
         .map_err(|e| zip_error(path, e))?;
     zip.write_all(report_text(report).as_bytes())

@@ -183,16 +183,10 @@ fn attr_escape(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The golden example of antenna-exports-dwca.md §1.10, byte for byte.
+    /// The golden EML of Antenna's DwC-A export (tests/fixtures/eml_golden.xml), byte for byte.
     #[test]
     fn golden_example() {
-        let spec = include_str!("../../../shared/spec/antenna-exports-dwca.md");
-        let start = spec
-            .find("```xml\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<eml:eml")
-            .expect("golden EML in the spec")
-            + 7;
-        let golden = &spec[start..];
-        let golden = &golden[..golden.find("```").unwrap()];
+        let golden = include_str!("../../tests/fixtures/eml_golden.xml");
         let input = EmlInput {
             name: "Vermont Atlas: Moths & Co.".into(),
             owner_name: "Jane Doe".into(),

@@ -43,6 +43,8 @@ struct Table {
     id_index: usize,
     /// (index, term), in declaration order
     fields: Vec<(usize, String)>,
+    /// The columns meta.xml declares: one more than its largest index.
+    declared: usize,
 }
 
 /// Python's `repr` of a string (single quotes unless the text holds one and no double quote).
@@ -128,10 +130,20 @@ fn table(node: roxmltree::Node, core: bool) -> Result<Table, String> {
         }
         fields.push((index, term.to_string()));
     }
+    let largest = fields
+        .iter()
+        .map(|(i, _)| *i)
+        .chain([id_index])
+        .max()
+        .unwrap_or(0);
+    let declared = largest.checked_add(1).ok_or_else(|| {
+        format!("meta.xml {role} ({location}) declares a column index too large: {largest}")
+    })?;
     Ok(Table {
         location,
         id_index,
         fields,
+        declared,
     })
 }
 
@@ -147,10 +159,22 @@ struct Content {
 pub fn validate(path: &Path, required: &[String]) -> Report {
     let mut report = Report::default();
     let errors = &mut report.errors;
-    let Some(mut zip) = std::fs::File::open(path)
-        .ok()
-        .and_then(|f| zip::ZipArchive::new(f).ok())
-    else {
+    let file = match std::fs::File::open(path) {
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
+            errors.push(format!("Cannot read {}: it is a directory", path.display()));
+            return report;
+        }
+        Ok(f) => f,
+        Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                _ => e.to_string(),
+            };
+            errors.push(format!("Cannot read {}: {why}", path.display()));
+            return report;
+        }
+    };
+    let Ok(mut zip) = zip::ZipArchive::new(file) else {
         errors.push(format!("Not a zip file: {}", path.display()));
         return report;
     };
@@ -333,14 +357,7 @@ fn check_table(
             return Some(content);
         }
     };
-    let declared = table
-        .fields
-        .iter()
-        .map(|(i, _)| *i)
-        .chain([table.id_index])
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let declared = table.declared;
     let occurrence_index = table
         .fields
         .iter()

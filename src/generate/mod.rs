@@ -8,3 +8,46 @@ mod synthetic;
 pub use builder::SnapshotBuilder;
 pub use scale::scale;
 pub use synthetic::synthetic;
+
+use crate::error::{Error, Result};
+use crate::pg::write::{describe_tables, is_snapshot, MANIFEST, SNAPSHOT_KIND};
+use crate::staging::{publish_dir, replaceable, Temp};
+use std::path::Path;
+
+/// Write a generated snapshot to `out` as every occlens writer does: `write` fills a staging
+/// sibling; a manifest (`source` says how it was made) is added; the directory is moved into
+/// place, replacing only an empty directory or an earlier occlens snapshot. An interrupted
+/// run leaves nothing under `out`.
+pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let io = |path: &Path, e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    if out.as_os_str().is_empty() {
+        return Err(Error::Usage("--out: empty (expected a directory)".into()));
+    }
+    replaceable(out, SNAPSHOT_KIND, &is_snapshot)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(Error::Usage(format!(
+                "--out {}: directory {} does not exist",
+                out.display(),
+                parent.display()
+            )));
+        }
+    }
+    let staging = Temp::sibling_of(out, "generate");
+    std::fs::create_dir(staging.path()).map_err(|e| io(staging.path(), e))?;
+    let made = write(staging.path())?;
+    let manifest = serde_json::json!({
+        "format": "occlens-snapshot/1",
+        "source": source,
+        "tables": describe_tables(staging.path())?,
+        "occlens": env!("CARGO_PKG_VERSION"),
+    });
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+    let path = staging.path().join(MANIFEST);
+    std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+    publish_dir(staging, out, SNAPSHOT_KIND, &is_snapshot)?;
+    Ok(made)
+}

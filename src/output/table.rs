@@ -1,5 +1,5 @@
 //! Writing query results for people and machines: an aligned table (like DuckDB's and
-//! datafusion-cli's), CSV, a JSON array, or JSON lines.
+//! datafusion-cli's), CSV, a JSON array, JSON lines, or a Markdown table.
 
 use crate::error::{Error, Result};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -12,6 +12,7 @@ pub enum Format {
     Csv,
     Json,
     Ndjson,
+    Markdown,
 }
 
 /// A writer that remembers whether its reader went away: Arrow's CSV writer reports I/O
@@ -36,11 +37,22 @@ impl Write for Watched<'_> {
 }
 
 pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Result<()> {
+    write_limited(out, batches, format, None)
+}
+
+/// [`write`], showing at most `maxrows` rows in the table format (the footer then says
+/// "N rows (M shown)"); the other formats always write every row.
+pub fn write_limited(
+    out: &mut dyn Write,
+    batches: &[RecordBatch],
+    format: Format,
+    maxrows: Option<usize>,
+) -> Result<()> {
     let mut watched = Watched {
         out,
         broken_pipe: false,
     };
-    match write_to(&mut watched, batches, format) {
+    match write_to(&mut watched, batches, format, maxrows) {
         Err(_) if watched.broken_pipe => Err(Error::Io {
             path: "stdout".into(),
             source: std::io::ErrorKind::BrokenPipe.into(),
@@ -49,18 +61,30 @@ pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Re
     }
 }
 
-fn write_to(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Result<()> {
+fn write_to(
+    out: &mut dyn Write,
+    batches: &[RecordBatch],
+    format: Format,
+    maxrows: Option<usize>,
+) -> Result<()> {
     let io = |e: std::io::Error| Error::Io {
         path: "stdout".into(),
         source: e,
     };
     match format {
         Format::Table => {
-            let text = pretty_format_batches(batches)?;
-            writeln!(out, "{text}").map_err(io)?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" }).map_err(io)?;
+            let shown = maxrows.map_or(rows, |m| m.min(rows));
+            let text = pretty_format_batches(&head(batches, shown))?;
+            writeln!(out, "{text}").map_err(io)?;
+            let s = if rows == 1 { "" } else { "s" };
+            if shown < rows {
+                writeln!(out, "{rows} row{s} ({shown} shown)").map_err(io)?;
+            } else {
+                writeln!(out, "{rows} row{s}").map_err(io)?;
+            }
         }
+        Format::Markdown => markdown(out, batches).map_err(io)?,
         Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
@@ -70,11 +94,13 @@ fn write_to(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Res
             }
         }
         Format::Json => {
-            let mut w = datafusion::arrow::json::ArrayWriter::new(out);
+            let mut w = datafusion::arrow::json::ArrayWriter::new(&mut *out);
             for b in batches {
                 w.write(b)?;
             }
             w.finish()?;
+            // The array ends with a newline, as the other formats do.
+            writeln!(out).map_err(io)?;
         }
         Format::Ndjson => {
             let mut w = datafusion::arrow::json::LineDelimitedWriter::new(out);
@@ -82,6 +108,51 @@ fn write_to(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Res
                 w.write(b)?;
             }
             w.finish()?;
+        }
+    }
+    Ok(())
+}
+
+/// The first `n` rows of `batches` (the schema kept when `n` is 0).
+fn head(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut left = n;
+    for b in batches {
+        if left == 0 && !out.is_empty() {
+            break;
+        }
+        let take = left.min(b.num_rows());
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
+}
+
+/// A GitHub-flavoured Markdown table: `|` escaped, line breaks as `<br>`, NULL as empty.
+fn markdown(out: &mut dyn Write, batches: &[RecordBatch]) -> std::io::Result<()> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let cell = |s: &str| s.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>");
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let schema = first.schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| cell(f.name())).collect();
+    writeln!(out, "| {} |", names.join(" | "))?;
+    writeln!(out, "|{}", " --- |".repeat(names.len()))?;
+    let options = FormatOptions::default().with_display_error(true);
+    for b in batches {
+        let formatters = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(std::io::Error::other)?;
+        for row in 0..b.num_rows() {
+            let cells: Vec<String> = formatters
+                .iter()
+                .map(|f| cell(&f.value(row).to_string()))
+                .collect();
+            writeln!(out, "| {} |", cells.join(" | "))?;
         }
     }
     Ok(())

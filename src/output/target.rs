@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::snapshot::location::store_for;
-use crate::staging::temp_suffix;
+use crate::staging::Temp;
 use object_store::{path::Path as StorePath, ObjectStore, ObjectStoreExt, WriteMultipart};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,11 +13,16 @@ use std::sync::Arc;
 use url::Url;
 
 pub enum Target {
-    Local(PathBuf),
+    Local {
+        path: PathBuf,
+        /// Replace an existing file (`--overwrite`); otherwise an existing file is an error.
+        overwrite: bool,
+    },
     Store {
         url: Url,
         store: Arc<dyn ObjectStore>,
         path: StorePath,
+        overwrite: bool,
     },
 }
 
@@ -29,9 +34,13 @@ fn io(path: &Path, e: std::io::Error) -> Error {
 }
 
 impl Target {
-    /// `--out`: a path, or an `s3://`, `gs://`, `az://` URL naming the object to write.
-    pub fn parse(spec: &str) -> Result<Target> {
+    /// `--out`: a path, or an `s3://`, `gs://`, `az://` URL naming the object to write; an
+    /// existing file or object is replaced only when `overwrite`.
+    pub fn parse(spec: &str, overwrite: bool) -> Result<Target> {
         let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
+        if spec.trim().is_empty() {
+            return Err(Error::Usage("--out: empty (expected a file name or URL)".into()));
+        }
         match Url::parse(spec) {
             Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
                 if !matches!(url.scheme(), "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss") {
@@ -46,21 +55,29 @@ impl Target {
                     return Err(usage("the URL must name an object, not a prefix".into()));
                 }
                 let store = store_for(&url).map_err(usage)?;
-                Ok(Target::Store { url, store, path })
+                Ok(Target::Store {
+                    url,
+                    store,
+                    path,
+                    overwrite,
+                })
             }
             Ok(url) if url.scheme() == "file" => url
                 .to_file_path()
                 .map_err(|_| usage("not a local path".into()))
-                .and_then(|p| Self::local(p, spec)),
-            _ => Self::local(PathBuf::from(spec), spec),
+                .and_then(|p| Self::local(p, spec, overwrite)),
+            _ => Self::local(PathBuf::from(spec), spec, overwrite),
         }
     }
 
-    fn local(path: PathBuf, spec: &str) -> Result<Target> {
-        if path.is_dir() {
+    fn local(path: PathBuf, spec: &str, overwrite: bool) -> Result<Target> {
+        if path.is_dir() || spec.ends_with('/') {
             return Err(Error::Usage(format!(
                 "--out {spec}: is a directory (expected a file name)"
             )));
+        }
+        if !overwrite && std::fs::symlink_metadata(&path).is_ok() {
+            return Err(crate::staging::exists(&path));
         }
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = parent {
@@ -71,41 +88,50 @@ impl Target {
                 )));
             }
         }
-        Ok(Target::Local(path))
+        Ok(Target::Local { path, overwrite })
     }
 
-    /// The temporary local file to write first.
-    pub fn temp_path(&self) -> PathBuf {
+    /// The temporary local file to write first (removed when dropped, and on SIGINT/SIGTERM).
+    pub fn temp(&self) -> Temp {
         match self {
-            Target::Local(p) => crate::staging::sibling(p, "export"),
-            Target::Store { .. } => std::env::temp_dir().join(temp_suffix("export")),
+            Target::Local { path, .. } => Temp::sibling_of(path, "export"),
+            Target::Store { .. } => Temp::in_temp_dir("export"),
         }
     }
 
     pub fn display(&self) -> String {
         match self {
-            Target::Local(p) => p.display().to_string(),
+            Target::Local { path, .. } => path.display().to_string(),
             Target::Store { url, .. } => url.to_string(),
         }
     }
 
     /// Move the finished temporary file into place; returns its size in bytes.
-    pub async fn commit(&self, tmp: &Path) -> Result<u64> {
-        let bytes = std::fs::metadata(tmp).map_err(|e| io(tmp, e))?.len();
+    pub async fn commit(&self, tmp: Temp) -> Result<u64> {
+        let bytes = std::fs::metadata(tmp.path())
+            .map_err(|e| io(tmp.path(), e))?
+            .len();
         match self {
-            Target::Local(p) => std::fs::rename(tmp, p).map_err(|e| io(p, e))?,
-            Target::Store { url, store, path } => {
-                let result = upload(store.as_ref(), path, tmp).await;
-                let _ = std::fs::remove_file(tmp);
+            Target::Local { path, overwrite } => {
+                crate::staging::publish_file(tmp, path, *overwrite)?
+            }
+            Target::Store {
+                url,
+                store,
+                path,
+                overwrite,
+            } => {
+                if !overwrite && store.head(path).await.is_ok() {
+                    return Err(Error::Usage(format!(
+                        "--out {url}: the object exists; occlens does not replace it unless --overwrite is given"
+                    )));
+                }
+                let result = upload(store.as_ref(), path, tmp.path()).await;
+                drop(tmp);
                 result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))?;
             }
         }
         Ok(bytes)
-    }
-
-    /// Remove the temporary file after a failure.
-    pub fn discard(tmp: &Path) {
-        let _ = std::fs::remove_file(tmp);
     }
 }
 

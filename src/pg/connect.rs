@@ -22,17 +22,26 @@ fn host_name(config: &Config) -> String {
     }
 }
 
-/// Parse `url` and fill in what it leaves out: the user (`PGUSER`, `USER`), the database (the
-/// user's name) and the password (`PGPASSWORD`, then the password file).
+/// Parse `url` (a `postgres://` URL or a libpq `key=value` connection string) and fill in what
+/// it leaves out: the user (`PGUSER`, `USER`), the database (the user's name) and the password
+/// (`PGPASSWORD`, then the password file). Every password found is registered as a secret
+/// ([`crate::redact::register_secret`]): no message quotes it back.
 pub fn source(url: &str) -> Result<Source> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    crate::redact::register_secrets_in(url);
+    let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !is_url && !url.contains('=') {
         return Err(Error::Usage(format!(
-            "--from {}: expected a postgres:// URL",
+            "--from {}: expected a postgres:// URL or a key=value connection string",
             redact(url)
         )));
     }
-    let mut config =
-        Config::from_str(url).map_err(|e| Error::Usage(format!("--from {}: {e}", redact(url))))?;
+    let normalized = if is_url {
+        encode_userinfo(url)
+    } else {
+        url.to_string()
+    };
+    let mut config = Config::from_str(&normalized)
+        .map_err(|e| Error::Usage(format!("--from {}: {e}", redact(url))))?;
     if config.get_user().is_none() {
         let user = std::env::var("PGUSER")
             .or_else(|_| std::env::var("USER"))
@@ -53,26 +62,43 @@ pub fn source(url: &str) -> Result<Source> {
             config.password(p);
         }
     }
+    if let Some(p) = config.get_password() {
+        crate::redact::register_secret(&String::from_utf8_lossy(p));
+    }
     Ok(Source {
         config,
-        display: format!("postgres://{user}@{host}:{port}/{db}"),
+        display: redact(&format!("postgres://{user}@{host}:{port}/{db}")),
     })
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with any secret replaced by `***` (see [`crate::redact`]).
 pub fn redact(url: &str) -> String {
+    crate::redact::redact(url)
+}
+
+/// `postgres://user:pa@ss/w?rd@host/db` as the driver parses it: the driver ends the userinfo
+/// at the first `@`, so `@ / ? #` in the user and password (ended by the last `@`, see
+/// [`crate::redact`]) are percent-encoded.
+fn encode_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    let Some(password) = crate::redact::url_password(url) else {
+        return url.to_string();
+    };
+    let Some((user, tail)) = rest.split_once(':') else {
+        return url.to_string();
+    };
+    let Some(host) = tail.strip_prefix(password.as_str()).and_then(|t| t.strip_prefix('@')) else {
+        return url.to_string();
+    };
+    let encode = |s: &str| {
+        s.replace('@', "%40")
+            .replace('/', "%2F")
+            .replace('?', "%3F")
+            .replace('#', "%23")
+    };
+    format!("{scheme}://{}:{}@{host}", encode(user), encode(&password))
 }
 
 /// The password of the first matching line of the password file
@@ -166,6 +192,17 @@ mod tests {
             redact("postgres://ami@db/antenna"),
             "postgres://ami@db/antenna"
         );
+    }
+
+    #[test]
+    fn passwords_with_at_signs_reach_the_driver() {
+        let s = source("postgres://u:S3cr@t/?#%:=x@127.0.0.1:1/db").unwrap();
+        assert_eq!(s.config.get_password(), Some("S3cr@t/?#%:=x".as_bytes()));
+        assert_eq!(s.display, "postgres://u@127.0.0.1:1/db");
+        let s = source("host=127.0.0.1 port=1 password='se cret' user=u dbname=d").unwrap();
+        assert_eq!(s.config.get_password(), Some("se cret".as_bytes()));
+        assert_eq!(s.display, "postgres://u@127.0.0.1:1/d");
+        assert!(source("not a url").is_err());
     }
 
     #[test]

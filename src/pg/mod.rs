@@ -48,6 +48,7 @@ fn pg_error(what: &str, e: &tokio_postgres::Error) -> Error {
 pub async fn snapshot(options: &Options, progress: Progress<'_>) -> Result<Summary> {
     let source = connect::source(&options.from)?;
     let output = Output::parse(&options.out)?;
+    output.check().await?;
     let mut client = connect::connect(&source).await?;
     let txn = client
         .build_transaction()
@@ -80,14 +81,8 @@ pub async fn snapshot(options: &Options, progress: Progress<'_>) -> Result<Summa
         }
     }
     let staging = output.staging()?;
-    let result = export_tables(&txn, options, &staging, progress).await;
-    let (tables, absent) = match result {
-        Ok(t) => t,
-        Err(e) => {
-            Output::discard(&staging);
-            return Err(e);
-        }
-    };
+    // On an error, `staging` is removed when dropped.
+    let (tables, absent) = export_tables(&txn, options, staging.path(), progress).await?;
     let _ = txn.commit().await;
     let rows = tables.iter().map(|t| t["rows"].as_u64().unwrap_or(0)).sum();
     let bytes = tables
@@ -108,10 +103,7 @@ pub async fn snapshot(options: &Options, progress: Progress<'_>) -> Result<Summa
         "absent_tables": absent,
         "occlens": env!("CARGO_PKG_VERSION"),
     });
-    if let Err(e) = output.commit(&staging, &manifest).await {
-        Output::discard(&staging);
-        return Err(e);
-    }
+    output.commit(staging, &manifest).await?;
     Ok(Summary {
         tables: manifest["tables"].as_array().map_or(0, Vec::len),
         rows,

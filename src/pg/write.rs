@@ -137,23 +137,63 @@ impl PartWriter {
         };
         files
             .into_iter()
-            .map(|(path, rows)| {
-                let mut hasher = Sha256::new();
-                let mut file = File::open(&path).map_err(|e| io(&path, e))?;
-                let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| io(&path, e))?;
-                Ok(Written {
-                    path: path
-                        .strip_prefix(&self.dir)
-                        .expect("inside the staging directory")
-                        .to_string_lossy()
-                        .into_owned(),
-                    rows,
-                    bytes,
-                    sha256: format!("{:x}", hasher.finalize()),
-                })
-            })
+            .map(|(path, rows)| Written::of(&self.dir, &path, rows))
             .collect()
     }
+}
+
+impl Written {
+    /// Describe the file `path` under the snapshot root `root` (its size and SHA-256).
+    pub fn of(root: &Path, path: &Path, rows: u64) -> Result<Written> {
+        let mut hasher = Sha256::new();
+        let mut file = File::open(path).map_err(|e| io(path, e))?;
+        let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| io(path, e))?;
+        Ok(Written {
+            path: path
+                .strip_prefix(root)
+                .map_err(|_| io(path, "outside the snapshot directory"))?
+                .to_string_lossy()
+                .replace('\\', "/"),
+            rows,
+            bytes,
+            sha256: format!("{:x}", hasher.finalize()),
+        })
+    }
+}
+
+/// The manifest entries of the Parquet files occlens wrote under `root` (one per table:
+/// `<table>.parquet`, or the part files of `<table>/`), read back from their footers.
+pub fn describe_tables(root: &Path) -> Result<Vec<Value>> {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut tables: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for path in files_under(root) {
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let table = match parts.as_slice() {
+            [file] => file.strip_suffix(".parquet"),
+            [dir, file] if file.ends_with(".parquet") => Some(dir.as_str()),
+            _ => None,
+        };
+        if let Some(table) = table {
+            tables.entry(table.to_string()).or_default().push(path);
+        }
+    }
+    let mut entries = Vec::new();
+    for (table, paths) in tables {
+        let mut schema = None;
+        let mut written = Vec::new();
+        for path in paths {
+            let file = File::open(&path).map_err(|e| io(&path, e))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(&path, e))?;
+            let rows = reader.metadata().file_metadata().num_rows().max(0) as u64;
+            schema.get_or_insert_with(|| reader.schema().clone());
+            written.push(Written::of(root, &path, rows)?);
+        }
+        if let Some(schema) = schema {
+            entries.push(table_entry(&table, &schema, &[], &written));
+        }
+    }
+    Ok(entries)
 }
 
 /// Where the snapshot goes.
@@ -171,6 +211,9 @@ pub const MANIFEST: &str = "_snapshot.json";
 impl Output {
     pub fn parse(spec: &str) -> Result<Output> {
         let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
+        if spec.trim().is_empty() {
+            return Err(Error::Usage("--out: empty (expected a directory or URL)".into()));
+        }
         match Url::parse(spec) {
             Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
                 let store = store_for(&url).map_err(usage)?;
@@ -208,58 +251,65 @@ impl Output {
         }
     }
 
-    /// A new, empty local staging directory.
-    pub fn staging(&self) -> Result<PathBuf> {
-        let dir = match self {
-            Output::Local(p) => crate::staging::sibling(p, "snapshot"),
-            Output::Store { .. } => {
-                std::env::temp_dir().join(crate::staging::temp_suffix("snapshot"))
-            }
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        Ok(dir)
-    }
-
-    /// Write the manifest into `staging` and move everything into place.
-    pub async fn commit(&self, staging: &Path, manifest: &Value) -> Result<()> {
-        let text = serde_json::to_string_pretty(manifest).expect("serialisable") + "\n";
-        let manifest_path = staging.join(MANIFEST);
-        std::fs::write(&manifest_path, text).map_err(|e| io(&manifest_path, e))?;
+    /// Refuse, before any work, an output that holds something other than an occlens
+    /// snapshot: a non-empty local directory without `_snapshot.json`, or an object-store
+    /// prefix holding objects but no `_snapshot.json`.
+    pub async fn check(&self) -> Result<()> {
         match self {
-            Output::Local(p) => {
-                let old = p.with_file_name(format!(
-                    ".{}.occlens-old-{}",
-                    p.file_name()
-                        .map_or("snapshot".into(), |n| n.to_string_lossy()),
-                    std::process::id()
-                ));
-                let had = p.exists();
-                if had {
-                    std::fs::rename(p, &old).map_err(|e| io(p, e))?;
-                }
-                if let Err(e) = std::fs::rename(staging, p) {
-                    if had {
-                        let _ = std::fs::rename(&old, p);
-                    }
-                    return Err(io(p, e));
-                }
-                if had {
-                    let _ = std::fs::remove_dir_all(&old);
-                }
-                Ok(())
-            }
+            Output::Local(p) => crate::staging::replaceable(p, SNAPSHOT_KIND, &is_snapshot),
             Output::Store { url, store, prefix } => {
-                let result = upload(store.as_ref(), prefix, staging).await;
-                let _ = std::fs::remove_dir_all(staging);
-                result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))
+                let listed = store
+                    .list_with_delimiter(Some(prefix))
+                    .await
+                    .map_err(|e| Error::Usage(format!("--out {url}: cannot list it: {e}")))?;
+                let ours = listed
+                    .objects
+                    .iter()
+                    .any(|o| o.location.filename() == Some(MANIFEST));
+                if ours || (listed.objects.is_empty() && listed.common_prefixes.is_empty()) {
+                    Ok(())
+                } else {
+                    Err(Error::Usage(format!(
+                        "--out {url}: the prefix holds objects and no {MANIFEST}; occlens writes only to an empty prefix or {SNAPSHOT_KIND}, and touched nothing"
+                    )))
+                }
             }
         }
     }
 
-    /// Remove the staging directory after a failure.
-    pub fn discard(staging: &Path) {
-        let _ = std::fs::remove_dir_all(staging);
+    /// A new, empty local staging directory (removed when dropped, and on SIGINT/SIGTERM).
+    pub fn staging(&self) -> Result<crate::staging::Temp> {
+        let dir = match self {
+            Output::Local(p) => crate::staging::Temp::sibling_of(p, "snapshot"),
+            Output::Store { .. } => crate::staging::Temp::in_temp_dir("snapshot"),
+        };
+        std::fs::create_dir_all(dir.path()).map_err(|e| io(dir.path(), e))?;
+        Ok(dir)
     }
+
+    /// Write the manifest into `staging` and move everything into place.
+    pub async fn commit(&self, staging: crate::staging::Temp, manifest: &Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(manifest).expect("serialisable") + "\n";
+        let manifest_path = staging.path().join(MANIFEST);
+        std::fs::write(&manifest_path, text).map_err(|e| io(&manifest_path, e))?;
+        match self {
+            Output::Local(p) => crate::staging::publish_dir(staging, p, SNAPSHOT_KIND, &is_snapshot),
+            Output::Store { url, store, prefix } => {
+                self.check().await?;
+                let result = upload(store.as_ref(), prefix, staging.path()).await;
+                drop(staging);
+                result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))
+            }
+        }
+    }
+}
+
+/// What `snapshot --out` and `generate --out` may replace.
+pub const SNAPSHOT_KIND: &str = "an occlens snapshot (holding _snapshot.json)";
+
+/// A local directory holding an occlens snapshot's manifest.
+pub fn is_snapshot(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -314,6 +364,7 @@ async fn upload(
             .await
             .map_err(|e| e.to_string())?;
     }
+    let previous = previous_files(store, prefix).await;
     let manifest = std::fs::read(staging.join(MANIFEST)).map_err(|e| e.to_string())?;
     store
         .put(&prefix.clone().join(MANIFEST), PutPayload::from(manifest))
@@ -322,7 +373,34 @@ async fn upload(
     for (rel, _) in &data {
         let _ = store.delete(&key(&tmp_root, rel)).await;
     }
+    // Files of the snapshot this one replaced that it does not have (a table that shrank to
+    // fewer parts): only names the previous manifest listed are removed.
+    for rel in previous {
+        if !data.iter().any(|(r, _)| *r == rel) {
+            let _ = store.delete(&key(prefix, &rel)).await;
+        }
+    }
     Ok(())
+}
+
+/// The files listed by the manifest already at `prefix` (none when there is none).
+async fn previous_files(store: &dyn ObjectStore, prefix: &StorePath) -> Vec<String> {
+    let Ok(got) = store.get(&prefix.clone().join(MANIFEST)).await else {
+        return Vec::new();
+    };
+    let Ok(bytes) = got.bytes().await else {
+        return Vec::new();
+    };
+    let manifest: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    manifest["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["files"].as_array().into_iter().flatten())
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| !p.split('/').any(|part| part == ".." || part.is_empty()))
+        .map(String::from)
+        .collect()
 }
 
 /// The manifest's description of a table.

@@ -176,13 +176,124 @@ pub fn py_repr_lower(f: f64) -> String {
     }
 }
 
-/// Python's `round(f, n)`: the exact binary value rounded to `n` decimals, ties to even, then
-/// the nearest double (Rust's fixed formatting rounds the exact value the same way).
-pub fn py_round(f: f64, n: usize) -> f64 {
-    if !f.is_finite() {
+/// Python's `round(f, n)`: the exact binary value rounded to `n` decimals (to a multiple of
+/// `10^-n` when `n` is negative), ties to even, then the nearest double (Rust's fixed
+/// formatting rounds the exact value the same way). As in Python, any `n` is accepted: beyond
+/// 323 decimals a double is returned unchanged, below -308 it rounds to a zero of its sign.
+pub fn py_round(f: f64, n: i64) -> f64 {
+    // CPython's NDIGITS_MAX and NDIGITS_MIN (Objects/floatobject.c, double_round).
+    const NDIGITS_MAX: i64 = 323;
+    const NDIGITS_MIN: i64 = -308;
+    if !f.is_finite() || f == 0.0 || n > NDIGITS_MAX {
         return f;
     }
-    format!("{f:.n$}").parse().unwrap_or(f)
+    if n < NDIGITS_MIN {
+        return 0.0 * f;
+    }
+    if n >= 0 {
+        let n = n as usize;
+        return format!("{f:.n$}").parse().unwrap_or(f);
+    }
+    // Round the exact integer digits (and whether a fraction follows) at 10^k, ties to even.
+    let k = n.unsigned_abs() as usize;
+    let a = f.abs();
+    let digits = format!("{:.0}", a.trunc());
+    let digits = format!("{}{digits}", "0".repeat((k + 1).saturating_sub(digits.len())));
+    let (head, tail) = digits.split_at(digits.len() - k);
+    let half = format!("5{}", "0".repeat(k - 1));
+    let up = match tail.cmp(half.as_str()) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => {
+            a.fract() != 0.0 || head.bytes().last().is_some_and(|d| (d - b'0') % 2 == 1)
+        }
+    };
+    let mut head: Vec<u8> = head.bytes().collect();
+    if up {
+        let mut i = head.len();
+        loop {
+            if i == 0 {
+                head.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if head[i] == b'9' {
+                head[i] = b'0';
+            } else {
+                head[i] += 1;
+                break;
+            }
+        }
+    }
+    let text = format!("{}e{k}", String::from_utf8_lossy(&head));
+    text.parse::<f64>().map_or(f, |r| r.copysign(f))
+}
+
+/// The largest precision [`py_fixed`] accepts (Rust's formatter takes at most `u16::MAX`; a
+/// double has no non-zero digit past its 1074th decimal).
+pub const FIXED_DIGITS_MAX: i64 = u16::MAX as i64;
+
+/// Python's `f"{f:.{n}f}"`: `n` decimals of the exact binary value, ties to even; `nan`,
+/// `inf`, `-inf` for non-finite values. `n` outside `0..=FIXED_DIGITS_MAX` is an error (Python
+/// refuses a negative precision too).
+pub fn py_fixed(f: f64, n: i64) -> Result<String, String> {
+    if !(0..=FIXED_DIGITS_MAX).contains(&n) {
+        return Err(format!(
+            "the number of decimals must be between 0 and {FIXED_DIGITS_MAX}, found {n}"
+        ));
+    }
+    if !f.is_finite() {
+        return Ok(py_repr_lower(f));
+    }
+    let n = n as usize;
+    Ok(format!("{f:.n$}"))
+}
+
+#[cfg(test)]
+mod round_tests {
+    use super::*;
+
+    #[test]
+    fn round_matches_python_for_any_digits() {
+        // Values printed by CPython 3: round(x, n).
+        for (x, n, r) in [
+            (2.675, 2, 2.67),
+            (1.5, 0, 2.0),
+            (2.5, 0, 2.0),
+            (1.5, 99_999_999_999, 1.5),
+            (1.5, 400, 1.5),
+            (1234.5, -2, 1200.0),
+            (1250.0, -2, 1200.0),
+            (1350.0, -2, 1400.0),
+            (1250.000001, -2, 1300.0),
+            (-1250.0, -2, -1200.0),
+            (99.0, -2, 100.0),
+            (960.0, -2, 1000.0),
+            (49.0, -2, 0.0),
+            (50.0, -2, 0.0),
+            (51.0, -2, 100.0),
+            (5e300, -301, 1e301),
+            (1.5, i64::MIN, 0.0),
+            (1.5, i64::MAX, 1.5),
+        ] {
+            assert_eq!(py_round(x, n), r, "round({x}, {n})");
+        }
+        assert!(py_round(-1.5, -400).is_sign_negative());
+        assert!(py_round(-1.5, -1).is_sign_negative());
+        assert!(py_round(f64::NAN, 5).is_nan());
+    }
+
+    #[test]
+    fn fixed_bounds_its_digits() {
+        assert_eq!(py_fixed(1.5, 2).unwrap(), "1.50");
+        assert_eq!(py_fixed(0.125, 2).unwrap(), "0.12");
+        assert_eq!(py_fixed(f64::NAN, 2).unwrap(), "nan");
+        assert_eq!(py_fixed(f64::NEG_INFINITY, 2).unwrap(), "-inf");
+        assert_eq!(py_fixed(1.5, 70_000).unwrap_err(), "the number of decimals must be between 0 and 65535, found 70000");
+        assert!(py_fixed(1.5, -1).is_err());
+        assert!(py_fixed(1.5, 99_999_999_999).is_err());
+        assert_eq!(py_fixed(1.5, 65_535).unwrap().len(), 65_537);
+    }
 }
 
 /// Python's `repr` of a decoded JSON value (lists as `[1, 2.5, 'a']`).

@@ -10,7 +10,7 @@ use url::Url;
 static DEMO_FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
 
 pub struct Location {
-    /// What the user typed (or `demo`), for messages.
+    /// What the user typed (or `demo`), for messages: secrets redacted ([`crate::redact`]).
     pub display: String,
     /// Base URL of the snapshot, always ending in `/`.
     pub base: Url,
@@ -55,8 +55,8 @@ impl Location {
 
     fn parse(spec: &str) -> Result<Location> {
         let err = |message: String| Error::Snapshot {
-            location: spec.to_string(),
-            message,
+            location: crate::redact::redact(spec),
+            message: crate::redact::redact(&message),
         };
         let url = match Url::parse(spec) {
             Ok(u) if u.scheme().len() > 1 => u,
@@ -87,7 +87,7 @@ impl Location {
             _ => Some(store_for(&url).map_err(err)?),
         };
         Ok(Location {
-            display: spec.to_string(),
+            display: crate::redact::redact(spec),
             base,
             store,
         })
@@ -145,9 +145,18 @@ pub fn store_for(url: &Url) -> std::result::Result<Arc<dyn ObjectStore>, String>
             let mut root = url.clone();
             root.set_path("/");
             root.set_query(None);
+            // Plain http:// is refused unless allowed. A server that does not answer is an
+            // error after a few quick retries (object_store's default retries for 3 minutes).
+            let retry = object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(30),
+                ..Default::default()
+            };
             Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(root.as_str())
+                    .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
+                    .with_retry(retry)
                     .build()
                     .map_err(e)?,
             )

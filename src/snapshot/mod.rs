@@ -8,11 +8,16 @@ use crate::error::{Error, Result};
 use contract::{Table, TABLES};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use location::Location;
 use object_store::{local::LocalFileSystem, path::Path, ObjectMeta, ObjectStore, ObjectStoreExt};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Rows per Parquet data page in the snapshots occlens writes (`generate`, `snapshot`): the
@@ -49,10 +54,19 @@ pub struct Snapshot {
     pub tables: Vec<TableInfo>,
     /// `_snapshot.json`, written by `occlens snapshot` (source, time, row counts, checksums).
     pub manifest: Option<serde_json::Value>,
+    /// The store the tables are read from (local files: the local file system).
+    pub store: Arc<dyn ObjectStore>,
 }
 
 impl Snapshot {
     /// Register every contract table of `location` in `ctx` and validate it.
+    ///
+    /// With `_snapshot.json`, a table reads exactly the files the manifest lists, each of the
+    /// size it records; a table the manifest does not mention (a manifest older than the
+    /// contract), or every table of a snapshot without one, is `<table>.parquet` or the part
+    /// files of `<table>/` (both at once is an error). Only a table that is truly absent is
+    /// absent: a file or folder that exists but cannot be read is an error naming the table,
+    /// the file and the cause.
     pub async fn open(ctx: &SessionContext, location: &Location) -> Result<Snapshot> {
         let store: Arc<dyn ObjectStore> = match &location.store {
             Some(s) => {
@@ -62,110 +76,462 @@ impl Snapshot {
             None => Arc::new(LocalFileSystem::new()),
         };
         let base = location.base_path();
+        let manifest = read_manifest(store.as_ref(), &base, location).await?;
+        let listed = match &manifest {
+            Some(m) => Some(manifest_tables(m).map_err(|message| Error::Snapshot {
+                location: location.display.clone(),
+                message,
+            })?),
+            None => None,
+        };
         // Each table is a listing and a footer read: all at once (object stores are far away;
         // even local files pay a system call per step).
-        let tables = futures::future::try_join_all(
-            TABLES
-                .iter()
-                .map(|table| register(ctx, location, store.as_ref(), &base, table)),
-        )
+        let tables = futures::future::try_join_all(TABLES.iter().map(|table| {
+            let listed = listed.as_ref().and_then(|l| l.get(table.name));
+            register(ctx, location, &store, &base, table, listed)
+        }))
         .await?;
-        let manifest = match store.get(&base.clone().join("_snapshot.json")).await {
-            Ok(found) => {
-                let bytes = found.bytes().await.map_err(|e| Error::Snapshot {
-                    location: location.display.clone(),
-                    message: format!("_snapshot.json: {e}"),
-                })?;
-                Some(serde_json::from_slice(&bytes).map_err(|e| Error::Snapshot {
-                    location: location.display.clone(),
-                    message: format!("_snapshot.json is not valid JSON: {e}"),
-                })?)
-            }
-            Err(_) => None,
-        };
         Ok(Snapshot {
             location: location.display.clone(),
             base: location.base.clone(),
             tables,
             manifest,
+            store,
         })
     }
+
+    /// Read every file `_snapshot.json` lists and compare its SHA-256 with the manifest's (for
+    /// `occlens check`: this reads every byte of the snapshot). One line per file that differs
+    /// or cannot be read; empty when all agree, or when the snapshot has no manifest.
+    pub async fn verify_checksums(&self) -> Result<Vec<String>> {
+        use futures::StreamExt;
+        use sha2::{Digest, Sha256};
+        let Some(manifest) = &self.manifest else {
+            return Ok(Vec::new());
+        };
+        let tables = manifest_tables(manifest).map_err(|message| Error::Snapshot {
+            location: self.location.clone(),
+            message,
+        })?;
+        let mut names: Vec<_> = tables.keys().cloned().collect();
+        names.sort();
+        let root = Path::from_url_path(self.base.path()).unwrap_or_default();
+        let mut problems = Vec::new();
+        for name in names {
+            let Some(Listed::Files(files)) = tables.get(&name) else {
+                continue;
+            };
+            for f in files {
+                let Some(expected) = &f.sha256 else { continue };
+                let read = async {
+                    let mut stream = self.store.get(&under(&root, &f.path)).await?.into_stream();
+                    let mut hasher = Sha256::new();
+                    while let Some(chunk) = stream.next().await {
+                        hasher.update(&chunk?);
+                    }
+                    Ok::<_, object_store::Error>(format!("{:x}", hasher.finalize()))
+                };
+                match read.await {
+                    Ok(found) if found == *expected => {}
+                    Ok(found) => problems.push(format!(
+                        "table {name}: {}: sha256 is {found}, _snapshot.json lists {expected}",
+                        f.path
+                    )),
+                    Err(e) => problems.push(format!("table {name}: {}: {}", f.path, cause(&e))),
+                }
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// A file `_snapshot.json` lists for a table (`tables[].files[]`).
+#[derive(Debug, Clone)]
+pub struct ListedFile {
+    /// Relative to the snapshot root, e.g. `main_classification/part-00001.parquet`.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: Option<String>,
+}
+
+/// What `_snapshot.json` says of one table.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    Files(Vec<ListedFile>),
+    /// Named in `absent_tables`: an optional table the source database did not have.
+    Absent,
+}
+
+/// The tables `_snapshot.json` describes, by name; a malformed manifest is an error (one line).
+pub fn manifest_tables(
+    manifest: &serde_json::Value,
+) -> std::result::Result<HashMap<String, Listed>, String> {
+    let mut out = HashMap::new();
+    let tables = manifest["tables"]
+        .as_array()
+        .ok_or("_snapshot.json has no \"tables\" list")?;
+    for (i, entry) in tables.iter().enumerate() {
+        let name = entry["name"]
+            .as_str()
+            .ok_or_else(|| format!("_snapshot.json: tables[{i}] has no name"))?;
+        let files = entry["files"]
+            .as_array()
+            .ok_or_else(|| format!("_snapshot.json: table {name} has no \"files\" list"))?;
+        let mut listed = Vec::new();
+        for (j, f) in files.iter().enumerate() {
+            let (Some(path), Some(bytes)) = (f["path"].as_str(), f["bytes"].as_u64()) else {
+                return Err(format!(
+                    "_snapshot.json: table {name}: files[{j}] needs a \"path\" and a size in \"bytes\""
+                ));
+            };
+            if path.is_empty() || Path::parse(path).is_err() {
+                return Err(format!(
+                    "_snapshot.json: table {name}: {path:?} is not a path inside the snapshot"
+                ));
+            }
+            listed.push(ListedFile {
+                path: path.to_string(),
+                bytes,
+                sha256: f["sha256"].as_str().map(String::from),
+            });
+        }
+        if listed.is_empty() {
+            return Err(format!("_snapshot.json: table {name} lists no files"));
+        }
+        if out.insert(name.to_string(), Listed::Files(listed)).is_some() {
+            return Err(format!("_snapshot.json lists table {name} twice"));
+        }
+    }
+    for name in manifest["absent_tables"].as_array().into_iter().flatten() {
+        let name = name
+            .as_str()
+            .ok_or("_snapshot.json: absent_tables holds a value that is not a table name")?;
+        if out.insert(name.to_string(), Listed::Absent).is_some() {
+            return Err(format!(
+                "_snapshot.json lists table {name} both with files and as absent"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `_snapshot.json`, when there is one (a manifest that exists but cannot be read is an error).
+async fn read_manifest(
+    store: &dyn ObjectStore,
+    base: &Path,
+    location: &Location,
+) -> Result<Option<serde_json::Value>> {
+    let err = |message: String| Error::Snapshot {
+        location: location.display.clone(),
+        message,
+    };
+    let path = base.clone().join(MANIFEST);
+    let bytes = match store.get(&path).await {
+        Ok(found) => found.bytes().await,
+        Err(e) => Err(e),
+    };
+    match bytes {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+            err(format!("{MANIFEST} is not valid JSON: {e}"))
+        })?)),
+        Err(e) => match absence(location, MANIFEST, e) {
+            None => Ok(None),
+            Some(why) => Err(err(format!("{MANIFEST} {why}"))),
+        },
+    }
+}
+
+/// The name of the manifest `occlens snapshot` writes last.
+const MANIFEST: &str = "_snapshot.json";
+
+/// `rel` (a path relative to the snapshot root) under `root`.
+fn under(root: &Path, rel: &str) -> Path {
+    let rel = Path::parse(rel).unwrap_or_default();
+    Path::from_iter(root.parts().chain(rel.parts()))
+}
+
+/// `path` relative to the snapshot root `root`, for messages (`main_x/part-00001.parquet`).
+fn relative(root: &Path, path: &Path) -> String {
+    match path.prefix_match(root) {
+        Some(rest) => rest.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"),
+        None => path.to_string(),
+    }
+}
+
+/// The URL DataFusion reads the object `path` of the snapshot's store by.
+fn object_url(location: &Location, path: &Path) -> String {
+    let mut url = location.store_url();
+    url.set_path(&format!("/{path}"));
+    url.to_string()
+}
+
+/// A failed look-up of `rel`: `None` when the object truly does not exist, else what is wrong
+/// with it (`is a directory, …`, `cannot be read: …`).
+fn absence(location: &Location, rel: &str, e: object_store::Error) -> Option<String> {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            // The local store reports a directory as not found.
+            let local = location.store.is_none().then(|| location.base.join(rel).ok()).flatten();
+            match local.and_then(|u| u.to_file_path().ok()) {
+                Some(p) if p.is_dir() => Some("is a directory, not a file".into()),
+                _ => None,
+            }
+        }
+        e => Some(format!("cannot be read: {}", cause(&e))),
+    }
+}
+
+/// An error's text on one line, secrets redacted (object-store errors quote URLs).
+fn cause(e: &dyn std::fmt::Display) -> String {
+    crate::redact::redact(&one_line(&e.to_string()))
+}
+
+/// The `.parquet` files directly inside the folder `dir`, in name order.
+async fn list_parts(store: &dyn ObjectStore, dir: &Path) -> object_store::Result<Vec<ObjectMeta>> {
+    let depth = dir.parts().count() + 1;
+    let mut parts: Vec<ObjectMeta> = store
+        .list(Some(dir))
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .filter(|m| m.location.extension() == Some("parquet") && m.location.parts().count() == depth)
+        .collect();
+    parts.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(parts)
+}
+
+/// The files of `table` that `_snapshot.json` lists, each present with the size it records.
+async fn listed_files(
+    location: &Location,
+    store: &dyn ObjectStore,
+    base: &Path,
+    table: &Table,
+    list: &[ListedFile],
+) -> Result<(Source, Vec<ObjectMeta>)> {
+    let files = futures::future::try_join_all(list.iter().map(|f| async move {
+        match store.head(&under(base, &f.path)).await {
+            Ok(meta) if meta.size == f.bytes => Ok(meta),
+            Ok(meta) => Err(table_error(
+                location,
+                table,
+                format!(
+                    "{}: {MANIFEST} lists {} bytes, found {} bytes (the file changed after the snapshot was written)",
+                    f.path, f.bytes, meta.size
+                ),
+            )),
+            Err(e) => {
+                let why = absence(location, &f.path, e).unwrap_or_else(|| "does not exist".into());
+                Err(table_error(
+                    location,
+                    table,
+                    format!("{}, listed in {MANIFEST}, {why}", f.path),
+                ))
+            }
+        }
+    }))
+    .await?;
+    let single = format!("{}.parquet", table.name);
+    let source = if list.len() == 1 && list[0].path == single {
+        Source::File(object_url(location, &files[0].location))
+    } else {
+        Source::Parts(
+            object_url(location, &base.clone().join(table.name)) + "/",
+            files.len(),
+        )
+    };
+    Ok((source, files))
+}
+
+/// `<table>.parquet` or the part files of `<table>/`, found by looking (no manifest).
+async fn discover(
+    location: &Location,
+    store: &dyn ObjectStore,
+    base: &Path,
+    table: &Table,
+) -> Result<(Source, Vec<ObjectMeta>)> {
+    let err = |message: String| table_error(location, table, message);
+    let name = format!("{}.parquet", table.name);
+    let file = base.clone().join(name.as_str());
+    let dir = base.clone().join(table.name);
+    let (head, parts) = futures::join!(store.head(&file), list_parts(store, &dir));
+    let found = match head {
+        Ok(meta) => Some(meta),
+        Err(e) => match absence(location, &name, e) {
+            None => None,
+            Some(why) => return Err(err(format!("{name} {why}"))),
+        },
+    };
+    let parts = parts.map_err(|e| {
+        let hint = if matches!(location.base.scheme(), "http" | "https") {
+            format!(" (a web server that cannot list folders serves only snapshots with {MANIFEST}, which names every file)")
+        } else {
+            String::new()
+        };
+        err(format!(
+            "cannot list the folder {}/: {}{hint}",
+            table.name,
+            cause(&e)
+        ))
+    })?;
+    match (found, parts.is_empty()) {
+        (Some(_), false) => Err(err(format!(
+            "both {name} and a folder {}/ of {} part files exist; remove the one that is not current",
+            table.name,
+            parts.len()
+        ))),
+        (Some(meta), true) => Ok((Source::File(object_url(location, &meta.location)), vec![meta])),
+        (None, false) => Ok((
+            Source::Parts(object_url(location, &dir) + "/", parts.len()),
+            parts,
+        )),
+        (None, true) => {
+            // `<table>.parquet/` as a folder of an object store (locally, `absence` saw it).
+            if location.store.is_some() {
+                let mut inside = store.list(Some(&file));
+                match inside.try_next().await {
+                    Ok(Some(_)) => return Err(err(format!("{name} is a folder, not a file"))),
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Err(err(format!("cannot list {name}/: {}", cause(&e))))
+                    }
+                }
+            }
+            Ok((Source::Absent, Vec::new()))
+        }
+    }
+}
+
+/// Whether `file` ends as a Parquet file does: a 4-byte metadata length that fits in the file,
+/// then `PAR1` (`PARE` when the footer is encrypted); else what is wrong with it.
+async fn check_footer(store: &dyn ObjectStore, file: &ObjectMeta) -> std::result::Result<(), String> {
+    // The leading magic number, the metadata length and the trailing magic number.
+    if file.size < 12 {
+        return Err(format!("not a Parquet file ({} bytes)", file.size));
+    }
+    let tail = store
+        .get_range(&file.location, file.size - 8..file.size)
+        .await
+        .map_err(|e| format!("cannot be read: {}", cause(&e)))?;
+    if tail.len() != 8 || !matches!(&tail[4..], b"PAR1" | b"PARE") {
+        return Err("not a Parquet file (it does not end with the Parquet magic number PAR1)".into());
+    }
+    let metadata = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if metadata + 12 > file.size {
+        return Err(format!(
+            "corrupt Parquet footer (it declares {metadata} bytes of metadata in a file of {} bytes)",
+            file.size
+        ));
+    }
+    Ok(())
+}
+
+fn table_error(location: &Location, table: &Table, message: String) -> Error {
+    Error::Snapshot {
+        location: location.display.clone(),
+        message: format!("table {}: {message}", table.name),
+    }
+}
+
+/// DataFusion's options for reading Parquet in `ctx` (its session's Parquet settings).
+fn listing_options(ctx: &SessionContext) -> ListingOptions {
+    ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options())
+}
+
+/// Register exactly `files` as table `name`, with `schema` or the one their footers give.
+async fn register_files(
+    ctx: &SessionContext,
+    location: &Location,
+    store: &Arc<dyn ObjectStore>,
+    name: &str,
+    files: &[ObjectMeta],
+    schema: Option<SchemaRef>,
+) -> datafusion::error::Result<()> {
+    let options = listing_options(ctx);
+    let schema = match schema {
+        Some(s) => s,
+        None => options.format.infer_schema(&ctx.state(), store, files).await?,
+    };
+    let urls = files
+        .iter()
+        .map(|m| ListingTableUrl::parse(object_url(location, &m.location)))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let provider = ListingTable::try_new(config)?
+        .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(provider))?;
+    Ok(())
 }
 
 async fn register(
     ctx: &SessionContext,
     location: &Location,
-    store: &dyn ObjectStore,
+    store: &Arc<dyn ObjectStore>,
     base: &Path,
     table: &'static Table,
+    listed: Option<&Listed>,
 ) -> Result<TableInfo> {
-    let snapshot_err = |message: String| Error::Snapshot {
-        location: location.display.clone(),
-        message,
+    let err = |message: String| table_error(location, table, message);
+    let (source, files) = match listed {
+        Some(Listed::Absent) => (Source::Absent, Vec::new()),
+        Some(Listed::Files(list)) => listed_files(location, store.as_ref(), base, table, list).await?,
+        None => discover(location, store.as_ref(), base, table).await?,
     };
-    let file = base.clone().join(format!("{}.parquet", table.name));
-    let mut files = Vec::new();
-    let source = if let Ok(meta) = store.head(&file).await {
-        files.push(meta);
-        Source::File(
-            location
-                .base
-                .join(&format!("{}.parquet", table.name))
-                .expect("valid url")
-                .to_string(),
-        )
-    } else {
-        let dir = base.clone().join(table.name);
-        let parts: Vec<_> = store
-            .list(Some(&dir))
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m.location.extension() == Some("parquet"))
-            .collect();
-        if parts.is_empty() {
-            Source::Absent
-        } else {
-            files = parts.clone();
-            let url = location
-                .base
-                .join(&format!("{}/", table.name))
-                .expect("valid url");
-            Source::Parts(url.to_string(), parts.len())
-        }
-    };
-    match &source {
-        Source::Absent if table.required => {
-            return Err(snapshot_err(format!(
-            "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
-            table.name
-        )))
-        }
-        Source::Absent => {
-            let schema = Arc::new(table.schema());
-            let empty = RecordBatch::new_empty(schema.clone());
-            let mem = MemTable::try_new(schema.clone(), vec![vec![empty]])?;
-            ctx.register_table(table.name, Arc::new(mem))?;
-            return Ok(TableInfo {
-                name: table.name,
-                source,
-                schema,
-                files,
+    if let Source::Absent = source {
+        if table.required {
+            return Err(Error::Snapshot {
+                location: location.display.clone(),
+                message: match listed {
+                    Some(_) => format!("required table {} is listed as absent in {MANIFEST}", table.name),
+                    None => format!(
+                        "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
+                        table.name
+                    ),
+                },
             });
         }
-        Source::File(url) | Source::Parts(url, _) => {
-            let opts = ParquetReadOptions::default();
-            ctx.register_parquet(table.name, url, opts)
+        let schema = Arc::new(table.schema());
+        let empty = RecordBatch::new_empty(schema.clone());
+        let mem = MemTable::try_new(schema.clone(), vec![vec![empty]])?;
+        ctx.register_table(table.name, Arc::new(mem))?;
+        return Ok(TableInfo {
+            name: table.name,
+            source,
+            schema,
+            files,
+        });
+    }
+    // Each file's footer first: a file that is not Parquet, or whose footer is corrupt, is
+    // named here (the Parquet reader's arithmetic on a bogus footer length can panic).
+    futures::future::try_join_all(files.iter().map(|m| async move {
+        check_footer(store.as_ref(), m)
+            .await
+            .map_err(|why| err(format!("{}: {why}", relative(base, &m.location))))
+    }))
+    .await?;
+    if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
+        // Name the file that fails (a folder's footers are read together).
+        let options = listing_options(ctx);
+        for f in files.iter().filter(|_| files.len() > 1) {
+            if let Err(e) = options
+                .format
+                .infer_schema(&ctx.state(), store, std::slice::from_ref(f))
                 .await
-                .map_err(|e| {
-                    snapshot_err(format!(
-                        "table {}: cannot read {url}: {}",
-                        table.name,
-                        one_line(&e.to_string())
-                    ))
-                })?;
+            {
+                return Err(err(format!(
+                    "cannot read {}: {}",
+                    relative(base, &f.location),
+                    cause(&e)
+                )));
+            }
         }
+        let what = match &source {
+            Source::File(_) => relative(base, &files[0].location),
+            _ => format!("{}/", table.name),
+        };
+        return Err(err(format!("cannot read {what}: {}", cause(&e))));
     }
     let mut schema = ctx.table_provider(table.name).await?.schema();
     let missing: Vec<_> = table
@@ -174,15 +540,13 @@ async fn register(
         .filter(|c| c.fill && schema.field_with_name(c.name).is_err())
         .map(|c| Field::new(c.name, c.kind.data_type(), true))
         .collect();
-    if let (false, Source::File(url) | Source::Parts(url, _)) = (missing.is_empty(), &source) {
+    if !missing.is_empty() {
         // Columns of later migrations read as NULL: declare them in the table schema and let
         // the Parquet reader fill what the files lack.
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.extend(missing);
-        let extended = Schema::new(fields);
-        ctx.deregister_table(table.name)?;
-        let opts = ParquetReadOptions::default().schema(&extended);
-        ctx.register_parquet(table.name, url, opts).await?;
+        let extended = Arc::new(Schema::new(fields));
+        register_files(ctx, location, store, table.name, &files, Some(extended)).await?;
         schema = ctx.table_provider(table.name).await?.schema();
     }
     validate(table, &schema)?;

@@ -23,6 +23,8 @@ pub struct Recorded {
 pub struct Inputs {
     pub responses: Vec<Recorded>,
     pub skipped: Vec<(String, String)>,
+    /// Live URLs that could not be fetched (after their retries): the URL and the cause.
+    pub failed: Vec<(String, String)>,
 }
 
 /// The path and query of `url`, which may be absolute (`https://host/api/…`).
@@ -41,9 +43,145 @@ pub fn is_occurrences(path: &str) -> bool {
     path.starts_with("/api/v2/occurrences")
 }
 
-/// Read `name` (a file path, or `-` for stdin): gzip is recognised by its magic bytes, a HAR
-/// file by its `{"log": …}` shape, anything else is read as JSON lines.
+/// Bounds on what is read, so that `/dev/zero`, a gzip bomb or a stuck stream cannot take
+/// the machine's memory: a line longer than `max_line_bytes`, or more than `max_input_bytes`
+/// in all (counted after gzip decompression), is a one-line error naming the input, the line
+/// number and the limit. Nothing beyond a limit is read into memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_line_bytes: u64,
+    pub max_input_bytes: u64,
+}
+
+/// `--max-line-bytes` default: 64 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 64 << 20;
+/// `--max-input-bytes` default: 4 GiB.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 4 << 30;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+}
+
+/// `n` bytes for messages: `64 MiB`, `4 GiB`, `1000 bytes`.
+pub fn human_bytes(n: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// Lines of a text input, each at most `max_line_bytes` long, at most `max_input_bytes` in all.
+pub struct Lines<R> {
+    name: String,
+    reader: R,
+    limits: Limits,
+    /// Bytes read so far.
+    total: u64,
+    /// The number of the last line returned (1-based).
+    line: usize,
+    /// Whether the bytes are decompressed gzip (said in the error).
+    gzip: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// `name` is what errors call the input (a path, `-`, `--batch -`).
+    pub fn new(name: &str, reader: R, limits: Limits) -> Self {
+        Lines {
+            name: name.to_string(),
+            reader,
+            limits,
+            total: 0,
+            line: 0,
+            gzip: false,
+        }
+    }
+
+    /// The next line's number and bytes (without `\n` or `\r\n`); `None` at the end.
+    pub fn next_line(&mut self) -> Result<Option<(usize, Vec<u8>)>> {
+        let n = self.line + 1;
+        let mut buf = Vec::new();
+        let mut any = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Usage(format!(
+                        "{}: line {n}: cannot read: {e}",
+                        self.name
+                    )))
+                }
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            let (content, take, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, i + 1, true),
+                None => (available.len(), available.len(), false),
+            };
+            if self.total + take as u64 > self.limits.max_input_bytes {
+                let what = if self.gzip {
+                    " (decompressed)"
+                } else {
+                    ""
+                };
+                return Err(Error::Usage(format!(
+                    "{}: line {n}: input larger than {}{what}, the limit of --max-input-bytes",
+                    self.name,
+                    human_bytes(self.limits.max_input_bytes)
+                )));
+            }
+            if (buf.len() + content) as u64 > self.limits.max_line_bytes {
+                return Err(Error::Usage(format!(
+                    "{}: line {n}: line longer than {}, the limit of --max-line-bytes",
+                    self.name,
+                    human_bytes(self.limits.max_line_bytes)
+                )));
+            }
+            buf.extend_from_slice(&available[..content]);
+            self.reader.consume(take);
+            self.total += take as u64;
+            if done {
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        self.line = n;
+        Ok(Some((n, buf)))
+    }
+
+    /// The next line as text (an error naming the line when it is not UTF-8).
+    pub fn next_text(&mut self) -> Result<Option<(usize, String)>> {
+        match self.next_line()? {
+            None => Ok(None),
+            Some((n, bytes)) => String::from_utf8(bytes).map(|t| Some((n, t))).map_err(|_| {
+                Error::Usage(format!("{}: line {n}: not UTF-8 text", self.name))
+            }),
+        }
+    }
+}
+
+/// Read `name` (a file path, or `-` for stdin) with the default [`Limits`].
 pub fn read(name: &str) -> Result<Inputs> {
+    read_with(name, Limits::default())
+}
+
+/// Read `name` (a file path, or `-` for stdin): gzip is recognised by its magic bytes, a HAR
+/// file by its `{"log": …}` shape, anything else is read as JSON lines; within `limits`.
+pub fn read_with(name: &str, limits: Limits) -> Result<Inputs> {
     let io = |e: std::io::Error| Error::Io {
         path: name.to_string(),
         source: e,
@@ -55,62 +193,120 @@ pub fn read(name: &str) -> Result<Inputs> {
     };
     let mut reader = BufReader::new(raw);
     let gzip = reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
-    let mut reader: Box<dyn BufRead> = if gzip {
+    let reader: Box<dyn BufRead> = if gzip {
         Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(reader)))
     } else {
         Box::new(reader)
     };
-    let mut text = String::new();
-    reader.read_to_string(&mut text).map_err(io)?;
-    // A HAR file is one JSON document with a "log"; JSON lines fail to parse as one document
-    // at their second line.
-    if let Ok(har) = serde_json::from_str::<Value>(&text) {
-        if har.get("log").is_some() {
-            return from_har(name, &har);
+    let mut lines = Lines::new(name, reader, limits);
+    lines.gzip = gzip;
+    let mut inputs = Inputs::default();
+    let mut first = true;
+    while let Some((n, line)) = lines.next_text()? {
+        if line.trim().is_empty() {
+            continue;
         }
+        if std::mem::take(&mut first) {
+            match serde_json::from_str::<Value>(line.trim()) {
+                // A HAR file on one line.
+                Ok(har) if har.get("log").is_some() && har.get("url").is_none() => {
+                    while let Some((m, rest)) = lines.next_text()? {
+                        if !rest.trim().is_empty() {
+                            return Err(Error::Usage(format!(
+                                "{name}: line {m}: text after the HAR document"
+                            )));
+                        }
+                    }
+                    return from_har(name, &har);
+                }
+                Ok(_) => {}
+                // A document over several lines: a HAR file is one JSON document with a
+                // "log"; anything else is reported as JSON lines (their first line's error).
+                Err(_) => {
+                    let mut document = line.clone();
+                    while let Some((_, rest)) = lines.next_text()? {
+                        document.push('\n');
+                        document.push_str(&rest);
+                    }
+                    if let Ok(har) = serde_json::from_str::<Value>(&document) {
+                        if har.get("log").is_some() {
+                            return from_har(name, &har);
+                        }
+                    }
+                }
+            }
+        }
+        push_line(name, n, line.trim(), &mut inputs)?;
     }
-    from_lines(name, &text)
+    Ok(inputs)
 }
 
-fn from_lines(name: &str, text: &str) -> Result<Inputs> {
+/// JSON lines in a string (tests, small inputs).
+pub fn from_lines(name: &str, text: &str) -> Result<Inputs> {
     let mut inputs = Inputs::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() {
-            continue;
+        if !line.is_empty() {
+            push_line(name, n + 1, line, &mut inputs)?;
         }
-        let bad = |what: &str| {
-            Error::Usage(format!(
-                "{name}: line {}: {what} (expected {{\"url\", \"status\", \"body\"[, \"as_user\"]}})",
-                n + 1
-            ))
-        };
-        let v: Value =
-            serde_json::from_str(line).map_err(|e| bad(&format!("invalid JSON: {e}")))?;
-        let url = v["url"].as_str().ok_or_else(|| bad("missing \"url\""))?;
-        let status = v["status"]
-            .as_u64()
-            .filter(|s| (100..600).contains(s))
-            .ok_or_else(|| bad("missing or invalid \"status\""))?;
-        let body = v
-            .get("body")
-            .cloned()
-            .ok_or_else(|| bad("missing \"body\""))?;
-        let path = path_of(url);
-        if !is_occurrences(&path) {
-            inputs
-                .skipped
-                .push((url.to_string(), "not an occurrences endpoint".into()));
-            continue;
-        }
-        inputs.responses.push(Recorded {
-            url: path,
-            status: status as u16,
-            body,
-            as_user: v["as_user"].as_str().map(String::from),
-        });
     }
     Ok(inputs)
+}
+
+/// What kind of JSON value `v` is, for messages.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Line `n` (1-based, not empty) of a JSON lines input.
+fn push_line(name: &str, n: usize, line: &str, inputs: &mut Inputs) -> Result<()> {
+    let bad = |what: &str| {
+        Error::Usage(format!(
+            "{name}: line {n}: {what} (expected {{\"url\", \"status\", \"body\"[, \"as_user\"]}})"
+        ))
+    };
+    let v: Value = serde_json::from_str(line).map_err(|e| bad(&format!("invalid JSON: {e}")))?;
+    let url = v["url"].as_str().ok_or_else(|| bad("missing \"url\""))?;
+    let status = v["status"]
+        .as_u64()
+        .filter(|s| (100..600).contains(s))
+        .ok_or_else(|| bad("missing or invalid \"status\""))?;
+    let body = v
+        .get("body")
+        .cloned()
+        .ok_or_else(|| bad("missing \"body\""))?;
+    // Never a silent fallback to --as (which may be a superuser): a present as_user is a string.
+    let as_user = match v.get("as_user") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(bad(&format!(
+                "\"as_user\" is {}, expected a string (\"anonymous\" or an email; leave it out to ask as --as)",
+                json_kind(other)
+            )))
+        }
+    };
+    let path = path_of(url);
+    if !is_occurrences(&path) {
+        inputs
+            .skipped
+            .push((url.to_string(), "not an occurrences endpoint".into()));
+        return Ok(());
+    }
+    inputs.responses.push(Recorded {
+        url: path,
+        status: status as u16,
+        body,
+        as_user,
+    });
+    Ok(())
 }
 
 /// HAR 1.2 (`log.entries[].request.{method,url}`, `response.{status,content.{text,encoding}}`).
@@ -130,7 +326,19 @@ fn from_har(name: &str, har: &Value) -> Result<Inputs> {
             ));
             continue;
         }
-        let status = entry["response"]["status"].as_u64().unwrap_or(0) as u16;
+        // 0 (or none): the browser recorded no response. Anything else must be an HTTP status,
+        // never wrapped into one.
+        let status = match &entry["response"]["status"] {
+            Value::Null => 0,
+            v => match v.as_u64() {
+                Some(s) if s == 0 || (100..=599).contains(&s) => s as u16,
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "{name}: log.entries[{i}] (GET {url}): response status {v} is not an HTTP status (expected 100 to 599, or 0 for no response)"
+                    )))
+                }
+            },
+        };
         let content = &entry["response"]["content"];
         let text = content["text"].as_str().unwrap_or("");
         let text = if content["encoding"].as_str() == Some("base64") {
@@ -174,6 +382,77 @@ mod tests {
         );
         assert_eq!(path_of("/api/v2/occurrences/1/"), "/api/v2/occurrences/1/");
         assert_eq!(path_of("http://h"), "/");
+    }
+
+    fn lines_of(bytes: &[u8], limits: Limits) -> Result<Vec<(usize, String)>> {
+        let mut lines = Lines::new("in", bytes, limits);
+        let mut out = Vec::new();
+        while let Some(l) = lines.next_text()? {
+            out.push(l);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn bounded_lines() {
+        let limits = Limits {
+            max_line_bytes: 5,
+            max_input_bytes: 20,
+        };
+        assert_eq!(
+            lines_of(b"ab\r\n\ncde\nfghij", limits).unwrap(),
+            vec![
+                (1, "ab".to_string()),
+                (2, String::new()),
+                (3, "cde".to_string()),
+                (4, "fghij".to_string())
+            ]
+        );
+        let e = lines_of(b"ab\nabcdef\n", limits).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "in: line 2: line longer than 5 bytes, the limit of --max-line-bytes"
+        );
+        let e = lines_of(&[b'\n'; 30], limits).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "in: line 21: input larger than 20 bytes, the limit of --max-input-bytes"
+        );
+        assert_eq!(human_bytes(64 << 20), "64 MiB");
+        assert_eq!(human_bytes(4 << 30), "4 GiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn as_user_must_be_a_string() {
+        for bad in ["1", "null", "true", "[\"a\"]", "{\"email\": \"a@t\"}"] {
+            let line =
+                format!("{{\"url\": \"/api/v2/occurrences/1/\", \"status\": 200, \"body\": {{}}, \"as_user\": {bad}}}");
+            let e = from_lines("f.jsonl", &format!("\n{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("f.jsonl: line 2: \"as_user\" is "), "{e}");
+        }
+        let ok = from_lines(
+            "f",
+            "{\"url\": \"/api/v2/occurrences/1/\", \"status\": 200, \"body\": {}, \"as_user\": \"anonymous\"}",
+        )
+        .unwrap();
+        assert_eq!(ok.responses[0].as_user.as_deref(), Some("anonymous"));
+    }
+
+    #[test]
+    fn har_status_out_of_range() {
+        for status in [serde_json::json!(70000), serde_json::json!(-1), serde_json::json!("200"), serde_json::json!(99)] {
+            let har = serde_json::json!({"log": {"entries": [
+                {"request": {"method": "GET", "url": "http://x/api/v2/occurrences/1/"},
+                 "response": {"status": status, "content": {"text": "{}"}}}]}});
+            let e = from_har("h.har", &har).unwrap_err().to_string();
+            assert!(
+                e.starts_with("h.har: log.entries[0] (GET http://x/api/v2/occurrences/1/): response status"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The verification report: totals, counts by endpoint and by field, then every mismatch —
-//! as text for a terminal or as one JSON document (`--format json`).
+//! The verification report: totals, counts by endpoint and by field, then every mismatch and
+//! every URL that could not be fetched (class `fetch_failed`) — as text for a terminal or as
+//! one JSON document (`--format json`). URLs and values pass through [`crate::redact`].
 
 use super::Checked;
 use crate::render::pyfmt::to_json;
@@ -18,6 +19,8 @@ pub struct Report {
     pub checked: Vec<Checked>,
     /// Inputs not checked: what, and why.
     pub skipped: Vec<(String, String)>,
+    /// Live URLs that could not be fetched after their retries: the URL, and the cause.
+    pub failed: Vec<(String, String)>,
 }
 
 /// A pointer with its indices and index ranges as `*`: the field a mismatch is about.
@@ -72,14 +75,23 @@ impl Report {
         out
     }
 
+    /// The report as text, secrets redacted.
     pub fn to_text(&self) -> String {
+        crate::redact::redact(&self.text())
+    }
+
+    fn text(&self) -> String {
         let mut t = format!(
-            "{} responses checked: {} match, {} differ; {} skipped\n",
+            "{} responses checked: {} match, {} differ; {} skipped",
             self.checked.len(),
             self.matched(),
             self.mismatched(),
             self.skipped.len()
         );
+        if !self.failed.is_empty() {
+            t.push_str(&format!("; {} could not be fetched", self.failed.len()));
+        }
+        t.push('\n');
         for (endpoint, c) in self.by_endpoint() {
             t.push_str(&format!(
                 "  {endpoint:<10} {:>7} checked {:>7} differ\n",
@@ -114,10 +126,23 @@ impl Report {
                 t.push_str(&format!("  {what}: {why}\n"));
             }
         }
+        if !self.failed.is_empty() {
+            t.push_str(&format!("\nfetch_failed ({}):\n", self.failed.len()));
+            for (url, cause) in &self.failed {
+                t.push_str(&format!("  GET {url}: {cause}\n"));
+            }
+        }
         t
     }
 
+    /// The report as one JSON document, secrets redacted in every string.
     pub fn to_json(&self) -> Value {
+        let mut v = self.json();
+        crate::redact::redact_json(&mut v);
+        v
+    }
+
+    fn json(&self) -> Value {
         let endpoints: serde_json::Map<String, Value> = self
             .by_endpoint()
             .into_iter()
@@ -146,6 +171,8 @@ impl Report {
             "by_field": self.by_field(),
             "mismatches": mismatches,
             "skipped_inputs": self.skipped.iter().map(|(w, y)| json!({"input": w, "reason": y})).collect::<Vec<_>>(),
+            "fetch_failed": self.failed.len(),
+            "failures": self.failed.iter().map(|(u, c)| json!({"url": u, "class": "fetch_failed", "cause": c})).collect::<Vec<_>>(),
         })
     }
 }

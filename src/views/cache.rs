@@ -124,12 +124,108 @@ pub fn directory(settings: &Settings, snapshot: &Snapshot, tz: chrono_tz::Tz) ->
     Some(settings.root()?.join(fingerprint(snapshot, tz)))
 }
 
-/// `dir` if it holds a complete cache (it is renamed into place only when complete).
+/// The marker occlens writes last into each entry: the entry's files with their sizes and
+/// SHA-256. Only directories holding it are ever read or removed as cache entries.
+pub const MARKER: &str = "_occlens_cache.json";
+
+/// What a cache entry directory holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Absent,
+    Ready(PathBuf),
+    /// The entry exists but does not match its marker (the reason).
+    Damaged(String),
+}
+
+/// Inspect the entry `dir`: its marker and every file's size (cheap, on every open); with
+/// `checksums`, every file's SHA-256 too (`occlens cache status --verify`, `occlens check`).
+pub fn inspect(dir: &Path, checksums: bool) -> Entry {
+    if !dir.exists() {
+        return Entry::Absent;
+    }
+    let marker = match std::fs::read(dir.join(MARKER)) {
+        Ok(m) => m,
+        Err(_) => return Entry::Damaged(format!("no {MARKER}")),
+    };
+    let marker: serde_json::Value = match serde_json::from_slice(&marker) {
+        Ok(m) => m,
+        Err(e) => return Entry::Damaged(format!("{MARKER}: {e}")),
+    };
+    for (view, _, _) in CACHED_VIEWS {
+        let name = format!("{view}.parquet");
+        let Some(expected) = marker["files"].as_array().and_then(|f| f.iter().find(|f| f["name"] == name.as_str())) else {
+            return Entry::Damaged(format!("{MARKER} does not list {name}"));
+        };
+        let path = dir.join(&name);
+        let size = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) => return Entry::Damaged(format!("{name}: {e}")),
+        };
+        if Some(size) != expected["bytes"].as_u64() {
+            return Entry::Damaged(format!("{name} is {size} bytes, {MARKER} says {}", expected["bytes"]));
+        }
+        if checksums {
+            match sha256(&path) {
+                Ok(sum) if Some(sum.as_str()) == expected["sha256"].as_str() => {}
+                Ok(_) => return Entry::Damaged(format!("{name}: checksum differs from {MARKER}")),
+                Err(e) => return Entry::Damaged(format!("{name}: {e}")),
+            }
+        }
+    }
+    Entry::Ready(dir.to_path_buf())
+}
+
+/// `dir` if it holds a complete, undamaged cache (sizes checked against its marker).
 pub fn present(dir: &Path) -> Option<PathBuf> {
-    CACHED_VIEWS
-        .iter()
-        .all(|(view, _, _)| file(dir, view).is_file())
-        .then(|| dir.to_path_buf())
+    match inspect(dir, false) {
+        Entry::Ready(d) => Some(d),
+        _ => None,
+    }
+}
+
+fn sha256(path: &Path) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    std::io::copy(&mut File::open(path)?, &mut h)?;
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// Whether `dir` is a cache entry occlens wrote: named by a fingerprint (24 hex digits) and
+/// holding the marker (or, from before markers, nothing but cached views' files).
+pub fn is_entry(dir: &Path) -> bool {
+    let named = dir.file_name().map(|n| n.to_string_lossy().to_string()).is_some_and(|n| {
+        n.len() == 24 && n.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if !named || !dir.is_dir() {
+        return false;
+    }
+    if dir.join(MARKER).is_file() {
+        return true;
+    }
+    let known: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().all(|e| known.contains(&e.file_name().to_string_lossy().to_string()))
+    })
+}
+
+/// Remove the cache entry `dir` if occlens wrote it; anything else is left alone.
+pub fn remove_entry(dir: &Path) -> bool {
+    is_entry(dir) && std::fs::remove_dir_all(dir).is_ok()
+}
+
+/// Remove every cache entry under `root` and the leftovers of killed cache builds; nothing
+/// else in `root` is touched. Returns what was removed and how many other entries were left.
+pub fn clear(root: &Path) -> std::io::Result<(Vec<PathBuf>, usize)> {
+    let mut removed = crate::staging::sweep(root);
+    let mut others = 0;
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let path = entry.path();
+        if remove_entry(&path) {
+            removed.push(path);
+        } else if !removed.contains(&path) {
+            others += 1;
+        }
+    }
+    Ok((removed, others))
 }
 
 /// The names of the cached views.
@@ -164,19 +260,36 @@ pub async fn build(
     };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let tmp = crate::staging::sibling(dir, "cache");
-    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    // Removed when dropped (an error below) and on SIGINT/SIGTERM.
+    let tmp = crate::staging::Temp::sibling_of(dir, "cache");
+    std::fs::create_dir_all(tmp.path()).map_err(|e| io(tmp.path(), e))?;
+    let mut files = Vec::new();
     for (view, order, ranged) in CACHED_VIEWS {
-        let path = file(&tmp, view);
-        if let Err(e) = write(ctx, view, order, *ranged, range_rows, &path, progress).await {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
+        let path = file(tmp.path(), view);
+        write(ctx, view, order, *ranged, range_rows, &path, progress).await?;
+        let bytes = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
+        let sum = sha256(&path).map_err(|e| io(&path, e))?;
+        files.push(serde_json::json!({"name": format!("{view}.parquet"), "bytes": bytes, "sha256": sum}));
     }
-    if let Err(e) = std::fs::rename(&tmp, dir) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        if present(dir).is_none() {
-            return Err(io(dir, e));
+    let marker = serde_json::json!({
+        "format": "occlens-cache/1",
+        "occlens": env!("CARGO_PKG_VERSION"),
+        "files": files,
+    });
+    let marker_path = tmp.path().join(MARKER);
+    std::fs::write(&marker_path, marker.to_string()).map_err(|e| io(&marker_path, e))?;
+    // A damaged entry in the way (the caller decided to rebuild it) goes first; nothing that
+    // is not an occlens cache entry is ever replaced.
+    if dir.exists() && present(dir).is_none() {
+        remove_entry(dir);
+    }
+    match std::fs::rename(tmp.path(), dir) {
+        Ok(()) => tmp.keep(),
+        // Another process finished first: its (identical) result is kept.
+        Err(e) => {
+            if present(dir).is_none() {
+                return Err(io(dir, e));
+            }
         }
     }
     Ok(dir.to_path_buf())
@@ -185,12 +298,36 @@ pub async fn build(
 /// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` occurrences each.
 async fn ranges(ctx: &SessionContext, per: i64) -> Result<Vec<(i64, i64)>> {
     let batches = ctx
-        .sql("SELECT min(id) AS lo, max(id) AS hi, count(*) AS n FROM main_occurrence")
+        .sql(
+            "SELECT min(id) AS lo, max(id) AS hi, count(*) AS n, count(id) AS ids, \
+             count(DISTINCT id) AS distinct_ids FROM main_occurrence",
+        )
         .await?
         .collect()
         .await?;
     let row = crate::views::rows::to_rows(&batches)?;
     let get = |k: &str| row.first().and_then(|r| r.get(k)).and_then(|v| v.as_i64());
+    // This scan reads every occurrence id anyway: a broken key would make pages whose count
+    // disagrees with their rows.
+    let (n, ids, distinct) = (get("n"), get("ids"), get("distinct_ids"));
+    if n != ids {
+        return Err(Error::Snapshot {
+            location: "main_occurrence".into(),
+            message: format!(
+                "{} rows have a NULL id (the contract says NOT NULL); `occlens check` reports every broken rule",
+                n.unwrap_or(0) - ids.unwrap_or(0)
+            ),
+        });
+    }
+    if ids != distinct {
+        return Err(Error::Snapshot {
+            location: "main_occurrence".into(),
+            message: format!(
+                "{} rows repeat an id of another row (ids must be unique); `occlens check` reports every broken rule",
+                ids.unwrap_or(0) - distinct.unwrap_or(0)
+            ),
+        });
+    }
     Ok(split(get("lo"), get("hi"), get("n").unwrap_or(0), per))
 }
 

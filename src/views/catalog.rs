@@ -47,6 +47,7 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/taxa_list.sql"),
     include_str!("../../queries/audit.sql"),
     include_str!("../../queries/snapshot_project.sql"),
+    include_str!("../../queries/check.sql"),
 ];
 
 /// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable).
@@ -68,13 +69,31 @@ const TUNING: &[(&str, &str)] = &[
     ("datafusion.execution.parquet.pushdown_filters", "true"),
 ];
 
+/// DataFusion's settings from their DATAFUSION_* environment variables, as in datafusion-cli
+/// (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=4). A value DataFusion refuses is an error
+/// naming the variable (DataFusion's own `from_env` drops every setting then).
+pub fn config_from_env() -> Result<SessionConfig> {
+    let mut options = datafusion::config::ConfigOptions::new();
+    let keys: Vec<String> = options.entries().into_iter().map(|e| e.key).collect();
+    for key in keys {
+        let var = key.to_uppercase().replace('.', "_");
+        let Some(value) = std::env::var_os(&var) else {
+            continue;
+        };
+        let value = value
+            .into_string()
+            .map_err(|_| Error::Usage(format!("{var}: the value is not valid UTF-8")))?;
+        options.set(&key, &value).map_err(|e| {
+            let why = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ");
+            Error::Usage(format!("{var}={value:?}: not a valid value for {key} ({why})"))
+        })?;
+    }
+    Ok(SessionConfig::from(options))
+}
+
 /// A new DataFusion session with occlens's functions registered.
-pub fn session() -> SessionContext {
-    // DataFusion's own settings may be tuned with DATAFUSION_* environment variables, as in
-    // datafusion-cli (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=4); bad values are ignored.
-    let mut config = SessionConfig::from_env()
-        .unwrap_or_default()
-        .with_information_schema(true);
+pub fn session() -> Result<SessionContext> {
+    let mut config = config_from_env()?.with_information_schema(true);
     for (key, value) in TUNING {
         let env = key.to_uppercase().replace('.', "_");
         if std::env::var_os(env).is_none() {
@@ -90,7 +109,7 @@ pub fn session() -> SessionContext {
     arg_best::register(&ctx);
     ordered_concat::register(&ctx);
     render_udf::register(&ctx);
-    ctx
+    Ok(ctx)
 }
 
 /// The session for requests that touch few rows: `ctx`'s catalog and functions, with joins

@@ -16,6 +16,7 @@ pub mod request;
 pub mod rows;
 pub mod single_group;
 pub mod udf;
+pub mod user_sql;
 
 use crate::error::Result;
 use crate::snapshot::{location::Location, Snapshot};
@@ -106,14 +107,32 @@ impl Engine {
             }
         };
         let location = Location::resolve(snapshot).await?;
-        let mut ctx = catalog::session();
+        let mut ctx = catalog::session()?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
         let (mut cached, mut cache_warning) = (None, None);
         if let Some(dir) = cache::directory(settings, &snapshot, config.time_zone) {
             if settings.mode == cache::Mode::Refresh {
-                let _ = std::fs::remove_dir_all(&dir);
+                cache::remove_entry(&dir);
             }
-            cached = cache::present(&dir);
+            cached = match cache::inspect(&dir, false) {
+                cache::Entry::Ready(d) => Some(d),
+                cache::Entry::Absent => None,
+                cache::Entry::Damaged(why) => {
+                    if settings.mode == cache::Mode::Auto && !build {
+                        cache_warning = Some(format!(
+                            "the cache entry {} is damaged ({why}); answering from the snapshot's tables (--cache refresh rebuilds it)",
+                            dir.display()
+                        ));
+                    } else {
+                        cache_warning = Some(format!(
+                            "the cache entry {} is damaged ({why}); rebuilding it",
+                            dir.display()
+                        ));
+                        cache::remove_entry(&dir);
+                    }
+                    None
+                }
+            };
             let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
             if cached.is_none() && (build || must) {
                 catalog::create_views(&ctx, config.time_zone, &[]).await?;
@@ -130,7 +149,7 @@ impl Engine {
                     }
                     Err(e) => return Err(e),
                 }
-                ctx = catalog::session();
+                ctx = catalog::session()?;
                 snapshot = Snapshot::open(&ctx, &location).await?;
             }
         }

@@ -166,28 +166,28 @@ fn py_float(a: &[ArrayRef]) -> Result<ArrayRef> {
 }
 
 /// Apply `f` to each (x, n) pair of a (Float64, Int64) argument list; NULL in, NULL out.
-fn with_digits<T>(a: &[ArrayRef], f: impl Fn(f64, usize) -> T) -> impl Iterator<Item = Option<T>> {
+fn with_digits<T>(a: &[ArrayRef], f: impl Fn(f64, i64) -> T) -> impl Iterator<Item = Option<T>> {
     let (x, n) = (
         a[0].as_primitive::<Float64Type>().clone(),
         a[1].as_primitive::<Int64Type>().clone(),
     );
-    (0..x.len()).map(move |i| {
-        (x.is_valid(i) && n.is_valid(i)).then(|| f(x.value(i), n.value(i).max(0) as usize))
-    })
+    (0..x.len()).map(move |i| (x.is_valid(i) && n.is_valid(i)).then(|| f(x.value(i), n.value(i))))
 }
 
-/// `py_round(x, n)`: Python's `round(x, n)` (ties to even on the exact binary value).
+/// `py_round(x, n)`: Python's `round(x, n)` (ties to even on the exact binary value; any `n`).
 fn py_round(a: &[ArrayRef]) -> Result<ArrayRef> {
     Ok(Arc::new(
         with_digits(a, pyfmt::py_round).collect::<Float64Array>(),
     ))
 }
 
-/// `fixed(x, n)`: `f"{x:.nf}"`.
+/// `fixed(x, n)`: `f"{x:.nf}"`; `n` outside `0..=65535` is an error.
 fn fixed(a: &[ArrayRef]) -> Result<ArrayRef> {
-    Ok(Arc::new(
-        with_digits(a, |x, n| format!("{x:.n$}")).collect::<StringArray>(),
-    ))
+    let text = with_digits(a, pyfmt::py_fixed)
+        .map(Option::transpose)
+        .collect::<std::result::Result<StringArray, String>>()
+        .map_err(|e| datafusion::error::DataFusionError::Execution(format!("fixed(x, n): {e}")))?;
+    Ok(Arc::new(text))
 }
 
 /// `iso_dt(wall_clock)`: `YYYY-MM-DDTHH:MM:SS[.ffffff]` of a naive (already local) timestamp.

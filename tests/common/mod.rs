@@ -203,9 +203,9 @@ pub fn ids(body: &Value) -> Vec<i64> {
         .collect()
 }
 
-/// `../shared/fixtures/antenna-oracle`.
+/// `tests/fixtures/antenna-oracle`.
 pub fn oracle() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/antenna-oracle")
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/antenna-oracle")
 }
 
 /// An engine over the snapshot `dir` (hyperlinks on `http://testserver`) whose cache of

@@ -1,4 +1,4 @@
--- The Antenna tables of ../shared/fixtures/antenna-oracle/snapshot/SCHEMA.md as PostgreSQL DDL
+-- The Antenna tables of tests/fixtures/antenna-oracle/snapshot/SCHEMA.md as PostgreSQL DDL
 -- (column names, types and nullability from that file; users_user gains the columns a real
 -- database has and a snapshot leaves out unless --include-pii). Used by tests/pg_snapshot.rs.
 

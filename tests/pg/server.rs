@@ -16,23 +16,33 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
-fn bin_dir() -> PathBuf {
+fn bin_dir() -> Option<PathBuf> {
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if dir.join("initdb").exists() {
-            return dir;
+            return Some(dir);
         }
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries (.ci/run installs Debian's postgresql package)")
+        .into_iter()
+        .flatten()
         .flatten()
         .map(|e| e.path().join("bin"))
         .filter(|p| p.join("initdb").exists())
         .collect();
     found.sort();
-    found
-        .pop()
-        .expect("an initdb under /usr/lib/postgresql/*/bin")
+    found.pop()
+}
+
+/// A service a test needs is missing: with `CI=true` or `OCCLENS_REQUIRE_SERVICES=1` that is a
+/// failure; otherwise the test prints one line saying what it skipped and how to install it.
+pub fn missing_service(what: &str, install: &str) {
+    let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("OCCLENS_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    if required {
+        panic!("{what} is required here (CI or OCCLENS_REQUIRE_SERVICES=1): {install}");
+    }
+    eprintln!("skipped: {what} is not installed ({install}; .ci/run installs it)");
 }
 
 fn is_root() -> bool {
@@ -63,8 +73,15 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    pub fn start() -> Server {
-        let bin = bin_dir();
+    /// A new server, or None (after saying so) when PostgreSQL is not installed here.
+    pub fn start() -> Option<Server> {
+        let Some(bin) = bin_dir() else {
+            missing_service(
+                "PostgreSQL's server (initdb, postgres)",
+                "apt-get install postgresql",
+            );
+            return None;
+        };
         let dir = tempfile::Builder::new()
             .prefix("occlens-pg")
             .tempdir_in("/tmp")
@@ -142,7 +159,7 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+        Some(server)
     }
 
     /// The URL of `db` (with the password).

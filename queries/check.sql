@@ -1,0 +1,37 @@
+-- `occlens check`: what the views rely on and a snapshot might break. Each fragment returns
+-- one row: how many rows break the rule (`bad`) and one example (as text, or NULL).
+-- A broken rule makes list pages whose `count` disagrees with their rows, so each is an
+-- error of the snapshot, reported with exit 1.
+
+-- name: check.unique
+-- Primary keys: every id once. ${table}, ${column}.
+SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(k) AS VARCHAR) AS example
+FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1)
+
+-- name: check.not_null
+-- Columns the contract says are NOT NULL. ${table}, ${column}.
+SELECT CAST(count(*) AS BIGINT) AS bad, CAST(NULL AS VARCHAR) AS example
+FROM ${table} WHERE ${column} IS NULL
+
+-- name: check.foreign_key
+-- References the views join on: a non-NULL ${table}.${column} names a row of ${parent}.id.
+SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(c.${column}) AS VARCHAR) AS example
+FROM ${table} c
+WHERE c.${column} IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE p.id = c.${column})
+
+-- name: check.references
+-- The references check.foreign_key tests: the joins of 02–06 from child to parent.
+SELECT child, child_column, parent FROM (VALUES
+  ('main_occurrence',     'project_id',       'main_project'),
+  ('main_occurrence',     'deployment_id',    'main_deployment'),
+  ('main_occurrence',     'event_id',         'main_event'),
+  ('main_occurrence',     'determination_id', 'main_taxon'),
+  ('main_detection',      'occurrence_id',    'main_occurrence'),
+  ('main_detection',      'source_image_id',  'main_sourceimage'),
+  ('main_classification', 'detection_id',     'main_detection'),
+  ('main_classification', 'taxon_id',         'main_taxon'),
+  ('main_identification', 'occurrence_id',    'main_occurrence'),
+  ('main_identification', 'taxon_id',         'main_taxon')
+) AS r(child, child_column, parent)
+ORDER BY child, child_column

@@ -1,0 +1,635 @@
+//! Secrets out of everything occlens prints or stores: one function, [`redact`], that every
+//! URL, connection string and error message goes through before it reaches a terminal or a
+//! file.
+//!
+//! It removes, in any text:
+//! - URL userinfo passwords: `scheme://user:pw@host` → `scheme://user:***@host`, also when the
+//!   password holds `@ / ? # % : =` (the *last* `@` of a URL-looking token ends the userinfo;
+//!   no URL parser has to accept the URL);
+//! - values of query parameters and `key=value` pairs whose name looks secret (password,
+//!   passwd, pwd, token, access_token, sig, signature, secret, key, apikey, api_key,
+//!   credential, names containing password/secret/token/signature/credential, and every
+//!   `X-Amz-*` / `X-Goog-*` parameter): `?token=abc` → `?token=***`, libpq conninfo
+//!   `password='se cret\'x'` → `password=***`;
+//! - `Authorization:` header values (`Token …`, `Bearer …`, `Basic …`) and bare `Bearer …`
+//!   tokens;
+//! - every string given to [`register_secret`] (and its percent-encoded, percent-decoded and
+//!   escaped forms): a safety net for passwords that libraries quote back in their errors.
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use std::sync::{Mutex, OnceLock};
+
+/// What a secret is replaced by.
+pub const MASK: &str = "***";
+
+/// Registered secrets in every form they may be printed in, longest first.
+fn registry() -> &'static Mutex<Vec<String>> {
+    static SECRETS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// The characters the `url` crate percent-encodes in userinfo.
+const USERINFO: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'|');
+
+/// The forms `s` may be printed in: as is, percent-encoded (upper and lower case hex, every
+/// non-alphanumeric or only userinfo's reserved characters, form encoding), percent-decoded,
+/// and escaped as in JSON, Rust's `{:?}` and libpq's quoted values.
+fn forms(s: &str) -> Vec<String> {
+    let mut out = vec![s.to_string()];
+    let all = utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    out.push(lower_hex(&all));
+    out.push(all);
+    let userinfo = utf8_percent_encode(s, USERINFO).to_string();
+    out.push(lower_hex(&userinfo));
+    out.push(userinfo);
+    out.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
+    out.push(percent_decode_str(s).decode_utf8_lossy().into_owned());
+    let json = serde_json::to_string(s).unwrap_or_default();
+    out.push(json.trim_matches('"').to_string());
+    let debug = format!("{s:?}");
+    out.push(debug.trim_matches('"').to_string());
+    out.push(s.replace('\\', "\\\\").replace('\'', "\\'"));
+    out
+}
+
+/// `%2F` → `%2f` (the escapes only).
+fn lower_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let escape = rest.get(i..i + 3).unwrap_or(&rest[i..]);
+        out.push_str(&escape.to_ascii_lowercase());
+        rest = &rest[i + escape.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Remember `s` as a secret: [`redact`] replaces it (in every form it may be printed in) by
+/// `***` from now on, in this process. Strings shorter than 4 characters are ignored (they
+/// would mask ordinary text).
+pub fn register_secret(s: &str) {
+    if s.chars().count() < 4 || s == MASK {
+        return;
+    }
+    let mut secrets = registry().lock().unwrap_or_else(|e| e.into_inner());
+    for form in forms(s) {
+        if form.chars().count() >= 4 && !secrets.contains(&form) {
+            secrets.push(form);
+        }
+    }
+    secrets.sort_by_key(|f| std::cmp::Reverse(f.len()));
+}
+
+/// Register every secret [`redact`] would remove from `text` (URL passwords, secret query
+/// parameters and conninfo values, authorization tokens): for arguments, before anything
+/// that may quote them back runs.
+pub fn register_secrets_in(text: &str) {
+    let mut found = Vec::new();
+    structural(text, &mut found);
+    for s in found {
+        register_secret(&s);
+    }
+}
+
+/// `text` without any secret (see the module documentation).
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    {
+        let secrets = registry().lock().unwrap_or_else(|e| e.into_inner());
+        for s in secrets.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), MASK);
+            }
+        }
+    }
+    structural(&out, &mut Vec::new())
+}
+
+/// Every string in `value` (keys too) through [`redact`].
+pub fn redact_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            let r = redact(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(map) => {
+            let needs_key_change = map.keys().any(|k| redact(k) != *k);
+            if needs_key_change {
+                let old = std::mem::take(map);
+                for (k, mut v) in old {
+                    redact_json(&mut v);
+                    map.insert(redact(&k), v);
+                }
+            } else {
+                map.values_mut().for_each(redact_json);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The structural passes; the values removed are pushed to `found`.
+fn structural(text: &str, found: &mut Vec<String>) -> String {
+    let text = userinfo(text, found);
+    let text = key_values(&text, found);
+    authorization(&text, found)
+}
+
+fn is_scheme_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')
+}
+
+/// Where a URL-looking token ends: whitespace or a character that never is part of one.
+fn token_end(s: &str) -> usize {
+    s.find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '`'))
+        .unwrap_or(s.len())
+}
+
+/// In `token` (what follows `://`): the user and the index of the `@` that ends a userinfo
+/// with a password — the last `@` whose userinfo has a `:` and a user part without `/ ? #`.
+fn userinfo_split(token: &str) -> Option<(&str, usize)> {
+    for (at, _) in token.match_indices('@').collect::<Vec<_>>().into_iter().rev() {
+        let info = &token[..at];
+        let Some(colon) = info.find(':') else {
+            continue;
+        };
+        let user = &info[..colon];
+        if user.contains(['/', '?', '#']) {
+            continue;
+        }
+        if &info[colon + 1..] == MASK {
+            return None;
+        }
+        return Some((user, at));
+    }
+    None
+}
+
+/// `scheme://user:pw@host…` → `scheme://user:***@host…`.
+fn userinfo(text: &str, found: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let before = &rest.as_bytes()[..i];
+        let scheme_len = before
+            .iter()
+            .rev()
+            .take_while(|b| is_scheme_byte(**b))
+            .count();
+        let after = &rest[i + 3..];
+        let end = token_end(after);
+        let token = &after[..end];
+        if scheme_len > 0 && before[i - scheme_len].is_ascii_alphabetic() {
+            if let Some((user, at)) = userinfo_split(token) {
+                found.push(token[user.len() + 1..at].to_string());
+                out.push_str(&rest[..i + 3]);
+                out.push_str(user);
+                out.push(':');
+                out.push_str(MASK);
+                // A URL inside the rest of the token (a redirect parameter) is looked at too.
+                rest = &after[at..];
+                continue;
+            }
+        }
+        out.push_str(&rest[..i + 3]);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a query parameter or conninfo key names a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let k = name.to_ascii_lowercase();
+    const EXACT: &[&str] = &[
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "token",
+        "access_token",
+        "sig",
+        "signature",
+        "secret",
+        "key",
+        "apikey",
+        "api_key",
+        "api-key",
+        "credential",
+        "credentials",
+        "sslpassword",
+        "sslkey",
+        "private_key",
+    ];
+    const CONTAINS: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "signature",
+        "credential",
+        "apikey",
+        "api_key",
+        "api-key",
+        "access_key",
+        "accesskey",
+        "private_key",
+    ];
+    EXACT.contains(&k.as_str())
+        || k.starts_with("x-amz-")
+        || k.starts_with("x-goog-")
+        || CONTAINS.iter().any(|w| k.contains(w))
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// `name=value` with a secret name → `name=***`: query parameters (after `? & ; #`: the value
+/// ends at `&`, `#`, whitespace or a quote) and libpq conninfo pairs (spaces around `=`
+/// allowed; a value in single quotes with backslash escapes, else up to whitespace).
+fn key_values(text: &str, found: &mut Vec<String>) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0; // text[..copied] is in `out`
+    let mut pos = 0; // where to look for the next '='
+    while let Some(off) = text[pos..].find('=') {
+        let eq = pos + off;
+        pos = eq + 1;
+        let mut key_end = eq;
+        while key_end > copied && bytes[key_end - 1] == b' ' {
+            key_end -= 1;
+        }
+        let mut key_start = key_end;
+        while key_start > copied && is_key_byte(bytes[key_start - 1]) {
+            key_start -= 1;
+        }
+        if key_start == key_end || !is_secret_name(&text[key_start..key_end]) {
+            continue;
+        }
+        let query = key_start > 0 && matches!(bytes[key_start - 1], b'?' | b'&' | b';' | b'#');
+        let mut start = eq + 1;
+        while start < bytes.len() && bytes[start] == b' ' {
+            start += 1;
+        }
+        if start >= bytes.len() || text[start..].starts_with(MASK) {
+            continue;
+        }
+        let (end, value) = match bytes[start] {
+            q @ (b'\'' | b'"') => {
+                // A quoted value: backslash escapes the next character.
+                let mut i = start + 1;
+                let mut value = String::new();
+                let mut closed = false;
+                let mut chars = text[i..].char_indices();
+                while let Some((j, c)) = chars.next() {
+                    if c == '\\' {
+                        if let Some((_, n)) = chars.next() {
+                            value.push(n);
+                        }
+                    } else if c as u32 == q as u32 {
+                        i = start + 1 + j + 1;
+                        closed = true;
+                        break;
+                    } else {
+                        value.push(c);
+                    }
+                }
+                if !closed {
+                    i = bytes.len();
+                }
+                (i, value)
+            }
+            _ => {
+                let stop = |c: char| {
+                    c.is_whitespace()
+                        || matches!(c, '"' | '\'' | '`' | '<' | '>')
+                        || (query && matches!(c, '&' | '#'))
+                };
+                let end = text[start..]
+                    .find(stop)
+                    .map_or(bytes.len(), |n| start + n);
+                (end, text[start..end].to_string())
+            }
+        };
+        if end == start {
+            continue;
+        }
+        found.push(text[start..end].to_string());
+        if value != text[start..end] {
+            found.push(value);
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(MASK);
+        copied = end;
+        pos = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// `Authorization: Token abc` → `Authorization: Token ***` (also `=`, and any scheme word), and
+/// bare `Bearer abc…` → `Bearer ***`.
+fn authorization(text: &str, found: &mut Vec<String>) -> String {
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let skip_spaces = |mut i: usize| {
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        i
+    };
+    let value_end = |start: usize| {
+        text[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ')'))
+            .map_or(text.len(), |n| start + n)
+    };
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (i, _) in lower.match_indices("authorization") {
+        let mut j = skip_spaces(i + "authorization".len());
+        if j < bytes.len() && bytes[j] == b'"' {
+            j += 1;
+        }
+        j = skip_spaces(j);
+        if j >= bytes.len() || !matches!(bytes[j], b':' | b'=') {
+            continue;
+        }
+        j = skip_spaces(j + 1);
+        if j < bytes.len() && bytes[j] == b'"' {
+            j += 1;
+        }
+        let word = lower[j..]
+            .bytes()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let scheme = &lower[j..j + word];
+        if matches!(scheme, "token" | "bearer" | "basic" | "digest" | "negotiate")
+            && j + word < bytes.len()
+            && bytes[j + word] == b' '
+        {
+            j = skip_spaces(j + word);
+        }
+        spans.push((j, value_end(j)));
+    }
+    for (i, _) in lower.match_indices("bearer ") {
+        let j = skip_spaces(i + "bearer ".len());
+        let end = text[j..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-._~+/=".contains(c)))
+            .map_or(text.len(), |n| j + n);
+        if end - j >= 8 {
+            spans.push((j, end));
+        }
+    }
+    spans.sort();
+    for (start, end) in spans {
+        if start < copied || end <= start || text[start..].starts_with(MASK) {
+            continue;
+        }
+        found.push(text[start..end].to_string());
+        out.push_str(&text[copied..start]);
+        out.push_str(MASK);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The password of a URL's userinfo (last `@` rule), as typed.
+pub fn url_password(url: &str) -> Option<String> {
+    let (_, after) = url.split_once("://")?;
+    let token = &after[..token_end(after)];
+    let (user, at) = userinfo_split(token)?;
+    Some(token[user.len() + 1..at].to_string())
+}
+
+/// `url` without its userinfo (`scheme://user:pw@host/…` → `scheme://host/…`): for URLs that
+/// are printed or written into answers, such as hyperlinks built on `--api-url`.
+pub fn strip_userinfo(url: &str) -> String {
+    let Some((scheme, after)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    if let Ok(u) = url::Url::parse(url) {
+        if u.username().is_empty() && u.password().is_none() {
+            return url.to_string();
+        }
+    }
+    let token = &after[..token_end(after)];
+    let at = userinfo_split(token).map(|(_, at)| at).or_else(|| {
+        let authority = &token[..token.find(['/', '?', '#']).unwrap_or(token.len())];
+        authority.rfind('@')
+    });
+    match at {
+        Some(at) => format!("{scheme}://{}", &after[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_secret(text: &str, secret: &str) -> String {
+        let r = redact(text);
+        assert!(!r.contains(secret), "{secret} in {r} (from {text})");
+        r
+    }
+
+    #[test]
+    fn url_passwords() {
+        assert_eq!(
+            redact("postgres://ami:s3cret@db.example:5432/antenna"),
+            "postgres://ami:***@db.example:5432/antenna"
+        );
+        assert_eq!(redact("postgres://ami@db/antenna"), "postgres://ami@db/antenna");
+        assert_eq!(
+            redact("GET http://user:pw@127.0.0.1:1/x: cannot connect"),
+            "GET http://user:***@127.0.0.1:1/x: cannot connect"
+        );
+        assert_eq!(
+            redact("error sending request for url (https://u:p%40ss@h/snap/_snapshot.json)"),
+            "error sending request for url (https://u:***@h/snap/_snapshot.json)"
+        );
+        // Idempotent.
+        let once = redact("s3://k:secretkey@bucket/p");
+        assert_eq!(redact(&once), once);
+        // Several URLs in one text.
+        assert_eq!(
+            redact("a http://a:b1@h1/ b 'https://c:d2@h2' c"),
+            "a http://a:***@h1/ b 'https://c:***@h2' c"
+        );
+        // Not a password: a user only, an @ in the path, a port.
+        for plain in [
+            "http://host/path?email=a@b.c",
+            "http://user@host:8080/x",
+            "http://host:8080/x",
+            "mailto:a@b.c",
+            "no url at all: a@b",
+        ] {
+            assert_eq!(redact(plain), plain);
+        }
+    }
+
+    #[test]
+    fn url_passwords_with_special_characters() {
+        for c in ['@', '/', '?', '#', '%', ':', '='] {
+            let pw = format!("Pa{c}ss{c}wd9");
+            let url = format!("postgres://u:{pw}@127.0.0.1:1/db");
+            let r = no_secret(&url, &pw);
+            assert_eq!(r, "postgres://u:***@127.0.0.1:1/db", "{c}");
+            assert_eq!(url_password(&url).as_deref(), Some(pw.as_str()));
+            // Inside a message, followed by more text.
+            let r = no_secret(&format!("--from {url}: cannot connect"), &pw);
+            assert!(r.ends_with("@127.0.0.1:1/db: cannot connect"), "{r}");
+        }
+        let pw = "S3cr@t/?#%:=x";
+        let r = no_secret(&format!("x postgres://u:{pw}@127.0.0.1:1/db y"), pw);
+        assert_eq!(r, "x postgres://u:***@127.0.0.1:1/db y");
+        for part in ["S3cr", "t/?#", "%:=x"] {
+            assert!(!r.contains(part), "{r}");
+        }
+    }
+
+    #[test]
+    fn secret_query_parameters() {
+        assert_eq!(
+            redact("https://h/snap?X-Amz-Signature=abc123&X-Amz-Credential=AKIA%2F2024&x=1"),
+            "https://h/snap?X-Amz-Signature=***&X-Amz-Credential=***&x=1"
+        );
+        assert_eq!(
+            redact("https://h/s?X-Amz-Security-Token=tok&X-Goog-Signature=gs#frag"),
+            "https://h/s?X-Amz-Security-Token=***&X-Goog-Signature=***#frag"
+        );
+        for name in [
+            "password",
+            "PassWord",
+            "passwd",
+            "pwd",
+            "token",
+            "access_token",
+            "sig",
+            "signature",
+            "secret",
+            "key",
+            "apikey",
+            "api_key",
+            "credential",
+            "X-Amz-Signature",
+            "x-amz-credential",
+            "X-Amz-Security-Token",
+            "X-Goog-Credential",
+            "client_secret",
+        ] {
+            let text = format!("failed: https://h/p?a=1&{name}=V4lue%2B/x&b=2 (404)");
+            let r = no_secret(&text, "V4lue");
+            assert_eq!(r, format!("failed: https://h/p?a=1&{name}=***&b=2 (404)"));
+        }
+        assert_eq!(
+            redact("postgres://u@127.0.0.1:1/db?password=S3cretPw&sslmode=disable"),
+            "postgres://u@127.0.0.1:1/db?password=***&sslmode=disable"
+        );
+        assert_eq!(redact("/api/v2/occurrences/?project_id=1&limit=5"), "/api/v2/occurrences/?project_id=1&limit=5");
+        assert_eq!(redact("#access_token=abcd&x=1"), "#access_token=***&x=1");
+    }
+
+    #[test]
+    fn conninfo_passwords() {
+        assert_eq!(
+            redact("--from host=127.0.0.1 port=1 password=S3cretPw user=u: cannot connect"),
+            "--from host=127.0.0.1 port=1 password=*** user=u: cannot connect"
+        );
+        assert_eq!(
+            redact(r"host=h password='se cret\'x' user=u"),
+            "host=h password=*** user=u"
+        );
+        assert_eq!(redact("host=h password = 'a b' dbname=d"), "host=h password = *** dbname=d");
+        assert_eq!(redact("'host=h password=pw12'"), "'host=h password=***'");
+        assert_eq!(redact("password=\"q u o\" x"), "password=*** x");
+        for c in ['@', '/', '?', '#', '%', ':', '='] {
+            let pw = format!("Pa{c}ss{c}wd9");
+            no_secret(&format!("host=h password={pw} user=u"), &pw);
+            no_secret(&format!("host=h password='{pw} x' user=u"), &pw);
+        }
+        let mut found = Vec::new();
+        structural(r"host=h password='se cret\'x'", &mut found);
+        assert!(found.contains(&"se cret'x".to_string()), "{found:?}");
+    }
+
+    #[test]
+    fn authorization_values() {
+        assert_eq!(redact("Authorization: Token abcdef0123"), "Authorization: Token ***");
+        assert_eq!(redact("authorization: Bearer eyJ.a.b, next"), "authorization: Bearer ***, next");
+        assert_eq!(redact("Authorization=Basic dXNlcjpwdw=="), "Authorization=Basic ***");
+        assert_eq!(redact("\"Authorization\": \"Token abcd\""), "\"Authorization\": \"Token ***\"");
+        assert_eq!(redact("sent Bearer abcdefghijkl"), "sent Bearer ***");
+        assert_eq!(redact("a bearer token"), "a bearer token");
+    }
+
+    #[test]
+    fn userinfo_stripped() {
+        assert_eq!(strip_userinfo("http://user:S3cr@t/?#%:=x@127.0.0.1:1/a"), "http://127.0.0.1:1/a");
+        assert_eq!(strip_userinfo("https://user@h"), "https://h");
+        assert_eq!(strip_userinfo("https://h:8000/x?e=a@b"), "https://h:8000/x?e=a@b");
+        assert_eq!(strip_userinfo("/relative"), "/relative");
+    }
+
+    #[test]
+    fn json_strings() {
+        let mut v = serde_json::json!({"url": "http://u:pw12@h/?sig=abc", "n": 1,
+                                       "list": ["password=x y", {"token=t1": "k"}]});
+        redact_json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"url": "http://u:***@h/?sig=***", "n": 1,
+                               "list": ["password=*** y", {"token=***": "k"}]})
+        );
+    }
+
+    #[test]
+    fn registered_secrets_in_every_form() {
+        let pw = "Reg1st/er@d Pw?#%:=";
+        register_secret(pw);
+        register_secret("abc"); // too short: ignored
+        assert_eq!(redact("abc"), "abc");
+        no_secret(&format!("library said: bad password {pw}!"), pw);
+        let encoded = utf8_percent_encode(pw, NON_ALPHANUMERIC).to_string();
+        let r = no_secret(&format!("x {encoded} y"), &encoded);
+        assert_eq!(r, "x *** y");
+        let lower = lower_hex(&encoded);
+        no_secret(&format!("x {lower} y"), &lower);
+        let form: String = url::form_urlencoded::byte_serialize(pw.as_bytes()).collect();
+        no_secret(&format!("x {form} y"), &form);
+        // A registered percent-encoded password is also removed decoded.
+        register_secret("Enc%2Fod%40ed");
+        assert_eq!(redact("got Enc/od@ed here"), "got *** here");
+        // register_secrets_in: what the structural rules find.
+        register_secrets_in("https://u:Found%2FPw1@h/x?token=Tok3nValue");
+        assert_eq!(redact("Found/Pw1 and Tok3nValue"), "*** and ***");
+    }
+}

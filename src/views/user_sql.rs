@@ -1,0 +1,37 @@
+//! SQL typed by a user (`occlens sql`): read-only unless asked. DataFusion's `SQLOptions`
+//! refuse DDL (CREATE …), DML (INSERT …, COPY … TO) and statements before anything runs;
+//! `allow_write` opts in to COPY … TO a path the user names and to DDL. INSERT/UPDATE/DELETE
+//! are refused either way: the snapshot's tables are never written.
+
+use crate::error::{Error, Result};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+
+/// Plan `sql` under the read-only rules, ready to run.
+pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Result<DataFrame> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(allow_write)
+        .with_allow_dml(allow_write)
+        .with_allow_statements(true);
+    let state = ctx.state();
+    let plan = match state.create_logical_plan(sql).await {
+        Ok(plan) => plan,
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(e) = options.verify_plan(&plan) {
+        let what = Error::from(e);
+        return Err(Error::Usage(format!(
+            "{}; occlens sql is read-only unless --allow-write is given",
+            what.to_string().trim_start_matches("query failed: ")
+        )));
+    }
+    if let LogicalPlan::Dml(dml) = &plan {
+        return Err(Error::Usage(format!(
+            "{} into {}: occlens never writes into a snapshot (use COPY (SELECT …) TO 'file' with --allow-write)",
+            dml.op, dml.table_name
+        )));
+    }
+    Ok(ctx.execute_logical_plan(plan).await?)
+}

@@ -1,0 +1,591 @@
+//! The standing bad-input corpus: every class of bad input found so far, run through the
+//! whole binary. Each case asserts its exit code; that the message (stderr, or the response
+//! body for API errors) is one line naming the thing; that nothing says `panicked`; that
+//! nothing exists under the case's final output name; and that no temporary is left behind.
+//! New bug classes get a case here.
+
+mod common;
+
+use common::Tiny;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One bad input.
+struct Case {
+    name: String,
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(String, String)>,
+    /// The exit code (Some) or any non-zero code (None).
+    code: Option<i32>,
+    /// Text the one-line message must contain (case-insensitive).
+    names: String,
+    /// The message is the response body on stdout (API errors), not stderr.
+    body: bool,
+    /// The message is a report on stdout (validators): any number of lines.
+    report: bool,
+    /// Must not exist after the run.
+    absent: Option<PathBuf>,
+}
+
+fn case(name: &str, args: &[&str], code: Option<i32>, names: &str) -> Case {
+    Case {
+        name: name.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        stdin: None,
+        env: Vec::new(),
+        code,
+        names: names.into(),
+        body: false,
+        report: false,
+        absent: None,
+    }
+}
+
+impl Case {
+    fn absent(mut self, p: &Path) -> Case {
+        self.absent = Some(p.to_path_buf());
+        self
+    }
+    fn stdin(mut self, bytes: &[u8]) -> Case {
+        self.stdin = Some(bytes.to_vec());
+        self
+    }
+    fn body(mut self) -> Case {
+        self.body = true;
+        self
+    }
+    fn report(mut self) -> Case {
+        self.report = true;
+        self
+    }
+    fn env(mut self, k: &str, v: &str) -> Case {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// Run one case; the failures found (empty when it passes).
+fn run(c: &Case, cache: &Path) -> Vec<String> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_occlens"));
+    cmd.args(&c.args)
+        .env("OCCLENS_CACHE_DIR", cache)
+        .env_remove("OCCLENS_SNAPSHOT")
+        .stdin(if c.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &c.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start occlens");
+    if let Some(bytes) = &c.stdin {
+        let mut input = child.stdin.take().unwrap();
+        let _ = input.write_all(bytes);
+    }
+    let out = child.wait_with_output().expect("occlens ran");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    let code = out.status.code().unwrap_or(-1);
+    let mut failures = Vec::new();
+    match c.code {
+        Some(want) if want != code => failures.push(format!("exit {code}, expected {want}")),
+        None if code == 0 => failures.push("exit 0, expected an error".into()),
+        _ => {}
+    }
+    if stdout.contains("panicked") || stderr.contains("panicked") || code == 101 {
+        failures.push("a panic".into());
+    }
+    let message = if c.body || c.report { stdout.trim() } else { stderr.trim() };
+    if !c.report && message.lines().count() != 1 {
+        failures.push(format!("{} lines of message", message.lines().count()));
+    }
+    if !message.to_lowercase().contains(&c.names.to_lowercase()) {
+        failures.push(format!("the message does not name {:?}", c.names));
+    }
+    if let Some(p) = &c.absent {
+        if std::fs::symlink_metadata(p).is_ok() {
+            failures.push(format!("{} exists", p.display()));
+        }
+    }
+    if failures.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{}: {}\n    args: {:?}\n    stdout: {}\n    stderr: {}",
+            c.name,
+            failures.join("; "),
+            c.args,
+            stdout.chars().take(300).collect::<String>(),
+            stderr.chars().take(300).collect::<String>()
+        )]
+    }
+}
+
+/// Every `.occlens-…tmp` left anywhere under `dir`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.contains(".occlens-") && name.ends_with(".tmp") {
+            found.push(e.path());
+        } else if e.path().is_dir() {
+            found.extend(temporaries(&e.path()));
+        }
+    }
+    found
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A copy of the good tiny snapshot at `work/name`, changed by `change`.
+fn variant(work: &Path, good: &Path, name: &str, change: impl FnOnce(&Path)) -> String {
+    let dir = work.join(name);
+    copy_dir(good, &dir);
+    change(&dir);
+    dir.to_string_lossy().to_string()
+}
+
+fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
+    let g = good.to_str().unwrap();
+    let s = |n: &str, f: &dyn Fn(&Path)| variant(work, good, n, f);
+    let missing = s("missing_table", &|d| {
+        std::fs::remove_file(d.join("main_detection.parquet")).unwrap()
+    });
+    let zero = s("zero_byte", &|d| {
+        std::fs::write(d.join("main_detection.parquet"), b"").unwrap()
+    });
+    let truncated = s("truncated", &|d| {
+        let p = d.join("main_occurrence.parquet");
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap()
+    });
+    let garbage = s("garbage", &|d| {
+        std::fs::write(d.join("main_taxon.parquet"), b"this is not parquet at all, not even close").unwrap()
+    });
+    let dir_named = s("dir_named_parquet", &|d| {
+        std::fs::remove_file(d.join("main_project.parquet")).unwrap();
+        std::fs::create_dir(d.join("main_project.parquet")).unwrap();
+    });
+    let both = s("file_and_folder", &|d| {
+        std::fs::create_dir(d.join("main_event")).unwrap();
+        std::fs::copy(d.join("main_event.parquet"), d.join("main_event/part-00000.parquet")).unwrap();
+    });
+    let optional_corrupt = s("optional_corrupt", &|d| {
+        std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
+    });
+    let optional_zero = s("optional_zero", &|d| {
+        std::fs::write(d.join("main_project_default_filters_include_taxa.parquet"), b"").unwrap()
+    });
+    let bad_manifest = s("bad_manifest", &|d| {
+        std::fs::write(d.join("_snapshot.json"), b"{not json").unwrap()
+    });
+    let file_snapshot = work.join("a_file");
+    std::fs::write(&file_snapshot, b"x").unwrap();
+    let empty = work.join("empty_snapshot");
+    std::fs::create_dir_all(&empty).unwrap();
+    let nowhere = work.join("does/not/exist");
+    let list = "/api/v2/occurrences/?project_id=1";
+    for (name, snap, names) in [
+        ("snapshot: missing directory", nowhere.to_str().unwrap(), "no such directory"),
+        ("snapshot: a file", file_snapshot.to_str().unwrap(), "no such directory"),
+        ("snapshot: empty directory", empty.to_str().unwrap(), "is missing"),
+        ("snapshot: missing required table", missing.as_str(), "main_detection"),
+        ("snapshot: zero-byte table", zero.as_str(), "main_detection"),
+        ("snapshot: truncated table", truncated.as_str(), "main_occurrence"),
+        ("snapshot: garbage table", garbage.as_str(), "main_taxon"),
+        ("snapshot: directory named .parquet", dir_named.as_str(), "main_project"),
+        ("snapshot: file and folder", both.as_str(), "main_event"),
+        ("snapshot: optional table corrupt", optional_corrupt.as_str(), "main_taxalist"),
+        ("snapshot: optional table zero bytes", optional_zero.as_str(), "main_project_default_filters_include_taxa"),
+        ("snapshot: manifest not JSON", bad_manifest.as_str(), "_snapshot.json"),
+        ("snapshot: unsupported scheme", "ftp://host/snap", "ftp"),
+        ("snapshot: s3 without bucket", "s3:///snap", "bucket"),
+        ("snapshot: unreachable http", "http://127.0.0.1:1/snap", "127.0.0.1"),
+    ] {
+        for (cmd, extra) in [("tables", None), ("api", Some(list)), ("sql", Some("SELECT 1"))] {
+            let mut args = vec!["--snapshot", snap, "--cache", "off", cmd];
+            args.extend(extra);
+            cases.push(case(&format!("{name} ({cmd})"), &args, Some(1), names));
+        }
+    }
+    let _ = g;
+}
+
+fn requests(good: &str, cases: &mut Vec<Case>) {
+    let bad = [
+        ("project_id=abc", "project_id"),
+        ("project_id=", "project_id"),
+        ("project_id=1.5", "project_id"),
+        ("project_id=99999999999999999999999", "project_id"),
+        ("project_id=1&taxon=abc", "taxon"),
+        ("project_id=1&deployment=x", "deployment"),
+        ("project_id=1&event=1e3", "event"),
+        ("project_id=1&date_start=2023-13-45", "date_start"),
+        ("project_id=1&date_end=yesterday", "date_end"),
+        ("project_id=1&algorithm=abc", "algorithm"),
+        ("project_id=1&not_algorithm=abc", "not_algorithm"),
+        ("project_id=1&collection=abc", "collection"),
+        ("project_id=1&detections__source_image=abc", "detections__source_image"),
+        ("project_id=1&taxa_list_id=abc", "taxa_list_id"),
+        ("project_id=1&not_taxa_list_id=abc", "not_taxa_list_id"),
+        ("project_id=1&taxon=999999", "taxon"),
+        ("project_id=1&deployment=999999", "deployment"),
+        ("project_id=1&event=999999", "event"),
+    ];
+    for (q, names) in bad {
+        let url = format!("/api/v2/occurrences/?{q}");
+        cases.push(
+            case(&format!("request: {q}"), &["--snapshot", good, "api", &url], Some(4), names)
+                .body(),
+        );
+    }
+    // Values Antenna ignores (its defaults apply): answered 200, as Antenna does.
+    for q in [
+        "project_id=1&limit=abc",
+        "project_id=1&limit=-1",
+        "project_id=1&limit=99999999999999999999",
+        "project_id=1&offset=abc",
+        "project_id=1&offset=-5",
+        "project_id=1&ordering=bogus",
+        "project_id=1&ordering=",
+        "project_id=1&classification_threshold=abc",
+        "project_id=1&taxa_list_id=999999",
+        "project_id=1&unknown_parameter=1",
+        "project_id=1&%ff=%fe",
+    ] {
+        let url = format!("/api/v2/occurrences/?{q}");
+        cases.push(
+            case(&format!("request (ignored): {q}"), &["--snapshot", good, "api", &url], Some(0), "\"count\"")
+                .body(),
+        );
+    }
+    for (path, names) in [
+        ("/api/v2/occurrences/?project_id=999999", "not found"),
+        // Django reads the last of a repeated parameter.
+        ("/api/v2/occurrences/?project_id=1&project_id=999999", "not found"),
+        ("/api/v2/occurrences/abc/?project_id=1", "not found"),
+        ("/api/v2/occurrences/999999/?project_id=1", "not found"),
+        ("/api/v2/nothing/", "not found"),
+        ("/api/v2/occurrences/99999999999999999999999/", "not found"),
+    ] {
+        cases.push(
+            case(&format!("request: {path}"), &["--snapshot", good, "api", path], Some(4), names)
+                .body(),
+        );
+    }
+    for (who, names) in [("bogus", "--as"), ("user:abc", "--as"), ("superuser:x", "--as")] {
+        cases.push(case(
+            &format!("requester {who}"),
+            &["--snapshot", good, "--as", who, "list", "--project", "1"],
+            Some(2),
+            names,
+        ));
+    }
+    cases.push(case(
+        "batch: a line over the limit",
+        &["--snapshot", good, "api", "--batch", "-", "--max-line-bytes", "1000"],
+        None,
+        "line 1",
+    ).stdin(&vec![b'a'; 5000]));
+    cases.push(case(
+        "batch: as_user not a string",
+        &["--snapshot", good, "api", "--batch", "-"],
+        None,
+        "as_user",
+    ).stdin(br#"{"url": "/api/v2/occurrences/?project_id=1", "as_user": 5}"#));
+}
+
+fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
+    let target = work.join("copied.csv");
+    let t = target.to_str().unwrap();
+    let copy = format!("COPY (SELECT 1 AS a) TO '{t}'");
+    let external = format!("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{t}'");
+    for (name, q, names) in [
+        ("sql: COPY without --allow-write", copy.as_str(), "--allow-write"),
+        ("sql: INSERT", "INSERT INTO main_occurrence (id) VALUES (1)", "--allow-write"),
+        ("sql: CREATE EXTERNAL TABLE", external.as_str(), "--allow-write"),
+        ("sql: CREATE TABLE", "CREATE TABLE t AS SELECT 1", "--allow-write"),
+        ("sql: DROP TABLE", "DROP TABLE main_occurrence", "--allow-write"),
+        ("sql: fixed with a huge digits", "SELECT fixed(1.5, 70000)", "fixed"),
+        ("sql: syntax error", "SELEC 1", "SELEC"),
+        ("sql: unknown table", "SELECT * FROM nope", "nope"),
+        ("sql: unknown column", "SELECT nope FROM main_occurrence", "nope"),
+        ("sql: unknown function", "SELECT nope(1)", "nope"),
+        ("sql: empty", "", "sql"),
+    ] {
+        cases.push(case(name, &["--snapshot", good, "sql", q], Some(1), names).absent(&target));
+    }
+    cases.push(
+        case("sql: py_round with a huge digits", &["--snapshot", good, "sql", "--format", "csv", "SELECT py_round(1.5, 99999999999) AS r"], Some(0), "1.5")
+            .report(),
+    );
+    cases.push(
+        case(
+            "sql: INSERT even with --allow-write",
+            &["--snapshot", good, "sql", "--allow-write", "INSERT INTO main_occurrence (id) VALUES (1)"],
+            Some(1),
+            "never writes into a snapshot",
+        ),
+    );
+}
+
+fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
+    let existing = work.join("existing.csv");
+    std::fs::write(&existing, b"theirs").unwrap();
+    let e = existing.to_str().unwrap().to_string();
+    let no_parent = work.join("nope/out.csv");
+    let np = no_parent.to_str().unwrap().to_string();
+    let dir_out = format!("{}/", work.join("adir").display());
+    for format in [
+        "occurrences_simple_csv",
+        "occurrences_api_json",
+        "ndjson",
+        "csv",
+        "parquet",
+        "dwca",
+        "taxa_list_csv",
+    ] {
+        let base = |out: &str| -> Vec<String> {
+            ["--snapshot", good, "export", "--format", format, "--project", "1", "--out", out]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        };
+        let mk = |name: &str, out: &str, names: &str| {
+            let args = base(out);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            case(&format!("export {format}: {name}"), &args, Some(1), names)
+        };
+        cases.push(mk("existing file", &e, "--overwrite"));
+        cases.push(mk("missing parent", &np, "does not exist").absent(&no_parent));
+        cases.push(mk("empty --out", "", "--out"));
+        cases.push(mk("a directory", &dir_out, "directory"));
+        cases.push(mk("unsupported scheme", "ftp://host/x.csv", "ftp"));
+        let missing_project = work.join(format!("p999.{format}"));
+        let args = [
+            "--snapshot", good, "export", "--format", format, "--project", "999999", "--out",
+            missing_project.to_str().unwrap(),
+        ];
+        cases.push(
+            case(&format!("export {format}: no such project"), &args, Some(1), "999999")
+                .absent(&missing_project),
+        );
+    }
+    let out = work.join("cols.csv");
+    cases.push(
+        case(
+            "export csv: unknown column",
+            &["--snapshot", good, "export", "--format", "csv", "--project", "1", "--columns", "nope", "--out", out.to_str().unwrap()],
+            Some(1),
+            "nope",
+        )
+        .absent(&out),
+    );
+    cases.push(case(
+        "export: unknown format",
+        &["--snapshot", good, "export", "--format", "xlsx", "--project", "1", "--out", "x"],
+        Some(2),
+        "xlsx",
+    ));
+    cases.push(case(
+        "export dwca: bad --packaged-at",
+        &["--snapshot", good, "export", "--format", "dwca", "--project", "1", "--packaged-at", "noon", "--out", "x.zip"],
+        Some(2),
+        "packaged",
+    ));
+}
+
+fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
+    let w = |name: &str, bytes: &[u8]| {
+        let p = work.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_string_lossy().to_string()
+    };
+    let garbage = w("garbage.jsonl", b"{not json}\n");
+    let har_status = w(
+        "status.har",
+        br#"{"log": {"entries": [{"request": {"method": "GET", "url": "http://x/api/v2/occurrences/?project_id=1"}, "response": {"status": 70000, "content": {"text": "{}"}}}]}}"#,
+    );
+    let as_user = w(
+        "as_user.jsonl",
+        br#"{"url": "/api/v2/occurrences/?project_id=1", "status": 200, "body": {}, "as_user": 5}"#,
+    );
+    let gz = w("truncated.jsonl.gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2]);
+    let long = w("long.jsonl", &vec![b'x'; 4096]);
+    let missing = work.join("missing.jsonl").to_string_lossy().to_string();
+    for (name, args, code, names) in [
+        ("verify: missing file", vec!["verify", "--responses", missing.as_str()], Some(2), "missing.jsonl"),
+        ("verify: garbage line", vec!["verify", "--responses", garbage.as_str()], Some(2), "garbage.jsonl"),
+        ("verify: HAR status out of range", vec!["verify", "--responses", har_status.as_str()], Some(2), "70000"),
+        ("verify: as_user not a string", vec!["verify", "--responses", as_user.as_str()], Some(2), "as_user"),
+        ("verify: truncated gzip", vec!["verify", "--responses", gz.as_str()], Some(2), "truncated.jsonl.gz"),
+        ("verify: a line over the limit", vec!["verify", "--responses", long.as_str(), "--max-line-bytes", "100"], Some(2), "long.jsonl"),
+        ("verify: /dev/zero", vec!["verify", "--responses", "/dev/zero", "--max-line-bytes", "1000"], Some(2), "/dev/zero"),
+        ("verify: timeout 1e300", vec!["verify", "--api-url", "http://127.0.0.1:1", "--project", "1", "--timeout", "1e300"], Some(2), "timeout"),
+        ("verify: timeout negative", vec!["verify", "--api-url", "http://127.0.0.1:1", "--project", "1", "--timeout", "-1"], Some(2), "-1"),
+        ("verify: timeout NaN", vec!["verify", "--api-url", "http://127.0.0.1:1", "--project", "1", "--timeout", "NaN"], Some(2), "timeout"),
+    ] {
+        let mut a = vec!["--snapshot", good];
+        a.extend(args);
+        cases.push(case(name, &a, code, names));
+    }
+    cases.push(
+        case(
+            "verify: unsupported api scheme",
+            &["--snapshot", good, "verify", "--api-url", "ftp://127.0.0.1:1", "--project", "1"],
+            Some(2),
+            "could not be fetched",
+        )
+        .report(),
+    );
+}
+
+fn dwca_archives(work: &Path, cases: &mut Vec<Case>) {
+    let zip_with = |name: &str, files: &[(&str, &[u8])]| {
+        let p = work.join(name);
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        for (n, bytes) in files {
+            z.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap();
+        p.to_string_lossy().to_string()
+    };
+    let not_zip = work.join("not.zip");
+    std::fs::write(&not_zip, b"hello").unwrap();
+    let empty = work.join("empty.zip");
+    std::fs::write(&empty, b"").unwrap();
+    let no_meta = zip_with("no_meta.zip", &[("occurrence.txt", b"id\n1\n")]);
+    let bad_meta = zip_with("bad_meta.zip", &[("meta.xml", b"<archive")]);
+    let huge_index = zip_with(
+        "huge_index.zip",
+        &[
+            ("meta.xml", br#"<?xml version="1.0"?><archive xmlns="http://rs.tdwg.org/dwc/text/"><core rowType="http://rs.tdwg.org/dwc/terms/Occurrence" fieldsTerminatedBy="\t" linesTerminatedBy="\n" ignoreHeaderLines="1"><files><location>occurrence.txt</location></files><id index="18446744073709551615"/><field index="0" term="http://rs.tdwg.org/dwc/terms/occurrenceID"/></core></archive>"#),
+            ("occurrence.txt", b"occurrenceID\n1\n"),
+        ],
+    );
+    let missing = work.join("missing.zip").to_string_lossy().to_string();
+    cases.push(case("dwca: missing file", &["validate-dwca", &missing], None, "missing.zip: no such file"));
+    cases.push(case("dwca: a directory", &["validate-dwca", work.to_str().unwrap()], None, "is a directory"));
+    for (name, path, names) in [
+        ("dwca: not a zip", not_zip.to_str().unwrap(), "not.zip"),
+        ("dwca: empty file", empty.to_str().unwrap(), "empty.zip"),
+    ] {
+        cases.push(case(name, &["validate-dwca", path], None, names).report());
+    }
+    for (name, path, names) in [
+        ("dwca: no meta.xml", no_meta.as_str(), "meta.xml"),
+        ("dwca: meta.xml not XML", bad_meta.as_str(), "meta.xml"),
+        ("dwca: id index 2^64-1", huge_index.as_str(), "index"),
+    ] {
+        cases.push(case(name, &["validate-dwca", path], Some(1), names).report());
+    }
+}
+
+fn writers(work: &Path, cases: &mut Vec<Case>) {
+    let user_dir = work.join("user_documents");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    std::fs::write(user_dir.join("thesis.txt"), b"years of work").unwrap();
+    let u = user_dir.to_str().unwrap();
+    let a_file = work.join("a_plain_file");
+    std::fs::write(&a_file, b"mine").unwrap();
+    let f = a_file.to_str().unwrap();
+    let no_parent = work.join("nope/gen");
+    for (name, args, code, names) in [
+        ("generate: into a user's directory", vec!["generate", "--out", u, "--occurrences", "5"], Some(1), "not an occlens snapshot"),
+        ("generate: onto a file", vec!["generate", "--out", f, "--occurrences", "5"], Some(1), "not a directory"),
+        ("generate: empty --out", vec!["generate", "--out", "", "--occurrences", "5"], None, "--out"),
+        ("generate: zero occurrences", vec!["generate", "--out", "x", "--occurrences", "0"], Some(2), "occurrences"),
+        ("generate: huge occurrences", vec!["generate", "--out", "x", "--occurrences", "99999999999999999999"], Some(2), "occurrences"),
+        ("generate: negative occurrences", vec!["generate", "--out", "x", "--occurrences", "-1"], Some(2), "-1"),
+        ("generate: edge-cases too big", vec!["generate", "--out", "x", "--shape", "edge-cases", "--occurrences", "2000000"], Some(1), "occurrences"),
+        ("generate: missing parent", vec!["generate", "--out", no_parent.to_str().unwrap(), "--occurrences", "5"], Some(1), "does not exist"),
+        ("snapshot: into a user's directory", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", u], Some(1), "not an occlens snapshot"),
+        ("snapshot: onto a file", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", f], Some(1), "not a directory"),
+        ("snapshot: empty --out", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", ""], Some(1), "--out"),
+        ("snapshot: unreachable server", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", work.join("snap_out").to_str().unwrap()], Some(1), "127.0.0.1"),
+        ("snapshot: not a URL", vec!["snapshot", "--from", "mysql://u@h/db", "--out", work.join("snap_out2").to_str().unwrap()], Some(1), "mysql"),
+        ("snapshot: unsupported --out scheme", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", "ftp://h/x"], Some(1), "ftp"),
+    ] {
+        cases.push(case(name, &args, code, names).absent(&no_parent));
+    }
+    let not_dir = work.join("cache_is_a_file");
+    std::fs::write(&not_dir, b"x").unwrap();
+    cases.push(case(
+        "cache: --cache-dir is a file",
+        &["--cache-dir", not_dir.to_str().unwrap(), "cache", "build", "--snapshot", work.join("good").to_str().unwrap()],
+        Some(1),
+        "cache_is_a_file",
+    ));
+    cases.push(case("cache: unknown mode", &["--cache", "sometimes", "tables"], Some(2), "sometimes"));
+    cases.push(case(
+        "env: invalid DATAFUSION_ setting",
+        &["sql", "SELECT 1"],
+        Some(1),
+        "DATAFUSION_EXECUTION_BATCH_SIZE",
+    ).env("DATAFUSION_EXECUTION_BATCH_SIZE", "lots"));
+}
+
+#[test]
+fn bad_input_corpus() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let good = work.path().join("good");
+    let mut t = Tiny::new();
+    t.simple(1, 4, 0.9);
+    t.b.write(&good).unwrap();
+    let g = good.to_str().unwrap().to_string();
+    let mut cases = Vec::new();
+    snapshots(work.path(), &good, &mut cases);
+    requests(&g, &mut cases);
+    sql(&g, work.path(), &mut cases);
+    exports(&g, work.path(), &mut cases);
+    verify_inputs(&g, work.path(), &mut cases);
+    dwca_archives(work.path(), &mut cases);
+    writers(work.path(), &mut cases);
+    assert!(cases.len() >= 150, "{} cases", cases.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(c) = cases.get(i) else { break };
+                let f = run(c, &cache);
+                failures.lock().unwrap().extend(f);
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    let left = temporaries(work.path());
+    assert!(left.is_empty(), "temporaries left behind: {left:?}");
+    assert_eq!(
+        std::fs::read(work.path().join("existing.csv")).unwrap(),
+        b"theirs",
+        "an existing file was replaced"
+    );
+    assert_eq!(
+        std::fs::read(work.path().join("user_documents/thesis.txt")).unwrap(),
+        b"years of work",
+        "a user's directory was touched"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
