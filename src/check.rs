@@ -1,14 +1,12 @@
 //! `occlens check`: validate a whole snapshot beyond what opening it checks (the contract's
 //! tables, columns and types): keys unique, NOT NULL columns without NULLs, the references the
-//! views join on resolved, and every file the manifest lists present with its size and
-//! SHA-256. The rules are the fragments of `queries/check.sql`.
+//! views join on resolved, every file the manifest lists present with its SHA-256, and every
+//! page of every file decodable. The rules are the fragments of `queries/check.sql`.
 
 use crate::error::{Error, Result};
 use crate::snapshot::contract;
 use crate::views::rows::{to_rows, RowExt};
 use crate::views::Engine;
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 /// One rule checked on one table (or file), and how many rows (or files) break it.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,80 +89,21 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
             example,
         });
     }
-    out.extend(manifest_files(engine).await?);
-    Ok(out)
-}
-
-/// Every file the manifest lists: present, of the listed size, with the listed SHA-256.
-async fn manifest_files(engine: &Engine) -> Result<Vec<Finding>> {
-    let Some(manifest) = &engine.snapshot.manifest else {
-        return Ok(Vec::new());
-    };
-    let base = &engine.snapshot.base;
-    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(
-        &base[..url::Position::BeforePath],
-    )?;
-    let store = engine.ctx.runtime_env().object_store(&store_url)?;
-    let root = object_store::path::Path::from_url_path(base.path()).unwrap_or_default();
-    let mut out = Vec::new();
-    let files = manifest["tables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t["files"].as_array().into_iter().flatten());
-    for file in files {
-        let Some(rel) = file["path"].as_str() else {
-            continue;
-        };
-        let problem = match verify_file(store.as_ref(), &root, rel, file).await {
-            Ok(()) => None,
-            Err(why) => Some(why),
-        };
+    // Every byte: the files the manifest lists against their SHA-256, then every page decoded
+    // (a corrupt page otherwise surfaces only when a query reaches it, naming no file).
+    let snapshot = &engine.snapshot;
+    for (rule, problems) in [
+        ("manifest_sha256", snapshot.verify_checksums().await?),
+        ("decode_pages", snapshot.decode_files().await),
+    ] {
         out.push(Finding {
-            rule: "manifest",
-            subject: rel.to_string(),
-            bad: u64::from(problem.is_some()),
-            example: problem,
+            rule,
+            subject: if rule == "decode_pages" { "every file".into() } else { "_snapshot.json".into() },
+            bad: problems.len() as u64,
+            example: problems.into_iter().next(),
         });
     }
     Ok(out)
-}
-
-async fn verify_file(
-    store: &dyn object_store::ObjectStore,
-    root: &object_store::path::Path,
-    rel: &str,
-    expected: &serde_json::Value,
-) -> std::result::Result<(), String> {
-    use object_store::ObjectStoreExt;
-    if rel.split('/').any(|p| p.is_empty() || p == "..") {
-        return Err("not a path inside the snapshot".into());
-    }
-    let path = rel.split('/').fold(root.clone(), |p, part| p.join(part));
-    let got = store.get(&path).await.map_err(|e| match e {
-        object_store::Error::NotFound { .. } => "missing".to_string(),
-        e => crate::error::one_line(&e.to_string()),
-    })?;
-    let size = got.meta.size;
-    if let Some(bytes) = expected["bytes"].as_u64() {
-        if bytes != size {
-            return Err(format!("{size} bytes, the manifest says {bytes}"));
-        }
-    }
-    let Some(sum) = expected["sha256"].as_str() else {
-        return Ok(());
-    };
-    let mut h = Sha256::new();
-    let mut stream = got.into_stream();
-    while let Some(chunk) = stream.next().await {
-        h.update(chunk.map_err(|e| e.to_string())?);
-    }
-    let found = format!("{:x}", h.finalize());
-    if found == sum {
-        Ok(())
-    } else {
-        Err(format!("SHA-256 {found}, the manifest says {sum}"))
-    }
 }
 
 /// A one-line error for callers that want the first failure only.

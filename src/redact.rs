@@ -16,7 +16,9 @@
 //! - every string given to [`register_secret`] (and its percent-encoded, percent-decoded and
 //!   escaped forms): a safety net for passwords that libraries quote back in their errors.
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use percent_encoding::{
+    percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC,
+};
 use std::sync::{Mutex, OnceLock};
 
 /// What a secret is replaced by.
@@ -173,7 +175,12 @@ fn token_end(s: &str) -> usize {
 /// In `token` (what follows `://`): the user and the index of the `@` that ends a userinfo
 /// with a password — the last `@` whose userinfo has a `:` and a user part without `/ ? #`.
 fn userinfo_split(token: &str) -> Option<(&str, usize)> {
-    for (at, _) in token.match_indices('@').collect::<Vec<_>>().into_iter().rev() {
+    for (at, _) in token
+        .match_indices('@')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         let info = &token[..at];
         let Some(colon) = info.find(':') else {
             continue;
@@ -331,9 +338,7 @@ fn key_values(text: &str, found: &mut Vec<String>) -> String {
                         || matches!(c, '"' | '\'' | '`' | '<' | '>')
                         || (query && matches!(c, '&' | '#'))
                 };
-                let end = text[start..]
-                    .find(stop)
-                    .map_or(bytes.len(), |n| start + n);
+                let end = text[start..].find(stop).map_or(bytes.len(), |n| start + n);
                 (end, text[start..end].to_string())
             }
         };
@@ -390,8 +395,10 @@ fn authorization(text: &str, found: &mut Vec<String>) -> String {
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
         let scheme = &lower[j..j + word];
-        if matches!(scheme, "token" | "bearer" | "basic" | "digest" | "negotiate")
-            && j + word < bytes.len()
+        if matches!(
+            scheme,
+            "token" | "bearer" | "basic" | "digest" | "negotiate"
+        ) && j + word < bytes.len()
             && bytes[j + word] == b' '
         {
             j = skip_spaces(j + word);
@@ -467,7 +474,10 @@ mod tests {
             redact("postgres://ami:s3cret@db.example:5432/antenna"),
             "postgres://ami:***@db.example:5432/antenna"
         );
-        assert_eq!(redact("postgres://ami@db/antenna"), "postgres://ami@db/antenna");
+        assert_eq!(
+            redact("postgres://ami@db/antenna"),
+            "postgres://ami@db/antenna"
+        );
         assert_eq!(
             redact("GET http://user:pw@127.0.0.1:1/x: cannot connect"),
             "GET http://user:***@127.0.0.1:1/x: cannot connect"
@@ -554,7 +564,10 @@ mod tests {
             redact("postgres://u@127.0.0.1:1/db?password=S3cretPw&sslmode=disable"),
             "postgres://u@127.0.0.1:1/db?password=***&sslmode=disable"
         );
-        assert_eq!(redact("/api/v2/occurrences/?project_id=1&limit=5"), "/api/v2/occurrences/?project_id=1&limit=5");
+        assert_eq!(
+            redact("/api/v2/occurrences/?project_id=1&limit=5"),
+            "/api/v2/occurrences/?project_id=1&limit=5"
+        );
         assert_eq!(redact("#access_token=abcd&x=1"), "#access_token=***&x=1");
     }
 
@@ -568,7 +581,10 @@ mod tests {
             redact(r"host=h password='se cret\'x' user=u"),
             "host=h password=*** user=u"
         );
-        assert_eq!(redact("host=h password = 'a b' dbname=d"), "host=h password = *** dbname=d");
+        assert_eq!(
+            redact("host=h password = 'a b' dbname=d"),
+            "host=h password = *** dbname=d"
+        );
         assert_eq!(redact("'host=h password=pw12'"), "'host=h password=***'");
         assert_eq!(redact("password=\"q u o\" x"), "password=*** x");
         for c in ['@', '/', '?', '#', '%', ':', '='] {
@@ -583,19 +599,37 @@ mod tests {
 
     #[test]
     fn authorization_values() {
-        assert_eq!(redact("Authorization: Token abcdef0123"), "Authorization: Token ***");
-        assert_eq!(redact("authorization: Bearer eyJ.a.b, next"), "authorization: Bearer ***, next");
-        assert_eq!(redact("Authorization=Basic dXNlcjpwdw=="), "Authorization=Basic ***");
-        assert_eq!(redact("\"Authorization\": \"Token abcd\""), "\"Authorization\": \"Token ***\"");
+        assert_eq!(
+            redact("Authorization: Token abcdef0123"),
+            "Authorization: Token ***"
+        );
+        assert_eq!(
+            redact("authorization: Bearer eyJ.a.b, next"),
+            "authorization: Bearer ***, next"
+        );
+        assert_eq!(
+            redact("Authorization=Basic dXNlcjpwdw=="),
+            "Authorization=Basic ***"
+        );
+        assert_eq!(
+            redact("\"Authorization\": \"Token abcd\""),
+            "\"Authorization\": \"Token ***\""
+        );
         assert_eq!(redact("sent Bearer abcdefghijkl"), "sent Bearer ***");
         assert_eq!(redact("a bearer token"), "a bearer token");
     }
 
     #[test]
     fn userinfo_stripped() {
-        assert_eq!(strip_userinfo("http://user:S3cr@t/?#%:=x@127.0.0.1:1/a"), "http://127.0.0.1:1/a");
+        assert_eq!(
+            strip_userinfo("http://user:S3cr@t/?#%:=x@127.0.0.1:1/a"),
+            "http://127.0.0.1:1/a"
+        );
         assert_eq!(strip_userinfo("https://user@h"), "https://h");
-        assert_eq!(strip_userinfo("https://h:8000/x?e=a@b"), "https://h:8000/x?e=a@b");
+        assert_eq!(
+            strip_userinfo("https://h:8000/x?e=a@b"),
+            "https://h:8000/x?e=a@b"
+        );
         assert_eq!(strip_userinfo("/relative"), "/relative");
     }
 

@@ -199,7 +199,7 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let list = "/api/v2/occurrences/?project_id=1";
     for (name, snap, names) in [
         ("snapshot: missing directory", nowhere.to_str().unwrap(), "no such directory"),
-        ("snapshot: a file", file_snapshot.to_str().unwrap(), "no such directory"),
+        ("snapshot: a file", file_snapshot.to_str().unwrap(), "not a directory"),
         ("snapshot: empty directory", empty.to_str().unwrap(), "is missing"),
         ("snapshot: missing required table", missing.as_str(), "main_detection"),
         ("snapshot: zero-byte table", zero.as_str(), "main_detection"),
@@ -528,6 +528,16 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         &["--cache-dir", not_dir.to_str().unwrap(), "cache", "build", "--snapshot", work.join("good").to_str().unwrap()],
         Some(1),
         "cache_is_a_file",
+    ));
+    cases.push(case("memory: not a size", &["--memory-limit", "lots", "sql", "SELECT 1"], Some(2), "lots"));
+    cases.push(case("memory: over 100%", &["--memory-limit", "200%", "sql", "SELECT 1"], Some(2), "percentage"));
+    cases.push(case("memory: too small", &["--memory-limit", "10", "sql", "SELECT 1"], Some(2), "at least"));
+    cases.push(case("memory: overflow", &["--memory-limit", "99999999999T", "sql", "SELECT 1"], Some(2), "too large"));
+    cases.push(case(
+        "memory: a query over the limit",
+        &["--memory-limit", "2M", "sql", "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a.value = b.value"],
+        Some(1),
+        "Resources exhausted",
     ));
     cases.push(case("cache: unknown mode", &["--cache", "sometimes", "tables"], Some(2), "sometimes"));
     cases.push(case(

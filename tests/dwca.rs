@@ -683,7 +683,11 @@ fn unreadable_archives_and_huge_indexes_are_named_without_panicking() {
         vec![format!("Cannot read {}: it is a directory", d.display())]
     );
     // An index of 2^64-1: one more is not a column count (it wrapped to 0 in release builds).
-    let meta = META.replacen(r#"<id index="0"/>"#, r#"<id index="18446744073709551615"/>"#, 1);
+    let meta = META.replacen(
+        r#"<id index="0"/>"#,
+        r#"<id index="18446744073709551615"/>"#,
+        1,
+    );
     let files = [
         ("event.txt", "eventID\teventDate\nE1\t2024-01-01\n"),
         ("occurrence.txt", "eventID\toccurrenceID\nE1\tO1\n"),
@@ -761,4 +765,47 @@ fn a_full_disk_is_one_clean_error() {
         "{err}"
     );
     assert!(!err.contains("ZipWriter"), "{err}");
+}
+
+#[test]
+fn a_corrupt_member_fails_validation_instead_of_passing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut occurrences = String::from("eventID\toccurrenceID\n");
+    for i in 0..2000 {
+        occurrences.push_str(&format!("E1\tO{}\n", i * 7919 % 10007));
+    }
+    let files = [
+        (
+            "event.txt",
+            "eventID\teventDate\nE1\t2024-01-01\n".to_string(),
+        ),
+        ("occurrence.txt", occurrences),
+        (
+            "multimedia.txt",
+            "eventID\toccurrenceID\nE1\tO0\n".to_string(),
+        ),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let path = archive(dir.path(), Some(META), &files);
+    assert_eq!(validate(&path, &[]).errors, Vec::<String>::new());
+    let (start, len) = {
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let f = zip.by_name("occurrence.txt").unwrap();
+        (
+            f.data_start().unwrap() as usize,
+            f.compressed_size() as usize,
+        )
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in &mut bytes[start + len / 2..start + len / 2 + 8] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let errors = validate(&path, &[]).errors;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("occurrence.txt: cannot be read from the archive: ")),
+        "{errors:?}"
+    );
 }

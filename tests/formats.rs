@@ -146,11 +146,13 @@ async fn object_store_target_uploads_only_when_complete() {
         url: url::Url::parse("s3://bucket/exports/a.csv").unwrap(),
         store: store.clone(),
         path: Path::from("exports/a.csv"),
+        overwrite: false,
     };
-    let tmp = target.temp_path();
-    std::fs::write(&tmp, b"id\r\n1\r\n").unwrap();
+    let tmp = target.temp();
+    std::fs::write(tmp.path(), b"id\r\n1\r\n").unwrap();
+    let tmp_path = tmp.path().to_path_buf();
     assert!(store.head(&Path::from("exports/a.csv")).await.is_err());
-    assert_eq!(target.commit(&tmp).await.unwrap(), 7);
+    assert_eq!(target.commit(tmp).await.unwrap(), 7);
     let got = store
         .get(&Path::from("exports/a.csv"))
         .await
@@ -159,8 +161,14 @@ async fn object_store_target_uploads_only_when_complete() {
         .await
         .unwrap();
     assert_eq!(&got[..], b"id\r\n1\r\n");
-    assert!(!tmp.exists());
-    assert!(Target::parse("http://host/x.csv").is_err());
-    assert!(Target::parse("s3://bucket/prefix/").is_err());
-    assert!(Target::parse("/no/such/dir/x.csv").is_err());
+    assert!(!tmp_path.exists());
+    // The object exists now: replaced only with overwrite.
+    let tmp = target.temp();
+    std::fs::write(tmp.path(), b"other").unwrap();
+    let e = target.commit(tmp).await.unwrap_err().to_string();
+    assert!(e.contains("--overwrite"), "{e}");
+    assert!(Target::parse("http://host/x.csv", false).is_err());
+    assert!(Target::parse("s3://bucket/prefix/", false).is_err());
+    assert!(Target::parse("/no/such/dir/x.csv", false).is_err());
+    assert!(Target::parse("", false).is_err());
 }

@@ -97,7 +97,10 @@ fn snapshot_from_never_prints_the_password() {
     for c in ['@', '/', '?', '#', '%', ':', '='] {
         let pw = format!("Pw{c}S3cret{c}9");
         cases.push((format!("postgres://u:{pw}@127.0.0.1:1/db"), vec![]));
-        cases.push((format!("host=127.0.0.1 port=1 user=u password='{pw}'"), vec![]));
+        cases.push((
+            format!("host=127.0.0.1 port=1 user=u password='{pw}'"),
+            vec![],
+        ));
     }
     for (from, extra) in &cases {
         let pw = from
@@ -119,7 +122,11 @@ fn snapshot_from_never_prints_the_password() {
 fn api_url_credentials_and_token_are_never_printed() {
     let dir = tempfile::tempdir().unwrap();
     let urls = dir.path().join("urls.txt");
-    std::fs::write(&urls, "/api/v2/occurrences/1/\n/api/v2/occurrences/?project_id=1\n").unwrap();
+    std::fs::write(
+        &urls,
+        "/api/v2/occurrences/1/\n/api/v2/occurrences/?project_id=1\n",
+    )
+    .unwrap();
     let mut api_urls = vec![
         "http://user:S3cretPw@127.0.0.1:1".to_string(),
         format!("http://user:{SPECIAL}@127.0.0.1:1"),
@@ -180,14 +187,25 @@ fn snapshot_urls_are_redacted() {
     }
     for snapshot in &snapshots {
         for command in [&["tables"][..], &["sql", "SELECT 1"][..]] {
-            let args = [&["--snapshot", snapshot.as_str(), "--cache", "off"][..], command].concat();
+            let args = [
+                &["--snapshot", snapshot.as_str(), "--cache", "off"][..],
+                command,
+            ]
+            .concat();
             let (code, out, err) = occlens(&args);
             assert_ne!(code, 0, "{snapshot}: {out}{err}");
             assert_eq!(err.lines().count(), 1, "{snapshot}: {err}");
             let pw = snapshot
                 .split_once(":Pw")
                 .map(|(_, rest)| format!("Pw{}", &rest[..9]));
-            let mut secrets = vec!["S3cretPw", "S3cretSig", "S3cretTok", "S3cretCred", SPECIAL, "S3cr"];
+            let mut secrets = vec![
+                "S3cretPw",
+                "S3cretSig",
+                "S3cretTok",
+                "S3cretCred",
+                SPECIAL,
+                "S3cr",
+            ];
             if let Some(pw) = &pw {
                 secrets.push(pw);
             }
@@ -207,9 +225,24 @@ fn tables_of_a_local_snapshot_given_with_a_query_string() {
         "file://{}/?X-Amz-Signature=S3cretSig&token=S3cretTok",
         dir.path().display()
     );
-    let (code, out, err) = occlens(&["--snapshot", &url, "--cache", "off", "tables"]);
-    assert_clean(&url, &["S3cretSig", "S3cretTok"], &out, &err, dir.path());
-    if code == 0 {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = cache_dir.path().to_str().unwrap();
+    for args in [
+        &["tables"][..],
+        &["tables", "--columns"][..],
+        &["cache", "build"][..],
+        &["cache"][..],
+    ] {
+        let (code, out, err) = occlens(
+            &[
+                &["--snapshot", url.as_str(), "--cache-dir", cache][..],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_clean(&url, &["S3cretSig", "S3cretTok"], &out, &err, dir.path());
+        assert_clean(&url, &["S3cretSig", "S3cretTok"], "", "", cache_dir.path());
         assert!(out.contains("X-Amz-Signature=***"), "{out}");
     }
 }
@@ -235,8 +268,10 @@ async fn a_real_snapshot_keeps_the_password_out_of_every_file() {
         .unwrap();
     let db = server.client("antenna_sec").await;
     db.batch_execute(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pg/antenna.sql"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pg/antenna.sql"),
+        )
+        .unwrap(),
     )
     .await
     .unwrap();
@@ -270,7 +305,10 @@ async fn a_real_snapshot_keeps_the_password_out_of_every_file() {
         .await
         .unwrap();
         assert_eq!(code, 0, "{err}");
-        assert!(out.contains("exported from postgres://sec@127.0.0.1:"), "{out}");
+        assert!(
+            out.contains("exported from postgres://sec@127.0.0.1:"),
+            "{out}"
+        );
         assert_clean("tables", &[SPECIAL, "S3cr"], &out, &err, dir.path());
     }
     // A wrong password: the server's refusal, without it.
@@ -283,5 +321,11 @@ async fn a_real_snapshot_keeps_the_password_out_of_every_file() {
     .unwrap();
     assert_ne!(code, 0);
     assert!(err.contains("password authentication failed"), "{err}");
-    assert_clean("wrong password", &[SPECIAL, "Wr0ng"], &out, &err, dir.path());
+    assert_clean(
+        "wrong password",
+        &[SPECIAL, "Wr0ng"],
+        &out,
+        &err,
+        dir.path(),
+    );
 }

@@ -57,7 +57,15 @@ fn commands_run_in_order_with_backslash_commands() {
     let home = tempfile::tempdir().unwrap();
     let (code, out, err) = occlens(
         home.path(),
-        &["sql", "-c", &format!("{TAXA}; SELECT 1 AS one"), "-c", "\\format csv", "-c", TAXA],
+        &[
+            "sql",
+            "-c",
+            &format!("{TAXA}; SELECT 1 AS one"),
+            "-c",
+            "\\format csv",
+            "-c",
+            TAXA,
+        ],
         "",
     );
     assert_eq!(code, 0, "{err}");
@@ -80,7 +88,11 @@ fn files_and_stdin_are_scripts() {
     let s = script.to_str().unwrap();
     let ndjson = "{\"semi\":\";\"}\n";
     // -f FILE, then -f - (stdin).
-    let (code, out, err) = occlens(home.path(), &["sql", "-f", s, "-f", "-"], "SELECT 2 AS two;");
+    let (code, out, err) = occlens(
+        home.path(),
+        &["sql", "-f", s, "-f", "-"],
+        "SELECT 2 AS two;",
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, format!("{TAXA_TABLE}{ndjson}{{\"two\":2}}\n"));
     // No statement and stdin not a terminal: stdin is the script.
@@ -104,15 +116,31 @@ fn formats_and_maxrows() {
         "[{\"id\":1,\"name\":\"Lepidoptera\",\"rank\":\"ORDER\"},{\"id\":2,\"name\":\"Diptera\",\"rank\":\"ORDER\"}]\n[]\n"
     );
     assert_eq!(
-        run(&["sql", "--format", "markdown", "SELECT 'a|b' AS \"x\", NULL AS y"]),
+        run(&[
+            "sql",
+            "--format",
+            "markdown",
+            "SELECT 'a|b' AS \"x\", NULL AS y"
+        ]),
         "| x | y |\n| --- | --- |\n| a\\|b |  |\n"
     );
     assert_eq!(
-        run(&["sql", "--maxrows", "2", "SELECT id FROM main_taxon ORDER BY id"]),
+        run(&[
+            "sql",
+            "--maxrows",
+            "2",
+            "SELECT id FROM main_taxon ORDER BY id"
+        ]),
         "+----+\n| id |\n+----+\n| 1  |\n| 2  |\n+----+\n23 rows (2 shown)\n"
     );
     assert_eq!(
-        run(&["sql", "-c", "\\maxrows 1", "-c", "SELECT 1 AS a UNION ALL SELECT 2 ORDER BY a"]),
+        run(&[
+            "sql",
+            "-c",
+            "\\maxrows 1",
+            "-c",
+            "SELECT 1 AS a UNION ALL SELECT 2 ORDER BY a"
+        ]),
         "+---+\n| a |\n+---+\n| 1 |\n+---+\n2 rows (1 shown)\n"
     );
     // An empty result keeps its header.
@@ -124,9 +152,18 @@ fn formats_and_maxrows() {
     let explain = run(&["sql", "-c", "EXPLAIN SELECT count(*) FROM occurrence_list"]);
     assert!(explain.starts_with("+---------------+"), "{explain}");
     assert!(explain.contains("| plan_type     | plan"), "{explain}");
-    assert!(explain.contains("| logical_plan  |") && explain.contains("| physical_plan |"), "{explain}");
-    let analyze = run(&["sql", "EXPLAIN ANALYZE SELECT count(*) FROM main_detection WHERE id > 0"]);
-    assert!(analyze.contains("Plan with Metrics") && analyze.contains("output_rows="), "{analyze}");
+    assert!(
+        explain.contains("| logical_plan  |") && explain.contains("| physical_plan |"),
+        "{explain}"
+    );
+    let analyze = run(&[
+        "sql",
+        "EXPLAIN ANALYZE SELECT count(*) FROM main_detection WHERE id > 0",
+    ]);
+    assert!(
+        analyze.contains("Plan with Metrics") && analyze.contains("output_rows="),
+        "{analyze}"
+    );
 }
 
 #[test]
@@ -134,18 +171,38 @@ fn backslash_d_lists_and_describes() {
     let home = tempfile::tempdir().unwrap();
     let (code, out, err) = occlens(home.path(), &["sql", "--format", "csv", "-c", "\\d"], "");
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("table_name,table_type,rows\nmain_occurrence,table,1000\n"), "{out}");
+    assert!(
+        out.starts_with("table_name,table_type,rows\nmain_occurrence,table,1000\n"),
+        "{out}"
+    );
     assert!(out.contains("\nmain_classification,table,3750\n"), "{out}");
     assert!(out.contains("\noccurrence_list,view,\n"), "{out}");
-    let (code, out, err) = occlens(home.path(), &["sql", "-c", "\\d main_deployment"], "");
+    let (code, out, err) = occlens(
+        home.path(),
+        &["sql", "-c", "\\d main_taxalist_projects"],
+        "",
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("| column_name | data_type | is_nullable |"), "{out}");
-    assert!(out.contains("| project_id  | Int64     | YES         |"), "{out}");
-    assert!(!out.contains("View "), "{out}");
+    assert_eq!(
+        out,
+        "\
++-------------+-----------+-------------+
+| column_name | data_type | is_nullable |
++-------------+-----------+-------------+
+| id          | Int64     | NO          |
+| taxalist_id | Int64     | NO          |
+| project_id  | Int64     | NO          |
++-------------+-----------+-------------+
+3 rows
+"
+    );
     let (code, out, err) = occlens(home.path(), &["sql", "-c", "\\d occurrence_list"], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("| determination_score "), "{out}");
-    assert!(out.contains("\nView occurrence_list, defined in queries/05_occurrences.sql:\n"), "{out}");
+    assert!(
+        out.contains("\nView occurrence_list, defined in queries/05_occurrences.sql:\n"),
+        "{out}"
+    );
     assert!(out.contains("\nCREATE VIEW occurrence_list AS\n"), "{out}");
     let (code, _, err) = occlens(home.path(), &["sql", "-c", "\\d nope"], "");
     assert_eq!(code, 1);
@@ -160,7 +217,13 @@ fn scripts_stop_at_the_first_error() {
     let home = tempfile::tempdir().unwrap();
     let (code, out, err) = occlens(
         home.path(),
-        &["sql", "--format", "csv", "-c", "SELECT 1 AS a; SELEC 2; SELECT 3 AS c"],
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT 1 AS a; SELEC 2; SELECT 3 AS c",
+        ],
         "",
     );
     assert_eq!(code, 1);
@@ -173,10 +236,17 @@ fn scripts_are_read_only_unless_allow_write() {
     let home = tempfile::tempdir().unwrap();
     let target = home.path().join("copied.csv");
     let copy = format!("COPY (SELECT 1 AS a) TO '{}'", target.display());
-    for statement in [copy.as_str(), "CREATE VIEW v AS SELECT 1 AS a", "DROP TABLE main_taxon"] {
+    for statement in [
+        copy.as_str(),
+        "CREATE VIEW v AS SELECT 1 AS a",
+        "DROP TABLE main_taxon",
+    ] {
         let (code, _, err) = occlens(home.path(), &["sql", "-c", statement], "");
         assert_eq!(code, 1, "{statement}");
-        assert!(err.contains("read-only unless --allow-write"), "{statement}: {err}");
+        assert!(
+            err.contains("read-only unless --allow-write"),
+            "{statement}: {err}"
+        );
     }
     let (code, _, err) = occlens(home.path(), &["sql"], &format!("SELECT 1;\n{copy};\n"));
     assert_eq!(code, 1);
@@ -184,7 +254,14 @@ fn scripts_are_read_only_unless_allow_write() {
     assert!(!target.exists());
     let (code, out, err) = occlens(
         home.path(),
-        &["sql", "--allow-write", "--format", "csv", "-c", "CREATE VIEW v AS SELECT 1 AS a; SELECT a FROM v"],
+        &[
+            "sql",
+            "--allow-write",
+            "--format",
+            "csv",
+            "-c",
+            "CREATE VIEW v AS SELECT 1 AS a; SELECT a FROM v",
+        ],
         "",
     );
     assert_eq!(code, 0, "{err}");
@@ -206,24 +283,57 @@ fn out_is_atomic_and_refuses_an_existing_file() {
         "id,name,rank\n1,Lepidoptera,ORDER\n2,Diptera,ORDER\n"
     );
     // Refused, untouched; replaced with --overwrite.
-    let (code, _, err) = occlens(home.path(), &["sql", "-c", "SELECT 1 AS z", "--out", &path("t.csv")], "");
-    assert_eq!(code, 1);
-    assert!(err.contains("exists") && err.contains("--overwrite"), "{err}");
-    assert!(std::fs::read_to_string(path("t.csv")).unwrap().starts_with("id,name,rank\n"));
     let (code, _, err) = occlens(
         home.path(),
-        &["sql", "SELECT 1 AS z", "--out", &path("t.csv"), "--overwrite"],
+        &["sql", "-c", "SELECT 1 AS z", "--out", &path("t.csv")],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("exists") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert!(std::fs::read_to_string(path("t.csv"))
+        .unwrap()
+        .starts_with("id,name,rank\n"));
+    let (code, _, err) = occlens(
+        home.path(),
+        &[
+            "sql",
+            "SELECT 1 AS z",
+            "--out",
+            &path("t.csv"),
+            "--overwrite",
+        ],
         "",
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(path("t.csv")).unwrap(), "z\n1\n");
     // A failing statement leaves nothing; neither does anything but one statement.
-    let (code, _, _) = occlens(home.path(), &["sql", "SELECT nope", "--out", &path("bad.json")], "");
+    let (code, _, _) = occlens(
+        home.path(),
+        &["sql", "SELECT nope", "--out", &path("bad.json")],
+        "",
+    );
     assert_eq!(code, 1);
-    let (code, _, err) = occlens(home.path(), &["sql", "-c", "SELECT 1; SELECT 2", "--out", &path("two.json")], "");
+    let (code, _, err) = occlens(
+        home.path(),
+        &[
+            "sql",
+            "-c",
+            "SELECT 1; SELECT 2",
+            "--out",
+            &path("two.json"),
+        ],
+        "",
+    );
     assert_eq!(code, 1);
     assert!(err.contains("one statement"), "{err}");
-    let (code, _, err) = occlens(home.path(), &["sql", "SELECT 1", "--out", &path("t.txt")], "");
+    let (code, _, err) = occlens(
+        home.path(),
+        &["sql", "SELECT 1", "--out", &path("t.txt")],
+        "",
+    );
     assert_eq!(code, 1);
     assert!(err.contains(".parquet, .csv, .json or .ndjson"), "{err}");
     // JSON, JSON lines and Parquet (read back).
@@ -249,7 +359,11 @@ fn out_is_atomic_and_refuses_an_existing_file() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["t.csv", "t.json", "t.ndjson", "t.parquet"], "no temporaries left");
+    assert_eq!(
+        names,
+        ["t.csv", "t.json", "t.ndjson", "t.parquet"],
+        "no temporaries left"
+    );
 }
 
 #[test]
@@ -258,7 +372,10 @@ fn completions_for_bash_zsh_and_fish() {
     for shell in ["bash", "zsh", "fish"] {
         let (code, out, err) = occlens(home.path(), &["completions", shell], "");
         assert_eq!(code, 0, "{shell}: {err}");
-        assert!(out.contains("occlens") && out.contains("maxrows"), "{shell}: {out}");
+        assert!(
+            out.contains("occlens") && out.contains("maxrows"),
+            "{shell}: {out}"
+        );
     }
 }
 
@@ -289,7 +406,8 @@ fn interactive_shell_under_a_terminal() {
     // \d NAME: the columns, and the view's SQL from queries/.
     p.send_line("\\d occurrence_list").unwrap();
     p.exp_string("determination_name").unwrap();
-    p.exp_string("View occurrence_list, defined in queries/05_occurrences.sql:").unwrap();
+    p.exp_string("View occurrence_list, defined in queries/05_occurrences.sql:")
+        .unwrap();
     p.exp_string("CREATE VIEW occurrence_list AS").unwrap();
     p.exp_string("occlens> ").unwrap();
 

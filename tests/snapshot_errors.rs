@@ -229,8 +229,7 @@ fn batch_mode_answers_each_line_in_order() {
 /// `occlens snapshot` writes it (`absent`: optional tables it names as absent).
 fn write_manifest(dir: &std::path::Path, absent: &[&str]) {
     use sha2::{Digest, Sha256};
-    let mut tables: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
-        Default::default();
+    let mut tables: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
     let mut files = vec![];
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -247,16 +246,24 @@ fn write_manifest(dir: &std::path::Path, absent: &[&str]) {
         if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
             continue;
         }
-        let rel = path.strip_prefix(dir).unwrap().to_str().unwrap().to_string();
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         let table = rel.split('/').next().unwrap().trim_end_matches(".parquet");
         if absent.contains(&table) {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        tables.entry(table.to_string()).or_default().push(serde_json::json!({
-            "path": rel, "rows": 0, "bytes": bytes.len(),
-            "sha256": format!("{:x}", Sha256::digest(&bytes)),
-        }));
+        tables
+            .entry(table.to_string())
+            .or_default()
+            .push(serde_json::json!({
+                "path": rel, "rows": 0, "bytes": bytes.len(),
+                "sha256": format!("{:x}", Sha256::digest(&bytes)),
+            }));
     }
     let manifest = serde_json::json!({
         "format": "occlens-snapshot/1",
@@ -339,9 +346,7 @@ async fn an_optional_table_that_cannot_be_read_is_an_error_not_absent() {
     std::os::unix::fs::symlink(&file, &file).unwrap();
     let e = open_err(dir.path()).await;
     assert!(
-        e.contains(&format!(
-            "table {table}: {table}.parquet cannot be read: "
-        )),
+        e.contains(&format!("table {table}: {table}.parquet cannot be read: ")),
         "{e}"
     );
     assert_eq!(e.lines().count(), 1);
@@ -366,7 +371,11 @@ async fn an_optional_table_that_cannot_be_read_is_an_error_not_absent() {
         e.contains("table main_taxalist: main_taxalist.parquet: corrupt Parquet footer"),
         "{e}"
     );
-    std::fs::write(dir.path().join("main_taxalist.parquet"), b"not parquet at all").unwrap();
+    std::fs::write(
+        dir.path().join("main_taxalist.parquet"),
+        b"not parquet at all",
+    )
+    .unwrap();
     let e = open_err(dir.path()).await;
     assert!(
         e.ends_with("table main_taxalist: main_taxalist.parquet: not a Parquet file (it does not end with the Parquet magic number PAR1)"),
@@ -398,7 +407,11 @@ async fn a_corrupt_part_file_is_named() {
     );
     assert_eq!(e.lines().count(), 1);
     // A footer whose metadata length exceeds the file (the reader's arithmetic overflowed).
-    std::fs::write(parts.join("part-00001.parquet"), b"PAR1 garbage garbage PAR1").unwrap();
+    std::fs::write(
+        parts.join("part-00001.parquet"),
+        b"PAR1 garbage garbage PAR1",
+    )
+    .unwrap();
     let e = open_err(dir.path()).await;
     assert!(
         e.ends_with("table main_taxon: main_taxon/part-00001.parquet: corrupt Parquet footer (it declares 543516513 bytes of metadata in a file of 25 bytes)"),
@@ -515,14 +528,30 @@ async fn manifest_sizes_files_and_absent_tables_are_checked() {
     std::fs::write(dir.path().join("_snapshot.json"), b"{\"tables\": 3}").unwrap();
     let e = open_err(dir.path()).await;
     assert!(e.ends_with("_snapshot.json has no \"tables\" list"), "{e}");
+    let manifest = serde_json::json!({"tables": [{"name": "main_taxon", "files": [
+        {"path": "main_taxon.parquet", "bytes": 1, "sha256": "é".repeat(20)}]}]});
+    std::fs::write(dir.path().join("_snapshot.json"), manifest.to_string()).unwrap();
+    let e = open_err(dir.path()).await;
+    assert!(
+        e.ends_with(
+            "_snapshot.json: table main_taxon: files[0] has a \"sha256\" that is not 64 hex digits"
+        ),
+        "{e}"
+    );
+    let manifest = serde_json::json!({"tables": [{"name": "main_taxon", "files": [
+        {"path": "../../etc/passwd", "bytes": 1}]}]});
+    std::fs::write(dir.path().join("_snapshot.json"), manifest.to_string()).unwrap();
+    let e = open_err(dir.path()).await;
+    assert!(
+        e.ends_with("_snapshot.json: table main_taxon: \"../../etc/passwd\" is not a path inside the snapshot"),
+        "{e}"
+    );
 }
 
 #[test]
 fn an_invalid_datafusion_setting_is_an_error_naming_the_variable() {
-    let (code, out, err) = common::occlens_with(
-        &["tables"],
-        &[("DATAFUSION_EXECUTION_BATCH_SIZE", "lots")],
-    );
+    let (code, out, err) =
+        common::occlens_with(&["tables"], &[("DATAFUSION_EXECUTION_BATCH_SIZE", "lots")]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         err.starts_with("occlens: DATAFUSION_EXECUTION_BATCH_SIZE=\"lots\": not a valid value for datafusion.execution.batch_size"),
@@ -543,17 +572,28 @@ fn formatting_functions_bound_their_digits_without_panicking() {
     let (code, out, err) = common::occlens_with(&["sql", "SELECT fixed(1.5, 70000) AS x"], &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        err.contains("fixed(x, n): the number of decimals must be between 0 and 65535, found 70000"),
+        err.contains(
+            "fixed(x, n): the number of decimals must be between 0 and 65535, found 70000"
+        ),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
     let (code, out, err) = common::occlens_with(
-        &["sql", "SELECT py_round(1.5, 99999999999) AS a, py_round(1234.5, -2) AS b, fixed(2.5, 0) AS c"],
+        &[
+            "sql",
+            "SELECT py_round(1.5, 99999999999) AS a, py_round(1234.5, -2) AS b, fixed(2.5, 0) AS c",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("1.5") && out.contains("1200.0") && out.contains('2'), "{out}");
+    assert!(
+        out.contains("1.5") && out.contains("1200.0") && out.contains('2'),
+        "{out}"
+    );
 }
 
 /// A snapshot directory served over plain HTTP (HEAD and ranged GET, no listing), on a
@@ -590,7 +630,13 @@ fn serve(dir: std::path::PathBuf) -> String {
                     }
                     let mut words = request.split_whitespace();
                     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
-                    let file = dir.join(path.trim_start_matches('/').split('/').skip(1).collect::<Vec<_>>().join("/"));
+                    let file = dir.join(
+                        path.trim_start_matches('/')
+                            .split('/')
+                            .skip(1)
+                            .collect::<Vec<_>>()
+                            .join("/"),
+                    );
                     let (status, body, extra) = match (method, std::fs::read(&file)) {
                         ("GET" | "HEAD", Ok(bytes)) if file.is_file() => match range {
                             Some((a, b)) => {
@@ -628,7 +674,12 @@ fn an_http_snapshot_with_a_manifest_is_read() {
     write_manifest(dir.path(), &[]);
     let url = serve(dir.path().to_path_buf());
     let (code, out, err) = common::occlens_with(
-        &["--snapshot", &url, "sql", "SELECT count(*) AS n FROM main_occurrence"],
+        &[
+            "--snapshot",
+            &url,
+            "sql",
+            "SELECT count(*) AS n FROM main_occurrence",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -637,8 +688,14 @@ fn an_http_snapshot_with_a_manifest_is_read() {
     std::fs::remove_file(dir.path().join("_snapshot.json")).unwrap();
     let (code, _, err) = common::occlens_with(&["--snapshot", &url, "tables"], &[]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.starts_with(&format!("occlens: snapshot {url}: table ")), "{err}");
-    assert!(!err.contains("missing") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.starts_with(&format!("occlens: snapshot {url}: table ")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("missing") && !err.contains("panicked"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
@@ -652,9 +709,71 @@ fn an_unreachable_http_snapshot_is_an_error_naming_it() {
     let (code, _, err) = common::occlens_with(&["--snapshot", &url, "tables"], &[]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.starts_with(&format!("occlens: snapshot {url}: _snapshot.json cannot be read: ")),
+        err.starts_with(&format!(
+            "occlens: snapshot {url}: _snapshot.json cannot be read: "
+        )),
         "{err}"
     );
-    assert!(!err.contains("missing") && !err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("missing") && !err.contains("panicked"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[tokio::test]
+async fn a_corrupt_page_is_found_and_named() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut t = Tiny::new();
+    for id in 1..=300 {
+        t.simple(id, 4, 0.9);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    t.b.write(dir.path()).unwrap();
+    let file = dir.path().join("main_detection.parquet");
+    let (start, len) = {
+        let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let column = (0..group.num_columns())
+            .map(|i| group.column(i))
+            .find(|c| c.column_path().string() == "path")
+            .unwrap();
+        let (start, len) = column.byte_range();
+        (start as usize, len as usize)
+    };
+    let mut bytes = std::fs::read(&file).unwrap();
+    for b in &mut bytes[start + len / 2..start + len / 2 + 16] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    // The footer is intact: the snapshot opens; a query reading the page fails.
+    let engine = open(dir.path()).await;
+    let failed = engine
+        .ctx
+        .sql("SELECT count(*) FROM main_detection WHERE path LIKE '%x%'")
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(failed.is_err());
+    let problems = engine.snapshot.decode_files().await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("table main_detection: main_detection.parquet: "),
+        "{problems:?}"
+    );
+    assert!(!problems[0].contains("panicked"), "{problems:?}");
+}
+
+#[test]
+fn a_snapshot_path_that_is_a_file_says_so() {
+    let dir = snapshot();
+    let file = dir.path().join("main_taxon.parquet");
+    let (code, _, err) =
+        common::occlens_with(&["--snapshot", file.to_str().unwrap(), "tables"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!("occlens: snapshot {}: not a directory\n", file.display())
+    );
 }

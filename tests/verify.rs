@@ -394,7 +394,10 @@ fn live_mode_retries_and_times_out_then_matches() {
         )),
         "{out}"
     );
-    assert!(out.contains(&format!("fetch_failed ({}):", sample.len())), "{out}");
+    assert!(
+        out.contains(&format!("fetch_failed ({}):", sample.len())),
+        "{out}"
+    );
     assert!(
         out.contains(&format!("  GET {}: cannot connect (after 1 retry)", url(0))),
         "{out}"

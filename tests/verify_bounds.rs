@@ -137,7 +137,10 @@ fn responses_from_dev_zero_stop_at_the_line_limit() {
     ]);
     assert_eq!(code, 2, "{err}");
     one_line(&err);
-    assert!(err.contains("/dev/zero: line 1: line longer than 1 MiB"), "{err}");
+    assert!(
+        err.contains("/dev/zero: line 1: line longer than 1 MiB"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -182,14 +185,19 @@ fn api_batch_from_dev_zero_is_a_line_error() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
         .args(["api", "--batch", "-", "--max-line-bytes", "1MiB"])
         .stdin(std::fs::File::open("/dev/zero").unwrap())
-        .env("OCCLENS_CACHE_DIR", std::env::temp_dir().join("occlens-tests-cache"))
+        .env(
+            "OCCLENS_CACHE_DIR",
+            std::env::temp_dir().join("occlens-tests-cache"),
+        )
         .output()
         .unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{err}");
     one_line(&err);
     assert!(
-        err.contains("--batch - (stdin): line 1: line longer than 1 MiB, the limit of --max-line-bytes"),
+        err.contains(
+            "--batch - (stdin): line 1: line longer than 1 MiB, the limit of --max-line-bytes"
+        ),
         "{err}"
     );
 }
@@ -198,7 +206,11 @@ fn api_batch_from_dev_zero_is_a_line_error() {
 fn non_string_as_user_is_an_error_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("who.jsonl");
-    for (value, kind) in [("5", "a number"), ("null", "null"), ("[\"a@t\"]", "an array")] {
+    for (value, kind) in [
+        ("5", "a number"),
+        ("null", "null"),
+        ("[\"a@t\"]", "an array"),
+    ] {
         std::fs::write(
             &file,
             format!(
@@ -207,11 +219,19 @@ fn non_string_as_user_is_an_error_naming_the_line() {
             ),
         )
         .unwrap();
-        let (code, _, err) = occlens(&["--as", "superuser", "verify", "--responses", file.to_str().unwrap()]);
+        let (code, _, err) = occlens(&[
+            "--as",
+            "superuser",
+            "verify",
+            "--responses",
+            file.to_str().unwrap(),
+        ]);
         assert_eq!(code, 2, "{err}");
         one_line(&err);
         assert!(
-            err.contains(&format!("who.jsonl: line 2: \"as_user\" is {kind}, expected a string")),
+            err.contains(&format!(
+                "who.jsonl: line 2: \"as_user\" is {kind}, expected a string"
+            )),
             "{err}"
         );
     }
@@ -221,7 +241,13 @@ fn non_string_as_user_is_an_error_naming_the_line() {
         "/api/v2/occurrences/?project_id=1&limit=1\n{\"url\": \"/api/v2/occurrences/\", \"as_user\": 2}\n",
     )
     .unwrap();
-    let (code, out, err) = occlens(&["--as", "superuser", "api", "--batch", batch.to_str().unwrap()]);
+    let (code, out, err) = occlens(&[
+        "--as",
+        "superuser",
+        "api",
+        "--batch",
+        batch.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{err}");
     one_line(&err);
     assert!(
@@ -240,7 +266,8 @@ fn har_status_outside_http_is_an_error_naming_the_entry() {
                "response": {"status": status, "content": {"text": "{}"}}})
     };
     for status in [json!(70000), json!(-200), json!(99), json!("200")] {
-        let har = json!({"log": {"version": "1.2", "entries": [entry(json!(0)), entry(status.clone())]}});
+        let har =
+            json!({"log": {"version": "1.2", "entries": [entry(json!(0)), entry(status.clone())]}});
         std::fs::write(&file, serde_json::to_string_pretty(&har).unwrap()).unwrap();
         let (code, _, err) = occlens(&["verify", "--responses", file.to_str().unwrap()]);
         assert_eq!(code, 2, "{err}");
@@ -300,7 +327,11 @@ fn live_bodies_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let urls = write_urls(
         dir.path(),
-        &["/api/v2/occurrences/1/", "/api/v2/occurrences/2/", "/api/v2/occurrences/999999/"],
+        &[
+            "/api/v2/occurrences/1/",
+            "/api/v2/occurrences/2/",
+            "/api/v2/occurrences/999999/",
+        ],
     );
     let (code, out, err) = occlens(&[
         "verify",
@@ -317,7 +348,8 @@ fn live_bodies_are_capped() {
     one_line(&err);
     assert!(err.contains("2 URLs could not be fetched"), "{err}");
     assert!(
-        out.starts_with("1 responses checked: ") && out.contains(" 0 skipped; 2 could not be fetched\n"),
+        out.starts_with("1 responses checked: ")
+            && out.contains(" 0 skipped; 2 could not be fetched\n"),
         "{out}"
     );
     for n in [1, 2] {
@@ -327,7 +359,11 @@ fn live_bodies_are_capped() {
             )),
             "{out}"
         );
-        assert_eq!(server.asked(&format!("/api/v2/occurrences/{n}/")), 1, "not retried");
+        assert_eq!(
+            server.asked(&format!("/api/v2/occurrences/{n}/")),
+            1,
+            "not retried"
+        );
     }
 }
 
@@ -362,7 +398,10 @@ fn a_next_link_loop_stops_the_walk() {
     assert_eq!(failure["url"], first);
     assert_eq!(failure["class"], "fetch_failed");
     assert!(
-        failure["cause"].as_str().unwrap().contains("repeats a page already fetched (a loop)"),
+        failure["cause"]
+            .as_str()
+            .unwrap()
+            .contains("repeats a page already fetched (a loop)"),
         "{out}"
     );
     assert_eq!(server.asked(first), 1);
@@ -383,7 +422,11 @@ fn retry_after_is_capped_and_a_slow_url_is_retried_once() {
     let dir = tempfile::tempdir().unwrap();
     let urls = write_urls(
         dir.path(),
-        &["/api/v2/occurrences/1/", "/api/v2/occurrences/2/", "/api/v2/occurrences/3/"],
+        &[
+            "/api/v2/occurrences/1/",
+            "/api/v2/occurrences/2/",
+            "/api/v2/occurrences/3/",
+        ],
     );
     let started = Instant::now();
     let (code, out, err) = occlens(&[
@@ -397,7 +440,11 @@ fn retry_after_is_capped_and_a_slow_url_is_retried_once() {
         "--retries",
         "3",
     ]);
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(code, 2, "{out}{err}");
     one_line(&err);
     // The 429 waited (at most --timeout) and was asked again; the slow URL was asked twice, not
@@ -405,12 +452,11 @@ fn retry_after_is_capped_and_a_slow_url_is_retried_once() {
     assert_eq!(server.asked("/api/v2/occurrences/1/"), 2);
     assert_eq!(server.asked("/api/v2/occurrences/2/"), 2);
     assert_eq!(server.asked("/api/v2/occurrences/3/"), 1);
+    assert!(out.starts_with("2 responses checked: "), "{out}");
     assert!(
-        out.starts_with("2 responses checked: "),
-        "{out}"
-    );
-    assert!(
-        out.contains("  GET /api/v2/occurrences/2/: timed out after 1 s (--timeout) (after 1 retry)\n"),
+        out.contains(
+            "  GET /api/v2/occurrences/2/: timed out after 1 s (--timeout) (after 1 retry)\n"
+        ),
         "{out}"
     );
 }

@@ -26,7 +26,11 @@ pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Resu
     };
     super::outln!("{text}")?;
     if response.status >= 400 {
-        eprintln!("occlens: HTTP {} for {url}", response.status);
+        eprintln!(
+            "occlens: HTTP {} for {}",
+            response.status,
+            occlens::redact::redact(url)
+        );
     }
     Ok(status_code(response.status))
 }

@@ -44,6 +44,11 @@ pub struct Cli {
         env = "OCCLENS_CACHE"
     )]
     pub cache: CacheMode,
+    /// Memory every query may hold: bytes with an optional K, M, G or T (1024-based), or a
+    /// percentage of the machine's memory. A query that needs more spills to disk (sorts,
+    /// aggregations) or fails with a clear error [default: 75%]
+    #[arg(long, global = true, env = "OCCLENS_MEMORY_LIMIT", value_parser = parse_memory)]
+    pub memory_limit: Option<usize>,
     /// Cache directory [default: $XDG_CACHE_HOME/occlens or ~/.cache/occlens]
     #[arg(long, global = true, env = "OCCLENS_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -360,6 +365,38 @@ pub struct ExportArgs {
     pub packaged_at: Option<String>,
 }
 
+fn parse_memory(s: &str) -> Result<usize, String> {
+    let expected = || format!("{s:?}: expected a size such as 8G, 512M or 75%");
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        let p: f64 = p.trim().parse().map_err(|_| expected())?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(format!("{s:?}: a percentage must be more than 0 and at most 100"));
+        }
+        let total = occlens::views::catalog::machine_memory()
+            .ok_or_else(|| "the machine's memory is unknown here: give a size such as 8G".to_string())?;
+        return Ok((total as f64 * p / 100.0) as usize);
+    }
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: usize = digits.parse().map_err(|_| expected())?;
+    let shift = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(expected()),
+    };
+    let bytes = n.checked_mul(1usize << shift).ok_or_else(|| format!("{s:?}: too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("{s:?}: at least 1M"));
+    }
+    Ok(bytes)
+}
+
 fn parse_packaged_at(s: &str) -> Result<String, String> {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
         .map(|_| s.to_string())
@@ -458,7 +495,8 @@ pub enum AuditFormat {
 
 #[derive(Args)]
 pub struct SnapshotArgs {
-    /// The Antenna database: postgres://user[:password]@host[:port]/database
+    /// The Antenna database: postgres://user[:password]@host[:port]/database, or a libpq
+    /// key=value string ('host=… dbname=… user=…'); the password is never printed
     #[arg(long, value_name = "URL")]
     pub from: String,
     /// Output directory, or an s3://, gs://, az:// prefix

@@ -42,7 +42,7 @@ pub async fn export(
     eprintln!(
         "occlens: exported {} rows, {bytes} bytes to {} in {:.2} s",
         done.rows,
-        target.display(),
+        occlens::redact::redact(&target.display()),
         started.elapsed().as_secs_f64()
     );
     match done.failure {

@@ -34,6 +34,9 @@ pub fn main() -> ExitCode {
     };
     register_secrets(&cli);
     std::panic::set_hook(Box::new(report_panic));
+    if let Some(bytes) = cli.memory_limit {
+        occlens::views::catalog::set_memory_limit(bytes);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,7 +125,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         })
         .map(|l| l.strip_prefix("error: ").unwrap_or(l))
         .collect();
-    eprintln!("occlens: {}", parts.join("; "));
+    eprintln!("occlens: {}", occlens::redact::redact(&parts.join("; ")));
     ExitCode::from(2)
 }
 
@@ -145,7 +148,10 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     let line = message.lines().map(str::trim).collect::<Vec<_>>().join(" ") + &at;
     if std::thread::current().name() == Some("main") {
         occlens::staging::remove_live();
-        eprintln!("occlens: internal error: {line}; please report it");
+        eprintln!(
+            "occlens: internal error: {}; please report it",
+            occlens::redact::redact(&line)
+        );
     } else if let Ok(mut p) = PANIC.lock() {
         p.get_or_insert(line);
     }
@@ -225,7 +231,18 @@ async fn open_with_mode(
         )
         .expect("valid template"),
     );
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    // Only a command that may build the cache shows it (a shell or a query that only reads
+    // the cache would flash it for nothing).
+    let may_build = build
+        || matches!(
+            settings.mode,
+            occlens::views::cache::Mode::Refresh | occlens::views::cache::Mode::Build
+        );
+    if may_build {
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    } else {
+        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     let engine = Engine::open_cached(cli.snapshot.as_deref(), config, &settings, build, &|n| {
         spinner.set_position(n)
     })

@@ -129,7 +129,10 @@ fn read_script(path: &Path) -> Result<String> {
         source: e,
     };
     if path == Path::new("-") {
-        std::io::stdin().lock().read_to_string(&mut text).map_err(io)?;
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(io)?;
     } else {
         text = std::fs::read_to_string(path).map_err(io)?;
     }
@@ -194,7 +197,8 @@ impl Session<'_> {
     /// Plan `sql` read-only unless --allow-write, run it, and hand its batches to `sink`,
     /// with a progress line when it runs for long.
     async fn execute(&self, sql: &str, sink: &mut dyn Sink) -> Result<()> {
-        let df = occlens::views::user_sql::user_sql(&self.engine.ctx, sql, self.allow_write).await?;
+        let df =
+            occlens::views::user_sql::user_sql(&self.engine.ctx, sql, self.allow_write).await?;
         let task = std::sync::Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
         sink.start(&plan.schema())?;
@@ -202,7 +206,9 @@ impl Session<'_> {
         let mut stream = execute_stream(plan, task)?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            progress.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            progress
+                .rows
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             sink.batch(&batch)?;
         }
         Ok(())
@@ -210,7 +216,10 @@ impl Session<'_> {
 
     /// In the shell, Ctrl-C cancels `work` (its future is dropped: DataFusion stops its
     /// tasks, a temporary --out file is removed); elsewhere SIGINT ends the process.
-    async fn cancellable<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    async fn cancellable<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         if !self.interactive {
             return work.await;
         }
@@ -251,7 +260,11 @@ impl Session<'_> {
         // The lines of the statement being typed: one history entry once it is complete.
         let mut entry = String::new();
         loop {
-            let prompt = if reader.is_empty() { "occlens> " } else { "     -> " };
+            let prompt = if reader.is_empty() {
+                "occlens> "
+            } else {
+                "     -> "
+            };
             let line = match editor.readline(prompt) {
                 Ok(line) => line,
                 // Ctrl-C at the prompt: forget what was typed.
@@ -283,7 +296,7 @@ impl Session<'_> {
                     Ok(Flow::Continue) => {}
                     Err(e) if e.is_broken_pipe() => return Err(e),
                     Err(Error::Usage(m)) if m == "Query cancelled." => eprintln!("{m}"),
-                    Err(e) => eprintln!("occlens: {e}"),
+                    Err(e) => eprintln!("occlens: {}", occlens::redact::redact(&e.to_string())),
                 }
             }
         }

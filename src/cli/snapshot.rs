@@ -39,7 +39,7 @@ pub async fn snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
         summary.tables,
         summary.rows,
         summary.bytes,
-        summary.out,
+        occlens::redact::redact(&summary.out),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -29,9 +29,10 @@ pub async fn verify(cli: &Cli, args: &VerifyArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
             if !report.failed.is_empty() {
+                let n = report.failed.len();
                 eprintln!(
-                    "occlens: {} URLs could not be fetched (fetch_failed in the report)",
-                    report.failed.len()
+                    "occlens: {n} URL{} could not be fetched (fetch_failed in the report)",
+                    if n == 1 { "" } else { "s" }
                 );
                 ExitCode::from(2)
             } else if report.mismatched() == 0 {

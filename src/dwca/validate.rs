@@ -147,6 +147,59 @@ fn table(node: roxmltree::Node, core: bool) -> Result<Table, String> {
     })
 }
 
+/// The most of `meta.xml` or `eml.xml` that is read (each is a few kB; a bigger one is
+/// refused rather than inflated into memory), and the longest line of a data file.
+const XML_MAX: u64 = 64 << 20;
+const LINE_MAX: usize = 64 << 20;
+
+/// The member `name` of the archive, whole (at most XML_MAX bytes).
+fn read_member<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+) -> Result<Vec<u8>, String> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| format!("{name}: cannot be read from the archive: {e}");
+    let entry = zip.by_name(name).map_err(|e| unreadable(&e))?;
+    let mut bytes = Vec::new();
+    entry
+        .take(XML_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(&e))?;
+    if bytes.len() as u64 > XML_MAX {
+        return Err(format!("{name} is larger than {} MiB", XML_MAX >> 20));
+    }
+    Ok(bytes)
+}
+
+/// A reader that fails on a line longer than `LINE_MAX` bytes (the CSV reader would hold it
+/// whole: a small archive can inflate to gigabytes without a newline).
+struct LineCap<R> {
+    inner: R,
+    run: usize,
+}
+
+impl<R> LineCap<R> {
+    fn new(inner: R) -> Self {
+        LineCap { inner, run: 0 }
+    }
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.run = if b == b'\n' { 0 } else { self.run + 1 };
+            if self.run > LINE_MAX {
+                return Err(std::io::Error::other(format!(
+                    "a line is longer than {} MiB",
+                    LINE_MAX >> 20
+                )));
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// What was read of one table's file.
 /// The distinct non-empty ids (core: ids; extension: coreids) and occurrenceIDs of a file.
 struct Content {
@@ -190,13 +243,13 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
     if !names.contains("meta.xml") {
         return report;
     }
-    let mut read = |name: &str| -> Option<Vec<u8>> {
-        let mut entry = zip.by_name(name).ok()?;
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).ok()?;
-        Some(bytes)
+    let meta_bytes = match read_member(&mut zip, "meta.xml") {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            errors.push(message);
+            return report;
+        }
     };
-    let meta_bytes = read("meta.xml").unwrap_or_default();
     let meta_text = String::from_utf8_lossy(&meta_bytes).to_string();
     let doc = match roxmltree::Document::parse(&meta_text) {
         Ok(d) => d,
@@ -239,7 +292,7 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
         contents.push(check_table(
             table,
             t == 0,
-            entry,
+            LineCap::new(entry),
             &required,
             &occurrence_term,
             errors,
@@ -307,13 +360,14 @@ pub fn validate(path: &Path, required: &[String]) -> Report {
         }
     }
     if names.contains("eml.xml") {
-        let mut eml = Vec::new();
-        if let Ok(mut entry) = zip.by_name("eml.xml") {
-            let _ = entry.read_to_end(&mut eml);
-        }
-        let eml = String::from_utf8_lossy(&eml);
-        if let Err(e) = roxmltree::Document::parse(&eml) {
-            errors.push(format!("eml.xml does not parse: {e}"));
+        match read_member(&mut zip, "eml.xml") {
+            Ok(eml) => {
+                let eml = String::from_utf8_lossy(&eml);
+                if let Err(e) = roxmltree::Document::parse(&eml) {
+                    errors.push(format!("eml.xml does not parse: {e}"));
+                }
+            }
+            Err(message) => errors.push(message),
         }
     }
     report
@@ -341,15 +395,18 @@ fn check_table(
         .has_headers(false)
         .flexible(true)
         .from_reader(file_reader);
-    let not_utf8 = |e: &csv::Error| match e.kind() {
+    // Errors after which the file cannot be read on: not UTF-8, or not inflatable (a corrupt
+    // member, a CRC mismatch, a line past LINE_MAX).
+    let fatal = |e: &csv::Error| match e.kind() {
         csv::ErrorKind::Utf8 { err, .. } => Some(format!("{file}: file is not valid UTF-8: {err}")),
+        csv::ErrorKind::Io(err) => Some(format!("{file}: cannot be read from the archive: {err}")),
         _ => None,
     };
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(h)) => h,
-        Some(Err(e)) if not_utf8(&e).is_some() => {
-            all_errors.extend(not_utf8(&e));
+        Some(Err(e)) if fatal(&e).is_some() => {
+            all_errors.extend(fatal(&e));
             return None;
         }
         _ => {
@@ -380,7 +437,7 @@ fn check_table(
         let line = n + 2;
         let record = match record {
             Ok(r) => r,
-            Err(e) => match not_utf8(&e) {
+            Err(e) => match fatal(&e) {
                 Some(message) => {
                     all_errors.push(message);
                     return None;
@@ -424,6 +481,16 @@ fn check_table(
 #[cfg(test)]
 mod tests {
     use super::py_str;
+
+    #[test]
+    fn a_line_past_the_cap_is_an_error() {
+        use std::io::Read;
+        let long = std::io::repeat(b'a').take(super::LINE_MAX as u64 + 1);
+        let e = std::io::copy(&mut super::LineCap::new(long), &mut std::io::sink()).unwrap_err();
+        assert_eq!(e.to_string(), "a line is longer than 64 MiB");
+        let lines = std::io::repeat(b'\n').take(super::LINE_MAX as u64 + 1);
+        assert!(std::io::copy(&mut super::LineCap::new(lines), &mut std::io::sink()).is_ok());
+    }
 
     #[test]
     fn python_string_repr() {

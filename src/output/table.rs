@@ -131,7 +131,11 @@ fn head(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
 /// A GitHub-flavoured Markdown table: `|` escaped, line breaks as `<br>`, NULL as empty.
 fn markdown(out: &mut dyn Write, batches: &[RecordBatch]) -> std::io::Result<()> {
     use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-    let cell = |s: &str| s.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>");
+    let cell = |s: &str| {
+        s.replace('|', "\\|")
+            .replace("\r\n", "<br>")
+            .replace('\n', "<br>")
+    };
     let Some(first) = batches.first() else {
         return Ok(());
     };

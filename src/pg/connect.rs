@@ -89,7 +89,10 @@ fn encode_userinfo(url: &str) -> String {
     let Some((user, tail)) = rest.split_once(':') else {
         return url.to_string();
     };
-    let Some(host) = tail.strip_prefix(password.as_str()).and_then(|t| t.strip_prefix('@')) else {
+    let Some(host) = tail
+        .strip_prefix(password.as_str())
+        .and_then(|t| t.strip_prefix('@'))
+    else {
         return url.to_string();
     };
     let encode = |s: &str| {

@@ -198,7 +198,10 @@ pub fn py_round(f: f64, n: i64) -> f64 {
     let k = n.unsigned_abs() as usize;
     let a = f.abs();
     let digits = format!("{:.0}", a.trunc());
-    let digits = format!("{}{digits}", "0".repeat((k + 1).saturating_sub(digits.len())));
+    let digits = format!(
+        "{}{digits}",
+        "0".repeat((k + 1).saturating_sub(digits.len()))
+    );
     let (head, tail) = digits.split_at(digits.len() - k);
     let half = format!("5{}", "0".repeat(k - 1));
     let up = match tail.cmp(half.as_str()) {
@@ -289,7 +292,10 @@ mod round_tests {
         assert_eq!(py_fixed(0.125, 2).unwrap(), "0.12");
         assert_eq!(py_fixed(f64::NAN, 2).unwrap(), "nan");
         assert_eq!(py_fixed(f64::NEG_INFINITY, 2).unwrap(), "-inf");
-        assert_eq!(py_fixed(1.5, 70_000).unwrap_err(), "the number of decimals must be between 0 and 65535, found 70000");
+        assert_eq!(
+            py_fixed(1.5, 70_000).unwrap_err(),
+            "the number of decimals must be between 0 and 65535, found 70000"
+        );
         assert!(py_fixed(1.5, -1).is_err());
         assert!(py_fixed(1.5, 99_999_999_999).is_err());
         assert_eq!(py_fixed(1.5, 65_535).unwrap().len(), 65_537);

@@ -6,12 +6,34 @@ use chrono_tz::Tz;
 
 use crate::render::pyfmt::py_repr;
 
-/// The wall-clock time of a UTC instant (microseconds) in `tz`.
+/// The wall-clock time of a UTC instant (microseconds) in `tz`. Instants beyond chrono's
+/// range (years past ±262142) read as its first or last representable time.
 pub fn local(us: i64, tz: Tz) -> NaiveDateTime {
-    DateTime::from_timestamp_micros(us)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .naive_local()
+    use chrono::{Offset, TimeZone};
+    let edge = if us < 0 {
+        NaiveDateTime::MIN
+    } else {
+        NaiveDateTime::MAX
+    };
+    let Some(utc) = DateTime::from_timestamp_micros(us) else {
+        return edge;
+    };
+    let offset = tz.offset_from_utc_datetime(&utc.naive_utc()).fix();
+    // `naive_local` panics when the offset leaves the range.
+    utc.naive_utc().checked_add_offset(offset).unwrap_or(edge)
+}
+
+#[cfg(test)]
+mod range_tests {
+    #[test]
+    fn instants_at_the_edges_of_the_range_do_not_panic() {
+        let tokyo: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+        let last = 8_210_266_876_799_999_999; // +262142-12-31T23:59:59.999999Z
+        assert_eq!(super::iso(last, tokyo), "+262142-12-31T23:59:59.999999");
+        assert_eq!(super::iso(i64::MAX, tokyo), "+262142-12-31T23:59:59.999999");
+        let _ = super::iso(i64::MIN, chrono_tz::America::New_York);
+        assert_eq!(super::iso(0, tokyo), "1970-01-01T09:00:00");
+    }
 }
 
 fn fraction(micros: u32) -> String {

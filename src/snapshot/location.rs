@@ -63,9 +63,7 @@ impl Location {
             // A plain path (or a Windows drive letter, which parses as a one-letter scheme).
             _ => {
                 let path = std::path::Path::new(spec);
-                if !path.is_dir() {
-                    return Err(err("no such directory".into()));
-                }
+                not_a_directory(path).map_or(Ok(()), |why| Err(err(why)))?;
                 let abs = path.canonicalize().map_err(|e| err(e.to_string()))?;
                 Url::from_directory_path(&abs).map_err(|_| err("not a usable path".into()))?
             }
@@ -79,9 +77,7 @@ impl Location {
                 let p = url
                     .to_file_path()
                     .map_err(|_| err("not a local path".into()))?;
-                if !p.is_dir() {
-                    return Err(err("no such directory".into()));
-                }
+                not_a_directory(&p).map_or(Ok(()), |why| Err(err(why)))?;
                 None
             }
             _ => Some(store_for(&url).map_err(err)?),
@@ -103,6 +99,16 @@ impl Location {
         let mut u = self.base.clone();
         u.set_path("/");
         u
+    }
+}
+
+/// Why `path` cannot be a snapshot directory, if it cannot.
+fn not_a_directory(path: &std::path::Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some("not a directory".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such directory".into()),
+        Err(e) => Some(format!("cannot be read: {e}")),
     }
 }
 

@@ -2,6 +2,7 @@
 //! DataFusion, and validate the columns the queries use.
 
 pub mod contract;
+mod integrity;
 pub mod location;
 
 use crate::error::{Error, Result};
@@ -84,8 +85,9 @@ impl Snapshot {
             })?),
             None => None,
         };
-        // Each table is a listing and a footer read: all at once (object stores are far away;
-        // even local files pay a system call per step).
+        // Each table is a listing (or the heads of its manifest's files), a footer check and a
+        // schema read: all at once (object stores are far away; even local files pay a system
+        // call per step).
         let tables = futures::future::try_join_all(TABLES.iter().map(|table| {
             let listed = listed.as_ref().and_then(|l| l.get(table.name));
             register(ctx, location, &store, &base, table, listed)
@@ -98,50 +100,6 @@ impl Snapshot {
             manifest,
             store,
         })
-    }
-
-    /// Read every file `_snapshot.json` lists and compare its SHA-256 with the manifest's (for
-    /// `occlens check`: this reads every byte of the snapshot). One line per file that differs
-    /// or cannot be read; empty when all agree, or when the snapshot has no manifest.
-    pub async fn verify_checksums(&self) -> Result<Vec<String>> {
-        use futures::StreamExt;
-        use sha2::{Digest, Sha256};
-        let Some(manifest) = &self.manifest else {
-            return Ok(Vec::new());
-        };
-        let tables = manifest_tables(manifest).map_err(|message| Error::Snapshot {
-            location: self.location.clone(),
-            message,
-        })?;
-        let mut names: Vec<_> = tables.keys().cloned().collect();
-        names.sort();
-        let root = Path::from_url_path(self.base.path()).unwrap_or_default();
-        let mut problems = Vec::new();
-        for name in names {
-            let Some(Listed::Files(files)) = tables.get(&name) else {
-                continue;
-            };
-            for f in files {
-                let Some(expected) = &f.sha256 else { continue };
-                let read = async {
-                    let mut stream = self.store.get(&under(&root, &f.path)).await?.into_stream();
-                    let mut hasher = Sha256::new();
-                    while let Some(chunk) = stream.next().await {
-                        hasher.update(&chunk?);
-                    }
-                    Ok::<_, object_store::Error>(format!("{:x}", hasher.finalize()))
-                };
-                match read.await {
-                    Ok(found) if found == *expected => {}
-                    Ok(found) => problems.push(format!(
-                        "table {name}: {}: sha256 is {found}, _snapshot.json lists {expected}",
-                        f.path
-                    )),
-                    Err(e) => problems.push(format!("table {name}: {}: {}", f.path, cause(&e))),
-                }
-            }
-        }
-        Ok(problems)
     }
 }
 
@@ -189,16 +147,32 @@ pub fn manifest_tables(
                     "_snapshot.json: table {name}: {path:?} is not a path inside the snapshot"
                 ));
             }
+            let sha256 = match &f["sha256"] {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(h)
+                    if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    Some(h.to_ascii_lowercase())
+                }
+                _ => {
+                    return Err(format!(
+                        "_snapshot.json: table {name}: files[{j}] has a \"sha256\" that is not 64 hex digits"
+                    ))
+                }
+            };
             listed.push(ListedFile {
                 path: path.to_string(),
                 bytes,
-                sha256: f["sha256"].as_str().map(String::from),
+                sha256,
             });
         }
         if listed.is_empty() {
             return Err(format!("_snapshot.json: table {name} lists no files"));
         }
-        if out.insert(name.to_string(), Listed::Files(listed)).is_some() {
+        if out
+            .insert(name.to_string(), Listed::Files(listed))
+            .is_some()
+        {
             return Err(format!("_snapshot.json lists table {name} twice"));
         }
     }
@@ -231,9 +205,11 @@ async fn read_manifest(
         Err(e) => Err(e),
     };
     match bytes {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            err(format!("{MANIFEST} is not valid JSON: {e}"))
-        })?)),
+        Ok(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+                err(format!("{MANIFEST} is not valid JSON: {e}"))
+            })?))
+        }
         Err(e) => match absence(location, MANIFEST, e) {
             None => Ok(None),
             Some(why) => Err(err(format!("{MANIFEST} {why}"))),
@@ -253,7 +229,10 @@ fn under(root: &Path, rel: &str) -> Path {
 /// `path` relative to the snapshot root `root`, for messages (`main_x/part-00001.parquet`).
 fn relative(root: &Path, path: &Path) -> String {
     match path.prefix_match(root) {
-        Some(rest) => rest.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"),
+        Some(rest) => rest
+            .map(|p| p.as_ref().to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
         None => path.to_string(),
     }
 }
@@ -271,7 +250,11 @@ fn absence(location: &Location, rel: &str, e: object_store::Error) -> Option<Str
     match e {
         object_store::Error::NotFound { .. } => {
             // The local store reports a directory as not found.
-            let local = location.store.is_none().then(|| location.base.join(rel).ok()).flatten();
+            let local = location
+                .store
+                .is_none()
+                .then(|| location.base.join(rel).ok())
+                .flatten();
             match local.and_then(|u| u.to_file_path().ok()) {
                 Some(p) if p.is_dir() => Some("is a directory, not a file".into()),
                 _ => None,
@@ -294,7 +277,9 @@ async fn list_parts(store: &dyn ObjectStore, dir: &Path) -> object_store::Result
         .try_collect::<Vec<_>>()
         .await?
         .into_iter()
-        .filter(|m| m.location.extension() == Some("parquet") && m.location.parts().count() == depth)
+        .filter(|m| {
+            m.location.extension() == Some("parquet") && m.location.parts().count() == depth
+        })
         .collect();
     parts.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(parts)
@@ -403,7 +388,10 @@ async fn discover(
 
 /// Whether `file` ends as a Parquet file does: a 4-byte metadata length that fits in the file,
 /// then `PAR1` (`PARE` when the footer is encrypted); else what is wrong with it.
-async fn check_footer(store: &dyn ObjectStore, file: &ObjectMeta) -> std::result::Result<(), String> {
+async fn check_footer(
+    store: &dyn ObjectStore,
+    file: &ObjectMeta,
+) -> std::result::Result<(), String> {
     // The leading magic number, the metadata length and the trailing magic number.
     if file.size < 12 {
         return Err(format!("not a Parquet file ({} bytes)", file.size));
@@ -413,7 +401,9 @@ async fn check_footer(store: &dyn ObjectStore, file: &ObjectMeta) -> std::result
         .await
         .map_err(|e| format!("cannot be read: {}", cause(&e)))?;
     if tail.len() != 8 || !matches!(&tail[4..], b"PAR1" | b"PARE") {
-        return Err("not a Parquet file (it does not end with the Parquet magic number PAR1)".into());
+        return Err(
+            "not a Parquet file (it does not end with the Parquet magic number PAR1)".into(),
+        );
     }
     let metadata = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
     if metadata + 12 > file.size {
@@ -434,7 +424,8 @@ fn table_error(location: &Location, table: &Table, message: String) -> Error {
 
 /// DataFusion's options for reading Parquet in `ctx` (its session's Parquet settings).
 fn listing_options(ctx: &SessionContext) -> ListingOptions {
-    ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options())
+    ParquetReadOptions::default()
+        .to_listing_options(&ctx.copied_config(), ctx.copied_table_options())
 }
 
 /// Register exactly `files` as table `name`, with `schema` or the one their footers give.
@@ -449,7 +440,12 @@ async fn register_files(
     let options = listing_options(ctx);
     let schema = match schema {
         Some(s) => s,
-        None => options.format.infer_schema(&ctx.state(), store, files).await?,
+        None => {
+            options
+                .format
+                .infer_schema(&ctx.state(), store, files)
+                .await?
+        }
     };
     let urls = files
         .iter()
@@ -476,7 +472,9 @@ async fn register(
     let err = |message: String| table_error(location, table, message);
     let (source, files) = match listed {
         Some(Listed::Absent) => (Source::Absent, Vec::new()),
-        Some(Listed::Files(list)) => listed_files(location, store.as_ref(), base, table, list).await?,
+        Some(Listed::Files(list)) => {
+            listed_files(location, store.as_ref(), base, table, list).await?
+        }
         None => discover(location, store.as_ref(), base, table).await?,
     };
     if let Source::Absent = source {

@@ -70,7 +70,7 @@ impl Default for Limits {
 /// `n` bytes for messages: `64 MiB`, `4 GiB`, `1000 bytes`.
 pub fn human_bytes(n: u64) -> String {
     for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{} {unit}", n >> shift);
         }
     }
@@ -128,11 +128,7 @@ impl<R: BufRead> Lines<R> {
                 None => (available.len(), available.len(), false),
             };
             if self.total + take as u64 > self.limits.max_input_bytes {
-                let what = if self.gzip {
-                    " (decompressed)"
-                } else {
-                    ""
-                };
+                let what = if self.gzip { " (decompressed)" } else { "" };
                 return Err(Error::Usage(format!(
                     "{}: line {n}: input larger than {}{what}, the limit of --max-input-bytes",
                     self.name,
@@ -167,9 +163,9 @@ impl<R: BufRead> Lines<R> {
     pub fn next_text(&mut self) -> Result<Option<(usize, String)>> {
         match self.next_line()? {
             None => Ok(None),
-            Some((n, bytes)) => String::from_utf8(bytes).map(|t| Some((n, t))).map_err(|_| {
-                Error::Usage(format!("{}: line {n}: not UTF-8 text", self.name))
-            }),
+            Some((n, bytes)) => String::from_utf8(bytes)
+                .map(|t| Some((n, t)))
+                .map_err(|_| Error::Usage(format!("{}: line {n}: not UTF-8 text", self.name))),
         }
     }
 }
@@ -197,6 +193,12 @@ pub fn read_with(name: &str, limits: Limits) -> Result<Inputs> {
         Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(reader)))
     } else {
         Box::new(reader)
+    };
+    // Messages name the input; stdin as the flag that chose it.
+    let name = if name == "-" {
+        "--responses - (stdin)"
+    } else {
+        name
     };
     let mut lines = Lines::new(name, reader, limits);
     lines.gzip = gzip;
@@ -443,13 +445,20 @@ mod tests {
 
     #[test]
     fn har_status_out_of_range() {
-        for status in [serde_json::json!(70000), serde_json::json!(-1), serde_json::json!("200"), serde_json::json!(99)] {
+        for status in [
+            serde_json::json!(70000),
+            serde_json::json!(-1),
+            serde_json::json!("200"),
+            serde_json::json!(99),
+        ] {
             let har = serde_json::json!({"log": {"entries": [
                 {"request": {"method": "GET", "url": "http://x/api/v2/occurrences/1/"},
                  "response": {"status": status, "content": {"text": "{}"}}}]}});
             let e = from_har("h.har", &har).unwrap_err().to_string();
             assert!(
-                e.starts_with("h.har: log.entries[0] (GET http://x/api/v2/occurrences/1/): response status"),
+                e.starts_with(
+                    "h.har: log.entries[0] (GET http://x/api/v2/occurrences/1/): response status"
+                ),
                 "{e}"
             );
         }

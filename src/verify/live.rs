@@ -274,6 +274,10 @@ fn transport(e: &reqwest::Error, timeout: Duration) -> Attempt {
         }
         text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
     };
+    if e.is_builder() {
+        // The URL itself is unusable (a scheme reqwest does not speak): retrying cannot help.
+        return Attempt::Fatal(message);
+    }
     Attempt::Transport {
         timeout: e.is_timeout(),
         message,

@@ -84,11 +84,58 @@ pub fn config_from_env() -> Result<SessionConfig> {
             .into_string()
             .map_err(|_| Error::Usage(format!("{var}: the value is not valid UTF-8")))?;
         options.set(&key, &value).map_err(|e| {
-            let why = e.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ");
-            Error::Usage(format!("{var}={value:?}: not a valid value for {key} ({why})"))
+            let why = e
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Error::Usage(format!(
+                "{var}={value:?}: not a valid value for {key} ({why})"
+            ))
         })?;
     }
     Ok(SessionConfig::from(options))
+}
+
+/// The memory every query of this process may hold (`--memory-limit`); None: the default.
+static MEMORY_LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Bound the memory of every query of this process (called once, by the command line).
+pub fn set_memory_limit(bytes: usize) {
+    let _ = MEMORY_LIMIT.set(bytes);
+}
+
+/// The machine's memory (Linux: /proc/meminfo), when known.
+pub fn machine_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The memory limit in force: `--memory-limit`, else 3/4 of the machine's memory.
+pub fn memory_limit() -> Option<usize> {
+    MEMORY_LIMIT
+        .get()
+        .copied()
+        .or_else(|| machine_memory().map(|m| m / 4 * 3))
+}
+
+/// The runtime every session shares the rules of: a memory pool of `memory_limit()` bytes, so
+/// that a view too big for it spills (sorts, aggregations) or fails with DataFusion's
+/// "Resources exhausted" naming the biggest consumers, instead of the kernel killing occlens.
+fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+    let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    if let Some(limit) = memory_limit() {
+        let pool = TrackConsumersPool::new(
+            GreedyMemoryPool::new(limit),
+            std::num::NonZeroUsize::new(3).expect("non-zero"),
+        );
+        builder = builder.with_memory_pool(Arc::new(pool));
+    }
+    Ok(builder.build_arc()?)
 }
 
 /// A new DataFusion session with occlens's functions registered.
@@ -100,7 +147,7 @@ pub fn session() -> Result<SessionContext> {
             config.options_mut().set(key, value).expect("valid setting");
         }
     }
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(config, runtime()?);
     if let Some(catalog) = ctx.catalog("datafusion") {
         // Tables as usual; the views of queries/ planned on first use (`lazy`).
         let _ = catalog.register_schema("public", Arc::new(lazy::Views::default()));

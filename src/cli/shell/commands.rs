@@ -30,7 +30,9 @@ pub async fn run(session: &mut Session<'_>, line: &str) -> Result<Flow> {
     let command = words.next().unwrap_or_default();
     let arg = words.next();
     if words.next().is_some() {
-        return Err(Error::Usage(format!("{line}: too many arguments; \\? lists the commands")));
+        return Err(Error::Usage(format!(
+            "{line}: too many arguments; \\? lists the commands"
+        )));
     }
     match (command, arg) {
         ("\\q" | "\\quit", None) => return Ok(Flow::Quit),
@@ -47,7 +49,10 @@ pub async fn run(session: &mut Session<'_>, line: &str) -> Result<Flow> {
             eprintln!("Timing is {}.", if session.timing { "on" } else { "off" });
         }
         ("\\format", None) => {
-            let name = session.format.to_possible_value().map(|v| v.get_name().to_string());
+            let name = session
+                .format
+                .to_possible_value()
+                .map(|v| v.get_name().to_string());
             super::super::outln!("Output format is {}.", name.unwrap_or_default())?;
         }
         ("\\format", Some(f)) => {
@@ -100,7 +105,8 @@ async fn list(session: &Session<'_>) -> Result<()> {
     let mut kinds = Vec::new();
     let mut rows = Vec::new();
     for name in &names {
-        let is_view = views.contains(name) && !engine.snapshot.tables.iter().any(|t| t.name == name);
+        let is_view =
+            views.contains(name) && !engine.snapshot.tables.iter().any(|t| t.name == name);
         let kind = if is_view {
             "view"
         } else {
@@ -110,12 +116,22 @@ async fn list(session: &Session<'_>) -> Result<()> {
             }
         };
         // Counted for tables only: DataFusion answers count(*) from Parquet metadata.
-        rows.push(if kind == "table" { count(session, name).await? } else { None });
+        rows.push(if kind == "table" {
+            count(session, name).await?
+        } else {
+            None
+        });
         kinds.push(kind);
     }
     let batch = RecordBatch::try_from_iter([
-        ("table_name", Arc::new(StringArray::from_iter_values(&names)) as ArrayRef),
-        ("table_type", Arc::new(StringArray::from_iter_values(kinds)) as ArrayRef),
+        (
+            "table_name",
+            Arc::new(StringArray::from_iter_values(&names)) as ArrayRef,
+        ),
+        (
+            "table_type",
+            Arc::new(StringArray::from_iter_values(kinds)) as ArrayRef,
+        ),
         ("rows", Arc::new(UInt64Array::from(rows)) as ArrayRef),
     ])?;
     session.print_all(&[batch])
@@ -140,18 +156,25 @@ async fn describe(session: &Session<'_>, name: &str) -> Result<()> {
     let batch = RecordBatch::try_from_iter([
         (
             "column_name",
-            Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.name().as_str()))) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(
+                fields.iter().map(|f| f.name().as_str()),
+            )) as ArrayRef,
         ),
         (
             "data_type",
-            Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.data_type().to_string())))
-                as ArrayRef,
+            Arc::new(StringArray::from_iter_values(
+                fields.iter().map(|f| f.data_type().to_string()),
+            )) as ArrayRef,
         ),
         (
             "is_nullable",
-            Arc::new(StringArray::from_iter_values(
-                fields.iter().map(|f| if f.is_nullable() { "YES" } else { "NO" }),
-            )) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(fields.iter().map(|f| {
+                if f.is_nullable() {
+                    "YES"
+                } else {
+                    "NO"
+                }
+            }))) as ArrayRef,
         ),
     ])?;
     session.print_all(&[batch])?;
@@ -160,7 +183,12 @@ async fn describe(session: &Session<'_>, name: &str) -> Result<()> {
         Some(quoted) => quoted.to_string(),
         None => name.to_lowercase(),
     };
-    let is_table = session.engine.snapshot.tables.iter().any(|t| t.name == name);
+    let is_table = session
+        .engine
+        .snapshot
+        .tables
+        .iter()
+        .any(|t| t.name == name);
     if let Some((file, sql)) = view_sql(&name).filter(|_| !is_table) {
         super::super::outln!("\nView {name}, defined in queries/{file}:\n{sql}")?;
     }

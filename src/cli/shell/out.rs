@@ -168,7 +168,9 @@ impl Sink for ToFile {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet)?))
                     .build();
-                Writer::Parquet(ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet)?)
+                Writer::Parquet(
+                    ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet)?,
+                )
             }
             Kind::Csv => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()

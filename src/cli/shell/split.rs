@@ -122,7 +122,10 @@ fn significant(text: &str) -> bool {
     let mut rest = text.trim_start();
     loop {
         if let Some(r) = rest.strip_prefix("--") {
-            rest = r.split_once('\n').map_or("", |(_, after)| after).trim_start();
+            rest = r
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .trim_start();
         } else if let Some(r) = rest.strip_prefix("/*") {
             match r.find("*/") {
                 Some(end) => rest = r[end + 2..].trim_start(),
@@ -147,7 +150,11 @@ mod tests {
     fn statements_end_at_semicolons_outside_quotes_and_comments() {
         assert_eq!(
             script("SELECT 1; SELECT ';' AS \"a;b\" -- x;\n; /* ; */ SELECT 2"),
-            vec![sql("SELECT 1"), sql("SELECT ';' AS \"a;b\" -- x;"), sql("/* ; */ SELECT 2")]
+            vec![
+                sql("SELECT 1"),
+                sql("SELECT ';' AS \"a;b\" -- x;"),
+                sql("/* ; */ SELECT 2")
+            ]
         );
         assert_eq!(script("SELECT 'it''s;'; ;;"), vec![sql("SELECT 'it''s;'")]);
         assert_eq!(script("-- only a comment;\n"), vec![]);

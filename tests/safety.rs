@@ -1,0 +1,211 @@
+//! What occlens writes and replaces: its own output only, staged and renamed into place;
+//! temporaries removed on errors, on SIGINT/SIGTERM, and (after SIGKILL) by the next run.
+
+mod common;
+
+use common::{occlens_with, Tiny};
+use std::path::Path;
+use std::time::Duration;
+
+fn tiny_snapshot(dir: &Path) {
+    let mut t = Tiny::new();
+    t.simple(1, 4, 0.9);
+    t.b.write(dir).unwrap();
+}
+
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".occlens-"))
+        .collect()
+}
+
+#[test]
+fn generate_replaces_its_own_snapshot_and_nothing_else() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("snap");
+    let o = out.to_str().unwrap();
+    let (code, _, err) = occlens_with(&["generate", "--out", o, "--occurrences", "20"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("_snapshot.json").is_file());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_snapshot.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["source"],
+        "occlens generate --shape realistic --occurrences 20 --seed 1"
+    );
+    let occ = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "main_occurrence")
+        .unwrap();
+    assert_eq!(occ["rows"], 20);
+    // Its own earlier output is replaced.
+    let (code, _, err) = occlens_with(&["generate", "--out", o, "--occurrences", "30"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out_text, err) = occlens_with(
+        &["--snapshot", o, "--cache", "off", "sql", "--format", "csv", "SELECT count(*) AS n FROM main_occurrence"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out_text, "n\n30\n");
+    // The snapshot checks out whole: keys, NOT NULL columns, references and checksums.
+    let (code, report, err) = occlens_with(&["--snapshot", o, "--cache", "off", "check"], &[]);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(err.contains("all") && err.contains("rules hold"), "{err}");
+    // A directory that is not an occlens snapshot is refused and untouched.
+    let mine = work.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("thesis.txt"), "years").unwrap();
+    let (code, _, err) = occlens_with(
+        &["generate", "--out", mine.to_str().unwrap(), "--occurrences", "5"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("not an occlens snapshot"), "{err}");
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    assert!(temporaries(work.path()).is_empty(), "{:?}", temporaries(work.path()));
+}
+
+#[test]
+fn exports_replace_a_file_only_with_overwrite() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    let s = snap.to_str().unwrap();
+    let out = work.path().join("out.csv");
+    std::fs::write(&out, "theirs").unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--snapshot", s, "export", "--format", "csv", "--project", "1", "--out", out.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| occlens_with(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let (code, _, err) = run(args(&[]));
+    assert_eq!(code, 1);
+    assert!(err.contains("--overwrite"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "theirs");
+    let (code, _, err) = run(args(&["--overwrite"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&out).unwrap().starts_with("id,"));
+    assert!(temporaries(work.path()).is_empty());
+}
+
+#[test]
+fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    // A pid above any pid_max is never running; our own pid's temporaries are never touched.
+    let dead = work.path().join(".out.csv.occlens-export-4294967294-1.tmp");
+    let dead_dir = work.path().join(".snap.occlens-snapshot-4294967294-2.tmp");
+    let not_ours = work.path().join("notes.occlens.tmp");
+    std::fs::write(&dead, "partial").unwrap();
+    std::fs::create_dir(&dead_dir).unwrap();
+    std::fs::write(&not_ours, "mine").unwrap();
+    let out = work.path().join("out.csv");
+    let (code, _, err) = occlens_with(
+        &["--snapshot", snap.to_str().unwrap(), "export", "--format", "csv", "--project", "1", "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!dead.exists() && !dead_dir.exists());
+    assert!(not_ours.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_and_sigterm_remove_temporaries() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("big");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
+            .args(["generate", "--out", out.to_str().unwrap(), "--occurrences", "5000000"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the staging directory exists, then interrupt.
+        let started = std::time::Instant::now();
+        while temporaries(work.path()).is_empty() && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!temporaries(work.path()).is_empty(), "no staging directory appeared");
+        std::thread::sleep(Duration::from_millis(300));
+        let ok = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let result = child.wait_with_output().unwrap();
+        assert_eq!(result.status.code(), Some(code), "{signal}");
+        let err = String::from_utf8_lossy(&result.stderr);
+        assert!(err.contains("interrupted"), "{err}");
+        assert!(!out.exists(), "{signal}: a partial snapshot under the final name");
+        assert!(temporaries(work.path()).is_empty(), "{signal}: {:?}", temporaries(work.path()));
+    }
+}
+
+#[test]
+fn sql_writes_only_when_allowed() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    let s = snap.to_str().unwrap();
+    let target = work.path().join("copy.csv");
+    let copy = format!("COPY (SELECT 1 AS a) TO '{}' STORED AS CSV", target.display());
+    let (code, _, err) = occlens_with(&["--snapshot", s, "sql", &copy], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--allow-write"), "{err}");
+    assert!(!target.exists());
+    let (code, _, err) = occlens_with(&["--snapshot", s, "sql", "--allow-write", &copy], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "a\n1\n");
+    let before: Vec<_> = std::fs::read_dir(&snap).unwrap().flatten().map(|e| e.file_name()).collect();
+    let (code, _, err) = occlens_with(
+        &["--snapshot", s, "sql", "--allow-write", "INSERT INTO main_occurrence (id) VALUES (99)"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("never writes into a snapshot"), "{err}");
+    let after: Vec<_> = std::fs::read_dir(&snap).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(before.len(), after.len());
+}
+
+#[test]
+fn check_reports_duplicate_ids_null_keys_and_dangling_references() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    let mut t = Tiny::new();
+    t.simple(1, 4, 0.9);
+    t.simple(2, 4, 0.8);
+    // A detection of an occurrence that does not exist.
+    t.b.add(
+        "main_detection",
+        serde_json::json!({"id": 900, "occurrence_id": 777, "source_image_id": 1, "timestamp": common::T0}),
+    );
+    // Occurrence 1 twice.
+    t.b.add("main_occurrence", serde_json::json!({"id": 1, "project_id": 1, "deployment_id": 1, "event_id": 1}));
+    t.b.write(&snap).unwrap();
+    let s = snap.to_str().unwrap();
+    let (code, report, err) = occlens_with(&["--snapshot", s, "--cache", "off", "check", "--format", "csv"], &[]);
+    assert_eq!(code, 1, "{report}{err}");
+    assert!(report.contains("unique,main_occurrence.id,1,1,FAIL"), "{report}");
+    assert!(
+        report.contains("foreign_key,main_detection.occurrence_id -> main_occurrence.id,1,777,FAIL"),
+        "{report}"
+    );
+    assert!(report.contains("unique,main_detection.id,0,,ok"), "{report}");
+    assert!(err.contains("rules broken"), "{err}");
+    // Answering from it fails instead of giving pages whose count disagrees with their rows.
+    let cache = work.path().join("cache");
+    let (code, _, err) = occlens_with(
+        &["--snapshot", s, "--cache-dir", cache.to_str().unwrap(), "api", "/api/v2/occurrences/?project_id=1"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("repeat an id"), "{err}");
+}
