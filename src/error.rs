@@ -76,4 +76,16 @@ pub fn one_line(s: &str) -> String {
         .join(" ")
 }
 
+/// An error and its chain of sources (`a: b: c`) as one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    one_line(&text)
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

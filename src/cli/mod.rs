@@ -20,6 +20,7 @@ mod export;
 mod shell;
 mod snapshot;
 mod sql;
+mod values;
 mod verify;
 
 use args::{Cli, Command, Shape};

@@ -171,31 +171,12 @@ pub fn one_line(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return db.message().to_string();
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+    crate::error::chain(e)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://ami:s3cret@db.example:5432/antenna"),
-            "postgres://ami:***@db.example:5432/antenna"
-        );
-        assert_eq!(
-            redact("postgres://ami@db/antenna"),
-            "postgres://ami@db/antenna"
-        );
-    }
 
     #[test]
     fn passwords_with_at_signs_reach_the_driver() {

@@ -265,14 +265,7 @@ fn transport(e: &reqwest::Error, timeout: Duration) -> Attempt {
     } else if e.is_connect() {
         "cannot connect".to_string()
     } else {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+        crate::error::chain(e)
     };
     if e.is_builder() {
         // The URL itself is unusable (a scheme reqwest does not speak): retrying cannot help.

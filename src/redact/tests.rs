@@ -1,0 +1,207 @@
+//! Every form of secret `redact` removes.
+use super::*;
+
+fn no_secret(text: &str, secret: &str) -> String {
+    let r = redact(text);
+    assert!(!r.contains(secret), "{secret} in {r} (from {text})");
+    r
+}
+
+#[test]
+fn url_passwords() {
+    assert_eq!(
+        redact("postgres://ami:s3cret@db.example:5432/antenna"),
+        "postgres://ami:***@db.example:5432/antenna"
+    );
+    assert_eq!(
+        redact("postgres://ami@db/antenna"),
+        "postgres://ami@db/antenna"
+    );
+    assert_eq!(
+        redact("GET http://user:pw@127.0.0.1:1/x: cannot connect"),
+        "GET http://user:***@127.0.0.1:1/x: cannot connect"
+    );
+    assert_eq!(
+        redact("error sending request for url (https://u:p%40ss@h/snap/_snapshot.json)"),
+        "error sending request for url (https://u:***@h/snap/_snapshot.json)"
+    );
+    // Idempotent.
+    let once = redact("s3://k:secretkey@bucket/p");
+    assert_eq!(redact(&once), once);
+    // Several URLs in one text.
+    assert_eq!(
+        redact("a http://a:b1@h1/ b 'https://c:d2@h2' c"),
+        "a http://a:***@h1/ b 'https://c:***@h2' c"
+    );
+    // Not a password: a user only, an @ in the path, a port.
+    for plain in [
+        "http://host/path?email=a@b.c",
+        "http://user@host:8080/x",
+        "http://host:8080/x",
+        "mailto:a@b.c",
+        "no url at all: a@b",
+    ] {
+        assert_eq!(redact(plain), plain);
+    }
+}
+
+#[test]
+fn url_passwords_with_special_characters() {
+    for c in ['@', '/', '?', '#', '%', ':', '='] {
+        let pw = format!("Pa{c}ss{c}wd9");
+        let url = format!("postgres://u:{pw}@127.0.0.1:1/db");
+        let r = no_secret(&url, &pw);
+        assert_eq!(r, "postgres://u:***@127.0.0.1:1/db", "{c}");
+        assert_eq!(url_password(&url).as_deref(), Some(pw.as_str()));
+        // Inside a message, followed by more text.
+        let r = no_secret(&format!("--from {url}: cannot connect"), &pw);
+        assert!(r.ends_with("@127.0.0.1:1/db: cannot connect"), "{r}");
+    }
+    let pw = "S3cr@t/?#%:=x";
+    let r = no_secret(&format!("x postgres://u:{pw}@127.0.0.1:1/db y"), pw);
+    assert_eq!(r, "x postgres://u:***@127.0.0.1:1/db y");
+    for part in ["S3cr", "t/?#", "%:=x"] {
+        assert!(!r.contains(part), "{r}");
+    }
+}
+
+#[test]
+fn secret_query_parameters() {
+    assert_eq!(
+        redact("https://h/snap?X-Amz-Signature=abc123&X-Amz-Credential=AKIA%2F2024&x=1"),
+        "https://h/snap?X-Amz-Signature=***&X-Amz-Credential=***&x=1"
+    );
+    assert_eq!(
+        redact("https://h/s?X-Amz-Security-Token=tok&X-Goog-Signature=gs#frag"),
+        "https://h/s?X-Amz-Security-Token=***&X-Goog-Signature=***#frag"
+    );
+    for name in [
+        "password",
+        "PassWord",
+        "passwd",
+        "pwd",
+        "token",
+        "access_token",
+        "sig",
+        "signature",
+        "secret",
+        "key",
+        "apikey",
+        "api_key",
+        "credential",
+        "X-Amz-Signature",
+        "x-amz-credential",
+        "X-Amz-Security-Token",
+        "X-Goog-Credential",
+        "client_secret",
+    ] {
+        let text = format!("failed: https://h/p?a=1&{name}=V4lue%2B/x&b=2 (404)");
+        let r = no_secret(&text, "V4lue");
+        assert_eq!(r, format!("failed: https://h/p?a=1&{name}=***&b=2 (404)"));
+    }
+    assert_eq!(
+        redact("postgres://u@127.0.0.1:1/db?password=S3cretPw&sslmode=disable"),
+        "postgres://u@127.0.0.1:1/db?password=***&sslmode=disable"
+    );
+    assert_eq!(
+        redact("/api/v2/occurrences/?project_id=1&limit=5"),
+        "/api/v2/occurrences/?project_id=1&limit=5"
+    );
+    assert_eq!(redact("#access_token=abcd&x=1"), "#access_token=***&x=1");
+}
+
+#[test]
+fn conninfo_passwords() {
+    assert_eq!(
+        redact("--from host=127.0.0.1 port=1 password=S3cretPw user=u: cannot connect"),
+        "--from host=127.0.0.1 port=1 password=*** user=u: cannot connect"
+    );
+    assert_eq!(
+        redact(r"host=h password='se cret\'x' user=u"),
+        "host=h password=*** user=u"
+    );
+    assert_eq!(
+        redact("host=h password = 'a b' dbname=d"),
+        "host=h password = *** dbname=d"
+    );
+    assert_eq!(redact("'host=h password=pw12'"), "'host=h password=***'");
+    assert_eq!(redact("password=\"q u o\" x"), "password=*** x");
+    for c in ['@', '/', '?', '#', '%', ':', '='] {
+        let pw = format!("Pa{c}ss{c}wd9");
+        no_secret(&format!("host=h password={pw} user=u"), &pw);
+        no_secret(&format!("host=h password='{pw} x' user=u"), &pw);
+    }
+    let mut found = Vec::new();
+    structural(r"host=h password='se cret\'x'", &mut found);
+    assert!(found.contains(&"se cret'x".to_string()), "{found:?}");
+}
+
+#[test]
+fn authorization_values() {
+    assert_eq!(
+        redact("Authorization: Token abcdef0123"),
+        "Authorization: Token ***"
+    );
+    assert_eq!(
+        redact("authorization: Bearer eyJ.a.b, next"),
+        "authorization: Bearer ***, next"
+    );
+    assert_eq!(
+        redact("Authorization=Basic dXNlcjpwdw=="),
+        "Authorization=Basic ***"
+    );
+    assert_eq!(
+        redact("\"Authorization\": \"Token abcd\""),
+        "\"Authorization\": \"Token ***\""
+    );
+    assert_eq!(redact("sent Bearer abcdefghijkl"), "sent Bearer ***");
+    assert_eq!(redact("a bearer token"), "a bearer token");
+}
+
+#[test]
+fn userinfo_stripped() {
+    assert_eq!(
+        strip_userinfo("http://user:S3cr@t/?#%:=x@127.0.0.1:1/a"),
+        "http://127.0.0.1:1/a"
+    );
+    assert_eq!(strip_userinfo("https://user@h"), "https://h");
+    assert_eq!(
+        strip_userinfo("https://h:8000/x?e=a@b"),
+        "https://h:8000/x?e=a@b"
+    );
+    assert_eq!(strip_userinfo("/relative"), "/relative");
+}
+
+#[test]
+fn json_strings() {
+    let mut v = serde_json::json!({"url": "http://u:pw12@h/?sig=abc", "n": 1,
+                                   "list": ["password=x y", {"token=t1": "k"}]});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        serde_json::json!({"url": "http://u:***@h/?sig=***", "n": 1,
+                           "list": ["password=*** y", {"token=***": "k"}]})
+    );
+}
+
+#[test]
+fn registered_secrets_in_every_form() {
+    let pw = "Reg1st/er@d Pw?#%:=";
+    register_secret(pw);
+    register_secret("abc"); // too short: ignored
+    assert_eq!(redact("abc"), "abc");
+    no_secret(&format!("library said: bad password {pw}!"), pw);
+    let encoded = utf8_percent_encode(pw, NON_ALPHANUMERIC).to_string();
+    let r = no_secret(&format!("x {encoded} y"), &encoded);
+    assert_eq!(r, "x *** y");
+    let lower = lower_hex(&encoded);
+    no_secret(&format!("x {lower} y"), &lower);
+    let form: String = url::form_urlencoded::byte_serialize(pw.as_bytes()).collect();
+    no_secret(&format!("x {form} y"), &form);
+    // A registered percent-encoded password is also removed decoded.
+    register_secret("Enc%2Fod%40ed");
+    assert_eq!(redact("got Enc/od@ed here"), "got *** here");
+    // register_secrets_in: what the structural rules find.
+    register_secrets_in("https://u:Found%2FPw1@h/x?token=Tok3nValue");
+    assert_eq!(redact("Found/Pw1 and Tok3nValue"), "*** and ***");
+}
