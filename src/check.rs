@@ -3,7 +3,7 @@
 //! views join on resolved, every file the manifest lists present with its SHA-256, and every
 //! page of every file decodable. The rules are the fragments of `queries/check.sql`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::snapshot::contract;
 use crate::views::rows::{to_rows, RowExt};
 use crate::views::Engine;
@@ -103,21 +103,18 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
             example: problems.into_iter().next(),
         });
     }
+    // The cache entry this snapshot's answers come from, against its marker's checksums.
+    if let Some(dir) = &engine.cache {
+        let why = match crate::views::cache::inspect(dir, true) {
+            crate::views::cache::Entry::Damaged(why) => Some(format!("{why} (--cache refresh rebuilds it)")),
+            _ => None,
+        };
+        out.push(Finding {
+            rule: "cache_sha256",
+            subject: dir.display().to_string(),
+            bad: u64::from(why.is_some()),
+            example: why,
+        });
+    }
     Ok(out)
-}
-
-/// A one-line error for callers that want the first failure only.
-pub fn first_failure(findings: &[Finding]) -> Option<Error> {
-    findings.iter().find(|f| !f.ok()).map(|f| {
-        Error::Usage(format!(
-            "{} {}: {} bad{}",
-            f.rule,
-            f.subject,
-            f.bad,
-            f.example
-                .as_ref()
-                .map(|e| format!(" (e.g. {e})"))
-                .unwrap_or_default()
-        ))
-    })
 }

@@ -42,7 +42,12 @@ pub fn missing_service(what: &str, install: &str) {
     if required {
         panic!("{what} is required here (CI or OCCLENS_REQUIRE_SERVICES=1): {install}");
     }
-    eprintln!("skipped: {what} is not installed ({install}; .ci/run installs it)");
+    // Straight to stderr: libtest captures eprintln! of passing tests, and a skip must show.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "skipped: {what} is not installed ({install}; .ci/run installs it)"
+    );
 }
 
 fn is_root() -> bool {
