@@ -15,6 +15,37 @@ use std::sync::Mutex;
 /// Temporaries of this process that are still in progress.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Directories this process reads from (the open snapshot): nothing is ever written there.
+static PROTECTED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Never write into `dir` (the snapshot being read).
+pub fn protect(dir: &Path) {
+    if let (Ok(dir), Ok(mut p)) = (dir.canonicalize(), PROTECTED.lock()) {
+        p.push(dir);
+    }
+}
+
+/// An error when `dest` lies inside a protected directory (through symlinks and `..` too).
+pub fn unprotected(dest: &Path) -> Result<()> {
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(parent) = parent.canonicalize() else {
+        return Ok(());
+    };
+    let resolved = parent.join(dest.file_name().unwrap_or_default());
+    let protected = PROTECTED.lock().map(|p| p.clone()).unwrap_or_default();
+    match protected.iter().find(|d| resolved.starts_with(d)) {
+        Some(d) => Err(Error::Usage(format!(
+            "--out {}: is inside the snapshot being read ({}); occlens never writes there",
+            dest.display(),
+            d.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// `.occlens-<what>-<pid>-<nanos>.tmp`: a name no other writer uses.
 pub fn temp_suffix(what: &str) -> String {
     format!(
@@ -197,6 +228,7 @@ pub fn publish_dir(
         path: path.display().to_string(),
         source: e,
     };
+    unprotected(dest)?;
     replaceable(dest, what, ours)?;
     let old = dest.exists().then(|| Temp::sibling_of(dest, "old"));
     if let Some(old) = &old {
@@ -223,12 +255,16 @@ pub fn publish_file(tmp: Temp, dest: &Path, overwrite: bool) -> Result<()> {
         path: dest.display().to_string(),
         source: e,
     };
+    unprotected(dest)?;
     if overwrite {
-        if dest.is_dir() {
-            return Err(Error::Usage(format!(
-                "--out {}: is a directory (expected a file name)",
-                dest.display()
-            )));
+        // --overwrite replaces a regular file, never a directory, device, FIFO or socket.
+        if let Ok(meta) = std::fs::symlink_metadata(dest) {
+            if !meta.file_type().is_file() {
+                return Err(Error::Usage(format!(
+                    "--out {}: exists and is not a regular file; occlens replaces only a file",
+                    dest.display()
+                )));
+            }
         }
         std::fs::rename(tmp.path(), dest).map_err(io)?;
         tmp.keep();

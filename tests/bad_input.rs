@@ -529,6 +529,51 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         Some(1),
         "cache_is_a_file",
     ));
+    // Writes into the snapshot being read, onto devices and FIFOs, over lookalike snapshots.
+    let good = work.join("good");
+    let gs = good.to_str().unwrap();
+    let inside = good.join("main_occurrence.parquet");
+    cases.push(case(
+        "export: over the snapshot's own file",
+        &["--snapshot", gs, "export", "--format", "parquet", "--project", "1", "--overwrite", "--out", inside.to_str().unwrap()],
+        Some(1),
+        "inside the snapshot",
+    ));
+    cases.push(case(
+        "sql --out: into the snapshot",
+        &["--snapshot", gs, "sql", "--out", good.join("x.csv").to_str().unwrap(), "SELECT 1"],
+        Some(1),
+        "inside the snapshot",
+    ).absent(&good.join("x.csv")));
+    let fifo = work.join("a_fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    if made {
+        cases.push(case(
+            "export: over a FIFO with --overwrite",
+            &["--snapshot", gs, "export", "--format", "csv", "--project", "1", "--overwrite", "--out", fifo.to_str().unwrap()],
+            Some(1),
+            "not a regular file",
+        ));
+    }
+    let lookalike = work.join("lookalike");
+    std::fs::create_dir_all(&lookalike).unwrap();
+    std::fs::write(lookalike.join("_snapshot.json"), b"{}").unwrap();
+    std::fs::write(lookalike.join("thesis.docx"), b"mine").unwrap();
+    cases.push(case(
+        "generate: over a directory with a fake manifest",
+        &["generate", "--out", lookalike.to_str().unwrap(), "--occurrences", "5"],
+        Some(1),
+        "not an occlens snapshot",
+    ));
+    let existing = work.join("existing.csv");
+    let copy = format!("COPY (SELECT 1 AS a) TO '{}' STORED AS CSV", existing.display());
+    cases.push(case(
+        "sql: COPY over an existing file even with --allow-write",
+        &["--snapshot", gs, "sql", "--allow-write", &copy],
+        Some(1),
+        "exists",
+    ));
+    cases.push(case("sql: -f /dev/zero", &["--snapshot", gs, "sql", "-f", "/dev/zero"], Some(1), "/dev/zero"));
     cases.push(case("memory: not a size", &["--memory-limit", "lots", "sql", "SELECT 1"], Some(2), "lots"));
     cases.push(case("memory: over 100%", &["--memory-limit", "200%", "sql", "SELECT 1"], Some(2), "percentage"));
     cases.push(case("memory: too small", &["--memory-limit", "10", "sql", "SELECT 1"], Some(2), "at least"));
@@ -586,6 +631,7 @@ fn bad_input_corpus() {
         b"theirs",
         "an existing file was replaced"
     );
+    assert_eq!(std::fs::read(work.path().join("lookalike/thesis.docx")).unwrap(), b"mine");
     assert_eq!(
         std::fs::read(work.path().join("user_documents/thesis.txt")).unwrap(),
         b"years of work",

@@ -209,3 +209,40 @@ fn check_reports_duplicate_ids_null_keys_and_dangling_references() {
     assert_eq!(code, 1);
     assert!(err.contains("repeat an id"), "{err}");
 }
+
+#[test]
+fn deep_sql_plans_and_hyperlinks_carry_no_credentials() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    let s = snap.to_str().unwrap();
+    // 3,000 terms overflowed the default 8 MiB stack while planning.
+    let sql = format!("SELECT {} AS n", vec!["1"; 3000].join("+"));
+    let (code, out, err) = occlens_with(&["--snapshot", s, "sql", "--format", "csv", &sql], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "n\n3000\n");
+    let (code, out, err) = occlens_with(
+        &["--snapshot", s, "--api-base", "http://u:S3cretPw@h.example", "api", "/api/v2/occurrences/?project_id=1&limit=1"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("S3cretPw") && !err.contains("S3cretPw"), "{out}{err}");
+    assert!(out.contains("http://h.example/"), "{out}");
+}
+
+#[test]
+fn cache_clear_keeps_an_entry_holding_a_users_file() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    let cache = work.path().join("cache");
+    let (s, c) = (snap.to_str().unwrap(), cache.to_str().unwrap());
+    let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let entry = std::fs::read_dir(&cache).unwrap().flatten().next().unwrap().path();
+    std::fs::write(entry.join("notes.txt"), "mine").unwrap();
+    let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 cache entries removed"), "{out}");
+    assert_eq!(std::fs::read_to_string(entry.join("notes.txt")).unwrap(), "mine");
+}

@@ -29,6 +29,19 @@ use occlens::{Config, Engine};
 use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
+    // Planning deeply nested SQL recurses (an expression of thousands of terms): a big stack
+    // for the thread that plans (and for the runtime's workers) instead of the default 8 MiB.
+    match std::thread::Builder::new()
+        .name("main".into())
+        .stack_size(512 << 20)
+        .spawn(occlens_main)
+    {
+        Ok(handle) => handle.join().unwrap_or(ExitCode::from(1)),
+        Err(_) => occlens_main(),
+    }
+}
+
+fn occlens_main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -40,6 +53,7 @@ pub fn main() -> ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(64 << 20)
         .build()
     {
         Ok(r) => r,
@@ -213,10 +227,10 @@ async fn open_with_mode(
     mode: Option<occlens::views::cache::Mode>,
 ) -> occlens::Result<Engine> {
     let config = Config {
-        api_base: cli
-            .api_base
-            .clone()
-            .unwrap_or_else(|| default_base.to_string()),
+        // Hyperlinks never carry credentials (they are written into bodies and exports).
+        api_base: occlens::redact::strip_userinfo(
+            cli.api_base.as_deref().unwrap_or(default_base),
+        ),
         media_url: cli.media_url.clone(),
         time_zone: cli.time_zone,
     };

@@ -128,13 +128,21 @@ fn read_script(path: &Path) -> Result<String> {
         path: path.display().to_string(),
         source: e,
     };
+    // Scripts are read whole: at most MAX_SCRIPT bytes (`-f /dev/zero` is an error, not an
+    // out-of-memory kill).
+    const MAX_SCRIPT: u64 = 64 << 20;
+    let read = |r: &mut dyn std::io::Read, text: &mut String| r.take(MAX_SCRIPT + 1).read_to_string(text);
     if path == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .read_to_string(&mut text)
-            .map_err(io)?;
+        read(&mut std::io::stdin().lock(), &mut text).map_err(io)?;
     } else {
-        text = std::fs::read_to_string(path).map_err(io)?;
+        read(&mut std::fs::File::open(path).map_err(io)?, &mut text).map_err(io)?;
+    }
+    if text.len() as u64 > MAX_SCRIPT {
+        return Err(Error::Usage(format!(
+            "{}: a SQL script is at most {} MiB",
+            path.display(),
+            MAX_SCRIPT >> 20
+        )));
     }
     Ok(text)
 }

@@ -76,9 +76,16 @@ impl Target {
                 "--out {spec}: is a directory (expected a file name)"
             )));
         }
-        if !overwrite && std::fs::symlink_metadata(&path).is_ok() {
-            return Err(crate::staging::exists(&path));
+        match std::fs::symlink_metadata(&path) {
+            Ok(_) if !overwrite => return Err(crate::staging::exists(&path)),
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(Error::Usage(format!(
+                    "--out {spec}: exists and is not a regular file; occlens replaces only a file"
+                )))
+            }
+            _ => {}
         }
+        crate::staging::unprotected(&path)?;
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = parent {
             if !parent.is_dir() {

@@ -305,11 +305,60 @@ impl Output {
 }
 
 /// What `snapshot --out` and `generate --out` may replace.
-pub const SNAPSHOT_KIND: &str = "an occlens snapshot (holding _snapshot.json)";
+pub const SNAPSHOT_KIND: &str =
+    "an occlens snapshot (its _snapshot.json and only the files it lists)";
 
 /// A local directory holding an occlens snapshot's manifest.
+/// A local directory holding an occlens snapshot and nothing else: a manifest occlens wrote
+/// (`"format": "occlens-snapshot/…"`), and every entry beside it a file or table folder the
+/// manifest lists (a user's file put there makes the directory not occlens's to replace).
 pub fn is_snapshot(dir: &Path) -> bool {
-    dir.join(MANIFEST).is_file()
+    let Ok(text) = std::fs::read(dir.join(MANIFEST)) else {
+        return false;
+    };
+    let Ok(manifest) = serde_json::from_slice::<Value>(&text) else {
+        return false;
+    };
+    if !manifest["format"]
+        .as_str()
+        .is_some_and(|f| f.starts_with("occlens-snapshot/"))
+    {
+        return false;
+    }
+    let listed: std::collections::HashSet<String> = manifest["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["files"].as_array().into_iter().flatten())
+        .filter_map(|f| f["path"].as_str())
+        .filter_map(|p| p.split('/').next().map(String::from))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name == MANIFEST {
+            return true;
+        }
+        if !listed.contains(&name) {
+            return false;
+        }
+        // A table folder holds only the part files the manifest lists.
+        let path = e.path();
+        !path.is_dir()
+            || std::fs::read_dir(&path).is_ok_and(|parts| {
+                parts.flatten().all(|p| {
+                    let rel = format!("{name}/{}", p.file_name().to_string_lossy());
+                    manifest["tables"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|t| t["files"].as_array().into_iter().flatten())
+                        .any(|f| f["path"].as_str() == Some(rel.as_str()))
+                })
+            })
+    })
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

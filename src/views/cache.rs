@@ -198,10 +198,10 @@ pub fn is_entry(dir: &Path) -> bool {
     if !named || !dir.is_dir() {
         return false;
     }
-    if dir.join(MARKER).is_file() {
-        return true;
-    }
-    let known: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
+    // Only the marker and the cached views' files: a user's file put inside makes the
+    // directory not occlens's to remove.
+    let mut known: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
+    known.push(MARKER.to_string());
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries.flatten().all(|e| known.contains(&e.file_name().to_string_lossy().to_string()))
     })
@@ -337,10 +337,13 @@ fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i64)> 
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return vec![(i64::MIN, i64::MAX)];
     };
-    let parts = ((n + per - 1) / per.max(1)).clamp(1, (hi - lo).saturating_add(1).max(1));
+    // In i128: ids at the ends of i64 (±2^63) must neither overflow nor wrap.
+    let (lo, hi, n, per) = (lo as i128, hi as i128, n as i128, per.max(1) as i128);
+    let parts = ((n + per - 1) / per).clamp(1, (hi - lo + 1).max(1));
     let step = (hi - lo) / parts + 1;
+    let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
     let mut out: Vec<(i64, i64)> = (0..parts)
-        .map(|k| (lo + k * step, lo + (k + 1) * step))
+        .map(|k| (clamp(lo + k * step), clamp(lo + (k + 1) * step)))
         .collect();
     out.first_mut().expect("one range").0 = i64::MIN;
     out.last_mut().expect("one range").1 = i64::MAX;
@@ -362,8 +365,17 @@ async fn write(
             .await?
             .into_iter()
             .map(|(lo, hi)| {
+                // The first and last ranges are open-ended: an id of ±2^63 is kept too.
+                let mut cond = vec!["TRUE".to_string()];
+                if lo != i64::MIN {
+                    cond.push(format!("{col} >= {lo}"));
+                }
+                if hi != i64::MAX {
+                    cond.push(format!("{col} < {hi}"));
+                }
                 format!(
-                    "SELECT * FROM {view} WHERE {col} >= {lo} AND {col} < {hi} ORDER BY {order}"
+                    "SELECT * FROM {view} WHERE {} ORDER BY {order}",
+                    cond.join(" AND ")
                 )
             })
             .collect(),
@@ -427,5 +439,11 @@ mod tests {
         }
         // More parts than ids: one id per range at most.
         assert_eq!(split(Some(1), Some(3), 3, 1).len(), 3);
+        // Ids at the ends of i64: no overflow, every id covered.
+        let r = split(Some(i64::MIN), Some(i64::MAX), 3, 1);
+        assert_eq!((r[0].0, r[r.len() - 1].1), (i64::MIN, i64::MAX));
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+        }
     }
 }

@@ -107,6 +107,9 @@ impl Engine {
             }
         };
         let location = Location::resolve(snapshot).await?;
+        if let Ok(dir) = location.base.to_file_path() {
+            crate::staging::protect(&dir);
+        }
         let mut ctx = catalog::session()?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
         let (mut cached, mut cache_warning) = (None, None);

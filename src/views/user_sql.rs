@@ -27,6 +27,23 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             what.to_string().trim_start_matches("query failed: ")
         )));
     }
+    if let LogicalPlan::Copy(copy) = &plan {
+        // COPY … TO a new local file only: never over an existing one, never into the snapshot.
+        let url = &copy.output_url;
+        let local = match url::Url::parse(url) {
+            Ok(u) if u.scheme() == "file" => u.to_file_path().ok(),
+            Ok(u) if u.scheme().len() > 1 => None,
+            _ => Some(std::path::PathBuf::from(url)),
+        };
+        if let Some(path) = local {
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(Error::Usage(format!(
+                    "COPY … TO '{url}': exists; occlens does not replace files (remove it first or choose another name)"
+                )));
+            }
+            crate::staging::unprotected(&path)?;
+        }
+    }
     if let LogicalPlan::Dml(dml) = &plan {
         return Err(Error::Usage(format!(
             "{} into {}: occlens never writes into a snapshot (use COPY (SELECT …) TO 'file' with --allow-write)",
