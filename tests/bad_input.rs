@@ -188,6 +188,14 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let optional_zero = s("optional_zero", &|d| {
         std::fs::write(d.join("main_project_default_filters_include_taxa.parquet"), b"").unwrap()
     });
+    let dangling = s("dangling_symlink", &|d| {
+        let _ = std::fs::remove_file(d.join("main_project_default_filters_exclude_taxa.parquet"));
+        std::os::unix::fs::symlink(d.join("nowhere.parquet"), d.join("main_project_default_filters_exclude_taxa.parquet")).unwrap()
+    });
+    let dangling_required = s("dangling_required", &|d| {
+        std::fs::remove_file(d.join("main_taxon.parquet")).unwrap();
+        std::os::unix::fs::symlink(d.join("nowhere.parquet"), d.join("main_taxon.parquet")).unwrap()
+    });
     let bad_manifest = s("bad_manifest", &|d| {
         std::fs::write(d.join("_snapshot.json"), b"{not json").unwrap()
     });
@@ -210,6 +218,8 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         ("snapshot: optional table corrupt", optional_corrupt.as_str(), "main_taxalist"),
         ("snapshot: optional table zero bytes", optional_zero.as_str(), "main_project_default_filters_include_taxa"),
         ("snapshot: manifest not JSON", bad_manifest.as_str(), "_snapshot.json"),
+        ("snapshot: optional table a dangling symlink", dangling.as_str(), "main_project_default_filters_exclude_taxa"),
+        ("snapshot: required table a dangling symlink", dangling_required.as_str(), "cannot be read"),
         ("snapshot: unsupported scheme", "ftp://host/snap", "ftp"),
         ("snapshot: s3 without bucket", "s3:///snap", "bucket"),
         ("snapshot: unreachable http", "http://127.0.0.1:1/snap", "127.0.0.1"),

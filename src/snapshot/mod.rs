@@ -257,6 +257,13 @@ fn absence(location: &Location, rel: &str, e: object_store::Error) -> Option<Str
                 .flatten();
             match local.and_then(|u| u.to_file_path().ok()) {
                 Some(p) if p.is_dir() => Some("is a directory, not a file".into()),
+                // A dangling symbolic link is there, but points nowhere: not "absent".
+                Some(p) if std::fs::symlink_metadata(&p).is_ok() => Some(format!(
+                    "cannot be read: {}",
+                    std::fs::metadata(&p)
+                        .err()
+                        .map_or("a symbolic link to nothing".into(), |e| e.to_string())
+                )),
                 _ => None,
             }
         }
