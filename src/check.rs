@@ -54,7 +54,11 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
                 example,
             });
         }
-        for c in table.columns.iter().filter(|c| !c.nullable && present(c.name)) {
+        for c in table
+            .columns
+            .iter()
+            .filter(|c| !c.nullable && present(c.name))
+        {
             let sql = f.bind("check.not_null", &[("table", t.name), ("column", c.name)]);
             let (bad, example) = one(engine, &sql).await?;
             out.push(Finding {
@@ -98,7 +102,11 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     ] {
         out.push(Finding {
             rule,
-            subject: if rule == "decode_pages" { "every file".into() } else { "_snapshot.json".into() },
+            subject: if rule == "decode_pages" {
+                "every file".into()
+            } else {
+                "_snapshot.json".into()
+            },
             bad: problems.len() as u64,
             example: problems.into_iter().next(),
         });
@@ -106,7 +114,9 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     // The cache entry this snapshot's answers come from, against its marker's checksums.
     if let Some(dir) = &engine.cache {
         let why = match crate::views::cache::inspect(dir, true) {
-            crate::views::cache::Entry::Damaged(why) => Some(format!("{why} (--cache refresh rebuilds it)")),
+            crate::views::cache::Entry::Damaged(why) => {
+                Some(format!("{why} (--cache refresh rebuilds it)"))
+            }
             _ => None,
         };
         out.push(Finding {

@@ -85,7 +85,11 @@ impl Temp {
     /// A registered hidden sibling of `path` (see [`sibling`]); stale siblings of dead
     /// processes in the same directory are removed first.
     pub fn sibling_of(path: &Path, what: &str) -> Temp {
-        sweep(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")));
+        sweep(
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        );
         Temp::new(sibling(path, what))
     }
 
@@ -318,7 +322,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A pid far above any pid_max is never running.
         let dead = dir.path().join(".out.csv.occlens-export-4294967294-1.tmp");
-        let live = dir.path().join(format!(".out.csv.occlens-export-{}-1.tmp", std::process::id()));
+        let live = dir.path().join(format!(
+            ".out.csv.occlens-export-{}-1.tmp",
+            std::process::id()
+        ));
         let other = dir.path().join("keep.tmp");
         for p in [&dead, &live, &other] {
             std::fs::write(p, b"x").unwrap();

@@ -72,7 +72,11 @@ fn run(c: &Case, cache: &Path) -> Vec<String> {
     cmd.args(&c.args)
         .env("OCCLENS_CACHE_DIR", cache)
         .env_remove("OCCLENS_SNAPSHOT")
-        .stdin(if c.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if c.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in &c.env {
@@ -98,7 +102,11 @@ fn run(c: &Case, cache: &Path) -> Vec<String> {
     if stdout.contains("panicked") || stderr.contains("panicked") || code == 101 {
         failures.push("a panic".into());
     }
-    let message = if c.body || c.report { stdout.trim() } else { stderr.trim() };
+    let message = if c.body || c.report {
+        stdout.trim()
+    } else {
+        stderr.trim()
+    };
     if !c.report && message.lines().count() != 1 {
         failures.push(format!("{} lines of message", message.lines().count()));
     }
@@ -172,7 +180,11 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap()
     });
     let garbage = s("garbage", &|d| {
-        std::fs::write(d.join("main_taxon.parquet"), b"this is not parquet at all, not even close").unwrap()
+        std::fs::write(
+            d.join("main_taxon.parquet"),
+            b"this is not parquet at all, not even close",
+        )
+        .unwrap()
     });
     let dir_named = s("dir_named_parquet", &|d| {
         std::fs::remove_file(d.join("main_project.parquet")).unwrap();
@@ -180,17 +192,29 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     });
     let both = s("file_and_folder", &|d| {
         std::fs::create_dir(d.join("main_event")).unwrap();
-        std::fs::copy(d.join("main_event.parquet"), d.join("main_event/part-00000.parquet")).unwrap();
+        std::fs::copy(
+            d.join("main_event.parquet"),
+            d.join("main_event/part-00000.parquet"),
+        )
+        .unwrap();
     });
     let optional_corrupt = s("optional_corrupt", &|d| {
         std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
     });
     let optional_zero = s("optional_zero", &|d| {
-        std::fs::write(d.join("main_project_default_filters_include_taxa.parquet"), b"").unwrap()
+        std::fs::write(
+            d.join("main_project_default_filters_include_taxa.parquet"),
+            b"",
+        )
+        .unwrap()
     });
     let dangling = s("dangling_symlink", &|d| {
         let _ = std::fs::remove_file(d.join("main_project_default_filters_exclude_taxa.parquet"));
-        std::os::unix::fs::symlink(d.join("nowhere.parquet"), d.join("main_project_default_filters_exclude_taxa.parquet")).unwrap()
+        std::os::unix::fs::symlink(
+            d.join("nowhere.parquet"),
+            d.join("main_project_default_filters_exclude_taxa.parquet"),
+        )
+        .unwrap()
     });
     let dangling_required = s("dangling_required", &|d| {
         std::fs::remove_file(d.join("main_taxon.parquet")).unwrap();
@@ -206,25 +230,77 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let nowhere = work.join("does/not/exist");
     let list = "/api/v2/occurrences/?project_id=1";
     for (name, snap, names) in [
-        ("snapshot: missing directory", nowhere.to_str().unwrap(), "no such directory"),
-        ("snapshot: a file", file_snapshot.to_str().unwrap(), "not a directory"),
-        ("snapshot: empty directory", empty.to_str().unwrap(), "is missing"),
-        ("snapshot: missing required table", missing.as_str(), "main_detection"),
+        (
+            "snapshot: missing directory",
+            nowhere.to_str().unwrap(),
+            "no such directory",
+        ),
+        (
+            "snapshot: a file",
+            file_snapshot.to_str().unwrap(),
+            "not a directory",
+        ),
+        (
+            "snapshot: empty directory",
+            empty.to_str().unwrap(),
+            "is missing",
+        ),
+        (
+            "snapshot: missing required table",
+            missing.as_str(),
+            "main_detection",
+        ),
         ("snapshot: zero-byte table", zero.as_str(), "main_detection"),
-        ("snapshot: truncated table", truncated.as_str(), "main_occurrence"),
+        (
+            "snapshot: truncated table",
+            truncated.as_str(),
+            "main_occurrence",
+        ),
         ("snapshot: garbage table", garbage.as_str(), "main_taxon"),
-        ("snapshot: directory named .parquet", dir_named.as_str(), "main_project"),
+        (
+            "snapshot: directory named .parquet",
+            dir_named.as_str(),
+            "main_project",
+        ),
         ("snapshot: file and folder", both.as_str(), "main_event"),
-        ("snapshot: optional table corrupt", optional_corrupt.as_str(), "main_taxalist"),
-        ("snapshot: optional table zero bytes", optional_zero.as_str(), "main_project_default_filters_include_taxa"),
-        ("snapshot: manifest not JSON", bad_manifest.as_str(), "_snapshot.json"),
-        ("snapshot: optional table a dangling symlink", dangling.as_str(), "main_project_default_filters_exclude_taxa"),
-        ("snapshot: required table a dangling symlink", dangling_required.as_str(), "cannot be read"),
+        (
+            "snapshot: optional table corrupt",
+            optional_corrupt.as_str(),
+            "main_taxalist",
+        ),
+        (
+            "snapshot: optional table zero bytes",
+            optional_zero.as_str(),
+            "main_project_default_filters_include_taxa",
+        ),
+        (
+            "snapshot: manifest not JSON",
+            bad_manifest.as_str(),
+            "_snapshot.json",
+        ),
+        (
+            "snapshot: optional table a dangling symlink",
+            dangling.as_str(),
+            "main_project_default_filters_exclude_taxa",
+        ),
+        (
+            "snapshot: required table a dangling symlink",
+            dangling_required.as_str(),
+            "cannot be read",
+        ),
         ("snapshot: unsupported scheme", "ftp://host/snap", "ftp"),
         ("snapshot: s3 without bucket", "s3:///snap", "bucket"),
-        ("snapshot: unreachable http", "http://127.0.0.1:1/snap", "127.0.0.1"),
+        (
+            "snapshot: unreachable http",
+            "http://127.0.0.1:1/snap",
+            "127.0.0.1",
+        ),
     ] {
-        for (cmd, extra) in [("tables", None), ("api", Some(list)), ("sql", Some("SELECT 1"))] {
+        for (cmd, extra) in [
+            ("tables", None),
+            ("api", Some(list)),
+            ("sql", Some("SELECT 1")),
+        ] {
             let mut args = vec!["--snapshot", snap, "--cache", "off", cmd];
             args.extend(extra);
             cases.push(case(&format!("{name} ({cmd})"), &args, Some(1), names));
@@ -247,7 +323,10 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         ("project_id=1&algorithm=abc", "algorithm"),
         ("project_id=1&not_algorithm=abc", "not_algorithm"),
         ("project_id=1&collection=abc", "collection"),
-        ("project_id=1&detections__source_image=abc", "detections__source_image"),
+        (
+            "project_id=1&detections__source_image=abc",
+            "detections__source_image",
+        ),
         ("project_id=1&taxa_list_id=abc", "taxa_list_id"),
         ("project_id=1&not_taxa_list_id=abc", "not_taxa_list_id"),
         ("project_id=1&taxon=999999", "taxon"),
@@ -257,8 +336,13 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
     for (q, names) in bad {
         let url = format!("/api/v2/occurrences/?{q}");
         cases.push(
-            case(&format!("request: {q}"), &["--snapshot", good, "api", &url], Some(4), names)
-                .body(),
+            case(
+                &format!("request: {q}"),
+                &["--snapshot", good, "api", &url],
+                Some(4),
+                names,
+            )
+            .body(),
         );
     }
     // Values Antenna ignores (its defaults apply): answered 200, as Antenna does.
@@ -277,25 +361,42 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
     ] {
         let url = format!("/api/v2/occurrences/?{q}");
         cases.push(
-            case(&format!("request (ignored): {q}"), &["--snapshot", good, "api", &url], Some(0), "\"count\"")
-                .body(),
+            case(
+                &format!("request (ignored): {q}"),
+                &["--snapshot", good, "api", &url],
+                Some(0),
+                "\"count\"",
+            )
+            .body(),
         );
     }
     for (path, names) in [
         ("/api/v2/occurrences/?project_id=999999", "not found"),
         // Django reads the last of a repeated parameter.
-        ("/api/v2/occurrences/?project_id=1&project_id=999999", "not found"),
+        (
+            "/api/v2/occurrences/?project_id=1&project_id=999999",
+            "not found",
+        ),
         ("/api/v2/occurrences/abc/?project_id=1", "not found"),
         ("/api/v2/occurrences/999999/?project_id=1", "not found"),
         ("/api/v2/nothing/", "not found"),
         ("/api/v2/occurrences/99999999999999999999999/", "not found"),
     ] {
         cases.push(
-            case(&format!("request: {path}"), &["--snapshot", good, "api", path], Some(4), names)
-                .body(),
+            case(
+                &format!("request: {path}"),
+                &["--snapshot", good, "api", path],
+                Some(4),
+                names,
+            )
+            .body(),
         );
     }
-    for (who, names) in [("bogus", "--as"), ("user:abc", "--as"), ("superuser:x", "--as")] {
+    for (who, names) in [
+        ("bogus", "--as"),
+        ("user:abc", "--as"),
+        ("superuser:x", "--as"),
+    ] {
         cases.push(case(
             &format!("requester {who}"),
             &["--snapshot", good, "--as", who, "list", "--project", "1"],
@@ -303,18 +404,32 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
             names,
         ));
     }
-    cases.push(case(
-        "batch: a line over the limit",
-        &["--snapshot", good, "api", "--batch", "-", "--max-line-bytes", "1000"],
-        None,
-        "line 1",
-    ).stdin(&vec![b'a'; 5000]));
-    cases.push(case(
-        "batch: as_user not a string",
-        &["--snapshot", good, "api", "--batch", "-"],
-        None,
-        "as_user",
-    ).stdin(br#"{"url": "/api/v2/occurrences/?project_id=1", "as_user": 5}"#));
+    cases.push(
+        case(
+            "batch: a line over the limit",
+            &[
+                "--snapshot",
+                good,
+                "api",
+                "--batch",
+                "-",
+                "--max-line-bytes",
+                "1000",
+            ],
+            None,
+            "line 1",
+        )
+        .stdin(&vec![b'a'; 5000]),
+    );
+    cases.push(
+        case(
+            "batch: as_user not a string",
+            &["--snapshot", good, "api", "--batch", "-"],
+            None,
+            "as_user",
+        )
+        .stdin(br#"{"url": "/api/v2/occurrences/?project_id=1", "as_user": 5}"#),
+    );
 }
 
 fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
@@ -323,32 +438,76 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     let copy = format!("COPY (SELECT 1 AS a) TO '{t}'");
     let external = format!("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{t}'");
     for (name, q, names) in [
-        ("sql: COPY without --allow-write", copy.as_str(), "--allow-write"),
-        ("sql: INSERT", "INSERT INTO main_occurrence (id) VALUES (1)", "--allow-write"),
-        ("sql: CREATE EXTERNAL TABLE", external.as_str(), "--allow-write"),
-        ("sql: CREATE TABLE", "CREATE TABLE t AS SELECT 1", "--allow-write"),
-        ("sql: DROP TABLE", "DROP TABLE main_occurrence", "--allow-write"),
-        ("sql: fixed with a huge digits", "SELECT fixed(1.5, 70000)", "fixed"),
+        (
+            "sql: COPY without --allow-write",
+            copy.as_str(),
+            "--allow-write",
+        ),
+        (
+            "sql: INSERT",
+            "INSERT INTO main_occurrence (id) VALUES (1)",
+            "--allow-write",
+        ),
+        (
+            "sql: CREATE EXTERNAL TABLE",
+            external.as_str(),
+            "--allow-write",
+        ),
+        (
+            "sql: CREATE TABLE",
+            "CREATE TABLE t AS SELECT 1",
+            "--allow-write",
+        ),
+        (
+            "sql: DROP TABLE",
+            "DROP TABLE main_occurrence",
+            "--allow-write",
+        ),
+        (
+            "sql: fixed with a huge digits",
+            "SELECT fixed(1.5, 70000)",
+            "fixed",
+        ),
         ("sql: syntax error", "SELEC 1", "SELEC"),
         ("sql: unknown table", "SELECT * FROM nope", "nope"),
-        ("sql: unknown column", "SELECT nope FROM main_occurrence", "nope"),
+        (
+            "sql: unknown column",
+            "SELECT nope FROM main_occurrence",
+            "nope",
+        ),
         ("sql: unknown function", "SELECT nope(1)", "nope"),
         ("sql: empty", "", "sql"),
     ] {
         cases.push(case(name, &["--snapshot", good, "sql", q], Some(1), names).absent(&target));
     }
     cases.push(
-        case("sql: py_round with a huge digits", &["--snapshot", good, "sql", "--format", "csv", "SELECT py_round(1.5, 99999999999) AS r"], Some(0), "1.5")
-            .report(),
-    );
-    cases.push(
         case(
-            "sql: INSERT even with --allow-write",
-            &["--snapshot", good, "sql", "--allow-write", "INSERT INTO main_occurrence (id) VALUES (1)"],
-            Some(1),
-            "never writes into a snapshot",
-        ),
+            "sql: py_round with a huge digits",
+            &[
+                "--snapshot",
+                good,
+                "sql",
+                "--format",
+                "csv",
+                "SELECT py_round(1.5, 99999999999) AS r",
+            ],
+            Some(0),
+            "1.5",
+        )
+        .report(),
     );
+    cases.push(case(
+        "sql: INSERT even with --allow-write",
+        &[
+            "--snapshot",
+            good,
+            "sql",
+            "--allow-write",
+            "INSERT INTO main_occurrence (id) VALUES (1)",
+        ],
+        Some(1),
+        "never writes into a snapshot",
+    ));
 }
 
 fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
@@ -368,10 +527,20 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
         "taxa_list_csv",
     ] {
         let base = |out: &str| -> Vec<String> {
-            ["--snapshot", good, "export", "--format", format, "--project", "1", "--out", out]
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
+            [
+                "--snapshot",
+                good,
+                "export",
+                "--format",
+                format,
+                "--project",
+                "1",
+                "--out",
+                out,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
         };
         let mk = |name: &str, out: &str, names: &str| {
             let args = base(out);
@@ -385,19 +554,43 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
         cases.push(mk("unsupported scheme", "ftp://host/x.csv", "ftp"));
         let missing_project = work.join(format!("p999.{format}"));
         let args = [
-            "--snapshot", good, "export", "--format", format, "--project", "999999", "--out",
+            "--snapshot",
+            good,
+            "export",
+            "--format",
+            format,
+            "--project",
+            "999999",
+            "--out",
             missing_project.to_str().unwrap(),
         ];
         cases.push(
-            case(&format!("export {format}: no such project"), &args, Some(1), "999999")
-                .absent(&missing_project),
+            case(
+                &format!("export {format}: no such project"),
+                &args,
+                Some(1),
+                "999999",
+            )
+            .absent(&missing_project),
         );
     }
     let out = work.join("cols.csv");
     cases.push(
         case(
             "export csv: unknown column",
-            &["--snapshot", good, "export", "--format", "csv", "--project", "1", "--columns", "nope", "--out", out.to_str().unwrap()],
+            &[
+                "--snapshot",
+                good,
+                "export",
+                "--format",
+                "csv",
+                "--project",
+                "1",
+                "--columns",
+                "nope",
+                "--out",
+                out.to_str().unwrap(),
+            ],
             Some(1),
             "nope",
         )
@@ -405,13 +598,35 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
     );
     cases.push(case(
         "export: unknown format",
-        &["--snapshot", good, "export", "--format", "xlsx", "--project", "1", "--out", "x"],
+        &[
+            "--snapshot",
+            good,
+            "export",
+            "--format",
+            "xlsx",
+            "--project",
+            "1",
+            "--out",
+            "x",
+        ],
         Some(2),
         "xlsx",
     ));
     cases.push(case(
         "export dwca: bad --packaged-at",
-        &["--snapshot", good, "export", "--format", "dwca", "--project", "1", "--packaged-at", "noon", "--out", "x.zip"],
+        &[
+            "--snapshot",
+            good,
+            "export",
+            "--format",
+            "dwca",
+            "--project",
+            "1",
+            "--packaged-at",
+            "noon",
+            "--out",
+            "x.zip",
+        ],
         Some(2),
         "packaged",
     ));
@@ -432,20 +647,109 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
         "as_user.jsonl",
         br#"{"url": "/api/v2/occurrences/?project_id=1", "status": 200, "body": {}, "as_user": 5}"#,
     );
-    let gz = w("truncated.jsonl.gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2]);
+    let gz = w(
+        "truncated.jsonl.gz",
+        &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2],
+    );
     let long = w("long.jsonl", &vec![b'x'; 4096]);
     let missing = work.join("missing.jsonl").to_string_lossy().to_string();
     for (name, args, code, names) in [
-        ("verify: missing file", vec!["verify", "--responses", missing.as_str()], Some(2), "missing.jsonl"),
-        ("verify: garbage line", vec!["verify", "--responses", garbage.as_str()], Some(2), "garbage.jsonl"),
-        ("verify: HAR status out of range", vec!["verify", "--responses", har_status.as_str()], Some(2), "70000"),
-        ("verify: as_user not a string", vec!["verify", "--responses", as_user.as_str()], Some(2), "as_user"),
-        ("verify: truncated gzip", vec!["verify", "--responses", gz.as_str()], Some(2), "truncated.jsonl.gz"),
-        ("verify: a line over the limit", vec!["verify", "--responses", long.as_str(), "--max-line-bytes", "100"], Some(2), "long.jsonl"),
-        ("verify: /dev/zero", vec!["verify", "--responses", "/dev/zero", "--max-line-bytes", "1000"], Some(2), "/dev/zero"),
-        ("verify: timeout 1e300", vec!["verify", "--api-url", "http://127.0.0.1:1", "--project", "1", "--timeout", "1e300"], Some(2), "timeout"),
-        ("verify: timeout negative", vec!["verify", "--api-url", "http://127.0.0.1:1", "--project", "1", "--timeout", "-1"], Some(2), "-1"),
-        ("verify: timeout NaN", vec!["verify", "--api-url", "http://127.0.0.1:1", "--project", "1", "--timeout", "NaN"], Some(2), "timeout"),
+        (
+            "verify: missing file",
+            vec!["verify", "--responses", missing.as_str()],
+            Some(2),
+            "missing.jsonl",
+        ),
+        (
+            "verify: garbage line",
+            vec!["verify", "--responses", garbage.as_str()],
+            Some(2),
+            "garbage.jsonl",
+        ),
+        (
+            "verify: HAR status out of range",
+            vec!["verify", "--responses", har_status.as_str()],
+            Some(2),
+            "70000",
+        ),
+        (
+            "verify: as_user not a string",
+            vec!["verify", "--responses", as_user.as_str()],
+            Some(2),
+            "as_user",
+        ),
+        (
+            "verify: truncated gzip",
+            vec!["verify", "--responses", gz.as_str()],
+            Some(2),
+            "truncated.jsonl.gz",
+        ),
+        (
+            "verify: a line over the limit",
+            vec![
+                "verify",
+                "--responses",
+                long.as_str(),
+                "--max-line-bytes",
+                "100",
+            ],
+            Some(2),
+            "long.jsonl",
+        ),
+        (
+            "verify: /dev/zero",
+            vec![
+                "verify",
+                "--responses",
+                "/dev/zero",
+                "--max-line-bytes",
+                "1000",
+            ],
+            Some(2),
+            "/dev/zero",
+        ),
+        (
+            "verify: timeout 1e300",
+            vec![
+                "verify",
+                "--api-url",
+                "http://127.0.0.1:1",
+                "--project",
+                "1",
+                "--timeout",
+                "1e300",
+            ],
+            Some(2),
+            "timeout",
+        ),
+        (
+            "verify: timeout negative",
+            vec![
+                "verify",
+                "--api-url",
+                "http://127.0.0.1:1",
+                "--project",
+                "1",
+                "--timeout",
+                "-1",
+            ],
+            Some(2),
+            "-1",
+        ),
+        (
+            "verify: timeout NaN",
+            vec![
+                "verify",
+                "--api-url",
+                "http://127.0.0.1:1",
+                "--project",
+                "1",
+                "--timeout",
+                "NaN",
+            ],
+            Some(2),
+            "timeout",
+        ),
     ] {
         let mut a = vec!["--snapshot", good];
         a.extend(args);
@@ -454,7 +758,15 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
     cases.push(
         case(
             "verify: unsupported api scheme",
-            &["--snapshot", good, "verify", "--api-url", "ftp://127.0.0.1:1", "--project", "1"],
+            &[
+                "--snapshot",
+                good,
+                "verify",
+                "--api-url",
+                "ftp://127.0.0.1:1",
+                "--project",
+                "1",
+            ],
             Some(2),
             "could not be fetched",
         )
@@ -467,7 +779,8 @@ fn dwca_archives(work: &Path, cases: &mut Vec<Case>) {
         let p = work.join(name);
         let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
         for (n, bytes) in files {
-            z.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
             z.write_all(bytes).unwrap();
         }
         z.finish().unwrap();
@@ -487,8 +800,18 @@ fn dwca_archives(work: &Path, cases: &mut Vec<Case>) {
         ],
     );
     let missing = work.join("missing.zip").to_string_lossy().to_string();
-    cases.push(case("dwca: missing file", &["validate-dwca", &missing], None, "missing.zip: no such file"));
-    cases.push(case("dwca: a directory", &["validate-dwca", work.to_str().unwrap()], None, "is a directory"));
+    cases.push(case(
+        "dwca: missing file",
+        &["validate-dwca", &missing],
+        None,
+        "missing.zip: no such file",
+    ));
+    cases.push(case(
+        "dwca: a directory",
+        &["validate-dwca", work.to_str().unwrap()],
+        None,
+        "is a directory",
+    ));
     for (name, path, names) in [
         ("dwca: not a zip", not_zip.to_str().unwrap(), "not.zip"),
         ("dwca: empty file", empty.to_str().unwrap(), "empty.zip"),
@@ -514,20 +837,146 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     let f = a_file.to_str().unwrap();
     let no_parent = work.join("nope/gen");
     for (name, args, code, names) in [
-        ("generate: into a user's directory", vec!["generate", "--out", u, "--occurrences", "5"], Some(1), "not an occlens snapshot"),
-        ("generate: onto a file", vec!["generate", "--out", f, "--occurrences", "5"], Some(1), "not a directory"),
-        ("generate: empty --out", vec!["generate", "--out", "", "--occurrences", "5"], None, "--out"),
-        ("generate: zero occurrences", vec!["generate", "--out", "x", "--occurrences", "0"], Some(2), "occurrences"),
-        ("generate: huge occurrences", vec!["generate", "--out", "x", "--occurrences", "99999999999999999999"], Some(2), "occurrences"),
-        ("generate: negative occurrences", vec!["generate", "--out", "x", "--occurrences", "-1"], Some(2), "-1"),
-        ("generate: edge-cases too big", vec!["generate", "--out", "x", "--shape", "edge-cases", "--occurrences", "2000000"], Some(1), "occurrences"),
-        ("generate: missing parent", vec!["generate", "--out", no_parent.to_str().unwrap(), "--occurrences", "5"], Some(1), "does not exist"),
-        ("snapshot: into a user's directory", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", u], Some(1), "not an occlens snapshot"),
-        ("snapshot: onto a file", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", f], Some(1), "not a directory"),
-        ("snapshot: empty --out", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", ""], Some(1), "--out"),
-        ("snapshot: unreachable server", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", work.join("snap_out").to_str().unwrap()], Some(1), "127.0.0.1"),
-        ("snapshot: not a URL", vec!["snapshot", "--from", "mysql://u@h/db", "--out", work.join("snap_out2").to_str().unwrap()], Some(1), "mysql"),
-        ("snapshot: unsupported --out scheme", vec!["snapshot", "--from", "postgres://u@127.0.0.1:1/db", "--out", "ftp://h/x"], Some(1), "ftp"),
+        (
+            "generate: into a user's directory",
+            vec!["generate", "--out", u, "--occurrences", "5"],
+            Some(1),
+            "not an occlens snapshot",
+        ),
+        (
+            "generate: onto a file",
+            vec!["generate", "--out", f, "--occurrences", "5"],
+            Some(1),
+            "not a directory",
+        ),
+        (
+            "generate: empty --out",
+            vec!["generate", "--out", "", "--occurrences", "5"],
+            None,
+            "--out",
+        ),
+        (
+            "generate: zero occurrences",
+            vec!["generate", "--out", "x", "--occurrences", "0"],
+            Some(2),
+            "occurrences",
+        ),
+        (
+            "generate: huge occurrences",
+            vec![
+                "generate",
+                "--out",
+                "x",
+                "--occurrences",
+                "99999999999999999999",
+            ],
+            Some(2),
+            "occurrences",
+        ),
+        (
+            "generate: negative occurrences",
+            vec!["generate", "--out", "x", "--occurrences", "-1"],
+            Some(2),
+            "-1",
+        ),
+        (
+            "generate: edge-cases too big",
+            vec![
+                "generate",
+                "--out",
+                "x",
+                "--shape",
+                "edge-cases",
+                "--occurrences",
+                "2000000",
+            ],
+            Some(1),
+            "occurrences",
+        ),
+        (
+            "generate: missing parent",
+            vec![
+                "generate",
+                "--out",
+                no_parent.to_str().unwrap(),
+                "--occurrences",
+                "5",
+            ],
+            Some(1),
+            "does not exist",
+        ),
+        (
+            "snapshot: into a user's directory",
+            vec![
+                "snapshot",
+                "--from",
+                "postgres://u@127.0.0.1:1/db",
+                "--out",
+                u,
+            ],
+            Some(1),
+            "not an occlens snapshot",
+        ),
+        (
+            "snapshot: onto a file",
+            vec![
+                "snapshot",
+                "--from",
+                "postgres://u@127.0.0.1:1/db",
+                "--out",
+                f,
+            ],
+            Some(1),
+            "not a directory",
+        ),
+        (
+            "snapshot: empty --out",
+            vec![
+                "snapshot",
+                "--from",
+                "postgres://u@127.0.0.1:1/db",
+                "--out",
+                "",
+            ],
+            Some(1),
+            "--out",
+        ),
+        (
+            "snapshot: unreachable server",
+            vec![
+                "snapshot",
+                "--from",
+                "postgres://u@127.0.0.1:1/db",
+                "--out",
+                work.join("snap_out").to_str().unwrap(),
+            ],
+            Some(1),
+            "127.0.0.1",
+        ),
+        (
+            "snapshot: not a URL",
+            vec![
+                "snapshot",
+                "--from",
+                "mysql://u@h/db",
+                "--out",
+                work.join("snap_out2").to_str().unwrap(),
+            ],
+            Some(1),
+            "mysql",
+        ),
+        (
+            "snapshot: unsupported --out scheme",
+            vec![
+                "snapshot",
+                "--from",
+                "postgres://u@127.0.0.1:1/db",
+                "--out",
+                "ftp://h/x",
+            ],
+            Some(1),
+            "ftp",
+        ),
     ] {
         cases.push(case(name, &args, code, names).absent(&no_parent));
     }
@@ -535,7 +984,14 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     std::fs::write(&not_dir, b"x").unwrap();
     cases.push(case(
         "cache: --cache-dir is a file",
-        &["--cache-dir", not_dir.to_str().unwrap(), "cache", "build", "--snapshot", work.join("good").to_str().unwrap()],
+        &[
+            "--cache-dir",
+            not_dir.to_str().unwrap(),
+            "cache",
+            "build",
+            "--snapshot",
+            work.join("good").to_str().unwrap(),
+        ],
         Some(1),
         "cache_is_a_file",
     ));
@@ -545,22 +1001,57 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     let inside = good.join("main_occurrence.parquet");
     cases.push(case(
         "export: over the snapshot's own file",
-        &["--snapshot", gs, "export", "--format", "parquet", "--project", "1", "--overwrite", "--out", inside.to_str().unwrap()],
+        &[
+            "--snapshot",
+            gs,
+            "export",
+            "--format",
+            "parquet",
+            "--project",
+            "1",
+            "--overwrite",
+            "--out",
+            inside.to_str().unwrap(),
+        ],
         Some(1),
         "inside the snapshot",
     ));
-    cases.push(case(
-        "sql --out: into the snapshot",
-        &["--snapshot", gs, "sql", "--out", good.join("x.csv").to_str().unwrap(), "SELECT 1"],
-        Some(1),
-        "inside the snapshot",
-    ).absent(&good.join("x.csv")));
+    cases.push(
+        case(
+            "sql --out: into the snapshot",
+            &[
+                "--snapshot",
+                gs,
+                "sql",
+                "--out",
+                good.join("x.csv").to_str().unwrap(),
+                "SELECT 1",
+            ],
+            Some(1),
+            "inside the snapshot",
+        )
+        .absent(&good.join("x.csv")),
+    );
     let fifo = work.join("a_fifo");
-    let made = Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
     if made {
         cases.push(case(
             "export: over a FIFO with --overwrite",
-            &["--snapshot", gs, "export", "--format", "csv", "--project", "1", "--overwrite", "--out", fifo.to_str().unwrap()],
+            &[
+                "--snapshot",
+                gs,
+                "export",
+                "--format",
+                "csv",
+                "--project",
+                "1",
+                "--overwrite",
+                "--out",
+                fifo.to_str().unwrap(),
+            ],
             Some(1),
             "not a regular file",
         ));
@@ -571,36 +1062,78 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     std::fs::write(lookalike.join("thesis.docx"), b"mine").unwrap();
     cases.push(case(
         "generate: over a directory with a fake manifest",
-        &["generate", "--out", lookalike.to_str().unwrap(), "--occurrences", "5"],
+        &[
+            "generate",
+            "--out",
+            lookalike.to_str().unwrap(),
+            "--occurrences",
+            "5",
+        ],
         Some(1),
         "not an occlens snapshot",
     ));
     let existing = work.join("existing.csv");
-    let copy = format!("COPY (SELECT 1 AS a) TO '{}' STORED AS CSV", existing.display());
+    let copy = format!(
+        "COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+        existing.display()
+    );
     cases.push(case(
         "sql: COPY over an existing file even with --allow-write",
         &["--snapshot", gs, "sql", "--allow-write", &copy],
         Some(1),
         "exists",
     ));
-    cases.push(case("sql: -f /dev/zero", &["--snapshot", gs, "sql", "-f", "/dev/zero"], Some(1), "/dev/zero"));
-    cases.push(case("memory: not a size", &["--memory-limit", "lots", "sql", "SELECT 1"], Some(2), "lots"));
-    cases.push(case("memory: over 100%", &["--memory-limit", "200%", "sql", "SELECT 1"], Some(2), "percentage"));
-    cases.push(case("memory: too small", &["--memory-limit", "10", "sql", "SELECT 1"], Some(2), "at least"));
-    cases.push(case("memory: overflow", &["--memory-limit", "99999999999T", "sql", "SELECT 1"], Some(2), "too large"));
+    cases.push(case(
+        "sql: -f /dev/zero",
+        &["--snapshot", gs, "sql", "-f", "/dev/zero"],
+        Some(1),
+        "/dev/zero",
+    ));
+    cases.push(case(
+        "memory: not a size",
+        &["--memory-limit", "lots", "sql", "SELECT 1"],
+        Some(2),
+        "lots",
+    ));
+    cases.push(case(
+        "memory: over 100%",
+        &["--memory-limit", "200%", "sql", "SELECT 1"],
+        Some(2),
+        "percentage",
+    ));
+    cases.push(case(
+        "memory: too small",
+        &["--memory-limit", "10", "sql", "SELECT 1"],
+        Some(2),
+        "at least",
+    ));
+    cases.push(case(
+        "memory: overflow",
+        &["--memory-limit", "99999999999T", "sql", "SELECT 1"],
+        Some(2),
+        "too large",
+    ));
     cases.push(case(
         "memory: a query over the limit",
         &["--memory-limit", "2M", "sql", "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a.value = b.value"],
         Some(1),
         "Resources exhausted",
     ));
-    cases.push(case("cache: unknown mode", &["--cache", "sometimes", "tables"], Some(2), "sometimes"));
     cases.push(case(
-        "env: invalid DATAFUSION_ setting",
-        &["sql", "SELECT 1"],
-        Some(1),
-        "DATAFUSION_EXECUTION_BATCH_SIZE",
-    ).env("DATAFUSION_EXECUTION_BATCH_SIZE", "lots"));
+        "cache: unknown mode",
+        &["--cache", "sometimes", "tables"],
+        Some(2),
+        "sometimes",
+    ));
+    cases.push(
+        case(
+            "env: invalid DATAFUSION_ setting",
+            &["sql", "SELECT 1"],
+            Some(1),
+            "DATAFUSION_EXECUTION_BATCH_SIZE",
+        )
+        .env("DATAFUSION_EXECUTION_BATCH_SIZE", "lots"),
+    );
 }
 
 #[test]
@@ -641,7 +1174,10 @@ fn bad_input_corpus() {
         b"theirs",
         "an existing file was replaced"
     );
-    assert_eq!(std::fs::read(work.path().join("lookalike/thesis.docx")).unwrap(), b"mine");
+    assert_eq!(
+        std::fs::read(work.path().join("lookalike/thesis.docx")).unwrap(),
+        b"mine"
+    );
     assert_eq!(
         std::fs::read(work.path().join("user_documents/thesis.txt")).unwrap(),
         b"years of work",

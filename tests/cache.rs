@@ -183,7 +183,11 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
     // A cache directory that also holds the user's own things (--cache-dir ~/.cache).
     std::fs::write(root.path().join("notes.txt"), "mine").unwrap();
     std::fs::create_dir(root.path().join("0123456789abcdef01234567")).unwrap();
-    std::fs::write(root.path().join("0123456789abcdef01234567/keep.txt"), "mine").unwrap();
+    std::fs::write(
+        root.path().join("0123456789abcdef01234567/keep.txt"),
+        "mine",
+    )
+    .unwrap();
     std::fs::create_dir(root.path().join("other-tool")).unwrap();
     let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -194,33 +198,77 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
     let list = root.path().join(&entry).join("occurrence_list.parquet");
 
     // Verified against its checksums; a flipped byte (same size) is found by --verify.
-    let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "status", "--verify"], &[]);
+    let (code, out, _) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "cache",
+            "status",
+            "--verify",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("verified"), "{out}");
     let mut bytes = std::fs::read(&list).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&list, &bytes).unwrap();
-    let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "status", "--verify"], &[]);
+    let (code, out, _) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "cache",
+            "status",
+            "--verify",
+        ],
+        &[],
+    );
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("damaged: occurrence_list.parquet: checksum"), "{out}");
+    assert!(
+        out.contains("damaged: occurrence_list.parquet: checksum"),
+        "{out}"
+    );
 
     // A truncated file (size differs from the marker): a one-line warning, then the answer
     // from a rebuilt entry.
     std::fs::write(&list, &bytes[..100]).unwrap();
-    let (code, out, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "api", "/api/v2/occurrences/1/"], &[]);
+    let (code, out, err) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "api",
+            "/api/v2/occurrences/1/",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["id"], 1);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("damaged") && err.contains("rebuilding"), "{err}");
+    assert!(
+        err.contains("damaged") && err.contains("rebuilding"),
+        "{err}"
+    );
     assert!(std::fs::metadata(&list).unwrap().len() > 100);
 
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
     assert!(out.contains("1 cache entries removed"), "{out}");
     assert!(out.contains("3 other entries"), "{out}");
-    assert_eq!(std::fs::read_to_string(root.path().join("notes.txt")).unwrap(), "mine");
-    assert!(root.path().join("0123456789abcdef01234567/keep.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(root
+        .path()
+        .join("0123456789abcdef01234567/keep.txt")
+        .exists());
     assert!(root.path().join("other-tool").is_dir());
     assert!(!root.path().join(&entry).exists());
 }

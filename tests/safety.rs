@@ -47,7 +47,16 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     let (code, _, err) = occlens_with(&["generate", "--out", o, "--occurrences", "30"], &[]);
     assert_eq!(code, 0, "{err}");
     let (code, out_text, err) = occlens_with(
-        &["--snapshot", o, "--cache", "off", "sql", "--format", "csv", "SELECT count(*) AS n FROM main_occurrence"],
+        &[
+            "--snapshot",
+            o,
+            "--cache",
+            "off",
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM main_occurrence",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -61,13 +70,23 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("thesis.txt"), "years").unwrap();
     let (code, _, err) = occlens_with(
-        &["generate", "--out", mine.to_str().unwrap(), "--occurrences", "5"],
+        &[
+            "generate",
+            "--out",
+            mine.to_str().unwrap(),
+            "--occurrences",
+            "5",
+        ],
         &[],
     );
     assert_eq!(code, 1);
     assert!(err.contains("not an occlens snapshot"), "{err}");
     assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
-    assert!(temporaries(work.path()).is_empty(), "{:?}", temporaries(work.path()));
+    assert!(
+        temporaries(work.path()).is_empty(),
+        "{:?}",
+        temporaries(work.path())
+    );
 }
 
 #[test]
@@ -79,7 +98,17 @@ fn exports_replace_a_file_only_with_overwrite() {
     let out = work.path().join("out.csv");
     std::fs::write(&out, "theirs").unwrap();
     let args = |extra: &[&'static str]| {
-        let mut a = vec!["--snapshot", s, "export", "--format", "csv", "--project", "1", "--out", out.to_str().unwrap()];
+        let mut a = vec![
+            "--snapshot",
+            s,
+            "export",
+            "--format",
+            "csv",
+            "--project",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
         a.extend_from_slice(extra);
         a.into_iter().map(String::from).collect::<Vec<_>>()
     };
@@ -108,7 +137,17 @@ fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
     std::fs::write(&not_ours, "mine").unwrap();
     let out = work.path().join("out.csv");
     let (code, _, err) = occlens_with(
-        &["--snapshot", snap.to_str().unwrap(), "export", "--format", "csv", "--project", "1", "--out", out.to_str().unwrap()],
+        &[
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "export",
+            "--format",
+            "csv",
+            "--project",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -123,7 +162,13 @@ fn sigint_and_sigterm_remove_temporaries() {
         let work = tempfile::tempdir().unwrap();
         let out = work.path().join("big");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
-            .args(["generate", "--out", out.to_str().unwrap(), "--occurrences", "5000000"])
+            .args([
+                "generate",
+                "--out",
+                out.to_str().unwrap(),
+                "--occurrences",
+                "5000000",
+            ])
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -132,7 +177,10 @@ fn sigint_and_sigterm_remove_temporaries() {
         while temporaries(work.path()).is_empty() && started.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!temporaries(work.path()).is_empty(), "no staging directory appeared");
+        assert!(
+            !temporaries(work.path()).is_empty(),
+            "no staging directory appeared"
+        );
         std::thread::sleep(Duration::from_millis(300));
         let ok = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
@@ -144,8 +192,15 @@ fn sigint_and_sigterm_remove_temporaries() {
         assert_eq!(result.status.code(), Some(code), "{signal}");
         let err = String::from_utf8_lossy(&result.stderr);
         assert!(err.contains("interrupted"), "{err}");
-        assert!(!out.exists(), "{signal}: a partial snapshot under the final name");
-        assert!(temporaries(work.path()).is_empty(), "{signal}: {:?}", temporaries(work.path()));
+        assert!(
+            !out.exists(),
+            "{signal}: a partial snapshot under the final name"
+        );
+        assert!(
+            temporaries(work.path()).is_empty(),
+            "{signal}: {:?}",
+            temporaries(work.path())
+        );
     }
 }
 
@@ -156,7 +211,10 @@ fn sql_writes_only_when_allowed() {
     tiny_snapshot(&snap);
     let s = snap.to_str().unwrap();
     let target = work.path().join("copy.csv");
-    let copy = format!("COPY (SELECT 1 AS a) TO '{}' STORED AS CSV", target.display());
+    let copy = format!(
+        "COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+        target.display()
+    );
     let (code, _, err) = occlens_with(&["--snapshot", s, "sql", &copy], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("--allow-write"), "{err}");
@@ -164,14 +222,28 @@ fn sql_writes_only_when_allowed() {
     let (code, _, err) = occlens_with(&["--snapshot", s, "sql", "--allow-write", &copy], &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "a\n1\n");
-    let before: Vec<_> = std::fs::read_dir(&snap).unwrap().flatten().map(|e| e.file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(&snap)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     let (code, _, err) = occlens_with(
-        &["--snapshot", s, "sql", "--allow-write", "INSERT INTO main_occurrence (id) VALUES (99)"],
+        &[
+            "--snapshot",
+            s,
+            "sql",
+            "--allow-write",
+            "INSERT INTO main_occurrence (id) VALUES (99)",
+        ],
         &[],
     );
     assert_eq!(code, 1);
     assert!(err.contains("never writes into a snapshot"), "{err}");
-    let after: Vec<_> = std::fs::read_dir(&snap).unwrap().flatten().map(|e| e.file_name()).collect();
+    let after: Vec<_> = std::fs::read_dir(&snap)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(before.len(), after.len());
 }
 
@@ -188,22 +260,50 @@ fn check_reports_duplicate_ids_null_keys_and_dangling_references() {
         serde_json::json!({"id": 900, "occurrence_id": 777, "source_image_id": 1, "timestamp": common::T0}),
     );
     // Occurrence 1 twice.
-    t.b.add("main_occurrence", serde_json::json!({"id": 1, "project_id": 1, "deployment_id": 1, "event_id": 1}));
+    t.b.add(
+        "main_occurrence",
+        serde_json::json!({"id": 1, "project_id": 1, "deployment_id": 1, "event_id": 1}),
+    );
     t.b.write(&snap).unwrap();
     let s = snap.to_str().unwrap();
-    let (code, report, err) = occlens_with(&["--snapshot", s, "--cache", "off", "check", "--format", "csv"], &[]);
+    let (code, report, err) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache",
+            "off",
+            "check",
+            "--format",
+            "csv",
+        ],
+        &[],
+    );
     assert_eq!(code, 1, "{report}{err}");
-    assert!(report.contains("unique,main_occurrence.id,1,1,FAIL"), "{report}");
     assert!(
-        report.contains("foreign_key,main_detection.occurrence_id -> main_occurrence.id,1,777,FAIL"),
+        report.contains("unique,main_occurrence.id,1,1,FAIL"),
         "{report}"
     );
-    assert!(report.contains("unique,main_detection.id,0,,ok"), "{report}");
+    assert!(
+        report
+            .contains("foreign_key,main_detection.occurrence_id -> main_occurrence.id,1,777,FAIL"),
+        "{report}"
+    );
+    assert!(
+        report.contains("unique,main_detection.id,0,,ok"),
+        "{report}"
+    );
     assert!(err.contains("rules broken"), "{err}");
     // Answering from it fails instead of giving pages whose count disagrees with their rows.
     let cache = work.path().join("cache");
     let (code, _, err) = occlens_with(
-        &["--snapshot", s, "--cache-dir", cache.to_str().unwrap(), "api", "/api/v2/occurrences/?project_id=1"],
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "api",
+            "/api/v2/occurrences/?project_id=1",
+        ],
         &[],
     );
     assert_eq!(code, 1);
@@ -222,11 +322,21 @@ fn deep_sql_plans_and_hyperlinks_carry_no_credentials() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "n\n3000\n");
     let (code, out, err) = occlens_with(
-        &["--snapshot", s, "--api-base", "http://u:S3cretPw@h.example", "api", "/api/v2/occurrences/?project_id=1&limit=1"],
+        &[
+            "--snapshot",
+            s,
+            "--api-base",
+            "http://u:S3cretPw@h.example",
+            "api",
+            "/api/v2/occurrences/?project_id=1&limit=1",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains("S3cretPw") && !err.contains("S3cretPw"), "{out}{err}");
+    assert!(
+        !out.contains("S3cretPw") && !err.contains("S3cretPw"),
+        "{out}{err}"
+    );
     assert!(out.contains("http://h.example/"), "{out}");
 }
 
@@ -239,10 +349,18 @@ fn cache_clear_keeps_an_entry_holding_a_users_file() {
     let (s, c) = (snap.to_str().unwrap(), cache.to_str().unwrap());
     let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
     assert_eq!(code, 0, "{err}");
-    let entry = std::fs::read_dir(&cache).unwrap().flatten().next().unwrap().path();
+    let entry = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
     std::fs::write(entry.join("notes.txt"), "mine").unwrap();
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
     assert!(out.contains("0 cache entries removed"), "{out}");
-    assert_eq!(std::fs::read_to_string(entry.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(entry.join("notes.txt")).unwrap(),
+        "mine"
+    );
 }

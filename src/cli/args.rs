@@ -1,9 +1,9 @@
 //! Command-line arguments.
 
+use super::values::{parse_bytes, parse_memory, parse_packaged_at, parse_timeout};
 use clap::{Args, Parser, Subcommand};
 use occlens::output::table::Format;
 use occlens::views::request::Requester;
-use super::values::{parse_bytes, parse_memory, parse_packaged_at, parse_timeout};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -324,8 +324,6 @@ pub struct ExportArgs {
     #[arg(long, value_parser = parse_packaged_at)]
     pub packaged_at: Option<String>,
 }
-
-
 
 #[derive(Args)]
 pub struct ValidateDwcaArgs {

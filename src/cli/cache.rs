@@ -73,7 +73,9 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                     outln!("built: {} ({bytes} bytes)", d.display())?;
                     if args.verify {
                         match cache::inspect(d, true) {
-                            cache::Entry::Ready(_) => outln!("verified: every file matches its checksum")?,
+                            cache::Entry::Ready(_) => {
+                                outln!("verified: every file matches its checksum")?
+                            }
                             cache::Entry::Damaged(why) => {
                                 outln!("damaged: {why} (--cache refresh rebuilds it)")?;
                                 return Ok(ExitCode::from(1));

@@ -64,12 +64,12 @@ fn occlens_main() -> ExitCode {
     };
     runtime.spawn(remove_temporaries_on_signal());
     // A panic is a bug, but never a crash: the hook printed one line; exit 1.
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(run(cli))
-    })) {
-        Ok(result) => result,
-        Err(_) => return ExitCode::from(1),
-    };
+    let result =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))))
+        {
+            Ok(result) => result,
+            Err(_) => return ExitCode::from(1),
+        };
     let panic = PANIC.lock().ok().and_then(|mut p| p.take());
     match result {
         Ok(code) => code,
@@ -228,9 +228,7 @@ async fn open_with_mode(
 ) -> occlens::Result<Engine> {
     let config = Config {
         // Hyperlinks never carry credentials (they are written into bodies and exports).
-        api_base: occlens::redact::strip_userinfo(
-            cli.api_base.as_deref().unwrap_or(default_base),
-        ),
+        api_base: occlens::redact::strip_userinfo(cli.api_base.as_deref().unwrap_or(default_base)),
         media_url: cli.media_url.clone(),
         time_zone: cli.time_zone,
     };

@@ -131,7 +131,8 @@ fn read_script(path: &Path) -> Result<String> {
     // Scripts are read whole: at most MAX_SCRIPT bytes (`-f /dev/zero` is an error, not an
     // out-of-memory kill).
     const MAX_SCRIPT: u64 = 64 << 20;
-    let read = |r: &mut dyn std::io::Read, text: &mut String| r.take(MAX_SCRIPT + 1).read_to_string(text);
+    let read =
+        |r: &mut dyn std::io::Read, text: &mut String| r.take(MAX_SCRIPT + 1).read_to_string(text);
     if path == Path::new("-") {
         read(&mut std::io::stdin().lock(), &mut text).map_err(io)?;
     } else {

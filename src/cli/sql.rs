@@ -114,16 +114,32 @@ pub async fn check(engine: &Engine, args: &CheckArgs) -> Result<ExitCode> {
     let failed = findings.iter().filter(|f| !f.ok()).count();
     let column = |v: Vec<Option<String>>| Arc::new(StringArray::from(v)) as ArrayRef;
     let batch = RecordBatch::try_from_iter([
-        ("rule", column(findings.iter().map(|f| Some(f.rule.to_string())).collect())),
-        ("subject", column(findings.iter().map(|f| Some(f.subject.clone())).collect())),
+        (
+            "rule",
+            column(findings.iter().map(|f| Some(f.rule.to_string())).collect()),
+        ),
+        (
+            "subject",
+            column(findings.iter().map(|f| Some(f.subject.clone())).collect()),
+        ),
         (
             "bad",
-            Arc::new(UInt64Array::from_iter_values(findings.iter().map(|f| f.bad))) as ArrayRef,
+            Arc::new(UInt64Array::from_iter_values(
+                findings.iter().map(|f| f.bad),
+            )) as ArrayRef,
         ),
-        ("example", column(findings.iter().map(|f| f.example.clone()).collect())),
+        (
+            "example",
+            column(findings.iter().map(|f| f.example.clone()).collect()),
+        ),
         (
             "status",
-            column(findings.iter().map(|f| Some(if f.ok() { "ok" } else { "FAIL" }.into())).collect()),
+            column(
+                findings
+                    .iter()
+                    .map(|f| Some(if f.ok() { "ok" } else { "FAIL" }.into()))
+                    .collect(),
+            ),
         ),
     ])?;
     write(&mut std::io::stdout().lock(), &[batch], args.format)?;

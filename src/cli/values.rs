@@ -51,7 +51,9 @@ pub fn parse_memory(s: &str) -> Result<usize, String> {
             .parse()
             .map_err(|_| format!("{s:?}: expected a size such as 8G, 512M or 75%"))?;
         if !(p > 0.0 && p <= 100.0) {
-            return Err(format!("{s:?}: a percentage must be more than 0 and at most 100"));
+            return Err(format!(
+                "{s:?}: a percentage must be more than 0 and at most 100"
+            ));
         }
         let total = occlens::views::catalog::machine_memory().ok_or_else(|| {
             "the machine's memory is unknown here: give a size such as 8G".to_string()

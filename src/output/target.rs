@@ -39,7 +39,9 @@ impl Target {
     pub fn parse(spec: &str, overwrite: bool) -> Result<Target> {
         let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
         if spec.trim().is_empty() {
-            return Err(Error::Usage("--out: empty (expected a file name or URL)".into()));
+            return Err(Error::Usage(
+                "--out: empty (expected a file name or URL)".into(),
+            ));
         }
         match Url::parse(spec) {
             Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {

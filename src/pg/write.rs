@@ -168,7 +168,10 @@ pub fn describe_tables(root: &Path) -> Result<Vec<Value>> {
     let mut tables: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
     for path in files_under(root) {
         let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        let parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         let table = match parts.as_slice() {
             [file] => file.strip_suffix(".parquet"),
             [dir, file] if file.ends_with(".parquet") => Some(dir.as_str()),
@@ -184,7 +187,8 @@ pub fn describe_tables(root: &Path) -> Result<Vec<Value>> {
         let mut written = Vec::new();
         for path in paths {
             let file = File::open(&path).map_err(|e| io(&path, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(&path, e))?;
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(&path, e))?;
             let rows = reader.metadata().file_metadata().num_rows().max(0) as u64;
             schema.get_or_insert_with(|| reader.schema().clone());
             written.push(Written::of(root, &path, rows)?);
@@ -212,7 +216,9 @@ impl Output {
     pub fn parse(spec: &str) -> Result<Output> {
         let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
         if spec.trim().is_empty() {
-            return Err(Error::Usage("--out: empty (expected a directory or URL)".into()));
+            return Err(Error::Usage(
+                "--out: empty (expected a directory or URL)".into(),
+            ));
         }
         match Url::parse(spec) {
             Ok(url) if url.scheme().len() > 1 && url.scheme() != "file" => {
@@ -293,7 +299,9 @@ impl Output {
         let manifest_path = staging.path().join(MANIFEST);
         std::fs::write(&manifest_path, text).map_err(|e| io(&manifest_path, e))?;
         match self {
-            Output::Local(p) => crate::staging::publish_dir(staging, p, SNAPSHOT_KIND, &is_snapshot),
+            Output::Local(p) => {
+                crate::staging::publish_dir(staging, p, SNAPSHOT_KIND, &is_snapshot)
+            }
             Output::Store { url, store, prefix } => {
                 self.check().await?;
                 let result = upload(store.as_ref(), prefix, staging.path()).await;

@@ -153,7 +153,10 @@ pub fn inspect(dir: &Path, checksums: bool) -> Entry {
     };
     for (view, _, _) in CACHED_VIEWS {
         let name = format!("{view}.parquet");
-        let Some(expected) = marker["files"].as_array().and_then(|f| f.iter().find(|f| f["name"] == name.as_str())) else {
+        let Some(expected) = marker["files"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name.as_str()))
+        else {
             return Entry::Damaged(format!("{MARKER} does not list {name}"));
         };
         let path = dir.join(&name);
@@ -162,7 +165,10 @@ pub fn inspect(dir: &Path, checksums: bool) -> Entry {
             Err(e) => return Entry::Damaged(format!("{name}: {e}")),
         };
         if Some(size) != expected["bytes"].as_u64() {
-            return Entry::Damaged(format!("{name} is {size} bytes, {MARKER} says {}", expected["bytes"]));
+            return Entry::Damaged(format!(
+                "{name} is {size} bytes, {MARKER} says {}",
+                expected["bytes"]
+            ));
         }
         if checksums {
             match sha256(&path) {
@@ -192,9 +198,14 @@ fn sha256(path: &Path) -> std::io::Result<String> {
 /// Whether `dir` is a cache entry occlens wrote: named by a fingerprint (24 hex digits) and
 /// holding the marker (or, from before markers, nothing but cached views' files).
 pub fn is_entry(dir: &Path) -> bool {
-    let named = dir.file_name().map(|n| n.to_string_lossy().to_string()).is_some_and(|n| {
-        n.len() == 24 && n.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
+    let named = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .is_some_and(|n| {
+            n.len() == 24
+                && n.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
     if !named || !dir.is_dir() {
         return false;
     }
@@ -203,7 +214,9 @@ pub fn is_entry(dir: &Path) -> bool {
     let mut known: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     known.push(MARKER.to_string());
     std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().all(|e| known.contains(&e.file_name().to_string_lossy().to_string()))
+        entries
+            .flatten()
+            .all(|e| known.contains(&e.file_name().to_string_lossy().to_string()))
     })
 }
 
@@ -269,7 +282,9 @@ pub async fn build(
         write(ctx, view, order, *ranged, range_rows, &path, progress).await?;
         let bytes = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
         let sum = sha256(&path).map_err(|e| io(&path, e))?;
-        files.push(serde_json::json!({"name": format!("{view}.parquet"), "bytes": bytes, "sha256": sum}));
+        files.push(
+            serde_json::json!({"name": format!("{view}.parquet"), "bytes": bytes, "sha256": sum}),
+        );
     }
     let marker = serde_json::json!({
         "format": "occlens-cache/1",
