@@ -252,6 +252,9 @@ pub fn is_secret_name(name: &str) -> bool {
         "sslpassword",
         "sslkey",
         "private_key",
+        "auth",
+        "authkey",
+        "auth_key",
         "jwt",
         "bearer",
         "hmac",
@@ -264,7 +267,6 @@ pub fn is_secret_name(name: &str) -> bool {
         "pin",
     ];
     const CONTAINS: &[&str] = &[
-        "auth",
         "session",
         "jwt",
         "apikey",

@@ -156,6 +156,19 @@ fn authorization_values() {
     );
     assert_eq!(redact("sent Bearer abcdefghijkl"), "sent Bearer ***");
     assert_eq!(redact("a bearer token"), "a bearer token");
+    // Names seen in the wild beside the usual ones.
+    for (name, value) in [
+        ("auth", "Xq1"),
+        ("jwt", "e.y.J"),
+        ("sessionid", "abc9"),
+        ("sas", "sv9"),
+    ] {
+        let url = format!("https://h/snap?{name}={value}&project_id=1");
+        assert_eq!(
+            redact(&url),
+            format!("https://h/snap?{name}=***&project_id=1")
+        );
+    }
 }
 
 #[test]
