@@ -124,7 +124,14 @@ impl Drop for Temp {
 fn remove_any(path: &Path) {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => {
-            let _ = std::fs::remove_dir_all(path);
+            // A writer still running (a signal arrived) may add a file between the listing and
+            // the final rmdir: try again until the directory is gone.
+            for _ in 0..20 {
+                if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         }
         Ok(_) => {
             let _ = std::fs::remove_file(path);
@@ -135,8 +142,9 @@ fn remove_any(path: &Path) {
 
 /// Remove every temporary of this process still in progress (on SIGINT/SIGTERM).
 pub fn remove_live() {
+    // Kept registered: a caller about to exit calls this again after the last writer's step.
     let paths = match LIVE.lock() {
-        Ok(mut live) => std::mem::take(&mut *live),
+        Ok(live) => live.clone(),
         Err(_) => return,
     };
     for p in paths {

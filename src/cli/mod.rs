@@ -199,6 +199,8 @@ async fn remove_temporaries_on_signal() {
         };
         occlens::staging::remove_live();
         eprintln!("occlens: interrupted; temporary files removed");
+        // A writer may have recreated a directory meanwhile: once more, then exit at once.
+        occlens::staging::remove_live();
         std::process::exit(code);
     }
 }
