@@ -34,12 +34,14 @@ FROM algorithm_winner
 GROUP BY occurrence_id;
 
 -- Variant M candidate set (detail `predictions`, spec §3.4): rows whose score is IN the set of
--- per-algorithm maxima of O (membership across algorithms). Ordered created_at DESC; id ASC is
--- occlens's tiebreaker.
+-- per-algorithm maxima of O (membership across algorithms). A NaN score counts as NULL (spec
+-- §9.18), as in variant P: it is no algorithm's max and matches none. Ordered created_at DESC;
+-- id ASC is occlens's tiebreaker.
 CREATE VIEW prediction_candidates AS
 WITH maxima AS (
   SELECT DISTINCT occurrence_id, algorithm_max
-  FROM (SELECT occurrence_id, algorithm_id, max(score) AS algorithm_max
+  FROM (SELECT occurrence_id, algorithm_id,
+               max(CASE WHEN isnan(score) THEN NULL ELSE score END) AS algorithm_max
         FROM classification_candidate GROUP BY occurrence_id, algorithm_id)
   WHERE algorithm_max IS NOT NULL
 )

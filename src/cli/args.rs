@@ -53,6 +53,12 @@ pub struct Cli {
     /// Cache directory [default: $XDG_CACHE_HOME/occlens or ~/.cache/occlens]
     #[arg(long, global = true, env = "OCCLENS_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Formulation of the top-1 rules (best prediction, best identification, cover image, best
+    /// detection, expected determination): fast (arg_max aggregates, queries/) or window (the
+    /// window-function references of queries/reference/: slower, never cached; for audits of
+    /// occlens itself, e.g. `occlens verify --semantics window`). Both give the same rows
+    #[arg(long, global = true, value_enum, default_value = "fast")]
+    pub semantics: occlens::views::catalog::Semantics,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -91,7 +97,7 @@ pub enum Command {
     Detail(DetailArgs),
     /// Run SQL over the snapshot tables and the views of queries/ (a shell without a statement)
     #[command(
-        after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...\n\nWithout a statement, -c or -f: an interactive shell when stdin is a terminal (statements end\nwith ';'; \\? lists the backslash commands; Ctrl-C cancels a running query, Ctrl-D exits),\nelse the statements read from stdin. Scripts stop at the first error (exit status 1).\n\nExamples:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'\n  occlens sql\n  occlens sql -c '\\d occurrence_list' -c 'SELECT count(*) FROM occurrence_list'\n  occlens sql -f report.sql --format csv\n  occlens sql 'SELECT * FROM occurrence_list' --out list.parquet"
+        after_help = "Views: occurrence_list, valid_occurrence, best_prediction, best_prediction_s,\nprediction_candidates, best_identification, detection_aggregates, taxon_ancestry, ...;\nthe window-function references of the top-1 rules: best_prediction_window, ... (queries/reference/)\n\nWithout a statement, -c or -f: an interactive shell when stdin is a terminal (statements end\nwith ';'; \\? lists the backslash commands; Ctrl-C cancels a running query, Ctrl-D exits),\nelse the statements read from stdin. Scripts stop at the first error (exit status 1).\n\nExamples:\n  occlens sql 'SELECT determination_name, count(*) FROM occurrence_list GROUP BY 1 ORDER BY 2 DESC'\n  occlens sql\n  occlens sql -c '\\d occurrence_list' -c 'SELECT count(*) FROM occurrence_list'\n  occlens sql -f report.sql --format csv\n  occlens sql 'SELECT * FROM occurrence_list' --out list.parquet"
     )]
     Sql(SqlArgs),
     /// Shell completions: print the script for bash, zsh or fish (and elvish, powershell)

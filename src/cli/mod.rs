@@ -233,6 +233,7 @@ async fn open_with_mode(
         api_base: occlens::redact::strip_userinfo(cli.api_base.as_deref().unwrap_or(default_base)),
         media_url: cli.media_url.clone(),
         time_zone: cli.time_zone,
+        semantics: cli.semantics,
     };
     let settings = occlens::views::cache::Settings {
         mode: mode.unwrap_or(cli.cache.into()),

@@ -183,7 +183,11 @@ fn column(table: &Table, c: &Column, rows: &[Map<String, Value>]) -> Result<Arra
         Kind::I32 => build!(Int32Builder::new(), |v: &Value| v
             .as_i64()
             .map(|x| x as i32)),
-        Kind::F64 => build!(Float64Builder::new(), |v: &Value| v.as_f64()),
+        // JSON has no NaN or infinities: "NaN", "inf" and "-inf" stand for them.
+        Kind::F64 => build!(Float64Builder::new(), |v: &Value| match v {
+            Value::String(s) => s.parse().ok(),
+            other => other.as_f64(),
+        }),
         Kind::Bool => build!(BooleanBuilder::new(), |v: &Value| v.as_bool()),
         Kind::Str => build!(StringBuilder::new(), |v: &Value| Some(match v {
             Value::String(s) => s.clone(),

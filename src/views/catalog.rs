@@ -40,6 +40,33 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
     ("10_audit.sql", include_str!("../../queries/10_audit.sql")),
 ];
 
+/// The reference formulations (window functions) of the top-1 rules: a view `X_window` is the
+/// reference of the fast view `X` (see queries/reference/01_predictions.sql).
+pub const REFERENCE_FILES: &[(&str, &str)] = &[
+    (
+        "reference/01_predictions.sql",
+        include_str!("../../queries/reference/01_predictions.sql"),
+    ),
+    (
+        "reference/02_identifications.sql",
+        include_str!("../../queries/reference/02_identifications.sql"),
+    ),
+    (
+        "reference/03_audit.sql",
+        include_str!("../../queries/reference/03_audit.sql"),
+    ),
+];
+
+/// Which formulation of the top-1 rules answers: the fast views of `queries/` (arg_max
+/// aggregates) or their window-function references of `queries/reference/` (slower; for
+/// audits of occlens itself). Both give the same rows (tests/differential.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Semantics {
+    #[default]
+    Fast,
+    Window,
+}
+
 /// The files of named fragments.
 const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/request.sql"),
@@ -170,14 +197,17 @@ pub fn point_session(ctx: &SessionContext) -> SessionContext {
 /// Define every view of `queries/` in `ctx` (planned when a statement first names one, see
 /// `lazy`); `wall_clock()` reads instants in `time_zone`. `registered`: views already
 /// registered in `ctx` as tables (the cache), whose definitions are skipped.
+/// The reference views `queries/reference/` are always defined; with `Semantics::Window` each
+/// fast view `X` that has a reference `X_window` is defined as that reference instead.
 pub async fn create_views(
     ctx: &SessionContext,
     time_zone: chrono_tz::Tz,
     registered: &[&str],
+    semantics: Semantics,
 ) -> Result<()> {
     render_udf::register_wall_clock(ctx, time_zone);
     let views = views_schema(ctx)?;
-    for (file, text) in VIEW_FILES {
+    for (file, text) in VIEW_FILES.iter().chain(REFERENCE_FILES) {
         for sql in split_statements(text) {
             let (name, select) = view_statement(&sql).ok_or_else(|| {
                 Error::Query(format!(
@@ -190,16 +220,49 @@ pub async fn create_views(
             }
         }
     }
+    if semantics == Semantics::Window {
+        for (fast, reference) in reference_pairs() {
+            if !registered.contains(&fast.as_str()) {
+                views.define("reference", &fast, &format!("SELECT * FROM {reference}"));
+            }
+        }
+    }
     views.set_state(ctx.state());
     Ok(())
 }
 
-/// The names of the views of `queries/`, in order.
+/// The names of the views of `queries/` and `queries/reference/`, in order.
 pub fn view_names() -> Vec<String> {
     VIEW_FILES
         .iter()
+        .chain(REFERENCE_FILES)
         .flat_map(|(_, text)| split_statements(text))
         .filter_map(|sql| view_statement(&sql).map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+/// The views of `queries/reference/`: (name, SELECT), in order.
+pub fn reference_views() -> Vec<(String, String)> {
+    REFERENCE_FILES
+        .iter()
+        .flat_map(|(_, text)| split_statements(text))
+        .filter_map(|sql| view_statement(&sql).map(|(n, s)| (n.to_string(), s.to_string())))
+        .collect()
+}
+
+/// (fast view, its reference): every `X_window` of `queries/reference/` whose `X` is a view of
+/// `queries/`.
+pub fn reference_pairs() -> Vec<(String, String)> {
+    let names = view_names();
+    names
+        .iter()
+        .filter_map(|r| {
+            let fast = r.strip_suffix("_window")?;
+            names
+                .iter()
+                .any(|n| n == fast)
+                .then(|| (fast.to_string(), r.clone()))
+        })
         .collect()
 }
 
@@ -324,6 +387,18 @@ mod tests {
         assert!(names.len() > 30, "{names:?}");
         for name in ["occurrence_list", "taxon_ancestry", "best_prediction"] {
             assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        let pairs: Vec<String> = reference_pairs().into_iter().map(|(f, _)| f).collect();
+        for fast in [
+            "best_prediction",
+            "prediction_candidates",
+            "best_prediction_s",
+            "export_csv_choice",
+            "best_identification",
+            "cover_image",
+            "audit_determination",
+        ] {
+            assert!(pairs.iter().any(|p| p == fast), "no reference for {fast}");
         }
         assert_eq!(
             view_statement("CREATE VIEW a AS\nSELECT 1;"),

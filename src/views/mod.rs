@@ -36,6 +36,9 @@ pub struct Config {
     /// Base of media URLs (`/media/`).
     pub media_url: String,
     pub time_zone: chrono_tz::Tz,
+    /// Which formulation of the top-1 rules answers (the rows are the same; `Window` is
+    /// slower and never reads or writes the cache).
+    pub semantics: catalog::Semantics,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             api_base: "http://localhost:8000".into(),
             media_url: "/media/".into(),
             time_zone: chrono_tz::America::New_York,
+            semantics: catalog::Semantics::Fast,
         }
     }
 }
@@ -113,7 +117,10 @@ impl Engine {
         let mut ctx = catalog::session()?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
         let (mut cached, mut cache_warning) = (None, None);
-        if let Some(dir) = cache::directory(settings, &snapshot, config.time_zone) {
+        // The window formulation never reads the cache (built from the fast views).
+        let window = config.semantics == catalog::Semantics::Window;
+        let cache_dir = cache::directory(settings, &snapshot, config.time_zone).filter(|_| !window);
+        if let Some(dir) = cache_dir {
             if settings.mode == cache::Mode::Refresh {
                 cache::remove_entry(&dir);
             }
@@ -138,7 +145,7 @@ impl Engine {
             };
             let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
             if cached.is_none() && (build || must) {
-                catalog::create_views(&ctx, config.time_zone, &[]).await?;
+                catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
                 match cache::build(&ctx, &dir, settings.range_rows, progress).await {
                     Ok(built) => cached = Some(built),
                     // The cache is an optimisation: with --cache auto, a cache directory that
@@ -164,7 +171,7 @@ impl Engine {
             }
             None => Vec::new(),
         };
-        catalog::create_views(&ctx, config.time_zone, &skip).await?;
+        catalog::create_views(&ctx, config.time_zone, &skip, config.semantics).await?;
         trace("views created");
         let point = catalog::point_session(&ctx);
         let loading = {

@@ -217,6 +217,18 @@ pub async fn cached_engine(
     mode: occlens::views::cache::Mode,
     range_rows: Option<i64>,
 ) -> Engine {
+    let fast = occlens::views::catalog::Semantics::Fast;
+    cached_engine_with(dir, root, mode, range_rows, fast).await
+}
+
+/// `cached_engine` with the top-1 rules in the formulation `semantics`.
+pub async fn cached_engine_with(
+    dir: &std::path::Path,
+    root: &std::path::Path,
+    mode: occlens::views::cache::Mode,
+    range_rows: Option<i64>,
+    semantics: occlens::views::catalog::Semantics,
+) -> Engine {
     let settings = occlens::views::cache::Settings {
         mode,
         dir: Some(root.to_path_buf()),
@@ -224,6 +236,7 @@ pub async fn cached_engine(
     };
     let config = Config {
         api_base: "http://testserver".into(),
+        semantics,
         ..Config::default()
     };
     Engine::open_cached(

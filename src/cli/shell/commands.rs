@@ -6,7 +6,7 @@ use clap::ValueEnum as _;
 use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
 use datafusion::arrow::record_batch::RecordBatch;
 use occlens::output::table::Format;
-use occlens::views::catalog::{view_names, VIEW_FILES};
+use occlens::views::catalog::{view_names, REFERENCE_FILES, VIEW_FILES};
 use occlens::{Error, Result};
 use std::sync::Arc;
 
@@ -198,7 +198,7 @@ async fn describe(session: &Session<'_>, name: &str) -> Result<()> {
 /// The `CREATE VIEW name AS …;` statement of queries/ that defines `name`, with the comment
 /// lines right above it.
 fn view_sql(name: &str) -> Option<(&'static str, String)> {
-    for (file, text) in VIEW_FILES {
+    for (file, text) in VIEW_FILES.iter().chain(REFERENCE_FILES) {
         let lines: Vec<&str> = text.lines().collect();
         let defines = |l: &&str| {
             l.trim_start()
