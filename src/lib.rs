@@ -14,6 +14,7 @@ pub mod output;
 pub mod pg;
 pub mod redact;
 pub mod render;
+pub mod serve;
 pub mod snapshot;
 pub mod staging;
 pub mod verify;

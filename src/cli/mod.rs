@@ -17,6 +17,7 @@ mod args;
 mod audit;
 mod cache;
 mod export;
+mod serve;
 mod shell;
 mod snapshot;
 mod sql;
@@ -177,6 +178,10 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
 pub static SHELL_OWNS_SIGINT: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
+/// Set once `occlens serve` answers: SIGINT and SIGTERM then stop it gracefully instead.
+pub static SERVER_OWNS_SIGNALS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// On SIGINT or SIGTERM: remove this run's temporaries, then exit 130 or 143 as shells do.
 async fn remove_temporaries_on_signal() {
     #[cfg(unix)]
@@ -193,6 +198,9 @@ async fn remove_temporaries_on_signal() {
                 _ = int.recv() => 130,
                 _ = term.recv() => 143,
             };
+            if SERVER_OWNS_SIGNALS.load(std::sync::atomic::Ordering::SeqCst) {
+                continue;
+            }
             if code != 130 || !SHELL_OWNS_SIGINT.load(std::sync::atomic::Ordering::SeqCst) {
                 break code;
             }
@@ -365,6 +373,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             audit::audit(&engine, a).await
         }
         Command::Verify(v) => Ok(verify::verify(&cli, v).await),
+        Command::Serve(s) => serve::serve(&cli, s).await,
         Command::Cache(c) => cache::cache(&cli, c).await,
         Command::Tables(t) => {
             let engine = open(&cli).await?;

@@ -264,7 +264,7 @@ pub async fn build(
     ctx: &SessionContext,
     dir: &Path,
     range_rows: Option<i64>,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PathBuf> {
     let range_rows = range_rows.unwrap_or(RANGE_ROWS).max(1);
     let io = |path: &Path, e: std::io::Error| Error::Io {
@@ -372,7 +372,7 @@ async fn write(
     ranged: Option<&str>,
     range_rows: i64,
     path: &Path,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     let statements: Vec<String> = match ranged {
         None => vec![format!("SELECT * FROM {view} ORDER BY {order}")],

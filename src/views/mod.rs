@@ -99,7 +99,7 @@ impl Engine {
         config: Config,
         settings: &cache::Settings,
         build: bool,
-        progress: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Engine> {
         let started = std::time::Instant::now();
         let trace = |what: &str| {

@@ -1,0 +1,258 @@
+//! One handler for every request: the status and bytes `occlens api` gives, DRF's error
+//! bodies, the limits, the access log and the metrics.
+
+use super::{metrics, Server};
+use crate::error::{Error, Result};
+use crate::output::api::get;
+use crate::render::pyfmt::to_json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+pub fn router(server: Arc<Server>) -> Result<axum::Router> {
+    let origins = server.options.cors_origins.clone();
+    let mut app = axum::Router::new().fallback(handle).with_state(server);
+    if !origins.is_empty() {
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let allow = if origins.iter().any(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            let values = origins
+                .iter()
+                .map(|o| {
+                    HeaderValue::from_str(o).map_err(|_| {
+                        Error::Usage(format!("--cors-origin {o:?}: not a valid origin"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            AllowOrigin::list(values)
+        };
+        let cors = CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::ACCEPT]);
+        app = app.layer(cors);
+    }
+    Ok(app)
+}
+
+/// An answer before it becomes a response.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    content_type: &'static str,
+    headers: Vec<(header::HeaderName, String)>,
+}
+
+impl Answer {
+    fn json(status: u16, body: &Value) -> Answer {
+        Answer {
+            status,
+            body: to_json(body).into_bytes(),
+            content_type: "application/json",
+            headers: Vec::new(),
+        }
+    }
+
+    fn detail(status: u16, detail: &str) -> Answer {
+        Answer::json(status, &json!({ "detail": detail }))
+    }
+
+    fn with(mut self, name: header::HeaderName, value: impl Into<String>) -> Answer {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// The endpoint a path belongs to (the metrics' label).
+fn endpoint(path: &str, metrics: bool) -> &'static str {
+    match path {
+        "/_occlens/status" => "status",
+        "/metrics" if metrics => "metrics",
+        _ => match path.strip_prefix("/api/v2/occurrences") {
+            Some("" | "/") => "list",
+            Some(rest) if rest.trim_matches('/') == "algorithms" => "algorithms",
+            Some(rest) if rest.trim_matches('/').parse::<i64>().is_ok() => "detail",
+            _ => "other",
+        },
+    }
+}
+
+async fn handle(
+    State(server): State<Arc<Server>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let started = Instant::now();
+    let _in_flight = server.enter();
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let label = endpoint(uri.path(), server.options.metrics);
+    let answer = answer(&server, &method, target, label, &headers).await;
+    let seconds = started.elapsed().as_secs_f64();
+    server.metrics.record(label, answer.status, seconds);
+    if server.options.access_log {
+        // The path and query only (credentials travel in headers, never logged), redacted.
+        eprintln!(
+            "{} {} {} {:.1} ms {} B",
+            method,
+            crate::redact::redact(target),
+            answer.status,
+            seconds * 1e3,
+            answer.body.len()
+        );
+    }
+    let mut response = Response::builder()
+        .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .header(header::ALLOW, ALLOW)
+        .header(header::VARY, "Accept");
+    for (name, value) in answer.headers {
+        response = response.header(name, value);
+    }
+    response
+        .body(Body::from(answer.body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+async fn answer(
+    server: &Server,
+    method: &Method,
+    target: &str,
+    label: &'static str,
+    headers: &HeaderMap,
+) -> Answer {
+    let options = &server.options;
+    if target.len() > options.max_url_bytes {
+        return Answer::detail(414, "Request-URI Too Long.");
+    }
+    match *method {
+        Method::GET | Method::HEAD => {}
+        Method::OPTIONS => {
+            return Answer::json(
+                200,
+                &json!({"renders": ["application/json"], "parses": ["application/json"]}),
+            )
+        }
+        _ => return Answer::detail(405, &format!("Method \"{method}\" not allowed.")),
+    }
+    match label {
+        "status" => return Answer::json(200, &status(server)),
+        "metrics" => {
+            return Answer {
+                status: 200,
+                body: server.metrics.text().into_bytes(),
+                content_type: metrics::CONTENT_TYPE,
+                headers: Vec::new(),
+            }
+        }
+        _ => {}
+    }
+    let who = match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => match &options.tokens {
+            Some(tokens) => tokens.requester(value.as_bytes()).map_err(|r| r.0),
+            None => super::Tokens::none()
+                .requester(value.as_bytes())
+                .map_err(|r| r.0),
+        },
+    };
+    let who = match who {
+        Ok(who) => who.unwrap_or_else(|| options.default_requester.clone()),
+        Err(detail) => return Answer::detail(401, detail).with(header::WWW_AUTHENTICATE, "Token"),
+    };
+    // A slot among --max-in-flight, waiting at most --timeout behind at most --max-queued.
+    let _slot = match server.slots.try_acquire() {
+        Ok(slot) => slot,
+        Err(_) => {
+            if server.queued.fetch_add(1, Ordering::SeqCst) >= options.max_queued {
+                server.queued.fetch_sub(1, Ordering::SeqCst);
+                return busy();
+            }
+            let waited = tokio::time::timeout(options.timeout, server.slots.acquire()).await;
+            server.queued.fetch_sub(1, Ordering::SeqCst);
+            match waited {
+                Ok(Ok(slot)) => slot,
+                _ => return busy(),
+            }
+        }
+    };
+    let run = async {
+        let version = server.versions.current();
+        let first = get(&version.engine, target, &who).await;
+        // The snapshot's files were replaced in place under this version (not swapped beside
+        // it): answer from the new version once it is open, as a swap would have.
+        if first.is_err() && server.versions.reloadable() && server.versions.check().await {
+            return get(&server.versions.current().engine, target, &who).await;
+        }
+        first
+    };
+    match tokio::time::timeout(options.timeout, run).await {
+        Ok(Ok(response)) => Answer::json(response.status, &response.body),
+        Ok(Err(e)) => {
+            eprintln!(
+                "occlens: {} {}: {}",
+                method,
+                crate::redact::redact(target),
+                crate::redact::redact(&e.to_string())
+            );
+            Answer::detail(500, "A server error occurred.")
+        }
+        Err(_) => Answer::detail(
+            504,
+            &format!(
+                "The request took longer than {} s (--timeout).",
+                options.timeout.as_secs_f64()
+            ),
+        ),
+    }
+}
+
+fn busy() -> Answer {
+    Answer::detail(503, "Too many requests in flight; retry later.").with(header::RETRY_AFTER, "1")
+}
+
+/// `/_occlens/status`: the snapshot version answering and the server's counters.
+fn status(server: &Server) -> Value {
+    let version = server.versions.current();
+    let engine = &version.engine;
+    let snapshot = &engine.snapshot;
+    let manifest = snapshot.manifest.as_ref();
+    let tables: Vec<Value> = snapshot
+        .tables
+        .iter()
+        .map(|t| {
+            json!({"name": t.name, "files": t.files.len(),
+                   "bytes": t.files.iter().map(|f| f.size).sum::<u64>()})
+        })
+        .collect();
+    let opened = chrono::DateTime::<chrono::Utc>::from(version.opened);
+    json!({
+        "snapshot": {
+            "source": crate::redact::redact(&snapshot.location),
+            "version": version.number,
+            "fingerprint": version.fingerprint,
+            "opened_at": opened.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "snapshot_time": manifest.and_then(|m| m.get("snapshot_time")).cloned(),
+            "manifest_source": manifest.and_then(|m| m.get("source")).map(|s| crate::redact::redact(&s.to_string())),
+            "tables": tables,
+            "cache": engine.cache.as_ref().map(|p| p.display().to_string()),
+            "cache_warning": engine.cache_warning.as_deref().map(crate::redact::redact),
+            "last_reload_error": server.versions.last_error.lock().ok().and_then(|e| e.clone()),
+        },
+        "server": {
+            "uptime_seconds": server.started.elapsed().as_secs(),
+            "requests": server.requests.load(Ordering::Relaxed),
+            "in_flight": server.in_flight.load(Ordering::SeqCst),
+            "queued": server.queued.load(Ordering::SeqCst),
+            "max_in_flight": server.options.max_in_flight,
+            "occlens": env!("CARGO_PKG_VERSION"),
+        }
+    })
+}

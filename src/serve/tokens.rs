@@ -1,0 +1,130 @@
+//! `--tokens FILE`: DRF's `Authorization: Token …` keys mapped to requesters. The file holds
+//! one `TOKEN REQUESTER` per line (`anonymous`, `superuser[:id]` or `user:ID`; blank lines and
+//! `#` comments skipped) and must not be readable by others (mode 0600). Tokens are compared
+//! in constant time and never printed.
+
+use crate::error::{Error, Result};
+use crate::views::request::Requester;
+use subtle::ConstantTimeEq;
+
+pub struct Tokens(Vec<(Vec<u8>, Requester)>);
+
+/// Why a request's credentials were refused: DRF's 401 body text.
+pub struct Refused(pub &'static str);
+
+impl Tokens {
+    /// Read `path`, refusing a file others can read or write.
+    pub fn load(path: &std::path::Path) -> Result<Tokens> {
+        let shown = path.display();
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(Error::Usage(format!(
+                    "--tokens {shown}: permissions {mode:04o} let other users read it; \
+                     expected 0600 (chmod 600 {shown})"
+                )));
+            }
+        }
+        if !meta.is_file() {
+            return Err(Error::Usage(format!(
+                "--tokens {shown}: not a regular file"
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text).map_err(|e| Error::Usage(format!("--tokens {shown}: {e}")))
+    }
+
+    fn parse(text: &str) -> std::result::Result<Tokens, String> {
+        let mut entries: Vec<(Vec<u8>, Requester)> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(token), Some(who), None) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!(
+                    "line {}: expected TOKEN REQUESTER (anonymous, superuser[:id] or user:ID)",
+                    n + 1
+                ));
+            };
+            let who: Requester = who.parse().map_err(|e| format!("line {}: {e}", n + 1))?;
+            if entries.iter().any(|(t, _)| t == token.as_bytes()) {
+                return Err(format!("line {}: the token is listed twice", n + 1));
+            }
+            entries.push((token.as_bytes().to_vec(), who));
+        }
+        if entries.is_empty() {
+            return Err("no tokens".into());
+        }
+        Ok(Tokens(entries))
+    }
+
+    /// No tokens: every `Token …` header is refused (there is no key it could be).
+    pub fn none() -> Tokens {
+        Tokens(Vec::new())
+    }
+
+    /// The requester of an `Authorization` header value, as DRF's TokenAuthentication reads
+    /// it: another scheme is not ours (None: the default requester); `Token KEY` is KEY's
+    /// requester or refused.
+    pub fn requester(&self, header: &[u8]) -> std::result::Result<Option<Requester>, Refused> {
+        let text = String::from_utf8_lossy(header);
+        let mut words = text.split(' ').filter(|w| !w.is_empty());
+        if !words
+            .next()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("token"))
+        {
+            return Ok(None);
+        }
+        let (key, extra) = (words.next(), words.next());
+        let Some(key) = key else {
+            return Err(Refused("Invalid token header. No credentials provided."));
+        };
+        if extra.is_some() {
+            return Err(Refused(
+                "Invalid token header. Token string should not contain spaces.",
+            ));
+        }
+        // Every entry is compared, whichever matches.
+        let mut found = None;
+        for (token, who) in &self.0 {
+            if bool::from(token.as_slice().ct_eq(key.as_bytes())) {
+                found = Some(who.clone());
+            }
+        }
+        found.map(Some).ok_or(Refused("Invalid token."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_map_to_requesters_as_drf_reads_the_header() {
+        let t = Tokens::parse("# ops\nabc superuser:2\n\ndef user:7\n").unwrap();
+        assert_eq!(
+            t.requester(b"Token abc").ok().flatten(),
+            Some(Requester::Superuser(Some(2)))
+        );
+        assert_eq!(
+            t.requester(b"token def").ok().flatten(),
+            Some(Requester::User(7))
+        );
+        assert_eq!(t.requester(b"Bearer abc").ok().flatten(), None);
+        assert_eq!(
+            t.requester(b"Token nope").err().map(|r| r.0),
+            Some("Invalid token.")
+        );
+        assert!(t.requester(b"Token").is_err());
+        assert!(t.requester(b"Token a b").is_err());
+        assert!(Tokens::parse("abc").is_err());
+        assert!(Tokens::parse("abc user:x").is_err());
+        assert!(Tokens::parse("a user:1\na user:2").is_err());
+        assert!(Tokens::parse("\n# nothing\n").is_err());
+    }
+}
