@@ -60,6 +60,12 @@ impl Served {
         }
     }
 
+    /// `occlens --snapshot SNAPSHOT --cache-dir CACHE serve … serve_args`.
+    fn on(snapshot: &Path, cache: &Path, serve: &[&str]) -> Served {
+        let (snapshot, cache) = (snapshot.to_str().unwrap(), cache.to_str().unwrap());
+        Served::start(&["--snapshot", snapshot, "--cache-dir", cache], serve)
+    }
+
     fn url(&self, target: &str) -> String {
         format!("{}{target}", self.base)
     }
@@ -157,21 +163,16 @@ async fn fixture_requests_over_http_are_occlens_api_bytes_and_pass_verify() {
     let snapshot = oracle().join("snapshot");
     let cache = work.path().join("cache");
     let (snap, cache_dir) = (snapshot.to_str().unwrap(), cache.to_str().unwrap());
-    let server = Served::start(
-        &[
-            "--snapshot",
-            snap,
-            "--cache-dir",
-            cache_dir,
-            "--api-base",
-            "http://testserver",
-        ],
-        &["--tokens", tokens.to_str().unwrap()],
+    let tokens = tokens.to_str().unwrap();
+    let server = Served::on(
+        &snapshot,
+        &cache,
+        &["--api-base", "http://testserver", "--tokens", tokens],
     );
     let engine = common::cached_engine(&snapshot, &cache, Mode::Auto, None).await;
     let client = reqwest::Client::new();
-    let mut requests = recorded("occurrences_list.jsonl.gz", 4);
-    requests.extend(recorded("occurrences_detail.jsonl.gz", 20));
+    let mut requests = recorded("occurrences_list.jsonl.gz", 1);
+    requests.extend(recorded("occurrences_detail.jsonl.gz", 8));
     assert!(requests.len() > 100);
     for (url, as_user) in &requests {
         let (token, requester) = who(as_user);
@@ -236,13 +237,9 @@ async fn concurrent_requests_give_their_sequential_answers() {
     let tokens = tokens_file(work.path());
     let snapshot = oracle().join("snapshot");
     let cache = work.path().join("cache");
-    let server = Served::start(
-        &[
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
+    let server = Served::on(
+        &snapshot,
+        &cache,
         &["--tokens", tokens.to_str().unwrap(), "--quiet"],
     );
     let client = reqwest::Client::new();
@@ -344,15 +341,7 @@ async fn a_new_snapshot_version_is_swapped_in_without_a_failed_request() {
     let current = work.path().join("current");
     std::os::unix::fs::symlink(&v1, &current).unwrap();
     let cache = work.path().join("cache");
-    let server = Served::start(
-        &[
-            "--snapshot",
-            current.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-        &["--reload-every", "0.3", "--quiet"],
-    );
+    let server = Served::on(&current, &cache, &["--reload-every", "0.3", "--quiet"]);
     let client = reqwest::Client::new();
     assert_eq!(count(&client, &server).await, (200, 1));
     // Requests run all along; the snapshot changes under them twice (timer, then SIGHUP).
@@ -485,8 +474,9 @@ async fn tokens_statuses_status_and_metrics() {
     assert!(!err.contains("admintoken"), "{err}");
     std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
     let cache = work.path().join("cache");
-    let server = Served::start(
-        &["--snapshot", snap, "--cache-dir", cache.to_str().unwrap()],
+    let server = Served::on(
+        &snapshot,
+        &cache,
         &["--tokens", tokens.to_str().unwrap(), "--metrics"],
     );
     let client = reqwest::Client::new();
@@ -542,4 +532,60 @@ async fn tokens_statuses_status_and_metrics() {
         "{log}"
     );
     assert!(log.contains(&format!("GET {list} 401")), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_answer_503_504_and_cors_headers() {
+    let snapshot = oracle().join("snapshot");
+    let snap = snapshot.to_str().unwrap();
+    let list = "/api/v2/occurrences/?project_id=1&ordering=-duration";
+    // One slot, no queue: of simultaneous requests, the ones without a slot get 503.
+    let server = Served::start(
+        &["--snapshot", snap, "--cache", "off"],
+        &["--max-in-flight", "1", "--max-queued", "0", "--quiet"],
+    );
+    let client = reqwest::Client::new();
+    let answers = futures::future::join_all((0..6).map(|i| {
+        let request = client.get(server.url(&format!("{list}&offset={i}")));
+        async move { request.send().await.unwrap() }
+    }))
+    .await;
+    let busy: Vec<_> = answers.iter().filter(|r| r.status() == 503).collect();
+    assert!(
+        !busy.is_empty() && busy.len() < 6,
+        "{:?}",
+        answers.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    assert_eq!(busy[0].headers()["retry-after"], "1");
+    drop(server);
+    // A request longer than --timeout: 504; browsers from --cors-origin get its header.
+    let server = Served::start(
+        &["--snapshot", snap, "--cache", "off"],
+        &[
+            "--timeout",
+            "0.001",
+            "--cors-origin",
+            "https://app.example",
+            "--quiet",
+        ],
+    );
+    let response = client
+        .get(server.url(list))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 504);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let other = client
+        .get(server.url("/_occlens/status"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 200);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
 }
