@@ -180,7 +180,7 @@ WITH project AS (
   FROM seen GROUP BY event_position, event_id, source_image_id
   UNION ALL
   SELECT event_position, event_id, 1 AS kind, seen, CAST(occurrence_id AS VARCHAR) AS occurrence_id_text,
-         media_url(path, '${media_url}') AS identifier, coalesce(capture_url, '') AS "references",
+         media_url(path, ${media_url}) AS identifier, coalesce(capture_url, '') AS "references",
          coalesce(iso_dt(wall_clock(coalesce("timestamp", capture_timestamp))), '') AS created,
          'Cropped detection from source capture' AS description
   FROM seen

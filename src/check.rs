@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::snapshot::contract;
+use crate::views::catalog::Arg::Name;
 use crate::views::rows::{to_rows, RowExt};
 use crate::views::Engine;
 
@@ -45,7 +46,10 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         };
         let present = |c: &str| t.schema.field_with_name(c).is_ok();
         if present("id") {
-            let sql = f.bind("check.unique", &[("table", t.name), ("column", "id")]);
+            let sql = f.bind(
+                "check.unique",
+                &[("table", Name(t.name)), ("column", Name("id"))],
+            );
             let (bad, example) = one(engine, &sql).await?;
             out.push(Finding {
                 rule: "unique",
@@ -59,7 +63,10 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
             .iter()
             .filter(|c| !c.nullable && present(c.name))
         {
-            let sql = f.bind("check.not_null", &[("table", t.name), ("column", c.name)]);
+            let sql = f.bind(
+                "check.not_null",
+                &[("table", Name(t.name)), ("column", Name(c.name))],
+            );
             let (bad, example) = one(engine, &sql).await?;
             out.push(Finding {
                 rule: "not_null",
@@ -83,7 +90,11 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         };
         let sql = f.bind(
             "check.foreign_key",
-            &[("table", child), ("column", column), ("parent", parent)],
+            &[
+                ("table", Name(child)),
+                ("column", Name(column)),
+                ("parent", Name(parent)),
+            ],
         );
         let (bad, example) = one(engine, &sql).await?;
         out.push(Finding {

@@ -9,7 +9,7 @@ pub mod write;
 
 use crate::error::{Error, Result};
 use crate::snapshot::contract::TABLES;
-use crate::views::catalog::Fragments;
+use crate::views::catalog::{Arg, Fragments};
 use futures::{pin_mut, StreamExt};
 use serde_json::{json, Value};
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
@@ -120,7 +120,7 @@ async fn export_tables(
     progress: Progress<'_>,
 ) -> Result<(Vec<Value>, Vec<String>)> {
     let fragments = Fragments::load();
-    let project = options.project.map(|p| p.to_string());
+    let project = options.project;
     let (mut entries, mut absent) = (Vec::new(), Vec::new());
     for contract in TABLES {
         let name = contract.name;
@@ -152,8 +152,7 @@ async fn export_tables(
             }
         }
         let condition = project
-            .as_deref()
-            .map(|p| fragments.bind(&format!("project.{name}"), &[("project", p)]));
+            .map(|p| fragments.bind(&format!("project.{name}"), &[("project", Arg::Int(p))]));
         let sql = table.copy_sql(condition.as_deref());
         let types: Vec<_> = table.columns.iter().map(|c| c.kind.wire()).collect();
         let stream = txn

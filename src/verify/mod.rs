@@ -45,10 +45,10 @@ pub fn endpoint_of(url: &str) -> &'static str {
     }
 }
 
-/// Checks responses against one snapshot.
 /// An unordered request without its paging, and who asks it.
 type WholeKey = (String, String);
 
+/// Checks responses against one snapshot.
 pub struct Verifier<'a> {
     engine: &'a Engine,
     options: Options,

@@ -2,6 +2,7 @@
 //! occurrences the API hides — the queries of `queries/audit.sql` over `queries/10_audit.sql`.
 
 use crate::error::Result;
+use crate::views::catalog::Arg;
 use crate::views::occurrences::rows;
 use crate::views::rows::Row;
 use crate::views::Engine;
@@ -27,7 +28,7 @@ impl Engine {
             None => "TRUE".to_string(),
         };
         let f = self.fragments();
-        let bind = |name: &str| f.bind(name, &[("scope", scope.as_str())]);
+        let bind = |name: &str| f.bind(name, &[("scope", Arg::Sql(&scope))]);
         let occurrences = rows(&self.ctx, &bind("audit.occurrences"))
             .await?
             .first()

@@ -77,9 +77,9 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/check.sql"),
 ];
 
-/// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable).
-/// Measured on the SF1 full list view (2 cores): 2.8 s / 1.17 GB with DataFusion's defaults,
-/// 1.64 s / 0.78 GB with these.
+/// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable). On
+/// the SF1 full list view they cut time and memory by about 40% against DataFusion's
+/// defaults when they were chosen; docs/performance.md has the measurements.
 const TUNING: &[(&str, &str)] = &[
     // The top-1 aggregates group by occurrence (and algorithm): nearly every row is its own
     // group within a batch, so a partial aggregation before the shuffle only copies rows.
@@ -306,7 +306,45 @@ fn split_statements(text: &str) -> Vec<String> {
     out
 }
 
-/// The named fragments of `queries/request.sql`, `dwca.sql` and `taxa_list.sql`.
+/// A value bound into a fragment of `queries/`, rendered as SQL by its kind: a request's
+/// values reach SQL only as integers, dates and escaped string literals.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    /// An integer literal.
+    Int(i64),
+    /// Integer literals separated by commas (`IN (${values})`).
+    Ints(&'a [i64]),
+    /// `DATE 'YYYY-MM-DD'`.
+    Date(chrono::NaiveDate),
+    /// A string literal, quoted, quotes doubled.
+    Str(&'a str),
+    /// A table, view or column name of occlens's own (letters, digits and `_` only).
+    Name(&'a str),
+    /// SQL occlens built from other fragments (a condition, a scope).
+    Sql(&'a str),
+}
+
+impl Arg<'_> {
+    fn render(&self) -> String {
+        match self {
+            Arg::Int(v) => v.to_string(),
+            Arg::Ints(vs) => vs.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+            Arg::Date(d) => format!("DATE '{}'", d.format("%Y-%m-%d")),
+            Arg::Str(s) => format!("'{}'", s.replace('\'', "''")),
+            Arg::Name(n) => {
+                assert!(
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{n:?} is not a table, view or column name"
+                );
+                n.to_string()
+            }
+            Arg::Sql(s) => s.to_string(),
+        }
+    }
+}
+
+/// The named fragments of `queries/request.sql`, `dwca.sql`, `taxa_list.sql`, `audit.sql`,
+/// `snapshot_project.sql` and `check.sql`.
 pub struct Fragments(HashMap<String, String>);
 
 impl Fragments {
@@ -339,15 +377,21 @@ impl Fragments {
         }
     }
 
-    /// The fragment `name` with each `${key}` replaced by its (already validated) literal.
-    pub fn bind(&self, name: &str, params: &[(&str, &str)]) -> String {
+    /// The fragment `name` with each `${key}` replaced by its value rendered as SQL. A
+    /// fragment name or a `${key}` left unbound is a bug of occlens: a panic naming both
+    /// (the command line reports it as an internal error), never SQL with a hole.
+    pub fn bind(&self, name: &str, params: &[(&str, Arg)]) -> String {
         let mut text = self
             .0
             .get(name)
             .unwrap_or_else(|| panic!("queries/ has no fragment {name}"))
             .clone();
         for (k, v) in params {
-            text = text.replace(&format!("${{{k}}}"), v);
+            text = text.replace(&format!("${{{k}}}"), &v.render());
+        }
+        if let Some(at) = text.find("${") {
+            let key: String = text[at..].chars().take_while(|&c| c != '}').collect();
+            panic!("fragment {name}: {key}}} is not bound");
         }
         text
     }
@@ -378,7 +422,72 @@ mod tests {
         ] {
             assert!(f.has(n), "{n}");
         }
-        assert_eq!(f.bind("id", &[("id", "7")]), "o.id = 7");
+        assert_eq!(f.bind("id", &[("id", Arg::Int(7))]), "o.id = 7");
+    }
+
+    #[test]
+    fn arguments_render_by_kind() {
+        let date = chrono::NaiveDate::from_ymd_opt(2023, 6, 1).unwrap();
+        assert_eq!(Arg::Int(-3).render(), "-3");
+        assert_eq!(Arg::Ints(&[1, 2]).render(), "1, 2");
+        assert_eq!(Arg::Date(date).render(), "DATE '2023-06-01'");
+        assert_eq!(Arg::Str("it's").render(), "'it''s'");
+        assert_eq!(Arg::Name("main_taxon").render(), "main_taxon");
+        assert!(std::panic::catch_unwind(|| Arg::Name("a; DROP").render()).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "fragment id: ${id} is not bound")]
+    fn an_unbound_key_is_a_bug_not_sql() {
+        Fragments::load().bind("id", &[]);
+    }
+
+    /// Every `.bind("name"` in src/ names a fragment of queries/; every
+    /// `.bind(&format!("prefix.{…}")` a prefix some fragment has.
+    #[test]
+    fn every_fragment_name_in_src_exists() {
+        let f = Fragments::load();
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src];
+        let mut checked = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices(".bind(") {
+                let line = &text[text[..at].rfind('\n').map_or(0, |n| n + 1)..at];
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                let rest = text[at + 6..].trim_start();
+                let (literal, dynamic) = match rest.strip_prefix("&format!(\"") {
+                    Some(r) => (r, true),
+                    None => match rest.strip_prefix('"') {
+                        Some(r) => (r, false),
+                        None => continue,
+                    },
+                };
+                let name = &literal[..literal.find('"').unwrap()];
+                let fragment_like = |c: char| c.is_ascii_alphanumeric() || "_.{}".contains(c);
+                if !name.chars().all(fragment_like) {
+                    continue; // this test's own text
+                }
+                let ok = if dynamic {
+                    let prefix = &name[..name.find('{').unwrap_or(name.len())];
+                    f.0.keys().any(|k| k.starts_with(prefix))
+                } else {
+                    f.has(name)
+                };
+                assert!(ok, "{}: no fragment {name}", path.display());
+                checked += 1;
+            }
+        }
+        assert!(checked > 25, "{checked}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! size, not the export size.
 
 use crate::error::{Error, Result};
+use crate::views::catalog::Arg;
 use crate::views::Engine;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -45,7 +46,7 @@ impl Engine {
         };
         let sql = self
             .fragments()
-            .bind("exists.collection", &[("value", &c.to_string())]);
+            .bind("exists.collection", &[("value", Arg::Int(c))]);
         if crate::views::occurrences::rows(&self.ctx, &sql)
             .await?
             .is_empty()
@@ -56,7 +57,7 @@ impl Engine {
         }
         Ok(self
             .fragments()
-            .bind("collection", &[("value", &c.to_string())]))
+            .bind("collection", &[("value", Arg::Int(c))]))
     }
 
     /// The export base set (`export.base`) of `view` for `project` and `collection`.
@@ -65,9 +66,9 @@ impl Engine {
         Ok(self.fragments().bind(
             "export.base",
             &[
-                ("view", view),
-                ("project", &project.to_string()),
-                ("collection", &collection),
+                ("view", Arg::Name(view)),
+                ("project", Arg::Int(project)),
+                ("collection", Arg::Sql(&collection)),
             ],
         ))
     }
@@ -87,12 +88,10 @@ impl Engine {
     /// The queries of a Darwin Core Archive of `project` (`queries/dwca.sql`).
     pub async fn dwca_queries(&self, project: i64, collection: Option<i64>) -> Result<DwcaQueries> {
         let collection = self.export_scope(project, collection).await?;
-        let project = project.to_string();
-        let media_url = self.config.media_url.replace('\'', "''");
         let params = [
-            ("project", project.as_str()),
-            ("collection", collection.as_str()),
-            ("media_url", media_url.as_str()),
+            ("project", Arg::Int(project)),
+            ("collection", Arg::Sql(&collection)),
+            ("media_url", Arg::Str(&self.config.media_url)),
         ];
         let f = self.fragments();
         // Every file reads the selection several times: compute it once (a few columns per
@@ -141,8 +140,8 @@ impl Engine {
         let sql = self.fragments().bind(
             "taxa_list.csv",
             &[
-                ("project", &project.to_string()),
-                ("collection", &collection),
+                ("project", Arg::Int(project)),
+                ("collection", Arg::Sql(&collection)),
             ],
         );
         self.stream(&sql).await

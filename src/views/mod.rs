@@ -20,7 +20,7 @@ pub mod user_sql;
 
 use crate::error::Result;
 use crate::snapshot::{location::Location, Snapshot};
-use catalog::Fragments;
+use catalog::{Arg, Fragments};
 use datafusion::prelude::SessionContext;
 use dims::Dims;
 use occurrences::{Page, Related};
@@ -240,7 +240,7 @@ impl Engine {
             Err(e) => return Ok(Err(e)),
         };
         if let Some(id) = detail {
-            conds.push(self.fragments.bind("id", &[("id", &id.to_string())]));
+            conds.push(self.fragments.bind("id", &[("id", Arg::Int(id))]));
         }
         Ok(Ok((
             query::where_clause(&conds),
@@ -254,27 +254,26 @@ impl Engine {
         r: &Request,
         who: &Requester,
     ) -> Result<Result<Answer, ApiError>> {
-        let project = r.project_id.unwrap_or_default().to_string();
+        let project = Arg::Int(r.project_id.unwrap_or_default());
         let visible = query::visibility(&self.fragments, who).unwrap_or_else(|| "TRUE".into());
         let sql = self.fragments.bind(
             "project_visible",
-            &[("project", &project), ("visible", &visible)],
+            &[("project", project), ("visible", Arg::Sql(&visible))],
         );
         if occurrences::rows(&self.ctx, &sql).await?.is_empty() {
             return Ok(Err(ApiError::not_found()));
         }
         let count_sql = self
             .fragments
-            .bind("algorithms.count", &[("project", &project)]);
+            .bind("algorithms.count", &[("project", project)]);
         let count = occurrences::rows(&self.ctx, &count_sql).await?;
         let count = count.first().and_then(|c| c.i64("count")).unwrap_or(0) as usize;
-        let (limit, offset) = (r.limit.to_string(), r.offset.to_string());
         let page_sql = self.fragments.bind(
             "algorithms.page",
             &[
-                ("project", &project),
-                ("limit", &limit),
-                ("offset", &offset),
+                ("project", project),
+                ("limit", Arg::Int(r.limit as i64)),
+                ("offset", Arg::Int(r.offset as i64)),
             ],
         );
         let ids = occurrences::rows(&self.ctx, &page_sql)

@@ -41,7 +41,7 @@ pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>
     let started = std::time::Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
     if std::env::var_os("OCCLENS_TRACE").is_some() {
-        // Each statement a response runs and its time, on stderr (README: "Tracing").
+        // Each statement a response runs and its time, on stderr (OCCLENS_TRACE=1; README, "Usage by example").
         eprintln!(
             "occlens: {:>7.1} ms  {}",
             started.elapsed().as_secs_f64() * 1e3,

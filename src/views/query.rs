@@ -1,7 +1,7 @@
 //! From a parsed request to the WHERE conditions and ORDER BY of `queries/request.sql`.
 
 use crate::error::Result;
-use crate::views::catalog::Fragments;
+use crate::views::catalog::{Arg, Fragments};
 use crate::views::request::{ApiError, Request, Requester};
 use crate::views::rows::{to_rows, RowExt};
 use datafusion::prelude::SessionContext;
@@ -34,7 +34,7 @@ pub async fn existing(ctx: &SessionContext, f: &Fragments, r: &Request) -> Resul
             id.map(|v| {
                 format!(
                     "SELECT '{kind}' AS kind, id FROM ({})",
-                    f.bind(&format!("exists.{kind}"), &[("value", &v.to_string())])
+                    f.bind(&format!("exists.{kind}"), &[("value", Arg::Int(v))])
                 )
             })
         })
@@ -63,10 +63,9 @@ pub fn conditions(
 ) -> Result<Vec<String>, ApiError> {
     let mut c: Vec<String> = visibility(f, who).into_iter().collect();
     if let Some(p) = project {
-        let p = p.to_string();
-        c.push(f.bind("project", &[("project", &p)]));
+        c.push(f.bind("project", &[("project", Arg::Int(p))]));
         if r.apply_defaults {
-            c.push(f.bind("defaults", &[("project", &p)]));
+            c.push(f.bind("defaults", &[("project", Arg::Int(p))]));
         }
     }
     let mut choice =
@@ -78,7 +77,7 @@ pub fn conditions(
                         "Select a valid choice. That choice is not one of the available choices.",
                     ));
                 }
-                c.push(f.bind(name, &[("value", &v.to_string())]));
+                c.push(f.bind(name, &[("value", Arg::Int(v))]));
             }
             Ok(())
         };
@@ -91,34 +90,28 @@ pub fn conditions(
         "detections__source_image",
     )?;
     if let Some(rank) = &r.rank {
-        c.push(f.bind("determination__rank", &[("value", &format!("'{rank}'"))]));
+        c.push(f.bind("determination__rank", &[("value", Arg::Str(rank))]));
     }
     if let Some(t) = r.taxon {
         if !exists.has("taxon", t) {
             return Err(ApiError::detail(404, format!("No taxon found with id {t}")));
         }
-        c.push(f.bind("taxon", &[("value", &t.to_string())]));
+        c.push(f.bind("taxon", &[("value", Arg::Int(t))]));
     }
     if let Some(col) = r.collection {
-        c.push(f.bind("collection", &[("value", &col.to_string())]));
+        c.push(f.bind("collection", &[("value", Arg::Int(col))]));
     }
-    let list = |ids: &[i64]| {
-        ids.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if !r.algorithms.is_empty() {
-        c.push(f.bind("algorithm", &[("values", &list(&r.algorithms))]));
+        c.push(f.bind("algorithm", &[("values", Arg::Ints(&r.algorithms))]));
     }
     if !r.not_algorithms.is_empty() {
-        c.push(f.bind("not_algorithm", &[("values", &list(&r.not_algorithms))]));
+        c.push(f.bind("not_algorithm", &[("values", Arg::Ints(&r.not_algorithms))]));
     }
     if let Some(d) = r.date_start {
-        c.push(f.bind("date_start", &[("value", &format!("DATE '{d}'"))]));
+        c.push(f.bind("date_start", &[("value", Arg::Date(d))]));
     }
     if let Some(d) = r.date_end {
-        c.push(f.bind("date_end", &[("value", &format!("DATE '{d}'"))]));
+        c.push(f.bind("date_end", &[("value", Arg::Date(d))]));
     }
     if let Some(v) = r.verified {
         c.push(f.bind(&format!("verified.{v}"), &[]));
@@ -126,17 +119,14 @@ pub fn conditions(
     if let (Some(v), false) = (r.verified_by_me, *who == Requester::Anonymous) {
         // `--as superuser` without an id stands for a user with no identifications.
         let user = who.user_id().unwrap_or(0);
-        c.push(f.bind(
-            &format!("verified_by_me.{v}"),
-            &[("user", &user.to_string())],
-        ));
+        c.push(f.bind(&format!("verified_by_me.{v}"), &[("user", Arg::Int(user))]));
     }
     for (id, name) in [
         (r.taxa_list, "taxa_list"),
         (r.not_taxa_list, "not_taxa_list"),
     ] {
         if let Some(id) = id.filter(|&id| exists.has("taxa_list", id)) {
-            c.push(f.bind(name, &[("value", &id.to_string())]));
+            c.push(f.bind(name, &[("value", Arg::Int(id))]));
         }
     }
     Ok(c)
@@ -147,7 +137,7 @@ pub fn visibility(f: &Fragments, who: &Requester) -> Option<String> {
     match who {
         Requester::Superuser(_) => None,
         Requester::Anonymous => Some(f.bind("visible.anonymous", &[])),
-        Requester::User(u) => Some(f.bind("visible.user", &[("user", &u.to_string())])),
+        Requester::User(u) => Some(f.bind("visible.user", &[("user", Arg::Int(*u))])),
     }
 }
 
