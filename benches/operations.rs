@@ -15,9 +15,9 @@
 //!   OCCLENS_BENCH_OCCURRENCES=1000000 cargo bench --bench operations -- list_view
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use occlens::api::request::Requester;
+use occlens::engine::cache::{Mode, Settings};
 use occlens::output::{api, csv_export};
-use occlens::views::cache::{Mode, Settings};
-use occlens::views::request::Requester;
 use occlens::{Config, Engine};
 use std::path::PathBuf;
 use std::time::Duration;

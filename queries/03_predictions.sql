@@ -10,7 +10,7 @@ WHERE d.occurrence_id IS NOT NULL;
 -- drop NULL scores; keep rows equal to their own algorithm's max (NULL algorithm is its own
 -- group); then terminal first, score descending, id descending.
 -- Computed in two top-1 passes with no sort (arg_max: the value of the row whose key tuple is
--- greatest, see src/views/arg_best.rs): each algorithm's winner is its max score, ties broken
+-- greatest, see src/functions/arg_best.rs): each algorithm's winner is its max score, ties broken
 -- by terminal then id — the row the final order would pick among that algorithm's rows at its
 -- max — and the winner of those winners by (terminal, score, id) is the first row of the order.
 CREATE VIEW best_prediction AS

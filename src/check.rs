@@ -3,11 +3,11 @@
 //! views join on resolved, every file the manifest lists present with its SHA-256, and every
 //! page of every file decodable. The rules are the fragments of `queries/check.sql`.
 
+use crate::engine::catalog::Arg::Name;
+use crate::engine::rows::{to_rows, RowExt};
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::snapshot::contract;
-use crate::views::catalog::Arg::Name;
-use crate::views::rows::{to_rows, RowExt};
-use crate::views::Engine;
 
 /// One rule checked on one table (or file), and how many rows (or files) break it.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,8 +124,8 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     }
     // The cache entry this snapshot's answers come from, against its marker's checksums.
     if let Some(dir) = &engine.cache {
-        let why = match crate::views::cache::inspect(dir, true) {
-            crate::views::cache::Entry::Damaged(why) => {
+        let why = match crate::engine::cache::inspect(dir, true) {
+            crate::engine::cache::Entry::Damaged(why) => {
                 Some(format!("{why} (--cache refresh rebuilds it)"))
             }
             _ => None,

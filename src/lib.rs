@@ -5,12 +5,14 @@
 //! [`render`] (value formatting) and [`staging`] (temporary names), no dependencies · [`snapshot`] (locate, register, validate tables) → [`views`] (requests to the SQL of
 //! `queries/`) → [`output`] (JSON and tables) → the `occlens` command line.
 
+pub mod api;
 pub mod check;
-pub mod compare;
 pub mod dwca;
+pub mod engine;
 pub mod error;
+pub mod exports;
+pub mod functions;
 pub mod generate;
-pub mod output;
 pub mod pg;
 pub mod redact;
 pub mod render;
@@ -18,7 +20,6 @@ pub mod serve;
 pub mod snapshot;
 pub mod staging;
 pub mod verify;
-pub mod views;
 
+pub use engine::{Config, Engine};
 pub use error::{Error, Result};
-pub use views::{Config, Engine};

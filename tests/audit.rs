@@ -6,7 +6,7 @@ mod common;
 use common::{Tiny, T0};
 use serde_json::{json, Value};
 
-fn field(rows: &[occlens::views::rows::Row], key: &str) -> Vec<(i64, String)> {
+fn field(rows: &[occlens::engine::rows::Row], key: &str) -> Vec<(i64, String)> {
     rows.iter()
         .map(|r| {
             (

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{cached_engine, call, occlens_with, Tiny};
-use occlens::views::cache::Mode;
+use occlens::engine::cache::Mode;
 use occlens::Engine;
 use serde_json::Value;
 use std::path::Path;
@@ -71,7 +71,7 @@ async fn cached_answers_equal_computed_ones() {
             let ctx = e.ctx.clone();
             async move {
                 let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-                occlens::views::rows::to_rows(&b).unwrap()[0]["n"].clone()
+                occlens::engine::rows::to_rows(&b).unwrap()[0]["n"].clone()
             }
         };
         assert_eq!(n(&computed).await, n(&cached).await, "{view}");

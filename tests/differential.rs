@@ -15,11 +15,11 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use occlens::output::api::get;
-use occlens::output::csv_export;
-use occlens::output::json_export::{self, Framing};
-use occlens::views::catalog::{reference_pairs, reference_views, Semantics};
-use occlens::views::request::Requester;
+use occlens::api::request::Requester;
+use occlens::api::respond::get;
+use occlens::engine::catalog::{reference_pairs, reference_views, Semantics};
+use occlens::exports::csv_export;
+use occlens::exports::json_export::{self, Framing};
 use occlens::{Config, Engine};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -446,7 +446,7 @@ async fn duckdb_formulations_give_the_same_winners() {
     ] {
         let sql = format!("SELECT {columns} FROM {view} ORDER BY 1");
         let batches = engine.ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-        let ours: Vec<serde_json::Value> = occlens::views::rows::to_rows(&batches)
+        let ours: Vec<serde_json::Value> = occlens::engine::rows::to_rows(&batches)
             .unwrap()
             .into_iter()
             .map(|r| serde_json::Value::Array(r.into_iter().map(|(_, v)| v).collect()))

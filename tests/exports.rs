@@ -1,6 +1,6 @@
 //! Exports reproduce Antenna's files byte for byte.
 
-use occlens::output::csv_export;
+use occlens::exports::csv_export;
 use occlens::{Config, Engine};
 use std::path::PathBuf;
 
@@ -138,11 +138,11 @@ async fn api_json_matches_antennas_file() {
         .await
         .unwrap();
     let mut out = Vec::new();
-    let rows = occlens::output::json_export::write(
+    let rows = occlens::exports::json_export::write(
         &engine,
         stream,
         &mut out,
-        &occlens::output::json_export::Framing::Antenna,
+        &occlens::exports::json_export::Framing::Antenna,
         &|_| {},
     )
     .await

@@ -4,11 +4,11 @@ mod common;
 
 use common::{call_as, Tiny, T0};
 use datafusion::prelude::ParquetReadOptions;
-use occlens::output::json_export::{write, Framing};
-use occlens::output::target::Target;
-use occlens::output::text_csv;
-use occlens::views::occurrences::Shape;
-use occlens::views::request::Requester;
+use occlens::api::request::Requester;
+use occlens::engine::occurrences::Shape;
+use occlens::exports::json_export::{write, Framing};
+use occlens::exports::target::Target;
+use occlens::exports::text_csv;
 use serde_json::Value;
 
 fn world() -> Tiny {

@@ -4,10 +4,10 @@
 mod common;
 
 use common::{cached_engine_with, oracle};
+use occlens::engine::cache::Mode;
+use occlens::engine::catalog::Semantics;
 use occlens::verify::input::read;
 use occlens::verify::{Options, Verifier};
-use occlens::views::cache::Mode;
-use occlens::views::catalog::Semantics;
 
 /// Every response of `file`, checked as `occlens verify` checks it (admin is the superuser;
 /// pages without an ordering are compared as sets).

@@ -2,8 +2,8 @@
 //! whatever its size (the analogue of Antenna's query-count regression tests).
 
 use datafusion::physical_plan::displayable;
-use occlens::views::occurrences::{count_sql, page_sql, rows_sql};
-use occlens::views::request::{parse, Requester};
+use occlens::api::request::{parse, Requester};
+use occlens::engine::occurrences::{count_sql, page_sql, rows_sql};
 use occlens::{Config, Engine};
 use std::collections::BTreeMap;
 
@@ -62,11 +62,11 @@ async fn a_small_page_is_the_prefix_of_a_large_one() {
     let engine = Engine::open(None, Config::default()).await.unwrap();
     let who = Requester::Anonymous;
     let small =
-        occlens::output::api::get(&engine, "/api/v2/occurrences/?project_id=1&limit=5", &who)
+        occlens::api::respond::get(&engine, "/api/v2/occurrences/?project_id=1&limit=5", &who)
             .await
             .unwrap();
     let large =
-        occlens::output::api::get(&engine, "/api/v2/occurrences/?project_id=1&limit=500", &who)
+        occlens::api::respond::get(&engine, "/api/v2/occurrences/?project_id=1&limit=500", &who)
             .await
             .unwrap();
     let s = small.body["results"].as_array().unwrap();
@@ -83,7 +83,7 @@ async fn a_small_page_is_the_prefix_of_a_large_one() {
 /// on a snapshot, from a fresh engine each (no other view planned first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_view_of_queries_plans_and_runs() {
-    let names = occlens::views::catalog::view_names();
+    let names = occlens::engine::catalog::view_names();
     assert!(names.len() > 30);
     for name in names {
         let engine = Engine::open(None, Config::default()).await.unwrap();

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{call, call_as, ids, Tiny, T0};
-use occlens::views::request::Requester;
+use occlens::api::request::Requester;
 use serde_json::json;
 
 const LIST: &str = "/api/v2/occurrences/?project_id=1&limit=100";

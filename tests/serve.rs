@@ -6,10 +6,10 @@ mod common;
 
 use common::{oracle, Tiny};
 use futures::StreamExt;
-use occlens::output::api::get;
+use occlens::api::request::Requester;
+use occlens::api::respond::get;
+use occlens::engine::cache::Mode;
 use occlens::render::pyfmt::to_json;
-use occlens::views::cache::Mode;
-use occlens::views::request::Requester;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -130,8 +130,8 @@ async fn optional_tables_may_be_absent() {
     let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
         .await
         .unwrap();
-    let who = occlens::views::request::Requester::Anonymous;
-    let r = occlens::output::api::get(
+    let who = occlens::api::request::Requester::Anonymous;
+    let r = occlens::api::respond::get(
         &engine,
         "/api/v2/occurrences/?project_id=1&collection_id=3",
         &who,
@@ -142,7 +142,7 @@ async fn optional_tables_may_be_absent() {
         (r.status, r.body["count"].clone()),
         (200, serde_json::json!(0))
     );
-    let r = occlens::output::api::get(&engine, "/api/v2/occurrences/?project_id=1", &who)
+    let r = occlens::api::respond::get(&engine, "/api/v2/occurrences/?project_id=1", &who)
         .await
         .unwrap();
     assert_eq!(r.body["count"], 1);

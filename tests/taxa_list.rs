@@ -3,7 +3,7 @@
 mod common;
 
 use common::Tiny;
-use occlens::output::text_csv;
+use occlens::exports::text_csv;
 use serde_json::json;
 
 fn world() -> Tiny {

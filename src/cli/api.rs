@@ -1,9 +1,9 @@
 //! `occlens api`, `list` and `detail`.
 
 use super::args::{ApiArgs, Cli};
-use occlens::output::api::get;
+use occlens::api::request::Requester;
+use occlens::api::respond::get;
 use occlens::render::pyfmt::{to_json, to_json_pretty};
-use occlens::views::request::Requester;
 use occlens::{Engine, Error, Result};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};

@@ -1,9 +1,9 @@
 //! Command-line arguments.
 
 use super::values::{parse_bytes, parse_memory, parse_packaged_at, parse_timeout};
+use crate::cli::table::Format;
 use clap::{Args, Parser, Subcommand};
-use occlens::output::table::Format;
-use occlens::views::request::Requester;
+use occlens::api::request::Requester;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -58,7 +58,7 @@ pub struct Cli {
     /// window-function references of queries/reference/: slower, never cached; for audits of
     /// occlens itself, e.g. `occlens verify --semantics window`). Both give the same rows
     #[arg(long, global = true, value_enum, default_value = "fast")]
-    pub semantics: occlens::views::catalog::Semantics,
+    pub semantics: occlens::engine::catalog::Semantics,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,7 +70,7 @@ pub enum CacheMode {
     Refresh,
 }
 
-impl From<CacheMode> for occlens::views::cache::Mode {
+impl From<CacheMode> for occlens::engine::cache::Mode {
     fn from(m: CacheMode) -> Self {
         match m {
             CacheMode::Auto => Self::Auto,

@@ -2,9 +2,9 @@
 //! counts per class and per project, and the occurrences the API hides, per reason.
 
 use super::args::{AuditArgs, AuditFormat};
+use occlens::engine::audit::Audit;
+use occlens::engine::rows::Row;
 use occlens::render::pyfmt::to_json_pretty;
-use occlens::views::audit::Audit;
-use occlens::views::rows::Row;
 use occlens::{Engine, Error, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! `occlens cache`: status, build and clear of the cache of derived tables.
 
 use super::args::{CacheAction, CacheArgs, Cli};
-use occlens::views::cache::{self, Mode, Settings};
+use occlens::engine::cache::{self, Mode, Settings};
 use occlens::{Error, Result};
 use std::process::ExitCode;
 

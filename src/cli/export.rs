@@ -2,12 +2,12 @@
 
 use super::args::{ExportArgs, ExportFormat, JsonShape, ValidateDwcaArgs};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use occlens::api::request::Requester;
 use occlens::dwca::{archive, validate};
-use occlens::output::json_export::Framing;
-use occlens::output::target::Target;
-use occlens::output::{csv_export, json_export, text_csv};
-use occlens::views::occurrences::Shape;
-use occlens::views::request::Requester;
+use occlens::engine::occurrences::Shape;
+use occlens::exports::json_export::Framing;
+use occlens::exports::target::Target;
+use occlens::exports::{csv_export, json_export, text_csv};
 use occlens::{Engine, Error, Result};
 use std::io::Write;
 use std::path::Path;

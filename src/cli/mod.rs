@@ -21,6 +21,7 @@ mod serve;
 mod shell;
 mod snapshot;
 mod sql;
+mod table;
 mod values;
 mod verify;
 
@@ -50,7 +51,7 @@ fn occlens_main() -> ExitCode {
     register_secrets(&cli);
     std::panic::set_hook(Box::new(report_panic));
     if let Some(bytes) = cli.memory_limit {
-        occlens::views::catalog::set_memory_limit(bytes);
+        occlens::engine::catalog::set_memory_limit(bytes);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -234,7 +235,7 @@ async fn open_with_mode(
     cli: &Cli,
     default_base: &str,
     build: bool,
-    mode: Option<occlens::views::cache::Mode>,
+    mode: Option<occlens::engine::cache::Mode>,
 ) -> occlens::Result<Engine> {
     let config = Config {
         // Hyperlinks never carry credentials (they are written into bodies and exports).
@@ -243,7 +244,7 @@ async fn open_with_mode(
         time_zone: cli.time_zone,
         semantics: cli.semantics,
     };
-    let settings = occlens::views::cache::Settings {
+    let settings = occlens::engine::cache::Settings {
         mode: mode.unwrap_or(cli.cache.into()),
         dir: cli.cache_dir.clone(),
         range_rows: None,
@@ -260,7 +261,7 @@ async fn open_with_mode(
     let may_build = build
         || matches!(
             settings.mode,
-            occlens::views::cache::Mode::Refresh | occlens::views::cache::Mode::Build
+            occlens::engine::cache::Mode::Refresh | occlens::engine::cache::Mode::Build
         );
     if may_build {
         spinner.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -362,7 +363,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         }
         Command::Export(x) => {
             // --out is checked before the snapshot is opened: an existing file fails at once.
-            let target = occlens::output::target::Target::parse(&x.out, x.overwrite)?;
+            let target = occlens::exports::target::Target::parse(&x.out, x.overwrite)?;
             let engine = open(&cli).await?;
             export::export(&engine, x, &cli.who, target).await
         }

@@ -68,7 +68,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
             time_zone: cli.time_zone,
             semantics: cli.semantics,
         },
-        cache: occlens::views::cache::Settings {
+        cache: occlens::engine::cache::Settings {
             mode: cli.cache.into(),
             dir: cli.cache_dir.clone(),
             range_rows: None,

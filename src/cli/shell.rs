@@ -8,10 +8,10 @@ mod out;
 mod split;
 
 use super::args::SqlArgs;
+use crate::cli::table::{write_limited, Format};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::execute_stream;
 use futures::StreamExt as _;
-use occlens::output::table::{write_limited, Format};
 use occlens::{Engine, Error, Result};
 use out::{Collect, Out, Progress, Sink};
 use split::Item;
@@ -207,7 +207,7 @@ impl Session<'_> {
     /// with a progress line when it runs for long.
     async fn execute(&self, sql: &str, sink: &mut dyn Sink) -> Result<()> {
         let df =
-            occlens::views::user_sql::user_sql(&self.engine.ctx, sql, self.allow_write).await?;
+            occlens::engine::user_sql::user_sql(&self.engine.ctx, sql, self.allow_write).await?;
         let task = std::sync::Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
         sink.start(&plan.schema())?;

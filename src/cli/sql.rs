@@ -1,7 +1,7 @@
 //! `occlens sql` and `occlens tables`.
 
 use super::args::{CheckArgs, SqlArgs, TablesArgs};
-use occlens::output::table::write;
+use crate::cli::table::write;
 use occlens::snapshot::Source;
 use occlens::{Engine, Result};
 use std::process::ExitCode;
@@ -53,7 +53,7 @@ pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {
             .await?
             .collect()
             .await?;
-        let n = occlens::views::rows::to_rows(&rows)?
+        let n = occlens::engine::rows::to_rows(&rows)?
             .first()
             .and_then(|r| r.get("n").and_then(|v| v.as_i64()))
             .unwrap_or(0);

@@ -55,7 +55,7 @@ pub fn parse_memory(s: &str) -> Result<usize, String> {
                 "{s:?}: a percentage must be more than 0 and at most 100"
             ));
         }
-        let total = occlens::views::catalog::machine_memory().ok_or_else(|| {
+        let total = occlens::engine::catalog::machine_memory().ok_or_else(|| {
             "the machine's memory is unknown here: give a size such as 8G".to_string()
         })?;
         return Ok((total as f64 * p / 100.0) as usize);

@@ -2,8 +2,8 @@
 //! could not be fetched or on error.
 
 use super::args::{Cli, ReportFormat, VerifyArgs};
-use occlens::compare::Rules;
 use occlens::render::pyfmt::to_json_pretty;
+use occlens::verify::compare::Rules;
 use occlens::verify::input::{self, path_of, Inputs, Limits};
 use occlens::verify::live::Live;
 use occlens::verify::report::Report;

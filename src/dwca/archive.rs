@@ -4,10 +4,10 @@
 
 use super::eml::{eml_xml, EmlInput};
 use super::validate::{validate, Report};
+use crate::engine::rows::{to_rows, RowExt};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::output::text_csv::text_columns;
-use crate::views::rows::{to_rows, RowExt};
-use crate::views::Engine;
+use crate::exports::text_csv::text_columns;
 use datafusion::arrow::array::{Array, AsArray};
 use futures::StreamExt;
 use std::fs::File;

@@ -7,9 +7,9 @@ pub mod copy;
 pub mod schema;
 pub mod write;
 
+use crate::engine::catalog::{Arg, Fragments};
 use crate::error::{Error, Result};
 use crate::snapshot::contract::TABLES;
-use crate::views::catalog::{Arg, Fragments};
 use futures::{pin_mut, StreamExt};
 use serde_json::{json, Value};
 use tokio_postgres::binary_copy::BinaryCopyOutStream;

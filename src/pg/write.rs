@@ -413,7 +413,7 @@ async fn upload(
         .filter(|(rel, _)| rel != MANIFEST)
         .collect();
     for (rel, path) in &data {
-        crate::output::target::upload(store, &key(&tmp_root, rel), path).await?;
+        crate::exports::target::upload(store, &key(&tmp_root, rel), path).await?;
     }
     for (rel, _) in &data {
         store

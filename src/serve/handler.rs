@@ -2,8 +2,8 @@
 //! bodies, the limits, the access log and the metrics.
 
 use super::{metrics, Server};
+use crate::api::respond::get;
 use crate::error::{Error, Result};
-use crate::output::api::get;
 use crate::render::pyfmt::to_json;
 use axum::body::Body;
 use axum::extract::State;

@@ -16,8 +16,8 @@ mod versions;
 pub use tokens::Tokens;
 pub use versions::Source;
 
+use crate::api::request::Requester;
 use crate::error::{Error, Result};
-use crate::views::request::Requester;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;

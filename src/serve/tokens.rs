@@ -3,8 +3,8 @@
 //! `#` comments skipped) and must not be readable by others (mode 0600). Tokens are compared
 //! in constant time and never printed.
 
+use crate::api::request::Requester;
 use crate::error::{Error, Result};
-use crate::views::request::Requester;
 use subtle::ConstantTimeEq;
 
 pub struct Tokens(Vec<(Vec<u8>, Requester)>);

@@ -3,9 +3,9 @@
 //! hold an `Arc` of the version they started on, so a swap never changes an answer midway;
 //! a version that fails to open is logged and the old one keeps serving.
 
+use crate::engine::{cache, catalog, Config, Engine};
 use crate::error::Result;
 use crate::snapshot::{location::Location, Snapshot};
-use crate::views::{cache, catalog, Config, Engine};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 

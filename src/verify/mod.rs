@@ -1,16 +1,18 @@
 //! `occlens verify`: recorded or live API responses checked against occlens's own answers for
-//! the same URLs, with the comparison rules of [`crate::compare`], `--ignore` patterns and a
+//! the same URLs, with the comparison rules of [`compare`], `--ignore` patterns and a
 //! report by endpoint and by field.
+
+pub mod compare;
 
 pub mod input;
 pub mod live;
 pub mod report;
 
-use crate::compare::{compare_responses, compare_unordered_page, unordered_page, Mismatch, Rules};
+use crate::api::request::{parse, Endpoint, Requester};
+use crate::api::respond::get;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::output::api::get;
-use crate::views::request::{parse, Endpoint, Requester};
-use crate::views::Engine;
+use compare::{compare_responses, compare_unordered_page, unordered_page, Mismatch, Rules};
 use input::Recorded;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -59,8 +61,9 @@ pub struct Verifier<'a> {
 
 impl<'a> Verifier<'a> {
     pub async fn new(engine: &'a Engine, options: Options) -> Result<Self> {
-        let rows = crate::views::occurrences::rows(&engine.ctx, "SELECT id, email FROM users_user")
-            .await?;
+        let rows =
+            crate::engine::occurrences::rows(&engine.ctx, "SELECT id, email FROM users_user")
+                .await?;
         let users = rows
             .iter()
             .filter_map(|r| {

@@ -1,9 +1,9 @@
 //! Tiny snapshots for rule tests: a base world plus the rows a test adds.
 #![allow(dead_code)]
 
+use occlens::api::request::Requester;
+use occlens::api::respond::{get, Response};
 use occlens::generate::SnapshotBuilder;
-use occlens::output::api::{get, Response};
-use occlens::views::request::Requester;
 use occlens::{Config, Engine};
 use serde_json::{json, Value};
 
@@ -214,10 +214,10 @@ pub fn oracle() -> std::path::PathBuf {
 pub async fn cached_engine(
     dir: &std::path::Path,
     root: &std::path::Path,
-    mode: occlens::views::cache::Mode,
+    mode: occlens::engine::cache::Mode,
     range_rows: Option<i64>,
 ) -> Engine {
-    let fast = occlens::views::catalog::Semantics::Fast;
+    let fast = occlens::engine::catalog::Semantics::Fast;
     cached_engine_with(dir, root, mode, range_rows, fast).await
 }
 
@@ -225,11 +225,11 @@ pub async fn cached_engine(
 pub async fn cached_engine_with(
     dir: &std::path::Path,
     root: &std::path::Path,
-    mode: occlens::views::cache::Mode,
+    mode: occlens::engine::cache::Mode,
     range_rows: Option<i64>,
-    semantics: occlens::views::catalog::Semantics,
+    semantics: occlens::engine::catalog::Semantics,
 ) -> Engine {
-    let settings = occlens::views::cache::Settings {
+    let settings = occlens::engine::cache::Settings {
         mode,
         dir: Some(root.to_path_buf()),
         range_rows,

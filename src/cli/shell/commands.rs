@@ -2,11 +2,11 @@
 //! `\?`, `\timing`, `\format`, `\maxrows`, `\q`.
 
 use super::{Flow, MaxRows, Session};
+use crate::cli::table::Format;
 use clap::ValueEnum as _;
 use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
 use datafusion::arrow::record_batch::RecordBatch;
-use occlens::output::table::Format;
-use occlens::views::catalog::{view_names, REFERENCE_FILES, VIEW_FILES};
+use occlens::engine::catalog::{view_names, REFERENCE_FILES, VIEW_FILES};
 use occlens::{Error, Result};
 use std::sync::Arc;
 

@@ -1,8 +1,9 @@
 //! The SQL catalog: `queries/*.sql` compiled into the binary, the session that runs them, and
 //! the named request fragments of `queries/request.sql`.
 
+use crate::engine::lazy;
 use crate::error::{Error, Result};
-use crate::views::{arg_best, lazy, ordered_concat, render_udf, udf};
+use crate::functions::{arg_best, ordered_concat, render_udf, udf};
 use datafusion::execution::config::SessionConfig;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;

@@ -10,9 +10,9 @@
 //! key, never a stale answer. Each key is a directory written under a temporary name and
 //! renamed into place when complete; any of them is safe to delete at any time.
 
+use crate::engine::catalog::VIEW_FILES;
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
-use crate::views::catalog::VIEW_FILES;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -320,7 +320,7 @@ async fn ranges(ctx: &SessionContext, per: i64) -> Result<Vec<(i64, i64)>> {
         .await?
         .collect()
         .await?;
-    let row = crate::views::rows::to_rows(&batches)?;
+    let row = crate::engine::rows::to_rows(&batches)?;
     let get = |k: &str| row.first().and_then(|r| r.get(k)).and_then(|v| v.as_i64());
     // This scan reads every occurrence id anyway: a broken key would make pages whose count
     // disagrees with their rows.

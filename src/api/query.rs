@@ -1,9 +1,9 @@
 //! From a parsed request to the WHERE conditions and ORDER BY of `queries/request.sql`.
 
+use crate::api::request::{ApiError, Request, Requester};
+use crate::engine::catalog::{Arg, Fragments};
+use crate::engine::rows::{to_rows, RowExt};
 use crate::error::Result;
-use crate::views::catalog::{Arg, Fragments};
-use crate::views::request::{ApiError, Request, Requester};
-use crate::views::rows::{to_rows, RowExt};
 use datafusion::prelude::SessionContext;
 use std::collections::HashSet;
 

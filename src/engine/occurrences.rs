@@ -1,8 +1,8 @@
 //! Running the occurrence list and detail: a fixed number of set-based queries per response,
 //! whatever the page size (the analogue of Antenna's query-count regression tests).
 
+use crate::engine::rows::{to_rows, Row, RowExt};
 use crate::error::Result;
-use crate::views::rows::{to_rows, Row, RowExt};
 use datafusion::prelude::SessionContext;
 use std::collections::{BTreeSet, HashMap};
 

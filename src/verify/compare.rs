@@ -4,7 +4,7 @@
 //! query strings, and ordered list pages as the sequence of sort keys plus the id set of each
 //! tie group.
 
-use crate::views::request::{parse, Endpoint};
+use crate::api::request::{parse, Endpoint};
 use serde_json::Value;
 use std::collections::BTreeSet;
 

@@ -3,13 +3,13 @@
 //! batches joined by `",\n"`, `]` — with Python's `json.dumps` text. `ndjson`: one list- or
 //! detail-shaped object per line, exactly as the API renders it for the requester.
 
+use crate::api::request::Requester;
+use crate::api::shape::Shaper;
+use crate::engine::occurrences::{related, Shape};
+use crate::engine::rows::{to_rows, Row};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::output::shape::Shaper;
 use crate::render::pyfmt::{dumps, to_json};
-use crate::views::occurrences::{related, Shape};
-use crate::views::request::Requester;
-use crate::views::rows::{to_rows, Row};
-use crate::views::Engine;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use std::io::Write;

@@ -1,11 +1,11 @@
 //! `occurrences_simple_csv` (spec §6.3): the 28 columns of `export_simple_csv`, rendered as
 //! Python's `csv` module (excel dialect, `\r\n`) writes Python values.
 
+use crate::engine::rows::{Cell, Columns};
 use crate::error::{Error, Result};
 use crate::render::media::{csv_capture_url, media_url};
 use crate::render::pyfmt::{py_repr, py_repr_json, py_repr_lower, py_timedelta};
 use crate::render::timefmt::{event_name, iso_sep};
-use crate::views::rows::{Cell, Columns};
 use chrono_tz::Tz;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;

@@ -2,9 +2,9 @@
 //! SQL of each export as a stream of record batches, so that memory stays bounded by the batch
 //! size, not the export size.
 
+use crate::engine::catalog::Arg;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::views::catalog::Arg;
-use crate::views::Engine;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
@@ -47,7 +47,7 @@ impl Engine {
         let sql = self
             .fragments()
             .bind("exists.collection", &[("value", Arg::Int(c))]);
-        if crate::views::occurrences::rows(&self.ctx, &sql)
+        if crate::engine::occurrences::rows(&self.ctx, &sql)
             .await?
             .is_empty()
         {

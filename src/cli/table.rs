@@ -1,9 +1,9 @@
 //! Writing query results for people and machines: an aligned table (like DuckDB's and
 //! datafusion-cli's), CSV, a JSON array, JSON lines, or a Markdown table.
 
-use crate::error::{Error, Result};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use occlens::error::{Error, Result};
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

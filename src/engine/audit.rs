@@ -1,11 +1,11 @@
 //! `occlens audit` (spec §3.6): stored determinations against the write path's rule, and the
 //! occurrences the API hides — the queries of `queries/audit.sql` over `queries/10_audit.sql`.
 
+use crate::engine::catalog::Arg;
+use crate::engine::occurrences::rows;
+use crate::engine::rows::Row;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::views::catalog::Arg;
-use crate::views::occurrences::rows;
-use crate::views::rows::Row;
-use crate::views::Engine;
 
 /// What an audit found.
 pub struct Audit {

@@ -1,9 +1,9 @@
 //! Dimension tables (taxa, algorithms, events, deployments, users, projects) loaded once per
 //! snapshot: small, and read by every response's nested objects.
 
+use crate::engine::occurrences::rows;
+use crate::engine::rows::{to_rows, Column, Row, RowExt};
 use crate::error::Result;
-use crate::views::occurrences::rows;
-use crate::views::rows::{to_rows, Column, Row, RowExt};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use std::collections::{HashMap, HashSet};

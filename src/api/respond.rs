@@ -1,10 +1,11 @@
 //! Answering an API GET: parse, run, shape. Used by `occlens api`, `list` and `detail` and by
 //! the parity tests.
 
+use crate::api::answer::Answer;
+use crate::api::request::{parse, Endpoint, Request, Requester};
+use crate::api::shape::Shaper;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::output::shape::Shaper;
-use crate::views::request::{parse, Endpoint, Request, Requester};
-use crate::views::{Answer, Engine};
 use serde_json::{json, Map, Value};
 
 pub struct Response {

@@ -1,16 +1,16 @@
 //! The JSON shapes of the occurrence API (spec §4): key order, nested objects, hyperlinks and
 //! `user_permissions`. Values come from the queries; nothing here decides which rows win.
 
+use crate::api::request::Requester;
+use crate::engine::dims::Dims;
+use crate::engine::occurrences::Related;
+use crate::engine::rows::{Row, RowExt};
+use crate::engine::Config;
 use crate::render::media::{capture_url, media_url, media_url_of};
 use crate::render::timefmt::{
     date_label, duration_iso, duration_label, duration_seconds, event_name, iso, millis,
     time_of_day,
 };
-use crate::views::dims::Dims;
-use crate::views::occurrences::Related;
-use crate::views::request::Requester;
-use crate::views::rows::{Row, RowExt};
-use crate::views::Config;
 use serde_json::{json, Map, Value};
 
 /// What a requester may do with an object, by kind (spec §4.5).

@@ -1,7 +1,7 @@
-//! Views: from a request to the rows of `queries/`. The engine opens a snapshot once and
-//! answers any number of requests from it.
+//! The engine: a snapshot opened once (session, catalog of `queries/` views, the cache of
+//! derived tables, dimension tables) answering any number of requests, exports and audits,
+//! with rows decoded from Arrow.
 
-pub mod arg_best;
 pub mod audit;
 pub mod cache;
 pub mod catalog;
@@ -9,24 +9,14 @@ pub mod dims;
 pub mod exports;
 pub mod lazy;
 pub mod occurrences;
-pub mod ordered_concat;
-pub mod query;
-pub mod render_udf;
-pub mod request;
 pub mod rows;
-pub mod single_group;
-pub mod udf;
 pub mod user_sql;
 
 use crate::error::Result;
 use crate::snapshot::{location::Location, Snapshot};
-use catalog::{Arg, Fragments};
+use catalog::Fragments;
 use datafusion::prelude::SessionContext;
 use dims::Dims;
-use occurrences::{Page, Related};
-
-use request::{ApiError, Request, Requester};
-use rows::{Row, RowExt};
 
 /// Output settings that change rendered values, not which rows are selected.
 #[derive(Debug, Clone)]
@@ -70,14 +60,6 @@ pub struct Engine {
     dims_loading: std::sync::Mutex<Option<tokio::task::JoinHandle<Result<Dims>>>>,
     pub config: Config,
     fragments: Fragments,
-}
-
-/// A list or detail answer: the rows to shape, or Antenna's error.
-pub enum Answer {
-    List(Page, Related),
-    Detail(Box<Row>, Related),
-    /// A page of algorithm ids (spec §5.8) and the total count.
-    Algorithms(usize, Vec<i64>),
 }
 
 impl Engine {
@@ -220,109 +202,5 @@ impl Engine {
 
     pub fn fragments(&self) -> &Fragments {
         &self.fragments
-    }
-
-    /// The WHERE clause and ORDER BY of a request, or its error.
-    pub async fn plan(
-        &self,
-        r: &Request,
-        who: &Requester,
-        detail: Option<i64>,
-    ) -> Result<Result<(String, String), ApiError>> {
-        let exists = query::existing(&self.ctx, &self.fragments, r).await?;
-        let project = match (r.project_id, detail) {
-            (Some(p), _) if p > 0 && exists.has("project", p) => Some(p),
-            (_, Some(_)) => None,
-            _ => return Ok(Err(ApiError::not_found())),
-        };
-        let mut conds = match query::conditions(&self.fragments, r, who, project, &exists) {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Some(id) = detail {
-            conds.push(self.fragments.bind("id", &[("id", Arg::Int(id))]));
-        }
-        Ok(Ok((
-            query::where_clause(&conds),
-            query::order_by(&self.fragments, r),
-        )))
-    }
-
-    /// `GET /api/v2/occurrences/algorithms/?project_id=P` (spec §5.8).
-    pub async fn algorithms(
-        &self,
-        r: &Request,
-        who: &Requester,
-    ) -> Result<Result<Answer, ApiError>> {
-        let project = Arg::Int(r.project_id.unwrap_or_default());
-        let visible = query::visibility(&self.fragments, who).unwrap_or_else(|| "TRUE".into());
-        let sql = self.fragments.bind(
-            "project_visible",
-            &[("project", project), ("visible", Arg::Sql(&visible))],
-        );
-        if occurrences::rows(&self.ctx, &sql).await?.is_empty() {
-            return Ok(Err(ApiError::not_found()));
-        }
-        let count_sql = self
-            .fragments
-            .bind("algorithms.count", &[("project", project)]);
-        let count = occurrences::rows(&self.ctx, &count_sql).await?;
-        let count = count.first().and_then(|c| c.i64("count")).unwrap_or(0) as usize;
-        let page_sql = self.fragments.bind(
-            "algorithms.page",
-            &[
-                ("project", project),
-                ("limit", Arg::Int(r.limit as i64)),
-                ("offset", Arg::Int(r.offset as i64)),
-            ],
-        );
-        let ids = occurrences::rows(&self.ctx, &page_sql)
-            .await?
-            .iter()
-            .filter_map(|r| r.i64("id"))
-            .collect();
-        Ok(Ok(Answer::Algorithms(count, ids)))
-    }
-
-    pub async fn answer(
-        &self,
-        r: &Request,
-        who: &Requester,
-        detail: Option<i64>,
-    ) -> Result<Result<Answer, ApiError>> {
-        let (where_clause, order_by) = match self.plan(r, who, detail).await? {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
-        let (ctx, keys) = (&self.point, self.keys_view());
-        match detail {
-            None => {
-                let page =
-                    occurrences::page(ctx, keys, &where_clause, &order_by, r.limit, r.offset)
-                        .await?;
-                let related =
-                    occurrences::related(ctx, &page.rows, occurrences::Shape::List).await?;
-                Ok(Ok(Answer::List(page, related)))
-            }
-            Some(_) => {
-                let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {
-                    return Ok(Err(ApiError::not_found()));
-                };
-                if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {
-                    // Antenna's permission lookup crashes on a project-less occurrence.
-                    return Ok(Err(ApiError::detail(
-                        500,
-                        "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
-                    )));
-                }
-                let related = occurrences::related(
-                    ctx,
-                    std::slice::from_ref(&row),
-                    occurrences::Shape::Detail,
-                )
-                .await?;
-                Ok(Ok(Answer::Detail(Box::new(row), related)))
-            }
-        }
     }
 }

@@ -1,0 +1,9 @@
+//! occlens's SQL functions, registered in every session: the top-1 aggregates
+//! (`arg_max`/`arg_min`), the ordered concatenation, and the render functions that print
+//! values as Antenna (Python) does. The rules that use them stay in `queries/`.
+
+pub mod arg_best;
+pub mod ordered_concat;
+pub mod render_udf;
+mod single_group;
+pub mod udf;
