@@ -276,41 +276,10 @@ pub struct TablesArgs {
     pub columns: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
-    /// Antenna's `occurrences_simple_csv` (28 columns, byte-identical)
-    #[value(name = "occurrences_simple_csv")]
-    OccurrencesSimpleCsv,
-    /// Antenna's `occurrences_api_json` (detail shape, anonymous, byte-identical)
-    #[value(name = "occurrences_api_json")]
-    OccurrencesApiJson,
-    /// Darwin Core Archive, April 2026 draft (event core + occurrence, multimedia, MoF), validated
-    #[value(name = "dwca")]
-    Dwca,
-    /// Per-taxon summary (39 columns; default filters applied)
-    #[value(name = "taxa_list_csv")]
-    TaxaListCsv,
-    /// One JSON object per line, in the API's list or detail shape (--shape), as --as sees it
-    #[value(name = "ndjson")]
-    Ndjson,
-    /// Flat CSV of the list values (--columns to choose), wall-clock times
-    #[value(name = "csv")]
-    Csv,
-    /// Flat Parquet table; best prediction and identification as structs
-    #[value(name = "parquet")]
-    Parquet,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum JsonShape {
-    List,
-    Detail,
-}
-
 #[derive(Args)]
 pub struct ExportArgs {
     #[arg(long, value_enum)]
-    pub format: ExportFormat,
+    pub format: occlens::exports::Format,
     #[arg(long)]
     pub project: i64,
     /// Only occurrences with a detection in this capture set (Antenna's only export filter)
@@ -324,7 +293,7 @@ pub struct ExportArgs {
     pub overwrite: bool,
     /// ndjson: the object shape
     #[arg(long, value_enum, default_value = "list")]
-    pub shape: JsonShape,
+    pub shape: occlens::exports::ObjectShape,
     /// csv: comma-separated columns of the flat table (default: all; see `occlens sql 'DESCRIBE occurrence_flat'`)
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,

@@ -1,7 +1,184 @@
-//! The export writers: Antenna's CSV and JSON byte for byte (`csv_export`, `json_export`),
-//! the flat CSV of data tools (`text_csv`), and where an export is written (`target`).
+//! The exports: [`write`] is the one entry (`occlens export` calls it); the writers are
+//! Antenna's CSV and JSON byte for byte (`csv_export`, `json_export`), the flat CSV of data
+//! tools (`text_csv`), Parquet (DataFusion's writer) and the Darwin Core Archive
+//! (`crate::dwca`); `target` is where an export goes (a file or an object store).
 
 pub mod csv_export;
 pub mod json_export;
 pub mod target;
 pub mod text_csv;
+
+use crate::api::request::Requester;
+use crate::dwca::archive;
+use crate::engine::occurrences::Shape;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use json_export::Framing;
+use std::io::Write;
+use std::path::Path;
+
+/// An export format (`occlens export --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Antenna's `occurrences_simple_csv` (28 columns, byte-identical)
+    #[value(name = "occurrences_simple_csv")]
+    OccurrencesSimpleCsv,
+    /// Antenna's `occurrences_api_json` (detail shape, anonymous, byte-identical)
+    #[value(name = "occurrences_api_json")]
+    OccurrencesApiJson,
+    /// Darwin Core Archive, April 2026 draft (event core + occurrence, multimedia, MoF), validated
+    #[value(name = "dwca")]
+    Dwca,
+    /// Per-taxon summary (39 columns; default filters applied)
+    #[value(name = "taxa_list_csv")]
+    TaxaListCsv,
+    /// One JSON object per line, in the API's list or detail shape (--shape), as --as sees it
+    #[value(name = "ndjson")]
+    Ndjson,
+    /// Flat CSV of the list values (--columns to choose), wall-clock times
+    #[value(name = "csv")]
+    Csv,
+    /// Flat Parquet table; best prediction and identification as structs
+    #[value(name = "parquet")]
+    Parquet,
+}
+
+/// The object shape of an `ndjson` export: the API's list item or detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectShape {
+    List,
+    Detail,
+}
+
+/// One export: what it selects and how it is shaped.
+pub struct Export {
+    pub format: Format,
+    pub project: i64,
+    /// Only occurrences with a detection in this capture set (Antenna's only export filter).
+    pub collection: Option<i64>,
+    /// ndjson: the object shape.
+    pub shape: ObjectShape,
+    /// csv: the columns of the flat table (None: all).
+    pub columns: Option<Vec<String>>,
+    /// ndjson: who the objects are shaped for.
+    pub who: Requester,
+    /// dwca: the EML packageId time (None: now, local wall clock).
+    pub packaged_at: Option<String>,
+}
+
+/// How an export's writing ended, before the file is moved into place.
+pub struct Written {
+    pub rows: u64,
+    /// A dwca archive that failed validation: kept, but the command fails.
+    pub failure: Option<String>,
+}
+
+/// Write the export `args` asks for to the file `tmp` (a temporary the caller renames into
+/// place); `progress` gets the rows written so far.
+pub async fn write(
+    engine: &Engine,
+    args: &Export,
+    tmp: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Written> {
+    let io = |e: std::io::Error| Error::io(tmp, e);
+    if args.format == Format::Dwca {
+        let packaged_at = args.packaged_at.clone().unwrap_or_else(|| {
+            chrono::Local::now()
+                .naive_local()
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        });
+        let written = archive::write_archive(
+            engine,
+            args.project,
+            args.collection,
+            &packaged_at,
+            tmp,
+            progress,
+        )
+        .await?;
+        let failure = (!written.report.ok()).then(|| archive::failure_message(&written.report));
+        return Ok(Written {
+            rows: written.occurrences(),
+            failure,
+        });
+    }
+    if args.format == Format::Parquet {
+        let df = engine
+            .flat_frame("occurrence_nested", args.project, args.collection, None)
+            .await?;
+        let options =
+            datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true);
+        df.write_parquet(&tmp.display().to_string(), options, None)
+            .await?;
+        let file = std::fs::File::open(tmp).map_err(io)?;
+        let reader = SerializedFileReader::new(file)
+            .map_err(|e| Error::Query(format!("reading back {}: {e}", tmp.display())))?;
+        let rows = reader.metadata().file_metadata().num_rows() as u64;
+        progress(rows);
+        return Ok(Written {
+            rows,
+            failure: None,
+        });
+    }
+    let file = std::fs::File::create(tmp).map_err(io)?;
+    let mut writer = std::io::BufWriter::new(file);
+    let rows = match args.format {
+        Format::OccurrencesSimpleCsv => {
+            let stream = engine
+                .export_stream("export_simple_csv", args.project, args.collection)
+                .await?;
+            let config = &engine.config;
+            csv_export::write(
+                stream,
+                &mut writer,
+                config.time_zone,
+                &config.media_url,
+                progress,
+            )
+            .await?
+        }
+        Format::OccurrencesApiJson => {
+            let stream = engine
+                .export_stream("occurrence_list", args.project, args.collection)
+                .await?;
+            json_export::write(engine, stream, &mut writer, &Framing::Antenna, progress).await?
+        }
+        Format::Ndjson => {
+            let stream = engine
+                .export_stream("occurrence_list", args.project, args.collection)
+                .await?;
+            let shape = match args.shape {
+                ObjectShape::List => Shape::List,
+                ObjectShape::Detail => Shape::Detail,
+            };
+            let framing = Framing::Lines(shape, args.who.clone());
+            json_export::write(engine, stream, &mut writer, &framing, progress).await?
+        }
+        Format::Csv => {
+            let df = engine
+                .flat_frame(
+                    "occurrence_flat",
+                    args.project,
+                    args.collection,
+                    args.columns.as_deref(),
+                )
+                .await?;
+            text_csv::write(df.execute_stream().await?, &mut writer, progress).await?
+        }
+        Format::TaxaListCsv => {
+            let stream = engine
+                .taxa_list_stream(args.project, args.collection)
+                .await?;
+            text_csv::write(stream, &mut writer, progress).await?
+        }
+        Format::Dwca | Format::Parquet => unreachable!("handled above"),
+    };
+    writer.flush().map_err(io)?;
+    Ok(Written {
+        rows,
+        failure: None,
+    })
+}
