@@ -15,9 +15,10 @@
 //!   OCCLENS_BENCH_OCCURRENCES=1000000 cargo bench --bench operations -- list_view
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use occlens::api;
 use occlens::api::request::Requester;
 use occlens::engine::cache::{Mode, Settings};
-use occlens::output::{api, csv_export};
+use occlens::exports::csv_export;
 use occlens::{Config, Engine};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,7 +33,7 @@ fn snapshot() -> PathBuf {
         .unwrap_or(20_000);
     let dir = std::env::temp_dir().join(format!("occlens-bench-{n}"));
     if !dir.join("main_occurrence.parquet").exists() {
-        occlens::generate::scale(&dir, n, 1, &|_| {}).expect("generate the bench snapshot");
+        occlens::generate::realistic(&dir, n, 1, &|_| {}).expect("generate the bench snapshot");
     }
     dir
 }

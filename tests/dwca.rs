@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Tiny, T0};
-use occlens::dwca::archive::{write_archive, Written, META_XML};
+use occlens::dwca::archive::{write_archive, ArchiveWritten, META_XML};
 use occlens::dwca::validate::{default_required_terms, validate};
 use occlens::Engine;
 use serde_json::json;
@@ -36,7 +36,7 @@ async fn export(
     collection: Option<i64>,
 ) -> (
     tempfile::TempDir,
-    Written,
+    ArchiveWritten,
     Vec<String>,
     HashMap<String, String>,
 ) {

@@ -5,7 +5,7 @@ mod common;
 use common::{call_as, Tiny, T0};
 use datafusion::prelude::ParquetReadOptions;
 use occlens::api::request::Requester;
-use occlens::engine::occurrences::Shape;
+use occlens::engine::occurrences::RelatedFor;
 use occlens::exports::json_export::{write, Framing};
 use occlens::exports::target::Target;
 use occlens::exports::text_csv;
@@ -26,8 +26,8 @@ fn world() -> Tiny {
 async fn ndjson_lines_are_the_api_objects() {
     let (_d, e) = world().engine().await;
     for (shape, url) in [
-        (Shape::List, None),
-        (Shape::Detail, Some("/api/v2/occurrences/{id}/")),
+        (RelatedFor::List, None),
+        (RelatedFor::Detail, Some("/api/v2/occurrences/{id}/")),
     ] {
         let stream = e.export_stream("occurrence_list", 1, None).await.unwrap();
         let mut out = Vec::new();

@@ -7,7 +7,7 @@ use common::{cached_engine_with, oracle};
 use occlens::engine::cache::Mode;
 use occlens::engine::catalog::Semantics;
 use occlens::verify::input::read;
-use occlens::verify::{Options, Verifier};
+use occlens::verify::{Verifier, VerifyOptions};
 
 /// Every response of `file`, checked as `occlens verify` checks it (admin is the superuser;
 /// pages without an ordering are compared as sets).
@@ -20,9 +20,9 @@ async fn replay(file: &str, cached: bool, semantics: Semantics) -> (usize, Vec<S
     let dir = oracle().join("snapshot");
     let engine = cached_engine_with(&dir, root.path(), mode, Some(500), semantics).await;
     assert_eq!(engine.cache.is_some(), cached);
-    let options = Options {
+    let options = VerifyOptions {
         superusers: vec!["admin@oracle.test".into()],
-        ..Options::default()
+        ..VerifyOptions::default()
     };
     let verifier = Verifier::new(&engine, options).await.unwrap();
     let inputs = read(oracle().join("api").join(file).to_str().unwrap()).expect("fixture");

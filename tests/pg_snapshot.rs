@@ -18,7 +18,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::SinkExt;
 use occlens::verify::input::read;
-use occlens::verify::{Options, Verifier};
+use occlens::verify::{Verifier, VerifyOptions};
 use occlens::{Config, Engine};
 use server::Server;
 use std::path::{Path, PathBuf};
@@ -223,9 +223,9 @@ async fn verify(dir: &Path, file: &str, keep: impl Fn(&str) -> bool) -> (usize, 
     let engine = Engine::open(Some(dir.to_str().unwrap()), config)
         .await
         .unwrap();
-    let options = Options {
+    let options = VerifyOptions {
         superusers: vec!["admin@oracle.test".into()],
-        ..Options::default()
+        ..VerifyOptions::default()
     };
     let verifier = Verifier::new(&engine, options).await.unwrap();
     let inputs = read(oracle().join("api").join(file).to_str().unwrap()).unwrap();

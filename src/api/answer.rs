@@ -97,7 +97,7 @@ impl Engine {
                     occurrences::page(ctx, keys, &where_clause, &order_by, r.limit, r.offset)
                         .await?;
                 let related =
-                    occurrences::related(ctx, &page.rows, occurrences::Shape::List).await?;
+                    occurrences::related(ctx, &page.rows, occurrences::RelatedFor::List).await?;
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
@@ -114,7 +114,7 @@ impl Engine {
                 let related = occurrences::related(
                     ctx,
                     std::slice::from_ref(&row),
-                    occurrences::Shape::Detail,
+                    occurrences::RelatedFor::Detail,
                 )
                 .await?;
                 Ok(Ok(Answer::Detail(Box::new(row), related)))

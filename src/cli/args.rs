@@ -1,7 +1,7 @@
 //! Command-line arguments.
 
 use super::values::{parse_bytes, parse_memory, parse_packaged_at, parse_timeout};
-use crate::cli::table::Format;
+use crate::cli::table::TableFormat;
 use clap::{Args, Parser, Subcommand};
 use occlens::api::request::Requester;
 use std::path::PathBuf;
@@ -238,7 +238,7 @@ pub struct SqlArgs {
     pub files: Vec<PathBuf>,
     /// Output format (\format in the shell)
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: TableFormat,
     /// Rows shown by the table format, a number or 'inf' [default: 40 in the shell, inf otherwise]
     #[arg(long, value_name = "N")]
     pub maxrows: Option<super::shell::MaxRows>,
@@ -266,7 +266,7 @@ pub struct CompletionsArgs {
 pub struct CheckArgs {
     /// Report format
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: TableFormat,
 }
 
 #[derive(Args)]
@@ -432,8 +432,8 @@ pub struct GenerateArgs {
     pub occurrences: u64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = Shape::Realistic)]
-    pub shape: Shape,
+    #[arg(long, value_enum, default_value_t = GenerateShape::Realistic)]
+    pub shape: GenerateShape,
 }
 
 impl GenerateArgs {
@@ -442,8 +442,8 @@ impl GenerateArgs {
         format!(
             "occlens generate --shape {} --occurrences {} --seed {}",
             match self.shape {
-                Shape::Realistic => "realistic",
-                Shape::EdgeCases => "edge-cases",
+                GenerateShape::Realistic => "realistic",
+                GenerateShape::EdgeCases => "edge-cases",
             },
             self.occurrences,
             self.seed
@@ -452,7 +452,7 @@ impl GenerateArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Shape {
+pub enum GenerateShape {
     Realistic,
     EdgeCases,
 }

@@ -25,7 +25,7 @@ mod table;
 mod values;
 mod verify;
 
-use args::{Cli, Command, Shape};
+use args::{Cli, Command, GenerateShape};
 use clap::Parser as _;
 use occlens::{Config, Engine};
 use std::process::ExitCode;
@@ -288,7 +288,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         Command::Generate(g) => {
             let started = std::time::Instant::now();
             let s = match g.shape {
-                Shape::Realistic => {
+                GenerateShape::Realistic => {
                     let bar = indicatif::ProgressBar::new(g.occurrences).with_style(
                         indicatif::ProgressStyle::with_template(
                             "{bar:30} {pos}/{len} occurrences ({per_sec}, {eta})",
@@ -296,7 +296,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
                         .expect("valid template"),
                     );
                     let s = occlens::generate::publish(&g.out, &g.source(), |dir| {
-                        occlens::generate::scale(dir, g.occurrences as usize, g.seed, &|n| {
+                        occlens::generate::realistic(dir, g.occurrences as usize, g.seed, &|n| {
                             bar.set_position(n)
                         })
                     });
@@ -304,14 +304,14 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
                     let s = s?;
                     (s.occurrences, s.detections, s.classifications)
                 }
-                Shape::EdgeCases => {
+                GenerateShape::EdgeCases => {
                     if g.occurrences > 1_000_000 {
                         return Err(occlens::Error::Usage(format!(
                             "--occurrences {}: the edge-cases shape is built in memory; at most 1000000",
                             g.occurrences
                         )));
                     }
-                    let builder = occlens::generate::synthetic(g.occurrences as usize, g.seed);
+                    let builder = occlens::generate::edge_cases(g.occurrences as usize, g.seed);
                     occlens::generate::publish(&g.out, &g.source(), |dir| builder.write(dir))?;
                     let n = |t| builder.len(t) as u64;
                     (

@@ -3,7 +3,7 @@
 
 use super::args::Cli;
 use super::values::{parse_bytes, parse_timeout};
-use occlens::serve::{Options, Source, Tokens};
+use occlens::serve::{ServeOptions, Tokens, VersionSource};
 use occlens::Config;
 use std::process::ExitCode;
 
@@ -46,7 +46,7 @@ pub struct ServeArgs {
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
     let tokens = args.tokens.as_deref().map(Tokens::load).transpose()?;
-    let options = Options {
+    let options = ServeOptions {
         listen: args.listen,
         api_base: cli.api_base.as_deref().map(occlens::redact::strip_userinfo),
         default_requester: cli.who.clone(),
@@ -60,7 +60,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
         cors_origins: args.cors_origin.clone(),
         access_log: !args.quiet,
     };
-    let source = Source {
+    let source = VersionSource {
         snapshot: cli.snapshot.clone(),
         config: Config {
             api_base: String::new(), // the server's own address unless --api-base

@@ -8,7 +8,7 @@ mod out;
 mod split;
 
 use super::args::SqlArgs;
-use crate::cli::table::{write_limited, Format};
+use crate::cli::table::{write_limited, TableFormat};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::execute_stream;
 use futures::StreamExt as _;
@@ -43,7 +43,7 @@ impl std::str::FromStr for MaxRows {
 pub struct Session<'a> {
     engine: &'a Engine,
     allow_write: bool,
-    format: Format,
+    format: TableFormat,
     maxrows: Option<usize>,
     timing: bool,
     interactive: bool,

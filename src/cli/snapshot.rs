@@ -2,13 +2,13 @@
 //! a one-line summary.
 
 use super::args::{ArraysChoice, SnapshotArgs};
-use occlens::pg::{snapshot as export, Options};
+use occlens::pg::{snapshot as export, SnapshotOptions};
 use occlens::Result;
 use std::process::ExitCode;
 
 pub async fn snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let options = Options {
+    let options = SnapshotOptions {
         from: args.from.clone(),
         out: args.out.clone(),
         project: args.project,

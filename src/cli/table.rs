@@ -7,7 +7,7 @@ use occlens::error::{Error, Result};
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub enum TableFormat {
     Table,
     Csv,
     Json,
@@ -36,7 +36,7 @@ impl Write for Watched<'_> {
     }
 }
 
-pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Result<()> {
+pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: TableFormat) -> Result<()> {
     write_limited(out, batches, format, None)
 }
 
@@ -45,7 +45,7 @@ pub fn write(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> Re
 pub fn write_limited(
     out: &mut dyn Write,
     batches: &[RecordBatch],
-    format: Format,
+    format: TableFormat,
     maxrows: Option<usize>,
 ) -> Result<()> {
     let mut watched = Watched {
@@ -64,7 +64,7 @@ pub fn write_limited(
 fn write_to(
     out: &mut dyn Write,
     batches: &[RecordBatch],
-    format: Format,
+    format: TableFormat,
     maxrows: Option<usize>,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::Io {
@@ -72,7 +72,7 @@ fn write_to(
         source: e,
     };
     match format {
-        Format::Table => {
+        TableFormat::Table => {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             let shown = maxrows.map_or(rows, |m| m.min(rows));
             let text = pretty_format_batches(&head(batches, shown))?;
@@ -84,8 +84,8 @@ fn write_to(
                 writeln!(out, "{rows} row{s}").map_err(io)?;
             }
         }
-        Format::Markdown => markdown(out, batches).map_err(io)?,
-        Format::Csv => {
+        TableFormat::Markdown => markdown(out, batches).map_err(io)?,
+        TableFormat::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(out);
@@ -93,7 +93,7 @@ fn write_to(
                 w.write(b)?;
             }
         }
-        Format::Json => {
+        TableFormat::Json => {
             let mut w = datafusion::arrow::json::ArrayWriter::new(&mut *out);
             for b in batches {
                 w.write(b)?;
@@ -102,7 +102,7 @@ fn write_to(
             // The array ends with a newline, as the other formats do.
             writeln!(out).map_err(io)?;
         }
-        Format::Ndjson => {
+        TableFormat::Ndjson => {
             let mut w = datafusion::arrow::json::LineDelimitedWriter::new(out);
             for b in batches {
                 w.write(b)?;

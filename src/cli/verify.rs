@@ -6,8 +6,8 @@ use occlens::render::pyfmt::to_json_pretty;
 use occlens::verify::compare::Rules;
 use occlens::verify::input::{self, path_of, Inputs, Limits};
 use occlens::verify::live::Live;
-use occlens::verify::report::Report;
-use occlens::verify::{Options, Verifier};
+use occlens::verify::report::VerifyReport;
+use occlens::verify::{Verifier, VerifyOptions};
 use occlens::{Error, Result};
 use std::io::Write;
 use std::process::ExitCode;
@@ -123,7 +123,7 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
     Ok(inputs)
 }
 
-async fn run(cli: &Cli, args: &VerifyArgs) -> Result<Report> {
+async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
     let inputs = match (&args.responses, &args.api_url) {
         (Some(file), _) => input::read_with(file, limits(args))?,
         (None, Some(url)) => fetch(args, url).await?,
@@ -136,7 +136,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<Report> {
         .map(occlens::redact::strip_userinfo)
         .unwrap_or_else(|| "http://localhost:8000".into());
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), true).await?;
-    let options = Options {
+    let options = VerifyOptions {
         rules: Rules {
             float_tolerance: args.float_tolerance,
         },
@@ -153,10 +153,10 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<Report> {
     }
     let verifier = Verifier::new(&engine, options).await?;
     let progress = bar(Some(inputs.responses.len() as u64), "checked");
-    let mut report = Report {
+    let mut report = VerifyReport {
         skipped: inputs.skipped,
         failed: inputs.failed,
-        ..Report::default()
+        ..VerifyReport::default()
     };
     for recorded in &inputs.responses {
         report.checked.push(verifier.check(recorded).await?);

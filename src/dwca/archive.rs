@@ -3,7 +3,7 @@
 //! the structural validation gate.
 
 use super::eml::{eml_xml, EmlInput};
-use super::validate::{validate, Report};
+use super::validate::{validate, ValidationReport};
 use crate::engine::rows::{to_rows, RowExt};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -22,13 +22,13 @@ use zip::{CompressionMethod, ZipWriter};
 pub const META_XML: &str = include_str!("meta.xml");
 
 /// What a written archive holds and how validation went.
-pub struct Written {
+pub struct ArchiveWritten {
     /// Data rows of each TSV file, in member order.
     pub rows: Vec<(&'static str, u64)>,
-    pub report: Report,
+    pub report: ValidationReport,
 }
 
-impl Written {
+impl ArchiveWritten {
     /// The export's record count: the occurrences (`occurrence.txt` data rows).
     pub fn occurrences(&self) -> u64 {
         self.rows
@@ -173,7 +173,7 @@ pub async fn write_archive(
     packaged_at: &str,
     path: &Path,
     progress: &dyn Fn(u64),
-) -> Result<Written> {
+) -> Result<ArchiveWritten> {
     let queries = engine.dwca_queries(project, collection).await?;
     let file = File::create(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
@@ -251,7 +251,7 @@ pub async fn write_archive(
     if !report.ok() {
         append_report(path, &report, options)?;
     }
-    Ok(Written { rows, report })
+    Ok(ArchiveWritten { rows, report })
 }
 
 async fn eml_input(engine: &Engine, sql: &str, packaged_at: &str) -> Result<EmlInput> {
@@ -294,7 +294,7 @@ fn zip_time(t: chrono::NaiveDateTime) -> zip::DateTime {
 }
 
 /// `VALIDATION_ERRORS.txt` (§1.11 step 5.1).
-pub fn report_text(report: &Report) -> String {
+pub fn report_text(report: &ValidationReport) -> String {
     let mut text = format!(
         "DwC-A archive failed structural validation.\n\nErrors ({}):\n",
         report.errors.len()
@@ -312,7 +312,11 @@ pub fn report_text(report: &Report) -> String {
 }
 
 /// Append `VALIDATION_ERRORS.txt` to an existing archive.
-pub fn append_report(path: &Path, report: &Report, options: SimpleFileOptions) -> Result<()> {
+pub fn append_report(
+    path: &Path,
+    report: &ValidationReport,
+    options: SimpleFileOptions,
+) -> Result<()> {
     let file = File::options()
         .read(true)
         .write(true)
@@ -331,7 +335,7 @@ pub fn append_report(path: &Path, report: &Report, options: SimpleFileOptions) -
 }
 
 /// The job's failure message (§1.11 step 5.3).
-pub fn failure_message(report: &Report) -> String {
+pub fn failure_message(report: &ValidationReport) -> String {
     format!(
         "DwC-A archive failed structural validation ({} errors). First: {}. See VALIDATION_ERRORS.txt inside the archive for the full report.",
         report.errors.len(),
@@ -358,7 +362,7 @@ mod tests {
 
     #[test]
     fn report_layout() {
-        let report = Report {
+        let report = ValidationReport {
             errors: vec!["one".into(), "duplicate core id: 'E1'".into()],
             warnings: vec!["w".into()],
         };

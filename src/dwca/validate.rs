@@ -7,12 +7,12 @@ use std::path::Path;
 
 /// Errors and warnings of one archive; ok when there are no errors.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Report {
+pub struct ValidationReport {
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
 }
 
-impl Report {
+impl ValidationReport {
     pub fn ok(&self) -> bool {
         self.errors.is_empty()
     }
@@ -209,8 +209,8 @@ struct Content {
 
 /// Validate the archive at `path`, requiring every term of `required` to be non-empty on every
 /// row of each table that declares it (the export gate passes none).
-pub fn validate(path: &Path, required: &[String]) -> Report {
-    let mut report = Report::default();
+pub fn validate(path: &Path, required: &[String]) -> ValidationReport {
+    let mut report = ValidationReport::default();
     let errors = &mut report.errors;
     let file = match std::fs::File::open(path) {
         Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {

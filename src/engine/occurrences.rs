@@ -235,7 +235,7 @@ async fn classification_details(ctx: &SessionContext, ids: Vec<i64>) -> Result<H
 
 /// Which response the related rows are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub enum RelatedFor {
     List,
     Detail,
     /// The `occurrences_api_json` export: detail relations, export image rule.
@@ -245,7 +245,11 @@ pub enum Shape {
 /// Fetch the related rows of `occurrences` with one statement per relation, whatever their
 /// number (list: identifications and classifications; detail and export add images,
 /// detections, their classifications, predictions and captures).
-pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) -> Result<Related> {
+pub async fn related(
+    ctx: &SessionContext,
+    occurrences: &[Row],
+    shape: RelatedFor,
+) -> Result<Related> {
     let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.i64("id")).collect();
     let by_occurrence = |select: &str| {
         select_ids(
@@ -263,7 +267,7 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) ->
         .iter()
         .filter_map(|r| r.i64("best_prediction_id"))
         .collect();
-    if shape == Shape::List {
+    if shape == RelatedFor::List {
         let (identifications, classifications) = futures::try_join!(
             identifications,
             classification_details(ctx, classification_ids)
@@ -276,7 +280,7 @@ pub async fn related(ctx: &SessionContext, occurrences: &[Row], shape: Shape) ->
     }
     // Statements in two waves of independent ones: by occurrence id, then by the detections'
     // and classifications' ids they found.
-    let images_view = if shape == Shape::Export {
+    let images_view = if shape == RelatedFor::Export {
         "export_detection_images"
     } else {
         "detail_images"

@@ -5,7 +5,7 @@
 
 use crate::api::request::Requester;
 use crate::api::shape::Shaper;
-use crate::engine::occurrences::{related, Shape};
+use crate::engine::occurrences::{related, RelatedFor};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ pub enum Framing {
     /// Antenna's `occurrences_api_json` file.
     Antenna,
     /// One object per line, in the API's list or detail shape as `who` sees it.
-    Lines(Shape, Requester),
+    Lines(RelatedFor, Requester),
 }
 
 /// Write the export of `stream` (rows of `occurrence_list`) to `out`; returns the row count.
@@ -40,7 +40,7 @@ pub async fn write(
     };
     let anonymous = Requester::Anonymous;
     let (shape, who, lines) = match framing {
-        Framing::Antenna => (Shape::Export, &anonymous, false),
+        Framing::Antenna => (RelatedFor::Export, &anonymous, false),
         Framing::Lines(shape, who) => (*shape, who, true),
     };
     let shaper = Shaper {

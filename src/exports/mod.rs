@@ -10,7 +10,7 @@ pub mod text_csv;
 
 use crate::api::request::Requester;
 use crate::dwca::archive;
-use crate::engine::occurrences::Shape;
+use crate::engine::occurrences::RelatedFor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
@@ -151,8 +151,8 @@ pub async fn write(
                 .export_stream("occurrence_list", args.project, args.collection)
                 .await?;
             let shape = match args.shape {
-                ObjectShape::List => Shape::List,
-                ObjectShape::Detail => Shape::Detail,
+                ObjectShape::List => RelatedFor::List,
+                ObjectShape::Detail => RelatedFor::Detail,
             };
             let framing = Framing::Lines(shape, args.who.clone());
             json_export::write(engine, stream, &mut writer, &framing, progress).await?

@@ -29,7 +29,7 @@ fn parquet(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// Builders of one table's columns; the columns a generator does not set are written NULL.
-pub struct Columns {
+pub struct ColumnBuilders {
     pub table: &'static Table,
     i64s: HashMap<&'static str, Int64Builder>,
     i32s: HashMap<&'static str, Int32Builder>,
@@ -40,10 +40,10 @@ pub struct Columns {
     pub rows: usize,
 }
 
-impl Columns {
+impl ColumnBuilders {
     pub fn new(table: &str, set: &[&'static str]) -> Self {
         let table = contract::table(table).expect("contract table");
-        let mut c = Columns {
+        let mut c = ColumnBuilders {
             table,
             i64s: HashMap::new(),
             i32s: HashMap::new(),
@@ -179,7 +179,7 @@ impl Sink {
     }
 
     /// Write the rows gathered in `columns` (which start over).
-    pub fn write(&mut self, columns: &mut Columns) -> Result<()> {
+    pub fn write(&mut self, columns: &mut ColumnBuilders) -> Result<()> {
         let batch = columns.finish()?;
         self.write_batch(&batch)
     }

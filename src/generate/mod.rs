@@ -2,12 +2,12 @@
 
 pub mod builder;
 mod columnar;
-pub mod scale;
-mod synthetic;
+mod edge_cases;
+pub mod realistic;
 
 pub use builder::SnapshotBuilder;
-pub use scale::scale;
-pub use synthetic::synthetic;
+pub use edge_cases::edge_cases;
+pub use realistic::realistic;
 
 use crate::error::{Error, Result};
 use crate::pg::write::{describe_tables, is_snapshot, MANIFEST, SNAPSHOT_KIND};

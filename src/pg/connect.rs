@@ -7,7 +7,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
 /// A parsed source: the driver's configuration and the URL as it may be printed.
-pub struct Source {
+pub struct PgSource {
     pub config: Config,
     /// `postgres://user@host:port/db`, never with a password.
     pub display: String,
@@ -26,7 +26,7 @@ fn host_name(config: &Config) -> String {
 /// it leaves out: the user (`PGUSER`, `USER`), the database (the user's name) and the password
 /// (`PGPASSWORD`, then the password file). Every password found is registered as a secret
 /// ([`crate::redact::register_secret`]): no message quotes it back.
-pub fn source(url: &str) -> Result<Source> {
+pub fn source(url: &str) -> Result<PgSource> {
     crate::redact::register_secrets_in(url);
     let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !is_url && !url.contains('=') {
@@ -65,7 +65,7 @@ pub fn source(url: &str) -> Result<Source> {
     if let Some(p) = config.get_password() {
         crate::redact::register_secret(&String::from_utf8_lossy(p));
     }
-    Ok(Source {
+    Ok(PgSource {
         config,
         display: redact(&format!("postgres://{user}@{host}:{port}/{db}")),
     })
@@ -152,7 +152,7 @@ fn split_pgpass(line: &str) -> Vec<String> {
 
 /// Connect (without TLS); the connection task runs on the runtime. Errors are one line naming
 /// the server, never the password.
-pub async fn connect(source: &Source) -> Result<Client> {
+pub async fn connect(source: &PgSource) -> Result<Client> {
     let (client, connection) = source.config.connect(NoTls).await.map_err(|e| {
         Error::Usage(format!(
             "{}: cannot connect: {}",

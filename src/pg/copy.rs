@@ -1,6 +1,6 @@
 //! Binary `COPY … TO STDOUT` rows into Arrow record batches, a batch at a time.
 
-use super::schema::{Kind, PgTable};
+use super::schema::{PgKind, PgTable};
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use datafusion::arrow::array::{
@@ -40,30 +40,30 @@ enum Builder {
     ListText(ListBuilder<StringBuilder>),
 }
 
-fn list<B: ArrayBuilder>(item: B, kind: &Kind) -> ListBuilder<B> {
+fn list<B: ArrayBuilder>(item: B, kind: &PgKind) -> ListBuilder<B> {
     ListBuilder::new(item).with_field(Arc::new(Field::new("element", kind.arrow(), true)))
 }
 
 impl Builder {
-    fn new(kind: &Kind) -> Result<Builder> {
+    fn new(kind: &PgKind) -> Result<Builder> {
         Ok(match kind {
-            Kind::I64 => Builder::I64(Int64Builder::new()),
-            Kind::I32 => Builder::I32(Int32Builder::new()),
-            Kind::I16 => Builder::I16(Int16Builder::new()),
-            Kind::F64 => Builder::F64(Float64Builder::new()),
-            Kind::F32 => Builder::F32(Float32Builder::new()),
-            Kind::Bool => Builder::Bool(BooleanBuilder::new()),
-            Kind::Text | Kind::AsText => Builder::Text(StringBuilder::new()),
-            Kind::TsTz => Builder::TsTz(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
-            Kind::Ts => Builder::Ts(TimestampMicrosecondBuilder::new()),
-            Kind::Date => Builder::Date(Date32Builder::new()),
-            Kind::List(item) => match **item {
-                Kind::F64 => Builder::ListF64(list(Float64Builder::new(), item)),
-                Kind::F32 => Builder::ListF32(list(Float32Builder::new(), item)),
-                Kind::I64 => Builder::ListI64(list(Int64Builder::new(), item)),
-                Kind::I32 => Builder::ListI32(list(Int32Builder::new(), item)),
-                Kind::Bool => Builder::ListBool(list(BooleanBuilder::new(), item)),
-                Kind::Text => Builder::ListText(list(StringBuilder::new(), item)),
+            PgKind::I64 => Builder::I64(Int64Builder::new()),
+            PgKind::I32 => Builder::I32(Int32Builder::new()),
+            PgKind::I16 => Builder::I16(Int16Builder::new()),
+            PgKind::F64 => Builder::F64(Float64Builder::new()),
+            PgKind::F32 => Builder::F32(Float32Builder::new()),
+            PgKind::Bool => Builder::Bool(BooleanBuilder::new()),
+            PgKind::Text | PgKind::AsText => Builder::Text(StringBuilder::new()),
+            PgKind::TsTz => Builder::TsTz(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            PgKind::Ts => Builder::Ts(TimestampMicrosecondBuilder::new()),
+            PgKind::Date => Builder::Date(Date32Builder::new()),
+            PgKind::List(item) => match **item {
+                PgKind::F64 => Builder::ListF64(list(Float64Builder::new(), item)),
+                PgKind::F32 => Builder::ListF32(list(Float32Builder::new(), item)),
+                PgKind::I64 => Builder::ListI64(list(Int64Builder::new(), item)),
+                PgKind::I32 => Builder::ListI32(list(Int32Builder::new(), item)),
+                PgKind::Bool => Builder::ListBool(list(BooleanBuilder::new(), item)),
+                PgKind::Text => Builder::ListText(list(StringBuilder::new(), item)),
                 ref other => {
                     return Err(Error::Usage(format!(
                         "arrays of {other:?} are not supported"

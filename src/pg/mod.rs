@@ -18,7 +18,7 @@ use write::{Output, PartWriter};
 
 /// What to export and where.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct SnapshotOptions {
     pub from: String,
     pub out: String,
     pub project: Option<i64>,
@@ -31,7 +31,7 @@ pub struct Options {
 }
 
 /// What was written.
-pub struct Summary {
+pub struct SnapshotSummary {
     pub tables: usize,
     pub rows: u64,
     pub bytes: u64,
@@ -45,7 +45,10 @@ fn pg_error(what: &str, e: &tokio_postgres::Error) -> Error {
     Error::Usage(format!("{what}: {}", connect::one_line(e)))
 }
 
-pub async fn snapshot(options: &Options, progress: Progress<'_>) -> Result<Summary> {
+pub async fn snapshot(
+    options: &SnapshotOptions,
+    progress: Progress<'_>,
+) -> Result<SnapshotSummary> {
     let source = connect::source(&options.from)?;
     let output = Output::parse(&options.out)?;
     output.check().await?;
@@ -104,7 +107,7 @@ pub async fn snapshot(options: &Options, progress: Progress<'_>) -> Result<Summa
         "occlens": env!("CARGO_PKG_VERSION"),
     });
     output.commit(staging, &manifest).await?;
-    Ok(Summary {
+    Ok(SnapshotSummary {
         tables: manifest["tables"].as_array().map_or(0, Vec::len),
         rows,
         bytes,
@@ -115,7 +118,7 @@ pub async fn snapshot(options: &Options, progress: Progress<'_>) -> Result<Summa
 /// Copy every table of the contract into `staging`; (manifest entries, absent optional tables).
 async fn export_tables(
     txn: &tokio_postgres::Transaction<'_>,
-    options: &Options,
+    options: &SnapshotOptions,
     staging: &std::path::Path,
     progress: Progress<'_>,
 ) -> Result<(Vec<Value>, Vec<String>)> {

@@ -9,7 +9,7 @@ use tokio_postgres::types::Type;
 
 /// How a column is read and stored.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
+pub enum PgKind {
     I64,
     I32,
     I16,
@@ -23,28 +23,28 @@ pub enum Kind {
     TsTz,
     Ts,
     Date,
-    List(Box<Kind>),
+    List(Box<PgKind>),
 }
 
-impl Kind {
-    fn of(udt: &str) -> Option<Kind> {
+impl PgKind {
+    fn of(udt: &str) -> Option<PgKind> {
         Some(match udt {
-            "int8" => Kind::I64,
-            "int4" => Kind::I32,
-            "int2" => Kind::I16,
-            "float8" => Kind::F64,
-            "float4" => Kind::F32,
-            "bool" => Kind::Bool,
-            "text" | "varchar" | "bpchar" | "name" => Kind::Text,
-            "json" | "jsonb" | "uuid" => Kind::AsText,
-            "timestamptz" => Kind::TsTz,
-            "timestamp" => Kind::Ts,
-            "date" => Kind::Date,
+            "int8" => PgKind::I64,
+            "int4" => PgKind::I32,
+            "int2" => PgKind::I16,
+            "float8" => PgKind::F64,
+            "float4" => PgKind::F32,
+            "bool" => PgKind::Bool,
+            "text" | "varchar" | "bpchar" | "name" => PgKind::Text,
+            "json" | "jsonb" | "uuid" => PgKind::AsText,
+            "timestamptz" => PgKind::TsTz,
+            "timestamp" => PgKind::Ts,
+            "date" => PgKind::Date,
             array if array.starts_with('_') => {
-                let item = Kind::of(&array[1..])?;
+                let item = PgKind::of(&array[1..])?;
                 match item {
-                    Kind::List(_) | Kind::AsText => return None,
-                    item => Kind::List(Box::new(item)),
+                    PgKind::List(_) | PgKind::AsText => return None,
+                    item => PgKind::List(Box::new(item)),
                 }
             }
             _ => return None,
@@ -53,43 +53,45 @@ impl Kind {
 
     pub fn arrow(&self) -> DataType {
         match self {
-            Kind::I64 => DataType::Int64,
-            Kind::I32 => DataType::Int32,
-            Kind::I16 => DataType::Int16,
-            Kind::F64 => DataType::Float64,
-            Kind::F32 => DataType::Float32,
-            Kind::Bool => DataType::Boolean,
-            Kind::Text | Kind::AsText => DataType::Utf8,
-            Kind::TsTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            Kind::Ts => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::Date => DataType::Date32,
-            Kind::List(item) => DataType::List(Arc::new(Field::new("element", item.arrow(), true))),
+            PgKind::I64 => DataType::Int64,
+            PgKind::I32 => DataType::Int32,
+            PgKind::I16 => DataType::Int16,
+            PgKind::F64 => DataType::Float64,
+            PgKind::F32 => DataType::Float32,
+            PgKind::Bool => DataType::Boolean,
+            PgKind::Text | PgKind::AsText => DataType::Utf8,
+            PgKind::TsTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            PgKind::Ts => DataType::Timestamp(TimeUnit::Microsecond, None),
+            PgKind::Date => DataType::Date32,
+            PgKind::List(item) => {
+                DataType::List(Arc::new(Field::new("element", item.arrow(), true)))
+            }
         }
     }
 
     /// The type the binary COPY stream carries for this column.
     pub fn wire(&self) -> Type {
         match self {
-            Kind::I64 => Type::INT8,
-            Kind::I32 => Type::INT4,
-            Kind::I16 => Type::INT2,
-            Kind::F64 => Type::FLOAT8,
-            Kind::F32 => Type::FLOAT4,
-            Kind::Bool => Type::BOOL,
-            Kind::Text | Kind::AsText => Type::TEXT,
-            Kind::TsTz => Type::TIMESTAMPTZ,
-            Kind::Ts => Type::TIMESTAMP,
-            Kind::Date => Type::DATE,
-            Kind::List(item) => match **item {
-                Kind::I64 => Type::INT8_ARRAY,
-                Kind::I32 => Type::INT4_ARRAY,
-                Kind::I16 => Type::INT2_ARRAY,
-                Kind::F64 => Type::FLOAT8_ARRAY,
-                Kind::F32 => Type::FLOAT4_ARRAY,
-                Kind::Bool => Type::BOOL_ARRAY,
-                Kind::TsTz => Type::TIMESTAMPTZ_ARRAY,
-                Kind::Ts => Type::TIMESTAMP_ARRAY,
-                Kind::Date => Type::DATE_ARRAY,
+            PgKind::I64 => Type::INT8,
+            PgKind::I32 => Type::INT4,
+            PgKind::I16 => Type::INT2,
+            PgKind::F64 => Type::FLOAT8,
+            PgKind::F32 => Type::FLOAT4,
+            PgKind::Bool => Type::BOOL,
+            PgKind::Text | PgKind::AsText => Type::TEXT,
+            PgKind::TsTz => Type::TIMESTAMPTZ,
+            PgKind::Ts => Type::TIMESTAMP,
+            PgKind::Date => Type::DATE,
+            PgKind::List(item) => match **item {
+                PgKind::I64 => Type::INT8_ARRAY,
+                PgKind::I32 => Type::INT4_ARRAY,
+                PgKind::I16 => Type::INT2_ARRAY,
+                PgKind::F64 => Type::FLOAT8_ARRAY,
+                PgKind::F32 => Type::FLOAT4_ARRAY,
+                PgKind::Bool => Type::BOOL_ARRAY,
+                PgKind::TsTz => Type::TIMESTAMPTZ_ARRAY,
+                PgKind::Ts => Type::TIMESTAMP_ARRAY,
+                PgKind::Date => Type::DATE_ARRAY,
                 _ => Type::TEXT_ARRAY,
             },
         }
@@ -103,7 +105,7 @@ pub struct PgColumn {
     /// `information_schema.columns.data_type`, arrays as `float8[]` (the `pg_type` metadata).
     pub pg_type: String,
     pub nullable: bool,
-    pub kind: Kind,
+    pub kind: PgKind,
 }
 
 impl PgColumn {
@@ -120,7 +122,7 @@ impl PgColumn {
     fn select(&self) -> String {
         let quoted = format!("\"{}\"", self.name.replace('"', "\"\""));
         match self.kind {
-            Kind::AsText => format!("{quoted}::text"),
+            PgKind::AsText => format!("{quoted}::text"),
             _ => quoted,
         }
     }
@@ -193,7 +195,7 @@ pub async fn describe(
             omitted.push(name);
             continue;
         }
-        let kind = Kind::of(&udt).ok_or_else(|| {
+        let kind = PgKind::of(&udt).ok_or_else(|| {
             Error::Usage(format!(
                 "table {table}: column {name}: unsupported PostgreSQL type {data_type} ({udt})"
             ))
@@ -223,10 +225,13 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(Kind::of("_float8"), Some(Kind::List(Box::new(Kind::F64))));
-        assert_eq!(Kind::of("jsonb"), Some(Kind::AsText));
-        assert_eq!(Kind::of("numeric"), None);
-        assert_eq!(Kind::of("_jsonb"), None);
+        assert_eq!(
+            PgKind::of("_float8"),
+            Some(PgKind::List(Box::new(PgKind::F64)))
+        );
+        assert_eq!(PgKind::of("jsonb"), Some(PgKind::AsText));
+        assert_eq!(PgKind::of("numeric"), None);
+        assert_eq!(PgKind::of("_jsonb"), None);
     }
 
     #[test]
@@ -238,13 +243,13 @@ mod tests {
                     name: "id".into(),
                     pg_type: "bigint".into(),
                     nullable: false,
-                    kind: Kind::I64,
+                    kind: PgKind::I64,
                 },
                 PgColumn {
                     name: "parents_json".into(),
                     pg_type: "jsonb".into(),
                     nullable: false,
-                    kind: Kind::AsText,
+                    kind: PgKind::AsText,
                 },
             ],
             omitted: vec![],

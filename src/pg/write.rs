@@ -27,7 +27,7 @@ fn io(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// One written Parquet file.
-pub struct Written {
+pub struct TablesWritten {
     /// Relative to the snapshot root, e.g. `main_classification/part-00001.parquet`.
     pub path: String,
     pub rows: u64,
@@ -116,7 +116,7 @@ impl PartWriter {
     }
 
     /// Close the last part; one part (or none: an empty file) becomes `<table>.parquet`.
-    pub fn finish(mut self) -> Result<Vec<Written>> {
+    pub fn finish(mut self) -> Result<Vec<TablesWritten>> {
         self.close_current()?;
         let single = self.dir.join(format!("{}.parquet", self.table));
         let files: Vec<(PathBuf, u64)> = match self.parts.len() {
@@ -137,18 +137,18 @@ impl PartWriter {
         };
         files
             .into_iter()
-            .map(|(path, rows)| Written::of(&self.dir, &path, rows))
+            .map(|(path, rows)| TablesWritten::of(&self.dir, &path, rows))
             .collect()
     }
 }
 
-impl Written {
+impl TablesWritten {
     /// Describe the file `path` under the snapshot root `root` (its size and SHA-256).
-    pub fn of(root: &Path, path: &Path, rows: u64) -> Result<Written> {
+    pub fn of(root: &Path, path: &Path, rows: u64) -> Result<TablesWritten> {
         let mut hasher = Sha256::new();
         let mut file = File::open(path).map_err(|e| io(path, e))?;
         let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| io(path, e))?;
-        Ok(Written {
+        Ok(TablesWritten {
             path: path
                 .strip_prefix(root)
                 .map_err(|_| io(path, "outside the snapshot directory"))?
@@ -191,7 +191,7 @@ pub fn describe_tables(root: &Path) -> Result<Vec<Value>> {
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(&path, e))?;
             let rows = reader.metadata().file_metadata().num_rows().max(0) as u64;
             schema.get_or_insert_with(|| reader.schema().clone());
-            written.push(Written::of(root, &path, rows)?);
+            written.push(TablesWritten::of(root, &path, rows)?);
         }
         if let Some(schema) = schema {
             entries.push(table_entry(&table, &schema, &[], &written));
@@ -461,7 +461,12 @@ async fn previous_files(store: &dyn ObjectStore, prefix: &StorePath) -> Vec<Stri
 }
 
 /// The manifest's description of a table.
-pub fn table_entry(name: &str, schema: &Schema, omitted: &[String], files: &[Written]) -> Value {
+pub fn table_entry(
+    name: &str,
+    schema: &Schema,
+    omitted: &[String],
+    files: &[TablesWritten],
+) -> Value {
     json!({
         "name": name,
         "rows": files.iter().map(|f| f.rows).sum::<u64>(),

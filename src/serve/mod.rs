@@ -14,7 +14,7 @@ mod tokens;
 mod versions;
 
 pub use tokens::Tokens;
-pub use versions::Source;
+pub use versions::VersionSource;
 
 use crate::api::request::Requester;
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub struct Options {
+pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Scheme and host of hyperlinks; None: the server's own address.
     pub api_base: Option<String>,
@@ -45,7 +45,7 @@ pub struct Options {
 
 /// What every request shares.
 pub struct Server {
-    options: Options,
+    options: ServeOptions,
     versions: versions::Versions,
     slots: tokio::sync::Semaphore,
     queued: AtomicUsize,
@@ -76,8 +76,8 @@ impl Server {
 /// stderr (`occlens: serving http://ADDR/`), and answer until `shutdown` resolves; then stop
 /// accepting, finish the requests in flight and return.
 pub async fn run(
-    options: Options,
-    mut source: Source,
+    options: ServeOptions,
+    mut source: VersionSource,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen)

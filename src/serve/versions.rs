@@ -19,21 +19,21 @@ pub struct Version {
 }
 
 /// Where versions come from: the snapshot and the settings every version is opened with.
-pub struct Source {
+pub struct VersionSource {
     pub snapshot: Option<String>,
     pub config: Config,
     pub cache: cache::Settings,
 }
 
 pub struct Versions {
-    source: Source,
+    source: VersionSource,
     current: RwLock<Arc<Version>>,
     /// One check at a time (a timer tick and a SIGHUP may coincide).
     checking: tokio::sync::Mutex<()>,
     pub last_error: Mutex<Option<String>>,
 }
 
-impl Source {
+impl VersionSource {
     async fn open(&self) -> Result<Engine> {
         let snapshot = self.snapshot.as_deref();
         let engine =
@@ -54,7 +54,7 @@ impl Source {
 
 impl Versions {
     /// Open the first version.
-    pub async fn open(source: Source) -> Result<Versions> {
+    pub async fn open(source: VersionSource) -> Result<Versions> {
         let engine = source.open().await?;
         let fingerprint = cache::fingerprint(&engine.snapshot, source.config.time_zone);
         let first = Version {

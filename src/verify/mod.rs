@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 /// How responses are compared and who asked them.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct VerifyOptions {
     pub rules: Rules,
     /// JSON-pointer patterns (`*` matches one segment) removed from both sides first.
     pub ignore: Vec<String>,
@@ -53,14 +53,14 @@ type WholeKey = (String, String);
 /// Checks responses against one snapshot.
 pub struct Verifier<'a> {
     engine: &'a Engine,
-    options: Options,
+    options: VerifyOptions,
     users: HashMap<String, i64>,
     /// Whole results of unordered list requests (every page of a walk shares one).
     whole: std::sync::Mutex<HashMap<WholeKey, std::sync::Arc<Vec<Value>>>>,
 }
 
 impl<'a> Verifier<'a> {
-    pub async fn new(engine: &'a Engine, options: Options) -> Result<Self> {
+    pub async fn new(engine: &'a Engine, options: VerifyOptions) -> Result<Self> {
         let rows =
             crate::engine::occurrences::rows(&engine.ctx, "SELECT id, email FROM users_user")
                 .await?;

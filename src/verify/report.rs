@@ -15,7 +15,7 @@ pub struct Counts {
 }
 
 #[derive(Debug, Default)]
-pub struct Report {
+pub struct VerifyReport {
     pub checked: Vec<Checked>,
     /// Inputs not checked: what, and why.
     pub skipped: Vec<(String, String)>,
@@ -44,7 +44,7 @@ pub fn field_of(pointer: &str) -> String {
         .join("/")
 }
 
-impl Report {
+impl VerifyReport {
     pub fn matched(&self) -> usize {
         self.checked
             .iter()

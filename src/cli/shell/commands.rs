@@ -2,7 +2,7 @@
 //! `\?`, `\timing`, `\format`, `\maxrows`, `\q`.
 
 use super::{Flow, MaxRows, Session};
-use crate::cli::table::Format;
+use crate::cli::table::TableFormat;
 use clap::ValueEnum as _;
 use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -56,7 +56,7 @@ pub async fn run(session: &mut Session<'_>, line: &str) -> Result<Flow> {
             super::super::outln!("Output format is {}.", name.unwrap_or_default())?;
         }
         ("\\format", Some(f)) => {
-            session.format = Format::from_str(f, true).map_err(|_| {
+            session.format = TableFormat::from_str(f, true).map_err(|_| {
                 Error::Usage(format!(
                     "\\format {f}: expected table, csv, json, ndjson or markdown"
                 ))

@@ -48,7 +48,7 @@ impl Sink for Collect {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum FileFormat {
     Parquet,
     Csv,
     Json,
@@ -59,7 +59,7 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Out {
     pub path: PathBuf,
-    pub kind: Kind,
+    pub kind: FileFormat,
     pub overwrite: bool,
 }
 
@@ -72,10 +72,10 @@ impl Out {
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         let kind = match ext.as_str() {
-            "parquet" => Kind::Parquet,
-            "csv" => Kind::Csv,
-            "json" => Kind::Json,
-            "ndjson" | "jsonl" => Kind::Ndjson,
+            "parquet" => FileFormat::Parquet,
+            "csv" => FileFormat::Csv,
+            "json" => FileFormat::Json,
+            "ndjson" | "jsonl" => FileFormat::Ndjson,
             _ => {
                 return Err(Error::Usage(format!(
                     "--out {}: the format is taken from the extension: .parquet, .csv, .json or .ndjson",
@@ -164,7 +164,7 @@ impl Sink for ToFile {
         let file = File::create(self.tmp.path()).map_err(|e| self.io(e))?;
         let file = BufWriter::with_capacity(1 << 20, file);
         self.writer = Some(match self.out.kind {
-            Kind::Parquet => {
+            FileFormat::Parquet => {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet)?))
                     .build();
@@ -172,7 +172,7 @@ impl Sink for ToFile {
                     ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet)?,
                 )
             }
-            Kind::Csv => {
+            FileFormat::Csv => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(file);
@@ -180,8 +180,10 @@ impl Sink for ToFile {
                 w.write(&RecordBatch::new_empty(schema.clone()))?;
                 Writer::Csv(w)
             }
-            Kind::Json => Writer::Json(datafusion::arrow::json::ArrayWriter::new(file)),
-            Kind::Ndjson => Writer::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(file)),
+            FileFormat::Json => Writer::Json(datafusion::arrow::json::ArrayWriter::new(file)),
+            FileFormat::Ndjson => {
+                Writer::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(file))
+            }
         });
         Ok(())
     }

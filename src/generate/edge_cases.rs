@@ -79,7 +79,7 @@ const DEPLOYMENTS: &[(i64, &str, Option<i64>, bool)] = &[
     (4, "Lab", Some(3), false),
 ];
 
-pub fn synthetic(occurrences: usize, seed: u64) -> SnapshotBuilder {
+pub fn edge_cases(occurrences: usize, seed: u64) -> SnapshotBuilder {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut b = SnapshotBuilder::new();
     let tz = chrono_tz::America::New_York;

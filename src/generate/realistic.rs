@@ -15,7 +15,7 @@
 //! (invalid, hidden by the API).
 
 use super::builder::{pg_json, SnapshotBuilder};
-use super::columnar::{io, Columns, Sink};
+use super::columnar::{io, ColumnBuilders, Sink};
 use crate::error::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,7 +42,7 @@ const BASE_URL: &str = "https://scale.example.org/captures/";
 
 /// Row counts of what was written.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Summary {
+pub struct Generated {
     pub occurrences: u64,
     pub detections: u64,
     pub classifications: u64,
@@ -145,7 +145,7 @@ fn dimensions() -> SnapshotBuilder {
 
 /// Nights and their captures: night n belongs to deployment n % 50.
 fn write_events(dir: &Path, nights: i64) -> Result<u64> {
-    let mut events = Columns::new(
+    let mut events = ColumnBuilders::new(
         "main_event",
         &[
             "id",
@@ -159,7 +159,7 @@ fn write_events(dir: &Path, nights: i64) -> Result<u64> {
             "captures_count",
         ],
     );
-    let mut captures = Columns::new(
+    let mut captures = ColumnBuilders::new(
         "main_sourceimage",
         &[
             "id",
@@ -233,16 +233,16 @@ fn write_events(dir: &Path, nights: i64) -> Result<u64> {
 
 /// The four big tables, one chunk of occurrences at a time.
 struct Facts {
-    occurrences: Columns,
-    detections: Columns,
-    classifications: Columns,
-    identifications: Columns,
+    occurrences: ColumnBuilders,
+    detections: ColumnBuilders,
+    classifications: ColumnBuilders,
+    identifications: ColumnBuilders,
 }
 
 impl Facts {
     fn new() -> Self {
         Facts {
-            occurrences: Columns::new(
+            occurrences: ColumnBuilders::new(
                 "main_occurrence",
                 &[
                     "id",
@@ -255,7 +255,7 @@ impl Facts {
                     "determination_score",
                 ],
             ),
-            detections: Columns::new(
+            detections: ColumnBuilders::new(
                 "main_detection",
                 &[
                     "id",
@@ -270,7 +270,7 @@ impl Facts {
                     "detection_score",
                 ],
             ),
-            classifications: Columns::new(
+            classifications: ColumnBuilders::new(
                 "main_classification",
                 &[
                     "id",
@@ -284,7 +284,7 @@ impl Facts {
                     "terminal",
                 ],
             ),
-            identifications: Columns::new(
+            identifications: ColumnBuilders::new(
                 "main_identification",
                 &[
                     "id",
@@ -303,14 +303,19 @@ impl Facts {
 
 /// Write a realistic snapshot of `occurrences` occurrences into `dir`. `progress` is called
 /// with the number of occurrences written so far after each chunk.
-pub fn scale(dir: &Path, occurrences: usize, seed: u64, progress: &dyn Fn(u64)) -> Result<Summary> {
+pub fn realistic(
+    dir: &Path,
+    occurrences: usize,
+    seed: u64,
+    progress: &dyn Fn(u64),
+) -> Result<Generated> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     // Every contract table (the big ones empty for now), then the streamed ones over them.
     dimensions().write(dir)?;
     let nights = (occurrences / OCCURRENCES_PER_NIGHT).max(1) as i64;
-    let mut summary = Summary {
+    let mut summary = Generated {
         captures: write_events(dir, nights)?,
-        ..Summary::default()
+        ..Generated::default()
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut f = Facts::new();
