@@ -1,57 +1,114 @@
-//! No per-row queries: a page's physical plan scans the same tables the same number of times
-//! whatever its size (the analogue of Antenna's query-count regression tests).
+//! No per-row queries: a response runs the same statements whatever its page size, and the
+//! views of queries/ each plan and run on their own.
 
-use datafusion::physical_plan::displayable;
-use occlens::api::request::{parse, Requester};
-use occlens::engine::occurrences::{count_sql, page_sql, rows_sql};
+use datafusion::physical_plan::metrics::MetricValue;
+use datafusion::physical_plan::{collect, ExecutionPlan};
+use occlens::api::request::Requester;
+use occlens::engine::occurrences::STATEMENTS;
 use occlens::{Config, Engine};
-use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-/// Table name -> number of scans in the physical plan of `sql`.
-async fn scans(engine: &Engine, sql: &str) -> BTreeMap<String, usize> {
-    let plan = engine
-        .ctx
-        .sql(sql)
-        .await
-        .unwrap()
-        .create_physical_plan()
-        .await
-        .unwrap();
-    let text = displayable(plan.as_ref()).indent(true).to_string();
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| l.contains("DataSourceExec")) {
-        let table = line
-            .split(['/', '[', ']', ' ', ','])
-            .find(|w| w.ends_with(".parquet"))
-            .map(|w| w.trim_end_matches(".parquet").to_string())
-            .unwrap_or_else(|| "memory".into());
-        *out.entry(table).or_insert(0) += 1;
-    }
-    out
+/// What one response costs: its statements, and over all of them the Parquet row groups read
+/// (not pruned by statistics) and the rows the page index let through.
+#[derive(Debug, PartialEq)]
+struct Cost {
+    statements: usize,
+    row_groups: usize,
+    rows: usize,
 }
 
-#[tokio::test]
-async fn page_plans_do_not_grow_with_the_page_size() {
-    let engine = Engine::open(None, Config::default()).await.unwrap();
-    for url in [
-        "/api/v2/occurrences/?project_id=1",
-        "/api/v2/occurrences/?project_id=1&ordering=-determination_score&taxon=1&verified=false",
-        "/api/v2/occurrences/?project_id=1&apply_defaults=false&algorithm=3&date_start=2023-06-10&collection_id=1",
+/// The `matched` count of the pruning metric `name` over `plan` and its children.
+fn matched(plan: &Arc<dyn ExecutionPlan>, name: &str) -> usize {
+    let own: usize = plan.metrics().map_or(0, |set| {
+        set.iter()
+            .map(|m| match m.value() {
+                MetricValue::PruningMetrics {
+                    name: n,
+                    pruning_metrics,
+                } if n.as_ref() == name => pruning_metrics.matched(),
+                _ => 0,
+            })
+            .sum()
+    });
+    own + plan
+        .children()
+        .iter()
+        .map(|c| matched(c, name))
+        .sum::<usize>()
+}
+
+/// Answer `url`, recording its statements, then run each again to read its scan metrics.
+async fn cost(engine: &Engine, url: &str) -> Cost {
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let who = Requester::Anonymous;
+    let response = STATEMENTS
+        .scope(recorded.clone(), occlens::api::get(engine, url, &who))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{url}");
+    let statements = recorded.lock().unwrap().clone();
+    let (mut row_groups, mut rows) = (0, 0);
+    for sql in &statements {
+        let plan = engine
+            .point
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        collect(plan.clone(), engine.point.task_ctx())
+            .await
+            .unwrap();
+        row_groups += matched(&plan, "row_groups_pruned_statistics");
+        rows += matched(&plan, "page_index_rows_pruned");
+    }
+    Cost {
+        statements: statements.len(),
+        row_groups,
+        rows,
+    }
+}
+
+/// No per-row queries (the analogue of Antenna's query-count tests): a page of 5, 25 or 100
+/// runs the same statements, and what they read grows at most as the page does in steps of
+/// 20 ids (a page's ids are asked in branches of at most 20, each pruned to its own pages).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_runs_the_same_statements_whatever_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(dir.path(), 20_000, 7, &|_| {}).unwrap();
+    let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
+        .await
+        .unwrap();
+    for query in [
+        "project_id=1&ordering=-determination_score",
+        "project_id=1&ordering=-first_appearance_timestamp&verified=false",
+        "project_id=1&apply_defaults=false&algorithm=3&ordering=determination__name",
     ] {
-        let (_, r) = parse(url).unwrap();
-        let (where_clause, order_by) = engine.plan(&r, &Requester::Anonymous, None).await.unwrap().unwrap();
-        let small = scans(&engine, &page_sql("occurrence_keys", &where_clause, &order_by, 5, 0)).await;
-        let large = scans(&engine, &page_sql("occurrence_keys", &where_clause, &order_by, 500, 0)).await;
-        assert!(small.contains_key("main_occurrence"), "{small:?}");
-        assert_eq!(small, large, "{url}");
-        // The page's rows: one statement for 5 ids or 500.
-        let five: Vec<i64> = (1..=5).collect();
-        let many: Vec<i64> = (1..=500).collect();
-        let small_rows = scans(&engine, &rows_sql(&five)).await;
-        assert!(small_rows.contains_key("main_classification"), "{small_rows:?}");
-        assert_eq!(small_rows, scans(&engine, &rows_sql(&many)).await, "{url}");
-        // One page = the same count query whatever the page.
-        assert!(!scans(&engine, &count_sql("occurrence_keys", &where_clause)).await.is_empty());
+        let mut costs = Vec::new();
+        for limit in [5, 25, 100] {
+            let url = format!("/api/v2/occurrences/?{query}&limit={limit}");
+            costs.push(cost(&engine, &url).await);
+        }
+        eprintln!("{query}: {costs:?}");
+        let (five, hundred) = (&costs[0], &costs[2]);
+        assert!(
+            five.statements > 2 && five.row_groups > 0 && five.rows > 0,
+            "{five:?}"
+        );
+        assert!(
+            costs.iter().all(|c| c.statements == five.statements),
+            "{query}: {costs:?}"
+        );
+        // 100 ids are 5 branches of 20: at most 5 times what one branch of 5 reads.
+        assert!(
+            hundred.row_groups <= 5 * five.row_groups,
+            "{query}: {costs:?}"
+        );
+        assert!(
+            hundred.rows <= 5 * five.rows.max(1) * 4,
+            "{query}: {costs:?}"
+        );
     }
 }
 

@@ -42,7 +42,9 @@ pub async fn existing(ctx: &SessionContext, f: &Fragments, r: &Request) -> Resul
     if parts.is_empty() {
         return Ok(Existing::default());
     }
-    let batches = ctx.sql(&parts.join(" UNION ALL ")).await?.collect().await?;
+    let sql = parts.join(" UNION ALL ");
+    crate::engine::occurrences::record(&sql);
+    let batches = ctx.sql(&sql).await?.collect().await?;
     Ok(Existing(
         to_rows(&batches)?
             .iter()

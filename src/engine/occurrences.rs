@@ -36,8 +36,24 @@ pub struct DetailRelated {
     pub captures: HashMap<i64, Row>,
 }
 
+tokio::task_local! {
+    /// The statements a task runs, recorded while it runs inside `STATEMENTS.scope(…)` (the
+    /// plan tests count a response's statements and the row groups they scan).
+    pub static STATEMENTS: std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+}
+
+/// Record `sql` when the running task records its statements.
+pub fn record(sql: &str) {
+    let _ = STATEMENTS.try_with(|s| {
+        if let Ok(mut s) = s.lock() {
+            s.push(sql.to_string());
+        }
+    });
+}
+
 pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>> {
     let sql = sql.as_ref();
+    record(sql);
     let started = std::time::Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
     if std::env::var_os("OCCLENS_TRACE").is_some() {
