@@ -204,12 +204,7 @@ pub fn replaceable(dest: &Path, what: &str, ours: &dyn Fn(&Path) -> bool) -> Res
     let meta = match std::fs::symlink_metadata(dest) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Error::Io {
-                path: dest.display().to_string(),
-                source: e,
-            })
-        }
+        Err(e) => return Err(Error::io(dest, e)),
     };
     if meta.file_type().is_symlink() {
         return refuse("is a symbolic link");
@@ -236,10 +231,7 @@ pub fn publish_dir(
     what: &str,
     ours: &dyn Fn(&Path) -> bool,
 ) -> Result<()> {
-    let io = |path: &Path, e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let io = |path: &Path, e: std::io::Error| Error::io(path, e);
     unprotected(dest)?;
     replaceable(dest, what, ours)?;
     let old = dest.exists().then(|| Temp::sibling_of(dest, "old"));
@@ -263,10 +255,7 @@ pub fn publish_dir(
 /// `overwrite` (the user asked for it). The check and the rename are one step: a file created
 /// at `dest` meanwhile is not replaced (hard link, then unlink the temporary).
 pub fn publish_file(tmp: Temp, dest: &Path, overwrite: bool) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io {
-        path: dest.display().to_string(),
-        source: e,
-    };
+    let io = |e: std::io::Error| Error::io(dest, e);
     unprotected(dest)?;
     if overwrite {
         // --overwrite replaces a regular file, never a directory, device, FIFO or socket.

@@ -37,12 +37,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     outln!("{} does not exist: nothing to clear", root.display())?
                 }
-                Err(e) => {
-                    return Err(Error::Io {
-                        path: root.display().to_string(),
-                        source: e,
-                    })
-                }
+                Err(e) => return Err(Error::io(root, e)),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -76,12 +76,7 @@ pub fn validate_dwca(args: &ValidateDwcaArgs) -> Result<ExitCode> {
                 args.archive.display()
             )))
         }
-        Err(e) => {
-            return Err(Error::Io {
-                path: args.archive.display().to_string(),
-                source: e,
-            })
-        }
+        Err(e) => return Err(Error::io(&args.archive, e)),
     }
     let report = validate::validate(&args.archive, &required);
     for w in &report.warnings {

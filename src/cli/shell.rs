@@ -124,10 +124,7 @@ pub async fn run(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
 /// The text of `-f FILE` (`-`: stdin).
 fn read_script(path: &Path) -> Result<String> {
     let mut text = String::new();
-    let io = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let io = |e: std::io::Error| Error::io(path, e);
     // Scripts are read whole: at most MAX_SCRIPT bytes (`-f /dev/zero` is an error, not an
     // out-of-memory kill).
     const MAX_SCRIPT: u64 = 64 << 20;

@@ -175,10 +175,7 @@ pub async fn write_archive(
     progress: &dyn Fn(u64),
 ) -> Result<ArchiveWritten> {
     let queries = engine.dwca_queries(project, collection).await?;
-    let file = File::create(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    })?;
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let abandoned = Arc::new(AtomicBool::new(false));
     let mut zip = ZipWriter::new(Abandonable::new(
         std::io::BufWriter::new(file),

@@ -267,10 +267,7 @@ pub async fn build(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PathBuf> {
     let range_rows = range_rows.unwrap_or(RANGE_ROWS).max(1);
-    let io = |path: &Path, e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let io = |path: &Path, e: std::io::Error| Error::io(path, e);
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
     // Removed when dropped (an error below) and on SIGINT/SIGTERM.
@@ -412,10 +409,7 @@ async fn write(
     for sql in statements {
         let df = ctx.sql(&sql).await?;
         if writer.is_none() {
-            let file = File::create(path).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                source: e,
-            })?;
+            let file = File::create(path).map_err(|e| Error::io(path, e))?;
             let schema = df.schema().inner().clone();
             writer =
                 Some(ArrowWriter::try_new(file, schema, Some(props.clone())).map_err(parquet)?);

@@ -26,13 +26,6 @@ pub enum Target {
     },
 }
 
-fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    }
-}
-
 impl Target {
     /// `--out`: a path, or an `s3://`, `gs://`, `az://` URL naming the object to write; an
     /// existing file or object is replaced only when `overwrite`.
@@ -118,7 +111,7 @@ impl Target {
     /// Move the finished temporary file into place; returns its size in bytes.
     pub async fn commit(&self, tmp: Temp) -> Result<u64> {
         let bytes = std::fs::metadata(tmp.path())
-            .map_err(|e| io(tmp.path(), e))?
+            .map_err(|e| Error::io(tmp.path(), e))?
             .len();
         match self {
             Target::Local { path, overwrite } => {

@@ -1,7 +1,7 @@
 //! Building a snapshot from rows: every table of the contract, written as Parquet with the
 //! contract's exact types. Used by `occlens generate` and by the tests' tiny snapshots.
 
-use super::columnar::{io, Sink};
+use super::columnar::Sink;
 use crate::error::{Error, Result};
 use crate::snapshot::contract::{Column, Kind, Table, TABLES};
 use datafusion::arrow::array::{
@@ -80,7 +80,7 @@ impl SnapshotBuilder {
     /// Write every contract table to `dir/<table>.parquet` (zstd), each through a temporary
     /// name renamed into place when complete.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         for table in TABLES {
             let batch = self.batch(table)?;
             let path = dir.join(format!("{}.parquet", table.name));

@@ -17,13 +17,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 fn parquet(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Query(format!("{}: {e}", path.display()))
 }
@@ -149,7 +142,7 @@ pub struct Sink {
 impl Sink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Sink> {
         let tmp = path.with_extension("parquet.tmp");
-        let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(3).expect("valid level"),
@@ -186,6 +179,6 @@ impl Sink {
 
     pub fn close(self) -> Result<()> {
         self.writer.close().map_err(|e| parquet(&self.path, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| io(&self.path, e))
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
     }
 }

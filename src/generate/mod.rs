@@ -19,10 +19,6 @@ use std::path::Path;
 /// place, replacing only an empty directory or an earlier occlens snapshot. An interrupted
 /// run leaves nothing under `out`.
 pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-    let io = |path: &Path, e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
     if out.as_os_str().is_empty() {
         return Err(Error::Usage("--out: empty (expected a directory)".into()));
     }
@@ -37,7 +33,7 @@ pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<
         }
     }
     let staging = Temp::sibling_of(out, "generate");
-    std::fs::create_dir(staging.path()).map_err(|e| io(staging.path(), e))?;
+    std::fs::create_dir(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let made = write(staging.path())?;
     let manifest = serde_json::json!({
         "format": "occlens-snapshot/1",
@@ -47,7 +43,7 @@ pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<
     });
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
     let path = staging.path().join(MANIFEST);
-    std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     publish_dir(staging, out, SNAPSHOT_KIND, &is_snapshot)?;
     Ok(made)
 }

@@ -15,8 +15,8 @@
 //! (invalid, hidden by the API).
 
 use super::builder::{pg_json, SnapshotBuilder};
-use super::columnar::{io, ColumnBuilders, Sink};
-use crate::error::Result;
+use super::columnar::{ColumnBuilders, Sink};
+use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -309,7 +309,7 @@ pub fn realistic(
     seed: u64,
     progress: &dyn Fn(u64),
 ) -> Result<Generated> {
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Every contract table (the big ones empty for now), then the streamed ones over them.
     dimensions().write(dir)?;
     let nights = (occurrences / OCCURRENCES_PER_NIGHT).max(1) as i64;

@@ -127,10 +127,7 @@ pub struct ToFile {
 
 impl ToFile {
     fn io(&self, e: std::io::Error) -> Error {
-        Error::Io {
-            path: self.tmp.path().display().to_string(),
-            source: e,
-        }
+        Error::io(self.tmp.path(), e)
     }
 
     /// Finish the file and rename it to `--out` (refused if a file appeared there meanwhile,
