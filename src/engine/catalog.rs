@@ -95,6 +95,14 @@ const TUNING: &[(&str, &str)] = &[
     // detail's occurrence ids then cut the detection and classification scans to their rows
     // (project 1's CSV export at SF1: 3.55 s → 2.70 s; a detail 0.87 s → 0.55 s).
     ("datafusion.execution.parquet.pushdown_filters", "true"),
+    // Read Parquet strings as Utf8, not Utf8View: DataFusion 55 counts a view array's shared
+    // data buffers once per batch that points into them, so the sort of the SF1 cache build
+    // "held" 15.6 GB at 1 GB resident and failed under the memory pool in 2 of 4 runs
+    // (0 of 4 with this setting, same time and memory).
+    (
+        "datafusion.execution.parquet.schema_force_view_types",
+        "false",
+    ),
 ];
 
 /// DataFusion's settings from their DATAFUSION_* environment variables, as in datafusion-cli
