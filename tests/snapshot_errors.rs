@@ -97,7 +97,7 @@ async fn missing_and_mistyped_columns_are_named_with_types() {
     let e = open_err(dir.path()).await;
     assert_eq!(
         e,
-        "table main_occurrence: column determination_score: expected Float64, found Utf8View"
+        "table main_occurrence: column determination_score: expected Float64, found Utf8"
     );
 }
 
