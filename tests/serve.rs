@@ -399,6 +399,13 @@ async fn a_new_snapshot_version_is_swapped_in_without_a_failed_request() {
     let (code, log) = server.stop();
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("keeps answering"), "{log}");
+    // Every version's cache entry is complete; no temporary is left in --cache-dir.
+    let names: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".occlens-")), "{names:?}");
+    assert!(names.len() >= 3, "{names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -188,7 +188,10 @@ async fn answer(
         let first = get(&version.engine, target, &who).await;
         // The snapshot's files were replaced in place under this version (not swapped beside
         // it): answer from the new version once it is open, as a swap would have.
-        if first.is_err() && server.versions.reloadable() && server.versions.check().await {
+        if first.is_err()
+            && server.versions.reloadable()
+            && server.versions.check_after_failure().await
+        {
             return get(&server.versions.current().engine, target, &who).await;
         }
         first

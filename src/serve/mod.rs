@@ -110,6 +110,8 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     reloads.abort();
+    // A version being opened when the server stopped leaves no partial cache entry behind.
+    crate::staging::remove_live();
     served.map_err(|e| Error::Usage(format!("serving on {addr}: {e}")))?;
     eprintln!("occlens: stopped");
     Ok(())

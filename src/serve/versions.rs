@@ -28,8 +28,8 @@ pub struct VersionSource {
 pub struct Versions {
     source: VersionSource,
     current: RwLock<Arc<Version>>,
-    /// One check at a time (a timer tick and a SIGHUP may coincide).
-    checking: tokio::sync::Mutex<()>,
+    /// One check at a time (a timer tick and a SIGHUP may coincide); when the last one began.
+    checking: tokio::sync::Mutex<Option<std::time::Instant>>,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -66,7 +66,7 @@ impl Versions {
         Ok(Versions {
             source,
             current: RwLock::new(Arc::new(first)),
-            checking: tokio::sync::Mutex::new(()),
+            checking: tokio::sync::Mutex::new(None),
             last_error: Mutex::new(None),
         })
     }
@@ -81,9 +81,21 @@ impl Versions {
         self.current().engine.snapshot.base.scheme() != "memory"
     }
 
+    /// After a request failed: `check`, unless a check began less than a second ago (a flood
+    /// of failing requests lists the snapshot once a second, not once each). True when swapped.
+    pub async fn check_after_failure(&self) -> bool {
+        let recent = self
+            .checking
+            .lock()
+            .await
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
+        !recent && self.check().await
+    }
+
     /// Open the snapshot again when its files changed, then swap. True when swapped.
     pub async fn check(&self) -> bool {
-        let _one = self.checking.lock().await;
+        let mut last = self.checking.lock().await;
+        *last = Some(std::time::Instant::now());
         let old = self.current();
         let result = async {
             let now = self.source.fingerprint().await?;
