@@ -45,7 +45,10 @@ pub struct ServeArgs {
 }
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
-    let tokens = args.tokens.as_deref().map(Tokens::load).transpose()?;
+    let tokens = match args.tokens.as_deref() {
+        Some(path) => Tokens::load(path)?,
+        None => Tokens::none(),
+    };
     let options = ServeOptions {
         listen: args.listen,
         api_base: cli.api_base.as_deref().map(occlens::redact::strip_userinfo),

@@ -156,12 +156,7 @@ async fn answer(
     }
     let who = match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
-        Some(value) => match &options.tokens {
-            Some(tokens) => tokens.requester(value.as_bytes()).map_err(|r| r.0),
-            None => super::Tokens::none()
-                .requester(value.as_bytes())
-                .map_err(|r| r.0),
-        },
+        Some(value) => options.tokens.requester(value.as_bytes()).map_err(|r| r.0),
     };
     let who = match who {
         Ok(who) => who.unwrap_or_else(|| options.default_requester.clone()),

@@ -29,7 +29,8 @@ pub struct ServeOptions {
     pub api_base: Option<String>,
     /// Who a request without an `Authorization: Token …` header is.
     pub default_requester: Requester,
-    pub tokens: Option<Tokens>,
+    /// `--tokens` (`Tokens::none()` without it: every `Token …` header is then refused).
+    pub tokens: Tokens,
     /// Check the snapshot for a new version this often (SIGHUP checks at once).
     pub reload_every: Option<Duration>,
     pub max_in_flight: usize,
