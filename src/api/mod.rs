@@ -3,9 +3,12 @@
 //! (`shape`, `respond`).
 
 pub mod answer;
+pub mod endpoints;
+pub mod params;
 pub mod query;
 pub mod request;
 pub mod respond;
+pub mod route;
 pub mod shape;
 
 pub use respond::{get, Response};

@@ -163,6 +163,8 @@ pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
     Ok((endpoint, request))
 }
 
+pub use crate::api::params::boolish;
+
 /// Django's `QueryDict.get`: the last value of a key.
 fn last<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
     params
@@ -170,12 +172,6 @@ fn last<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .rev()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
-}
-
-/// bool-ish (spec §5.3): only `false` and `0`, in any case, are false.
-pub fn boolish(v: &str) -> bool {
-    let l = v.to_ascii_lowercase();
-    !(l == "false" || l == "0")
 }
 
 fn int(params: &[(String, String)], key: &str, message: &str) -> Result<Option<i64>, ApiError> {
@@ -314,21 +310,11 @@ impl Request {
     /// The absolute URL of this request with `limit`/`offset` changed (spec §5.6): every
     /// parameter re-encoded, sorted by key, repeated keys kept.
     pub fn page_url(&self, api_base: &str, offset: Option<usize>) -> String {
-        let mut pairs: Vec<(String, String)> = self
-            .params
-            .iter()
-            .filter(|(k, _)| k != "limit" && k != "offset")
-            .cloned()
-            .collect();
-        pairs.push(("limit".into(), self.limit.to_string()));
-        if let Some(o) = offset {
-            pairs.push(("offset".into(), o.to_string()));
+        crate::api::params::Params {
+            path: self.path.clone(),
+            pairs: self.params.clone(),
         }
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        format!("{}{}?{}", api_base.trim_end_matches('/'), self.path, query)
+        .page_url(api_base, self.limit, offset)
     }
 }
 

@@ -2,7 +2,10 @@
 //! the parity tests.
 
 use crate::api::answer::Answer;
+use crate::api::endpoints::Endpoints;
+use crate::api::params::Params;
 use crate::api::request::{parse, Endpoint, Request, Requester};
+use crate::api::route::{family, Family};
 use crate::api::shape::Shaper;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -15,6 +18,31 @@ pub struct Response {
 
 /// The response Antenna would give to `GET url` from `who`.
 pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
+    let (path, _) = url.split_once('?').unwrap_or((url, ""));
+    let answer = match family(path) {
+        None | Some((Family::Occurrences, _)) => return occurrences(engine, url, who).await,
+        Some((family, tail)) => {
+            let params = Params::parse(url);
+            let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+            let endpoints = Endpoints {
+                engine,
+                params: &params,
+                who,
+            };
+            endpoints.get(family, &tail).await?
+        }
+    };
+    Ok(match answer {
+        Ok(body) => Response { status: 200, body },
+        Err(e) => Response {
+            status: e.status,
+            body: e.body,
+        },
+    })
+}
+
+/// An occurrence list, detail or algorithms answer (spec §4, §5).
+async fn occurrences(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
     let (endpoint, request) = match parse(url) {
         Ok(p) => p,
         Err(e) => {

@@ -76,6 +76,14 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/audit.sql"),
     include_str!("../../queries/snapshot_project.sql"),
     include_str!("../../queries/check.sql"),
+    include_str!("../../queries/endpoints.sql"),
+    include_str!("../../queries/deployments.sql"),
+    include_str!("../../queries/events.sql"),
+    include_str!("../../queries/occurrence_stats.sql"),
+    include_str!("../../queries/projects.sql"),
+    include_str!("../../queries/status_summary.sql"),
+    include_str!("../../queries/taxa.sql"),
+    include_str!("../../queries/taxa_lists.sql"),
 ];
 
 /// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable). On

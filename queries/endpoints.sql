@@ -1,0 +1,16 @@
+-- Fragments shared by the endpoints other than occurrences (src/api/endpoints/): who sees
+-- which project. Antenna: `ProjectQuerySet.visible_for_user` and the `visible_for_user` of
+-- models with a project (ami/main/models.py): a superuser sees everything (occlens then
+-- binds no condition), anonymous sees non-draft projects, a user also owned and member ones.
+
+-- name: visible_projects
+-- ${user} is -1 for anonymous (no user has that id).
+SELECT id FROM main_project
+WHERE NOT draft OR owner_id = ${user}
+   OR id IN (SELECT project_id FROM main_userprojectmembership WHERE user_id = ${user})
+
+-- name: is_member
+-- Whether the user holds a role in the project (member or owner): Antenna's roles follow
+-- membership (the oracle's BasicMember assumption, tests/fixtures/antenna-oracle2/README.md).
+SELECT (EXISTS (SELECT 1 FROM main_userprojectmembership WHERE user_id = ${user} AND project_id = ${project})
+        OR EXISTS (SELECT 1 FROM main_project WHERE id = ${project} AND owner_id = ${user})) AS member

@@ -1,0 +1,1 @@
+-- (occurrence_stats: being written)

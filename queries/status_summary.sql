@@ -1,0 +1,1 @@
+-- (status_summary: being written)

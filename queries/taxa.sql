@@ -1,0 +1,1 @@
+-- (taxa: being written)

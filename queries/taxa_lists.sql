@@ -1,0 +1,1 @@
+-- (taxa_lists: being written)

@@ -1,0 +1,201 @@
+//! The read endpoints other than occurrences (taxa, taxa lists, status summary, projects and
+//! their charts, occurrence stats, events, deployments). Antenna's source at commit 731cc2a2
+//! is their spec; each module names the viewset and serializer it follows, and each has one
+//! file of named SQL fragments in `queries/` holding what it computes.
+//!
+//! Every module answers with `Ok(Ok(body))` (200), `Ok(Err(ApiError))` (Antenna's 4xx/5xx)
+//! or `Err` (the snapshot could not be read).
+
+use crate::api::params::{Params, INTEGER};
+use crate::api::request::{ApiError, Requester};
+use crate::api::route::Family;
+use crate::engine::catalog::Arg;
+use crate::engine::occurrences::rows;
+use crate::engine::rows::{Row, RowExt};
+use crate::engine::Engine;
+use crate::error::Result;
+use serde_json::{json, Value};
+
+pub mod deployments;
+pub mod events;
+pub mod occurrence_stats;
+pub mod projects;
+pub mod status_summary;
+pub mod taxa;
+pub mod taxa_lists;
+
+/// How a list answer is ordered, for comparing it with Antenna's (`occlens verify`):
+/// JSON pointers, within an item, of its sort keys (items with equal keys may come in any
+/// order), or `Unordered` (Antenna's SQL has no ORDER BY: compare pages as sets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Order {
+    Keys(Vec<String>),
+    Unordered,
+}
+
+/// The order of the list that `url` asks for (`None`: not a list of these endpoints).
+pub fn order(url: &str) -> Option<Order> {
+    let params = Params::parse(url);
+    let (family, tail) = crate::api::route::family(&params.path)?;
+    let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+    match family {
+        Family::Occurrences => None,
+        Family::OccurrenceStats => occurrence_stats::order(&params, &tail),
+        Family::TaxaLists => taxa_lists::order(&params, &tail),
+        Family::Taxa => taxa::order(&params, &tail),
+        Family::StatusSummary => None,
+        Family::Projects => projects::order(&params, &tail),
+        Family::Events => events::order(&params, &tail),
+        Family::Deployments => deployments::order(&params, &tail),
+    }
+}
+
+/// An answer: the 200 body or Antenna's error response.
+pub type Answer = Result<std::result::Result<Value, ApiError>>;
+
+/// One request to answer: the engine, the parameters and who asks.
+pub struct Endpoints<'a> {
+    pub engine: &'a Engine,
+    pub params: &'a Params,
+    pub who: &'a Requester,
+}
+
+/// What a requester may do with an object, by the object's model (Antenna's
+/// `user_permissions`, `ami/base/permissions.py` with the roles of `ami/users/roles.py`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// A paginated list's own `user_permissions` (collection level).
+    Collection,
+    Project,
+    Deployment,
+    Event,
+    Capture,
+    Taxon,
+    TaxaList,
+    User,
+}
+
+impl Endpoints<'_> {
+    pub async fn get(&self, family: Family, tail: &[&str]) -> Answer {
+        match family {
+            Family::Occurrences => unreachable!("occurrences are answered by api::respond"),
+            Family::OccurrenceStats => occurrence_stats::get(self, tail).await,
+            Family::TaxaLists => taxa_lists::get(self, tail).await,
+            Family::Taxa => taxa::get(self, tail).await,
+            Family::StatusSummary => status_summary::get(self, tail).await,
+            Family::Projects => projects::get(self, tail).await,
+            Family::Events => events::get(self, tail).await,
+            Family::Deployments => deployments::get(self, tail).await,
+        }
+    }
+
+    /// Rows of a statement.
+    pub async fn rows(&self, sql: &str) -> Result<Vec<Row>> {
+        rows(&self.engine.ctx, sql).await
+    }
+
+    /// A named fragment of `queries/` with its arguments bound.
+    pub fn sql(&self, name: &str, args: &[(&str, Arg)]) -> String {
+        self.engine.fragments().bind(name, args)
+    }
+
+    /// The `api_base` link of an object: `{base}/api/v2/{route}/{id}/`.
+    pub fn link(&self, route: &str, id: impl std::fmt::Display) -> Value {
+        Value::from(format!("{}/api/v2/{route}/{id}/", self.base()))
+    }
+
+    pub fn base(&self) -> &str {
+        self.engine.config.api_base.trim_end_matches('/')
+    }
+
+    /// `project_id` as `get_active_project` reads it: absent or empty is `None` (400 when
+    /// `required`); not an integer ≥ 0 is 400; 0 is `None`; an id with no project is 404
+    /// when `required`, else `None` (ignored).
+    pub async fn project(
+        &self,
+        required: bool,
+    ) -> Result<std::result::Result<Option<i64>, ApiError>> {
+        let id = match self.params.given("project_id").map(str::trim) {
+            None => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(id) if id >= 0 => Some(id),
+                Ok(_) => {
+                    return Ok(Err(ApiError::field(
+                        "project_id",
+                        "Ensure this value is greater than or equal to 0.",
+                    )))
+                }
+                Err(_) => return Ok(Err(ApiError::field("project_id", INTEGER))),
+            },
+        };
+        let id = id.filter(|&id| id != 0);
+        let Some(id) = id else {
+            return Ok(if required {
+                Err(ApiError::field("project_id", "This field is required."))
+            } else {
+                Ok(None)
+            });
+        };
+        let sql = format!("SELECT id FROM main_project WHERE id = {id}");
+        let exists = !self.rows(&sql).await?.is_empty();
+        Ok(match (exists, required) {
+            (true, _) => Ok(Some(id)),
+            (false, true) => Err(ApiError::not_found()),
+            (false, false) => Ok(None),
+        })
+    }
+
+    /// The projects `who` may see, as SQL (`SELECT id …`): every project for a superuser;
+    /// non-draft ones for anonymous; non-draft, owned or member projects for a user
+    /// (`visible_for_user`).
+    pub fn visible_projects(&self) -> String {
+        let who = match self.who {
+            Requester::Superuser(_) => return "SELECT id FROM main_project".into(),
+            Requester::Anonymous => Arg::Int(-1),
+            Requester::User(u) => Arg::Int(*u),
+        };
+        self.sql("visible_projects", &[("user", who)])
+    }
+
+    /// Whether `who` is a member or the owner of `project` (roles follow membership).
+    pub async fn member(&self, project: Option<i64>) -> Result<bool> {
+        let (Requester::User(u), Some(p)) = (self.who, project) else {
+            return Ok(false);
+        };
+        let sql = self.sql(
+            "is_member",
+            &[("user", Arg::Int(*u)), ("project", Arg::Int(p))],
+        );
+        Ok(self
+            .rows(&sql)
+            .await?
+            .first()
+            .and_then(|r| r.bool("member"))
+            .unwrap_or(false))
+    }
+
+    /// `user_permissions` of an object of `model` (`member`: `who` is a member of the
+    /// object's project).
+    pub fn permissions(&self, model: Model, member: bool) -> Value {
+        let list = |items: &[&str]| json!(items);
+        match (self.who, model) {
+            (Requester::Superuser(_), Model::Collection) => list(&["create"]),
+            (Requester::Superuser(_), Model::Project) => {
+                list(&["change", "update", "add", "delete"])
+            }
+            (Requester::Superuser(_), Model::Deployment) => {
+                list(&["update", "regroup", "delete", "sync"])
+            }
+            (Requester::Superuser(_), Model::Capture) => {
+                list(&["star", "update", "run_single_image_ml_job", "delete"])
+            }
+            (Requester::Superuser(_), Model::Event | Model::Taxon | Model::TaxaList) => {
+                list(&["update", "delete"])
+            }
+            (Requester::User(_), Model::Capture) if member => {
+                list(&["star", "run_single_image_ml_job"])
+            }
+            _ => json!([]),
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Query parameters as Django and DRF read them, shared by every endpoint: the last value of
+//! a key, bool-ish values, integers, limit/offset paging and the `next`/`previous` links.
+
+use crate::api::request::ApiError;
+use serde_json::{json, Map, Value};
+
+/// A request's path and its query string's pairs, in request order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params {
+    pub path: String,
+    pub pairs: Vec<(String, String)>,
+}
+
+pub const INTEGER: &str = "A valid integer is required.";
+
+impl Params {
+    pub fn parse(url: &str) -> Params {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        Params {
+            path: path.to_string(),
+            pairs: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        }
+    }
+
+    /// Django's `QueryDict.get`: the last value of a key.
+    pub fn last(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The last value of `key` unless absent or empty.
+    pub fn given(&self, key: &str) -> Option<&str> {
+        self.last(key).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `key`, in order (Django's `getlist`).
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// `apply_defaults` (spec §5.3): absent or empty is true; only `false`/`0` are false.
+    pub fn apply_defaults(&self) -> bool {
+        self.given("apply_defaults").is_none_or(boolish)
+    }
+
+    /// An integer parameter read with `int(value)`: absent or empty is `None`, anything
+    /// else that does not parse is a 400 on `key` with `message`.
+    pub fn int(&self, key: &str, message: &str) -> Result<Option<i64>, ApiError> {
+        match self.last(key).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::field(key, message)),
+        }
+    }
+
+    /// DRF's `LimitOffsetPagination` reading of `limit` and `offset`: a positive integer
+    /// limit (capped by `max`), a non-negative offset, anything else the default.
+    pub fn paging(&self, default_limit: usize, max_limit: Option<usize>) -> Paging {
+        let limit = self
+            .last("limit")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|&l| l > 0)
+            .map_or(default_limit, |l| l as usize);
+        let limit = max_limit.map_or(limit, |m| limit.min(m));
+        let offset = self
+            .last("offset")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|&o| o >= 0)
+            .map_or(0, |o| o as usize);
+        Paging { limit, offset }
+    }
+
+    /// The absolute URL of this request with `limit` and `offset` replaced (DRF's
+    /// `replace_query_param`/`remove_query_param`): every parameter re-encoded, sorted by key,
+    /// repeated keys kept together; `offset` dropped when `None`.
+    pub fn page_url(&self, api_base: &str, limit: usize, offset: Option<usize>) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), limit.to_string()));
+        if let Some(o) = offset {
+            pairs.push(("offset".into(), o.to_string()));
+        }
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("{}{}?{}", api_base.trim_end_matches('/'), self.path, query)
+    }
+
+    /// `{"count", "next", "previous", "results"}` of a page of `count` rows.
+    pub fn envelope(
+        &self,
+        api_base: &str,
+        paging: Paging,
+        count: usize,
+        results: Vec<Value>,
+    ) -> Map<String, Value> {
+        let Paging { limit, offset } = paging;
+        let next =
+            (offset + limit < count).then(|| self.page_url(api_base, limit, Some(offset + limit)));
+        let previous = (offset > 0).then(|| {
+            let prev = offset.saturating_sub(limit);
+            self.page_url(api_base, limit, (prev > 0).then_some(prev))
+        });
+        let mut m = Map::new();
+        m.insert("count".into(), json!(count));
+        m.insert("next".into(), json!(next));
+        m.insert("previous".into(), json!(previous));
+        m.insert("results".into(), Value::Array(results));
+        m
+    }
+}
+
+/// A page's size and start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// bool-ish (spec §5.3): only `false` and `0`, in any case, are false.
+pub fn boolish(v: &str) -> bool {
+    let l = v.to_ascii_lowercase();
+    !(l == "false" || l == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_urls_sort_keep_repeats_and_drop_offset_zero() {
+        let p =
+            Params::parse("/api/v2/taxa/?project_id=1&rank=GENUS&limit=5&offset=5&project_id=2");
+        let paging = p.paging(20, None);
+        assert_eq!(
+            paging,
+            Paging {
+                limit: 5,
+                offset: 5
+            }
+        );
+        let e = p.envelope("http://testserver", paging, 12, vec![]);
+        assert_eq!(
+            e["next"],
+            "http://testserver/api/v2/taxa/?limit=5&offset=10&project_id=1&project_id=2&rank=GENUS"
+        );
+        assert_eq!(
+            e["previous"],
+            "http://testserver/api/v2/taxa/?limit=5&project_id=1&project_id=2&rank=GENUS"
+        );
+    }
+
+    #[test]
+    fn bad_limits_fall_back() {
+        let p = Params::parse("/x/?limit=abc&offset=-3");
+        assert_eq!(
+            p.paging(10, None),
+            Paging {
+                limit: 10,
+                offset: 0
+            }
+        );
+        let p = Params::parse("/x/?limit=500");
+        assert_eq!(
+            p.paging(10, Some(100)),
+            Paging {
+                limit: 100,
+                offset: 0
+            }
+        );
+    }
+}
