@@ -37,6 +37,38 @@ pub fn family(path: &str) -> Option<(Family, Vec<String>)> {
     })
 }
 
+/// A short name of the endpoint a path names, for reports and metrics: `list`, `detail`
+/// and `algorithms` for occurrences (as before), `<family>_list`, `<family>_detail` or
+/// `<family>_<action>` for the others, `other` for paths no endpoint answers.
+pub fn label(path: &str) -> &'static str {
+    let Some((fam, tail)) = family(path) else {
+        return "other";
+    };
+    let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+    let numeric = |s: &str| s.parse::<i64>().is_ok();
+    match (fam, tail.as_slice()) {
+        (Family::Occurrences, []) => "list",
+        (Family::Occurrences, ["algorithms"]) => "algorithms",
+        (Family::Occurrences, [id]) if numeric(id) => "detail",
+        (Family::OccurrenceStats, ["top-identifiers"]) => "stats_top_identifiers",
+        (Family::OccurrenceStats, ["model-agreement"]) => "stats_model_agreement",
+        (Family::TaxaLists, []) => "taxa_lists_list",
+        (Family::TaxaLists, [_]) => "taxa_lists_detail",
+        (Family::Taxa, []) => "taxa_list",
+        (Family::Taxa, ["suggest"]) => "taxa_suggest",
+        (Family::Taxa, [_]) => "taxa_detail",
+        (Family::StatusSummary, []) => "status_summary",
+        (Family::Projects, []) => "projects_list",
+        (Family::Projects, [_]) => "projects_detail",
+        (Family::Projects, [_, "charts"]) => "projects_charts",
+        (Family::Events, []) => "events_list",
+        (Family::Events, [_]) => "events_detail",
+        (Family::Deployments, []) => "deployments_list",
+        (Family::Deployments, [_]) => "deployments_detail",
+        _ => "other",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,12 +75,7 @@ fn endpoint(path: &str, metrics: bool) -> &'static str {
     match path {
         "/_occlens/status" => "status",
         "/metrics" if metrics => "metrics",
-        _ => match path.strip_prefix("/api/v2/occurrences") {
-            Some("" | "/") => "list",
-            Some(rest) if rest.trim_matches('/') == "algorithms" => "algorithms",
-            Some(rest) if rest.trim_matches('/').parse::<i64>().is_ok() => "detail",
-            _ => "other",
-        },
+        _ => crate::api::route::label(path),
     }
 }
 

@@ -8,7 +8,7 @@ pub mod input;
 pub mod live;
 pub mod report;
 
-use crate::api::request::{parse, Endpoint, Requester};
+use crate::api::request::Requester;
 use crate::api::respond::get;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -39,12 +39,7 @@ pub struct Checked {
 
 /// The endpoint a URL names, for the report.
 pub fn endpoint_of(url: &str) -> &'static str {
-    match parse(url) {
-        Ok((Endpoint::List, _)) => "list",
-        Ok((Endpoint::Detail(_), _)) => "detail",
-        Ok((Endpoint::Algorithms, _)) => "algorithms",
-        Err(_) => "other",
-    }
+    crate::api::route::label(url.split_once('?').map_or(url, |(path, _)| path))
 }
 
 /// An unordered request without its paging, and who asks it.
