@@ -12,5 +12,8 @@ WHERE NOT draft OR owner_id = ${user}
 -- name: is_member
 -- Whether the user holds a role in the project (member or owner): Antenna's roles follow
 -- membership (the oracle's BasicMember assumption, tests/fixtures/antenna-oracle2/README.md).
-SELECT (EXISTS (SELECT 1 FROM main_userprojectmembership WHERE user_id = ${user} AND project_id = ${project})
-        OR EXISTS (SELECT 1 FROM main_project WHERE id = ${project} AND owner_id = ${user})) AS member
+SELECT count(*) > 0 AS member FROM (
+  SELECT project_id FROM main_userprojectmembership WHERE user_id = ${user} AND project_id = ${project}
+  UNION ALL
+  SELECT id FROM main_project WHERE id = ${project} AND owner_id = ${user}
+) m

@@ -78,37 +78,31 @@ async fn projects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn occurrence_stats() {
     check("occurrence_stats.jsonl.gz", 58).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn events_list() {
     check("events_list.jsonl.gz", 37).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn events_detail() {
     check("events_detail.jsonl.gz", 28).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn deployments_list() {
     check("deployments_list.jsonl.gz", 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn deployments_detail() {
     check("deployments_detail.jsonl.gz", 16).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn taxa_list() {
     check("taxa_list.jsonl.gz", 196).await;
 }

@@ -92,12 +92,12 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
                 continue;
             }
             let path = path_of(line);
-            if input::is_occurrences(&path) {
+            if input::is_answered(&path) {
                 urls.push(path);
             } else {
                 inputs
                     .skipped
-                    .push((line.to_string(), "not an occurrences endpoint".into()));
+                    .push((line.to_string(), "not an endpoint occlens answers".into()));
             }
         }
         let progress = bar(Some(urls.len() as u64), "fetched");

@@ -83,6 +83,7 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/projects.sql"),
     include_str!("../../queries/status_summary.sql"),
     include_str!("../../queries/taxa.sql"),
+    include_str!("../../queries/taxa_detail.sql"),
     include_str!("../../queries/taxa_lists.sql"),
 ];
 

@@ -124,12 +124,15 @@ pub fn compare_values(
     }
 }
 
-/// Nested lists whose Antenna order has no tiebreaker (spec §9.2), with their sort keys.
+/// Nested lists whose Antenna order has no tiebreaker (spec §9.2, and the other endpoints'
+/// lists named below), with their sort keys.
 fn nested_order(key: &str) -> Option<&'static [&'static str]> {
     match key {
         "identifications" | "predictions" => Some(&["created_at"]),
         "detections" => Some(&["timestamp"]),
         "classifications" => Some(&["created_at", "score"]),
+        // occurrences/stats/top-identifiers: `ORDER BY -identification_count` only.
+        "top_identifiers" => Some(&["identification_count"]),
         _ => None,
     }
 }

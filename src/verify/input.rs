@@ -38,9 +38,11 @@ pub fn path_of(url: &str) -> String {
     }
 }
 
-/// Whether `path` is an occurrences endpoint that occlens answers.
-pub fn is_occurrences(path: &str) -> bool {
-    path.starts_with("/api/v2/occurrences")
+/// Whether `path` (with or without its query) names an endpoint occlens answers: the
+/// occurrence endpoints and the families of `api::route`.
+pub fn is_answered(path: &str) -> bool {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    path.starts_with("/api/v2/occurrences") || crate::api::route::label(path) != "other"
 }
 
 /// Bounds on what is read, so that `/dev/zero`, a gzip bomb or a stuck stream cannot take
@@ -296,10 +298,10 @@ fn push_line(name: &str, n: usize, line: &str, inputs: &mut Inputs) -> Result<()
         }
     };
     let path = path_of(url);
-    if !is_occurrences(&path) {
+    if !is_answered(&path) {
         inputs
             .skipped
-            .push((url.to_string(), "not an occurrences endpoint".into()));
+            .push((url.to_string(), "not an endpoint occlens answers".into()));
         return Ok(());
     }
     inputs.responses.push(Recorded {
@@ -321,10 +323,10 @@ fn from_har(name: &str, har: &Value) -> Result<Inputs> {
         let method = entry["request"]["method"].as_str().unwrap_or("");
         let url = entry["request"]["url"].as_str().unwrap_or("");
         let path = path_of(url);
-        if method != "GET" || !is_occurrences(&path) {
+        if method != "GET" || !is_answered(&path) {
             inputs.skipped.push((
                 format!("{method} {url}"),
-                "not a GET of an occurrences endpoint".into(),
+                "not a GET of an endpoint occlens answers".into(),
             ));
             continue;
         }

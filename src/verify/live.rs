@@ -6,7 +6,7 @@
 //! that still fails is a [`Failed`] row with the cause, and the run goes on. Bodies are
 //! streamed and capped at `max_body_bytes`.
 
-use super::input::{human_bytes, is_occurrences, path_of, Recorded};
+use super::input::{human_bytes, is_answered, path_of, Recorded};
 use crate::error::{Error, Result};
 use futures::StreamExt;
 use serde_json::Value;
@@ -204,9 +204,9 @@ impl Live {
                     cause: cause.to_string(),
                 })
             };
-            if !is_occurrences(&url) {
+            if !is_answered(&url) {
                 out.push(stop(
-                    "the previous page's `next` link is not an occurrences list; stopped walking",
+                    "the previous page's `next` link is not an endpoint occlens answers; stopped walking",
                 ));
                 break;
             }

@@ -18,11 +18,31 @@ use serde_json::{json, Value};
 
 pub mod deployments;
 pub mod events;
+pub mod events_detail;
+pub mod events_params;
+pub mod events_pgsort;
 pub mod occurrence_stats;
 pub mod projects;
+pub mod projects_charts;
 pub mod status_summary;
 pub mod taxa;
+pub mod taxa_detail;
+pub mod taxa_detail_example;
+pub mod taxa_detail_filters;
+pub mod taxa_detail_suggest;
+pub mod taxa_list_params;
 pub mod taxa_lists;
+
+/// The text DRF's `IntegerField` parses: surrounding whitespace and a trailing `.0…` removed
+/// (`int(re.sub(r"\.0*\s*$", "", value))`, so `1.0` is 1).
+pub fn drf_integer_text(value: &str) -> &str {
+    let v = value.trim_end();
+    let v = match v.rfind('.') {
+        Some(dot) if v[dot + 1..].bytes().all(|b| b == b'0') => &v[..dot],
+        _ => v,
+    };
+    v.trim()
+}
 
 /// How a list answer is ordered, for comparing it with Antenna's (`occlens verify`):
 /// JSON pointers, within an item, of its sort keys (items with equal keys may come in any
@@ -73,6 +93,18 @@ pub enum Model {
     Taxon,
     TaxaList,
     User,
+    /// A detection nested in a capture (event detail `first_capture.detections`).
+    Detection,
+    /// The occurrence nested in such a detection (`CaptureOccurrenceSerializer`).
+    CaptureOccurrence,
+    Device,
+    Site,
+    /// A deployment without a project: no project roles, so no custom actions.
+    ProjectlessDeployment,
+    /// A capture without a project: no project roles, so no custom actions.
+    ProjectlessCapture,
+    /// An occurrence nested in a taxon detail (`TaxonOccurrenceNestedSerializer`).
+    Occurrence,
 }
 
 impl Endpoints<'_> {
@@ -115,7 +147,7 @@ impl Endpoints<'_> {
         &self,
         required: bool,
     ) -> Result<std::result::Result<Option<i64>, ApiError>> {
-        let id = match self.params.given("project_id").map(str::trim) {
+        let id = match self.params.given("project_id").map(drf_integer_text) {
             None => None,
             Some(v) => match v.parse::<i64>() {
                 Ok(id) if id >= 0 => Some(id),
@@ -195,6 +227,16 @@ impl Endpoints<'_> {
             (Requester::User(_), Model::Capture) if member => {
                 list(&["star", "run_single_image_ml_job"])
             }
+            (
+                Requester::Superuser(_),
+                Model::Detection
+                | Model::CaptureOccurrence
+                | Model::Device
+                | Model::Site
+                | Model::ProjectlessDeployment
+                | Model::ProjectlessCapture,
+            ) => list(&["update", "delete"]),
+            (Requester::Superuser(_), Model::Occurrence) => list(&["update", "delete"]),
             _ => json!([]),
         }
     }
