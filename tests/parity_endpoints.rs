@@ -66,13 +66,11 @@ async fn check(file: &str, expected_total: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn status_summary() {
     check("status_summary.jsonl.gz", 12).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn projects() {
     check("projects.jsonl.gz", 19).await;
 }
@@ -108,19 +106,16 @@ async fn taxa_list() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn taxa_detail() {
     check("taxa_detail.jsonl.gz", 85).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn taxa_suggest() {
     check("taxa_suggest.jsonl.gz", 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "endpoint being written"]
 async fn taxa_lists() {
     check("taxa_lists.jsonl.gz", 17).await;
 }

@@ -96,9 +96,11 @@ impl Params {
             pairs.push(("offset".into(), o.to_string()));
         }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
+        let query = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         format!("{}{}?{}", api_base.trim_end_matches('/'), self.path, query)
     }
 
@@ -123,6 +125,98 @@ impl Params {
         m.insert("previous".into(), json!(previous));
         m.insert("results".into(), Value::Array(results));
         m
+    }
+}
+
+/// Python's `urllib.parse.quote_plus` (what `urlencode` applies to each key and value):
+/// letters, digits and `_.-~` kept, space as `+`, every other byte `%XX`.
+pub fn quote_plus(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A value Python's `int()` accepts: within i64, or beyond it (no row has such an id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PyInt {
+    Int(i64),
+    Big,
+}
+
+impl PyInt {
+    /// The value, when within i64.
+    pub fn int(self) -> Option<i64> {
+        match self {
+            PyInt::Int(v) => Some(v),
+            PyInt::Big => None,
+        }
+    }
+}
+
+/// Python's `int(s)` on a string: surrounding whitespace, an optional sign, ASCII digits with
+/// single underscores between them (`" +1_0 "` is 10). `None` where Python raises ValueError.
+pub fn py_int(s: &str) -> Option<PyInt> {
+    let t = s.trim_matches(char::is_whitespace);
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let b = digits.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_digit() || !b[b.len() - 1].is_ascii_digit() {
+        return None;
+    }
+    let mut value: Option<i64> = Some(0);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                let d = i64::from(c - b'0');
+                value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
+                    if negative {
+                        v.checked_sub(d)
+                    } else {
+                        v.checked_add(d)
+                    }
+                });
+            }
+            b'_' if b[i - 1] != b'_' => {}
+            _ => return None,
+        }
+    }
+    Some(value.map_or(PyInt::Big, PyInt::Int))
+}
+
+/// The text DRF's `IntegerField` hands to `int()`: a trailing `.0…` and whitespace removed
+/// (`re_decimal = r"\.0*\s*$"`), so `1.0` and `1.` are 1.
+pub fn drf_integer_text(value: &str) -> &str {
+    let v = value.trim_end_matches(char::is_whitespace);
+    match v.trim_end_matches('0').strip_suffix('.') {
+        Some(stem) => stem,
+        None => value,
+    }
+}
+
+/// DRF's `IntegerField.to_internal_value`: at most 1000 characters, then
+/// [`drf_integer_text`] and Python's `int()`; the error is DRF's message. Values beyond i64
+/// saturate, which keeps every comparison DRF and Antenna make with them (min/max
+/// validators, no such row).
+pub fn drf_int(raw: &str) -> Result<i64, &'static str> {
+    if raw.chars().count() > 1000 {
+        return Err("String value too large.");
+    }
+    let text = drf_integer_text(raw);
+    match py_int(text).ok_or(INTEGER)? {
+        PyInt::Int(v) => Ok(v),
+        PyInt::Big if text.trim_start().starts_with('-') => Ok(i64::MIN),
+        PyInt::Big => Ok(i64::MAX),
     }
 }
 
@@ -164,6 +258,40 @@ mod tests {
             e["previous"],
             "http://testserver/api/v2/taxa/?limit=5&project_id=1&project_id=2&rank=GENUS"
         );
+    }
+
+    #[test]
+    fn page_urls_encode_as_python_urlencode() {
+        let p = Params::parse("/x/?search=a%2Ab~c%20d&limit=2");
+        assert_eq!(
+            p.page_url("http://h", 2, Some(2)),
+            "http://h/x/?limit=2&offset=2&search=a%2Ab~c+d"
+        );
+    }
+
+    #[test]
+    fn drf_integers_follow_python_int_after_the_decimal_suffix() {
+        for (raw, want) in [
+            ("1", 1),
+            ("1.0", 1),
+            ("1.", 1),
+            ("1.000  ", 1),
+            (" 1 ", 1),
+            ("+1", 1),
+            ("1_0", 10),
+            ("-1", -1),
+            ("99999999999999999999", i64::MAX),
+            ("-99999999999999999999", i64::MIN),
+        ] {
+            assert_eq!(drf_int(raw), Ok(want), "{raw:?}");
+        }
+        for raw in [
+            "abc", "1.5", "1e2", "", " ", ".0", "1__0", "_1", "1_", "--1", "1.0.0",
+        ] {
+            assert_eq!(drf_int(raw), Err(INTEGER), "{raw:?}");
+        }
+        assert_eq!(drf_int(&"1".repeat(1001)), Err("String value too large."));
+        assert_eq!(py_int("99999999999999999999"), Some(PyInt::Big));
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub fn compare_values(
                     if permission_set(ev) != permission_set(&a[k]) {
                         push(out, &p, ev, &a[k]);
                     }
+                } else if k == "data" && ranked_bars(e) {
+                    compare_ranked_bars(&p, ev, &a[k], rules, out);
+                } else if pointer.is_empty() && k == "example_captures" {
+                    compare_top_k(&p, ev, &a[k], rules, out);
                 } else if let Some(tie_keys) = nested_order(k) {
                     compare_tied(&p, ev, &a[k], tie_keys, rules, out);
                 } else {
@@ -134,6 +138,85 @@ fn nested_order(key: &str) -> Option<&'static [&'static str]> {
         // occurrences/stats/top-identifiers: `ORDER BY -identification_count` only.
         "top_identifiers" => Some(&["identification_count"]),
         _ => None,
+    }
+}
+
+/// A "Top species" chart (event detail, project charts): a horizontal bar plot of the 10
+/// most frequent taxa, counts on `x` ascending and names on `y`, from `ORDER BY count DESC
+/// LIMIT 10` with no tiebreaker.
+fn ranked_bars(plot: &serde_json::Map<String, Value>) -> bool {
+    plot.get("orientation").and_then(Value::as_str) == Some("h")
+        && plot
+            .get("title")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("Top species"))
+}
+
+/// The counts must be equal; within a run of equal counts the names are a set, and in the
+/// lowest run of a full chart (10 bars) which tied taxa made the cut is undefined too.
+fn compare_ranked_bars(
+    pointer: &str,
+    expected: &Value,
+    actual: &Value,
+    rules: Rules,
+    out: &mut Vec<Mismatch>,
+) {
+    let (ex, ax) = (&expected["x"], &actual["x"]);
+    let (Some(e), Some(a), Some(names_e), Some(names_a)) = (
+        ex.as_array(),
+        ax.as_array(),
+        expected["y"].as_array(),
+        actual["y"].as_array(),
+    ) else {
+        return compare_values(pointer, expected, actual, rules, out);
+    };
+    compare_values(&format!("{pointer}/x"), ex, ax, rules, out);
+    let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+    if keys(expected) != keys(actual)
+        || e != a
+        || !same_length(&format!("{pointer}/y"), names_e, names_a, out)
+    {
+        return;
+    }
+    let mut start = 0;
+    while start < e.len() {
+        let end = (start..e.len())
+            .find(|&i| e[i] != e[start])
+            .unwrap_or(e.len());
+        let set = |names: &[Value]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+        let cut = start == 0 && e.len() == 10;
+        if !cut && set(&names_e[start..end]) != set(&names_a[start..end]) {
+            push(
+                out,
+                &format!("{pointer}/y/{start}..{end}"),
+                &Value::from(&names_e[start..end]),
+                &Value::from(&names_a[start..end]),
+            );
+        }
+        start = end;
+    }
+}
+
+/// A deployment's `example_captures` (`ORDER BY -size LIMIT 10`; sizes are not in the body
+/// and heavily tied, so which tied captures make the cut, and their order, is undefined):
+/// the same length, and equal content for the ids both sides hold.
+fn compare_top_k(
+    pointer: &str,
+    expected: &Value,
+    actual: &Value,
+    rules: Rules,
+    out: &mut Vec<Mismatch>,
+) {
+    let (Some(e), Some(a)) = (expected.as_array(), actual.as_array()) else {
+        return compare_values(pointer, expected, actual, rules, out);
+    };
+    if !same_length(pointer, e, a, out) {
+        return;
+    }
+    for (i, item) in e.iter().enumerate() {
+        if let Some(ours) = a.iter().find(|x| x["id"] == item["id"]) {
+            compare_values(&format!("{pointer}/{i}"), item, ours, rules, out);
+        }
     }
 }
 
@@ -382,4 +465,73 @@ pub fn compare_unordered_page(
     }
     out.extend(compare_envelope_rest(expected, actual));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn diff(url: &str, e: &Value, a: &Value) -> Vec<Mismatch> {
+        compare_responses(url, 200, e, 200, a, Rules::default())
+    }
+
+    #[test]
+    fn top_species_names_are_sets_within_equal_counts() {
+        let plot = |x: Value, y: Value| {
+            json!({"summary_data": [{"title": "Top species", "data": {"x": x, "y": y},
+                                     "type": "bar", "orientation": "h"}]})
+        };
+        let e = plot(json!([1, 2, 2, 3]), json!(["a", "b", "c", "d"]));
+        let swapped = plot(json!([1, 2, 2, 3]), json!(["a", "c", "b", "d"]));
+        assert!(diff("/api/v2/events/1/", &e, &swapped).is_empty());
+        let moved = plot(json!([1, 2, 2, 3]), json!(["b", "a", "c", "d"]));
+        assert_eq!(diff("/api/v2/events/1/", &e, &moved).len(), 2);
+        let counts = plot(json!([1, 2, 3, 3]), json!(["a", "b", "c", "d"]));
+        assert!(!diff("/api/v2/events/1/", &e, &counts).is_empty());
+        // A full chart: which of the lowest tied taxa made the cut is undefined.
+        let x: Vec<i64> = vec![0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        let names = |first: &str| {
+            let mut n = vec![first.to_string()];
+            n.extend((1..10).map(|i| format!("t{i}")));
+            n
+        };
+        let full = plot(json!(x), json!(names("z")));
+        assert!(diff(
+            "/api/v2/projects/1/charts/",
+            &full,
+            &plot(json!(x), json!(names("y")))
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn deployment_example_captures_compare_shared_ids_only() {
+        let e =
+            json!({"id": 1, "example_captures": [{"id": 1, "url": "a"}, {"id": 2, "url": "b"}]});
+        let other =
+            json!({"id": 1, "example_captures": [{"id": 3, "url": "c"}, {"id": 1, "url": "a"}]});
+        assert!(diff("/api/v2/deployments/1/", &e, &other).is_empty());
+        let wrong =
+            json!({"id": 1, "example_captures": [{"id": 1, "url": "x"}, {"id": 2, "url": "b"}]});
+        assert_eq!(diff("/api/v2/deployments/1/", &e, &wrong).len(), 1);
+        let short = json!({"id": 1, "example_captures": [{"id": 1, "url": "a"}]});
+        assert_eq!(diff("/api/v2/deployments/1/", &e, &short).len(), 1);
+    }
+
+    #[test]
+    fn top_identifiers_ties_are_sets() {
+        let e = json!({"project_id": 1, "top_identifiers": [
+            {"id": 4, "identification_count": 5}, {"id": 3, "identification_count": 5},
+            {"id": 5, "identification_count": 2}]});
+        let a = json!({"project_id": 1, "top_identifiers": [
+            {"id": 3, "identification_count": 5}, {"id": 4, "identification_count": 5},
+            {"id": 5, "identification_count": 2}]});
+        assert!(diff(
+            "/api/v2/occurrences/stats/top-identifiers/?project_id=1",
+            &e,
+            &a
+        )
+        .is_empty());
+    }
 }

@@ -471,7 +471,7 @@ mod tests {
         let har = serde_json::json!({"log": {"entries": [
             {"request": {"method": "GET", "url": "http://x/api/v2/occurrences/1/"},
              "response": {"status": 200, "content": {"text": "eyJpZCI6MX0=", "encoding": "base64"}}},
-            {"request": {"method": "GET", "url": "http://x/api/v2/events/"},
+            {"request": {"method": "GET", "url": "http://x/api/v2/jobs/"},
              "response": {"status": 200, "content": {"text": "{}"}}},
             {"request": {"method": "POST", "url": "http://x/api/v2/occurrences/"},
              "response": {"status": 201, "content": {"text": "{}"}}}

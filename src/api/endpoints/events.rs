@@ -4,9 +4,9 @@
 //! shapes, per-object permissions). SQL: queries/events.sql; the detail body is in
 //! events_detail.rs.
 
-use super::events_params::{py_int, PyInt};
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
 use crate::api::params::Params;
+use crate::api::params::{py_int, PyInt};
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::{Row, RowExt};

@@ -6,45 +6,7 @@
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
-/// A value Python's `int()` accepts: within i64, or beyond it (no row has such an id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PyInt {
-    Int(i64),
-    Big,
-}
-
-/// Python's `int(s)` on a string: surrounding whitespace, an optional sign, ASCII digits with
-/// single underscores between them (`" +1_0 "` is 10). `None` where Python raises ValueError.
-pub fn py_int(s: &str) -> Option<PyInt> {
-    let t = s.trim_matches(char::is_whitespace);
-    let (negative, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let b = digits.as_bytes();
-    if b.is_empty() || !b[0].is_ascii_digit() || !b[b.len() - 1].is_ascii_digit() {
-        return None;
-    }
-    let mut value: Option<i64> = Some(0);
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                let d = i64::from(c - b'0');
-                value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
-                    if negative {
-                        v.checked_sub(d)
-                    } else {
-                        v.checked_add(d)
-                    }
-                });
-            }
-            b'_' if b[i - 1] != b'_' => {}
-            _ => return None,
-        }
-    }
-    Some(value.map_or(PyInt::Big, PyInt::Int))
-}
+use crate::api::params::{py_int, PyInt};
 
 /// The id a path segment names (`pk=<segment>` through `int()`), `None` when no row can
 /// have it (not an integer: Django's lookup fails, DRF answers 404; beyond i64: no row).

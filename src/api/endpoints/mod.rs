@@ -6,7 +6,7 @@
 //! Every module answers with `Ok(Ok(body))` (200), `Ok(Err(ApiError))` (Antenna's 4xx/5xx)
 //! or `Err` (the snapshot could not be read).
 
-use crate::api::params::{Params, INTEGER};
+use crate::api::params::{drf_int, Params};
 use crate::api::request::{ApiError, Requester};
 use crate::api::route::Family;
 use crate::engine::catalog::Arg;
@@ -32,17 +32,6 @@ pub mod taxa_detail_filters;
 pub mod taxa_detail_suggest;
 pub mod taxa_list_params;
 pub mod taxa_lists;
-
-/// The text DRF's `IntegerField` parses: surrounding whitespace and a trailing `.0…` removed
-/// (`int(re.sub(r"\.0*\s*$", "", value))`, so `1.0` is 1).
-pub fn drf_integer_text(value: &str) -> &str {
-    let v = value.trim_end();
-    let v = match v.rfind('.') {
-        Some(dot) if v[dot + 1..].bytes().all(|b| b == b'0') => &v[..dot],
-        _ => v,
-    };
-    v.trim()
-}
 
 /// How a list answer is ordered, for comparing it with Antenna's (`occlens verify`):
 /// JSON pointers, within an item, of its sort keys (items with equal keys may come in any
@@ -140,36 +129,42 @@ impl Endpoints<'_> {
         self.engine.config.api_base.trim_end_matches('/')
     }
 
-    /// `project_id` as `get_active_project` reads it: absent or empty is `None` (400 when
-    /// `required`); not an integer ≥ 0 is 400; 0 is `None`; an id with no project is 404
-    /// when `required`, else `None` (ignored).
+    /// `project_id` as `get_active_project` validates it (`IntegerField(min_value=0)` over
+    /// the last value; absent or empty is `None`): not an integer or negative is a 400.
+    pub fn project_id(&self) -> std::result::Result<Option<i64>, ApiError> {
+        let Some(raw) = self.params.given("project_id") else {
+            return Ok(None);
+        };
+        match drf_int(raw) {
+            Ok(id) if id < 0 => Err(ApiError::field(
+                "project_id",
+                "Ensure this value is greater than or equal to 0.",
+            )),
+            Ok(id) => Ok(Some(id)),
+            Err(message) => Err(ApiError::field("project_id", message)),
+        }
+    }
+
+    /// The active project (`get_active_project`, `ProjectMixin`): [`Self::project_id`]'s
+    /// 400s; absent is `None`, or 400 "This field is required." when `required`; 0 or an id
+    /// with no project is 404 when `required`, else `None` (ignored).
     pub async fn project(
         &self,
         required: bool,
     ) -> Result<std::result::Result<Option<i64>, ApiError>> {
-        let id = match self.params.given("project_id").map(drf_integer_text) {
-            None => None,
-            Some(v) => match v.parse::<i64>() {
-                Ok(id) if id >= 0 => Some(id),
-                Ok(_) => {
-                    return Ok(Err(ApiError::field(
-                        "project_id",
-                        "Ensure this value is greater than or equal to 0.",
-                    )))
-                }
-                Err(_) => return Ok(Err(ApiError::field("project_id", INTEGER))),
-            },
-        };
-        let id = id.filter(|&id| id != 0);
-        let Some(id) = id else {
-            return Ok(if required {
-                Err(ApiError::field("project_id", "This field is required."))
-            } else {
-                Ok(None)
-            });
+        let id = match self.project_id() {
+            Ok(Some(id)) => id,
+            Ok(None) if required => {
+                return Ok(Err(ApiError::field(
+                    "project_id",
+                    "This field is required.",
+                )))
+            }
+            Ok(None) => return Ok(Ok(None)),
+            Err(e) => return Ok(Err(e)),
         };
         let sql = format!("SELECT id FROM main_project WHERE id = {id}");
-        let exists = !self.rows(&sql).await?.is_empty();
+        let exists = id != 0 && !self.rows(&sql).await?.is_empty();
         Ok(match (exists, required) {
             (true, _) => Ok(Some(id)),
             (false, true) => Err(ApiError::not_found()),

@@ -9,7 +9,7 @@
 //! filters, parsed and turned into SQL by the occurrence list's own code.
 
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
-use crate::api::params::{Params, INTEGER};
+use crate::api::params::{drf_int, Params};
 use crate::api::request::{ApiError, Endpoint, Request, RANKS};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::RowExt;
@@ -33,46 +33,6 @@ pub fn order(_p: &Params, _tail: &[&str]) -> Option<Order> {
 const MIN_0: &str = "Ensure this value is greater than or equal to 0.";
 const MIN_1: &str = "Ensure this value is greater than or equal to 1.";
 const MAX_50: &str = "Ensure this value is less than or equal to 50.";
-
-/// DRF's `IntegerField.to_internal_value` of a string: at most 1000 characters, a trailing
-/// `\.0*\s*` removed (`re_decimal`), then Python's `int()` (surrounding whitespace, a sign,
-/// `_` between digits). Values beyond i64 saturate, which keeps every comparison DRF and
-/// Antenna make with them (min/max validators, no such project).
-pub fn drf_int(raw: &str) -> Result<i64, &'static str> {
-    if raw.chars().count() > 1000 {
-        return Err("String value too large.");
-    }
-    let unpadded = raw.trim_end_matches(char::is_whitespace);
-    let text = unpadded
-        .trim_end_matches('0')
-        .strip_suffix('.')
-        .unwrap_or(raw);
-    python_int(text).ok_or(INTEGER)
-}
-
-/// Python's `int(text)` in base 10 (ASCII digits), saturating at the i64 bounds.
-fn python_int(text: &str) -> Option<i64> {
-    let t = text.trim_matches(char::is_whitespace);
-    let (negative, digits) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    let well_formed = !digits.is_empty()
-        && !digits.starts_with('_')
-        && !digits.ends_with('_')
-        && !digits.contains("__")
-        && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
-    if !well_formed {
-        return None;
-    }
-    let magnitude = digits
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .fold(0i64, |v, d| {
-            v.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    Some(if negative { -magnitude } else { magnitude })
-}
 
 /// The stats' project: `get_active_project(required=True)` then the visibility check.
 async fn project(e: &Endpoints<'_>) -> crate::error::Result<Result<i64, ApiError>> {
@@ -365,31 +325,7 @@ fn cohens_kappa(n: i64, agree: i64, marginals: &[(i64, i64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn drf_integers_accept_python_int_spellings_and_a_zero_fraction() {
-        for (raw, v) in [
-            ("5", 5),
-            (" 5 ", 5),
-            ("+5", 5),
-            ("-5", -5),
-            ("5.0", 5),
-            ("5.", 5),
-            ("5.000 ", 5),
-            ("1_0", 10),
-            ("007", 7),
-            ("99999999999999999999999", i64::MAX),
-            ("-99999999999999999999999", -i64::MAX),
-        ] {
-            assert_eq!(drf_int(raw), Ok(v), "{raw:?}");
-        }
-        for raw in [
-            "", "abc", "5.5", "1e2", "_1", "1__0", "1_", "- 1", "5.0.0", "0x10",
-        ] {
-            assert_eq!(drf_int(raw), Err(INTEGER), "{raw:?}");
-        }
-        assert_eq!(drf_int(&"1".repeat(1001)), Err("String value too large."));
-    }
+    use crate::api::params::INTEGER;
 
     #[test]
     fn limit_is_validated_not_clamped() {

@@ -5,8 +5,8 @@
 //! `projects_charts`.
 
 use crate::api::endpoints::projects_charts::summary_data;
-use crate::api::endpoints::status_summary::{project_id_param, py_int};
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::py_int;
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -192,12 +192,12 @@ async fn list(e: &Endpoints<'_>) -> Answer {
                 format!("Server Error: Field 'id' expected a number but got '{raw}'."),
             )));
         };
-        let found = match i64::try_from(id) {
-            Ok(id) => {
+        let found = match id.int() {
+            Some(id) => {
                 let sql = e.sql("projects.user_exists", &[("user", Arg::Int(id))]);
                 (!e.rows(&sql).await?.is_empty()).then_some(id)
             }
-            Err(_) => None,
+            None => None,
         };
         match found {
             Some(id) if Some(id) == e.who.user_id() => {
@@ -223,7 +223,7 @@ async fn list(e: &Endpoints<'_>) -> Answer {
         )));
     }
     // The paginator's collection permissions read ?project_id (not required).
-    if let Err(err) = project_id_param(e.params) {
+    if let Err(err) = e.project_id() {
         return Ok(Err(err));
     }
     let perms = e.permissions(Model::Project, false);
@@ -252,7 +252,7 @@ async fn object(e: &Endpoints<'_>, pk: &str) -> Result<Option<Row>> {
     if pk.contains('.') {
         return Ok(None); // the router's lookup pattern `[^/.]+` does not match
     }
-    let Some(id) = py_int(&pk).and_then(|id| i64::try_from(id).ok()) else {
+    let Some(id) = py_int(&pk).and_then(|id| id.int()) else {
         return Ok(None);
     };
     let filter = format!("p.id = {id}");

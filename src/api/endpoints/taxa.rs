@@ -5,8 +5,9 @@
 //! and `suggest` are in taxa_detail.rs.
 
 use crate::api::endpoints::taxa_list_params::plan;
-use crate::api::endpoints::{drf_integer_text, taxa_detail, Answer, Endpoints, Model, Order};
-use crate::api::params::Params;
+use crate::api::endpoints::{taxa_detail, Answer, Endpoints, Model, Order};
+use crate::api::params::drf_int;
+use crate::api::params::{quote_plus, Params};
 use crate::api::request::ApiError;
 use crate::engine::rows::{Row, RowExt};
 use serde_json::{json, Map, Value};
@@ -49,7 +50,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
     if terms.is_empty() {
         let project = p
             .given("project_id")
-            .and_then(|v| drf_integer_text(v).parse::<i64>().ok())
+            .and_then(|v| drf_int(v).ok())
             .is_some_and(|id| id > 0);
         if project && p.last("collection").is_some() {
             return Some(Order::Keys(Vec::new()));
@@ -219,22 +220,6 @@ fn occurrences_url(base: &str, query: &[(String, String)], id: i64) -> String {
         .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))
         .collect();
     format!("{base}/api/v2/occurrences/?{}", encoded.join("&"))
-}
-
-/// Python's `urllib.parse.quote_plus`: letters, digits and `_.-~` kept, space as `+`, every
-/// other UTF-8 byte as `%XX`.
-fn quote_plus(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -73,8 +73,10 @@ pub async fn detail(e: &Endpoints<'_>, id: &str) -> Answer {
     let parent = parent_object(e, t);
     let mut m = Map::new();
     m.insert("id".into(), json!(taxon));
-    m.insert("name".into(), t.get("name").cloned().unwrap_or(Value::Null));
-    m.insert("rank".into(), t.get("rank").cloned().unwrap_or(Value::Null));
+    let name = t.get("name").cloned().unwrap_or(Value::Null);
+    let rank = t.get("rank").cloned().unwrap_or(Value::Null);
+    m.insert("name".into(), name.clone());
+    m.insert("rank".into(), rank.clone());
     m.insert("parent".into(), parent.clone());
     m.insert("parents".into(), parents(t.str("parents_json"))?);
     m.insert("details".into(), e.link("taxa", taxon));
@@ -99,7 +101,7 @@ pub async fn detail(e: &Endpoints<'_>, id: &str) -> Answer {
         (Some(p), Some(s)) => {
             // CaptureTaxonSerializer: no `parents`, and no permissions of its own.
             let determination = json!({
-                "id": taxon, "name": m["name"], "parent": parent, "rank": m["rank"],
+                "id": taxon, "name": name, "parent": parent, "rank": rank,
                 "details": e.link("taxa", taxon), "user_permissions": [],
             });
             occurrences(e, p, s, taxon, &determination).await?

@@ -6,8 +6,9 @@
 //! filters. Their errors come in this order; each backend only narrows the queryset, so a
 //! taxon it excludes is a 404 of the final lookup.
 
-use super::events_params::{py_int, PyInt};
-use crate::api::endpoints::{drf_integer_text, Endpoints};
+use crate::api::endpoints::Endpoints;
+use crate::api::params::drf_integer_text;
+use crate::api::params::{py_int, PyInt};
 use crate::api::request::ApiError;
 use crate::engine::catalog::Arg;
 use crate::error::Result;

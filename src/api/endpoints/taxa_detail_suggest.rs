@@ -4,11 +4,12 @@
 //! `min(10, limit)` by PostgreSQL's bounded sort (no tiebreak). No pagination, no filter
 //! backends, no `project_id`. SQL: `taxa_suggest.candidates` of queries/taxa_detail.sql.
 
-use super::events_params::{py_int, PyInt};
 use super::events_pgsort::pg_top_n;
 use super::taxa_detail::parent_object;
 use super::taxa_detail_filters::{py_strip, server_error};
-use crate::api::endpoints::{drf_integer_text, Answer, Endpoints, Model};
+use crate::api::endpoints::{Answer, Endpoints, Model};
+use crate::api::params::drf_integer_text;
+use crate::api::params::{py_int, PyInt};
 use crate::engine::rows::{Row, RowExt};
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
@@ -25,7 +26,7 @@ pub(super) async fn suggest(e: &Endpoints<'_>) -> Answer {
     // ValidationError is not a DRF one: 500.
     let limit = match p.last("limit") {
         None => Some(10),
-        Some(v) if v.is_empty() => None,
+        Some("") => None,
         Some(v) => match py_int(drf_integer_text(v)) {
             Some(PyInt::Int(n)) if n >= 0 => Some(n),
             Some(PyInt::Big) => Some(i64::MAX),

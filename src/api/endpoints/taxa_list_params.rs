@@ -5,9 +5,9 @@
 //! evaluates them, so the first failure is the one Antenna answers. The result is the
 //! statement of `queries/taxa.sql` that lists the taxa.
 
-use crate::api::endpoints::status_summary::py_int;
 use crate::api::endpoints::taxa::{order_sql, ordering_terms};
 use crate::api::endpoints::Endpoints;
+use crate::api::params::py_int;
 use crate::api::request::ApiError;
 use crate::api::request::Requester;
 use crate::engine::catalog::Arg;
@@ -55,7 +55,7 @@ pub(super) struct Plan {
 /// Python's `int()` of a query value: `None` when it raises ValueError; `Some(None)` for an
 /// integer beyond i64 (no row has that id).
 fn int_value(raw: &str) -> Option<Option<i64>> {
-    py_int(raw).map(|v| i64::try_from(v).ok())
+    py_int(raw).map(|v| v.int())
 }
 
 fn server_error(message: String) -> ApiError {
