@@ -111,6 +111,9 @@ fn default_value(c: &Column) -> Value {
         ("version", Kind::I32) => Value::from(1),
         ("default_filters_score_threshold", _) => Value::from(0.5),
         ("session_time_gap_seconds", _) => Value::from(7200),
+        // Project.active, Taxon.active (default True) and Project.priority (default 1).
+        ("active", Kind::Bool) => Value::Bool(true),
+        ("priority", _) => Value::from(1),
         ("labels", _) => Value::Array(vec![]),
         (_, Kind::Ts) => Value::from("2024-01-01T00:00:00Z"),
         (_, Kind::Str) => Value::from(""),
