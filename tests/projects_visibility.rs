@@ -90,7 +90,7 @@ async fn drafts_are_seen_by_members_only_and_inactive_projects_by_nobody() {
     assert!(r.body.get("summary_data").is_none());
     let r = call_as(
         &engine,
-        "/api/v2/projects/1/",
+        "/api/v2/projects/4/",
         Requester::Superuser(Some(2)),
     )
     .await;

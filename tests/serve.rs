@@ -508,7 +508,7 @@ async fn tokens_statuses_status_and_metrics() {
         (status, body.as_str()),
         (401, r#"{"detail":"Invalid token."}"#)
     );
-    let (status, body, _) = fetch(&client, &server.url("/api/v2/taxa/"), None).await;
+    let (status, body, _) = fetch(&client, &server.url("/api/v2/jobs/"), None).await;
     assert_eq!((status, body.as_str()), (404, r#"{"detail":"Not found."}"#));
     let response = client.post(server.url(list)).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 405);

@@ -192,7 +192,7 @@ fn har_entries_are_checked_and_others_skipped() {
         })
         .collect();
     entries.push(
-        json!({"request": {"method": "GET", "url": "https://antenna.example.org/api/v2/events/"},
+        json!({"request": {"method": "GET", "url": "https://antenna.example.org/api/v2/jobs/"},
                         "response": {"status": 200, "content": {"text": "{}"}}}),
     );
     std::fs::write(
@@ -336,7 +336,7 @@ fn live_mode_retries_and_times_out_then_matches() {
     let dir = tempfile::tempdir().unwrap();
     let urls = dir.path().join("urls.txt");
     let list: Vec<String> = (0..sample.len()).map(url).collect();
-    std::fs::write(&urls, list.join("\n") + "\n/api/v2/events/\n").unwrap();
+    std::fs::write(&urls, list.join("\n") + "\n/api/v2/jobs/\n").unwrap();
     let api = format!("http://127.0.0.1:{port}");
     let (code, out, err) = occlens(&[
         "--as",

@@ -64,6 +64,11 @@ impl Params {
         }
     }
 
+    /// The terms of `ordering` among `fields` ([`ordering_terms`] of the last value).
+    pub fn ordering<'f>(&self, fields: &[&'f str]) -> Vec<(&'f str, bool)> {
+        ordering_terms(self.given("ordering"), fields)
+    }
+
     /// DRF's `LimitOffsetPagination` reading of `limit` and `offset`: a positive integer
     /// limit (capped by `max`), a non-negative offset, anything else the default.
     pub fn paging(&self, default_limit: usize, max_limit: Option<usize>) -> Paging {
@@ -126,6 +131,26 @@ impl Params {
         m.insert("results".into(), Value::Array(results));
         m
     }
+}
+
+/// DRF's `OrderingFilter.get_ordering`: `value` split on commas, each term stripped as
+/// Python's `str.strip` does (Unicode whitespace and `\x1c`–`\x1f`), kept when its name
+/// without one leading `-` is one of `fields`: (field, descending), in request order.
+pub fn ordering_terms<'f>(value: Option<&str>, fields: &[&'f str]) -> Vec<(&'f str, bool)> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Vec::new();
+    };
+    value
+        .split(',')
+        .map(|t| t.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)))
+        .filter_map(|t| {
+            let (name, desc) = match t.strip_prefix('-') {
+                Some(n) => (n, true),
+                None => (t, false),
+            };
+            fields.iter().find(|f| **f == name).map(|f| (*f, desc))
+        })
+        .collect()
 }
 
 /// Python's `urllib.parse.quote_plus` (what `urlencode` applies to each key and value):
@@ -292,6 +317,20 @@ mod tests {
         }
         assert_eq!(drf_int(&"1".repeat(1001)), Err("String value too large."));
         assert_eq!(py_int("99999999999999999999"), Some(PyInt::Big));
+    }
+
+    #[test]
+    fn ordering_terms_follow_drf() {
+        let fields = ["name", "start", "taxa_count"];
+        assert_eq!(
+            ordering_terms(
+                Some(" -start , --start,taxa_count,,bogus,\x1fname"),
+                &fields
+            ),
+            vec![("start", true), ("taxa_count", false), ("name", false)]
+        );
+        assert!(ordering_terms(Some(""), &fields).is_empty());
+        assert!(ordering_terms(None, &fields).is_empty());
     }
 
     #[test]

@@ -258,22 +258,10 @@ impl Request {
         }
         // `verified` applies whenever the key is present; an empty value counts as false.
         let present_bool = |key: &str| last(p, key).map(|v| !v.is_empty() && boolish(v));
-        let ordering = last(p, "ordering")
-            .map(|o| {
-                o.split(',')
-                    .map(str::trim)
-                    .filter_map(|term| {
-                        let (desc, field) = match term.strip_prefix('-') {
-                            Some(f) => (true, f),
-                            None => (false, term),
-                        };
-                        ORDERING_FIELDS
-                            .contains(&field)
-                            .then(|| (field.to_string(), desc))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let ordering = crate::api::params::ordering_terms(last(p, "ordering"), ORDERING_FIELDS)
+            .into_iter()
+            .map(|(field, desc)| (field.to_string(), desc))
+            .collect();
         let limit = last(p, "limit")
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|&l| l > 0)

@@ -119,6 +119,35 @@ fn dimensions() -> SnapshotBuilder {
             "parents_json": pg_json(&Value::Array(chain)), "active": true,
             "gbif_taxon_key": if id % 3 == 0 { Some(5_000_000 + id) } else { None }}),
         );
+        // Every taxon belongs to every project (Antenna links a project's taxa when its
+        // category maps are imported).
+        for p in 1..=PROJECTS {
+            b.add(
+                "main_taxon_projects",
+                json!({"id": (id - 1) * PROJECTS + p, "taxon_id": id, "project_id": p}),
+            );
+        }
+    }
+    // One taxa list per project: every 10th species (the species list's taxa_list_id filter).
+    for p in 1..=PROJECTS {
+        b.add(
+            "main_taxalist",
+            json!({"id": p, "name": format!("Watch list {p}"), "description": ""}),
+        );
+        b.add(
+            "main_taxalist_projects",
+            json!({"id": p, "taxalist_id": p, "project_id": p}),
+        );
+    }
+    for (n, id) in (FIRST_SPECIES..FIRST_SPECIES + SPECIES)
+        .step_by(10)
+        .enumerate()
+    {
+        let list = n as i64 % PROJECTS + 1;
+        b.add(
+            "main_taxalist_taxa",
+            json!({"id": n as i64 + 1, "taxalist_id": list, "taxon_id": id}),
+        );
     }
     for (id, name, key, task) in [
         (1, "Scale Detector", "scale-detector", "localization"),

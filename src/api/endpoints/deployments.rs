@@ -4,7 +4,7 @@
 
 use super::events::{capture, members, order_by, ordering_terms, perms};
 use super::events_params::path_id;
-use super::events_pgsort::{nulls_last, pg_qsort};
+use super::pg_sort::{nulls_last, pg_qsort};
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};

@@ -85,21 +85,9 @@ fn names_a_project(p: &Params) -> bool {
     matches!(py_int(v), Some(PyInt::Int(id)) if id > 0)
 }
 
-/// DRF `OrderingFilter.get_ordering`: the last `ordering` value split on commas, each term
-/// stripped, kept when its name without one leading `-` is in `valid`: (field, descending).
-pub(super) fn ordering_terms<'a>(p: &'a Params, valid: &[&str]) -> Vec<(&'a str, bool)> {
-    let Some(value) = p.given("ordering") else {
-        return Vec::new();
-    };
-    value
-        .split(',')
-        .map(|t| t.trim_matches(char::is_whitespace))
-        .map(|t| match t.strip_prefix('-') {
-            Some(f) => (f, true),
-            None => (t, false),
-        })
-        .filter(|(f, _)| valid.contains(f))
-        .collect()
+/// The `ordering` terms among `valid` (`Params::ordering`).
+pub(super) fn ordering_terms<'f>(p: &Params, valid: &[&'f str]) -> Vec<(&'f str, bool)> {
+    p.ordering(valid)
 }
 
 /// `ORDER BY` of `NullsLastOrderingFilter` over the `o_<field>` sort columns, then `id`.

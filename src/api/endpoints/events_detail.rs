@@ -5,7 +5,7 @@
 
 use super::events::{capture, common, finish, members, no_start, perms, scope, thumbnails};
 use super::events_params::{fromisoformat, path_id, pg_instant};
-use super::events_pgsort::{nulls_last, pg_qsort, pg_top_n};
+use super::pg_sort::{nulls_last, pg_qsort, pg_top_n};
 use crate::api::endpoints::{Answer, Endpoints, Model};
 use crate::api::params::{py_int, PyInt};
 use crate::api::request::ApiError;

@@ -101,20 +101,7 @@ impl Ordering {
                     .any(|f| f.trim_start_matches('-') == *a)
             })
             .collect();
-        let terms = raw
-            .split(',')
-            .map(str::trim)
-            .filter_map(|term| {
-                let (name, desc) = match term.strip_prefix('-') {
-                    Some(n) => (n, true),
-                    None => (term, false),
-                };
-                ORDERING_FIELDS
-                    .into_iter()
-                    .find(|f| *f == name)
-                    .map(|f| (f, desc))
-            })
-            .collect();
+        let terms = crate::api::params::ordering_terms(Some(raw), &ORDERING_FIELDS);
         Ordering { terms, annotated }
     }
 

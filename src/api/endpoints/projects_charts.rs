@@ -4,13 +4,13 @@
 //! fragments `projects.*` of `queries/projects.sql`. Rust only averages, rounds, rotates the
 //! hours to the night and labels them, and picks the top taxa as PostgreSQL's sort does.
 
+use crate::api::endpoints::pg_sort::pg_top_n;
 use crate::api::endpoints::Endpoints;
 use crate::engine::catalog::Arg;
 use crate::engine::rows::{Row, RowExt};
 use crate::error::Result;
 use crate::render::pyfmt::py_round;
 use serde_json::{json, Value};
-use std::cmp::Ordering;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -118,196 +118,11 @@ fn top_taxa(rows: &[Row]) -> Value {
             )
         })
         .collect();
-    let mut top = pg_sort_limit(candidates, |a, b| b.0.cmp(&a.0), Some(10));
+    let mut top = pg_top_n(&candidates, 10, |a, b| b.0.cmp(&a.0));
     top.reverse();
     let counts: Vec<i64> = top.iter().map(|t| t.0).collect();
     let names: Vec<&str> = top.iter().map(|t| t.1).collect();
     json!({"title": "Top species observed", "data": {"x": counts, "y": names}, "type": "bar", "orientation": "h"})
-}
-
-/// PostgreSQL 15's in-memory sort of `rows` (in their input order) by `cmp`, keeping the
-/// first `bound` (`ORDER BY … LIMIT bound`): a bounded heap when there are more than twice
-/// `bound` rows, else its quicksort (`src/include/lib/sort_template.h`). Rows that `cmp`
-/// calls equal come out in the order PostgreSQL gives them, which is not the input order.
-pub fn pg_sort_limit<T, F>(rows: Vec<T>, cmp: F, bound: Option<usize>) -> Vec<T>
-where
-    F: Fn(&T, &T) -> Ordering,
-{
-    match bound {
-        Some(k) if rows.len() > 2 * k => bounded_heap(rows, &cmp, k),
-        _ => {
-            let mut rows = rows;
-            let n = rows.len();
-            pg_qsort(&mut rows, 0, n, &cmp);
-            if let Some(k) = bound {
-                rows.truncate(k);
-            }
-            rows
-        }
-    }
-}
-
-/// `sort_template.h`'s quicksort of `a[lo..lo + n]` (Bentley–McIlroy with PostgreSQL's
-/// presorted check and insertion sort below 7 elements).
-fn pg_qsort<T, F: Fn(&T, &T) -> Ordering>(a: &mut [T], mut lo: usize, mut n: usize, cmp: &F) {
-    loop {
-        if n < 7 {
-            for pm in lo + 1..lo + n {
-                let mut pl = pm;
-                while pl > lo && cmp(&a[pl - 1], &a[pl]) == Ordering::Greater {
-                    a.swap(pl, pl - 1);
-                    pl -= 1;
-                }
-            }
-            return;
-        }
-        if (lo + 1..lo + n).all(|pm| cmp(&a[pm - 1], &a[pm]) != Ordering::Greater) {
-            return;
-        }
-        let med3 = |a: &[T], x: usize, y: usize, z: usize| -> usize {
-            if cmp(&a[x], &a[y]) == Ordering::Less {
-                if cmp(&a[y], &a[z]) == Ordering::Less {
-                    y
-                } else if cmp(&a[x], &a[z]) == Ordering::Less {
-                    z
-                } else {
-                    x
-                }
-            } else if cmp(&a[y], &a[z]) == Ordering::Greater {
-                y
-            } else if cmp(&a[x], &a[z]) == Ordering::Less {
-                x
-            } else {
-                z
-            }
-        };
-        let mut pm = lo + n / 2;
-        if n > 7 {
-            let mut pl = lo;
-            let mut pn = lo + n - 1;
-            if n > 40 {
-                let d = n / 8;
-                pl = med3(a, pl, pl + d, pl + 2 * d);
-                pm = med3(a, pm - d, pm, pm + d);
-                pn = med3(a, pn - 2 * d, pn - d, pn);
-            }
-            pm = med3(a, pl, pm, pn);
-        }
-        a.swap(lo, pm);
-        let (mut pa, mut pb) = (lo + 1, lo + 1);
-        let (mut pc, mut pd) = (lo + n - 1, lo + n - 1);
-        loop {
-            while pb <= pc {
-                let r = cmp(&a[pb], &a[lo]);
-                if r == Ordering::Greater {
-                    break;
-                }
-                if r == Ordering::Equal {
-                    a.swap(pa, pb);
-                    pa += 1;
-                }
-                pb += 1;
-            }
-            while pb <= pc {
-                let r = cmp(&a[pc], &a[lo]);
-                if r == Ordering::Less {
-                    break;
-                }
-                if r == Ordering::Equal {
-                    a.swap(pc, pd);
-                    pd -= 1;
-                }
-                pc -= 1;
-            }
-            if pb > pc {
-                break;
-            }
-            a.swap(pb, pc);
-            pb += 1;
-            pc -= 1;
-        }
-        let pn = lo + n;
-        let d1 = (pa - lo).min(pb - pa);
-        for i in 0..d1 {
-            a.swap(lo + i, pb - d1 + i);
-        }
-        let d1 = (pd - pc).min(pn - pd - 1);
-        for i in 0..d1 {
-            a.swap(pb + i, pn - d1 + i);
-        }
-        let (d1, d2) = (pb - pa, pd - pc);
-        if d1 <= d2 {
-            if d1 > 1 {
-                pg_qsort(a, lo, d1, cmp);
-            }
-            if d2 <= 1 {
-                return;
-            }
-            lo = pn - d2;
-            n = d2;
-        } else {
-            if d2 > 1 {
-                pg_qsort(a, pn - d2, d2, cmp);
-            }
-            if d1 <= 1 {
-                return;
-            }
-            n = d1;
-        }
-    }
-}
-
-/// `tuplesort`'s bounded heap (`make_bounded_heap`, `TSS_BOUNDED`, `sort_bounded_heap`): a
-/// max-heap of the `k` best rows under the reversed comparator, then unheapified in place.
-fn bounded_heap<T, F: Fn(&T, &T) -> Ordering>(rows: Vec<T>, cmp: &F, k: usize) -> Vec<T> {
-    if k == 0 {
-        return Vec::new();
-    }
-    let r = |x: &T, y: &T| cmp(x, y).reverse();
-    let mut heap: Vec<T> = Vec::with_capacity(k);
-    for t in rows {
-        if heap.len() < k {
-            heap.push(t);
-            let mut j = heap.len() - 1;
-            while j > 0 {
-                let i = (j - 1) / 2;
-                if r(&heap[j], &heap[i]) != Ordering::Less {
-                    break;
-                }
-                heap.swap(i, j);
-                j = i;
-            }
-        } else if r(&t, &heap[0]) == Ordering::Greater {
-            heap[0] = t;
-            sift_down(&mut heap, k, &r);
-        }
-    }
-    let mut n = heap.len();
-    while n > 1 {
-        n -= 1;
-        heap.swap(0, n);
-        sift_down(&mut heap, n, &r);
-    }
-    heap
-}
-
-/// `tuplesort_heap_replace_top` for the element at 0 over `heap[..n]`.
-fn sift_down<T, R: Fn(&T, &T) -> Ordering>(heap: &mut [T], n: usize, r: &R) {
-    let mut i = 0;
-    loop {
-        let mut j = 2 * i + 1;
-        if j >= n {
-            break;
-        }
-        if j + 1 < n && r(&heap[j], &heap[j + 1]) == Ordering::Greater {
-            j += 1;
-        }
-        if r(&heap[i], &heap[j]) != Ordering::Greater {
-            break;
-        }
-        heap.swap(i, j);
-        i = j;
-    }
 }
 
 #[cfg(test)]
@@ -359,7 +174,7 @@ mod tests {
             (1, 30),
             (1, 31),
         ];
-        let top = pg_sort_limit(p1, desc, Some(10));
+        let top = pg_top_n(&p1, 10, desc);
         assert_eq!(ids(top), [22, 7, 26, 10, 15, 13, 20, 25, 8, 6]);
         let p3: Vec<(i64, i64)> = vec![
             (3, 1),
@@ -381,8 +196,8 @@ mod tests {
             (1, 28),
             (6, 29),
         ];
-        let top = pg_sort_limit(p3, desc, Some(10));
+        let top = pg_top_n(&p3, 10, desc);
         assert_eq!(ids(top), [25, 10, 7, 26, 22, 8, 13, 20, 15, 29]);
-        assert!(pg_sort_limit(Vec::<(i64, i64)>::new(), desc, Some(10)).is_empty());
+        assert!(pg_top_n(&Vec::<(i64, i64)>::new(), 10, desc).is_empty());
     }
 }

@@ -62,27 +62,10 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
     ))
 }
 
-/// The ordering terms DRF's `OrderingFilter.get_ordering` keeps: the last `ordering` value
-/// split on commas, each term stripped, kept when its name without one leading `-` is an
-/// ordering field; `(field, descending)`.
+/// The ordering terms DRF's `OrderingFilter.get_ordering` keeps of `value` (the last
+/// `ordering`).
 pub(super) fn ordering_terms(value: Option<&str>) -> Vec<(&'static str, bool)> {
-    let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return Vec::new();
-    };
-    value
-        .split(',')
-        .map(str::trim)
-        .filter_map(|term| {
-            let (name, desc) = match term.strip_prefix('-') {
-                Some(n) => (n, true),
-                None => (term, false),
-            };
-            ORDERING_FIELDS
-                .into_iter()
-                .find(|f| *f == name)
-                .map(|f| (f, desc))
-        })
-        .collect()
+    crate::api::params::ordering_terms(value, &ORDERING_FIELDS)
 }
 
 /// `ORDER BY`: the NullsLastOrderingFilter terms, else Taxon.Meta.ordering

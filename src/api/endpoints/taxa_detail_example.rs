@@ -3,7 +3,7 @@
 //! `TaxonOccurrenceNestedSerializer`) and `summary_data` (`Taxon.summary_data` with the charts
 //! `average_occurrences_per_day` / `_per_month` of ami/main/charts.py). SQL: queries/taxa_detail.sql.
 
-use super::events_pgsort::pg_qsort;
+use super::pg_sort::pg_qsort;
 use super::taxa_detail_filters::Scope;
 use crate::api::endpoints::{Endpoints, Model};
 use crate::engine::catalog::Arg;

@@ -9,7 +9,7 @@
 use crate::api::endpoints::Endpoints;
 use crate::api::params::drf_integer_text;
 use crate::api::params::{py_int, PyInt};
-use crate::api::request::ApiError;
+use crate::api::request::{ApiError, RANKS};
 use crate::engine::catalog::Arg;
 use crate::error::Result;
 use serde_json::{json, Map, Value};
@@ -136,22 +136,6 @@ pub(super) struct Filters {
     /// TaxonBestScoreFilter: `best_determination_score >= v` on the annotation.
     pub best_min: Option<f64>,
 }
-
-/// `TaxonRank` names, the choices of the `rank` ChoiceFilter.
-const RANKS: &[&str] = &[
-    "KINGDOM",
-    "PHYLUM",
-    "CLASS",
-    "ORDER",
-    "SUPERFAMILY",
-    "FAMILY",
-    "SUBFAMILY",
-    "TRIBE",
-    "SUBTRIBE",
-    "GENUS",
-    "SPECIES",
-    "UNKNOWN",
-];
 
 const CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
 

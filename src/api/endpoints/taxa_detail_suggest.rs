@@ -4,7 +4,7 @@
 //! `min(10, limit)` by PostgreSQL's bounded sort (no tiebreak). No pagination, no filter
 //! backends, no `project_id`. SQL: `taxa_suggest.candidates` of queries/taxa_detail.sql.
 
-use super::events_pgsort::pg_top_n;
+use super::pg_sort::pg_top_n;
 use super::taxa_detail::parent_object;
 use super::taxa_detail_filters::{py_strip, server_error};
 use crate::api::endpoints::{Answer, Endpoints, Model};

@@ -8,8 +8,8 @@
 use crate::api::endpoints::taxa::{order_sql, ordering_terms};
 use crate::api::endpoints::Endpoints;
 use crate::api::params::py_int;
-use crate::api::request::ApiError;
 use crate::api::request::Requester;
+use crate::api::request::{ApiError, RANKS};
 use crate::engine::catalog::Arg;
 use crate::error::Result;
 use serde_json::{Map, Value};
@@ -20,22 +20,6 @@ const PROJECT_ONLY: [&str; 3] = [
     "verified_count",
     "last_detected",
     "best_determination_score",
-];
-
-/// `TaxonRank` names (the `rank` ChoiceFilter's choices, case-sensitive).
-const RANKS: [&str; 12] = [
-    "KINGDOM",
-    "PHYLUM",
-    "CLASS",
-    "ORDER",
-    "SUPERFAMILY",
-    "FAMILY",
-    "SUBFAMILY",
-    "TRIBE",
-    "SUBTRIBE",
-    "GENUS",
-    "SPECIES",
-    "UNKNOWN",
 ];
 
 const INVALID_CHOICE: &str =

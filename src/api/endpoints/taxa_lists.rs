@@ -58,26 +58,10 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
     Some(Order::Keys(keys))
 }
 
-/// DRF `OrderingFilter.get_ordering`: the last `ordering` value split on commas, each term
-/// stripped, kept when its name without one leading `-` is an ordering field.
+/// The `ordering` terms among the ordering fields.
 fn ordering_terms(p: &Params) -> Vec<(&'static str, bool)> {
-    let Some(value) = p.given("ordering") else {
-        return Vec::new();
-    };
-    value
-        .split(',')
-        .map(|t| t.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)))
-        .filter_map(|t| {
-            let (field, desc) = match t.strip_prefix('-') {
-                Some(f) => (f, true),
-                None => (t, false),
-            };
-            ORDERING
-                .iter()
-                .find(|(name, _)| *name == field)
-                .map(|(name, _)| (*name, desc))
-        })
-        .collect()
+    let names: Vec<&'static str> = ORDERING.iter().map(|(name, _)| *name).collect();
+    p.ordering(&names)
 }
 
 /// `ORDER BY` of the terms (`NULLS LAST` both ways), then occlens's tiebreak `l.id`.

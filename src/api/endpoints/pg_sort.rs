@@ -12,7 +12,8 @@
 //!   `tuplesort_heap_replace_top`, `sort_bounded_heap`).
 //!
 //! On the fixture these reproduce every recorded tie order: first-capture detections,
-//! deployment example captures and the event top-taxa chart.
+//! deployment example captures, the event and project top-taxa charts, the taxon example
+//! occurrence and suggestions.
 
 use std::cmp::Ordering;
 
