@@ -381,6 +381,28 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         ("/api/v2/occurrences/999999/?project_id=1", "not found"),
         ("/api/v2/nothing/", "not found"),
         ("/api/v2/occurrences/99999999999999999999999/", "not found"),
+        // The other endpoints: DRF's and django-filter's errors.
+        ("/api/v2/status/summary/", "project_id"),
+        ("/api/v2/status/summary/?project_id=abc", "project_id"),
+        (
+            "/api/v2/status/summary/?project_id=-1",
+            "greater than or equal to 0",
+        ),
+        ("/api/v2/status/summary/?project_id=0", "not found"),
+        ("/api/v2/taxa/lists/", "project_id"),
+        ("/api/v2/taxa/?project_id=1&rank=species", "rank"),
+        ("/api/v2/taxa/?project_id=1&event=999999", "does not exist"),
+        ("/api/v2/taxa/99999999999999999999999/", "not found"),
+        (
+            "/api/v2/occurrences/stats/top-identifiers/?project_id=1&limit=0",
+            "limit",
+        ),
+        (
+            "/api/v2/occurrences/stats/model-agreement/?project_id=1&agreement_coarsest_rank=x",
+            "agreement_coarsest_rank",
+        ),
+        ("/api/v2/projects/abc/", "not found"),
+        ("/api/v2/events/?deployment=999999", "deployment"),
     ] {
         cases.push(
             case(
@@ -388,6 +410,23 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
                 &["--snapshot", good, "api", path],
                 Some(4),
                 names,
+            )
+            .body(),
+        );
+    }
+    // Request text that looks like a fragment placeholder stays text (it once reached SQL
+    // binding and panicked): answered as Antenna answers it.
+    for path in [
+        "/api/v2/taxa/?search=%24%7Bvalue%7D",
+        "/api/v2/taxa/?project_id=1&name=%24%7Bproject%7D",
+        "/api/v2/taxa/suggest/?q=%24%7Bq%7Dx",
+    ] {
+        cases.push(
+            case(
+                &format!("request (placeholder text): {path}"),
+                &["--snapshot", good, "api", path],
+                Some(0),
+                "",
             )
             .body(),
         );

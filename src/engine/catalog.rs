@@ -395,22 +395,33 @@ impl Fragments {
         }
     }
 
-    /// The fragment `name` with each `${key}` replaced by its value rendered as SQL. A
-    /// fragment name or a `${key}` left unbound is a bug of occlens: a panic naming both
-    /// (the command line reports it as an internal error), never SQL with a hole.
+    /// The fragment `name` with each `${key}` replaced by its value rendered as SQL, in one
+    /// pass over the fragment's own text: a value is never scanned again (a request's text
+    /// holding `${…}` stays text). A fragment name or a `${key}` left unbound is a bug of
+    /// occlens: a panic naming both (the command line reports it as an internal error), never
+    /// SQL with a hole.
     pub fn bind(&self, name: &str, params: &[(&str, Arg)]) -> String {
-        let mut text = self
+        let template = self
             .0
             .get(name)
-            .unwrap_or_else(|| panic!("queries/ has no fragment {name}"))
-            .clone();
-        for (k, v) in params {
-            text = text.replace(&format!("${{{k}}}"), &v.render());
+            .unwrap_or_else(|| panic!("queries/ has no fragment {name}"));
+        let mut text = String::with_capacity(template.len());
+        let mut rest = template.as_str();
+        while let Some(at) = rest.find("${") {
+            text.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            let end = after
+                .find('}')
+                .unwrap_or_else(|| panic!("fragment {name}: unterminated ${{ at {after:?}"));
+            let key = &after[..end];
+            let value = params
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap_or_else(|| panic!("fragment {name}: ${{{key}}} is not bound"));
+            text.push_str(&value.1.render());
+            rest = &after[end + 1..];
         }
-        if let Some(at) = text.find("${") {
-            let key: String = text[at..].chars().take_while(|&c| c != '}').collect();
-            panic!("fragment {name}: {key}}} is not bound");
-        }
+        text.push_str(rest);
         text
     }
 
@@ -452,6 +463,14 @@ mod tests {
         assert_eq!(Arg::Str("it's").render(), "'it''s'");
         assert_eq!(Arg::Name("main_taxon").render(), "main_taxon");
         assert!(std::panic::catch_unwind(|| Arg::Name("a; DROP").render()).is_err());
+    }
+
+    #[test]
+    fn bound_values_are_never_scanned_again() {
+        let f = Fragments::load();
+        // A request's text holding `${…}` (a search string) stays a string literal.
+        let sql = f.bind("event", &[("value", Arg::Str("${value}'${id}"))]);
+        assert_eq!(sql, "o.event_id = '${value}''${id}'");
     }
 
     #[test]

@@ -217,6 +217,13 @@ async fn list(e: &Endpoints<'_>) -> Answer {
         .chain(examples.iter().map(|c| c.i64("project_id")));
     let members = members(e, projects).await?;
     let mut results = Vec::with_capacity(rows.len());
+    // The example captures by event (one pass; a page may hold many events).
+    let mut examples_of: std::collections::HashMap<i64, Vec<&Row>> = Default::default();
+    for c in &examples {
+        if let Some(event) = c.i64("event_id") {
+            examples_of.entry(event).or_default().push(c);
+        }
+    }
     for r in &rows {
         let Some(mut m) = common(e, r, &members) else {
             return Ok(Err(no_start()));
@@ -227,9 +234,10 @@ async fn list(e: &Endpoints<'_>) -> Answer {
             "captures".into(),
             json!(format!("{}/api/v2/captures/?event={id}", e.base())),
         );
-        let example: Vec<Value> = examples
-            .iter()
-            .filter(|c| c.i64("event_id") == Some(id))
+        let example: Vec<Value> = examples_of
+            .get(&id)
+            .into_iter()
+            .flatten()
             .map(|c| {
                 let mut v = capture(e, c);
                 v.insert("thumbnails".into(), thumbnails(e, c));

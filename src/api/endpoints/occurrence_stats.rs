@@ -294,8 +294,10 @@ fn wilson_interval(successes: i64, total: i64) -> Option<(f64, f64)> {
     let phat = successes as f64 / n;
     let z2 = Z * Z;
     let denom = 1.0 + z2 / n;
-    let center = (phat + z2 / (2 * total) as f64) / denom;
-    let margin = (Z / denom) * (phat * (1.0 - phat) / n + z2 / (4 * total * total) as f64).sqrt();
+    // 2n and 4n² in floating point: the same values as Python's exact integers rounded
+    // once (scaling by 2 and 4 is exact), and no i64 overflow.
+    let center = (phat + z2 / (2.0 * n)) / denom;
+    let margin = (Z / denom) * (phat * (1.0 - phat) / n + z2 / (4.0 * n * n)).sqrt();
     let low = center - margin;
     let high = center + margin;
     // Python's max(0.0, x) / min(1.0, x): the first argument unless the second is beyond it.

@@ -227,7 +227,7 @@ async fn filterset(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Reply<()>
     }
     let projects = p.all("projects");
     if !projects.is_empty() {
-        match project_choices(e, &projects).await? {
+        match super::taxa_list_params::projects(e, &projects).await? {
             Ok(ids) => {
                 let ids = ids.as_slice();
                 conditions.push(e.sql("taxa_detail.projects", &[("ids", Arg::Ints(ids))]));
@@ -245,36 +245,6 @@ async fn filterset(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Reply<()>
             body: Value::Object(errors),
         })
     })
-}
-
-/// ModelMultipleChoiceField `_check_values`: every value must pass `int()`, then each must be
-/// the text of an existing project's id (`str(pk)`); the first failure is the message.
-async fn project_choices(
-    e: &Endpoints<'_>,
-    values: &[&str],
-) -> Result<std::result::Result<Vec<i64>, String>> {
-    let mut ids = Vec::new();
-    for v in values {
-        match py_int(v) {
-            None => return Ok(Err(format!("\u{201c}{v}\u{201d} is not a valid value."))),
-            Some(PyInt::Int(id)) => ids.push(id),
-            Some(PyInt::Big) => {}
-        }
-    }
-    for v in values {
-        let known = match v.parse::<i64>() {
-            Ok(id) if id.to_string() == *v => {
-                matches!(lookup(e, "main_project", v).await?, Found::Row(_))
-            }
-            _ => false,
-        };
-        if !known {
-            return Ok(Err(format!(
-                "Select a valid choice. {v} is not one of the available choices."
-            )));
-        }
-    }
-    Ok(Ok(ids))
 }
 
 /// SearchFilter: `search` with NULs removed and commas as spaces, split on whitespace; every

@@ -264,8 +264,9 @@ async fn filterset(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Step<()> 
 
 /// `ModelMultipleChoiceField._check_values`: every value must pass `int()` (else
 /// `“v” is not a valid value.`), then be the text of an existing project id (else
-/// `Select a valid choice. v is not one of the available choices.`).
-async fn projects(
+/// `Select a valid choice. v is not one of the available choices.`). One statement for all
+/// values (the list's and the detail's `projects` filter).
+pub(super) async fn projects(
     e: &Endpoints<'_>,
     values: &[&str],
 ) -> Result<std::result::Result<Vec<i64>, String>> {
