@@ -7,7 +7,7 @@ use super::events::{capture, common, finish, members, no_start, perms, scope, th
 use super::events_params::{fromisoformat, path_id, pg_instant};
 use super::pg_sort::{nulls_last, pg_qsort, pg_top_n};
 use crate::api::endpoints::{Answer, Endpoints, Model};
-use crate::api::params::{py_int, PyInt};
+use crate::api::params::{py_int, quote_plus, PyInt};
 use crate::api::request::ApiError;
 use crate::engine::catalog::Arg;
 use crate::engine::rows::{Row, RowExt};
@@ -223,21 +223,6 @@ fn captures_url(e: &Endpoints<'_>, event: i64, offset: &PageOffset) -> String {
         _ => {}
     }
     url
-}
-
-/// Python's `urllib.parse.quote_plus` (what `urlencode` applies to each value).
-fn quote_plus(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// `EventCaptureNestedSerializer` of the first capture, with its detections.
