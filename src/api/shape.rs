@@ -35,6 +35,17 @@ pub struct Shaper<'a> {
     pub export: bool,
 }
 
+/// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
+/// and rank (none when the column is NULL or not a JSON list).
+pub(crate) fn parents(parents_json: Option<&str>) -> Vec<Value> {
+    parents_json
+        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| json!({"id": p["id"], "name": p["name"], "rank": p["rank"]}))
+        .collect()
+}
+
 fn strings(items: &[&str]) -> Value {
     Value::Array(items.iter().map(|s| Value::from(*s)).collect())
 }
@@ -119,14 +130,10 @@ impl Shaper<'_> {
             return Value::Null;
         };
         m.insert("parent".into(), self.taxon_no_parent(t.i64("parent_id")));
-        let parents: Vec<Value> = t
-            .str("parents_json")
-            .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| json!({"id": p["id"], "name": p["name"], "rank": p["rank"]}))
-            .collect();
-        m.insert("parents".into(), Value::Array(parents));
+        m.insert(
+            "parents".into(),
+            Value::Array(parents(t.str("parents_json"))),
+        );
         m.insert("user_permissions".into(), self.perms(Kind::Taxon, None));
         Value::Object(m)
     }

@@ -141,14 +141,7 @@ fn item(
 ) -> Map<String, Value> {
     let field = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
     let id = r.i64("id").unwrap_or_default();
-    // TaxonParentSerializer(many=True, source="parents_json"): id, name, rank.
-    let parents: Vec<Value> = r
-        .str("parents_json")
-        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| json!({"id": p["id"], "name": p["name"], "rank": p["rank"]}))
-        .collect();
+    let parents = crate::api::shape::parents(r.str("parents_json"));
     let mut m = Map::new();
     m.insert("id".into(), json!(id));
     m.insert("name".into(), field("name"));
