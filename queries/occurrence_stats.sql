@@ -17,7 +17,7 @@ SELECT (SELECT count(*) FROM main_project WHERE id = ${project}) AS found,
 SELECT u.id, u.name, count(DISTINCT i.occurrence_id) AS identification_count
 FROM users_user u
 JOIN main_identification i ON i.user_id = u.id
-JOIN main_occurrence o ON o.id = i.occurrence_id
+JOIN occurrence_facts o ON o.id = i.occurrence_id
 WHERE o.project_id = ${project}
 GROUP BY u.id, u.name
 ORDER BY identification_count DESC, u.id ASC
@@ -30,14 +30,15 @@ LIMIT ${limit}
 -- with m = `best_machine_prediction_taxon_id` (with_best_machine_prediction:
 -- BEST_MACHINE_PREDICTION_ORDER over every classification of the occurrence's detections =
 -- variant S, `best_prediction_s`; NULL without one) and u = `best_user_taxon_id` (the best
--- non-withdrawn identification's taxon, BEST_IDENTIFICATION_ORDER, `best_identification`).
+-- non-withdrawn identification's taxon, BEST_IDENTIFICATION_ORDER, `best_identification`),
+-- both read from occurrence_facts (queries/11_facts.sql, cached per project).
 -- Used as a CTE prefix by the two statements below. ${keys}: occurrence_keys or its cache.
 WITH base AS (SELECT o.id FROM ${keys} o WHERE ${where}),
 verified AS (
-  SELECT b.id, bp.taxon_id AS m, bi.taxon_id AS u
+  SELECT b.id, f.best_machine_taxon_id AS m, f.best_user_taxon_id AS u
   FROM base b
-  JOIN best_identification bi ON bi.occurrence_id = b.id
-  LEFT JOIN best_prediction_s bp ON bp.occurrence_id = b.id
+  JOIN occurrence_facts f ON f.id = b.id
+  WHERE f.identified
 )
 
 -- name: occurrence_stats.agreement

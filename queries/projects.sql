@@ -90,19 +90,18 @@ ORDER BY t.ordering ASC NULLS LAST, lower(t.name), t.name, t.id
 -- name: projects.captures_per_hour
 -- charts.captures_per_hour: SourceImage.filter(project=P).exclude(timestamp=None), counted per
 -- (local date, local hour); per hour the total and the number of dates (averaged in Rust).
-SELECT CAST(date_part('hour', wall_clock(s."timestamp")) AS BIGINT) AS hour,
-       count(*) AS total,
-       count(DISTINCT CAST(wall_clock(s."timestamp") AS DATE)) AS days
-FROM main_sourceimage s
-WHERE s.project_id = ${project} AND s."timestamp" IS NOT NULL
+-- capture_hours (queries/11_facts.sql) holds one row per (deployment, date, hour).
+SELECT s.hour, sum(s.captures) AS total, count(DISTINCT s.day) AS days
+FROM capture_hours s
+WHERE s.project_id = ${project} AND s.day IS NOT NULL
 GROUP BY 1
 ORDER BY 1
 
 -- name: projects.captures_per_month
 -- charts.captures_per_month: SourceImage.filter(project=P) per timestamp__month (local).
-SELECT CAST(date_part('month', wall_clock(s."timestamp")) AS BIGINT) AS month, count(*) AS n
-FROM main_sourceimage s
-WHERE s.project_id = ${project} AND s."timestamp" IS NOT NULL
+SELECT CAST(date_part('month', s.day) AS BIGINT) AS month, sum(s.captures) AS n
+FROM capture_hours s
+WHERE s.project_id = ${project} AND s.day IS NOT NULL
 GROUP BY 1
 ORDER BY 1
 
@@ -110,14 +109,11 @@ ORDER BY 1
 -- charts.detections_per_hour: Detection.filter(build_occurrence_default_filters_q(project,
 -- request=None, "occurrence")).filter(occurrence__project=P).exclude(source_image__timestamp
 -- =None), per the capture's (local date, local hour). Null markers count; no .valid().
--- ${defaults}: the defaults fragment of queries/request.sql (over o).
-SELECT CAST(date_part('hour', wall_clock(s."timestamp")) AS BIGINT) AS hour,
-       count(*) AS total,
-       count(DISTINCT CAST(wall_clock(s."timestamp") AS DATE)) AS days
-FROM main_detection d
-JOIN main_occurrence o ON o.id = d.occurrence_id
-JOIN main_sourceimage s ON s.id = d.source_image_id
-WHERE o.project_id = ${project} AND s."timestamp" IS NOT NULL AND ${defaults}
+-- detection_hours (queries/11_facts.sql) holds one row per (project, passes its default
+-- filters, date, hour).
+SELECT d.hour, sum(d.detections) AS total, count(DISTINCT d.day) AS days
+FROM detection_hours d
+WHERE d.project_id = ${project} AND d.passes_defaults
 GROUP BY 1
 ORDER BY 1
 
@@ -126,12 +122,11 @@ ORDER BY 1
 -- (species: distinct determinations of any rank): Occurrence.apply_default_filters(P,
 -- request=None).filter(project=P) per event__start__month (local); no .valid(). Occurrences
 -- without an event have no month and are left out (Antenna drops the NULL month).
-SELECT CAST(date_part('month', wall_clock(e.start)) AS BIGINT) AS month,
+SELECT o.event_month AS month,
        count(*) AS occurrences,
        count(DISTINCT o.determination_id) AS species
-FROM main_occurrence o
-JOIN main_event e ON e.id = o.event_id
-WHERE o.project_id = ${project} AND ${defaults}
+FROM occurrence_facts o
+WHERE o.project_id = ${project} AND o.event_month IS NOT NULL AND ${defaults}
 GROUP BY 1
 ORDER BY 1
 
@@ -142,12 +137,9 @@ ORDER BY 1
 -- of PostgreSQL's sort for .order_by("-occurrence_count")[:10], which projects_charts.rs
 -- simulates (ties).
 SELECT t.id, t.name,
-       count(DISTINCT CASE WHEN o.determination_score >= p.default_filters_score_threshold
-                            AND f.taxon_id IS NOT NULL THEN o.id END) AS occurrence_count
-FROM main_occurrence o
+       count(DISTINCT CASE WHEN o.passes_defaults THEN o.id END) AS occurrence_count
+FROM occurrence_facts o
 JOIN main_taxon t ON t.id = o.determination_id
-JOIN main_project p ON p.id = o.project_id
-LEFT JOIN default_filter_taxa f ON f.project_id = o.project_id AND f.taxon_id = o.determination_id
 WHERE o.project_id = ${project}
 GROUP BY t.id, t.name
 ORDER BY t.id

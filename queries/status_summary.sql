@@ -16,6 +16,8 @@
 --   TRUE (apply_defaults=false).
 -- taxa_count: Occurrence.visible_for_user(user).apply_default_filters(P, request)
 --   .unique_taxa(P): distinct determinations of occurrences with an event (no .valid()).
+-- Captures and occurrences are read from the per-project facts of queries/11_facts.sql
+-- (capture_hours: captures counted per deployment and hour; occurrence_facts).
 SELECT
   (SELECT count(*) FROM main_project p
     WHERE ${superuser} OR p.id IN (${visible})) AS projects_count,
@@ -25,13 +27,14 @@ SELECT
   (SELECT count(*) FROM main_event e JOIN main_deployment d ON d.id = e.deployment_id
     WHERE d.project_id = ${project}
       AND (${superuser} OR e.project_id IN (${visible}))) AS events_count,
-  (SELECT count(*) FROM main_sourceimage s JOIN main_deployment d ON d.id = s.deployment_id
+  (SELECT coalesce(sum(s.captures), 0) FROM capture_hours s
+    JOIN main_deployment d ON d.id = s.deployment_id
     WHERE d.project_id = ${project}
       AND (${superuser} OR s.project_id IN (${visible}))) AS captures_count,
-  (SELECT count(*) FROM valid_occurrence o
-    WHERE o.project_id = ${project} AND ${defaults}
+  (SELECT count(*) FROM occurrence_facts o
+    WHERE o.project_id = ${project} AND o.is_valid AND ${defaults}
       AND (${superuser} OR o.project_id IN (${visible}))) AS occurrences_count,
-  (SELECT count(DISTINCT o.determination_id) FROM main_occurrence o
+  (SELECT count(DISTINCT o.determination_id) FROM occurrence_facts o
     WHERE o.project_id = ${project} AND o.determination_id IS NOT NULL
       AND o.event_id IS NOT NULL AND ${defaults}
       AND (${superuser} OR o.project_id IN (${visible}))) AS taxa_count

@@ -12,29 +12,28 @@
 -- ?occurrence/?deployment/?event/?collection, each bound in ${occ_where}) AND
 -- build_occurrence_default_filters_q (score threshold and default taxa unless
 -- apply_defaults=false). No .valid(): occurrences without detections count too.
--- direct: occurrences_count (Coalesce(Count, 0)), best_determination_score (Max score) and
--- last_detected (Max detection timestamp; ${last_where} restricts it to the collection's
--- captures on the aggregated ?collection= path) over occurrences determined exactly as t.
+-- The occurrences are read from occurrence_facts (queries/11_facts.sql: every occurrence,
+-- cached per project), never from their detections or identifications.
+-- direct: occurrences_count (Coalesce(Count, 0)) and best_determination_score (Max score)
+-- over occurrences determined exactly as t. last: last_detected (Max detection timestamp);
+-- ${last} is taxa.last.all, or taxa.last.collection on the aggregated ?collection= path.
 -- ver: with_verification_counts: distinct occurrences with a non-withdrawn identification
 -- whose determination is t or below t (determination id and its parents_json ids).
 -- ${taxon_where}: the row conditions (visibility, default taxa, observed, verified and the
 -- taxon-level filters); ${order}: NullsLastOrderingFilter terms or Meta.ordering, then id.
 WITH occ AS (
-  SELECT o.id, o.determination_id, o.determination_score
-  FROM main_occurrence o
+  SELECT o.id, o.determination_id, o.determination_score, o.last_detected, o.identified
+  FROM occurrence_facts o
   WHERE o.project_id = ${project} AND o.event_id IS NOT NULL AND ${occ_where}
 ), direct AS (
   SELECT determination_id AS taxon_id, count(*) AS n, max(determination_score) AS best
   FROM occ WHERE determination_id IS NOT NULL GROUP BY determination_id
 ), last AS (
-  SELECT o.determination_id AS taxon_id, max(d."timestamp") AS ts
-  FROM occ o JOIN main_detection d ON d.occurrence_id = o.id
-  WHERE ${last_where}
-  GROUP BY o.determination_id
+  ${last}
 ), ver AS (
   SELECT a.ancestor_id AS taxon_id, count(DISTINCT o.id) AS n
   FROM occ o JOIN taxon_ancestry a ON a.taxon_id = o.determination_id
-  WHERE o.id IN (SELECT occurrence_id FROM main_identification WHERE NOT withdrawn)
+  WHERE o.identified
   GROUP BY a.ancestor_id
 )
 SELECT t.id, t.name, t.rank, t.parent_id, t.parents_json,
@@ -103,18 +102,28 @@ o.id IN (SELECT d.occurrence_id FROM main_detection d
 o.determination_score >= (SELECT default_filters_score_threshold FROM main_project WHERE id = ${project})
 AND o.determination_id IN (SELECT taxon_id FROM default_filter_taxa WHERE project_id = ${project})
 
+-- name: taxa.last.all
+-- with_observation_counts_subqueries: Max(detections__timestamp) of the occurrences determined
+-- as t: the latest of their own latest detections (null markers included).
+SELECT determination_id AS taxon_id, max(last_detected) AS ts
+FROM occ
+GROUP BY determination_id
+
 -- name: taxa.last.collection
 -- with_observation_counts_aggregated with ?collection=<id>: Max(detections__timestamp) shares
 -- the detections join of the collection filter, so only detections on its captures count.
-d.source_image_id IN (SELECT sourceimage_id FROM main_sourceimagecollection_images
-                      WHERE sourceimagecollection_id = ${id})
+SELECT o.determination_id AS taxon_id, max(d."timestamp") AS ts
+FROM occ o JOIN main_detection d ON d.occurrence_id = o.id
+WHERE d.source_image_id IN (SELECT sourceimage_id FROM main_sourceimagecollection_images
+                            WHERE sourceimagecollection_id = ${id})
+GROUP BY o.determination_id
 
 -- name: taxa.visible
 -- TaxonQuerySet.visible_for_user (non-superusers): linked to a visible project
 -- (main_taxon_projects) or the determination of an occurrence of one (any validity).
 -- ${projects}: the visible_projects fragment of queries/endpoints.sql.
 (t.id IN (SELECT taxon_id FROM main_taxon_projects WHERE project_id IN (${projects}))
- OR t.id IN (SELECT determination_id FROM main_occurrence
+ OR t.id IN (SELECT determination_id FROM occurrence_facts
              WHERE determination_id IS NOT NULL AND project_id IN (${projects})))
 
 -- name: taxa.default_taxa
@@ -153,17 +162,17 @@ t.parent_id = ${id}
 -- name: taxa.occurrences_event
 -- filterset_fields occurrences__event: some occurrence (any project, validity, no defaults)
 -- determined as t in this event.
-t.id IN (SELECT determination_id FROM main_occurrence
+t.id IN (SELECT determination_id FROM occurrence_facts
          WHERE determination_id IS NOT NULL AND event_id = ${id})
 
 -- name: taxa.occurrences_deployment
 -- filterset_fields occurrences__deployment.
-t.id IN (SELECT determination_id FROM main_occurrence
+t.id IN (SELECT determination_id FROM occurrence_facts
          WHERE determination_id IS NOT NULL AND deployment_id = ${id})
 
 -- name: taxa.occurrences_project
 -- filterset_fields occurrences__project (independent of ?project_id).
-t.id IN (SELECT determination_id FROM main_occurrence
+t.id IN (SELECT determination_id FROM occurrence_facts
          WHERE determination_id IS NOT NULL AND project_id = ${id})
 
 -- name: taxa.projects

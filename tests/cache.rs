@@ -153,7 +153,10 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
         files,
         [
             "_occlens_cache.json",
+            "capture_hours.parquet",
             "default_filter_taxa.parquet",
+            "detection_hours.parquet",
+            "occurrence_facts.parquet",
             "occurrence_list.parquet",
             "taxon_ancestry.parquet"
         ]

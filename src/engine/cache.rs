@@ -1,7 +1,8 @@
 //! The cache of derived tables: `occurrence_list` (the one view every list page, detail and
 //! export reads, and the expensive one — detection aggregates, best prediction, best
-//! identification, cover image of every occurrence) and the taxon views the default filters
-//! read, computed once per snapshot version and stored as Parquet, so that later requests
+//! identification, cover image of every occurrence), the taxon views the default filters
+//! read, and the facts the other endpoints aggregate per project (`occurrence_facts`,
+//! `capture_hours`, `detection_hours`: queries/11_facts.sql), computed once per snapshot version and stored as Parquet, so that later requests
 //! read them instead of recomputing them.
 //!
 //! The cache is keyed by a fingerprint of everything the view's rows depend on: every snapshot
@@ -31,6 +32,17 @@ pub const CACHED_VIEWS: &[(&str, &str, Option<&str>)] = &[
     ("taxon_ancestry", "taxon_id, ancestor_id", None),
     ("default_filter_taxa", "project_id, taxon_id", None),
     ("occurrence_list", "project_id, id", Some("id")),
+    ("occurrence_facts", "project_id, id", Some("id")),
+    (
+        "capture_hours",
+        "project_id, deployment_id, day, hour",
+        None,
+    ),
+    (
+        "detection_hours",
+        "project_id, passes_defaults, day, hour",
+        None,
+    ),
 ];
 
 /// Occurrences per range when building: SF10 (10M occurrences) in one range peaked at 8.6 GB,

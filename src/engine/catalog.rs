@@ -39,6 +39,7 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
     ),
     ("09_dwca.sql", include_str!("../../queries/09_dwca.sql")),
     ("10_audit.sql", include_str!("../../queries/10_audit.sql")),
+    ("11_facts.sql", include_str!("../../queries/11_facts.sql")),
 ];
 
 /// The reference formulations (window functions) of the top-1 rules: a view `X_window` is the

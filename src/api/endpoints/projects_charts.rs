@@ -26,7 +26,7 @@ pub async fn summary_data(e: &Endpoints<'_>, project: i64) -> Result<Value> {
         .rows(&e.sql("projects.captures_per_month", &[p()]))
         .await?;
     let detections_hour = e
-        .rows(&e.sql("projects.detections_per_hour", &[p(), d()]))
+        .rows(&e.sql("projects.detections_per_hour", &[p()]))
         .await?;
     let occurrences_month = e
         .rows(&e.sql("projects.occurrences_per_month", &[p(), d()]))

@@ -111,7 +111,7 @@ pub(super) fn forms_float(raw: Option<&str>) -> std::result::Result<Option<f64>,
 /// What a project's list counts over (`get_occurrence_filters`, the default filters).
 struct Scope {
     occ_where: Vec<String>,
-    last_where: String,
+    last: String,
 }
 
 async fn exists(e: &Endpoints<'_>, table: &str, id: i64) -> Result<bool> {
@@ -180,16 +180,13 @@ async fn scope(e: &Endpoints<'_>, project: i64) -> Step<Scope> {
     }
     // with_observation_counts_aggregated (the `collection` key is present, even empty): the
     // last detection is taken among the collection's captures.
-    let last_where = match collection {
+    let last = match collection {
         Some(id) if p.last("collection").is_some() => {
             e.sql("taxa.last.collection", &[("id", Arg::Int(id))])
         }
-        _ => "TRUE".to_string(),
+        _ => e.sql("taxa.last.all", &[]),
     };
-    Ok(Ok(Scope {
-        occ_where,
-        last_where,
-    }))
+    Ok(Ok(Scope { occ_where, last }))
 }
 
 /// The DjangoFilterBackend filterset (`filterset_fields`): conditions, or the 400 listing
@@ -451,7 +448,7 @@ pub(super) async fn plan(e: &Endpoints<'_>) -> Step<Plan> {
                 &[
                     ("project", Arg::Int(id)),
                     ("occ_where", Arg::Sql(&occ_where)),
-                    ("last_where", Arg::Sql(&scope.last_where)),
+                    ("last", Arg::Sql(&scope.last)),
                     ("taxon_where", Arg::Sql(&taxon_where)),
                     ("order", Arg::Sql(&order)),
                 ],
