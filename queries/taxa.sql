@@ -26,7 +26,8 @@ WITH occ AS (
   FROM occurrence_facts o
   WHERE o.project_id = ${project} AND o.event_id IS NOT NULL AND ${occ_where}
 ), direct AS (
-  SELECT determination_id AS taxon_id, count(*) AS n, max(determination_score) AS best
+  SELECT determination_id AS taxon_id, count(*) AS n, max(determination_score) AS best,
+         max(last_detected) AS last_detected
   FROM occ WHERE determination_id IS NOT NULL GROUP BY determination_id
 ), last AS (
   ${last}
@@ -104,10 +105,8 @@ AND o.determination_id IN (SELECT taxon_id FROM default_filter_taxa WHERE projec
 
 -- name: taxa.last.all
 -- with_observation_counts_subqueries: Max(detections__timestamp) of the occurrences determined
--- as t: the latest of their own latest detections (null markers included).
-SELECT determination_id AS taxon_id, max(last_detected) AS ts
-FROM occ
-GROUP BY determination_id
+-- as t: the latest of their own latest detections (null markers included), taken in direct.
+SELECT taxon_id, last_detected AS ts FROM direct
 
 -- name: taxa.last.collection
 -- with_observation_counts_aggregated with ?collection=<id>: Max(detections__timestamp) shares

@@ -158,7 +158,8 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
             "detection_hours.parquet",
             "occurrence_facts.parquet",
             "occurrence_list.parquet",
-            "taxon_ancestry.parquet"
+            "taxon_ancestry.parquet",
+            "taxon_parent.parquet"
         ]
     );
     // The environment variable names the directory too.

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 pub const CACHED_VIEWS: &[(&str, &str, Option<&str>)] = &[
     ("taxon_ancestry", "taxon_id, ancestor_id", None),
     ("default_filter_taxa", "project_id, taxon_id", None),
+    ("taxon_parent", "taxon_id, position", None),
     ("occurrence_list", "project_id, id", Some("id")),
     ("occurrence_facts", "project_id, id", Some("id")),
     (

@@ -52,7 +52,39 @@ pub fn record(sql: &str) {
 }
 
 pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>> {
-    let sql = sql.as_ref();
+    to_rows(&batches(ctx, sql.as_ref()).await?)
+}
+
+/// `sql`'s row count and its rows `offset..offset + limit` (a page of a list ordered in SQL):
+/// only the page's rows are decoded.
+pub async fn rows_page(
+    ctx: &SessionContext,
+    sql: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Row>)> {
+    let all = batches(ctx, sql).await?;
+    let count = all.iter().map(|b| b.num_rows()).sum();
+    let (mut skip, mut take, mut kept) = (offset, limit, Vec::new());
+    for b in &all {
+        if take == 0 {
+            break;
+        }
+        if skip >= b.num_rows() {
+            skip -= b.num_rows();
+            continue;
+        }
+        let len = (b.num_rows() - skip).min(take);
+        kept.push(b.slice(skip, len));
+        (skip, take) = (0, take - len);
+    }
+    Ok((count, to_rows(&kept)?))
+}
+
+async fn batches(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
     record(sql);
     let started = std::time::Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
@@ -64,7 +96,7 @@ pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>
             sql.split_whitespace().collect::<Vec<_>>().join(" ")
         );
     }
-    to_rows(&batches)
+    Ok(batches)
 }
 
 /// `select` (a SELECT with no WHERE) restricted to the rows whose `col` is one of `ids`, in

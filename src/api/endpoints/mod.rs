@@ -10,7 +10,7 @@ use crate::api::params::{drf_int, Params};
 use crate::api::request::{ApiError, Requester};
 use crate::api::route::Family;
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::rows;
+use crate::engine::occurrences::{rows, rows_page};
 use crate::engine::rows::{Row, RowExt};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -113,6 +113,11 @@ impl Endpoints<'_> {
     /// Rows of a statement.
     pub async fn rows(&self, sql: &str) -> Result<Vec<Row>> {
         rows(&self.engine.ctx, sql).await
+    }
+
+    /// The row count of `sql` (ordered) and its rows `offset..offset + limit` (only those decoded).
+    pub async fn page(&self, sql: &str, offset: usize, limit: usize) -> Result<(usize, Vec<Row>)> {
+        rows_page(&self.engine.ctx, sql, offset, limit).await
     }
 
     /// A named fragment of `queries/` with its arguments bound.

@@ -103,9 +103,8 @@ async fn list(e: &Endpoints<'_>) -> Answer {
         Ok(plan) => plan,
         Err(err) => return Ok(Err(err)),
     };
-    let rows = e.rows(&plan.sql).await?;
     let paging = e.params.paging(DEFAULT_LIMIT, None);
-    let count = rows.len();
+    let (count, rows) = e.page(&plan.sql, paging.offset, paging.limit).await?;
     // LimitOffsetPagination reads the page only when there are rows and offset <= count.
     if plan.fails_on_page && count > 0 && paging.offset <= count {
         return Ok(Err(ApiError::detail(
@@ -119,8 +118,6 @@ async fn list(e: &Endpoints<'_>) -> Answer {
         Vec::new()
     } else {
         rows.iter()
-            .skip(paging.offset)
-            .take(paging.limit)
             .map(|r| Value::Object(item(e, r, &query, &perms)))
             .collect()
     };
