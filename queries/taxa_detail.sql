@@ -3,7 +3,7 @@
 -- .get_taxa_observed; ami/main/models.py TaxonQuerySet, Taxon.summary_data; ami/main/charts.py
 -- average_occurrences_per_day / _per_month; ami/main/api/serializers.py TaxonSerializer,
 -- TaxonOccurrenceNestedSerializer, TaxonSearchResultSerializer). Taxon conditions are over
--- `main_taxon t` with its parent `main_taxon p`; occurrence conditions over `main_occurrence o`.
+-- `main_taxon t` with its parent `main_taxon p`; occurrence conditions over `occurrence_facts o` (every occurrence, queries/11_facts.sql).
 
 -- name: taxa_detail.taxon
 -- The taxon row (TaxonSerializer fields) and its parent (TaxonNoParentNestedSerializer).
@@ -22,7 +22,7 @@ WHERE t.id = ${taxon} AND ${conditions}
 -- (main_taxon_projects) or the determination of an occurrence of one. ${projects}: the
 -- `visible_projects` SELECT.
 (t.id IN (SELECT taxon_id FROM main_taxon_projects WHERE project_id IN (${projects}))
- OR t.id IN (SELECT determination_id FROM main_occurrence
+ OR t.id IN (SELECT determination_id FROM occurrence_facts
              WHERE determination_id IS NOT NULL AND project_id IN (${projects})))
 
 -- name: taxa_detail.exists
@@ -45,7 +45,7 @@ t.parent_id = ${id}
 -- DjangoFilterBackend `occurrences__event` / `occurrences__deployment` / `occurrences__project`
 -- (ModelChoiceFilter across the reverse relation; TagInverseFilter's .distinct() removes the
 -- join's duplicates): some occurrence of any project determined as the taxon has ${column} = v.
-t.id IN (SELECT determination_id FROM main_occurrence WHERE ${column} = ${id} AND determination_id IS NOT NULL)
+t.id IN (SELECT determination_id FROM occurrence_facts WHERE ${column} = ${id} AND determination_id IS NOT NULL)
 
 -- name: taxa_detail.projects
 -- DjangoFilterBackend `projects` (ModelMultipleChoiceFilter over main_taxon_projects, OR).
@@ -73,21 +73,21 @@ t.id IN (SELECT taxon_id FROM ${members} WHERE taxalist_id = ${list})
 -- and no validity test. occurrences_count / best / last_detected: the exact determination;
 -- verified_count: the subtree (determination or its parents_json), non-withdrawn
 -- identifications of any user.
+-- The occurrences are read from occurrence_facts (queries/11_facts.sql, cached per project):
+-- last_detected is the latest of their own latest detections, verified their `identified`.
 WITH occ AS (
-  SELECT o.id, o.determination_id, o.determination_score
-  FROM main_occurrence o
+  SELECT o.id, o.determination_id, o.determination_score, o.last_detected, o.identified
+  FROM occurrence_facts o
   WHERE o.project_id = ${project} AND o.event_id IS NOT NULL AND ${occ_filters} AND ${score}
 )
 SELECT
   (SELECT count(*) FROM occ WHERE determination_id = ${taxon}) AS occurrences_count,
   (SELECT max(determination_score) FROM occ WHERE determination_id = ${taxon}) AS best_determination_score,
-  (SELECT iso_dt(wall_clock(max(d."timestamp")))
-     FROM occ JOIN main_detection d ON d.occurrence_id = occ.id
-     WHERE occ.determination_id = ${taxon} AND d."timestamp" IS NOT NULL) AS last_detected,
+  (SELECT iso_dt(wall_clock(max(last_detected)))
+     FROM occ WHERE determination_id = ${taxon}) AS last_detected,
   (SELECT count(DISTINCT occ.id)
      FROM occ JOIN taxon_ancestry a ON a.taxon_id = occ.determination_id
-     WHERE a.ancestor_id = ${taxon}
-       AND occ.id IN (SELECT occurrence_id FROM main_identification WHERE NOT withdrawn)) AS verified_count
+     WHERE a.ancestor_id = ${taxon} AND occ.identified) AS verified_count
 
 -- name: taxa_detail.counts_collection
 -- with_observation_counts_aggregated (`collection=C` given): every count over occurrences with
@@ -95,7 +95,7 @@ SELECT
 -- share the detections join that the collection condition filters).
 WITH occ AS (
   SELECT o.id, o.determination_id, o.determination_score
-  FROM main_occurrence o
+  FROM occurrence_facts o
   WHERE o.project_id = ${project} AND o.event_id IS NOT NULL AND ${occ_filters} AND ${score}
 ), coll_det AS (
   SELECT d.occurrence_id, d."timestamp"
@@ -122,7 +122,7 @@ SELECT
 -- (ORDER BY determination_score DESC); occlens feeds these rows, in heap (id) order, to
 -- PostgreSQL's quicksort (events_pgsort::pg_qsort) and shows the first.
 SELECT o.id, o.determination_score
-FROM main_occurrence o
+FROM occurrence_facts o
 WHERE o.determination_id = ${taxon} AND o.project_id = ${project} AND o.event_id IS NOT NULL
   AND ${occ_filters}
 ORDER BY o.id
@@ -185,7 +185,7 @@ SELECT CAST(date_part('month', day) AS BIGINT) AS month, CAST(date_part('day', d
        n
 FROM (
   SELECT CAST(wall_clock(e.start) AS DATE) AS day, count(*) AS n
-  FROM main_occurrence o LEFT JOIN main_event e ON e.id = o.event_id
+  FROM occurrence_facts o LEFT JOIN main_event e ON e.id = o.event_id
   WHERE o.project_id = ${project} AND o.determination_id = ${taxon}
     AND o.determination_score >= (SELECT default_filters_score_threshold FROM main_project WHERE id = ${project})
   GROUP BY 1
@@ -194,9 +194,9 @@ ORDER BY day ASC NULLS LAST
 
 -- name: taxa_detail.summary_month
 -- charts.average_occurrences_per_month: the same set by the local month of the event start.
-SELECT CAST(date_part('month', wall_clock(e.start)) AS BIGINT) AS month, count(*) AS n
-FROM main_occurrence o JOIN main_event e ON e.id = o.event_id
-WHERE o.project_id = ${project} AND o.determination_id = ${taxon}
+SELECT o.event_month AS month, count(*) AS n
+FROM occurrence_facts o
+WHERE o.project_id = ${project} AND o.determination_id = ${taxon} AND o.event_month IS NOT NULL
   AND o.determination_score >= (SELECT default_filters_score_threshold FROM main_project WHERE id = ${project})
 GROUP BY 1 ORDER BY 1
 
