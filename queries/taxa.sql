@@ -196,3 +196,31 @@ t.id IN (SELECT taxon_id FROM taxa_list_members WHERE taxalist_id = ${id})
 -- name: taxa.in_list_direct
 -- TaxonTaxaListFilter._get_filter with include_descendants false: the list's taxa only.
 t.id IN (SELECT taxon_id FROM main_taxalist_taxa WHERE taxalist_id = ${id})
+
+-- name: taxa.tagged
+-- TaxonTagFilter (?tag_id=, OR over the values): `filter(tags__id__in=ids).distinct()`.
+t.id IN (SELECT taxon_id FROM main_taxon_tags WHERE tag_id IN (${ids}))
+
+-- name: taxa.not_tagged
+-- TagInverseFilter (?not_tag_id=): `exclude(tags__id__in=ids)`.
+t.id NOT IN (SELECT taxon_id FROM main_taxon_tags WHERE tag_id IN (${ids}) AND taxon_id IS NOT NULL)
+
+-- name: taxa.tags
+-- TaxonViewSet.attach_tags_by_project (a project P is given): each taxon of ${taxa} with its
+-- tags of P or global (project NULL), and TagSerializer's nested project (ProjectNested-
+-- Serializer: id, name, image). The prefetch has no ORDER BY; occlens orders by tag id.
+SELECT tt.taxon_id, g.id, g.name, g.project_id, p.id AS project_row, p.name AS project_name,
+       nullif(p.image, '') AS project_image
+FROM main_taxon_tags tt
+JOIN main_tag g ON g.id = tt.tag_id
+LEFT JOIN main_project p ON p.id = g.project_id
+WHERE tt.taxon_id IN (${taxa}) AND (g.project_id = ${project} OR g.project_id IS NULL)
+ORDER BY tt.taxon_id, g.id
+
+-- name: taxa.tag_taxa
+-- TagSerializer.get_taxa: every taxon holding the tag (`obj.taxa.all()`, Taxon.Meta.ordering).
+SELECT tt.tag_id, t.id, t.name
+FROM main_taxon_tags tt
+JOIN main_taxon t ON t.id = tt.taxon_id
+WHERE tt.tag_id IN (${tags})
+ORDER BY tt.tag_id, t.ordering ASC NULLS LAST, lower(t.name), t.name, t.id

@@ -428,6 +428,27 @@ pub static TABLES: &[Table] = &[
             c("project_id", I64, false, true),
         ]
     ),
+    // Taxon tags (Antenna's Tag model and Taxon.tags): optional; absent, no taxon has a tag.
+    table!(
+        "main_tag",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, true),
+            c("project_id", I64, true, true),
+        ]
+    ),
+    table!(
+        "main_taxon_tags",
+        false,
+        [
+            c("id", I64, false, false),
+            c("taxon_id", I64, false, true),
+            c("tag_id", I64, false, true),
+        ]
+    ),
     table!(
         "main_userprojectmembership",
         false,

@@ -11,7 +11,6 @@ use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::{Row, RowExt};
 use crate::error::Result;
-use crate::render::media::media_url;
 use crate::render::pyfmt::{py_repr, py_round};
 use crate::render::timefmt::{event_name, iso, local};
 use serde_json::{json, Map, Value};
@@ -131,15 +130,6 @@ async fn list(e: &Endpoints<'_>) -> Answer {
     Ok(Ok(Value::Object(body)))
 }
 
-/// An ImageField's URL as DRF renders it with the request: absolute.
-fn image(e: &Endpoints<'_>, path: Option<&str>) -> Value {
-    match media_url(path, &e.engine.config.media_url) {
-        Some(u) if u.starts_with('/') => json!(format!("{}{u}", e.base())),
-        Some(u) => json!(u),
-        None => Value::Null,
-    }
-}
-
 /// A nested `{id, name, details, user_permissions}` of a related row, or null.
 fn nested(e: &Endpoints<'_>, r: &Row, row: &str, name: &str, route: &str, model: Model) -> Value {
     match r.i64(row) {
@@ -159,7 +149,7 @@ fn item(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>) -> Map<String, Value
     m.insert("id".into(), json!(id));
     m.insert("name".into(), r["name"].clone());
     m.insert("details".into(), e.link("deployments", id));
-    m.insert("image".into(), image(e, r.str("image")));
+    m.insert("image".into(), e.image(r.str("image")));
     m.insert(
         "events".into(),
         json!(format!("{}/api/v2/events/?deployment={id}", e.base())),
@@ -178,7 +168,7 @@ fn item(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>) -> Map<String, Value
     }
     let project = match r.i64("project_row") {
         Some(p) => json!({
-            "id": p, "name": r["project_name"], "image": image(e, r.str("project_image")),
+            "id": p, "name": r["project_name"], "image": e.image(r.str("project_image")),
             "details": e.link("projects", p),
             "user_permissions": perms(e, Model::Project, Some(p), members),
         }),

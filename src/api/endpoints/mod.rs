@@ -32,6 +32,7 @@ pub mod taxa_detail_filters;
 pub mod taxa_detail_suggest;
 pub mod taxa_list_params;
 pub mod taxa_lists;
+pub mod taxa_tags;
 
 /// How a list answer is ordered, for comparing it with Antenna's (`occlens verify`):
 /// JSON pointers, within an item, of its sort keys (items with equal keys may come in any
@@ -81,6 +82,8 @@ pub enum Model {
     Capture,
     Taxon,
     TaxaList,
+    /// A taxon's tag (TagSerializer).
+    Tag,
     User,
     /// A detection nested in a capture (event detail `first_capture.detections`).
     Detection,
@@ -132,6 +135,16 @@ impl Endpoints<'_> {
 
     pub fn base(&self) -> &str {
         self.engine.config.api_base.trim_end_matches('/')
+    }
+
+    /// An `ImageField` as DRF renders it with the request: null when empty, else the storage
+    /// URL made absolute.
+    pub fn image(&self, path: Option<&str>) -> Value {
+        match crate::render::media::media_url(path, &self.engine.config.media_url) {
+            None => Value::Null,
+            Some(url) if url.starts_with('/') => Value::from(format!("{}{url}", self.base())),
+            Some(url) => Value::from(url),
+        }
     }
 
     /// `project_id` as `get_active_project` validates it (`IntegerField(min_value=0)` over
@@ -221,9 +234,10 @@ impl Endpoints<'_> {
             (Requester::Superuser(_), Model::Capture) => {
                 list(&["star", "update", "run_single_image_ml_job", "delete"])
             }
-            (Requester::Superuser(_), Model::Event | Model::Taxon | Model::TaxaList) => {
-                list(&["update", "delete"])
-            }
+            (
+                Requester::Superuser(_),
+                Model::Event | Model::Taxon | Model::TaxaList | Model::Tag,
+            ) => list(&["update", "delete"]),
             (Requester::User(_), Model::Capture) if member => {
                 list(&["star", "run_single_image_ml_job"])
             }

@@ -12,7 +12,6 @@ use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::{Row, RowExt};
 use crate::error::Result;
-use crate::render::media::media_url;
 use serde_json::{json, Map, Value};
 
 /// `ProjectViewSet.ordering_fields`.
@@ -338,18 +337,9 @@ fn base_fields(e: &Endpoints<'_>, r: &Row) -> Map<String, Value> {
     m.insert("deployments_count".into(), get("deployments_count"));
     m.insert("created_at".into(), get("created"));
     m.insert("updated_at".into(), get("updated"));
-    m.insert("image".into(), image(e, r.str("image")));
+    m.insert("image".into(), e.image(r.str("image")));
     m.insert("draft".into(), get("draft"));
     m
-}
-
-/// An `ImageField`: null when empty, else the storage URL made absolute.
-fn image(e: &Endpoints<'_>, path: Option<&str>) -> Value {
-    match media_url(path, &e.engine.config.media_url) {
-        None => Value::Null,
-        Some(url) if url.starts_with('/') => Value::from(format!("{}{url}", e.base())),
-        Some(url) => Value::from(url),
-    }
 }
 
 /// `ProjectSerializer.get_feature_flags`: `ProjectFeatureFlags(...).dict()`, fields in
@@ -380,7 +370,7 @@ async fn deployments(e: &Endpoints<'_>, project: i64) -> Result<Value> {
             json!({
                 "id": id,
                 "name": get("name"),
-                "image": image(e, d.str("image")),
+                "image": e.image(d.str("image")),
                 "details": e.link("deployments", id),
                 "latitude": get("latitude"),
                 "longitude": get("longitude"),

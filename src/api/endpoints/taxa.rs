@@ -5,7 +5,7 @@
 //! and `suggest` are in taxa_detail.rs.
 
 use crate::api::endpoints::taxa_list_params::plan;
-use crate::api::endpoints::{taxa_detail, Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{taxa_detail, taxa_tags, Answer, Endpoints, Model, Order};
 use crate::api::params::drf_int;
 use crate::api::params::{quote_plus, Params};
 use crate::api::request::ApiError;
@@ -117,8 +117,13 @@ async fn list(e: &Endpoints<'_>) -> Answer {
     let results: Vec<Value> = if count == 0 || paging.offset > count {
         Vec::new()
     } else {
+        let ids: Vec<i64> = rows.iter().filter_map(|r| r.i64("id")).collect();
+        let mut tags = taxa_tags::tags(e, plan.project, &ids).await?;
         rows.iter()
-            .map(|r| Value::Object(item(e, r, &query, &perms)))
+            .map(|r| {
+                let tags = r.i64("id").and_then(|id| tags.remove(&id));
+                Value::Object(item(e, r, &query, &perms, tags.unwrap_or_default()))
+            })
             .collect()
     };
     let mut body = e.params.envelope(e.base(), paging, count, results);
@@ -135,6 +140,7 @@ fn item(
     r: &Row,
     query: &[(String, String)],
     perms: &Value,
+    tags: Vec<Value>,
 ) -> Map<String, Value> {
     let field = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
     let id = r.i64("id").unwrap_or_default();
@@ -152,7 +158,7 @@ fn item(
         "occurrences".into(),
         Value::from(occurrences_url(e.base(), query, id)),
     );
-    m.insert("tags".into(), json!([]));
+    m.insert("tags".into(), Value::Array(tags));
     m.insert("last_detected".into(), field("last_detected"));
     m.insert(
         "best_determination_score".into(),

@@ -113,8 +113,11 @@ pub async fn detail(e: &Endpoints<'_>, id: &str) -> Answer {
         "gbif_taxon_key".into(),
         t.get("gbif_taxon_key").cloned().unwrap_or(Value::Null),
     );
-    // No tags in the snapshot (TagSerializer of the project's and global tags).
-    m.insert("tags".into(), json!([]));
+    // TagSerializer of the project's and the global tags (none without a project).
+    let tags = super::taxa_tags::tags(e, project, &[taxon])
+        .await?
+        .remove(&taxon);
+    m.insert("tags".into(), Value::Array(tags.unwrap_or_default()));
     m.insert("last_detected".into(), count("last_detected"));
     m.insert(
         "best_determination_score".into(),

@@ -171,9 +171,20 @@ pub(super) async fn filters(e: &Endpoints<'_>, project: Option<i64>) -> Reply<Fi
                 "{key} {bad:?} is not an integer"
             ))));
         }
-        // The snapshot has no tags: `tag_id` leaves no taxon, `not_tag_id` excludes none.
-        if key == "tag_id" && !values.is_empty() {
-            f.conditions.push("FALSE".into());
+        if values.is_empty() {
+            continue;
+        }
+        // An id beyond i64 matches no tag.
+        let ids: Vec<i64> = values.iter().filter_map(|v| py_int(v)?.int()).collect();
+        match (key, ids.is_empty()) {
+            ("tag_id", true) => f.conditions.push("FALSE".into()),
+            (_, true) => {}
+            ("tag_id", false) => f
+                .conditions
+                .push(e.sql("taxa.tagged", &[("ids", Arg::Ints(&ids))])),
+            (_, false) => f
+                .conditions
+                .push(e.sql("taxa.not_tagged", &[("ids", Arg::Ints(&ids))])),
         }
     }
     Ok(Ok(f))

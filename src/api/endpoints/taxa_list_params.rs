@@ -34,6 +34,8 @@ pub(super) struct Plan {
     /// A NullsLastOrderingFilter term names an annotation the queryset lacks (no project):
     /// a 500 when the page is read.
     pub fails_on_page: bool,
+    /// The active project (its tags are attached to each taxon).
+    pub project: Option<i64>,
 }
 
 /// Python's `int()` of a query value: `None` when it raises ValueError; `Some(None)` for an
@@ -371,17 +373,24 @@ async fn backends(
         let value = format!("CAST({} AS DOUBLE)", literal(&text));
         conditions.push(e.sql("taxa.best_score", &[("value", Arg::Sql(&value))]));
     }
-    // TaxonTagFilter / TagInverseFilter: the ids go through int(); the snapshot has no tags,
-    // so tag_id keeps no taxon and not_tag_id removes none.
-    for key in ["tag_id", "not_tag_id"] {
+    // TaxonTagFilter / TagInverseFilter: the ids go through int() (an id beyond i64 matches
+    // no tag).
+    for (key, fragment) in [("tag_id", "taxa.tagged"), ("not_tag_id", "taxa.not_tagged")] {
+        let mut ids = Vec::new();
         for raw in p.all(key) {
-            if int_value(raw).is_none() {
-                return Ok(Err(not_a_number(raw)));
+            match int_value(raw) {
+                None => return Ok(Err(not_a_number(raw))),
+                Some(id) => ids.extend(id),
             }
         }
-    }
-    if !p.all("tag_id").is_empty() {
-        conditions.push("FALSE".into());
+        if !p.all(key).is_empty() {
+            match ids.is_empty() {
+                // Only ids beyond i64: tag_id keeps no taxon, not_tag_id removes none.
+                true if key == "tag_id" => conditions.push("FALSE".into()),
+                true => {}
+                false => conditions.push(e.sql(fragment, &[("ids", Arg::Ints(&ids))])),
+            }
+        }
     }
     Ok(Ok(()))
 }
@@ -463,7 +472,11 @@ pub(super) async fn plan(e: &Endpoints<'_>) -> Step<Plan> {
         ),
     };
     let fails_on_page = project.is_none() && terms.iter().any(|(f, _)| PROJECT_ONLY.contains(f));
-    Ok(Ok(Plan { sql, fails_on_page }))
+    Ok(Ok(Plan {
+        sql,
+        fails_on_page,
+        project,
+    }))
 }
 
 #[cfg(test)]
