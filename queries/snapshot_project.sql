@@ -54,6 +54,12 @@ project_id = ${project}
 -- name: project.main_taxon_projects
 project_id = ${project}
 
+-- name: project.main_tag
+project_id = ${project} OR project_id IS NULL
+
+-- name: project.main_taxon_tags
+tag_id IN (SELECT id FROM main_tag WHERE project_id = ${project} OR project_id IS NULL)
+
 -- name: project.main_userprojectmembership
 project_id = ${project}
 

@@ -245,6 +245,20 @@ CREATE TABLE main_taxon_projects (
   "project_id" bigint NOT NULL
 );
 
+CREATE TABLE main_tag (
+  "id" bigint PRIMARY KEY,
+  "created_at" timestamp with time zone NOT NULL,
+  "updated_at" timestamp with time zone NOT NULL,
+  "name" varchar(255) NOT NULL,
+  "project_id" bigint
+);
+
+CREATE TABLE main_taxon_tags (
+  "id" bigint PRIMARY KEY,
+  "taxon_id" bigint NOT NULL,
+  "tag_id" bigint NOT NULL
+);
+
 CREATE TABLE main_userprojectmembership (
   "id" bigint PRIMARY KEY,
   "created_at" timestamp with time zone NOT NULL,
