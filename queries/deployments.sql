@@ -84,3 +84,11 @@ SELECT s.id, capture_url(s.public_base_url, s.path) AS url, s.width, s.height, s
   s.event_id, s.project_id
 FROM main_sourceimage s
 WHERE s.id IN (${captures})
+
+-- name: deployments.data_source
+-- DeploymentSerializer.get_data_source: the storage source (StorageSourceNestedSerializer: id,
+-- name) of ${source}, with what its uri is made of (S3StorageSource.uri: bucket, prefix) and
+-- its project (permissions). Absent table or row: no data source.
+SELECT s.id, s.name, s.bucket, s.prefix, s.project_id
+FROM main_s3storagesource s
+WHERE s.id = ${source}

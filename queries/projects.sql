@@ -15,7 +15,8 @@ SELECT p.id, p.name, p.description, p.image, p.draft,
        iso_dt(wall_clock(p.updated_at)) AS updated,
        COALESCE(dc.n, 0) AS deployments_count,
        p.owner_id, u.name AS owner_name, p.feature_flags,
-       p.default_filters_score_threshold, p.session_time_gap_seconds
+       p.default_filters_score_threshold, p.session_time_gap_seconds,
+       p.default_processing_pipeline_id
 FROM main_project p
 LEFT JOIN (SELECT project_id, count(*) AS n FROM main_deployment GROUP BY project_id) dc
   ON dc.project_id = p.id
@@ -143,3 +144,11 @@ JOIN main_taxon t ON t.id = o.determination_id
 WHERE o.project_id = ${project}
 GROUP BY t.id, t.name
 ORDER BY t.id
+
+-- name: projects.pipeline
+-- ProjectSettingsSerializer.default_processing_pipeline (PipelineNestedSerializer): the
+-- project's pipeline ${pipeline}. Absent table or row: null.
+SELECT pl.id, pl.name, pl.slug, pl.description, pl.version, pl.version_name,
+       iso_dt(wall_clock(pl.created_at)) AS created, iso_dt(wall_clock(pl.updated_at)) AS updated
+FROM ml_pipeline pl
+WHERE pl.id = ${pipeline}

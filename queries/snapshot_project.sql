@@ -54,6 +54,12 @@ project_id = ${project}
 -- name: project.main_taxon_projects
 project_id = ${project}
 
+-- name: project.main_s3storagesource
+project_id = ${project} OR id IN (SELECT data_source_id FROM main_deployment WHERE project_id = ${project})
+
+-- name: project.ml_pipeline
+id IN (SELECT default_processing_pipeline_id FROM main_project WHERE id = ${project})
+
 -- name: project.main_tag
 project_id = ${project} OR project_id IS NULL
 

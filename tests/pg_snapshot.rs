@@ -249,6 +249,17 @@ async fn postgres_to_snapshot() {
         return;
     };
     load(&server, "antenna").await;
+    // A storage source with credentials: they never reach the snapshot.
+    const SECRET: &str = "wJalrXUtnFEMI-storage-secret";
+    server
+        .client("antenna")
+        .await
+        .batch_execute(&format!(
+            "INSERT INTO main_s3storagesource VALUES (1, now(), now(), 'Bucket', 'b', NULL, 'p', \
+             'AKIA-storage-access', '{SECRET}', NULL, NULL, NULL, NULL, NULL, NULL)"
+        ))
+        .await
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     let snap = out.path().join("snap");
     let url = server.url("antenna");
@@ -307,6 +318,25 @@ async fn postgres_to_snapshot() {
         serde_json::json!(["password", "last_login", "is_superuser", "is_staff"])
     );
     assert_eq!(users["files"][0]["sha256"].as_str().unwrap().len(), 64);
+    let storage = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "main_s3storagesource")
+        .unwrap();
+    assert_eq!(storage["rows"], 1);
+    let omitted = storage["omitted_columns"].as_array().unwrap();
+    assert!(omitted.contains(&"access_key".into()) && omitted.contains(&"secret_key".into()));
+    for entry in walk(&snap) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for secret in [SECRET.as_bytes(), b"AKIA-storage-access"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{} holds a storage credential",
+                entry.display()
+            );
+        }
+    }
     let (code, shown, _) = occlens(&["--snapshot", snap.to_str().unwrap(), "tables"]);
     assert_eq!(code, 0);
     assert!(
@@ -604,4 +634,18 @@ async fn snapshot_to_s3_and_back() {
     );
     let _ = s3.kill();
     let _ = s3.wait();
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -132,6 +132,8 @@ async fn export_tables(
             "main_classification" if !options.classification_arrays => {
                 !schema::CLASSIFICATION_ARRAYS.contains(&column)
             }
+            // Never the storage credentials (access_key, secret_key): the contract's columns only.
+            "main_s3storagesource" => contract.column(column).is_some(),
             _ => true,
         };
         let Some(table) = schema::describe(txn, name, keep).await? else {
@@ -208,4 +210,23 @@ async fn export_tables(
         ));
     }
     Ok((entries, absent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `snapshot --project P` binds `project.<table>` for every table of the contract: a table
+    /// added to the contract without its condition would be an internal error at export time.
+    #[test]
+    fn every_contract_table_has_a_per_project_condition() {
+        let fragments = Fragments::load();
+        for table in TABLES {
+            let name = format!("project.{}", table.name);
+            assert!(
+                fragments.has(&name),
+                "queries/snapshot_project.sql lacks {name}"
+            );
+        }
+    }
 }

@@ -342,7 +342,7 @@ pub static TABLES: &[Table] = &[
             c("owner_id", I64, true, true),
             c("feature_flags", Str, false, true),
             c("default_filters_score_threshold", F64, false, true),
-            c("default_processing_pipeline_id", I64, true, false),
+            c("default_processing_pipeline_id", I64, true, true),
             c("session_time_gap_seconds", I32, false, true),
             c("draft", Bool, false, true),
             later("license", Str),
@@ -426,6 +426,37 @@ pub static TABLES: &[Table] = &[
             c("id", I64, false, false),
             c("taxon_id", I64, false, true),
             c("project_id", I64, false, true),
+        ]
+    ),
+    // A deployment's storage source (S3StorageSource): optional; absent, `data_source` is null.
+    // Its access and secret keys are never part of a snapshot (src/pg/mod.rs copies only
+    // these columns).
+    table!(
+        "main_s3storagesource",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("name", Str, false, true),
+            c("bucket", Str, false, true),
+            c("prefix", Str, false, true),
+            c("project_id", I64, true, true),
+        ]
+    ),
+    // ML pipelines (a project's default_processing_pipeline): optional; absent, it is null.
+    table!(
+        "ml_pipeline",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, true),
+            c("updated_at", Ts, false, true),
+            c("name", Str, false, true),
+            c("slug", Str, false, true),
+            c("description", Str, true, true),
+            c("version", I32, false, true),
+            c("version_name", Str, true, true),
         ]
     ),
     // Taxon tags (Antenna's Tag model and Taxon.tags): optional; absent, no taxon has a tag.

@@ -245,6 +245,35 @@ CREATE TABLE main_taxon_projects (
   "project_id" bigint NOT NULL
 );
 
+CREATE TABLE main_s3storagesource (
+  "id" bigint PRIMARY KEY,
+  "created_at" timestamp with time zone NOT NULL,
+  "updated_at" timestamp with time zone NOT NULL,
+  "name" varchar(255) NOT NULL,
+  "bucket" varchar(255) NOT NULL,
+  "region" varchar(255),
+  "prefix" varchar(255) NOT NULL,
+  "access_key" text NOT NULL,
+  "secret_key" text NOT NULL,
+  "endpoint_url" varchar(255),
+  "public_base_url" varchar(255),
+  "total_size" bigint,
+  "total_files" bigint,
+  "last_checked" timestamp with time zone,
+  "project_id" bigint
+);
+
+CREATE TABLE ml_pipeline (
+  "id" bigint PRIMARY KEY,
+  "created_at" timestamp with time zone NOT NULL,
+  "updated_at" timestamp with time zone NOT NULL,
+  "name" varchar(255) NOT NULL,
+  "slug" varchar(255) NOT NULL,
+  "description" text NOT NULL,
+  "version" integer NOT NULL,
+  "version_name" varchar(255) NOT NULL
+);
+
 CREATE TABLE main_tag (
   "id" bigint PRIMARY KEY,
   "created_at" timestamp with time zone NOT NULL,

@@ -269,8 +269,9 @@ async fn detail(e: &Endpoints<'_>, segment: &str) -> Answer {
         }));
     }
     m.insert("events".into(), Value::Array(nested_events));
-    m.insert("data_source".into(), Value::Null);
-    m.insert("data_source_uri".into(), Value::Null);
+    let (source, uri) = data_source(e, r).await?;
+    m.insert("data_source".into(), source);
+    m.insert("data_source_uri".into(), uri);
     for k in ["data_source_total_files", "data_source_total_size"] {
         m.insert(k.into(), r.get(k).cloned().unwrap_or(Value::Null));
     }
@@ -336,6 +337,66 @@ async fn example_captures(e: &Endpoints<'_>, deployment: i64) -> Result<Vec<Row>
         .iter()
         .filter_map(|id| rows.iter().find(|r| r.i64("id") == Some(*id)).cloned())
         .collect())
+}
+
+/// `DeploymentSerializer.get_data_source` and `data_source_uri`: the storage source nested
+/// (id, name, details, permissions, and its `uri`), or null without one (no id, or no row in
+/// the optional `main_s3storagesource`).
+async fn data_source(e: &Endpoints<'_>, r: &Row) -> Result<(Value, Value)> {
+    let Some(id) = r.i64("data_source_id") else {
+        return Ok((Value::Null, Value::Null));
+    };
+    let rows = e
+        .rows(&e.sql("deployments.data_source", &[("source", Arg::Int(id))]))
+        .await?;
+    let Some(s) = rows.first() else {
+        return Ok((Value::Null, Value::Null));
+    };
+    let uri = Value::from(data_source_uri(
+        s.str("bucket"),
+        s.str("prefix"),
+        r.str("data_source_subdir"),
+        r.str("data_source_regex"),
+    ));
+    let model = match s.i64("project_id") {
+        Some(_) => Model::StorageSource,
+        None => Model::ProjectlessStorageSource,
+    };
+    let nested = json!({
+        "id": id,
+        "name": s.get("name").cloned().unwrap_or(Value::Null),
+        "details": e.link("storage", id),
+        "user_permissions": e.permissions(model, false),
+        "uri": uri,
+    });
+    Ok((nested, uri))
+}
+
+/// `Deployment.data_source_uri()`: `S3StorageSource.uri()` (`s3://` + the non-empty parts of
+/// bucket and prefix, each stripped of `/`, joined by `/`) without its trailing `/`, then
+/// `/{subdir stripped of /}/` and `?regex={regex}` when those are non-empty.
+fn data_source_uri(
+    bucket: Option<&str>,
+    prefix: Option<&str>,
+    subdir: Option<&str>,
+    regex: Option<&str>,
+) -> String {
+    let parts: Vec<&str> = [bucket, prefix]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.trim_matches('/'))
+        .collect();
+    let mut uri = format!("s3://{}", parts.join("/"))
+        .trim_end_matches('/')
+        .to_string();
+    if let Some(sub) = subdir.filter(|s| !s.is_empty()) {
+        uri = format!("{uri}/{}/", sub.trim_matches('/'));
+    }
+    if let Some(re) = regex.filter(|s| !s.is_empty()) {
+        uri = format!("{uri}?regex={re}");
+    }
+    uri
 }
 
 /// Django's `filesizeformat` (`Deployment.data_source_total_size_display`): bytes below 1 KB,

@@ -84,6 +84,12 @@ pub enum Model {
     TaxaList,
     /// A taxon's tag (TagSerializer).
     Tag,
+    /// A deployment's storage source with a project (its `test_s3storagesource` permission
+    /// makes the custom action `test`) and without one.
+    StorageSource,
+    ProjectlessStorageSource,
+    /// A project's default processing pipeline (no project of its own: M2M).
+    Pipeline,
     User,
     /// A detection nested in a capture (event detail `first_capture.detections`).
     Detection,
@@ -234,9 +240,15 @@ impl Endpoints<'_> {
             (Requester::Superuser(_), Model::Capture) => {
                 list(&["star", "update", "run_single_image_ml_job", "delete"])
             }
+            (Requester::Superuser(_), Model::StorageSource) => list(&["update", "delete", "test"]),
             (
                 Requester::Superuser(_),
-                Model::Event | Model::Taxon | Model::TaxaList | Model::Tag,
+                Model::Event
+                | Model::Taxon
+                | Model::TaxaList
+                | Model::Tag
+                | Model::ProjectlessStorageSource
+                | Model::Pipeline,
             ) => list(&["update", "delete"]),
             (Requester::User(_), Model::Capture) if member => {
                 list(&["star", "run_single_image_ml_job"])

@@ -303,7 +303,10 @@ async fn detail(e: &Endpoints<'_>, pk: &str) -> Answer {
     }
     let threshold = row.f64("default_filters_score_threshold");
     settings.insert("default_filters_score_threshold".into(), json!(threshold));
-    settings.insert("default_processing_pipeline".into(), Value::Null);
+    settings.insert(
+        "default_processing_pipeline".into(),
+        pipeline(e, row.i64("default_processing_pipeline_id")).await?,
+    );
     let gap = row.get("session_time_gap_seconds").cloned();
     settings.insert(
         "session_time_gap_seconds".into(),
@@ -323,6 +326,33 @@ async fn detail(e: &Endpoints<'_>, pk: &str) -> Answer {
     body.insert("is_member".into(), Value::Bool(is_member));
     body.insert("user_permissions".into(), perms);
     Ok(Ok(Value::Object(body)))
+}
+
+/// `PipelineNestedSerializer` of the project's default pipeline, or null without one (no id,
+/// or no row in the optional `ml_pipeline`).
+async fn pipeline(e: &Endpoints<'_>, id: Option<i64>) -> Result<Value> {
+    let Some(id) = id else {
+        return Ok(Value::Null);
+    };
+    let rows = e
+        .rows(&e.sql("projects.pipeline", &[("pipeline", Arg::Int(id))]))
+        .await?;
+    let Some(p) = rows.first() else {
+        return Ok(Value::Null);
+    };
+    let field = |k: &str| p.get(k).cloned().unwrap_or(Value::Null);
+    Ok(json!({
+        "id": id,
+        "details": e.link("ml/pipelines", id),
+        "name": field("name"),
+        "slug": field("slug"),
+        "description": field("description"),
+        "version": field("version"),
+        "version_name": field("version_name"),
+        "created_at": field("created"),
+        "updated_at": field("updated"),
+        "user_permissions": e.permissions(Model::Pipeline, false),
+    }))
 }
 
 /// The `ProjectListSerializer` fields before `user_permissions`.
