@@ -92,3 +92,22 @@ WHERE s.id IN (${captures})
 SELECT s.id, s.name, s.bucket, s.prefix, s.project_id
 FROM main_s3storagesource s
 WHERE s.id = ${source}
+
+-- name: deployments.jobs
+-- DeploymentListSerializer.jobs (JobStatusSerializer) over deployment.jobs of each of
+-- ${deployments} (the optional jobs_job table), in Job.Meta.ordering (-created_at; id
+-- descending among equal times is occlens's tiebreak). type_name: the JobType.name of
+-- job_type_key in VALID_JOB_TYPES (ami/jobs/models.py); NULL for a key Antenna cannot resolve
+-- (Job.job_type() raises ValueError: the response is a 500).
+WITH job_type(key, name) AS (
+  VALUES ('ml', 'ML pipeline'), ('populate_captures_collection', 'Populate capture set'),
+         ('data_storage_sync', 'Data storage sync'), ('regroup_events', 'Regroup sessions'),
+         ('unknown', 'Unknown'), ('data_export', 'Data Export'),
+         ('post_processing', 'Post Processing')
+)
+SELECT j.deployment_id, j.id, j.status, j.job_type_key, jt.name AS type_name, j.project_id,
+       iso_dt(wall_clock(j.created_at)) AS created, iso_dt(wall_clock(j.updated_at)) AS updated
+FROM jobs_job j
+LEFT JOIN job_type jt ON jt.key = j.job_type_key
+WHERE j.deployment_id IN (${deployments})
+ORDER BY j.deployment_id, j.created_at DESC, j.id DESC

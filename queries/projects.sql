@@ -40,10 +40,11 @@ LEFT JOIN (SELECT project_id, max(updated_at) AS v FROM main_occurrence
   ON last_occurrence_updated_at.project_id = p.id
 
 -- name: projects.join.last_job_updated_at
--- get_queryset: Subquery(Job.filter(project=OuterRef("pk"))...): the snapshot has no jobs
--- (Antenna's jobs table is empty), so the annotation is NULL for every project.
-LEFT JOIN (SELECT CAST(NULL AS BIGINT) AS project_id, CAST(NULL AS TIMESTAMP) AS v)
-  last_job_updated_at ON last_job_updated_at.project_id = p.id
+-- get_queryset: Subquery(Job.filter(project=OuterRef("pk")).order_by("-updated_at")
+-- .values("updated_at")[:1]) = the latest job update (the optional jobs_job; NULL: none).
+LEFT JOIN (SELECT project_id, max(updated_at) AS v FROM jobs_job
+           GROUP BY project_id) last_job_updated_at
+  ON last_job_updated_at.project_id = p.id
 
 -- name: projects.member_of
 -- ProjectQuerySet.filter_by_user(user): filter(members=user) (membership rows).

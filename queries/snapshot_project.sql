@@ -60,6 +60,9 @@ project_id = ${project} OR id IN (SELECT data_source_id FROM main_deployment WHE
 -- name: project.ml_pipeline
 id IN (SELECT default_processing_pipeline_id FROM main_project WHERE id = ${project})
 
+-- name: project.jobs_job
+project_id = ${project}
+
 -- name: project.main_tag
 project_id = ${project} OR project_id IS NULL
 

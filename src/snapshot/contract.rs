@@ -459,6 +459,22 @@ pub static TABLES: &[Table] = &[
             c("version_name", Str, true, true),
         ]
     ),
+    // Jobs (ami.jobs Job): optional; absent, deployments have no `jobs` and projects no
+    // `last_job_updated_at`.
+    table!(
+        "jobs_job",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, true),
+            c("updated_at", Ts, false, true),
+            c("name", Str, false, false),
+            c("status", Str, false, true),
+            c("job_type_key", Str, false, true),
+            c("project_id", I64, true, true),
+            c("deployment_id", I64, true, true),
+        ]
+    ),
     // Taxon tags (Antenna's Tag model and Taxon.tags): optional; absent, no taxon has a tag.
     table!(
         "main_tag",

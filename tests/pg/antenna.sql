@@ -274,6 +274,18 @@ CREATE TABLE ml_pipeline (
   "version_name" varchar(255) NOT NULL
 );
 
+CREATE TABLE jobs_job (
+  "id" bigint PRIMARY KEY,
+  "created_at" timestamp with time zone NOT NULL,
+  "updated_at" timestamp with time zone NOT NULL,
+  "name" varchar(255) NOT NULL,
+  "status" varchar(255) NOT NULL,
+  "job_type_key" varchar(255) NOT NULL,
+  "params" jsonb,
+  "project_id" bigint,
+  "deployment_id" bigint
+);
+
 CREATE TABLE main_tag (
   "id" bigint PRIMARY KEY,
   "created_at" timestamp with time zone NOT NULL,

@@ -111,10 +111,16 @@ async fn list(e: &Endpoints<'_>) -> Answer {
     );
     let rows = e.rows(&sql).await?;
     let members = members(e, rows.iter().map(|r| r.i64("project_id"))).await?;
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.i64("id")).collect();
+    let mut jobs = match super::jobs::by_deployment(e, &ids).await? {
+        Ok(jobs) => jobs,
+        Err(err) => return Ok(Err(err)),
+    };
     let results = rows
         .iter()
         .map(|r| {
-            let mut m = item(e, r, &members);
+            let own = r.i64("id").and_then(|id| jobs.remove(&id));
+            let mut m = item(e, r, &members, own.unwrap_or_default());
             m.insert(
                 "user_permissions".into(),
                 perms(e, Model::Deployment, r.i64("project_id"), &members),
@@ -142,7 +148,12 @@ fn nested(e: &Endpoints<'_>, r: &Row, row: &str, name: &str, route: &str, model:
 }
 
 /// `DeploymentListSerializer` fields, `id` … `data_source_connected`.
-fn item(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>) -> Map<String, Value> {
+fn item(
+    e: &Endpoints<'_>,
+    r: &Row,
+    members: &HashSet<i64>,
+    jobs: Vec<Value>,
+) -> Map<String, Value> {
     let tz = e.engine.config.time_zone;
     let id = r.i64("id").unwrap_or_default();
     let mut m = Map::new();
@@ -215,8 +226,7 @@ fn item(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>) -> Map<String, Value
             Model::Site,
         ),
     );
-    // No jobs table in the snapshot: Antenna's jobs of the fixture are none.
-    m.insert("jobs".into(), json!([]));
+    m.insert("jobs".into(), Value::Array(jobs));
     m.insert(
         "data_source_connected".into(),
         json!(r.i64("data_source_id").is_some()),
@@ -256,7 +266,11 @@ async fn detail(e: &Endpoints<'_>, segment: &str) -> Answer {
         .into_iter()
         .chain(examples.iter().map(|c| c.i64("project_id")));
     let members = members(e, projects).await?;
-    let mut m = item(e, r, &members);
+    let jobs = match super::jobs::by_deployment(e, &[id]).await? {
+        Ok(mut jobs) => jobs.remove(&id).unwrap_or_default(),
+        Err(err) => return Ok(Err(err)),
+    };
+    let mut m = item(e, r, &members, jobs);
     let mut nested_events = Vec::with_capacity(events.len());
     for ev in &events {
         let (Some(eid), Some(start)) = (ev.i64("id"), ev.i64("start")) else {

@@ -20,6 +20,7 @@ pub mod deployments;
 pub mod events;
 pub mod events_detail;
 pub mod events_params;
+pub mod jobs;
 pub mod occurrence_stats;
 pub mod pg_sort;
 pub mod projects;
@@ -90,6 +91,8 @@ pub enum Model {
     ProjectlessStorageSource,
     /// A project's default processing pipeline (no project of its own: M2M).
     Pipeline,
+    /// A deployment's job (its custom actions by job type: endpoints/jobs.rs).
+    Job,
     User,
     /// A detection nested in a capture (event detail `first_capture.detections`).
     Detection,
@@ -248,7 +251,8 @@ impl Endpoints<'_> {
                 | Model::TaxaList
                 | Model::Tag
                 | Model::ProjectlessStorageSource
-                | Model::Pipeline,
+                | Model::Pipeline
+                | Model::Job,
             ) => list(&["update", "delete"]),
             (Requester::User(_), Model::Capture) if member => {
                 list(&["star", "run_single_image_ml_job"])

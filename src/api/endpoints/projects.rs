@@ -57,7 +57,8 @@ pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
 }
 
 /// The order of a projects list for `occlens verify`: the requested terms that are item
-/// fields; `last_job_updated_at` is NULL for every project (no jobs) and adds nothing; the
+/// fields; `last_job_updated_at` (NULL for every project in Antenna's data, which has no jobs)
+/// is not in the items and is left out, so pages are compared within the other keys; the
 /// annotated `last_capture_timestamp` / `last_occurrence_updated_at` are not in the items, so
 /// such an order, like the default (`-priority` is not in the items either), is compared
 /// strictly.

@@ -1,6 +1,7 @@
-//! A deployment's storage source (`main_s3storagesource`) and a project's default processing
-//! pipeline (`ml_pipeline`), both optional tables: the nested objects of the deployment and
-//! project details, and null when the table or the row is absent.
+//! The optional tables the other endpoints read: a deployment's storage source
+//! (`main_s3storagesource`) and jobs (`jobs_job`), a project's default processing pipeline
+//! (`ml_pipeline`): the nested objects of the deployment and project answers, and null or
+//! `[]` when the table or the row is absent. (Tags: tests/taxa_tags.rs.)
 
 mod common;
 
@@ -36,6 +37,23 @@ fn world(with_tables: bool) -> Tiny {
             "main_s3storagesource",
             json!({"id": 6, "name": "Shared", "bucket": "shared", "prefix": "",
                    "project_id": null, "created_at": T0, "updated_at": T0}),
+        );
+        // Deployment 2: an ml job, a later data export, and a job without a project.
+        for (id, created, key, project) in [
+            (1, "2023-06-11T01:00:00Z", "ml", Some(2)),
+            (2, "2023-06-12T01:00:00Z", "data_export", Some(2)),
+            (3, "2023-06-10T01:00:00Z", "regroup_events", None),
+        ] {
+            t.b.add(
+                "jobs_job",
+                json!({"id": id, "created_at": created, "updated_at": created, "name": "j",
+                       "status": "SUCCESS", "job_type_key": key, "project_id": project,
+                       "deployment_id": 2}),
+            );
+        }
+        t.b.add(
+            "main_userprojectmembership",
+            json!({"id": 1, "user_id": 3, "project_id": 2, "created_at": T0, "updated_at": T0}),
         );
         t.b.add(
             "ml_pipeline",
@@ -107,6 +125,7 @@ async fn without_the_tables_there_is_no_source_and_no_pipeline() {
     let (_d, e) = world(false).engine().await;
     let r = call(&e, "/api/v2/deployments/2/").await;
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["jobs"], json!([]));
     assert_eq!(r.body["data_source"], json!(null));
     assert_eq!(r.body["data_source_uri"], json!(null));
     let r = call(&e, "/api/v2/projects/2/?with_charts=false").await;
@@ -114,4 +133,71 @@ async fn without_the_tables_there_is_no_source_and_no_pipeline() {
         r.body["settings"]["default_processing_pipeline"],
         json!(null)
     );
+}
+
+#[tokio::test]
+async fn a_deployments_jobs_are_listed_newest_first_with_their_type() {
+    let (_d, e) = world(true).engine().await;
+    let r = call(&e, "/api/v2/deployments/2/").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let jobs = r.body["jobs"].as_array().unwrap();
+    let ids: Vec<i64> = jobs.iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [2, 1, 3]);
+    assert_eq!(
+        jobs[1],
+        json!({"id": 1, "details": "http://testserver/api/v2/jobs/1/", "status": "SUCCESS",
+               "job_type": {"name": "ML pipeline", "key": "ml"},
+               "created_at": "2023-06-10T21:00:00", "updated_at": "2023-06-10T21:00:00",
+               "user_permissions": ["update", "delete", "run", "run_single_image"]})
+    );
+    assert_eq!(
+        jobs[0]["user_permissions"],
+        json!(["update", "delete", "run"])
+    );
+    assert_eq!(jobs[2]["user_permissions"], json!(["update", "delete"]));
+    // The list carries them too; other deployments have none.
+    let r = call(&e, "/api/v2/deployments/?project_id=2&ordering=name").await;
+    let items = r.body["results"].as_array().unwrap();
+    assert_eq!(items[0]["jobs"].as_array().unwrap().len(), 3);
+    assert_eq!(items[1]["jobs"], json!([]));
+    // A member (BasicMember) may run single-image ml jobs only; anonymous nothing.
+    let r = call_as(&e, "/api/v2/deployments/2/", Requester::User(3)).await;
+    assert_eq!(
+        r.body["jobs"][1]["user_permissions"],
+        json!(["run_single_image"])
+    );
+    assert_eq!(r.body["jobs"][0]["user_permissions"], json!([]));
+    let r = call_as(&e, "/api/v2/deployments/2/", Requester::Anonymous).await;
+    assert_eq!(r.body["jobs"][1]["user_permissions"], json!([]));
+    // Projects by their latest job update: project 2 has jobs, project 1 none (NULLS LAST).
+    let r = call(&e, "/api/v2/projects/?ordering=-last_job_updated_at").await;
+    let order: Vec<i64> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, [2, 1]);
+}
+
+#[tokio::test]
+async fn a_job_type_antenna_does_not_know_is_its_500() {
+    let mut t = world(true);
+    t.b.add(
+        "jobs_job",
+        json!({"id": 9, "created_at": T0, "updated_at": T0, "name": "j", "status": "CREATED",
+               "job_type_key": "bogus", "project_id": 2, "deployment_id": 3}),
+    );
+    let (_d, e) = t.engine().await;
+    let r = call(&e, "/api/v2/deployments/3/").await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("job_type_key 'bogus'"),
+        "{}",
+        r.body
+    );
+    assert_eq!(call(&e, "/api/v2/deployments/2/").await.status, 200);
 }
