@@ -21,6 +21,7 @@
 -- whose determination is t or below t (determination id and its parents_json ids).
 -- ${taxon_where}: the row conditions (visibility, default taxa, observed, verified and the
 -- taxon-level filters); ${order}: NullsLastOrderingFilter terms or Meta.ordering, then id.
+-- Times stay timestamps: only the page's rows are rendered (naive local ISO, in taxa.rs).
 WITH occ AS (
   SELECT o.id, o.determination_id, o.determination_score, o.last_detected, o.identified
   FROM occurrence_facts o
@@ -40,11 +41,9 @@ WITH occ AS (
 SELECT t.id, t.name, t.rank, t.parent_id, t.parents_json,
        coalesce(direct.n, 0) AS occurrences_count,
        coalesce(ver.n, 0) AS verified_count,
-       iso_dt(wall_clock(last.ts)) AS last_detected,
+       last.ts AS last_detected,
        direct.best AS best_determination_score,
-       t.cover_image_url,
-       iso_dt(wall_clock(t.created_at)) AS created_s,
-       iso_dt(wall_clock(t.updated_at)) AS updated_s
+       t.cover_image_url, t.created_at, t.updated_at
 FROM main_taxon t
 LEFT JOIN main_taxon par ON par.id = t.parent_id
 LEFT JOIN direct ON direct.taxon_id = t.id
@@ -60,11 +59,9 @@ ORDER BY ${order}
 SELECT t.id, t.name, t.rank, t.parent_id, t.parents_json,
        CAST(NULL AS BIGINT) AS occurrences_count,
        CAST(NULL AS BIGINT) AS verified_count,
-       CAST(NULL AS VARCHAR) AS last_detected,
+       CAST(NULL AS TIMESTAMP) AS last_detected,
        CAST(NULL AS DOUBLE) AS best_determination_score,
-       t.cover_image_url,
-       iso_dt(wall_clock(t.created_at)) AS created_s,
-       iso_dt(wall_clock(t.updated_at)) AS updated_s
+       t.cover_image_url, t.created_at, t.updated_at
 FROM main_taxon t
 LEFT JOIN main_taxon par ON par.id = t.parent_id
 WHERE ${taxon_where}

@@ -10,6 +10,7 @@ use crate::api::params::drf_int;
 use crate::api::params::{quote_plus, Params};
 use crate::api::request::ApiError;
 use crate::engine::rows::{Row, RowExt};
+use crate::render::timefmt::iso;
 use serde_json::{json, Map, Value};
 
 /// `TaxonViewSet.ordering_fields`.
@@ -159,15 +160,17 @@ fn item(
         Value::from(occurrences_url(e.base(), query, id)),
     );
     m.insert("tags".into(), Value::Array(tags));
-    m.insert("last_detected".into(), field("last_detected"));
+    // Naive wall-clock ISO times (USE_TZ=False), rendered for the page's rows only.
+    let time = |k: &str| json!(r.i64(k).map(|t| iso(t, e.engine.config.time_zone)));
+    m.insert("last_detected".into(), time("last_detected"));
     m.insert(
         "best_determination_score".into(),
         r.f64("best_determination_score")
             .map_or(Value::Null, |f| json!(f)),
     );
     m.insert("cover_image_url".into(), field("cover_image_url"));
-    m.insert("created_at".into(), field("created_s"));
-    m.insert("updated_at".into(), field("updated_s"));
+    m.insert("created_at".into(), time("created_at"));
+    m.insert("updated_at".into(), time("updated_at"));
     m.insert("user_permissions".into(), perms.clone());
     m
 }
