@@ -37,7 +37,10 @@ LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN main_taxon t ON t.id = o.determination_id;
 
 -- One row per valid occurrence with every list field the API and the orderings need
--- (spec §4.2, §5.5). Determination and score are the STORED columns (spec §3.6).
+-- (spec §4.2, §5.5). Determination and score are the STORED columns (spec §3.6). The best
+-- prediction's classification columns (those of classification_detail) ride along
+-- (best_prediction_*): a list page reads them here, never main_classification, whatever that
+-- table's layout.
 CREATE VIEW occurrence_list AS
 SELECT
   o.id,
@@ -58,8 +61,16 @@ SELECT
   bp.classification_id AS best_prediction_id,
   bi.identification_id AS best_identification_id,
   o.created_at,
-  o.updated_at
+  o.updated_at,
+  cd.created_at AS best_prediction_created_at,
+  cd.score AS best_prediction_score,
+  cd.terminal AS best_prediction_terminal,
+  cd.algorithm_id AS best_prediction_algorithm_id,
+  cd.taxon_id AS best_prediction_taxon_id,
+  cd.detection_id AS best_prediction_detection_id,
+  cd.applied_to_id AS best_prediction_applied_to_id
 FROM occurrence_keys o
 LEFT JOIN cover_image ci ON ci.occurrence_id = o.id
 LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
+LEFT JOIN main_classification cd ON cd.id = bp.classification_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id;

@@ -10,7 +10,7 @@ mod common;
 mod world;
 
 use occlens::engine::catalog::Arg;
-use occlens::{Config, Engine};
+use occlens::Engine;
 use serde_json::json;
 
 async fn strings(engine: &Engine, sql: &str) -> Vec<String> {
@@ -89,16 +89,7 @@ async fn world() -> (tempfile::TempDir, Engine) {
             tiny.det(id, Some(&ts), None, k % 7 == 3);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    tiny.b.write(dir.path()).unwrap();
-    let config = Config {
-        api_base: "http://testserver".into(),
-        ..Config::default()
-    };
-    let engine = Engine::open(Some(dir.path().to_str().unwrap()), config)
-        .await
-        .unwrap();
-    (dir, engine)
+    tiny.engine().await
 }
 
 #[tokio::test]

@@ -251,14 +251,62 @@ pub async fn page(
 /// The `classification_detail` rows of `ids`, each with its `applied_to` row's created_at and
 /// algorithm (`applied_to_created_at`, `applied_to_algorithm_id`) when it has one.
 async fn classification_details(ctx: &SessionContext, ids: Vec<i64>) -> Result<HashMap<i64, Row>> {
-    let select = |ids: &mut dyn Iterator<Item = i64>| {
-        select_ids("SELECT * FROM classification_detail", "id", ids, "")
-    };
-    let mut by_id: HashMap<i64, Row> = rows(ctx, &select(&mut ids.into_iter()))
+    let sql = select_ids(
+        "SELECT * FROM classification_detail",
+        "id",
+        ids.into_iter(),
+        "",
+    );
+    let by_id: HashMap<i64, Row> = rows(ctx, &sql)
         .await?
         .into_iter()
         .filter_map(|r| Some((r.i64("id")?, r)))
         .collect();
+    with_applied_to(ctx, by_id).await
+}
+
+/// The columns of `classification_detail`, as `occurrence_list` holds them for the best
+/// prediction (`best_prediction_<column>`).
+const DETAIL_COLUMNS: [&str; 7] = [
+    "created_at",
+    "score",
+    "terminal",
+    "algorithm_id",
+    "taxon_id",
+    "detection_id",
+    "applied_to_id",
+];
+
+/// The best predictions of `occurrences` (their `occurrence_list` rows) as
+/// `classification_detail` rows, from the columns the list view carries: no statement unless
+/// one was applied to another classification.
+async fn best_predictions(ctx: &SessionContext, occurrences: &[Row]) -> Result<HashMap<i64, Row>> {
+    let mut by_id = HashMap::new();
+    for o in occurrences {
+        let Some(id) = o.i64("best_prediction_id") else {
+            continue;
+        };
+        let mut row = Row::new();
+        row.insert("id".into(), id.into());
+        for column in DETAIL_COLUMNS {
+            let value = o.get(&format!("best_prediction_{column}")).cloned();
+            row.insert(column.into(), value.unwrap_or(serde_json::Value::Null));
+        }
+        by_id.insert(id, row);
+    }
+    with_applied_to(ctx, by_id).await
+}
+
+/// `by_id` with, on each row applied to another classification (`applied_to_id`), that
+/// source's created_at and algorithm (`applied_to_created_at`, `applied_to_algorithm_id`),
+/// read by id in one statement when there is any.
+async fn with_applied_to(
+    ctx: &SessionContext,
+    mut by_id: HashMap<i64, Row>,
+) -> Result<HashMap<i64, Row>> {
+    let select = |ids: &mut dyn Iterator<Item = i64>| {
+        select_ids("SELECT * FROM classification_detail", "id", ids, "")
+    };
     let applied: BTreeSet<i64> = by_id
         .values()
         .filter_map(|r| r.i64("applied_to_id"))
@@ -316,10 +364,8 @@ pub async fn related(
         .filter_map(|r| r.i64("best_prediction_id"))
         .collect();
     if shape == RelatedFor::List {
-        let (identifications, classifications) = futures::try_join!(
-            identifications,
-            classification_details(ctx, classification_ids)
-        )?;
+        let (identifications, classifications) =
+            futures::try_join!(identifications, best_predictions(ctx, occurrences))?;
         return Ok(Related {
             identifications: group(identifications, "occurrence_id"),
             classifications,
