@@ -157,6 +157,7 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
             "default_filter_taxa.parquet",
             "detection_hours.parquet",
             "occurrence_facts.parquet",
+            "occurrence_identifications.parquet",
             "occurrence_list.parquet",
             "taxon_ancestry.parquet",
             "taxon_parent.parquet"
