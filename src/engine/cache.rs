@@ -415,6 +415,10 @@ async fn write(
         .set_data_page_row_count_limit(4_096)
         .set_write_batch_size(1_024)
         .set_statistics_enabled(EnabledStatistics::Page)
+        // No dictionaries: most columns are near-unique per row (ids, times, scores, paths),
+        // so each row group's dictionary page fills its 1 MB before falling back, and every
+        // id lookup would read all of them whole before its one page of values.
+        .set_dictionary_enabled(false)
         .build();
     let parquet = |e: datafusion::parquet::errors::ParquetError| Error::Io {
         path: path.display().to_string(),
