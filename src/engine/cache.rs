@@ -35,7 +35,11 @@ pub const CACHED_VIEWS: &[(&str, &str, Option<&str>)] = &[
     ("occurrence_list", "project_id, id", Some("id")),
     // Every identification with its position: a page's or detail's lookup by occurrence id
     // reads a few small pages, whatever the layout of main_identification.
-    ("occurrence_identifications", "occurrence_id, position", None),
+    (
+        "occurrence_identifications",
+        "occurrence_id, position",
+        None,
+    ),
     ("occurrence_facts", "project_id, id", Some("id")),
     (
         "capture_hours",
