@@ -254,7 +254,7 @@ async fn classification_details(ctx: &SessionContext, ids: Vec<i64>) -> Result<H
     let sql = select_ids(
         "SELECT * FROM classification_detail",
         "id",
-        ids.into_iter(),
+        ids,
         "",
     );
     let by_id: HashMap<i64, Row> = rows(ctx, &sql)
