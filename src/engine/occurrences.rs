@@ -251,12 +251,7 @@ pub async fn page(
 /// The `classification_detail` rows of `ids`, each with its `applied_to` row's created_at and
 /// algorithm (`applied_to_created_at`, `applied_to_algorithm_id`) when it has one.
 async fn classification_details(ctx: &SessionContext, ids: Vec<i64>) -> Result<HashMap<i64, Row>> {
-    let sql = select_ids(
-        "SELECT * FROM classification_detail",
-        "id",
-        ids,
-        "",
-    );
+    let sql = select_ids("SELECT * FROM classification_detail", "id", ids, "");
     let by_id: HashMap<i64, Row> = rows(ctx, &sql)
         .await?
         .into_iter()
