@@ -33,12 +33,14 @@ LIMIT ${limit}
 -- non-withdrawn identification's taxon, BEST_IDENTIFICATION_ORDER, `best_identification`),
 -- both read from occurrence_facts (queries/11_facts.sql, cached per project).
 -- Used as a CTE prefix by the two statements below. ${keys}: occurrence_keys or its cache.
+-- ${where} holds `project_id = ${project}`; repeating it on the facts lets their scan read
+-- that project's rows only (no row changes).
 WITH base AS (SELECT o.id FROM ${keys} o WHERE ${where}),
 verified AS (
   SELECT b.id, f.best_machine_taxon_id AS m, f.best_user_taxon_id AS u
   FROM base b
   JOIN occurrence_facts f ON f.id = b.id
-  WHERE f.identified
+  WHERE f.identified AND f.project_id = ${project}
 )
 
 -- name: occurrence_stats.agreement

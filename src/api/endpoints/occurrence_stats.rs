@@ -166,6 +166,7 @@ async fn model_agreement(e: &Endpoints<'_>) -> Answer {
         &[
             ("keys", Arg::Name(e.engine.keys_view())),
             ("where", Arg::Sql(&where_clause)),
+            ("project", Arg::Int(p)),
         ],
     );
     let depth = coarsest.as_ref().map_or(i64::MAX, |(_, d)| *d);
