@@ -1,9 +1,10 @@
 //! The cache of derived tables: `occurrence_list` (the one view every list page, detail and
 //! export reads, and the expensive one — detection aggregates, best prediction, best
-//! identification, cover image of every occurrence), the taxon views the default filters
-//! read, and the facts the other endpoints aggregate per project (`occurrence_facts`,
-//! `capture_hours`, `detection_hours`: queries/11_facts.sql), computed once per snapshot version and stored as Parquet, so that later requests
-//! read them instead of recomputing them.
+//! identification, cover image of every occurrence), the identifications sorted by
+//! occurrence, the taxon views the default filters read, and the facts the other endpoints
+//! aggregate per project (`occurrence_facts`, `capture_hours`, `detection_hours`:
+//! queries/11_facts.sql), computed once per snapshot version and stored as Parquet, so that
+//! later requests read them instead of recomputing them.
 //!
 //! The cache is keyed by a fingerprint of everything the view's rows depend on: every snapshot
 //! file's location, size, modification time and e-tag, the text of `queries/`, the time zone

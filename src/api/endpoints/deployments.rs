@@ -2,7 +2,7 @@
 //! `DeploymentViewSet` of ami/main/api/views.py with `DeploymentListSerializer` /
 //! `DeploymentSerializer`; `Deployment` in ami/main/models.py). SQL: queries/deployments.sql.
 
-use super::events::{capture, members, order_by, ordering_terms, perms};
+use super::events::{capture, members, nested_project, order_by, ordering_terms, perms};
 use super::events_params::path_id;
 use super::pg_sort::{nulls_last, pg_qsort};
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
@@ -177,15 +177,7 @@ fn item(
     ] {
         m.insert(k.into(), r.get(k).cloned().unwrap_or(Value::Null));
     }
-    let project = match r.i64("project_row") {
-        Some(p) => json!({
-            "id": p, "name": r["project_name"], "image": e.image(r.str("project_image")),
-            "details": e.link("projects", p),
-            "user_permissions": perms(e, Model::Project, Some(p), members),
-        }),
-        None => Value::Null,
-    };
-    m.insert("project".into(), project);
+    m.insert("project".into(), nested_project(e, r, members));
     for k in ["created_at", "updated_at"] {
         m.insert(k.into(), json!(r.i64(k).map(|t| iso(t, tz))));
     }

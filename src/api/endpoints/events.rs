@@ -375,6 +375,21 @@ pub(super) async fn members(
         .collect())
 }
 
+/// ProjectNestedSerializer (id, name, image, details, permissions) of a row's
+/// `project_row`, `project_name` and `project_image` columns; null without a project row.
+pub(super) fn nested_project(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>) -> Value {
+    match r.i64("project_row") {
+        Some(p) => json!({
+            "id": p,
+            "name": r.get("project_name").cloned().unwrap_or(Value::Null),
+            "image": e.image(r.str("project_image")),
+            "details": e.link("projects", p),
+            "user_permissions": perms(e, Model::Project, Some(p), members),
+        }),
+        None => Value::Null,
+    }
+}
+
 /// `user_permissions` of an object of `model` in `project` (BaseModel.get_user_object_permissions):
 /// a deployment or capture without a project lacks its project's custom actions.
 pub(super) fn perms(

@@ -164,28 +164,9 @@ pub(super) async fn filters(e: &Endpoints<'_>, project: Option<i64>) -> Reply<Fi
         }
         Ok(Some(v)) => f.best_min = Some(v),
     }
-    for key in ["tag_id", "not_tag_id"] {
-        let values = e.params.all(key);
-        if let Some(bad) = values.iter().find(|v| py_int(v).is_none()) {
-            return Ok(Err(server_error(format!(
-                "{key} {bad:?} is not an integer"
-            ))));
-        }
-        if values.is_empty() {
-            continue;
-        }
-        // An id beyond i64 matches no tag.
-        let ids: Vec<i64> = values.iter().filter_map(|v| py_int(v)?.int()).collect();
-        match (key, ids.is_empty()) {
-            ("tag_id", true) => f.conditions.push("FALSE".into()),
-            (_, true) => {}
-            ("tag_id", false) => f
-                .conditions
-                .push(e.sql("taxa.tagged", &[("ids", Arg::Ints(&ids))])),
-            (_, false) => f
-                .conditions
-                .push(e.sql("taxa.not_tagged", &[("ids", Arg::Ints(&ids))])),
-        }
+    match super::taxa_list_params::tag_conditions(e) {
+        Ok(tags) => f.conditions.extend(tags),
+        Err(raw) => return Ok(Err(server_error(format!("{raw:?} is not an integer")))),
     }
     Ok(Ok(f))
 }

@@ -373,26 +373,33 @@ async fn backends(
         let value = format!("CAST({} AS DOUBLE)", literal(&text));
         conditions.push(e.sql("taxa.best_score", &[("value", Arg::Sql(&value))]));
     }
-    // TaxonTagFilter / TagInverseFilter: the ids go through int() (an id beyond i64 matches
-    // no tag).
-    for (key, fragment) in [("tag_id", "taxa.tagged"), ("not_tag_id", "taxa.not_tagged")] {
-        let mut ids = Vec::new();
-        for raw in p.all(key) {
-            match int_value(raw) {
-                None => return Ok(Err(not_a_number(raw))),
-                Some(id) => ids.extend(id),
-            }
-        }
-        if !p.all(key).is_empty() {
-            match ids.is_empty() {
-                // Only ids beyond i64: tag_id keeps no taxon, not_tag_id removes none.
-                true if key == "tag_id" => conditions.push("FALSE".into()),
-                true => {}
-                false => conditions.push(e.sql(fragment, &[("ids", Arg::Ints(&ids))])),
-            }
-        }
+    match tag_conditions(e) {
+        Ok(tags) => conditions.extend(tags),
+        Err(raw) => return Ok(Err(not_a_number(&raw))),
     }
     Ok(Ok(()))
+}
+
+/// TaxonTagFilter / TagInverseFilter (the list's and the detail's): `tag_id` keeps and
+/// `not_tag_id` removes the taxa holding one of the tags; the ids go through int() (an id
+/// beyond i64 matches no tag). Err: the first value int() rejects (Antenna's 500).
+pub(super) fn tag_conditions(e: &Endpoints<'_>) -> std::result::Result<Vec<String>, String> {
+    let mut conditions = Vec::new();
+    for (key, fragment) in [("tag_id", "taxa.tagged"), ("not_tag_id", "taxa.not_tagged")] {
+        let values = e.params.all(key);
+        let mut ids = Vec::new();
+        for raw in &values {
+            ids.extend(int_value(raw).ok_or_else(|| raw.to_string())?);
+        }
+        match (values.is_empty(), ids.is_empty()) {
+            (true, _) => {}
+            // Only ids beyond i64: tag_id keeps no taxon, not_tag_id removes none.
+            (false, true) if key == "tag_id" => conditions.push("FALSE".into()),
+            (false, true) => {}
+            (false, false) => conditions.push(e.sql(fragment, &[("ids", Arg::Ints(&ids))])),
+        }
+    }
+    Ok(conditions)
 }
 
 /// Read every parameter in Antenna's order and build the statement.

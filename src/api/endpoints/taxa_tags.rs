@@ -3,7 +3,7 @@
 //! global ones (no project); without a project the prefetch is not made and `tags` is `[]`.
 //! The tables are optional in the snapshot contract: absent, no taxon has a tag.
 
-use super::events::{members, perms};
+use super::events::{members, nested_project};
 use super::{Endpoints, Model};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::RowExt;
@@ -50,21 +50,10 @@ pub(super) async fn tags(
         let (Some(taxon), Some(tag)) = (r.i64("taxon_id"), r.i64("id")) else {
             continue;
         };
-        // ProjectNestedSerializer (id, name, image, details) with the project's permissions.
-        let nested_project = match r.i64("project_row") {
-            Some(p) => json!({
-                "id": p,
-                "name": r.get("project_name").cloned().unwrap_or(Value::Null),
-                "image": e.image(r.str("project_image")),
-                "details": e.link("projects", p),
-                "user_permissions": perms(e, Model::Project, Some(p), &members),
-            }),
-            None => Value::Null,
-        };
         out.entry(taxon).or_default().push(json!({
             "id": tag,
             "name": r.get("name").cloned().unwrap_or(Value::Null),
-            "project": nested_project,
+            "project": nested_project(e, r, &members),
             "taxa": holders.get(&tag).cloned().unwrap_or_default(),
             "user_permissions": e.permissions(Model::Tag, false),
         }));
