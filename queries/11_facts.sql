@@ -45,27 +45,28 @@ LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
 LEFT JOIN best_prediction_s bp ON bp.occurrence_id = o.id;
 
+-- Each capture's local date and hour (NULL without a timestamp), the key of both counts below.
+CREATE VIEW capture_local AS
+SELECT s.id, s.project_id, s.deployment_id,
+       CAST(wall_clock(s."timestamp") AS DATE) AS day,
+       CAST(date_part('hour', wall_clock(s."timestamp")) AS BIGINT) AS hour
+FROM main_sourceimage s;
+
 -- Captures per (their own project, deployment, local date, local hour); captures without a
 -- timestamp have a NULL date and hour. The capture counts of the status summary and the
 -- capture charts are sums of these rows.
 CREATE VIEW capture_hours AS
-SELECT s.project_id, s.deployment_id,
-       CAST(wall_clock(s."timestamp") AS DATE) AS day,
-       CAST(date_part('hour', wall_clock(s."timestamp")) AS BIGINT) AS hour,
-       count(*) AS captures
-FROM main_sourceimage s
+SELECT project_id, deployment_id, day, hour, count(*) AS captures
+FROM capture_local
 GROUP BY 1, 2, 3, 4;
 
 -- Detections per (their occurrence's project, whether that occurrence passes its project's
 -- default filters, local date and hour of their capture). Null markers count; detections
 -- without an occurrence, or whose capture is missing or has no timestamp, are left out.
 CREATE VIEW detection_hours AS
-SELECT od.project_id, od.passes_defaults,
-       CAST(wall_clock(s."timestamp") AS DATE) AS day,
-       CAST(date_part('hour', wall_clock(s."timestamp")) AS BIGINT) AS hour,
-       count(*) AS detections
+SELECT od.project_id, od.passes_defaults, s.day, s.hour, count(*) AS detections
 FROM main_detection d
 JOIN occurrence_defaults od ON od.id = d.occurrence_id
-JOIN main_sourceimage s ON s.id = d.source_image_id
-WHERE s."timestamp" IS NOT NULL
+JOIN capture_local s ON s.id = d.source_image_id
+WHERE s.day IS NOT NULL
 GROUP BY 1, 2, 3, 4;
