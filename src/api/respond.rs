@@ -66,12 +66,7 @@ async fn occurrences(engine: &Engine, url: &str, who: &Requester) -> Result<Resp
             })
         }
     };
-    let shaper = Shaper {
-        dims: engine.dims().await?,
-        cfg: &engine.config,
-        who,
-        export: false,
-    };
+    let shaper = Shaper::api(engine.dims().await?, &engine.config, who);
     let body = match answer {
         Answer::Detail(row, related) => shaper.occurrence(&row, &related),
         Answer::List(page, related) => {

@@ -1,17 +1,25 @@
 //! The JSON shapes of the occurrence API (spec §4): key order, nested objects, hyperlinks and
 //! `user_permissions`. Values come from the queries; nothing here decides which rows win.
+//!
+//! Shapes are written as JSON text ([`JsonText`]) with the formatter of the output (the API's
+//! compact text, or `json.dumps` for `occurrences_api_json`). The nested objects that depend
+//! only on a dimension row and the requester (taxa, determinations, events, deployments,
+//! users, algorithms) are rendered once per shaper and copied as bytes after that.
 
 use crate::api::request::Requester;
 use crate::engine::dims::Dims;
 use crate::engine::occurrences::Related;
 use crate::engine::rows::{Row, RowExt};
 use crate::engine::Config;
+use crate::render::json_text::{JsonSink, ValueTree};
 use crate::render::media::{capture_url, media_url, media_url_of};
 use crate::render::timefmt::{
     date_label, duration_iso, duration_label, duration_seconds, event_name, iso, millis,
     time_of_day,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// What a requester may do with an object, by kind (spec §4.5).
 #[derive(Clone, Copy)]
@@ -26,13 +34,28 @@ enum Kind {
     Capture,
 }
 
-pub struct Shaper<'a> {
-    pub dims: &'a Dims,
-    pub cfg: &'a Config,
-    pub who: &'a Requester,
+/// A nested object rendered once per id (it depends only on the dimension row and the
+/// requester).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Nested {
+    Taxon,
+    TaxonNoParent,
+    Determination,
+    Event,
+    Deployment,
+    User,
+    AlgorithmFull,
+    AlgorithmShort,
+}
+
+pub struct Shaper<'a, S: JsonSink = ValueTree> {
+    dims: &'a Dims,
+    cfg: &'a Config,
+    who: &'a Requester,
     /// The `occurrences_api_json` export variant (spec §6.2): export image rule, Django
     /// encoder text for annotations, no top-level `user_permissions`.
-    pub export: bool,
+    export: bool,
+    rendered: Mutex<HashMap<(Nested, i64), S::Rendered>>,
 }
 
 /// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
@@ -46,19 +69,58 @@ pub(crate) fn parents(parents_json: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-fn strings(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(*s)).collect())
+/// A row's value for `key` (null when the query did not select it).
+fn val<'r>(row: &'r Row, key: &str) -> &'r Value {
+    row.get(key).unwrap_or(&Value::Null)
 }
 
-impl Shaper<'_> {
-    fn link(&self, route: &str, id: impl std::fmt::Display) -> Value {
-        Value::from(format!(
-            "{}/api/v2/{route}/{id}/",
-            self.cfg.api_base.trim_end_matches('/')
-        ))
+impl<'a> Shaper<'a, ValueTree> {
+    /// The shaper of API responses (values; `verify` compares them as values).
+    pub fn api(dims: &'a Dims, cfg: &'a Config, who: &'a Requester) -> Self {
+        Shaper::new(dims, cfg, who, false)
     }
 
-    fn perms(&self, kind: Kind, project: Option<i64>) -> Value {
+    /// A list item (§4.2), or with `rel.detail` a detail item (§4.3).
+    pub fn occurrence(&self, o: &Row, rel: &Related) -> Value {
+        let mut w = ValueTree::default();
+        self.write_occurrence(&mut w, o, rel);
+        w.finish()
+    }
+
+    /// An item of `/occurrences/algorithms/`: the full shape with `category_count` = the
+    /// number of labels of the algorithm's category map (spec §5.8).
+    pub fn algorithm_choice(&self, id: i64) -> Value {
+        let labels = self
+            .dims
+            .algorithms
+            .get(&id)
+            .and_then(|a| a.i64("category_map_id"))
+            .and_then(|c| self.dims.category_maps.get(&c).copied());
+        let mut w = ValueTree::default();
+        self.algorithm_full(&mut w, id, labels);
+        w.finish()
+    }
+}
+
+impl<'a, S: JsonSink> Shaper<'a, S> {
+    pub fn new(dims: &'a Dims, cfg: &'a Config, who: &'a Requester, export: bool) -> Self {
+        Shaper {
+            dims,
+            cfg,
+            who,
+            export,
+            rendered: Mutex::default(),
+        }
+    }
+
+    fn link(&self, w: &mut S, route: &str, id: impl std::fmt::Display) {
+        w.str(&format!(
+            "{}/api/v2/{route}/{id}/",
+            self.cfg.api_base.trim_end_matches('/')
+        ));
+    }
+
+    fn perms(&self, kind: Kind, project: Option<i64>) -> &'static [&'static str] {
         let member = match (self.who, project) {
             (Requester::User(u), Some(p)) => {
                 self.dims.memberships.contains(&(*u, p))
@@ -67,36 +129,79 @@ impl Shaper<'_> {
             _ => false,
         };
         match (self.who, kind) {
-            (Requester::Superuser(_), Kind::Envelope) => strings(&["create"]),
-            (Requester::Superuser(_), Kind::Occurrence) => strings(&["update"]),
-            (Requester::Superuser(_), Kind::Deployment) => {
-                strings(&["update", "regroup", "delete", "sync"])
-            }
+            (Requester::Superuser(_), Kind::Envelope) => &["create"],
+            (Requester::Superuser(_), Kind::Occurrence) => &["update"],
+            (Requester::Superuser(_), Kind::Deployment) => &["update", "regroup", "delete", "sync"],
             (Requester::Superuser(_), Kind::Capture) => {
-                strings(&["star", "update", "run_single_image_ml_job", "delete"])
+                &["star", "update", "run_single_image_ml_job", "delete"]
             }
             (
                 Requester::Superuser(_),
                 Kind::Event | Kind::Taxon | Kind::Algorithm | Kind::Detection,
-            ) => strings(&["update", "delete"]),
-            (Requester::User(_), Kind::Capture) if member => {
-                strings(&["star", "run_single_image_ml_job"])
-            }
-            _ => json!([]),
+            ) => &["update", "delete"],
+            (Requester::User(_), Kind::Capture) if member => &["star", "run_single_image_ml_job"],
+            _ => &[],
         }
     }
 
     pub fn envelope_permissions(&self) -> Value {
-        self.perms(Kind::Envelope, None)
+        json!(self.perms(Kind::Envelope, None))
     }
 
-    fn taxon_core(&self, id: i64) -> Option<Map<String, Value>> {
-        let t = self.dims.taxa.get(&id)?;
-        let mut m = Map::new();
-        m.insert("id".into(), json!(id));
-        m.insert("name".into(), t["name"].clone());
-        m.insert("rank".into(), t["rank"].clone());
-        m.insert("details".into(), self.link("taxa", id));
+    fn ts(&self, w: &mut S, row: &Row, key: &str) {
+        w.opt_str(row.i64(key).map(|t| iso(t, self.cfg.time_zone)).as_deref());
+    }
+
+    /// The nested object `what` of dimension row `id` (null when there is none).
+    fn nested(&self, w: &mut S, what: Nested, id: Option<i64>) {
+        let Some(id) = id else {
+            w.null();
+            return;
+        };
+        let cached = self
+            .rendered
+            .lock()
+            .expect("not poisoned")
+            .get(&(what, id))
+            .cloned();
+        let done = match cached {
+            Some(done) => done,
+            None => {
+                let mut t = S::default();
+                self.render(&mut t, what, id);
+                let done = t.finish();
+                let mut rendered = self.rendered.lock().expect("not poisoned");
+                rendered.insert((what, id), done.clone());
+                done
+            }
+        };
+        w.rendered(&done);
+    }
+
+    fn render(&self, w: &mut S, what: Nested, id: i64) {
+        match what {
+            Nested::Taxon | Nested::TaxonNoParent => self.taxon(w, id, what == Nested::Taxon),
+            Nested::Determination => self.determination(w, id),
+            Nested::Event => self.event(w, id),
+            Nested::Deployment => self.deployment(w, id),
+            Nested::User => self.user(w, id),
+            Nested::AlgorithmFull => self.algorithm_full(w, id, None),
+            Nested::AlgorithmShort => self.algorithm_short(w, id),
+        }
+    }
+
+    /// nested-taxon shape (with `parent` and `parents`), or taxon-no-parent.
+    fn taxon(&self, w: &mut S, id: i64, with_parents: bool) {
+        let Some(t) = self.dims.taxa.get(&id) else {
+            w.null();
+            return;
+        };
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("name").value(val(&t, "name"));
+        w.key("rank").value(val(&t, "rank"));
+        w.key("details");
+        self.link(w, "taxa", id);
         for k in [
             "gbif_taxon_key",
             "fieldguide_id",
@@ -104,244 +209,291 @@ impl Shaper<'_> {
             "cover_image_url",
             "cover_image_credit",
         ] {
-            m.insert(k.into(), t.get(k).cloned().unwrap_or(Value::Null));
+            w.key(k).value(val(&t, k));
         }
-        Some(m)
-    }
-
-    /// taxon-no-parent shape.
-    fn taxon_no_parent(&self, id: Option<i64>) -> Value {
-        match id.and_then(|id| self.taxon_core(id)) {
-            Some(mut m) => {
-                m.insert("user_permissions".into(), self.perms(Kind::Taxon, None));
-                Value::Object(m)
-            }
-            None => Value::Null,
+        if with_parents {
+            w.key("parent");
+            self.nested(w, Nested::TaxonNoParent, t.i64("parent_id"));
+            w.key("parents")
+                .value(&Value::Array(parents(t.str("parents_json"))));
         }
-    }
-
-    /// nested-taxon shape: with `parent` and `parents` (from the cached parents_json).
-    pub fn taxon(&self, id: Option<i64>) -> Value {
-        let Some(id) = id else { return Value::Null };
-        let Some(mut m) = self.taxon_core(id) else {
-            return Value::Null;
-        };
-        let Some(t) = self.dims.taxa.get(&id) else {
-            return Value::Null;
-        };
-        m.insert("parent".into(), self.taxon_no_parent(t.i64("parent_id")));
-        m.insert(
-            "parents".into(),
-            Value::Array(parents(t.str("parents_json"))),
-        );
-        m.insert("user_permissions".into(), self.perms(Kind::Taxon, None));
-        Value::Object(m)
+        w.key("user_permissions")
+            .strs(self.perms(Kind::Taxon, None));
+        w.end_object();
     }
 
     /// The top-level `determination`: no `parents` key (spec §4.4, §9.8).
-    fn determination(&self, id: Option<i64>) -> Value {
-        let Some(t) = id.and_then(|id| self.dims.taxa.get(&id)) else {
-            return Value::Null;
+    fn determination(&self, w: &mut S, id: i64) {
+        let Some(t) = self.dims.taxa.get(&id) else {
+            w.null();
+            return;
         };
-        let id = id.unwrap();
-        json!({
-            "id": id, "name": t["name"], "parent": self.taxon_no_parent(t.i64("parent_id")),
-            "rank": t["rank"], "details": self.link("taxa", id), "user_permissions": [],
-        })
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("name").value(val(&t, "name"));
+        w.key("parent");
+        self.nested(w, Nested::TaxonNoParent, t.i64("parent_id"));
+        w.key("rank").value(val(&t, "rank"));
+        w.key("details");
+        self.link(w, "taxa", id);
+        w.key("user_permissions").strs(&[]);
+        w.end_object();
     }
 
-    fn event(&self, id: Option<i64>) -> Value {
-        let Some(e) = id.and_then(|id| self.dims.events.get(&id)) else {
-            return Value::Null;
+    fn event(&self, w: &mut S, id: i64) {
+        let Some(e) = self.dims.events.get(&id) else {
+            w.null();
+            return;
         };
-        let (id, tz) = (id.unwrap(), self.cfg.time_zone);
-        let start = e.i64("start").unwrap_or(0);
-        json!({
-            "id": id, "name": event_name(start, e.i64("end"), tz), "details": self.link("events", id),
-            "date_label": date_label(start, e.i64("end"), tz),
-            "user_permissions": self.perms(Kind::Event, None),
-        })
-    }
-
-    fn deployment(&self, id: Option<i64>) -> Value {
-        let Some(d) = id.and_then(|id| self.dims.deployments.get(&id)) else {
-            return Value::Null;
-        };
-        let id = id.unwrap();
-        json!({
-            "id": id, "name": d["name"], "details": self.link("deployments", id),
-            "user_permissions": self.perms(Kind::Deployment, d.i64("project_id")),
-        })
-    }
-
-    fn user(&self, id: Option<i64>) -> Value {
-        let Some(u) = id.and_then(|id| self.dims.users.get(&id)) else {
-            return Value::Null;
-        };
-        let id = id.unwrap();
-        json!({"id": id, "name": u["name"], "image": null, "details": self.link("users", id), "user_permissions": []})
-    }
-
-    fn algorithm_full(&self, id: Option<i64>) -> Value {
-        let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else {
-            return Value::Null;
-        };
-        let id = id.unwrap();
         let tz = self.cfg.time_zone;
-        let category_map = match a.i64("category_map_id") {
-            Some(c) => json!({"id": c, "details": self.link("ml/labels", c),
-                              "user_permissions": self.perms(Kind::Algorithm, None)}),
-            None => Value::Null,
-        };
-        json!({
-            "id": id, "details": self.link("ml/algorithms", id), "name": a["name"], "key": a["key"],
-            "description": a["description"], "uri": a["uri"], "version": a["version"],
-            "version_name": a["version_name"], "task_type": a["task_type"],
-            "category_map": category_map, "category_count": null,
-            "created_at": ts(&a, "created_at", tz), "updated_at": ts(&a, "updated_at", tz),
-            "user_permissions": self.perms(Kind::Algorithm, None),
-        })
+        let (start, end) = (e.i64("start").unwrap_or(0), e.i64("end"));
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("name").str(&event_name(start, end, tz));
+        w.key("details");
+        self.link(w, "events", id);
+        w.key("date_label").str(&date_label(start, end, tz));
+        w.key("user_permissions")
+            .strs(self.perms(Kind::Event, None));
+        w.end_object();
     }
 
-    /// An item of `/occurrences/algorithms/`: the full shape with `category_count` = the
-    /// number of labels of the algorithm's category map (spec §5.8).
-    pub fn algorithm_choice(&self, id: i64) -> Value {
-        let mut v = self.algorithm_full(Some(id));
-        let labels = self
-            .dims
-            .algorithms
-            .get(&id)
-            .and_then(|a| a.i64("category_map_id"))
-            .and_then(|c| self.dims.category_maps.get(&c).copied());
-        if let Some(o) = v.as_object_mut() {
-            o.insert("category_count".into(), json!(labels));
+    fn deployment(&self, w: &mut S, id: i64) {
+        let Some(d) = self.dims.deployments.get(&id) else {
+            w.null();
+            return;
+        };
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("name").value(val(&d, "name"));
+        w.key("details");
+        self.link(w, "deployments", id);
+        w.key("user_permissions")
+            .strs(self.perms(Kind::Deployment, d.i64("project_id")));
+        w.end_object();
+    }
+
+    fn user(&self, w: &mut S, id: i64) {
+        let Some(u) = self.dims.users.get(&id) else {
+            w.null();
+            return;
+        };
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("name").value(val(&u, "name"));
+        w.key("image").null();
+        w.key("details");
+        self.link(w, "users", id);
+        w.key("user_permissions").strs(&[]);
+        w.end_object();
+    }
+
+    /// The full algorithm shape; `category_count` is null except in `/occurrences/algorithms/`.
+    fn algorithm_full(&self, w: &mut S, id: i64, category_count: Option<usize>) {
+        let Some(a) = self.dims.algorithms.get(&id) else {
+            w.null();
+            return;
+        };
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("details");
+        self.link(w, "ml/algorithms", id);
+        for k in [
+            "name",
+            "key",
+            "description",
+            "uri",
+            "version",
+            "version_name",
+        ] {
+            w.key(k).value(val(&a, k));
         }
-        v
+        w.key("task_type").value(val(&a, "task_type"));
+        w.key("category_map");
+        match a.i64("category_map_id") {
+            Some(c) => {
+                w.begin_object();
+                w.key("id").int(c);
+                w.key("details");
+                self.link(w, "ml/labels", c);
+                w.key("user_permissions")
+                    .strs(self.perms(Kind::Algorithm, None));
+                w.end_object();
+            }
+            None => {
+                w.null();
+            }
+        }
+        w.key("category_count")
+            .opt_int(category_count.map(|n| n as i64));
+        w.key("created_at");
+        self.ts(w, &a, "created_at");
+        w.key("updated_at");
+        self.ts(w, &a, "updated_at");
+        w.key("user_permissions")
+            .strs(self.perms(Kind::Algorithm, None));
+        w.end_object();
     }
 
-    fn algorithm_short(&self, id: Option<i64>) -> Value {
-        let Some(a) = id.and_then(|id| self.dims.algorithms.get(&id)) else {
-            return Value::Null;
+    fn algorithm_short(&self, w: &mut S, id: i64) {
+        let Some(a) = self.dims.algorithms.get(&id) else {
+            w.null();
+            return;
         };
-        let id = id.unwrap();
-        let tz = self.cfg.time_zone;
-        json!({
-            "id": id, "details": self.link("ml/algorithms", id), "name": a["name"], "key": a["key"],
-            "version": a["version"], "version_name": a["version_name"],
-            "created_at": ts(&a, "created_at", tz), "updated_at": ts(&a, "updated_at", tz),
-            "user_permissions": self.perms(Kind::Algorithm, None),
-        })
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("details");
+        self.link(w, "ml/algorithms", id);
+        for k in ["name", "key", "version", "version_name"] {
+            w.key(k).value(val(&a, k));
+        }
+        w.key("created_at");
+        self.ts(w, &a, "created_at");
+        w.key("updated_at");
+        self.ts(w, &a, "updated_at");
+        w.key("user_permissions")
+            .strs(self.perms(Kind::Algorithm, None));
+        w.end_object();
     }
 
     /// nested-classification shape.
-    pub fn classification(&self, c: &Row) -> Value {
-        let tz = self.cfg.time_zone;
-        let applied_to = match c.i64("applied_to_id") {
-            Some(p) if c.i64("applied_to_created_at").is_some() => json!({
-                "id": p, "created_at": ts(c, "applied_to_created_at", tz),
-                "algorithm": self.algorithm_full(c.i64("applied_to_algorithm_id")),
-            }),
-            _ => Value::Null,
-        };
+    fn classification(&self, w: &mut S, c: &Row) {
         let id = c.i64("id").unwrap_or_default();
-        json!({
-            "id": id, "details": self.link("classifications", id), "taxon": self.taxon(c.i64("taxon_id")),
-            "score": c["score"], "terminal": c["terminal"], "algorithm": self.algorithm_full(c.i64("algorithm_id")),
-            "applied_to": applied_to, "created_at": ts(c, "created_at", tz), "user_permissions": [],
-        })
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("details");
+        self.link(w, "classifications", id);
+        w.key("taxon");
+        self.nested(w, Nested::Taxon, c.i64("taxon_id"));
+        w.key("score").value(val(c, "score"));
+        w.key("terminal").value(val(c, "terminal"));
+        w.key("algorithm");
+        self.nested(w, Nested::AlgorithmFull, c.i64("algorithm_id"));
+        w.key("applied_to");
+        match c.i64("applied_to_id") {
+            Some(p) if c.i64("applied_to_created_at").is_some() => {
+                w.begin_object();
+                w.key("id").int(p);
+                w.key("created_at");
+                self.ts(w, c, "applied_to_created_at");
+                w.key("algorithm");
+                self.nested(w, Nested::AlgorithmFull, c.i64("applied_to_algorithm_id"));
+                w.end_object();
+            }
+            _ => {
+                w.null();
+            }
+        }
+        w.key("created_at");
+        self.ts(w, c, "created_at");
+        w.key("user_permissions").strs(&[]);
+        w.end_object();
     }
 
     /// occurrence-identification shape.
-    fn identification(&self, i: &Row) -> Value {
+    fn identification(&self, w: &mut S, i: &Row) {
         let id = i.i64("id").unwrap_or_default();
         let own = self.who.user_id().is_some() && self.who.user_id() == i.i64("user_id");
         let may_delete = own || matches!(self.who, Requester::Superuser(_));
-        json!({
-            "id": id, "details": self.link("identifications", id), "taxon": self.taxon(i.i64("taxon_id")),
-            "user": self.user(i.i64("user_id")), "withdrawn": i["withdrawn"], "comment": i["comment"],
-            "created_at": ts(i, "created_at", self.cfg.time_zone),
-            "user_permissions": if may_delete { strings(&["delete"]) } else { json!([]) },
-        })
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("details");
+        self.link(w, "identifications", id);
+        w.key("taxon");
+        self.nested(w, Nested::Taxon, i.i64("taxon_id"));
+        w.key("user");
+        self.nested(w, Nested::User, i.i64("user_id"));
+        w.key("withdrawn").value(val(i, "withdrawn"));
+        w.key("comment").value(val(i, "comment"));
+        w.key("created_at");
+        self.ts(w, i, "created_at");
+        let perms: &[&str] = if may_delete { &["delete"] } else { &[] };
+        w.key("user_permissions").strs(perms);
+        w.end_object();
     }
 
-    fn detection(&self, d: &Row, rel: &Related, project: Option<i64>) -> Value {
+    fn detection(&self, w: &mut S, d: &Row, rel: &Related, project: Option<i64>) {
         let detail = rel.detail.as_ref().expect("detail relations");
         let id = d.i64("id").unwrap_or_default();
-        let capture = d
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("details");
+        self.link(w, "detections", id);
+        w.key("timestamp").opt_str(
+            d.i64("timestamp")
+                .map(|t| iso(t, self.cfg.time_zone))
+                .as_deref(),
+        );
+        w.key("url")
+            .opt_str(media_url(d.str("path"), &self.cfg.media_url).as_deref());
+        w.key("capture");
+        match d
             .i64("source_image_id")
             .and_then(|c| detail.captures.get(&c))
-            .map_or(Value::Null, |c| {
+        {
+            Some(c) => {
                 let cid = c.i64("id").unwrap_or_default();
-                json!({
-                    "id": cid, "details": self.link("captures", cid),
-                    "url": capture_url(c.str("public_base_url"), c.str("path").unwrap_or("")),
-                    "width": c["width"], "height": c["height"],
-                    "user_permissions": self.perms(Kind::Capture, project),
-                })
-            });
-        let classifications: Vec<Value> = detail
-            .detection_classifications
-            .get(&id)
-            .into_iter()
-            .flatten()
-            .filter_map(|cid| rel.classifications.get(cid))
-            .map(|c| self.classification(c))
-            .collect();
-        json!({
-            "id": id, "details": self.link("detections", id),
-            "timestamp": d.i64("timestamp").map(|t| iso(t, self.cfg.time_zone)),
-            "url": media_url(d.str("path"), &self.cfg.media_url), "capture": capture,
-            "width": null, "height": null,
-            "bbox": d.str("bbox").and_then(|b| serde_json::from_str::<Value>(b).ok()).unwrap_or(Value::Null),
-            "occurrence": d.i64("occurrence_id").map(|o| self.link("occurrences", o)),
-            "classifications": classifications,
-            "user_permissions": self.perms(Kind::Detection, project),
-        })
+                w.begin_object();
+                w.key("id").int(cid);
+                w.key("details");
+                self.link(w, "captures", cid);
+                let url = capture_url(c.str("public_base_url"), c.str("path").unwrap_or(""));
+                w.key("url").opt_str(url.as_deref());
+                w.key("width").value(val(c, "width"));
+                w.key("height").value(val(c, "height"));
+                w.key("user_permissions")
+                    .strs(self.perms(Kind::Capture, project));
+                w.end_object();
+            }
+            None => {
+                w.null();
+            }
+        }
+        w.key("width").null();
+        w.key("height").null();
+        let bbox = d
+            .str("bbox")
+            .and_then(|b| serde_json::from_str::<Value>(b).ok());
+        w.key("bbox").value(&bbox.unwrap_or(Value::Null));
+        w.key("occurrence");
+        match d.i64("occurrence_id") {
+            Some(o) => self.link(w, "occurrences", o),
+            None => {
+                w.null();
+            }
+        }
+        w.key("classifications").begin_array();
+        let classifications = detail.detection_classifications.get(&id);
+        for c in classifications.into_iter().flatten() {
+            if let Some(c) = rel.classifications.get(c) {
+                self.classification(w, c);
+            }
+        }
+        w.end_array();
+        w.key("user_permissions")
+            .strs(self.perms(Kind::Detection, project));
+        w.end_object();
     }
 
-    /// A list item (§4.2), or with `rel.detail` a detail item (§4.3).
-    pub fn occurrence(&self, o: &Row, rel: &Related) -> Value {
+    /// Write a list item (§4.2), or with `rel.detail` a detail item (§4.3), to `w`.
+    pub fn write_occurrence(&self, w: &mut S, o: &Row, rel: &Related) {
         let tz = self.cfg.time_zone;
         let id = o.i64("id").unwrap_or_default();
         let project = o.i64("project_id");
         let classification = |cid: Option<i64>| cid.and_then(|c| rel.classifications.get(&c));
-        let identifications: Vec<&Row> = rel
-            .identifications
-            .get(&id)
-            .map(|v| v.iter().collect())
-            .unwrap_or_default();
-        let best_ident = o.i64("best_identification_id").and_then(|b| {
-            identifications
-                .iter()
-                .find(|i| i.i64("id") == Some(b))
-                .copied()
-        });
+        let identifications = rel.identifications.get(&id).map_or(&[][..], Vec::as_slice);
+        let best_ident = o
+            .i64("best_identification_id")
+            .and_then(|b| identifications.iter().find(|i| i.i64("id") == Some(b)));
         let best_pred = classification(o.i64("best_prediction_id"));
-        let images: Vec<String> = match &rel.detail {
-            Some(d) if self.export => d
-                .images
-                .get(&id)
-                .into_iter()
-                .flatten()
-                .map(|p| media_url_of(p, &self.cfg.media_url))
-                .collect(),
-            Some(d) => d
-                .images
-                .get(&id)
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|p| media_url(Some(p), &self.cfg.media_url))
-                .collect(),
-            None => media_url(o.str("cover_image_path"), &self.cfg.media_url)
-                .into_iter()
-                .collect(),
-        };
-        let mut m = Map::new();
-        m.insert("id".into(), json!(id));
-        m.insert("details".into(), self.link("occurrences", id));
-        m.insert("event".into(), self.event(o.i64("event_id")));
-        m.insert("deployment".into(), self.deployment(o.i64("deployment_id")));
+        w.begin_object();
+        w.key("id").int(id);
+        w.key("details");
+        self.link(w, "occurrences", id);
+        w.key("event");
+        self.nested(w, Nested::Event, o.i64("event_id"));
+        w.key("deployment");
+        self.nested(w, Nested::Deployment, o.i64("deployment_id"));
         let (first, time, duration) = (
             o.i64("first_appearance_timestamp").map(|t| iso(t, tz)),
             o.i64("first_appearance_time").map(time_of_day),
@@ -356,85 +508,96 @@ impl Shaper<'_> {
         } else {
             (first, time, duration.map(duration_seconds))
         };
-        m.insert("first_appearance_timestamp".into(), json!(first));
-        m.insert("first_appearance_time".into(), json!(time));
-        m.insert("duration".into(), json!(duration));
-        m.insert(
-            "duration_label".into(),
-            json!(duration_label(o.i64("duration"))),
-        );
-        m.insert(
-            "determination".into(),
-            self.determination(o.i64("determination_id")),
-        );
-        m.insert("detections_count".into(), o["detections_count"].clone());
-        m.insert("detection_images".into(), json!(images));
-        m.insert(
-            "determination_score".into(),
-            o["determination_score"].clone(),
-        );
-        m.insert(
-            "determination_details".into(),
-            json!({
-                "taxon": self.taxon(o.i64("determination_id")),
-                "identification": best_ident.map_or(Value::Null, |i| self.identification(i)),
-                "prediction": match (best_ident, best_pred) {
-                    (None, Some(p)) => self.classification(p),
-                    _ => Value::Null,
-                },
-                "score": o["determination_score"],
-            }),
-        );
-        m.insert(
-            "best_machine_prediction".into(),
-            best_pred.map_or(Value::Null, |p| {
-                json!({
-                    "taxon": self.taxon(p.i64("taxon_id")),
-                    "algorithm": self.algorithm_short(p.i64("algorithm_id")),
-                    "score": p["score"],
-                })
-            }),
-        );
-        m.insert(
-            "identifications".into(),
-            Value::Array(
-                identifications
-                    .iter()
-                    .map(|i| self.identification(i))
-                    .collect(),
-            ),
-        );
-        m.insert("created_at".into(), ts(o, "created_at", tz));
-        m.insert("updated_at".into(), ts(o, "updated_at", tz));
+        w.key("first_appearance_timestamp")
+            .opt_str(first.as_deref());
+        w.key("first_appearance_time").opt_str(time.as_deref());
+        w.key("duration").opt_str(duration.as_deref());
+        w.key("duration_label")
+            .str(&duration_label(o.i64("duration")));
+        w.key("determination");
+        self.nested(w, Nested::Determination, o.i64("determination_id"));
+        w.key("detections_count").value(val(o, "detections_count"));
+        w.key("detection_images").begin_array();
+        match &rel.detail {
+            Some(d) => {
+                for p in d.images.get(&id).into_iter().flatten() {
+                    if self.export {
+                        w.str(&media_url_of(p, &self.cfg.media_url));
+                    } else if let Some(url) = media_url(Some(p), &self.cfg.media_url) {
+                        w.str(&url);
+                    }
+                }
+            }
+            None => {
+                if let Some(url) = media_url(o.str("cover_image_path"), &self.cfg.media_url) {
+                    w.str(&url);
+                }
+            }
+        }
+        w.end_array();
+        w.key("determination_score")
+            .value(val(o, "determination_score"));
+        w.key("determination_details").begin_object();
+        w.key("taxon");
+        self.nested(w, Nested::Taxon, o.i64("determination_id"));
+        w.key("identification");
+        match best_ident {
+            Some(i) => self.identification(w, i),
+            None => {
+                w.null();
+            }
+        }
+        w.key("prediction");
+        match (best_ident, best_pred) {
+            (None, Some(p)) => self.classification(w, p),
+            _ => {
+                w.null();
+            }
+        }
+        w.key("score").value(val(o, "determination_score"));
+        w.end_object();
+        w.key("best_machine_prediction");
+        match best_pred {
+            Some(p) => {
+                w.begin_object();
+                w.key("taxon");
+                self.nested(w, Nested::Taxon, p.i64("taxon_id"));
+                w.key("algorithm");
+                self.nested(w, Nested::AlgorithmShort, p.i64("algorithm_id"));
+                w.key("score").value(val(p, "score"));
+                w.end_object();
+            }
+            None => {
+                w.null();
+            }
+        }
+        w.key("identifications").begin_array();
+        for i in identifications {
+            self.identification(w, i);
+        }
+        w.end_array();
+        w.key("created_at");
+        self.ts(w, o, "created_at");
+        w.key("updated_at");
+        self.ts(w, o, "updated_at");
         if let Some(d) = &rel.detail {
-            m.insert("determination_id".into(), o["determination_id"].clone());
-            let detections = d
-                .detections
-                .get(&id)
-                .into_iter()
-                .flatten()
-                .map(|det| self.detection(det, rel, project));
-            m.insert("detections".into(), Value::Array(detections.collect()));
-            let predictions = d
-                .predictions
-                .get(&id)
-                .into_iter()
-                .flatten()
-                .filter_map(|c| rel.classifications.get(c))
-                .map(|c| self.classification(c));
-            m.insert("predictions".into(), Value::Array(predictions.collect()));
+            w.key("determination_id").value(val(o, "determination_id"));
+            w.key("detections").begin_array();
+            for det in d.detections.get(&id).into_iter().flatten() {
+                self.detection(w, det, rel, project);
+            }
+            w.end_array();
+            w.key("predictions").begin_array();
+            let predictions = d.predictions.get(&id).into_iter().flatten();
+            for c in predictions.filter_map(|c| rel.classifications.get(c)) {
+                self.classification(w, c);
+            }
+            w.end_array();
         }
         if !self.export {
-            m.insert(
-                "user_permissions".into(),
-                self.perms(Kind::Occurrence, project),
-            );
+            w.key("user_permissions")
+                .strs(self.perms(Kind::Occurrence, project));
         }
-        Value::Object(m)
+        w.end_object();
     }
-}
-
-fn ts(row: &Row, key: &str, tz: chrono_tz::Tz) -> Value {
-    row.i64(key)
-        .map_or(Value::Null, |t| Value::from(iso(t, tz)))
 }

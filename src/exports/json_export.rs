@@ -9,10 +9,12 @@ use crate::engine::occurrences::{related, RelatedFor};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::render::pyfmt::{dumps, to_json};
+use crate::render::json_text::{JsonSink, JsonText};
+use crate::render::pyfmt::{PythonDumps, PythonFloats};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use std::io::Write;
+use std::sync::Arc;
 
 const BATCH: usize = 100;
 /// Occurrences whose related rows are fetched together (a multiple of BATCH).
@@ -29,82 +31,116 @@ pub enum Framing {
 /// Write the export of `stream` (rows of `occurrence_list`) to `out`; returns the row count.
 pub async fn write(
     engine: &Engine,
-    mut stream: SendableRecordBatchStream,
+    stream: SendableRecordBatchStream,
     out: &mut dyn Write,
     framing: &Framing,
     progress: &dyn Fn(u64),
 ) -> Result<u64> {
-    let io = |e: std::io::Error| Error::Io {
-        path: "export".into(),
-        source: e,
-    };
-    let anonymous = Requester::Anonymous;
-    let (shape, who, lines) = match framing {
-        Framing::Antenna => (RelatedFor::Export, &anonymous, false),
-        Framing::Lines(shape, who) => (*shape, who, true),
-    };
-    let shaper = Shaper {
-        dims: engine.dims().await?,
-        cfg: &engine.config,
-        who,
-        export: !lines,
-    };
-    if !lines {
-        out.write_all(b"[").map_err(io)?;
+    let dims = engine.dims().await?;
+    let cfg = &engine.config;
+    match framing {
+        Framing::Antenna => {
+            let who = Requester::Anonymous;
+            let shaper = Shaper::<JsonText<PythonDumps>>::new(dims, cfg, &who, true);
+            let items = Items {
+                shaper: &shaper,
+                related: RelatedFor::Export,
+                lines: false,
+            };
+            items.write(engine, stream, out, progress).await
+        }
+        Framing::Lines(related, who) => {
+            let shaper = Shaper::<JsonText<PythonFloats>>::new(dims, cfg, who, false);
+            let items = Items {
+                shaper: &shaper,
+                related: *related,
+                lines: true,
+            };
+            items.write(engine, stream, out, progress).await
+        }
     }
-    let mut pending: Vec<Row> = Vec::new();
-    let mut written = 0u64;
-    // Related rows (identifications, detections, classifications, …) are fetched once per
-    // chunk of CHUNK occurrences; the file is still framed in Antenna's batches of 100.
-    let flush = async |rows: &mut Vec<Row>, out: &mut dyn Write, written: &mut u64| -> Result<()> {
+}
+
+/// The objects of an export, shaped by `shaper` and framed as lines or as Antenna's file.
+struct Items<'a, S: JsonSink> {
+    shaper: &'a Shaper<'a, S>,
+    related: RelatedFor,
+    lines: bool,
+}
+
+impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
+    async fn write(
+        &self,
+        engine: &Engine,
+        mut stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64> {
+        let io = |e| Error::io("export", e);
+        if !self.lines {
+            out.write_all(b"[").map_err(io)?;
+        }
+        let mut pending: Vec<Row> = Vec::new();
+        let mut written = 0u64;
+        while let Some(batch) = stream.next().await {
+            pending.extend(to_rows(&[batch?])?);
+            while pending.len() >= CHUNK {
+                let chunk: Vec<Row> = pending.drain(..CHUNK).collect();
+                self.chunk(engine, &chunk, out, &mut written, progress)
+                    .await?;
+            }
+        }
+        self.chunk(engine, &pending, out, &mut written, progress)
+            .await?;
+        if !self.lines {
+            out.write_all(b"]").map_err(io)?;
+        }
+        Ok(written)
+    }
+
+    /// Related rows (identifications, detections, classifications, …) are fetched once per
+    /// chunk of CHUNK occurrences; the file is still framed in Antenna's batches of 100.
+    async fn chunk(
+        &self,
+        engine: &Engine,
+        rows: &[Row],
+        out: &mut dyn Write,
+        written: &mut u64,
+        progress: &dyn Fn(u64),
+    ) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let rel = related(&engine.point, rows, shape).await?;
-        // Shaping and rendering are most of an export's time: the chunk's objects are made
-        // on every core, then written in order.
+        let io = |e| Error::io("export", e);
+        let rel = related(&engine.point, rows, self.related).await?;
+        // Shaping is most of an export's time: the chunk's objects are made on every core,
+        // then written in order.
         let texts = in_parallel(rows, |r| {
-            let value = shaper.occurrence(r, &rel);
-            if lines {
-                to_json(&value)
-            } else {
-                dumps(&value)
-            }
+            let mut w = S::default();
+            self.shaper.write_occurrence(&mut w, r, &rel);
+            w.finish()
         });
         for batch in texts.chunks(BATCH) {
-            if lines {
+            if self.lines {
                 for text in batch {
-                    out.write_all(text.as_bytes()).map_err(io)?;
+                    out.write_all(text).map_err(io)?;
                     out.write_all(b"\n").map_err(io)?;
                 }
             } else {
                 if *written > 0 {
                     out.write_all(b",\n").map_err(io)?;
                 }
-                out.write_all(batch.join(", ").as_bytes()).map_err(io)?;
+                out.write_all(&batch.join(&b", "[..])).map_err(io)?;
             }
             *written += batch.len() as u64;
             progress(*written);
         }
-        rows.clear();
         Ok(())
-    };
-    while let Some(batch) = stream.next().await {
-        pending.extend(to_rows(&[batch?])?);
-        while pending.len() >= CHUNK {
-            let mut chunk: Vec<Row> = pending.drain(..CHUNK).collect();
-            flush(&mut chunk, out, &mut written).await?;
-        }
     }
-    flush(&mut pending, out, &mut written).await?;
-    if !lines {
-        out.write_all(b"]").map_err(io)?;
-    }
-    Ok(written)
 }
 
 /// `f` of every row, in order, computed on up to as many threads as there are cores.
-fn in_parallel(rows: &[Row], f: impl Fn(&Row) -> String + Sync) -> Vec<String> {
+fn in_parallel(rows: &[Row], f: impl Fn(&Row) -> Arc<[u8]> + Sync) -> Vec<Arc<[u8]>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || rows.len() < 2 * BATCH {
         return rows.iter().map(&f).collect();
@@ -113,7 +149,7 @@ fn in_parallel(rows: &[Row], f: impl Fn(&Row) -> String + Sync) -> Vec<String> {
     std::thread::scope(|scope| {
         let parts: Vec<_> = rows
             .chunks(per)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<String>>()))
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<Arc<[u8]>>>()))
             .collect();
         parts
             .into_iter()

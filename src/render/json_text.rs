@@ -1,0 +1,319 @@
+//! Where the response shapes write their JSON: a [`JsonSink`] receives keys and values in
+//! order. [`JsonText`] writes text straight into a buffer, with the separators, escaping and
+//! float text of a `serde_json` [`Formatter`] (`pyfmt::PythonFloats` for the API's compact
+//! text, `pyfmt::PythonDumps` for `json.dumps`): an export writes millions of objects without
+//! building a `Value` tree for any. [`ValueTree`] builds a `serde_json::Value` (API responses,
+//! which `verify` compares as values). Both let a nested object be rendered once and reused.
+
+use serde::Serialize;
+use serde_json::ser::Formatter;
+use serde_json::{Map, Number, Value};
+
+/// A receiver of one JSON value, written in order: inside an object, `key` then a value;
+/// inside an array, values one after another.
+pub trait JsonSink: Default {
+    /// A complete value written once and inserted again with [`JsonSink::rendered`].
+    type Rendered: Clone + Send + Sync;
+    /// The value written (every container closed).
+    fn finish(self) -> Self::Rendered;
+    fn rendered(&mut self, r: &Self::Rendered) -> &mut Self;
+    /// The key of the next member of the open object.
+    fn key(&mut self, k: &str) -> &mut Self;
+    fn begin_object(&mut self) -> &mut Self;
+    fn end_object(&mut self) -> &mut Self;
+    fn begin_array(&mut self) -> &mut Self;
+    fn end_array(&mut self) -> &mut Self;
+    fn null(&mut self) -> &mut Self;
+    fn int(&mut self, v: i64) -> &mut Self;
+    /// A float; NaN and infinities as `null`, as serde_json writes them.
+    fn float(&mut self, v: f64) -> &mut Self;
+    fn bool(&mut self, v: bool) -> &mut Self;
+    fn str(&mut self, v: &str) -> &mut Self;
+    /// A value read from a row or parsed from stored JSON.
+    fn value(&mut self, v: &Value) -> &mut Self;
+
+    fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
+        match v {
+            Some(v) => self.int(v),
+            None => self.null(),
+        }
+    }
+
+    fn opt_str(&mut self, v: Option<&str>) -> &mut Self {
+        match v {
+            Some(v) => self.str(v),
+            None => self.null(),
+        }
+    }
+
+    /// A list of strings.
+    fn strs(&mut self, items: &[&str]) -> &mut Self {
+        self.begin_array();
+        for s in items {
+            self.str(s);
+        }
+        self.end_array()
+    }
+}
+
+/// JSON text under construction, in the style of formatter `F`.
+#[derive(Default)]
+pub struct JsonText<F> {
+    buf: Vec<u8>,
+    f: F,
+    /// Open containers: (is an array, no member written yet).
+    open: Vec<(bool, bool)>,
+}
+
+impl<F: Formatter + Copy> JsonText<F> {
+    fn fmt(&self) -> F {
+        self.f
+    }
+
+    // Writes into a Vec cannot fail: the formatter's io::Results are always Ok.
+    fn pre(&mut self) {
+        let mut f = self.f;
+        if let Some((true, first)) = self.open.last_mut() {
+            let _ = f.begin_array_value(&mut self.buf, *first);
+            *first = false;
+        }
+    }
+
+    fn post(&mut self) {
+        let mut f = self.f;
+        let _ = match self.open.last() {
+            Some((true, _)) => f.end_array_value(&mut self.buf),
+            Some((false, _)) => f.end_object_value(&mut self.buf),
+            None => Ok(()),
+        };
+    }
+
+    fn serialize(&mut self, v: &(impl Serialize + ?Sized)) {
+        let mut ser = serde_json::Serializer::with_formatter(&mut self.buf, self.f);
+        v.serialize(&mut ser)
+            .expect("writing JSON into a Vec cannot fail");
+    }
+
+    fn scalar(&mut self, v: &(impl Serialize + ?Sized)) -> &mut Self {
+        self.pre();
+        self.serialize(v);
+        self.post();
+        self
+    }
+}
+
+impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
+    type Rendered = std::sync::Arc<[u8]>;
+
+    fn finish(self) -> Self::Rendered {
+        debug_assert!(self.open.is_empty(), "unclosed JSON container");
+        self.buf.into()
+    }
+
+    fn rendered(&mut self, r: &Self::Rendered) -> &mut Self {
+        self.pre();
+        self.buf.extend_from_slice(r);
+        self.post();
+        self
+    }
+
+    fn key(&mut self, k: &str) -> &mut Self {
+        let mut f = self.f;
+        let first = match self.open.last_mut() {
+            Some((false, first)) => std::mem::replace(first, false),
+            _ => panic!("JSON key {k:?} outside an object"),
+        };
+        let _ = f.begin_object_key(&mut self.buf, first);
+        self.serialize(k);
+        let _ = f.end_object_key(&mut self.buf);
+        let _ = f.begin_object_value(&mut self.buf);
+        self
+    }
+
+    fn begin_object(&mut self) -> &mut Self {
+        self.pre();
+        let _ = self.fmt().begin_object(&mut self.buf);
+        self.open.push((false, true));
+        self
+    }
+
+    fn end_object(&mut self) -> &mut Self {
+        self.open.pop();
+        let _ = self.fmt().end_object(&mut self.buf);
+        self.post();
+        self
+    }
+
+    fn begin_array(&mut self) -> &mut Self {
+        self.pre();
+        let _ = self.fmt().begin_array(&mut self.buf);
+        self.open.push((true, true));
+        self
+    }
+
+    fn end_array(&mut self) -> &mut Self {
+        self.open.pop();
+        let _ = self.fmt().end_array(&mut self.buf);
+        self.post();
+        self
+    }
+
+    fn null(&mut self) -> &mut Self {
+        self.scalar(&())
+    }
+
+    fn int(&mut self, v: i64) -> &mut Self {
+        self.scalar(&v)
+    }
+
+    fn float(&mut self, v: f64) -> &mut Self {
+        self.scalar(&v)
+    }
+
+    fn bool(&mut self, v: bool) -> &mut Self {
+        self.scalar(&v)
+    }
+
+    fn str(&mut self, v: &str) -> &mut Self {
+        self.scalar(v)
+    }
+
+    fn value(&mut self, v: &Value) -> &mut Self {
+        self.scalar(v)
+    }
+}
+
+/// A `serde_json::Value` under construction.
+#[derive(Default)]
+pub struct ValueTree {
+    root: Option<Value>,
+    open: Vec<Open>,
+}
+
+enum Open {
+    Object(Map<String, Value>, Option<String>),
+    Array(Vec<Value>),
+}
+
+impl ValueTree {
+    fn put(&mut self, v: Value) -> &mut Self {
+        match self.open.last_mut() {
+            Some(Open::Object(m, key)) => {
+                let k = key.take().expect("a key before each object member");
+                m.insert(k, v);
+            }
+            Some(Open::Array(a)) => a.push(v),
+            None => self.root = Some(v),
+        }
+        self
+    }
+}
+
+impl JsonSink for ValueTree {
+    type Rendered = Value;
+
+    fn finish(self) -> Value {
+        debug_assert!(self.open.is_empty(), "unclosed JSON container");
+        self.root.unwrap_or(Value::Null)
+    }
+
+    fn rendered(&mut self, r: &Value) -> &mut Self {
+        self.put(r.clone())
+    }
+
+    fn key(&mut self, k: &str) -> &mut Self {
+        match self.open.last_mut() {
+            Some(Open::Object(_, key)) => *key = Some(k.to_string()),
+            _ => panic!("JSON key {k:?} outside an object"),
+        }
+        self
+    }
+
+    fn begin_object(&mut self) -> &mut Self {
+        self.open.push(Open::Object(Map::new(), None));
+        self
+    }
+
+    fn end_object(&mut self) -> &mut Self {
+        match self.open.pop() {
+            Some(Open::Object(m, _)) => self.put(Value::Object(m)),
+            _ => panic!("end_object without an open object"),
+        }
+    }
+
+    fn begin_array(&mut self) -> &mut Self {
+        self.open.push(Open::Array(Vec::new()));
+        self
+    }
+
+    fn end_array(&mut self) -> &mut Self {
+        match self.open.pop() {
+            Some(Open::Array(a)) => self.put(Value::Array(a)),
+            _ => panic!("end_array without an open array"),
+        }
+    }
+
+    fn null(&mut self) -> &mut Self {
+        self.put(Value::Null)
+    }
+
+    fn int(&mut self, v: i64) -> &mut Self {
+        self.put(Value::from(v))
+    }
+
+    fn float(&mut self, v: f64) -> &mut Self {
+        self.put(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn bool(&mut self, v: bool) -> &mut Self {
+        self.put(Value::Bool(v))
+    }
+
+    fn str(&mut self, v: &str) -> &mut Self {
+        self.put(Value::from(v))
+    }
+
+    fn value(&mut self, v: &Value) -> &mut Self {
+        self.put(v.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::pyfmt::{dumps, to_json, PythonDumps, PythonFloats};
+    use serde_json::json;
+
+    fn sample<S: JsonSink>() -> S::Rendered {
+        let mut inner = S::default();
+        inner.begin_array().end_array();
+        let inner = inner.finish();
+        let mut w = S::default();
+        w.begin_object();
+        w.key("a")
+            .begin_array()
+            .int(1)
+            .float(2.0)
+            .float(f64::NAN)
+            .end_array();
+        w.key("b").str("é😀\n\"");
+        w.key("c").null();
+        w.key("d").begin_object().key("e").bool(true).end_object();
+        w.key("f").strs(&["x", "y"]);
+        w.key("g").rendered(&inner);
+        w.key("h").value(&json!({"i": 0.1}));
+        w.key("j").opt_int(None).key("k").opt_str(Some("s"));
+        w.end_object();
+        w.finish()
+    }
+
+    #[test]
+    fn every_sink_writes_the_same_value() {
+        let v = json!({"a": [1, 2.0, null], "b": "é😀\n\"", "c": null, "d": {"e": true},
+                       "f": ["x", "y"], "g": [], "h": {"i": 0.1}, "j": null, "k": "s"});
+        let text = |r: std::sync::Arc<[u8]>| String::from_utf8(r.to_vec()).unwrap();
+        assert_eq!(text(sample::<JsonText<PythonFloats>>()), to_json(&v));
+        assert_eq!(text(sample::<JsonText<PythonDumps>>()), dumps(&v));
+        assert_eq!(sample::<ValueTree>(), v);
+    }
+}
