@@ -6,6 +6,8 @@
 //! only on a dimension row and the requester (taxa, determinations, events, deployments,
 //! users, algorithms) are rendered once per shaper and copied as bytes after that.
 
+mod nested;
+
 use crate::api::request::Requester;
 use crate::engine::dims::Dims;
 use crate::engine::occurrences::Related;
@@ -14,8 +16,7 @@ use crate::engine::Config;
 use crate::render::json_text::{JsonSink, ValueTree};
 use crate::render::media::{capture_url, media_url, media_url_of};
 use crate::render::timefmt::{
-    date_label, duration_iso, duration_label, duration_seconds, event_name, iso, millis,
-    time_of_day,
+    duration_iso, duration_label, duration_seconds, iso, millis, time_of_day,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -219,140 +220,6 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         w.key("user_permissions")
             .strs(self.perms(Kind::Taxon, None));
-        w.end_object();
-    }
-
-    /// The top-level `determination`: no `parents` key (spec §4.4, §9.8).
-    fn determination(&self, w: &mut S, id: i64) {
-        let Some(t) = self.dims.taxa.get(&id) else {
-            w.null();
-            return;
-        };
-        w.begin_object();
-        w.key("id").int(id);
-        w.key("name").value(val(&t, "name"));
-        w.key("parent");
-        self.nested(w, Nested::TaxonNoParent, t.i64("parent_id"));
-        w.key("rank").value(val(&t, "rank"));
-        w.key("details");
-        self.link(w, "taxa", id);
-        w.key("user_permissions").strs(&[]);
-        w.end_object();
-    }
-
-    fn event(&self, w: &mut S, id: i64) {
-        let Some(e) = self.dims.events.get(&id) else {
-            w.null();
-            return;
-        };
-        let tz = self.cfg.time_zone;
-        let (start, end) = (e.i64("start").unwrap_or(0), e.i64("end"));
-        w.begin_object();
-        w.key("id").int(id);
-        w.key("name").str(&event_name(start, end, tz));
-        w.key("details");
-        self.link(w, "events", id);
-        w.key("date_label").str(&date_label(start, end, tz));
-        w.key("user_permissions")
-            .strs(self.perms(Kind::Event, None));
-        w.end_object();
-    }
-
-    fn deployment(&self, w: &mut S, id: i64) {
-        let Some(d) = self.dims.deployments.get(&id) else {
-            w.null();
-            return;
-        };
-        w.begin_object();
-        w.key("id").int(id);
-        w.key("name").value(val(&d, "name"));
-        w.key("details");
-        self.link(w, "deployments", id);
-        w.key("user_permissions")
-            .strs(self.perms(Kind::Deployment, d.i64("project_id")));
-        w.end_object();
-    }
-
-    fn user(&self, w: &mut S, id: i64) {
-        let Some(u) = self.dims.users.get(&id) else {
-            w.null();
-            return;
-        };
-        w.begin_object();
-        w.key("id").int(id);
-        w.key("name").value(val(&u, "name"));
-        w.key("image").null();
-        w.key("details");
-        self.link(w, "users", id);
-        w.key("user_permissions").strs(&[]);
-        w.end_object();
-    }
-
-    /// The full algorithm shape; `category_count` is null except in `/occurrences/algorithms/`.
-    fn algorithm_full(&self, w: &mut S, id: i64, category_count: Option<usize>) {
-        let Some(a) = self.dims.algorithms.get(&id) else {
-            w.null();
-            return;
-        };
-        w.begin_object();
-        w.key("id").int(id);
-        w.key("details");
-        self.link(w, "ml/algorithms", id);
-        for k in [
-            "name",
-            "key",
-            "description",
-            "uri",
-            "version",
-            "version_name",
-        ] {
-            w.key(k).value(val(&a, k));
-        }
-        w.key("task_type").value(val(&a, "task_type"));
-        w.key("category_map");
-        match a.i64("category_map_id") {
-            Some(c) => {
-                w.begin_object();
-                w.key("id").int(c);
-                w.key("details");
-                self.link(w, "ml/labels", c);
-                w.key("user_permissions")
-                    .strs(self.perms(Kind::Algorithm, None));
-                w.end_object();
-            }
-            None => {
-                w.null();
-            }
-        }
-        w.key("category_count")
-            .opt_int(category_count.map(|n| n as i64));
-        w.key("created_at");
-        self.ts(w, &a, "created_at");
-        w.key("updated_at");
-        self.ts(w, &a, "updated_at");
-        w.key("user_permissions")
-            .strs(self.perms(Kind::Algorithm, None));
-        w.end_object();
-    }
-
-    fn algorithm_short(&self, w: &mut S, id: i64) {
-        let Some(a) = self.dims.algorithms.get(&id) else {
-            w.null();
-            return;
-        };
-        w.begin_object();
-        w.key("id").int(id);
-        w.key("details");
-        self.link(w, "ml/algorithms", id);
-        for k in ["name", "key", "version", "version_name"] {
-            w.key(k).value(val(&a, k));
-        }
-        w.key("created_at");
-        self.ts(w, &a, "created_at");
-        w.key("updated_at");
-        self.ts(w, &a, "updated_at");
-        w.key("user_permissions")
-            .strs(self.perms(Kind::Algorithm, None));
         w.end_object();
     }
 
