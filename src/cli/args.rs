@@ -59,6 +59,16 @@ pub struct Cli {
     /// occlens itself, e.g. `occlens verify --semantics window`). Both give the same rows
     #[arg(long, global = true, value_enum, default_value = "fast")]
     pub semantics: occlens::engine::catalog::Semantics,
+    /// Run export, audit, sql and cache build on a Ballista cluster: df://HOST:PORT (a
+    /// scheduler started with `occlens cluster scheduler`) or standalone (a scheduler and an
+    /// executor in this process)
+    #[arg(
+        long,
+        global = true,
+        env = "OCCLENS_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
+    pub cluster: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -136,6 +146,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Serve the occurrence endpoints over HTTP from the snapshot (a read replica of the API)
     Serve(super::serve::ServeArgs),
+    /// Run a Ballista scheduler or executor for `--cluster` (the heavy commands on many machines)
+    Cluster(super::cluster::ClusterArgs),
     /// Stored determinations against the rule Antenna's write path applies, and hidden occurrences
     #[command(
         after_help = "For every valid occurrence, the expected determination (spec §3.6): the best identification's\ntaxon with score 1.0; if the best identification has no taxon, the stored values; with no\nidentification, the best machine prediction (variant P). Each difference gets a class:\nidentification_changed_after_save, no_prediction, prediction_null_taxon, zero_score_not_stored,\nsame_taxon_score_not_written, score_tie_broken_differently, identification_withdrawn,\nclassification_added_later, other (first match, see queries/10_audit.sql).\nAlso: the occurrences the API hides, per reason (no determination, no detections, only null markers).\n\nExamples:\n  occlens --snapshot snap audit\n  occlens --snapshot snap audit --project 1 --format csv > audit.csv"

@@ -16,6 +16,7 @@ mod api;
 mod args;
 mod audit;
 mod cache;
+mod cluster;
 mod export;
 mod serve;
 mod shell;
@@ -244,6 +245,12 @@ async fn open_with_mode(
         time_zone: cli.time_zone,
         semantics: cli.semantics,
     };
+    // On a cluster, executors read the snapshot, not this machine's cache (which only `cache
+    // build` writes there).
+    let mode = match mode {
+        None if occlens::engine::catalog::is_remote() => Some(occlens::engine::cache::Mode::Off),
+        m => m,
+    };
     let settings = occlens::engine::cache::Settings {
         mode: mode.unwrap_or(cli.cache.into()),
         dir: cli.cache_dir.clone(),
@@ -284,6 +291,9 @@ async fn open_with_mode(
 }
 
 async fn run(cli: Cli) -> occlens::Result<ExitCode> {
+    if let Some(spec) = &cli.cluster {
+        cluster::connect(&cli, spec).await?;
+    }
     match &cli.command {
         Command::Generate(g) => {
             let started = std::time::Instant::now();
@@ -375,6 +385,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         }
         Command::Verify(v) => Ok(verify::verify(&cli, v).await),
         Command::Serve(s) => serve::serve(&cli, s).await,
+        Command::Cluster(c) => cluster::cluster(&cli, c).await,
         Command::Cache(c) => cache::cache(&cli, c).await,
         Command::Tables(t) => {
             let engine = open(&cli).await?;

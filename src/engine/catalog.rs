@@ -171,9 +171,12 @@ pub fn memory_limit() -> Option<usize> {
 /// The runtime every session shares the rules of: a memory pool of `memory_limit()` bytes, so
 /// that a view too big for it spills (sorts, aggregations) or fails with DataFusion's
 /// "Resources exhausted" naming the biggest consumers, instead of the kernel killing occlens.
-fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+/// Object stores not registered by the snapshot are built from the environment on first use
+/// (`Stores`), as a cluster's processes need.
+pub fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
     use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
-    let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(crate::snapshot::location::Stores::default()));
     if let Some(limit) = memory_limit() {
         let pool = TrackConsumersPool::new(
             GreedyMemoryPool::new(limit),
@@ -193,16 +196,46 @@ pub fn session() -> Result<SessionContext> {
             config.options_mut().set(key, value).expect("valid setting");
         }
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime()?);
+    let mut ctx = SessionContext::new_with_config_rt(config, runtime()?);
+    // First (making a session remote rebuilds its default catalog).
+    if let Some(remote) = REMOTE.get() {
+        ctx = SessionContext::new_with_state(remote(ctx.state())?);
+    }
     if let Some(catalog) = ctx.catalog("datafusion") {
         // Tables as usual; the views of queries/ planned on first use (`lazy`).
         let _ = catalog.register_schema("public", Arc::new(lazy::Views::default()));
     }
-    udf::register(&ctx);
-    arg_best::register(&ctx);
-    ordered_concat::register(&ctx);
-    render_udf::register(&ctx);
+    register_functions(&ctx);
     Ok(ctx)
+}
+
+/// Register occlens's SQL functions in `ctx` (`wall_clock` is registered per engine, for its
+/// time zone, by `create_views`).
+pub fn register_functions(ctx: &SessionContext) {
+    udf::register(ctx);
+    arg_best::register(ctx);
+    ordered_concat::register(ctx);
+    render_udf::register(ctx);
+}
+
+/// Turns a new session into the client of a distributed engine (`occlens --cluster`, see
+/// `crate::cluster`): its statements are planned here and run there.
+pub type Remote = Box<
+    dyn Fn(datafusion::execution::SessionState) -> Result<datafusion::execution::SessionState>
+        + Send
+        + Sync,
+>;
+
+static REMOTE: std::sync::OnceLock<Remote> = std::sync::OnceLock::new();
+
+/// Make every session of this process remote (called once, by the command line).
+pub fn set_remote(remote: Remote) {
+    let _ = REMOTE.set(remote);
+}
+
+/// Whether sessions run their statements on a cluster.
+pub fn is_remote() -> bool {
+    REMOTE.get().is_some()
 }
 
 /// The session for requests that touch few rows: `ctx`'s catalog and functions, with joins

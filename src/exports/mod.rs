@@ -5,6 +5,7 @@
 
 pub mod csv_export;
 pub mod json_export;
+pub mod parquet_file;
 pub mod target;
 pub mod text_csv;
 
@@ -13,7 +14,6 @@ use crate::dwca::archive;
 use crate::engine::occurrences::RelatedFor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use json_export::Framing;
 use std::io::Write;
 use std::path::Path;
@@ -109,15 +109,33 @@ pub async fn write(
         let df = engine
             .flat_frame("occurrence_nested", args.project, args.collection, None)
             .await?;
-        let options =
-            datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true);
-        df.write_parquet(&tmp.display().to_string(), options, None)
-            .await?;
-        let file = std::fs::File::open(tmp).map_err(io)?;
-        let reader = SerializedFileReader::new(file)
-            .map_err(|e| Error::Query(format!("reading back {}: {e}", tmp.display())))?;
-        let rows = reader.metadata().file_metadata().num_rows() as u64;
-        progress(rows);
+        // Written here from the result stream (also when a cluster computes it), with the
+        // session's Parquet settings.
+        let state = engine.ctx.state();
+        let mut parquet = state.table_options().parquet.clone();
+        // ArrowWriter adds the Arrow schema itself (DataFusion's check expects it already there).
+        parquet.global.skip_arrow_metadata = true;
+        let properties =
+            datafusion::common::file_options::parquet_writer::ParquetWriterOptions::try_from(
+                &parquet,
+            )?
+            .writer_options()
+            .clone();
+        let mut stream = df.execute_stream().await?;
+        let file = std::io::BufWriter::new(std::fs::File::create(tmp).map_err(io)?);
+        let bad = |e: datafusion::parquet::errors::ParquetError| {
+            Error::Query(format!("writing {}: {e}", tmp.display()))
+        };
+        let mut writer =
+            parquet_file::EvenWriter::try_new(file, stream.schema(), properties).map_err(bad)?;
+        let mut rows = 0u64;
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).map_err(bad)?;
+            progress(rows);
+        }
+        writer.into_inner().map_err(bad)?;
         return Ok(Written {
             rows,
             failure: None,

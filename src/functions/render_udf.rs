@@ -116,12 +116,23 @@ impl ScalarUDFImpl for WallClock {
     }
 }
 
-/// Register `wall_clock` for the zone `tz` (it depends on the engine's configuration).
-pub fn register_wall_clock(ctx: &SessionContext, tz: chrono_tz::Tz) {
-    ctx.register_udf(ScalarUDF::from(WallClock {
+/// `wall_clock` for the zone `tz`.
+pub fn wall_clock(tz: chrono_tz::Tz) -> ScalarUDF {
+    ScalarUDF::from(WallClock {
         tz,
         signature: Signature::any(1, Volatility::Immutable),
-    }));
+    })
+}
+
+/// The zone of a `wall_clock` function (None: another function). The function's one piece of
+/// state, which plans sent to other processes carry with it (`cluster::codec`).
+pub fn wall_clock_zone(f: &ScalarUDF) -> Option<chrono_tz::Tz> {
+    f.inner().downcast_ref::<WallClock>().map(|w| w.tz)
+}
+
+/// Register `wall_clock` for the zone `tz` (it depends on the engine's configuration).
+pub fn register_wall_clock(ctx: &SessionContext, tz: chrono_tz::Tz) {
+    ctx.register_udf(wall_clock(tz));
 }
 
 pub fn register(ctx: &SessionContext) {

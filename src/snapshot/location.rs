@@ -174,3 +174,43 @@ pub fn store_for(url: &Url) -> std::result::Result<Arc<dyn ObjectStore>, String>
         }
     })
 }
+
+/// A session's object stores: the local file system, the stores registered explicitly, and any
+/// other s3/gs/az/http(s) bucket built from the environment on first use (`store_for`). The
+/// processes of a cluster (scheduler, executors) read snapshots through it: a plan names a
+/// URL, each process opens the store with its own credentials variables.
+#[derive(Debug, Default)]
+pub struct Stores {
+    known: datafusion::execution::object_store::DefaultObjectStoreRegistry,
+}
+
+impl datafusion::execution::object_store::ObjectStoreRegistry for Stores {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.known.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        self.known.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        if let Ok(store) = self.known.get_store(url) {
+            return Ok(store);
+        }
+        let mut root = url.clone();
+        root.set_path("/");
+        root.set_query(None);
+        let store = store_for(&root).map_err(|why| {
+            datafusion::error::DataFusionError::Configuration(format!(
+                "{}: {why}",
+                crate::redact::redact(root.as_str())
+            ))
+        })?;
+        self.known.register_store(&root, store.clone());
+        Ok(store)
+    }
+}

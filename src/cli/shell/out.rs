@@ -4,11 +4,11 @@
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::ExecutionPlan;
+use occlens::exports::parquet_file::EvenWriter;
 use occlens::staging::{publish_file, Temp};
 use occlens::{Error, Result};
 use std::fs::File;
@@ -111,7 +111,7 @@ impl Out {
 }
 
 enum Writer {
-    Parquet(ArrowWriter<BufWriter<File>>),
+    Parquet(EvenWriter<BufWriter<File>>),
     Csv(datafusion::arrow::csv::Writer<BufWriter<File>>),
     Json(datafusion::arrow::json::ArrayWriter<BufWriter<File>>),
     Ndjson(datafusion::arrow::json::LineDelimitedWriter<BufWriter<File>>),
@@ -165,9 +165,7 @@ impl Sink for ToFile {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(parquet)?))
                     .build();
-                Writer::Parquet(
-                    ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet)?,
-                )
+                Writer::Parquet(EvenWriter::try_new(file, schema.clone(), props).map_err(parquet)?)
             }
             FileFormat::Csv => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()
