@@ -360,9 +360,12 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
         common::occlens_with(&["--cluster", "standalone", "list", "--project", "1"], &[]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("--cluster applies to export, audit, sql and cache build"),
+        err.contains("--cluster applies to export, audit and sql"),
         "{err}"
     );
+    let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "cache", "build"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cache build runs locally only"), "{err}");
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "audit"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("--cluster needs --snapshot"), "{err}");

@@ -245,8 +245,7 @@ async fn open_with_mode(
         time_zone: cli.time_zone,
         semantics: cli.semantics,
     };
-    // On a cluster, executors read the snapshot, not this machine's cache (which only `cache
-    // build` writes there).
+    // On a cluster, executors read the snapshot, not this machine's cache (they may not see it).
     let mode = match mode {
         None if occlens::engine::catalog::is_remote() => Some(occlens::engine::cache::Mode::Off),
         m => m,

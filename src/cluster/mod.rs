@@ -1,4 +1,4 @@
-//! Running the heavy statements (exports, audits, `sql`, the cache build) on an Apache
+//! Running the heavy statements (exports, audits, `sql`) on an Apache
 //! DataFusion Ballista cluster: the same `queries/`, planned by this process and executed by a
 //! scheduler and its executors, whose results stream back here to the same writers.
 //!
@@ -97,7 +97,12 @@ pub async fn standalone() -> Result<()> {
 
 fn remote(scheduler_url: String) {
     catalog::set_remote(Box::new(move |state: SessionState| {
-        let config = with_codecs(state.config().clone()).with_ballista_job_name("occlens");
+        // No broadcast joins: with them, jobs of some views' joins (default_filter_taxa,
+        // detection_hours) never finished.
+        let config = with_codecs(state.config().clone())
+            .with_ballista_job_name("occlens")
+            .with_ballista_broadcast_join_threshold_bytes(0)
+            .with_ballista_broadcast_join_threshold_rows(0);
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .build();

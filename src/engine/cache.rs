@@ -13,9 +13,9 @@
 //! renamed into place when complete; any of them is safe to delete at any time.
 
 use crate::engine::catalog::VIEW_FILES;
+use crate::engine::even_parquet::EvenWriter;
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -429,15 +429,15 @@ async fn write(
         path: path.display().to_string(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut writer: Option<ArrowWriter<File>> = None;
+    // Batches of one size: the same file whatever computed the rows (here, or a cluster).
+    let mut writer: Option<EvenWriter<File>> = None;
     let mut rows = 0u64;
     for sql in statements {
         let df = ctx.sql(&sql).await?;
         if writer.is_none() {
             let file = File::create(path).map_err(|e| Error::io(path, e))?;
             let schema = df.schema().inner().clone();
-            writer =
-                Some(ArrowWriter::try_new(file, schema, Some(props.clone())).map_err(parquet)?);
+            writer = Some(EvenWriter::try_new(file, schema, props.clone()).map_err(parquet)?);
         }
         let w = writer.as_mut().expect("created above");
         let mut stream = df.execute_stream().await?;
@@ -451,7 +451,7 @@ async fn write(
         w.flush().map_err(parquet)?;
     }
     if let Some(w) = writer {
-        w.close().map_err(parquet)?;
+        w.into_inner().map_err(parquet)?;
     }
     Ok(())
 }

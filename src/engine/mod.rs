@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cache;
 pub mod catalog;
 pub mod dims;
+pub mod even_parquet;
 pub mod exports;
 pub mod lazy;
 pub mod occurrences;

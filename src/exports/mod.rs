@@ -5,7 +5,6 @@
 
 pub mod csv_export;
 pub mod json_export;
-pub mod parquet_file;
 pub mod target;
 pub mod text_csv;
 
@@ -127,7 +126,8 @@ pub async fn write(
             Error::Query(format!("writing {}: {e}", tmp.display()))
         };
         let mut writer =
-            parquet_file::EvenWriter::try_new(file, stream.schema(), properties).map_err(bad)?;
+            crate::engine::even_parquet::EvenWriter::try_new(file, stream.schema(), properties)
+                .map_err(bad)?;
         let mut rows = 0u64;
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             let batch = batch?;

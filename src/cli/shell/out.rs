@@ -8,7 +8,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::ExecutionPlan;
-use occlens::exports::parquet_file::EvenWriter;
+use occlens::engine::even_parquet::EvenWriter;
 use occlens::staging::{publish_file, Temp};
 use occlens::{Error, Result};
 use std::fs::File;

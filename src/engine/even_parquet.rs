@@ -34,12 +34,23 @@ impl<W: Write + Send> EvenWriter<W> {
         Ok(())
     }
 
-    /// Write what is buffered and the footer; the sink.
-    pub fn into_inner(mut self) -> Result<W> {
+    fn drain(&mut self) -> Result<()> {
         self.even.finish_buffered_batch().map_err(arrow)?;
         while let Some(b) = self.even.next_completed_batch() {
             self.writer.write(&b)?;
         }
+        Ok(())
+    }
+
+    /// Write what is buffered and close the row group: the next rows start a new one.
+    pub fn flush(&mut self) -> Result<()> {
+        self.drain()?;
+        self.writer.flush()
+    }
+
+    /// Write what is buffered and the footer; the sink.
+    pub fn into_inner(mut self) -> Result<W> {
+        self.drain()?;
         self.writer.into_inner()
     }
 }
