@@ -6,27 +6,22 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::services::{free_port, wait_for_port};
 
 fn wait_for(port: u16, what: &str) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, what, Duration::from_secs(60));
+}
+
+/// A generated snapshot of `occurrences` occurrences at `dir`.
+fn generate(dir: &Path, occurrences: &str) {
+    let out = dir.to_str().unwrap();
+    let args = ["generate", "--occurrences", occurrences, "--out", out];
+    let (code, _, err) = common::occlens_with(&args, &[]);
+    assert_eq!(code, 0, "{err}");
 }
 
 /// A scheduler and executors, killed when dropped.
@@ -158,59 +153,14 @@ fn fixture_snapshot_on_two_executors_matches_local() {
     }
 }
 
-/// The `s3s-fs` binary (`.ci/run` installs it).
-fn s3s_fs() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from)?;
-    let path = home.join(".cargo/bin/s3s-fs");
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "s3s-fs is missing (cargo install s3s-fs --version 0.14.1 --features binary)"
-    );
-    eprintln!("skipped: s3s-fs is not installed");
-    None
-}
-
 #[test]
 fn generated_snapshot_on_s3_matches_local() {
-    let Some(s3s_fs) = s3s_fs() else {
+    let Some(s3) = common::services::S3::start() else {
         return;
     };
-    let root = tempfile::tempdir().unwrap();
-    let bucket = root.path().join("bucket");
-    std::fs::create_dir(&bucket).unwrap();
     // s3s-fs serves `root/<bucket>/<key>` files: a snapshot generated there is on S3.
-    let (code, _, err) = common::occlens_with(
-        &[
-            "generate",
-            "--occurrences",
-            "200000",
-            "--out",
-            bucket.join("g200").to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{err}");
-    let port = free_port();
-    let mut s3 = Command::new(s3s_fs)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", "AKTEST", "--secret-key", "SKTEST"])
-        .arg(root.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port, "s3s-fs");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let env = [
-        ("AWS_ENDPOINT", endpoint.as_str()),
-        ("AWS_ALLOW_HTTP", "true"),
-        ("AWS_ACCESS_KEY_ID", "AKTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "SKTEST"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    generate(&s3.root.path().join("bucket/g200"), "200000");
+    let env = s3.env();
     let cluster = Cluster::start(2, &env);
     let dir = tempfile::tempdir().unwrap();
     for args in commands() {
@@ -218,25 +168,13 @@ fn generated_snapshot_on_s3_matches_local() {
         assert!(local.len() > 10_000, "{args:?}: {} bytes", local.len());
         assert!(local == remote, "{args:?}: the cluster's output differs");
     }
-    let _ = s3.kill();
-    let _ = s3.wait();
 }
 
 #[test]
 fn a_killed_executor_never_leaves_a_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("g");
-    let (code, _, err) = common::occlens_with(
-        &[
-            "generate",
-            "--occurrences",
-            "200000",
-            "--out",
-            snapshot.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{err}");
+    generate(&snapshot, "200000");
     let mut cluster = Cluster::start(2, &[]);
     let out = dir.path().join("list.csv");
     let mut export = Command::new(env!("CARGO_BIN_EXE_occlens"))

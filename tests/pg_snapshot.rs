@@ -23,7 +23,6 @@ use occlens::verify::{Verifier, VerifyOptions};
 use occlens::{Config, Engine};
 use server::Server;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const TABLES: &[&str] = &[
     "main_occurrence",
@@ -433,73 +432,17 @@ async fn a_concurrent_writer_does_not_tear_the_snapshot() {
     );
 }
 
-/// The `s3s-fs` binary (`.ci/run` installs it with `cargo install s3s-fs --features binary`).
-fn s3s_fs() -> Option<PathBuf> {
-    let in_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("s3s-fs"))
-        .find(|p| p.exists());
-    let cargo_bin = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/s3s-fs"));
-    let found = in_path.or(cargo_bin.filter(|p| p.exists()));
-    if found.is_none() {
-        server::missing_service(
-            "the s3s-fs S3 server",
-            "cargo install s3s-fs --version 0.14.1 --features binary",
-        );
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_to_s3_and_back() {
-    let Some(s3s_fs) = s3s_fs() else {
+    let Some(s3) = common::services::S3::start() else {
         return;
     };
     let Some(server) = Server::start() else {
         return;
     };
     load(&server, "antenna").await;
-    // A real S3-compatible server on 127.0.0.1, storing objects under `root/<bucket>/`.
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("bucket")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut s3 = Command::new(s3s_fs)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--access-key",
-            "AKTEST",
-            "--secret-key",
-            "SKTEST",
-        ])
-        .arg(root.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "s3s-fs did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let env = [
-        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
-        ("AWS_ALLOW_HTTP", "true".into()),
-        ("AWS_ACCESS_KEY_ID", "AKTEST".into()),
-        ("AWS_SECRET_ACCESS_KEY", "SKTEST".into()),
-        ("AWS_REGION", "us-east-1".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let root = &s3.root;
+    let env = s3.env();
     let run = |args: &[&str]| common::occlens_with(args, &env);
     let url = server.url("antenna");
     let (code, _, err) = run(&[
@@ -563,8 +506,6 @@ async fn snapshot_to_s3_and_back() {
         shown.contains("main_classification/ (3 part files)") || shown.contains("part files"),
         "{shown}"
     );
-    let _ = s3.kill();
-    let _ = s3.wait();
 }
 
 /// Every file under `dir`.

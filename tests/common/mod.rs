@@ -1,6 +1,8 @@
 //! Tiny snapshots for rule tests: a base world plus the rows a test adds.
 #![allow(dead_code)]
 
+pub mod services;
+
 use occlens::api::request::Requester;
 use occlens::api::respond::{get, Response};
 use occlens::generate::SnapshotBuilder;

@@ -34,21 +34,8 @@ fn bin_dir() -> Option<PathBuf> {
     found.pop()
 }
 
-/// A service a test needs is missing: with `CI=true` or `OCCLENS_REQUIRE_SERVICES=1` that is a
-/// failure; otherwise the test prints one line saying what it skipped and how to install it.
-pub fn missing_service(what: &str, install: &str) {
-    let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-        || std::env::var("OCCLENS_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    if required {
-        panic!("{what} is required here (CI or OCCLENS_REQUIRE_SERVICES=1): {install}");
-    }
-    // Straight to stderr: libtest captures eprintln! of passing tests, and a skip must show.
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "skipped: {what} is not installed ({install}; .ci/run installs it)"
-    );
-}
+use crate::common::services::free_port;
+pub use crate::common::services::missing_service;
 
 fn is_root() -> bool {
     Command::new("id")
@@ -67,14 +54,6 @@ fn command(program: &Path) -> Command {
     } else {
         Command::new(program)
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {
