@@ -59,10 +59,16 @@ FROM (
 WHERE position <= 100;
 
 -- Detail `detections` (spec §4.3): all detections of the occurrence, null markers included,
--- ordered timestamp DESC (NULLS FIRST); id ASC is occlens's tiebreaker.
+-- ordered timestamp DESC (NULLS FIRST); id ASC is occlens's tiebreaker. Each carries its
+-- capture's columns (capture_id is NULL when the capture is not in main_sourceimage), so a
+-- detail reads its detections and their captures by occurrence id in one statement (and the
+-- cache stores them sorted so).
 CREATE VIEW detail_detections AS
-SELECT d.*,
+SELECT d.id, d.occurrence_id, d.source_image_id, d."timestamp", d.path, d.bbox,
        row_number() OVER (PARTITION BY d.occurrence_id
-                          ORDER BY d."timestamp" DESC NULLS FIRST, d.id ASC) AS position
+                          ORDER BY d."timestamp" DESC NULLS FIRST, d.id ASC) AS position,
+       s.id AS capture_id, s.path AS capture_path, s.public_base_url AS capture_public_base_url,
+       s.width AS capture_width, s.height AS capture_height
 FROM main_detection d
+LEFT JOIN main_sourceimage s ON s.id = d.source_image_id
 WHERE d.occurrence_id IS NOT NULL;

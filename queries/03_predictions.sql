@@ -1,7 +1,8 @@
 -- Machine predictions (spec §3.3). Candidates of occurrence O: every classification of any of
 -- O's detections, null markers included.
 CREATE VIEW classification_candidate AS
-SELECT d.occurrence_id, c.id, c.created_at, c.score, c.terminal, c.algorithm_id, c.taxon_id
+SELECT d.occurrence_id, c.id, c.created_at, c.score, c.terminal, c.algorithm_id, c.taxon_id,
+       c.detection_id, c.applied_to_id
 FROM main_classification c
 JOIN main_detection d ON d.id = c.detection_id
 WHERE d.occurrence_id IS NOT NULL;
@@ -54,10 +55,14 @@ JOIN maxima m ON m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score
 -- queries/08_exports.sql: it shares one pass with the CSV best detection.
 
 -- A detection's classifications in detail (spec §4.4): created_at DESC, score DESC NULLS FIRST;
--- id ASC is occlens's tiebreaker.
+-- id ASC is occlens's tiebreaker. With the detection's occurrence (a detail reads them by
+-- occurrence id; the partition by occurrence too, so a filter on it reaches the scans) and
+-- the columns of classification_detail.
 CREATE VIEW detection_classifications AS
-SELECT c.*,
-       row_number() OVER (PARTITION BY c.detection_id
+SELECT d.occurrence_id, c.detection_id, c.id, c.created_at, c.score, c.terminal,
+       c.algorithm_id, c.taxon_id, c.applied_to_id,
+       row_number() OVER (PARTITION BY d.occurrence_id, c.detection_id
                           ORDER BY c.created_at DESC, c.score DESC NULLS FIRST, c.id ASC) AS position
 FROM main_classification c
-WHERE c.detection_id IS NOT NULL;
+JOIN main_detection d ON d.id = c.detection_id
+WHERE d.occurrence_id IS NOT NULL;

@@ -155,10 +155,14 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
             "_occlens_cache.json",
             "capture_hours.parquet",
             "default_filter_taxa.parquet",
+            "detail_detections.parquet",
+            "detail_images.parquet",
+            "detection_classifications.parquet",
             "detection_hours.parquet",
             "occurrence_facts.parquet",
             "occurrence_identifications.parquet",
             "occurrence_list.parquet",
+            "prediction_candidates.parquet",
             "taxon_ancestry.parquet",
             "taxon_parent.parquet"
         ]

@@ -1,7 +1,7 @@
 //! `occlens cluster scheduler|executor|standalone` and the global `--cluster`: the heavy
 //! commands on an Apache DataFusion Ballista cluster (`occlens::cluster`).
 
-use super::args::{Cli, Command};
+use super::args::Cli;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +79,7 @@ fn without_feature() -> occlens::Error {
 
 #[cfg(feature = "cluster")]
 pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
+    use super::args::Command;
     let allowed = match &cli.command {
         Command::Export(_) | Command::Audit(_) | Command::Sql(_) => true,
         Command::Cache(c) if c.action == super::args::CacheAction::Build => {

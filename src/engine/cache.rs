@@ -1,7 +1,8 @@
 //! The cache of derived tables: `occurrence_list` (the one view every list page, detail and
 //! export reads, and the expensive one — detection aggregates, best prediction, best
-//! identification, cover image of every occurrence), the identifications sorted by
-//! occurrence, the taxon views the default filters read, and the facts the other endpoints
+//! identification, cover image of every occurrence), the identifications and a detail's
+//! related rows (images, detections with their captures, predictions, classifications)
+//! sorted by occurrence, the taxon views the default filters read, and the facts the other endpoints
 //! aggregate per project (`occurrence_facts`, `capture_hours`, `detection_hours`:
 //! queries/11_facts.sql), computed once per snapshot version and stored as Parquet, so that
 //! later requests read them instead of recomputing them.
@@ -40,6 +41,27 @@ pub const CACHED_VIEWS: &[(&str, &str, Option<&str>)] = &[
         "occurrence_identifications",
         "occurrence_id, position",
         None,
+    ),
+    // A detail's related rows, each read by occurrence id from a few small pages.
+    (
+        "detail_images",
+        "occurrence_id, position",
+        Some("occurrence_id"),
+    ),
+    (
+        "detail_detections",
+        "occurrence_id, position",
+        Some("occurrence_id"),
+    ),
+    (
+        "prediction_candidates",
+        "occurrence_id, position",
+        Some("occurrence_id"),
+    ),
+    (
+        "detection_classifications",
+        "occurrence_id, detection_id, position",
+        Some("occurrence_id"),
     ),
     ("occurrence_facts", "project_id, id", Some("id")),
     (

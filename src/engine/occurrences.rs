@@ -248,18 +248,6 @@ pub async fn page(
     Ok(Page { count, rows })
 }
 
-/// The `classification_detail` rows of `ids`, each with its `applied_to` row's created_at and
-/// algorithm (`applied_to_created_at`, `applied_to_algorithm_id`) when it has one.
-async fn classification_details(ctx: &SessionContext, ids: Vec<i64>) -> Result<HashMap<i64, Row>> {
-    let sql = select_ids("SELECT * FROM classification_detail", "id", ids, "");
-    let by_id: HashMap<i64, Row> = rows(ctx, &sql)
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r.i64("id")?, r)))
-        .collect();
-    with_applied_to(ctx, by_id).await
-}
-
 /// The columns of `classification_detail`, as `occurrence_list` holds them for the best
 /// prediction (`best_prediction_<column>`).
 const DETAIL_COLUMNS: [&str; 7] = [
@@ -273,9 +261,8 @@ const DETAIL_COLUMNS: [&str; 7] = [
 ];
 
 /// The best predictions of `occurrences` (their `occurrence_list` rows) as
-/// `classification_detail` rows, from the columns the list view carries: no statement unless
-/// one was applied to another classification.
-async fn best_predictions(ctx: &SessionContext, occurrences: &[Row]) -> Result<HashMap<i64, Row>> {
+/// `classification_detail` rows, from the columns the list view carries.
+fn best_rows(occurrences: &[Row]) -> HashMap<i64, Row> {
     let mut by_id = HashMap::new();
     for o in occurrences {
         let Some(id) = o.i64("best_prediction_id") else {
@@ -289,7 +276,19 @@ async fn best_predictions(ctx: &SessionContext, occurrences: &[Row]) -> Result<H
         }
         by_id.insert(id, row);
     }
-    with_applied_to(ctx, by_id).await
+    by_id
+}
+
+/// A `classification_detail` row from a row of a view that carries its columns
+/// (`detection_classifications`, `prediction_candidates`).
+fn classification_row(r: &Row) -> Row {
+    let mut row = Row::new();
+    row.insert("id".into(), r.get("id").cloned().unwrap_or_default());
+    for column in DETAIL_COLUMNS {
+        let value = r.get(column).cloned();
+        row.insert(column.into(), value.unwrap_or(serde_json::Value::Null));
+    }
+    row
 }
 
 /// `by_id` with, on each row applied to another classification (`applied_to_id`), that
@@ -354,21 +353,19 @@ pub async fn related(
         ctx,
         by_occurrence("SELECT * FROM occurrence_identifications"),
     );
-    let mut classification_ids: Vec<i64> = occurrences
-        .iter()
-        .filter_map(|r| r.i64("best_prediction_id"))
-        .collect();
     if shape == RelatedFor::List {
-        let (identifications, classifications) =
-            futures::try_join!(identifications, best_predictions(ctx, occurrences))?;
+        let (identifications, classifications) = futures::try_join!(
+            identifications,
+            with_applied_to(ctx, best_rows(occurrences))
+        )?;
         return Ok(Related {
             identifications: group(identifications, "occurrence_id"),
             classifications,
             detail: None,
         });
     }
-    // Statements in two waves of independent ones: by occurrence id, then by the detections'
-    // and classifications' ids they found.
+    // One wave of statements, all by occurrence id; then, only when some classification was
+    // applied to another, that source by id.
     let images_view = if shape == RelatedFor::Export {
         "export_detection_images"
     } else {
@@ -377,17 +374,20 @@ pub async fn related(
     let images_sql = by_occurrence(&format!(
         "SELECT occurrence_id, path, position FROM {images_view}"
     ));
-    let detections_sql = by_occurrence(
-        "SELECT id, occurrence_id, source_image_id, \"timestamp\", path, bbox, position \
-         FROM detail_detections",
+    let detections_sql = by_occurrence("SELECT * FROM detail_detections");
+    let predictions_sql = by_occurrence("SELECT * FROM prediction_candidates");
+    let det_cls_sql = select_ids(
+        "SELECT * FROM detection_classifications",
+        "occurrence_id",
+        occ_ids.iter().copied(),
+        "occurrence_id, detection_id, position",
     );
-    let predictions_sql =
-        by_occurrence("SELECT occurrence_id, id, position FROM prediction_candidates");
-    let (identifications, images, detections, preds) = futures::try_join!(
+    let (identifications, images, detections, preds, det_cls) = futures::try_join!(
         identifications,
         rows(ctx, &images_sql),
         rows(ctx, &detections_sql),
-        rows(ctx, &predictions_sql)
+        rows(ctx, &predictions_sql),
+        rows(ctx, &det_cls_sql)
     )?;
     let mut image_map: HashMap<i64, Vec<String>> = HashMap::new();
     for r in images {
@@ -395,44 +395,38 @@ pub async fn related(
             image_map.entry(o).or_default().push(p.to_string());
         }
     }
-    let det_cls_sql = select_ids(
-        "SELECT detection_id, id, position FROM detection_classifications",
-        "detection_id",
-        detections.iter().filter_map(|d| d.i64("id")),
-        "detection_id, position",
-    );
-    let captures_sql = select_ids(
-        "SELECT id, path, public_base_url, width, height FROM main_sourceimage",
-        "id",
-        detections.iter().filter_map(|d| d.i64("source_image_id")),
-        "",
-    );
-    let (det_cls, captures) =
-        futures::try_join!(rows(ctx, &det_cls_sql), rows(ctx, &captures_sql))?;
     let mut d = DetailRelated {
         images: image_map,
         ..Default::default()
     };
+    let mut classifications = best_rows(occurrences);
     for r in &det_cls {
         if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
             d.detection_classifications.entry(det).or_default().push(id);
-            classification_ids.push(id);
+            classifications.insert(id, classification_row(r));
         }
     }
     for r in &preds {
         if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
             d.predictions.entry(o).or_default().push(id);
-            classification_ids.push(id);
+            classifications.insert(id, classification_row(r));
+        }
+    }
+    for r in &detections {
+        if let Some(capture) = r.i64("capture_id") {
+            let mut row = Row::new();
+            row.insert("id".into(), capture.into());
+            for column in ["path", "public_base_url", "width", "height"] {
+                let value = r.get(&format!("capture_{column}")).cloned();
+                row.insert(column.into(), value.unwrap_or(serde_json::Value::Null));
+            }
+            d.captures.insert(capture, row);
         }
     }
     d.detections = group(detections, "occurrence_id");
-    d.captures = captures
-        .into_iter()
-        .filter_map(|r| Some((r.i64("id")?, r)))
-        .collect();
     Ok(Related {
         identifications: group(identifications, "occurrence_id"),
-        classifications: classification_details(ctx, classification_ids).await?,
+        classifications: with_applied_to(ctx, classifications).await?,
         detail: Some(d),
     })
 }
