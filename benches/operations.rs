@@ -66,6 +66,7 @@ fn operations(c: &mut Criterion) {
         mode: Mode::Auto,
         dir: Some(cache_dir.path().to_path_buf()),
         range_rows: None,
+        resident: false,
     };
     let cached = rt
         .block_on(Engine::open_cached(

@@ -75,6 +75,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
             mode: cli.cache.into(),
             dir: cli.cache_dir.clone(),
             range_rows: None,
+            resident: true,
         },
     };
     occlens::serve::run(options, source, shutdown()).await?;

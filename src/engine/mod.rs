@@ -10,6 +10,7 @@ pub mod even_parquet;
 pub mod exports;
 pub mod lazy;
 pub mod occurrences;
+pub mod resident;
 pub mod rows;
 pub mod user_sql;
 
@@ -68,8 +69,7 @@ impl Engine {
     pub async fn open(snapshot: Option<&str>, config: Config) -> Result<Engine> {
         let off = cache::Settings {
             mode: cache::Mode::Off,
-            dir: None,
-            range_rows: None,
+            ..Default::default()
         };
         Self::open_cached(snapshot, config, &off, false, &|_| {}).await
     }
@@ -154,6 +154,10 @@ impl Engine {
             }
             None => Vec::new(),
         };
+        if settings.resident {
+            let bytes = resident::hold_for_requests(&ctx, &snapshot, cached.is_some()).await?;
+            trace(&format!("{} MB held in memory", bytes >> 20));
+        }
         catalog::create_views(&ctx, config.time_zone, &skip, config.semantics).await?;
         trace("views created");
         let point = catalog::point_session(&ctx);
