@@ -66,7 +66,7 @@ fn operations(c: &mut Criterion) {
         mode: Mode::Auto,
         dir: Some(cache_dir.path().to_path_buf()),
         range_rows: None,
-        resident: false,
+        ..Default::default()
     };
     let cached = rt
         .block_on(Engine::open_cached(

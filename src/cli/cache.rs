@@ -10,7 +10,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
         mode: cli.cache.into(),
         dir: cli.cache_dir.clone(),
         range_rows: None,
-        resident: false,
+        ..Default::default()
     };
     let Some(root) = settings.root() else {
         return Err(Error::Usage(

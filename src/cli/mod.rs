@@ -254,7 +254,7 @@ async fn open_with_mode(
         mode: mode.unwrap_or(cli.cache.into()),
         dir: cli.cache_dir.clone(),
         range_rows: None,
-        resident: false,
+        ..Default::default()
     };
     // A spinner while the cache is built (the rows arrive at the end: the file is sorted).
     let spinner = indicatif::ProgressBar::new_spinner().with_style(

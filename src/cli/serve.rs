@@ -42,6 +42,14 @@ pub struct ServeArgs {
     /// No access-log line per request on stderr
     #[arg(long)]
     pub quiet: bool,
+    /// What each snapshot version holds in memory: lists (what list pages read, and the
+    /// snapshot's small tables), all (also a detail's related rows: faster details, about 3x
+    /// the memory) or none (read every table from its files)
+    #[arg(long, value_enum, default_value = "lists")]
+    pub in_memory: occlens::engine::resident::Hold,
+    /// At most this much held in memory per version; tables beyond it stay on their files
+    #[arg(long, value_name = "BYTES", default_value = "4G", value_parser = parse_bytes)]
+    pub in_memory_max: u64,
 }
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
@@ -75,7 +83,8 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
             mode: cli.cache.into(),
             dir: cli.cache_dir.clone(),
             range_rows: None,
-            resident: true,
+            hold: args.in_memory,
+            hold_max: args.in_memory_max,
         },
     };
     occlens::serve::run(options, source, shutdown()).await?;

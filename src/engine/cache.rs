@@ -111,9 +111,10 @@ pub struct Settings {
     pub dir: Option<PathBuf>,
     /// Occurrences per range when building (default 2,000,000; tests use small ranges).
     pub range_rows: Option<i64>,
-    /// Hold the cache's request-path tables and the snapshot's small tables in memory
-    /// (`occlens serve`: a long-running process answering many requests; see `resident`).
-    pub resident: bool,
+    /// What to hold in memory (`occlens serve`: a long-running process answering many
+    /// requests; see `resident`), and at most how many bytes of it.
+    pub hold: crate::engine::resident::Hold,
+    pub hold_max: u64,
 }
 
 impl Settings {

@@ -9,6 +9,7 @@ pub mod dims;
 pub mod even_parquet;
 pub mod exports;
 pub mod lazy;
+pub mod memo;
 pub mod occurrences;
 pub mod resident;
 pub mod rows;
@@ -44,6 +45,9 @@ impl Default for Config {
     }
 }
 
+/// The memo's budget: 128 MB of ids (16M ids; one list up to 4M).
+const MEMO_BYTES: usize = 128 << 20;
+
 pub struct Engine {
     pub ctx: SessionContext,
     /// The same catalog, planned for requests that touch few rows (api, list, detail): joins
@@ -62,6 +66,10 @@ pub struct Engine {
     dims_loading: std::sync::Mutex<Option<tokio::task::JoinHandle<Result<Dims>>>>,
     pub config: Config,
     fragments: Fragments,
+    /// Ordered id lists of list requests, remembered for this version (resident engines).
+    pub memo: Option<memo::Memo>,
+    /// Bytes of the tables held in memory (resident engines).
+    pub resident_bytes: Option<usize>,
 }
 
 impl Engine {
@@ -154,9 +162,18 @@ impl Engine {
             }
             None => Vec::new(),
         };
-        if settings.resident {
-            let bytes = resident::hold_for_requests(&ctx, &snapshot, cached.is_some()).await?;
+        let mut resident_bytes = None;
+        if settings.hold != resident::Hold::None {
+            let bytes = resident::hold_for_requests(
+                &ctx,
+                &snapshot,
+                cached.is_some(),
+                settings.hold,
+                settings.hold_max,
+            )
+            .await?;
             trace(&format!("{} MB held in memory", bytes >> 20));
+            resident_bytes = Some(bytes);
         }
         catalog::create_views(&ctx, config.time_zone, &skip, config.semantics).await?;
         trace("views created");
@@ -176,6 +193,8 @@ impl Engine {
             dims_loading: std::sync::Mutex::new(Some(loading)),
             config,
             fragments,
+            memo: (settings.hold != resident::Hold::None).then(|| memo::Memo::new(MEMO_BYTES)),
+            resident_bytes,
         })
     }
 

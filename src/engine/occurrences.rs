@@ -248,6 +248,58 @@ pub async fn page(
     Ok(Page { count, rows })
 }
 
+/// The whole ordered id list a page is cut from (no LIMIT), read straight from its column.
+pub async fn ordered_ids(
+    ctx: &SessionContext,
+    keys: &str,
+    where_clause: &str,
+    order_by: &str,
+) -> Result<Vec<i64>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    let sql = format!("SELECT o.id FROM {keys} o WHERE {where_clause} ORDER BY {order_by}");
+    let mut ids = Vec::new();
+    for b in batches(ctx, &sql).await? {
+        let column = b.column(0);
+        let column = column.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+            crate::error::Error::Query(format!(
+                "{keys}.id: expected Int64, found {}",
+                column.data_type()
+            ))
+        })?;
+        ids.extend(column.iter().flatten());
+    }
+    Ok(ids)
+}
+
+/// `page`, with the ordered id list of `where_clause` and `order_by` taken from `memo` or
+/// computed once and remembered there (a list too large to keep is computed each time).
+pub async fn page_memo(
+    ctx: &SessionContext,
+    memo: &crate::engine::memo::Memo,
+    keys: &str,
+    where_clause: &str,
+    order_by: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Page> {
+    let key = format!("{keys}\n{where_clause}\n{order_by}");
+    let ids = match memo.get(&key) {
+        Some(ids) => ids,
+        None => {
+            // The count and every page at once: one sort of the matching keys.
+            let ids = std::sync::Arc::new(ordered_ids(ctx, keys, where_clause, order_by).await?);
+            memo.put(key, ids.clone());
+            ids
+        }
+    };
+    let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
+    Ok(Page {
+        count: ids.len(),
+        rows: rows_of(ctx, &page).await?,
+    })
+}
+
 /// The columns of `classification_detail`, as `occurrence_list` holds them for the best
 /// prediction (`best_prediction_<column>`).
 const DETAIL_COLUMNS: [&str; 7] = [

@@ -27,6 +27,51 @@ use std::sync::Arc;
 /// Rows the scan of one index returns: sorted, distinct row numbers.
 type Rows = Vec<u32>;
 
+/// The values of a column the filters on it allow: `[lo, hi]`, and when some filter lists
+/// them (`=`, `IN`), only those (sorted, distinct).
+struct Constraint {
+    lo: i64,
+    hi: i64,
+    points: Option<Vec<i64>>,
+}
+
+impl Constraint {
+    fn range(lo: i64, hi: i64) -> Constraint {
+        Constraint {
+            lo,
+            hi,
+            points: None,
+        }
+    }
+
+    fn points(mut values: Vec<i64>) -> Constraint {
+        values.sort_unstable();
+        values.dedup();
+        Constraint {
+            lo: i64::MIN,
+            hi: i64::MAX,
+            points: Some(values),
+        }
+    }
+
+    /// Both constraints at once.
+    fn and(self, other: Constraint) -> Constraint {
+        let points = match (self.points, other.points) {
+            (Some(a), Some(b)) => Some(
+                a.into_iter()
+                    .filter(|v| b.binary_search(v).is_ok())
+                    .collect(),
+            ),
+            (a, b) => a.or(b),
+        };
+        Constraint {
+            lo: self.lo.max(other.lo),
+            hi: self.hi.min(other.hi),
+            points,
+        }
+    }
+}
+
 /// An index on one Int64 column: its values in ascending order and, unless the batch is
 /// already sorted by it, the row each sorted value comes from.
 #[derive(Debug)]
@@ -63,22 +108,17 @@ impl Index {
         })
     }
 
-    /// The rows whose value lies in `[lo, hi]`.
-    fn range(&self, lo: i64, hi: i64, out: &mut Rows) {
+    /// The positions in `values` of the values in `[lo, hi]`.
+    fn span(&self, lo: i64, hi: i64) -> std::ops::Range<usize> {
         if lo > hi {
-            return;
+            return 0..0;
         }
-        let start = self.values.partition_point(|v| *v < lo);
-        let end = self.values.partition_point(|v| *v <= hi);
-        match &self.rows {
-            None => out.extend(start as u32..end as u32),
-            Some(rows) => out.extend_from_slice(&rows[start..end]),
-        }
+        self.values.partition_point(|v| *v < lo)..self.values.partition_point(|v| *v <= hi)
     }
 
-    /// The rows `filter` can select, when it is a condition on this index's column.
-    fn select(&self, filter: &Expr) -> Option<Rows> {
-        let mut out = Rows::new();
+    /// What `filter` says of this index's column: a range `[lo, hi]`, and for `=` and
+    /// `IN (…)` the values themselves.
+    fn constraint(&self, filter: &Expr) -> Option<Constraint> {
         match filter {
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
                 let (v, op) = match (self.is_column(left), self.is_column(right)) {
@@ -86,39 +126,76 @@ impl Index {
                     (false, true) => (int(left)?, op.swap()?),
                     _ => return None,
                 };
-                let (lo, hi) = match op {
-                    Operator::Eq => (v, v),
-                    Operator::Lt => (i64::MIN, v.checked_sub(1)?),
-                    Operator::LtEq => (i64::MIN, v),
-                    Operator::Gt => (v.checked_add(1)?, i64::MAX),
-                    Operator::GtEq => (v, i64::MAX),
+                let empty = Constraint::range(1, 0);
+                Some(match op {
+                    Operator::Eq => Constraint::points(vec![v]),
+                    Operator::Lt => v
+                        .checked_sub(1)
+                        .map_or(empty, |v| Constraint::range(i64::MIN, v)),
+                    Operator::LtEq => Constraint::range(i64::MIN, v),
+                    Operator::Gt => v
+                        .checked_add(1)
+                        .map_or(empty, |v| Constraint::range(v, i64::MAX)),
+                    Operator::GtEq => Constraint::range(v, i64::MAX),
                     _ => return None,
-                };
-                self.range(lo, hi, &mut out);
+                })
             }
             Expr::Between(Between {
                 expr,
                 negated: false,
                 low,
                 high,
-            }) if self.is_column(expr) => self.range(int(low)?, int(high)?, &mut out),
+            }) if self.is_column(expr) => Some(Constraint::range(int(low)?, int(high)?)),
             Expr::InList(list) if !list.negated && self.is_column(&list.expr) => {
-                let mut values = list.list.iter().map(int).collect::<Option<Vec<i64>>>()?;
-                values.sort_unstable();
-                values.dedup();
-                for v in values {
-                    self.range(v, v, &mut out);
+                let values = list.list.iter().map(int).collect::<Option<Vec<i64>>>()?;
+                Some(Constraint::points(values))
+            }
+            _ => None,
+        }
+    }
+
+    /// Every filter on this index's column together: how many rows they can select, and
+    /// (called again with `materialize`) those rows, sorted. None: no filter on it.
+    fn select(&self, filters: &[Expr], materialize: bool) -> Option<(usize, Rows)> {
+        let mut all = filters.iter().filter_map(|f| self.constraint(f));
+        let mut c = all.next()?;
+        for other in all {
+            c = c.and(other);
+        }
+        let spans: Vec<std::ops::Range<usize>> = match &c.points {
+            Some(points) => points
+                .iter()
+                .filter(|v| (c.lo..=c.hi).contains(*v))
+                .map(|v| self.span(*v, *v))
+                .collect(),
+            None => vec![self.span(c.lo, c.hi)],
+        };
+        let count = spans.iter().map(|s| s.len()).sum();
+        let mut rows = Rows::new();
+        if materialize {
+            rows.reserve(count);
+            for s in spans {
+                match &self.rows {
+                    None => rows.extend(s.start as u32..s.end as u32),
+                    Some(map) => rows.extend_from_slice(&map[s]),
                 }
             }
-            _ => return None,
+            if self.rows.is_some() {
+                rows.sort_unstable();
+            }
         }
-        out.sort_unstable();
-        Some(out)
+        Some((count, rows))
     }
 
     fn is_column(&self, e: &Expr) -> bool {
         matches!(e, Expr::Column(c) if c.name == self.column)
     }
+}
+
+/// `(start, len)` when `rows` (sorted, distinct) are one run of consecutive rows.
+fn contiguous(rows: &[u32]) -> Option<(usize, usize)> {
+    let (first, last) = (*rows.first()? as usize, *rows.last()? as usize);
+    (last - first + 1 == rows.len()).then_some((first, rows.len()))
 }
 
 /// An integer literal (NULL and other types: no index use).
@@ -162,12 +239,18 @@ impl Resident {
                 .sum::<usize>()
     }
 
-    /// The fewest rows any pushed-down filter selects (None: every row).
+    /// The rows the pushed-down filters select through the index that selects fewest
+    /// (None: every row, also when that index would select most of the table anyway).
     fn candidates(&self, filters: &[Expr]) -> Option<Rows> {
-        filters
+        let (best, count) = self
+            .indexes
             .iter()
-            .flat_map(|f| self.indexes.iter().filter_map(move |i| i.select(f)))
-            .min_by_key(|rows| rows.len())
+            .filter_map(|i| Some((i, i.select(filters, false)?.0)))
+            .min_by_key(|(_, count)| *count)?;
+        if count > self.batch.num_rows() / 2 {
+            return None;
+        }
+        best.select(filters, true).map(|(_, rows)| rows)
     }
 }
 
@@ -204,91 +287,144 @@ impl TableProvider for Resident {
         filters: &[Expr],
         _limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let batch = match self.candidates(filters) {
+        // Only the projected columns are copied, and only the rows an index found.
+        let batch = match projection {
+            Some(p) => self.batch.project(p)?,
             None => self.batch.clone(),
-            Some(rows) => take_record_batch(&self.batch, &UInt32Array::from(rows))?,
         };
-        let exec = MemorySourceConfig::try_new_exec(
-            &[vec![batch]],
-            self.batch.schema(),
-            projection.cloned(),
-        )?;
+        let batch = match self.candidates(filters) {
+            None => batch,
+            Some(rows) => match contiguous(&rows) {
+                Some((start, len)) => batch.slice(start, len),
+                None => take_record_batch(&batch, &UInt32Array::from(rows))?,
+            },
+        };
+        if std::env::var_os("OCCLENS_TRACE").is_some() {
+            eprintln!(
+                "occlens:            resident scan: {} rows of {}, {} columns",
+                batch.num_rows(),
+                self.batch.num_rows(),
+                batch.num_columns()
+            );
+        }
+        let exec = MemorySourceConfig::try_new_exec(&[vec![batch.clone()]], batch.schema(), None)?;
         Ok(exec)
     }
 }
 
 impl Index {
-    /// Whether `filter` has a shape this index answers (without computing its rows).
+    /// Whether `filter` has a shape this index answers.
     fn select_kind(&self, filter: &Expr) -> bool {
-        match filter {
-            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                matches!(
-                    op,
-                    Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
-                ) && ((self.is_column(left) && int(right).is_some())
-                    || (self.is_column(right) && int(left).is_some()))
-            }
-            Expr::Between(b) => {
-                !b.negated
-                    && self.is_column(&b.expr)
-                    && int(&b.low).is_some()
-                    && int(&b.high).is_some()
-            }
-            Expr::InList(l) => {
-                !l.negated && self.is_column(&l.expr) && l.list.iter().all(|v| int(v).is_some())
-            }
-            _ => false,
-        }
+        self.constraint(filter).is_some()
     }
 }
 
-/// Replace the table `name` of `ctx` by a resident copy of its rows, indexed on `columns`.
-/// Returns the bytes it holds.
-pub async fn hold(ctx: &SessionContext, name: &str, columns: &[&str]) -> Result<usize> {
+/// Replace the table `name` of `ctx` by a resident copy of its rows, indexed on `columns`,
+/// unless it takes more than `room` bytes (None: left as it was). Returns the bytes it holds.
+pub async fn hold(
+    ctx: &SessionContext,
+    name: &str,
+    columns: &[&str],
+    room: u64,
+) -> Result<Option<usize>> {
     let df = ctx.table(name).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    let mut stream = df.execute_stream().await?;
+    let (mut batches, mut read) = (Vec::new(), 0u64);
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        let batch = batch?;
+        read += batch.get_array_memory_size() as u64;
+        if read > room {
+            return Ok(None);
+        }
+        batches.push(batch);
+    }
     let table = Resident::new(schema, &batches, columns)
         .map_err(|e| Error::Query(format!("holding {name} in memory: {e}")))?;
+    drop(batches);
     let size = table.size();
+    if size as u64 > room {
+        return Ok(None);
+    }
+    if std::env::var_os("OCCLENS_TRACE").is_some() {
+        eprintln!(
+            "occlens:            {name} held: {} rows, {} MB",
+            table.batch.num_rows(),
+            size >> 20
+        );
+    }
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(table))?;
-    Ok(size)
+    Ok(Some(size))
 }
 
-/// The cache's tables a request reads, each with the columns its lookups filter on.
-const CACHED: &[(&str, &[&str])] = &[
-    ("occurrence_list", &["project_id", "id"]),
-    ("occurrence_identifications", &["occurrence_id"]),
-    ("detail_images", &["occurrence_id"]),
-    ("detail_detections", &["occurrence_id"]),
-    ("prediction_candidates", &["occurrence_id"]),
-    ("detection_classifications", &["occurrence_id"]),
-    ("default_filter_taxa", &["project_id"]),
-    ("taxon_ancestry", &["ancestor_id"]),
+/// What a long-running process holds in memory (`occlens serve --in-memory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Hold {
+    /// Nothing: every statement reads Parquet files (the cache's and the snapshot's).
+    #[default]
+    None,
+    /// What list pages read (the occurrence list, identifications, taxon filters) and the
+    /// snapshot's small tables: about 0.75 GB for 1M occurrences.
+    Lists,
+    /// Also a detail's related rows (images, detections, predictions, classifications):
+    /// about 2.5 GB for 1M occurrences and 7.5M classifications.
+    All,
+}
+
+/// The cache's tables a request reads, each with the columns its lookups filter on, and
+/// whether lists need it (else only details do).
+const CACHED: &[(&str, &[&str], bool)] = &[
+    ("occurrence_list", &["project_id", "id"], true),
+    ("occurrence_identifications", &["occurrence_id"], true),
+    ("default_filter_taxa", &["project_id"], true),
+    ("taxon_ancestry", &["ancestor_id"], true),
+    ("detail_images", &["occurrence_id"], false),
+    ("detail_detections", &["occurrence_id"], false),
+    ("prediction_candidates", &["occurrence_id"], false),
+    ("detection_classifications", &["occurrence_id"], false),
 ];
 
 /// Snapshot tables up to this size on disk are held too (projects, memberships, events,
 /// deployments, taxa, lists: what visibility, filters and existence checks read).
 const SMALL_TABLE_BYTES: u64 = 8 << 20;
 
-/// Hold in memory what answering requests reads: the cache's request-path tables (when the
-/// engine reads a cache) and the snapshot's small tables. Returns the bytes held.
+/// Hold in memory what answering requests reads (`hold`): the snapshot's small tables, then
+/// the cache's request-path tables (when the engine reads a cache), as long as the total stays
+/// within `max` bytes; a table that would pass it stays on its files (with a warning on
+/// stderr). Returns the bytes held.
 pub async fn hold_for_requests(
     ctx: &SessionContext,
     snapshot: &crate::snapshot::Snapshot,
     cached: bool,
+    hold_what: Hold,
+    max: u64,
 ) -> Result<usize> {
     let mut bytes = 0;
-    if cached {
-        for (name, columns) in CACHED {
-            bytes += hold(ctx, name, columns).await?;
-        }
+    if hold_what == Hold::None {
+        return Ok(0);
     }
+    let mut wanted: Vec<(String, u64, &[&str])> = Vec::new();
     for table in &snapshot.tables {
         let size: u64 = table.files.iter().map(|f| f.size).sum();
         if size <= SMALL_TABLE_BYTES {
-            bytes += hold(ctx, table.name, &["id"]).await?;
+            wanted.push((table.name.to_string(), size, &["id"]));
+        }
+    }
+    if cached {
+        for (name, columns, lists) in CACHED {
+            if *lists || hold_what == Hold::All {
+                wanted.push((name.to_string(), 0, columns));
+            }
+        }
+    }
+    for (name, _, columns) in wanted {
+        match hold(ctx, &name, columns, max.saturating_sub(bytes as u64)).await? {
+            Some(size) => bytes += size,
+            None => eprintln!(
+                "occlens: {name} stays on its files: holding it would pass --in-memory-max ({} MB held)",
+                bytes >> 20
+            ),
         }
     }
     Ok(bytes)
@@ -358,10 +494,57 @@ mod tests {
             ("SELECT id FROM t WHERE id < -9223372036854775808", &[]),
             ("SELECT id FROM t WHERE id BETWEEN 50 AND 7", &[]),
             ("SELECT id FROM t", &[1, 3, 7, 9, 50, 70]),
+            ("SELECT id FROM t WHERE id >= 7 AND id <= 50", &[7, 9, 50]),
+            (
+                "SELECT id FROM t WHERE id IN (3, 9, 70) AND id > 5",
+                &[9, 70],
+            ),
+            (
+                "SELECT id FROM t WHERE id IN (3, 9) AND id IN (9, 50)",
+                &[9],
+            ),
+            (
+                "SELECT id FROM t WHERE project_id IN (1, 3) AND id < 8",
+                &[1, 7],
+            ),
         ];
         for (sql, want) in cases {
             assert_eq!(ids(&ctx, sql).await, *want, "{sql}");
         }
+    }
+
+    #[test]
+    fn the_index_that_selects_fewest_rows_is_used() {
+        use datafusion::prelude::{col, lit};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("project_id", DataType::Int64, false),
+            Field::new("id", DataType::Int64, false),
+        ]));
+        let n = 1000i64;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i / 100))),
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i * 7919) % n))),
+            ],
+        )
+        .unwrap();
+        let t = Resident::new(schema, &[batch], &["project_id", "id"]).unwrap();
+        // A project: one run of rows; both bounds of a range together, not each alone.
+        assert_eq!(
+            t.candidates(&[col("project_id").eq(lit(3i64))]).unwrap(),
+            (300..400).collect::<Vec<u32>>()
+        );
+        let range = [col("id").gt_eq(lit(10i64)), col("id").lt_eq(lit(12i64))];
+        assert_eq!(t.candidates(&range).unwrap().len(), 3);
+        let both = [
+            col("project_id").eq(lit(3i64)),
+            col("id").in_list(vec![lit(5i64), lit(6i64)], false),
+        ];
+        assert_eq!(t.candidates(&both).unwrap().len(), 2);
+        // Most of the table: a plain scan.
+        assert!(t.candidates(&[col("id").gt(lit(10i64))]).is_none());
+        assert!(t.candidates(&[col("id").not_eq(lit(10i64))]).is_none());
     }
 
     #[tokio::test]

@@ -237,6 +237,11 @@ fn status(server: &Server) -> Value {
             "tables": tables,
             "cache": engine.cache.as_ref().map(|p| p.display().to_string()),
             "cache_warning": engine.cache_warning.as_deref().map(crate::redact::redact),
+            "bytes_in_memory": engine.resident_bytes,
+            "ordered_lists": engine.memo.as_ref().map(|m| {
+                let (lists, bytes) = m.usage();
+                json!({"lists": lists, "bytes": bytes})
+            }),
             "last_reload_error": server.versions.last_error.lock().ok().and_then(|e| e.clone()),
         },
         "server": {

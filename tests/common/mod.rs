@@ -235,7 +235,7 @@ pub async fn cached_engine_with(
         mode,
         dir: Some(root.to_path_buf()),
         range_rows,
-        resident: false,
+        ..Default::default()
     };
     let config = Config {
         api_base: "http://testserver".into(),
