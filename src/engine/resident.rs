@@ -452,7 +452,12 @@ mod tests {
         )
         .unwrap();
         let ctx = SessionContext::new();
-        let t = Resident::new(schema, &[batch.clone()], &["project_id", "id", "name"]).unwrap();
+        let t = Resident::new(
+            schema,
+            std::slice::from_ref(&batch),
+            &["project_id", "id", "name"],
+        )
+        .unwrap();
         // An index on a sorted column (no row map), one on an unsorted one, none on text.
         assert_eq!(t.indexes.len(), 2);
         assert!(t.indexes[0].rows.is_none() && t.indexes[1].rows.is_some());
