@@ -93,24 +93,16 @@ impl Engine {
         let (ctx, keys) = (&self.point, self.keys_view());
         match detail {
             None => {
-                let page = match &self.memo {
-                    Some(memo) => {
-                        occurrences::page_memo(
-                            ctx,
-                            memo,
-                            keys,
-                            &where_clause,
-                            &order_by,
-                            r.limit,
-                            r.offset,
-                        )
-                        .await?
-                    }
-                    None => {
-                        occurrences::page(ctx, keys, &where_clause, &order_by, r.limit, r.offset)
-                            .await?
-                    }
-                };
+                let page = occurrences::page(
+                    ctx,
+                    self.memo.as_ref(),
+                    keys,
+                    &where_clause,
+                    &order_by,
+                    r.limit,
+                    r.offset,
+                )
+                .await?;
                 let related =
                     occurrences::related(ctx, &page.rows, occurrences::RelatedFor::List).await?;
                 Ok(Ok(Answer::List(page, related)))

@@ -5,6 +5,7 @@ use crate::engine::rows::{to_rows, Row, RowExt};
 use crate::error::Result;
 use datafusion::prelude::SessionContext;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// One page of `occurrence_list` rows and the total count.
 pub struct Page {
@@ -228,15 +229,36 @@ pub async fn page_ids(
     )
 }
 
-/// The ids of a page, then their rows.
+/// The ids of a page, then their rows. With a `memo` (a server's version), the whole
+/// ordered id list of `where_clause` and `order_by` is computed once, remembered, and every
+/// page and count of it cut from it.
 pub async fn page(
     ctx: &SessionContext,
+    memo: Option<&crate::engine::memo::Memo>,
     keys: &str,
     where_clause: &str,
     order_by: &str,
     limit: usize,
     offset: usize,
 ) -> Result<Page> {
+    if let Some(memo) = memo {
+        let key = format!("{keys}\n{where_clause}\n{order_by}");
+        let ids = match memo.get(&key) {
+            Some(ids) => ids,
+            None => {
+                // The count and every page at once: one sort of the matching keys.
+                let ids = Arc::new(ordered_ids(ctx, keys, where_clause, order_by).await?);
+                memo.put(key, ids.clone());
+                ids
+            }
+        };
+        let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
+        let rows = rows_of(ctx, &page).await?;
+        return Ok(Page {
+            count: ids.len(),
+            rows,
+        });
+    }
     // The count and the page's ids are independent: run them together (a page is a few small
     // statements, so their latencies add up unless they overlap).
     let (count, ids) = futures::try_join!(
@@ -270,34 +292,6 @@ pub async fn ordered_ids(
         ids.extend(column.iter().flatten());
     }
     Ok(ids)
-}
-
-/// `page`, with the ordered id list of `where_clause` and `order_by` taken from `memo` or
-/// computed once and remembered there (a list too large to keep is computed each time).
-pub async fn page_memo(
-    ctx: &SessionContext,
-    memo: &crate::engine::memo::Memo,
-    keys: &str,
-    where_clause: &str,
-    order_by: &str,
-    limit: usize,
-    offset: usize,
-) -> Result<Page> {
-    let key = format!("{keys}\n{where_clause}\n{order_by}");
-    let ids = match memo.get(&key) {
-        Some(ids) => ids,
-        None => {
-            // The count and every page at once: one sort of the matching keys.
-            let ids = std::sync::Arc::new(ordered_ids(ctx, keys, where_clause, order_by).await?);
-            memo.put(key, ids.clone());
-            ids
-        }
-    };
-    let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
-    Ok(Page {
-        count: ids.len(),
-        rows: rows_of(ctx, &page).await?,
-    })
 }
 
 /// The columns of `classification_detail`, as `occurrence_list` holds them for the best
