@@ -4,7 +4,7 @@
 //! returned answers every later page of it, and its count, exactly.
 //!
 //! Bounded by bytes (least recently used lists go first); a list larger than a quarter of
-//! the budget is not kept (its pages are answered by the count and page statements).
+//! the budget is not kept (every page of it computes the ordered list again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

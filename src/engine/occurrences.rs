@@ -306,35 +306,28 @@ const DETAIL_COLUMNS: [&str; 7] = [
     "applied_to_id",
 ];
 
+/// A row of `columns` taken from `r`'s columns named `{prefix}{column}` (NULL when absent),
+/// with `id`.
+fn prefixed(r: &Row, id: i64, prefix: &str, columns: &[&str]) -> Row {
+    let mut row = Row::new();
+    row.insert("id".into(), id.into());
+    for column in columns {
+        let value = r.get(&format!("{prefix}{column}")).cloned();
+        row.insert((*column).into(), value.unwrap_or(serde_json::Value::Null));
+    }
+    row
+}
+
 /// The best predictions of `occurrences` (their `occurrence_list` rows) as
 /// `classification_detail` rows, from the columns the list view carries.
 fn best_rows(occurrences: &[Row]) -> HashMap<i64, Row> {
-    let mut by_id = HashMap::new();
-    for o in occurrences {
-        let Some(id) = o.i64("best_prediction_id") else {
-            continue;
-        };
-        let mut row = Row::new();
-        row.insert("id".into(), id.into());
-        for column in DETAIL_COLUMNS {
-            let value = o.get(&format!("best_prediction_{column}")).cloned();
-            row.insert(column.into(), value.unwrap_or(serde_json::Value::Null));
-        }
-        by_id.insert(id, row);
-    }
-    by_id
-}
-
-/// A `classification_detail` row from a row of a view that carries its columns
-/// (`detection_classifications`, `prediction_candidates`).
-fn classification_row(r: &Row) -> Row {
-    let mut row = Row::new();
-    row.insert("id".into(), r.get("id").cloned().unwrap_or_default());
-    for column in DETAIL_COLUMNS {
-        let value = r.get(column).cloned();
-        row.insert(column.into(), value.unwrap_or(serde_json::Value::Null));
-    }
-    row
+    occurrences
+        .iter()
+        .filter_map(|o| {
+            let id = o.i64("best_prediction_id")?;
+            Some((id, prefixed(o, id, "best_prediction_", &DETAIL_COLUMNS)))
+        })
+        .collect()
 }
 
 /// `by_id` with, on each row applied to another classification (`applied_to_id`), that
@@ -449,24 +442,20 @@ pub async fn related(
     for r in &det_cls {
         if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
             d.detection_classifications.entry(det).or_default().push(id);
-            classifications.insert(id, classification_row(r));
+            classifications.insert(id, prefixed(r, id, "", &DETAIL_COLUMNS));
         }
     }
     for r in &preds {
         if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
             d.predictions.entry(o).or_default().push(id);
-            classifications.insert(id, classification_row(r));
+            classifications.insert(id, prefixed(r, id, "", &DETAIL_COLUMNS));
         }
     }
     for r in &detections {
         if let Some(capture) = r.i64("capture_id") {
-            let mut row = Row::new();
-            row.insert("id".into(), capture.into());
-            for column in ["path", "public_base_url", "width", "height"] {
-                let value = r.get(&format!("capture_{column}")).cloned();
-                row.insert(column.into(), value.unwrap_or(serde_json::Value::Null));
-            }
-            d.captures.insert(capture, row);
+            let columns = ["path", "public_base_url", "width", "height"];
+            d.captures
+                .insert(capture, prefixed(r, capture, "capture_", &columns));
         }
     }
     d.detections = group(detections, "occurrence_id");
