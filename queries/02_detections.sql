@@ -48,13 +48,14 @@ GROUP BY occurrence_id;
 -- The detail images (spec §3.11): up to 100 detections with a truthy path, newest first
 -- (timestamp DESC = NULLS FIRST); id ASC is occlens's tiebreaker.
 CREATE VIEW detail_images AS
-SELECT occurrence_id, path, position
+SELECT occurrence_id, path, position, project_id
 FROM (
-  SELECT occurrence_id, path,
-         row_number() OVER (PARTITION BY occurrence_id
-                            ORDER BY "timestamp" DESC NULLS FIRST, id ASC) AS position
-  FROM main_detection
-  WHERE occurrence_id IS NOT NULL AND path IS NOT NULL AND path <> ''
+  SELECT d.occurrence_id, d.path, o.project_id,
+         row_number() OVER (PARTITION BY o.project_id, d.occurrence_id
+                            ORDER BY d."timestamp" DESC NULLS FIRST, d.id ASC) AS position
+  FROM main_detection d
+  LEFT JOIN main_occurrence o ON o.id = d.occurrence_id
+  WHERE d.occurrence_id IS NOT NULL AND d.path IS NOT NULL AND d.path <> ''
 )
 WHERE position <= 100;
 
@@ -65,10 +66,11 @@ WHERE position <= 100;
 -- cache stores them sorted so).
 CREATE VIEW detail_detections AS
 SELECT d.id, d.occurrence_id, d.source_image_id, d."timestamp", d.path, d.bbox,
-       row_number() OVER (PARTITION BY d.occurrence_id
+       row_number() OVER (PARTITION BY o.project_id, d.occurrence_id
                           ORDER BY d."timestamp" DESC NULLS FIRST, d.id ASC) AS position,
        s.id AS capture_id, s.path AS capture_path, s.public_base_url AS capture_public_base_url,
-       s.width AS capture_width, s.height AS capture_height
+       s.width AS capture_width, s.height AS capture_height, o.project_id
 FROM main_detection d
 LEFT JOIN main_sourceimage s ON s.id = d.source_image_id
+LEFT JOIN main_occurrence o ON o.id = d.occurrence_id
 WHERE d.occurrence_id IS NOT NULL;

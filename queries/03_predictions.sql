@@ -39,7 +39,11 @@ GROUP BY occurrence_id;
 -- §9.18), as in variant P: it is no algorithm's max and matches none. Ordered created_at DESC;
 -- id ASC is occlens's tiebreaker.
 CREATE VIEW prediction_candidates AS
-WITH maxima AS (
+WITH candidate AS (
+  SELECT c.*, o.project_id
+  FROM classification_candidate c
+  LEFT JOIN main_occurrence o ON o.id = c.occurrence_id
+), maxima AS (
   SELECT DISTINCT occurrence_id, algorithm_max
   FROM (SELECT occurrence_id, algorithm_id,
                max(CASE WHEN isnan(score) THEN NULL ELSE score END) AS algorithm_max
@@ -47,8 +51,9 @@ WITH maxima AS (
   WHERE algorithm_max IS NOT NULL
 )
 SELECT c.*,
-       row_number() OVER (PARTITION BY c.occurrence_id ORDER BY c.created_at DESC, c.id ASC) AS position
-FROM classification_candidate c
+       row_number() OVER (PARTITION BY c.project_id, c.occurrence_id
+                          ORDER BY c.created_at DESC, c.id ASC) AS position
+FROM candidate c
 JOIN maxima m ON m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score;
 
 -- Variant S (the CSV export's best_machine_prediction, spec §3.3) is `best_prediction_s` in
@@ -61,8 +66,10 @@ JOIN maxima m ON m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score
 CREATE VIEW detection_classifications AS
 SELECT d.occurrence_id, c.detection_id, c.id, c.created_at, c.score, c.terminal,
        c.algorithm_id, c.taxon_id, c.applied_to_id,
-       row_number() OVER (PARTITION BY d.occurrence_id, c.detection_id
-                          ORDER BY c.created_at DESC, c.score DESC NULLS FIRST, c.id ASC) AS position
+       row_number() OVER (PARTITION BY o.project_id, d.occurrence_id, c.detection_id
+                          ORDER BY c.created_at DESC, c.score DESC NULLS FIRST, c.id ASC) AS position,
+       o.project_id
 FROM main_classification c
 JOIN main_detection d ON d.id = c.detection_id
+LEFT JOIN main_occurrence o ON o.id = d.occurrence_id
 WHERE d.occurrence_id IS NOT NULL;

@@ -13,9 +13,13 @@ GROUP BY occurrence_id;
 -- The `identifications` array (spec §4.2 #15): all identifications, withdrawn included,
 -- ordered created_at DESC; id ASC is occlens's tiebreaker.
 CREATE VIEW occurrence_identifications AS
-SELECT i.*,
-       row_number() OVER (PARTITION BY i.occurrence_id ORDER BY i.created_at DESC, i.id ASC) AS position
-FROM main_identification i;
+SELECT i.id, i.created_at, i.occurrence_id, i.taxon_id, i.user_id, i.withdrawn,
+       i.agreed_with_identification_id, i.agreed_with_prediction_id, i.comment,
+       row_number() OVER (PARTITION BY o.project_id, i.occurrence_id
+                          ORDER BY i.created_at DESC, i.id ASC) AS position,
+       o.project_id
+FROM main_identification i
+LEFT JOIN main_occurrence o ON o.id = i.occurrence_id;
 
 -- Verification summary (spec §3.9): V_any, V_active and V_participants.
 CREATE VIEW identification_summary AS

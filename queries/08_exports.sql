@@ -81,11 +81,13 @@ LEFT JOIN main_sourceimage bds ON bds.id = bdd.source_image_id;
 -- `occurrences_api_json` detection images (spec §3.11): every detection with a non-NULL path
 -- (`""` kept), frame_num then timestamp ascending (NULLS LAST), no limit; id ASC breaks ties.
 CREATE VIEW export_detection_images AS
-SELECT occurrence_id, path,
-       row_number() OVER (PARTITION BY occurrence_id
-                          ORDER BY frame_num ASC NULLS LAST, "timestamp" ASC NULLS LAST, id ASC) AS position
-FROM main_detection
-WHERE occurrence_id IS NOT NULL AND path IS NOT NULL;
+SELECT d.occurrence_id, d.path,
+       row_number() OVER (PARTITION BY o.project_id, d.occurrence_id
+                          ORDER BY d.frame_num ASC NULLS LAST, d."timestamp" ASC NULLS LAST, d.id ASC) AS position,
+       o.project_id
+FROM main_detection d
+LEFT JOIN main_occurrence o ON o.id = d.occurrence_id
+WHERE d.occurrence_id IS NOT NULL AND d.path IS NOT NULL;
 
 -- `csv` and `parquet` exports (occlens formats for data tools): one flat row per valid
 -- occurrence with the list view's values, wall-clock times in the configured zone.

@@ -135,3 +135,9 @@ WHERE o.project_id = ${project} AND ${visible}
 -- name: export.base
 -- The export base set (spec §6.1): the project's valid occurrences, in ascending id order.
 SELECT * FROM ${view} o WHERE o.project_id = ${project} AND ${collection} ORDER BY o.id
+-- name: export.related
+-- A relation of the JSON exports (a view with `occurrence_id`: identifications, images,
+-- detections, predictions, classifications) for every occurrence of the project, by
+-- occurrence then ${order}: the export reads it once, in step with its occurrences (ascending
+-- id), and skips the rows of occurrences it leaves out.
+SELECT * FROM ${view} r WHERE r.project_id = ${project} ORDER BY r.occurrence_id, ${order}

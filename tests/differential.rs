@@ -320,11 +320,7 @@ async fn answers(engine: &Engine) -> Vec<String> {
     .unwrap();
     out.push(String::from_utf8(csv).unwrap());
     let mut json = Vec::new();
-    let stream = engine
-        .export_stream("occurrence_list", 1, None)
-        .await
-        .unwrap();
-    json_export::write(engine, stream, &mut json, &Framing::Antenna, &|_| {})
+    json_export::write(engine, 1, None, &mut json, &Framing::Antenna, &|_| {})
         .await
         .unwrap();
     out.push(String::from_utf8(json).unwrap());

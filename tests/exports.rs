@@ -133,14 +133,11 @@ async fn simple_csv_edge_cases_of_project_1() {
 async fn api_json_matches_antennas_file() {
     use std::io::Read;
     let engine = oracle_engine().await;
-    let stream = engine
-        .export_stream("occurrence_list", 3, None)
-        .await
-        .unwrap();
     let mut out = Vec::new();
     let rows = occlens::exports::json_export::write(
         &engine,
-        stream,
+        3,
+        None,
         &mut out,
         &occlens::exports::json_export::Framing::Antenna,
         &|_| {},

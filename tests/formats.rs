@@ -5,7 +5,7 @@ mod common;
 use common::{call_as, Tiny, T0};
 use datafusion::prelude::ParquetReadOptions;
 use occlens::api::request::Requester;
-use occlens::engine::occurrences::RelatedFor;
+use occlens::engine::related::RelatedFor;
 use occlens::exports::json_export::{write, Framing};
 use occlens::exports::target::Target;
 use occlens::exports::text_csv;
@@ -29,11 +29,10 @@ async fn ndjson_lines_are_the_api_objects() {
         (RelatedFor::List, None),
         (RelatedFor::Detail, Some("/api/v2/occurrences/{id}/")),
     ] {
-        let stream = e.export_stream("occurrence_list", 1, None).await.unwrap();
         let mut out = Vec::new();
         let framing = Framing::Lines(shape, Requester::Anonymous);
         assert_eq!(
-            write(&e, stream, &mut out, &framing, &|_| {})
+            write(&e, 1, None, &mut out, &framing, &|_| {})
                 .await
                 .unwrap(),
             2

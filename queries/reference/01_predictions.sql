@@ -32,9 +32,10 @@ WITH per_algorithm AS (
   FROM classification_candidate c
 )
 SELECT c.occurrence_id, c.id, c.created_at, c.score, c.terminal, c.algorithm_id, c.taxon_id,
-       c.detection_id, c.applied_to_id,
+       c.detection_id, c.applied_to_id, o.project_id,
        row_number() OVER (PARTITION BY c.occurrence_id ORDER BY c.created_at DESC, c.id ASC) AS position
 FROM per_algorithm c
+LEFT JOIN main_occurrence o ON o.id = c.occurrence_id
 WHERE EXISTS (SELECT 1 FROM per_algorithm m
               WHERE m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score);
 

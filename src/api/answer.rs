@@ -4,7 +4,8 @@
 use crate::api::query;
 use crate::api::request::{ApiError, Request, Requester};
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::{self, Page, Related};
+use crate::engine::occurrences::{self, Page};
+use crate::engine::related::{self, Related, RelatedFor};
 use crate::engine::rows::{Row, RowExt};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -104,7 +105,7 @@ impl Engine {
                 )
                 .await?;
                 let related =
-                    occurrences::related(ctx, &page.rows, occurrences::RelatedFor::List).await?;
+                    related::related(ctx, &page.rows, RelatedFor::List).await?;
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
@@ -118,10 +119,10 @@ impl Engine {
                         "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
                     )));
                 }
-                let related = occurrences::related(
+                let related = related::related(
                     ctx,
                     std::slice::from_ref(&row),
-                    occurrences::RelatedFor::Detail,
+                    RelatedFor::Detail,
                 )
                 .await?;
                 Ok(Ok(Answer::Detail(Box::new(row), related)))

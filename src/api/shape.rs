@@ -10,7 +10,7 @@ mod nested;
 
 use crate::api::request::Requester;
 use crate::engine::dims::Dims;
-use crate::engine::occurrences::Related;
+use crate::engine::related::Related;
 use crate::engine::rows::{Row, RowExt};
 use crate::engine::Config;
 use crate::render::json_text::{JsonSink, ValueTree};

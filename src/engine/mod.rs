@@ -11,6 +11,7 @@ pub mod exports;
 pub mod lazy;
 pub mod memo;
 pub mod occurrences;
+pub mod related;
 pub mod resident;
 pub mod rows;
 pub mod user_sql;

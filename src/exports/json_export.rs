@@ -5,7 +5,7 @@
 
 use crate::api::request::Requester;
 use crate::api::shape::Shaper;
-use crate::engine::occurrences::{related, RelatedFor};
+use crate::engine::related::{Related, RelatedFor, RelatedStreams};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -28,14 +28,19 @@ pub enum Framing {
     Lines(RelatedFor, Requester),
 }
 
-/// Write the export of `stream` (rows of `occurrence_list`) to `out`; returns the row count.
+/// Write the export of `project`'s occurrences (in `collection`, when given) to `out`;
+/// returns the row count.
 pub async fn write(
     engine: &Engine,
-    stream: SendableRecordBatchStream,
+    project: i64,
+    collection: Option<i64>,
     out: &mut dyn Write,
     framing: &Framing,
     progress: &dyn Fn(u64),
 ) -> Result<u64> {
+    let stream = engine
+        .export_stream("occurrence_list", project, collection)
+        .await?;
     let dims = engine.dims().await?;
     let cfg = &engine.config;
     match framing {
@@ -47,7 +52,7 @@ pub async fn write(
                 related: RelatedFor::Export,
                 lines: false,
             };
-            items.write(engine, stream, out, progress).await
+            items.write(engine, project, stream, out, progress).await
         }
         Framing::Lines(related, who) => {
             let shaper = Shaper::<JsonText<PythonFloats>>::new(dims, cfg, who, false);
@@ -56,7 +61,7 @@ pub async fn write(
                 related: *related,
                 lines: true,
             };
-            items.write(engine, stream, out, progress).await
+            items.write(engine, project, stream, out, progress).await
         }
     }
 }
@@ -72,6 +77,7 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
     async fn write(
         &self,
         engine: &Engine,
+        project: i64,
         mut stream: SendableRecordBatchStream,
         out: &mut dyn Write,
         progress: &dyn Fn(u64),
@@ -80,30 +86,31 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
         if !self.lines {
             out.write_all(b"[").map_err(io)?;
         }
+        let mut related = RelatedStreams::open(engine, project, self.related).await?;
         let mut pending: Vec<Row> = Vec::new();
         let mut written = 0u64;
         while let Some(batch) = stream.next().await {
             pending.extend(to_rows(&[batch?])?);
             while pending.len() >= CHUNK {
                 let chunk: Vec<Row> = pending.drain(..CHUNK).collect();
-                self.chunk(engine, &chunk, out, &mut written, progress)
-                    .await?;
+                let rel = related.next(&engine.ctx, &chunk).await?;
+                self.chunk(&chunk, &rel, out, &mut written, progress)?;
             }
         }
-        self.chunk(engine, &pending, out, &mut written, progress)
-            .await?;
+        let rel = related.next(&engine.ctx, &pending).await?;
+        self.chunk(&pending, &rel, out, &mut written, progress)?;
         if !self.lines {
             out.write_all(b"]").map_err(io)?;
         }
         Ok(written)
     }
 
-    /// Related rows (identifications, detections, classifications, …) are fetched once per
-    /// chunk of CHUNK occurrences; the file is still framed in Antenna's batches of 100.
-    async fn chunk(
+    /// Shape and write a chunk of CHUNK occurrences with their related rows (identifications,
+    /// detections, classifications, …); the file is still framed in Antenna's batches of 100.
+    fn chunk(
         &self,
-        engine: &Engine,
         rows: &[Row],
+        rel: &Related,
         out: &mut dyn Write,
         written: &mut u64,
         progress: &dyn Fn(u64),
@@ -112,12 +119,11 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
             return Ok(());
         }
         let io = |e| Error::io("export", e);
-        let rel = related(&engine.point, rows, self.related).await?;
         // Shaping is most of an export's time: the chunk's objects are made on every core,
         // then written in order.
         let texts = in_parallel(rows, |r| {
             let mut w = S::default();
-            self.shaper.write_occurrence(&mut w, r, &rel);
+            self.shaper.write_occurrence(&mut w, r, rel);
             w.finish()
         });
         for batch in texts.chunks(BATCH) {

@@ -10,7 +10,7 @@ pub mod text_csv;
 
 use crate::api::request::Requester;
 use crate::dwca::archive;
-use crate::engine::occurrences::RelatedFor;
+use crate::engine::related::RelatedFor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use json_export::Framing;
@@ -159,21 +159,31 @@ pub async fn write(
             .await?
         }
         Format::OccurrencesApiJson => {
-            let stream = engine
-                .export_stream("occurrence_list", args.project, args.collection)
-                .await?;
-            json_export::write(engine, stream, &mut writer, &Framing::Antenna, progress).await?
+            json_export::write(
+                engine,
+                args.project,
+                args.collection,
+                &mut writer,
+                &Framing::Antenna,
+                progress,
+            )
+            .await?
         }
         Format::Ndjson => {
-            let stream = engine
-                .export_stream("occurrence_list", args.project, args.collection)
-                .await?;
             let shape = match args.shape {
                 ObjectShape::List => RelatedFor::List,
                 ObjectShape::Detail => RelatedFor::Detail,
             };
             let framing = Framing::Lines(shape, args.who.clone());
-            json_export::write(engine, stream, &mut writer, &framing, progress).await?
+            json_export::write(
+                engine,
+                args.project,
+                args.collection,
+                &mut writer,
+                &framing,
+                progress,
+            )
+                .await?
         }
         Format::Csv => {
             let df = engine
