@@ -71,6 +71,7 @@ pub fn sibling(path: &Path, what: &str) -> PathBuf {
 pub struct Temp {
     path: PathBuf,
     kept: bool,
+    at_exit: bool,
 }
 
 impl Temp {
@@ -79,7 +80,11 @@ impl Temp {
         if let Ok(mut live) = LIVE.lock() {
             live.push(path.clone());
         }
-        Temp { path, kept: false }
+        Temp {
+            path,
+            kept: false,
+            at_exit: false,
+        }
     }
 
     /// A registered hidden sibling of `path` (see [`sibling`]); stale siblings of dead
@@ -104,6 +109,12 @@ impl Temp {
         &self.path
     }
 
+    /// Keep the temporary for the rest of the process: [`remove_live`] removes it when the
+    /// process ends (normally or on SIGINT/SIGTERM); a later run's [`sweep`] if it was killed.
+    pub fn until_exit(mut self) {
+        self.at_exit = true;
+    }
+
     /// The temporary was renamed into place (or is otherwise gone): stop tracking it.
     pub fn keep(mut self) {
         self.kept = true;
@@ -112,6 +123,9 @@ impl Temp {
 
 impl Drop for Temp {
     fn drop(&mut self) {
+        if self.at_exit {
+            return;
+        }
         if !self.kept {
             remove_any(&self.path);
         }
@@ -140,7 +154,7 @@ fn remove_any(path: &Path) {
     }
 }
 
-/// Remove every temporary of this process still in progress (on SIGINT/SIGTERM).
+/// Remove every temporary of this process still in progress (on SIGINT/SIGTERM, and at exit).
 pub fn remove_live() {
     // Kept registered: a caller about to exit calls this again after the last writer's step.
     let paths = match LIVE.lock() {

@@ -24,20 +24,24 @@ fn generate(dir: &Path, occurrences: &str) {
     assert_eq!(code, 0, "{err}");
 }
 
-/// A scheduler and executors, killed when dropped.
+/// A scheduler and executors, stopped when dropped (SIGTERM, then SIGKILL after 10 s).
+/// The executors' temporary directory is `tmp`.
 struct Cluster {
     url: String,
     executors: Vec<Child>,
     scheduler: Child,
+    tmp: tempfile::TempDir,
 }
 
 impl Cluster {
     fn start(executors: usize, env: &[(&str, &str)]) -> Cluster {
         let port = free_port();
+        let tmp = tempfile::tempdir().unwrap();
         let spawn = |args: &[String]| {
             Command::new(env!("CARGO_BIN_EXE_occlens"))
                 .args(args)
                 .envs(env.iter().copied())
+                .env("TMPDIR", tmp.path())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -75,16 +79,44 @@ impl Cluster {
             url: format!("df://127.0.0.1:{port}"),
             executors,
             scheduler,
+            tmp,
         }
+    }
+
+    /// Stop every process: SIGTERM, then SIGKILL for one still running after 10 s.
+    fn stop(&mut self) {
+        let children: Vec<&mut Child> = self
+            .executors
+            .iter_mut()
+            .chain([&mut self.scheduler])
+            .collect();
+        for c in &children {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for c in children {
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The entries of the executors' temporary directory.
+    fn temporaries(&self) -> Vec<String> {
+        std::fs::read_dir(self.tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for c in self.executors.iter_mut().chain([&mut self.scheduler]) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop();
     }
 }
 
@@ -143,7 +175,7 @@ fn commands() -> Vec<Vec<&'static str>> {
 
 #[test]
 fn fixture_snapshot_on_two_executors_matches_local() {
-    let cluster = Cluster::start(2, &[]);
+    let mut cluster = Cluster::start(2, &[]);
     let dir = tempfile::tempdir().unwrap();
     let snapshot = common::oracle().join("snapshot");
     for args in commands() {
@@ -151,6 +183,13 @@ fn fixture_snapshot_on_two_executors_matches_local() {
         assert!(local.len() > 100, "{args:?}: {} bytes", local.len());
         assert!(local == remote, "{args:?}: the cluster's output differs");
     }
+    // Each executor worked in a directory of its own under the temporary directory, and
+    // removes it when stopped (SIGTERM): nothing of theirs is left behind.
+    let work: Vec<String> = cluster.temporaries();
+    assert_eq!(work.len(), 2, "{work:?}");
+    assert!(work.iter().all(|w| w.contains(".occlens-executor-")), "{work:?}");
+    cluster.stop();
+    assert_eq!(cluster.temporaries(), Vec::<String>::new());
 }
 
 #[test]

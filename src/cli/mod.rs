@@ -73,6 +73,8 @@ fn occlens_main() -> ExitCode {
             Ok(result) => result,
             Err(_) => return ExitCode::from(1),
         };
+    // What is left of this process's temporaries (e.g. an in-process executor's files).
+    occlens::staging::remove_live();
     let panic = PANIC.lock().ok().and_then(|mut p| p.take());
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 use super::codec::{LogicalCodec, PhysicalCodec};
 use super::{session_state, with_codecs, Scheduler};
 use crate::error::{Error, Result};
+use crate::staging::Temp;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::BallistaCodec;
@@ -102,18 +103,20 @@ pub struct Executor {
 
 /// Run an executor registered with `executor.scheduler` until the process is stopped.
 pub async fn executor(executor: Executor) -> Result<()> {
-    let work_dir = match executor.work_dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!(
-            "occlens-executor-{}-{}",
-            executor.port,
-            std::process::id()
-        )),
+    // The default work directory is this process's own temporary: removed when the executor
+    // stops (or on SIGINT/SIGTERM), and by the next occlens run's sweep if it was killed.
+    // A `--work-dir` of the user's is used as it is and never removed.
+    let (work_dir, _owned) = match executor.work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+            (d, None)
+        }
+        None => {
+            let temp = Temp::in_temp_dir("executor");
+            std::fs::create_dir(temp.path()).map_err(|e| Error::io(temp.path(), e))?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
     };
-    std::fs::create_dir_all(&work_dir).map_err(|e| Error::Io {
-        path: work_dir.display().to_string(),
-        source: e,
-    })?;
     let work_dir = work_dir.to_string_lossy().into_owned();
     let config = ExecutorProcessConfig {
         bind_host: executor.host.clone(),
@@ -127,6 +130,9 @@ pub async fn executor(executor: Executor) -> Result<()> {
         work_dir: Some(work_dir.clone()),
         memory_pool_size: executor.memory,
         executor_heartbeat_interval_seconds: 5,
+        // A long-running executor removes finished jobs' shuffle files after an hour.
+        job_data_clean_up_interval_seconds: 300,
+        job_data_ttl_seconds: 3600,
         override_function_registry: Some(Arc::new(functions()?)),
         override_runtime_producer: Some(runtime_producer(work_dir)),
         override_config_producer: Some(config_producer()),
@@ -162,11 +168,12 @@ pub async fn standalone() -> Result<String> {
         )
         .await
         .map_err(|e| Error::Query(format!("connecting to the in-process scheduler: {e}")))?;
-    let work_dir = std::env::temp_dir().join(format!("occlens-standalone-{}", std::process::id()));
-    std::fs::create_dir_all(&work_dir).map_err(|e| Error::Io {
-        path: work_dir.display().to_string(),
-        source: e,
-    })?;
+    // Removed when this process's temporaries are (at exit, on SIGINT/SIGTERM, or by a later
+    // run's sweep).
+    let temp = Temp::in_temp_dir("standalone");
+    std::fs::create_dir(temp.path()).map_err(|e| Error::io(temp.path(), e))?;
+    let work_dir = temp.path().to_path_buf();
+    temp.until_exit();
     let vcores = std::thread::available_parallelism().map_or(2, |n| n.get());
     ballista_executor::new_standalone_executor_from_builder(
         client,
