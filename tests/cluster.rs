@@ -187,7 +187,10 @@ fn fixture_snapshot_on_two_executors_matches_local() {
     // removes it when stopped (SIGTERM): nothing of theirs is left behind.
     let work: Vec<String> = cluster.temporaries();
     assert_eq!(work.len(), 2, "{work:?}");
-    assert!(work.iter().all(|w| w.contains(".occlens-executor-")), "{work:?}");
+    assert!(
+        work.iter().all(|w| w.contains(".occlens-executor-")),
+        "{work:?}"
+    );
     cluster.stop();
     assert_eq!(cluster.temporaries(), Vec::<String>::new());
 }

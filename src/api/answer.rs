@@ -104,8 +104,7 @@ impl Engine {
                     r.offset,
                 )
                 .await?;
-                let related =
-                    related::related(ctx, &page.rows, RelatedFor::List).await?;
+                let related = related::related(ctx, &page.rows, RelatedFor::List).await?;
                 Ok(Ok(Answer::List(page, related)))
             }
             Some(_) => {
@@ -119,12 +118,8 @@ impl Engine {
                         "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
                     )));
                 }
-                let related = related::related(
-                    ctx,
-                    std::slice::from_ref(&row),
-                    RelatedFor::Detail,
-                )
-                .await?;
+                let related =
+                    related::related(ctx, std::slice::from_ref(&row), RelatedFor::Detail).await?;
                 Ok(Ok(Answer::Detail(Box::new(row), related)))
             }
         }

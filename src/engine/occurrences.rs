@@ -259,4 +259,3 @@ pub async fn ordered_ids(
     }
     Ok(ids)
 }
-

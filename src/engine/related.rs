@@ -45,7 +45,6 @@ pub struct DetailRelated {
     pub captures: HashMap<i64, Row>,
 }
 
-
 fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
     let mut map: HashMap<i64, Vec<Row>> = HashMap::new();
     for r in rows {
@@ -55,7 +54,6 @@ fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
     }
     map
 }
-
 
 /// The columns of `classification_detail`, as `occurrence_list` holds them for the best
 /// prediction (`best_prediction_<column>`).
@@ -70,25 +68,31 @@ const DETAIL_COLUMNS: [&str; 7] = [
 ];
 
 /// A row of `columns` taken from `r`'s columns named `{prefix}{column}` (NULL when absent),
-/// with `id`.
-fn prefixed(r: &Row, id: i64, prefix: &str, columns: &[&str]) -> Row {
+/// with `id`; `keys` are those names.
+fn prefixed(r: &Row, id: i64, keys: &[String], columns: &[&str]) -> Row {
     let mut row = Row::new();
     row.insert("id".into(), id.into());
-    for column in columns {
-        let value = r.get(&format!("{prefix}{column}")).cloned();
+    for (key, column) in keys.iter().zip(columns) {
+        let value = r.get(key).cloned();
         row.insert((*column).into(), value.unwrap_or(serde_json::Value::Null));
     }
     row
 }
 
+/// `{prefix}{column}` for each of `columns`.
+fn prefix(prefix: &str, columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| format!("{prefix}{c}")).collect()
+}
+
 /// The best predictions of `occurrences` (their `occurrence_list` rows) as
 /// `classification_detail` rows, from the columns the list view carries.
 fn best_rows(occurrences: &[Row]) -> HashMap<i64, Row> {
+    let keys = prefix("best_prediction_", &DETAIL_COLUMNS);
     occurrences
         .iter()
         .filter_map(|o| {
             let id = o.i64("best_prediction_id")?;
-            Some((id, prefixed(o, id, "best_prediction_", &DETAIL_COLUMNS)))
+            Some((id, prefixed(o, id, &keys, &DETAIL_COLUMNS)))
         })
         .collect()
 }
@@ -167,7 +171,7 @@ impl RelatedFor {
 
 /// The rows of each relation of `shape` (in [`RelatedFor::relations`] order) for some
 /// occurrences, each ordered by occurrence then its own order.
-type Fetched = Vec<Vec<Row>>;
+pub type Fetched = Vec<Vec<Row>>;
 
 /// Fetch the related rows of `occurrences` with one statement per relation, whatever their
 /// number (list: identifications and classifications; detail and export add images,
@@ -194,13 +198,20 @@ pub async fn related(
 }
 
 /// Group `fetched` (the rows of every relation of one shape) for `occurrences`.
-async fn assemble(ctx: &SessionContext, occurrences: &[Row], fetched: Fetched) -> Result<Related> {
+pub async fn assemble(
+    ctx: &SessionContext,
+    occurrences: &[Row],
+    fetched: Fetched,
+) -> Result<Related> {
     let mut fetched = fetched.into_iter();
     let identifications = group(fetched.next().unwrap_or_default(), "occurrence_id");
     let mut classifications = best_rows(occurrences);
-    let (Some(images), Some(detections), Some(preds), Some(det_cls)) =
-        (fetched.next(), fetched.next(), fetched.next(), fetched.next())
-    else {
+    let (Some(images), Some(detections), Some(preds), Some(det_cls)) = (
+        fetched.next(),
+        fetched.next(),
+        fetched.next(),
+        fetched.next(),
+    ) else {
         return Ok(Related {
             identifications,
             classifications: with_applied_to(ctx, classifications).await?,
@@ -213,23 +224,26 @@ async fn assemble(ctx: &SessionContext, occurrences: &[Row], fetched: Fetched) -
             d.images.entry(o).or_default().push(p.to_string());
         }
     }
-    for r in &det_cls {
+    // Classification rows (detections' and prediction candidates') carry the columns of
+    // `classification_detail`: kept whole, keyed by id.
+    for r in det_cls {
         if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
             d.detection_classifications.entry(det).or_default().push(id);
-            classifications.insert(id, prefixed(r, id, "", &DETAIL_COLUMNS));
+            classifications.insert(id, r);
         }
     }
-    for r in &preds {
+    for r in preds {
         if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
             d.predictions.entry(o).or_default().push(id);
-            classifications.insert(id, prefixed(r, id, "", &DETAIL_COLUMNS));
+            classifications.insert(id, r);
         }
     }
+    let columns = ["path", "public_base_url", "width", "height"];
+    let keys = prefix("capture_", &columns);
     for r in &detections {
         if let Some(capture) = r.i64("capture_id") {
-            let columns = ["path", "public_base_url", "width", "height"];
             d.captures
-                .insert(capture, prefixed(r, capture, "capture_", &columns));
+                .insert(capture, prefixed(r, capture, &keys, &columns));
         }
     }
     d.detections = group(detections, "occurrence_id");
@@ -268,19 +282,30 @@ impl RelatedStreams {
         Ok(RelatedStreams { cursors })
     }
 
-    /// The related rows of `occurrences`, the export's next rows (ascending id, after every
-    /// earlier call's).
-    pub async fn next(&mut self, ctx: &SessionContext, occurrences: &[Row]) -> Result<Related> {
+    /// The record batches of every relation for `occurrences`, the export's next rows
+    /// (ascending id, after every earlier call's).
+    pub async fn fetch(&mut self, occurrences: &[Row]) -> Result<Vec<Vec<RecordBatch>>> {
         let last = occurrences.iter().filter_map(|r| r.i64("id")).max();
-        let mut fetched = Vec::with_capacity(self.cursors.len());
+        let mut batches = Vec::with_capacity(self.cursors.len());
         for cursor in &mut self.cursors {
-            let batches = match last {
+            batches.push(match last {
                 Some(last) => cursor.through(last).await?,
                 None => Vec::new(),
-            };
-            fetched.push(to_rows(&batches)?);
+            });
         }
-        assemble(ctx, occurrences, fetched).await
+        Ok(batches)
+    }
+
+    /// The rows of [`RelatedStreams::fetch`]'s batches, each relation decoded on a thread of
+    /// its own.
+    pub fn decode(batches: &[Vec<RecordBatch>]) -> Result<Fetched> {
+        std::thread::scope(|scope| {
+            let decoding: Vec<_> = batches.iter().map(|b| scope.spawn(|| to_rows(b))).collect();
+            decoding
+                .into_iter()
+                .map(|h| h.join().expect("decoding does not panic"))
+                .collect()
+        })
     }
 }
 
@@ -304,9 +329,9 @@ impl Cursor {
                     None => return Ok(out),
                 },
             };
-            let ids = batch.column_by_name("occurrence_id").ok_or_else(|| {
-                Error::Query(format!("{}: no occurrence_id column", self.view))
-            })?;
+            let ids = batch
+                .column_by_name("occurrence_id")
+                .ok_or_else(|| Error::Query(format!("{}: no occurrence_id column", self.view)))?;
             let ids = cast(ids, &DataType::Int64)?;
             let ids = ids.as_primitive::<Int64Type>();
             if datafusion::arrow::array::Array::null_count(ids) > 0 {
@@ -346,7 +371,10 @@ mod tests {
             .map(|rows| {
                 let ids = Int64Array::from_iter_values(rows.iter().map(|r| r.0));
                 let tags = StringArray::from_iter_values(rows.iter().map(|r| r.1));
-                Ok(RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(tags)]).unwrap())
+                Ok(
+                    RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(tags)])
+                        .unwrap(),
+                )
             })
             .collect();
         Cursor {
@@ -361,7 +389,9 @@ mod tests {
 
     async fn tags(c: &mut Cursor, last: i64) -> Vec<String> {
         let rows = to_rows(&c.through(last).await.unwrap()).unwrap();
-        rows.iter().map(|r| r.str("tag").unwrap().to_string()).collect()
+        rows.iter()
+            .map(|r| r.str("tag").unwrap().to_string())
+            .collect()
     }
 
     #[tokio::test]

@@ -17,16 +17,16 @@ pub type Row = Map<String, Value>;
 pub fn to_rows(batches: &[RecordBatch]) -> Result<Vec<Row>> {
     let mut rows = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
     for batch in batches {
-        let columns = batch
+        let mut columns = batch
             .columns()
             .iter()
-            .map(|c| column_values(c.as_ref()))
+            .map(|c| Ok(column_values(c.as_ref())?.into_iter()))
             .collect::<Result<Vec<_>>>()?;
         let schema = batch.schema();
-        for i in 0..batch.num_rows() {
+        for _ in 0..batch.num_rows() {
             let mut row = Map::with_capacity(columns.len());
-            for (field, values) in schema.fields().iter().zip(&columns) {
-                row.insert(field.name().clone(), values[i].clone());
+            for (field, values) in schema.fields().iter().zip(&mut columns) {
+                row.insert(field.name().clone(), values.next().unwrap_or(Value::Null));
             }
             rows.push(row);
         }

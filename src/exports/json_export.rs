@@ -5,7 +5,7 @@
 
 use crate::api::request::Requester;
 use crate::api::shape::Shaper;
-use crate::engine::related::{Related, RelatedFor, RelatedStreams};
+use crate::engine::related::{assemble, RelatedFor, RelatedStreams};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ pub async fn write(
     engine: &Engine,
     project: i64,
     collection: Option<i64>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     framing: &Framing,
     progress: &dyn Fn(u64),
 ) -> Result<u64> {
@@ -79,70 +79,96 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
         engine: &Engine,
         project: i64,
         mut stream: SendableRecordBatchStream,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
         progress: &dyn Fn(u64),
     ) -> Result<u64> {
-        let io = |e| Error::io("export", e);
         if !self.lines {
-            out.write_all(b"[").map_err(io)?;
+            out.write_all(b"[").map_err(|e| Error::io("export", e))?;
         }
         let mut related = RelatedStreams::open(engine, project, self.related).await?;
         let mut pending: Vec<Row> = Vec::new();
-        let mut written = 0u64;
+        let mut step = Step::default();
         while let Some(batch) = stream.next().await {
             pending.extend(to_rows(&[batch?])?);
             while pending.len() >= CHUNK {
                 let chunk: Vec<Row> = pending.drain(..CHUNK).collect();
-                let rel = related.next(&engine.ctx, &chunk).await?;
-                self.chunk(&chunk, &rel, out, &mut written, progress)?;
+                self.step(engine, &mut related, &chunk, &mut step, out)
+                    .await?;
+                progress(step.written);
             }
         }
-        let rel = related.next(&engine.ctx, &pending).await?;
-        self.chunk(&pending, &rel, out, &mut written, progress)?;
+        self.step(engine, &mut related, &pending, &mut step, out)
+            .await?;
+        step.written = emit(self.lines, &step.shaped, out, step.written)?;
+        progress(step.written);
         if !self.lines {
-            out.write_all(b"]").map_err(io)?;
+            out.write_all(b"]").map_err(|e| Error::io("export", e))?;
         }
-        Ok(written)
+        Ok(step.written)
     }
 
-    /// Shape and write a chunk of CHUNK occurrences with their related rows (identifications,
-    /// detections, classifications, …); the file is still framed in Antenna's batches of 100.
-    fn chunk(
+    /// Fetch the related rows of `rows` (a chunk of CHUNK occurrences), decode them while the
+    /// previous chunk's objects are written, then shape this chunk's objects on every core.
+    async fn step(
         &self,
+        engine: &Engine,
+        related: &mut RelatedStreams,
         rows: &[Row],
-        rel: &Related,
-        out: &mut dyn Write,
-        written: &mut u64,
-        progress: &dyn Fn(u64),
+        step: &mut Step,
+        out: &mut (dyn Write + Send),
     ) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let io = |e| Error::io("export", e);
-        // Shaping is most of an export's time: the chunk's objects are made on every core,
-        // then written in order.
-        let texts = in_parallel(rows, |r| {
+        let batches = related.fetch(rows).await?;
+        let previous = std::mem::take(&mut step.shaped);
+        let (written, fetched) = std::thread::scope(|scope| {
+            let lines = self.lines;
+            let written = step.written;
+            let writer = scope.spawn(move || emit(lines, &previous, out, written));
+            let fetched = RelatedStreams::decode(&batches);
+            (writer.join().expect("writing does not panic"), fetched)
+        });
+        step.written = written?;
+        let rel = assemble(&engine.ctx, rows, fetched?).await?;
+        step.shaped = in_parallel(rows, |r| {
             let mut w = S::default();
-            self.shaper.write_occurrence(&mut w, r, rel);
+            self.shaper.write_occurrence(&mut w, r, &rel);
             w.finish()
         });
-        for batch in texts.chunks(BATCH) {
-            if self.lines {
-                for text in batch {
-                    out.write_all(text).map_err(io)?;
-                    out.write_all(b"\n").map_err(io)?;
-                }
-            } else {
-                if *written > 0 {
-                    out.write_all(b",\n").map_err(io)?;
-                }
-                out.write_all(&batch.join(&b", "[..])).map_err(io)?;
-            }
-            *written += batch.len() as u64;
-            progress(*written);
-        }
         Ok(())
     }
+}
+
+/// The export's progress: objects shaped but not yet written, and the count written.
+#[derive(Default)]
+struct Step {
+    shaped: Vec<Arc<[u8]>>,
+    written: u64,
+}
+
+/// Write `texts` (objects following `written` others) one per line or framed as Antenna's
+/// file, in batches of BATCH; the count written after them.
+fn emit(
+    lines: bool,
+    texts: &[Arc<[u8]>],
+    out: &mut (dyn Write + Send),
+    written: u64,
+) -> Result<u64> {
+    let io = |e| Error::io("export", e);
+    let mut written = written;
+    for batch in texts.chunks(BATCH) {
+        if lines {
+            for text in batch {
+                out.write_all(text).map_err(io)?;
+                out.write_all(b"\n").map_err(io)?;
+            }
+        } else {
+            if written > 0 {
+                out.write_all(b",\n").map_err(io)?;
+            }
+            out.write_all(&batch.join(&b", "[..])).map_err(io)?;
+        }
+        written += batch.len() as u64;
+    }
+    Ok(written)
 }
 
 /// `f` of every row, in order, computed on up to as many threads as there are cores.

@@ -183,7 +183,7 @@ pub async fn write(
                 &framing,
                 progress,
             )
-                .await?
+            .await?
         }
         Format::Csv => {
             let df = engine
