@@ -319,8 +319,7 @@ async fn answers(engine: &Engine) -> Vec<String> {
     .await
     .unwrap();
     out.push(String::from_utf8(csv).unwrap());
-    let mut json = Vec::new();
-    json_export::write(engine, 1, None, &mut json, &Framing::Antenna, &|_| {})
+    let (_, json) = json_export::write(engine, 1, None, Vec::new(), &Framing::Antenna, &|_| {})
         .await
         .unwrap();
     out.push(String::from_utf8(json).unwrap());

@@ -133,12 +133,11 @@ async fn simple_csv_edge_cases_of_project_1() {
 async fn api_json_matches_antennas_file() {
     use std::io::Read;
     let engine = oracle_engine().await;
-    let mut out = Vec::new();
-    let rows = occlens::exports::json_export::write(
+    let (rows, out) = occlens::exports::json_export::write(
         &engine,
         3,
         None,
-        &mut out,
+        Vec::new(),
         &occlens::exports::json_export::Framing::Antenna,
         &|_| {},
     )
@@ -162,4 +161,41 @@ async fn api_json_matches_antennas_file() {
         );
     }
     assert_eq!(ours.len(), expected.len());
+}
+
+/// A destination that fails once `room` bytes are written (a full disk).
+struct Full {
+    room: usize,
+}
+
+impl std::io::Write for Full {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.room {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.room -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON exports write on a thread of their own: a destination that fails is the export's
+/// error (never a hang, never success), on either kind of runtime.
+#[tokio::test]
+async fn a_failing_destination_fails_the_json_export() {
+    use occlens::exports::json_export::{write, Framing};
+    let engine = oracle_engine().await;
+    for framing in [
+        Framing::Antenna,
+        Framing::Lines(
+            occlens::engine::related::RelatedFor::Detail,
+            occlens::api::request::Requester::Anonymous,
+        ),
+    ] {
+        let result = write(&engine, 3, None, Full { room: 1000 }, &framing, &|_| {}).await;
+        let message = result.err().expect("the export fails").to_string();
+        assert!(message.contains("no space left"), "{message}");
+    }
 }

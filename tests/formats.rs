@@ -29,14 +29,11 @@ async fn ndjson_lines_are_the_api_objects() {
         (RelatedFor::List, None),
         (RelatedFor::Detail, Some("/api/v2/occurrences/{id}/")),
     ] {
-        let mut out = Vec::new();
         let framing = Framing::Lines(shape, Requester::Anonymous);
-        assert_eq!(
-            write(&e, 1, None, &mut out, &framing, &|_| {})
-                .await
-                .unwrap(),
-            2
-        );
+        let (rows, out) = write(&e, 1, None, Vec::new(), &framing, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
         let lines: Vec<Value> = String::from_utf8(out)
             .unwrap()
             .lines()

@@ -28,16 +28,16 @@ pub enum Framing {
     Lines(RelatedFor, Requester),
 }
 
-/// Write the export of `project`'s occurrences (in `collection`, when given) to `out`;
-/// returns the row count.
-pub async fn write(
+/// Write the export of `project`'s occurrences (in `collection`, when given) to `out`, on a
+/// thread of its own while the next objects are made; returns the row count and `out`.
+pub async fn write<W: Write + Send + 'static>(
     engine: &Engine,
     project: i64,
     collection: Option<i64>,
-    out: &mut (dyn Write + Send),
+    out: W,
     framing: &Framing,
     progress: &dyn Fn(u64),
-) -> Result<u64> {
+) -> Result<(u64, W)> {
     let stream = engine
         .export_stream("occurrence_list", project, collection)
         .await?;
@@ -74,74 +74,95 @@ struct Items<'a, S: JsonSink> {
 }
 
 impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
-    async fn write(
+    async fn write<W: Write + Send + 'static>(
+        &self,
+        engine: &Engine,
+        project: i64,
+        stream: SendableRecordBatchStream,
+        out: W,
+        progress: &dyn Fn(u64),
+    ) -> Result<(u64, W)> {
+        // The writer: objects arrive in order, in chunks, at most two chunks ahead of it.
+        let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<Arc<[u8]>>>(2);
+        let lines = self.lines;
+        let writer = std::thread::spawn(move || {
+            let mut out = out;
+            let result = (|| -> Result<u64> {
+                let io = |e| Error::io("export", e);
+                if !lines {
+                    out.write_all(b"[").map_err(io)?;
+                }
+                let mut written = 0;
+                for texts in received {
+                    written = emit(lines, &texts, &mut out, written)?;
+                }
+                if !lines {
+                    out.write_all(b"]").map_err(io)?;
+                }
+                Ok(written)
+            })();
+            (out, result)
+        });
+        let made = self.make(engine, project, stream, &chunks, progress).await;
+        drop(chunks);
+        let (out, written) = tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .map_err(|e| Error::Query(format!("export writer: {e}")))?
+            .map_err(|_| Error::Query("export writer: panicked".into()))?;
+        // The writer's own error (e.g. a full disk) is the cause when both failed.
+        let written = written?;
+        made?;
+        Ok((written, out))
+    }
+
+    /// Make the objects, chunk by chunk, and send them to the writer.
+    async fn make(
         &self,
         engine: &Engine,
         project: i64,
         mut stream: SendableRecordBatchStream,
-        out: &mut (dyn Write + Send),
+        chunks: &std::sync::mpsc::SyncSender<Vec<Arc<[u8]>>>,
         progress: &dyn Fn(u64),
-    ) -> Result<u64> {
-        if !self.lines {
-            out.write_all(b"[").map_err(|e| Error::io("export", e))?;
-        }
+    ) -> Result<()> {
         let mut related = RelatedStreams::open(engine, project, self.related).await?;
         let mut pending: Vec<Row> = Vec::new();
-        let mut step = Step::default();
+        let mut made = 0u64;
+        let mut send = |texts: Vec<Arc<[u8]>>| {
+            made += texts.len() as u64;
+            progress(made);
+            // A closed channel: the writer stopped on an error, which it reports.
+            chunks.send(texts).is_ok()
+        };
         while let Some(batch) = stream.next().await {
             pending.extend(to_rows(&[batch?])?);
             while pending.len() >= CHUNK {
                 let chunk: Vec<Row> = pending.drain(..CHUNK).collect();
-                self.step(engine, &mut related, &chunk, &mut step, out)
-                    .await?;
-                progress(step.written);
+                if !send(self.chunk(engine, &mut related, &chunk).await?) {
+                    return Ok(());
+                }
             }
         }
-        self.step(engine, &mut related, &pending, &mut step, out)
-            .await?;
-        step.written = emit(self.lines, &step.shaped, out, step.written)?;
-        progress(step.written);
-        if !self.lines {
-            out.write_all(b"]").map_err(|e| Error::io("export", e))?;
-        }
-        Ok(step.written)
+        send(self.chunk(engine, &mut related, &pending).await?);
+        Ok(())
     }
 
-    /// Fetch the related rows of `rows` (a chunk of CHUNK occurrences), decode them while the
-    /// previous chunk's objects are written, then shape this chunk's objects on every core.
-    async fn step(
+    /// The objects of `rows` (a chunk of CHUNK occurrences, after every earlier chunk's), with
+    /// their related rows, made on every core.
+    async fn chunk(
         &self,
         engine: &Engine,
         related: &mut RelatedStreams,
         rows: &[Row],
-        step: &mut Step,
-        out: &mut (dyn Write + Send),
-    ) -> Result<()> {
+    ) -> Result<Vec<Arc<[u8]>>> {
         let batches = related.fetch(rows).await?;
-        let previous = std::mem::take(&mut step.shaped);
-        let (written, fetched) = std::thread::scope(|scope| {
-            let lines = self.lines;
-            let written = step.written;
-            let writer = scope.spawn(move || emit(lines, &previous, out, written));
-            let fetched = RelatedStreams::decode(&batches);
-            (writer.join().expect("writing does not panic"), fetched)
-        });
-        step.written = written?;
-        let rel = assemble(&engine.ctx, rows, fetched?).await?;
-        step.shaped = in_parallel(rows, |r| {
+        let fetched = RelatedStreams::decode(&batches)?;
+        let rel = assemble(&engine.ctx, rows, fetched).await?;
+        Ok(in_parallel(rows, |r| {
             let mut w = S::default();
             self.shaper.write_occurrence(&mut w, r, &rel);
             w.finish()
-        });
-        Ok(())
+        }))
     }
-}
-
-/// The export's progress: objects shaped but not yet written, and the count written.
-#[derive(Default)]
-struct Step {
-    shaped: Vec<Arc<[u8]>>,
-    written: u64,
 }
 
 /// Write `texts` (objects following `written` others) one per line or framed as Antenna's

@@ -159,15 +159,17 @@ pub async fn write(
             .await?
         }
         Format::OccurrencesApiJson => {
-            json_export::write(
+            let (rows, w) = json_export::write(
                 engine,
                 args.project,
                 args.collection,
-                &mut writer,
+                writer,
                 &Framing::Antenna,
                 progress,
             )
-            .await?
+            .await?;
+            writer = w;
+            rows
         }
         Format::Ndjson => {
             let shape = match args.shape {
@@ -175,15 +177,17 @@ pub async fn write(
                 ObjectShape::Detail => RelatedFor::Detail,
             };
             let framing = Framing::Lines(shape, args.who.clone());
-            json_export::write(
+            let (rows, w) = json_export::write(
                 engine,
                 args.project,
                 args.collection,
-                &mut writer,
+                writer,
                 &framing,
                 progress,
             )
-            .await?
+            .await?;
+            writer = w;
+            rows
         }
         Format::Csv => {
             let df = engine
