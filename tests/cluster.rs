@@ -35,6 +35,11 @@ struct Cluster {
 
 impl Cluster {
     fn start(executors: usize, env: &[(&str, &str)]) -> Cluster {
+        Cluster::start_in(executors, env, None)
+    }
+
+    /// Executors with `--work-dir work` when given.
+    fn start_in(executors: usize, env: &[(&str, &str)], work: Option<&Path>) -> Cluster {
         let port = free_port();
         let tmp = tempfile::tempdir().unwrap();
         let spawn = |args: &[String]| {
@@ -57,18 +62,26 @@ impl Cluster {
         let executors = (0..executors)
             .map(|_| {
                 let (flight, grpc) = (free_port(), free_port());
-                let child = spawn(&[
-                    "cluster".into(),
-                    "executor".into(),
-                    "--scheduler".into(),
-                    format!("127.0.0.1:{port}"),
-                    "--port".into(),
-                    flight.to_string(),
-                    "--grpc-port".into(),
-                    grpc.to_string(),
-                    "--vcores".into(),
-                    "1".into(),
-                ]);
+                let work: Vec<String> = work
+                    .map(|w| vec!["--work-dir".into(), w.to_str().unwrap().into()])
+                    .unwrap_or_default();
+                let child = spawn(
+                    &[
+                        "cluster".into(),
+                        "executor".into(),
+                        "--scheduler".into(),
+                        format!("127.0.0.1:{port}"),
+                        "--port".into(),
+                        flight.to_string(),
+                        "--grpc-port".into(),
+                        grpc.to_string(),
+                        "--vcores".into(),
+                        "1".into(),
+                    ]
+                    .into_iter()
+                    .chain(work)
+                    .collect::<Vec<String>>(),
+                );
                 wait_for(flight, "an executor");
                 child
             })
@@ -349,4 +362,33 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "audit"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("--cluster needs --snapshot"), "{err}");
+}
+
+/// A `--work-dir` is the user's: the executor works in it and, stopped, leaves everything
+/// there as it found it (Ballista's own cleanup would delete its subdirectories).
+#[test]
+fn an_executor_never_removes_anything_from_a_given_work_dir() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("mine")).unwrap();
+    std::fs::write(work.path().join("mine/notes.txt"), "keep").unwrap();
+    let mut cluster = Cluster::start_in(1, &[], Some(work.path()));
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = common::oracle().join("snapshot");
+    let args = [
+        "export",
+        "--format",
+        "parquet",
+        "--project",
+        "1",
+        "--out",
+        "OUT.parquet",
+    ];
+    let (local, remote) = both(&cluster, &[], snapshot.to_str().unwrap(), dir.path(), &args);
+    assert!(local == remote);
+    cluster.stop();
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("mine/notes.txt")).unwrap(),
+        "keep"
+    );
+    assert_eq!(cluster.temporaries(), Vec::<String>::new());
 }

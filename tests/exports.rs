@@ -182,7 +182,8 @@ impl std::io::Write for Full {
 }
 
 /// The JSON exports write on a thread of their own: a destination that fails is the export's
-/// error (never a hang, never success), on either kind of runtime.
+/// error (never a hang, never success), also on a current-thread runtime (where a blocked
+/// send would stall the only thread).
 #[tokio::test]
 async fn a_failing_destination_fails_the_json_export() {
     use occlens::exports::json_export::{write, Framing};

@@ -71,7 +71,10 @@ fn occlens_main() -> ExitCode {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))))
         {
             Ok(result) => result,
-            Err(_) => return ExitCode::from(1),
+            Err(_) => {
+                occlens::staging::remove_live();
+                return ExitCode::from(1);
+            }
         };
     // What is left of this process's temporaries (e.g. an in-process executor's files).
     occlens::staging::remove_live();

@@ -105,8 +105,10 @@ pub struct Executor {
 pub async fn executor(executor: Executor) -> Result<()> {
     // The default work directory is this process's own temporary: removed when the executor
     // stops (or on SIGINT/SIGTERM), and by the next occlens run's sweep if it was killed.
-    // A `--work-dir` of the user's is used as it is and never removed.
-    let (work_dir, _owned) = match executor.work_dir {
+    // A `--work-dir` of the user's is used as it is and nothing in it is ever removed
+    // (Ballista's shuffle cleaner, which deletes every subdirectory of its work directory on
+    // shutdown and old ones on a timer, runs only in a directory of occlens's own).
+    let (work_dir, owned) = match executor.work_dir {
         Some(d) => {
             std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
             (d, None)
@@ -118,6 +120,9 @@ pub async fn executor(executor: Executor) -> Result<()> {
         }
     };
     let work_dir = work_dir.to_string_lossy().into_owned();
+    // In its own directory, a long-running executor removes finished jobs' shuffle files after
+    // an hour (checked every 5 minutes), and all of them when it stops.
+    let clean_every = if owned.is_some() { 300 } else { 0 };
     let config = ExecutorProcessConfig {
         bind_host: executor.host.clone(),
         external_host: Some(executor.host.clone()),
@@ -130,8 +135,7 @@ pub async fn executor(executor: Executor) -> Result<()> {
         work_dir: Some(work_dir.clone()),
         memory_pool_size: executor.memory,
         executor_heartbeat_interval_seconds: 5,
-        // A long-running executor removes finished jobs' shuffle files after an hour.
-        job_data_clean_up_interval_seconds: 300,
+        job_data_clean_up_interval_seconds: clean_every,
         job_data_ttl_seconds: 3600,
         override_function_registry: Some(Arc::new(functions()?)),
         override_runtime_producer: Some(runtime_producer(work_dir)),

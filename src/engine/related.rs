@@ -9,7 +9,7 @@
 
 use crate::engine::catalog::Arg;
 use crate::engine::occurrences::{rows, select_ids};
-use crate::engine::rows::{to_rows, Row, RowExt};
+use crate::engine::rows::{Row, RowExt};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use datafusion::arrow::array::AsArray;
@@ -295,18 +295,6 @@ impl RelatedStreams {
         }
         Ok(batches)
     }
-
-    /// The rows of [`RelatedStreams::fetch`]'s batches, each relation decoded on a thread of
-    /// its own.
-    pub fn decode(batches: &[Vec<RecordBatch>]) -> Result<Fetched> {
-        std::thread::scope(|scope| {
-            let decoding: Vec<_> = batches.iter().map(|b| scope.spawn(|| to_rows(b))).collect();
-            decoding
-                .into_iter()
-                .map(|h| h.join().expect("decoding does not panic"))
-                .collect()
-        })
-    }
 }
 
 /// A relation's stream, ordered by `occurrence_id`, read up to a given occurrence at a time.
@@ -355,6 +343,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::rows::to_rows;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::physical_plan::stream::RecordBatchStreamAdapter;

@@ -34,6 +34,17 @@ pub fn to_rows(batches: &[RecordBatch]) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The rows of each group of batches, each group decoded on a thread of its own.
+pub fn to_rows_each(groups: &[Vec<RecordBatch>]) -> Result<Vec<Vec<Row>>> {
+    std::thread::scope(|scope| {
+        let decoding: Vec<_> = groups.iter().map(|g| scope.spawn(|| to_rows(g))).collect();
+        decoding
+            .into_iter()
+            .map(|h| h.join().expect("decoding does not panic"))
+            .collect()
+    })
+}
+
 fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
     let n = array.len();
     let mut out = Vec::with_capacity(n);

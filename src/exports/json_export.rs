@@ -6,11 +6,12 @@
 use crate::api::request::Requester;
 use crate::api::shape::Shaper;
 use crate::engine::related::{assemble, RelatedFor, RelatedStreams};
-use crate::engine::rows::{to_rows, Row};
+use crate::engine::rows::{to_rows_each, Row};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::render::json_text::{JsonSink, JsonText};
 use crate::render::pyfmt::{PythonDumps, PythonFloats};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use std::io::Write;
@@ -125,7 +126,7 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
         progress: &dyn Fn(u64),
     ) -> Result<()> {
         let mut related = RelatedStreams::open(engine, project, self.related).await?;
-        let mut pending: Vec<Row> = Vec::new();
+        let mut pending: Vec<RecordBatch> = Vec::new();
         let mut made = 0u64;
         let mut send = |texts: Vec<Arc<[u8]>>| {
             made += texts.len() as u64;
@@ -134,15 +135,16 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
             chunks.send(texts).is_ok()
         };
         while let Some(batch) = stream.next().await {
-            pending.extend(to_rows(&[batch?])?);
-            while pending.len() >= CHUNK {
-                let chunk: Vec<Row> = pending.drain(..CHUNK).collect();
+            pending.push(batch?);
+            while rows_in(&pending) >= CHUNK {
+                let chunk = decode(&take(&mut pending, CHUNK))?;
                 if !send(self.chunk(engine, &mut related, &chunk).await?) {
                     return Ok(());
                 }
             }
         }
-        send(self.chunk(engine, &mut related, &pending).await?);
+        let last = decode(&pending)?;
+        send(self.chunk(engine, &mut related, &last).await?);
         Ok(())
     }
 
@@ -155,14 +157,48 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
         rows: &[Row],
     ) -> Result<Vec<Arc<[u8]>>> {
         let batches = related.fetch(rows).await?;
-        let fetched = RelatedStreams::decode(&batches)?;
-        let rel = assemble(&engine.ctx, rows, fetched).await?;
+        let fetched = to_rows_each(&batches)?;
+        let rel = assemble(&engine.point, rows, fetched).await?;
         Ok(in_parallel(rows, |r| {
             let mut w = S::default();
             self.shaper.write_occurrence(&mut w, r, &rel);
             w.finish()
         }))
     }
+}
+
+fn rows_in(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+/// The first `n` rows of `batches`, removed from them.
+fn take(batches: &mut Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
+    let mut taken = Vec::new();
+    let mut left = n;
+    while left > 0 && !batches.is_empty() {
+        let first = batches.remove(0);
+        if first.num_rows() <= left {
+            left -= first.num_rows();
+            taken.push(first);
+        } else {
+            taken.push(first.slice(0, left));
+            batches.insert(0, first.slice(left, first.num_rows() - left));
+            left = 0;
+        }
+    }
+    taken
+}
+
+/// The rows of `batches`, in order, decoded on up to as many threads as there are cores.
+fn decode(batches: &[RecordBatch]) -> Result<Vec<Row>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut rest = batches.to_vec();
+    let per = rows_in(&rest).div_ceil(threads).max(1);
+    let mut parts = Vec::new();
+    while !rest.is_empty() {
+        parts.push(take(&mut rest, per));
+    }
+    Ok(to_rows_each(&parts)?.concat())
 }
 
 /// Write `texts` (objects following `written` others) one per line or framed as Antenna's

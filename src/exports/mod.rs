@@ -74,7 +74,8 @@ pub struct Written {
 }
 
 /// Write the export `args` asks for to the file `tmp` (a temporary the caller renames into
-/// place); `progress` gets the rows written so far.
+/// place); `progress` gets the rows made so far (the JSON exports' writer follows a few
+/// thousand rows behind).
 pub async fn write(
     engine: &Engine,
     args: &Export,
