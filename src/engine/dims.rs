@@ -2,7 +2,7 @@
 //! snapshot: small, and read by every response's nested objects.
 
 use crate::engine::occurrences::rows;
-use crate::engine::rows::{to_rows, Column, Row, RowExt};
+use crate::engine::rows::{to_rows, CastColumn, Row, RowExt};
 use crate::error::Result;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -57,7 +57,7 @@ async fn by_id(ctx: &SessionContext, sql: &str) -> Result<Dim> {
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut index = HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
-        let ids = Column::of(
+        let ids = CastColumn::of(
             batch
                 .column_by_name("id")
                 .expect("dimension queries select id"),

@@ -135,7 +135,7 @@ fn column_values(array: &dyn Array) -> Result<Vec<Value>> {
 
 /// One column of a batch cast once to the type writers read: integers, timestamps, durations
 /// and times as Int64 (microseconds), floats as Float64, text as Utf8, booleans.
-pub enum Column {
+pub enum CastColumn {
     Int(Int64Array),
     Float(Float64Array),
     Str(StringArray),
@@ -143,7 +143,7 @@ pub enum Column {
     Null,
 }
 
-/// One value of a [`Column`].
+/// One value of a [`CastColumn`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Cell<'a> {
     Null,
@@ -153,32 +153,32 @@ pub enum Cell<'a> {
     Bool(bool),
 }
 
-impl Column {
-    pub fn of(array: &dyn Array) -> Result<Column> {
+impl CastColumn {
+    pub fn of(array: &dyn Array) -> Result<CastColumn> {
         Ok(match array.data_type() {
-            DataType::Null => Column::Null,
-            DataType::Boolean => Column::Bool(array.as_boolean().clone()),
+            DataType::Null => CastColumn::Null,
+            DataType::Boolean => CastColumn::Bool(array.as_boolean().clone()),
             DataType::Float64 | DataType::Float32 => {
-                Column::Float(cast(array, &DataType::Float64)?.as_primitive().clone())
+                CastColumn::Float(cast(array, &DataType::Float64)?.as_primitive().clone())
             }
             DataType::Timestamp(..)
             | DataType::Duration(_)
             | DataType::Time64(_)
             | DataType::Time32(_)
-            | DataType::Date32 => Column::Int(to_micros(array)?.as_primitive().clone()),
+            | DataType::Date32 => CastColumn::Int(to_micros(array)?.as_primitive().clone()),
             t if t.is_integer() => {
-                Column::Int(cast(array, &DataType::Int64)?.as_primitive().clone())
+                CastColumn::Int(cast(array, &DataType::Int64)?.as_primitive().clone())
             }
-            _ => Column::Str(cast(array, &DataType::Utf8)?.as_string::<i32>().clone()),
+            _ => CastColumn::Str(cast(array, &DataType::Utf8)?.as_string::<i32>().clone()),
         })
     }
 
     pub fn cell(&self, i: usize) -> Cell<'_> {
         match self {
-            Column::Int(a) if a.is_valid(i) => Cell::Int(a.value(i)),
-            Column::Float(a) if a.is_valid(i) => Cell::Float(a.value(i)),
-            Column::Str(a) if a.is_valid(i) => Cell::Str(a.value(i)),
-            Column::Bool(a) if a.is_valid(i) => Cell::Bool(a.value(i)),
+            CastColumn::Int(a) if a.is_valid(i) => Cell::Int(a.value(i)),
+            CastColumn::Float(a) if a.is_valid(i) => Cell::Float(a.value(i)),
+            CastColumn::Str(a) if a.is_valid(i) => Cell::Str(a.value(i)),
+            CastColumn::Bool(a) if a.is_valid(i) => Cell::Bool(a.value(i)),
             _ => Cell::Null,
         }
     }
@@ -198,10 +198,10 @@ impl Column {
     }
 }
 
-/// A batch's columns as [`Column`]s, looked up by name.
+/// A batch's columns as [`CastColumn`]s, looked up by name.
 pub struct Columns {
     names: Vec<String>,
-    columns: Vec<Column>,
+    columns: Vec<CastColumn>,
 }
 
 impl Columns {
@@ -216,13 +216,13 @@ impl Columns {
             columns: batch
                 .columns()
                 .iter()
-                .map(|c| Column::of(c.as_ref()))
+                .map(|c| CastColumn::of(c.as_ref()))
                 .collect::<Result<_>>()?,
         })
     }
 
     /// The column `name`; an error names it when the query did not produce it.
-    pub fn get(&self, name: &str) -> Result<&Column> {
+    pub fn get(&self, name: &str) -> Result<&CastColumn> {
         self.names
             .iter()
             .position(|n| n == name)
