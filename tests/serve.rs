@@ -240,32 +240,16 @@ async fn concurrent_requests_give_their_sequential_answers() {
     // Everything in memory under load; the sequential answers from a server holding nothing
     // (every table read from its files): the ways of holding a version give the same bytes.
     let tokens = tokens.to_str().unwrap();
-    let server = Served::on(
-        &snapshot,
-        &cache,
-        &[
-            "--tokens",
-            tokens,
-            "--quiet",
-            "--in-memory",
-            "all",
-            "--api-base",
-            "http://x",
-        ],
-    );
-    let files = Served::on(
-        &snapshot,
-        &cache,
-        &[
-            "--tokens",
-            tokens,
-            "--quiet",
-            "--in-memory",
-            "none",
-            "--api-base",
-            "http://x",
-        ],
-    );
+    let holding = |mode: &str| {
+        let args = ["--tokens", tokens, "--quiet", "--in-memory", mode];
+        Served::on(
+            &snapshot,
+            &cache,
+            &[&args[..], &["--api-base", "http://x"]].concat(),
+        )
+    };
+    let server = holding("all");
+    let files = holding("none");
     let client = reqwest::Client::new();
     let mut targets = Vec::new();
     for ordering in [
