@@ -141,30 +141,22 @@ pub enum RelatedFor {
 impl RelatedFor {
     /// The relations read, each as (view, its order within an occurrence).
     fn relations(self) -> &'static [(&'static str, &'static str)] {
-        const IDENTIFICATIONS: (&str, &str) = ("occurrence_identifications", "position");
-        const REST: [(&str, &str); 3] = [
-            ("detail_detections", "position"),
-            ("prediction_candidates", "position"),
-            ("detection_classifications", "detection_id, position"),
-        ];
-        const DETAIL: [(&str, &str); 5] = [
-            IDENTIFICATIONS,
-            ("detail_images", "position"),
-            REST[0],
-            REST[1],
-            REST[2],
-        ];
-        const EXPORT: [(&str, &str); 5] = [
-            IDENTIFICATIONS,
-            ("export_detection_images", "position"),
-            REST[0],
-            REST[1],
-            REST[2],
-        ];
         match self {
-            RelatedFor::List => &[IDENTIFICATIONS],
-            RelatedFor::Detail => &DETAIL,
-            RelatedFor::Export => &EXPORT,
+            RelatedFor::List => &[("occurrence_identifications", "position")],
+            RelatedFor::Detail => &[
+                ("occurrence_identifications", "position"),
+                ("detail_images", "position"),
+                ("detail_detections", "position"),
+                ("prediction_candidates", "position"),
+                ("detection_classifications", "detection_id, position"),
+            ],
+            RelatedFor::Export => &[
+                ("occurrence_identifications", "position"),
+                ("export_detection_images", "position"),
+                ("detail_detections", "position"),
+                ("prediction_candidates", "position"),
+                ("detection_classifications", "detection_id, position"),
+            ],
         }
     }
 }
