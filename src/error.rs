@@ -39,14 +39,34 @@ pub enum Error {
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         // DataFusion errors can span lines (context, backtraces); keep the one-line contract.
-        Error::Query(
-            e.to_string()
-                .lines()
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
+        let text = e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
+        match executor_read_error(&text) {
+            Some(message) => Error::Usage(message),
+            None => Error::Query(text),
+        }
     }
+}
+
+/// How a cluster executor's error on reading a file begins (`cluster::local_files`)...
+pub const EXECUTOR_READ_PREFIX: &str = "executor ";
+/// ... and ends.
+pub const EXECUTOR_READ_ADVICE: &str =
+    "(on a cluster, a snapshot is an object-store URL or a path every executor sees)";
+
+/// An executor's read error inside a failed cluster job's message (`Job … failed: … most recent
+/// failure reason: "…executor H:P cannot read PATH: … (on a cluster, …)"`): what the client
+/// prints instead of Ballista's whole chain.
+pub fn executor_read_error(job_error: &str) -> Option<String> {
+    let advice = job_error.find(EXECUTOR_READ_ADVICE)?;
+    let start = job_error[..advice].rfind(EXECUTOR_READ_PREFIX)?;
+    let message = &job_error[start..advice + EXECUTOR_READ_ADVICE.len()];
+    // Ballista quotes the task's error with `{:?}`: undo its escapes.
+    Some(message.replace("\\\"", "\"").replace("\\\\", "\\"))
 }
 
 impl From<datafusion::arrow::error::ArrowError> for Error {

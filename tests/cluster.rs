@@ -392,3 +392,89 @@ fn an_executor_never_removes_anything_from_a_given_work_dir() {
     );
     assert_eq!(cluster.temporaries(), Vec::<String>::new());
 }
+
+/// A snapshot path that an executor cannot read (here: a directory its user may not enter,
+/// as a path not mounted on its machine would be) is one error line naming the executor and
+/// the file, and nothing is written. Runs as root: the executor is started as `nobody`.
+#[test]
+fn a_path_an_executor_cannot_read_is_an_error_naming_it() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "this test starts an executor as another user: run it as root"
+        );
+        eprintln!("skipped: needs root to start an executor as another user");
+        return;
+    }
+    let mut cluster = Cluster::start(0, &[]);
+    // `nobody` runs a link to the binary from a directory it may enter, with a temporary
+    // directory it may write.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let its_tmp = tempfile::tempdir().unwrap();
+    for d in [bin_dir.path(), its_tmp.path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let bin = bin_dir.path().join("occlens");
+    let original = env!("CARGO_BIN_EXE_occlens");
+    if std::fs::hard_link(original, &bin).is_err() {
+        std::fs::copy(original, &bin).unwrap();
+    }
+    let (flight, grpc) = (free_port(), free_port());
+    let executor = Command::new(&bin)
+        .args(["cluster", "executor", "--vcores", "1"])
+        .args(["--scheduler", cluster.url.trim_start_matches("df://")])
+        .args([
+            "--port",
+            &flight.to_string(),
+            "--grpc-port",
+            &grpc.to_string(),
+        ])
+        .env("TMPDIR", its_tmp.path())
+        .uid(65534)
+        .gid(65534)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    cluster.executors.push(executor);
+    wait_for(flight, "an executor");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // root's snapshot, in a directory only root may enter.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let snapshot = dir.path().join("snapshot");
+    generate(&snapshot, "300");
+    let out = dir.path().join("p1.csv");
+    let started = Instant::now();
+    let (code, _, err) = common::occlens_with(
+        &[
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--cluster",
+            &cluster.url,
+            "export",
+            "--format",
+            "occurrences_simple_csv",
+            "--project",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let named = format!("occlens: executor 127.0.0.1:{flight} cannot read ");
+    assert!(err.contains(&named), "{err}");
+    assert!(
+        err.contains(&format!("{}/", snapshot.canonicalize().unwrap().display())),
+        "{err}"
+    );
+    assert!(err.contains("a path every executor sees"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}

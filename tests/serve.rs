@@ -237,11 +237,21 @@ async fn concurrent_requests_give_their_sequential_answers() {
     let tokens = tokens_file(work.path());
     let snapshot = oracle().join("snapshot");
     let cache = work.path().join("cache");
-    // Everything in memory under load; the sequential answers from a server holding nothing
-    // (every table read from its files): the ways of holding a version give the same bytes.
+    // Everything in memory under load, every answer computed (no answers remembered); the
+    // sequential answers from a server holding nothing (every table read from its files): the
+    // ways of holding a version give the same bytes.
     let tokens = tokens.to_str().unwrap();
     let holding = |mode: &str| {
-        let args = ["--tokens", tokens, "--quiet", "--in-memory", mode];
+        let remembered = if mode == "all" { "0" } else { "128M" };
+        let args = [
+            "--tokens",
+            tokens,
+            "--quiet",
+            "--in-memory",
+            mode,
+            "--response-cache",
+            remembered,
+        ];
         Served::on(
             &snapshot,
             &cache,
@@ -511,6 +521,14 @@ async fn tokens_statuses_status_and_metrics() {
     assert_eq!(admin, expect(Requester::Superuser(Some(2))).await);
     assert_eq!(anonymous, expect(Requester::Anonymous).await);
     assert_ne!(admin, anonymous);
+    // Asked again: the remembered answers, each its requester's.
+    assert_eq!(fetch(&client, &server.url(list), None).await.1, anonymous);
+    assert_eq!(
+        fetch(&client, &server.url(list), Some("admintoken"))
+            .await
+            .1,
+        admin
+    );
     let (status, body, _) = fetch(&client, &server.url(list), Some("wrong")).await;
     assert_eq!(
         (status, body.as_str()),
@@ -530,6 +548,8 @@ async fn tokens_statuses_status_and_metrics() {
     assert_eq!(status, 200);
     assert_eq!(v["snapshot"]["version"], 1);
     assert!(v["server"]["requests"].as_u64().unwrap() >= 6, "{v}");
+    // The two repeated GETs and the HEAD were answered from the remembered answers.
+    assert_eq!(v["snapshot"]["answers_remembered"]["hits"], 3, "{v}");
     let (status, metrics, _) = fetch(&client, &server.url("/metrics"), None).await;
     assert_eq!(status, 200);
     assert!(

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 /// Who is asking: decides visibility and `user_permissions` (spec §4.5, §5.2).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Requester {
     #[default]
     Anonymous,

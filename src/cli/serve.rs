@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// At most this much held in memory per version; tables beyond it stay on their files
     #[arg(long, value_name = "BYTES", default_value = "4G", value_parser = parse_bytes)]
     pub in_memory_max: u64,
+    /// Answers remembered per snapshot version, by path, query and requester (a repeated
+    /// request is answered with the same bytes without computing them again; 0: none)
+    #[arg(long, value_name = "BYTES", default_value = "128M", value_parser = parse_bytes)]
+    pub response_cache: u64,
 }
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
@@ -86,6 +90,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
             hold: args.in_memory,
             hold_max: args.in_memory_max,
         },
+        response_budget: usize::try_from(args.response_cache).unwrap_or(usize::MAX),
     };
     occlens::serve::run(options, source, shutdown()).await?;
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@
 //! environment); `codec` carries the one function state, `wall_clock`'s time zone.
 
 pub mod codec;
+pub mod local_files;
 pub mod processes;
 
 use crate::engine::catalog;

@@ -3,6 +3,7 @@
 //! (`--cluster standalone`).
 
 use super::codec::{LogicalCodec, PhysicalCodec};
+use super::local_files::ExecutorFiles;
 use super::{session_state, with_codecs, Scheduler};
 use crate::error::{Error, Result};
 use crate::staging::Temp;
@@ -13,6 +14,7 @@ use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
+use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionConfig;
 use std::path::PathBuf;
@@ -29,12 +31,16 @@ fn codec() -> BallistaCodec {
     )
 }
 
-/// Executors' sessions: object stores from the environment, spill files under `work_dir`.
-fn runtime_producer(work_dir: String) -> RuntimeProducer {
+/// Executors' sessions: object stores from the environment, spill files under `work_dir`;
+/// local files read through `ExecutorFiles`, whose errors name the executor (`HOST:PORT`).
+fn runtime_producer(work_dir: String, executor: String) -> RuntimeProducer {
     Arc::new(move |_| {
+        let stores = crate::snapshot::location::Stores::default();
+        let files = url::Url::parse("file://").expect("a URL");
+        stores.register_store(&files, Arc::new(ExecutorFiles::new(executor.clone())));
         RuntimeEnvBuilder::new()
             .with_temp_file_path(work_dir.clone())
-            .with_object_store_registry(Arc::new(crate::snapshot::location::Stores::default()))
+            .with_object_store_registry(Arc::new(stores))
             .build_arc()
     })
 }
@@ -138,7 +144,10 @@ pub async fn executor(executor: Executor) -> Result<()> {
         job_data_clean_up_interval_seconds: clean_every,
         job_data_ttl_seconds: 3600,
         override_function_registry: Some(Arc::new(functions()?)),
-        override_runtime_producer: Some(runtime_producer(work_dir)),
+        override_runtime_producer: Some(runtime_producer(
+            work_dir,
+            format!("{}:{}", executor.host, executor.port),
+        )),
         override_config_producer: Some(config_producer()),
         override_logical_codec: Some(Arc::new(LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
@@ -183,7 +192,10 @@ pub async fn standalone() -> Result<String> {
         client,
         vcores,
         config_producer(),
-        runtime_producer(work_dir.to_string_lossy().into_owned()),
+        runtime_producer(
+            work_dir.to_string_lossy().into_owned(),
+            "in this process".into(),
+        ),
         codec(),
         functions()?,
     )

@@ -1,11 +1,12 @@
 //! One handler for every request: the status and bytes `occlens api` gives, DRF's error
 //! bodies, the limits, the access log and the metrics.
 
+use super::responses::Stored;
 use super::{metrics, Server};
 use crate::api::respond::get;
 use crate::error::{Error, Result};
 use crate::render::pyfmt::to_json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use serde_json::{json, Value};
@@ -45,7 +46,7 @@ pub fn router(server: Arc<Server>) -> Result<axum::Router> {
 /// An answer before it becomes a response.
 struct Answer {
     status: u16,
-    body: Vec<u8>,
+    body: Bytes,
     content_type: &'static str,
     headers: Vec<(header::HeaderName, String)>,
 }
@@ -54,7 +55,7 @@ impl Answer {
     fn json(status: u16, body: &Value) -> Answer {
         Answer {
             status,
-            body: to_json(body).into_bytes(),
+            body: Bytes::from(to_json(body)),
             content_type: "application/json",
             headers: Vec::new(),
         }
@@ -142,7 +143,7 @@ async fn answer(
         "metrics" => {
             return Answer {
                 status: 200,
-                body: server.metrics.text().into_bytes(),
+                body: Bytes::from(server.metrics.text()),
                 content_type: metrics::CONTENT_TYPE,
                 headers: Vec::new(),
             }
@@ -173,8 +174,17 @@ async fn answer(
             }
         }
     };
+    // A request answered before on this version: the same bytes (`responses`).
+    let version = server.versions.current();
+    if let Some(hit) = version.responses.get(target, &who) {
+        return Answer {
+            status: hit.status,
+            body: hit.body,
+            content_type: "application/json",
+            headers: Vec::new(),
+        };
+    }
     let run = async {
-        let version = server.versions.current();
         let first = get(&version.engine, target, &who).await;
         // The snapshot's files were replaced in place under this version (not swapped beside
         // it): answer from the new version once it is open, as a swap would have.
@@ -182,13 +192,22 @@ async fn answer(
             && server.versions.reloadable()
             && server.versions.check_after_failure().await
         {
-            return get(&server.versions.current().engine, target, &who).await;
+            let current = server.versions.current();
+            return (get(&current.engine, target, &who).await, current);
         }
-        first
+        (first, version.clone())
     };
     match tokio::time::timeout(options.timeout, run).await {
-        Ok(Ok(response)) => Answer::json(response.status, &response.body),
-        Ok(Err(e)) => {
+        Ok((Ok(response), answered_by)) => {
+            let answer = Answer::json(response.status, &response.body);
+            let stored = Stored {
+                status: answer.status,
+                body: answer.body.clone(),
+            };
+            answered_by.responses.put(target, &who, stored);
+            answer
+        }
+        Ok((Err(e), _)) => {
             eprintln!(
                 "occlens: {} {}: {}",
                 method,
@@ -226,6 +245,8 @@ fn status(server: &Server) -> Value {
         })
         .collect();
     let opened = chrono::DateTime::<chrono::Utc>::from(version.opened);
+    let (answers, bytes, hits) = version.responses.usage();
+    let remembered = json!({"answers": answers, "bytes": bytes, "hits": hits});
     json!({
         "snapshot": {
             "source": crate::redact::redact(&snapshot.location),
@@ -242,6 +263,7 @@ fn status(server: &Server) -> Value {
                 let (lists, bytes) = m.usage();
                 json!({"lists": lists, "bytes": bytes})
             }),
+            "answers_remembered": remembered,
             "last_reload_error": server.versions.last_error.lock().ok().and_then(|e| e.clone()),
         },
         "server": {

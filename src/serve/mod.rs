@@ -10,6 +10,7 @@
 
 mod handler;
 mod metrics;
+mod responses;
 mod tokens;
 mod versions;
 

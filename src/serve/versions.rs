@@ -3,6 +3,7 @@
 //! hold an `Arc` of the version they started on, so a swap never changes an answer midway;
 //! a version that fails to open is logged and the old one keeps serving.
 
+use super::responses::Responses;
 use crate::engine::{cache, catalog, Config, Engine};
 use crate::error::Result;
 use crate::snapshot::{location::Location, Snapshot};
@@ -16,6 +17,8 @@ pub struct Version {
     pub fingerprint: String,
     pub opened: SystemTime,
     pub number: u64,
+    /// Answers already given on this version.
+    pub responses: Responses,
 }
 
 /// Where versions come from: the snapshot and the settings every version is opened with.
@@ -23,6 +26,8 @@ pub struct VersionSource {
     pub snapshot: Option<String>,
     pub config: Config,
     pub cache: cache::Settings,
+    /// Bytes of answers each version remembers (`--response-cache`).
+    pub response_budget: usize,
 }
 
 pub struct Versions {
@@ -62,6 +67,7 @@ impl Versions {
             fingerprint,
             opened: SystemTime::now(),
             number: 1,
+            responses: Responses::new(source.response_budget),
         };
         Ok(Versions {
             source,
@@ -110,6 +116,7 @@ impl Versions {
                 fingerprint,
                 opened: SystemTime::now(),
                 number: old.number + 1,
+                responses: Responses::new(self.source.response_budget),
             }))
         }
         .await;

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Local against a Ballista cluster on this machine: the full list view and the audit.
+
+    python3 benches/cluster.py --snapshot DIR [--runs 2] [--executors 1,2] [--memory-limit 4G]
+
+Runs each operation as a fresh `occlens` process: once locally (`--cache off`), then on a
+cluster of one scheduler and 1, then 2, executors started by this script on 127.0.0.1 (each
+its own `occlens cluster …` process). One executor gets every core (`--vcores` = cores);
+two executors share them (`--vcores` = cores / 2 each), so every configuration has the same
+task slots as the local run has partitions: on one machine this measures the cluster's
+overhead (planning on the scheduler, shuffles through files and Arrow Flight, results
+streamed back), not a speed-up.
+
+Operations: the full list view summarised by checksums (the executors compute everything,
+the client receives one row), the full list view written to Parquet by the client (every row
+streams back, ordered by id), and the audit (CSV report). Every cluster run's output (the
+checksums, the Parquet file, the audit's report) must be byte for byte the local run's.
+
+Wall time of the client: best of --runs. Peak memory of each process: the client's from
+wait4; the scheduler's and each executor's from VmHWM in /proc, reset before every run
+(`clear_refs` 5, which needs to own the process or be root). Prints a Markdown table, also
+written to $CARGO_TARGET_DIR/bench-cluster.md.
+
+OCCLENS_BIN: the binary (default $CARGO_TARGET_DIR/release/occlens, built with the default
+`cluster` feature: `cargo build --release --locked`).
+"""
+import argparse
+import hashlib
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+BIN = os.environ.get("OCCLENS_BIN", str(TARGET / "release" / "occlens"))
+
+# The same checksum query as benches/compare.py.
+LIST_SUMMARY = """SELECT count(*) AS n, sum(id) AS ids, sum(best_prediction_id) AS best_predictions,
+  sum(best_identification_id) AS best_identifications, sum(detections_count) AS detections,
+  sum(length(cover_image_path)) AS cover_chars, sum(date_part('epoch', duration)) AS duration_s,
+  sum(length(determination_name)) AS name_chars, sum(date_part('epoch', event_start)) AS event_starts
+FROM occurrence_list"""
+FULL_LIST = "SELECT * FROM occurrence_list ORDER BY id"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, what, limit=60):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"cluster.py: {what} did not listen on {port} within {limit} s")
+
+
+def peak_mb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reset_peak(pid):
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Cluster:
+    """A scheduler and `n` executors, each an occlens process."""
+
+    def __init__(self, n, cores, memory_limit, tmp):
+        self.port = free_port()
+        self.procs = []
+        env = dict(os.environ, TMPDIR=tmp)
+        quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        self.scheduler = subprocess.Popen(
+            [BIN, "cluster", "scheduler", "--port", str(self.port)], **quiet)
+        wait_port(self.port, "the scheduler")
+        self.executors = []
+        vcores = max(1, cores // n)
+        for _ in range(n):
+            flight, grpc = free_port(), free_port()
+            memory = ["--memory-limit", memory_limit] if memory_limit else []
+            self.executors.append(subprocess.Popen(
+                [BIN] + memory + ["cluster", "executor", "--scheduler", f"127.0.0.1:{self.port}",
+                                  "--port", str(flight), "--grpc-port", str(grpc),
+                                  "--vcores", str(vcores)], **quiet))
+            wait_port(flight, "an executor")
+        time.sleep(1.0)  # registration follows the listening socket
+        self.url = f"df://127.0.0.1:{self.port}"
+        self.work = tmp
+
+    def processes(self):
+        return [("scheduler", self.scheduler)] + [
+            (f"executor {i + 1}", e) for i, e in enumerate(self.executors)]
+
+    def stop(self):
+        for _, p in self.processes():
+            p.terminate()
+        for _, p in self.processes():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def dir_bytes(path):
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, f))
+            except OSError:
+                pass
+    return total
+
+
+def timed(cmd, runs, cluster=None):
+    """Best wall time of `runs` fresh client processes; the peak of every process (MB, worst of
+    the runs), with the bytes the executors wrote to their work directories (shuffle files,
+    kept until Ballista's cleanup) in one run as "shuffle"; the output's digest (the same every
+    run)."""
+    best, peaks, digest = None, {}, None
+    for _ in range(runs):
+        if cluster:
+            before = dir_bytes(cluster.work)
+            for _, p in cluster.processes():
+                reset_peak(p.pid)
+        start = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        h = hashlib.sha256()
+        for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+            h.update(chunk)
+        err = p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"cluster.py: {' '.join(cmd)} failed:\n{err.decode()}")
+        best = seconds if best is None else min(best, seconds)
+        peaks["client"] = max(peaks.get("client", 0), usage.ru_maxrss / 1024)
+        if cluster:
+            for name, q in cluster.processes():
+                peaks[name] = max(peaks.get(name, 0), peak_mb(q.pid))
+            peaks["shuffle"] = (dir_bytes(cluster.work) - before) / 1e6
+        d = h.hexdigest()
+        if digest is not None and d != digest:
+            sys.exit(f"cluster.py: {' '.join(cmd)}: two runs gave different output")
+        digest = d
+    return best, peaks, digest
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--snapshot", required=True)
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--executors", default="1,2")
+    ap.add_argument("--memory-limit", help="each executor's --memory-limit (default: none)")
+    ap.add_argument("--skip-parquet", action="store_true", help="leave out the Parquet export of the full list")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 2
+    snap = str(pathlib.Path(args.snapshot).resolve())
+    work = tempfile.mkdtemp(prefix="occlens-bench-cluster-")
+    outdir = tempfile.mkdtemp(prefix="occlens-bench-out-")
+    out = os.path.join(outdir, "list.parquet")
+    operations = [("full list view (checksums)", ["sql", LIST_SUMMARY, "--format", "csv"], None),
+                  ("audit (CSV report)", ["audit", "--format", "csv"], None)]
+    if not args.skip_parquet:
+        operations.insert(1, ("full list view → Parquet", ["sql", FULL_LIST, "--out", out], out))
+    rows = []
+    local = {}
+    for name, cmd, path in operations:
+        t, peaks, digest = timed([BIN, "--cache", "off", "--snapshot", snap] + cmd, args.runs)
+        if path:
+            digest = file_digest(path)
+            os.remove(path)
+        local[name] = (t, peaks["client"], digest)
+        rows.append((name, "local", f"{t:.2f}", "", f"{peaks['client']:.0f}", "", "", ""))
+        print(rows[-1], file=sys.stderr)
+    for n in [int(x) for x in args.executors.split(",")]:
+        cluster = Cluster(n, cores, args.memory_limit, work)
+        try:
+            for name, cmd, path in operations:
+                t, peaks, digest = timed([BIN, "--snapshot", snap, "--cluster", cluster.url] + cmd,
+                                         args.runs, cluster)
+                if path:
+                    digest = file_digest(path)
+                    os.remove(path)
+                if digest != local[name][2]:
+                    sys.exit(f"cluster.py: {name}: the cluster's output differs from the local one")
+                executors = " / ".join(f"{peaks[k]:.0f}" for k in sorted(peaks) if k.startswith("executor"))
+                rows.append((name, f"cluster, {n} executor{'s' if n > 1 else ''}", f"{t:.2f}",
+                             f"{t / local[name][0]:.2f}×", f"{peaks['client']:.0f}",
+                             f"{peaks['scheduler']:.0f}", executors, f"{peaks['shuffle']:.0f}"))
+                print(rows[-1], file=sys.stderr)
+        finally:
+            cluster.stop()
+    for d in (work, outdir):
+        if not os.listdir(d):
+            os.rmdir(d)
+    head = ("operation", "where", "seconds", "vs local", "client peak MB", "scheduler peak MB",
+            "executor peak MB", "shuffle MB written")
+    lines = [
+        f"{snap}; {cores} cores; best of {args.runs} runs, each a fresh client process; executors' "
+        f"--memory-limit: {args.memory_limit or 'none'}; every cluster output equal to the local one.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ] + ["| " + " | ".join(r) + " |" for r in rows]
+    report = "\n".join(lines)
+    (TARGET / "bench-cluster.md").write_text(report + "\n")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
