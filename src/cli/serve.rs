@@ -2,7 +2,7 @@
 //! the server's source of versions.
 
 use super::args::Cli;
-use super::values::{parse_bytes, parse_timeout};
+use super::values::{parse_bytes, parse_bytes_or_zero, parse_timeout};
 use occlens::serve::{ServeOptions, Tokens, VersionSource};
 use occlens::Config;
 use std::process::ExitCode;
@@ -52,7 +52,7 @@ pub struct ServeArgs {
     pub in_memory_max: u64,
     /// Answers remembered per snapshot version, by path, query and requester (a repeated
     /// request is answered with the same bytes without computing them again; 0: none)
-    #[arg(long, value_name = "BYTES", default_value = "128M", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", default_value = "128M", value_parser = parse_bytes_or_zero)]
     pub response_cache: u64,
 }
 

@@ -18,6 +18,14 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 
 /// A size in bytes: `1000`, `64K`, `64MiB`, `4G`, `4GB` (K, M, G, T are powers of 1024).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    match parse_bytes_or_zero(s)? {
+        0 => Err("expected at least 1 byte".into()),
+        bytes => Ok(bytes),
+    }
+}
+
+/// A size in bytes as [`parse_bytes`] reads it, where 0 (turning something off) is allowed.
+pub fn parse_bytes_or_zero(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     let bad = || "expected a size in bytes, e.g. 1000, 64MiB or 4G".to_string();
@@ -33,13 +41,8 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "t" | "tb" | "tib" => 40,
         _ => return Err(bad()),
     };
-    let bytes = n
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("{s}: too large"))?;
-    if bytes == 0 {
-        return Err("expected at least 1 byte".into());
-    }
-    Ok(bytes)
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s}: too large"))
 }
 
 /// `--memory-limit`: a size (see [`parse_bytes`]; at least 1 MiB) or a percentage of the
