@@ -112,11 +112,37 @@ fn occlens(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[test]
-fn shared_snapshot_stale_cases() {
+#[tokio::test]
+async fn shared_snapshot_stale_cases() {
     let (code, out, err) = occlens(&["audit", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
+    // The report is written as its rows come; it is the pretty JSON of the collected audit.
+    let snapshot = common::oracle().join("snapshot");
+    let engine = occlens::Engine::open(Some(snapshot.to_str().unwrap()), Default::default())
+        .await
+        .unwrap();
+    let audit = engine.audit(None).await.unwrap();
+    let counts = |rows: &[occlens::engine::rows::Row], key: &str| {
+        let mut out = std::collections::BTreeMap::<String, usize>::new();
+        for r in rows {
+            *out.entry(match &r[key] {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .or_default() += 1;
+        }
+        out
+    };
+    let collected = json!({
+        "valid_occurrences": audit.valid,
+        "differences": audit.differences,
+        "by_class": counts(&audit.differences, "class"),
+        "by_project": counts(&audit.differences, "project_id"),
+        "invalid": audit.invalid,
+        "invalid_by_reason": counts(&audit.invalid, "reason"),
+    });
+    assert!(out == occlens::render::pyfmt::to_json_pretty(&collected) + "\n");
     let found: Vec<(i64, &str)> = report["differences"]
         .as_array()
         .unwrap()
@@ -172,4 +198,49 @@ fn shared_snapshot_stale_cases() {
         err.trim(),
         "occlens: audit: project 99 does not exist in the snapshot"
     );
+}
+
+/// Every format of a report larger than the table's 40 rows: the table lists 40 and says how
+/// many more; CSV and JSON list every one; empty lists print as `[]`.
+#[tokio::test]
+async fn a_report_of_many_differences_in_every_format() {
+    let mut t = Tiny::new();
+    for id in 1..=45 {
+        t.simple(id, 4, 0.9); // no classification: no_prediction
+    }
+    let (dir, _engine) = t.engine().await;
+    let snapshot = dir.path().to_str().unwrap();
+    let run = |format: &str| {
+        let (code, out, err) =
+            common::occlens_with(&["--snapshot", snapshot, "audit", "--format", format], &[]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let table = run("table");
+    assert!(
+        table.starts_with("45 of 45 valid occurrences hold a determination other than"),
+        "{table}"
+    );
+    let listed = table
+        .lines()
+        .filter(|l| l.contains("no_prediction") && l.starts_with(char::is_numeric))
+        .count();
+    assert_eq!(listed, 40, "{table}");
+    assert!(
+        table.contains("… and 5 more (--format csv or json lists every one)\n"),
+        "{table}"
+    );
+    assert!(table.contains("no_prediction  45"), "{table}");
+    let csv = run("csv");
+    assert_eq!(csv.lines().count(), 46);
+    assert_eq!(
+        csv.lines().nth(45).unwrap(),
+        "difference,45,1,no_prediction,4,0.9,,"
+    );
+    let json_text = run("json");
+    assert!(json_text.contains("\n  \"invalid\": [],\n"), "{json_text}");
+    let report: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(report["differences"].as_array().unwrap().len(), 45);
+    assert_eq!(report["by_class"], json!({"no_prediction": 45}));
+    assert_eq!(report["invalid_by_reason"], json!({}));
 }
