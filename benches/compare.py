@@ -5,6 +5,11 @@ One command (from the repository root):
 
     python3 benches/compare.py                 # SF1: 1,000,000 occurrences
     python3 benches/compare.py --occurrences 100000 --runs 1
+    python3 benches/compare.py --layout duckdb    # the same snapshot as DuckDB writes it
+
+--layout rewrites the generated snapshot's files with another tool's defaults first
+(benches/relayout.py: pyarrow, duckdb, or bigrowgroups of about 128 MB), so that occlens is
+measured on Parquet it did not write; the default, occlens, measures its own layout.
 
 It builds occlens (release), generates the snapshot once (target/bench-sf<N>), installs DuckDB
 from PyPI into a virtualenv (target/bench-venv), runs every measurement as a fresh process
@@ -24,6 +29,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 DUCKDB = "duckdb==2.0.0"
+PYARROW = "pyarrow"
 
 # The full list view, summarised by the same checksums as benches/duckdb/list.sql.
 LIST_SUMMARY = """SELECT count(*) AS n, sum(id) AS ids, sum(best_prediction_id) AS best_predictions,
@@ -71,6 +77,8 @@ def main():
     ap.add_argument("--occurrences", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--snapshot", help="use this snapshot directory instead of generating one")
+    ap.add_argument("--layout", default="occlens", choices=["occlens", "pyarrow", "duckdb", "bigrowgroups"],
+                    help="rewrite the snapshot with this tool's Parquet defaults first (benches/relayout.py)")
     args = ap.parse_args()
 
     print("building occlens (release)…", file=sys.stderr)
@@ -80,11 +88,17 @@ def main():
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", DUCKDB], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", DUCKDB, PYARROW], check=True)
     snap = pathlib.Path(args.snapshot) if args.snapshot else TARGET / f"bench-sf-{args.occurrences}"
     if not (snap / "main_occurrence.parquet").exists():
         gen = run([occlens, "generate", "--out", str(snap), "--occurrences", str(args.occurrences)])
         print(f"generated {snap} in {gen[0]:.1f} s", file=sys.stderr)
+    if args.layout != "occlens":
+        laid = snap.with_name(f"{snap.name}-{args.layout}")
+        if not (laid / "main_occurrence.parquet").exists():
+            subprocess.run([str(python), str(ROOT / "benches" / "relayout.py"), str(snap), str(laid), args.layout],
+                           check=True)
+        snap = laid
     # Everything but the request latencies computes from the snapshot's tables (--cache off).
     o = [occlens, "--cache", "off", "--snapshot", str(snap)]
     duck = [str(python), str(ROOT / "benches" / "duckdb" / "run.py"), str(snap)]
@@ -154,7 +168,7 @@ def main():
 
     head = ("operation", "seconds", "peak MB", "time vs baseline", "memory vs baseline", "note")
     lines = [
-        f"{args.occurrences:,} occurrences; {platform.machine()}, {os.cpu_count()} cores; "
+        f"{args.occurrences:,} occurrences, {args.layout} layout; {platform.machine()}, {os.cpu_count()} cores; "
         f"best of {args.runs} runs (exports: one run), each a fresh process. Ratios: occlens / DuckDB's faster formulation "
         f"(list, best prediction); audit and CSV export / the list view named in the note; "
         f"requests with the cache / the same request without it.",
