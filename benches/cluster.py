@@ -18,7 +18,10 @@ checksums, the Parquet file, the audit's report) must be byte for byte the local
 
 Wall time of the client: best of --runs. Peak memory of each process: the client's from
 wait4; the scheduler's and each executor's from VmHWM in /proc, reset before every run
-(`clear_refs` 5, which needs to own the process or be root). Prints a Markdown table, also
+(`clear_refs` 5, which needs to own the process or be root). Executors' file writes: the
+growth of write_bytes in /proc/PID/io over one run (shuffle and spill files). Run it with a
+Python that has pyarrow (compare.py's virtualenv) to compare Parquet files by rows when
+their bytes differ. Prints a Markdown table, also
 written to $CARGO_TARGET_DIR/bench-cluster.md.
 
 OCCLENS_BIN: the binary (default $CARGO_TARGET_DIR/release/occlens, built with the default
@@ -38,11 +41,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 BIN = os.environ.get("OCCLENS_BIN", str(TARGET / "release" / "occlens"))
 
-# The same checksum query as benches/compare.py.
+# Checksums of the full list view (benches/compare.py's, in integers: a sum of floats may
+# differ in its last bits with the order of partial sums, which a cluster changes).
 LIST_SUMMARY = """SELECT count(*) AS n, sum(id) AS ids, sum(best_prediction_id) AS best_predictions,
   sum(best_identification_id) AS best_identifications, sum(detections_count) AS detections,
-  sum(length(cover_image_path)) AS cover_chars, sum(date_part('epoch', duration)) AS duration_s,
-  sum(length(determination_name)) AS name_chars, sum(date_part('epoch', event_start)) AS event_starts
+  sum(length(cover_image_path)) AS cover_chars,
+  sum(CAST(date_part('epoch', duration) AS BIGINT)) AS duration_s,
+  sum(length(determination_name)) AS name_chars,
+  sum(CAST(date_part('epoch', event_start) AS BIGINT)) AS event_starts
 FROM occurrence_list"""
 FULL_LIST = "SELECT * FROM occurrence_list ORDER BY id"
 
@@ -123,26 +129,36 @@ class Cluster:
                 p.wait()
 
 
-def dir_bytes(path):
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(dirpath, f))
-            except OSError:
-                pass
-    return total
+def written(pid):
+    """Bytes the process has written to files (/proc/PID/io write_bytes): an executor's shuffle
+    and spill files (its results go to the network)."""
+    for line in open(f"/proc/{pid}/io"):
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
 
 
-def timed(cmd, runs, cluster=None):
+def same_parquet(a, b):
+    """Whether two Parquet files hold the same rows in the same order: the same bytes, or (page
+    boundaries may follow batch sizes) the same table read by pyarrow when it is installed."""
+    if file_digest(a) == file_digest(b):
+        return True
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        sys.exit("cluster.py: the Parquet files differ in bytes; install pyarrow to compare their rows")
+    return pq.read_table(a).equals(pq.read_table(b))
+
+
+def timed(cmd, runs, cluster=None, out=None, reference=None):
     """Best wall time of `runs` fresh client processes; the peak of every process (MB, worst of
-    the runs), with the bytes the executors wrote to their work directories (shuffle files,
-    kept until Ballista's cleanup) in one run as "shuffle"; the output's digest (the same every
-    run)."""
+    the runs), with the bytes the executors wrote to files in one run (MB) as "shuffle"; the
+    output's digest (the same every run). With `out`, the command writes that file: it is
+    compared with `reference` (or kept as the reference when there is none), then removed."""
     best, peaks, digest = None, {}, None
     for _ in range(runs):
         if cluster:
-            before = dir_bytes(cluster.work)
+            before = sum(written(e.pid) for e in cluster.executors)
             for _, p in cluster.processes():
                 reset_peak(p.pid)
         start = time.perf_counter()
@@ -160,8 +176,17 @@ def timed(cmd, runs, cluster=None):
         if cluster:
             for name, q in cluster.processes():
                 peaks[name] = max(peaks.get(name, 0), peak_mb(q.pid))
-            peaks["shuffle"] = (dir_bytes(cluster.work) - before) / 1e6
+            peaks["shuffle"] = (sum(written(e.pid) for e in cluster.executors) - before) / 1e6
         d = h.hexdigest()
+        if out:
+            if reference is None:
+                reference = out + ".reference"
+                os.rename(out, reference)
+            elif not same_parquet(out, reference):
+                sys.exit(f"cluster.py: {' '.join(cmd)}: {out} differs from the local run's file")
+            else:
+                os.remove(out)
+            d = reference
         if digest is not None and d != digest:
             sys.exit(f"cluster.py: {' '.join(cmd)}: two runs gave different output")
         digest = d
@@ -184,14 +209,11 @@ def main():
     operations = [("full list view (checksums)", ["sql", LIST_SUMMARY, "--format", "csv"], None),
                   ("audit (CSV report)", ["audit", "--format", "csv"], None)]
     if not args.skip_parquet:
-        operations.insert(1, ("full list view → Parquet", ["sql", FULL_LIST, "--out", out], out))
+        operations.insert(1, ("full list view → Parquet", ["sql", FULL_LIST, "--out", out, "--overwrite"], out))
     rows = []
     local = {}
     for name, cmd, path in operations:
-        t, peaks, digest = timed([BIN, "--cache", "off", "--snapshot", snap] + cmd, args.runs)
-        if path:
-            digest = file_digest(path)
-            os.remove(path)
+        t, peaks, digest = timed([BIN, "--cache", "off", "--snapshot", snap] + cmd, args.runs, out=path)
         local[name] = (t, peaks["client"], digest)
         rows.append((name, "local", f"{t:.2f}", "", f"{peaks['client']:.0f}", "", "", ""))
         print(rows[-1], file=sys.stderr)
@@ -199,11 +221,9 @@ def main():
         cluster = Cluster(n, cores, args.memory_limit, work)
         try:
             for name, cmd, path in operations:
+                reference = local[name][2] if path else None
                 t, peaks, digest = timed([BIN, "--snapshot", snap, "--cluster", cluster.url] + cmd,
-                                         args.runs, cluster)
-                if path:
-                    digest = file_digest(path)
-                    os.remove(path)
+                                         args.runs, cluster, out=path, reference=reference)
                 if digest != local[name][2]:
                     sys.exit(f"cluster.py: {name}: the cluster's output differs from the local one")
                 executors = " / ".join(f"{peaks[k]:.0f}" for k in sorted(peaks) if k.startswith("executor"))
@@ -213,11 +233,14 @@ def main():
                 print(rows[-1], file=sys.stderr)
         finally:
             cluster.stop()
+    for name, _, path in operations:
+        if path and os.path.exists(local[name][2]):
+            os.remove(local[name][2])
     for d in (work, outdir):
         if not os.listdir(d):
             os.rmdir(d)
     head = ("operation", "where", "seconds", "vs local", "client peak MB", "scheduler peak MB",
-            "executor peak MB", "shuffle MB written")
+            "executor peak MB", "executors' file writes MB")
     lines = [
         f"{snap}; {cores} cores; best of {args.runs} runs, each a fresh client process; executors' "
         f"--memory-limit: {args.memory_limit or 'none'}; every cluster output equal to the local one.",
@@ -226,6 +249,7 @@ def main():
         "|" + "---|" * len(head),
     ] + ["| " + " | ".join(r) + " |" for r in rows]
     report = "\n".join(lines)
+    TARGET.mkdir(parents=True, exist_ok=True)
     (TARGET / "bench-cluster.md").write_text(report + "\n")
     print(report)
 

@@ -29,7 +29,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 DUCKDB = "duckdb==2.0.0"
-PYARROW = "pyarrow"
+PYARROW = "pyarrow==26.0.1"
 
 # The full list view, summarised by the same checksums as benches/duckdb/list.sql.
 LIST_SUMMARY = """SELECT count(*) AS n, sum(id) AS ids, sum(best_prediction_id) AS best_predictions,
@@ -95,7 +95,7 @@ def main():
         print(f"generated {snap} in {gen[0]:.1f} s", file=sys.stderr)
     if args.layout != "occlens":
         laid = snap.with_name(f"{snap.name}-{args.layout}")
-        if not (laid / "main_occurrence.parquet").exists():
+        if not (laid / ".complete").exists():
             subprocess.run([str(python), str(ROOT / "benches" / "relayout.py"), str(snap), str(laid), args.layout],
                            check=True)
         snap = laid

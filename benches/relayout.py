@@ -9,8 +9,8 @@ LAYOUT:
   bigrowgroups  pyarrow with row groups of about 128 MB of Arrow data (Spark's block size)
 
 Every table keeps its name, rows, row order and schema; the manifest (`_snapshot.json`) is
-left out, as snapshots from other tools have none. Needs pyarrow and duckdb (compare.py
-installs both into its virtualenv).
+left out, as snapshots from other tools have none; `.complete` is written last. Needs pyarrow
+and duckdb (compare.py installs both into its virtualenv).
 """
 import pathlib
 import sys
@@ -38,3 +38,4 @@ for f in sorted(src.rglob("*.parquet")):
             pq.write_table(table, tmp, row_group_size=max(1, (128 << 20) // per_row))
     tmp.rename(out)
     print(f"{out}: {pq.ParquetFile(out).metadata.num_row_groups} row groups", file=sys.stderr)
+(dst / ".complete").write_text("")

@@ -63,7 +63,17 @@ pub const EXECUTOR_READ_ADVICE: &str =
 /// prints instead of Ballista's whole chain.
 pub fn executor_read_error(job_error: &str) -> Option<String> {
     let advice = job_error.find(EXECUTOR_READ_ADVICE)?;
-    let start = job_error[..advice].rfind(EXECUTOR_READ_PREFIX)?;
+    // The last `executor HOST:PORT cannot read ` before the advice (a path or cause may hold
+    // the word "executor" too).
+    let start = job_error[..advice]
+        .rmatch_indices(EXECUTOR_READ_PREFIX)
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let rest = &job_error[i + EXECUTOR_READ_PREFIX.len()..advice];
+            rest.split_once(' ').is_some_and(|(address, after)| {
+                !address.is_empty() && after.starts_with("cannot read ")
+            })
+        })?;
     let message = &job_error[start..advice + EXECUTOR_READ_ADVICE.len()];
     // Ballista quotes the task's error with `{:?}`: undo its escapes.
     Some(message.replace("\\\"", "\"").replace("\\\\", "\\"))

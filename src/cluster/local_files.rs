@@ -49,7 +49,7 @@ fn named(executor: &str, e: object_store::Error) -> object_store::Error {
         // The local store's other errors: `Unable to open file PATH: CAUSE`, …
         E::Generic { source, .. } => {
             let text = source.to_string();
-            match (text.strip_prefix("Unable to open file ")).and_then(|t| t.split_once(": ")) {
+            match (text.strip_prefix("Unable to open file ")).and_then(|t| t.rsplit_once(": ")) {
                 Some((path, cause)) => (path.to_string(), cause.to_string()),
                 None => ("a local file".to_string(), text),
             }
@@ -189,6 +189,21 @@ mod tests {
         assert_eq!(
             crate::error::executor_read_error("Job abc failed: something else"),
             None
+        );
+        // "executor " inside the path: the message still starts at the executor's name.
+        let e = named(
+            "h:1",
+            object_store::Error::NotFound {
+                path: "/data/executor files/a.parquet".into(),
+                source: "No such file or directory".into(),
+            },
+        );
+        assert_eq!(
+            crate::error::executor_read_error(&format!("x: {e}")).unwrap(),
+            format!(
+                "executor h:1 cannot read /data/executor files/a.parquet: \
+                 No such file or directory {ADVICE}"
+            )
         );
     }
 }

@@ -200,9 +200,10 @@ async fn answer(
     match tokio::time::timeout(options.timeout, run).await {
         Ok((Ok(response), answered_by)) => {
             let answer = Answer::json(response.status, &response.body);
+            // A copy of exactly its length (the serializer's buffer may have twice the capacity).
             let stored = Stored {
                 status: answer.status,
-                body: answer.body.clone(),
+                body: Bytes::copy_from_slice(&answer.body),
             };
             answered_by.responses.put(target, &who, stored);
             answer
