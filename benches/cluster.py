@@ -199,6 +199,9 @@ def main():
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--executors", default="1,2")
     ap.add_argument("--memory-limit", help="each executor's --memory-limit (default: none)")
+    ap.add_argument("--partitions", default="default",
+                    help="comma-separated partition counts the cluster runs are planned with "
+                         "(DATAFUSION_EXECUTION_TARGET_PARTITIONS; default: the client's cores)")
     ap.add_argument("--skip-parquet", action="store_true", help="leave out the Parquet export of the full list")
     args = ap.parse_args()
     cores = os.cpu_count() or 2
@@ -220,17 +223,20 @@ def main():
     for n in [int(x) for x in args.executors.split(",")]:
         cluster = Cluster(n, cores, args.memory_limit, work)
         try:
-            for name, cmd, path in operations:
-                reference = local[name][2] if path else None
-                t, peaks, digest = timed([BIN, "--snapshot", snap, "--cluster", cluster.url] + cmd,
-                                         args.runs, cluster, out=path, reference=reference)
-                if digest != local[name][2]:
-                    sys.exit(f"cluster.py: {name}: the cluster's output differs from the local one")
-                executors = " / ".join(f"{peaks[k]:.0f}" for k in sorted(peaks) if k.startswith("executor"))
-                rows.append((name, f"cluster, {n} executor{'s' if n > 1 else ''}", f"{t:.2f}",
-                             f"{t / local[name][0]:.2f}×", f"{peaks['client']:.0f}",
-                             f"{peaks['scheduler']:.0f}", executors, f"{peaks['shuffle']:.0f}"))
-                print(rows[-1], file=sys.stderr)
+            for partitions in args.partitions.split(","):
+                env = [] if partitions == "default" else ["env", f"DATAFUSION_EXECUTION_TARGET_PARTITIONS={partitions}"]
+                where = f"cluster, {n} executor{'s' if n > 1 else ''}" + (
+                    "" if partitions == "default" else f", {partitions} partition{'s' if partitions != '1' else ''}")
+                for name, cmd, path in operations:
+                    reference = local[name][2] if path else None
+                    t, peaks, digest = timed(env + [BIN, "--snapshot", snap, "--cluster", cluster.url] + cmd,
+                                             args.runs, cluster, out=path, reference=reference)
+                    if digest != local[name][2]:
+                        sys.exit(f"cluster.py: {name}: the cluster's output differs from the local one")
+                    executors = " / ".join(f"{peaks[k]:.0f}" for k in sorted(peaks) if k.startswith("executor"))
+                    rows.append((name, where, f"{t:.2f}", f"{t / local[name][0]:.2f}×", f"{peaks['client']:.0f}",
+                                 f"{peaks['scheduler']:.0f}", executors, f"{peaks['shuffle']:.0f}"))
+                    print(rows[-1], file=sys.stderr)
         finally:
             cluster.stop()
     for name, _, path in operations:

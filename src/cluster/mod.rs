@@ -100,10 +100,17 @@ fn remote(scheduler_url: String) {
     catalog::set_remote(Box::new(move |state: SessionState| {
         // No broadcast joins: with them, jobs of some views' joins (default_filter_taxa,
         // detection_hours) never finished.
-        let config = with_codecs(state.config().clone())
+        let mut config = with_codecs(state.config().clone())
             .with_ballista_job_name("occlens")
             .with_ballista_broadcast_join_threshold_bytes(0)
             .with_ballista_broadcast_join_threshold_rows(0);
+        // Ballista's settings from the environment, as DataFusion's: `ballista.a.b` from
+        // BALLISTA_A_B (e.g. BALLISTA_SHUFFLE_COMPRESSION_CODEC=none).
+        for key in ballista_core::config::BallistaConfig::valid_entries().keys() {
+            if let Ok(value) = std::env::var(key.to_uppercase().replace('.', "_")) {
+                config.options_mut().set(key, &value)?;
+            }
+        }
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .build();
