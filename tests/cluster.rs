@@ -169,6 +169,22 @@ fn both(
     (outputs.pop().unwrap(), cluster_out)
 }
 
+/// `occlens --snapshot SNAPSHOT MODE… export --format occurrences_simple_csv --project 1 --out OUT`.
+fn export_project_1(snapshot: &Path, mode: &[&str], out: &Path) -> (i32, String, String) {
+    let mut args = vec!["--snapshot", snapshot.to_str().unwrap()];
+    args.extend(mode);
+    args.extend([
+        "export",
+        "--format",
+        "occurrences_simple_csv",
+        "--project",
+        "1",
+        "--out",
+    ]);
+    args.push(out.to_str().unwrap());
+    common::occlens_with(&args, &[])
+}
+
 const FULL_LIST: &str = "SELECT * FROM occurrence_list ORDER BY id";
 
 /// The commands a cluster runs: the full list view (Parquet and CSV), a project's exports,
@@ -286,22 +302,7 @@ fn a_killed_executor_never_leaves_a_partial_file() {
     if status.success() {
         // Completed on the remaining executor: the whole file, as a local run writes it.
         let local = dir.path().join("local.csv");
-        let (code, _, err) = common::occlens_with(
-            &[
-                "--snapshot",
-                snapshot.to_str().unwrap(),
-                "--cache",
-                "off",
-                "export",
-                "--format",
-                "occurrences_simple_csv",
-                "--project",
-                "1",
-                "--out",
-                local.to_str().unwrap(),
-            ],
-            &[],
-        );
+        let (code, _, err) = export_project_1(&snapshot, &["--cache", "off"], &local);
         assert_eq!(code, 0, "{err}");
         assert!(std::fs::read(&out).unwrap() == std::fs::read(&local).unwrap());
     } else {
@@ -324,22 +325,8 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let out = dir.path().join("x.csv");
     let started = Instant::now();
     let snapshot = common::oracle().join("snapshot");
-    let (code, _, err) = common::occlens_with(
-        &[
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--cluster",
-            &format!("df://127.0.0.1:{port}"),
-            "export",
-            "--format",
-            "occurrences_simple_csv",
-            "--project",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let scheduler = format!("df://127.0.0.1:{port}");
+    let (code, _, err) = export_project_1(&snapshot, &["--cluster", &scheduler], &out);
     assert_eq!(code, 1);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -449,22 +436,7 @@ fn a_path_an_executor_cannot_read_is_an_error_naming_it() {
     generate(&snapshot, "300");
     let out = dir.path().join("p1.csv");
     let started = Instant::now();
-    let (code, _, err) = common::occlens_with(
-        &[
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--cluster",
-            &cluster.url,
-            "export",
-            "--format",
-            "occurrences_simple_csv",
-            "--project",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, _, err) = export_project_1(&snapshot, &["--cluster", &cluster.url], &out);
     assert_eq!(code, 1, "{err}");
     assert!(started.elapsed() < Duration::from_secs(60));
     assert_eq!(err.trim().lines().count(), 1, "{err}");
