@@ -169,8 +169,9 @@ fn both(
     (outputs.pop().unwrap(), cluster_out)
 }
 
-/// `occlens --snapshot SNAPSHOT MODE… export --format occurrences_simple_csv --project 1 --out OUT`.
-fn export_project_1(snapshot: &Path, mode: &[&str], out: &Path) -> (i32, String, String) {
+/// The arguments of `occlens --snapshot SNAPSHOT MODE… export --format occurrences_simple_csv
+/// --project 1 --out OUT`.
+fn export_args<'a>(snapshot: &'a Path, mode: &[&'a str], out: &'a Path) -> Vec<&'a str> {
     let mut args = vec!["--snapshot", snapshot.to_str().unwrap()];
     args.extend(mode);
     args.extend([
@@ -182,7 +183,12 @@ fn export_project_1(snapshot: &Path, mode: &[&str], out: &Path) -> (i32, String,
         "--out",
     ]);
     args.push(out.to_str().unwrap());
-    common::occlens_with(&args, &[])
+    args
+}
+
+/// That export, run to completion.
+fn export_project_1(snapshot: &Path, mode: &[&str], out: &Path) -> (i32, String, String) {
+    common::occlens_with(&export_args(snapshot, mode, out), &[])
 }
 
 const FULL_LIST: &str = "SELECT * FROM occurrence_list ORDER BY id";
@@ -249,21 +255,7 @@ fn a_killed_executor_never_leaves_a_partial_file() {
     let mut cluster = Cluster::start(2, &[]);
     let out = dir.path().join("list.csv");
     let mut export = Command::new(env!("CARGO_BIN_EXE_occlens"))
-        .args([
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--cluster",
-            &cluster.url,
-        ])
-        .args([
-            "export",
-            "--format",
-            "occurrences_simple_csv",
-            "--project",
-            "1",
-            "--out",
-        ])
-        .arg(&out)
+        .args(export_args(&snapshot, &["--cluster", &cluster.url], &out))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
