@@ -210,13 +210,12 @@ async fn write_csv(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
         w.write_record(&cells).map_err(err)
     })
     .await?;
-    for i in 0..invalid.rows.len() {
-        let r = invalid.row(i);
+    for (id, project, reason) in &invalid.rows {
         let cells = [
             "invalid".to_string(),
-            text(r.get("id")),
-            text(r.get("project_id")),
-            text(r.get("reason")),
+            text(Some(id)),
+            text(Some(project)),
+            invalid.reasons[*reason].clone(),
             String::new(),
             String::new(),
             String::new(),
