@@ -23,6 +23,15 @@ pub enum Error {
         expected: String,
     },
 
+    /// A view of `queries/` whose result does not have a column the Rust side reads.
+    #[error("view {view}: column {column}: expected {expected}, found {found}")]
+    ViewColumn {
+        view: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
+
     #[error("{0}")]
     Usage(String),
 

@@ -6,14 +6,15 @@ use crate::api::request::{ApiError, Request, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::occurrences::{self, Page};
 use crate::engine::related::{self, Related, RelatedFor};
-use crate::engine::rows::{Row, RowExt};
+use crate::engine::rows::RowExt;
+use crate::engine::typed::OccurrenceRow;
 use crate::engine::Engine;
 use crate::error::Result;
 
 /// A list or detail answer: the rows to shape, or Antenna's error.
 pub enum Answer {
     List(Page, Related),
-    Detail(Box<Row>, Related),
+    Detail(Box<OccurrenceRow>, Related),
     /// A page of algorithm ids (spec §5.8) and the total count.
     Algorithms(usize, Vec<i64>),
 }
@@ -111,7 +112,7 @@ impl Engine {
                 let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {
                     return Ok(Err(ApiError::not_found()));
                 };
-                if row.i64("project_id").is_none() && matches!(who, Requester::Superuser(_)) {
+                if row.project_id.is_none() && matches!(who, Requester::Superuser(_)) {
                     // Antenna's permission lookup crashes on a project-less occurrence.
                     return Ok(Err(ApiError::detail(
                         500,

@@ -12,6 +12,7 @@ use crate::api::request::Requester;
 use crate::engine::dims::Dims;
 use crate::engine::related::Related;
 use crate::engine::rows::{Row, RowExt};
+use crate::engine::typed::{ClassificationRow, DetectionRow, IdentificationRow, OccurrenceRow};
 use crate::engine::Config;
 use crate::render::json_text::{JsonSink, ValueTree};
 use crate::render::media::{capture_url, media_url, media_url_of};
@@ -82,7 +83,7 @@ impl<'a> Shaper<'a, ValueTree> {
     }
 
     /// A list item (§4.2), or with `rel.detail` a detail item (§4.3).
-    pub fn occurrence(&self, o: &Row, rel: &Related) -> Value {
+    pub fn occurrence(&self, o: &OccurrenceRow, rel: &Related) -> Value {
         let mut w = ValueTree::default();
         self.write_occurrence(&mut w, o, rel);
         w.finish()
@@ -149,8 +150,8 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         json!(self.perms(Kind::Envelope, None))
     }
 
-    fn ts(&self, w: &mut S, row: &Row, key: &str) {
-        w.opt_str(row.i64(key).map(|t| iso(t, self.cfg.time_zone)).as_deref());
+    fn ts(&self, w: &mut S, micros: Option<i64>) {
+        w.opt_str(micros.map(|t| iso(t, self.cfg.time_zone)).as_deref());
     }
 
     /// The nested object `what` of dimension row `id` (null when there is none).
@@ -224,27 +225,28 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
     }
 
     /// nested-classification shape.
-    fn classification(&self, w: &mut S, c: &Row) {
-        let id = c.i64("id").unwrap_or_default();
+    fn classification(&self, w: &mut S, c: &ClassificationRow, rel: &Related) {
+        let id = c.id.unwrap_or_default();
         w.begin_object();
         w.key("id").int(id);
         w.key("details");
         self.link(w, "classifications", id);
         w.key("taxon");
-        self.nested(w, Nested::Taxon, c.i64("taxon_id"));
-        w.key("score").value(val(c, "score"));
-        w.key("terminal").value(val(c, "terminal"));
+        self.nested(w, Nested::Taxon, c.taxon_id);
+        w.key("score").opt_float(c.score);
+        w.key("terminal").opt_bool(c.terminal);
         w.key("algorithm");
-        self.nested(w, Nested::AlgorithmFull, c.i64("algorithm_id"));
+        self.nested(w, Nested::AlgorithmFull, c.algorithm_id);
         w.key("applied_to");
-        match c.i64("applied_to_id") {
-            Some(p) if c.i64("applied_to_created_at").is_some() => {
+        let source = c.applied_to_id.and_then(|p| rel.applied_to.get(&p));
+        match source {
+            Some(source) if source.created_at.is_some() => {
                 w.begin_object();
-                w.key("id").int(p);
+                w.key("id").int(source.id.unwrap_or_default());
                 w.key("created_at");
-                self.ts(w, c, "applied_to_created_at");
+                self.ts(w, source.created_at);
                 w.key("algorithm");
-                self.nested(w, Nested::AlgorithmFull, c.i64("applied_to_algorithm_id"));
+                self.nested(w, Nested::AlgorithmFull, source.algorithm_id);
                 w.end_object();
             }
             _ => {
@@ -252,62 +254,56 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             }
         }
         w.key("created_at");
-        self.ts(w, c, "created_at");
+        self.ts(w, c.created_at);
         w.key("user_permissions").strs(&[]);
         w.end_object();
     }
 
     /// occurrence-identification shape.
-    fn identification(&self, w: &mut S, i: &Row) {
-        let id = i.i64("id").unwrap_or_default();
-        let own = self.who.user_id().is_some() && self.who.user_id() == i.i64("user_id");
+    fn identification(&self, w: &mut S, i: &IdentificationRow) {
+        let id = i.id.unwrap_or_default();
+        let own = self.who.user_id().is_some() && self.who.user_id() == i.user_id;
         let may_delete = own || matches!(self.who, Requester::Superuser(_));
         w.begin_object();
         w.key("id").int(id);
         w.key("details");
         self.link(w, "identifications", id);
         w.key("taxon");
-        self.nested(w, Nested::Taxon, i.i64("taxon_id"));
+        self.nested(w, Nested::Taxon, i.taxon_id);
         w.key("user");
-        self.nested(w, Nested::User, i.i64("user_id"));
-        w.key("withdrawn").value(val(i, "withdrawn"));
-        w.key("comment").value(val(i, "comment"));
+        self.nested(w, Nested::User, i.user_id);
+        w.key("withdrawn").opt_bool(i.withdrawn);
+        w.key("comment").opt_str(i.comment.as_deref());
         w.key("created_at");
-        self.ts(w, i, "created_at");
+        self.ts(w, i.created_at);
         let perms: &[&str] = if may_delete { &["delete"] } else { &[] };
         w.key("user_permissions").strs(perms);
         w.end_object();
     }
 
-    fn detection(&self, w: &mut S, d: &Row, rel: &Related, project: Option<i64>) {
+    fn detection(&self, w: &mut S, d: &DetectionRow, rel: &Related, project: Option<i64>) {
         let detail = rel.detail.as_ref().expect("detail relations");
-        let id = d.i64("id").unwrap_or_default();
+        let id = d.id.unwrap_or_default();
         w.begin_object();
         w.key("id").int(id);
         w.key("details");
         self.link(w, "detections", id);
-        w.key("timestamp").opt_str(
-            d.i64("timestamp")
-                .map(|t| iso(t, self.cfg.time_zone))
-                .as_deref(),
-        );
+        w.key("timestamp");
+        self.ts(w, d.timestamp);
         w.key("url")
-            .opt_str(media_url(d.str("path"), &self.cfg.media_url).as_deref());
+            .opt_str(media_url(d.path.as_deref(), &self.cfg.media_url).as_deref());
         w.key("capture");
-        match d
-            .i64("source_image_id")
-            .and_then(|c| detail.captures.get(&c))
-        {
-            Some(c) => {
-                let cid = c.i64("id").unwrap_or_default();
+        match d.capture_id {
+            Some(cid) => {
                 w.begin_object();
                 w.key("id").int(cid);
                 w.key("details");
                 self.link(w, "captures", cid);
-                let url = capture_url(c.str("public_base_url"), c.str("path").unwrap_or(""));
+                let path = d.capture_path.as_deref().unwrap_or("");
+                let url = capture_url(d.capture_public_base_url.as_deref(), path);
                 w.key("url").opt_str(url.as_deref());
-                w.key("width").value(val(c, "width"));
-                w.key("height").value(val(c, "height"));
+                w.key("width").opt_int(d.capture_width);
+                w.key("height").opt_int(d.capture_height);
                 w.key("user_permissions")
                     .strs(self.perms(Kind::Capture, project));
                 w.end_object();
@@ -319,11 +315,12 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.key("width").null();
         w.key("height").null();
         let bbox = d
-            .str("bbox")
+            .bbox
+            .as_deref()
             .and_then(|b| serde_json::from_str::<Value>(b).ok());
         w.key("bbox").value(&bbox.unwrap_or(Value::Null));
         w.key("occurrence");
-        match d.i64("occurrence_id") {
+        match d.occurrence_id {
             Some(o) => self.link(w, "occurrences", o),
             None => {
                 w.null();
@@ -333,7 +330,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         let classifications = detail.detection_classifications.get(&id);
         for c in classifications.into_iter().flatten() {
             if let Some(c) = rel.classifications.get(c) {
-                self.classification(w, c);
+                self.classification(w, c, rel);
             }
         }
         w.end_array();
@@ -343,28 +340,29 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
     }
 
     /// Write a list item (§4.2), or with `rel.detail` a detail item (§4.3), to `w`.
-    pub fn write_occurrence(&self, w: &mut S, o: &Row, rel: &Related) {
+    pub fn write_occurrence(&self, w: &mut S, o: &OccurrenceRow, rel: &Related) {
         let tz = self.cfg.time_zone;
-        let id = o.i64("id").unwrap_or_default();
-        let project = o.i64("project_id");
-        let classification = |cid: Option<i64>| cid.and_then(|c| rel.classifications.get(&c));
+        let id = o.id.unwrap_or_default();
+        let project = o.project_id;
         let identifications = rel.identifications.get(&id).map_or(&[][..], Vec::as_slice);
         let best_ident = o
-            .i64("best_identification_id")
-            .and_then(|b| identifications.iter().find(|i| i.i64("id") == Some(b)));
-        let best_pred = classification(o.i64("best_prediction_id"));
+            .best_identification_id
+            .and_then(|b| identifications.iter().find(|i| i.id == Some(b)));
+        let best_pred = o
+            .best_prediction_id
+            .and_then(|c| rel.classifications.get(&c));
         w.begin_object();
         w.key("id").int(id);
         w.key("details");
         self.link(w, "occurrences", id);
         w.key("event");
-        self.nested(w, Nested::Event, o.i64("event_id"));
+        self.nested(w, Nested::Event, o.event_id);
         w.key("deployment");
-        self.nested(w, Nested::Deployment, o.i64("deployment_id"));
+        self.nested(w, Nested::Deployment, o.deployment_id);
         let (first, time, duration) = (
-            o.i64("first_appearance_timestamp").map(|t| iso(t, tz)),
-            o.i64("first_appearance_time").map(time_of_day),
-            o.i64("duration"),
+            o.first_appearance_timestamp.map(|t| iso(t, tz)),
+            o.first_appearance_time.map(time_of_day),
+            o.duration,
         );
         let (first, time, duration) = if self.export {
             (
@@ -379,11 +377,10 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             .opt_str(first.as_deref());
         w.key("first_appearance_time").opt_str(time.as_deref());
         w.key("duration").opt_str(duration.as_deref());
-        w.key("duration_label")
-            .str(&duration_label(o.i64("duration")));
+        w.key("duration_label").str(&duration_label(o.duration));
         w.key("determination");
-        self.nested(w, Nested::Determination, o.i64("determination_id"));
-        w.key("detections_count").value(val(o, "detections_count"));
+        self.nested(w, Nested::Determination, o.determination_id);
+        w.key("detections_count").opt_int(o.detections_count);
         w.key("detection_images").begin_array();
         match &rel.detail {
             Some(d) => {
@@ -396,17 +393,18 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
                 }
             }
             None => {
-                if let Some(url) = media_url(o.str("cover_image_path"), &self.cfg.media_url) {
+                let cover = media_url(o.cover_image_path.as_deref(), &self.cfg.media_url);
+                if let Some(url) = cover {
                     w.str(&url);
                 }
             }
         }
         w.end_array();
         w.key("determination_score")
-            .value(val(o, "determination_score"));
+            .opt_float(o.determination_score);
         w.key("determination_details").begin_object();
         w.key("taxon");
-        self.nested(w, Nested::Taxon, o.i64("determination_id"));
+        self.nested(w, Nested::Taxon, o.determination_id);
         w.key("identification");
         match best_ident {
             Some(i) => self.identification(w, i),
@@ -416,22 +414,22 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         w.key("prediction");
         match (best_ident, best_pred) {
-            (None, Some(p)) => self.classification(w, p),
+            (None, Some(p)) => self.classification(w, p, rel),
             _ => {
                 w.null();
             }
         }
-        w.key("score").value(val(o, "determination_score"));
+        w.key("score").opt_float(o.determination_score);
         w.end_object();
         w.key("best_machine_prediction");
         match best_pred {
             Some(p) => {
                 w.begin_object();
                 w.key("taxon");
-                self.nested(w, Nested::Taxon, p.i64("taxon_id"));
+                self.nested(w, Nested::Taxon, p.taxon_id);
                 w.key("algorithm");
-                self.nested(w, Nested::AlgorithmShort, p.i64("algorithm_id"));
-                w.key("score").value(val(p, "score"));
+                self.nested(w, Nested::AlgorithmShort, p.algorithm_id);
+                w.key("score").opt_float(p.score);
                 w.end_object();
             }
             None => {
@@ -444,11 +442,11 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         w.end_array();
         w.key("created_at");
-        self.ts(w, o, "created_at");
+        self.ts(w, o.created_at);
         w.key("updated_at");
-        self.ts(w, o, "updated_at");
+        self.ts(w, o.updated_at);
         if let Some(d) = &rel.detail {
-            w.key("determination_id").value(val(o, "determination_id"));
+            w.key("determination_id").opt_int(o.determination_id);
             w.key("detections").begin_array();
             for det in d.detections.get(&id).into_iter().flatten() {
                 self.detection(w, det, rel, project);
@@ -457,7 +455,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             w.key("predictions").begin_array();
             let predictions = d.predictions.get(&id).into_iter().flatten();
             for c in predictions.filter_map(|c| rel.classifications.get(c)) {
-                self.classification(w, c);
+                self.classification(w, c, rel);
             }
             w.end_array();
         }

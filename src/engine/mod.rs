@@ -14,6 +14,7 @@ pub mod occurrences;
 pub mod related;
 pub mod resident;
 pub mod rows;
+pub mod typed;
 pub mod user_sql;
 
 use crate::error::Result;
@@ -178,6 +179,8 @@ impl Engine {
         }
         catalog::create_views(&ctx, config.time_zone, &skip, config.semantics).await?;
         trace("views created");
+        typed::check(&ctx).await?;
+        trace("typed views checked");
         let point = catalog::point_session(&ctx);
         let loading = {
             let ctx = ctx.clone();

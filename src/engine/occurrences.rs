@@ -2,6 +2,7 @@
 //! whatever the page size (the analogue of Antenna's query-count regression tests).
 
 use crate::engine::rows::{to_rows, Row, RowExt};
+use crate::engine::typed::{OccurrenceRow, ViewRow};
 use crate::error::Result;
 use datafusion::prelude::SessionContext;
 use std::collections::{BTreeSet, HashMap};
@@ -10,7 +11,7 @@ use std::sync::Arc;
 /// One page of `occurrence_list` rows and the total count.
 pub struct Page {
     pub count: usize,
-    pub rows: Vec<Row>,
+    pub rows: Vec<OccurrenceRow>,
 }
 
 tokio::task_local! {
@@ -158,23 +159,28 @@ pub fn rows_sql(ids: &[i64]) -> String {
 }
 
 /// The `occurrence_list` rows of `ids`, in the order of `ids`.
-pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Row>> {
+pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<OccurrenceRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut by_id: HashMap<i64, Row> = rows(ctx, &rows_sql(ids))
+    let mut by_id: HashMap<i64, OccurrenceRow> = list_rows(ctx, &rows_sql(ids))
         .await?
         .into_iter()
-        .filter_map(|r| Some((r.i64("id")?, r)))
+        .filter_map(|r| Some((r.id?, r)))
         .collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// The `occurrence_list` row the conditions select (a detail: they name its id), in one
 /// statement.
-pub async fn first_row(ctx: &SessionContext, where_clause: &str) -> Result<Option<Row>> {
+pub async fn first_row(ctx: &SessionContext, where_clause: &str) -> Result<Option<OccurrenceRow>> {
     let sql = format!("SELECT o.* FROM occurrence_list o WHERE {where_clause} LIMIT 1");
-    Ok(rows(ctx, sql).await?.into_iter().next())
+    Ok(list_rows(ctx, &sql).await?.into_iter().next())
+}
+
+/// The typed rows of `sql`, a selection of `occurrence_list`'s columns.
+async fn list_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<OccurrenceRow>> {
+    OccurrenceRow::decode_all(&batches(ctx, sql).await?, "occurrence_list")
 }
 
 /// The ids of a page, in its order.

@@ -8,8 +8,11 @@
 //! relation's view again.
 
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::{rows, select_ids};
-use crate::engine::rows::{Row, RowExt};
+use crate::engine::occurrences::select_ids;
+use crate::engine::typed::{
+    ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
+    ViewRow,
+};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use datafusion::arrow::array::AsArray;
@@ -25,9 +28,13 @@ use std::collections::{BTreeSet, HashMap};
 #[derive(Default)]
 pub struct Related {
     /// occurrence id -> identifications in output order
-    pub identifications: HashMap<i64, Vec<Row>>,
-    /// classification id -> `classification_detail` row
-    pub classifications: HashMap<i64, Row>,
+    pub identifications: HashMap<i64, Vec<IdentificationRow>>,
+    /// classification id -> its row (best predictions; for a detail also its detections'
+    /// classifications and its prediction candidates)
+    pub classifications: HashMap<i64, ClassificationRow>,
+    /// classification id -> the row of a classification some row above was applied to
+    /// (`applied_to_id`)
+    pub applied_to: HashMap<i64, ClassificationRow>,
     pub detail: Option<DetailRelated>,
 }
 
@@ -35,98 +42,36 @@ pub struct Related {
 pub struct DetailRelated {
     /// occurrence id -> detail image paths in output order
     pub images: HashMap<i64, Vec<String>>,
-    /// occurrence id -> detections in output order
-    pub detections: HashMap<i64, Vec<Row>>,
+    /// occurrence id -> detections (with their captures' columns) in output order
+    pub detections: HashMap<i64, Vec<DetectionRow>>,
     /// detection id -> classification ids in output order
     pub detection_classifications: HashMap<i64, Vec<i64>>,
     /// occurrence id -> prediction (classification) ids in output order
     pub predictions: HashMap<i64, Vec<i64>>,
-    /// capture id -> capture row
-    pub captures: HashMap<i64, Row>,
 }
 
-fn group(rows: Vec<Row>, key: &str) -> HashMap<i64, Vec<Row>> {
-    let mut map: HashMap<i64, Vec<Row>> = HashMap::new();
-    for r in rows {
-        if let Some(k) = r.i64(key) {
-            map.entry(k).or_default().push(r);
-        }
-    }
-    map
-}
-
-/// The columns of `classification_detail`, as `occurrence_list` holds them for the best
-/// prediction (`best_prediction_<column>`).
-const DETAIL_COLUMNS: [&str; 7] = [
-    "created_at",
-    "score",
-    "terminal",
-    "algorithm_id",
-    "taxon_id",
-    "detection_id",
-    "applied_to_id",
-];
-
-/// A row of `columns` taken from `r`'s columns named `{prefix}{column}` (NULL when absent),
-/// with `id`; `keys` are those names.
-fn prefixed(r: &Row, id: i64, keys: &[String], columns: &[&str]) -> Row {
-    let mut row = Row::new();
-    row.insert("id".into(), id.into());
-    for (key, column) in keys.iter().zip(columns) {
-        let value = r.get(key).cloned();
-        row.insert((*column).into(), value.unwrap_or(serde_json::Value::Null));
-    }
-    row
-}
-
-/// `{prefix}{column}` for each of `columns`.
-fn prefix(prefix: &str, columns: &[&str]) -> Vec<String> {
-    columns.iter().map(|c| format!("{prefix}{c}")).collect()
-}
-
-/// The best predictions of `occurrences` (their `occurrence_list` rows) as
-/// `classification_detail` rows, from the columns the list view carries.
-fn best_rows(occurrences: &[Row]) -> HashMap<i64, Row> {
-    let keys = prefix("best_prediction_", &DETAIL_COLUMNS);
-    occurrences
-        .iter()
-        .filter_map(|o| {
-            let id = o.i64("best_prediction_id")?;
-            Some((id, prefixed(o, id, &keys, &DETAIL_COLUMNS)))
-        })
-        .collect()
-}
-
-/// `by_id` with, on each row applied to another classification (`applied_to_id`), that
-/// source's created_at and algorithm (`applied_to_created_at`, `applied_to_algorithm_id`),
-/// read by id in one statement when there is any.
-async fn with_applied_to(
+/// The rows of `classifications` applied to another classification, that source's row
+/// (`classification_detail`), read by id in one statement when there is any.
+async fn applied_to(
     ctx: &SessionContext,
-    mut by_id: HashMap<i64, Row>,
-) -> Result<HashMap<i64, Row>> {
-    let select = |ids: &mut dyn Iterator<Item = i64>| {
-        select_ids("SELECT * FROM classification_detail", "id", ids, "")
-    };
-    let applied: BTreeSet<i64> = by_id
+    classifications: &HashMap<i64, ClassificationRow>,
+) -> Result<HashMap<i64, ClassificationRow>> {
+    let applied: BTreeSet<i64> = classifications
         .values()
-        .filter_map(|r| r.i64("applied_to_id"))
+        .filter_map(|r| r.applied_to_id)
         .collect();
-    if !applied.is_empty() {
-        let sources: HashMap<i64, Row> = rows(ctx, &select(&mut applied.into_iter()))
-            .await?
-            .into_iter()
-            .filter_map(|r| Some((r.i64("id")?, r)))
-            .collect();
-        for row in by_id.values_mut() {
-            if let Some(source) = row.i64("applied_to_id").and_then(|p| sources.get(&p)) {
-                let (created, algorithm) =
-                    (source["created_at"].clone(), source["algorithm_id"].clone());
-                row.insert("applied_to_created_at".into(), created);
-                row.insert("applied_to_algorithm_id".into(), algorithm);
-            }
-        }
+    if applied.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(by_id)
+    let view = "classification_detail";
+    let sql = select_ids(&format!("SELECT * FROM {view}"), "id", applied, "");
+    let rows = ClassificationRow::decode_all(&batches(ctx, &sql).await?, view)?;
+    Ok(rows.into_iter().filter_map(|r| Some((r.id?, r))).collect())
+}
+
+async fn batches(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    crate::engine::occurrences::record(sql);
+    Ok(ctx.sql(sql).await?.collect().await?)
 }
 
 /// Which response the related rows are for.
@@ -161,19 +106,19 @@ impl RelatedFor {
     }
 }
 
-/// The rows of each relation of `shape` (in [`RelatedFor::relations`] order) for some
-/// occurrences, each ordered by occurrence then its own order.
-pub type Fetched = Vec<Vec<Row>>;
+/// The record batches of each relation of a shape (in [`RelatedFor::relations`] order) for
+/// some occurrences, each ordered by occurrence then its own order.
+pub type Fetched = Vec<Vec<RecordBatch>>;
 
 /// Fetch the related rows of `occurrences` with one statement per relation, whatever their
 /// number (list: identifications and classifications; detail and export add images,
-/// detections, their classifications, predictions and captures).
+/// detections with their captures, their classifications, and predictions).
 pub async fn related(
     ctx: &SessionContext,
-    occurrences: &[Row],
+    occurrences: &[OccurrenceRow],
     shape: RelatedFor,
 ) -> Result<Related> {
-    let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.i64("id")).collect();
+    let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.id).collect();
     // One wave of statements, all by occurrence id; then, only when some classification was
     // applied to another, that source by id.
     let statements = shape.relations().iter().map(|(view, order)| {
@@ -183,66 +128,114 @@ pub async fn related(
             occ_ids.iter().copied(),
             &format!("occurrence_id, {order}"),
         );
-        async move { rows(ctx, &sql).await }
+        async move { batches(ctx, &sql).await }
     });
     let fetched = futures::future::try_join_all(statements).await?;
-    assemble(ctx, occurrences, fetched).await
+    assemble(ctx, occurrences, fetched, shape).await
 }
 
-/// Group `fetched` (the rows of every relation of one shape) for `occurrences`.
+/// The typed rows of one shape's relations.
+#[derive(Default)]
+struct Decoded {
+    identifications: Vec<IdentificationRow>,
+    images: Vec<ImageRow>,
+    detections: Vec<DetectionRow>,
+    predictions: Vec<(OccurrenceKey, ClassificationRow)>,
+    detection_classifications: Vec<ClassificationRow>,
+}
+
+/// Decode `fetched`, each relation on a thread of its own.
+fn decode(fetched: &Fetched, shape: RelatedFor) -> Result<Decoded> {
+    let views = shape.relations();
+    let at = |i: usize| {
+        (
+            fetched.get(i).map_or(&[][..], Vec::as_slice),
+            views.get(i).map_or("", |v| v.0),
+        )
+    };
+    std::thread::scope(|scope| {
+        let (b, v) = at(0);
+        let identifications = scope.spawn(move || IdentificationRow::decode_all(b, v));
+        let (b, v) = at(1);
+        let images = scope.spawn(move || ImageRow::decode_all(b, v));
+        let (b, v) = at(2);
+        let detections = scope.spawn(move || DetectionRow::decode_all(b, v));
+        let (b, v) = at(3);
+        let predictions = scope.spawn(move || -> Result<_> {
+            let keys = OccurrenceKey::decode_all(b, v)?;
+            Ok(keys
+                .into_iter()
+                .zip(ClassificationRow::decode_all(b, v)?)
+                .collect())
+        });
+        let (b, v) = at(4);
+        let detection_classifications = scope.spawn(move || ClassificationRow::decode_all(b, v));
+        let join = "decoding does not panic";
+        Ok(Decoded {
+            identifications: identifications.join().expect(join)?,
+            images: images.join().expect(join)?,
+            detections: detections.join().expect(join)?,
+            predictions: predictions.join().expect(join)?,
+            detection_classifications: detection_classifications.join().expect(join)?,
+        })
+    })
+}
+
+/// Group `fetched` (the record batches of every relation of `shape`) for `occurrences`.
 pub async fn assemble(
     ctx: &SessionContext,
-    occurrences: &[Row],
+    occurrences: &[OccurrenceRow],
     fetched: Fetched,
+    shape: RelatedFor,
 ) -> Result<Related> {
-    let mut fetched = fetched.into_iter();
-    let identifications = group(fetched.next().unwrap_or_default(), "occurrence_id");
-    let mut classifications = best_rows(occurrences);
-    let (Some(images), Some(detections), Some(preds), Some(det_cls)) = (
-        fetched.next(),
-        fetched.next(),
-        fetched.next(),
-        fetched.next(),
-    ) else {
-        return Ok(Related {
-            identifications,
-            classifications: with_applied_to(ctx, classifications).await?,
-            detail: None,
-        });
-    };
-    let mut d = DetailRelated::default();
-    for r in images {
-        if let (Some(o), Some(p)) = (r.i64("occurrence_id"), r.str("path")) {
-            d.images.entry(o).or_default().push(p.to_string());
+    let decoded = decode(&fetched, shape)?;
+    drop(fetched);
+    let mut identifications: HashMap<i64, Vec<IdentificationRow>> = HashMap::new();
+    for r in decoded.identifications {
+        if let Some(o) = r.occurrence_id {
+            identifications.entry(o).or_default().push(r);
         }
     }
-    // Classification rows (detections' and prediction candidates') carry the columns of
-    // `classification_detail`: kept whole, keyed by id.
-    for r in det_cls {
-        if let (Some(det), Some(id)) = (r.i64("detection_id"), r.i64("id")) {
-            d.detection_classifications.entry(det).or_default().push(id);
-            classifications.insert(id, r);
+    let mut classifications: HashMap<i64, ClassificationRow> = occurrences
+        .iter()
+        .filter_map(|o| {
+            let best = o.best_prediction()?;
+            Some((best.id?, best))
+        })
+        .collect();
+    let detail = (shape != RelatedFor::List).then(|| {
+        let mut d = DetailRelated::default();
+        for r in decoded.images {
+            if let (Some(o), Some(p)) = (r.occurrence_id, r.path) {
+                d.images.entry(o).or_default().push(p);
+            }
         }
-    }
-    for r in preds {
-        if let (Some(o), Some(id)) = (r.i64("occurrence_id"), r.i64("id")) {
-            d.predictions.entry(o).or_default().push(id);
-            classifications.insert(id, r);
+        // Classification rows (detections' and prediction candidates') carry the columns of
+        // `classification_detail`: kept whole, keyed by id.
+        for r in decoded.detection_classifications {
+            if let (Some(det), Some(id)) = (r.detection_id, r.id) {
+                d.detection_classifications.entry(det).or_default().push(id);
+                classifications.insert(id, r);
+            }
         }
-    }
-    let columns = ["path", "public_base_url", "width", "height"];
-    let keys = prefix("capture_", &columns);
-    for r in &detections {
-        if let Some(capture) = r.i64("capture_id") {
-            d.captures
-                .insert(capture, prefixed(r, capture, &keys, &columns));
+        for (key, r) in decoded.predictions {
+            if let (Some(o), Some(id)) = (key.occurrence_id, r.id) {
+                d.predictions.entry(o).or_default().push(id);
+                classifications.insert(id, r);
+            }
         }
-    }
-    d.detections = group(detections, "occurrence_id");
+        for r in decoded.detections {
+            if let Some(o) = r.occurrence_id {
+                d.detections.entry(o).or_default().push(r);
+            }
+        }
+        d
+    });
     Ok(Related {
+        applied_to: applied_to(ctx, &classifications).await?,
         identifications,
-        classifications: with_applied_to(ctx, classifications).await?,
-        detail: Some(d),
+        classifications,
+        detail,
     })
 }
 
@@ -276,8 +269,8 @@ impl RelatedStreams {
 
     /// The record batches of every relation for `occurrences`, the export's next rows
     /// (ascending id, after every earlier call's).
-    pub async fn fetch(&mut self, occurrences: &[Row]) -> Result<Vec<Vec<RecordBatch>>> {
-        let last = occurrences.iter().filter_map(|r| r.i64("id")).max();
+    pub async fn fetch(&mut self, occurrences: &[OccurrenceRow]) -> Result<Fetched> {
+        let last = occurrences.iter().filter_map(|r| r.id).max();
         let mut batches = Vec::with_capacity(self.cursors.len());
         for cursor in &mut self.cursors {
             batches.push(match last {
@@ -335,7 +328,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::rows::to_rows;
+    use crate::engine::rows::{to_rows, RowExt};
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::physical_plan::stream::RecordBatchStreamAdapter;

@@ -6,7 +6,7 @@
 use crate::api::request::Requester;
 use crate::api::shape::Shaper;
 use crate::engine::related::{assemble, RelatedFor, RelatedStreams};
-use crate::engine::rows::{to_rows_each, Row};
+use crate::engine::typed::{OccurrenceRow, ViewRow};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::render::json_text::{JsonSink, JsonText};
@@ -154,11 +154,10 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
         &self,
         engine: &Engine,
         related: &mut RelatedStreams,
-        rows: &[Row],
+        rows: &[OccurrenceRow],
     ) -> Result<Vec<Arc<[u8]>>> {
-        let batches = related.fetch(rows).await?;
-        let fetched = to_rows_each(&batches)?;
-        let rel = assemble(&engine.point, rows, fetched).await?;
+        let fetched = related.fetch(rows).await?;
+        let rel = assemble(&engine.point, rows, fetched, self.related).await?;
         Ok(in_parallel(rows, |r| {
             let mut w = S::default();
             self.shaper.write_occurrence(&mut w, r, &rel);
@@ -189,16 +188,9 @@ fn take(batches: &mut Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
     taken
 }
 
-/// The rows of `batches`, in order, decoded on up to as many threads as there are cores.
-fn decode(batches: &[RecordBatch]) -> Result<Vec<Row>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut rest = batches.to_vec();
-    let per = rows_in(&rest).div_ceil(threads).max(1);
-    let mut parts = Vec::new();
-    while !rest.is_empty() {
-        parts.push(take(&mut rest, per));
-    }
-    Ok(to_rows_each(&parts)?.concat())
+/// The `occurrence_list` rows of `batches`, in order.
+fn decode(batches: &[RecordBatch]) -> Result<Vec<OccurrenceRow>> {
+    OccurrenceRow::decode_all(batches, "occurrence_list")
 }
 
 /// Write `texts` (objects following `written` others) one per line or framed as Antenna's
@@ -229,7 +221,10 @@ fn emit(
 }
 
 /// `f` of every row, in order, computed on up to as many threads as there are cores.
-fn in_parallel(rows: &[Row], f: impl Fn(&Row) -> Arc<[u8]> + Sync) -> Vec<Arc<[u8]>> {
+fn in_parallel(
+    rows: &[OccurrenceRow],
+    f: impl Fn(&OccurrenceRow) -> Arc<[u8]> + Sync,
+) -> Vec<Arc<[u8]>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || rows.len() < 2 * BATCH {
         return rows.iter().map(&f).collect();

@@ -39,6 +39,20 @@ pub trait JsonSink: Default {
         }
     }
 
+    fn opt_float(&mut self, v: Option<f64>) -> &mut Self {
+        match v {
+            Some(v) => self.float(v),
+            None => self.null(),
+        }
+    }
+
+    fn opt_bool(&mut self, v: Option<bool>) -> &mut Self {
+        match v {
+            Some(v) => self.bool(v),
+            None => self.null(),
+        }
+    }
+
     fn opt_str(&mut self, v: Option<&str>) -> &mut Self {
         match v {
             Some(v) => self.str(v),

@@ -112,9 +112,9 @@ impl<S: JsonSink> Shaper<'_, S> {
         w.key("category_count")
             .opt_int(category_count.map(|n| n as i64));
         w.key("created_at");
-        self.ts(w, &a, "created_at");
+        self.ts(w, a.i64("created_at"));
         w.key("updated_at");
-        self.ts(w, &a, "updated_at");
+        self.ts(w, a.i64("updated_at"));
         w.key("user_permissions")
             .strs(self.perms(Kind::Algorithm, None));
         w.end_object();
@@ -133,9 +133,9 @@ impl<S: JsonSink> Shaper<'_, S> {
             w.key(k).value(val(&a, k));
         }
         w.key("created_at");
-        self.ts(w, &a, "created_at");
+        self.ts(w, a.i64("created_at"));
         w.key("updated_at");
-        self.ts(w, &a, "updated_at");
+        self.ts(w, a.i64("updated_at"));
         w.key("user_permissions")
             .strs(self.perms(Kind::Algorithm, None));
         w.end_object();
