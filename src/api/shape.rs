@@ -20,8 +20,8 @@ use crate::render::timefmt::{
     duration_iso, duration_label, duration_seconds, iso, millis, time_of_day,
 };
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// What a requester may do with an object, by kind (spec §4.5).
 #[derive(Clone, Copy)]
@@ -57,7 +57,9 @@ pub struct Shaper<'a, S: JsonSink = ValueTree> {
     /// The `occurrences_api_json` export variant (spec §6.2): export image rule, Django
     /// encoder text for annotations, no top-level `user_permissions`.
     export: bool,
-    rendered: Mutex<HashMap<(Nested, i64), S::Rendered>>,
+    /// Nested objects rendered so far (a shaper is used by one thread at a time: an export
+    /// makes one per thread).
+    rendered: RefCell<HashMap<(Nested, i64), S::Rendered>>,
 }
 
 /// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
@@ -111,7 +113,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             cfg,
             who,
             export,
-            rendered: Mutex::default(),
+            rendered: RefCell::default(),
         }
     }
 
@@ -160,24 +162,15 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             w.null();
             return;
         };
-        let cached = self
-            .rendered
-            .lock()
-            .expect("not poisoned")
-            .get(&(what, id))
-            .cloned();
-        let done = match cached {
-            Some(done) => done,
-            None => {
-                let mut t = S::default();
-                self.render(&mut t, what, id);
-                let done = t.finish();
-                let mut rendered = self.rendered.lock().expect("not poisoned");
-                rendered.insert((what, id), done.clone());
-                done
-            }
-        };
+        if let Some(done) = self.rendered.borrow().get(&(what, id)) {
+            w.rendered(done);
+            return;
+        }
+        let mut t = S::default();
+        self.render(&mut t, what, id);
+        let done = t.finish();
         w.rendered(&done);
+        self.rendered.borrow_mut().insert((what, id), done);
     }
 
     fn render(&self, w: &mut S, what: Nested, id: i64) {

@@ -5,17 +5,17 @@
 
 use crate::api::request::Requester;
 use crate::api::shape::Shaper;
-use crate::engine::related::{assemble, RelatedFor, RelatedStreams};
+use crate::engine::related::{assemble, Related, RelatedFor, RelatedStreams};
 use crate::engine::typed::{OccurrenceRow, ViewRow};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::render::json_text::{JsonSink, JsonText};
+use crate::render::json_text::JsonText;
 use crate::render::pyfmt::{PythonDumps, PythonFloats};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
+use serde_json::ser::Formatter;
 use std::io::Write;
-use std::sync::Arc;
 
 const BATCH: usize = 100;
 /// Occurrences whose related rows are fetched together (a multiple of BATCH).
@@ -44,21 +44,24 @@ pub async fn write<W: Write + Send + 'static>(
         .await?;
     let dims = engine.dims().await?;
     let cfg = &engine.config;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     match framing {
         Framing::Antenna => {
             let who = Requester::Anonymous;
-            let shaper = Shaper::<JsonText<PythonDumps>>::new(dims, cfg, &who, true);
             let items = Items {
-                shaper: &shaper,
+                shapers: (0..threads)
+                    .map(|_| Shaper::<JsonText<PythonDumps>>::new(dims, cfg, &who, true))
+                    .collect(),
                 related: RelatedFor::Export,
                 lines: false,
             };
             items.write(engine, project, stream, out, progress).await
         }
         Framing::Lines(related, who) => {
-            let shaper = Shaper::<JsonText<PythonFloats>>::new(dims, cfg, who, false);
             let items = Items {
-                shaper: &shaper,
+                shapers: (0..threads)
+                    .map(|_| Shaper::<JsonText<PythonFloats>>::new(dims, cfg, who, false))
+                    .collect(),
                 related: *related,
                 lines: true,
             };
@@ -67,40 +70,45 @@ pub async fn write<W: Write + Send + 'static>(
     }
 }
 
-/// The objects of an export, shaped by `shaper` and framed as lines or as Antenna's file.
-struct Items<'a, S: JsonSink> {
-    shaper: &'a Shaper<'a, S>,
+/// The objects of an export, shaped by one shaper per thread and framed as lines or as
+/// Antenna's file.
+struct Items<'a, F: Formatter + Copy + Default + Send + Sync> {
+    shapers: Vec<Shaper<'a, JsonText<F>>>,
     related: RelatedFor,
     lines: bool,
 }
 
-impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
+/// A chunk's objects as framed text, one buffer per shaping thread, in order.
+type Framed = Vec<Vec<u8>>;
+
+impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
     async fn write<W: Write + Send + 'static>(
-        &self,
+        mut self,
         engine: &Engine,
         project: i64,
         stream: SendableRecordBatchStream,
         out: W,
         progress: &dyn Fn(u64),
     ) -> Result<(u64, W)> {
-        // The writer: objects arrive in order, in chunks, at most two chunks ahead of it.
-        let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<Arc<[u8]>>>(2);
+        // The writer: text arrives in order, in chunks, at most two chunks ahead of it.
+        let (chunks, received) = std::sync::mpsc::sync_channel::<Framed>(2);
         let lines = self.lines;
         let writer = std::thread::spawn(move || {
             let mut out = out;
-            let result = (|| -> Result<u64> {
+            let result = (|| -> Result<()> {
                 let io = |e| Error::io("export", e);
                 if !lines {
                     out.write_all(b"[").map_err(io)?;
                 }
-                let mut written = 0;
                 for texts in received {
-                    written = emit(lines, &texts, &mut out, written)?;
+                    for text in texts {
+                        out.write_all(&text).map_err(io)?;
+                    }
                 }
                 if !lines {
                     out.write_all(b"]").map_err(io)?;
                 }
-                Ok(written)
+                Ok(())
             })();
             (out, result)
         });
@@ -111,58 +119,145 @@ impl<S: JsonSink<Rendered = Arc<[u8]>> + Send> Items<'_, S> {
             .map_err(|e| Error::Query(format!("export writer: {e}")))?
             .map_err(|_| Error::Query("export writer: panicked".into()))?;
         // The writer's own error (e.g. a full disk) is the cause when both failed.
-        let written = written?;
-        made?;
-        Ok((written, out))
+        written?;
+        Ok((made?, out))
     }
 
-    /// Make the objects, chunk by chunk, and send them to the writer.
+    /// Make the objects, chunk by chunk, and send them to the writer; the number made. The
+    /// next chunk's rows are read and grouped (a task of their own) while this one is shaped.
     async fn make(
-        &self,
+        &mut self,
         engine: &Engine,
         project: i64,
-        mut stream: SendableRecordBatchStream,
-        chunks: &std::sync::mpsc::SyncSender<Vec<Arc<[u8]>>>,
+        stream: SendableRecordBatchStream,
+        chunks: &std::sync::mpsc::SyncSender<Framed>,
         progress: &dyn Fn(u64),
-    ) -> Result<()> {
-        let mut related = RelatedStreams::open(engine, project, self.related).await?;
-        let mut pending: Vec<RecordBatch> = Vec::new();
+    ) -> Result<u64> {
+        let related = RelatedStreams::open(engine, project, self.related).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let producer = Producer {
+            stream,
+            related,
+            ctx: engine.point.clone(),
+            shape: self.related,
+        };
+        let producer = AbortOnDrop(tokio::spawn(producer.run(tx)));
         let mut made = 0u64;
-        let mut send = |texts: Vec<Arc<[u8]>>| {
-            made += texts.len() as u64;
+        while let Some(chunk) = rx.recv().await {
+            let (rows, rel) = chunk?;
+            let framed = self.shape(&rows, &rel, made);
+            made += rows.len() as u64;
             progress(made);
             // A closed channel: the writer stopped on an error, which it reports.
-            chunks.send(texts).is_ok()
-        };
-        while let Some(batch) = stream.next().await {
-            pending.push(batch?);
-            while rows_in(&pending) >= CHUNK {
-                let chunk = decode(&take(&mut pending, CHUNK))?;
-                if !send(self.chunk(engine, &mut related, &chunk).await?) {
-                    return Ok(());
-                }
+            if chunks.send(framed).is_err() {
+                break;
             }
         }
-        let last = decode(&pending)?;
-        send(self.chunk(engine, &mut related, &last).await?);
-        Ok(())
+        drop(producer);
+        Ok(made)
     }
 
-    /// The objects of `rows` (a chunk of CHUNK occurrences, after every earlier chunk's), with
-    /// their related rows, made on every core.
-    async fn chunk(
-        &self,
-        engine: &Engine,
-        related: &mut RelatedStreams,
-        rows: &[OccurrenceRow],
-    ) -> Result<Vec<Arc<[u8]>>> {
-        let fetched = related.fetch(rows).await?;
-        let rel = assemble(&engine.point, rows, fetched, self.related).await?;
-        Ok(in_parallel(rows, |r| {
-            let mut w = S::default();
-            self.shaper.write_occurrence(&mut w, r, &rel);
-            w.finish()
-        }))
+    /// The framed text of `rows` (the objects following `before` others), with their related
+    /// rows `rel`, made on every core.
+    fn shape(&mut self, rows: &[OccurrenceRow], rel: &Related, before: u64) -> Framed {
+        let lines = self.lines;
+        let per = rows.len().div_ceil(self.shapers.len()).max(BATCH);
+        let frame = |shaper: &Shaper<JsonText<F>>, part: &[OccurrenceRow], first: u64| {
+            let mut w = JsonText::<F>::appending_to(Vec::with_capacity(part.len() * 4096));
+            for (k, row) in (first..).zip(part) {
+                w.raw(separator(lines, k));
+                shaper.write_occurrence(&mut w, row, rel);
+            }
+            w.into_buffer()
+        };
+        if rows.len() < 2 * BATCH || self.shapers.len() < 2 {
+            return vec![frame(&self.shapers[0], rows, before)];
+        }
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = rows
+                .chunks(per)
+                .zip(self.shapers.iter_mut())
+                .enumerate()
+                .map(|(i, (part, shaper))| {
+                    let first = before + (i * per) as u64;
+                    let frame = &frame;
+                    scope.spawn(move || frame(shaper, part, first))
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|h| h.join().expect("shaping does not panic"))
+                .collect()
+        })
+    }
+}
+
+/// Reads an export's occurrences in chunks of CHUNK with their related rows, grouped.
+struct Producer {
+    stream: SendableRecordBatchStream,
+    related: RelatedStreams,
+    ctx: datafusion::prelude::SessionContext,
+    shape: RelatedFor,
+}
+
+type Chunk = Result<(Vec<OccurrenceRow>, Related)>;
+
+impl Producer {
+    /// Send every chunk (an error ends the chunks) until the receiver is dropped.
+    async fn run(mut self, tx: tokio::sync::mpsc::Sender<Chunk>) {
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut done = false;
+        while !done {
+            let chunk = match self.stream.next().await {
+                Some(Ok(batch)) => {
+                    pending.push(batch);
+                    if rows_in(&pending) < CHUNK {
+                        continue;
+                    }
+                    take(&mut pending, CHUNK)
+                }
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+                None => {
+                    done = true;
+                    std::mem::take(&mut pending)
+                }
+            };
+            let made = self.chunk(&chunk).await;
+            let failed = made.is_err();
+            if tx.send(made).await.is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    async fn chunk(&mut self, batches: &[RecordBatch]) -> Chunk {
+        let rows = OccurrenceRow::decode_all(batches, "occurrence_list")?;
+        let fetched = self.related.fetch(&rows).await?;
+        let rel = assemble(&self.ctx, &rows, fetched, self.shape).await?;
+        Ok((rows, rel))
+    }
+}
+
+/// A task aborted when its handle is dropped (an export that stops early stops reading).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What precedes object `k` (0-based) of an export: in lines, the previous line's end; in
+/// Antenna's file, `", "` inside a batch of BATCH and `",\n"` between batches.
+fn separator(lines: bool, k: u64) -> &'static [u8] {
+    match (lines, k) {
+        (true, 0) | (false, 0) => b"",
+        (true, _) => b"\n",
+        (false, k) if k % BATCH as u64 == 0 => b",\n",
+        (false, _) => b", ",
     }
 }
 
@@ -186,58 +281,4 @@ fn take(batches: &mut Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
         }
     }
     taken
-}
-
-/// The `occurrence_list` rows of `batches`, in order.
-fn decode(batches: &[RecordBatch]) -> Result<Vec<OccurrenceRow>> {
-    OccurrenceRow::decode_all(batches, "occurrence_list")
-}
-
-/// Write `texts` (objects following `written` others) one per line or framed as Antenna's
-/// file, in batches of BATCH; the count written after them.
-fn emit(
-    lines: bool,
-    texts: &[Arc<[u8]>],
-    out: &mut (dyn Write + Send),
-    written: u64,
-) -> Result<u64> {
-    let io = |e| Error::io("export", e);
-    let mut written = written;
-    for batch in texts.chunks(BATCH) {
-        if lines {
-            for text in batch {
-                out.write_all(text).map_err(io)?;
-                out.write_all(b"\n").map_err(io)?;
-            }
-        } else {
-            if written > 0 {
-                out.write_all(b",\n").map_err(io)?;
-            }
-            out.write_all(&batch.join(&b", "[..])).map_err(io)?;
-        }
-        written += batch.len() as u64;
-    }
-    Ok(written)
-}
-
-/// `f` of every row, in order, computed on up to as many threads as there are cores.
-fn in_parallel(
-    rows: &[OccurrenceRow],
-    f: impl Fn(&OccurrenceRow) -> Arc<[u8]> + Sync,
-) -> Vec<Arc<[u8]>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || rows.len() < 2 * BATCH {
-        return rows.iter().map(&f).collect();
-    }
-    let per = rows.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = rows
-            .chunks(per)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<Arc<[u8]>>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("shaping does not panic"))
-            .collect()
-    })
 }

@@ -79,6 +79,29 @@ pub struct JsonText<F> {
     open: Vec<(bool, bool)>,
 }
 
+impl<F: Formatter + Copy + Default> JsonText<F> {
+    /// JSON text appended to `buf` (an export writes many objects into one buffer).
+    pub fn appending_to(buf: Vec<u8>) -> Self {
+        JsonText {
+            buf,
+            f: F::default(),
+            open: Vec::new(),
+        }
+    }
+
+    /// `bytes` appended as they are, between top-level values (an export's separators).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        debug_assert!(self.open.is_empty(), "raw bytes inside a JSON container");
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The buffer, with every value written (every container closed).
+    pub fn into_buffer(self) -> Vec<u8> {
+        debug_assert!(self.open.is_empty(), "unclosed JSON container");
+        self.buf
+    }
+}
+
 impl<F: Formatter + Copy> JsonText<F> {
     fn fmt(&self) -> F {
         self.f

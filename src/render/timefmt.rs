@@ -34,6 +34,33 @@ mod range_tests {
         let _ = super::iso(i64::MIN, chrono_tz::America::New_York);
         assert_eq!(super::iso(0, tokyo), "1970-01-01T09:00:00");
     }
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_percent_y() {
+        let utc = chrono_tz::UTC;
+        let year = 31_556_952_000_000i64; // an average Gregorian year, in microseconds
+        for us in [
+            -62_135_596_800_000_000 - 1,
+            -1,
+            0,
+            1,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+        ]
+        .into_iter()
+        .chain((-3000..300).map(|k| k * 37 * year / 10))
+        {
+            let chrono = super::local(us, utc).format("%Y-%m-%d").to_string();
+            assert!(
+                super::iso(us, utc).starts_with(&format!("{chrono}T")),
+                "{us}"
+            );
+        }
+        assert_eq!(
+            super::iso(-62_135_596_800_000_001, utc),
+            "0000-12-31T23:59:59.999999"
+        );
+    }
 }
 
 fn fraction(micros: u32) -> String {
@@ -52,9 +79,13 @@ pub fn iso(us: i64, tz: Tz) -> String {
 /// The same with another separator (`' '` is Python's `str(datetime)`).
 pub fn iso_sep(us: i64, tz: Tz, sep: char) -> String {
     let t = local(us, tz);
+    // chrono's `%Y` pads years 0..=9999 to four digits and signs the others.
+    let date = match t.year() {
+        y @ 0..=9999 => format!("{y:04}-{:02}-{:02}", t.month(), t.day()),
+        _ => t.format("%Y-%m-%d").to_string(),
+    };
     format!(
-        "{}{sep}{:02}:{:02}:{:02}{}",
-        t.format("%Y-%m-%d"),
+        "{date}{sep}{:02}:{:02}:{:02}{}",
         t.hour(),
         t.minute(),
         t.second(),
