@@ -34,8 +34,11 @@ async fn ndjson_lines_are_the_api_objects() {
             .await
             .unwrap();
         assert_eq!(rows, 2);
-        let lines: Vec<Value> = String::from_utf8(out)
-            .unwrap()
+        let text = String::from_utf8(out).unwrap();
+        // One object per line, each line ended (the last one too).
+        assert_eq!(text.matches('\n').count(), 2, "{text}");
+        assert!(text.ends_with("}\n"), "{text}");
+        let lines: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 /// What a requester may do with an object, by kind (spec §4.5).
 #[derive(Clone, Copy)]
-enum Kind {
+enum Object {
     Envelope,
     Occurrence,
     Event,
@@ -124,7 +124,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         ));
     }
 
-    fn perms(&self, kind: Kind, project: Option<i64>) -> &'static [&'static str] {
+    fn perms(&self, kind: Object, project: Option<i64>) -> &'static [&'static str] {
         let member = match (self.who, project) {
             (Requester::User(u), Some(p)) => {
                 self.dims.memberships.contains(&(*u, p))
@@ -133,23 +133,25 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             _ => false,
         };
         match (self.who, kind) {
-            (Requester::Superuser(_), Kind::Envelope) => &["create"],
-            (Requester::Superuser(_), Kind::Occurrence) => &["update"],
-            (Requester::Superuser(_), Kind::Deployment) => &["update", "regroup", "delete", "sync"],
-            (Requester::Superuser(_), Kind::Capture) => {
+            (Requester::Superuser(_), Object::Envelope) => &["create"],
+            (Requester::Superuser(_), Object::Occurrence) => &["update"],
+            (Requester::Superuser(_), Object::Deployment) => {
+                &["update", "regroup", "delete", "sync"]
+            }
+            (Requester::Superuser(_), Object::Capture) => {
                 &["star", "update", "run_single_image_ml_job", "delete"]
             }
             (
                 Requester::Superuser(_),
-                Kind::Event | Kind::Taxon | Kind::Algorithm | Kind::Detection,
+                Object::Event | Object::Taxon | Object::Algorithm | Object::Detection,
             ) => &["update", "delete"],
-            (Requester::User(_), Kind::Capture) if member => &["star", "run_single_image_ml_job"],
+            (Requester::User(_), Object::Capture) if member => &["star", "run_single_image_ml_job"],
             _ => &[],
         }
     }
 
     pub fn envelope_permissions(&self) -> Value {
-        json!(self.perms(Kind::Envelope, None))
+        json!(self.perms(Object::Envelope, None))
     }
 
     fn ts(&self, w: &mut S, micros: Option<i64>) {
@@ -213,7 +215,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
                 .value(&Value::Array(parents(t.str("parents_json"))));
         }
         w.key("user_permissions")
-            .strs(self.perms(Kind::Taxon, None));
+            .strs(self.perms(Object::Taxon, None));
         w.end_object();
     }
 
@@ -298,7 +300,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
                 w.key("width").opt_int(d.capture_width);
                 w.key("height").opt_int(d.capture_height);
                 w.key("user_permissions")
-                    .strs(self.perms(Kind::Capture, project));
+                    .strs(self.perms(Object::Capture, project));
                 w.end_object();
             }
             None => {
@@ -328,7 +330,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         w.end_array();
         w.key("user_permissions")
-            .strs(self.perms(Kind::Detection, project));
+            .strs(self.perms(Object::Detection, project));
         w.end_object();
     }
 
@@ -454,7 +456,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         if !self.export {
             w.key("user_permissions")
-                .strs(self.perms(Kind::Occurrence, project));
+                .strs(self.perms(Object::Occurrence, project));
         }
         w.end_object();
     }

@@ -92,6 +92,9 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
     ) -> Result<(u64, W)> {
         // The writer: text arrives in order, in chunks, at most two chunks ahead of it.
         let (chunks, received) = std::sync::mpsc::sync_channel::<Framed>(2);
+        // Written buffers go back to the shapers, emptied: a few buffers circulate, reaching
+        // the size of a chunk's text once, instead of new ones growing for every chunk.
+        let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
         let lines = self.lines;
         let writer = std::thread::spawn(move || {
             let mut out = out;
@@ -101,8 +104,10 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
                     out.write_all(b"[").map_err(io)?;
                 }
                 for texts in received {
-                    for text in texts {
+                    for mut text in texts {
                         out.write_all(&text).map_err(io)?;
+                        text.clear();
+                        let _ = give_back.send(text);
                     }
                 }
                 if !lines {
@@ -112,7 +117,9 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             })();
             (out, result)
         });
-        let made = self.make(engine, project, stream, &chunks, progress).await;
+        let made = self
+            .make(engine, project, stream, (&chunks, &spare), progress)
+            .await;
         drop(chunks);
         let (out, written) = tokio::task::spawn_blocking(move || writer.join())
             .await
@@ -130,7 +137,10 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         engine: &Engine,
         project: i64,
         stream: SendableRecordBatchStream,
-        chunks: &std::sync::mpsc::SyncSender<Framed>,
+        (chunks, spare): (
+            &std::sync::mpsc::SyncSender<Framed>,
+            &std::sync::mpsc::Receiver<Vec<u8>>,
+        ),
         progress: &dyn Fn(u64),
     ) -> Result<u64> {
         let related = RelatedStreams::open(engine, project, self.related).await?;
@@ -145,7 +155,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         let mut made = 0u64;
         while let Some(chunk) = rx.recv().await {
             let (rows, rel) = chunk?;
-            let framed = self.shape(&rows, &rel, made);
+            let framed = self.shape(&rows, &rel, made, spare);
             made += rows.len() as u64;
             progress(made);
             // A closed channel: the writer stopped on an error, which it reports.
@@ -159,20 +169,30 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
 
     /// The framed text of `rows` (the objects following `before` others), with their related
     /// rows `rel`, made on every core.
-    fn shape(&mut self, rows: &[OccurrenceRow], rel: &Related, before: u64) -> Framed {
+    fn shape(
+        &mut self,
+        rows: &[OccurrenceRow],
+        rel: &Related,
+        before: u64,
+        spare: &std::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Framed {
         let lines = self.lines;
-        let per = rows.len().div_ceil(self.shapers.len()).max(BATCH);
-        let frame = |shaper: &Shaper<JsonText<F>>, part: &[OccurrenceRow], first: u64| {
-            let mut w = JsonText::<F>::appending_to(Vec::with_capacity(part.len() * 4096));
+        let frame = |shaper: &Shaper<JsonText<F>>, part: &[OccurrenceRow], first: u64, buf| {
+            let mut w = JsonText::<F>::appending_to(buf);
             for (k, row) in (first..).zip(part) {
                 w.raw(separator(lines, k));
                 shaper.write_occurrence(&mut w, row, rel);
+                if lines {
+                    w.raw(b"\n");
+                }
             }
             w.into_buffer()
         };
+        let buffer = || spare.try_recv().unwrap_or_default();
         if rows.len() < 2 * BATCH || self.shapers.len() < 2 {
-            return vec![frame(&self.shapers[0], rows, before)];
+            return vec![frame(&self.shapers[0], rows, before, buffer())];
         }
+        let per = rows.len().div_ceil(self.shapers.len());
         std::thread::scope(|scope| {
             let parts: Vec<_> = rows
                 .chunks(per)
@@ -180,8 +200,8 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
                 .enumerate()
                 .map(|(i, (part, shaper))| {
                     let first = before + (i * per) as u64;
-                    let frame = &frame;
-                    scope.spawn(move || frame(shaper, part, first))
+                    let (frame, buf) = (&frame, buffer());
+                    scope.spawn(move || frame(shaper, part, first, buf))
                 })
                 .collect();
             parts
@@ -250,12 +270,11 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// What precedes object `k` (0-based) of an export: in lines, the previous line's end; in
-/// Antenna's file, `", "` inside a batch of BATCH and `",\n"` between batches.
+/// What precedes object `k` (0-based) of an export: in lines, nothing (each ends its line);
+/// in Antenna's file, `", "` inside a batch of BATCH and `",\n"` between batches.
 fn separator(lines: bool, k: u64) -> &'static [u8] {
     match (lines, k) {
-        (true, 0) | (false, 0) => b"",
-        (true, _) => b"\n",
+        (true, _) | (false, 0) => b"",
         (false, k) if k % BATCH as u64 == 0 => b",\n",
         (false, _) => b", ",
     }
@@ -281,4 +300,22 @@ fn take(batches: &mut Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
         }
     }
     taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::separator;
+
+    #[test]
+    fn objects_are_framed_as_lines_or_in_antennas_batches_of_100() {
+        let antenna: Vec<&[u8]> = [0, 1, 99, 100, 101, 4999, 5000, 5001]
+            .into_iter()
+            .map(|k| separator(false, k))
+            .collect();
+        let expected: [&[u8]; 8] = [b"", b", ", b", ", b",\n", b", ", b", ", b",\n", b", "];
+        assert_eq!(antenna, expected);
+        assert!([0, 1, 100, 5000]
+            .iter()
+            .all(|k| separator(true, *k).is_empty()));
+    }
 }

@@ -1,7 +1,7 @@
 //! The nested objects of the occurrence shapes that depend only on a dimension row and the
 //! requester (determination, event, deployment, user, algorithms); the shaper renders each once.
 
-use super::{val, Kind, Nested, Shaper};
+use super::{val, Nested, Object, Shaper};
 use crate::engine::rows::RowExt;
 use crate::render::json_text::JsonSink;
 use crate::render::timefmt::{date_label, event_name};
@@ -39,7 +39,7 @@ impl<S: JsonSink> Shaper<'_, S> {
         self.link(w, "events", id);
         w.key("date_label").str(&date_label(start, end, tz));
         w.key("user_permissions")
-            .strs(self.perms(Kind::Event, None));
+            .strs(self.perms(Object::Event, None));
         w.end_object();
     }
 
@@ -54,7 +54,7 @@ impl<S: JsonSink> Shaper<'_, S> {
         w.key("details");
         self.link(w, "deployments", id);
         w.key("user_permissions")
-            .strs(self.perms(Kind::Deployment, d.i64("project_id")));
+            .strs(self.perms(Object::Deployment, d.i64("project_id")));
         w.end_object();
     }
 
@@ -102,7 +102,7 @@ impl<S: JsonSink> Shaper<'_, S> {
                 w.key("details");
                 self.link(w, "ml/labels", c);
                 w.key("user_permissions")
-                    .strs(self.perms(Kind::Algorithm, None));
+                    .strs(self.perms(Object::Algorithm, None));
                 w.end_object();
             }
             None => {
@@ -116,7 +116,7 @@ impl<S: JsonSink> Shaper<'_, S> {
         w.key("updated_at");
         self.ts(w, a.i64("updated_at"));
         w.key("user_permissions")
-            .strs(self.perms(Kind::Algorithm, None));
+            .strs(self.perms(Object::Algorithm, None));
         w.end_object();
     }
 
@@ -137,7 +137,7 @@ impl<S: JsonSink> Shaper<'_, S> {
         w.key("updated_at");
         self.ts(w, a.i64("updated_at"));
         w.key("user_permissions")
-            .strs(self.perms(Kind::Algorithm, None));
+            .strs(self.perms(Object::Algorithm, None));
         w.end_object();
     }
 }
