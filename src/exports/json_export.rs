@@ -151,18 +151,23 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             ctx: engine.point.clone(),
             shape: self.related,
         };
-        let producer = AbortOnDrop(tokio::spawn(producer.run(tx)));
         let mut made = 0u64;
-        while let Some(chunk) = rx.recv().await {
-            let (rows, rel) = chunk?;
-            let framed = self.shape(&rows, &rel, made, spare);
-            made += rows.len() as u64;
-            progress(made);
-            // A closed channel: the writer stopped on an error, which it reports.
-            if chunks.send(framed).is_err() {
-                break;
+        let consume = async {
+            while let Some(chunk) = rx.recv().await {
+                let (rows, rel): (Vec<OccurrenceRow>, Related) = chunk?;
+                let framed = self.shape(&rows, &rel, made, spare);
+                made += rows.len() as u64;
+                progress(made);
+                // A closed channel: the writer stopped on an error, which it reports.
+                if chunks.send(framed).is_err() {
+                    break;
+                }
             }
-        }
+            drop(rx);
+            Ok::<(), Error>(())
+        };
+        let producer = AbortOnDrop(tokio::spawn(producer.run(tx)));
+        consume.await?;
         drop(producer);
         Ok(made)
     }
@@ -225,30 +230,23 @@ type Chunk = Result<(Vec<OccurrenceRow>, Related)>;
 impl Producer {
     /// Send every chunk (an error ends the chunks) until the receiver is dropped.
     async fn run(mut self, tx: tokio::sync::mpsc::Sender<Chunk>) {
-        let mut pending: Vec<RecordBatch> = Vec::new();
-        let mut done = false;
-        while !done {
-            let chunk = match self.stream.next().await {
-                Some(Ok(batch)) => {
-                    pending.push(batch);
-                    if rows_in(&pending) < CHUNK {
-                        continue;
-                    }
-                    take(&mut pending, CHUNK)
-                }
+        let mut chunker = Chunker::default();
+        let mut ended = false;
+        while !ended {
+            match self.stream.next().await {
+                Some(Ok(batch)) => chunker.push(batch),
                 Some(Err(e)) => {
                     let _ = tx.send(Err(e.into())).await;
                     return;
                 }
-                None => {
-                    done = true;
-                    std::mem::take(&mut pending)
+                None => ended = true,
+            }
+            while let Some(chunk) = chunker.next(ended) {
+                let made = self.chunk(&chunk).await;
+                let failed = made.is_err();
+                if tx.send(made).await.is_err() || failed {
+                    return;
                 }
-            };
-            let made = self.chunk(&chunk).await;
-            let failed = made.is_err();
-            if tx.send(made).await.is_err() || failed {
-                return;
             }
         }
     }
@@ -280,6 +278,24 @@ fn separator(lines: bool, k: u64) -> &'static [u8] {
     }
 }
 
+/// Record batches of any size cut into chunks of CHUNK rows.
+#[derive(Default)]
+struct Chunker {
+    pending: Vec<RecordBatch>,
+}
+
+impl Chunker {
+    fn push(&mut self, batch: RecordBatch) {
+        self.pending.push(batch);
+    }
+
+    /// The next whole chunk; once the input has `ended`, also the last, shorter one.
+    fn next(&mut self, ended: bool) -> Option<Vec<RecordBatch>> {
+        let held = rows_in(&self.pending);
+        (held >= CHUNK || (ended && held > 0)).then(|| take(&mut self.pending, CHUNK))
+    }
+}
+
 fn rows_in(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
@@ -304,7 +320,36 @@ fn take(batches: &mut Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
 
 #[cfg(test)]
 mod tests {
-    use super::separator;
+    use super::{rows_in, separator, Chunker, CHUNK};
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+
+    #[test]
+    fn batches_of_any_size_are_cut_into_chunks_of_chunk_rows() {
+        let batch = |n: usize| {
+            let ids = Int64Array::from_iter_values(0..n as i64);
+            RecordBatch::try_from_iter([("id", Arc::new(ids) as _)]).unwrap()
+        };
+        let mut chunker = Chunker::default();
+        let mut sizes = Vec::new();
+        for n in [8192, 8192, 100, 0, 3 * CHUNK + 1] {
+            chunker.push(batch(n));
+            while let Some(chunk) = chunker.next(false) {
+                sizes.push(rows_in(&chunk));
+            }
+        }
+        while let Some(chunk) = chunker.next(true) {
+            sizes.push(rows_in(&chunk));
+        }
+        let total = 8192 * 2 + 100 + 3 * CHUNK + 1;
+        assert_eq!(sizes.iter().sum::<usize>(), total);
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|n| *n == CHUNK),
+            "{sizes:?}"
+        );
+        assert_eq!(*sizes.last().unwrap(), total % CHUNK);
+    }
 
     #[test]
     fn objects_are_framed_as_lines_or_in_antennas_batches_of_100() {
