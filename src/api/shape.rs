@@ -17,7 +17,7 @@ use crate::engine::Config;
 use crate::render::json_text::{JsonSink, ValueTree};
 use crate::render::media::{capture_url, media_url, media_url_of};
 use crate::render::timefmt::{
-    duration_iso, duration_label, duration_seconds, iso, millis, time_of_day,
+    duration_iso, duration_label, duration_seconds, iso, millis, time_of_day, write_iso,
 };
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -60,6 +60,10 @@ pub struct Shaper<'a, S: JsonSink = ValueTree> {
     /// Nested objects rendered so far (a shaper is used by one thread at a time: an export
     /// makes one per thread).
     rendered: RefCell<HashMap<(Nested, i64), S::Rendered>>,
+    /// The API base without its trailing `/`.
+    base: &'a str,
+    /// Where a link or an instant is written before it goes to the sink (no String each).
+    scratch: RefCell<String>,
 }
 
 /// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
@@ -114,14 +118,17 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             who,
             export,
             rendered: RefCell::default(),
+            base: cfg.api_base.trim_end_matches('/'),
+            scratch: RefCell::default(),
         }
     }
 
-    fn link(&self, w: &mut S, route: &str, id: impl std::fmt::Display) {
-        w.str(&format!(
-            "{}/api/v2/{route}/{id}/",
-            self.cfg.api_base.trim_end_matches('/')
-        ));
+    fn link(&self, w: &mut S, route: &str, id: i64) {
+        use std::fmt::Write;
+        let mut s = self.scratch.borrow_mut();
+        s.clear();
+        let _ = write!(s, "{}/api/v2/{route}/{id}/", self.base);
+        w.str(&s);
     }
 
     fn perms(&self, kind: Object, project: Option<i64>) -> &'static [&'static str] {
@@ -155,7 +162,14 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
     }
 
     fn ts(&self, w: &mut S, micros: Option<i64>) {
-        w.opt_str(micros.map(|t| iso(t, self.cfg.time_zone)).as_deref());
+        let Some(us) = micros else {
+            w.null();
+            return;
+        };
+        let mut s = self.scratch.borrow_mut();
+        s.clear();
+        write_iso(&mut s, us, self.cfg.time_zone, 'T');
+        w.str(&s);
     }
 
     /// The nested object `what` of dimension row `id` (null when there is none).

@@ -78,19 +78,31 @@ pub fn iso(us: i64, tz: Tz) -> String {
 
 /// The same with another separator (`' '` is Python's `str(datetime)`).
 pub fn iso_sep(us: i64, tz: Tz, sep: char) -> String {
+    let mut out = String::with_capacity(26);
+    write_iso(&mut out, us, tz, sep);
+    out
+}
+
+/// [`iso_sep`] appended to `out` (the shapes write many instants without a String each).
+pub fn write_iso(out: &mut String, us: i64, tz: Tz, sep: char) {
+    use std::fmt::Write;
     let t = local(us, tz);
     // chrono's `%Y` pads years 0..=9999 to four digits and signs the others.
-    let date = match t.year() {
-        y @ 0..=9999 => format!("{y:04}-{:02}-{:02}", t.month(), t.day()),
-        _ => t.format("%Y-%m-%d").to_string(),
+    let _ = match t.year() {
+        y @ 0..=9999 => write!(out, "{y:04}-{:02}-{:02}", t.month(), t.day()),
+        _ => write!(out, "{}", t.format("%Y-%m-%d")),
     };
-    format!(
-        "{date}{sep}{:02}:{:02}:{:02}{}",
+    let _ = write!(
+        out,
+        "{sep}{:02}:{:02}:{:02}",
         t.hour(),
         t.minute(),
-        t.second(),
-        fraction(t.nanosecond() / 1000)
-    )
+        t.second()
+    );
+    let micros = t.nanosecond() / 1000;
+    if micros != 0 {
+        let _ = write!(out, ".{micros:06}");
+    }
 }
 
 /// A time of day given as microseconds since midnight: `"HH:MM:SS[.ffffff]"`.
