@@ -59,7 +59,8 @@ pub async fn rows_page(
     Ok((count, to_rows(&kept)?))
 }
 
-async fn batches(
+/// The record batches of `sql`, recorded and traced (`OCCLENS_TRACE`).
+pub async fn batches(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {

@@ -8,7 +8,7 @@
 //! relation's view again.
 
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::select_ids;
+use crate::engine::occurrences::{batches, select_ids};
 use crate::engine::typed::{
     ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
     ViewRow,
@@ -67,11 +67,6 @@ async fn applied_to(
     let sql = select_ids(&format!("SELECT * FROM {view}"), "id", applied, "");
     let rows = ClassificationRow::decode_all(&batches(ctx, &sql).await?, view)?;
     Ok(rows.into_iter().filter_map(|r| Some((r.id?, r))).collect())
-}
-
-async fn batches(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    crate::engine::occurrences::record(sql);
-    Ok(ctx.sql(sql).await?.collect().await?)
 }
 
 /// Which response the related rows are for.
