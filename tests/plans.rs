@@ -155,3 +155,53 @@ async fn every_view_of_queries_plans_and_runs() {
         assert!(batches.iter().map(|b| b.num_rows()).sum::<usize>() <= 1);
     }
 }
+
+/// A page at a deep offset is cut from the whole ordered id list of its conditions: the same
+/// ids and count as the `LIMIT … OFFSET …` statement gives, at any offset and ordering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset() {
+    use occlens::api::request::{parse, Requester};
+    use occlens::engine::occurrences::{page_from, PageSource};
+    let dir = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(dir.path(), 3_000, 11, &|_| {}).unwrap();
+    let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
+        .await
+        .unwrap();
+    let who = Requester::Anonymous;
+    for query in [
+        "project_id=1&ordering=-first_appearance_timestamp",
+        "project_id=1&apply_defaults=false&ordering=-detections_count",
+        "project_id=2&ordering=determination__name",
+    ] {
+        let (_, request) = parse(&format!("/api/v2/occurrences/?{query}")).unwrap();
+        let (where_clause, order_by) = engine.plan(&request, &who, None).await.unwrap().unwrap();
+        let mut seen = 0;
+        for (offset, limit) in [(0, 25), (7, 25), (100, 5), (590, 100), (100_000, 25)] {
+            let at = |deep_offset| PageSource {
+                memo: None,
+                deep_offset,
+            };
+            let (ctx, keys) = (&engine.point, engine.keys_view());
+            let args = (
+                keys,
+                where_clause.as_str(),
+                order_by.as_str(),
+                limit,
+                offset,
+            );
+            let cut = page_from(ctx, at(0), args.0, args.1, args.2, args.3, args.4)
+                .await
+                .unwrap();
+            let limited = page_from(ctx, at(usize::MAX), args.0, args.1, args.2, args.3, args.4)
+                .await
+                .unwrap();
+            let ids = |p: &occlens::engine::occurrences::Page| -> Vec<Option<i64>> {
+                p.rows.iter().map(|r| r.id).collect()
+            };
+            assert_eq!(cut.count, limited.count, "{query} offset {offset}");
+            assert_eq!(ids(&cut), ids(&limited), "{query} offset {offset}");
+            seen += cut.rows.len();
+        }
+        assert!(seen > 100, "{query}: the pages hold rows ({seen})");
+    }
+}

@@ -202,9 +202,25 @@ pub async fn page_ids(
     )
 }
 
+/// From this offset on, a page is cut from the whole ordered id list of its conditions (one
+/// sort of the matching keys, which also gives the count) instead of a `LIMIT … OFFSET …`
+/// statement: DataFusion's top-k keeps offset + limit rows in a heap, slower than one sort once
+/// it holds most of them (offset 150000 of 200k matching rows on SF1: 187 ms against 97 ms).
+pub const DEEP_OFFSET: usize = 20_000;
+
+/// Where a page's ids come from.
+#[derive(Clone, Copy)]
+pub struct PageSource<'a> {
+    /// A server version's remembered ordered id lists.
+    pub memo: Option<&'a crate::engine::memo::Memo>,
+    /// The offset from which a page is cut from the whole ordered id list.
+    pub deep_offset: usize,
+}
+
 /// The ids of a page, then their rows. With a `memo` (a server's version), the whole
 /// ordered id list of `where_clause` and `order_by` is computed once, remembered, and every
-/// page and count of it cut from it.
+/// page and count of it cut from it; without one, a page at an offset of at least
+/// [`DEEP_OFFSET`] is cut from that list computed for it alone.
 pub async fn page(
     ctx: &SessionContext,
     memo: Option<&crate::engine::memo::Memo>,
@@ -214,17 +230,42 @@ pub async fn page(
     limit: usize,
     offset: usize,
 ) -> Result<Page> {
-    if let Some(memo) = memo {
-        let key = format!("{keys}\n{where_clause}\n{order_by}");
-        let ids = match memo.get(&key) {
-            Some(ids) => ids,
-            None => {
-                // The count and every page at once: one sort of the matching keys.
-                let ids = Arc::new(ordered_ids(ctx, keys, where_clause, order_by).await?);
-                memo.put(key, ids.clone());
-                ids
-            }
-        };
+    let source = PageSource {
+        memo,
+        deep_offset: DEEP_OFFSET,
+    };
+    page_from(ctx, source, keys, where_clause, order_by, limit, offset).await
+}
+
+/// [`page`] with its ids taken from `source`.
+pub async fn page_from(
+    ctx: &SessionContext,
+    source: PageSource<'_>,
+    keys: &str,
+    where_clause: &str,
+    order_by: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<Page> {
+    let whole = match source.memo {
+        Some(memo) => {
+            let key = format!("{keys}\n{where_clause}\n{order_by}");
+            Some(match memo.get(&key) {
+                Some(ids) => ids,
+                None => {
+                    // The count and every page at once: one sort of the matching keys.
+                    let ids = Arc::new(ordered_ids(ctx, keys, where_clause, order_by).await?);
+                    memo.put(key, ids.clone());
+                    ids
+                }
+            })
+        }
+        None if offset >= source.deep_offset => Some(Arc::new(
+            ordered_ids(ctx, keys, where_clause, order_by).await?,
+        )),
+        None => None,
+    };
+    if let Some(ids) = whole {
         let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
         let rows = rows_of(ctx, &page).await?;
         return Ok(Page {
