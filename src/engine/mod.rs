@@ -160,6 +160,7 @@ impl Engine {
         let skip = match &cached {
             Some(dir) => {
                 cache::register(&ctx, dir).await?;
+                trace("cache tables registered");
                 cache::views()
             }
             None => Vec::new(),

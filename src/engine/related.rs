@@ -139,7 +139,8 @@ struct Decoded {
     detection_classifications: Vec<ClassificationRow>,
 }
 
-/// Decode `fetched`, each relation on a thread of its own.
+/// Decode `fetched`, each relation on a thread of its own when there are many rows (a
+/// response's few rows are decoded in turn: threads would cost more than they save).
 fn decode(fetched: &Fetched, shape: RelatedFor) -> Result<Decoded> {
     let views = shape.relations();
     let at = |i: usize| {
@@ -148,32 +149,61 @@ fn decode(fetched: &Fetched, shape: RelatedFor) -> Result<Decoded> {
             views.get(i).map_or("", |v| v.0),
         )
     };
+    let threaded = fetched
+        .iter()
+        .flatten()
+        .map(RecordBatch::num_rows)
+        .sum::<usize>()
+        >= 10_000;
     std::thread::scope(|scope| {
-        let (b, v) = at(0);
-        let identifications = scope.spawn(move || IdentificationRow::decode_all(b, v));
-        let (b, v) = at(1);
-        let images = scope.spawn(move || ImageRow::decode_all(b, v));
-        let (b, v) = at(2);
-        let detections = scope.spawn(move || DetectionRow::decode_all(b, v));
-        let (b, v) = at(3);
-        let predictions = scope.spawn(move || -> Result<_> {
-            let keys = OccurrenceKey::decode_all(b, v)?;
-            Ok(keys
-                .into_iter()
-                .zip(ClassificationRow::decode_all(b, v)?)
-                .collect())
-        });
-        let (b, v) = at(4);
-        let detection_classifications = scope.spawn(move || ClassificationRow::decode_all(b, v));
-        let join = "decoding does not panic";
+        macro_rules! job {
+            ($i:expr, $decode:expr) => {{
+                let (b, v) = at($i);
+                if threaded {
+                    Job::Running(scope.spawn(move || $decode(b, v)))
+                } else {
+                    Job::Done($decode(b, v))
+                }
+            }};
+        }
+        let identifications = job!(0, IdentificationRow::decode_all);
+        let images = job!(1, ImageRow::decode_all);
+        let detections = job!(2, DetectionRow::decode_all);
+        let predictions = job!(3, predictions);
+        let detection_classifications = job!(4, ClassificationRow::decode_all);
         Ok(Decoded {
-            identifications: identifications.join().expect(join)?,
-            images: images.join().expect(join)?,
-            detections: detections.join().expect(join)?,
-            predictions: predictions.join().expect(join)?,
-            detection_classifications: detection_classifications.join().expect(join)?,
+            identifications: identifications.join()?,
+            images: images.join()?,
+            detections: detections.join()?,
+            predictions: predictions.join()?,
+            detection_classifications: detection_classifications.join()?,
         })
     })
+}
+
+/// A decoding done in turn or running on a thread.
+enum Job<'s, T> {
+    Done(T),
+    Running(std::thread::ScopedJoinHandle<'s, T>),
+}
+
+impl<T> Job<'_, T> {
+    fn join(self) -> T {
+        match self {
+            Job::Done(t) => t,
+            Job::Running(h) => h.join().expect("decoding does not panic"),
+        }
+    }
+}
+
+/// Prediction candidates with their occurrence.
+fn predictions(
+    batches: &[RecordBatch],
+    view: &str,
+) -> Result<Vec<(OccurrenceKey, ClassificationRow)>> {
+    let keys = OccurrenceKey::decode_all(batches, view)?;
+    let rows = ClassificationRow::decode_all(batches, view)?;
+    Ok(keys.into_iter().zip(rows).collect())
 }
 
 /// Group `fetched` (the record batches of every relation of `shape`) for `occurrences`.

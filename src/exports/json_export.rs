@@ -152,23 +152,32 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             shape: self.related,
         };
         let mut made = 0u64;
+        // Whether every chunk was received (else the writer stopped on an error, which it
+        // reports).
         let consume = async {
             while let Some(chunk) = rx.recv().await {
                 let (rows, rel): (Vec<OccurrenceRow>, Related) = chunk?;
                 let framed = self.shape(&rows, &rel, made, spare);
                 made += rows.len() as u64;
                 progress(made);
-                // A closed channel: the writer stopped on an error, which it reports.
                 if chunks.send(framed).is_err() {
-                    break;
+                    return Ok(false);
                 }
             }
-            drop(rx);
-            Ok::<(), Error>(())
+            Ok::<bool, Error>(true)
         };
-        let producer = AbortOnDrop(tokio::spawn(producer.run(tx)));
-        consume.await?;
-        drop(producer);
+        let mut producer = AbortOnDrop(Some(tokio::spawn(producer.run(tx))));
+        if consume.await? {
+            // The chunks also end when the producer panicked: that is not a complete export.
+            if let Some(Err(e)) = producer.finish().await {
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+                return Err(Error::Query(format!(
+                    "export: reading the rows stopped: {e}"
+                )));
+            }
+        }
         Ok(made)
     }
 
@@ -260,11 +269,20 @@ impl Producer {
 }
 
 /// A task aborted when its handle is dropped (an export that stops early stops reading).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    /// The task's end (None when already taken).
+    async fn finish(&mut self) -> Option<std::result::Result<T, tokio::task::JoinError>> {
+        Some(self.0.take()?.await)
+    }
+}
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 
