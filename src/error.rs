@@ -32,8 +32,25 @@ pub enum Error {
         found: String,
     },
 
+    /// What the user asked for cannot be done as given (arguments, options, inputs).
     #[error("{0}")]
     Usage(String),
+
+    /// A PostgreSQL server: connecting to it, reading its schema, copying its rows.
+    #[error("{0}")]
+    Postgres(String),
+
+    /// An object store (S3 and the like): listing, reading or uploading objects.
+    #[error("{0}")]
+    ObjectStore(String),
+
+    /// Writing an export's or a snapshot's files (CSV, Parquet, JSON text).
+    #[error("{0}")]
+    Export(String),
+
+    /// A fault of occlens itself (a thread that panicked or stopped).
+    #[error("internal error: {0}")]
+    Internal(String),
 
     #[error("query failed: {0}")]
     Query(String),

@@ -123,8 +123,8 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         drop(chunks);
         let (out, written) = tokio::task::spawn_blocking(move || writer.join())
             .await
-            .map_err(|e| Error::Query(format!("export writer: {e}")))?
-            .map_err(|_| Error::Query("export writer: panicked".into()))?;
+            .map_err(|e| Error::Internal(format!("export writer: {e}")))?
+            .map_err(|_| Error::Internal("export writer: panicked".into()))?;
         // The writer's own error (e.g. a full disk) is the cause when both failed.
         written?;
         Ok((made?, out))
@@ -173,7 +173,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
                 if e.is_panic() {
                     std::panic::resume_unwind(e.into_panic());
                 }
-                return Err(Error::Query(format!(
+                return Err(Error::Internal(format!(
                     "export: reading the rows stopped: {e}"
                 )));
             }

@@ -124,7 +124,7 @@ pub async fn write(
         let mut stream = df.execute_stream().await?;
         let file = std::io::BufWriter::new(std::fs::File::create(tmp).map_err(io)?);
         let bad = |e: datafusion::parquet::errors::ParquetError| {
-            Error::Query(format!("writing {}: {e}", tmp.display()))
+            Error::Export(format!("writing {}: {e}", tmp.display()))
         };
         let mut writer =
             crate::engine::even_parquet::EvenWriter::try_new(file, stream.schema(), properties)

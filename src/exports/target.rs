@@ -130,7 +130,7 @@ impl Target {
                 }
                 let result = upload(store.as_ref(), path, tmp.path()).await;
                 drop(tmp);
-                result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))?;
+                result.map_err(|e| Error::ObjectStore(format!("upload to {url} failed: {e}")))?;
             }
         }
         Ok(bytes)

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use std::io::Write;
 
 fn csv_error(e: csv::Error) -> Error {
-    Error::Query(format!("writing CSV: {e}"))
+    Error::Export(format!("writing CSV: {e}"))
 }
 
 /// Every column of `batch` as text (Arrow's cast to Utf8; NULL stays NULL).
@@ -52,6 +52,6 @@ pub async fn write(
         progress(n);
     }
     w.flush()
-        .map_err(|e| Error::Query(format!("writing CSV: {e}")))?;
+        .map_err(|e| Error::Export(format!("writing CSV: {e}")))?;
     Ok(n)
 }

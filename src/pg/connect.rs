@@ -154,7 +154,7 @@ fn split_pgpass(line: &str) -> Vec<String> {
 /// the server, never the password.
 pub async fn connect(source: &PgSource) -> Result<Client> {
     let (client, connection) = source.config.connect(NoTls).await.map_err(|e| {
-        Error::Usage(format!(
+        Error::Postgres(format!(
             "{}: cannot connect: {}",
             source.display,
             one_line(&e)

@@ -65,7 +65,7 @@ impl Builder {
                 PgKind::Bool => Builder::ListBool(list(BooleanBuilder::new(), item)),
                 PgKind::Text => Builder::ListText(list(StringBuilder::new(), item)),
                 ref other => {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Postgres(format!(
                         "arrays of {other:?} are not supported"
                     )))
                 }
@@ -159,7 +159,7 @@ impl Batcher {
                 .iter()
                 .map(|c| {
                     Builder::new(&c.kind).map_err(|e| {
-                        Error::Usage(format!("table {}: column {}: {e}", table.name, c.name))
+                        Error::Postgres(format!("table {}: column {}: {e}", table.name, c.name))
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -170,7 +170,7 @@ impl Batcher {
     pub fn push(&mut self, row: &BinaryCopyOutRow) -> Result<()> {
         for (i, b) in self.builders.iter_mut().enumerate() {
             b.push(row, i).map_err(|e| {
-                Error::Usage(format!(
+                Error::Postgres(format!(
                     "table {}: column {}: {}",
                     self.table,
                     self.names[i],

@@ -42,7 +42,7 @@ pub struct SnapshotSummary {
 pub type Progress<'a> = &'a (dyn Fn(&str, u64) + Sync);
 
 fn pg_error(what: &str, e: &tokio_postgres::Error) -> Error {
-    Error::Usage(format!("{what}: {}", connect::one_line(e)))
+    Error::Postgres(format!("{what}: {}", connect::one_line(e)))
 }
 
 pub async fn snapshot(
@@ -138,7 +138,7 @@ async fn export_tables(
         };
         let Some(table) = schema::describe(txn, name, keep).await? else {
             if contract.required {
-                return Err(Error::Usage(format!(
+                return Err(Error::Postgres(format!(
                     "table {name}: missing from the database (a required Antenna table)"
                 )));
             }
@@ -198,7 +198,7 @@ async fn export_tables(
         drop(tx);
         let files = encoder
             .await
-            .map_err(|e| Error::Query(format!("table {name}: writing Parquet: {e}")))?;
+            .map_err(|e| Error::Export(format!("table {name}: writing Parquet: {e}")))?;
         copied?;
         let files = files?;
         progress(name, total);

@@ -183,7 +183,7 @@ pub async fn describe(
             &[&table],
         )
         .await
-        .map_err(|e| Error::Usage(format!("table {table}: {}", super::connect::one_line(&e))))?;
+        .map_err(|e| Error::Postgres(format!("table {table}: {}", super::connect::one_line(&e))))?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -196,7 +196,7 @@ pub async fn describe(
             continue;
         }
         let kind = PgKind::of(&udt).ok_or_else(|| {
-            Error::Usage(format!(
+            Error::Postgres(format!(
                 "table {table}: column {name}: unsupported PostgreSQL type {data_type} ({udt})"
             ))
         })?;

@@ -108,7 +108,7 @@ impl PartWriter {
             let take = ((self.rows_per_file - *rows) as usize).min(batch.num_rows() - offset);
             writer
                 .write(&batch.slice(offset, take))
-                .map_err(|e| Error::Query(e.to_string()))?;
+                .map_err(|e| Error::Export(e.to_string()))?;
             *rows += take as u64;
             offset += take;
         }
@@ -267,7 +267,7 @@ impl Output {
                 let listed = store
                     .list_with_delimiter(Some(prefix))
                     .await
-                    .map_err(|e| Error::Usage(format!("--out {url}: cannot list it: {e}")))?;
+                    .map_err(|e| Error::ObjectStore(format!("--out {url}: cannot list it: {e}")))?;
                 let ours = listed
                     .objects
                     .iter()
@@ -306,7 +306,7 @@ impl Output {
                 self.check().await?;
                 let result = upload(store.as_ref(), prefix, staging.path()).await;
                 drop(staging);
-                result.map_err(|e| Error::Usage(format!("upload to {url} failed: {e}")))
+                result.map_err(|e| Error::ObjectStore(format!("upload to {url} failed: {e}")))
             }
         }
     }
