@@ -161,7 +161,7 @@ async fn every_view_of_queries_plans_and_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset() {
     use occlens::api::request::{parse, Requester};
-    use occlens::engine::occurrences::{page_from, PageSource};
+    use occlens::engine::occurrences::{page, PageSource};
     let dir = tempfile::tempdir().unwrap();
     occlens::generate::realistic(dir.path(), 3_000, 11, &|_| {}).unwrap();
     let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
@@ -189,10 +189,10 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
                 limit,
                 offset,
             );
-            let cut = page_from(ctx, at(0), args.0, args.1, args.2, args.3, args.4)
+            let cut = page(ctx, at(0), args.0, args.1, args.2, args.3, args.4)
                 .await
                 .unwrap();
-            let limited = page_from(ctx, at(usize::MAX), args.0, args.1, args.2, args.3, args.4)
+            let limited = page(ctx, at(usize::MAX), args.0, args.1, args.2, args.3, args.4)
                 .await
                 .unwrap();
             let ids = |p: &occlens::engine::occurrences::Page| -> Vec<Option<i64>> {

@@ -97,7 +97,7 @@ impl Engine {
             None => {
                 let page = occurrences::page(
                     ctx,
-                    self.memo.as_ref(),
+                    occurrences::PageSource::new(self.memo.as_ref()),
                     keys,
                     &where_clause,
                     &order_by,

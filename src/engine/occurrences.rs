@@ -217,28 +217,21 @@ pub struct PageSource<'a> {
     pub deep_offset: usize,
 }
 
-/// The ids of a page, then their rows. With a `memo` (a server's version), the whole
-/// ordered id list of `where_clause` and `order_by` is computed once, remembered, and every
-/// page and count of it cut from it; without one, a page at an offset of at least
-/// [`DEEP_OFFSET`] is cut from that list computed for it alone.
-pub async fn page(
-    ctx: &SessionContext,
-    memo: Option<&crate::engine::memo::Memo>,
-    keys: &str,
-    where_clause: &str,
-    order_by: &str,
-    limit: usize,
-    offset: usize,
-) -> Result<Page> {
-    let source = PageSource {
-        memo,
-        deep_offset: DEEP_OFFSET,
-    };
-    page_from(ctx, source, keys, where_clause, order_by, limit, offset).await
+impl<'a> PageSource<'a> {
+    /// Pages from `memo` when there is one, else deep pages ([`DEEP_OFFSET`]) from one sort.
+    pub fn new(memo: Option<&'a crate::engine::memo::Memo>) -> Self {
+        PageSource {
+            memo,
+            deep_offset: DEEP_OFFSET,
+        }
+    }
 }
 
-/// [`page`] with its ids taken from `source`.
-pub async fn page_from(
+/// The ids of a page, then their rows. With a memo (a server's version), the whole ordered
+/// id list of `where_clause` and `order_by` is computed once, remembered, and every page and
+/// count of it cut from it; without one, a page at an offset of at least `source.deep_offset`
+/// is cut from that list computed for it alone.
+pub async fn page(
     ctx: &SessionContext,
     source: PageSource<'_>,
     keys: &str,
