@@ -152,7 +152,7 @@ pub fn count_sql(keys: &str, where_clause: &str) -> String {
 /// The `occurrence_list` rows of `ids` (in no particular order).
 pub fn rows_sql(ids: &[i64]) -> String {
     select_ids(
-        "SELECT o.* FROM occurrence_list o",
+        &format!("SELECT {} FROM occurrence_list o", list_columns()),
         "o.id",
         ids.iter().copied(),
         "",
@@ -175,8 +175,21 @@ pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Occurrence
 /// The `occurrence_list` row the conditions select (a detail: they name its id), in one
 /// statement.
 pub async fn first_row(ctx: &SessionContext, where_clause: &str) -> Result<Option<OccurrenceRow>> {
-    let sql = format!("SELECT o.* FROM occurrence_list o WHERE {where_clause} LIMIT 1");
+    let sql = format!(
+        "SELECT {} FROM occurrence_list o WHERE {where_clause} LIMIT 1",
+        list_columns()
+    );
     Ok(list_rows(ctx, &sql).await?.into_iter().next())
+}
+
+/// The columns of `occurrence_list` a list or detail item shows (`OccurrenceRow`'s): a
+/// response decodes those and no other.
+fn list_columns() -> String {
+    let columns: Vec<String> = OccurrenceRow::COLUMNS
+        .iter()
+        .map(|(c, _)| format!("o.{c}"))
+        .collect();
+    columns.join(", ")
 }
 
 /// The typed rows of `sql`, a selection of `occurrence_list`'s columns.
