@@ -37,6 +37,16 @@ fn matched(plan: &Arc<dyn ExecutionPlan>, name: &str) -> usize {
         .sum::<usize>()
 }
 
+/// An engine over a generated snapshot of `occurrences` (and the directory holding it).
+async fn generated(occurrences: usize, seed: u64) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(dir.path(), occurrences, seed, &|_| {}).unwrap();
+    let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
+        .await
+        .unwrap();
+    (dir, engine)
+}
+
 /// Answer `url`, recording its statements, then run each again to read its scan metrics.
 async fn cost(engine: &Engine, url: &str) -> Cost {
     let recorded = Arc::new(Mutex::new(Vec::new()));
@@ -75,11 +85,7 @@ async fn cost(engine: &Engine, url: &str) -> Cost {
 /// 20 ids (a page's ids are asked in branches of at most 20, each pruned to its own pages).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_runs_the_same_statements_whatever_its_size() {
-    let dir = tempfile::tempdir().unwrap();
-    occlens::generate::realistic(dir.path(), 20_000, 7, &|_| {}).unwrap();
-    let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
-        .await
-        .unwrap();
+    let (_dir, engine) = generated(20_000, 7).await;
     for query in [
         "project_id=1&ordering=-determination_score",
         "project_id=1&ordering=-first_appearance_timestamp&verified=false",
@@ -162,11 +168,7 @@ async fn every_view_of_queries_plans_and_runs() {
 async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset() {
     use occlens::api::request::{parse, Requester};
     use occlens::engine::occurrences::{page, PageSource};
-    let dir = tempfile::tempdir().unwrap();
-    occlens::generate::realistic(dir.path(), 3_000, 11, &|_| {}).unwrap();
-    let engine = Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
-        .await
-        .unwrap();
+    let (_dir, engine) = generated(3_000, 11).await;
     let who = Requester::Anonymous;
     for query in [
         "project_id=1&ordering=-first_appearance_timestamp",
@@ -177,24 +179,16 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
         let (where_clause, order_by) = engine.plan(&request, &who, None).await.unwrap().unwrap();
         let mut seen = 0;
         for (offset, limit) in [(0, 25), (7, 25), (100, 5), (590, 100), (100_000, 25)] {
-            let at = |deep_offset| PageSource {
-                memo: None,
-                deep_offset,
-            };
             let (ctx, keys) = (&engine.point, engine.keys_view());
-            let args = (
-                keys,
-                where_clause.as_str(),
-                order_by.as_str(),
-                limit,
-                offset,
-            );
-            let cut = page(ctx, at(0), args.0, args.1, args.2, args.3, args.4)
-                .await
-                .unwrap();
-            let limited = page(ctx, at(usize::MAX), args.0, args.1, args.2, args.3, args.4)
-                .await
-                .unwrap();
+            let page_from = |deep_offset| {
+                let source = PageSource {
+                    memo: None,
+                    deep_offset,
+                };
+                page(ctx, source, keys, &where_clause, &order_by, limit, offset)
+            };
+            let cut = page_from(0).await.unwrap();
+            let limited = page_from(usize::MAX).await.unwrap();
             let ids = |p: &occlens::engine::occurrences::Page| -> Vec<Option<i64>> {
                 p.rows.iter().map(|r| r.id).collect()
             };
