@@ -130,8 +130,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         Ok((made?, out))
     }
 
-    /// Make the objects, chunk by chunk, and send them to the writer; the number made. The
-    /// next chunk's rows are read and grouped (a task of their own) while this one is shaped.
+    /// Make the objects, chunk by chunk, and send them to the writer; the number made.
     async fn make(
         &mut self,
         engine: &Engine,
@@ -143,39 +142,22 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         ),
         progress: &dyn Fn(u64),
     ) -> Result<u64> {
-        let related = RelatedStreams::open(engine, project, self.related).await?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let producer = Producer {
+        let mut reader = Reader {
             stream,
-            related,
+            related: RelatedStreams::open(engine, project, self.related).await?,
             ctx: engine.point.clone(),
             shape: self.related,
+            chunker: Chunker::default(),
+            ended: false,
         };
         let mut made = 0u64;
-        // Whether every chunk was received (else the writer stopped on an error, which it
-        // reports).
-        let consume = async {
-            while let Some(chunk) = rx.recv().await {
-                let (rows, rel): (Vec<OccurrenceRow>, Related) = chunk?;
-                let framed = self.shape(&rows, &rel, made, spare);
-                made += rows.len() as u64;
-                progress(made);
-                if chunks.send(framed).is_err() {
-                    return Ok(false);
-                }
-            }
-            Ok::<bool, Error>(true)
-        };
-        let mut producer = AbortOnDrop(Some(tokio::spawn(producer.run(tx))));
-        if consume.await? {
-            // The chunks also end when the producer panicked: that is not a complete export.
-            if let Some(Err(e)) = producer.finish().await {
-                if e.is_panic() {
-                    std::panic::resume_unwind(e.into_panic());
-                }
-                return Err(Error::Internal(format!(
-                    "export: reading the rows stopped: {e}"
-                )));
+        while let Some((rows, rel)) = reader.next().await? {
+            let framed = self.shape(&rows, &rel, made, spare);
+            made += rows.len() as u64;
+            progress(made);
+            // A closed channel: the writer stopped on an error, which it reports.
+            if chunks.send(framed).is_err() {
+                break;
             }
         }
         Ok(made)
@@ -227,62 +209,34 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
 }
 
 /// Reads an export's occurrences in chunks of CHUNK with their related rows, grouped.
-struct Producer {
+struct Reader {
     stream: SendableRecordBatchStream,
     related: RelatedStreams,
     ctx: datafusion::prelude::SessionContext,
     shape: RelatedFor,
+    chunker: Chunker,
+    ended: bool,
 }
 
-type Chunk = Result<(Vec<OccurrenceRow>, Related)>;
-
-impl Producer {
-    /// Send every chunk (an error ends the chunks) until the receiver is dropped.
-    async fn run(mut self, tx: tokio::sync::mpsc::Sender<Chunk>) {
-        let mut chunker = Chunker::default();
-        let mut ended = false;
-        while !ended {
+impl Reader {
+    /// The next chunk's occurrence rows and their related rows (None after the last).
+    async fn next(&mut self) -> Result<Option<(Vec<OccurrenceRow>, Related)>> {
+        let batches = loop {
+            if let Some(chunk) = self.chunker.next(self.ended) {
+                break chunk;
+            }
+            if self.ended {
+                return Ok(None);
+            }
             match self.stream.next().await {
-                Some(Ok(batch)) => chunker.push(batch),
-                Some(Err(e)) => {
-                    let _ = tx.send(Err(e.into())).await;
-                    return;
-                }
-                None => ended = true,
+                Some(batch) => self.chunker.push(batch?),
+                None => self.ended = true,
             }
-            while let Some(chunk) = chunker.next(ended) {
-                let made = self.chunk(&chunk).await;
-                let failed = made.is_err();
-                if tx.send(made).await.is_err() || failed {
-                    return;
-                }
-            }
-        }
-    }
-
-    async fn chunk(&mut self, batches: &[RecordBatch]) -> Chunk {
-        let rows = OccurrenceRow::decode_all(batches, "occurrence_list")?;
+        };
+        let rows = OccurrenceRow::decode_all(&batches, "occurrence_list")?;
         let fetched = self.related.fetch(&rows).await?;
         let rel = assemble(&self.ctx, &rows, fetched, self.shape).await?;
-        Ok((rows, rel))
-    }
-}
-
-/// A task aborted when its handle is dropped (an export that stops early stops reading).
-struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
-
-impl<T> AbortOnDrop<T> {
-    /// The task's end (None when already taken).
-    async fn finish(&mut self) -> Option<std::result::Result<T, tokio::task::JoinError>> {
-        Some(self.0.take()?.await)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        if let Some(task) = &self.0 {
-            task.abort();
-        }
+        Ok(Some((rows, rel)))
     }
 }
 
