@@ -73,7 +73,7 @@ fn operations(c: &mut Criterion) {
             Some(dir.to_str().unwrap()),
             Config::default(),
             &settings,
-            true,
+            &occlens::engine::cache::Part::ALL,
             &|_| {},
         ))
         .unwrap();

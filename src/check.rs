@@ -123,8 +123,8 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         });
     }
     // The cache entry this snapshot's answers come from, against its marker's checksums.
-    if let Some(dir) = &engine.cache {
-        let why = match crate::engine::cache::inspect(dir, true) {
+    for (part, dir) in &engine.cache {
+        let why = match crate::engine::cache::inspect(dir, *part, true) {
             crate::engine::cache::Entry::Damaged(why) => {
                 Some(format!("{why} (--cache refresh rebuilds it)"))
             }

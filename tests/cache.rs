@@ -40,8 +40,29 @@ async fn cached_answers_equal_computed_ones() {
     let (dir, computed) = t.engine().await;
     let root = tempfile::tempdir().unwrap();
     let cached = cached_engine(dir.path(), root.path(), Mode::Auto, None).await;
-    assert!(cached.cache.is_some() && computed.cache.is_none());
-    assert_eq!(entries(root.path()).len(), 1);
+    assert!(cached.cache.len() == 3 && computed.cache.is_empty());
+    // One entry per part: lists, details, facts.
+    assert_eq!(entries(root.path()).len(), 3);
+    // With the list part only, a detail reads its related rows from the snapshot's tables.
+    let lists_root = tempfile::tempdir().unwrap();
+    let settings = occlens::engine::cache::Settings {
+        dir: Some(lists_root.path().to_path_buf()),
+        ..Default::default()
+    };
+    let config = occlens::Config {
+        api_base: "http://testserver".into(),
+        ..occlens::Config::default()
+    };
+    let snapshot = dir.path().to_str().unwrap();
+    let lists = [occlens::engine::cache::Part::Lists];
+    let lists_only = Engine::open_cached(Some(snapshot), config, &settings, &lists, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(entries(lists_root.path()).len(), 1);
+    assert_eq!(
+        lists_only.cache.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        lists
+    );
     // Built in ranges of one occurrence: the same table.
     let ranged_root = tempfile::tempdir().unwrap();
     let ranged = cached_engine(dir.path(), ranged_root.path(), Mode::Auto, Some(1)).await;
@@ -58,6 +79,7 @@ async fn cached_answers_equal_computed_ones() {
         assert_eq!(a.status, b.status, "{url}");
         assert_eq!(a.body, b.body, "{url}");
         assert_eq!(call(&ranged, url).await.body, a.body, "{url} (ranges)");
+        assert_eq!(call(&lists_only, url).await.body, a.body, "{url} (lists only)");
     }
     let list = call(&cached, "/api/v2/occurrences/?project_id=1")
         .await
@@ -91,7 +113,12 @@ fn a_changed_snapshot_is_a_new_key_never_a_stale_answer() {
         serde_json::from_str::<Value>(&out).unwrap()["count"].clone()
     };
     assert_eq!(count(), 2);
-    assert_eq!(entries(root.path()).len(), 1);
+    // A list request builds the list part only (no detail rows, no facts).
+    let first = entries(root.path());
+    assert_eq!(first.len(), 1);
+    let files = entries(&root.path().join(&first[0]));
+    assert!(files.contains(&"occurrence_list.parquet".to_string()), "{files:?}");
+    assert!(!files.iter().any(|f| f.starts_with("detail_")), "{files:?}");
     // Rewrite the snapshot with one more valid occurrence (sleep: a new modification time
     // even on coarse clocks; the size changes too).
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -145,13 +172,19 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
     let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
     assert_eq!(code, 0);
     assert!(out.contains("built: "), "{out}");
-    let key = entries(&cache_root);
-    assert_eq!(key.len(), 1);
-    let mut files = entries(&cache_root.join(&key[0]));
+    // One entry per part (lists, details, facts), each with its marker.
+    let keys = entries(&cache_root);
+    assert_eq!(keys.len(), 3);
+    let mut files: Vec<String> = keys
+        .iter()
+        .flat_map(|k| entries(&cache_root.join(k)))
+        .collect();
     files.sort();
     assert_eq!(
         files,
         [
+            "_occlens_cache.json",
+            "_occlens_cache.json",
             "_occlens_cache.json",
             "capture_hours.parquet",
             "default_filter_taxa.parquet",
@@ -174,7 +207,7 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
     assert!(out.starts_with("removed "), "{out}");
-    assert!(out.contains("1 cache entries removed"), "{out}");
+    assert!(out.contains("3 cache entries removed"), "{out}");
     assert!(entries(&cache_root).is_empty());
     // The demo snapshot is never cached.
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "build"], &[]);
@@ -202,7 +235,7 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
     assert_eq!(code, 0, "{err}");
     let entry = entries(root.path())
         .into_iter()
-        .find(|e| root.path().join(e).join("_occlens_cache.json").exists())
+        .find(|e| root.path().join(e).join("occurrence_list.parquet").exists())
         .expect("the entry");
     let list = root.path().join(&entry).join("occurrence_list.parquet");
 
@@ -239,7 +272,7 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
     );
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("damaged: occurrence_list.parquet: checksum"),
+        out.contains("lists: damaged: occurrence_list.parquet: checksum"),
         "{out}"
     );
 
@@ -268,7 +301,7 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
 
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("1 cache entries removed"), "{out}");
+    assert!(out.contains("3 cache entries removed"), "{out}");
     assert!(out.contains("3 other entries"), "{out}");
     assert_eq!(
         std::fs::read_to_string(root.path().join("notes.txt")).unwrap(),

@@ -1,7 +1,7 @@
 //! `occlens cache`: status, build and clear of the cache of derived tables.
 
 use super::args::{CacheAction, CacheArgs, Cli};
-use occlens::engine::cache::{self, Mode, Settings};
+use occlens::engine::cache::{self, Mode, Part, Settings};
 use occlens::{Error, Result};
 use std::process::ExitCode;
 
@@ -52,41 +52,51 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                 (true, Mode::Auto) => Some(Mode::Build),
                 _ => None,
             };
-            let engine = super::open_with_mode(cli, "http://localhost:8000", false, mode).await?;
-            let dir = cache::directory(&settings, &engine.snapshot, cli.time_zone);
+            let engine = super::open_with_mode(cli, "http://localhost:8000", &[], mode).await?;
             outln!("cache directory: {}", root.display())?;
             outln!("snapshot: {}", engine.snapshot.location)?;
-            match (&dir, &engine.cache) {
-                (None, _) => outln!("not cached (the built-in demo snapshot is never cached)")?,
-                (Some(d), Some(_)) => {
-                    let bytes: u64 = std::fs::read_dir(d)
-                        .into_iter()
-                        .flatten()
-                        .flatten()
-                        .filter_map(|e| e.metadata().ok())
-                        .map(|m| m.len())
-                        .sum();
-                    outln!("built: {} ({bytes} bytes)", d.display())?;
-                    if args.verify {
-                        match cache::inspect(d, true) {
-                            cache::Entry::Ready(_) => {
-                                outln!("verified: every file matches its checksum")?
+            let mut damaged = false;
+            for part in Part::ALL {
+                let name = part.name();
+                let dir = cache::directory(&settings, &engine.snapshot, cli.time_zone, part);
+                match (&dir, engine.cached(part)) {
+                    (None, _) => {
+                        outln!("not cached (the built-in demo snapshot is never cached)")?;
+                        break;
+                    }
+                    (Some(d), Some(_)) => {
+                        let bytes: u64 = std::fs::read_dir(d)
+                            .into_iter()
+                            .flatten()
+                            .flatten()
+                            .filter_map(|e| e.metadata().ok())
+                            .map(|m| m.len())
+                            .sum();
+                        outln!("{name}: built: {} ({bytes} bytes)", d.display())?;
+                        if args.verify {
+                            match cache::inspect(d, part, true) {
+                                cache::Entry::Ready(_) => outln!(
+                                    "{name}: verified: every file matches its checksum"
+                                )?,
+                                cache::Entry::Damaged(why) => {
+                                    outln!("{name}: damaged: {why} (--cache refresh rebuilds it)")?;
+                                    damaged = true;
+                                }
+                                cache::Entry::Absent => {}
                             }
-                            cache::Entry::Damaged(why) => {
-                                outln!("damaged: {why} (--cache refresh rebuilds it)")?;
-                                return Ok(ExitCode::from(1));
-                            }
-                            cache::Entry::Absent => {}
                         }
                     }
-                    if build {
-                        eprintln!("occlens: ready in {:.1} s", started.elapsed().as_secs_f64());
-                    }
+                    (Some(d), None) => outln!(
+                        "{name}: not built: {} (occlens --snapshot … cache build)",
+                        d.display()
+                    )?,
                 }
-                (Some(d), None) => outln!(
-                    "not built: {} (occlens --snapshot … cache build)",
-                    d.display()
-                )?,
+            }
+            if damaged {
+                return Ok(ExitCode::from(1));
+            }
+            if build {
+                eprintln!("occlens: ready in {:.1} s", started.elapsed().as_secs_f64());
             }
             Ok(ExitCode::SUCCESS)
         }

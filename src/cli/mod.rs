@@ -28,6 +28,7 @@ mod verify;
 
 use args::{Cli, Command, GenerateShape};
 use clap::Parser as _;
+use occlens::engine::cache::Part;
 use occlens::{Config, Engine};
 use std::process::ExitCode;
 
@@ -222,17 +223,18 @@ async fn remove_temporaries_on_signal() {
 
 /// Open the snapshot for a command that reads the cache of derived tables when present.
 async fn open(cli: &Cli) -> occlens::Result<Engine> {
-    open_with_base(cli, "http://localhost:8000", false).await
+    open_with_base(cli, "http://localhost:8000", &[]).await
 }
 
-/// Open the snapshot for a command that answers requests: the cache is built when missing.
-async fn open_answering(cli: &Cli) -> occlens::Result<Engine> {
-    open_with_base(cli, "http://localhost:8000", true).await
+/// Open the snapshot for a command that answers requests: the parts of the cache they read
+/// (`build`) are built when missing.
+async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
+    open_with_base(cli, "http://localhost:8000", build).await
 }
 
 /// Open the snapshot; hyperlinks use --api-base, else `default_base`; `build`: compute and
-/// store the cache of derived tables when it is missing (and --cache allows).
-async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::Result<Engine> {
+/// store these parts of the cache of derived tables when missing (and --cache allows).
+async fn open_with_base(cli: &Cli, default_base: &str, build: &[Part]) -> occlens::Result<Engine> {
     open_with_mode(cli, default_base, build, None).await
 }
 
@@ -240,7 +242,7 @@ async fn open_with_base(cli: &Cli, default_base: &str, build: bool) -> occlens::
 async fn open_with_mode(
     cli: &Cli,
     default_base: &str,
-    build: bool,
+    build: &[Part],
     mode: Option<occlens::engine::cache::Mode>,
 ) -> occlens::Result<Engine> {
     let config = Config {
@@ -264,13 +266,13 @@ async fn open_with_mode(
     // A spinner while the cache is built (the rows arrive at the end: the file is sorted).
     let spinner = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} caching occurrence_list of this snapshot (once per snapshot version): {pos} rows",
+            "{spinner} caching the derived tables of this snapshot (once per snapshot version): {pos} rows",
         )
         .expect("valid template"),
     );
     // Only a command that may build the cache shows it (a shell or a query that only reads
     // the cache would flash it for nothing).
-    let may_build = build
+    let may_build = !build.is_empty()
         || matches!(
             settings.mode,
             occlens::engine::cache::Mode::Refresh | occlens::engine::cache::Mode::Build
@@ -347,15 +349,20 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Api(a) => {
-            let engine = open_answering(&cli).await?;
+            // One request: the parts its endpoint reads; a batch: lists and facts.
+            let parts = match &a.url {
+                Some(url) => Part::for_url(url),
+                None => &[Part::Lists, Part::Facts],
+            };
+            let engine = open_answering(&cli, parts).await?;
             api::api(&engine, &cli, a).await
         }
         Command::List(l) => {
-            let engine = open_answering(&cli).await?;
+            let engine = open_answering(&cli, &[Part::Lists]).await?;
             api::single(&engine, &cli, &l.url(), l.pretty).await
         }
         Command::Detail(d) => {
-            let engine = open_answering(&cli).await?;
+            let engine = open_answering(&cli, &[Part::Lists]).await?;
             api::single(&engine, &cli, &d.url(), d.pretty).await
         }
         Command::Sql(s) => {

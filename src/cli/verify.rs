@@ -2,6 +2,7 @@
 //! could not be fetched or on error.
 
 use super::args::{Cli, ReportFormat, VerifyArgs};
+use occlens::engine::cache::Part;
 use occlens::render::pyfmt::to_json_pretty;
 use occlens::verify::compare::Rules;
 use occlens::verify::input::{self, path_of, Inputs, Limits};
@@ -135,7 +136,8 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
         .as_deref()
         .map(occlens::redact::strip_userinfo)
         .unwrap_or_else(|| "http://localhost:8000".into());
-    let engine = super::open_with_base(cli, base.trim_end_matches('/'), true).await?;
+    let parts = [Part::Lists, Part::Facts];
+    let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
     let options = VerifyOptions {
         rules: Rules {
             float_tolerance: args.float_tolerance,

@@ -10,8 +10,10 @@
 //! The cache is keyed by a fingerprint of everything the view's rows depend on: every snapshot
 //! file's location, size, modification time and e-tag, the text of `queries/`, the time zone
 //! (times of day are local) and the occlens version and source (see build.rs). A changed snapshot or occlens is a new
-//! key, never a stale answer. Each key is a directory written under a temporary name and
-//! renamed into place when complete; any of them is safe to delete at any time.
+//! key, never a stale answer. The cache comes in three parts (`Part`: lists, details, facts),
+//! each an entry of its own, built the first time a command needs it; each entry is a
+//! directory written under a temporary name and renamed into place when complete; any of them
+//! is safe to delete at any time.
 
 use crate::engine::catalog::VIEW_FILES;
 use crate::engine::even_parquet::EvenWriter;
@@ -25,56 +27,104 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// The views that are materialized, each with the order its rows are written in: a page's
-/// project filter then reads only that project's pages, and id lookups prune to pages.
-/// `Some(column)`: the view is written in ranges of that (occurrence) id column, each range
-/// computed, sorted and written on its own, so memory is bounded by the range, not by the
-/// snapshot (the ranges' filter reaches the detection and classification scans).
-pub const CACHED_VIEWS: &[(&str, &str, Option<&str>)] = &[
-    ("taxon_ancestry", "taxon_id, ancestor_id", None),
-    ("default_filter_taxa", "project_id, taxon_id", None),
-    ("taxon_parent", "taxon_id, position", None),
-    ("occurrence_list", "project_id, id", Some("id")),
-    // Every identification with its position: a page's or detail's lookup by occurrence id
-    // reads a few small pages, whatever the layout of main_identification.
-    (
-        "occurrence_identifications",
-        "occurrence_id, position",
-        None,
-    ),
-    // A detail's related rows, each read by occurrence id from a few small pages.
-    (
-        "detail_images",
-        "occurrence_id, position",
-        Some("occurrence_id"),
-    ),
-    (
-        "detail_detections",
-        "occurrence_id, position",
-        Some("occurrence_id"),
-    ),
-    (
-        "prediction_candidates",
-        "occurrence_id, position",
-        Some("occurrence_id"),
-    ),
-    (
-        "detection_classifications",
-        "occurrence_id, detection_id, position",
-        Some("occurrence_id"),
-    ),
-    ("occurrence_facts", "project_id, id", Some("id")),
-    (
-        "capture_hours",
-        "project_id, deployment_id, day, hour",
-        None,
-    ),
-    (
-        "detection_hours",
-        "project_id, passes_defaults, day, hour",
-        None,
-    ),
-];
+/// A cached view: its name, the order its rows are written in (a page's project filter then
+/// reads only that project's pages, and id lookups prune to pages), and `Some(column)` when
+/// the view is written in ranges of that (occurrence) id column, each range computed, sorted
+/// and written on its own, so memory is bounded by the range, not by the snapshot (the
+/// ranges' filter reaches the detection and classification scans).
+pub type CachedView = (&'static str, &'static str, Option<&'static str>);
+
+/// The cache comes in parts, each an entry of its own built the first time a command needs
+/// it: a first list request waits for the list part only, not for a detail's related rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// What every list page and detail reads: `occurrence_list`, the identifications and
+    /// the taxon views the default filters read.
+    Lists,
+    /// A detail's related rows sorted by occurrence. Without them a detail reads the
+    /// snapshot's tables by occurrence (the same rows; slower on large row groups).
+    Details,
+    /// The per-project facts the other endpoints aggregate (queries/11_facts.sql).
+    Facts,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Lists, Part::Details, Part::Facts];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Lists => "lists",
+            Part::Details => "details",
+            Part::Facts => "facts",
+        }
+    }
+
+    pub fn views(self) -> &'static [CachedView] {
+        match self {
+            Part::Lists => &[
+                ("taxon_ancestry", "taxon_id, ancestor_id", None),
+                ("default_filter_taxa", "project_id, taxon_id", None),
+                ("taxon_parent", "taxon_id, position", None),
+                ("occurrence_list", "project_id, id", Some("id")),
+                // Every identification with its position: a page's or detail's lookup by
+                // occurrence id reads a few small pages, whatever the layout of
+                // main_identification.
+                (
+                    "occurrence_identifications",
+                    "occurrence_id, position",
+                    None,
+                ),
+            ],
+            // A detail's related rows, each read by occurrence id from a few small pages.
+            Part::Details => &[
+                (
+                    "detail_images",
+                    "occurrence_id, position",
+                    Some("occurrence_id"),
+                ),
+                (
+                    "detail_detections",
+                    "occurrence_id, position",
+                    Some("occurrence_id"),
+                ),
+                (
+                    "prediction_candidates",
+                    "occurrence_id, position",
+                    Some("occurrence_id"),
+                ),
+                (
+                    "detection_classifications",
+                    "occurrence_id, detection_id, position",
+                    Some("occurrence_id"),
+                ),
+            ],
+            Part::Facts => &[
+                ("occurrence_facts", "project_id, id", Some("id")),
+                (
+                    "capture_hours",
+                    "project_id, deployment_id, day, hour",
+                    None,
+                ),
+                (
+                    "detection_hours",
+                    "project_id, passes_defaults, day, hour",
+                    None,
+                ),
+            ],
+        }
+    }
+
+    /// The parts a request on `url` (an API path or URL) reads: the occurrence endpoints read
+    /// the list part, the others (species, summary, charts, stats, …) the facts too.
+    pub fn for_url(url: &str) -> &'static [Part] {
+        let path = url.split(['?', '#']).next().unwrap_or("");
+        if path.contains("api/v2/occurrences") {
+            &[Part::Lists]
+        } else {
+            &[Part::Lists, Part::Facts]
+        }
+    }
+}
 
 /// Occurrences per range when building: SF10 (10M occurrences) in one range peaked at 8.6 GB,
 /// in ranges of 2M at 2.0 GB (and took 45 s instead of 69 s).
@@ -162,13 +212,21 @@ pub fn fingerprint(snapshot: &Snapshot, time_zone: chrono_tz::Tz) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Where the cache of `snapshot` lives, or None when it is not cached (the built-in demo,
-/// whose in-memory files change time on every run, or no cache directory).
-pub fn directory(settings: &Settings, snapshot: &Snapshot, tz: chrono_tz::Tz) -> Option<PathBuf> {
+/// Where `part` of the cache of `snapshot` lives, or None when it is not cached (the built-in
+/// demo, whose in-memory files change time on every run, or no cache directory). Each part is
+/// an entry of its own, named by the fingerprint and the part.
+pub fn directory(
+    settings: &Settings,
+    snapshot: &Snapshot,
+    tz: chrono_tz::Tz,
+    part: Part,
+) -> Option<PathBuf> {
     if settings.mode == Mode::Off || snapshot.base.scheme() == "memory" {
         return None;
     }
-    Some(settings.root()?.join(fingerprint(snapshot, tz)))
+    let key = Sha256::digest(format!("{} {}", fingerprint(snapshot, tz), part.name()));
+    let name: String = key[..12].iter().map(|b| format!("{b:02x}")).collect();
+    Some(settings.root()?.join(name))
 }
 
 /// The marker occlens writes last into each entry: the entry's files with their sizes and
@@ -184,9 +242,9 @@ pub enum Entry {
     Damaged(String),
 }
 
-/// Inspect the entry `dir`: its marker and every file's size (cheap, on every open); with
-/// `checksums`, every file's SHA-256 too (`occlens cache status --verify`, `occlens check`).
-pub fn inspect(dir: &Path, checksums: bool) -> Entry {
+/// Inspect the entry `dir` of `part`: its marker and every file's size (cheap, on every open);
+/// with `checksums`, every file's SHA-256 too (`occlens cache status --verify`, `occlens check`).
+pub fn inspect(dir: &Path, part: Part, checksums: bool) -> Entry {
     if !dir.exists() {
         return Entry::Absent;
     }
@@ -198,7 +256,10 @@ pub fn inspect(dir: &Path, checksums: bool) -> Entry {
         Ok(m) => m,
         Err(e) => return Entry::Damaged(format!("{MARKER}: {e}")),
     };
-    for (view, _, _) in CACHED_VIEWS {
+    if marker["part"].as_str() != Some(part.name()) {
+        return Entry::Damaged(format!("{MARKER} is not that of the {} part", part.name()));
+    }
+    for (view, _, _) in part.views() {
         let name = format!("{view}.parquet");
         let Some(expected) = marker["files"]
             .as_array()
@@ -228,9 +289,9 @@ pub fn inspect(dir: &Path, checksums: bool) -> Entry {
     Entry::Ready(dir.to_path_buf())
 }
 
-/// `dir` if it holds a complete, undamaged cache (sizes checked against its marker).
-pub fn present(dir: &Path) -> Option<PathBuf> {
-    match inspect(dir, false) {
+/// `dir` if it holds a complete, undamaged `part` (sizes checked against its marker).
+pub fn present(dir: &Path, part: Part) -> Option<PathBuf> {
+    match inspect(dir, part, false) {
         Entry::Ready(d) => Some(d),
         _ => None,
     }
@@ -288,15 +349,19 @@ pub fn clear(root: &Path) -> std::io::Result<(Vec<PathBuf>, usize)> {
     Ok((removed, others))
 }
 
-/// The names of the cached views.
+/// The names of the cached views, of every part.
 pub fn views() -> Vec<&'static str> {
-    CACHED_VIEWS.iter().map(|(v, _, _)| *v).collect()
+    Part::ALL
+        .iter()
+        .flat_map(|p| p.views().iter().map(|(v, _, _)| *v))
+        .collect()
 }
 
-/// Register the cached views of `dir` in `ctx` as tables (their statements are then skipped).
-/// The files' footers are read together (each registration reads its file's schema).
-pub async fn register(ctx: &SessionContext, dir: &Path) -> Result<()> {
-    let registrations = CACHED_VIEWS.iter().map(|(view, _, _)| async move {
+/// Register the cached views of `part`, stored in `dir`, in `ctx` as tables (their statements
+/// are then skipped). The files' footers are read together (each registration reads its
+/// file's schema).
+pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()> {
+    let registrations = part.views().iter().map(|(view, _, _)| async move {
         let url = file(dir, view).to_string_lossy().to_string();
         ctx.register_parquet(*view, &url, ParquetReadOptions::default())
             .await
@@ -306,12 +371,13 @@ pub async fn register(ctx: &SessionContext, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Compute the cached views with `ctx` (whose views read the snapshot) and write them to `dir`:
-/// first into a sibling temporary directory, renamed into place when complete. Another
-/// process finishing first wins; its (identical) result is kept.
+/// Compute the cached views of `part` with `ctx` (whose views read the snapshot) and write them
+/// to `dir`: first into a sibling temporary directory, renamed into place when complete.
+/// Another process finishing first wins; its (identical) result is kept.
 pub async fn build(
     ctx: &SessionContext,
     dir: &Path,
+    part: Part,
     range_rows: Option<i64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PathBuf> {
@@ -323,17 +389,25 @@ pub async fn build(
     let tmp = crate::staging::Temp::sibling_of(dir, "cache");
     std::fs::create_dir_all(tmp.path()).map_err(|e| io(tmp.path(), e))?;
     let mut files = Vec::new();
-    for (view, order, ranged) in CACHED_VIEWS {
+    for (view, order, ranged) in part.views() {
         let path = file(tmp.path(), view);
+        let started = std::time::Instant::now();
         write(ctx, view, order, *ranged, range_rows, &path, progress).await?;
         let bytes = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
+        if std::env::var_os("OCCLENS_TRACE").is_some() {
+            eprintln!(
+                "occlens: {:>7.1} ms  (cache) {view}: {bytes} bytes",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
         let sum = sha256(&path).map_err(|e| io(&path, e))?;
         files.push(
             serde_json::json!({"name": format!("{view}.parquet"), "bytes": bytes, "sha256": sum}),
         );
     }
     let marker = serde_json::json!({
-        "format": "occlens-cache/1",
+        "format": "occlens-cache/2",
+        "part": part.name(),
         "occlens": env!("CARGO_PKG_VERSION"),
         "files": files,
     });
@@ -341,14 +415,14 @@ pub async fn build(
     std::fs::write(&marker_path, marker.to_string()).map_err(|e| io(&marker_path, e))?;
     // A damaged entry in the way (the caller decided to rebuild it) goes first; nothing that
     // is not an occlens cache entry is ever replaced.
-    if dir.exists() && present(dir).is_none() {
+    if dir.exists() && present(dir, part).is_none() {
         remove_entry(dir);
     }
     match std::fs::rename(tmp.path(), dir) {
         Ok(()) => tmp.keep(),
         // Another process finished first: its (identical) result is kept.
         Err(e) => {
-            if present(dir).is_none() {
+            if present(dir, part).is_none() {
                 return Err(io(dir, e));
             }
         }

@@ -57,8 +57,8 @@ pub struct Engine {
     /// key set) then prunes the big side's Parquet pages; the default partitioned joins would
     /// split it per hash partition into a filter no statistics can use.
     pub point: SessionContext,
-    /// The cache directory this engine reads, when it reads one (see `cache`).
-    pub cache: Option<std::path::PathBuf>,
+    /// The parts of the cache this engine reads, each with its entry directory (see `cache`).
+    pub cache: Vec<(cache::Part, std::path::PathBuf)>,
     /// Why the cache is not used although it was asked for (for the command line to print).
     pub cache_warning: Option<String>,
     pub snapshot: Snapshot,
@@ -81,17 +81,17 @@ impl Engine {
             mode: cache::Mode::Off,
             ..Default::default()
         };
-        Self::open_cached(snapshot, config, &off, false, &|_| {}).await
+        Self::open_cached(snapshot, config, &off, &[], &|_| {}).await
     }
 
-    /// Open `snapshot` reading its cached `occurrence_list` when `settings` allow and it is
-    /// present; when it is absent and `build` is set (or the mode is Refresh), compute and
-    /// store it first (`progress` gets the rows written).
+    /// Open `snapshot` reading the parts of its cache that are present when `settings` allow;
+    /// a part of `build` that is absent (every part with --cache refresh or `cache build`) is
+    /// computed and stored first (`progress` gets the rows written).
     pub async fn open_cached(
         snapshot: Option<&str>,
         config: Config,
         settings: &cache::Settings,
-        build: bool,
+        build: &[cache::Part],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Engine> {
         let started = std::time::Instant::now();
@@ -109,19 +109,27 @@ impl Engine {
         }
         let mut ctx = catalog::session()?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
-        let (mut cached, mut cache_warning) = (None, None);
+        let (mut cached, mut cache_warning) = (Vec::new(), None);
         // The window formulation never reads the cache (built from the fast views).
         let window = config.semantics == catalog::Semantics::Window;
-        let cache_dir = cache::directory(settings, &snapshot, config.time_zone).filter(|_| !window);
-        if let Some(dir) = cache_dir {
+        let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
+        let mut missing = Vec::new();
+        for part in cache::Part::ALL {
+            let Some(dir) = cache::directory(settings, &snapshot, config.time_zone, part)
+                .filter(|_| !window)
+            else {
+                continue;
+            };
             if settings.mode == cache::Mode::Refresh {
                 cache::remove_entry(&dir);
             }
-            cached = match cache::inspect(&dir, false) {
-                cache::Entry::Ready(d) => Some(d),
-                cache::Entry::Absent => None,
+            let wanted = must || build.contains(&part);
+            match cache::inspect(&dir, part, false) {
+                cache::Entry::Ready(d) => cached.push((part, d)),
+                cache::Entry::Absent if wanted => missing.push((part, dir)),
+                cache::Entry::Absent => {}
                 cache::Entry::Damaged(why) => {
-                    if settings.mode == cache::Mode::Auto && !build {
+                    if settings.mode == cache::Mode::Auto && !wanted {
                         cache_warning = Some(format!(
                             "the cache entry {} is damaged ({why}); answering from the snapshot's tables (--cache refresh rebuilds it)",
                             dir.display()
@@ -132,15 +140,16 @@ impl Engine {
                             dir.display()
                         ));
                         cache::remove_entry(&dir);
+                        missing.push((part, dir));
                     }
-                    None
                 }
-            };
-            let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
-            if cached.is_none() && (build || must) {
-                catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
-                match cache::build(&ctx, &dir, settings.range_rows, progress).await {
-                    Ok(built) => cached = Some(built),
+            }
+        }
+        if !missing.is_empty() {
+            catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
+            for (part, dir) in missing {
+                match cache::build(&ctx, &dir, part, settings.range_rows, progress).await {
+                    Ok(built) => cached.push((part, built)),
                     // The cache is an optimisation: with --cache auto, a cache directory that
                     // cannot be written means answering from the snapshot (with a warning).
                     Err(e @ crate::error::Error::Io { .. })
@@ -149,28 +158,33 @@ impl Engine {
                         cache_warning = Some(format!(
                             "cannot write the cache ({e}); answering from the snapshot's tables"
                         ));
+                        break;
                     }
                     Err(e) => return Err(e),
                 }
-                ctx = catalog::session()?;
-                snapshot = Snapshot::open(&ctx, &location).await?;
             }
+            ctx = catalog::session()?;
+            snapshot = Snapshot::open(&ctx, &location).await?;
         }
+        cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
         trace("snapshot tables registered");
-        let skip = match &cached {
-            Some(dir) => {
-                cache::register(&ctx, dir).await?;
-                trace("cache tables registered");
-                cache::views()
-            }
-            None => Vec::new(),
-        };
+        let registrations = cached
+            .iter()
+            .map(|(part, dir)| cache::register(&ctx, dir, *part));
+        futures::future::try_join_all(registrations).await?;
+        let skip: Vec<&str> = cached
+            .iter()
+            .flat_map(|(part, _)| part.views().iter().map(|(v, _, _)| *v))
+            .collect();
+        if !cached.is_empty() {
+            trace("cache tables registered");
+        }
         let mut resident_bytes = None;
         if settings.hold != resident::Hold::None {
             let bytes = resident::hold_for_requests(
                 &ctx,
                 &snapshot,
-                cached.is_some(),
+                &skip,
                 settings.hold,
                 settings.hold_max,
             )
@@ -203,11 +217,19 @@ impl Engine {
         })
     }
 
+    /// The entry directory of `part` when this engine reads it.
+    pub fn cached(&self, part: cache::Part) -> Option<&std::path::Path> {
+        self.cache
+            .iter()
+            .find(|(p, _)| *p == part)
+            .map(|(_, d)| d.as_path())
+    }
+
     /// The view pages choose their ids from: the cached `occurrence_list` when there is one
     /// (it holds every key column), else `occurrence_keys` (which skips the per-occurrence
     /// predictions, identifications and cover images no condition or ordering reads).
     pub fn keys_view(&self) -> &'static str {
-        if self.cache.is_some() {
+        if self.cached(cache::Part::Lists).is_some() {
             cache::LIST_VIEW
         } else {
             "occurrence_keys"

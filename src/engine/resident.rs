@@ -384,13 +384,13 @@ const CACHED: &[(&str, &[&str], bool)] = &[
 const SMALL_TABLE_BYTES: u64 = 8 << 20;
 
 /// Hold in memory what answering requests reads (`hold`): the snapshot's small tables, then
-/// the cache's request-path tables (when the engine reads a cache), as long as the total stays
+/// the cache's request-path tables (those of the `cached` views), as long as the total stays
 /// within `max` bytes; a table that would pass it stays on its files (with a warning on
 /// stderr). Returns the bytes held.
 pub async fn hold_for_requests(
     ctx: &SessionContext,
     snapshot: &crate::snapshot::Snapshot,
-    cached: bool,
+    cached: &[&str],
     hold_what: Hold,
     max: u64,
 ) -> Result<usize> {
@@ -404,11 +404,9 @@ pub async fn hold_for_requests(
             wanted.push((table.name, &["id"]));
         }
     }
-    if cached {
-        for (name, columns, lists) in CACHED {
-            if *lists || hold_what == Hold::All {
-                wanted.push((name, columns));
-            }
+    for (name, columns, lists) in CACHED {
+        if cached.contains(name) && (*lists || hold_what == Hold::All) {
+            wanted.push((name, columns));
         }
     }
     let mut bytes = 0;

@@ -257,7 +257,11 @@ fn status(server: &Server) -> Value {
             "snapshot_time": manifest.and_then(|m| m.get("snapshot_time")).cloned(),
             "manifest_source": manifest.and_then(|m| m.get("source")).map(|s| crate::redact::redact(&s.to_string())),
             "tables": tables,
-            "cache": engine.cache.as_ref().map(|p| p.display().to_string()),
+            "cache": engine
+                .cache
+                .iter()
+                .map(|(part, dir)| (part.name().to_string(), json!(dir.display().to_string())))
+                .collect::<serde_json::Map<_, _>>(),
             "cache_warning": engine.cache_warning.as_deref().map(crate::redact::redact),
             "bytes_in_memory": engine.resident_bytes,
             "ordered_lists": engine.memo.as_ref().map(|m| {

@@ -246,7 +246,7 @@ pub async fn cached_engine_with(
         Some(dir.to_str().unwrap()),
         config,
         &settings,
-        true,
+        &occlens::engine::cache::Part::ALL,
         &|_| {},
     )
     .await
