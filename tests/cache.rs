@@ -79,7 +79,11 @@ async fn cached_answers_equal_computed_ones() {
         assert_eq!(a.status, b.status, "{url}");
         assert_eq!(a.body, b.body, "{url}");
         assert_eq!(call(&ranged, url).await.body, a.body, "{url} (ranges)");
-        assert_eq!(call(&lists_only, url).await.body, a.body, "{url} (lists only)");
+        assert_eq!(
+            call(&lists_only, url).await.body,
+            a.body,
+            "{url} (lists only)"
+        );
     }
     let list = call(&cached, "/api/v2/occurrences/?project_id=1")
         .await
@@ -117,7 +121,10 @@ fn a_changed_snapshot_is_a_new_key_never_a_stale_answer() {
     let first = entries(root.path());
     assert_eq!(first.len(), 1);
     let files = entries(&root.path().join(&first[0]));
-    assert!(files.contains(&"occurrence_list.parquet".to_string()), "{files:?}");
+    assert!(
+        files.contains(&"occurrence_list.parquet".to_string()),
+        "{files:?}"
+    );
     assert!(!files.iter().any(|f| f.starts_with("detail_")), "{files:?}");
     // Rewrite the snapshot with one more valid occurrence (sleep: a new modification time
     // even on coarse clocks; the size changes too).

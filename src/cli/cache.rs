@@ -75,9 +75,9 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                         outln!("{name}: built: {} ({bytes} bytes)", d.display())?;
                         if args.verify {
                             match cache::inspect(d, part, true) {
-                                cache::Entry::Ready(_) => outln!(
-                                    "{name}: verified: every file matches its checksum"
-                                )?,
+                                cache::Entry::Ready(_) => {
+                                    outln!("{name}: verified: every file matches its checksum")?
+                                }
                                 cache::Entry::Damaged(why) => {
                                     outln!("{name}: damaged: {why} (--cache refresh rebuilds it)")?;
                                     damaged = true;

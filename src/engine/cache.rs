@@ -388,23 +388,33 @@ pub async fn build(
     // Removed when dropped (an error below) and on SIGINT/SIGTERM.
     let tmp = crate::staging::Temp::sibling_of(dir, "cache");
     std::fs::create_dir_all(tmp.path()).map_err(|e| io(tmp.path(), e))?;
-    let mut files = Vec::new();
-    for (view, order, ranged) in part.views() {
-        let path = file(tmp.path(), view);
-        let started = std::time::Instant::now();
-        write(ctx, view, order, *ranged, range_rows, &path, progress).await?;
-        let bytes = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
-        if std::env::var_os("OCCLENS_TRACE").is_some() {
-            eprintln!(
-                "occlens: {:>7.1} ms  (cache) {view}: {bytes} bytes",
-                started.elapsed().as_secs_f64() * 1e3
-            );
-        }
-        let sum = sha256(&path).map_err(|e| io(&path, e))?;
-        files.push(
-            serde_json::json!({"name": format!("{view}.parquet"), "bytes": bytes, "sha256": sum}),
-        );
-    }
+    // The ranges of occurrence ids, computed once for every ranged view of the part.
+    let ranges = if part.views().iter().any(|(_, _, ranged)| ranged.is_some()) {
+        ranges(ctx, range_rows).await?
+    } else {
+        Vec::new()
+    };
+    // Two lanes at once: the ranged (big) views one after another, with the progress, and the
+    // small ones beside them on a task of their own (a big view's Parquet encoding keeps one
+    // core busy; the small views use the other).
+    let (big, small): (Vec<CachedView>, Vec<CachedView>) = part
+        .views()
+        .iter()
+        .copied()
+        .partition(|(_, _, ranged)| ranged.is_some());
+    let small_lane = {
+        let (ctx, dir) = (ctx.clone(), tmp.path().to_path_buf());
+        tokio::spawn(async move { write_all(&ctx, &dir, &small, &[], &|_| {}).await })
+    };
+    let big = write_all(ctx, tmp.path(), &big, &ranges, progress).await;
+    // Awaited even when the big lane failed: nothing writes into the directory once it is gone.
+    let small = small_lane
+        .await
+        .map_err(|e| Error::Internal(format!("building the cache: {e}")));
+    let mut files = big?;
+    files.extend(small??);
+    files.sort_by_key(|(view, _)| part.views().iter().position(|(v, _, _)| v == view));
+    let files: Vec<serde_json::Value> = files.into_iter().map(|(_, f)| f).collect();
     let marker = serde_json::json!({
         "format": "occlens-cache/2",
         "part": part.name(),
@@ -485,21 +495,53 @@ fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i64)> 
     out
 }
 
+/// Write `views` into `dir` one after another (`ranges`: those of the ranged views); each
+/// file's marker entry (name, bytes, SHA-256).
+async fn write_all(
+    ctx: &SessionContext,
+    dir: &Path,
+    views: &[CachedView],
+    ranges: &[(i64, i64)],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<(&'static str, serde_json::Value)>> {
+    let mut files = Vec::new();
+    for (view, order, ranged) in views {
+        let path = file(dir, view);
+        let started = std::time::Instant::now();
+        write(ctx, view, order, *ranged, ranges, &path, progress).await?;
+        let bytes = std::fs::metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .len();
+        let sum = sha256(&path).map_err(|e| Error::io(&path, e))?;
+        if std::env::var_os("OCCLENS_TRACE").is_some() {
+            eprintln!(
+                "occlens: {:>7.1} ms  (cache) {view}: {bytes} bytes",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        let name = format!("{view}.parquet");
+        files.push((
+            *view,
+            serde_json::json!({"name": name, "bytes": bytes, "sha256": sum}),
+        ));
+    }
+    Ok(files)
+}
+
 async fn write(
     ctx: &SessionContext,
     view: &str,
     order: &str,
     ranged: Option<&str>,
-    range_rows: i64,
+    ranges: &[(i64, i64)],
     path: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     let statements: Vec<String> = match ranged {
         None => vec![format!("SELECT * FROM {view} ORDER BY {order}")],
-        Some(col) => ranges(ctx, range_rows)
-            .await?
-            .into_iter()
-            .map(|(lo, hi)| {
+        Some(col) => ranges
+            .iter()
+            .map(|&(lo, hi)| {
                 // The first and last ranges are open-ended: an id of ±2^63 is kept too.
                 let mut cond = vec!["TRUE".to_string()];
                 if lo != i64::MIN {

@@ -1,43 +1,153 @@
 //! Parquet written from a result stream in batches of one fixed size, so that the file's bytes
 //! (page and row-group boundaries) depend on the rows only, not on how the engine that computed
 //! them cut its batches (one machine, a cluster's executors, another partition count).
+//!
+//! Each row group's columns are encoded in parallel (arrow-rs's `ArrowColumnWriter`s, one
+//! set of columns per core), then appended in order: the same bytes as one `ArrowWriter`
+//! writing the same batches, in a fraction of the time on wide tables.
 
 use datafusion::arrow::compute::BatchCoalescer;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::errors::{ParquetError, Result};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::writer::SerializedFileWriter;
 use std::io::Write;
 
 /// Rows per batch handed to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
 
+/// Rows per row group when the properties set no limit (arrow-rs's default).
+const GROUP_ROWS: usize = 1024 * 1024;
+
 pub struct EvenWriter<W: Write + Send> {
-    writer: ArrowWriter<W>,
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
     even: BatchCoalescer,
+    /// Batches of the row group being gathered, and their rows.
+    group: Vec<RecordBatch>,
+    group_rows: usize,
+    max_group_rows: usize,
+    groups: usize,
 }
 
 impl<W: Write + Send> EvenWriter<W> {
     pub fn try_new(sink: W, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
+        let max_group_rows = properties
+            .max_row_group_row_count()
+            .unwrap_or(GROUP_ROWS)
+            .max(1);
+        // ArrowWriter sets the file up (Parquet schema, the Arrow schema in its metadata).
+        let (file, factory) = ArrowWriter::try_new(sink, schema.clone(), Some(properties))?
+            .into_serialized_writer()?;
         Ok(EvenWriter {
-            writer: ArrowWriter::try_new(sink, schema.clone(), Some(properties))?,
+            file,
+            factory,
+            schema: schema.clone(),
             even: BatchCoalescer::new(schema, BATCH_ROWS),
+            group: Vec::new(),
+            group_rows: 0,
+            max_group_rows,
+            groups: 0,
         })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.even.push_batch(batch.clone()).map_err(arrow)?;
         while let Some(b) = self.even.next_completed_batch() {
-            self.writer.write(&b)?;
+            self.gather(b)?;
         }
+        Ok(())
+    }
+
+    /// Add `batch` to the row group, writing each group as it fills.
+    fn gather(&mut self, mut batch: RecordBatch) -> Result<()> {
+        while batch.num_rows() > 0 {
+            let take = batch.num_rows().min(self.max_group_rows - self.group_rows);
+            self.group.push(batch.slice(0, take));
+            self.group_rows += take;
+            batch = batch.slice(take, batch.num_rows() - take);
+            if self.group_rows == self.max_group_rows {
+                self.write_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encode the gathered batches as one row group, columns in parallel.
+    fn write_group(&mut self) -> Result<()> {
+        if self.group_rows == 0 {
+            return Ok(());
+        }
+        let writers = self.factory.create_column_writers(self.groups)?;
+        // Each field's leaf columns (a struct has several) and their writers, in order.
+        let mut writers = writers.into_iter();
+        let mut fields: Vec<(usize, Vec<ArrowColumnWriter>)> = Vec::new();
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            let column = self.group[0].column(i);
+            let leaves = compute_leaves(field, &column.slice(0, 0))?.len();
+            fields.push((i, writers.by_ref().take(leaves).collect()));
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(fields.len())
+            .max(1);
+        let mut lanes: Vec<Vec<(usize, Vec<ArrowColumnWriter>)>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        for (k, field) in fields.into_iter().enumerate() {
+            lanes[k % threads].push(field);
+        }
+        let (schema, group) = (&self.schema, &self.group);
+        let encode = |lane: Vec<(usize, Vec<ArrowColumnWriter>)>| -> Result<Vec<(usize, Vec<ArrowColumnChunk>)>> {
+            let mut out = Vec::with_capacity(lane.len());
+            for (i, mut writers) in lane {
+                for batch in group {
+                    let leaves = compute_leaves(&schema.fields()[i], batch.column(i))?;
+                    for (writer, leaf) in writers.iter_mut().zip(&leaves) {
+                        writer.write(leaf)?;
+                    }
+                }
+                let chunks = writers.into_iter().map(|w| w.close()).collect::<Result<_>>()?;
+                out.push((i, chunks));
+            }
+            Ok(out)
+        };
+        let mut lanes = lanes.into_iter();
+        let first = lanes.next().unwrap_or_default();
+        let mut done: Vec<(usize, Vec<ArrowColumnChunk>)> = std::thread::scope(|scope| {
+            let others: Vec<_> = lanes
+                .map(|lane| scope.spawn(move || encode(lane)))
+                .collect();
+            let mut done = encode(first)?;
+            for handle in others {
+                let encoded = handle
+                    .join()
+                    .map_err(|_| ParquetError::General("a column encoder panicked".into()))?;
+                done.extend(encoded?);
+            }
+            Ok::<_, ParquetError>(done)
+        })?;
+        done.sort_by_key(|(i, _)| *i);
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in done.into_iter().flat_map(|(_, chunks)| chunks) {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        self.groups += 1;
+        self.group.clear();
+        self.group_rows = 0;
         Ok(())
     }
 
     fn drain(&mut self) -> Result<()> {
         self.even.finish_buffered_batch().map_err(arrow)?;
         while let Some(b) = self.even.next_completed_batch() {
-            self.writer.write(&b)?;
+            self.gather(b)?;
         }
         Ok(())
     }
@@ -45,13 +155,13 @@ impl<W: Write + Send> EvenWriter<W> {
     /// Write what is buffered and close the row group: the next rows start a new one.
     pub fn flush(&mut self) -> Result<()> {
         self.drain()?;
-        self.writer.flush()
+        self.write_group()
     }
 
     /// Write what is buffered and the footer; the sink.
     pub fn into_inner(mut self) -> Result<W> {
-        self.drain()?;
-        self.writer.into_inner()
+        self.flush()?;
+        self.file.into_inner()
     }
 }
 
@@ -91,5 +201,45 @@ mod tests {
         let one = file(&[]);
         assert_eq!(one, file(&[1, 5000, 5001, 17_000]));
         assert_eq!(one, file(&[8192, 16_384, 16_385]));
+    }
+
+    /// Columns encoded in parallel: the bytes one ArrowWriter writes from the same batches.
+    #[test]
+    fn the_same_bytes_as_one_arrow_writer() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("score", DataType::Int64, true),
+        ]));
+        let n = 30_000usize;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..n as i64)),
+                Arc::new(StringArray::from_iter(
+                    (0..n).map(|i| (i % 7 != 0).then(|| format!("t{}", i % 97))),
+                )),
+                Arc::new(Int64Array::from_iter(
+                    (0..n as i64).map(|i| (i % 3 != 0).then_some(i * 7)),
+                )),
+            ],
+        )
+        .unwrap();
+        let props = || {
+            WriterProperties::builder()
+                .set_max_row_group_row_count(Some(10_000))
+                .build()
+        };
+        let mut even = EvenWriter::try_new(Vec::new(), schema.clone(), props()).unwrap();
+        even.write(&batch).unwrap();
+        let even = even.into_inner().unwrap();
+        let mut arrow = ArrowWriter::try_new(Vec::new(), schema, Some(props())).unwrap();
+        let mut start = 0;
+        while start < n {
+            let len = BATCH_ROWS.min(n - start);
+            arrow.write(&batch.slice(start, len)).unwrap();
+            start += len;
+        }
+        assert_eq!(even, arrow.into_inner().unwrap());
     }
 }

@@ -115,8 +115,8 @@ impl Engine {
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
         let mut missing = Vec::new();
         for part in cache::Part::ALL {
-            let Some(dir) = cache::directory(settings, &snapshot, config.time_zone, part)
-                .filter(|_| !window)
+            let Some(dir) =
+                cache::directory(settings, &snapshot, config.time_zone, part).filter(|_| !window)
             else {
                 continue;
             };

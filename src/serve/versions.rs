@@ -41,15 +41,14 @@ pub struct Versions {
 impl VersionSource {
     async fn open(&self) -> Result<Engine> {
         let snapshot = self.snapshot.as_deref();
-        let engine =
-            Engine::open_cached(
-                snapshot,
-                self.config.clone(),
-                &self.cache,
-                &cache::Part::ALL,
-                &|_| {},
-            )
-            .await?;
+        let engine = Engine::open_cached(
+            snapshot,
+            self.config.clone(),
+            &self.cache,
+            &cache::Part::ALL,
+            &|_| {},
+        )
+        .await?;
         if let Some(w) = &engine.cache_warning {
             eprintln!("occlens: {}", crate::redact::redact(w));
         }
