@@ -9,6 +9,7 @@ pub mod dims;
 pub mod even_parquet;
 pub mod exports;
 pub mod lazy;
+pub mod lookup;
 pub mod memo;
 pub mod occurrences;
 pub mod related;

@@ -164,11 +164,14 @@ pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Occurrence
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut by_id: HashMap<i64, OccurrenceRow> = list_rows(ctx, &rows_sql(ids))
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r.id?, r)))
-        .collect();
+    let columns: Vec<&str> = OccurrenceRow::COLUMNS.iter().map(|(c, _)| *c).collect();
+    let view = "occurrence_list";
+    let rows = match crate::engine::lookup::rows(ctx, view, "id", ids, Some(&columns), &[]).await? {
+        Some(batch) => OccurrenceRow::decode_all(&[batch], view)?,
+        None => list_rows(ctx, &rows_sql(ids)).await?,
+    };
+    let mut by_id: HashMap<i64, OccurrenceRow> =
+        rows.into_iter().filter_map(|r| Some((r.id?, r))).collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 

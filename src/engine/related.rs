@@ -64,8 +64,15 @@ async fn applied_to(
         return Ok(HashMap::new());
     }
     let view = "classification_detail";
-    let sql = select_ids(&format!("SELECT * FROM {view}"), "id", applied, "");
-    let rows = ClassificationRow::decode_all(&batches(ctx, &sql).await?, view)?;
+    let keys: Vec<i64> = applied.iter().copied().collect();
+    let fetched = match crate::engine::lookup::rows(ctx, view, "id", &keys, None, &[]).await? {
+        Some(batch) => vec![batch],
+        None => {
+            let sql = select_ids(&format!("SELECT * FROM {view}"), "id", applied, "");
+            batches(ctx, &sql).await?
+        }
+    };
+    let rows = ClassificationRow::decode_all(&fetched, view)?;
     Ok(rows.into_iter().filter_map(|r| Some((r.id?, r))).collect())
 }
 
@@ -116,14 +123,22 @@ pub async fn related(
     let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.id).collect();
     // One wave of statements, all by occurrence id; then, only when some classification was
     // applied to another, that source by id.
-    let statements = shape.relations().iter().map(|(view, order)| {
+    // (A table held in memory answers by its index, without a statement: `lookup`.)
+    let occ_ids = &occ_ids;
+    let statements = shape.relations().iter().map(|(view, order)| async move {
+        let order = format!("occurrence_id, {order}");
+        let by: Vec<&str> = order.split(", ").collect();
+        let key = "occurrence_id";
+        if let Some(b) = crate::engine::lookup::rows(ctx, view, key, occ_ids, None, &by).await? {
+            return Ok(vec![b]);
+        }
         let sql = select_ids(
             &format!("SELECT * FROM {view}"),
-            "occurrence_id",
+            key,
             occ_ids.iter().copied(),
-            &format!("occurrence_id, {order}"),
+            &order,
         );
-        async move { batches(ctx, &sql).await }
+        batches(ctx, &sql).await
     });
     let fetched = futures::future::try_join_all(statements).await?;
     assemble(ctx, occurrences, fetched, shape).await

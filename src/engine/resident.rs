@@ -25,7 +25,7 @@ use datafusion::scalar::ScalarValue;
 use std::sync::Arc;
 
 /// Rows the scan of one index returns: sorted, distinct row numbers.
-type Rows = Vec<u32>;
+pub type Rows = Vec<u32>;
 
 /// The values of a column the filters on it allow: `[lo, hi]`, and when some filter lists
 /// them (`=`, `IN`), only those (sorted, distinct).
@@ -239,9 +239,14 @@ impl Resident {
                 .sum::<usize>()
     }
 
+    /// The table's rows.
+    pub fn batch(&self) -> &RecordBatch {
+        &self.batch
+    }
+
     /// The rows the pushed-down filters select through the index that selects fewest
     /// (None: every row, also when that index would select most of the table anyway).
-    fn candidates(&self, filters: &[Expr]) -> Option<Rows> {
+    pub fn candidates(&self, filters: &[Expr]) -> Option<Rows> {
         let (best, count) = self
             .indexes
             .iter()
@@ -294,10 +299,7 @@ impl TableProvider for Resident {
         };
         let batch = match self.candidates(filters) {
             None => batch,
-            Some(rows) => match contiguous(&rows) {
-                Some((start, len)) => batch.slice(start, len),
-                None => take_record_batch(&batch, &UInt32Array::from(rows))?,
-            },
+            Some(rows) => take_rows(&batch, rows)?,
         };
         if std::env::var_os("OCCLENS_TRACE").is_some() {
             eprintln!(
@@ -310,6 +312,17 @@ impl TableProvider for Resident {
         let schema = batch.schema();
         let exec = MemorySourceConfig::try_new_exec(&[vec![batch]], schema, None)?;
         Ok(exec)
+    }
+}
+
+/// The rows `rows` (sorted, distinct) of `batch`: a slice when they are contiguous.
+pub fn take_rows(
+    batch: &RecordBatch,
+    rows: Rows,
+) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    match contiguous(&rows) {
+        Some((start, len)) => Ok(batch.slice(start, len)),
+        None => take_record_batch(batch, &UInt32Array::from(rows)),
     }
 }
 
