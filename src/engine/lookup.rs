@@ -1,11 +1,12 @@
-//! Rows by key from a table held in memory (`resident`), without planning a statement.
+//! Rows by key from a table held in memory (`resident`) or from the cache's keyed Parquet
+//! files (`keyed`), without planning a statement.
 //!
 //! A request's rows by id (a page's occurrences, their identifications, a detail's related
 //! rows) are a few probes of a resident table's index, where a statement costs 1.5–3 ms of
 //! parsing and planning — most of a served page's time. `rows` gives exactly what
 //! `SELECT columns FROM table WHERE column IN (keys) ORDER BY order` gives (ascending, NULLs
-//! last, as SQL's default); a table that is not held in memory (or whose index would select
-//! most of it) is left to that statement (`None`). Nothing is computed here: the rows are the
+//! last, as SQL's default); a table that is neither held in memory nor keyed (or whose index
+//! would select most of it) is left to that statement (`None`). Nothing is computed here: the rows are the
 //! views' (queries/), as the cache and `resident` stored them.
 
 use crate::engine::resident::{take_rows, Resident};
@@ -29,27 +30,20 @@ pub async fn rows(
     columns: Option<&[&str]>,
     order: &[&str],
 ) -> Result<Option<RecordBatch>> {
-    let Ok(provider) = ctx.table_provider(table).await else {
-        return Ok(None);
-    };
-    let Some(resident) = provider.as_ref().downcast_ref::<Resident>() else {
-        return Ok(None);
-    };
-    let all = resident.batch();
-    let key_type = all.column_by_name(column).map(|a| a.data_type());
-    if key_type != Some(&DataType::Int64) {
-        return Ok(None);
-    }
     let keys: HashSet<i64> = keys.iter().copied().collect();
-    let wanted = col(column).in_list(keys.iter().map(|k| lit(*k)).collect(), false);
-    let batch = if keys.is_empty() {
-        all.slice(0, 0)
-    } else {
-        match resident.candidates(&[wanted]) {
-            Some(found) => take_rows(all, found)?,
-            None => return Ok(None),
+    let batch = match resident(ctx, table, column, &keys).await? {
+        Some(batch) => batch,
+        None => {
+            let list: Vec<i64> = keys.iter().copied().collect();
+            match crate::engine::keyed::pages(ctx, table, column, &list)? {
+                Some(batch) => batch,
+                None => return Ok(None),
+            }
         }
     };
+    if batch.column_by_name(column).map(|a| a.data_type()) != Some(&DataType::Int64) {
+        return Ok(None);
+    }
     // The index's rows are a superset: keep those whose key is asked for.
     let key = batch
         .column_by_name(column)
@@ -94,11 +88,39 @@ pub async fn rows(
     }
     if std::env::var_os("OCCLENS_TRACE").is_some() {
         eprintln!(
-            "occlens:            resident lookup: {table}: {} rows by {column}",
+            "occlens:            lookup: {table}: {} rows by {column}",
             batch.num_rows()
         );
     }
     Ok(Some(batch))
+}
+
+/// The rows of the resident `table` the index on `column` finds for `keys` (a superset);
+/// None when `table` is not held in memory or the index would select most of it.
+async fn resident(
+    ctx: &SessionContext,
+    table: &str,
+    column: &str,
+    keys: &HashSet<i64>,
+) -> Result<Option<RecordBatch>> {
+    let Ok(provider) = ctx.table_provider(table).await else {
+        return Ok(None);
+    };
+    let Some(resident) = provider.as_ref().downcast_ref::<Resident>() else {
+        return Ok(None);
+    };
+    let all = resident.batch();
+    if all.column_by_name(column).map(|a| a.data_type()) != Some(&DataType::Int64) {
+        return Ok(None);
+    }
+    if keys.is_empty() {
+        return Ok(Some(all.slice(0, 0)));
+    }
+    let wanted = col(column).in_list(keys.iter().map(|k| lit(*k)).collect(), false);
+    Ok(match resident.candidates(&[wanted]) {
+        Some(found) => Some(take_rows(all, found)?),
+        None => None,
+    })
 }
 
 #[cfg(test)]

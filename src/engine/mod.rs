@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod dims;
 pub mod even_parquet;
 pub mod exports;
+pub mod keyed;
 pub mod lazy;
 pub mod lookup;
 pub mod memo;
@@ -178,6 +179,19 @@ impl Engine {
             .flat_map(|(part, _)| part.views().iter().map(|(v, _, _)| *v))
             .collect();
         if !cached.is_empty() {
+            // Requests read their rows by occurrence (or id) from these files' pages.
+            let keyed: Vec<(&str, std::path::PathBuf, &str)> = cached
+                .iter()
+                .flat_map(|(part, dir)| {
+                    part.views().iter().filter_map(move |(view, order, _)| {
+                        let key = order.split(", ").next()?;
+                        let key = if *view == cache::LIST_VIEW { "id" } else { key };
+                        (key == "occurrence_id" || key == "id")
+                            .then(|| (*view, dir.join(format!("{view}.parquet")), key))
+                    })
+                })
+                .collect();
+            keyed::attach(&ctx, &keyed);
             trace("cache tables registered");
         }
         let mut resident_bytes = None;
