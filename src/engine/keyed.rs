@@ -9,11 +9,14 @@
 //! statement would.
 
 use crate::error::{Error, Result};
+use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
+use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::page_index::column_index::ColumnIndexMetaData;
 use datafusion::prelude::SessionContext;
@@ -117,21 +120,56 @@ impl KeyedFile {
         if groups.is_empty() {
             return Ok(RecordBatch::new_empty(schema));
         }
-        let failed =
-            |e: &dyn std::fmt::Display| Error::Query(format!("{}: {e}", self.path.display()));
+        // First the key column of those pages, then every column of the matching rows only
+        // (the pages holding them): a page of a wide table is decoded for its keys' rows.
+        let key_only = ProjectionMask::leaves(md.file_metadata().schema_descr(), [self.key]);
+        let keys_read = self.read(groups.clone(), &ranges, base, key_only)?;
+        let set: std::collections::HashSet<i64> = keys.iter().copied().collect();
+        let mut values = keys_read.iter().flat_map(|b| {
+            b.column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>()
+        });
+        let mut exact: Vec<std::ops::Range<usize>> = Vec::new();
+        for range in &ranges {
+            for row in range.clone() {
+                let Some(value) = values.next() else { break };
+                if value.is_some_and(|v| set.contains(&v)) {
+                    match exact.last_mut() {
+                        Some(last) if last.end == row => last.end = row + 1,
+                        _ => exact.push(row..row + 1),
+                    }
+                }
+            }
+        }
+        let batches = self.read(groups, &exact, base, ProjectionMask::all())?;
+        concat_batches(&schema, &batches).map_err(|e| self.failed(&e))
+    }
+
+    fn failed(&self, e: &dyn std::fmt::Display) -> Error {
+        Error::Query(format!("{}: {e}", self.path.display()))
+    }
+
+    /// The `ranges` of rows (counted over the row groups `groups`, `rows` in all) of the
+    /// columns `columns`.
+    fn read(
+        &self,
+        groups: Vec<usize>,
+        ranges: &[std::ops::Range<usize>],
+        rows: usize,
+        columns: ProjectionMask,
+    ) -> Result<Vec<RecordBatch>> {
         let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+        let selection = RowSelection::from_consecutive_ranges(ranges.iter().cloned(), rows);
+        ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
             .with_row_groups(groups)
-            .with_row_selection(RowSelection::from_consecutive_ranges(
-                ranges.into_iter(),
-                base,
-            ))
+            .with_projection(columns)
+            .with_row_selection(selection)
             .build()
-            .map_err(|e| failed(&e))?;
-        let batches = reader
+            .map_err(|e| self.failed(&e))?
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| failed(&e))?;
-        concat_batches(&schema, &batches).map_err(|e| failed(&e))
+            .map_err(|e| self.failed(&e))
     }
 }
 

@@ -30,6 +30,7 @@ pub async fn rows(
     columns: Option<&[&str]>,
     order: &[&str],
 ) -> Result<Option<RecordBatch>> {
+    let started = std::time::Instant::now();
     let keys: HashSet<i64> = keys.iter().copied().collect();
     let batch = match resident(ctx, table, column, &keys).await? {
         Some(batch) => batch,
@@ -88,7 +89,8 @@ pub async fn rows(
     }
     if std::env::var_os("OCCLENS_TRACE").is_some() {
         eprintln!(
-            "occlens:            lookup: {table}: {} rows by {column}",
+            "occlens: {:>7.1} ms  lookup: {table}: {} rows by {column}",
+            started.elapsed().as_secs_f64() * 1e3,
             batch.num_rows()
         );
     }

@@ -179,14 +179,16 @@ impl Engine {
             .flat_map(|(part, _)| part.views().iter().map(|(v, _, _)| *v))
             .collect();
         if !cached.is_empty() {
-            // Requests read their rows by occurrence (or id) from these files' pages.
+            // Requests read their rows by occurrence from the pages of the files sorted by
+            // it (not `occurrence_list`, sorted by project first: a page's ids would match
+            // pages of every project, where a statement decodes the other columns of the
+            // matching rows only).
             let keyed: Vec<(&str, std::path::PathBuf, &str)> = cached
                 .iter()
                 .flat_map(|(part, dir)| {
                     part.views().iter().filter_map(move |(view, order, _)| {
-                        let key = order.split(", ").next()?;
-                        let key = if *view == cache::LIST_VIEW { "id" } else { key };
-                        (key == "occurrence_id" || key == "id")
+                        let key = "occurrence_id";
+                        (order.split(", ").next() == Some(key))
                             .then(|| (*view, dir.join(format!("{view}.parquet")), key))
                     })
                 })
