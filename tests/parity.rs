@@ -4,6 +4,9 @@
 mod common;
 
 use common::{cached_engine_with, oracle};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use occlens::engine::cache::Mode;
 use occlens::engine::catalog::Semantics;
 use occlens::verify::input::read;
@@ -14,11 +17,20 @@ use occlens::verify::{Verifier, VerifyOptions};
 /// `cached`: through the cache of derived tables (built in a temporary directory).
 /// `semantics`: the formulation of the top-1 rules (the window one never reads the cache).
 async fn replay(file: &str, cached: bool, semantics: Semantics) -> (usize, Vec<String>) {
+    replay_on(&oracle().join("snapshot"), file, cached, semantics).await
+}
+
+/// `replay` over the snapshot `dir`.
+async fn replay_on(
+    dir: &std::path::Path,
+    file: &str,
+    cached: bool,
+    semantics: Semantics,
+) -> (usize, Vec<String>) {
     let root = tempfile::tempdir().unwrap();
     let mode = if cached { Mode::Auto } else { Mode::Off };
     // Small ranges: the build's ranged path (one range per ~2M occurrences at scale).
-    let dir = oracle().join("snapshot");
-    let engine = cached_engine_with(&dir, root.path(), mode, Some(500), semantics).await;
+    let engine = cached_engine_with(dir, root.path(), mode, Some(500), semantics).await;
     assert_eq!(!engine.cache.is_empty(), cached);
     let options = VerifyOptions {
         superusers: vec!["admin@oracle.test".into()],
@@ -99,4 +111,61 @@ async fn list_responses_match_antenna_with_window_semantics() {
     let (total, failures) = replay("occurrences_list.jsonl.gz", false, Semantics::Window).await;
     assert_eq!(total, 128);
     report("list (window semantics)", total, &failures);
+}
+
+/// The fixture snapshot's tables rewritten into `dst` with `props` (another tool's layout).
+fn relayout(dst: &std::path::Path, props: impl Fn() -> WriterProperties) {
+    for entry in std::fs::read_dir(oracle().join("snapshot")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let schema = datafusion::arrow::record_batch::RecordBatchReader::schema(&reader);
+        let out = std::fs::File::create(dst.join(name)).unwrap();
+        let mut writer = ArrowWriter::try_new(out, schema, Some(props())).unwrap();
+        for batch in reader {
+            writer.write(&batch.unwrap()).unwrap();
+        }
+        writer.close().unwrap();
+    }
+}
+
+/// The same answers whatever the Parquet layout: every page one row (page indexes on every
+/// row), and every table one row group without statistics or page index (the lookups of
+/// rows by key then fall back to their statements for the snapshot's tables).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_answers_on_one_row_pages_and_on_one_row_group() {
+    type Layout = (&'static str, fn() -> WriterProperties);
+    let layouts: [Layout; 2] = [
+        ("one-row pages", || {
+            WriterProperties::builder()
+                .set_data_page_row_count_limit(1)
+                .set_write_batch_size(1)
+                .set_statistics_enabled(EnabledStatistics::Page)
+                .build()
+        }),
+        ("one row group", || {
+            WriterProperties::builder()
+                .set_max_row_group_row_count(None)
+                .set_statistics_enabled(EnabledStatistics::None)
+                .build()
+        }),
+    ];
+    for (name, props) in layouts {
+        let dir = tempfile::tempdir().unwrap();
+        relayout(dir.path(), props);
+        for (file, n) in [
+            ("occurrences_list.jsonl.gz", 128),
+            ("occurrences_detail.jsonl.gz", 1774),
+        ] {
+            let (total, failures) = replay_on(dir.path(), file, true, Semantics::Fast).await;
+            assert_eq!(total, n);
+            report(&format!("{file} ({name}, cached)"), total, &failures);
+        }
+    }
 }

@@ -2,9 +2,9 @@
 //! (page and row-group boundaries) depend on the rows only, not on how the engine that computed
 //! them cut its batches (one machine, a cluster's executors, another partition count).
 //!
-//! Each row group's columns are encoded in parallel (arrow-rs's `ArrowColumnWriter`s, one
-//! set of columns per core), then appended in order: the same bytes as one `ArrowWriter`
-//! writing the same batches, in a fraction of the time on wide tables.
+//! Each batch's columns are encoded in parallel (arrow-rs's `ArrowColumnWriter`s, one set of
+//! columns per core) and each row group's column chunks appended in order: the same bytes as
+//! one `ArrowWriter` writing the same batches (a unit test compares them).
 
 use datafusion::arrow::compute::BatchCoalescer;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -21,16 +21,16 @@ use std::io::Write;
 /// Rows per batch handed to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
 
-/// Rows per row group when the properties set no limit (arrow-rs's default).
-const GROUP_ROWS: usize = 1024 * 1024;
+/// Some fields' column writers (the field's index, its leaves' writers), encoded by one thread.
+type Lane = Vec<(usize, Vec<ArrowColumnWriter>)>;
 
 pub struct EvenWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     even: BatchCoalescer,
-    /// Batches of the row group being gathered, and their rows.
-    group: Vec<RecordBatch>,
+    /// The writers of the row group being written (none between groups), and its rows.
+    lanes: Vec<Lane>,
     group_rows: usize,
     max_group_rows: usize,
     groups: usize,
@@ -38,9 +38,11 @@ pub struct EvenWriter<W: Write + Send> {
 
 impl<W: Write + Send> EvenWriter<W> {
     pub fn try_new(sink: W, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
+        // No limit: one row group, as ArrowWriter writes. (A byte limit or content-defined
+        // chunking, which ArrowWriter applies while writing, is never set here.)
         let max_group_rows = properties
             .max_row_group_row_count()
-            .unwrap_or(GROUP_ROWS)
+            .unwrap_or(usize::MAX)
             .max(1);
         // ArrowWriter sets the file up (Parquet schema, the Arrow schema in its metadata).
         let (file, factory) = ArrowWriter::try_new(sink, schema.clone(), Some(properties))?
@@ -50,7 +52,7 @@ impl<W: Write + Send> EvenWriter<W> {
             factory,
             schema: schema.clone(),
             even: BatchCoalescer::new(schema, BATCH_ROWS),
-            group: Vec::new(),
+            lanes: Vec::new(),
             group_rows: 0,
             max_group_rows,
             groups: 0,
@@ -65,11 +67,15 @@ impl<W: Write + Send> EvenWriter<W> {
         Ok(())
     }
 
-    /// Add `batch` to the row group, writing each group as it fills.
+    /// Encode `batch` into the row group, closing each group as it fills.
     fn gather(&mut self, mut batch: RecordBatch) -> Result<()> {
         while batch.num_rows() > 0 {
             let take = batch.num_rows().min(self.max_group_rows - self.group_rows);
-            self.group.push(batch.slice(0, take));
+            let part = batch.slice(0, take);
+            if self.lanes.is_empty() {
+                self.lanes = self.start_group(&part)?;
+            }
+            self.encode(&part)?;
             self.group_rows += take;
             batch = batch.slice(take, batch.num_rows() - take);
             if self.group_rows == self.max_group_rows {
@@ -79,59 +85,68 @@ impl<W: Write + Send> EvenWriter<W> {
         Ok(())
     }
 
-    /// Encode the gathered batches as one row group, columns in parallel.
-    fn write_group(&mut self) -> Result<()> {
-        if self.group_rows == 0 {
-            return Ok(());
-        }
-        let writers = self.factory.create_column_writers(self.groups)?;
-        // Each field's leaf columns (a struct has several) and their writers, in order.
-        let mut writers = writers.into_iter();
+    /// The column writers of a new row group, each field's (a struct has several leaves)
+    /// given to one of the lanes, one lane per core.
+    fn start_group(&self, first: &RecordBatch) -> Result<Vec<Lane>> {
+        let mut writers = self.factory.create_column_writers(self.groups)?.into_iter();
         let mut fields: Vec<(usize, Vec<ArrowColumnWriter>)> = Vec::new();
         for (i, field) in self.schema.fields().iter().enumerate() {
-            let column = self.group[0].column(i);
-            let leaves = compute_leaves(field, &column.slice(0, 0))?.len();
+            let leaves = compute_leaves(field, &first.column(i).slice(0, 0))?.len();
             fields.push((i, writers.by_ref().take(leaves).collect()));
         }
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(fields.len())
             .max(1);
-        let mut lanes: Vec<Vec<(usize, Vec<ArrowColumnWriter>)>> =
-            (0..threads).map(|_| Vec::new()).collect();
+        let mut lanes: Vec<Lane> = (0..threads).map(|_| Vec::new()).collect();
         for (k, field) in fields.into_iter().enumerate() {
             lanes[k % threads].push(field);
         }
-        let (schema, group) = (&self.schema, &self.group);
-        let encode = |lane: Vec<(usize, Vec<ArrowColumnWriter>)>| -> Result<Vec<(usize, Vec<ArrowColumnChunk>)>> {
-            let mut out = Vec::with_capacity(lane.len());
-            for (i, mut writers) in lane {
-                for batch in group {
-                    let leaves = compute_leaves(&schema.fields()[i], batch.column(i))?;
-                    for (writer, leaf) in writers.iter_mut().zip(&leaves) {
-                        writer.write(leaf)?;
-                    }
+        Ok(lanes)
+    }
+
+    /// Encode `batch` into the row group's writers, the lanes in parallel (the writers keep
+    /// their encoded pages, as ArrowWriter does: the batch is not held).
+    fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
+        let schema = &self.schema;
+        let encode = |lane: &mut Lane| -> Result<()> {
+            for (i, writers) in lane.iter_mut() {
+                let leaves = compute_leaves(&schema.fields()[*i], batch.column(*i))?;
+                for (writer, leaf) in writers.iter_mut().zip(&leaves) {
+                    writer.write(leaf)?;
                 }
-                let chunks = writers.into_iter().map(|w| w.close()).collect::<Result<_>>()?;
-                out.push((i, chunks));
             }
-            Ok(out)
+            Ok(())
         };
-        let mut lanes = lanes.into_iter();
-        let first = lanes.next().unwrap_or_default();
-        let mut done: Vec<(usize, Vec<ArrowColumnChunk>)> = std::thread::scope(|scope| {
-            let others: Vec<_> = lanes
+        let (first, others) = self.lanes.split_first_mut().expect("a started group");
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = others
+                .iter_mut()
                 .map(|lane| scope.spawn(move || encode(lane)))
                 .collect();
-            let mut done = encode(first)?;
-            for handle in others {
-                let encoded = handle
+            encode(first)?;
+            for handle in handles {
+                handle
                     .join()
-                    .map_err(|_| ParquetError::General("a column encoder panicked".into()))?;
-                done.extend(encoded?);
+                    .map_err(|_| ParquetError::General("a column encoder panicked".into()))??;
             }
-            Ok::<_, ParquetError>(done)
-        })?;
+            Ok(())
+        })
+    }
+
+    /// Close the row group being written (if any) and append its column chunks in order.
+    fn write_group(&mut self) -> Result<()> {
+        if self.lanes.is_empty() {
+            return Ok(());
+        }
+        let mut done: Vec<(usize, Vec<ArrowColumnChunk>)> = Vec::new();
+        for (i, writers) in std::mem::take(&mut self.lanes).into_iter().flatten() {
+            let chunks = writers
+                .into_iter()
+                .map(|w| w.close())
+                .collect::<Result<_>>()?;
+            done.push((i, chunks));
+        }
         done.sort_by_key(|(i, _)| *i);
         let mut row_group = self.file.next_row_group()?;
         for chunk in done.into_iter().flat_map(|(_, chunks)| chunks) {
@@ -139,7 +154,6 @@ impl<W: Write + Send> EvenWriter<W> {
         }
         row_group.close()?;
         self.groups += 1;
-        self.group.clear();
         self.group_rows = 0;
         Ok(())
     }

@@ -111,7 +111,7 @@ impl Engine {
         }
         let mut ctx = catalog::session()?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
-        let (mut cached, mut cache_warning) = (Vec::new(), None);
+        let (mut cached, mut warnings) = (Vec::new(), Vec::<String>::new());
         // The window formulation never reads the cache (built from the fast views).
         let window = config.semantics == catalog::Semantics::Window;
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
@@ -131,14 +131,15 @@ impl Engine {
                 cache::Entry::Absent if wanted => missing.push((part, dir)),
                 cache::Entry::Absent => {}
                 cache::Entry::Damaged(why) => {
+                    let name = part.name();
                     if settings.mode == cache::Mode::Auto && !wanted {
-                        cache_warning = Some(format!(
-                            "the cache entry {} is damaged ({why}); answering from the snapshot's tables (--cache refresh rebuilds it)",
+                        warnings.push(format!(
+                            "the {name} part of the cache ({}) is damaged ({why}); answering from the snapshot's tables (--cache refresh rebuilds it)",
                             dir.display()
                         ));
                     } else {
-                        cache_warning = Some(format!(
-                            "the cache entry {} is damaged ({why}); rebuilding it",
+                        warnings.push(format!(
+                            "the {name} part of the cache ({}) is damaged ({why}); rebuilding it",
                             dir.display()
                         ));
                         cache::remove_entry(&dir);
@@ -157,7 +158,7 @@ impl Engine {
                     Err(e @ crate::error::Error::Io { .. })
                         if settings.mode == cache::Mode::Auto =>
                     {
-                        cache_warning = Some(format!(
+                        warnings.push(format!(
                             "cannot write the cache ({e}); answering from the snapshot's tables"
                         ));
                         break;
@@ -169,6 +170,7 @@ impl Engine {
             snapshot = Snapshot::open(&ctx, &location).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
+        let cache_warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         trace("snapshot tables registered");
         let registrations = cached
             .iter()
