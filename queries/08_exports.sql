@@ -90,7 +90,9 @@ LEFT JOIN main_occurrence o ON o.id = d.occurrence_id
 WHERE d.occurrence_id IS NOT NULL AND d.path IS NOT NULL;
 
 -- `csv` and `parquet` exports (occlens formats for data tools): one flat row per valid
--- occurrence with the list view's values, wall-clock times in the configured zone.
+-- occurrence with the list view's values, wall-clock times in the configured zone. The best
+-- prediction's taxon, score and algorithm are occurrence_list's (the winning classification's
+-- columns): joining best_prediction again would compute it a second time.
 CREATE VIEW occurrence_flat AS
 SELECT
   o.id,
@@ -108,9 +110,9 @@ SELECT
   wall_clock(o.last_appearance_timestamp) AS last_appearance_timestamp,
   o.first_appearance_time,
   (arrow_cast(o.last_appearance_timestamp, 'Int64') - arrow_cast(o.first_appearance_timestamp, 'Int64')) / 1e6 AS duration_seconds,
-  bp.taxon_id AS best_prediction_taxon_id,
+  o.best_prediction_taxon_id,
   bt.name AS best_prediction_name,
-  bp.score AS best_prediction_score,
+  o.best_prediction_score,
   ba.name AS best_prediction_algorithm,
   bi.taxon_id AS best_identification_taxon_id,
   it.name AS best_identification_name,
@@ -120,9 +122,8 @@ SELECT
   wall_clock(o.updated_at) AS updated_at
 FROM occurrence_list o
 LEFT JOIN main_deployment dep ON dep.id = o.deployment_id
-LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
-LEFT JOIN main_taxon bt ON bt.id = bp.taxon_id
-LEFT JOIN ml_algorithm ba ON ba.id = bp.algorithm_id
+LEFT JOIN main_taxon bt ON bt.id = o.best_prediction_taxon_id
+LEFT JOIN ml_algorithm ba ON ba.id = o.best_prediction_algorithm_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
 LEFT JOIN main_taxon it ON it.id = bi.taxon_id
 LEFT JOIN users_user u ON u.id = bi.user_id

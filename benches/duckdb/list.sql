@@ -1,5 +1,6 @@
 -- The full list view, summarised by a checksum of its key columns. `{variant}` is window or
--- argmax. The same summary is computed by occlens over occurrence_list (see compare.py).
+-- argmax; `{and}` is empty or `AND l.<condition>` (e.g. a project). The same summary is
+-- computed by occlens over occurrence_list (see compare.py).
 SELECT count(*) AS n,
        sum(l.id) AS ids,
        sum(bp.classification_id) AS best_predictions,
@@ -17,4 +18,4 @@ LEFT JOIN t tx ON tx.id = l.determination_id
 LEFT JOIN cover_{variant} ci ON ci.occurrence_id = l.id
 LEFT JOIN bp_{variant} bp ON bp.occurrence_id = l.id
 LEFT JOIN bi_{variant} bi ON bi.occurrence_id = l.id
-WHERE l.determination_id IS NOT NULL AND a.has_real_detection;
+WHERE l.determination_id IS NOT NULL AND a.has_real_detection {and};

@@ -5,11 +5,12 @@ use super::args::{AuditArgs, AuditFormat};
 use datafusion::execution::SendableRecordBatchStream;
 use futures::TryStreamExt;
 use occlens::engine::audit::AuditStreams;
-use occlens::engine::rows::{to_rows, Row};
+use occlens::engine::rows::Row;
+use occlens::engine::typed::{AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use occlens::render::pyfmt::{to_json, to_json_pretty};
 use occlens::{Engine, Error, Result};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -23,12 +24,57 @@ const DIFFERENCE: [&str; 7] = [
     "expected_score",
 ];
 
-fn text(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
+/// An integer cell: empty when NULL.
+fn int(v: Option<i64>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
+/// A float as JSON writes it (serde_json's shortest form); empty when NULL or not finite.
+fn float(v: Option<f64>) -> String {
+    number(v).map_or_else(String::new, |n| n.to_string())
+}
+
+fn number(v: Option<f64>) -> Option<serde_json::Number> {
+    v.and_then(serde_json::Number::from_f64)
+}
+
+fn int_value(v: Option<i64>) -> Value {
+    v.map_or(Value::Null, Value::from)
+}
+
+/// The cells of the table and CSV columns ([`DIFFERENCE`]) of a difference.
+fn cells(r: &AuditDifferenceRow) -> [String; 7] {
+    [
+        int(r.id),
+        int(r.project_id),
+        r.class.clone().unwrap_or_default(),
+        int(r.stored_taxon_id),
+        float(r.stored_score),
+        int(r.expected_taxon_id),
+        float(r.expected_score),
+    ]
+}
+
+/// A difference as the JSON report lists it (the columns of `audit.differences`, in order).
+fn object(r: &AuditDifferenceRow) -> Value {
+    let float_value = |v| number(v).map_or(Value::Null, Value::Number);
+    let mut row = Row::with_capacity(9);
+    row.insert("id".into(), int_value(r.id));
+    row.insert("project_id".into(), int_value(r.project_id));
+    row.insert(
+        "class".into(),
+        r.class.clone().map_or(Value::Null, Value::from),
+    );
+    row.insert("stored_taxon_id".into(), int_value(r.stored_taxon_id));
+    row.insert("stored_score".into(), float_value(r.stored_score));
+    row.insert("expected_taxon_id".into(), int_value(r.expected_taxon_id));
+    row.insert("expected_score".into(), float_value(r.expected_score));
+    row.insert(
+        "best_identification_id".into(),
+        int_value(r.best_identification_id),
+    );
+    row.insert("best_prediction_id".into(), int_value(r.best_prediction_id));
+    Value::Object(row)
 }
 
 /// An aligned table with a header rule, like DuckDB's plain output.
@@ -84,7 +130,7 @@ const TABLE_ROWS: usize = 40;
 /// differences): id, project, index of the reason.
 #[derive(Default)]
 struct Invalid {
-    rows: Vec<(Value, Value, usize)>,
+    rows: Vec<(Option<i64>, Option<i64>, usize)>,
     reasons: Vec<String>,
 }
 
@@ -92,8 +138,8 @@ impl Invalid {
     async fn collect(mut stream: SendableRecordBatchStream) -> Result<Invalid> {
         let mut invalid = Invalid::default();
         while let Some(batch) = stream.try_next().await? {
-            for r in to_rows(&[batch])? {
-                let reason = text(r.get("reason"));
+            for r in AuditInvalidRow::decode(&batch, "audit_invalid")? {
+                let reason = r.reason.unwrap_or_default();
                 let k = match invalid.reasons.iter().position(|x| *x == reason) {
                     Some(k) => k,
                     None => {
@@ -101,8 +147,7 @@ impl Invalid {
                         invalid.reasons.len() - 1
                     }
                 };
-                let field = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
-                invalid.rows.push((field("id"), field("project_id"), k));
+                invalid.rows.push((r.id, r.project_id, k));
             }
         }
         Ok(invalid)
@@ -111,8 +156,8 @@ impl Invalid {
     fn row(&self, i: usize) -> Row {
         let (id, project, reason) = &self.rows[i];
         let mut row = Row::new();
-        row.insert("id".into(), id.clone());
-        row.insert("project_id".into(), project.clone());
+        row.insert("id".into(), int_value(*id));
+        row.insert("project_id".into(), int_value(*project));
         row.insert("reason".into(), Value::from(self.reasons[*reason].clone()));
         row
     }
@@ -126,30 +171,61 @@ impl Invalid {
     }
 }
 
-/// Counts of a row's `key` (a missing or null value counts as "(none)").
-fn count(counts: &mut BTreeMap<String, usize>, row: &Row, key: &str) {
-    let k = match row.get(key) {
-        None | Some(Value::Null) => "(none)".to_string(),
-        v => text(v),
-    };
-    *counts.entry(k).or_insert(0) += 1;
+/// Counts by class and by project, kept by value while rows stream and named as text at the
+/// end (a NULL counts as "(none)").
+#[derive(Default)]
+struct Counts {
+    n: usize,
+    by_class: HashMap<Option<String>, usize>,
+    by_project: HashMap<Option<i64>, usize>,
 }
 
-/// Every difference, batch by batch, to `each` (with its running counts by class and project).
+impl Counts {
+    fn add(&mut self, r: &AuditDifferenceRow) {
+        self.n += 1;
+        match self.by_class.get_mut(&r.class) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_class.insert(r.class.clone(), 1);
+            }
+        }
+        *self.by_project.entry(r.project_id).or_insert(0) += 1;
+    }
+
+    /// (differences, by class, by project).
+    fn named(self) -> (usize, BTreeMap<String, usize>, BTreeMap<String, usize>) {
+        fn named<K>(
+            m: HashMap<K, usize>,
+            text: impl Fn(K) -> Option<String>,
+        ) -> BTreeMap<String, usize> {
+            let mut out = BTreeMap::new();
+            for (k, n) in m {
+                *out.entry(text(k).unwrap_or_else(|| "(none)".into()))
+                    .or_insert(0) += n;
+            }
+            out
+        }
+        (
+            self.n,
+            named(self.by_class, |k| k),
+            named(self.by_project, |k| k.map(|p| p.to_string())),
+        )
+    }
+}
+
+/// Every difference, batch by batch, to `each` (with the counts by class and project).
 async fn each_difference(
     mut stream: SendableRecordBatchStream,
-    mut each: impl FnMut(Row) -> Result<()>,
+    mut each: impl FnMut(&AuditDifferenceRow) -> Result<()>,
 ) -> Result<(usize, BTreeMap<String, usize>, BTreeMap<String, usize>)> {
-    let (mut n, mut by_class, mut by_project) = (0, BTreeMap::new(), BTreeMap::new());
+    let mut counts = Counts::default();
     while let Some(batch) = stream.try_next().await? {
-        for row in to_rows(&[batch])? {
-            n += 1;
-            count(&mut by_class, &row, "class");
-            count(&mut by_project, &row, "project_id");
-            each(row)?;
+        for row in AuditDifferenceRow::decode(&batch, "audit_difference")? {
+            counts.add(&row);
+            each(&row)?;
         }
     }
-    Ok((n, by_class, by_project))
+    Ok(counts.named())
 }
 
 fn io(e: std::io::Error) -> Error {
@@ -165,7 +241,7 @@ async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> 
     let mut shown: Vec<Vec<String>> = Vec::new();
     let (n, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
         if shown.len() < TABLE_ROWS {
-            shown.push(DIFFERENCE.iter().map(|k| text(r.get(*k))).collect());
+            shown.push(cells(r).to_vec());
         }
         Ok(())
     })
@@ -205,16 +281,15 @@ async fn write_csv(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     head.extend(DIFFERENCE);
     w.write_record(&head).map_err(err)?;
     each_difference(streams.differences.open().await?, |r| {
-        let mut cells = vec!["difference".to_string()];
-        cells.extend(DIFFERENCE.iter().map(|k| text(r.get(*k))));
-        w.write_record(&cells).map_err(err)
+        w.write_field("difference").map_err(err)?;
+        w.write_record(cells(r)).map_err(err)
     })
     .await?;
     for (id, project, reason) in &invalid.rows {
         let cells = [
             "invalid".to_string(),
-            text(Some(id)),
-            text(Some(project)),
+            int(*id),
+            int(*project),
             invalid.reasons[*reason].clone(),
             String::new(),
             String::new(),
@@ -274,7 +349,7 @@ async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
         .map_err(io)?;
     let mut differences = JsonArray::start(out, "differences")?;
     let (_, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
-        differences.push(out, &Value::Object(r))
+        differences.push(out, &object(r))
     })
     .await?;
     differences.end(out)?;

@@ -7,6 +7,7 @@
 use crate::engine::catalog::Arg;
 use crate::engine::occurrences::rows;
 use crate::engine::rows::{to_rows, Row};
+use crate::engine::typed::{check_schema, AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use crate::engine::Engine;
 use crate::error::Result;
 use datafusion::execution::SendableRecordBatchStream;
@@ -41,7 +42,13 @@ pub struct Differences {
 
 impl Differences {
     pub async fn open(self) -> Result<SendableRecordBatchStream> {
-        Ok(self.ctx.sql(&self.sql).await?.execute_stream().await?)
+        let stream = self.ctx.sql(&self.sql).await?.execute_stream().await?;
+        check_schema(
+            "audit_difference",
+            &stream.schema(),
+            AuditDifferenceRow::COLUMNS,
+        )?;
+        Ok(stream)
     }
 }
 
@@ -68,6 +75,7 @@ impl Engine {
             .await?
             .execute_stream()
             .await?;
+        check_schema("audit_invalid", &invalid.schema(), AuditInvalidRow::COLUMNS)?;
         Ok(AuditStreams {
             occurrences,
             invalid,

@@ -237,6 +237,28 @@ view_rows! {
         occurrence_id: Int,
         path: Str,
     }
+
+    /// A stored determination that differs from the expected one (`occlens audit`; checked
+    /// against the audit's statements when they start, not at open: the requests never plan
+    /// the audit's views).
+    AuditDifferenceRow in ["audit_difference"] {
+        id: Int,
+        project_id: Int,
+        class: Str,
+        stored_taxon_id: Int,
+        stored_score: Float,
+        expected_taxon_id: Int,
+        expected_score: Float,
+        best_identification_id: Int,
+        best_prediction_id: Int,
+    }
+
+    /// An occurrence the API hides, with the reason (`occlens audit`).
+    AuditInvalidRow in ["audit_invalid"] {
+        id: Int,
+        project_id: Int,
+        reason: Str,
+    }
 }
 
 impl OccurrenceRow {
