@@ -2,7 +2,9 @@
 -- occurrence, compared with the stored determination_id / determination_score.
 -- Expected, in terms of the best identification B (§3.5) and the best prediction (§3.3,
 -- variant P for determinism): B with a taxon → (B.taxon, 1.0); B without a taxon → the stored
--- values (Antenna changes nothing); no B → the best prediction's (taxon, score).
+-- values (Antenna changes nothing); no B → the best prediction's (taxon, score). The best
+-- prediction gives its classification's id only, and that classification's row the rest (as
+-- in occurrence_list): each further arg_max output would compare every key tuple again.
 -- `class` says why a stored value can differ, first match wins:
 --   identification_changed_after_save  B has a taxon, yet the stored pair is not (B.taxon, 1.0)
 --   no_prediction                      no B and no scored classification (set outside the rule)
@@ -21,18 +23,20 @@ SELECT
   o.determination_score AS stored_score,
   CASE WHEN bi.taxon_id IS NOT NULL THEN bi.taxon_id
        WHEN bi.identification_id IS NOT NULL THEN o.determination_id
-       ELSE bp.taxon_id END AS expected_taxon_id,
+       ELSE c.taxon_id END AS expected_taxon_id,
   CASE WHEN bi.taxon_id IS NOT NULL THEN 1.0
        WHEN bi.identification_id IS NOT NULL THEN o.determination_score
-       ELSE bp.score END AS expected_score,
+       ELSE c.score END AS expected_score,
   bi.identification_id AS best_identification_id,
   bp.classification_id AS best_prediction_id,
-  bp.taxon_id AS best_prediction_taxon_id,
-  bp.score AS best_prediction_score,
+  c.taxon_id AS best_prediction_taxon_id,
+  c.score AS best_prediction_score,
+  c.created_at AS best_prediction_created_at,
   o.updated_at
 FROM valid_occurrence o
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
-LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id;
+LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
+LEFT JOIN main_classification c ON c.id = bp.classification_id;
 
 -- The valid occurrences whose stored determination differs from the expected one, with the
 -- class (computed for these rows only).
@@ -50,13 +54,12 @@ SELECT
     WHEN d.best_prediction_taxon_id = d.stored_taxon_id THEN 'same_taxon_score_not_written'
     WHEN d.best_prediction_score = d.stored_score THEN 'score_tie_broken_differently'
     WHEN w.occurrence_id IS NOT NULL AND d.stored_score = 1.0 THEN 'identification_withdrawn'
-    WHEN c.created_at > d.updated_at THEN 'classification_added_later'
+    WHEN d.best_prediction_created_at > d.updated_at THEN 'classification_added_later'
     ELSE 'other'
   END AS class,
   d.stored_taxon_id, d.stored_score, d.expected_taxon_id, d.expected_score,
   d.best_identification_id, d.best_prediction_id
 FROM audit_determination d
-LEFT JOIN main_classification c ON c.id = d.best_prediction_id
 LEFT JOIN withdrawn w ON w.occurrence_id = d.id AND w.taxon_id = d.stored_taxon_id
 WHERE (d.stored_taxon_id IS DISTINCT FROM d.expected_taxon_id)
    OR (d.stored_score IS DISTINCT FROM d.expected_score);

@@ -125,7 +125,7 @@ WITH associated AS (
   LEFT JOIN users_user u ON u.id = bi.user_id
   LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
   LEFT JOIN main_classification c ON c.id = bp.classification_id
-  LEFT JOIN ml_algorithm a ON a.id = bp.algorithm_id
+  LEFT JOIN ml_algorithm a ON a.id = c.algorithm_id
 )
 SELECT
   'urn:ami:event:' || p.slug || ':' || CAST(o.event_id AS VARCHAR) AS "eventID",

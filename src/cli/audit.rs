@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use occlens::engine::audit::AuditStreams;
 use occlens::engine::rows::Row;
 use occlens::engine::typed::{AuditDifferenceRow, AuditInvalidRow, ViewRow};
-use occlens::render::pyfmt::{to_json, to_json_pretty};
+use occlens::render::pyfmt::{py_repr, to_json, to_json_pretty};
 use occlens::{Engine, Error, Result};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -55,26 +55,54 @@ fn cells(r: &AuditDifferenceRow) -> [String; 7] {
     ]
 }
 
-/// A difference as the JSON report lists it (the columns of `audit.differences`, in order).
-fn object(r: &AuditDifferenceRow) -> Value {
-    let float_value = |v| number(v).map_or(Value::Null, Value::Number);
-    let mut row = Row::with_capacity(9);
-    row.insert("id".into(), int_value(r.id));
-    row.insert("project_id".into(), int_value(r.project_id));
-    row.insert(
-        "class".into(),
-        r.class.clone().map_or(Value::Null, Value::from),
-    );
-    row.insert("stored_taxon_id".into(), int_value(r.stored_taxon_id));
-    row.insert("stored_score".into(), float_value(r.stored_score));
-    row.insert("expected_taxon_id".into(), int_value(r.expected_taxon_id));
-    row.insert("expected_score".into(), float_value(r.expected_score));
-    row.insert(
-        "best_identification_id".into(),
-        int_value(r.best_identification_id),
-    );
-    row.insert("best_prediction_id".into(), int_value(r.best_prediction_id));
-    Value::Object(row)
+/// A difference as the JSON report lists it inside its array: what `to_json_pretty` prints
+/// for the object of the columns of `audit.differences` (in order), indented by 4, written
+/// without building the object.
+fn difference_json(r: &AuditDifferenceRow, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    fn int(out: &mut Vec<u8>, v: Option<i64>) {
+        match v {
+            Some(v) => write!(out, "{v}").expect("writing to a Vec"),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    fn float(out: &mut Vec<u8>, v: Option<f64>) {
+        match v.filter(|v| v.is_finite()) {
+            Some(v) => out.extend_from_slice(py_repr(v).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    let key = |out: &mut Vec<u8>, k: &str, first: bool| {
+        out.extend_from_slice(if first {
+            b"{\n      \""
+        } else {
+            b",\n      \""
+        });
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\": ");
+    };
+    key(out, "id", true);
+    int(out, r.id);
+    key(out, "project_id", false);
+    int(out, r.project_id);
+    key(out, "class", false);
+    match &r.class {
+        Some(c) => out.extend_from_slice(to_json(&Value::from(c.as_str())).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    key(out, "stored_taxon_id", false);
+    int(out, r.stored_taxon_id);
+    key(out, "stored_score", false);
+    float(out, r.stored_score);
+    key(out, "expected_taxon_id", false);
+    int(out, r.expected_taxon_id);
+    key(out, "expected_score", false);
+    float(out, r.expected_score);
+    key(out, "best_identification_id", false);
+    int(out, r.best_identification_id);
+    key(out, "best_prediction_id", false);
+    int(out, r.best_prediction_id);
+    out.extend_from_slice(b"\n    }");
 }
 
 /// An aligned table with a header rule, like DuckDB's plain output.
@@ -324,13 +352,18 @@ impl JsonArray {
 
     fn push(&mut self, out: &mut impl Write, value: &Value) -> Result<()> {
         let text = to_json_pretty(value).replace('\n', "\n    ");
+        self.push_text(out, text.as_bytes())
+    }
+
+    /// An element already printed as [`JsonArray::push`] prints it.
+    fn push_text(&mut self, out: &mut impl Write, text: &[u8]) -> Result<()> {
         let sep: &[u8] = if std::mem::replace(&mut self.any, true) {
             b",\n    "
         } else {
             b"\n    "
         };
         out.write_all(sep)
-            .and_then(|_| out.write_all(text.as_bytes()))
+            .and_then(|_| out.write_all(text))
             .map_err(io)
     }
 
@@ -348,8 +381,11 @@ async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     out.write_all(member("valid_occurrences", &Value::from(valid), false).as_bytes())
         .map_err(io)?;
     let mut differences = JsonArray::start(out, "differences")?;
+    let mut text = Vec::new();
     let (_, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
-        differences.push(out, &object(r))
+        text.clear();
+        difference_json(r, &mut text);
+        differences.push_text(out, &text)
     })
     .await?;
     differences.end(out)?;
