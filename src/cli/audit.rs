@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use occlens::engine::audit::AuditStreams;
 use occlens::engine::rows::Row;
 use occlens::engine::typed::{AuditDifferenceRow, AuditInvalidRow, ViewRow};
-use occlens::render::pyfmt::{py_repr, to_json, to_json_pretty};
+use occlens::render::pyfmt::{push_py_repr, to_json, to_json_pretty};
 use occlens::{Engine, Error, Result};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -58,37 +58,39 @@ fn cells(r: &AuditDifferenceRow) -> [String; 7] {
 /// A difference as the JSON report lists it inside its array: what `to_json_pretty` prints
 /// for the object of the columns of `audit.differences` (in order), indented by 4, written
 /// without building the object.
-fn difference_json(r: &AuditDifferenceRow, out: &mut Vec<u8>) {
-    use std::io::Write as _;
-    fn int(out: &mut Vec<u8>, v: Option<i64>) {
+fn difference_json(r: &AuditDifferenceRow, out: &mut String) {
+    use std::fmt::Write as _;
+    fn int(out: &mut String, v: Option<i64>) {
         match v {
-            Some(v) => write!(out, "{v}").expect("writing to a Vec"),
-            None => out.extend_from_slice(b"null"),
+            Some(v) => write!(out, "{v}").expect("writing to a String"),
+            None => out.push_str("null"),
         }
     }
-    fn float(out: &mut Vec<u8>, v: Option<f64>) {
+    fn float(out: &mut String, v: Option<f64>) {
         match v.filter(|v| v.is_finite()) {
-            Some(v) => out.extend_from_slice(py_repr(v).as_bytes()),
-            None => out.extend_from_slice(b"null"),
+            Some(v) => push_py_repr(out, v),
+            None => out.push_str("null"),
         }
     }
-    let key = |out: &mut Vec<u8>, k: &str, first: bool| {
-        out.extend_from_slice(if first {
-            b"{\n      \""
-        } else {
-            b",\n      \""
-        });
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\": ");
+    let key = |out: &mut String, k: &str, first: bool| {
+        out.push_str(if first { "{\n      \"" } else { ",\n      \"" });
+        out.push_str(k);
+        out.push_str("\": ");
     };
     key(out, "id", true);
     int(out, r.id);
     key(out, "project_id", false);
     int(out, r.project_id);
     key(out, "class", false);
-    match &r.class {
-        Some(c) => out.extend_from_slice(to_json(&Value::from(c.as_str())).as_bytes()),
-        None => out.extend_from_slice(b"null"),
+    match r.class.as_deref() {
+        // The class names need no escaping; anything else goes through the JSON writer.
+        Some(c) if c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            out.push('"');
+            out.push_str(c);
+            out.push('"');
+        }
+        Some(c) => out.push_str(&to_json(&Value::from(c))),
+        None => out.push_str("null"),
     }
     key(out, "stored_taxon_id", false);
     int(out, r.stored_taxon_id);
@@ -102,7 +104,7 @@ fn difference_json(r: &AuditDifferenceRow, out: &mut Vec<u8>) {
     int(out, r.best_identification_id);
     key(out, "best_prediction_id", false);
     int(out, r.best_prediction_id);
-    out.extend_from_slice(b"\n    }");
+    out.push_str("\n    }");
 }
 
 /// An aligned table with a header rule, like DuckDB's plain output.
@@ -381,11 +383,11 @@ async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     out.write_all(member("valid_occurrences", &Value::from(valid), false).as_bytes())
         .map_err(io)?;
     let mut differences = JsonArray::start(out, "differences")?;
-    let mut text = Vec::new();
+    let mut text = String::new();
     let (_, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
         text.clear();
         difference_json(r, &mut text);
-        differences.push_text(out, &text)
+        differences.push_text(out, text.as_bytes())
     })
     .await?;
     differences.end(out)?;

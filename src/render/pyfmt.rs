@@ -7,52 +7,86 @@ use std::io;
 /// `repr(f)` for a Python float: shortest round-trip digits, at least one fractional digit,
 /// scientific notation below 1e-4 and from 1e16 (two-digit exponent minimum).
 pub fn py_repr(f: f64) -> String {
+    let mut out = String::with_capacity(24);
+    push_py_repr(&mut out, f);
+    out
+}
+
+/// Bytes on the stack for `{:e}` of an f64 (at most 24 characters).
+struct Scratch {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl std::fmt::Write for Scratch {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// [`py_repr`] appended to `out`, without allocating (JSON writers call it per value).
+pub fn push_py_repr(out: &mut String, f: f64) {
+    use std::fmt::Write as _;
     if f.is_nan() {
-        return "NaN".into();
+        return out.push_str("NaN");
     }
     if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
     }
     if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
+        return out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
     }
-    let sci = format!("{f:e}");
+    let mut sci = Scratch {
+        buf: [0; 32],
+        len: 0,
+    };
+    write!(sci, "{:e}", f.abs()).expect("{:e} of an f64 fits 32 bytes");
+    let sci = std::str::from_utf8(&sci.buf[..sci.len]).expect("{:e} writes ASCII");
     let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
     let exp: i32 = exp.parse().expect("integer exponent");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let body = if (-4..16).contains(&exp) {
+    // The significant digits, without the point (at most 17).
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(|b| *b != b'.') {
+        digits[n] = b;
+        n += 1;
+    }
+    let digits = std::str::from_utf8(&digits[..n]).expect("ASCII digits");
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    let zeros = |out: &mut String, k: usize| out.extend(std::iter::repeat_n('0', k));
+    if (-4..16).contains(&exp) {
         if exp >= 0 {
             let int_len = exp as usize + 1;
             if digits.len() <= int_len {
-                format!("{digits}{}.0", "0".repeat(int_len - digits.len()))
+                out.push_str(digits);
+                zeros(out, int_len - digits.len());
+                out.push_str(".0");
             } else {
-                format!("{}.{}", &digits[..int_len], &digits[int_len..])
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
             }
         } else {
-            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+            out.push_str("0.");
+            zeros(out, (-exp - 1) as usize);
+            out.push_str(digits);
         }
     } else {
-        let frac = if digits.len() > 1 {
-            format!(".{}", &digits[1..])
-        } else {
-            String::new()
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
-    };
-    format!("{sign}{body}")
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        write!(out, "{:02}", exp.abs()).expect("writing to a String");
+    }
 }
 
 /// A serde_json formatter that writes floats as Python does.
@@ -148,6 +182,17 @@ mod tests {
             (1.5e-7, "1.5e-07"),
             (0.1 + 0.2, "0.30000000000000004"),
             (1e22, "1e+22"),
+            (-1e-05, "-1e-05"),
+            (0.00012345, "0.00012345"),
+            (1.2345e-5, "1.2345e-05"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (-123.456, "-123.456"),
+            (100.0, "100.0"),
+            (-0.0, "-0.0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
         ] {
             assert_eq!(py_repr(f), s, "{f}");
         }
