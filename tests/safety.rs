@@ -366,3 +366,80 @@ fn cache_clear_keeps_an_entry_holding_a_users_file() {
         "mine"
     );
 }
+
+/// Cache entries are directories occlens wrote: a link, an empty directory or a directory
+/// holding a directory under an entry's name is never removed or replaced. `cache clear`
+/// leaves them; a build whose entry name one of them takes fails naming it (`cache build`)
+/// or answers from the snapshot with a warning (`--cache auto`).
+#[test]
+fn cache_leaves_what_only_looks_like_an_entry() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    let cache = work.path().join("cache");
+    let (s, c) = (snap.to_str().unwrap(), cache.to_str().unwrap());
+    let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let mut names: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3);
+    let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("3 cache entries removed"), "{out}");
+    // The user's things, under the entries' names.
+    let mine = work.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("occurrence_list.parquet"), "mine").unwrap();
+    let (empty, link, nested) = (
+        cache.join(&names[0]),
+        cache.join(&names[1]),
+        cache.join(&names[2]),
+    );
+    std::fs::create_dir(&empty).unwrap();
+    std::os::unix::fs::symlink(&mine, &link).unwrap();
+    std::fs::create_dir_all(nested.join("occurrence_list.parquet")).unwrap();
+    std::fs::write(nested.join("occurrence_list.parquet").join("x"), "mine").unwrap();
+    let intact = || {
+        assert!(empty.is_dir() && std::fs::read_dir(&empty).unwrap().next().is_none());
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(mine.join("occurrence_list.parquet")).unwrap(),
+            "mine"
+        );
+        assert_eq!(
+            std::fs::read_to_string(nested.join("occurrence_list.parquet").join("x")).unwrap(),
+            "mine"
+        );
+    };
+    let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 cache entries removed"), "{out}");
+    intact();
+    let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("in the way: not an occlens cache entry"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    intact();
+    let (code, out, err) = occlens_with(
+        &["--snapshot", s, "--cache-dir", c, "list", "--project", "1"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"count\":1") || out.contains("\"count\": 1"),
+        "{out}"
+    );
+    assert!(
+        err.contains("answering from the snapshot's tables"),
+        "{err}"
+    );
+    intact();
+    assert!(temporaries(&cache).is_empty(), "{:?}", temporaries(&cache));
+}

@@ -85,6 +85,20 @@ pub async fn build(
     if dir.exists() && present(dir, part).is_none() {
         remove_entry(dir);
     }
+    // Still there: another process's complete entry (kept), or something occlens did not
+    // write, which a rename could replace (an empty directory) and is left alone.
+    if dir.symlink_metadata().is_ok() {
+        if present(dir, part).is_some() {
+            return Ok(dir.to_path_buf());
+        }
+        return Err(io(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "in the way: not an occlens cache entry, left alone (remove it or choose another --cache-dir)",
+            ),
+        ));
+    }
     match std::fs::rename(tmp.path(), dir) {
         Ok(()) => tmp.keep(),
         // Another process finished first: its (identical) result is kept.

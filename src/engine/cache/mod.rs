@@ -295,8 +295,11 @@ pub(crate) fn sha256(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-/// Whether `dir` is a cache entry occlens wrote: named by a fingerprint (24 hex digits) and
-/// holding the marker (or, from before markers, nothing but cached views' files).
+/// Whether `dir` is a cache entry occlens wrote: a directory itself (not a symbolic link to
+/// one) named by a fingerprint (24 hex digits), holding files only — the marker and cached
+/// views' files (from before markers, the views' files alone) — and at least one of them.
+/// occlens never leaves an entry empty (entries appear whole, by rename), so an empty
+/// directory is not its own.
 pub fn is_entry(dir: &Path) -> bool {
     let named = dir
         .file_name()
@@ -306,18 +309,27 @@ pub fn is_entry(dir: &Path) -> bool {
                 && n.bytes()
                     .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
-    if !named || !dir.is_dir() {
+    if !named || !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
         return false;
     }
-    // Only the marker and the cached views' files: a user's file put inside makes the
-    // directory not occlens's to remove.
+    // Only the marker and the cached views' files: a user's file (or directory, or link) put
+    // inside makes the directory not occlens's to remove.
     let mut known: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     known.push(MARKER.to_string());
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .all(|e| known.contains(&e.file_name().to_string_lossy().to_string()))
-    })
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut any = false;
+    for e in entries {
+        let Ok(e) = e else { return false };
+        let ours = e.file_type().is_ok_and(|t| t.is_file())
+            && known.contains(&e.file_name().to_string_lossy().to_string());
+        if !ours {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Remove the cache entry `dir` if occlens wrote it; anything else is left alone.
