@@ -50,6 +50,29 @@ pub struct DetailRelated {
     pub predictions: HashMap<i64, Vec<i64>>,
 }
 
+/// The rows of `view` whose `key` is one of `keys`, ordered by `order` (columns, ascending):
+/// from a table held in memory or the cache's files sorted by the key (`lookup`, without a
+/// statement), else by a statement.
+async fn by_key(
+    ctx: &SessionContext,
+    view: &str,
+    key: &str,
+    keys: &[i64],
+    order: &str,
+) -> Result<Vec<RecordBatch>> {
+    let by: Vec<&str> = order.split(", ").filter(|c| !c.is_empty()).collect();
+    if let Some(batch) = crate::engine::lookup::rows(ctx, view, key, keys, None, &by).await? {
+        return Ok(vec![batch]);
+    }
+    let sql = select_ids(
+        &format!("SELECT * FROM {view}"),
+        key,
+        keys.iter().copied(),
+        order,
+    );
+    batches(ctx, &sql).await
+}
+
 /// The rows of `classifications` applied to another classification, that source's row
 /// (`classification_detail`), read by id in one statement when there is any.
 async fn applied_to(
@@ -65,13 +88,7 @@ async fn applied_to(
     }
     let view = "classification_detail";
     let keys: Vec<i64> = applied.iter().copied().collect();
-    let fetched = match crate::engine::lookup::rows(ctx, view, "id", &keys, None, &[]).await? {
-        Some(batch) => vec![batch],
-        None => {
-            let sql = select_ids(&format!("SELECT * FROM {view}"), "id", applied, "");
-            batches(ctx, &sql).await?
-        }
-    };
+    let fetched = by_key(ctx, view, "id", &keys, "").await?;
     let rows = ClassificationRow::decode_all(&fetched, view)?;
     Ok(rows.into_iter().filter_map(|r| Some((r.id?, r))).collect())
 }
@@ -123,22 +140,16 @@ pub async fn related(
     let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.id).collect();
     // One wave of statements, all by occurrence id; then, only when some classification was
     // applied to another, that source by id.
-    // (A table held in memory answers by its index, without a statement: `lookup`.)
     let occ_ids = &occ_ids;
     let statements = shape.relations().iter().map(|(view, order)| async move {
-        let order = format!("occurrence_id, {order}");
-        let by: Vec<&str> = order.split(", ").collect();
-        let key = "occurrence_id";
-        if let Some(b) = crate::engine::lookup::rows(ctx, view, key, occ_ids, None, &by).await? {
-            return Ok(vec![b]);
-        }
-        let sql = select_ids(
-            &format!("SELECT * FROM {view}"),
-            key,
-            occ_ids.iter().copied(),
-            &order,
-        );
-        batches(ctx, &sql).await
+        by_key(
+            ctx,
+            view,
+            "occurrence_id",
+            occ_ids,
+            &format!("occurrence_id, {order}"),
+        )
+        .await
     });
     let fetched = futures::future::try_join_all(statements).await?;
     assemble(ctx, occurrences, fetched, shape).await
