@@ -340,15 +340,21 @@ fn deep_sql_plans_and_hyperlinks_carry_no_credentials() {
     assert!(out.contains("http://h.example/"), "{out}");
 }
 
-#[test]
-fn cache_clear_keeps_an_entry_holding_a_users_file() {
-    let work = tempfile::tempdir().unwrap();
-    let snap = work.path().join("snap");
+/// A tiny snapshot under `work` and its cache, built: (snapshot, cache directory).
+fn built_cache(work: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (snap, cache) = (work.join("snap"), work.join("cache"));
     tiny_snapshot(&snap);
-    let cache = work.path().join("cache");
     let (s, c) = (snap.to_str().unwrap(), cache.to_str().unwrap());
     let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
     assert_eq!(code, 0, "{err}");
+    (snap, cache)
+}
+
+#[test]
+fn cache_clear_keeps_an_entry_holding_a_users_file() {
+    let work = tempfile::tempdir().unwrap();
+    let (_, cache) = built_cache(work.path());
+    let c = cache.to_str().unwrap();
     let entry = std::fs::read_dir(&cache)
         .unwrap()
         .flatten()
@@ -374,12 +380,8 @@ fn cache_clear_keeps_an_entry_holding_a_users_file() {
 #[test]
 fn cache_leaves_what_only_looks_like_an_entry() {
     let work = tempfile::tempdir().unwrap();
-    let snap = work.path().join("snap");
-    tiny_snapshot(&snap);
-    let cache = work.path().join("cache");
+    let (snap, cache) = built_cache(work.path());
     let (s, c) = (snap.to_str().unwrap(), cache.to_str().unwrap());
-    let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
-    assert_eq!(code, 0, "{err}");
     let mut names: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
         .flatten()
