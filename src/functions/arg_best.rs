@@ -13,10 +13,10 @@
 //! is nullable, so a tuple compares with one `memcmp`. Partial
 //! states carry the encoded tuple as `FixedSizeBinary`, so merging compares the same bytes.
 
+use super::best_values::{store_of, Store, Values};
 use super::single_group::{Groups, Single};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, Float64Array,
-    Int64Array, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, FixedSizeBinaryArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
@@ -85,34 +85,6 @@ impl ArgBest {
     }
 }
 
-/// How values of a type are kept per group; the result is cast back to the input type.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Store {
-    Int,
-    Float,
-    Bool,
-    Text,
-}
-
-fn store_of(t: &DataType) -> Result<Store> {
-    Ok(match t {
-        DataType::Boolean => Store::Bool,
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => Store::Float,
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => Store::Text,
-        DataType::Null
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::Date32
-        | DataType::Timestamp(_, _) => Store::Int,
-        other => return exec_err!("arg_max/arg_min: unsupported value type {other}"),
-    })
-}
-
 fn check_key(t: &DataType) -> Result<()> {
     match store_of(t)? {
         Store::Text => exec_err!("arg_max/arg_min: text keys are not supported"),
@@ -136,7 +108,7 @@ impl AggregateUDFImpl for ArgBest {
                 self.name
             );
         }
-        store_of(&arg_types[0])?;
+        Values::check(&arg_types[0])?;
         arg_types[1..].iter().try_for_each(check_key)?;
         Ok(arg_types[0].clone())
     }
@@ -188,16 +160,11 @@ impl ArgBest {
         let layout = Layout::new(&args.expr_fields[1..])?;
         Ok(Best {
             max: self.max,
-            store: store_of(&value_type)?,
-            value_type,
             width: layout.width,
             layout,
             seen: Vec::new(),
             keys: Vec::new(),
-            ints: Vec::new(),
-            floats: Vec::new(),
-            bools: Vec::new(),
-            texts: Vec::new(),
+            values: Values::new(&value_type)?,
         })
     }
 }
@@ -206,17 +173,12 @@ impl ArgBest {
 #[derive(Debug, Clone)]
 struct Best {
     max: bool,
-    store: Store,
-    value_type: DataType,
     /// Bytes of one encoded key tuple.
     width: usize,
     layout: Layout,
     seen: Vec<bool>,
     keys: Vec<u8>,
-    ints: Vec<Option<i64>>,
-    floats: Vec<Option<f64>>,
-    bools: Vec<Option<bool>>,
-    texts: Vec<Option<String>>,
+    values: Values,
 }
 
 /// Encode one key column into `out` (row stride `stride`, this key at `offset`).
@@ -289,12 +251,7 @@ impl Best {
     fn resize(&mut self, groups: usize) {
         self.seen.resize(groups, false);
         self.keys.resize(groups * self.width, 0);
-        match self.store {
-            Store::Int => self.ints.resize(groups, None),
-            Store::Float => self.floats.resize(groups, None),
-            Store::Bool => self.bools.resize(groups, None),
-            Store::Text => self.texts.resize(groups, None),
-        }
+        self.values.resize(groups);
     }
 
     /// Offer rows (`keys`: their encoded tuples) to their groups; set the winners' values.
@@ -320,47 +277,7 @@ impl Best {
                 won.push((g, row));
             }
         }
-        match self.store {
-            Store::Int => {
-                let a = cast(value, &DataType::Int64)?;
-                let a = a.as_primitive::<Int64Type>();
-                for (g, row) in won {
-                    self.ints[g] = a.is_valid(row).then(|| a.value(row));
-                }
-            }
-            Store::Float => {
-                let a = cast(value, &DataType::Float64)?;
-                let a = a.as_primitive::<Float64Type>();
-                for (g, row) in won {
-                    self.floats[g] = a.is_valid(row).then(|| a.value(row));
-                }
-            }
-            Store::Bool => {
-                let a = value.as_boolean();
-                for (g, row) in won {
-                    self.bools[g] = a.is_valid(row).then(|| a.value(row));
-                }
-            }
-            Store::Text => {
-                let a = cast(value, &DataType::Utf8)?;
-                let a = a.as_string::<i32>();
-                for (g, row) in won {
-                    self.texts[g] = a.is_valid(row).then(|| a.value(row).to_string());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The values of the emitted groups, in the input's type.
-    fn take_values(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let array: ArrayRef = match self.store {
-            Store::Int => Arc::new(Int64Array::from(emit_to.take_needed(&mut self.ints))),
-            Store::Float => Arc::new(Float64Array::from(emit_to.take_needed(&mut self.floats))),
-            Store::Bool => Arc::new(BooleanArray::from(emit_to.take_needed(&mut self.bools))),
-            Store::Text => Arc::new(StringArray::from(emit_to.take_needed(&mut self.texts))),
-        };
-        Ok(cast(&array, &self.value_type)?)
+        self.values.set(value, &won)
     }
 
     /// Encoded key tuples as the `FixedSizeBinary` state column.
@@ -398,15 +315,15 @@ impl GroupsAccumulator for Best {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        emit_to.take_needed(&mut self.seen);
+        let seen = emit_to.take_needed(&mut self.seen);
         self.take_keys(emit_to);
-        self.take_values(emit_to)
+        self.values.take(emit_to, &seen)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let seen = emit_to.take_needed(&mut self.seen);
         let keys = self.take_keys(emit_to);
-        let value = self.take_values(emit_to)?;
+        let value = self.values.take(emit_to, &seen)?;
         let mut b = BooleanBuilder::with_capacity(seen.len());
         b.append_slice(&seen);
         let keys = self.key_array(keys)?;
@@ -449,16 +366,7 @@ impl GroupsAccumulator for Best {
     }
 
     fn size(&self) -> usize {
-        self.seen.capacity()
-            + self.keys.capacity()
-            + self.ints.capacity() * 16
-            + self.floats.capacity() * 16
-            + self.bools.capacity() * 2
-            + self
-                .texts
-                .iter()
-                .map(|t| 24 + t.as_ref().map_or(0, String::capacity))
-                .sum::<usize>()
+        self.seen.capacity() + self.keys.capacity() + self.values.size()
     }
 }
 
@@ -514,6 +422,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn struct_values_carry_the_winning_row() {
+        // One comparison per row, several values of the winner (NULL keys lose); an empty group's struct is
+        // NULL (the single-group form over no rows).
+        let out = run(&format!(
+            "SELECT column1 AS g, \
+                    arg_max(named_struct('id', column2, 'score', column3, 'terminal', column4, \
+                                         'name', CAST(column2 AS VARCHAR)), column3, column4, column2) AS w \
+             FROM {ROWS} GROUP BY column1 ORDER BY g"
+        ))
+        .await;
+        let expected = "\
++---+--------------------------------------------------+
+| g | w                                                |
++---+--------------------------------------------------+
+| 1 | {id: 12, score: 0.9, terminal: true, name: 12}   |
+| 2 | {id: 21, score: -1.5, terminal: false, name: 21} |
++---+--------------------------------------------------+";
+        assert_eq!(out, expected);
+        let none = run(&format!(
+            "SELECT arg_max(named_struct('id', column2), column2) IS NULL AS empty FROM {ROWS} WHERE column2 > 100"
+        ))
+        .await;
+        assert!(none.contains("| true  |"), "{none}");
+    }
+
+    #[tokio::test]
     async fn merged_partial_states_agree_with_one_pass() {
         // Many groups over several partitions exercise state(), merge_batch() and
         // convert_to_state(); the answer must equal a window-function formulation.
@@ -530,10 +464,17 @@ mod tests {
             "SELECT g, id FROM (SELECT *, row_number() OVER (PARTITION BY g ORDER BY s DESC, id DESC) rn \
              FROM ({data})) WHERE rn = 1 ORDER BY g"
         );
+        // The same winners carried in a struct (its fields through state() and merge too).
+        let fields = format!(
+            "SELECT g, w['id'] AS id FROM (SELECT g, arg_max(named_struct('id', id, 's', s), s, id) AS w \
+             FROM ({data}) GROUP BY g) ORDER BY g"
+        );
         let a = ctx.sql(&fast).await.unwrap().collect().await.unwrap();
         let b = ctx.sql(&slow).await.unwrap().collect().await.unwrap();
+        let c = ctx.sql(&fields).await.unwrap().collect().await.unwrap();
         let a = pretty_format_batches(&a).unwrap().to_string();
         assert_eq!(a, pretty_format_batches(&b).unwrap().to_string());
+        assert_eq!(a, pretty_format_batches(&c).unwrap().to_string());
         assert_eq!(a.lines().count(), 97 + 4);
     }
 }

@@ -3,6 +3,7 @@
 //! values as Antenna (Python) does. The rules that use them stay in `queries/`.
 
 pub mod arg_best;
+mod best_values;
 pub mod ordered_concat;
 pub mod render_udf;
 mod single_group;

@@ -265,11 +265,20 @@ async fn write(
         }
         let w = writer.as_mut().expect("created above");
         let mut stream = df.execute_stream().await?;
+        let mut t = std::time::Instant::now();
+        let (mut waited, mut encoded) = (0f64, 0f64);
         while let Some(batch) = stream.next().await {
             let batch = batch?;
+            waited += t.elapsed().as_secs_f64();
+            t = std::time::Instant::now();
             rows += batch.num_rows() as u64;
             w.write(&batch).map_err(parquet)?;
+            encoded += t.elapsed().as_secs_f64();
+            t = std::time::Instant::now();
             progress(rows);
+        }
+        if std::env::var_os("OCCLENS_TRACE").is_some() {
+            eprintln!("occlens: (cache) {view}: rows {waited:.3} s, encoding {encoded:.3} s");
         }
         // Each range starts its own row groups (their statistics stay within the range).
         w.flush().map_err(parquet)?;
