@@ -188,15 +188,17 @@ async fn write_all(
     for (view, order, ranged) in views {
         let path = file(dir, view);
         let started = std::time::Instant::now();
-        write(ctx, view, order, *ranged, ranges, &path, progress).await?;
+        let (waited, encoded) = write(ctx, view, order, *ranged, ranges, &path, progress).await?;
         let bytes = std::fs::metadata(&path)
             .map_err(|e| Error::io(&path, e))?
             .len();
         let sum = sha256(&path).map_err(|e| Error::io(&path, e))?;
         if std::env::var_os("OCCLENS_TRACE").is_some() {
             eprintln!(
-                "occlens: {:>7.1} ms  (cache) {view}: {bytes} bytes",
-                started.elapsed().as_secs_f64() * 1e3
+                "occlens: {:>7.1} ms  (cache) {view}: {bytes} bytes (rows {:.0} ms, encoding {:.0} ms)",
+                started.elapsed().as_secs_f64() * 1e3,
+                waited * 1e3,
+                encoded * 1e3
             );
         }
         let name = format!("{view}.parquet");
@@ -216,7 +218,7 @@ async fn write(
     ranges: &[(i64, i64)],
     path: &Path,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<()> {
+) -> Result<(f64, f64)> {
     let statements: Vec<String> = match ranged {
         None => vec![format!("SELECT * FROM {view} ORDER BY {order}")],
         Some(col) => ranges
@@ -256,6 +258,8 @@ async fn write(
     // Batches of one size: the same file whatever computed the rows (here, or a cluster).
     let mut writer: Option<EvenWriter<File>> = None;
     let mut rows = 0u64;
+    // Seconds waiting for the rows and encoding them (OCCLENS_TRACE).
+    let (mut waited, mut encoded) = (0f64, 0f64);
     for sql in statements {
         let df = ctx.sql(&sql).await?;
         if writer.is_none() {
@@ -266,7 +270,6 @@ async fn write(
         let w = writer.as_mut().expect("created above");
         let mut stream = df.execute_stream().await?;
         let mut t = std::time::Instant::now();
-        let (mut waited, mut encoded) = (0f64, 0f64);
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             waited += t.elapsed().as_secs_f64();
@@ -277,16 +280,13 @@ async fn write(
             t = std::time::Instant::now();
             progress(rows);
         }
-        if std::env::var_os("OCCLENS_TRACE").is_some() {
-            eprintln!("occlens: (cache) {view}: rows {waited:.3} s, encoding {encoded:.3} s");
-        }
         // Each range starts its own row groups (their statistics stay within the range).
         w.flush().map_err(parquet)?;
     }
     if let Some(w) = writer {
         w.into_inner().map_err(parquet)?;
     }
-    Ok(())
+    Ok((waited, encoded))
 }
 
 #[cfg(test)]
