@@ -17,7 +17,9 @@ WHERE d.occurrence_id IS NOT NULL;
 -- The winner's id, score and terminal travel as one struct: one comparison of the key tuple
 -- per row for the three. (Carrying the winner's other columns too, instead of reading its row
 -- of main_classification by id, was slower: 7M candidate rows carried them through the join
--- and the repartition.)
+-- and the repartition.) The struct's fields are named in a projection before the second
+-- aggregation: DataFusion 55 plans fields read inside an aggregate's arguments as extracted
+-- columns whose names do not survive Ballista's plan serialization (`--cluster` failed).
 CREATE VIEW best_prediction AS
 WITH algorithm_winner AS (
   SELECT occurrence_id, algorithm_id, w['id'] AS id, w['score'] AS score,

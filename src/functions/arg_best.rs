@@ -4,6 +4,9 @@
 //! value; rows whose key tuples tie keep the first seen (queries always end the keys with a
 //! unique id, so ties do not arise).
 //!
+//! The value may be a struct (`named_struct('id', id, 'score', score)`): several values of the
+//! winning row for one comparison of its key tuple (`best_values.rs` keeps them).
+//!
 //! This is a building block that `queries/` names to say "top 1 per group"; the rules (which
 //! rows, which order) stay in the SQL. DataFusion 55's `first_value(… ORDER BY …)` and window
 //! `row_number() … = 1` sort their whole input; this keeps one key tuple per group instead.
