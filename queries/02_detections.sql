@@ -10,6 +10,10 @@ FROM main_detection d;
 
 -- Aggregates over ALL detections of an occurrence, null markers included (spec §3.10).
 -- first_appearance_time is the minimum time of day (local), not the time of the first appearance.
+-- The list cover image (spec §3.11) is computed in the same pass over the detections (one scan
+-- and one grouping instead of two; `cover_image` below reads it): the first detection with a
+-- truthy path, ordered frame_num ASC NULLS LAST, timestamp ASC NULLS LAST; id ASC is occlens's
+-- tiebreaker. arg_min picks the least key tuple; `x IS NULL` before x puts NULLs last.
 CREATE VIEW detection_aggregates AS
 SELECT
   occurrence_id,
@@ -18,7 +22,9 @@ SELECT
   max("timestamp") AS last_appearance_timestamp,
   min(arrow_cast(local_timestamp, 'Time64(Microsecond)')) AS first_appearance_time,
   max("timestamp") - min("timestamp") AS duration,
-  bool_or(NOT is_null_marker) AS has_real_detection
+  bool_or(NOT is_null_marker) AS has_real_detection,
+  arg_min(path, frame_num IS NULL, frame_num, "timestamp" IS NULL, "timestamp", id)
+    FILTER (WHERE path IS NOT NULL AND path <> '') AS cover_image_path
 FROM detection_local
 WHERE occurrence_id IS NOT NULL
 GROUP BY occurrence_id;
@@ -35,15 +41,11 @@ FROM main_classification c
 JOIN main_detection d ON d.id = c.detection_id
 WHERE d.occurrence_id IS NOT NULL AND c.algorithm_id IS NOT NULL;
 
--- The list cover image (spec §3.11): the first detection with a truthy path, ordered
--- frame_num ASC NULLS LAST, timestamp ASC NULLS LAST; id ASC is occlens's tiebreaker.
--- arg_min picks the least key tuple; `x IS NULL` before x puts NULLs last.
+-- The list cover image (spec §3.11) of each occurrence that has one (detection_aggregates).
 CREATE VIEW cover_image AS
-SELECT occurrence_id,
-       arg_min(path, frame_num IS NULL, frame_num, "timestamp" IS NULL, "timestamp", id) AS path
-FROM main_detection
-WHERE occurrence_id IS NOT NULL AND path IS NOT NULL AND path <> ''
-GROUP BY occurrence_id;
+SELECT occurrence_id, cover_image_path AS path
+FROM detection_aggregates
+WHERE cover_image_path IS NOT NULL;
 
 -- The detail images (spec §3.11): up to 100 detections with a truthy path, newest first
 -- (timestamp DESC = NULLS FIRST); id ASC is occlens's tiebreaker.

@@ -6,7 +6,8 @@ SELECT o.*,
        a.first_appearance_timestamp,
        a.last_appearance_timestamp,
        a.first_appearance_time,
-       a.duration
+       a.duration,
+       a.cover_image_path
 FROM main_occurrence o
 JOIN detection_aggregates a ON a.occurrence_id = o.id
 WHERE o.determination_id IS NOT NULL AND a.has_real_detection;
@@ -14,6 +15,8 @@ WHERE o.determination_id IS NOT NULL AND a.has_real_detection;
 -- The columns requests filter and order on (spec §5.4, §5.5), for every valid occurrence:
 -- stored columns, detection aggregates, event start and determination name/rank. Pages choose
 -- their ids here (count, WHERE, ORDER BY, LIMIT), then read occurrence_list for those ids only.
+-- The cover image path rides along for occurrence_list (computed with the detection
+-- aggregates; a statement that does not read it does not compute it).
 CREATE VIEW occurrence_keys AS
 SELECT
   o.id,
@@ -31,7 +34,8 @@ SELECT
   o.first_appearance_time,
   o.duration,
   o.created_at,
-  o.updated_at
+  o.updated_at,
+  o.cover_image_path
 FROM valid_occurrence o
 LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN main_taxon t ON t.id = o.determination_id;
@@ -57,7 +61,7 @@ SELECT
   o.last_appearance_timestamp,
   o.first_appearance_time,
   o.duration,
-  ci.path AS cover_image_path,
+  o.cover_image_path,
   bp.classification_id AS best_prediction_id,
   bi.identification_id AS best_identification_id,
   o.created_at,
@@ -70,7 +74,6 @@ SELECT
   cd.detection_id AS best_prediction_detection_id,
   cd.applied_to_id AS best_prediction_applied_to_id
 FROM occurrence_keys o
-LEFT JOIN cover_image ci ON ci.occurrence_id = o.id
 LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
 LEFT JOIN main_classification cd ON cd.id = bp.classification_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id;

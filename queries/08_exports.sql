@@ -74,7 +74,7 @@ SELECT
   bdd.bbox AS best_detection_bbox,
   bds.path AS best_detection_capture_path,
   bds.public_base_url AS best_detection_capture_base_url
-FROM occurrence_keys o  -- the list's values without cover image and variant P (not columns here)
+FROM occurrence_keys o  -- the list's values without variant P (not columns here)
 LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN main_deployment dep ON dep.id = o.deployment_id
 LEFT JOIN main_project p ON p.id = o.project_id
