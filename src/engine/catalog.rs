@@ -101,6 +101,20 @@ const TUNING: &[(&str, &str)] = &[
     ),
     // Larger batches amortise the per-batch work of the many-group aggregations.
     ("datafusion.execution.batch_size", "16384"),
+    // A join side of up to 4M rows (64 MB when its size is known) is collected into one hash
+    // table shared by every partition instead of both sides being repartitioned: at SF1 the
+    // list view's joins (1M occurrences, 2.5M detections) then skip a repartition of their
+    // inputs, the classifications' 7.4M rows among them (2.25–2.54 s → 2.11–2.40 s on three
+    // layouts). Bigger sides (SF10) stay partitioned. A cluster keeps DataFusion's defaults
+    // (src/cluster/mod.rs).
+    (
+        "datafusion.optimizer.hash_join_single_partition_threshold",
+        "67108864",
+    ),
+    (
+        "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+        "4194304",
+    ),
     // Apply filters while decoding Parquet, dynamic join filters included: an export's or a
     // detail's occurrence ids then cut the detection and classification scans to their rows
     // (project 1's CSV export at SF1: 3.55 s → 2.70 s; a detail 0.87 s → 0.55 s).
