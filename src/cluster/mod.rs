@@ -105,7 +105,7 @@ fn remote(scheduler_url: String) {
         // in 7 of 10 runs (wrong checksums); without it, 3 of 3 runs were right.
         let mut config = state.config().clone();
         // DataFusion's own thresholds for collected join sides, not occlens's local ones
-        // (catalog::TUNING): on a cluster a collected side is read whole by every task.
+        // (engine::tuning::TUNING): on a cluster a collected side is read whole by every task.
         for (key, default) in [
             (
                 "datafusion.optimizer.hash_join_single_partition_threshold",

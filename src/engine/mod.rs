@@ -16,6 +16,7 @@ pub mod occurrences;
 pub mod related;
 pub mod resident;
 pub mod rows;
+pub mod tuning;
 pub mod typed;
 pub mod user_sql;
 
