@@ -104,22 +104,8 @@ fn remote(scheduler_url: String) {
         // occurrences, with it, the full list view's LEFT JOIN of cover images lost matches
         // in 7 of 10 runs (wrong checksums); without it, 3 of 3 runs were right.
         let mut config = state.config().clone();
-        // DataFusion's own thresholds for collected join sides, not occlens's local ones
-        // (engine::tuning::TUNING): on a cluster a collected side is read whole by every task.
-        for (key, default) in [
-            (
-                "datafusion.optimizer.hash_join_single_partition_threshold",
-                "1048576",
-            ),
-            (
-                "datafusion.optimizer.hash_join_single_partition_threshold_rows",
-                "131072",
-            ),
-        ] {
-            if std::env::var_os(key.to_uppercase().replace('.', "_")).is_none() {
-                config.options_mut().set(key, default)?;
-            }
-        }
+        // DataFusion's thresholds for collected join sides, not occlens's local ones.
+        crate::engine::tuning::apply(&mut config, crate::engine::tuning::CLUSTER)?;
         let mut config = with_codecs(config)
             .with_ballista_job_name("occlens")
             .with_ballista_broadcast_join_threshold_bytes(0)

@@ -163,12 +163,7 @@ pub fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> 
 /// A new DataFusion session with occlens's functions registered.
 pub fn session() -> Result<SessionContext> {
     let mut config = config_from_env()?.with_information_schema(true);
-    for (key, value) in super::tuning::TUNING {
-        let env = key.to_uppercase().replace('.', "_");
-        if std::env::var_os(env).is_none() {
-            config.options_mut().set(key, value).expect("valid setting");
-        }
-    }
+    super::tuning::apply(&mut config, super::tuning::TUNING)?;
     let mut ctx = SessionContext::new_with_config_rt(config, runtime()?);
     // First (making a session remote rebuilds its default catalog).
     if let Some(remote) = REMOTE.get() {

@@ -1,5 +1,5 @@
-//! occlens's defaults for DataFusion settings, applied to every session (a cluster's sessions
-//! put two back to DataFusion's, src/cluster/mod.rs).
+//! occlens's defaults for DataFusion settings, applied to every session; a cluster's sessions
+//! put two back to DataFusion's ([`CLUSTER`], in src/cluster/mod.rs).
 
 /// occlens's defaults for DataFusion settings (each yields to its DATAFUSION_* variable). On
 /// the SF1 full list view they cut time and memory by about 40% against DataFusion's
@@ -41,3 +41,30 @@ pub const TUNING: &[(&str, &str)] = &[
         "false",
     ),
 ];
+
+/// On a cluster, DataFusion's own thresholds for collected join sides instead of TUNING's:
+/// a collected side is read whole by every task there.
+pub const CLUSTER: &[(&str, &str)] = &[
+    (
+        "datafusion.optimizer.hash_join_single_partition_threshold",
+        "1048576",
+    ),
+    (
+        "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+        "131072",
+    ),
+];
+
+/// Set each of `settings` in `config`, unless its DATAFUSION_* variable is set (the
+/// variable's value, read by `catalog::config_from_env`, wins).
+pub fn apply(
+    config: &mut datafusion::prelude::SessionConfig,
+    settings: &[(&str, &str)],
+) -> datafusion::error::Result<()> {
+    for (key, value) in settings {
+        if std::env::var_os(key.to_uppercase().replace('.', "_")).is_none() {
+            config.options_mut().set(key, value)?;
+        }
+    }
+    Ok(())
+}
