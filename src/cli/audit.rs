@@ -60,28 +60,33 @@ fn cells(r: &AuditDifferenceRow) -> [String; 7] {
 /// without building the object.
 fn difference_json(r: &AuditDifferenceRow, out: &mut String) {
     use std::fmt::Write as _;
-    fn int(out: &mut String, v: Option<i64>) {
+    // Each key after the first follows a comma.
+    fn key(out: &mut String, k: &str) {
+        if !out.ends_with('{') {
+            out.push(',');
+        }
+        out.push_str("\n      \"");
+        out.push_str(k);
+        out.push_str("\": ");
+    }
+    fn int(out: &mut String, k: &str, v: Option<i64>) {
+        key(out, k);
         match v {
             Some(v) => write!(out, "{v}").expect("writing to a String"),
             None => out.push_str("null"),
         }
     }
-    fn float(out: &mut String, v: Option<f64>) {
+    fn float(out: &mut String, k: &str, v: Option<f64>) {
+        key(out, k);
         match v.filter(|v| v.is_finite()) {
             Some(v) => push_py_repr(out, v),
             None => out.push_str("null"),
         }
     }
-    let key = |out: &mut String, k: &str, first: bool| {
-        out.push_str(if first { "{\n      \"" } else { ",\n      \"" });
-        out.push_str(k);
-        out.push_str("\": ");
-    };
-    key(out, "id", true);
-    int(out, r.id);
-    key(out, "project_id", false);
-    int(out, r.project_id);
-    key(out, "class", false);
+    out.push('{');
+    int(out, "id", r.id);
+    int(out, "project_id", r.project_id);
+    key(out, "class");
     match r.class.as_deref() {
         // The class names need no escaping; anything else goes through the JSON writer.
         Some(c) if c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
@@ -92,18 +97,12 @@ fn difference_json(r: &AuditDifferenceRow, out: &mut String) {
         Some(c) => out.push_str(&to_json(&Value::from(c))),
         None => out.push_str("null"),
     }
-    key(out, "stored_taxon_id", false);
-    int(out, r.stored_taxon_id);
-    key(out, "stored_score", false);
-    float(out, r.stored_score);
-    key(out, "expected_taxon_id", false);
-    int(out, r.expected_taxon_id);
-    key(out, "expected_score", false);
-    float(out, r.expected_score);
-    key(out, "best_identification_id", false);
-    int(out, r.best_identification_id);
-    key(out, "best_prediction_id", false);
-    int(out, r.best_prediction_id);
+    int(out, "stored_taxon_id", r.stored_taxon_id);
+    float(out, "stored_score", r.stored_score);
+    int(out, "expected_taxon_id", r.expected_taxon_id);
+    float(out, "expected_score", r.expected_score);
+    int(out, "best_identification_id", r.best_identification_id);
+    int(out, "best_prediction_id", r.best_prediction_id);
     out.push_str("\n    }");
 }
 
