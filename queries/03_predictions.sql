@@ -20,12 +20,12 @@ WHERE d.occurrence_id IS NOT NULL;
 -- and the repartition.) The struct's fields are named in a projection before the second
 -- aggregation: DataFusion 55 plans fields read inside an aggregate's arguments as extracted
 -- columns whose names do not survive Ballista's plan serialization (`--cluster` failed).
--- The NULL and NaN scores are dropped by the aggregates' FILTER, not by a WHERE: a WHERE would
+-- The NULL and NaN scores are dropped by the aggregates' FILTER, not by a WHERE. A WHERE would
 -- sit on the classification scan, below its join with the detections, where the planner
--- cannot estimate what it keeps (it assumes 20%) and then builds the join's hash table from the
--- 7.4M classifications instead of the 2.5M detections (SF1: 277 MB instead of 49 MB, and no
--- project filter reaching the classification scan). An algorithm whose every score is dropped
--- has no winner (`w IS NULL`).
+-- cannot estimate what it keeps (it assumes 20%). On some layouts' statistics (DuckDB's) it
+-- then built the join's hash table from the 7.4M classifications instead of the 2.5M
+-- detections (SF1: 277 MB instead of 49 MB), and a project's filter could not reach the
+-- classification scan. An algorithm whose every score is dropped has no winner (`w IS NULL`).
 CREATE VIEW best_prediction AS
 WITH algorithm_winner AS (
   SELECT occurrence_id, algorithm_id, w['id'] AS id, w['score'] AS score,

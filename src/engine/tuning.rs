@@ -28,13 +28,6 @@ pub const TUNING: &[(&str, &str)] = &[
         "datafusion.optimizer.hash_join_single_partition_threshold_rows",
         "4194304",
     ),
-    // A predicate the planner cannot analyse (`has_real_detection`, `path <> ''`, `NOT
-    // isnan(score)`, …) is assumed to keep half of its input, not DataFusion's 20%: occlens's
-    // filters are validity rules that keep most rows, and at 20% a project's valid occurrences
-    // looked smaller than the project's occurrences, so the join built its hash table from the
-    // detection aggregates of every project (65 MB) and no project filter reached the detection
-    // scan (SF1, project 1's list view, pyarrow layout: 1.52–1.58 s → 1.21–1.31 s).
-    ("datafusion.optimizer.default_filter_selectivity", "50"),
     // Apply filters while decoding Parquet, dynamic join filters included: an export's or a
     // detail's occurrence ids then cut the detection and classification scans to their rows
     // (project 1's CSV export at SF1: 3.55 s → 2.70 s; a detail 0.87 s → 0.55 s).
