@@ -22,7 +22,7 @@ SELECT
   max("timestamp") AS last_appearance_timestamp,
   min(arrow_cast(local_timestamp, 'Time64(Microsecond)')) AS first_appearance_time,
   max("timestamp") - min("timestamp") AS duration,
-  bool_or(NOT is_null_marker) AS has_real_detection,
+  count(*) FILTER (WHERE NOT is_null_marker) AS real_detections,
   arg_min(path, frame_num IS NULL, frame_num, "timestamp" IS NULL, "timestamp", id)
     FILTER (WHERE path IS NOT NULL AND path <> '') AS cover_image_path
 FROM detection_local

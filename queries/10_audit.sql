@@ -68,10 +68,10 @@ WHERE (d.stored_taxon_id IS DISTINCT FROM d.expected_taxon_id)
 CREATE VIEW audit_invalid AS
 SELECT o.id, o.project_id,
        CASE WHEN o.determination_id IS NULL AND a.occurrence_id IS NULL THEN 'no_determination_and_no_detections'
-            WHEN o.determination_id IS NULL AND NOT a.has_real_detection THEN 'no_determination_and_only_null_markers'
+            WHEN o.determination_id IS NULL AND a.real_detections = 0 THEN 'no_determination_and_only_null_markers'
             WHEN o.determination_id IS NULL THEN 'no_determination'
             WHEN a.occurrence_id IS NULL THEN 'no_detections'
             ELSE 'only_null_marker_detections' END AS reason
 FROM main_occurrence o
 LEFT JOIN detection_aggregates a ON a.occurrence_id = o.id
-WHERE o.determination_id IS NULL OR a.occurrence_id IS NULL OR NOT a.has_real_detection;
+WHERE o.determination_id IS NULL OR a.occurrence_id IS NULL OR a.real_detections = 0;

@@ -31,7 +31,7 @@ LEFT JOIN default_filter_taxa f ON f.project_id = o.project_id AND f.taxon_id = 
 CREATE VIEW occurrence_facts AS
 SELECT o.id, o.project_id, o.deployment_id, o.event_id,
        o.determination_id, o.determination_score,
-       coalesce(o.determination_id IS NOT NULL AND a.has_real_detection, false) AS is_valid,
+       coalesce(o.determination_id IS NOT NULL AND a.real_detections > 0, false) AS is_valid,
        coalesce(od.passes_defaults, false) AS passes_defaults,
        a.last_appearance_timestamp AS last_detected,
        CAST(date_part('month', wall_clock(e.start)) AS BIGINT) AS event_month,
