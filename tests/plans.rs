@@ -199,3 +199,63 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
         assert!(seen > 100, "{query}: the pages hold rows ({seen})");
     }
 }
+
+/// The hash joins of `sql`'s plan as (build side, probe side) texts.
+async fn join_sides(engine: &Engine, sql: &str) -> Vec<(String, String)> {
+    use datafusion::physical_plan::displayable;
+    use datafusion::physical_plan::joins::HashJoinExec;
+    fn walk(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<(String, String)>) {
+        if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
+            let text =
+                |p: &Arc<dyn ExecutionPlan>| displayable(p.as_ref()).indent(true).to_string();
+            out.push((text(join.left()), text(join.right())));
+        }
+        plan.children().into_iter().for_each(|c| walk(c, out));
+    }
+    let plan = engine
+        .ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    walk(&plan, &mut out);
+    out
+}
+
+/// The two filters written so that the planner's estimates pick the right build sides
+/// (queries/03_predictions.sql, queries/05_occurrences.sql): the best prediction's join of the
+/// classifications with their detections builds from the detections (the fewer rows, and the
+/// side a project's ids reach), and a project's valid occurrences build from the project's
+/// occurrences, not from every occurrence's detection aggregates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_build_from_the_smaller_side_whatever_the_filters() {
+    let (_dir, engine) = generated(5_000, 11).await;
+    let sides = join_sides(&engine, "SELECT count(*) FROM best_prediction").await;
+    let candidate: Vec<_> = sides
+        .iter()
+        .filter(|(l, r)| {
+            let both = format!("{l}{r}");
+            both.contains("main_classification") && both.contains("main_detection")
+        })
+        .collect();
+    assert_eq!(candidate.len(), 1, "{sides:#?}");
+    let (build, probe) = candidate[0];
+    assert!(
+        build.contains("main_detection") && !build.contains("main_classification"),
+        "build side:\n{build}\nprobe side:\n{probe}"
+    );
+    let sides = join_sides(
+        &engine,
+        "SELECT count(*) FROM valid_occurrence WHERE project_id = 1",
+    )
+    .await;
+    assert_eq!(sides.len(), 1, "{sides:#?}");
+    let (build, probe) = &sides[0];
+    assert!(
+        build.contains("main_occurrence") && !build.contains("main_detection"),
+        "build side:\n{build}\nprobe side:\n{probe}"
+    );
+}
