@@ -242,6 +242,13 @@ async fn joins_build_from_the_smaller_side_whatever_the_filters() {
         })
         .collect();
     assert_eq!(candidate.len(), 1, "{sides:#?}");
+    // Collected build sides start when their join asks for rows (engine/deferred_build.rs).
+    assert!(
+        sides
+            .iter()
+            .all(|(build, _)| build.starts_with("DeferredExec")),
+        "{sides:#?}"
+    );
     let (build, probe) = candidate[0];
     assert!(
         build.contains("main_detection") && !build.contains("main_classification"),

@@ -168,6 +168,12 @@ pub fn session() -> Result<SessionContext> {
     // First (making a session remote rebuilds its default catalog).
     if let Some(remote) = REMOTE.get() {
         ctx = SessionContext::new_with_state(remote(ctx.state())?);
+    } else {
+        // Build sides start when their join asks for rows (src/engine/deferred_build.rs).
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+            .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides))
+            .build();
+        ctx = SessionContext::new_with_state(state);
     }
     if let Some(catalog) = ctx.catalog("datafusion") {
         // Tables as usual; the views of queries/ planned on first use (`lazy`).
