@@ -47,6 +47,16 @@ async fn generated(occurrences: usize, seed: u64) -> (tempfile::TempDir, Engine)
     (dir, engine)
 }
 
+/// The physical plan of `sql` in `ctx`.
+async fn physical(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+    ctx.sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap()
+}
+
 /// Answer `url`, recording its statements, then run each again to read its scan metrics.
 async fn cost(engine: &Engine, url: &str) -> Cost {
     let recorded = Arc::new(Mutex::new(Vec::new()));
@@ -59,14 +69,7 @@ async fn cost(engine: &Engine, url: &str) -> Cost {
     let statements = recorded.lock().unwrap().clone();
     let (mut row_groups, mut rows) = (0, 0);
     for sql in &statements {
-        let plan = engine
-            .point
-            .sql(sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
+        let plan = physical(&engine.point, sql).await;
         collect(plan.clone(), engine.point.task_ctx())
             .await
             .unwrap();
@@ -212,14 +215,7 @@ async fn join_sides(engine: &Engine, sql: &str) -> Vec<(String, String)> {
         }
         plan.children().into_iter().for_each(|c| walk(c, out));
     }
-    let plan = engine
-        .ctx
-        .sql(sql)
-        .await
-        .unwrap()
-        .create_physical_plan()
-        .await
-        .unwrap();
+    let plan = physical(&engine.ctx, sql).await;
     let mut out = Vec::new();
     walk(&plan, &mut out);
     out
