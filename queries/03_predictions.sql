@@ -20,12 +20,13 @@ WHERE d.occurrence_id IS NOT NULL;
 -- and the repartition.) The struct's fields are named in a projection before the second
 -- aggregation: DataFusion 55 plans fields read inside an aggregate's arguments as extracted
 -- columns whose names do not survive Ballista's plan serialization (`--cluster` failed).
--- The NULL and NaN scores are dropped by the aggregates' FILTER, not by a WHERE. A WHERE would
--- sit on the classification scan, below its join with the detections, where the planner
--- cannot estimate what it keeps (it assumes 20%). On some layouts' statistics (DuckDB's) it
--- then built the join's hash table from the 7.4M classifications instead of the 2.5M
--- detections (SF1: 277 MB instead of 49 MB), and a project's filter could not reach the
--- classification scan. An algorithm whose every score is dropped has no winner (`w IS NULL`).
+-- The NULL and NaN scores (`scored` false) are dropped by the aggregates' FILTER, not by a
+-- WHERE. A WHERE would sit on the classification scan, below its join with the detections,
+-- where the planner cannot estimate what it keeps (it assumes 20%). On some layouts'
+-- statistics (DuckDB's) it then built the join's hash table from the 7.4M classifications
+-- instead of the 2.5M detections (SF1: 277 MB instead of 49 MB), and a project's filter could
+-- not reach the classification scan. An algorithm whose every score is dropped has no winner
+-- (`w IS NULL`).
 CREATE VIEW best_prediction AS
 WITH algorithm_winner AS (
   SELECT occurrence_id, algorithm_id, w['id'] AS id, w['score'] AS score,
@@ -33,11 +34,10 @@ WITH algorithm_winner AS (
   FROM (
     SELECT occurrence_id, algorithm_id,
            arg_max(named_struct('id', id, 'score', score, 'terminal', terminal),
-                   score, terminal, id)
-             FILTER (WHERE score IS NOT NULL AND NOT isnan(score)) AS w,
-           arg_max(taxon_id, score, terminal, id)
-             FILTER (WHERE score IS NOT NULL AND NOT isnan(score)) AS taxon_id
-    FROM classification_candidate
+                   score, terminal, id) FILTER (WHERE scored) AS w,
+           arg_max(taxon_id, score, terminal, id) FILTER (WHERE scored) AS taxon_id
+    FROM (SELECT *, score IS NOT NULL AND NOT isnan(score) AS scored
+          FROM classification_candidate) AS c
     GROUP BY occurrence_id, algorithm_id
   ) AS winner
   WHERE w IS NOT NULL

@@ -25,7 +25,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties,
     SendableRecordBatchStream,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use std::sync::Arc;
 
 /// Wraps the build side of every collected hash join in [`Deferred`].
@@ -143,7 +143,7 @@ impl ExecutionPlan for Deferred {
             futures::stream::once(async move { input.execute(partition, context) }).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.input.schema(),
-            later.boxed(),
+            later,
         )))
     }
 }
