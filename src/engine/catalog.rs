@@ -172,6 +172,8 @@ pub fn session() -> Result<SessionContext> {
         // Build sides start when their join asks for rows (src/engine/deferred_build.rs).
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
             .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides))
+            // Row numbers of sorted input in one pass (src/engine/row_number.rs).
+            .with_physical_optimizer_rule(Arc::new(super::row_number::NumberSortedRows))
             .build();
         ctx = SessionContext::new_with_state(state);
     }

@@ -16,6 +16,7 @@ pub mod memo;
 pub mod occurrences;
 pub mod related;
 pub mod resident;
+pub mod row_number;
 pub mod rows;
 pub mod tuning;
 pub mod typed;
