@@ -55,23 +55,29 @@ GROUP BY occurrence_id;
 -- per-algorithm maxima of O (membership across algorithms). A NaN score counts as NULL (spec
 -- §9.18), as in variant P: it is no algorithm's max and matches none. Ordered created_at DESC;
 -- id ASC is occlens's tiebreaker.
+-- The maxima of an occurrence are one list, and the candidates join it by occurrence alone:
+-- the join's filter on the occurrence ids (a project's) then reaches the maxima's scans. Joined
+-- on (occurrence, score), the maxima were computed for every occurrence of the snapshot
+-- whatever the project (SF1, project 1's detail export: 7.3M rows aggregated instead of 1.5M).
 CREATE VIEW prediction_candidates AS
 WITH candidate AS (
   SELECT c.*, o.project_id
   FROM classification_candidate c
   LEFT JOIN main_occurrence o ON o.id = c.occurrence_id
 ), maxima AS (
-  SELECT DISTINCT occurrence_id, algorithm_max
+  SELECT occurrence_id, array_agg(DISTINCT algorithm_max) AS maxima
   FROM (SELECT occurrence_id, algorithm_id,
                max(CASE WHEN isnan(score) THEN NULL ELSE score END) AS algorithm_max
         FROM classification_candidate GROUP BY occurrence_id, algorithm_id)
   WHERE algorithm_max IS NOT NULL
+  GROUP BY occurrence_id
 )
 SELECT c.*,
        row_number() OVER (PARTITION BY c.project_id, c.occurrence_id
                           ORDER BY c.created_at DESC, c.id ASC) AS position
 FROM candidate c
-JOIN maxima m ON m.occurrence_id = c.occurrence_id AND m.algorithm_max = c.score;
+JOIN maxima m ON m.occurrence_id = c.occurrence_id
+WHERE array_has(m.maxima, c.score);
 
 -- Variant S (the CSV export's best_machine_prediction, spec §3.3) is `best_prediction_s` in
 -- queries/08_exports.sql: it shares one pass with the CSV best detection.
