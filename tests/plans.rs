@@ -262,3 +262,40 @@ async fn joins_build_from_the_smaller_side_whatever_the_filters() {
         "build side:\n{build}\nprobe side:\n{probe}"
     );
 }
+
+/// The related rows are numbered in one pass over their sorted input (engine/row_number.rs),
+/// and `--semantics window` keeps DataFusion's own window operator: the reference formulation
+/// shares none of occlens's execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_numbers_of_sorted_rows_in_one_pass_except_for_the_window_semantics() {
+    use datafusion::physical_plan::displayable;
+    let dir = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(dir.path(), 300, 5, &|_| {}).unwrap();
+    let snapshot = dir.path().to_str().unwrap();
+    let sql = "SELECT * FROM detection_classifications WHERE project_id = 1 \
+               ORDER BY occurrence_id, detection_id, position";
+    let mut answers = Vec::new();
+    for semantics in [
+        occlens::engine::catalog::Semantics::Fast,
+        occlens::engine::catalog::Semantics::Window,
+    ] {
+        let config = Config {
+            semantics,
+            ..Config::default()
+        };
+        let engine = Engine::open(Some(snapshot), config).await.unwrap();
+        let plan = physical(&engine.ctx, sql).await;
+        let text = displayable(plan.as_ref()).indent(true).to_string();
+        let fast = semantics == occlens::engine::catalog::Semantics::Fast;
+        assert_eq!(text.contains("RowNumbersExec"), fast, "{text}");
+        assert_eq!(text.contains("BoundedWindowAggExec"), !fast, "{text}");
+        let batches = collect(plan, engine.ctx.task_ctx()).await.unwrap();
+        answers.push(
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert!(answers[0].lines().count() > 100, "{}", answers[0]);
+    assert_eq!(answers[0], answers[1]);
+}

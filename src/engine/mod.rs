@@ -112,11 +112,20 @@ impl Engine {
         if let Ok(dir) = location.base.to_file_path() {
             crate::staging::protect(&dir);
         }
-        let mut ctx = catalog::session()?;
+        // The window formulation never reads the cache (built from the fast views), and runs
+        // on DataFusion's window operators alone.
+        let window = config.semantics == catalog::Semantics::Window;
+        let session = || -> Result<datafusion::prelude::SessionContext> {
+            let ctx = catalog::session()?;
+            Ok(if window {
+                catalog::with_datafusion_windows(ctx)
+            } else {
+                ctx
+            })
+        };
+        let mut ctx = session()?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
         let (mut cached, mut warnings) = (Vec::new(), Vec::<String>::new());
-        // The window formulation never reads the cache (built from the fast views).
-        let window = config.semantics == catalog::Semantics::Window;
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
         let mut missing = Vec::new();
         for part in cache::Part::ALL {
@@ -169,7 +178,7 @@ impl Engine {
                     Err(e) => return Err(e),
                 }
             }
-            ctx = catalog::session()?;
+            ctx = session()?;
             snapshot = Snapshot::open(&ctx, &location).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
