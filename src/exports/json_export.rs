@@ -18,8 +18,10 @@ use serde_json::ser::Formatter;
 use std::io::Write;
 
 const BATCH: usize = 100;
-/// Occurrences whose related rows are fetched together (a multiple of BATCH).
-const CHUNK: usize = 5000;
+/// Occurrences whose related rows are fetched together (a multiple of BATCH). A detail object
+/// is about 17 KB of text (SF1), so a chunk's text is about 34 MB; three chunks are held at
+/// most (one shaped, one waiting, one written). Chunks of 5,000 held 250–340 MB of text.
+const CHUNK: usize = 2000;
 
 /// How the objects are shaped and framed.
 pub enum Framing {
@@ -90,8 +92,8 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         out: W,
         progress: &dyn Fn(u64),
     ) -> Result<(u64, W)> {
-        // The writer: text arrives in order, in chunks, at most two chunks ahead of it.
-        let (chunks, received) = std::sync::mpsc::sync_channel::<Framed>(2);
+        // The writer: text arrives in order, in chunks, at most one chunk ahead of it.
+        let (chunks, received) = std::sync::mpsc::sync_channel::<Framed>(1);
         // Written buffers go back to the shapers, emptied: a few buffers circulate, reaching
         // the size of a chunk's text once, instead of new ones growing for every chunk.
         let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
