@@ -59,13 +59,15 @@ GROUP BY occurrence_id;
 -- the join's filter on the occurrence ids (a project's) then reaches the maxima's scans. Joined
 -- on (occurrence, score), the maxima were computed for every occurrence of the snapshot
 -- whatever the project (SF1, project 1's detail export: 7.3M rows aggregated instead of 1.5M).
+-- `+ 0.0` makes -0.0 the 0.0 it equals: the list's membership test compares bits, where the
+-- join compared numbers.
 CREATE VIEW prediction_candidates AS
 WITH candidate AS (
   SELECT c.*, o.project_id
   FROM classification_candidate c
   LEFT JOIN main_occurrence o ON o.id = c.occurrence_id
 ), maxima AS (
-  SELECT occurrence_id, array_agg(DISTINCT algorithm_max) AS maxima
+  SELECT occurrence_id, array_agg(DISTINCT algorithm_max + 0.0) AS maxima
   FROM (SELECT occurrence_id, algorithm_id,
                max(CASE WHEN isnan(score) THEN NULL ELSE score END) AS algorithm_max
         FROM classification_candidate GROUP BY occurrence_id, algorithm_id)
@@ -77,7 +79,7 @@ SELECT c.*,
                           ORDER BY c.created_at DESC, c.id ASC) AS position
 FROM candidate c
 JOIN maxima m ON m.occurrence_id = c.occurrence_id
-WHERE array_has(m.maxima, c.score);
+WHERE array_has(m.maxima, c.score + 0.0);
 
 -- Variant S (the CSV export's best_machine_prediction, spec §3.3) is `best_prediction_s` in
 -- queries/08_exports.sql: it shares one pass with the CSV best detection.

@@ -102,6 +102,49 @@ async fn detail_predictions_are_the_variant_m_set_newest_first() {
     assert_eq!(r["determination_id"], 4);
 }
 
+/// Scores equal as numbers are equal: -0.0 matches an algorithm's max of 0.0 (and a max of
+/// -0.0 matches 0.0), in the fast formulation and in the window reference.
+#[tokio::test]
+async fn detail_predictions_match_negative_zero_to_zero() {
+    let mut t = Tiny::new();
+    let d = t.simple(1, 4, 0.9);
+    let a = t.cls(d, Some(3), Some(4), Some(0.0), true); // algorithm 3's max: 0.0
+    let b1 = t.cls(d, Some(4), Some(6), Some(0.9), true); // algorithm 4's max
+    let b2 = t.cls(d, Some(4), Some(6), Some(-0.0), true); // = 0.0, algorithm 3's max
+    t.cls(d, Some(4), Some(6), Some(0.5), true); // no algorithm's max
+    let d2 = t.simple(2, 4, 0.9);
+    let c1 = t.cls(d2, Some(3), Some(4), Some(-0.0), true); // algorithm 3's max: -0.0
+    let c2 = t.cls(d2, Some(4), Some(6), Some(0.0), true); // = -0.0 (and algorithm 4's max)
+    let (dir, fast) = t.engine().await;
+    let root = tempfile::tempdir().unwrap();
+    let window = common::cached_engine_with(
+        dir.path(),
+        root.path(),
+        occlens::engine::cache::Mode::Off,
+        None,
+        occlens::engine::catalog::Semantics::Window,
+    )
+    .await;
+    for e in [&fast, &window] {
+        let preds = |body: serde_json::Value| -> Vec<i64> {
+            body["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            preds(call(e, "/api/v2/occurrences/1/").await.body),
+            vec![b2, b1, a]
+        );
+        assert_eq!(
+            preds(call(e, "/api/v2/occurrences/2/").await.body),
+            vec![c2, c1]
+        );
+    }
+}
+
 #[tokio::test]
 async fn best_identification_is_latest_non_withdrawn_with_id_tiebreak() {
     let mut t = Tiny::new();

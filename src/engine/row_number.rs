@@ -20,6 +20,7 @@
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{internal_err, Result};
@@ -58,7 +59,32 @@ fn replaceable(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<BoundedWindowAggExec
         .get_standard_func_expr()
         .as_any()
         .downcast_ref::<WindowUDFExpr>()?;
-    (function.fun().name() == "row_number").then(|| Arc::new(window.clone()))
+    let schema = window.input().schema();
+    let exact = window.window_expr()[0]
+        .partition_by()
+        .iter()
+        .all(|k| k.data_type(&schema).is_ok_and(|t| exact_key(&t)));
+    // DataFusion's own check, when the node runs, that the input orders the partition keys
+    // (the window's ordering requirement may also be met by its ORDER BY keys alone).
+    let ordered = window.partition_by_sort_keys().is_ok();
+    (function.fun().name() == "row_number" && exact && ordered).then(|| Arc::new(window.clone()))
+}
+
+/// Key types whose `arrow::row` equality is SQL's (NULLs aside, equal as in `PARTITION BY`).
+/// Floating-point keys are left to DataFusion: the row format tells -0.0 from 0.0 and equates
+/// NaNs, where the window's own comparison may not.
+fn exact_key(t: &DataType) -> bool {
+    t.is_integer()
+        || matches!(
+            t,
+            DataType::Boolean
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(_, _)
+        )
 }
 
 impl PhysicalOptimizerRule for NumberSortedRows {
@@ -313,5 +339,16 @@ mod tests {
             assert!(expected.contains("| 2 "), "{expected}");
             assert_eq!(run(&with, &sql).await, expected, "{sql}");
         }
+    }
+
+    #[tokio::test]
+    async fn floating_point_keys_stay_with_datafusion() {
+        let sql = format!(
+            "EXPLAIN SELECT d, row_number() OVER (PARTITION BY CAST(c AS DOUBLE) ORDER BY d) AS n \
+             FROM {ROWS}"
+        );
+        let plan = run(&session(true), &sql).await;
+        assert!(plan.contains("BoundedWindowAggExec"), "{plan}");
+        assert!(!plan.contains("RowNumbersExec"), "{plan}");
     }
 }
