@@ -185,29 +185,6 @@ pub fn session() -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// `ctx` without occlens's row numbering (`row_number::NumberSortedRows`): with `--semantics
-/// window` every window runs on DataFusion's own operators, so the reference formulation that
-/// audits occlens's shares none of its execution.
-pub fn with_datafusion_windows(ctx: SessionContext) -> SessionContext {
-    use datafusion::physical_optimizer::PhysicalOptimizerRule;
-    let state = ctx.state();
-    let ours = super::row_number::NumberSortedRows.name().to_string();
-    // A cluster's session never has the rule: left as it is.
-    if !state.physical_optimizers().iter().any(|r| r.name() == ours) {
-        return ctx;
-    }
-    let rules = state
-        .physical_optimizers()
-        .iter()
-        .filter(|r| r.name() != ours)
-        .cloned()
-        .collect();
-    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
-        .with_physical_optimizer_rules(rules)
-        .build();
-    SessionContext::new_with_state(state)
-}
-
 /// Register occlens's SQL functions in `ctx` (`wall_clock` is registered per engine, for its
 /// time zone, by `create_views`).
 pub fn register_functions(ctx: &SessionContext) {

@@ -118,7 +118,7 @@ impl Engine {
         let session = || -> Result<datafusion::prelude::SessionContext> {
             let ctx = catalog::session()?;
             Ok(if window {
-                catalog::with_datafusion_windows(ctx)
+                row_number::with_datafusion_windows(ctx)
             } else {
                 ctx
             })

@@ -109,6 +109,30 @@ impl PhysicalOptimizerRule for NumberSortedRows {
     }
 }
 
+/// `ctx` without occlens's row numbering ([`NumberSortedRows`]): with `--semantics
+/// window` every window runs on DataFusion's own operators, so the reference formulation that
+/// audits occlens's shares none of its execution.
+pub fn with_datafusion_windows(
+    ctx: datafusion::prelude::SessionContext,
+) -> datafusion::prelude::SessionContext {
+    let state = ctx.state();
+    let ours = NumberSortedRows.name().to_string();
+    // A cluster's session never has the rule: left as it is.
+    if !state.physical_optimizers().iter().any(|r| r.name() == ours) {
+        return ctx;
+    }
+    let rules = state
+        .physical_optimizers()
+        .iter()
+        .filter(|r| r.name() != ours)
+        .cloned()
+        .collect();
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_physical_optimizer_rules(rules)
+        .build();
+    datafusion::prelude::SessionContext::new_with_state(state)
+}
+
 /// The window node's input with its `row_number()` column appended, numbered in one pass.
 #[derive(Debug, Clone)]
 pub struct RowNumbers {
