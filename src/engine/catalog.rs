@@ -160,8 +160,9 @@ pub fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> 
     Ok(builder.build_arc()?)
 }
 
-/// A new DataFusion session with occlens's functions registered.
-pub fn session() -> Result<SessionContext> {
+/// A new DataFusion session with occlens's functions registered, for the top-1 rules'
+/// formulation `semantics`.
+pub fn session(semantics: Semantics) -> Result<SessionContext> {
     let mut config = config_from_env()?.with_information_schema(true);
     super::tuning::apply(&mut config, super::tuning::TUNING)?;
     let mut ctx = SessionContext::new_with_config_rt(config, runtime()?);
@@ -170,12 +171,15 @@ pub fn session() -> Result<SessionContext> {
         ctx = SessionContext::new_with_state(remote(ctx.state())?);
     } else {
         // Build sides start when their join asks for rows (src/engine/deferred_build.rs).
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
-            .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides))
-            // Row numbers of sorted input in one pass (src/engine/row_number.rs).
-            .with_physical_optimizer_rule(Arc::new(super::row_number::NumberSortedRows))
-            .build();
-        ctx = SessionContext::new_with_state(state);
+        let mut state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+            .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides));
+        // Row numbers of sorted input in one pass (src/engine/row_number.rs). The window
+        // formulation, which audits occlens's, runs on DataFusion's window operator alone.
+        if semantics == Semantics::Fast {
+            state =
+                state.with_physical_optimizer_rule(Arc::new(super::row_number::NumberSortedRows));
+        }
+        ctx = SessionContext::new_with_state(state.build());
     }
     if let Some(catalog) = ctx.catalog("datafusion") {
         // Tables as usual; the views of queries/ planned on first use (`lazy`).

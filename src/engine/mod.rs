@@ -115,15 +115,7 @@ impl Engine {
         // The window formulation never reads the cache (built from the fast views), and runs
         // on DataFusion's window operators alone.
         let window = config.semantics == catalog::Semantics::Window;
-        let session = || -> Result<datafusion::prelude::SessionContext> {
-            let ctx = catalog::session()?;
-            Ok(if window {
-                row_number::with_datafusion_windows(ctx)
-            } else {
-                ctx
-            })
-        };
-        let mut ctx = session()?;
+        let mut ctx = catalog::session(config.semantics)?;
         let mut snapshot = Snapshot::open(&ctx, &location).await?;
         let (mut cached, mut warnings) = (Vec::new(), Vec::<String>::new());
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
@@ -178,7 +170,7 @@ impl Engine {
                     Err(e) => return Err(e),
                 }
             }
-            ctx = session()?;
+            ctx = catalog::session(config.semantics)?;
             snapshot = Snapshot::open(&ctx, &location).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));

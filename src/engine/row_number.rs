@@ -15,8 +15,9 @@
 //! that, comparing the keys as `arrow::row` rows (NULLs equal, as in `PARTITION BY`). The node
 //! keeps the window node it replaces for its schema, properties and input requirements.
 //!
-//! Added after DataFusion's rules, on local sessions only: a cluster serializes its plans, and
-//! has no codec for this node.
+//! Added after DataFusion's rules, on local sessions with the fast formulation only: a cluster
+//! serializes its plans, and has no codec for this node; `--semantics window` audits occlens
+//! on DataFusion's own operators.
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::cast;
@@ -107,30 +108,6 @@ impl PhysicalOptimizerRule for NumberSortedRows {
     fn schema_check(&self) -> bool {
         true
     }
-}
-
-/// `ctx` without occlens's row numbering ([`NumberSortedRows`]): with `--semantics
-/// window` every window runs on DataFusion's own operators, so the reference formulation that
-/// audits occlens's shares none of its execution.
-pub fn with_datafusion_windows(
-    ctx: datafusion::prelude::SessionContext,
-) -> datafusion::prelude::SessionContext {
-    let state = ctx.state();
-    let ours = NumberSortedRows.name().to_string();
-    // A cluster's session never has the rule: left as it is.
-    if !state.physical_optimizers().iter().any(|r| r.name() == ours) {
-        return ctx;
-    }
-    let rules = state
-        .physical_optimizers()
-        .iter()
-        .filter(|r| r.name() != ours)
-        .cloned()
-        .collect();
-    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
-        .with_physical_optimizer_rules(rules)
-        .build();
-    datafusion::prelude::SessionContext::new_with_state(state)
 }
 
 /// The window node's input with its `row_number()` column appended, numbered in one pass.
