@@ -306,7 +306,7 @@ fn view_statement(sql: &str) -> Option<(&str, &str)> {
     Some((name, select.trim().trim_end_matches(';')))
 }
 
-/// The session's default schema, which `session()` made a [`lazy::Views`].
+/// The session's default schema, which `session` made a [`lazy::Views`].
 fn views_schema(ctx: &SessionContext) -> Result<Arc<lazy::Views>> {
     let schema = ctx
         .catalog("datafusion")
