@@ -170,9 +170,11 @@ pub fn session(semantics: Semantics) -> Result<SessionContext> {
     if let Some(remote) = REMOTE.get() {
         ctx = SessionContext::new_with_state(remote(ctx.state())?);
     } else {
-        // Build sides start when their join asks for rows (src/engine/deferred_build.rs).
+        // Build sides start when their join asks for rows (src/engine/deferred_build.rs);
+        // a scan's partitions read equal shares of rows (src/engine/even_scans.rs).
         let mut state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
-            .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides));
+            .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides))
+            .with_physical_optimizer_rule(Arc::new(super::even_scans::EvenScans));
         // Row numbers of sorted input in one pass (src/engine/row_number.rs). The window
         // formulation, which audits occlens's, runs on DataFusion's window operator alone.
         if semantics == Semantics::Fast {

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod deferred_build;
 pub mod dims;
 pub mod even_parquet;
+pub mod even_scans;
 pub mod exports;
 pub mod keyed;
 pub mod lazy;

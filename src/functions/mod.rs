@@ -4,6 +4,7 @@
 
 pub mod arg_best;
 mod best_values;
+mod key_tuple;
 pub mod ordered_concat;
 pub mod render_udf;
 mod single_group;
