@@ -299,3 +299,41 @@ async fn row_numbers_of_sorted_rows_in_one_pass_except_for_the_window_semantics(
     assert!(answers[0].lines().count() > 100, "{}", answers[0]);
     assert_eq!(answers[0], answers[1]);
 }
+
+/// Scans split by rows (engine/even_scans.rs) answer as unsplit ones. Files this small are
+/// read whole by one partition unless DataFusion is told to split files of any size; then
+/// every scan of several partitions reads rows ranges, cut inside row groups too.
+#[test]
+fn scans_split_by_rows_give_the_same_rows() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(dir.path(), 3000, 11, &|_| {}).unwrap();
+    let run = |split: bool, sql: &str| -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_occlens"));
+        cmd.args(["--snapshot", dir.path().to_str().unwrap(), "--cache", "off"])
+            .args(["sql", "--format", "csv", sql])
+            .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "3");
+        if split {
+            cmd.env("DATAFUSION_OPTIMIZER_REPARTITION_FILE_MIN_SIZE", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plan = run(true, "EXPLAIN SELECT sum(score) FROM main_classification");
+    assert!(plan.contains("file_groups={3 groups"), "{plan}");
+    for sql in [
+        "SELECT * FROM occurrence_list ORDER BY id",
+        "SELECT * FROM detection_classifications ORDER BY occurrence_id, detection_id, position",
+        "SELECT * FROM prediction_candidates ORDER BY occurrence_id, position",
+        "SELECT * FROM best_identification ORDER BY occurrence_id",
+    ] {
+        let whole = run(false, sql);
+        assert!(whole.lines().count() > 100, "{sql}: {whole}");
+        assert_eq!(run(true, sql), whole, "{sql}");
+    }
+}

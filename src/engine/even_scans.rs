@@ -191,7 +191,10 @@ mod tests {
         let mut config = SessionConfig::new()
             .with_target_partitions(4)
             .with_repartition_file_min_size(1);
-        config.options_mut().execution.enable_file_stream_work_stealing = false;
+        config
+            .options_mut()
+            .execution
+            .enable_file_stream_work_stealing = false;
         let ctx = SessionContext::new_with_config(config);
         let url = format!("{}/", dir.path().display());
         ctx.register_parquet("t", &url, ParquetReadOptions::default())
@@ -204,10 +207,17 @@ mod tests {
             .create_physical_plan()
             .await
             .unwrap();
-        let even = EvenScans.optimize(plan.clone(), &ConfigOptions::new()).unwrap();
+        let even = EvenScans
+            .optimize(plan.clone(), &ConfigOptions::new())
+            .unwrap();
         assert_eq!(rows_per_partition(&even, &ctx).await, vec![3125; 4]);
         let before = rows_per_partition(&plan, &ctx).await;
-        assert_ne!(before, vec![3125; 4], "{}", displayable(plan.as_ref()).indent(true));
+        assert_ne!(
+            before,
+            vec![3125; 4],
+            "{}",
+            displayable(plan.as_ref()).indent(true)
+        );
         // Every row once: the ids of both files, in any order.
         let mut ids: Vec<i64> = collect(even, ctx.task_ctx())
             .await

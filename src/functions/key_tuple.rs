@@ -109,4 +109,3 @@ fn encode_key(
     }
     Ok(())
 }
-
