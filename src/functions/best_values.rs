@@ -3,11 +3,11 @@
 //! of the winning row with one comparison of its key tuple).
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, StringArray, StringBuilder, StructArray,
 };
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Fields, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Fields, Float64Type, Int64Type};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::EmitTo;
 use std::sync::Arc;
@@ -40,80 +40,158 @@ pub(super) fn store_of(t: &DataType) -> Result<Store> {
     })
 }
 
-/// One column of values, a value per group.
+/// One column of values, a value per group: the values and their validity side by side (an
+/// unset group's is invalid), texts in one byte arena.
 #[derive(Debug, Clone)]
 enum Slot {
-    Int(Vec<Option<i64>>),
-    Float(Vec<Option<f64>>),
-    Bool(Vec<Option<bool>>),
-    /// The texts and their bytes in total (kept as they change: `size` is called after every
-    /// batch, and summing millions of groups' texts each time cost more than the work).
-    Text(Vec<Option<String>>, usize),
+    Int(Vec<i64>, Vec<bool>),
+    Float(Vec<f64>, Vec<bool>),
+    Bool(Vec<bool>, Vec<bool>),
+    Text(Texts),
+}
+
+/// Each group's text as a span of one arena (no allocation per group). A winner's text is
+/// written over its group's old one when it fits, else appended; the arena is compacted when
+/// less than half of it is still referenced.
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    spans: Vec<(usize, usize)>,
+    valid: Vec<bool>,
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` that spans reference.
+    live: usize,
+}
+
+impl Texts {
+    fn resize(&mut self, groups: usize) {
+        if groups < self.spans.len() {
+            self.live -= self.spans[groups..].iter().map(|s| s.1).sum::<usize>();
+        }
+        self.spans.resize(groups, (0, 0));
+        self.valid.resize(groups, false);
+    }
+
+    fn set(&mut self, g: usize, text: Option<&str>) {
+        let (start, len) = self.spans[g];
+        self.live -= len;
+        self.valid[g] = text.is_some();
+        let new = text.unwrap_or("").as_bytes();
+        self.live += new.len();
+        if new.len() <= len {
+            self.bytes[start..start + new.len()].copy_from_slice(new);
+            self.spans[g] = (start, new.len());
+        } else {
+            self.spans[g] = (self.bytes.len(), new.len());
+            self.bytes.extend_from_slice(new);
+        }
+    }
+
+    fn compact_if_sparse(&mut self) {
+        if self.bytes.len() <= 2 * self.live + (1 << 20) {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(self.live);
+        for span in &mut self.spans {
+            let (start, len) = *span;
+            *span = (bytes.len(), len);
+            bytes.extend_from_slice(&self.bytes[start..start + len]);
+        }
+        self.bytes = bytes;
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Result<StringArray> {
+        let spans = emit_to.take_needed(&mut self.spans);
+        let valid = emit_to.take_needed(&mut self.valid);
+        let total: usize = spans.iter().map(|s| s.1).sum();
+        let mut out = StringBuilder::with_capacity(spans.len(), total);
+        for (&(start, len), &valid) in spans.iter().zip(&valid) {
+            if valid {
+                let text = std::str::from_utf8(&self.bytes[start..start + len])
+                    .map_err(|e| datafusion::error::DataFusionError::Internal(e.to_string()))?;
+                out.append_value(text);
+            } else {
+                out.append_null();
+            }
+        }
+        self.live -= total;
+        if self.spans.is_empty() {
+            self.bytes = Vec::new();
+        } else {
+            self.compact_if_sparse();
+        }
+        Ok(out.finish())
+    }
+}
+
+/// Values and validity as an Arrow primitive array.
+fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, valid: Vec<bool>) -> ArrayRef {
+    Arc::new(PrimitiveArray::<T>::new(
+        values.into(),
+        Some(NullBuffer::from(valid)),
+    ))
 }
 
 impl Slot {
     fn new(t: &DataType) -> Result<Slot> {
         Ok(match store_of(t)? {
-            Store::Int => Slot::Int(Vec::new()),
-            Store::Float => Slot::Float(Vec::new()),
-            Store::Bool => Slot::Bool(Vec::new()),
-            Store::Text => Slot::Text(Vec::new(), 0),
+            Store::Int => Slot::Int(Vec::new(), Vec::new()),
+            Store::Float => Slot::Float(Vec::new(), Vec::new()),
+            Store::Bool => Slot::Bool(Vec::new(), Vec::new()),
+            Store::Text => Slot::Text(Texts::default()),
         })
     }
 
     fn resize(&mut self, groups: usize) {
         match self {
-            Slot::Int(v) => v.resize(groups, None),
-            Slot::Float(v) => v.resize(groups, None),
-            Slot::Bool(v) => v.resize(groups, None),
-            Slot::Text(v, bytes) => {
-                if groups < v.len() {
-                    *bytes -= v[groups..].iter().flatten().map(String::len).sum::<usize>();
-                }
-                v.resize(groups, None)
+            Slot::Int(v, ok) => {
+                v.resize(groups, 0);
+                ok.resize(groups, false)
             }
+            Slot::Float(v, ok) => {
+                v.resize(groups, 0.0);
+                ok.resize(groups, false)
+            }
+            Slot::Bool(v, ok) => {
+                v.resize(groups, false);
+                ok.resize(groups, false)
+            }
+            Slot::Text(t) => t.resize(groups),
         }
     }
 
     /// Set group `g` to row `row` of `array`, for every `(g, row)` of `won`.
     fn set(&mut self, array: &ArrayRef, won: &[(usize, usize)]) -> Result<()> {
         match self {
-            Slot::Int(v) => {
+            Slot::Int(v, ok) => {
                 let a = cast(array, &DataType::Int64)?;
                 let a = a.as_primitive::<Int64Type>();
                 for &(g, row) in won {
-                    v[g] = a.is_valid(row).then(|| a.value(row));
+                    v[g] = a.value(row);
+                    ok[g] = a.is_valid(row);
                 }
             }
-            Slot::Float(v) => {
+            Slot::Float(v, ok) => {
                 let a = cast(array, &DataType::Float64)?;
                 let a = a.as_primitive::<Float64Type>();
                 for &(g, row) in won {
-                    v[g] = a.is_valid(row).then(|| a.value(row));
+                    v[g] = a.value(row);
+                    ok[g] = a.is_valid(row);
                 }
             }
-            Slot::Bool(v) => {
+            Slot::Bool(v, ok) => {
                 let a = array.as_boolean();
                 for &(g, row) in won {
-                    v[g] = a.is_valid(row).then(|| a.value(row));
+                    v[g] = a.value(row);
+                    ok[g] = a.is_valid(row);
                 }
             }
-            Slot::Text(v, bytes) => {
+            Slot::Text(t) => {
                 let a = cast(array, &DataType::Utf8)?;
                 let a = a.as_string::<i32>();
                 for &(g, row) in won {
-                    let new = a.is_valid(row).then(|| a.value(row));
-                    *bytes -= v[g].as_ref().map_or(0, String::len);
-                    *bytes += new.map_or(0, str::len);
-                    match (&mut v[g], new) {
-                        // The old text's allocation is reused when it fits.
-                        (Some(old), Some(new)) => {
-                            old.clear();
-                            old.push_str(new);
-                        }
-                        (slot, new) => *slot = new.map(str::to_string),
-                    }
+                    t.set(g, a.is_valid(row).then(|| a.value(row)));
                 }
+                t.compact_if_sparse();
             }
         }
         Ok(())
@@ -122,24 +200,28 @@ impl Slot {
     /// The emitted groups' values, cast to `t`.
     fn take(&mut self, emit_to: EmitTo, t: &DataType) -> Result<ArrayRef> {
         let array: ArrayRef = match self {
-            Slot::Int(v) => Arc::new(Int64Array::from(emit_to.take_needed(v))),
-            Slot::Float(v) => Arc::new(Float64Array::from(emit_to.take_needed(v))),
-            Slot::Bool(v) => Arc::new(BooleanArray::from(emit_to.take_needed(v))),
-            Slot::Text(v, bytes) => {
-                let taken = emit_to.take_needed(v);
-                *bytes -= taken.iter().flatten().map(String::len).sum::<usize>();
-                Arc::new(StringArray::from(taken))
+            Slot::Int(v, ok) => {
+                primitive::<Int64Type>(emit_to.take_needed(v), emit_to.take_needed(ok))
             }
+            Slot::Float(v, ok) => {
+                primitive::<Float64Type>(emit_to.take_needed(v), emit_to.take_needed(ok))
+            }
+            Slot::Bool(v, ok) => {
+                let values = BooleanBuffer::from(emit_to.take_needed(v));
+                let nulls = NullBuffer::from(emit_to.take_needed(ok));
+                Arc::new(BooleanArray::new(values, Some(nulls)))
+            }
+            Slot::Text(texts) => Arc::new(texts.take(emit_to)?),
         };
         Ok(cast(&array, t)?)
     }
 
     fn size(&self) -> usize {
         match self {
-            Slot::Int(v) => v.capacity() * 16,
-            Slot::Float(v) => v.capacity() * 16,
-            Slot::Bool(v) => v.capacity() * 2,
-            Slot::Text(v, bytes) => v.capacity() * 24 + bytes,
+            Slot::Int(v, ok) => v.capacity() * 8 + ok.capacity(),
+            Slot::Float(v, ok) => v.capacity() * 8 + ok.capacity(),
+            Slot::Bool(v, ok) => v.capacity() + ok.capacity(),
+            Slot::Text(t) => t.spans.capacity() * 16 + t.valid.capacity() + t.bytes.capacity(),
         }
     }
 }
@@ -224,5 +306,41 @@ impl Values {
 
     pub(super) fn size(&self) -> usize {
         self.slots.iter().map(Slot::size).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_in_one_arena_survive_overwrites_compaction_and_partial_emission() {
+        let mut t = Texts::default();
+        t.resize(3);
+        let long = "x".repeat(2 << 20);
+        t.set(0, Some("first"));
+        t.set(1, Some(&long));
+        t.set(2, None);
+        t.set(0, Some("1st")); // fits: written in place
+        t.set(1, Some("short")); // the long text is garbage now
+        t.set(2, Some("third, longer than before"));
+        assert_eq!(t.live, 3 + 5 + 25);
+        t.compact_if_sparse();
+        assert_eq!(t.bytes.len(), t.live);
+        let first = t.take(EmitTo::First(1)).unwrap();
+        assert_eq!(first.iter().collect::<Vec<_>>(), [Some("1st")]);
+        t.resize(3);
+        t.set(2, Some("new"));
+        let rest = t.take(EmitTo::All).unwrap();
+        let rest: Vec<_> = rest.iter().collect();
+        assert_eq!(
+            rest,
+            [
+                Some("short"),
+                Some("third, longer than before"),
+                Some("new")
+            ]
+        );
+        assert_eq!((t.live, t.bytes.len()), (0, 0));
     }
 }
