@@ -20,6 +20,7 @@ use super::single_group::{Groups, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, FixedSizeBinaryArray,
 };
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -28,6 +29,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 pub fn register(ctx: &SessionContext) {
@@ -141,6 +143,32 @@ struct Best {
     values: Values,
 }
 
+/// The rows a filter (or a state's `seen` flags) takes: its true, non-NULL rows; None when
+/// that is every row.
+fn taken(filter: &BooleanArray) -> Option<BooleanBuffer> {
+    let mask = match filter.nulls() {
+        Some(nulls) => filter.values() & nulls.inner(),
+        None => filter.values().clone(),
+    };
+    (mask.count_set_bits() < mask.len()).then_some(mask)
+}
+
+/// Two encoded key tuples compared as unsigned bytes (what `memcmp` gives), eight at a time.
+#[inline]
+fn compare(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    while a.len() >= 8 && b.len() >= 8 {
+        let (x, y) = (&a[..8], &b[..8]);
+        let x = u64::from_be_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(y.try_into().expect("8 bytes"));
+        if x != y {
+            return x.cmp(&y);
+        }
+        (a, b) = (&a[8..], &b[8..]);
+    }
+    a.cmp(b)
+}
+
 impl Groups for Best {
     fn resize(&mut self, groups: usize) {
         Best::resize(self, groups)
@@ -160,17 +188,22 @@ impl Best {
         value: &ArrayRef,
         keys: &[u8],
         groups: &[usize],
-        take: impl Fn(usize) -> bool,
+        take: Option<BooleanBuffer>,
     ) -> Result<()> {
         let w = self.width;
+        let wanted = if self.max {
+            Ordering::Greater
+        } else {
+            Ordering::Less
+        };
         let mut won: Vec<(usize, usize)> = Vec::new();
         for (row, &g) in groups.iter().enumerate() {
-            if !take(row) {
+            if take.as_ref().is_some_and(|t| !t.value(row)) {
                 continue;
             }
             let k = &keys[row * w..(row + 1) * w];
             let current = &self.keys[g * w..(g + 1) * w];
-            let better = !self.seen[g] || if self.max { k > current } else { k < current };
+            let better = !self.seen[g] || compare(k, current) == wanted;
             if better {
                 self.seen[g] = true;
                 self.keys[g * w..(g + 1) * w].copy_from_slice(k);
@@ -210,8 +243,7 @@ impl GroupsAccumulator for Best {
     ) -> Result<()> {
         self.resize(total_num_groups);
         let keys = self.layout.encode(&values[1..], group_indices.len())?;
-        let take = |row: usize| opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-        self.offer(&values[0], &keys, group_indices, take)
+        self.offer(&values[0], &keys, group_indices, opt_filter.and_then(taken))
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -244,8 +276,7 @@ impl GroupsAccumulator for Best {
         } else {
             keys.value_data()
         };
-        let take = |row: usize| seen.is_valid(row) && seen.value(row);
-        self.offer(&values[1], bytes, group_indices, take)
+        self.offer(&values[1], bytes, group_indices, taken(seen))
     }
 
     fn convert_to_state(
@@ -345,6 +376,24 @@ mod tests {
         ))
         .await;
         assert!(none.contains("| true  |"), "{none}");
+    }
+
+    #[test]
+    fn key_tuples_compare_as_their_bytes() {
+        // Every width from 0 to 27, with tuples equal up to each position.
+        let mut n = 0u64;
+        for width in 0..28usize {
+            for cut in 0..=width {
+                let a: Vec<u8> = (0..width).map(|i| (i * 37 % 251) as u8).collect();
+                let mut b = a.clone();
+                if cut < width {
+                    n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    b[cut] = (n >> 33) as u8;
+                }
+                assert_eq!(super::compare(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+                assert_eq!(super::compare(&b, &a), b.cmp(&a), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[tokio::test]
