@@ -13,9 +13,10 @@
 //! bytes.
 //!
 //! Only scans DataFusion already runs on several partitions are changed, never their number of
-//! partitions, and never a scan that declares an ordering, whose files already carry access
-//! plans, or whose row counts are not exactly known. Added after DataFusion's rules on local
-//! sessions only: a cluster serializes its plans, and does not carry file extensions.
+//! partitions, and never a scan that declares an ordering or a partitioning, whose files carry
+//! access plans already or list a whole file twice, or whose row counts are not exactly known.
+//! Added after DataFusion's rules on local sessions only: a cluster serializes its plans, and
+//! does not carry file extensions.
 
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -70,18 +71,23 @@ impl PhysicalOptimizerRule for EvenScans {
 /// The files of `config` (each once, in order) with their row counts, when the scan may be
 /// reassigned.
 fn files(config: &FileScanConfig) -> Option<Vec<(PartitionedFile, usize)>> {
-    if config.file_groups.len() < 2 || !config.output_ordering.is_empty() {
+    if config.file_groups.len() < 2
+        || !config.output_ordering.is_empty()
+        || config.preserve_order
+        || config.output_partitioning.is_some()
+    {
         return None;
     }
     let mut files: Vec<(PartitionedFile, usize)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for file in config.file_groups.iter().flat_map(|g| g.iter()) {
         if !file.extensions.is_empty() || !file.partition_values.is_empty() {
             return None;
         }
-        if files
-            .iter()
-            .any(|(f, _)| f.object_meta.location == file.object_meta.location)
-        {
+        if !seen.insert(file.object_meta.location.clone()) {
+            // Another byte range of a file already kept. A whole file listed twice is read
+            // twice: that scan is left as it is.
+            file.range.as_ref()?;
             continue;
         }
         let Precision::Exact(rows) = file.statistics.as_ref()?.num_rows else {
@@ -181,8 +187,9 @@ mod tests {
 
     #[tokio::test]
     async fn partitions_read_equal_rows_and_all_of_them() {
-        // One file in row groups of 7,000 rows and 3,000 (10,000 and 2,500 rows): DataFusion
-        // gives its partitions whole groups; the rule gives each a quarter of the rows.
+        // Two files: 10,000 rows in groups of 7,000 and 3,000, and 2,500 rows in one group.
+        // DataFusion gives its partitions whole groups; the rule gives each a quarter of the
+        // rows.
         let dir = tempfile::tempdir().unwrap();
         write(&dir.path().join("a.parquet"), 10_000, 7_000);
         write(&dir.path().join("b.parquet"), 2_500, 3_000);

@@ -379,6 +379,18 @@ mod tests {
     }
 
     #[test]
+    fn filters_are_masks_of_their_true_non_null_rows_slices_included() {
+        use datafusion::arrow::array::BooleanArray;
+        let f = BooleanArray::from(vec![Some(true), None, Some(false), Some(true), Some(true)]);
+        let mask = super::taken(&f.slice(1, 4)).unwrap();
+        let rows: Vec<bool> = (0..4).map(|i| mask.value(i)).collect();
+        assert_eq!(rows, [false, false, true, true]);
+        // Every row taken: no mask.
+        assert!(super::taken(&f.slice(3, 2)).is_none());
+        assert!(super::taken(&BooleanArray::from(vec![true, true])).is_none());
+    }
+
+    #[test]
     fn key_tuples_compare_as_their_bytes() {
         // Every width from 0 to 27, with tuples equal up to each position.
         let mut n = 0u64;
