@@ -286,9 +286,11 @@ impl GroupsAccumulator for Best {
     ) -> Result<Vec<ArrayRef>> {
         let rows = values[0].len();
         let keys = self.layout.encode(&values[1..], rows)?;
-        let seen: BooleanArray = (0..rows)
-            .map(|row| Some(opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row))))
-            .collect();
+        // The rows the filter takes, the same rule as `update_batch`'s.
+        let seen = match opt_filter.and_then(taken) {
+            Some(mask) => BooleanArray::new(mask, None),
+            None => BooleanArray::from(vec![true; rows]),
+        };
         Ok(vec![
             Arc::new(seen),
             values[0].clone(),
@@ -406,6 +408,35 @@ mod tests {
                 assert_eq!(super::compare(&b, &a), b.cmp(&a), "{a:?} {b:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn skipped_partial_aggregation_keeps_the_filter() {
+        // Partial aggregation skipped from the first batch on: every row goes through
+        // convert_to_state, whose `seen` flags must drop the rows the FILTER drops.
+        let mut config = datafusion::prelude::SessionConfig::new()
+            .with_target_partitions(3)
+            .with_batch_size(50);
+        let options = &mut config.options_mut().execution;
+        options.skip_partial_aggregation_probe_rows_threshold = 1;
+        options.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+        let ctx = SessionContext::new_with_config(config);
+        super::register(&ctx);
+        let data = "SELECT value AS id, value % 41 AS g, (value * 7919) % 101 AS s FROM generate_series(1, 50000)";
+        let fast = format!(
+            "SELECT g, arg_max(id, s, id) FILTER (WHERE s < 90) AS id \
+             FROM ({data}) GROUP BY g ORDER BY g"
+        );
+        let slow = format!(
+            "SELECT g, max(CASE WHEN rn = 1 THEN id END) AS id FROM (SELECT *, row_number() OVER \
+             (PARTITION BY g ORDER BY s DESC, id DESC) rn FROM ({data}) WHERE s < 90) \
+             GROUP BY g ORDER BY g"
+        );
+        let a = ctx.sql(&fast).await.unwrap().collect().await.unwrap();
+        let b = ctx.sql(&slow).await.unwrap().collect().await.unwrap();
+        let a = pretty_format_batches(&a).unwrap().to_string();
+        assert_eq!(a, pretty_format_batches(&b).unwrap().to_string());
+        assert_eq!(a.lines().count(), 41 + 4);
     }
 
     #[tokio::test]
