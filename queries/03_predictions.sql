@@ -14,40 +14,47 @@ WHERE d.occurrence_id IS NOT NULL;
 -- greatest, see src/functions/arg_best.rs): each algorithm's winner is its max score, ties broken
 -- by terminal then id — the row the final order would pick among that algorithm's rows at its
 -- max — and the winner of those winners by (terminal, score, id) is the first row of the order.
--- The winner's id, score and terminal travel as one struct: one comparison of the key tuple
--- per row for the three. (Carrying the winner's other columns too, instead of reading its row
--- of main_classification by id, was slower: 7M candidate rows carried them through the join
--- and the repartition.) The struct's fields are named in a projection before the second
--- aggregation: DataFusion 55 plans fields read inside an aggregate's arguments as extracted
--- columns whose names do not survive Ballista's plan serialization (`--cluster` failed).
+-- Each column of a winner is an `arg_max` of its own with the same keys: a consumer reads the
+-- ones it needs, DataFusion drops the others, and those left share one comparison of the key
+-- tuple per row (src/engine/shared_keys.rs merges them into one call). The list view's
+-- checksums read the winner's id only; the list view's cache reads every column of
+-- classification_detail (they were read from main_classification by the winner's id, a
+-- lookup whose cost did not shrink with a project).
 -- The NULL and NaN scores (`scored` false) are dropped by the aggregates' FILTER, not by a
 -- WHERE. A WHERE would sit on the classification scan, below its join with the detections,
 -- where the planner cannot estimate what it keeps (it assumes 20%). On some layouts'
 -- statistics (DuckDB's) it then built the join's hash table from the 7.4M classifications
 -- instead of the 2.5M detections (SF1: 277 MB instead of 49 MB), and a project's filter could
 -- not reach the classification scan. An algorithm whose every score is dropped has no winner
--- (`w IS NULL`).
+-- (`won IS NULL`).
 CREATE VIEW best_prediction AS
 WITH algorithm_winner AS (
-  SELECT occurrence_id, algorithm_id, w['id'] AS id, w['score'] AS score,
-         w['terminal'] AS terminal, taxon_id
+  SELECT *
   FROM (
     SELECT occurrence_id, algorithm_id,
-           arg_max(named_struct('id', id, 'score', score, 'terminal', terminal),
-                   score, terminal, id) FILTER (WHERE scored) AS w,
-           arg_max(taxon_id, score, terminal, id) FILTER (WHERE scored) AS taxon_id
+           arg_max(TRUE, score, terminal, id) FILTER (WHERE scored) AS won,
+           arg_max(id, score, terminal, id) FILTER (WHERE scored) AS id,
+           arg_max(score, score, terminal, id) FILTER (WHERE scored) AS score,
+           arg_max(terminal, score, terminal, id) FILTER (WHERE scored) AS terminal,
+           arg_max(taxon_id, score, terminal, id) FILTER (WHERE scored) AS taxon_id,
+           arg_max(created_at, score, terminal, id) FILTER (WHERE scored) AS created_at,
+           arg_max(detection_id, score, terminal, id) FILTER (WHERE scored) AS detection_id,
+           arg_max(applied_to_id, score, terminal, id) FILTER (WHERE scored) AS applied_to_id
     FROM (SELECT *, score IS NOT NULL AND NOT isnan(score) AS scored
           FROM classification_candidate) AS c
     GROUP BY occurrence_id, algorithm_id
   ) AS winner
-  WHERE w IS NOT NULL
+  WHERE won IS NOT NULL
 )
 SELECT occurrence_id,
        arg_max(id, terminal, score, id) AS classification_id,
        arg_max(taxon_id, terminal, score, id) AS taxon_id,
        arg_max(algorithm_id, terminal, score, id) AS algorithm_id,
        arg_max(score, terminal, score, id) AS score,
-       bool_or(terminal) AS terminal  -- the first key: the winner's is the greatest
+       arg_max(terminal, terminal, score, id) AS terminal,
+       arg_max(created_at, terminal, score, id) AS created_at,
+       arg_max(detection_id, terminal, score, id) AS detection_id,
+       arg_max(applied_to_id, terminal, score, id) AS applied_to_id
 FROM algorithm_winner
 GROUP BY occurrence_id;
 

@@ -72,14 +72,13 @@ SELECT
   bi.identification_id AS best_identification_id,
   o.created_at,
   o.updated_at,
-  cd.created_at AS best_prediction_created_at,
-  cd.score AS best_prediction_score,
-  cd.terminal AS best_prediction_terminal,
-  cd.algorithm_id AS best_prediction_algorithm_id,
-  cd.taxon_id AS best_prediction_taxon_id,
-  cd.detection_id AS best_prediction_detection_id,
-  cd.applied_to_id AS best_prediction_applied_to_id
+  bp.created_at AS best_prediction_created_at,
+  bp.score AS best_prediction_score,
+  bp.terminal AS best_prediction_terminal,
+  bp.algorithm_id AS best_prediction_algorithm_id,
+  bp.taxon_id AS best_prediction_taxon_id,
+  bp.detection_id AS best_prediction_detection_id,
+  bp.applied_to_id AS best_prediction_applied_to_id
 FROM occurrence_keys o
 LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
-LEFT JOIN main_classification cd ON cd.id = bp.classification_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id;

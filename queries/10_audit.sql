@@ -3,8 +3,8 @@
 -- Expected, in terms of the best identification B (§3.5) and the best prediction (§3.3,
 -- variant P for determinism): B with a taxon → (B.taxon, 1.0); B without a taxon → the stored
 -- values (Antenna changes nothing); no B → the best prediction's (taxon, score). The best
--- prediction gives its classification's id only, and that classification's row the rest (as
--- in occurrence_list): each further arg_max output would compare every key tuple again.
+-- prediction's columns are its winning classification's (one comparison of the key tuples for
+-- all of them: src/engine/shared_keys.rs).
 -- `class` says why a stored value can differ, first match wins:
 --   identification_changed_after_save  B has a taxon, yet the stored pair is not (B.taxon, 1.0)
 --   no_prediction                      no B and no scored classification (set outside the rule)
@@ -23,20 +23,19 @@ SELECT
   o.determination_score AS stored_score,
   CASE WHEN bi.taxon_id IS NOT NULL THEN bi.taxon_id
        WHEN bi.identification_id IS NOT NULL THEN o.determination_id
-       ELSE c.taxon_id END AS expected_taxon_id,
+       ELSE bp.taxon_id END AS expected_taxon_id,
   CASE WHEN bi.taxon_id IS NOT NULL THEN 1.0
        WHEN bi.identification_id IS NOT NULL THEN o.determination_score
-       ELSE c.score END AS expected_score,
+       ELSE bp.score END AS expected_score,
   bi.identification_id AS best_identification_id,
   bp.classification_id AS best_prediction_id,
-  c.taxon_id AS best_prediction_taxon_id,
-  c.score AS best_prediction_score,
-  c.created_at AS best_prediction_created_at,
+  bp.taxon_id AS best_prediction_taxon_id,
+  bp.score AS best_prediction_score,
+  bp.created_at AS best_prediction_created_at,
   o.updated_at
 FROM valid_occurrence o
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
-LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
-LEFT JOIN main_classification c ON c.id = bp.classification_id;
+LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id;
 
 -- The valid occurrences whose stored determination differs from the expected one, with the
 -- class (computed for these rows only).

@@ -10,7 +10,8 @@
 -- treated as NULL (spec §9.18); a row survives when its score is its own algorithm's max (a
 -- NULL algorithm is its own group); the first by terminal DESC, score DESC, id DESC wins.
 CREATE VIEW best_prediction_window AS
-SELECT occurrence_id, id AS classification_id, taxon_id, algorithm_id, score, terminal
+SELECT occurrence_id, id AS classification_id, taxon_id, algorithm_id, score, terminal,
+       created_at, detection_id, applied_to_id
 FROM (
   SELECT c.*, max(score) OVER (PARTITION BY occurrence_id, algorithm_id) AS algorithm_max
   FROM classification_candidate c

@@ -166,6 +166,9 @@ pub fn session(semantics: Semantics) -> Result<SessionContext> {
     let mut config = config_from_env()?.with_information_schema(true);
     super::tuning::apply(&mut config, super::tuning::TUNING)?;
     let mut ctx = SessionContext::new_with_config_rt(config, runtime()?);
+    // `arg_max` calls with shared keys compare them once (src/engine/shared_keys.rs); on a
+    // cluster too (the client optimizes the logical plan it sends).
+    ctx.add_optimizer_rule(Arc::new(super::shared_keys::ShareKeys));
     // First (making a session remote rebuilds its default catalog).
     if let Some(remote) = REMOTE.get() {
         ctx = SessionContext::new_with_state(remote(ctx.state())?);

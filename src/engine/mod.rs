@@ -19,6 +19,7 @@ pub mod related;
 pub mod resident;
 pub mod row_number;
 pub mod rows;
+pub mod shared_keys;
 pub mod tuning;
 pub mod typed;
 pub mod user_sql;
