@@ -25,14 +25,13 @@ WHERE d.occurrence_id IS NOT NULL;
 -- where the planner cannot estimate what it keeps (it assumes 20%). On some layouts'
 -- statistics (DuckDB's) it then built the join's hash table from the 7.4M classifications
 -- instead of the 2.5M detections (SF1: 277 MB instead of 49 MB), and a project's filter could
--- not reach the classification scan. An algorithm whose every score is dropped has no winner
--- (`won IS NULL`).
+-- not reach the classification scan. An algorithm whose every score is dropped has no winner:
+-- its `score` is NULL (a winner's never is).
 CREATE VIEW best_prediction AS
 WITH algorithm_winner AS (
   SELECT *
   FROM (
     SELECT occurrence_id, algorithm_id,
-           arg_max(TRUE, score, terminal, id) FILTER (WHERE scored) AS won,
            arg_max(id, score, terminal, id) FILTER (WHERE scored) AS id,
            arg_max(score, score, terminal, id) FILTER (WHERE scored) AS score,
            arg_max(terminal, score, terminal, id) FILTER (WHERE scored) AS terminal,
@@ -44,7 +43,7 @@ WITH algorithm_winner AS (
           FROM classification_candidate) AS c
     GROUP BY occurrence_id, algorithm_id
   ) AS winner
-  WHERE won IS NOT NULL
+  WHERE score IS NOT NULL
 )
 SELECT occurrence_id,
        arg_max(id, terminal, score, id) AS classification_id,

@@ -152,6 +152,40 @@ fn count_table(head: &str, counts: &BTreeMap<String, usize>) -> String {
     table(&[head, "occurrences"], &rows)
 }
 
+/// The hidden occurrences' query, started beside the differences' once their first rows
+/// come: the differences' sort is done and their aggregations' memory freed, and what is left
+/// of them (merging sorted runs, writing rows) leaves a core idle. Before, it ran first, on its
+/// own (SF1: 0.3 s of a 2.5 s audit).
+enum Beside {
+    Waiting(SendableRecordBatchStream),
+    Started(tokio::task::JoinHandle<Result<Invalid>>),
+    Taken,
+}
+
+impl Beside {
+    fn start(&mut self) {
+        if let Beside::Waiting(_) = self {
+            let Beside::Waiting(stream) = std::mem::replace(self, Beside::Taken) else {
+                unreachable!("matched above")
+            };
+            *self = Beside::Started(tokio::spawn(Invalid::collect(stream)));
+        }
+    }
+
+    /// The hidden occurrences (collected now when no difference started them).
+    async fn finish(self) -> Result<Invalid> {
+        match self {
+            Beside::Waiting(stream) => Invalid::collect(stream).await,
+            Beside::Started(task) => task
+                .await
+                .map_err(|e| Error::Internal(format!("the audit's hidden occurrences: {e}")))?,
+            Beside::Taken => Err(Error::Internal(
+                "the audit's hidden occurrences, twice".into(),
+            )),
+        }
+    }
+}
+
 /// Differences the table lists (every one is counted); CSV and JSON list them all.
 const TABLE_ROWS: usize = 40;
 
@@ -265,16 +299,18 @@ fn io(e: std::io::Error) -> Error {
 }
 
 async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
-    let invalid = Invalid::collect(streams.invalid).await?;
-    let valid = streams.occurrences - invalid.rows.len() as i64;
+    let mut invalid = Beside::Waiting(streams.invalid);
     let mut shown: Vec<Vec<String>> = Vec::new();
     let (n, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
+        invalid.start();
         if shown.len() < TABLE_ROWS {
             shown.push(cells(r).to_vec());
         }
         Ok(())
     })
     .await?;
+    let invalid = invalid.finish().await?;
+    let valid = streams.occurrences - invalid.rows.len() as i64;
     let mut text = format!(
         "{n} of {valid} valid occurrences hold a determination other than the one Antenna's write path gives (spec §3.6)\n",
     );
@@ -304,16 +340,18 @@ async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> 
 
 async fn write_csv(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     let err = |e: csv::Error| Error::Query(format!("writing CSV: {e}"));
-    let invalid = Invalid::collect(streams.invalid).await?;
+    let mut invalid = Beside::Waiting(streams.invalid);
     let mut w = csv::Writer::from_writer(out);
     let mut head = vec!["kind"];
     head.extend(DIFFERENCE);
     w.write_record(&head).map_err(err)?;
     each_difference(streams.differences.open().await?, |r| {
+        invalid.start();
         w.write_field("difference").map_err(err)?;
         w.write_record(cells(r)).map_err(err)
     })
     .await?;
+    let invalid = invalid.finish().await?;
     for (id, project, reason) in &invalid.rows {
         let cells = [
             "invalid".to_string(),
