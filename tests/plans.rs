@@ -263,6 +263,49 @@ async fn joins_build_from_the_smaller_side_whatever_the_filters() {
     );
 }
 
+/// The best prediction's columns come from its own aggregations (queries/03_predictions.sql):
+/// the `arg_max` calls a statement reads are merged into one per aggregation
+/// (engine/shared_keys.rs), those it does not read are not computed, and no statement over
+/// `occurrence_list` looks up `main_classification` by the winner's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_best_predictions_columns_come_from_one_call_per_aggregation() {
+    use datafusion::physical_plan::displayable;
+    let (_dir, engine) = generated(2_000, 3).await;
+    let every = "SELECT * FROM occurrence_list";
+    let text = displayable(physical(&engine.ctx, every).await.as_ref())
+        .indent(true)
+        .to_string();
+    // Both aggregations of the best prediction, each one call for all of its columns.
+    let merged: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("AggregateExec") && l.contains("named_struct(Utf8(\"v0\")"))
+        .collect();
+    assert!(merged.len() >= 2, "{text}");
+    for line in &merged {
+        assert_eq!(line.matches("arg_max(").count(), 1, "{line}");
+    }
+    // Every statement over occurrence_list reads main_classification once: the candidates.
+    for sql in [
+        every,
+        "SELECT count(*), sum(best_prediction_id) FROM occurrence_list",
+    ] {
+        let text = displayable(physical(&engine.ctx, sql).await.as_ref())
+            .indent(true)
+            .to_string();
+        let scans = text
+            .lines()
+            .filter(|l| l.contains("DataSourceExec") && l.contains("main_classification"))
+            .count();
+        assert_eq!(scans, 1, "{sql}\n{text}");
+    }
+    // The id alone: one value per call, nothing merged in the second aggregation.
+    let id = "SELECT sum(best_prediction_id) FROM occurrence_list";
+    let text = displayable(physical(&engine.ctx, id).await.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(!text.contains("created_at"), "{text}");
+}
+
 /// The related rows are numbered in one pass over their sorted input (engine/row_number.rs),
 /// and `--semantics window` keeps DataFusion's own window operator: the reference formulation
 /// shares none of occlens's execution.

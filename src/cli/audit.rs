@@ -4,7 +4,7 @@
 use super::args::{AuditArgs, AuditFormat};
 use datafusion::execution::SendableRecordBatchStream;
 use futures::TryStreamExt;
-use occlens::engine::audit::AuditStreams;
+use occlens::engine::audit::{AuditStreams, Statement};
 use occlens::engine::rows::Row;
 use occlens::engine::typed::{AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use occlens::render::pyfmt::{push_py_repr, to_json, to_json_pretty};
@@ -157,26 +157,38 @@ fn count_table(head: &str, counts: &BTreeMap<String, usize>) -> String {
 /// of them (merging sorted runs, writing rows) leaves a core idle. Before, it ran first, on its
 /// own (SF1: 0.3 s of a 2.5 s audit).
 enum Beside {
-    Waiting(SendableRecordBatchStream),
-    Started(tokio::task::JoinHandle<Result<Invalid>>),
+    Waiting(Statement),
+    Started(Task),
     Taken,
+}
+
+/// The spawned query, stopped when dropped: a report that fails (stdout closed, a
+/// difference's error) stops the hidden occurrences' query too.
+struct Task(tokio::task::JoinHandle<Result<Invalid>>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Beside {
     fn start(&mut self) {
         if let Beside::Waiting(_) = self {
-            let Beside::Waiting(stream) = std::mem::replace(self, Beside::Taken) else {
+            let Beside::Waiting(statement) = std::mem::replace(self, Beside::Taken) else {
                 unreachable!("matched above")
             };
-            *self = Beside::Started(tokio::spawn(Invalid::collect(stream)));
+            *self = Beside::Started(Task(tokio::spawn(async move {
+                Invalid::collect(statement.open().await?).await
+            })));
         }
     }
 
     /// The hidden occurrences (collected now when no difference started them).
     async fn finish(self) -> Result<Invalid> {
         match self {
-            Beside::Waiting(stream) => Invalid::collect(stream).await,
-            Beside::Started(task) => task
+            Beside::Waiting(statement) => Invalid::collect(statement.open().await?).await,
+            Beside::Started(mut task) => (&mut task.0)
                 .await
                 .map_err(|e| Error::Internal(format!("the audit's hidden occurrences: {e}")))?,
             Beside::Taken => Err(Error::Internal(
@@ -414,7 +426,7 @@ impl JsonArray {
 
 /// The JSON report, as `to_json_pretty` of one object prints it, written as the rows come.
 async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
-    let invalid = Invalid::collect(streams.invalid).await?;
+    let invalid = Invalid::collect(streams.invalid.open().await?).await?;
     let valid = streams.occurrences - invalid.rows.len() as i64;
     out.write_all(b"{\n").map_err(io)?;
     out.write_all(member("valid_occurrences", &Value::from(valid), false).as_bytes())

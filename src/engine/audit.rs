@@ -28,27 +28,32 @@ pub struct AuditStreams {
     /// Occurrences in scope, valid or not (the valid ones are these minus the invalid rows).
     pub occurrences: i64,
     /// id, project_id, reason of every occurrence the API hides, by id.
-    pub invalid: SendableRecordBatchStream,
+    pub invalid: Statement,
     /// id, project_id, class, stored and expected values, best identification and prediction
-    /// ids of every difference, by id (started when read: run after `invalid` is drained).
-    pub differences: Differences,
+    /// ids of every difference, by id.
+    pub differences: Statement,
 }
 
-/// The differences' statement, run when `open` is called.
-pub struct Differences {
-    ctx: datafusion::prelude::SessionContext,
-    sql: String,
+/// A report's statement, planned (its columns checked) but not started: executing a sorted
+/// statement starts its partitions' work at once, so each starts when `open` is called.
+pub struct Statement {
+    df: datafusion::prelude::DataFrame,
 }
 
-impl Differences {
+impl Statement {
+    async fn plan(
+        ctx: &datafusion::prelude::SessionContext,
+        sql: &str,
+        view: &str,
+        columns: &[(&str, crate::engine::typed::Want)],
+    ) -> Result<Statement> {
+        let df = ctx.sql(sql).await?;
+        check_schema(view, df.schema().as_arrow(), columns)?;
+        Ok(Statement { df })
+    }
+
     pub async fn open(self) -> Result<SendableRecordBatchStream> {
-        let stream = self.ctx.sql(&self.sql).await?.execute_stream().await?;
-        check_schema(
-            "audit_difference",
-            &stream.schema(),
-            AuditDifferenceRow::COLUMNS,
-        )?;
-        Ok(stream)
+        Ok(self.df.execute_stream().await?)
     }
 }
 
@@ -69,27 +74,32 @@ impl Engine {
             .first()
             .and_then(|r| r.get("occurrences").and_then(|v| v.as_i64()))
             .unwrap_or(0);
-        let invalid = self
-            .ctx
-            .sql(&bind("audit.invalid"))
-            .await?
-            .execute_stream()
-            .await?;
-        check_schema("audit_invalid", &invalid.schema(), AuditInvalidRow::COLUMNS)?;
+        let invalid = Statement::plan(
+            &self.ctx,
+            &bind("audit.invalid"),
+            "audit_invalid",
+            AuditInvalidRow::COLUMNS,
+        )
+        .await?;
+        let differences = Statement::plan(
+            &self.ctx,
+            &bind("audit.differences"),
+            "audit_difference",
+            AuditDifferenceRow::COLUMNS,
+        )
+        .await?;
         Ok(AuditStreams {
             occurrences,
             invalid,
-            differences: Differences {
-                ctx: self.ctx.clone(),
-                sql: bind("audit.differences"),
-            },
+            differences,
         })
     }
 
     /// Audit every occurrence, or those of `project`, collected.
     pub async fn audit(&self, project: Option<i64>) -> Result<Audit> {
         let streams = self.audit_streams(project).await?;
-        let invalid = to_rows(&streams.invalid.try_collect::<Vec<_>>().await?)?;
+        let invalid = streams.invalid.open().await?;
+        let invalid = to_rows(&invalid.try_collect::<Vec<_>>().await?)?;
         let differences = streams.differences.open().await?;
         let differences = to_rows(&differences.try_collect::<Vec<_>>().await?)?;
         Ok(Audit {

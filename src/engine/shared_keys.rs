@@ -11,7 +11,7 @@
 //! whose cost did not shrink with a project (SF1: every classification's id decoded).
 //!
 //! The rewritten aggregation has the same group columns, the calls left alone, and one call
-//! per set of shared keys (`__shared_keys_N`, its value `named_struct('v0', …, 'v1', …)`); a
+//! per set of shared keys (named `__shared_keys_N` by the session's alias generator, its value `named_struct('v0', …, 'v1', …)`); a
 //! projection above it gives every original column its name back (`get_field`), so the
 //! plan's schema is unchanged.
 
@@ -71,11 +71,20 @@ impl OptimizerRule for ShareKeys {
     fn rewrite(
         &self,
         plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
+        config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
         let LogicalPlan::Aggregate(agg) = plan else {
             return Ok(Transformed::no(plan));
         };
+        // Grouping sets (ROLLUP, CUBE) have more output columns than group expressions:
+        // left alone.
+        if agg
+            .group_expr
+            .iter()
+            .any(|e| matches!(e, Expr::GroupingSet(_)))
+        {
+            return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
+        }
         // Sets of calls with shared keys: the indexes into aggr_expr of each set's members.
         let mut sets: Vec<Vec<usize>> = Vec::new();
         let input = agg.input.schema().as_ref();
@@ -95,11 +104,16 @@ impl OptimizerRule for ShareKeys {
         if sets.is_empty() {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
         }
-        rewrite(agg, &sets).map(Transformed::yes)
+        // Names no column of the plan holds (the session's alias generator).
+        let names: Vec<String> = sets
+            .iter()
+            .map(|_| config.alias_generator().next("__shared_keys"))
+            .collect();
+        rewrite(agg, &sets, &names).map(Transformed::yes)
     }
 }
 
-fn rewrite(agg: Aggregate, sets: &[Vec<usize>]) -> Result<LogicalPlan> {
+fn rewrite(agg: Aggregate, sets: &[Vec<usize>], names: &[String]) -> Result<LogicalPlan> {
     let groups = agg.group_expr.len();
     let schema = agg.schema.clone();
     let input = agg.input.schema().clone();
@@ -126,7 +140,7 @@ fn rewrite(agg: Aggregate, sets: &[Vec<usize>]) -> Result<LogicalPlan> {
                 ..first.params.clone()
             },
         });
-        aggr_expr.push(call.alias(set_name(s)));
+        aggr_expr.push(call.alias(&names[s]));
     }
     // The calls left alone, after the merged ones (their output columns keep their names).
     for (i, e) in agg.aggr_expr.iter().enumerate() {
@@ -143,21 +157,16 @@ fn rewrite(agg: Aggregate, sets: &[Vec<usize>]) -> Result<LogicalPlan> {
             Expr::Column(column)
         } else {
             match merged_into[i - groups] {
-                Some((s, k)) => get_field(
-                    Expr::Column(Column::from_name(set_name(s))),
-                    format!("v{k}"),
-                )
-                .alias_qualified(qualifier.cloned(), field.name()),
+                Some((s, k)) => {
+                    get_field(Expr::Column(Column::from_name(&names[s])), format!("v{k}"))
+                        .alias_qualified(qualifier.cloned(), field.name())
+                }
                 None => Expr::Column(column),
             }
         };
         projection.push(e);
     }
     LogicalPlanBuilder::from(inner).project(projection)?.build()
-}
-
-fn set_name(s: usize) -> String {
-    format!("__shared_keys_{s}")
 }
 
 #[cfg(test)]
@@ -219,7 +228,6 @@ mod tests {
         let (plain_plan, plain) = run(&session(false).await, sql).await;
         let (plan, rows) = run(&session(true).await, sql).await;
         assert_eq!(rows, plain, "{plan}");
-        assert_eq!(rows.len(), 3);
         // a, b, c share (k, id) and no filter; fa, fb share (k, id) and the filter; lo and
         // other_keys share their keys with no other call.
         assert_eq!(plan.matches("AS __shared_keys_").count(), 2, "{plan}");
@@ -230,7 +238,48 @@ mod tests {
         assert!(!plain_plan.contains("__shared_keys_"), "{plain_plan}");
         // The rows written out: per g, the values of the greatest (least for arg_min) key
         // tuple among the rows the filter keeps.
-        assert_eq!(rows[0], "1,z,NULL,NULL,NULL,20,x,z,3", "{rows:?}");
+        assert_eq!(
+            rows,
+            [
+                "1,z,NULL,NULL,NULL,20,x,z,3",
+                // A NULL key is the least.
+                "2,v,50,false,w,40,w,v,2",
+                "3,u,60,NULL,u,60,u,u,1"
+            ],
+            "{plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn nested_aggregations_expression_keys_and_repeated_calls() {
+        // Two aggregations rewritten in one plan (distinct names), a group key that is an
+        // expression, the same call twice, calls without an alias.
+        let sql = "SELECT arg_max(a2, k2, h), arg_max(b2, k2, h), arg_max(a2, k2, h) AS again \
+                   FROM (SELECT g % 2 AS h, arg_max(a, k, id) AS a2, arg_max(b, k, id) AS b2, \
+                                max(k) AS k2 \
+                         FROM t GROUP BY g % 2)";
+        let (plan, rows) = run(&session(true).await, sql).await;
+        let (_, plain) = run(&session(false).await, sql).await;
+        assert_eq!(rows, plain, "{plan}");
+        // g % 2 = 1: g 1 and 3, greatest (k, id) (0.9, 3): a 'z', b NULL, k2 0.9; g % 2 = 0:
+        // (0.1, 5): 'v', 50, k2 0.1. The outer call's greatest k2 is 0.9.
+        assert_eq!(rows, ["z,NULL,z"], "{plan}");
+        let names: std::collections::BTreeSet<&str> = plan
+            .match_indices("AS __shared_keys_")
+            .map(|(i, _)| plan[i + 3..].split([']', ',', ' ']).next().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "{plan}");
+    }
+
+    #[tokio::test]
+    async fn grouping_sets_are_left_as_they_are() {
+        let sql = "SELECT g, arg_max(a, k, id) AS a, arg_max(b, k, id) AS b FROM t \
+                   GROUP BY ROLLUP(g) ORDER BY g NULLS LAST";
+        let (plan, rows) = run(&session(true).await, sql).await;
+        let (_, plain) = run(&session(false).await, sql).await;
+        assert_eq!(rows, plain);
+        assert_eq!(rows.len(), 4);
+        assert!(!plan.contains("__shared_keys_"), "{plan}");
     }
 
     #[tokio::test]

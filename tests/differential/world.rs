@@ -144,6 +144,7 @@ fn classification(b: &mut SnapshotBuilder, rng: &mut ChaCha8Rng, ids: &mut Ids, 
                "algorithm_id": maybe(rng, 0.2, &[1, 2, 3]),
                "taxon_id": maybe(rng, 0.1, &[1, 2, 3, 4, 5, 6, 7]),
                "score": score(rng), "terminal": rng.random_bool(0.7),
-               "created_at": created, "timestamp": created}),
+               "created_at": created, "timestamp": created,
+               "applied_to_id": maybe(rng, 0.3, &[1, 2, 3])}),
     );
 }
