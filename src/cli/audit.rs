@@ -426,14 +426,20 @@ impl JsonArray {
 
 /// The JSON report, as `to_json_pretty` of one object prints it, written as the rows come.
 async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
-    let invalid = Invalid::collect(streams.invalid.open().await?).await?;
+    // The report starts with the valid count, so the hidden occurrences are needed first: their
+    // query runs beside the differences' from the start (executing the differences' sorted
+    // statement starts its partitions' work; their first rows come after their sort).
+    let found = streams.differences.open().await?;
+    let mut invalid = Beside::Waiting(streams.invalid);
+    invalid.start();
+    let invalid = invalid.finish().await?;
     let valid = streams.occurrences - invalid.rows.len() as i64;
     out.write_all(b"{\n").map_err(io)?;
     out.write_all(member("valid_occurrences", &Value::from(valid), false).as_bytes())
         .map_err(io)?;
     let mut differences = JsonArray::start(out, "differences")?;
     let mut text = String::new();
-    let (_, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
+    let (_, by_class, by_project) = each_difference(found, |r| {
         text.clear();
         difference_json(r, &mut text);
         differences.push_text(out, text.as_bytes())
