@@ -11,21 +11,21 @@
 //! whose cost did not shrink with a project (SF1: every classification's id decoded).
 //!
 //! The rewritten aggregation has the same group columns, the calls left alone, and one call
-//! per set of shared keys (named `__shared_keys_N` by the session's alias generator, its value `named_struct('v0', …, 'v1', …)`); a
-//! projection above it gives every original column its name back (`get_field`), so the
-//! plan's schema is unchanged.
+//! per set of shared keys (named `__shared_keys_N` by the session's alias generator, its
+//! value `named_struct('v0', …, 'v1', …)`); a projection above it gives every original column
+//! its name back (`get_field`), so the plan's schema is unchanged.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema, Result};
-use datafusion::functions::core::expr_fn::get_field;
+use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams};
 use datafusion::logical_expr::{
     lit, Aggregate, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder,
 };
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 
-/// The logical optimizer rule (local sessions).
+/// The logical optimizer rule (every session; a cluster's client optimizes the plan it sends).
 #[derive(Debug, Default)]
 pub struct ShareKeys;
 
@@ -86,16 +86,16 @@ impl OptimizerRule for ShareKeys {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
         }
         // Sets of calls with shared keys: the indexes into aggr_expr of each set's members.
+        let input = agg.input.schema().clone();
+        let calls: Vec<Option<&AggregateFunction>> =
+            agg.aggr_expr.iter().map(|e| mergeable(e, &input)).collect();
         let mut sets: Vec<Vec<usize>> = Vec::new();
-        let input = agg.input.schema().as_ref();
-        for (i, e) in agg.aggr_expr.iter().enumerate() {
-            let Some(f) = mergeable(e, input) else {
-                continue;
-            };
-            let found = sets.iter_mut().find(|set| {
-                mergeable(&agg.aggr_expr[set[0]], input).is_some_and(|first| same_keys(first, f))
-            });
-            match found {
+        for (i, f) in calls.iter().enumerate() {
+            let Some(f) = f else { continue };
+            match sets
+                .iter_mut()
+                .find(|set| calls[set[0]].is_some_and(|first| same_keys(first, f)))
+            {
                 Some(set) => set.push(i),
                 None => sets.push(vec![i]),
             }
@@ -104,45 +104,54 @@ impl OptimizerRule for ShareKeys {
         if sets.is_empty() {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
         }
-        // Names no column of the plan holds (the session's alias generator).
-        let names: Vec<String> = sets
+        // One call per set, named by the session's alias generator (no column of the plan
+        // holds such a name): the first member's call with the members' values as one struct.
+        let merged: Vec<(String, Expr)> = sets
             .iter()
-            .map(|_| config.alias_generator().next("__shared_keys"))
+            .map(|set| {
+                let first = calls[set[0]].expect("a set holds mergeable calls");
+                let mut fields = Vec::with_capacity(set.len() * 2);
+                for (k, &i) in set.iter().enumerate() {
+                    let f = calls[i].expect("a set holds mergeable calls");
+                    fields.push(lit(format!("v{k}")));
+                    fields.push(f.params.args[0].clone());
+                }
+                let mut args = vec![named_struct(fields)];
+                args.extend(first.params.args[1..].iter().cloned());
+                let call = Expr::AggregateFunction(AggregateFunction {
+                    func: first.func.clone(),
+                    params: AggregateFunctionParams {
+                        args,
+                        ..first.params.clone()
+                    },
+                });
+                let name = config.alias_generator().next("__shared_keys");
+                (name.clone(), call.alias(name))
+            })
             .collect();
-        rewrite(agg, &sets, &names).map(Transformed::yes)
+        rewrite(agg, &sets, merged).map(Transformed::yes)
     }
 }
 
-fn rewrite(agg: Aggregate, sets: &[Vec<usize>], names: &[String]) -> Result<LogicalPlan> {
+/// `agg` with each set's calls replaced by its merged call, under a projection that gives
+/// every output column its name back.
+fn rewrite(
+    agg: Aggregate,
+    sets: &[Vec<usize>],
+    merged: Vec<(String, Expr)>,
+) -> Result<LogicalPlan> {
     let groups = agg.group_expr.len();
     let schema = agg.schema.clone();
-    let input = agg.input.schema().clone();
     // For each original call: None (kept as is) or (its set, its field in the set's struct).
     let mut merged_into: Vec<Option<(usize, usize)>> = vec![None; agg.aggr_expr.len()];
-    let mut aggr_expr = Vec::new();
     for (s, set) in sets.iter().enumerate() {
         for (k, &i) in set.iter().enumerate() {
             merged_into[i] = Some((s, k));
         }
-        let first = mergeable(&agg.aggr_expr[set[0]], &input).expect("a set holds mergeable calls");
-        let mut fields = Vec::with_capacity(set.len() * 2);
-        for (k, &i) in set.iter().enumerate() {
-            let f = mergeable(&agg.aggr_expr[i], &input).expect("a set holds mergeable calls");
-            fields.push(lit(format!("v{k}")));
-            fields.push(f.params.args[0].clone());
-        }
-        let mut args = vec![datafusion::functions::core::expr_fn::named_struct(fields)];
-        args.extend(first.params.args[1..].iter().cloned());
-        let call = Expr::AggregateFunction(AggregateFunction {
-            func: first.func.clone(),
-            params: AggregateFunctionParams {
-                args,
-                ..first.params.clone()
-            },
-        });
-        aggr_expr.push(call.alias(&names[s]));
     }
-    // The calls left alone, after the merged ones (their output columns keep their names).
+    let names: Vec<String> = merged.iter().map(|(name, _)| name.clone()).collect();
+    // The merged calls, then the calls left alone (their output columns keep their names).
+    let mut aggr_expr: Vec<Expr> = merged.into_iter().map(|(_, call)| call).collect();
     for (i, e) in agg.aggr_expr.iter().enumerate() {
         if merged_into[i].is_none() {
             aggr_expr.push(e.clone());
