@@ -1,14 +1,16 @@
 //! Building a part of the cache: its views computed (the big ones in ranges of occurrence
 //! ids) and written as Parquet into a temporary directory, renamed into place when complete.
 
-use super::{file, present, remove_entry, sha256, CachedView, Part, MARKER};
+use super::{file, present, remove_entry, CachedView, Part, MARKER};
 use crate::engine::even_parquet::EvenWriter;
 use crate::error::{Error, Result};
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use sha2::{Digest, Sha256};
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Occurrences per range when building: SF10 (10M occurrences) in one range peaked at 8.6 GB,
@@ -111,6 +113,42 @@ pub async fn build(
     Ok(dir.to_path_buf())
 }
 
+/// A writer that hashes (SHA-256) and counts the bytes it passes on: the cache marker's sum of
+/// a file, computed while the file is written (the Parquet writer never seeks, and buffers
+/// before this) instead of reading the file again (SF1: 100 MB, 0.05-0.09 s).
+struct Hashing<W: Write> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    fn sum(self) -> String {
+        format!("{:x}", self.hash.finalize())
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::AbortHandle);
 
@@ -188,11 +226,9 @@ async fn write_all(
     for (view, order, ranged) in views {
         let path = file(dir, view);
         let started = std::time::Instant::now();
-        let (waited, encoded) = write(ctx, view, order, *ranged, ranges, &path, progress).await?;
-        let bytes = std::fs::metadata(&path)
-            .map_err(|e| Error::io(&path, e))?
-            .len();
-        let sum = sha256(&path).map_err(|e| Error::io(&path, e))?;
+        let (written, waited, encoded) =
+            write(ctx, view, order, *ranged, ranges, &path, progress).await?;
+        let (bytes, sum) = (written.bytes, written.sum());
         if std::env::var_os("OCCLENS_TRACE").is_some() {
             eprintln!(
                 "occlens: {:>7.1} ms  (cache) {view}: {bytes} bytes (rows {:.0} ms, encoding {:.0} ms)",
@@ -218,7 +254,7 @@ async fn write(
     ranges: &[(i64, i64)],
     path: &Path,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<(f64, f64)> {
+) -> Result<(Hashing<File>, f64, f64)> {
     let statements: Vec<String> = match ranged {
         None => vec![format!("SELECT * FROM {view} ORDER BY {order}")],
         Some(col) => ranges
@@ -256,7 +292,7 @@ async fn write(
         source: std::io::Error::other(e.to_string()),
     };
     // Batches of one size: the same file whatever computed the rows (here, or a cluster).
-    let mut writer: Option<EvenWriter<File>> = None;
+    let mut writer: Option<EvenWriter<Hashing<File>>> = None;
     let mut rows = 0u64;
     // Seconds waiting for the rows and encoding them (OCCLENS_TRACE).
     let (mut waited, mut encoded) = (0f64, 0f64);
@@ -264,6 +300,7 @@ async fn write(
         let df = ctx.sql(&sql).await?;
         if writer.is_none() {
             let file = File::create(path).map_err(|e| Error::io(path, e))?;
+            let file = Hashing::new(file);
             let schema = df.schema().inner().clone();
             writer = Some(EvenWriter::try_new(file, schema, props.clone()).map_err(parquet)?);
         }
@@ -283,15 +320,35 @@ async fn write(
         // Each range starts its own row groups (their statistics stay within the range).
         w.flush().map_err(parquet)?;
     }
-    if let Some(w) = writer {
-        w.into_inner().map_err(parquet)?;
-    }
-    Ok((waited, encoded))
+    let mut file = match writer {
+        Some(w) => w.into_inner().map_err(parquet)?,
+        // No statement: never (a view has one, a ranged view one per range, at least one).
+        None => return Err(Error::Internal(format!("no rows written for {view}"))),
+    };
+    file.flush().map_err(|e| Error::io(path, e))?;
+    Ok((file, waited, encoded))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{split, Hashing};
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+
+    #[test]
+    fn files_are_hashed_as_they_are_written() {
+        let mut w = Hashing::new(Vec::new());
+        let mut all = Vec::new();
+        for i in 0..10_000u32 {
+            let part = format!("{i}:{}\n", i * 31);
+            w.write_all(part.as_bytes()).unwrap();
+            all.extend_from_slice(part.as_bytes());
+        }
+        w.flush().unwrap();
+        assert_eq!(w.bytes, all.len() as u64);
+        assert_eq!(w.inner, all);
+        assert_eq!(w.sum(), format!("{:x}", Sha256::digest(&all)));
+    }
 
     #[test]
     fn ranges_cover_every_id_once() {
