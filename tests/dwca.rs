@@ -809,3 +809,30 @@ fn a_corrupt_member_fails_validation_instead_of_passing() {
         "{errors:?}"
     );
 }
+
+/// The same archive when the snapshot holds the same values in other tools' types (jsonb
+/// decoded into nested types, New York wall-clock timestamps without a zone — the
+/// classifications' `timestamp` among them, which `dateIdentified` reads —, other integer
+/// widths: tests/common/retype.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_archive_on_other_tools_types() {
+    let dir = tempfile::tempdir().unwrap();
+    common::retype::retyped_oracle(dir.path());
+    let open = |d: std::path::PathBuf| async move {
+        Engine::open(Some(d.to_str().unwrap()), occlens::Config::default())
+            .await
+            .unwrap()
+    };
+    let original = open(common::oracle().join("snapshot")).await;
+    let retyped = open(dir.path().to_path_buf()).await;
+    for project in [1, 2, 3] {
+        let (_a, written, names, files) = export(&original, project, None).await;
+        let (_b, written_too, names_too, files_too) = export(&retyped, project, None).await;
+        assert!(written.occurrences() > 0);
+        assert_eq!(written.rows, written_too.rows);
+        assert_eq!(names, names_too);
+        for name in &names {
+            assert_eq!(files[name], files_too[name], "project {project}: {name}");
+        }
+    }
+}

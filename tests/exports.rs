@@ -1,5 +1,7 @@
 //! Exports reproduce Antenna's files byte for byte.
 
+mod common;
+
 use occlens::exports::csv_export;
 use occlens::{Config, Engine};
 use std::path::PathBuf;
@@ -9,7 +11,10 @@ fn oracle() -> PathBuf {
 }
 
 async fn oracle_engine() -> Engine {
-    let snapshot = oracle().join("snapshot");
+    engine_on(&oracle().join("snapshot")).await
+}
+
+async fn engine_on(snapshot: &std::path::Path) -> Engine {
     Engine::open(Some(snapshot.to_str().unwrap()), Config::default())
         .await
         .unwrap()
@@ -17,7 +22,20 @@ async fn oracle_engine() -> Engine {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simple_csv_matches_antennas_file() {
-    let engine = oracle_engine().await;
+    simple_csv_matches_on(oracle_engine().await).await;
+}
+
+/// The same files when the snapshot holds the same values in other tools' types (jsonb
+/// decoded into nested types, wall-clock timestamps without a zone, …: tests/common/retype.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_files_on_other_tools_types() {
+    let dir = tempfile::tempdir().unwrap();
+    common::retype::retyped_oracle(dir.path());
+    simple_csv_matches_on(engine_on(dir.path()).await).await;
+    api_json_matches_on(engine_on(dir.path()).await).await;
+}
+
+async fn simple_csv_matches_on(engine: Engine) {
     let stream = engine
         .export_stream("export_simple_csv", 3, None)
         .await
@@ -131,8 +149,11 @@ async fn simple_csv_edge_cases_of_project_1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_json_matches_antennas_file() {
+    api_json_matches_on(oracle_engine().await).await;
+}
+
+async fn api_json_matches_on(engine: Engine) {
     use std::io::Read;
-    let engine = oracle_engine().await;
     let (rows, out) = occlens::exports::json_export::write(
         &engine,
         3,

@@ -169,3 +169,28 @@ async fn the_same_answers_on_one_row_pages_and_on_one_row_group() {
         }
     }
 }
+
+/// The same answers when the snapshot holds the same values in other tools' types (jsonb
+/// decoded into nested types, New York wall-clock timestamps without a zone, other integer
+/// widths, dictionary strings: tests/common/retype.rs), from the cache and without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_answers_on_other_tools_types() {
+    let dir = tempfile::tempdir().unwrap();
+    common::retype::retyped_oracle(dir.path());
+    // The details without the cache: each reads the snapshot's tables through the reader.
+    for (file, n, cached) in [
+        ("occurrences_list.jsonl.gz", 128, false),
+        ("occurrences_list.jsonl.gz", 128, true),
+        ("occurrences_detail.jsonl.gz", 1774, false),
+    ] {
+        {
+            let (total, failures) = replay_on(dir.path(), file, cached, Semantics::Fast).await;
+            assert_eq!(total, n);
+            report(
+                &format!("{file} (other types, cached {cached})"),
+                total,
+                &failures,
+            );
+        }
+    }
+}

@@ -15,11 +15,11 @@ fn oracle2() -> std::path::PathBuf {
     oracle().with_file_name("antenna-oracle2")
 }
 
-/// Replay `file`; returns the number of responses and a line per differing one.
-async fn replay(file: &str) -> (usize, Vec<String>) {
+/// Replay `file` over the snapshot `dir`; returns the number of responses and a line per
+/// differing one.
+async fn replay(dir: &std::path::Path, file: &str) -> (usize, Vec<String>) {
     let root = tempfile::tempdir().unwrap();
-    let dir = oracle().join("snapshot");
-    let engine = cached_engine_with(&dir, root.path(), Mode::Off, None, Semantics::Fast).await;
+    let engine = cached_engine_with(dir, root.path(), Mode::Off, None, Semantics::Fast).await;
     let options = VerifyOptions {
         superusers: vec!["admin@oracle.test".into()],
         ..VerifyOptions::default()
@@ -49,7 +49,11 @@ async fn replay(file: &str) -> (usize, Vec<String>) {
 }
 
 async fn check(file: &str, expected_total: usize) {
-    let (total, failures) = replay(file).await;
+    check_on(&oracle().join("snapshot"), file, expected_total).await
+}
+
+async fn check_on(dir: &std::path::Path, file: &str, expected_total: usize) {
+    let (total, failures) = replay(dir, file).await;
     eprintln!(
         "{file}: {} of {total} responses match",
         total - failures.len()
@@ -118,4 +122,23 @@ async fn taxa_suggest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taxa_lists() {
     check("taxa_lists.jsonl.gz", 17).await;
+}
+
+/// The same answers when the snapshot holds the same values in other tools' types (jsonb
+/// decoded into nested types, New York wall-clock timestamps without a zone, other integer
+/// widths, dictionary strings: tests/common/retype.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_answers_on_other_tools_types() {
+    let dir = tempfile::tempdir().unwrap();
+    common::retype::retyped_oracle(dir.path());
+    for (file, n) in [
+        ("projects.jsonl.gz", 19),
+        ("events_detail.jsonl.gz", 28),
+        ("deployments_list.jsonl.gz", 20),
+        ("taxa_list.jsonl.gz", 196),
+        ("taxa_detail.jsonl.gz", 85),
+        ("occurrence_stats.jsonl.gz", 58),
+    ] {
+        check_on(dir.path(), file, n).await;
+    }
 }

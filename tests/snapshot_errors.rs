@@ -101,6 +101,99 @@ async fn missing_and_mistyped_columns_are_named_with_types() {
     );
 }
 
+/// `table`'s column `column` of the snapshot `dir` replaced by `to(old column)`.
+fn replace_column(
+    dir: &std::path::Path,
+    table: &str,
+    column: &str,
+    to: impl Fn(&datafusion::arrow::array::ArrayRef) -> datafusion::arrow::array::ArrayRef,
+) {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let path = dir.join(format!("{table}.parquet"));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader
+        .map(|b| {
+            let b = b.unwrap();
+            let schema = b.schema();
+            let (mut fields, mut cols) = (Vec::new(), Vec::new());
+            for (f, c) in schema.fields().iter().zip(b.columns()) {
+                if f.name() == column {
+                    let new = to(c);
+                    fields.push(Field::new(column, new.data_type().clone(), true));
+                    cols.push(new);
+                } else {
+                    fields.push(f.as_ref().clone());
+                    cols.push(c.clone());
+                }
+            }
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+        })
+        .collect();
+    write_parquet(&path, &batches).unwrap();
+}
+
+/// Types other tools write for the same values are read as the contract's (the parity tests
+/// check the answers on such a snapshot); a type that cannot stand for a column, and a value
+/// that does not fit its column, are errors naming the column.
+#[tokio::test]
+async fn other_tools_types_are_read_or_named() {
+    use datafusion::arrow::array::{Array, Float64Array};
+    let dir = snapshot();
+    replace_column(dir.path(), "main_detection", "bbox", |c| {
+        Arc::new(Int64Array::from(vec![0; c.len()]))
+    });
+    assert_eq!(
+        open_err(dir.path()).await,
+        "table main_detection: column bbox: expected string (JSON text) or a nested type, found Int64"
+    );
+
+    let dir = snapshot();
+    replace_column(dir.path(), "main_occurrence", "determination_id", |c| {
+        Arc::new(Float64Array::from(vec![4.0; c.len()]))
+    });
+    assert_eq!(
+        open_err(dir.path()).await,
+        "table main_occurrence: column determination_id: expected Int64, found Float64"
+    );
+
+    // A 64-bit frame number where PostgreSQL's `integer` was: read, unless a value does not
+    // fit; then the statement fails (the command exits 1 with one line), never a NULL.
+    let dir = snapshot();
+    let list = |dir: &std::path::Path| {
+        common::occlens_with(
+            &[
+                "--snapshot",
+                dir.to_str().unwrap(),
+                "--cache",
+                "off",
+                "list",
+                "--project",
+                "1",
+            ],
+            &[],
+        )
+    };
+    replace_column(dir.path(), "main_detection", "frame_num", |c| {
+        Arc::new(Int64Array::from(vec![7; c.len()]))
+    });
+    let (code, out, err) = list(dir.path());
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(out.contains("Agrotis ipsilon"), "{out}");
+    replace_column(dir.path(), "main_detection", "frame_num", |c| {
+        Arc::new(Int64Array::from(vec![3_000_000_000; c.len()]))
+    });
+    let (code, out, err) = list(dir.path());
+    assert_eq!(
+        (code, out.as_str(), err.lines().count()),
+        (1, "", 1),
+        "{err}"
+    );
+    assert!(err.contains("3000000000") && err.contains("Int32"), "{err}");
+}
+
 #[tokio::test]
 async fn a_corrupt_parquet_file_is_named() {
     let dir = snapshot();

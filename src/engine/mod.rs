@@ -118,7 +118,17 @@ impl Engine {
         // on DataFusion's window operators alone.
         let window = config.semantics == catalog::Semantics::Window;
         let mut ctx = catalog::session(config.semantics)?;
-        let mut snapshot = Snapshot::open(&ctx, &location).await?;
+        let mut snapshot = Snapshot::open(&ctx, &location, config.time_zone).await?;
+        if catalog::is_remote() {
+            // Executors read with DataFusion's reader, which has no such conversions.
+            if let Some(t) = snapshot.tables.iter().find(|t| !t.reader_only.is_empty()) {
+                return Err(crate::error::Error::Usage(format!(
+                    "--cluster: table {}: {} can be read by a local occlens only (a jsonb column stored as a nested type, or a timestamp without a time zone); run without --cluster, or store them as JSON text and timestamps with a time zone",
+                    t.name,
+                    t.reader_only.join(", ")
+                )));
+            }
+        }
         let (mut cached, mut warnings) = (Vec::new(), Vec::<String>::new());
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
         let mut missing = Vec::new();
@@ -173,7 +183,7 @@ impl Engine {
                 }
             }
             ctx = catalog::session(config.semantics)?;
-            snapshot = Snapshot::open(&ctx, &location).await?;
+            snapshot = Snapshot::open(&ctx, &location, config.time_zone).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
         let cache_warning = (!warnings.is_empty()).then(|| warnings.join("; "));

@@ -100,7 +100,11 @@ impl ScalarUDFImpl for WallClock {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let utc = cast(&args.args[0].to_array(args.number_rows)?, &DataType::Int64)?;
+        // In microseconds whatever the argument's unit (a column of a user's statement may
+        // hold nanoseconds).
+        let instant = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let utc = cast(&args.args[0].to_array(args.number_rows)?, &instant)?;
+        let utc = cast(&utc, &DataType::Int64)?;
         let local: TimestampMicrosecondArray = utc
             .as_primitive::<Int64Type>()
             .iter()
@@ -310,4 +314,40 @@ fn json_parents(a: &[ArrayRef]) -> Result<ArrayRef> {
         Arc::new(entries),
         None,
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::TimestampNanosecondArray;
+    use datafusion::arrow::datatypes::Field;
+    use datafusion::logical_expr::ScalarUDF;
+
+    /// `wall_clock` of an instant in nanoseconds is the reading of the same instant in
+    /// microseconds (not the nanosecond count read as microseconds).
+    #[test]
+    fn wall_clock_reads_any_unit() {
+        let udf: ScalarUDF = wall_clock(chrono_tz::America::New_York);
+        // 2023-06-11T01:00:00Z is 21:00 in New York.
+        let ns = 1_686_445_200_000_000_000_i64;
+        let input: ArrayRef =
+            Arc::new(TimestampNanosecondArray::from(vec![Some(ns), None]).with_timezone("UTC"));
+        let args = ScalarFunctionArgs {
+            args: vec![ColumnarValue::Array(input.clone())],
+            arg_fields: vec![Arc::new(Field::new("t", input.data_type().clone(), true))],
+            number_rows: 2,
+            return_field: Arc::new(Field::new(
+                "w",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                true,
+            )),
+            config_options: Arc::new(Default::default()),
+        };
+        let ColumnarValue::Array(out) = udf.invoke_with_args(args).unwrap() else {
+            panic!("an array")
+        };
+        let out = out.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(out.value(0), 1_686_430_800_000_000);
+        assert!(out.is_null(1));
+    }
 }

@@ -116,7 +116,7 @@ fn default_value(c: &Column) -> Value {
         ("priority", _) => Value::from(1),
         ("labels", _) => Value::Array(vec![]),
         (_, Kind::Ts) => Value::from("2024-01-01T00:00:00Z"),
-        (_, Kind::Str) => Value::from(""),
+        (_, Kind::Str | Kind::Json) => Value::from(""),
         (_, Kind::Bool) => Value::Bool(false),
         (_, Kind::F64) => Value::from(0.0),
         (_, Kind::I64 | Kind::I32) => Value::from(0),
@@ -192,7 +192,7 @@ fn column(table: &Table, c: &Column, rows: &[Map<String, Value>]) -> Result<Arra
             other => other.as_f64(),
         }),
         Kind::Bool => build!(BooleanBuilder::new(), |v: &Value| v.as_bool()),
-        Kind::Str => build!(StringBuilder::new(), |v: &Value| Some(match v {
+        Kind::Str | Kind::Json => build!(StringBuilder::new(), |v: &Value| Some(match v {
             Value::String(s) => s.clone(),
             other => pg_json(other),
         })),

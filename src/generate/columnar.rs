@@ -52,7 +52,7 @@ impl ColumnBuilders {
                 Kind::I64 => drop(c.i64s.insert(col.name, Int64Builder::new())),
                 Kind::I32 => drop(c.i32s.insert(col.name, Int32Builder::new())),
                 Kind::F64 => drop(c.f64s.insert(col.name, Float64Builder::new())),
-                Kind::Str => drop(c.strs.insert(col.name, StringBuilder::new())),
+                Kind::Str | Kind::Json => drop(c.strs.insert(col.name, StringBuilder::new())),
                 Kind::Bool => drop(c.bools.insert(col.name, BooleanBuilder::new())),
                 Kind::Ts => drop(c.tss.insert(
                     col.name,

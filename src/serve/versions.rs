@@ -58,7 +58,12 @@ impl VersionSource {
     /// The fingerprint of the snapshot as it is now (listing and footers only).
     async fn fingerprint(&self) -> Result<String> {
         let location = Location::resolve(self.snapshot.as_deref()).await?;
-        let snapshot = Snapshot::open(&catalog::session(self.config.semantics)?, &location).await?;
+        let snapshot = Snapshot::open(
+            &catalog::session(self.config.semantics)?,
+            &location,
+            self.config.time_zone,
+        )
+        .await?;
         Ok(cache::fingerprint(&snapshot, self.config.time_zone))
     }
 }

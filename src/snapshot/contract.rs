@@ -14,6 +14,9 @@ pub enum Kind {
     I32,
     F64,
     Str,
+    /// jsonb: the JSON text PostgreSQL prints, or a nested type (list, struct, map) an exporter
+    /// decoded it into (spec §2.15: accept both; `types` turns the nested form into the text).
+    Json,
     Bool,
     /// timestamptz: `timestamp[us, tz=UTC]`
     Ts,
@@ -28,7 +31,7 @@ impl Kind {
             Kind::I64 => DataType::Int64,
             Kind::I32 => DataType::Int32,
             Kind::F64 => DataType::Float64,
-            Kind::Str => DataType::Utf8,
+            Kind::Str | Kind::Json => DataType::Utf8,
             Kind::Bool => DataType::Boolean,
             Kind::Ts => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Kind::Date => DataType::Date32,
@@ -40,7 +43,9 @@ impl Kind {
     /// Whether a column found in a file can stand for this kind.
     pub fn accepts(self, found: &DataType) -> bool {
         match (self, found) {
-            (Kind::Str, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => true,
+            (Kind::Str | Kind::Json, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+                true
+            }
             (Kind::Ts, DataType::Timestamp(TimeUnit::Microsecond, Some(_))) => true,
             (Kind::ListF64 | Kind::ListStr, DataType::List(_) | DataType::LargeList(_)) => true,
             (k, t) => &k.data_type() == t,
@@ -51,6 +56,7 @@ impl Kind {
         match self {
             Kind::Ts => "timestamp[us, tz=UTC]".into(),
             Kind::Str => "string".into(),
+            Kind::Json => "string (JSON text) or a nested type".into(),
             k => format!("{}", k.data_type()),
         }
     }
@@ -147,13 +153,13 @@ pub static TABLES: &[Table] = &[
             TS[0],
             c("created_at", Ts, false, false),
             c("updated_at", Ts, false, false),
-            c("bbox", Str, true, true),
+            c("bbox", Json, true, true),
             c("timestamp", Ts, true, true),
             c("path", Str, true, true),
             c("frame_num", I32, true, true),
             c("detection_time", Ts, true, false),
             c("detection_score", F64, true, true),
-            c("similarity_vector", Str, true, false),
+            c("similarity_vector", Json, true, false),
             c("occurrence_id", I64, true, true),
             c("source_image_id", I64, false, true),
             c("detection_algorithm_id", I64, true, true),
@@ -215,7 +221,7 @@ pub static TABLES: &[Table] = &[
             c("inat_taxon_id", I64, true, true),
             c("notes", Str, false, false),
             c("sort_phylogeny", I64, true, false),
-            c("parents_json", Str, false, true),
+            c("parents_json", Json, false, true),
             c("search_names", ListStr, true, true),
             c("common_name_en", Str, true, true),
             c("cover_image_credit", Str, true, true),
@@ -247,7 +253,7 @@ pub static TABLES: &[Table] = &[
             TS[0],
             c("created_at", Ts, false, false),
             c("updated_at", Ts, false, false),
-            c("data", Str, false, false),
+            c("data", Json, false, false),
             c("labels", ListStr, false, true),
             c("version", Str, true, false),
             c("description", Str, true, false),
@@ -340,7 +346,7 @@ pub static TABLES: &[Table] = &[
             c("active", Bool, false, true),
             c("priority", I32, false, true),
             c("owner_id", I64, true, true),
-            c("feature_flags", Str, false, true),
+            c("feature_flags", Json, false, true),
             c("default_filters_score_threshold", F64, false, true),
             c("default_processing_pipeline_id", I64, true, true),
             c("session_time_gap_seconds", I32, false, true),
@@ -377,7 +383,7 @@ pub static TABLES: &[Table] = &[
             c("name", Str, false, false),
             c("description", Str, false, false),
             c("method", Str, false, false),
-            c("kwargs", Str, true, false),
+            c("kwargs", Json, true, false),
             c("project_id", I64, false, true),
         ]
     ),

@@ -4,6 +4,7 @@
 pub mod contract;
 mod integrity;
 pub mod location;
+pub mod types;
 
 use crate::error::{Error, Result};
 use contract::{Table, TABLES};
@@ -14,6 +15,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
+use datafusion::physical_expr_adapter::PhysicalExprAdapterFactory;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use location::Location;
@@ -43,6 +45,9 @@ pub struct TableInfo {
     pub name: &'static str,
     pub source: Source,
     pub schema: SchemaRef,
+    /// Columns only occlens's own Parquet reader reads as the contract's type (jsonb decoded
+    /// into nested types, timestamps without a zone; see `types`).
+    pub reader_only: Vec<&'static str>,
     /// The files read (location, size, modification time, e-tag): what the cache of derived
     /// tables is keyed by.
     pub files: Vec<ObjectMeta>,
@@ -68,7 +73,14 @@ impl Snapshot {
     /// files of `<table>/` (both at once is an error). Only a table that is truly absent is
     /// absent: a file or folder that exists but cannot be read is an error naming the table,
     /// the file and the cause.
-    pub async fn open(ctx: &SessionContext, location: &Location) -> Result<Snapshot> {
+    ///
+    /// Columns of other Arrow types than the contract's are read as its types (`types`);
+    /// `zone` is the wall-clock zone of timestamps stored without one.
+    pub async fn open(
+        ctx: &SessionContext,
+        location: &Location,
+        zone: chrono_tz::Tz,
+    ) -> Result<Snapshot> {
         let store: Arc<dyn ObjectStore> = match &location.store {
             Some(s) => {
                 ctx.register_object_store(&location.store_url(), s.clone());
@@ -90,7 +102,7 @@ impl Snapshot {
         // call per step).
         let tables = futures::future::try_join_all(TABLES.iter().map(|table| {
             let listed = listed.as_ref().and_then(|l| l.get(table.name));
-            register(ctx, location, &store, &base, table, listed)
+            register(ctx, location, &store, &base, table, listed, zone)
         }))
         .await?;
         Ok(Snapshot {
@@ -443,6 +455,7 @@ async fn register_files(
     name: &str,
     files: &[ObjectMeta],
     schema: Option<SchemaRef>,
+    reader: Option<Arc<dyn PhysicalExprAdapterFactory>>,
 ) -> datafusion::error::Result<()> {
     let options = listing_options(ctx);
     let schema = match schema {
@@ -458,9 +471,12 @@ async fn register_files(
         .iter()
         .map(|m| ListingTableUrl::parse(object_url(location, &m.location)))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
-    let config = ListingTableConfig::new_with_multi_paths(urls)
+    let mut config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
+    if let Some(reader) = reader {
+        config = config.with_expr_adapter_factory(reader);
+    }
     let provider = ListingTable::try_new(config)?
         .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
     ctx.deregister_table(name)?;
@@ -475,6 +491,7 @@ async fn register(
     base: &Path,
     table: &'static Table,
     listed: Option<&Listed>,
+    zone: chrono_tz::Tz,
 ) -> Result<TableInfo> {
     let err = |message: String| table_error(location, table, message);
     let (source, files) = match listed {
@@ -505,6 +522,7 @@ async fn register(
             name: table.name,
             source,
             schema,
+            reader_only: Vec::new(),
             files,
         });
     }
@@ -516,7 +534,7 @@ async fn register(
             .map_err(|why| err(format!("{}: {why}", relative(base, &m.location))))
     }))
     .await?;
-    if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
+    if let Err(e) = register_files(ctx, location, store, table.name, &files, None, None).await {
         // Name the file that fails (a folder's footers are read together).
         let options = listing_options(ctx);
         for f in files.iter().filter(|_| files.len() > 1) {
@@ -539,6 +557,15 @@ async fn register(
         return Err(err(format!("cannot read {what}: {}", cause(&e))));
     }
     let mut schema = ctx.table_provider(table.name).await?.schema();
+    // Columns of other types than the contract's, read as its types.
+    let adapted = types::adapt(table, &schema, zone);
+    let reader_only = adapted
+        .as_ref()
+        .map_or(Vec::new(), |a| a.reader_only.clone());
+    let (mut declared, reader) = match adapted {
+        Some(a) => (Some(a.schema), a.reader),
+        None => (None, None),
+    };
     let missing: Vec<_> = table
         .columns
         .iter()
@@ -548,10 +575,25 @@ async fn register(
     if !missing.is_empty() {
         // Columns of later migrations read as NULL: declare them in the table schema and let
         // the Parquet reader fill what the files lack.
-        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let base = declared.as_deref().unwrap_or(&schema);
+        let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.extend(missing);
-        let extended = Arc::new(Schema::new(fields));
-        register_files(ctx, location, store, table.name, &files, Some(extended)).await?;
+        declared = Some(Arc::new(Schema::new_with_metadata(
+            fields,
+            base.metadata().clone(),
+        )));
+    }
+    if let Some(declared) = declared {
+        register_files(
+            ctx,
+            location,
+            store,
+            table.name,
+            &files,
+            Some(declared),
+            reader,
+        )
+        .await?;
         schema = ctx.table_provider(table.name).await?.schema();
     }
     validate(table, &schema)?;
@@ -559,6 +601,7 @@ async fn register(
         name: table.name,
         source,
         schema,
+        reader_only,
         files,
     })
 }

@@ -1,6 +1,7 @@
 //! Tiny snapshots for rule tests: a base world plus the rows a test adds.
 #![allow(dead_code)]
 
+pub mod retype;
 pub mod services;
 
 use occlens::api::request::Requester;

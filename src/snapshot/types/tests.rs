@@ -1,0 +1,201 @@
+use super::*;
+use datafusion::arrow::array::{
+    BooleanArray, Float32Array, Float64Array, Int64Array, Int64Builder, ListBuilder, MapBuilder,
+    StringArray, StructArray, TimestampMicrosecondArray, TimestampNanosecondArray,
+};
+use datafusion::arrow::datatypes::Fields;
+
+fn texts(array: ArrayRef) -> Vec<Option<String>> {
+    let out = jsonb_text(&array).unwrap();
+    let out = out.as_string::<i32>();
+    (0..out.len())
+        .map(|i| out.is_valid(i).then(|| out.value(i).to_string()))
+        .collect()
+}
+
+#[test]
+fn lists_of_numbers_read_as_postgres_prints_them() {
+    let mut b = ListBuilder::new(Int64Builder::new());
+    b.values().append_slice(&[10, 20, 300, 400]);
+    b.append(true);
+    b.append(false);
+    b.append(true);
+    b.values().append_value(-1);
+    b.values().append_null();
+    b.append(true);
+    assert_eq!(
+        texts(Arc::new(b.finish())),
+        [
+            Some("[10, 20, 300, 400]".into()),
+            None,
+            Some("[]".into()),
+            Some("[-1, null]".into())
+        ]
+    );
+}
+
+#[test]
+fn floats_keep_their_shortest_text() {
+    let f64s: ArrayRef = Arc::new(Float64Array::from(vec![10.0, 0.1, 1.5e-7, f64::NAN]));
+    assert_eq!(
+        texts(f64s),
+        ["10.0", "0.1", "1.5e-7", "null"].map(|s| Some(s.to_string()))
+    );
+    let f32s: ArrayRef = Arc::new(Float32Array::from(vec![0.1f32, 2.0]));
+    assert_eq!(texts(f32s), ["0.1", "2.0"].map(|s| Some(s.to_string())));
+}
+
+#[test]
+fn objects_take_jsonb_key_order_and_escapes() {
+    // Fields in another order than jsonb's (length, then bytes).
+    let rank: ArrayRef = Arc::new(StringArray::from(vec![Some("ORDER"), None]));
+    let id: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+    let name: ArrayRef = Arc::new(StringArray::from(vec!["Lé \"quoted\"\n\u{1}", "x"]));
+    let flag: ArrayRef = Arc::new(BooleanArray::from(vec![true, false]));
+    let s = StructArray::from(vec![
+        (Arc::new(Field::new("rank", DataType::Utf8, true)), rank),
+        (Arc::new(Field::new("name", DataType::Utf8, true)), name),
+        (Arc::new(Field::new("id", DataType::Int64, true)), id),
+        (Arc::new(Field::new("aa", DataType::Boolean, true)), flag),
+    ]);
+    assert_eq!(
+        texts(Arc::new(s)),
+        [
+            Some(
+                r#"{"aa": true, "id": 1, "name": "Lé \"quoted\"\n\u0001", "rank": "ORDER"}"#.into()
+            ),
+            Some(r#"{"aa": false, "id": 2, "name": "x", "rank": null}"#.into()),
+        ]
+    );
+}
+
+#[test]
+fn lists_of_structs_and_maps() {
+    let fields = Fields::from(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+    ]);
+    let values = StructArray::new(
+        fields.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 5])),
+            Arc::new(StringArray::from(vec!["Lepidoptera", "Noctuidae"])),
+        ],
+        None,
+    );
+    let list = datafusion::arrow::array::ListArray::new(
+        Arc::new(Field::new("item", DataType::Struct(fields), true)),
+        datafusion::arrow::buffer::OffsetBuffer::new(vec![0, 2, 2].into()),
+        Arc::new(values),
+        None,
+    );
+    assert_eq!(
+        texts(Arc::new(list)),
+        [
+            Some(r#"[{"id": 1, "name": "Lepidoptera"}, {"id": 5, "name": "Noctuidae"}]"#.into()),
+            Some("[]".into())
+        ]
+    );
+    let mut map = MapBuilder::new(
+        None,
+        datafusion::arrow::array::StringBuilder::new(),
+        datafusion::arrow::array::BooleanBuilder::new(),
+    );
+    map.keys().append_value("tags");
+    map.values().append_value(false);
+    map.keys().append_value("a");
+    map.values().append_value(true);
+    map.append(true).unwrap();
+    assert_eq!(
+        texts(Arc::new(map.finish())),
+        [Some(r#"{"a": true, "tags": false}"#.into())]
+    );
+}
+
+fn micros(s: &str) -> i64 {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp_micros()
+}
+
+#[test]
+fn wall_clock_times_name_the_instants_postgres_would() {
+    let ny = chrono_tz::America::New_York;
+    let local: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+        Some(micros("2023-06-10 21:00:00")),
+        None,
+        // Shown twice on 2023-11-05 (EDT, then EST): the later one, 06:30 UTC.
+        Some(micros("2023-11-05 01:30:00")),
+        // Skipped on 2023-03-12: read with EST (-5), 07:30 UTC.
+        Some(micros("2023-03-12 02:30:00")),
+    ]));
+    let out = instants(&local, ny).unwrap();
+    let expected = [
+        Some(micros("2023-06-11 01:00:00")),
+        None,
+        Some(micros("2023-11-05 06:30:00")),
+        Some(micros("2023-03-12 07:30:00")),
+    ];
+    assert_eq!(out.iter().collect::<Vec<_>>(), expected);
+    assert_eq!(out.timezone(), Some("UTC"));
+    // Nanoseconds: the same instants.
+    let ns: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![Some(
+        micros("2023-06-10 21:00:00") * 1_000 + 999,
+    )]));
+    assert_eq!(
+        instants(&ns, ny).unwrap().value(0),
+        micros("2023-06-11 01:00:00")
+    );
+}
+
+#[test]
+fn which_types_are_read_and_how() {
+    use DataType as T;
+    let ts = |u, z: Option<&str>| T::Timestamp(u, z.map(Into::into));
+    let cases = [
+        (Kind::I64, T::Int64, Some(Reading::AsIs)),
+        (Kind::I64, T::Int32, Some(Reading::Cast(T::Int64))),
+        (Kind::I64, T::UInt16, Some(Reading::Cast(T::Int64))),
+        (Kind::I32, T::Int64, Some(Reading::Cast(T::Int32))),
+        (Kind::I64, T::Float64, None),
+        (Kind::I64, T::Utf8, None),
+        (Kind::F64, T::Float32, Some(Reading::Cast(T::Float64))),
+        (Kind::F64, T::Utf8, None),
+        (
+            Kind::Ts,
+            ts(TimeUnit::Nanosecond, Some("UTC")),
+            Some(Reading::Cast(ts(TimeUnit::Microsecond, Some("UTC")))),
+        ),
+        (
+            Kind::Ts,
+            ts(TimeUnit::Millisecond, None),
+            Some(Reading::WallClock),
+        ),
+        (Kind::Ts, T::Date32, None),
+        (Kind::Date, T::Date64, Some(Reading::Cast(T::Date32))),
+        (
+            Kind::Str,
+            T::Dictionary(Box::new(T::Int32), Box::new(T::Utf8)),
+            Some(Reading::Cast(T::Utf8)),
+        ),
+        (Kind::Str, T::Binary, Some(Reading::Cast(T::Utf8))),
+        (Kind::Str, T::new_list(T::Int64, true), None),
+        (
+            Kind::Json,
+            T::new_list(T::Int64, true),
+            Some(Reading::JsonText),
+        ),
+        (
+            Kind::Json,
+            T::Struct(Fields::empty()),
+            Some(Reading::JsonText),
+        ),
+        (Kind::Json, T::Utf8View, Some(Reading::AsIs)),
+        (Kind::Json, T::Int64, None),
+        (Kind::Bool, T::Int8, None),
+    ];
+    for (kind, found, expected) in cases {
+        assert_eq!(reading(kind, &found), expected, "{kind:?} found as {found}");
+    }
+}

@@ -1,0 +1,198 @@
+//! The fixture snapshot as other tools write it: other Arrow types for the same values
+//! (narrower and wider integers, nanosecond timestamps, dictionary strings, jsonb decoded into
+//! nested types, timestamps without a time zone holding New York wall-clock times).
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder, ListBuilder, StringBuilder,
+    StructBuilder, TimestampMicrosecondArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchReader};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// How each retyped column is stored.
+enum To {
+    Type(DataType),
+    /// jsonb text decoded into a nested type.
+    Nested,
+    /// The instant's New York wall-clock time, without a zone.
+    WallClock,
+}
+
+fn plan(table: &str) -> Vec<(&'static str, To)> {
+    use DataType as T;
+    let dict = || To::Type(T::Dictionary(Box::new(T::Int32), Box::new(T::Utf8)));
+    let ns = || To::Type(T::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())));
+    match table {
+        "main_occurrence" => vec![
+            ("determination_id", To::Type(T::Int32)),
+            ("event_id", To::Type(T::UInt32)),
+            ("created_at", ns()),
+            ("updated_at", To::WallClock),
+        ],
+        "main_detection" => vec![
+            ("bbox", To::Nested),
+            ("timestamp", To::WallClock),
+            ("frame_num", To::Type(T::Int64)),
+            ("path", dict()),
+            ("source_image_id", To::Type(T::Int32)),
+        ],
+        "main_classification" => vec![
+            ("taxon_id", To::Type(T::Int32)),
+            ("score", To::Type(T::Float64)),
+            ("created_at", ns()),
+            ("timestamp", To::WallClock),
+        ],
+        "main_identification" => vec![("created_at", To::WallClock)],
+        "main_taxon" => vec![
+            ("parents_json", To::Nested),
+            ("name", dict()),
+            ("rank", To::Type(T::LargeUtf8)),
+        ],
+        "main_project" => vec![("feature_flags", To::Nested)],
+        "main_sourceimage" => vec![("timestamp", To::WallClock), ("width", To::Type(T::Int64))],
+        _ => vec![],
+    }
+}
+
+/// Every table of the fixture snapshot, retyped by `plan`, written into `dst`.
+pub fn retyped_oracle(dst: &std::path::Path) {
+    for entry in std::fs::read_dir(super::oracle().join("snapshot")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let table = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let empty = RecordBatch::new_empty(reader.schema());
+        let mut batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        if batches.is_empty() {
+            batches.push(empty);
+        }
+        let batches: Vec<RecordBatch> = batches.iter().map(|b| retype(&table, b)).collect();
+        let schema = batches[0].schema();
+        let out = std::fs::File::create(dst.join(path.file_name().unwrap())).unwrap();
+        let mut writer = ArrowWriter::try_new(out, schema, None).unwrap();
+        for batch in &batches {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+    }
+}
+
+fn retype(table: &str, batch: &RecordBatch) -> RecordBatch {
+    let plan = plan(table);
+    let schema = batch.schema();
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        let Some((_, to)) = plan.iter().find(|(n, _)| n == field.name()) else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        };
+        let array = match to {
+            To::Type(t) => cast(column, t).unwrap(),
+            To::Nested => nested(column),
+            To::WallClock => wall_clock(column),
+        };
+        fields.push(Field::new(field.name(), array.data_type().clone(), true));
+        columns.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+fn wall_clock(column: &ArrayRef) -> ArrayRef {
+    let ny = chrono_tz::America::New_York;
+    let instants = column.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+    let local: TimestampMicrosecondArray = instants
+        .iter()
+        .map(|v| {
+            v.map(|us| {
+                let t = chrono::DateTime::from_timestamp_micros(us).unwrap();
+                t.with_timezone(&ny)
+                    .naive_local()
+                    .and_utc()
+                    .timestamp_micros()
+            })
+        })
+        .collect();
+    Arc::new(local)
+}
+
+/// jsonb text as nested arrays: lists of integers, lists of objects (fields of their first
+/// object, in that order), and objects of booleans (fields in name order, not jsonb's).
+fn nested(column: &ArrayRef) -> ArrayRef {
+    let text = cast(column, &DataType::Utf8).unwrap();
+    let text = text.as_string::<i32>();
+    let values: Vec<Option<Value>> = (0..text.len())
+        .map(|i| {
+            text.is_valid(i)
+                .then(|| serde_json::from_str(text.value(i)).unwrap())
+        })
+        .collect();
+    let objects = values.iter().flatten().any(|v| {
+        v.as_array()
+            .is_some_and(|a| a.first().is_some_and(Value::is_object))
+    });
+    if let Some(Value::Object(first)) = values.iter().flatten().next() {
+        let mut keys: Vec<&String> = first.keys().collect();
+        keys.sort();
+        let fields: Fields = keys
+            .iter()
+            .map(|k| Field::new(k.as_str(), DataType::Boolean, true))
+            .collect();
+        let mut b = StructBuilder::from_fields(fields, values.len());
+        for v in &values {
+            for (i, k) in keys.iter().enumerate() {
+                let flag = v.as_ref().and_then(|v| v[k.as_str()].as_bool());
+                b.field_builder::<BooleanBuilder>(i)
+                    .unwrap()
+                    .append_option(flag);
+            }
+            b.append(v.is_some());
+        }
+        return Arc::new(b.finish());
+    }
+    if objects {
+        let fields = Fields::from(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("rank", DataType::Utf8, true),
+        ]);
+        let mut b = ListBuilder::new(StructBuilder::from_fields(fields, 0));
+        for v in &values {
+            for item in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
+                let s = b.values();
+                s.field_builder::<Int64Builder>(0)
+                    .unwrap()
+                    .append_option(item["id"].as_i64());
+                s.field_builder::<StringBuilder>(1)
+                    .unwrap()
+                    .append_option(item["name"].as_str());
+                s.field_builder::<StringBuilder>(2)
+                    .unwrap()
+                    .append_option(item["rank"].as_str());
+                s.append(true);
+            }
+            b.append(v.is_some());
+        }
+        return Arc::new(b.finish());
+    }
+    let mut b = ListBuilder::new(Int64Builder::new());
+    for v in &values {
+        for item in v.as_ref().and_then(Value::as_array).into_iter().flatten() {
+            b.values().append_value(item.as_i64().expect("integers"));
+        }
+        // A JSON null literal becomes SQL NULL (a nested type has no other null).
+        b.append(v.as_ref().is_some_and(|v| !v.is_null()));
+    }
+    Arc::new(b.finish())
+}
