@@ -1,0 +1,126 @@
+//! `_snapshot.json`, the manifest `occlens snapshot` writes last: which files each table has
+//! (with their sizes and SHA-256), and which optional tables the source did not have.
+
+use super::absence;
+use super::location::Location;
+use crate::error::{Error, Result};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::collections::HashMap;
+
+/// A file `_snapshot.json` lists for a table (`tables[].files[]`).
+#[derive(Debug, Clone)]
+pub struct ListedFile {
+    /// Relative to the snapshot root, e.g. `main_classification/part-00001.parquet`.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: Option<String>,
+}
+
+/// What `_snapshot.json` says of one table.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    Files(Vec<ListedFile>),
+    /// Named in `absent_tables`: an optional table the source database did not have.
+    Absent,
+}
+
+/// The tables `_snapshot.json` describes, by name; a malformed manifest is an error (one line).
+pub fn manifest_tables(
+    manifest: &serde_json::Value,
+) -> std::result::Result<HashMap<String, Listed>, String> {
+    let mut out = HashMap::new();
+    let tables = manifest["tables"]
+        .as_array()
+        .ok_or("_snapshot.json has no \"tables\" list")?;
+    for (i, entry) in tables.iter().enumerate() {
+        let name = entry["name"]
+            .as_str()
+            .ok_or_else(|| format!("_snapshot.json: tables[{i}] has no name"))?;
+        let files = entry["files"]
+            .as_array()
+            .ok_or_else(|| format!("_snapshot.json: table {name} has no \"files\" list"))?;
+        let mut listed = Vec::new();
+        for (j, f) in files.iter().enumerate() {
+            let (Some(path), Some(bytes)) = (f["path"].as_str(), f["bytes"].as_u64()) else {
+                return Err(format!(
+                    "_snapshot.json: table {name}: files[{j}] needs a \"path\" and a size in \"bytes\""
+                ));
+            };
+            if path.is_empty() || Path::parse(path).is_err() {
+                return Err(format!(
+                    "_snapshot.json: table {name}: {path:?} is not a path inside the snapshot"
+                ));
+            }
+            let sha256 = match &f["sha256"] {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(h)
+                    if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    Some(h.to_ascii_lowercase())
+                }
+                _ => {
+                    return Err(format!(
+                        "_snapshot.json: table {name}: files[{j}] has a \"sha256\" that is not 64 hex digits"
+                    ))
+                }
+            };
+            listed.push(ListedFile {
+                path: path.to_string(),
+                bytes,
+                sha256,
+            });
+        }
+        if listed.is_empty() {
+            return Err(format!("_snapshot.json: table {name} lists no files"));
+        }
+        if out
+            .insert(name.to_string(), Listed::Files(listed))
+            .is_some()
+        {
+            return Err(format!("_snapshot.json lists table {name} twice"));
+        }
+    }
+    for name in manifest["absent_tables"].as_array().into_iter().flatten() {
+        let name = name
+            .as_str()
+            .ok_or("_snapshot.json: absent_tables holds a value that is not a table name")?;
+        if out.insert(name.to_string(), Listed::Absent).is_some() {
+            return Err(format!(
+                "_snapshot.json lists table {name} both with files and as absent"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `_snapshot.json`, when there is one (a manifest that exists but cannot be read is an error).
+pub(super) async fn read_manifest(
+    store: &dyn ObjectStore,
+    base: &Path,
+    location: &Location,
+) -> Result<Option<serde_json::Value>> {
+    let err = |message: String| Error::Snapshot {
+        location: location.display.clone(),
+        message,
+    };
+    let path = base.clone().join(MANIFEST);
+    let bytes = match store.get(&path).await {
+        Ok(found) => found.bytes().await,
+        Err(e) => Err(e),
+    };
+    match bytes {
+        Ok(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+                err(format!("{MANIFEST} is not valid JSON: {e}"))
+            })?))
+        }
+        Err(e) => match absence(location, MANIFEST, e) {
+            None => Ok(None),
+            Some(why) => Err(err(format!("{MANIFEST} {why}"))),
+        },
+    }
+}
+
+/// The name of the manifest `occlens snapshot` writes last.
+pub(super) const MANIFEST: &str = "_snapshot.json";
