@@ -152,11 +152,39 @@ async fn other_tools_types_are_read_or_named() {
 
     let dir = snapshot();
     replace_column(dir.path(), "main_occurrence", "determination_id", |c| {
-        Arc::new(Float64Array::from(vec![4.0; c.len()]))
+        Arc::new(StringArray::from(vec!["4"; c.len()]))
     });
     assert_eq!(
         open_err(dir.path()).await,
-        "table main_occurrence: column determination_id: expected Int64, found Float64"
+        "table main_occurrence: column determination_id: expected Int64, found Utf8"
+    );
+
+    // Integers stored as floating point (pandas, for a column with nulls): read, unless a
+    // value has a fraction; then the statement fails naming the column.
+    let dir = snapshot();
+    replace_column(dir.path(), "main_occurrence", "determination_id", |c| {
+        Arc::new(Float64Array::from(vec![4.5; c.len()]))
+    });
+    let (code, out, err) = common::occlens_with(
+        &[
+            "--snapshot",
+            dir.path().to_str().unwrap(),
+            "--cache",
+            "off",
+            "list",
+            "--project",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(
+        (code, out.as_str(), err.lines().count()),
+        (1, "", 1),
+        "{err}"
+    );
+    assert!(
+        err.contains("column main_occurrence.determination_id holds 4.5"),
+        "{err}"
     );
 
     // A 64-bit frame number where PostgreSQL's `integer` was: read, unless a value does not
@@ -191,7 +219,12 @@ async fn other_tools_types_are_read_or_named() {
         (1, "", 1),
         "{err}"
     );
-    assert!(err.contains("3000000000") && err.contains("Int32"), "{err}");
+    assert!(
+        err.contains(
+            "column main_detection.frame_num holds 3000000000, which is not an integer of type Int32"
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,6 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
-use datafusion::physical_expr_adapter::PhysicalExprAdapterFactory;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
 use location::Location;
@@ -47,8 +46,9 @@ pub struct TableInfo {
     pub name: &'static str,
     pub source: Source,
     pub schema: SchemaRef,
-    /// Columns only occlens's own Parquet reader reads as the contract's type (jsonb decoded
-    /// into nested types, timestamps without a zone; see `types`).
+    /// Columns occlens's own functions read as the contract's type, in a view over the files
+    /// registered as `<table>__stored` (jsonb decoded into nested types, timestamps without a
+    /// zone, integers that may not fit; see `types`).
     pub reader_only: Vec<&'static str>,
     /// The files read (location, size, modification time, e-tag): what the cache of derived
     /// tables is keyed by.
@@ -340,7 +340,6 @@ async fn register_files(
     name: &str,
     files: &[ObjectMeta],
     schema: Option<SchemaRef>,
-    reader: Option<Arc<dyn PhysicalExprAdapterFactory>>,
 ) -> datafusion::error::Result<()> {
     let options = listing_options(ctx);
     let schema = match schema {
@@ -356,12 +355,9 @@ async fn register_files(
         .iter()
         .map(|m| ListingTableUrl::parse(object_url(location, &m.location)))
         .collect::<datafusion::error::Result<Vec<_>>>()?;
-    let mut config = ListingTableConfig::new_with_multi_paths(urls)
+    let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    if let Some(reader) = reader {
-        config = config.with_expr_adapter_factory(reader);
-    }
     let provider = ListingTable::try_new(config)?
         .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
     ctx.deregister_table(name)?;
@@ -419,7 +415,7 @@ async fn register(
             .map_err(|why| err(format!("{}: {why}", relative(base, &m.location))))
     }))
     .await?;
-    if let Err(e) = register_files(ctx, location, store, table.name, &files, None, None).await {
+    if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
         // Name the file that fails (a folder's footers are read together).
         let options = listing_options(ctx);
         for f in files.iter().filter(|_| files.len() > 1) {
@@ -442,15 +438,10 @@ async fn register(
         return Err(err(format!("cannot read {what}: {}", cause(&e))));
     }
     let mut schema = ctx.table_provider(table.name).await?.schema();
-    // Columns of other types than the contract's, read as its types.
-    let adapted = types::adapt(table, &schema, zone);
-    let reader_only = adapted
-        .as_ref()
-        .map_or(Vec::new(), |a| a.reader_only.clone());
-    let (mut declared, reader) = match adapted {
-        Some(a) => (Some(a.schema), a.reader),
-        None => (None, None),
-    };
+    // Columns of other types than the contract's, read as its types (`types`).
+    let adapted = types::adapt(table, &schema);
+    let converted = adapted.as_ref().map_or(Vec::new(), |a| a.converted.clone());
+    let mut declared = adapted.map(|a| a.schema);
     let missing: Vec<_> = table
         .columns
         .iter()
@@ -469,16 +460,17 @@ async fn register(
         )));
     }
     if let Some(declared) = declared {
-        register_files(
-            ctx,
-            location,
-            store,
-            table.name,
-            &files,
-            Some(declared),
-            reader,
-        )
-        .await?;
+        let name = if converted.is_empty() {
+            table.name.to_string()
+        } else {
+            ctx.deregister_table(table.name)?;
+            types::stored_name(table.name)
+        };
+        register_files(ctx, location, store, &name, &files, Some(declared)).await?;
+        if !converted.is_empty() {
+            let view = types::view(ctx, table, &name, &converted, zone).await?;
+            ctx.register_table(table.name, view)?;
+        }
         schema = ctx.table_provider(table.name).await?.schema();
     }
     validate(table, &schema)?;
@@ -486,7 +478,7 @@ async fn register(
         name: table.name,
         source,
         schema,
-        reader_only,
+        reader_only: converted.iter().map(|(c, _)| *c).collect(),
         files,
     })
 }

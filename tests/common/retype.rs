@@ -1,5 +1,5 @@
 //! The fixture snapshot as other tools write it: other Arrow types for the same values
-//! (narrower and wider integers, nanosecond timestamps, dictionary strings, jsonb decoded into
+//! (narrower and wider integers, integers as doubles, nanosecond timestamps, dictionary strings, jsonb decoded into
 //! nested types, timestamps without a time zone holding New York wall-clock times).
 
 use datafusion::arrow::array::{
@@ -30,6 +30,8 @@ fn plan(table: &str) -> Vec<(&'static str, To)> {
     match table {
         "main_occurrence" => vec![
             ("determination_id", To::Type(T::Int32)),
+            // pandas writes an integer column with nulls as double.
+            ("deployment_id", To::Type(T::Float64)),
             ("event_id", To::Type(T::UInt32)),
             ("created_at", ns()),
             ("updated_at", To::WallClock),
@@ -40,6 +42,7 @@ fn plan(table: &str) -> Vec<(&'static str, To)> {
             ("frame_num", To::Type(T::Int64)),
             ("path", dict()),
             ("source_image_id", To::Type(T::Int32)),
+            ("occurrence_id", To::Type(T::Float64)),
         ],
         "main_classification" => vec![
             ("taxon_id", To::Type(T::Int32)),
@@ -77,14 +80,40 @@ pub fn retyped_oracle(dst: &std::path::Path) {
             batches.push(empty);
         }
         let batches: Vec<RecordBatch> = batches.iter().map(|b| retype(&table, b)).collect();
-        let schema = batches[0].schema();
-        let out = std::fs::File::create(dst.join(path.file_name().unwrap())).unwrap();
-        let mut writer = ArrowWriter::try_new(out, schema, None).unwrap();
-        for batch in &batches {
-            writer.write(batch).unwrap();
+        if table == "main_identification" {
+            // Part files, the first three of one row each: their statistics then hold one
+            // value (DataFusion reads a column whose statistics say it is constant from them,
+            // without the file).
+            let dir = dst.join(&table);
+            std::fs::create_dir(&dir).unwrap();
+            let all =
+                datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+            let rest = all.num_rows().saturating_sub(3);
+            let parts = [
+                all.slice(0, 1),
+                all.slice(1, 1),
+                all.slice(2, 1),
+                all.slice(3, rest),
+            ];
+            for (n, part) in parts.iter().enumerate() {
+                write(
+                    &dir.join(format!("part-{n:05}.parquet")),
+                    std::slice::from_ref(part),
+                );
+            }
+        } else {
+            write(&dst.join(path.file_name().unwrap()), &batches);
         }
-        writer.close().unwrap();
     }
+}
+
+fn write(path: &std::path::Path, batches: &[RecordBatch]) {
+    let out = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(out, batches[0].schema(), None).unwrap();
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
 }
 
 fn retype(table: &str, batch: &RecordBatch) -> RecordBatch {

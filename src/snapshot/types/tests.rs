@@ -1,7 +1,9 @@
 use super::*;
+use chrono::NaiveDateTime;
 use datafusion::arrow::array::{
-    BooleanArray, Float32Array, Float64Array, Int64Array, Int64Builder, ListBuilder, MapBuilder,
-    StringArray, StructArray, TimestampMicrosecondArray, TimestampNanosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int64Array, Int64Builder,
+    ListBuilder, MapBuilder, StringArray, StructArray, TimestampMicrosecondArray,
+    TimestampNanosecondArray,
 };
 use datafusion::arrow::datatypes::Fields;
 
@@ -36,10 +38,26 @@ fn lists_of_numbers_read_as_postgres_prints_them() {
 
 #[test]
 fn floats_keep_their_shortest_text() {
-    let f64s: ArrayRef = Arc::new(Float64Array::from(vec![10.0, 0.1, 1.5e-7, f64::NAN]));
+    let f64s: ArrayRef = Arc::new(Float64Array::from(vec![
+        10.0,
+        0.1,
+        -1.5e-7,
+        1e20,
+        1.25e17,
+        f64::NAN,
+    ]));
+    // As PostgreSQL's numeric prints them: never with an exponent.
     assert_eq!(
         texts(f64s),
-        ["10.0", "0.1", "1.5e-7", "null"].map(|s| Some(s.to_string()))
+        [
+            "10.0",
+            "0.1",
+            "-0.00000015",
+            "100000000000000000000.0",
+            "125000000000000000.0",
+            "null"
+        ]
+        .map(|s| Some(s.to_string()))
     );
     let f32s: ArrayRef = Arc::new(Float32Array::from(vec![0.1f32, 2.0]));
     assert_eq!(texts(f32s), ["0.1", "2.0"].map(|s| Some(s.to_string())));
@@ -130,7 +148,7 @@ fn wall_clock_times_name_the_instants_postgres_would() {
         // Skipped on 2023-03-12: read with EST (-5), 07:30 UTC.
         Some(micros("2023-03-12 02:30:00")),
     ]));
-    let out = instants(&local, ny).unwrap();
+    let out = instants(&local, ny, "t.c").unwrap();
     let expected = [
         Some(micros("2023-06-11 01:00:00")),
         None,
@@ -144,7 +162,7 @@ fn wall_clock_times_name_the_instants_postgres_would() {
         micros("2023-06-10 21:00:00") * 1_000 + 999,
     )]));
     assert_eq!(
-        instants(&ns, ny).unwrap().value(0),
+        instants(&ns, ny, "t.c").unwrap().value(0),
         micros("2023-06-11 01:00:00")
     );
 }
@@ -157,8 +175,27 @@ fn which_types_are_read_and_how() {
         (Kind::I64, T::Int64, Some(Reading::AsIs)),
         (Kind::I64, T::Int32, Some(Reading::Cast(T::Int64))),
         (Kind::I64, T::UInt16, Some(Reading::Cast(T::Int64))),
-        (Kind::I32, T::Int64, Some(Reading::Cast(T::Int32))),
-        (Kind::I64, T::Float64, None),
+        (
+            Kind::I32,
+            T::Int64,
+            Some(Reading::Convert(Conversion::Integer(Kind::I32))),
+        ),
+        (
+            Kind::I64,
+            T::UInt64,
+            Some(Reading::Convert(Conversion::Integer(Kind::I64))),
+        ),
+        (Kind::I32, T::UInt16, Some(Reading::Cast(T::Int32))),
+        (
+            Kind::I64,
+            T::Float64,
+            Some(Reading::Convert(Conversion::Integer(Kind::I64))),
+        ),
+        (
+            Kind::I32,
+            T::Float32,
+            Some(Reading::Convert(Conversion::Integer(Kind::I32))),
+        ),
         (Kind::I64, T::Utf8, None),
         (Kind::F64, T::Float32, Some(Reading::Cast(T::Float64))),
         (Kind::F64, T::Utf8, None),
@@ -170,7 +207,7 @@ fn which_types_are_read_and_how() {
         (
             Kind::Ts,
             ts(TimeUnit::Millisecond, None),
-            Some(Reading::WallClock),
+            Some(Reading::Convert(Conversion::WallClock)),
         ),
         (Kind::Ts, T::Date32, None),
         (Kind::Date, T::Date64, Some(Reading::Cast(T::Date32))),
@@ -184,12 +221,12 @@ fn which_types_are_read_and_how() {
         (
             Kind::Json,
             T::new_list(T::Int64, true),
-            Some(Reading::JsonText),
+            Some(Reading::Convert(Conversion::JsonText)),
         ),
         (
             Kind::Json,
             T::Struct(Fields::empty()),
-            Some(Reading::JsonText),
+            Some(Reading::Convert(Conversion::JsonText)),
         ),
         (Kind::Json, T::Utf8View, Some(Reading::AsIs)),
         (Kind::Json, T::Int64, None),
@@ -198,4 +235,44 @@ fn which_types_are_read_and_how() {
     for (kind, found, expected) in cases {
         assert_eq!(reading(kind, &found), expected, "{kind:?} found as {found}");
     }
+}
+
+#[test]
+fn floating_point_integers_are_read_as_integers_or_named() {
+    let floats: ArrayRef = Arc::new(Float64Array::from(vec![Some(4.0), None, Some(-2.0)]));
+    let out = instants::integers(&floats, &DataType::Int64, "t.c").unwrap();
+    let out = out.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    assert_eq!(out.iter().collect::<Vec<_>>(), [Some(4), None, Some(-2)]);
+    let int32 = instants::integers(&floats, &DataType::Int32, "t.c").unwrap();
+    assert_eq!(int32.data_type(), &DataType::Int32);
+    for (bad, text) in [(1.5, "1.5"), (f64::NAN, "NaN"), (3e9, "3000000000")] {
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![bad]));
+        let e = instants::integers(&floats, &DataType::Int32, "main_detection.frame_num")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column main_detection.frame_num holds") && e.contains(text),
+            "{e}"
+        );
+    }
+    let huge: ArrayRef = Arc::new(Float64Array::from(vec![1e19]));
+    assert!(instants::integers(&huge, &DataType::Int64, "t.c").is_err());
+    // Integers of types that may not fit: each value checked.
+    let wide: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None, Some(-3)]));
+    let out = instants::integers(&wide, &DataType::Int32, "t.c").unwrap();
+    let out = out.as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+    assert_eq!(out.iter().collect::<Vec<_>>(), [Some(7), None, Some(-3)]);
+    let big: ArrayRef = Arc::new(Int64Array::from(vec![3_000_000_000]));
+    let e = instants::integers(&big, &DataType::Int32, "main_detection.frame_num")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("column main_detection.frame_num holds 3000000000, which is not an integer of type Int32"),
+        "{e}"
+    );
+    let unsigned: ArrayRef = Arc::new(datafusion::arrow::array::UInt64Array::from(vec![u64::MAX]));
+    let e = instants::integers(&unsigned, &DataType::Int64, "t.c")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("holds 18446744073709551615"), "{e}");
 }

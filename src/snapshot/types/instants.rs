@@ -1,0 +1,220 @@
+//! Columns whose values become other values when read: wall-clock times without a zone become
+//! the instants they name; integers stored as floating-point numbers become integers.
+
+use chrono::{NaiveDateTime, Offset, TimeZone};
+use chrono_tz::Tz;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use std::sync::Arc;
+
+/// `wall_clock_instant(timestamp without zone)`: the instant a wall-clock time of `zone`
+/// names, in microseconds, as `timestamp[us, tz=UTC]`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct WallClockInstant {
+    signature: Signature,
+    zone: Tz,
+    /// `table.column`, for errors.
+    column: String,
+}
+
+impl WallClockInstant {
+    pub(super) fn new(zone: Tz, column: String) -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+            zone,
+            column,
+        }
+    }
+}
+
+impl ScalarUDFImpl for WallClockInstant {
+    fn name(&self) -> &str {
+        "occlens_wall_clock_instant"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("UTC".into()),
+        ))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(Arc::new(instants(
+            &input,
+            self.zone,
+            &self.column,
+        )?)))
+    }
+}
+
+/// Each wall-clock time of `array` (a timestamp without zone, any unit) in `zone` as an
+/// instant in microseconds (see the module's comment for the times a zone shows twice or
+/// skips).
+pub fn instants(array: &ArrayRef, zone: Tz, column: &str) -> Result<TimestampMicrosecondArray> {
+    use datafusion::arrow::datatypes::{
+        TimestampMicrosecondType as Us, TimestampMillisecondType as Ms,
+        TimestampNanosecondType as Ns, TimestampSecondType as S,
+    };
+    let micros: Vec<Option<i64>> = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, None) => {
+            let a = array.as_primitive::<S>();
+            a.iter()
+                .map(|v| v.and_then(|s| s.checked_mul(1_000_000)))
+                .collect()
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, None) => {
+            let a = array.as_primitive::<Ms>();
+            a.iter()
+                .map(|v| v.and_then(|s| s.checked_mul(1_000)))
+                .collect()
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, None) => {
+            array.as_primitive::<Us>().iter().collect()
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, None) => {
+            let a = array.as_primitive::<Ns>();
+            a.iter().map(|v| v.map(|n| n.div_euclid(1_000))).collect()
+        }
+        other => {
+            return exec_err!(
+                "column {column}: a timestamp without a time zone was expected, found {other}"
+            )
+        }
+    };
+    let mut out = Vec::with_capacity(micros.len());
+    for (i, m) in micros.into_iter().enumerate() {
+        if array.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let Some(local) = m.and_then(chrono::DateTime::from_timestamp_micros) else {
+            return exec_err!("column {column} holds a time out of range");
+        };
+        out.push(Some(instant(local.naive_utc(), zone)));
+    }
+    Ok(TimestampMicrosecondArray::from(out).with_timezone("UTC"))
+}
+
+/// The instant the wall-clock time `local` of `zone` names, in microseconds since the epoch.
+pub(super) fn instant(local: NaiveDateTime, zone: Tz) -> i64 {
+    use chrono::LocalResult;
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.timestamp_micros(),
+        // Shown twice (summer time ends): the later instant, as PostgreSQL reads it.
+        LocalResult::Ambiguous(_, later) => later.timestamp_micros(),
+        // Skipped (summer time starts): read with the offset in force before the change.
+        LocalResult::None => {
+            let before = local - chrono::Duration::days(1);
+            let offset = zone.offset_from_utc_datetime(&before).fix();
+            (local - offset).and_utc().timestamp_micros()
+        }
+    }
+}
+
+/// `integers(x)`: floating-point numbers that hold integers as integers of type `to`; a value
+/// with a fraction, not finite or out of range is an error naming `column`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct Integers {
+    signature: Signature,
+    column: String,
+    to: DataType,
+}
+
+impl Integers {
+    pub(super) fn new(column: String, to: DataType) -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+            column,
+            to,
+        }
+    }
+}
+
+impl ScalarUDFImpl for Integers {
+    fn name(&self) -> &str {
+        "occlens_integers"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.to.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(integers(
+            &input,
+            &self.to,
+            &self.column,
+        )?))
+    }
+}
+
+/// Each number of `array` (an integer or floating-point type) as an integer of type `to`
+/// (Int64 or Int32); a value with a fraction or out of `to`'s range is an error naming `column`.
+pub(super) fn integers(array: &ArrayRef, to: &DataType, column: &str) -> Result<ArrayRef> {
+    use datafusion::arrow::array::{Int32Array, Int64Array};
+    use datafusion::arrow::compute::{cast, cast_with_options, CastOptions};
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+    let bad = |v: &dyn std::fmt::Display| {
+        datafusion::error::DataFusionError::Execution(format!(
+            "column {column} holds {v}, which is not an integer of type {to}"
+        ))
+    };
+    let (lo, hi) = match to {
+        DataType::Int32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    };
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(array.len());
+    if array.data_type().is_integer() {
+        // Unsigned values above i64::MAX become NULL here: found, and named, below.
+        let safe = CastOptions {
+            safe: true,
+            ..Default::default()
+        };
+        let wide = cast_with_options(array, &DataType::Int64, &safe)?;
+        for (i, v) in wide.as_primitive::<Int64Type>().iter().enumerate() {
+            match v {
+                None if array.is_valid(i) => {
+                    let text = cast(&array.slice(i, 1), &DataType::Utf8)?;
+                    return Err(bad(&text.as_string::<i32>().value(0)));
+                }
+                Some(v) if v < lo || v > hi => return Err(bad(&v)),
+                v => out.push(v),
+            }
+        }
+    } else {
+        let floats = cast(array, &DataType::Float64)?;
+        for v in floats.as_primitive::<Float64Type>().iter() {
+            match v {
+                None => out.push(None),
+                // i64::MAX as f64 is 2^63, itself out of range.
+                Some(v) if v.fract() == 0.0 && v >= lo as f64 && v < hi as f64 + 1.0 => {
+                    out.push(Some(v as i64))
+                }
+                Some(v) => return Err(bad(&v)),
+            }
+        }
+    }
+    Ok(match to {
+        DataType::Int32 => Arc::new(
+            out.into_iter()
+                .map(|v| v.map(|v| v as i32))
+                .collect::<Int32Array>(),
+        ),
+        _ => Arc::new(Int64Array::from(out)),
+    })
+}

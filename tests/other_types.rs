@@ -1,0 +1,84 @@
+//! Statements over a snapshot written with other tools' types for the same values
+//! (tests/common/retype.rs) answer as over the fixture snapshot itself, also where the files'
+//! statistics describe the stored values rather than the values read: filters and orderings
+//! on converted columns, plain min/max, columns constant in a file (`main_identification` is
+//! one file per row there).
+
+mod common;
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use occlens::{Config, Engine};
+
+async fn answer(engine: &Engine, sql: &str) -> String {
+    let batches = engine
+        .ctx
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_answer_as_on_the_contracts_types() {
+    let dir = tempfile::tempdir().unwrap();
+    common::retype::retyped_oracle(dir.path());
+    let open = |d: std::path::PathBuf| async move {
+        Engine::open(Some(d.to_str().unwrap()), Config::default())
+            .await
+            .unwrap()
+    };
+    let original = open(common::oracle().join("snapshot")).await;
+    let retyped = open(dir.path().to_path_buf()).await;
+    // (statement, rows it must return)
+    let statements = [
+        ("SELECT max(created_at), min(created_at) FROM main_identification", 1),
+        (
+            "SELECT id, created_at FROM main_identification WHERE created_at > (SELECT min(created_at) FROM main_identification) ORDER BY created_at, id LIMIT 5",
+            5,
+        ),
+        (
+            r#"SELECT max("timestamp"), min("timestamp"), count("timestamp") FROM main_sourceimage"#,
+            1,
+        ),
+        (
+            r#"SELECT id FROM main_detection ORDER BY "timestamp" DESC NULLS LAST, id LIMIT 3"#,
+            3,
+        ),
+        (
+            r#"SELECT id FROM main_detection WHERE "timestamp" >= TIMESTAMP '2024-02-29T05:00:00Z' ORDER BY id LIMIT 5"#,
+            5,
+        ),
+        (
+            r#"SELECT id, feature_flags FROM main_project WHERE feature_flags LIKE '%"tags": false%' ORDER BY id"#,
+            3,
+        ),
+        (
+            "SELECT id, parents_json FROM main_taxon WHERE parents_json LIKE '%Noctuidae%' ORDER BY id",
+            5,
+        ),
+        (
+            "SELECT id, bbox FROM main_detection WHERE bbox = '[10, 10, 20, 20]' ORDER BY id LIMIT 4",
+            4,
+        ),
+        (
+            "SELECT deployment_id, count(*) FROM main_occurrence WHERE deployment_id = 1 GROUP BY deployment_id",
+            1,
+        ),
+        (
+            "SELECT max(deployment_id), min(occurrence_id) FROM main_occurrence, main_detection WHERE main_occurrence.id = main_detection.occurrence_id",
+            1,
+        ),
+    ];
+    for (sql, rows) in statements {
+        let expected = answer(&original, sql).await;
+        // Header, two rules, the rows, the closing rule.
+        assert!(
+            expected.lines().count() >= rows + 4,
+            "{sql}: the fixture answers\n{expected}"
+        );
+        assert_eq!(answer(&retyped, sql).await, expected, "{sql}");
+    }
+}
