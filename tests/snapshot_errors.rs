@@ -442,6 +442,29 @@ async fn a_zero_byte_parquet_file_is_not_a_missing_column() {
     );
 }
 
+/// A table written Hive-partitioned (`main_detection/project_id=1/part-0.parquet`, as Spark's
+/// `partitionBy` writes it) is named as such, not reported missing; beside a
+/// `<table>.parquet`, the file is read.
+#[tokio::test]
+async fn a_hive_partitioned_table_is_named() {
+    let dir = snapshot();
+    let file = dir.path().join("main_detection.parquet");
+    let nested = dir.path().join("main_detection/project_id=1");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::copy(&file, nested.join("part-0.parquet")).unwrap();
+    Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
+        .await
+        .expect("main_detection.parquet is read");
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        open_err(dir.path()).await,
+        format!(
+            "snapshot {}: table main_detection: the folder main_detection/ holds Parquet files only in subfolders (e.g. main_detection/project_id=1/part-0.parquet): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
+            dir.path().display()
+        )
+    );
+}
+
 #[tokio::test]
 async fn a_directory_named_like_a_table_file_is_not_missing() {
     for table in ["main_detection", "main_taxalist"] {

@@ -173,20 +173,32 @@ fn cause(e: &dyn std::fmt::Display) -> String {
     crate::redact::redact(&one_line(&e.to_string()))
 }
 
-/// The `.parquet` files directly inside the folder `dir`, in name order.
-async fn list_parts(store: &dyn ObjectStore, dir: &Path) -> object_store::Result<Vec<ObjectMeta>> {
+/// The `.parquet` files directly inside the folder `dir`, in name order; an error naming one
+/// found only in a subfolder (a Hive-partitioned table: `main_occurrence/project_id=1/…`).
+async fn list_parts(
+    store: &dyn ObjectStore,
+    dir: &Path,
+) -> object_store::Result<std::result::Result<Vec<ObjectMeta>, String>> {
     let depth = dir.parts().count() + 1;
-    let mut parts: Vec<ObjectMeta> = store
+    let (mut parts, nested): (Vec<ObjectMeta>, Vec<ObjectMeta>) = store
         .list(Some(dir))
         .try_collect::<Vec<_>>()
         .await?
         .into_iter()
-        .filter(|m| {
-            m.location.extension() == Some("parquet") && m.location.parts().count() == depth
-        })
-        .collect();
+        .filter(|m| m.location.extension() == Some("parquet"))
+        .partition(|m| m.location.parts().count() == depth);
+    if let (true, Some(first)) = (parts.is_empty(), nested.iter().map(|m| &m.location).min()) {
+        let folder = dir
+            .parts()
+            .last()
+            .map_or(String::new(), |p| p.as_ref().to_string());
+        return Ok(Err(format!(
+            "the folder {folder}/ holds Parquet files only in subfolders (e.g. {folder}/{}): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
+            relative(dir, first)
+        )));
+    }
     parts.sort_by(|a, b| a.location.cmp(&b.location));
-    Ok(parts)
+    Ok(Ok(parts))
 }
 
 /// The files of `table` that `_snapshot.json` lists, each present with the size it records.
@@ -262,6 +274,11 @@ async fn discover(
             cause(&e)
         ))
     })?;
+    let parts = match parts {
+        Ok(parts) => parts,
+        Err(why) if found.is_none() => return Err(err(why)),
+        Err(_) => Vec::new(),
+    };
     match (found, parts.is_empty()) {
         (Some(_), false) => Err(err(format!(
             "both {name} and a folder {}/ of {} part files exist; remove the one that is not current",
