@@ -135,12 +135,39 @@ fn replace_column(
     write_parquet(&path, &batches).unwrap();
 }
 
+/// `occlens ARGS` fails: exit 1, nothing on stdout, one line on stderr holding `needle`.
+fn fails_with(args: &[&str], needle: &str) {
+    let (code, out, err) = common::occlens_with(args, &[]);
+    assert_eq!(
+        (code, out.as_str(), err.lines().count()),
+        (1, "", 1),
+        "{err}"
+    );
+    assert!(err.contains(needle), "{needle}: {err}");
+}
+
 /// Types other tools write for the same values are read as the contract's (the parity tests
 /// check the answers on such a snapshot); a type that cannot stand for a column, and a value
 /// that does not fit its column, are errors naming the column.
 #[tokio::test]
 async fn other_tools_types_are_read_or_named() {
     use datafusion::arrow::array::{Array, Float64Array};
+    let list = |dir: &tempfile::TempDir| {
+        let snapshot = dir.path().to_str().unwrap().to_string();
+        [
+            "--snapshot",
+            &snapshot,
+            "--cache",
+            "off",
+            "list",
+            "--project",
+            "1",
+        ]
+        .map(String::from)
+    };
+    let run = |args: &[String], needle: &str| {
+        fails_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), needle)
+    };
     let dir = snapshot();
     replace_column(dir.path(), "main_detection", "bbox", |c| {
         Arc::new(Int64Array::from(vec![0; c.len()]))
@@ -165,65 +192,37 @@ async fn other_tools_types_are_read_or_named() {
     replace_column(dir.path(), "main_occurrence", "determination_id", |c| {
         Arc::new(Float64Array::from(vec![4.5; c.len()]))
     });
-    let (code, out, err) = common::occlens_with(
-        &[
-            "--snapshot",
-            dir.path().to_str().unwrap(),
-            "--cache",
-            "off",
-            "list",
-            "--project",
-            "1",
-        ],
-        &[],
+    run(
+        &list(&dir),
+        "column main_occurrence.determination_id holds 4.5",
     );
-    assert_eq!(
-        (code, out.as_str(), err.lines().count()),
-        (1, "", 1),
-        "{err}"
-    );
-    assert!(
-        err.contains("column main_occurrence.determination_id holds 4.5"),
-        "{err}"
-    );
+    // Executors do not have the conversion: a cluster refuses the snapshot, naming it.
+    #[cfg(feature = "cluster")]
+    {
+        let snapshot = dir.path().to_str().unwrap();
+        fails_with(
+            &["--snapshot", snapshot, "--cluster", "standalone", "sql", "SELECT 1"],
+            "--cluster: table main_occurrence: determination_id can be read by a local occlens only",
+        );
+    }
 
     // A 64-bit frame number where PostgreSQL's `integer` was: read, unless a value does not
     // fit; then the statement fails (the command exits 1 with one line), never a NULL.
     let dir = snapshot();
-    let list = |dir: &std::path::Path| {
-        common::occlens_with(
-            &[
-                "--snapshot",
-                dir.to_str().unwrap(),
-                "--cache",
-                "off",
-                "list",
-                "--project",
-                "1",
-            ],
-            &[],
-        )
-    };
     replace_column(dir.path(), "main_detection", "frame_num", |c| {
         Arc::new(Int64Array::from(vec![7; c.len()]))
     });
-    let (code, out, err) = list(dir.path());
+    let args = list(&dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = common::occlens_with(&args, &[]);
     assert_eq!((code, err.as_str()), (0, ""), "{out}");
     assert!(out.contains("Agrotis ipsilon"), "{out}");
     replace_column(dir.path(), "main_detection", "frame_num", |c| {
         Arc::new(Int64Array::from(vec![3_000_000_000; c.len()]))
     });
-    let (code, out, err) = list(dir.path());
-    assert_eq!(
-        (code, out.as_str(), err.lines().count()),
-        (1, "", 1),
-        "{err}"
-    );
-    assert!(
-        err.contains(
-            "column main_detection.frame_num holds 3000000000, which is not an integer of type Int32"
-        ),
-        "{err}"
+    run(
+        &list(&dir),
+        "column main_detection.frame_num holds 3000000000, which is not an integer of type Int32",
     );
 }
 

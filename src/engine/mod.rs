@@ -123,7 +123,7 @@ impl Engine {
             // Executors read with DataFusion's reader, which has no such conversions.
             if let Some(t) = snapshot.tables.iter().find(|t| !t.reader_only.is_empty()) {
                 return Err(crate::error::Error::Usage(format!(
-                    "--cluster: table {}: {} can be read by a local occlens only (a jsonb column stored as a nested type, or a timestamp without a time zone); run without --cluster, or store them as JSON text and timestamps with a time zone",
+                    "--cluster: table {}: {} can be read by a local occlens only (stored as integers of a wider type or as double, jsonb as a nested type, or timestamps without a time zone); run without --cluster, or store them with the contract's types",
                     t.name,
                     t.reader_only.join(", ")
                 )));

@@ -188,10 +188,7 @@ async fn list_parts(
         .filter(|m| m.location.extension() == Some("parquet"))
         .partition(|m| m.location.parts().count() == depth);
     if let (true, Some(first)) = (parts.is_empty(), nested.iter().map(|m| &m.location).min()) {
-        let folder = dir
-            .parts()
-            .last()
-            .map_or(String::new(), |p| p.as_ref().to_string());
+        let folder = dir.filename().unwrap_or_default();
         return Ok(Err(format!(
             "the folder {folder}/ holds Parquet files only in subfolders (e.g. {folder}/{}): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
             relative(dir, first)
@@ -435,24 +432,37 @@ async fn register(
     if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
         // Name the file that fails (a folder's footers are read together).
         let options = listing_options(ctx);
+        let mut schemas = Vec::new();
         for f in files.iter().filter(|_| files.len() > 1) {
-            if let Err(e) = options
+            match options
                 .format
                 .infer_schema(&ctx.state(), store, std::slice::from_ref(f))
                 .await
             {
-                return Err(err(format!(
-                    "cannot read {}: {}",
-                    relative(base, &f.location),
-                    cause(&e)
-                )));
+                Ok(schema) => schemas.push((relative(base, &f.location), schema)),
+                Err(e) => {
+                    return Err(err(format!(
+                        "cannot read {}: {}",
+                        relative(base, &f.location),
+                        cause(&e)
+                    )))
+                }
             }
         }
+        // Part files that store a column with different types (a writer that chose each
+        // part's types from its rows: pandas stores an integer column as `double` in the
+        // parts where it has a null): read with one type that holds them all.
         let what = match &source {
             Source::File(_) => relative(base, &files[0].location),
             _ => format!("{}/", table.name),
         };
-        return Err(err(format!("cannot read {what}: {}", cause(&e))));
+        if schemas.len() < 2 {
+            return Err(err(format!("cannot read {what}: {}", cause(&e))));
+        }
+        let merged = types::merge(table, &schemas).map_err(err)?;
+        register_files(ctx, location, store, table.name, &files, Some(merged))
+            .await
+            .map_err(|e| err(format!("cannot read {what}: {}", cause(&e))))?;
     }
     let mut schema = ctx.table_provider(table.name).await?.schema();
     // Columns of other types than the contract's, read as its types (`types`).

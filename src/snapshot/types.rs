@@ -146,6 +146,70 @@ pub fn adapt(table: &Table, found: &Schema) -> Option<Adapted> {
     })
 }
 
+/// One schema for part files whose schemas differ (`(file, schema)` of each): a column stored
+/// with different types takes one that holds them all (integers and floating-point numbers:
+/// `double` when any part has one, else `int64`; timestamps: microseconds; strings of any
+/// encoding: `string`), each part's values cast to it when read; a column the contract reads
+/// as something else is then converted as usual (`adapt`). Other mixes are an error naming
+/// the column and two files.
+pub fn merge(table: &Table, parts: &[(String, SchemaRef)]) -> Result<SchemaRef, String> {
+    let mut fields: Vec<Field> = Vec::new();
+    let mut first: Vec<&str> = Vec::new();
+    for (file, schema) in parts {
+        for f in schema.fields() {
+            match fields.iter().position(|g| g.name() == f.name()) {
+                None => {
+                    fields.push(f.as_ref().clone().with_nullable(true));
+                    first.push(file);
+                }
+                Some(i) if fields[i].data_type() == f.data_type() => {}
+                Some(i) => match common(fields[i].data_type(), f.data_type()) {
+                    Some(t) => fields[i] = Field::new(f.name(), t, true),
+                    None => {
+                        return Err(format!(
+                            "column {} is stored as {} in {} and as {} in {}, which no one type holds{}",
+                            f.name(),
+                            fields[i].data_type(),
+                            first[i],
+                            f.data_type(),
+                            file,
+                            table
+                                .column(f.name())
+                                .map(|c| format!(" (expected {})", c.kind.describe()))
+                                .unwrap_or_default()
+                        ))
+                    }
+                },
+            }
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// A type that holds every value of `a` and of `b`.
+fn common(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType as T;
+    let number = |t: &DataType| t.is_integer() || t.is_floating();
+    let text = |t: &DataType| match t {
+        T::Dictionary(_, v) => is_text(v),
+        t => is_text(t),
+    };
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        _ if number(a) && number(b) => Some(if a.is_floating() || b.is_floating() {
+            T::Float64
+        } else {
+            T::Int64
+        }),
+        (T::Timestamp(_, x), T::Timestamp(_, y)) if x.is_some() == y.is_some() => Some(
+            T::Timestamp(TimeUnit::Microsecond, x.clone().or_else(|| y.clone())),
+        ),
+        (T::Date32 | T::Date64, T::Date32 | T::Date64) => Some(T::Date32),
+        _ if text(a) && text(b) => Some(T::Utf8),
+        _ => None,
+    }
+}
+
 /// The name the files of `table` are registered under when a view converts some of its
 /// columns (`main_detection__stored`).
 pub fn stored_name(table: &str) -> String {

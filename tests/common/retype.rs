@@ -79,7 +79,22 @@ pub fn retyped_oracle(dst: &std::path::Path) {
         if batches.is_empty() {
             batches.push(empty);
         }
-        let batches: Vec<RecordBatch> = batches.iter().map(|b| retype(&table, b)).collect();
+        if table == "main_occurrence" {
+            // Two part files storing some columns with different types, as a writer that
+            // chooses each part's types from its rows does (pandas: `double` for an integer
+            // column where the part has a null).
+            let dir = dst.join(&table);
+            std::fs::create_dir(&dir).unwrap();
+            let all =
+                datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+            let half = all.num_rows() / 2;
+            let first = retype(&all.slice(0, half), &plan(&table));
+            let second = retype(&all.slice(half, all.num_rows() - half), &other_part_plan());
+            write(&dir.join("part-00000.parquet"), &[first]);
+            write(&dir.join("part-00001.parquet"), &[second]);
+            continue;
+        }
+        let batches: Vec<RecordBatch> = batches.iter().map(|b| retype(b, &plan(&table))).collect();
         if table == "main_identification" {
             // Part files, the first three of one row each: their statistics then hold one
             // value (DataFusion reads a column whose statistics say it is constant from them,
@@ -116,8 +131,22 @@ fn write(path: &std::path::Path, batches: &[RecordBatch]) {
     writer.close().unwrap();
 }
 
-fn retype(table: &str, batch: &RecordBatch) -> RecordBatch {
-    let plan = plan(table);
+/// The second part of `main_occurrence`: other types than the first's for some columns.
+fn other_part_plan() -> Vec<(&'static str, To)> {
+    use DataType as T;
+    vec![
+        ("determination_id", To::Type(T::Float64)),
+        ("event_id", To::Type(T::Int64)),
+        ("deployment_id", To::Type(T::Int64)),
+        (
+            "created_at",
+            To::Type(T::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
+        ),
+        ("updated_at", To::WallClock),
+    ]
+}
+
+fn retype(batch: &RecordBatch, plan: &[(&'static str, To)]) -> RecordBatch {
     let schema = batch.schema();
     let mut fields = Vec::new();
     let mut columns = Vec::new();

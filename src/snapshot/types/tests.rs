@@ -276,3 +276,85 @@ fn floating_point_integers_are_read_as_integers_or_named() {
         .to_string();
     assert!(e.contains("holds 18446744073709551615"), "{e}");
 }
+
+#[test]
+fn part_files_of_different_types_take_one_that_holds_them_all() {
+    use DataType as T;
+    let table = crate::snapshot::contract::TABLES
+        .iter()
+        .find(|t| t.name == "main_occurrence")
+        .unwrap();
+    let schema = |fields: Vec<(&str, DataType)>| -> SchemaRef {
+        Arc::new(Schema::new(
+            fields
+                .into_iter()
+                .map(|(n, t)| Field::new(n, t, false))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let ns_utc = T::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    let us_utc = T::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()));
+    let dict = T::Dictionary(Box::new(T::Int32), Box::new(T::Utf8));
+    let parts = [
+        (
+            "part-0.parquet".to_string(),
+            schema(vec![
+                ("id", T::Int64),
+                ("determination_id", T::Int64),
+                ("event_id", T::Int32),
+                ("created_at", ns_utc.clone()),
+                ("name", dict),
+            ]),
+        ),
+        (
+            "part-1.parquet".to_string(),
+            schema(vec![
+                ("id", T::Int64),
+                ("determination_id", T::Float64),
+                ("event_id", T::UInt64),
+                ("created_at", us_utc),
+                ("name", T::Utf8View),
+                ("extra", T::Boolean),
+            ]),
+        ),
+    ];
+    let merged = merge(table, &parts).unwrap();
+    let types: Vec<(String, DataType, bool)> = merged
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+        .collect();
+    let us = T::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    assert_eq!(
+        types,
+        [
+            ("id".into(), T::Int64, true),
+            ("determination_id".into(), T::Float64, true),
+            ("event_id".into(), T::Int64, true),
+            ("created_at".into(), us, true),
+            ("name".into(), T::Utf8, true),
+            ("extra".into(), T::Boolean, true),
+        ]
+    );
+    let bad = [
+        parts[0].clone(),
+        (
+            "part-9.parquet".to_string(),
+            schema(vec![("determination_id", T::Utf8)]),
+        ),
+    ];
+    assert_eq!(
+        merge(table, &bad).unwrap_err(),
+        "column determination_id is stored as Int64 in part-0.parquet and as Utf8 in part-9.parquet, which no one type holds (expected Int64)"
+    );
+    // A zone-less timestamp and one with a zone name different instants: no common type.
+    let naive = T::Timestamp(TimeUnit::Microsecond, None);
+    let mixed = [
+        parts[0].clone(),
+        (
+            "part-2.parquet".to_string(),
+            schema(vec![("created_at", naive)]),
+        ),
+    ];
+    assert!(merge(table, &mixed).is_err());
+}
