@@ -82,3 +82,28 @@ async fn statements_answer_as_on_the_contracts_types() {
         assert_eq!(answer(&retyped, sql).await, expected, "{sql}");
     }
 }
+
+/// INT96 timestamps (Spark's default; no zone in the file, no Arrow schema beside it) are UTC
+/// instants: read as `timestamp[us, tz=UTC]` holding them, not as zone-less times (which a
+/// snapshot reads as wall-clock times). tests/fixtures/int96_timestamps.parquet holds
+/// 2023-06-11T01:00:00.123456Z and a NULL, written by pyarrow as INT96.
+#[tokio::test]
+async fn int96_timestamps_are_utc_instants() {
+    use occlens::engine::catalog::{session, Semantics};
+    let ctx = session(Semantics::Fast).unwrap();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/int96_timestamps.parquet");
+    ctx.register_parquet("t", file.to_str().unwrap(), Default::default())
+        .await
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT arrow_typeof(ts) AS t, CAST(ts AS VARCHAR) AS v FROM t")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = pretty_format_batches(&batches).unwrap().to_string();
+    assert!(text.contains(r#"Timestamp(µs, "UTC")"#), "{text}");
+    assert!(text.contains("2023-06-11T01:00:00.123456"), "{text}");
+}

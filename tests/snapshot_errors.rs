@@ -201,8 +201,15 @@ async fn other_tools_types_are_read_or_named() {
     {
         let snapshot = dir.path().to_str().unwrap();
         fails_with(
-            &["--snapshot", snapshot, "--cluster", "standalone", "sql", "SELECT 1"],
-            "--cluster: table main_occurrence: determination_id can be read by a local occlens only",
+            &[
+                "--snapshot",
+                snapshot,
+                "--cluster",
+                "standalone",
+                "sql",
+                "SELECT 1",
+            ],
+            "--cluster: main_occurrence (determination_id) can be read by a local occlens only",
         );
     }
 

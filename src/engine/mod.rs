@@ -121,11 +121,16 @@ impl Engine {
         let mut snapshot = Snapshot::open(&ctx, &location, config.time_zone).await?;
         if catalog::is_remote() {
             // Executors read with DataFusion's reader, which has no such conversions.
-            if let Some(t) = snapshot.tables.iter().find(|t| !t.reader_only.is_empty()) {
+            let converted: Vec<String> = snapshot
+                .tables
+                .iter()
+                .filter(|t| !t.reader_only.is_empty())
+                .map(|t| format!("{} ({})", t.name, t.reader_only.join(", ")))
+                .collect();
+            if !converted.is_empty() {
                 return Err(crate::error::Error::Usage(format!(
-                    "--cluster: table {}: {} can be read by a local occlens only (stored as integers of a wider type or as double, jsonb as a nested type, or timestamps without a time zone); run without --cluster, or store them with the contract's types",
-                    t.name,
-                    t.reader_only.join(", ")
+                    "--cluster: {} can be read by a local occlens only (stored as integers of a wider type or as double, jsonb as a nested type, or timestamps without a time zone); run without --cluster, or store them with the contract's types",
+                    converted.join("; ")
                 )));
             }
         }

@@ -40,6 +40,11 @@ pub const TUNING: &[(&str, &str)] = &[
         "datafusion.execution.parquet.schema_force_view_types",
         "false",
     ),
+    // INT96 timestamps (Spark's default) are UTC instants: read them as such, in
+    // microseconds, not as zone-less times (which a snapshot reads as wall-clock times of
+    // --timezone; src/snapshot/types.rs).
+    ("datafusion.execution.parquet.coerce_int96", "us"),
+    ("datafusion.execution.parquet.coerce_int96_tz", "UTC"),
 ];
 
 /// On a cluster, DataFusion's own thresholds for collected join sides instead of TUNING's:

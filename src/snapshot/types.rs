@@ -1,14 +1,14 @@
 //! Columns that other tools wrote with other Arrow types than the contract's, and how each is
 //! read as the contract's type, so that `queries/` always sees one type per column.
 //!
-//! - A wider or narrower integer (`int32` ids from a tool that kept PostgreSQL's `integer`,
-//!   `int64` counts from pandas), `float32` numbers, timestamps in seconds, milliseconds or
-//!   nanoseconds, `date64`, dictionary-encoded or binary strings: cast by DataFusion's Parquet
-//!   reader to the contract's type. A value that does not fit (an `int64` count above 2³¹, bytes
-//!   that are not UTF-8) fails the statement; nothing is read as NULL in its place.
-//! - Integers stored as floating-point numbers (pandas writes an integer column with nulls as
-//!   `double`): read as integers; a value with a fraction or out of range is an error naming
-//!   the column.
+//! - A narrower integer (`int32` ids from a tool that kept PostgreSQL's `integer`), `float32`
+//!   numbers, timestamps with a zone in seconds, milliseconds or nanoseconds, `date64`,
+//!   dictionary-encoded or binary strings, a column of nulls only (pyarrow's `null` type):
+//!   cast by DataFusion's Parquet reader to the contract's type.
+//! - A wider integer (`int64` where PostgreSQL had `integer`, `uint64`), or integers stored as
+//!   floating-point numbers (pandas writes an integer column with nulls as `double`): each
+//!   value checked; one with a fraction, out of range, or a `double` at or beyond 2^53 (which
+//!   may have been rounded) is an error naming the column, never a NULL.
 //! - A jsonb column an exporter decoded into a nested type (spec §2.15: `bbox` as
 //!   `list<int64>`, `parents_json` as a list of structs, `feature_flags` as a struct): read as
 //!   the text PostgreSQL prints for the jsonb value (`[1, 2]`, `{"id": 1, "name": "x"}`: keys
@@ -17,7 +17,8 @@
 //!   Antenna's database session returns naive New York times), turned into the instant it
 //!   names. A time the zone's clocks show twice (the hour when summer time ends) is the later
 //!   instant, and one they skip is read with the offset before the change, as PostgreSQL
-//!   reads such input.
+//!   reads such input. (INT96 timestamps, Spark's default, are read as UTC instants:
+//!   `engine::tuning`.)
 //!
 //! The last three are occlens's functions, in a view over the files as stored (`view`), which
 //! a Ballista cluster's executors do not run: such snapshots are read locally.
@@ -77,6 +78,8 @@ pub fn reading(kind: Kind, found: &DataType) -> Option<Reading> {
         (Kind::I64 | Kind::I32, T::Float16 | T::Float32 | T::Float64) => {
             convert(Conversion::Integer(kind))
         }
+        // A column of nulls only.
+        (_, T::Null) => cast(kind.data_type()),
         (Kind::F64, T::Float16 | T::Float32) => cast(T::Float64),
         (Kind::F64, _) if integer => cast(T::Float64),
         (Kind::Ts, T::Timestamp(_, Some(zone))) => {
@@ -149,9 +152,10 @@ pub fn adapt(table: &Table, found: &Schema) -> Option<Adapted> {
 /// One schema for part files whose schemas differ (`(file, schema)` of each): a column stored
 /// with different types takes one that holds them all (integers and floating-point numbers:
 /// `double` when any part has one, else `int64`; timestamps: microseconds; strings of any
-/// encoding: `string`), each part's values cast to it when read; a column the contract reads
-/// as something else is then converted as usual (`adapt`). Other mixes are an error naming
-/// the column and two files.
+/// encoding: `string`; a column of nulls only: the other's type), each part's values cast to
+/// it when read; a column the contract reads as something else is then converted as usual
+/// (`adapt`: integers read through `double` are checked below 2^53, where `double` holds every
+/// integer exactly). Other mixes are an error naming the column and two files.
 pub fn merge(table: &Table, parts: &[(String, SchemaRef)]) -> Result<SchemaRef, String> {
     let mut fields: Vec<Field> = Vec::new();
     let mut first: Vec<&str> = Vec::new();
@@ -196,6 +200,7 @@ fn common(a: &DataType, b: &DataType) -> Option<DataType> {
     };
     match (a, b) {
         _ if a == b => Some(a.clone()),
+        (T::Null, t) | (t, T::Null) => Some(t.clone()),
         _ if number(a) && number(b) => Some(if a.is_floating() || b.is_floating() {
             T::Float64
         } else {

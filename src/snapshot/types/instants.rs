@@ -163,6 +163,9 @@ impl ScalarUDFImpl for Integers {
     }
 }
 
+/// 2^53: the integers a `double` holds exactly are those below it.
+const EXACT: f64 = 9_007_199_254_740_992.0;
+
 /// Each number of `array` (an integer or floating-point type) as an integer of type `to`
 /// (Int64 or Int32); a value with a fraction or out of `to`'s range is an error naming `column`.
 pub(super) fn integers(array: &ArrayRef, to: &DataType, column: &str) -> Result<ArrayRef> {
@@ -201,8 +204,12 @@ pub(super) fn integers(array: &ArrayRef, to: &DataType, column: &str) -> Result<
         for v in floats.as_primitive::<Float64Type>().iter() {
             match v {
                 None => out.push(None),
-                // i64::MAX as f64 is 2^63, itself out of range.
-                Some(v) if v.fract() == 0.0 && v >= lo as f64 && v < hi as f64 + 1.0 => {
+                // Below 2^53 a `double` holds every integer exactly; at or beyond it a value
+                // may have been rounded (an `int64` part read as `double`, or the writer's own
+                // conversion), so it is not taken for an integer.
+                Some(v)
+                    if v.fract() == 0.0 && v.abs() < EXACT && v >= lo as f64 && v <= hi as f64 =>
+                {
                     out.push(Some(v as i64))
                 }
                 Some(v) => return Err(bad(&v)),

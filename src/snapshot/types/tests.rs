@@ -231,6 +231,8 @@ fn which_types_are_read_and_how() {
         (Kind::Json, T::Utf8View, Some(Reading::AsIs)),
         (Kind::Json, T::Int64, None),
         (Kind::Bool, T::Int8, None),
+        (Kind::I64, T::Null, Some(Reading::Cast(T::Int64))),
+        (Kind::Json, T::Null, Some(Reading::Cast(T::Utf8))),
     ];
     for (kind, found, expected) in cases {
         assert_eq!(reading(kind, &found), expected, "{kind:?} found as {found}");
@@ -257,6 +259,20 @@ fn floating_point_integers_are_read_as_integers_or_named() {
     }
     let huge: ArrayRef = Arc::new(Float64Array::from(vec![1e19]));
     assert!(instants::integers(&huge, &DataType::Int64, "t.c").is_err());
+    // A `double` holds every integer below 2^53 exactly; 2^53 itself may be a rounded
+    // 2^53 + 1 (an `int64` part read as `double`), so it is refused.
+    let exact: ArrayRef = Arc::new(Float64Array::from(vec![9_007_199_254_740_991.0]));
+    let out = instants::integers(&exact, &DataType::Int64, "t.c").unwrap();
+    assert_eq!(
+        out.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .value(0),
+        9_007_199_254_740_991
+    );
+    let rounded: ArrayRef = Arc::new(Float64Array::from(vec![(9_007_199_254_740_993_i64) as f64]));
+    let e = instants::integers(&rounded, &DataType::Int64, "t.c")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("holds 9007199254740992"), "{e}");
     // Integers of types that may not fit: each value checked.
     let wide: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None, Some(-3)]));
     let out = instants::integers(&wide, &DataType::Int32, "t.c").unwrap();
