@@ -107,3 +107,59 @@ async fn int96_timestamps_are_utc_instants() {
     assert!(text.contains(r#"Timestamp(µs, "UTC")"#), "{text}");
     assert!(text.contains("2023-06-11T01:00:00.123456"), "{text}");
 }
+
+/// Zone-less timestamps are wall-clock times of the configured zone, whichever it is: a
+/// snapshot retyped with Australia/Sydney wall-clock times, opened with that zone, answers as
+/// the fixture does with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_less_timestamps_follow_the_configured_zone() {
+    let sydney = chrono_tz::Australia::Sydney;
+    let dir = tempfile::tempdir().unwrap();
+    common::retype::retyped_oracle_in(dir.path(), sydney);
+    let config = Config {
+        time_zone: sydney,
+        ..Config::default()
+    };
+    let open = |d: std::path::PathBuf| {
+        let config = config.clone();
+        async move {
+            Engine::open(Some(d.to_str().unwrap()), config)
+                .await
+                .unwrap()
+        }
+    };
+    let original = open(common::oracle().join("snapshot")).await;
+    let retyped = open(dir.path().to_path_buf()).await;
+    for sql in [
+        r#"SELECT id, "timestamp" FROM main_detection ORDER BY id"#,
+        "SELECT id, created_at, updated_at FROM main_occurrence ORDER BY id",
+        "SELECT id, created_at FROM main_identification ORDER BY id",
+    ] {
+        assert_eq!(
+            answer(&retyped, sql).await,
+            answer(&original, sql).await,
+            "{sql}"
+        );
+    }
+    // The same instants, also in what the exports print (wall clock of the zone).
+    let csv = |engine: Engine| async move {
+        let stream = engine
+            .export_stream("export_simple_csv", 3, None)
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        occlens::exports::csv_export::write(
+            stream,
+            &mut out,
+            engine.config.time_zone,
+            "/media/",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let expected = csv(original).await;
+    assert!(expected.lines().count() > 100);
+    assert_eq!(csv(retyped).await, expected);
+}

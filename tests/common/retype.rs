@@ -19,7 +19,7 @@ enum To {
     Type(DataType),
     /// jsonb text decoded into a nested type.
     Nested,
-    /// The instant's New York wall-clock time, without a zone.
+    /// The instant's wall-clock time (New York unless said otherwise), without a zone.
     WallClock,
 }
 
@@ -64,6 +64,11 @@ fn plan(table: &str) -> Vec<(&'static str, To)> {
 
 /// Every table of the fixture snapshot, retyped by `plan`, written into `dst`.
 pub fn retyped_oracle(dst: &std::path::Path) {
+    retyped_oracle_in(dst, chrono_tz::America::New_York)
+}
+
+/// `retyped_oracle` with the zone-less timestamps holding wall-clock times of `zone`.
+pub fn retyped_oracle_in(dst: &std::path::Path, zone: chrono_tz::Tz) {
     for entry in std::fs::read_dir(super::oracle().join("snapshot")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "parquet") {
@@ -88,13 +93,20 @@ pub fn retyped_oracle(dst: &std::path::Path) {
             let all =
                 datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
             let half = all.num_rows() / 2;
-            let first = retype(&all.slice(0, half), &plan(&table));
-            let second = retype(&all.slice(half, all.num_rows() - half), &other_part_plan());
+            let first = retype(&all.slice(0, half), &plan(&table), zone);
+            let second = retype(
+                &all.slice(half, all.num_rows() - half),
+                &other_part_plan(),
+                zone,
+            );
             write(&dir.join("part-00000.parquet"), &[first]);
             write(&dir.join("part-00001.parquet"), &[second]);
             continue;
         }
-        let batches: Vec<RecordBatch> = batches.iter().map(|b| retype(b, &plan(&table))).collect();
+        let batches: Vec<RecordBatch> = batches
+            .iter()
+            .map(|b| retype(b, &plan(&table), zone))
+            .collect();
         if table == "main_identification" {
             // Part files, the first three of one row each: their statistics then hold one
             // value (DataFusion reads a column whose statistics say it is constant from them,
@@ -146,7 +158,7 @@ fn other_part_plan() -> Vec<(&'static str, To)> {
     ]
 }
 
-fn retype(batch: &RecordBatch, plan: &[(&'static str, To)]) -> RecordBatch {
+fn retype(batch: &RecordBatch, plan: &[(&'static str, To)], zone: chrono_tz::Tz) -> RecordBatch {
     let schema = batch.schema();
     let mut fields = Vec::new();
     let mut columns = Vec::new();
@@ -159,7 +171,7 @@ fn retype(batch: &RecordBatch, plan: &[(&'static str, To)]) -> RecordBatch {
         let array = match to {
             To::Type(t) => cast(column, t).unwrap(),
             To::Nested => nested(column),
-            To::WallClock => wall_clock(column),
+            To::WallClock => wall_clock(column, zone),
         };
         fields.push(Field::new(field.name(), array.data_type().clone(), true));
         columns.push(array);
@@ -167,15 +179,14 @@ fn retype(batch: &RecordBatch, plan: &[(&'static str, To)]) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
-fn wall_clock(column: &ArrayRef) -> ArrayRef {
-    let ny = chrono_tz::America::New_York;
+fn wall_clock(column: &ArrayRef, zone: chrono_tz::Tz) -> ArrayRef {
     let instants = column.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
     let local: TimestampMicrosecondArray = instants
         .iter()
         .map(|v| {
             v.map(|us| {
                 let t = chrono::DateTime::from_timestamp_micros(us).unwrap();
-                t.with_timezone(&ny)
+                t.with_timezone(&zone)
                     .naive_local()
                     .and_utc()
                     .timestamp_micros()
