@@ -36,27 +36,11 @@ async fn the_same_files_on_other_tools_types() {
 }
 
 async fn simple_csv_matches_on(engine: Engine) {
-    let stream = engine
-        .export_stream("export_simple_csv", 3, None)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    let rows = csv_export::write(
-        stream,
-        &mut out,
-        engine.config.time_zone,
-        "/media/",
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let (rows, ours) = common::simple_csv(&engine, 3).await;
     let expected =
         std::fs::read(oracle().join("exports/project3_occurrences_simple_csv.csv")).unwrap();
     assert_eq!(rows, 150);
-    let (ours, theirs) = (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(expected).unwrap(),
-    );
+    let theirs = String::from_utf8(expected).unwrap();
     for (i, (a, b)) in ours.split("\r\n").zip(theirs.split("\r\n")).enumerate() {
         assert_eq!(a, b, "line {}", i + 1);
     }

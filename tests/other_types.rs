@@ -142,24 +142,7 @@ async fn zone_less_timestamps_follow_the_configured_zone() {
         );
     }
     // The same instants, also in what the exports print (wall clock of the zone).
-    let csv = |engine: Engine| async move {
-        let stream = engine
-            .export_stream("export_simple_csv", 3, None)
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        occlens::exports::csv_export::write(
-            stream,
-            &mut out,
-            engine.config.time_zone,
-            "/media/",
-            &|_| {},
-        )
-        .await
-        .unwrap();
-        String::from_utf8(out).unwrap()
-    };
-    let expected = csv(original).await;
+    let (_, expected) = common::simple_csv(&original, 3).await;
     assert!(expected.lines().count() > 100);
-    assert_eq!(csv(retyped).await, expected);
+    assert_eq!(common::simple_csv(&retyped, 3).await.1, expected);
 }

@@ -27,7 +27,9 @@ use super::contract::{Kind, Table};
 use chrono_tz::Tz;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{Column, Result};
-use datafusion::logical_expr::{Expr, ScalarUDF};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
@@ -50,7 +52,7 @@ pub enum Reading {
 
 /// What occlens does to a column that DataFusion's casts cannot (or cannot with an error
 /// naming the column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Conversion {
     /// A nested type, read as the jsonb text it was decoded from.
     JsonText,
@@ -255,15 +257,53 @@ pub async fn view(
 
 /// The function that does `conversion` to the column `column` (`table.column`, for errors).
 fn function(conversion: Conversion, column: &str, zone: Tz) -> ScalarUDF {
-    match conversion {
-        Conversion::JsonText => ScalarUDF::from(jsonb::JsonbText::new()),
-        Conversion::WallClock => {
-            ScalarUDF::from(instants::WallClockInstant::new(zone, column.to_string()))
+    ScalarUDF::from(Convert {
+        signature: Signature::any(1, Volatility::Immutable),
+        conversion,
+        column: column.to_string(),
+        zone,
+    })
+}
+
+/// A conversion of one column as a scalar function of the view.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Convert {
+    signature: Signature,
+    conversion: Conversion,
+    column: String,
+    zone: Tz,
+}
+
+impl ScalarUDFImpl for Convert {
+    fn name(&self) -> &str {
+        match self.conversion {
+            Conversion::JsonText => "occlens_jsonb_text",
+            Conversion::WallClock => "occlens_wall_clock_instant",
+            Conversion::Integer(_) => "occlens_integers",
         }
-        Conversion::Integer(kind) => ScalarUDF::from(instants::Integers::new(
-            column.to_string(),
-            kind.data_type(),
-        )),
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(match self.conversion {
+            Conversion::JsonText => DataType::Utf8,
+            Conversion::WallClock => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Conversion::Integer(kind) => kind.data_type(),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        Ok(ColumnarValue::Array(match self.conversion {
+            Conversion::JsonText => jsonb::jsonb_text(&input)?,
+            Conversion::WallClock => Arc::new(instants(&input, self.zone, &self.column)?),
+            Conversion::Integer(kind) => {
+                instants::integers(&input, &kind.data_type(), &self.column)?
+            }
+        }))
     }
 }
 

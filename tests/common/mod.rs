@@ -273,3 +273,22 @@ pub fn occlens_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String
         String::from_utf8(out.stderr).unwrap(),
     )
 }
+
+/// Project `project`'s `occurrences_simple_csv` export from `engine`: (rows, text).
+pub async fn simple_csv(engine: &Engine, project: i64) -> (u64, String) {
+    let stream = engine
+        .export_stream("export_simple_csv", project, None)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let rows = occlens::exports::csv_export::write(
+        stream,
+        &mut out,
+        engine.config.time_zone,
+        "/media/",
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    (rows, String::from_utf8(out).unwrap())
+}

@@ -4,95 +4,26 @@
 use chrono::{NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, TimestampMicrosecondArray};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{exec_err, Result};
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 use std::sync::Arc;
-
-/// `wall_clock_instant(timestamp without zone)`: the instant a wall-clock time of `zone`
-/// names, in microseconds, as `timestamp[us, tz=UTC]`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct WallClockInstant {
-    signature: Signature,
-    zone: Tz,
-    /// `table.column`, for errors.
-    column: String,
-}
-
-impl WallClockInstant {
-    pub(super) fn new(zone: Tz, column: String) -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
-            zone,
-            column,
-        }
-    }
-}
-
-impl ScalarUDFImpl for WallClockInstant {
-    fn name(&self) -> &str {
-        "occlens_wall_clock_instant"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Timestamp(
-            TimeUnit::Microsecond,
-            Some("UTC".into()),
-        ))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = args.args[0].to_array(args.number_rows)?;
-        Ok(ColumnarValue::Array(Arc::new(instants(
-            &input,
-            self.zone,
-            &self.column,
-        )?)))
-    }
-}
 
 /// Each wall-clock time of `array` (a timestamp without zone, any unit) in `zone` as an
 /// instant in microseconds (see the module's comment for the times a zone shows twice or
 /// skips).
 pub fn instants(array: &ArrayRef, zone: Tz, column: &str) -> Result<TimestampMicrosecondArray> {
-    use datafusion::arrow::datatypes::{
-        TimestampMicrosecondType as Us, TimestampMillisecondType as Ms,
-        TimestampNanosecondType as Ns, TimestampSecondType as S,
-    };
-    let micros: Vec<Option<i64>> = match array.data_type() {
-        DataType::Timestamp(TimeUnit::Second, None) => {
-            let a = array.as_primitive::<S>();
-            a.iter()
-                .map(|v| v.and_then(|s| s.checked_mul(1_000_000)))
-                .collect()
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, None) => {
-            let a = array.as_primitive::<Ms>();
-            a.iter()
-                .map(|v| v.and_then(|s| s.checked_mul(1_000)))
-                .collect()
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, None) => {
-            array.as_primitive::<Us>().iter().collect()
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, None) => {
-            let a = array.as_primitive::<Ns>();
-            a.iter().map(|v| v.map(|n| n.div_euclid(1_000))).collect()
-        }
-        other => {
-            return exec_err!(
-                "column {column}: a timestamp without a time zone was expected, found {other}"
-            )
-        }
-    };
+    if !matches!(array.data_type(), DataType::Timestamp(_, None)) {
+        return exec_err!(
+            "column {column}: a timestamp without a time zone was expected, found {}",
+            array.data_type()
+        );
+    }
+    // In microseconds, whatever the unit (a value that does not fit becomes NULL: named below).
+    let micros = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+    let micros = micros.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
     let mut out = Vec::with_capacity(micros.len());
-    for (i, m) in micros.into_iter().enumerate() {
+    for (i, m) in micros.iter().enumerate() {
         if array.is_null(i) {
             out.push(None);
             continue;
@@ -118,48 +49,6 @@ pub(super) fn instant(local: NaiveDateTime, zone: Tz) -> i64 {
             let offset = zone.offset_from_utc_datetime(&before).fix();
             (local - offset).and_utc().timestamp_micros()
         }
-    }
-}
-
-/// `integers(x)`: floating-point numbers that hold integers as integers of type `to`; a value
-/// with a fraction, not finite or out of range is an error naming `column`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct Integers {
-    signature: Signature,
-    column: String,
-    to: DataType,
-}
-
-impl Integers {
-    pub(super) fn new(column: String, to: DataType) -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
-            column,
-            to,
-        }
-    }
-}
-
-impl ScalarUDFImpl for Integers {
-    fn name(&self) -> &str {
-        "occlens_integers"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(self.to.clone())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = args.args[0].to_array(args.number_rows)?;
-        Ok(ColumnarValue::Array(integers(
-            &input,
-            &self.to,
-            &self.column,
-        )?))
     }
 }
 

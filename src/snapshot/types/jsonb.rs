@@ -7,45 +7,8 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 use std::fmt::Write as _;
 use std::sync::Arc;
-
-/// `jsonb_text(nested)`: the text PostgreSQL prints for the jsonb value a nested column was
-/// decoded from.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct JsonbText {
-    signature: Signature,
-}
-
-impl JsonbText {
-    pub(super) fn new() -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for JsonbText {
-    fn name(&self) -> &str {
-        "occlens_jsonb_text"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = args.args[0].to_array(args.number_rows)?;
-        Ok(ColumnarValue::Array(jsonb_text(&input)?))
-    }
-}
 
 /// Each value of `array` as jsonb text (SQL NULL stays NULL).
 pub fn jsonb_text(array: &ArrayRef) -> Result<ArrayRef> {
@@ -71,8 +34,7 @@ fn write_json(array: &dyn Array, i: usize, out: &mut String) -> Result<()> {
     }
     macro_rules! number {
         ($t:ty) => {{
-            let v = array.as_primitive::<$t>().value(i);
-            out.push_str(&serde_json::to_string(&v).unwrap_or_else(|_| "null".into()));
+            let _ = write!(out, "{}", array.as_primitive::<$t>().value(i));
         }};
     }
     match array.data_type() {
@@ -105,9 +67,7 @@ fn write_json(array: &dyn Array, i: usize, out: &mut String) -> Result<()> {
         T::Decimal32(..) | T::Decimal64(..) | T::Decimal128(..) | T::Decimal256(..) => {
             display(array, i, out)?
         }
-        T::Utf8 => string(array.as_string::<i32>().value(i), out),
-        T::LargeUtf8 => string(array.as_string::<i64>().value(i), out),
-        T::Utf8View => string(array.as_string_view().value(i), out),
+        T::Utf8 | T::LargeUtf8 | T::Utf8View => string(text(array, i).unwrap_or_default(), out),
         T::List(_) => items(array.as_list::<i32>().value(i).as_ref(), out)?,
         T::LargeList(_) => items(array.as_list::<i64>().value(i).as_ref(), out)?,
         T::FixedSizeList(..) => items(array.as_fixed_size_list().value(i).as_ref(), out)?,
@@ -187,12 +147,20 @@ fn string(s: &str, out: &mut String) {
     out.push_str(&serde_json::to_string(s).expect("a string serializes"));
 }
 
+/// The string at `i` of a string array of any encoding (`None` for other types).
+fn text(array: &dyn Array, i: usize) -> Option<&str> {
+    match array.data_type() {
+        DataType::Utf8 => Some(array.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => Some(array.as_string::<i64>().value(i)),
+        DataType::Utf8View => Some(array.as_string_view().value(i)),
+        _ => None,
+    }
+}
+
+/// The text of value `i` of `array`: a string as it is, other types as arrow displays them.
 fn display(array: &dyn Array, i: usize, out: &mut String) -> Result<()> {
-    if let DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View = array.data_type() {
-        let mut quoted = String::new();
-        write_json(array, i, &mut quoted)?;
-        let unquoted: String = serde_json::from_str(&quoted).unwrap_or(quoted);
-        out.push_str(&unquoted);
+    if let Some(s) = text(array, i) {
+        out.push_str(s);
         return Ok(());
     }
     let formatter = ArrayFormatter::try_new(array, &FormatOptions::default())?;
