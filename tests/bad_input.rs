@@ -220,6 +220,18 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         std::fs::remove_file(d.join("main_taxon.parquet")).unwrap();
         std::os::unix::fs::symlink(d.join("nowhere.parquet"), d.join("main_taxon.parquet")).unwrap()
     });
+    // Strings stored as bytes (no UTF-8 annotation) with one value that is not UTF-8: the
+    // Parquet reader, asked for text, panicked.
+    let not_utf8 = s("not_utf8", &|d| {
+        use datafusion::arrow::array::{ArrayRef, AsArray, BinaryArray};
+        common::replace_column(d, "main_taxon", "name", |c: &ArrayRef| -> ArrayRef {
+            let names = c.as_string::<i32>();
+            let bytes = names
+                .iter()
+                .map(|n| n.map(|n| [b"\xff", n.as_bytes()].concat()));
+            std::sync::Arc::new(BinaryArray::from_iter(bytes))
+        })
+    });
     let bad_manifest = s("bad_manifest", &|d| {
         std::fs::write(d.join("_snapshot.json"), b"{not json").unwrap()
     });
@@ -306,6 +318,13 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             cases.push(case(&format!("{name} ({cmd})"), &args, Some(1), names));
         }
     }
+    // Values are checked when read: a request that reads them fails.
+    cases.push(case(
+        "snapshot: bytes that are not UTF-8 in a string column",
+        &["--snapshot", &not_utf8, "--cache", "off", "api", list],
+        Some(1),
+        "main_taxon.name holds bytes that are not UTF-8",
+    ));
     let _ = g;
 }
 

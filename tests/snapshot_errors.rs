@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Tiny;
+use common::{replace_column, Tiny};
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -99,40 +99,6 @@ async fn missing_and_mistyped_columns_are_named_with_types() {
         e,
         "table main_occurrence: column determination_score: expected Float64, found Utf8"
     );
-}
-
-/// `table`'s column `column` of the snapshot `dir` replaced by `to(old column)`.
-fn replace_column(
-    dir: &std::path::Path,
-    table: &str,
-    column: &str,
-    to: impl Fn(&datafusion::arrow::array::ArrayRef) -> datafusion::arrow::array::ArrayRef,
-) {
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let path = dir.join(format!("{table}.parquet"));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader
-        .map(|b| {
-            let b = b.unwrap();
-            let schema = b.schema();
-            let (mut fields, mut cols) = (Vec::new(), Vec::new());
-            for (f, c) in schema.fields().iter().zip(b.columns()) {
-                if f.name() == column {
-                    let new = to(c);
-                    fields.push(Field::new(column, new.data_type().clone(), true));
-                    cols.push(new);
-                } else {
-                    fields.push(f.as_ref().clone());
-                    cols.push(c.clone());
-                }
-            }
-            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
-        })
-        .collect();
-    write_parquet(&path, &batches).unwrap();
 }
 
 /// `occlens ARGS` fails: exit 1, nothing on stdout, one line on stderr holding `needle`.

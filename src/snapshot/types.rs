@@ -3,8 +3,11 @@
 //!
 //! - A narrower integer (`int32` ids from a tool that kept PostgreSQL's `integer`), `float32`
 //!   numbers, timestamps with a zone in seconds, milliseconds or nanoseconds, `date64`,
-//!   dictionary-encoded or binary strings, a column of nulls only (pyarrow's `null` type):
-//!   cast by DataFusion's Parquet reader to the contract's type.
+//!   dictionary-encoded strings, a column of nulls only (pyarrow's `null` type): cast by
+//!   DataFusion's Parquet reader to the contract's type.
+//! - Strings stored as bytes (`binary`, Parquet's BYTE_ARRAY without the UTF-8 annotation):
+//!   each value checked, and one that is not UTF-8 is an error naming the column (the Parquet
+//!   reader, asked for text, panics on such bytes).
 //! - A wider integer (`int64` where PostgreSQL had `integer`, `uint64`), or integers stored as
 //!   floating-point numbers (pandas writes an integer column with nulls as `double`): each
 //!   value checked; one with a fraction, out of range, or a `double` at or beyond 2^53 (which
@@ -63,6 +66,8 @@ pub enum Conversion {
     /// integer column with nulls as `double`): a value with a fraction, or out of range, is
     /// an error naming the column.
     Integer(Kind),
+    /// Bytes that must be UTF-8 text.
+    Text,
 }
 
 /// How a column of contract kind `kind` found as `found` is read; `None` when it cannot be.
@@ -90,7 +95,10 @@ pub fn reading(kind: Kind, found: &DataType) -> Option<Reading> {
         (Kind::Ts, T::Timestamp(_, None)) => convert(Conversion::WallClock),
         (Kind::Date, T::Date64) => cast(T::Date32),
         (Kind::Str | Kind::Json, T::Dictionary(_, value)) if is_text(value) => cast(T::Utf8),
-        (Kind::Str | Kind::Json, T::Binary | T::LargeBinary | T::BinaryView) => cast(T::Utf8),
+        (Kind::Str | Kind::Json, t) if is_bytes(t) => convert(Conversion::Text),
+        (Kind::Str | Kind::Json, T::Dictionary(_, value)) if is_bytes(value) => {
+            convert(Conversion::Text)
+        }
         (
             Kind::Json,
             T::List(_) | T::LargeList(_) | T::FixedSizeList(..) | T::Struct(_) | T::Map(..),
@@ -113,6 +121,13 @@ fn widens(t: &DataType, kind: Kind) -> bool {
 
 fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+fn is_bytes(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
 }
 
 /// How a table's files are read as the contract's types.
@@ -154,7 +169,7 @@ pub fn adapt(table: &Table, found: &Schema) -> Option<Adapted> {
 /// One schema for part files whose schemas differ (`(file, schema)` of each): a column stored
 /// with different types takes one that holds them all (integers and floating-point numbers:
 /// `double` when any part has one, else `int64`; timestamps: microseconds; strings of any
-/// encoding: `string`; a column of nulls only: the other's type), each part's values cast to
+/// encoding: `string`, or `binary` when a part stores bytes; a column of nulls only: the other's type), each part's values cast to
 /// it when read; a column the contract reads as something else is then converted as usual
 /// (`adapt`: integers read through `double` are checked below 2^53, where `double` holds every
 /// integer exactly). Other mixes are an error naming the column and two files.
@@ -200,6 +215,10 @@ fn common(a: &DataType, b: &DataType) -> Option<DataType> {
         T::Dictionary(_, v) => is_text(v),
         t => is_text(t),
     };
+    let text_or_bytes = |t: &DataType| match t {
+        T::Dictionary(_, v) => is_text(v) || is_bytes(v),
+        t => is_text(t) || is_bytes(t),
+    };
     match (a, b) {
         _ if a == b => Some(a.clone()),
         (T::Null, t) | (t, T::Null) => Some(t.clone()),
@@ -213,6 +232,8 @@ fn common(a: &DataType, b: &DataType) -> Option<DataType> {
         ),
         (T::Date32 | T::Date64, T::Date32 | T::Date64) => Some(T::Date32),
         _ if text(a) && text(b) => Some(T::Utf8),
+        // Bytes in some parts: read as bytes, checked as UTF-8 when converted (`adapt`).
+        _ if text_or_bytes(a) && text_or_bytes(b) => Some(T::Binary),
         _ => None,
     }
 }
@@ -280,6 +301,7 @@ impl ScalarUDFImpl for Convert {
             Conversion::JsonText => "occlens_jsonb_text",
             Conversion::WallClock => "occlens_wall_clock_instant",
             Conversion::Integer(_) => "occlens_integers",
+            Conversion::Text => "occlens_utf8_text",
         }
     }
 
@@ -292,6 +314,7 @@ impl ScalarUDFImpl for Convert {
             Conversion::JsonText => DataType::Utf8,
             Conversion::WallClock => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Conversion::Integer(kind) => kind.data_type(),
+            Conversion::Text => DataType::Utf8,
         })
     }
 
@@ -303,6 +326,7 @@ impl ScalarUDFImpl for Convert {
             Conversion::Integer(kind) => {
                 instants::integers(&input, &kind.data_type(), &self.column)?
             }
+            Conversion::Text => instants::text(&input, &self.column)?,
         }))
     }
 }

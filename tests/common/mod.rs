@@ -292,3 +292,41 @@ pub async fn simple_csv(engine: &Engine, project: i64) -> (u64, String) {
     .unwrap();
     (rows, String::from_utf8(out).unwrap())
 }
+
+/// `table`'s column `column` of the snapshot `dir` replaced by `to(old column)`.
+pub fn replace_column(
+    dir: &std::path::Path,
+    table: &str,
+    column: &str,
+    to: impl Fn(&datafusion::arrow::array::ArrayRef) -> datafusion::arrow::array::ArrayRef,
+) {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use occlens::generate::builder::write_parquet;
+    use std::sync::Arc;
+    let path = dir.join(format!("{table}.parquet"));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader
+        .map(|b| {
+            let b = b.unwrap();
+            let schema = b.schema();
+            let (mut fields, mut cols) = (Vec::new(), Vec::new());
+            for (f, c) in schema.fields().iter().zip(b.columns()) {
+                if f.name() == column {
+                    let new = to(c);
+                    fields.push(Field::new(column, new.data_type().clone(), true));
+                    cols.push(new);
+                } else {
+                    fields.push(f.as_ref().clone());
+                    cols.push(c.clone());
+                }
+            }
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+        })
+        .collect();
+    write_parquet(&path, &batches).unwrap();
+}

@@ -1,5 +1,6 @@
 //! Columns whose values become other values when read: wall-clock times without a zone become
-//! the instants they name; integers stored as floating-point numbers become integers.
+//! the instants they name; integers stored as floating-point numbers become integers; bytes
+//! become text.
 
 use chrono::{NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
@@ -50,6 +51,28 @@ pub(super) fn instant(local: NaiveDateTime, zone: Tz) -> i64 {
             (local - offset).and_utc().timestamp_micros()
         }
     }
+}
+
+/// Each value of `array` (bytes of any encoding, or a dictionary of them) as text; bytes that
+/// are not UTF-8 are an error naming `column` and the value's position in its batch.
+pub(super) fn text(array: &ArrayRef, column: &str) -> Result<ArrayRef> {
+    let bytes = cast(array, &DataType::LargeBinary)?;
+    let bytes = bytes.as_binary::<i64>();
+    if let Some(i) = (0..bytes.len())
+        .find(|&i| bytes.is_valid(i) && std::str::from_utf8(bytes.value(i)).is_err())
+    {
+        let start: Vec<String> = bytes
+            .value(i)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        return exec_err!(
+            "column {column} holds bytes that are not UTF-8 text (expected a string; a value starting {})",
+            start.join(" ")
+        );
+    }
+    Ok(cast(bytes, &DataType::Utf8)?)
 }
 
 /// 2^53: the integers a `double` holds exactly are those below it.

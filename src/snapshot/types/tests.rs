@@ -216,7 +216,16 @@ fn which_types_are_read_and_how() {
             T::Dictionary(Box::new(T::Int32), Box::new(T::Utf8)),
             Some(Reading::Cast(T::Utf8)),
         ),
-        (Kind::Str, T::Binary, Some(Reading::Cast(T::Utf8))),
+        (
+            Kind::Str,
+            T::Binary,
+            Some(Reading::Convert(Conversion::Text)),
+        ),
+        (
+            Kind::Json,
+            T::Dictionary(Box::new(T::Int32), Box::new(T::LargeBinary)),
+            Some(Reading::Convert(Conversion::Text)),
+        ),
         (Kind::Str, T::new_list(T::Int64, true), None),
         (
             Kind::Json,
@@ -373,4 +382,60 @@ fn part_files_of_different_types_take_one_that_holds_them_all() {
         ),
     ];
     assert!(merge(table, &mixed).is_err());
+    // Bytes in one part, text in the other: bytes, checked as UTF-8 when read.
+    let bytes = [
+        parts[0].clone(),
+        (
+            "part-3.parquet".to_string(),
+            schema(vec![("name", T::Binary)]),
+        ),
+    ];
+    let merged = merge(table, &bytes).unwrap();
+    assert_eq!(
+        merged.field_with_name("name").unwrap().data_type(),
+        &T::Binary
+    );
+}
+
+#[test]
+fn bytes_are_read_as_text_or_named() {
+    use datafusion::arrow::array::{BinaryArray, DictionaryArray, LargeBinaryArray};
+    use datafusion::arrow::datatypes::Int32Type;
+    let read = |a: ArrayRef| {
+        let out = instants::text(&a, "t.c").map_err(|e| e.strip_backtrace())?;
+        let out = out.as_string::<i32>();
+        Ok::<_, String>(
+            (0..out.len())
+                .map(|i| out.is_valid(i).then(|| out.value(i).to_string()))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let good = Arc::new(BinaryArray::from(vec![
+        Some("Noctuidae".as_bytes()),
+        None,
+        Some("é".as_bytes()),
+    ]));
+    let expected = vec![Some("Noctuidae".to_string()), None, Some("é".to_string())];
+    assert_eq!(read(good).unwrap(), expected);
+    let large = Arc::new(LargeBinaryArray::from(vec![
+        Some("Noctuidae".as_bytes()),
+        None,
+        Some("é".as_bytes()),
+    ]));
+    assert_eq!(read(large).unwrap(), expected);
+    let values = BinaryArray::from(vec!["a".as_bytes(), "b".as_bytes()]);
+    let keys = datafusion::arrow::array::Int32Array::from(vec![Some(1), None, Some(0)]);
+    let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap();
+    assert_eq!(
+        read(Arc::new(dict)).unwrap(),
+        vec![Some("b".into()), None, Some("a".into())]
+    );
+    let bad = Arc::new(BinaryArray::from(vec![
+        Some("ok".as_bytes()),
+        Some(&b"\xff\xfebad"[..]),
+    ]));
+    assert_eq!(
+        read(bad).unwrap_err(),
+        "Execution error: column t.c holds bytes that are not UTF-8 text (expected a string; a value starting ff fe 62 61 64)"
+    );
 }
