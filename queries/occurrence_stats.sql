@@ -14,12 +14,12 @@ SELECT (SELECT count(*) FROM main_project WHERE id = ${project}) AS found,
 -- (withdrawn included) of an occurrence of the project (any validity, no default filters),
 -- counting distinct occurrences; `.order_by("-identification_count")[:limit]`. Antenna has no
 -- tiebreaker (PostgreSQL's sort decides among equal counts); occlens's is the user id.
-SELECT u.id, u.name, count(DISTINCT i.occurrence_id) AS identification_count
+SELECT u.id, u.name, u.image, count(DISTINCT i.occurrence_id) AS identification_count
 FROM users_user u
 JOIN main_identification i ON i.user_id = u.id
 JOIN occurrence_facts o ON o.id = i.occurrence_id
 WHERE o.project_id = ${project}
-GROUP BY u.id, u.name
+GROUP BY u.id, u.name, u.image
 ORDER BY identification_count DESC, u.id ASC
 LIMIT ${limit}
 

@@ -14,7 +14,7 @@ SELECT p.id, p.name, p.description, p.image, p.draft,
        iso_dt(wall_clock(p.created_at)) AS created,
        iso_dt(wall_clock(p.updated_at)) AS updated,
        COALESCE(dc.n, 0) AS deployments_count,
-       p.owner_id, u.name AS owner_name, p.feature_flags,
+       p.owner_id, u.name AS owner_name, u.image AS owner_image, p.feature_flags,
        p.default_filters_score_threshold, p.session_time_gap_seconds,
        p.default_processing_pipeline_id
 FROM main_project p

@@ -675,6 +675,111 @@ async fn visibility_and_permissions_depend_on_the_requester() {
 }
 
 #[tokio::test]
+async fn identifications_may_be_deleted_by_their_user_or_a_project_manager() {
+    // Project 1's owner (user 2) is its Project manager (Antenna assigns the role to a
+    // project's owner); superuser status alone grants no `delete` (spec §4.5).
+    let mut t = Tiny::new();
+    t.b.add(
+        "users_user",
+        json!({"id": 4, "name": "Root", "email": "root@t", "image": ""}),
+    );
+    t.b.add(
+        "users_user",
+        json!({"id": 5, "name": "Eve", "email": "eve@t", "image": "avatars/eve b.png"}),
+    );
+    t.b.add(
+        "users_user",
+        json!({"id": 6, "name": "Sam", "email": "sam@t", "image": "https://cdn.test/sam.png"}),
+    );
+    t.simple(1, 4, 0.9);
+    t.ident(1, Some(2), Some(4), false, "2023-06-12T01:00:00Z");
+    t.ident(1, Some(3), Some(4), false, "2023-06-13T01:00:00Z");
+    t.ident(1, Some(5), Some(4), false, "2023-06-14T01:00:00Z");
+    t.ident(1, Some(6), Some(4), false, "2023-06-15T01:00:00Z");
+    let (_d, e) = t.engine().await;
+    let seen = |body: &serde_json::Value| -> Vec<(i64, serde_json::Value)> {
+        body["identifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["user"]["id"].as_i64().unwrap(),
+                    i["user_permissions"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (del, none) = (json!(["delete"]), json!([]));
+    for (who, identifications, occurrence) in [
+        (
+            Requester::Superuser(Some(2)),
+            [del.clone(), del.clone(), del.clone(), del.clone()],
+            json!(["update"]),
+        ),
+        (
+            Requester::Superuser(Some(4)),
+            [none.clone(), none.clone(), none.clone(), none.clone()],
+            json!(["update"]),
+        ),
+        (
+            Requester::Superuser(None),
+            [none.clone(), none.clone(), none.clone(), none.clone()],
+            json!(["update"]),
+        ),
+        (
+            Requester::User(2),
+            [del.clone(), del.clone(), del.clone(), del.clone()],
+            json!(["update"]),
+        ),
+        (
+            Requester::User(3),
+            [none.clone(), none.clone(), del.clone(), none.clone()],
+            json!([]),
+        ),
+    ] {
+        let body = call_as(&e, "/api/v2/occurrences/1/", who.clone())
+            .await
+            .body;
+        let expected: Vec<(i64, serde_json::Value)> =
+            [6, 5, 3, 2].into_iter().zip(identifications).collect();
+        assert_eq!(seen(&body), expected, "{who:?}");
+        assert_eq!(body["user_permissions"], occurrence, "{who:?}");
+        let list = call_as(&e, "/api/v2/occurrences/?project_id=1", who.clone())
+            .await
+            .body;
+        assert_eq!(seen(&list["results"][0]), expected, "{who:?} (list)");
+        assert_eq!(
+            list["results"][0]["user_permissions"], occurrence,
+            "{who:?} (list)"
+        );
+    }
+    // A user's avatar: API_BASE + its media URL, an absolute URL as it is, null when empty
+    // or absent (§4.4, user shape).
+    let body = call(&e, "/api/v2/occurrences/1/").await.body;
+    let images: Vec<(i64, serde_json::Value)> = body["identifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["user"]["id"].as_i64().unwrap(),
+                i["user"]["image"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            (6, json!("https://cdn.test/sam.png")),
+            (5, json!("http://testserver/media/avatars/eve%20b.png")),
+            (3, json!(null)),
+            (2, json!(null)),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn shapes_keys_urls_and_values() {
     let mut t = Tiny::new();
     t.occ(1, Some(4), Some(1.0));

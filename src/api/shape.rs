@@ -131,11 +131,18 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.str(&s);
     }
 
+    /// Whether the requester holds the Project-manager role on `project`: Antenna gives it to a
+    /// project's owner when the project is created (`set_project_owner_permissions`); other
+    /// role assignments are not in the snapshot. Superuser status alone does not make one.
+    fn manager(&self, project: Option<i64>) -> bool {
+        let owner = project.and_then(|p| self.dims.projects.get(&p)?.i64("owner_id"));
+        owner.is_some() && owner == self.who.user_id()
+    }
+
     fn perms(&self, kind: Object, project: Option<i64>) -> &'static [&'static str] {
         let member = match (self.who, project) {
             (Requester::User(u), Some(p)) => {
-                self.dims.memberships.contains(&(*u, p))
-                    || self.dims.projects.get(&p).and_then(|r| r.i64("owner_id")) == Some(*u)
+                self.dims.memberships.contains(&(*u, p)) || self.manager(project)
             }
             _ => false,
         };
@@ -153,6 +160,9 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
                 Object::Event | Object::Taxon | Object::Algorithm | Object::Detection,
             ) => &["update", "delete"],
             (Requester::User(_), Object::Capture) if member => &["star", "run_single_image_ml_job"],
+            // `create_identification` on the project: a Project manager's (or an Identifier's,
+            // a role the snapshot does not record).
+            (Requester::User(_), Object::Occurrence) if self.manager(project) => &["update"],
             _ => &[],
         }
     }
@@ -268,11 +278,13 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.end_object();
     }
 
-    /// occurrence-identification shape.
-    fn identification(&self, w: &mut S, i: &IdentificationRow) {
+    /// occurrence-identification shape (of an occurrence of `project`).
+    fn identification(&self, w: &mut S, i: &IdentificationRow, project: Option<i64>) {
         let id = i.id.unwrap_or_default();
         let own = self.who.user_id().is_some() && self.who.user_id() == i.user_id;
-        let may_delete = own || matches!(self.who, Requester::Superuser(_));
+        // OccurrenceIdentificationSerializer: own, or a Project manager (superuser status
+        // alone does not grant it).
+        let may_delete = own || self.manager(project);
         w.begin_object();
         w.key("id").int(id);
         w.key("details");
@@ -416,7 +428,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         self.nested(w, Nested::Taxon, o.determination_id);
         w.key("identification");
         match best_ident {
-            Some(i) => self.identification(w, i),
+            Some(i) => self.identification(w, i, project),
             None => {
                 w.null();
             }
@@ -447,7 +459,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         w.key("identifications").begin_array();
         for i in identifications {
-            self.identification(w, i);
+            self.identification(w, i, project);
         }
         w.end_array();
         w.key("created_at");

@@ -91,7 +91,7 @@ impl Dims {
             ),
             by_id(ctx, r#"SELECT id, start, "end" FROM main_event"#),
             by_id(ctx, "SELECT id, name, project_id FROM main_deployment"),
-            by_id(ctx, "SELECT id, name, email FROM users_user"),
+            by_id(ctx, "SELECT id, name, email, image FROM users_user"),
             by_id(
                 ctx,
                 "SELECT id, name, draft, owner_id, default_filters_score_threshold FROM main_project",

@@ -24,7 +24,7 @@ pub struct SnapshotOptions {
     pub project: Option<i64>,
     /// Keep `main_classification.logits` and `.scores` (no view reads them).
     pub classification_arrays: bool,
-    /// Keep every column of `users_user` (else id, name and email).
+    /// Keep every column of `users_user` (else id, name, email and image).
     pub include_pii: bool,
     pub rows_per_file: u64,
     pub batch_rows: usize,

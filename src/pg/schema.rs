@@ -163,7 +163,7 @@ impl PgTable {
 }
 
 /// The columns kept from `users_user` unless `--include-pii`.
-pub const USER_COLUMNS: &[&str] = &["id", "name", "email"];
+pub const USER_COLUMNS: &[&str] = &["id", "name", "email", "image"];
 /// The classification columns dropped by `--classification-arrays skip`.
 pub const CLASSIFICATION_ARRAYS: &[&str] = &["logits", "scores"];
 

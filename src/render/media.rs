@@ -30,6 +30,17 @@ pub fn media_url_of(path: &str, media_base: &str) -> String {
     format!("{media_base}{}", utf8_percent_encode(trimmed, KEEP))
 }
 
+/// An `ImageField` as DRF renders it with the request (a user's avatar, a project's or a
+/// deployment's image): null when empty, else the storage URL, made absolute with `api_base`
+/// when it is a path on this host.
+pub fn absolute_media_url(path: Option<&str>, media_base: &str, api_base: &str) -> Option<String> {
+    let url = media_url(path, media_base)?;
+    Some(match url.starts_with('/') {
+        true => format!("{}{url}", api_base.trim_end_matches('/')),
+        false => url,
+    })
+}
+
 /// Schemes Python's `urljoin` resolves relative references for.
 const RELATIVE_SCHEMES: &[&str] = &[
     "", "ftp", "http", "gopher", "nntp", "imap", "wais", "file", "https", "shttp", "mms",
@@ -75,6 +86,25 @@ pub fn csv_capture_url(public_base_url: Option<&str>, path: Option<&str>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_fields_are_absolute_urls() {
+        let abs = |p, media| absolute_media_url(p, media, "http://testserver/");
+        assert_eq!(abs(None, "/media/"), None);
+        assert_eq!(abs(Some(""), "/media/"), None);
+        assert_eq!(
+            abs(Some("avatars/a b.png"), "/media/").as_deref(),
+            Some("http://testserver/media/avatars/a%20b.png")
+        );
+        assert_eq!(
+            abs(
+                Some("avatars/a.png"),
+                "https://bucket.s3.amazonaws.com/uploads/"
+            )
+            .as_deref(),
+            Some("https://bucket.s3.amazonaws.com/uploads/avatars/a.png")
+        );
+    }
 
     #[test]
     fn media_urls_follow_django_storage() {

@@ -544,6 +544,9 @@ pub static TABLES: &[Table] = &[
             c("id", I64, false, true),
             c("email", Str, false, true),
             c("name", Str, false, true),
+            // The avatar (an ImageField's storage path): a snapshot without it (PII kept
+            // out) reads it as NULL, i.e. `"image": null`.
+            later("image", Str),
         ]
     ),
 ];

@@ -14,6 +14,7 @@ use crate::engine::occurrences::{rows, rows_page};
 use crate::engine::rows::{Row, RowExt};
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::render::media::absolute_media_url;
 use serde_json::{json, Value};
 
 pub mod deployments;
@@ -149,11 +150,9 @@ impl Endpoints<'_> {
     /// An `ImageField` as DRF renders it with the request: null when empty, else the storage
     /// URL made absolute.
     pub fn image(&self, path: Option<&str>) -> Value {
-        match crate::render::media::media_url(path, &self.engine.config.media_url) {
-            None => Value::Null,
-            Some(url) if url.starts_with('/') => Value::from(format!("{}{url}", self.base())),
-            Some(url) => Value::from(url),
-        }
+        let config = &self.engine.config;
+        absolute_media_url(path, &config.media_url, &config.api_base)
+            .map_or(Value::Null, Value::from)
     }
 
     /// `project_id` as `get_active_project` validates it (`IntegerField(min_value=0)` over

@@ -99,11 +99,11 @@ async fn top_identifiers(e: &Endpoints<'_>) -> Answer {
         .await?
         .iter()
         .map(|r| {
-            // TopIdentifierSerializer: UserNestedSerializer fields (users have no image).
+            // TopIdentifierSerializer: UserNestedSerializer fields.
             let mut user = Map::new();
             user.insert("id".into(), r.get("id").cloned().unwrap_or(Value::Null));
             user.insert("name".into(), r.get("name").cloned().unwrap_or(Value::Null));
-            user.insert("image".into(), Value::Null);
+            user.insert("image".into(), e.image(r.str("image")));
             user.insert(
                 "identification_count".into(),
                 json!(r.i64("identification_count").unwrap_or(0)),

@@ -279,7 +279,7 @@ async fn detail(e: &Endpoints<'_>, pk: &str) -> Answer {
         Some(owner) => json!({
             "id": owner,
             "name": row.get("owner_name").cloned().unwrap_or(Value::Null),
-            "image": null,
+            "image": e.image(row.str("owner_image")),
             "details": e.link("users", owner),
             "user_permissions": e.permissions(Model::User, false),
         }),

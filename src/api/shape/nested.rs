@@ -4,6 +4,7 @@
 use super::{val, Nested, Object, Shaper};
 use crate::engine::rows::RowExt;
 use crate::render::json_text::JsonSink;
+use crate::render::media::absolute_media_url;
 use crate::render::timefmt::{date_label, event_name};
 
 impl<S: JsonSink> Shaper<'_, S> {
@@ -66,7 +67,8 @@ impl<S: JsonSink> Shaper<'_, S> {
         w.begin_object();
         w.key("id").int(id);
         w.key("name").value(val(&u, "name"));
-        w.key("image").null();
+        let image = absolute_media_url(u.str("image"), &self.cfg.media_url, self.base);
+        w.key("image").opt_str(image.as_deref());
         w.key("details");
         self.link(w, "users", id);
         w.key("user_permissions").strs(&[]);
