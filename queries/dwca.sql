@@ -105,6 +105,15 @@ WITH associated AS (
     GROUP BY occurrence_id, capture_url
   )
   GROUP BY occurrence_id
+), dwca_prediction AS (
+  -- The best prediction of §1.6: among the rows whose score equals ANY algorithm's maximum
+  -- for O (variant M's candidates: prediction_candidates), terminal first, then score
+  -- descending, then HEAD's highest id. (Not the API's variant P, where a row must equal its
+  -- own algorithm's maximum: they differ when scores tie across algorithms.)
+  SELECT occurrence_id, arg_max(id, terminal, score, id) AS classification_id
+  FROM prediction_candidates
+  WHERE project_id = ${project} AND occurrence_id IN (SELECT id FROM selected)
+  GROUP BY occurrence_id
 ), provenance AS (
   SELECT o.id AS occurrence_id,
          CASE WHEN bi.user_id IS NOT NULL THEN
@@ -123,7 +132,7 @@ WITH associated AS (
   FROM selected o
   LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
   LEFT JOIN users_user u ON u.id = bi.user_id
-  LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
+  LEFT JOIN dwca_prediction bp ON bp.occurrence_id = o.id
   LEFT JOIN main_classification c ON c.id = bp.classification_id
   LEFT JOIN ml_algorithm a ON a.id = c.algorithm_id
 )

@@ -396,6 +396,15 @@ async fn provenance_verification_epithet_and_licence() {
     let d = t.simple(4, 4, 0.6);
     t.cls(d, Some(3), Some(4), Some(0.6), true);
     t.ident(4, None, Some(4), false, "2023-06-12T16:00:00.5Z");
+    // 5: §1.6's candidates are the rows equal to ANY algorithm's maximum: algorithm 12's
+    // terminal 0.6 equals algorithm 13's maximum, so it is a candidate and, terminal, wins
+    // over algorithm 12's non-terminal 0.95 (the API's variant P would take algorithm 3's
+    // terminal 0.5: 12's own maximum is 0.95).
+    let d = t.simple(5, 4, 0.55);
+    t.cls(d, Some(12), Some(4), Some(0.95), false);
+    t.cls(d, Some(12), Some(4), Some(0.6), true);
+    t.cls(d, Some(13), Some(4), Some(0.6), false);
+    t.cls(d, Some(3), Some(4), Some(0.5), true);
     t.b.add(
         "main_project",
         json!({"id": 2, "name": "Licensed", "license": "CC-BY-4.0", "rights_holder": "Org",
@@ -427,6 +436,13 @@ async fn provenance_verification_epithet_and_licence() {
                 "species-a v1",
                 "2023-06-12T12:00:00.500000",
                 "verified"
+            ),
+            (
+                "5",
+                "ipsilon",
+                "named 2024-beta",
+                "2023-11-14T17:13:30",
+                "unverified"
             ),
         ]
     );
