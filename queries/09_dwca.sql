@@ -88,7 +88,7 @@ WITH chains AS (
 ), first_taxon AS (
   SELECT project_id, taxon_id
   FROM (SELECT i.project_id, i.taxon_id,
-               row_number() OVER (PARTITION BY i.project_id ORDER BY t.ordering ASC NULLS LAST, t.name ASC) AS rn
+               row_number() OVER (PARTITION BY i.project_id ORDER BY t.ordering ASC NULLS LAST, lower(t.name), t.name) AS rn
         FROM main_project_default_filters_include_taxa i JOIN main_taxon t ON t.id = i.taxon_id)
   WHERE rn = 1
 )

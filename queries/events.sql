@@ -184,7 +184,7 @@ LEFT JOIN (
 ) ps ON ps.id = o.id
 WHERE o.event_id = ${event} AND ${occurrence_project}
 GROUP BY t.name
-ORDER BY t.name
+ORDER BY lower(t.name), t.name
 
 -- name: events.capture_subject
 -- EventSerializer.get_capture_page_offset: ?capture= (SourceImage.objects.get(pk)) or

@@ -97,6 +97,9 @@ o.deployment_id
 -- name: order.determination
 o.determination_id
 -- name: order.determination__name
+-- PostgreSQL's en_US collation, approximated as everywhere in queries/: case-insensitive first,
+-- then bytes (README "Collation"). One key per line: each takes the term's direction.
+lower(o.determination_name)
 o.determination_name
 -- name: order.determination_score
 o.determination_score
@@ -123,10 +126,11 @@ SELECT id FROM main_taxalist WHERE id = ${value}
 -- name: algorithms.count
 SELECT count(*) AS count FROM project_algorithms WHERE project_id = ${project}
 -- name: algorithms.page
--- Ordered by name; id is occlens's tiebreaker.
+-- Ordered by name (the collation's approximation: lower, then bytes); id is occlens's
+-- tiebreaker.
 SELECT a.id FROM project_algorithms p JOIN ml_algorithm a ON a.id = p.algorithm_id
 WHERE p.project_id = ${project}
-ORDER BY a.name ASC, a.id ASC LIMIT ${limit} OFFSET ${offset}
+ORDER BY lower(a.name) ASC, a.name ASC, a.id ASC LIMIT ${limit} OFFSET ${offset}
 -- name: project_visible
 -- The visibility rule of the requester (a `visible.*` condition) applied to one project.
 SELECT o.project_id FROM (SELECT id AS project_id FROM main_project) o

@@ -583,6 +583,26 @@ async fn orderings_are_nulls_last_both_ways_with_id_tiebreak_and_pages_link() {
         ids(&call(&e, &q("-created_at,bogus")).await.body),
         vec![5, 4, 3, 2, 1]
     );
+    // Names in the database collation's order (case first ignored), not bytes': "aphid"
+    // between "Agrotis ipsilon" and "Diptera" (bytes would put it last).
+    let mut t = Tiny::new();
+    t.b.add(
+        "main_taxon",
+        json!({"id": 8, "name": "aphid", "rank": "SPECIES", "parents_json": []}),
+    );
+    for (id, taxon) in [(1, 5), (2, 8), (3, 4), (4, 6)] {
+        t.occ(id, Some(taxon), Some(0.5));
+        t.det(id, Some(T0), None, false);
+    }
+    let (_d2, e2) = t.engine().await;
+    assert_eq!(
+        ids(&call(&e2, &q("determination__name")).await.body),
+        vec![3, 2, 1, 4]
+    );
+    assert_eq!(
+        ids(&call(&e2, &q("-determination__name")).await.body),
+        vec![4, 1, 2, 3]
+    );
     let r = call(&e, "/api/v2/occurrences/?project_id=1&apply_defaults=false&ordering=-determination_score&limit=2&offset=2").await.body;
     assert_eq!(ids(&r), vec![1, 4]);
     assert_eq!(r["next"], "http://testserver/api/v2/occurrences/?apply_defaults=false&limit=2&offset=4&ordering=-determination_score&project_id=1");

@@ -69,18 +69,19 @@ impl Params {
         ordering_terms(self.given("ordering"), fields)
     }
 
-    /// DRF's `LimitOffsetPagination` reading of `limit` and `offset`: a positive integer
-    /// limit (capped by `max`), a non-negative offset, anything else the default.
+    /// DRF's `LimitOffsetPagination` reading of `limit` and `offset` (Python's `int()` of the
+    /// text): a positive integer limit (capped by `max`), a non-negative offset, anything else
+    /// the default.
     pub fn paging(&self, default_limit: usize, max_limit: Option<usize>) -> Paging {
         let limit = self
             .last("limit")
-            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(|v| py_int(v).and_then(PyInt::int))
             .filter(|&l| l > 0)
             .map_or(default_limit, |l| l as usize);
         let limit = max_limit.map_or(limit, |m| limit.min(m));
         let offset = self
             .last("offset")
-            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(|v| py_int(v).and_then(PyInt::int))
             .filter(|&o| o >= 0)
             .map_or(0, |o| o as usize);
         Paging { limit, offset }

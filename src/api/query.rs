@@ -144,17 +144,20 @@ pub fn visibility(f: &Fragments, who: &Requester) -> Option<String> {
 }
 
 /// ORDER BY: the requested terms, each NULLS LAST in both directions (spec §5.5), then `id`
-/// ascending — the deterministic default and tiebreaker occlens adds.
+/// ascending — the deterministic default and tiebreaker occlens adds. A term's fragment
+/// (`order.<field>`) holds one sort key per line, each given the term's direction.
 pub fn order_by(f: &Fragments, r: &Request) -> String {
     let mut terms: Vec<String> = r
         .ordering
         .iter()
-        .map(|(field, desc)| {
-            format!(
-                "{} {} NULLS LAST",
-                f.bind(&format!("order.{field}"), &[]),
-                if *desc { "DESC" } else { "ASC" }
-            )
+        .flat_map(|(field, desc)| {
+            let direction = if *desc { "DESC" } else { "ASC" };
+            let keys = f.bind(&format!("order.{field}"), &[]);
+            keys.lines()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| format!("{k} {direction} NULLS LAST"))
+                .collect::<Vec<_>>()
         })
         .collect();
     terms.push("o.id ASC".into());

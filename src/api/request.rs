@@ -200,10 +200,15 @@ impl Request {
                 return Err(ApiError::field("project_id", "This field is required."))
             }
             (None | Some(""), Endpoint::Detail(_)) => None,
-            (Some(v), _) => match v.parse::<i64>() {
-                Ok(id) if id >= 0 => Some(id),
-                _ => return Err(ApiError::field("project_id", INTEGER)),
-            },
+            // DRF's IntegerField (as the other endpoints' `get_active_project`): `1.0`, `+1`
+            // and `1_0` are integers. Beyond 64 bits is no project id occlens can hold: 400.
+            (Some(v), _) => {
+                let text = crate::api::params::drf_integer_text(v);
+                match crate::api::params::py_int(text).and_then(|i| i.int()) {
+                    Some(id) if id >= 0 => Some(id),
+                    _ => return Err(ApiError::field("project_id", INTEGER)),
+                }
+            }
         };
         let apply_defaults = last(p, "apply_defaults")
             .filter(|v| !v.is_empty())
@@ -262,12 +267,14 @@ impl Request {
             .into_iter()
             .map(|(field, desc)| (field.to_string(), desc))
             .collect();
+        // DRF's `_positive_int`: Python's `int()` of the text (`+5`, `5_0`), else the default.
+        let py_i64 = |v: &str| crate::api::params::py_int(v).and_then(|i| i.int());
         let limit = last(p, "limit")
-            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(py_i64)
             .filter(|&l| l > 0)
             .map_or(DEFAULT_LIMIT, |l| l as usize);
         let offset = last(p, "offset")
-            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(py_i64)
             .filter(|&o| o >= 0)
             .map_or(0, |o| o as usize);
         Ok(Request {
@@ -371,6 +378,31 @@ mod tests {
                 ("event".into(), false)
             ]
         );
+    }
+
+    #[test]
+    fn project_id_limit_and_offset_are_read_as_drf_reads_them() {
+        for (query, project, limit, offset) in [
+            ("project_id=1.0", 1, 20, 0),
+            ("project_id=+2&limit=5_0&offset=%203%20", 2, 50, 3),
+            ("project_id=3&limit=1.0&offset=x", 3, 20, 0),
+            ("project_id=%201%20&limit=-5&offset=-1", 1, 20, 0),
+        ] {
+            let r = list(query).unwrap();
+            assert_eq!(
+                (r.project_id, r.limit, r.offset),
+                (Some(project), limit, offset),
+                "{query}"
+            );
+        }
+        for query in [
+            "project_id=1.5",
+            "project_id=-1",
+            "project_id=1__0",
+            "project_id=x",
+        ] {
+            assert_eq!(list(query).unwrap_err().status, 400, "{query}");
+        }
     }
 
     #[test]
