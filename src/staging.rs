@@ -27,18 +27,39 @@ pub fn protect(dir: &Path) {
 
 /// An error when `dest` lies inside a protected directory (through symlinks and `..` too).
 pub fn unprotected(dest: &Path) -> Result<()> {
-    let parent = dest
+    unprotected_as("--out", dest)
+}
+
+/// [`unprotected`], the message naming `what` was given `dest` (`--out`, `--cache-dir`).
+pub fn unprotected_as(what: &str, dest: &Path) -> Result<()> {
+    // The nearest existing ancestor resolved (symlinks, `..`), then the names below it that
+    // do not exist yet (a cache entry's folders are made on the way).
+    let mut existing = dest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let Ok(parent) = parent.canonicalize() else {
-        return Ok(());
+    let mut below = vec![dest.file_name().unwrap_or_default()];
+    let parent = loop {
+        match existing.canonicalize() {
+            Ok(p) => break p,
+            Err(_) => match (existing.file_name(), existing.parent()) {
+                (Some(name), Some(up)) => {
+                    below.push(name);
+                    existing = if up.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        up
+                    };
+                }
+                _ => return Ok(()),
+            },
+        }
     };
-    let resolved = parent.join(dest.file_name().unwrap_or_default());
+    let resolved = below.iter().rev().fold(parent, |p, name| p.join(name));
     let protected = PROTECTED.lock().map(|p| p.clone()).unwrap_or_default();
     match protected.iter().find(|d| resolved.starts_with(d)) {
         Some(d) => Err(Error::Usage(format!(
-            "--out {}: is inside the snapshot being read ({}); occlens never writes there",
+            "{what} {}: is inside the snapshot being read ({}); occlens never writes there",
             dest.display(),
             d.display()
         ))),

@@ -165,6 +165,27 @@ fn variant(work: &Path, good: &Path, name: &str, change: impl FnOnce(&Path)) -> 
     dir.to_string_lossy().to_string()
 }
 
+/// A web server on 127.0.0.1 that answers every request with `Content-Length: 100000000000`
+/// and 64 KiB of body; the snapshot URL it serves.
+fn liar_server() -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&[b' '; 64 << 10]);
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/snap")
+}
+
 fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let g = good.to_str().unwrap();
     let s = |n: &str, f: &dyn Fn(&Path)| variant(work, good, n, f);
@@ -232,6 +253,52 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             std::sync::Arc::new(BinaryArray::from_iter(bytes))
         })
     });
+    // A part file that lacks a column: its rows read NULL there, silently.
+    let part_lacks = s("part_lacks_column", &|d| {
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let file = std::fs::File::open(d.join("main_occurrence.parquet")).unwrap();
+        let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        std::fs::remove_file(d.join("main_occurrence.parquet")).unwrap();
+        std::fs::create_dir(d.join("main_occurrence")).unwrap();
+        let write = occlens::generate::builder::write_parquet;
+        write(&d.join("main_occurrence/part-0.parquet"), &batches).unwrap();
+        let lacking: Vec<_> = batches
+            .iter()
+            .map(|b| {
+                let keep: Vec<usize> = (0..b.num_columns())
+                    .filter(|&i| b.schema().field(i).name() != "determination_score")
+                    .collect();
+                b.project(&keep).unwrap()
+            })
+            .collect();
+        write(&d.join("main_occurrence/part-1.parquet"), &lacking).unwrap();
+    });
+    // A file without the .parquet extension among part files (Hive's `000000_0`): it was
+    // skipped, silently. Hidden ones (`_SUCCESS`, `.crc`) are skipped by convention.
+    let not_parquet = s("part_not_parquet", &|d| {
+        std::fs::create_dir(d.join("main_event")).unwrap();
+        std::fs::rename(
+            d.join("main_event.parquet"),
+            d.join("main_event/part-00000.parquet"),
+        )
+        .unwrap();
+        std::fs::write(d.join("main_event/_SUCCESS"), b"").unwrap();
+        std::fs::write(d.join("main_event/000001_0"), b"PAR1").unwrap();
+    });
+    // A FIFO named like a table: reading it blocked forever.
+    let fifo = s("fifo_table", &|d| {
+        std::fs::remove_file(d.join("main_taxalist.parquet")).unwrap();
+        let made = Command::new("mkfifo")
+            .arg(d.join("main_taxalist.parquet"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    });
     let bad_manifest = s("bad_manifest", &|d| {
         std::fs::write(d.join("_snapshot.json"), b"{not json").unwrap()
     });
@@ -286,6 +353,21 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "main_project_default_filters_include_taxa",
         ),
         (
+            "snapshot: a part file lacks a column",
+            part_lacks.as_str(),
+            "column determination_score is in main_occurrence/part-0.parquet but not in main_occurrence/part-1.parquet",
+        ),
+        (
+            "snapshot: a file among part files that is not .parquet",
+            not_parquet.as_str(),
+            "holds 000001_0, which is not a .parquet file",
+        ),
+        (
+            "snapshot: a FIFO named like a table",
+            fifo.as_str(),
+            "main_taxalist.parquet is not a regular file",
+        ),
+        (
             "snapshot: manifest not JSON",
             bad_manifest.as_str(),
             "_snapshot.json",
@@ -318,6 +400,34 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             cases.push(case(&format!("{name} ({cmd})"), &args, Some(1), names));
         }
     }
+    // An id on two rows of a dimension table: the joins doubled rows, silently.
+    let dup_taxon = s("duplicate_taxon_id", &|d| {
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let path = d.join("main_taxon.parquet");
+        let batches: Vec<_> =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let twice: Vec<_> = batches.iter().chain(&batches).cloned().collect();
+        occlens::generate::builder::write_parquet(&path, &twice).unwrap();
+    });
+    cases.push(case(
+        "snapshot: an id on two rows of main_taxon",
+        &["--snapshot", &dup_taxon, "--cache", "off", "api", list],
+        Some(1),
+        "main_taxon: id 1 is on more than one row",
+    ));
+    // A manifest whose web server announces 100 GB: its body was allocated whole (an abort).
+    let liar = liar_server();
+    cases.push(case(
+        "snapshot: a manifest announced at 100 GB",
+        &["--snapshot", &liar, "--cache", "off", "tables"],
+        Some(1),
+        "_snapshot.json is 100000000000 bytes",
+    ));
     // Values are checked when read: a request that reads them fails.
     cases.push(case(
         "snapshot: bytes that are not UTF-8 in a string column",

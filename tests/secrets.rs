@@ -329,3 +329,44 @@ async fn a_real_snapshot_keeps_the_password_out_of_every_file() {
         dir.path(),
     );
 }
+
+#[test]
+fn credentials_in_the_api_base_and_media_url_never_reach_answers_or_exports() {
+    // Both URLs are written into bodies and files (links, detection images).
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("p1.ndjson");
+    let base = [
+        "--api-base",
+        "http://u:S3cretPw@h.example",
+        "--media-url",
+        "http://u:S3cretPw@media.example/m/",
+    ];
+    for command in [
+        &["api", "/api/v2/occurrences/?project_id=1&limit=50"][..],
+        &[
+            "export",
+            "--format",
+            "ndjson",
+            "--shape",
+            "detail",
+            "--project",
+            "1",
+            "--out",
+            lines.to_str().unwrap(),
+        ][..],
+    ] {
+        let args = [&base[..], command].concat();
+        let (code, out, err) = occlens(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_clean(
+            &format!("{command:?}"),
+            &["S3cretPw"],
+            &out,
+            &err,
+            dir.path(),
+        );
+        if command[0] == "api" {
+            assert!(out.contains("http://media.example/m/"), "{out}");
+        }
+    }
+}

@@ -52,6 +52,9 @@ async fn occurrences(engine: &Engine, url: &str, who: &Requester) -> Result<Resp
             })
         }
     };
+    // The dimension tables first: one that breaks its contract (an id on two rows) is named
+    // before a query trips over it.
+    let dims = engine.dims().await?;
     let answer = match endpoint {
         Endpoint::List => engine.answer(&request, who, None).await?,
         Endpoint::Detail(id) => engine.answer(&request, who, Some(id)).await?,
@@ -66,7 +69,7 @@ async fn occurrences(engine: &Engine, url: &str, who: &Requester) -> Result<Resp
             })
         }
     };
-    let shaper = Shaper::api(engine.dims().await?, &engine.config, who);
+    let shaper = Shaper::api(dims, &engine.config, who);
     let body = match answer {
         Answer::Detail(row, related) => shaper.occurrence(&row, &related),
         Answer::List(page, related) => {

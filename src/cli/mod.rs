@@ -248,7 +248,7 @@ async fn open_with_mode(
     let config = Config {
         // Hyperlinks never carry credentials (they are written into bodies and exports).
         api_base: occlens::redact::strip_userinfo(cli.api_base.as_deref().unwrap_or(default_base)),
-        media_url: cli.media_url.clone(),
+        media_url: occlens::redact::strip_userinfo(&cli.media_url),
         time_zone: cli.time_zone,
         semantics: cli.semantics,
     };

@@ -53,7 +53,9 @@ impl Dim {
     }
 }
 
-async fn by_id(ctx: &SessionContext, sql: &str) -> Result<Dim> {
+/// The rows of `sql` (reading `table`) indexed by id; an id on two rows is an error naming
+/// the table (nested objects and the views' joins would double rows, silently).
+async fn by_id(ctx: &SessionContext, table: &str, sql: &str) -> Result<Dim> {
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut index = HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
@@ -64,7 +66,14 @@ async fn by_id(ctx: &SessionContext, sql: &str) -> Result<Dim> {
         )?;
         for i in 0..batch.num_rows() {
             if let Some(id) = ids.i64(i) {
-                index.insert(id, (b, i));
+                if index.insert(id, (b, i)).is_some() {
+                    return Err(crate::error::Error::Snapshot {
+                        location: table.into(),
+                        message: format!(
+                            "id {id} is on more than one row (ids must be unique); `occlens check` reports every broken rule"
+                        ),
+                    });
+                }
             }
         }
     }
@@ -81,19 +90,22 @@ impl Dims {
         let (taxa, algorithms, events, deployments, users, projects, maps, members) = futures::try_join!(
             by_id(
                 ctx,
+                "main_taxon",
                 "SELECT id, name, rank, parent_id, gbif_taxon_key, fieldguide_id, inat_taxon_id, \
                  cover_image_url, cover_image_credit, parents_json FROM main_taxon",
             ),
             by_id(
                 ctx,
+                "ml_algorithm",
                 "SELECT id, name, key, description, uri, version, version_name, task_type, \
                  category_map_id, created_at, updated_at FROM ml_algorithm",
             ),
-            by_id(ctx, r#"SELECT id, start, "end" FROM main_event"#),
-            by_id(ctx, "SELECT id, name, project_id FROM main_deployment"),
-            by_id(ctx, "SELECT id, name, email, image FROM users_user"),
+            by_id(ctx, "main_event", r#"SELECT id, start, "end" FROM main_event"#),
+            by_id(ctx, "main_deployment", "SELECT id, name, project_id FROM main_deployment"),
+            by_id(ctx, "users_user", "SELECT id, name, email, image FROM users_user"),
             by_id(
                 ctx,
+                "main_project",
                 "SELECT id, name, draft, owner_id, default_filters_score_threshold FROM main_project",
             ),
             rows(ctx, "SELECT id, cardinality(labels) AS n FROM ml_algorithmcategorymap"),

@@ -175,8 +175,9 @@ impl Engine {
                 match cache::build(&ctx, &dir, part, settings.range_rows, progress).await {
                     Ok(built) => cached.push((part, built)),
                     // The cache is an optimisation: with --cache auto, a cache directory that
-                    // cannot be written means answering from the snapshot (with a warning).
-                    Err(e @ crate::error::Error::Io { .. })
+                    // cannot be written (or lies inside the snapshot, where occlens never
+                    // writes) means answering from the snapshot (with a warning).
+                    Err(e @ (crate::error::Error::Io { .. } | crate::error::Error::Usage(_)))
                         if settings.mode == cache::Mode::Auto =>
                     {
                         warnings.push(format!(

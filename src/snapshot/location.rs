@@ -53,7 +53,7 @@ impl Location {
         })
     }
 
-    fn parse(spec: &str) -> Result<Location> {
+    pub(super) fn parse(spec: &str) -> Result<Location> {
         let err = |message: String| Error::Snapshot {
             location: crate::redact::redact(spec),
             message: crate::redact::redact(&message),

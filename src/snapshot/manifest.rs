@@ -104,8 +104,19 @@ pub(super) async fn read_manifest(
         location: location.display.clone(),
         message,
     };
+    if let Some(why) = super::local::not_regular(location, MANIFEST) {
+        return Err(err(why));
+    }
     let path = base.clone().join(MANIFEST);
     let bytes = match store.get(&path).await {
+        // The size a web server announces is believed only up to a bound: a body is held
+        // whole, and a lying `Content-Length` asked for 100 GB.
+        Ok(found) if found.meta.size > MAX_MANIFEST_BYTES => {
+            return Err(err(format!(
+                "{MANIFEST} is {} bytes, more than a manifest's {MAX_MANIFEST_BYTES} (expected the JSON `occlens snapshot` writes)",
+                found.meta.size
+            )))
+        }
         Ok(found) => found.bytes().await,
         Err(e) => Err(e),
     };
@@ -121,6 +132,9 @@ pub(super) async fn read_manifest(
         },
     }
 }
+
+/// The largest manifest read (one of a snapshot with 100,000 part files is about 20 MB).
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 /// The name of the manifest `occlens snapshot` writes last.
 pub(super) const MANIFEST: &str = "_snapshot.json";

@@ -3,6 +3,7 @@
 
 pub mod contract;
 mod integrity;
+mod local;
 pub mod location;
 mod manifest;
 pub mod types;
@@ -17,7 +18,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use location::Location;
 pub use manifest::{manifest_tables, Listed, ListedFile};
 use manifest::{read_manifest, MANIFEST};
@@ -180,15 +181,36 @@ async fn list_parts(
     dir: &Path,
 ) -> object_store::Result<std::result::Result<Vec<ObjectMeta>, String>> {
     let depth = dir.parts().count() + 1;
-    let (mut parts, nested): (Vec<ObjectMeta>, Vec<ObjectMeta>) = store
+    // Names starting with `.` or `_` are skipped, as Spark, pyarrow and DuckDB skip them
+    // (`_SUCCESS`, `.part-0.parquet.crc`); any other file must be a `.parquet` part.
+    let hidden = |m: &ObjectMeta| {
+        m.location
+            .filename()
+            .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+    };
+    let (parts, nested): (Vec<ObjectMeta>, Vec<ObjectMeta>) = store
         .list(Some(dir))
         .try_collect::<Vec<_>>()
         .await?
         .into_iter()
-        .filter(|m| m.location.extension() == Some("parquet"))
+        .filter(|m| !hidden(m))
         .partition(|m| m.location.parts().count() == depth);
+    let folder = dir.filename().unwrap_or_default();
+    if let Some(other) = parts
+        .iter()
+        .find(|m| m.location.extension() != Some("parquet"))
+    {
+        return Ok(Err(format!(
+            "the folder {folder}/ holds {}, which is not a .parquet file (a table's part files are named *.parquet; names starting with . or _ are skipped)",
+            relative(dir, &other.location)
+        )));
+    }
+    let mut parts = parts;
+    let nested: Vec<ObjectMeta> = nested
+        .into_iter()
+        .filter(|m| m.location.extension() == Some("parquet"))
+        .collect();
     if let (true, Some(first)) = (parts.is_empty(), nested.iter().map(|m| &m.location).min()) {
-        let folder = dir.filename().unwrap_or_default();
         return Ok(Err(format!(
             "the folder {folder}/ holds Parquet files only in subfolders (e.g. {folder}/{}): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
             relative(dir, first)
@@ -206,6 +228,12 @@ async fn listed_files(
     table: &Table,
     list: &[ListedFile],
 ) -> Result<(Source, Vec<ObjectMeta>)> {
+    if let Some(why) = list
+        .iter()
+        .find_map(|f| local::not_regular(location, &f.path))
+    {
+        return Err(table_error(location, table, why));
+    }
     let files = futures::future::try_join_all(list.iter().map(|f| async move {
         match store.head(&under(base, &f.path)).await {
             Ok(meta) if meta.size == f.bytes => Ok(meta),
@@ -249,6 +277,11 @@ async fn discover(
 ) -> Result<(Source, Vec<ObjectMeta>)> {
     let err = |message: String| table_error(location, table, message);
     let name = format!("{}.parquet", table.name);
+    if let Some(why) =
+        local::not_regular(location, &name).or_else(|| local::irregular_in(location, table.name))
+    {
+        return Err(err(why));
+    }
     let file = base.clone().join(name.as_str());
     let dir = base.clone().join(table.name);
     let (head, parts) = futures::join!(store.head(&file), list_parts(store, &dir));
@@ -429,40 +462,42 @@ async fn register(
             .map_err(|why| err(format!("{}: {why}", relative(base, &m.location))))
     }))
     .await?;
-    if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
-        // Name the file that fails (a folder's footers are read together).
-        let options = listing_options(ctx);
-        let mut schemas = Vec::new();
-        for f in files.iter().filter(|_| files.len() > 1) {
-            match options
-                .format
-                .infer_schema(&ctx.state(), store, std::slice::from_ref(f))
-                .await
-            {
-                Ok(schema) => schemas.push((relative(base, &f.location), schema)),
-                Err(e) => {
-                    return Err(err(format!(
-                        "cannot read {}: {}",
-                        relative(base, &f.location),
-                        cause(&e)
-                    )))
-                }
+    if files.len() > 1 {
+        // Each part's schema: parts that store a column with different types (a writer that
+        // chose each part's types from its rows: pandas stores an integer column as `double`
+        // in the parts where it has a null) are read with one type that holds them all; a
+        // part that lacks a column is named (its rows would read NULL there, silently).
+        let format = listing_options(ctx).format;
+        let state = Arc::new(ctx.state());
+        // Footers read 32 at a time, as DataFusion's own schema inference does.
+        let read = files.iter().cloned().map(|f| {
+            let (format, state, store) = (format.clone(), state.clone(), store.clone());
+            let name = relative(base, &f.location);
+            async move {
+                (
+                    name,
+                    format.infer_schema(state.as_ref(), &store, &[f]).await,
+                )
+            }
+        });
+        let read: Vec<_> = futures::stream::iter(read).buffered(32).collect().await;
+        let mut schemas: Vec<(String, SchemaRef)> = Vec::with_capacity(read.len());
+        for (name, schema) in read {
+            match schema {
+                Ok(schema) => schemas.push((name, schema)),
+                Err(e) => return Err(err(format!("cannot read {name}: {}", cause(&e)))),
             }
         }
-        // Part files that store a column with different types (a writer that chose each
-        // part's types from its rows: pandas stores an integer column as `double` in the
-        // parts where it has a null): read with one type that holds them all.
-        let what = match &source {
-            Source::File(_) => relative(base, &files[0].location),
-            _ => format!("{}/", table.name),
+        let merged = match schemas.iter().all(|(_, s)| s == &schemas[0].1) {
+            true => schemas[0].1.clone(),
+            false => types::merge(table, &schemas).map_err(err)?,
         };
-        if schemas.len() < 2 {
-            return Err(err(format!("cannot read {what}: {}", cause(&e))));
-        }
-        let merged = types::merge(table, &schemas).map_err(err)?;
         register_files(ctx, location, store, table.name, &files, Some(merged))
             .await
-            .map_err(|e| err(format!("cannot read {what}: {}", cause(&e))))?;
+            .map_err(|e| err(format!("cannot read {}/: {}", table.name, cause(&e))))?;
+    } else if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
+        let what = relative(base, &files[0].location);
+        return Err(err(format!("cannot read {what}: {}", cause(&e))));
     }
     let mut schema = ctx.table_provider(table.name).await?.schema();
     // Columns of other types than the contract's, read as its types (`types`).

@@ -204,6 +204,21 @@ pub fn merge(table: &Table, parts: &[(String, SchemaRef)]) -> Result<SchemaRef, 
             }
         }
     }
+    // A contract column that some parts lack would read as NULLs in their rows, silently.
+    for (field, first) in fields.iter().zip(&first) {
+        if table.column(field.name()).is_none() {
+            continue;
+        }
+        if let Some((file, _)) = parts
+            .iter()
+            .find(|(_, schema)| schema.field_with_name(field.name()).is_err())
+        {
+            return Err(format!(
+                "column {} is in {first} but not in {file} (every part file must hold the table's columns)",
+                field.name()
+            ));
+        }
+    }
     Ok(Arc::new(Schema::new(fields)))
 }
 

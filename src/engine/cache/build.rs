@@ -30,6 +30,7 @@ pub async fn build(
     let range_rows = range_rows.unwrap_or(RANGE_ROWS).max(1);
     let io = |path: &Path, e: std::io::Error| Error::io(path, e);
     let parent = dir.parent().unwrap_or(Path::new("."));
+    crate::staging::unprotected_as("--cache-dir", dir)?;
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
     // Removed when dropped (an error below) and on SIGINT/SIGTERM.
     let tmp = crate::staging::Temp::sibling_of(dir, "cache");

@@ -387,9 +387,24 @@ fn part_files_of_different_types_take_one_that_holds_them_all() {
         parts[0].clone(),
         (
             "part-3.parquet".to_string(),
-            schema(vec![("name", T::Binary)]),
+            schema(vec![
+                ("id", T::Int64),
+                ("determination_id", T::Int64),
+                ("event_id", T::Int32),
+                ("created_at", ns_utc.clone()),
+                ("name", T::Binary),
+            ]),
         ),
     ];
+    // A column some parts lack: named, with a file that has it and one that does not.
+    let lacking = [
+        parts[0].clone(),
+        ("part-4.parquet".to_string(), schema(vec![("id", T::Int64)])),
+    ];
+    assert_eq!(
+        merge(table, &lacking).unwrap_err(),
+        "column determination_id is in part-0.parquet but not in part-4.parquet (every part file must hold the table's columns)"
+    );
     let merged = merge(table, &bytes).unwrap();
     assert_eq!(
         merged.field_with_name("name").unwrap().data_type(),
