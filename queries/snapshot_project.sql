@@ -60,6 +60,12 @@ project_id = ${project} OR id IN (SELECT data_source_id FROM main_deployment WHE
 -- name: project.ml_pipeline
 id IN (SELECT default_processing_pipeline_id FROM main_project WHERE id = ${project})
 
+-- name: project.ml_projectpipelineconfig
+project_id = ${project}
+
+-- name: project.ml_pipeline_algorithms
+pipeline_id IN (SELECT pipeline_id FROM ml_projectpipelineconfig WHERE project_id = ${project})
+
 -- name: project.jobs_job
 project_id = ${project}
 

@@ -400,6 +400,24 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             cases.push(case(&format!("{name} ({cmd})"), &args, Some(1), names));
         }
     }
+    // A cache directory inside the snapshot: occlens never writes there.
+    let inside = good.join("cache-inside");
+    cases.push(
+        case(
+            "cache build: --cache-dir inside the snapshot",
+            &[
+                "--snapshot",
+                g,
+                "--cache-dir",
+                inside.to_str().unwrap(),
+                "cache",
+                "build",
+            ],
+            Some(1),
+            "is inside the snapshot being read",
+        )
+        .absent(&inside),
+    );
     // An id on two rows of a dimension table: the joins doubled rows, silently.
     let dup_taxon = s("duplicate_taxon_id", &|d| {
         use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

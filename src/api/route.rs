@@ -13,6 +13,7 @@ pub enum Family {
     Projects,
     Events,
     Deployments,
+    Ml,
 }
 
 const PREFIXES: &[(&str, Family)] = &[
@@ -24,6 +25,7 @@ const PREFIXES: &[(&str, Family)] = &[
     ("projects", Family::Projects),
     ("events", Family::Events),
     ("deployments", Family::Deployments),
+    ("ml", Family::Ml),
 ];
 
 /// The family of `path` (`/api/v2/<prefix>/<tail…>/`) and the segments after its prefix.
@@ -65,6 +67,10 @@ pub fn label(path: &str) -> &'static str {
         (Family::Events, [_]) => "events_detail",
         (Family::Deployments, []) => "deployments_list",
         (Family::Deployments, [_]) => "deployments_detail",
+        (Family::Ml, ["algorithms"]) => "ml_algorithms_list",
+        (Family::Ml, ["algorithms", _]) => "ml_algorithms_detail",
+        (Family::Ml, ["labels"]) => "ml_labels_list",
+        (Family::Ml, ["labels", _]) => "ml_labels_detail",
         _ => "other",
     }
 }

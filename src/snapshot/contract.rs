@@ -465,6 +465,29 @@ pub static TABLES: &[Table] = &[
             c("version_name", Str, true, true),
         ]
     ),
+    // A pipeline's algorithms (Pipeline.algorithms) and the pipelines a project enabled
+    // (ProjectPipelineConfig): optional; absent, a project's `/ml/algorithms/` list is empty.
+    table!(
+        "ml_pipeline_algorithms",
+        false,
+        [
+            c("id", I64, false, false),
+            c("pipeline_id", I64, false, true),
+            c("algorithm_id", I64, false, true),
+        ]
+    ),
+    table!(
+        "ml_projectpipelineconfig",
+        false,
+        [
+            TS[0],
+            c("created_at", Ts, false, false),
+            c("updated_at", Ts, false, false),
+            c("project_id", I64, false, true),
+            c("pipeline_id", I64, false, true),
+            c("enabled", Bool, false, true),
+        ]
+    ),
     // Jobs (ami.jobs Job): optional; absent, deployments have no `jobs` and projects no
     // `last_job_updated_at`.
     table!(

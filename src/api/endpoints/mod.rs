@@ -1,5 +1,5 @@
 //! The read endpoints other than occurrences (taxa, taxa lists, status summary, projects and
-//! their charts, occurrence stats, events, deployments). Antenna's source at commit 731cc2a2
+//! their charts, occurrence stats, events, deployments, ML algorithms and category maps). Antenna's source at commit 731cc2a2
 //! is their spec; each module names the viewset and serializer it follows, and each has one
 //! file of named SQL fragments in `queries/` holding what it computes.
 //!
@@ -22,6 +22,7 @@ pub mod events;
 pub mod events_detail;
 pub mod events_params;
 pub mod jobs;
+pub mod ml;
 pub mod occurrence_stats;
 pub mod pg_sort;
 pub mod projects;
@@ -59,6 +60,7 @@ pub fn order(url: &str) -> Option<Order> {
         Family::Projects => projects::order(&params, &tail),
         Family::Events => events::order(&params, &tail),
         Family::Deployments => deployments::order(&params, &tail),
+        Family::Ml => ml::order(&params, &tail),
     }
 }
 
@@ -107,6 +109,8 @@ pub enum Model {
     ProjectlessCapture,
     /// An occurrence nested in a taxon detail (`TaxonOccurrenceNestedSerializer`).
     Occurrence,
+    /// An algorithm's category map (`/ml/labels/`).
+    CategoryMap,
 }
 
 impl Endpoints<'_> {
@@ -120,6 +124,7 @@ impl Endpoints<'_> {
             Family::Projects => projects::get(self, tail).await,
             Family::Events => events::get(self, tail).await,
             Family::Deployments => deployments::get(self, tail).await,
+            Family::Ml => ml::get(self, tail).await,
         }
     }
 
@@ -251,7 +256,8 @@ impl Endpoints<'_> {
                 | Model::Tag
                 | Model::ProjectlessStorageSource
                 | Model::Pipeline
-                | Model::Job,
+                | Model::Job
+                | Model::CategoryMap,
             ) => list(&["update", "delete"]),
             (Requester::User(_), Model::Capture) if member => {
                 list(&["star", "run_single_image_ml_job"])

@@ -1,0 +1,276 @@
+//! `GET /api/v2/ml/algorithms/[<id>/]` and `/api/v2/ml/labels/[<id>/]` (Antenna 731cc2a2:
+//! `AlgorithmViewSet` and `AlgorithmCategoryMapViewSet` of ami/ml/views.py, with
+//! `AlgorithmSerializer` and `AlgorithmCategoryMapSerializer` of ami/ml/serializers.py).
+//! Other `ml/` routes (pipelines, processing services) are not answered. SQL: queries/ml.sql.
+
+use super::events_params::path_id;
+use super::taxa_detail_filters::py_space;
+use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::Params;
+use crate::api::request::ApiError;
+use crate::api::shape::Shaper;
+use crate::engine::catalog::Arg;
+use crate::engine::rows::{Row, RowExt};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// `AlgorithmViewSet.ordering_fields`, with the sort keys of each (names in the collation's
+/// approximation: lower-cased, then as they are).
+const ALGORITHM_ORDERING: &[(&str, &[&str])] = &[
+    ("id", &["a.id"]),
+    ("created_at", &["a.created_at"]),
+    ("updated_at", &["a.updated_at"]),
+    ("name", &["lower(a.name)", "a.name"]),
+    ("task_type", &["a.task_type"]),
+    ("category_count", &["category_count"]),
+    ("description", &["lower(a.description)", "a.description"]),
+    ("version", &["a.version"]),
+];
+
+/// `AlgorithmCategoryMapViewSet.ordering_fields` (`algorithms`: the map's first algorithm).
+const LABELS_ORDERING: &[(&str, &[&str])] = &[
+    ("algorithms", &["first_algorithm"]),
+    ("created_at", &["m.created_at"]),
+    ("updated_at", &["m.updated_at"]),
+    ("version", &["lower(m.version)", "m.version"]),
+];
+
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+    match tail {
+        ["algorithms"] => algorithms(e, None).await,
+        ["algorithms", id] => match path_id(id) {
+            Some(id) => algorithms(e, Some(id)).await,
+            None => Ok(Err(ApiError::not_found())),
+        },
+        ["labels"] => labels(e, None).await,
+        ["labels", id] => match path_id(id) {
+            Some(id) => labels(e, Some(id)).await,
+            None => Ok(Err(ApiError::not_found())),
+        },
+        _ => Ok(Err(ApiError::not_found())),
+    }
+}
+
+/// How `occlens verify` compares a list: by its `ordering` terms; algorithms by default in
+/// `Algorithm.Meta.ordering` (name, version); category maps have none (unordered).
+pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
+    let (fields, default): (&[(&str, &[&str])], Option<Vec<String>>) = match tail {
+        ["algorithms"] => (
+            ALGORITHM_ORDERING,
+            Some(vec!["/name".into(), "/version".into()]),
+        ),
+        ["labels"] => (LABELS_ORDERING, None),
+        _ => return None,
+    };
+    let terms = terms(p, fields);
+    if terms.is_empty() {
+        return Some(default.map_or(Order::Unordered, Order::Keys));
+    }
+    Some(Order::Keys(
+        terms.iter().map(|(f, _)| format!("/{f}")).collect(),
+    ))
+}
+
+fn terms(p: &Params, fields: &[(&'static str, &[&str])]) -> Vec<(&'static str, bool)> {
+    let names: Vec<&'static str> = fields.iter().map(|(name, _)| *name).collect();
+    p.ordering(&names)
+}
+
+/// `ORDER BY` of the `ordering` terms (NULLS LAST both ways: NullsLastOrderingFilter), else
+/// `default`; then occlens's tiebreak `tiebreak`.
+fn order_sql(
+    p: &Params,
+    fields: &[(&'static str, &[&str])],
+    default: &str,
+    tiebreak: &str,
+) -> String {
+    let terms = terms(p, fields);
+    let mut keys: Vec<String> = terms
+        .iter()
+        .flat_map(|(field, desc)| {
+            let direction = if *desc { "DESC" } else { "ASC" };
+            let exprs = fields
+                .iter()
+                .find(|(name, _)| name == field)
+                .map_or(&[][..], |f| f.1);
+            exprs
+                .iter()
+                .map(move |x| format!("{x} {direction} NULLS LAST"))
+        })
+        .collect();
+    if keys.is_empty() {
+        keys.push(default.into());
+    }
+    keys.push(tiebreak.into());
+    keys.join(", ")
+}
+
+/// The algorithms list (scoped to the project's enabled pipelines when a project is given)
+/// or one algorithm (unscoped, as Antenna keeps historical links resolving).
+async fn algorithms(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+    let mut conditions = Vec::new();
+    let scope = match id {
+        Some(id) => format!("a.id = {id}"),
+        None => match e.project(false).await? {
+            Ok(Some(project)) => e.sql("ml.algorithms.project", &[("project", Arg::Int(project))]),
+            Ok(None) => "TRUE".into(),
+            Err(err) => return Ok(Err(err)),
+        },
+    };
+    if id.is_none() {
+        if let Err(err) = algorithm_filters(e, &mut conditions) {
+            return Ok(Err(err));
+        }
+    }
+    let filter = if conditions.is_empty() {
+        "TRUE".to_string()
+    } else {
+        conditions.join(" AND ")
+    };
+    let order = order_sql(
+        e.params,
+        ALGORITHM_ORDERING,
+        "lower(a.name) ASC, a.name ASC, a.version ASC",
+        "a.id ASC",
+    );
+    let sql = e.sql(
+        "ml.algorithms",
+        &[
+            ("scope", Arg::Sql(&scope)),
+            ("filter", Arg::Sql(&filter)),
+            ("order", Arg::Sql(&order)),
+        ],
+    );
+    let rows = e.rows(&sql).await?;
+    let shaper = Shaper::api(e.engine.dims().await?, &e.engine.config, e.who);
+    let item = |r: &Row| r.i64("id").map(|id| shaper.algorithm_choice(id));
+    if id.is_some() {
+        return Ok(rows.first().and_then(item).ok_or_else(ApiError::not_found));
+    }
+    let paging = e.params.paging(20, None);
+    let results = rows
+        .iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .filter_map(item)
+        .collect();
+    let mut body = e.params.envelope(e.base(), paging, rows.len(), results);
+    body.insert(
+        "user_permissions".into(),
+        e.permissions(Model::Collection, false),
+    );
+    Ok(Ok(Value::Object(body)))
+}
+
+/// The filterset (`name` exact, `version` a number) and SearchFilter (`search` on name).
+fn algorithm_filters(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Result<(), ApiError> {
+    let p = e.params;
+    if let Some(name) = p.last("name").filter(|v| !v.is_empty()) {
+        conditions.push(e.sql("ml.algorithms.name", &[("value", Arg::Str(name))]));
+    }
+    if let Some(version) = p.last("version").map(str::trim).filter(|v| !v.is_empty()) {
+        // NumberFilter: a decimal number, else "Enter a number.".
+        match version.parse::<f64>() {
+            Ok(v) if v.is_finite() && !version.contains(['e', 'E', 'i', 'n', 'N']) => conditions
+                .push(e.sql(
+                    "ml.algorithms.version",
+                    &[("value", Arg::Sql(&format!("{v:?}")))],
+                )),
+            _ => return Err(ApiError::field("version", "Enter a number.")),
+        }
+    }
+    if let Some(search) = p.last("search") {
+        let search = search.replace('\0', "").replace(',', " ");
+        for term in search.split(py_space).filter(|t| !t.is_empty()) {
+            conditions.push(e.sql("ml.algorithms.search_term", &[("term", Arg::Str(term))]));
+        }
+    }
+    Ok(())
+}
+
+/// The category maps list (filterset `algorithms`) or one map.
+async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+    let filter = match (id, e.params.last("algorithms").filter(|v| !v.is_empty())) {
+        (Some(id), _) => format!("m.id = {id}"),
+        (None, None) => "TRUE".into(),
+        // ModelMultipleChoiceFilter: an id that names no algorithm is a 400.
+        (None, Some(v)) => match path_id(v) {
+            Some(a) if e.engine.dims().await?.algorithms.contains_key(&a) => {
+                e.sql("ml.labels.algorithm", &[("value", Arg::Int(a))])
+            }
+            _ => {
+                let message =
+                    format!("Select a valid choice. {v} is not one of the available choices.");
+                return Ok(Err(ApiError::field("algorithms", &message)));
+            }
+        },
+    };
+    let order = order_sql(e.params, LABELS_ORDERING, "m.id ASC", "m.id ASC");
+    let sql = e.sql(
+        "ml.labels",
+        &[("filter", Arg::Sql(&filter)), ("order", Arg::Sql(&order))],
+    );
+    let rows = e.rows(&sql).await?;
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.i64("id"))
+        .map(|i| i.to_string())
+        .collect();
+    let mut users: HashMap<i64, Vec<Value>> = HashMap::new();
+    if !ids.is_empty() {
+        let sql = e.sql(
+            "ml.labels.algorithms",
+            &[("ids", Arg::Sql(&ids.join(", ")))],
+        );
+        for r in e.rows(&sql).await? {
+            if let (Some(map), Some(a)) = (r.i64("map_id"), r.i64("id")) {
+                users
+                    .entry(map)
+                    .or_default()
+                    .push(e.link("ml/algorithms", a));
+            }
+        }
+    }
+    let item = |r: &Row| -> Value {
+        let id = r.i64("id").unwrap_or_default();
+        let data = r
+            .str("data")
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null);
+        let mut m = Map::new();
+        m.insert("id".into(), json!(id));
+        m.insert(
+            "labels".into(),
+            r.get("labels").cloned().unwrap_or(Value::Null),
+        );
+        m.insert("data".into(), data);
+        m.insert(
+            "algorithms".into(),
+            Value::Array(users.get(&id).cloned().unwrap_or_default()),
+        );
+        for k in ["version", "uri", "created_at", "updated_at"] {
+            m.insert(k.into(), r.get(k).cloned().unwrap_or(Value::Null));
+        }
+        m.insert(
+            "user_permissions".into(),
+            e.permissions(Model::CategoryMap, false),
+        );
+        Value::Object(m)
+    };
+    if id.is_some() {
+        return Ok(rows.first().map(item).ok_or_else(ApiError::not_found));
+    }
+    let paging = e.params.paging(20, None);
+    let results = rows
+        .iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .map(item)
+        .collect();
+    let mut body = e.params.envelope(e.base(), paging, rows.len(), results);
+    body.insert(
+        "user_permissions".into(),
+        e.permissions(Model::Collection, false),
+    );
+    Ok(Ok(Value::Object(body)))
+}
