@@ -130,12 +130,19 @@ async fn taxa_suggest() {
     check("taxa_suggest.jsonl.gz", 4).await;
 }
 
-/// The extras Antenna answered that occlens answers too: ML algorithms and category maps.
+/// The extras Antenna answered that occlens answers too: ML algorithms and category maps,
+/// tags.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ml_algorithms_and_labels() {
-    let (total, failures) =
-        replay_urls(&oracle().join("snapshot"), "extras.jsonl.gz", "/api/v2/ml/").await;
-    assert_eq!((total, failures), (4, Vec::<String>::new()));
+async fn extras() {
+    let snapshot = oracle().join("snapshot");
+    for (prefix, expected) in [("/api/v2/ml/", 4), ("/api/v2/tags/", 1)] {
+        let (total, failures) = replay_urls(&snapshot, "extras.jsonl.gz", prefix).await;
+        assert_eq!(
+            (total, failures),
+            (expected, Vec::<String>::new()),
+            "{prefix}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

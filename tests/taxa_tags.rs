@@ -170,3 +170,41 @@ async fn without_the_tag_tables_no_taxon_has_a_tag() {
         [2]
     );
 }
+
+#[tokio::test]
+async fn the_tags_endpoint_lists_a_projects_tags_and_the_global_ones() {
+    let (_d, e) = world().engine().await;
+    let r = call(&e, "/api/v2/tags/?project_id=1").await.body;
+    assert_eq!(r["count"], 2);
+    assert_eq!(r["results"], json!([pest(), global()]));
+    assert_eq!(r["user_permissions"], json!(["create"]));
+    assert_eq!(ids(&call(&e, "/api/v2/tags/").await.body), [1, 2, 3]);
+    assert_eq!(
+        ids(&call(&e, "/api/v2/tags/?project_id=2").await.body),
+        [2, 3]
+    );
+    // filterset "taxa": the tags a taxon holds (OR over the values); an unknown taxon: 400.
+    assert_eq!(ids(&call(&e, "/api/v2/tags/?taxa=6").await.body), [1]);
+    assert_eq!(
+        ids(&call(&e, "/api/v2/tags/?taxa=6&taxa=2&project_id=2")
+            .await
+            .body),
+        [2, 3]
+    );
+    let r = call(&e, "/api/v2/tags/?taxa=99").await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"taxa": ["Select a valid choice. 99 is not one of the available choices."]})
+        )
+    );
+    assert_eq!(call(&e, "/api/v2/tags/2/").await.body, global());
+    // The detail is in the project's queryset or a 404.
+    assert_eq!(call(&e, "/api/v2/tags/3/?project_id=1").await.status, 404);
+    let anon = call_as(&e, "/api/v2/tags/?project_id=1", Requester::Anonymous)
+        .await
+        .body;
+    assert_eq!(anon["user_permissions"], json!([]));
+    assert_eq!(anon["results"][1]["user_permissions"], json!([]));
+}

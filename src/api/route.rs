@@ -14,6 +14,7 @@ pub enum Family {
     Events,
     Deployments,
     Ml,
+    Tags,
 }
 
 const PREFIXES: &[(&str, Family)] = &[
@@ -26,6 +27,7 @@ const PREFIXES: &[(&str, Family)] = &[
     ("events", Family::Events),
     ("deployments", Family::Deployments),
     ("ml", Family::Ml),
+    ("tags", Family::Tags),
 ];
 
 /// The family of `path` (`/api/v2/<prefix>/<tail…>/`) and the segments after its prefix.
@@ -71,6 +73,8 @@ pub fn label(path: &str) -> &'static str {
         (Family::Ml, ["algorithms", _]) => "ml_algorithms_detail",
         (Family::Ml, ["labels"]) => "ml_labels_list",
         (Family::Ml, ["labels", _]) => "ml_labels_detail",
+        (Family::Tags, []) => "tags_list",
+        (Family::Tags, [_]) => "tags_detail",
         _ => "other",
     }
 }

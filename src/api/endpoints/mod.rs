@@ -1,5 +1,5 @@
 //! The read endpoints other than occurrences (taxa, taxa lists, status summary, projects and
-//! their charts, occurrence stats, events, deployments, ML algorithms and category maps). Antenna's source at commit 731cc2a2
+//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags). Antenna's source at commit 731cc2a2
 //! is their spec; each module names the viewset and serializer it follows, and each has one
 //! file of named SQL fragments in `queries/` holding what it computes.
 //!
@@ -28,6 +28,7 @@ pub mod pg_sort;
 pub mod projects;
 pub mod projects_charts;
 pub mod status_summary;
+pub mod tags;
 pub mod taxa;
 pub mod taxa_detail;
 pub mod taxa_detail_example;
@@ -61,6 +62,7 @@ pub fn order(url: &str) -> Option<Order> {
         Family::Events => events::order(&params, &tail),
         Family::Deployments => deployments::order(&params, &tail),
         Family::Ml => ml::order(&params, &tail),
+        Family::Tags => tags::order(&params, &tail),
     }
 }
 
@@ -125,6 +127,7 @@ impl Endpoints<'_> {
             Family::Events => events::get(self, tail).await,
             Family::Deployments => deployments::get(self, tail).await,
             Family::Ml => ml::get(self, tail).await,
+            Family::Tags => tags::get(self, tail).await,
         }
     }
 

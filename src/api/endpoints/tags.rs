@@ -1,0 +1,112 @@
+//! `GET /api/v2/tags/` and `/api/v2/tags/<id>/` (Antenna 731cc2a2: TagViewSet of
+//! ami/main/api/views.py with TagSerializer): with a project, its tags and the global ones;
+//! the filterset's `taxa`; the default ordering fields. SQL: queries/tags.sql.
+
+use super::events_params::path_id;
+use super::taxa_tags::serialize;
+use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::Params;
+use crate::api::request::ApiError;
+use crate::engine::catalog::Arg;
+use crate::engine::rows::RowExt;
+use serde_json::Value;
+
+/// DefaultViewSetMixin's ordering fields.
+const ORDERING: &[&str] = &["created_at", "updated_at"];
+
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+    match tail {
+        [] => answer(e, None).await,
+        [id] => match path_id(id) {
+            Some(id) => answer(e, Some(id)).await,
+            None => Ok(Err(ApiError::not_found())),
+        },
+        _ => Ok(Err(ApiError::not_found())),
+    }
+}
+
+/// How `occlens verify` compares a list: by its `ordering` terms; Tag has no Meta ordering
+/// (unordered).
+pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
+    if !tail.is_empty() {
+        return None;
+    }
+    let terms = p.ordering(ORDERING);
+    if terms.is_empty() {
+        return Some(Order::Unordered);
+    }
+    Some(Order::Keys(
+        terms.iter().map(|(f, _)| format!("/{f}")).collect(),
+    ))
+}
+
+async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+    let scope = match e.project(false).await? {
+        Ok(Some(project)) => e.sql("tags.project", &[("project", Arg::Int(project))]),
+        Ok(None) => "TRUE".into(),
+        Err(err) => return Ok(Err(err)),
+    };
+    let mut conditions = vec!["TRUE".to_string()];
+    if let Some(id) = id {
+        conditions.push(format!("g.id = {id}"));
+    } else {
+        let values: Vec<&str> = e
+            .params
+            .all("taxa")
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect();
+        if !values.is_empty() {
+            let mut taxa = Vec::new();
+            let dims = e.engine.dims().await?;
+            for v in values {
+                // ModelMultipleChoiceFilter: a value that names no taxon is a 400.
+                match path_id(v).filter(|t| dims.taxa.contains_key(t)) {
+                    Some(t) => taxa.push(t),
+                    None => {
+                        let message = format!(
+                            "Select a valid choice. {v} is not one of the available choices."
+                        );
+                        return Ok(Err(ApiError::field("taxa", &message)));
+                    }
+                }
+            }
+            conditions.push(e.sql("tags.taxa", &[("ids", Arg::Ints(&taxa))]));
+        }
+    }
+    let mut order: Vec<String> = e
+        .params
+        .ordering(ORDERING)
+        .iter()
+        .map(|(f, desc)| format!("g.{f} {} NULLS LAST", if *desc { "DESC" } else { "ASC" }))
+        .collect();
+    order.push("g.id ASC".into());
+    let (filter, order) = (conditions.join(" AND "), order.join(", "));
+    let sql = e.sql(
+        "tags.rows",
+        &[
+            ("scope", Arg::Sql(&scope)),
+            ("filter", Arg::Sql(&filter)),
+            ("order", Arg::Sql(&order)),
+        ],
+    );
+    let rows = e.rows(&sql).await?;
+    let serialized = serialize(e, &rows).await?;
+    let item = |r: &crate::engine::rows::Row| r.i64("id").and_then(|t| serialized.get(&t).cloned());
+    if id.is_some() {
+        return Ok(rows.first().and_then(item).ok_or_else(ApiError::not_found));
+    }
+    let paging = e.params.paging(20, None);
+    let results = rows
+        .iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .filter_map(item)
+        .collect();
+    let mut body = e.params.envelope(e.base(), paging, rows.len(), results);
+    body.insert(
+        "user_permissions".into(),
+        e.permissions(Model::Collection, false),
+    );
+    Ok(Ok(Value::Object(body)))
+}
