@@ -131,11 +131,15 @@ async fn taxa_suggest() {
 }
 
 /// The extras Antenna answered that occlens answers too: ML algorithms and category maps,
-/// tags.
+/// tags, capture sets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extras() {
     let snapshot = oracle().join("snapshot");
-    for (prefix, expected) in [("/api/v2/ml/", 4), ("/api/v2/tags/", 1)] {
+    for (prefix, expected) in [
+        ("/api/v2/ml/", 4),
+        ("/api/v2/tags/", 1),
+        ("/api/v2/captures/collections/", 3),
+    ] {
         let (total, failures) = replay_urls(&snapshot, "extras.jsonl.gz", prefix).await;
         assert_eq!(
             (total, failures),

@@ -15,6 +15,7 @@ pub enum Family {
     Deployments,
     Ml,
     Tags,
+    Collections,
 }
 
 const PREFIXES: &[(&str, Family)] = &[
@@ -28,6 +29,7 @@ const PREFIXES: &[(&str, Family)] = &[
     ("deployments", Family::Deployments),
     ("ml", Family::Ml),
     ("tags", Family::Tags),
+    ("captures/collections", Family::Collections),
 ];
 
 /// The family of `path` (`/api/v2/<prefix>/<tail…>/`) and the segments after its prefix.
@@ -75,6 +77,8 @@ pub fn label(path: &str) -> &'static str {
         (Family::Ml, ["labels", _]) => "ml_labels_detail",
         (Family::Tags, []) => "tags_list",
         (Family::Tags, [_]) => "tags_detail",
+        (Family::Collections, []) => "collections_list",
+        (Family::Collections, [_]) => "collections_detail",
         _ => "other",
     }
 }

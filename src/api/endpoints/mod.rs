@@ -1,5 +1,5 @@
 //! The read endpoints other than occurrences (taxa, taxa lists, status summary, projects and
-//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags). Antenna's source at commit 731cc2a2
+//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags, capture sets). Antenna's source at commit 731cc2a2
 //! is their spec; each module names the viewset and serializer it follows, and each has one
 //! file of named SQL fragments in `queries/` holding what it computes.
 //!
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::render::media::absolute_media_url;
 use serde_json::{json, Value};
 
+pub mod collections;
 pub mod deployments;
 pub mod events;
 pub mod events_detail;
@@ -63,6 +64,7 @@ pub fn order(url: &str) -> Option<Order> {
         Family::Deployments => deployments::order(&params, &tail),
         Family::Ml => ml::order(&params, &tail),
         Family::Tags => tags::order(&params, &tail),
+        Family::Collections => collections::order(&params, &tail),
     }
 }
 
@@ -128,6 +130,7 @@ impl Endpoints<'_> {
             Family::Deployments => deployments::get(self, tail).await,
             Family::Ml => ml::get(self, tail).await,
             Family::Tags => tags::get(self, tail).await,
+            Family::Collections => collections::get(self, tail).await,
         }
     }
 

@@ -1,0 +1,235 @@
+//! `GET /api/v2/captures/collections/` and `…/<id>/` (Antenna 731cc2a2:
+//! SourceImageCollectionViewSet of ami/main/api/views.py with SourceImageCollectionSerializer):
+//! the capture sets of a project (or of every project the requester sees), their image
+//! counts, and with `with_counts` (the default of the detail) their occurrences and taxa
+//! under the project's default filters. `jobs` is `[]`: the jobs of a capture set are not
+//! read. SQL: queries/collections.sql.
+
+use super::events_params::path_id;
+use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::Params;
+use crate::api::request::{ApiError, Requester};
+use crate::engine::catalog::Arg;
+use crate::engine::rows::{Row, RowExt};
+use serde_json::{json, Map, Value};
+
+/// `SourceImageCollectionViewSet.ordering_fields`, with the sort keys of each.
+const ORDERING: &[(&str, &[&str])] = &[
+    ("id", &["c.id"]),
+    ("created_at", &["c.created_at"]),
+    ("updated_at", &["c.updated_at"]),
+    ("name", &["lower(c.name)", "c.name"]),
+    ("method", &["c.method"]),
+    ("source_images_count", &["source_images_count"]),
+    (
+        "source_images_with_detections_count",
+        &["source_images_with_detections_count"],
+    ),
+    (
+        "source_images_processed_count",
+        &["source_images_processed_count"],
+    ),
+    ("occurrences_count", &["occurrences_count"]),
+];
+
+/// SourceImageCollectionCommonKwargsSerializer's fields, in its order: the `kwargs` shown.
+const KWARGS: &[&str] = &[
+    "minute_interval",
+    "max_num",
+    "shuffle",
+    "month_start",
+    "month_end",
+    "date_start",
+    "date_end",
+    "hour_start",
+    "hour_end",
+    "deployment_ids",
+    "event_ids",
+    "research_site_ids",
+    "size",
+    "num_each",
+    "exclude_events",
+    "deployment_id",
+    "position",
+];
+
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+    match tail {
+        [] => answer(e, None).await,
+        [id] => match path_id(id) {
+            Some(id) => answer(e, Some(id)).await,
+            None => Ok(Err(ApiError::not_found())),
+        },
+        _ => Ok(Err(ApiError::not_found())),
+    }
+}
+
+/// How `occlens verify` compares a list: by its `ordering` terms; the model has no Meta
+/// ordering (unordered).
+pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
+    if !tail.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
+    let terms = p.ordering(&names);
+    if terms.is_empty() {
+        return Some(Order::Unordered);
+    }
+    Some(Order::Keys(
+        terms.iter().map(|(f, _)| format!("/{f}")).collect(),
+    ))
+}
+
+async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+    let p = e.params;
+    // `with_counts` given makes the project required; the detail counts by default.
+    let given = p.given("with_counts");
+    let project = match e.project(given.is_some()).await? {
+        Ok(project) => project,
+        Err(err) => return Ok(Err(err)),
+    };
+    // django.forms.BooleanField: "false" and "0" (any case) are false, else truthiness.
+    let with_counts = match given {
+        Some(v) => !v.is_empty() && !v.eq_ignore_ascii_case("false") && v != "0",
+        None => id.is_some(),
+    };
+    let mut scope = vec![format!("c.project_id IN ({})", e.visible_projects())];
+    if let Some(project) = project {
+        scope.push(format!("c.project_id = {project}"));
+    }
+    let mut filter = vec!["TRUE".to_string()];
+    if let Some(id) = id {
+        filter.push(format!("c.id = {id}"));
+    } else if let Some(method) = p.last("method").filter(|v| !v.is_empty()) {
+        filter.push(e.sql("collections.method", &[("value", Arg::Str(method))]));
+    }
+    let (counts_join, counts) = if with_counts {
+        let defaults = match project {
+            Some(project) if p.apply_defaults() => {
+                e.sql("defaults", &[("project", Arg::Int(project))])
+            }
+            _ => "TRUE".into(),
+        };
+        (
+            e.sql("collections.counts", &[("defaults", Arg::Sql(&defaults))]),
+            e.sql("collections.counts_values", &[]),
+        )
+    } else {
+        (String::new(), e.sql("collections.no_counts", &[]))
+    };
+    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
+    let mut order: Vec<String> = p
+        .ordering(&names)
+        .iter()
+        .flat_map(|(field, desc)| {
+            let direction = if *desc { "DESC" } else { "ASC" };
+            let keys = ORDERING
+                .iter()
+                .find(|(n, _)| n == field)
+                .map_or(&[][..], |f| f.1);
+            keys.iter()
+                .map(move |k| format!("{k} {direction} NULLS LAST"))
+        })
+        .collect();
+    order.push("c.id ASC".into());
+    let (scope, filter, order) = (scope.join(" AND "), filter.join(" AND "), order.join(", "));
+    let sql = e.sql(
+        "collections.rows",
+        &[
+            ("counts", Arg::Sql(&counts)),
+            ("counts_join", Arg::Sql(&counts_join)),
+            ("scope", Arg::Sql(&scope)),
+            ("filter", Arg::Sql(&filter)),
+            ("order", Arg::Sql(&order)),
+        ],
+    );
+    let rows = e.rows(&sql).await?;
+    let dims = e.engine.dims().await?;
+    let mut items = Vec::new();
+    let page: Vec<&Row> = match id {
+        Some(_) => rows.iter().take(1).collect(),
+        None => {
+            let paging = p.paging(20, None);
+            rows.iter().skip(paging.offset).take(paging.limit).collect()
+        }
+    };
+    for r in page {
+        let project = r.i64("project_id");
+        let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
+        let manager = matches!(e.who, Requester::Superuser(_))
+            || (owner.is_some() && owner == e.who.user_id());
+        let member = manager || e.member(project).await?;
+        items.push(item(e, r, manager, member));
+    }
+    if id.is_some() {
+        return Ok(items.pop().ok_or_else(ApiError::not_found));
+    }
+    let mut body = p.envelope(e.base(), p.paging(20, None), rows.len(), items);
+    body.insert(
+        "user_permissions".into(),
+        e.permissions(Model::Collection, false),
+    );
+    Ok(Ok(Value::Object(body)))
+}
+
+/// SourceImageCollectionSerializer of one row.
+fn item(e: &Endpoints<'_>, r: &Row, manager: bool, member: bool) -> Value {
+    let id = r.i64("id").unwrap_or_default();
+    let name = r.str("name").unwrap_or_default();
+    let get = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
+    let mut m = Map::new();
+    m.insert("id".into(), json!(id));
+    m.insert("details".into(), e.link("captures/collections", id));
+    m.insert("name".into(), get("name"));
+    m.insert("project".into(), get("project_id"));
+    m.insert("method".into(), get("method"));
+    m.insert("kwargs".into(), kwargs(r.str("kwargs")));
+    m.insert(
+        "source_images".into(),
+        json!(format!("{}/api/v2/captures/?collections={id}", e.base())),
+    );
+    for k in [
+        "source_images_count",
+        "source_images_with_detections_count",
+        "source_images_processed_count",
+        "occurrences_count",
+        "taxa_count",
+        "description",
+    ] {
+        m.insert(k.into(), get(k));
+    }
+    m.insert("jobs".into(), json!([]));
+    m.insert("created_at".into(), get("created_at"));
+    m.insert("updated_at".into(), get("updated_at"));
+    // get_permissions: the project's `*_sourceimagecollection` permissions but `create`; a
+    // curated set ("starred" in its name) has no `populate` and adds `star` to whoever may
+    // star captures (a member).
+    let curated = name.to_lowercase().contains("starred");
+    let perms: &[&str] = match (manager, curated, member) {
+        (true, false, _) => &["populate", "update", "delete"],
+        (true, true, _) => &["update", "delete", "star"],
+        (false, true, true) => &["star"],
+        _ => &[],
+    };
+    m.insert("user_permissions".into(), json!(perms));
+    Value::Object(m)
+}
+
+/// SourceImageCollectionCommonKwargsSerializer: the known keys present and not null, in its
+/// order; `null` when the column is NULL.
+fn kwargs(text: Option<&str>) -> Value {
+    let Some(Value::Object(given)) = text.and_then(|t| serde_json::from_str::<Value>(t).ok())
+    else {
+        return Value::Null;
+    };
+    let shown: Map<String, Value> = KWARGS
+        .iter()
+        .filter_map(|k| {
+            Some((
+                k.to_string(),
+                given.get(*k).filter(|v| !v.is_null())?.clone(),
+            ))
+        })
+        .collect();
+    Value::Object(shown)
+}
