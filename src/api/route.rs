@@ -16,6 +16,7 @@ pub enum Family {
     Ml,
     Tags,
     Collections,
+    Identifications,
 }
 
 const PREFIXES: &[(&str, Family)] = &[
@@ -30,6 +31,7 @@ const PREFIXES: &[(&str, Family)] = &[
     ("ml", Family::Ml),
     ("tags", Family::Tags),
     ("captures/collections", Family::Collections),
+    ("identifications", Family::Identifications),
 ];
 
 /// The family of `path` (`/api/v2/<prefix>/<tail…>/`) and the segments after its prefix.
@@ -79,6 +81,8 @@ pub fn label(path: &str) -> &'static str {
         (Family::Tags, [_]) => "tags_detail",
         (Family::Collections, []) => "collections_list",
         (Family::Collections, [_]) => "collections_detail",
+        (Family::Identifications, []) => "identifications_list",
+        (Family::Identifications, [_]) => "identifications_detail",
         _ => "other",
     }
 }

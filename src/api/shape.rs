@@ -6,7 +6,10 @@
 //! only on a dimension row and the requester (taxa, determinations, events, deployments,
 //! users, algorithms) are rendered once per shaper and copied as bytes after that.
 
+mod identification;
 mod nested;
+
+pub use identification::IdentificationPermissions;
 
 use crate::api::request::Requester;
 use crate::engine::dims::Dims;

@@ -81,6 +81,7 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/ml.sql"),
     include_str!("../../queries/tags.sql"),
     include_str!("../../queries/collections.sql"),
+    include_str!("../../queries/identifications.sql"),
     include_str!("../../queries/deployments.sql"),
     include_str!("../../queries/events.sql"),
     include_str!("../../queries/occurrence_stats.sql"),

@@ -190,7 +190,8 @@ pub static TABLES: &[Table] = &[
         [
             TS[0],
             TS[1],
-            c("updated_at", Ts, false, false),
+            // Read by `/identifications/` only: a snapshot without it reads it as NULL.
+            later("updated_at", Ts),
             c("occurrence_id", I64, false, true),
             c("taxon_id", I64, true, true),
             c("user_id", I64, true, true),

@@ -1,5 +1,5 @@
 //! The read endpoints other than occurrences (taxa, taxa lists, status summary, projects and
-//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags, capture sets). Antenna's source at commit 731cc2a2
+//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags, capture sets, identifications). Antenna's source at commit 731cc2a2
 //! is their spec; each module names the viewset and serializer it follows, and each has one
 //! file of named SQL fragments in `queries/` holding what it computes.
 //!
@@ -22,6 +22,7 @@ pub mod deployments;
 pub mod events;
 pub mod events_detail;
 pub mod events_params;
+pub mod identifications;
 pub mod jobs;
 pub mod ml;
 pub mod occurrence_stats;
@@ -65,6 +66,7 @@ pub fn order(url: &str) -> Option<Order> {
         Family::Ml => ml::order(&params, &tail),
         Family::Tags => tags::order(&params, &tail),
         Family::Collections => collections::order(&params, &tail),
+        Family::Identifications => identifications::order(&params, &tail),
     }
 }
 
@@ -131,6 +133,7 @@ impl Endpoints<'_> {
             Family::Ml => ml::get(self, tail).await,
             Family::Tags => tags::get(self, tail).await,
             Family::Collections => collections::get(self, tail).await,
+            Family::Identifications => identifications::get(self, tail).await,
         }
     }
 

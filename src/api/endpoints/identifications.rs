@@ -1,0 +1,153 @@
+//! `GET /api/v2/identifications/` and `…/<id>/` (Antenna 731cc2a2: IdentificationViewSet of
+//! ami/main/api/views.py with IdentificationSerializer): every identification the requester
+//! sees (those of occurrences of visible projects), the filterset (`occurrence`, `user`,
+//! `taxon`), Meta ordering by `-created_at`. SQL: queries/identifications.sql.
+
+use super::events_params::path_id;
+use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::Params;
+use crate::api::request::{ApiError, Requester};
+use crate::api::shape::{IdentificationPermissions, Shaper};
+use crate::engine::catalog::Arg;
+use crate::engine::rows::RowExt;
+use serde_json::Value;
+
+/// `IdentificationViewSet.ordering_fields`, with the column each sorts by.
+const ORDERING: &[(&str, &str)] = &[
+    ("created_at", "i.created_at"),
+    ("updated_at", "i.updated_at"),
+    ("user", "i.user_id"),
+];
+
+/// The filterset's fields (ModelChoiceFilter), with the column and the table of the choices.
+const FILTERS: &[(&str, &str, &str)] = &[
+    ("occurrence", "i.occurrence_id", "main_occurrence"),
+    ("user", "i.user_id", "users_user"),
+    ("taxon", "i.taxon_id", "main_taxon"),
+];
+
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+    match tail {
+        [] => answer(e, None).await,
+        [id] => match path_id(id) {
+            Some(id) => answer(e, Some(id)).await,
+            None => Ok(Err(ApiError::not_found())),
+        },
+        _ => Ok(Err(ApiError::not_found())),
+    }
+}
+
+/// How `occlens verify` compares a list: by its `ordering` terms, else by `created_at`
+/// (Meta ordering; ties in any order).
+pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
+    if !tail.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
+    let terms = p.ordering(&names);
+    let keys = match terms.is_empty() {
+        true => vec!["/created_at".to_string()],
+        false => terms
+            .iter()
+            .map(|(f, _)| match *f {
+                "user" => "/user/id".to_string(),
+                f => format!("/{f}"),
+            })
+            .collect(),
+    };
+    Some(Order::Keys(keys))
+}
+
+async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+    let p = e.params;
+    let scope = match e.who {
+        Requester::Superuser(_) => "TRUE".to_string(),
+        _ => e.sql(
+            "identifications.visible",
+            &[("visible", Arg::Sql(&e.visible_projects()))],
+        ),
+    };
+    let mut filter = vec!["TRUE".to_string()];
+    if let Some(id) = id {
+        filter.push(format!("i.id = {id}"));
+    } else {
+        for (key, column, table) in FILTERS {
+            let Some(v) = p.last(key).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            // ModelChoiceFilter: a value that names no row is a 400.
+            let found = match path_id(v) {
+                Some(id) => !e
+                    .rows(&format!("SELECT id FROM {table} WHERE id = {id}"))
+                    .await?
+                    .is_empty(),
+                None => false,
+            };
+            if !found {
+                let message =
+                    "Select a valid choice. That choice is not one of the available choices.";
+                return Ok(Err(ApiError::field(key, message)));
+            }
+            filter.push(format!("{column} = {}", path_id(v).unwrap_or_default()));
+        }
+    }
+    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
+    let mut order: Vec<String> = p
+        .ordering(&names)
+        .iter()
+        .filter_map(|(field, desc)| {
+            let column = ORDERING.iter().find(|(n, _)| n == field)?.1;
+            Some(format!(
+                "{column} {} NULLS LAST",
+                if *desc { "DESC" } else { "ASC" }
+            ))
+        })
+        .collect();
+    if order.is_empty() {
+        order.push("i.created_at DESC".into());
+    }
+    order.push("i.id DESC".into());
+    let (filter, order) = (filter.join(" AND "), order.join(", "));
+    let sql = e.sql(
+        "identifications.rows",
+        &[
+            ("scope", Arg::Sql(&scope)),
+            ("filter", Arg::Sql(&filter)),
+            ("order", Arg::Sql(&order)),
+        ],
+    );
+    let rows = e.rows(&sql).await?;
+    let dims = e.engine.dims().await?;
+    let shaper = Shaper::api(dims, &e.engine.config, e.who);
+    // DefaultSerializer's permissions: a superuser's `update` and `delete`; a project
+    // manager's (its owner's) on the identifications of its project; the occurrence's the
+    // superuser's only (no role holds `update_occurrence`).
+    let item = |r: &crate::engine::rows::Row| {
+        let project = r.i64("project_id");
+        let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
+        let superuser = matches!(e.who, Requester::Superuser(_));
+        let manager = superuser || (owner.is_some() && owner == e.who.user_id());
+        let both: &[&str] = &["update", "delete"];
+        let perms = IdentificationPermissions {
+            identification: if manager { both } else { &[] },
+            occurrence: if superuser { both } else { &[] },
+        };
+        shaper.identification_item(r, &perms)
+    };
+    if id.is_some() {
+        return Ok(rows.first().map(item).ok_or_else(ApiError::not_found));
+    }
+    let paging = p.paging(20, None);
+    let results = rows
+        .iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .map(item)
+        .collect();
+    let mut body = p.envelope(e.base(), paging, rows.len(), results);
+    body.insert(
+        "user_permissions".into(),
+        e.permissions(Model::Collection, false),
+    );
+    Ok(Ok(Value::Object(body)))
+}
