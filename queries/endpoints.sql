@@ -3,6 +3,10 @@
 -- models with a project (ami/main/models.py): a superuser sees everything (occlens then
 -- binds no condition), anonymous sees non-draft projects, a user also owned and member ones.
 
+-- name: existing_ids
+-- ModelMultipleChoiceField._check_values: the ids among ${ids} that ${table} holds.
+SELECT id FROM ${table} WHERE id IN (${ids})
+
 -- name: visible_projects
 -- ${user} is -1 for anonymous (no user has that id).
 SELECT id FROM main_project

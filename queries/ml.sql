@@ -25,8 +25,8 @@ a.id IN (SELECT pa.algorithm_id
 a.name = ${value}
 
 -- name: ml.algorithms.version
--- filterset_fields "version": a number (NumberFilter), compared as one.
-CAST(a.version AS DOUBLE) = ${value}
+-- filterset_fields "version": a number (NumberFilter), compared as the integer it truncates to.
+a.version = ${value}
 
 -- name: ml.algorithms.search_term
 -- SearchFilter (search_fields name): one term, icontains.
@@ -43,11 +43,11 @@ WHERE ${filter}
 ORDER BY ${order}
 
 -- name: ml.labels.algorithm
--- filterset_fields "algorithms": the maps an algorithm uses.
-m.id IN (SELECT a.category_map_id FROM ml_algorithm a WHERE a.id = ${value})
+-- filterset_fields "algorithms": the maps any of the algorithms ${ids} uses.
+m.id IN (SELECT a.category_map_id FROM ml_algorithm a WHERE a.id IN (${ids}))
 
 -- name: ml.labels.algorithms
--- Each map's algorithms (a reverse relation without ordering: by id here).
+-- Each map's algorithms (`category_map.algorithms`, in Algorithm.Meta.ordering: name, version).
 SELECT a.category_map_id AS map_id, a.id FROM ml_algorithm a
 WHERE a.category_map_id IN (${ids})
-ORDER BY a.id
+ORDER BY a.category_map_id, lower(a.name), a.name, a.version, a.id

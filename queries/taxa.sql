@@ -72,10 +72,6 @@ ORDER BY ${order}
 -- whether a row with this id exists in ${table}.
 SELECT id FROM ${table} WHERE id = ${id}
 
--- name: taxa.existing
--- ModelMultipleChoiceField._check_values (?projects=): the ids among ${ids} that exist.
-SELECT id FROM main_project WHERE id IN (${ids})
-
 -- name: taxa.occ.occurrence
 -- get_occurrence_filters: ?occurrence → Q(id=…).
 o.id = ${id}

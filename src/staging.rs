@@ -32,30 +32,39 @@ pub fn unprotected(dest: &Path) -> Result<()> {
 
 /// [`unprotected`], the message naming `what` was given `dest` (`--out`, `--cache-dir`).
 pub fn unprotected_as(what: &str, dest: &Path) -> Result<()> {
-    // The nearest existing ancestor resolved (symlinks, `..`), then the names below it that
-    // do not exist yet (a cache entry's folders are made on the way).
-    let mut existing = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut below = vec![dest.file_name().unwrap_or_default()];
-    let parent = loop {
+    // The nearest existing ancestor resolved (symlinks, `..`), then the components below it
+    // that do not exist yet (a cache entry's folders are made on the way), `..` among them
+    // taken lexically.
+    let absolute = match dest.is_absolute() {
+        true => dest.to_path_buf(),
+        false => std::env::current_dir().map_or(dest.to_path_buf(), |d| d.join(dest)),
+    };
+    // `dest` itself is never resolved (a symlink there is the writer's business).
+    let mut below: Vec<_> = absolute.components().next_back().into_iter().collect();
+    let Some(mut existing) = absolute.parent() else {
+        return Ok(());
+    };
+    let mut resolved = loop {
         match existing.canonicalize() {
             Ok(p) => break p,
-            Err(_) => match (existing.file_name(), existing.parent()) {
-                (Some(name), Some(up)) => {
-                    below.push(name);
-                    existing = if up.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        up
-                    };
+            Err(_) => match existing.parent() {
+                Some(up) => {
+                    below.extend(existing.components().next_back());
+                    existing = up;
                 }
-                _ => return Ok(()),
+                None => return Ok(()),
             },
         }
     };
-    let resolved = below.iter().rev().fold(parent, |p, name| p.join(name));
+    for component in below.iter().rev() {
+        match component {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::Normal(name) => resolved.push(name),
+            _ => {}
+        }
+    }
     let protected = PROTECTED.lock().map(|p| p.clone()).unwrap_or_default();
     match protected.iter().find(|d| resolved.starts_with(d)) {
         Some(d) => Err(Error::Usage(format!(
@@ -335,6 +344,32 @@ pub fn exists(dest: &Path) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_inside_a_protected_directory_are_refused_through_dotdot() {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = dir.path().join("snap");
+        std::fs::create_dir(&snapshot).unwrap();
+        protect(&snapshot);
+        for inside in [
+            "snap/cache/a/b",
+            "snap/missing/../cache/x",
+            "snap/x",
+            "other/../snap/y",
+        ] {
+            let e = unprotected_as("--cache-dir", &dir.path().join(inside)).unwrap_err();
+            assert!(
+                e.to_string().contains("is inside the snapshot"),
+                "{inside}: {e}"
+            );
+        }
+        for outside in ["cache/a", "snap/../cache/x", "snap/missing/../../cache"] {
+            assert!(
+                unprotected_as("--cache-dir", &dir.path().join(outside)).is_ok(),
+                "{outside}"
+            );
+        }
+    }
 
     #[test]
     fn temp_names_carry_the_pid() {

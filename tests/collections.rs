@@ -124,6 +124,21 @@ async fn capture_sets_count_images_occurrences_and_taxa() {
         call(&e, "/api/v2/captures/collections/9/").await.status,
         404
     );
+    // `method` is a ChoiceFilter of the model's sampling methods.
+    let r = call(&e, "/api/v2/captures/collections/?method=bogus").await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"method": ["Select a valid choice. bogus is not one of the available choices."]})
+        )
+    );
+    // The project's owner (its manager) may create capture sets in it.
+    let url = "/api/v2/captures/collections/?project_id=1";
+    let owner = call_as(&e, url, Requester::User(2)).await.body;
+    assert_eq!(owner["user_permissions"], json!(["create"]));
+    let alice = call_as(&e, url, Requester::User(3)).await.body;
+    assert_eq!(alice["user_permissions"], json!([]));
 }
 
 #[tokio::test]

@@ -26,6 +26,11 @@ fn world() -> Tiny {
         json!({"id": 5, "project_id": 2, "determination_id": 4}),
     );
     t.ident(5, Some(2), Some(4), false, "2023-06-11T01:00:00Z");
+    t.b.add(
+        "main_occurrence",
+        json!({"id": 6, "project_id": null, "determination_id": 4}),
+    );
+    t.ident(6, Some(2), Some(4), false, "2023-06-10T01:00:00Z");
     t
 }
 
@@ -38,7 +43,7 @@ async fn identifications_newest_first_filtered_and_visible() {
     let (_d, e) = world().engine().await;
     assert_eq!(
         ids(&call(&e, "/api/v2/identifications/").await.body),
-        [3, 2, 1, 4]
+        [3, 2, 1, 4, 5]
     );
     assert_eq!(
         ids(
@@ -64,7 +69,7 @@ async fn identifications_newest_first_filtered_and_visible() {
         ids(&call(&e, "/api/v2/identifications/?taxon=4&ordering=-user")
             .await
             .body),
-        [4, 1]
+        [5, 4, 1]
     );
     // Not a filter of the viewset: ignored, as Antenna ignores it.
     assert_eq!(
@@ -72,7 +77,7 @@ async fn identifications_newest_first_filtered_and_visible() {
             .await
             .body)
         .len(),
-        4
+        5
     );
     let r = call(&e, "/api/v2/identifications/?occurrence=99").await;
     assert_eq!(
@@ -108,6 +113,8 @@ async fn identifications_newest_first_filtered_and_visible() {
         call(&e, "/api/v2/identifications/3/").await.body["taxon"],
         json!(null)
     );
+    // Without a project (its occurrence has none) no one may read it: Antenna's 403.
+    assert_eq!(call(&e, "/api/v2/identifications/5/").await.status, 403);
     // The project's owner manages its identifications; another user does not.
     let owner = call_as(&e, "/api/v2/identifications/2/", Requester::User(2))
         .await

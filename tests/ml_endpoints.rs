@@ -59,6 +59,9 @@ async fn algorithms_are_scoped_by_the_projects_enabled_pipelines_and_filtered() 
     assert_eq!(got("?search=spec,b").await, vec![4]);
     assert_eq!(got("?name=binary").await, vec![2]);
     assert_eq!(got("?version=2.0").await, vec![5]);
+    // NumberFilter's decimal, compared as the integer it truncates to (Django's int()).
+    assert_eq!(got("?version=2.7").await, vec![5]);
+    assert_eq!(got("?version=2e0").await, vec![5]);
     let r = call(&e, &list("?version=abc")).await;
     assert_eq!(
         (r.status, r.body),
@@ -105,6 +108,11 @@ async fn category_maps_list_their_algorithms() {
     );
     let r = call(&e, "/api/v2/ml/labels/?algorithms=3").await.body;
     assert_eq!(r["count"], 0);
+    // ModelMultipleChoiceFilter: OR over the values.
+    let r = call(&e, "/api/v2/ml/labels/?algorithms=3&algorithms=5")
+        .await
+        .body;
+    assert_eq!(r["count"], 1);
     assert_eq!(
         call(&e, "/api/v2/ml/labels/?algorithms=99").await.status,
         400

@@ -202,9 +202,27 @@ async fn the_tags_endpoint_lists_a_projects_tags_and_the_global_ones() {
     assert_eq!(call(&e, "/api/v2/tags/2/").await.body, global());
     // The detail is in the project's queryset or a 404.
     assert_eq!(call(&e, "/api/v2/tags/3/?project_id=1").await.status, 404);
+    // visible_for_user: tags of the projects the requester sees; a global tag is not one.
     let anon = call_as(&e, "/api/v2/tags/?project_id=1", Requester::Anonymous)
         .await
         .body;
+    assert_eq!(ids(&anon), [1]);
     assert_eq!(anon["user_permissions"], json!([]));
-    assert_eq!(anon["results"][1]["user_permissions"], json!([]));
+    assert_eq!(anon["results"][0]["user_permissions"], json!([]));
+    assert_eq!(
+        call_as(&e, "/api/v2/tags/2/", Requester::Anonymous)
+            .await
+            .status,
+        404
+    );
+    let r = call(&e, "/api/v2/tags/?taxa=abc").await.body;
+    assert_eq!(
+        r,
+        json!({"taxa": ["\u{201c}abc\u{201d} is not a valid value."]})
+    );
+    let r = call(&e, "/api/v2/tags/?taxa=06").await.body;
+    assert_eq!(
+        r,
+        json!({"taxa": ["Select a valid choice. 06 is not one of the available choices."]})
+    );
 }

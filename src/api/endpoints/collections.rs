@@ -32,6 +32,22 @@ const ORDERING: &[(&str, &[&str])] = &[
     ("occurrences_count", &["occurrences_count"]),
 ];
 
+/// The model's `method` choices (`_SOURCE_IMAGE_SAMPLING_METHODS`): the filterset's
+/// ChoiceFilter refuses others.
+const METHODS: &[&str] = &[
+    "full",
+    "random",
+    "stratified_random",
+    "interval",
+    "manual",
+    "starred",
+    "random_from_each_event",
+    "last_and_random_from_each_event",
+    "greatest_file_size_from_each_event",
+    "detections_only",
+    "common_combined",
+];
+
 /// SourceImageCollectionCommonKwargsSerializer's fields, in its order: the `kwargs` shown.
 const KWARGS: &[&str] = &[
     "minute_interval",
@@ -101,6 +117,11 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     if let Some(id) = id {
         filter.push(format!("c.id = {id}"));
     } else if let Some(method) = p.last("method").filter(|v| !v.is_empty()) {
+        if !METHODS.contains(&method) {
+            let message =
+                format!("Select a valid choice. {method} is not one of the available choices.");
+            return Ok(Err(ApiError::field("method", &message)));
+        }
         filter.push(e.sql("collections.method", &[("value", Arg::Str(method))]));
     }
     let (counts_join, counts) = if with_counts {
@@ -153,22 +174,31 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
             rows.iter().skip(paging.offset).take(paging.limit).collect()
         }
     };
+    // A project's owner holds its Project-manager role (Antenna assigns it at creation).
+    let manages = |project: Option<i64>| {
+        let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
+        matches!(e.who, Requester::Superuser(_)) || (owner.is_some() && owner == e.who.user_id())
+    };
     for r in page {
         let project = r.i64("project_id");
-        let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
-        let manager = matches!(e.who, Requester::Superuser(_))
-            || (owner.is_some() && owner == e.who.user_id());
-        let member = manager || e.member(project).await?;
-        items.push(item(e, r, manager, member));
+        let member = match (e.who.user_id(), project) {
+            (Some(u), Some(p)) => dims.memberships.contains(&(u, p)),
+            _ => false,
+        };
+        items.push(item(e, r, manages(project), manages(project) || member));
     }
     if id.is_some() {
         return Ok(items.pop().ok_or_else(ApiError::not_found));
     }
     let mut body = p.envelope(e.base(), p.paging(20, None), rows.len(), items);
-    body.insert(
-        "user_permissions".into(),
-        e.permissions(Model::Collection, false),
-    );
+    // add_collection_level_permissions: `create` to whoever may create capture sets in the
+    // active project (its manager) as to a superuser.
+    let create = project.is_some() && manages(project);
+    let level = match create {
+        true => json!(["create"]),
+        false => e.permissions(Model::Collection, false),
+    };
+    body.insert("user_permissions".into(), level);
     Ok(Ok(Value::Object(body)))
 }
 

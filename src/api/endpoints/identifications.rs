@@ -135,7 +135,16 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
         shaper.identification_item(r, &perms)
     };
     if id.is_some() {
-        return Ok(rows.first().map(item).ok_or_else(ApiError::not_found));
+        return Ok(match rows.first() {
+            None => Err(ApiError::not_found()),
+            // ObjectPermission: Identification.check_permission is false without a project
+            // (an occurrence without one), for everyone.
+            Some(r) if r.i64("project_id").is_none() => Err(ApiError::detail(
+                403,
+                "You do not have permission to perform this action.".into(),
+            )),
+            Some(r) => Ok(item(r)),
+        });
     }
     let paging = p.paging(20, None);
     let results = rows

@@ -169,13 +169,14 @@ fn algorithm_filters(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Result<
         conditions.push(e.sql("ml.algorithms.name", &[("value", Arg::Str(name))]));
     }
     if let Some(version) = p.last("version").map(str::trim).filter(|v| !v.is_empty()) {
-        // NumberFilter: a decimal number, else "Enter a number.".
-        match version.parse::<f64>() {
-            Ok(v) if v.is_finite() && !version.contains(['e', 'E', 'i', 'n', 'N']) => conditions
-                .push(e.sql(
-                    "ml.algorithms.version",
-                    &[("value", Arg::Sql(&format!("{v:?}")))],
-                )),
+        // NumberFilter: a finite decimal (Python's Decimal: `1.5`, `1e0`, `1_0`), else
+        // "Enter a number."; the integer column compares with `int()` of it (1.5 is 1).
+        let digits = version.replace('_', "");
+        match digits.parse::<f64>() {
+            Ok(v) if v.is_finite() && !version.starts_with('_') && !version.ends_with('_') => {
+                let value = format!("{}", v.trunc() as i64);
+                conditions.push(e.sql("ml.algorithms.version", &[("value", Arg::Sql(&value))]))
+            }
             _ => return Err(ApiError::field("version", "Enter a number.")),
         }
     }
@@ -190,19 +191,20 @@ fn algorithm_filters(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Result<
 
 /// The category maps list (filterset `algorithms`) or one map.
 async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
-    let filter = match (id, e.params.last("algorithms").filter(|v| !v.is_empty())) {
-        (Some(id), _) => format!("m.id = {id}"),
-        (None, None) => "TRUE".into(),
-        // ModelMultipleChoiceFilter: an id that names no algorithm is a 400.
-        (None, Some(v)) => match path_id(v) {
-            Some(a) if e.engine.dims().await?.algorithms.contains_key(&a) => {
-                e.sql("ml.labels.algorithm", &[("value", Arg::Int(a))])
-            }
-            _ => {
-                let message =
-                    format!("Select a valid choice. {v} is not one of the available choices.");
-                return Ok(Err(ApiError::field("algorithms", &message)));
-            }
+    let values: Vec<&str> = e
+        .params
+        .all("algorithms")
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
+    let filter = match id {
+        Some(id) => format!("m.id = {id}"),
+        None if values.is_empty() => "TRUE".into(),
+        // ModelMultipleChoiceFilter (OR over the values): a value that names no algorithm
+        // is a 400.
+        None => match e.choices("ml_algorithm", &values).await? {
+            Ok(ids) => e.sql("ml.labels.algorithm", &[("ids", Arg::Ints(&ids))]),
+            Err(message) => return Ok(Err(ApiError::field("algorithms", &message))),
         },
     };
     let order = order_sql(e.params, LABELS_ORDERING, "m.id ASC", "m.id ASC");

@@ -147,6 +147,45 @@ impl Endpoints<'_> {
         rows_page(&self.engine.ctx, sql, offset, limit).await
     }
 
+    /// `ModelMultipleChoiceField._check_values` over the ids of `table`: every value must
+    /// pass `int()` (else `“v” is not a valid value.`), then be the text of an existing id
+    /// (else `Select a valid choice. v is not one of the available choices.`); the ids. One
+    /// statement for all values.
+    pub async fn choices(
+        &self,
+        table: &str,
+        values: &[&str],
+    ) -> Result<std::result::Result<Vec<i64>, String>> {
+        let mut ids = Vec::new();
+        for v in values {
+            match crate::api::params::py_int(v) {
+                None => return Ok(Err(format!("\u{201c}{v}\u{201d} is not a valid value."))),
+                Some(id) => ids.extend(id.int()),
+            }
+        }
+        let existing: Vec<i64> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let sql = self.sql(
+                "existing_ids",
+                &[("table", Arg::Name(table)), ("ids", Arg::Ints(&ids))],
+            );
+            self.rows(&sql)
+                .await?
+                .iter()
+                .filter_map(|r| r.i64("id"))
+                .collect()
+        };
+        for v in values {
+            if !existing.iter().any(|id| id.to_string() == *v) {
+                return Ok(Err(format!(
+                    "Select a valid choice. {v} is not one of the available choices."
+                )));
+            }
+        }
+        Ok(Ok(existing))
+    }
+
     /// A named fragment of `queries/` with its arguments bound.
     pub fn sql(&self, name: &str, args: &[(&str, Arg)]) -> String {
         self.engine.fragments().bind(name, args)

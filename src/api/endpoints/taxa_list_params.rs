@@ -261,40 +261,13 @@ async fn filterset(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Step<()> 
     }
 }
 
-/// `ModelMultipleChoiceField._check_values`: every value must pass `int()` (else
-/// `“v” is not a valid value.`), then be the text of an existing project id (else
-/// `Select a valid choice. v is not one of the available choices.`). One statement for all
-/// values (the list's and the detail's `projects` filter).
+/// `ModelMultipleChoiceField._check_values` over projects (the list's and the detail's
+/// `projects` filter): [`Endpoints::choices`].
 pub(super) async fn projects(
     e: &Endpoints<'_>,
     values: &[&str],
 ) -> Result<std::result::Result<Vec<i64>, String>> {
-    let mut ids = Vec::new();
-    for v in values {
-        match int_value(v) {
-            None => return Ok(Err(format!("\u{201c}{v}\u{201d} is not a valid value."))),
-            Some(id) => ids.push(id),
-        }
-    }
-    let known: Vec<i64> = ids.iter().flatten().copied().collect();
-    let existing: Vec<i64> = if known.is_empty() {
-        Vec::new()
-    } else {
-        let sql = e.sql("taxa.existing", &[("ids", Arg::Ints(&known))]);
-        e.rows(&sql)
-            .await?
-            .iter()
-            .filter_map(|r| r.get("id").and_then(Value::as_i64))
-            .collect()
-    };
-    for v in values {
-        if !existing.iter().any(|id| id.to_string() == *v) {
-            return Ok(Err(format!(
-                "Select a valid choice. {v} is not one of the available choices."
-            )));
-        }
-    }
-    Ok(Ok(existing))
+    e.choices("main_project", values).await
 }
 
 /// Everything after the filterset: search, `taxon`, taxa lists, best score, tags.
