@@ -774,6 +774,18 @@ async fn identifications_may_be_deleted_by_their_user_or_a_project_manager() {
             "{who:?} (list)"
         );
     }
+    // The owner (Project manager) also holds every deployment and capture permission.
+    let owner = call_as(&e, "/api/v2/occurrences/1/", Requester::User(2))
+        .await
+        .body;
+    assert_eq!(
+        owner["deployment"]["user_permissions"],
+        json!(["update", "regroup", "delete", "sync"])
+    );
+    assert_eq!(
+        owner["detections"][0]["capture"]["user_permissions"],
+        json!(["star", "update", "run_single_image_ml_job", "delete"])
+    );
     // A user's avatar: API_BASE + its media URL, an absolute URL as it is, null when empty
     // or absent (§4.4, user shape).
     let body = call(&e, "/api/v2/occurrences/1/").await.body;

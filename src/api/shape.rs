@@ -162,6 +162,13 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
                 Requester::Superuser(_),
                 Object::Event | Object::Taxon | Object::Algorithm | Object::Detection,
             ) => &["update", "delete"],
+            // A Project manager (the owner) holds every deployment and capture permission.
+            (Requester::User(_), Object::Deployment) if self.manager(project) => {
+                &["update", "regroup", "delete", "sync"]
+            }
+            (Requester::User(_), Object::Capture) if self.manager(project) => {
+                &["star", "update", "run_single_image_ml_job", "delete"]
+            }
             (Requester::User(_), Object::Capture) if member => &["star", "run_single_image_ml_job"],
             // `create_identification` on the project: a Project manager's (or an Identifier's,
             // a role the snapshot does not record).
