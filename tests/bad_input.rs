@@ -666,6 +666,31 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     ] {
         cases.push(case(name, &["--snapshot", good, "sql", q], Some(1), names).absent(&target));
     }
+    // A COPY that fails midway (after rows were written) or at its first batch: nothing
+    // under the name (it was written there directly, partial).
+    let failing = work.join("failing.csv");
+    let nested = work.join("nested.csv");
+    for (name, q, path, names) in [
+        (
+            "sql: COPY failing midway",
+            format!(
+                "COPY (SELECT value, CASE WHEN value > 90000 THEN value / (value - value) ELSE value END AS x \
+                 FROM generate_series(1, 100000)) TO '{}' STORED AS CSV",
+                failing.display()
+            ),
+            &failing,
+            "divide by zero",
+        ),
+        (
+            "sql: COPY of a type CSV cannot hold",
+            format!("COPY (SELECT make_array(1, 2) AS a) TO '{}'", nested.display()),
+            &nested,
+            "csv",
+        ),
+    ] {
+        let args = ["--snapshot", good, "sql", "--allow-write", q.as_str()];
+        cases.push(case(name, &args, Some(1), names).absent(path));
+    }
     cases.push(
         case(
             "sql: py_round with a huge digits",

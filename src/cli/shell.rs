@@ -203,8 +203,9 @@ impl Session<'_> {
     /// Plan `sql` read-only unless --allow-write, run it, and hand its batches to `sink`,
     /// with a progress line when it runs for long.
     async fn execute(&self, sql: &str, sink: &mut dyn Sink) -> Result<()> {
-        let df =
+        let planned =
             occlens::engine::user_sql::user_sql(&self.engine.ctx, sql, self.allow_write).await?;
+        let df = planned.df;
         let task = std::sync::Arc::new(df.task_ctx());
         let plan = df.create_physical_plan().await?;
         sink.start(&plan.schema())?;
@@ -216,6 +217,9 @@ impl Session<'_> {
                 .rows
                 .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             sink.batch(&batch)?;
+        }
+        if let Some(copy) = planned.copy {
+            copy.publish()?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! SQL typed by a user (`occlens sql`): read-only unless asked. DataFusion's `SQLOptions`
 //! refuse DDL (CREATE …), DML (INSERT …, COPY … TO) and statements before anything runs;
 //! `allow_write` opts in to COPY … TO a path the user names and to DDL. INSERT/UPDATE/DELETE
-//! are refused either way: the snapshot's tables are never written.
+//! are refused either way: the snapshot's tables are never written. A COPY to one local file
+//! writes a hidden temporary beside it, renamed into place when the statement completes.
 
 use crate::error::{Error, Result};
 use datafusion::dataframe::DataFrame;
@@ -9,8 +10,28 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
+/// A planned statement, and for a COPY to one local file the temporary it writes.
+pub struct UserSql {
+    pub df: DataFrame,
+    pub copy: Option<CopyTarget>,
+}
+
+/// Where a COPY writes (`temp`) and the file it becomes (`dest`) once complete.
+pub struct CopyTarget {
+    temp: crate::staging::Temp,
+    dest: std::path::PathBuf,
+}
+
+impl CopyTarget {
+    /// The statement completed: the temporary becomes `dest` (never over a file created
+    /// meanwhile). Dropped instead (an error, a cancel), the temporary is removed.
+    pub fn publish(self) -> Result<()> {
+        crate::staging::publish_file(self.temp, &self.dest, false)
+    }
+}
+
 /// Plan `sql` under the read-only rules, ready to run.
-pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Result<DataFrame> {
+pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Result<UserSql> {
     let options = SQLOptions::new()
         .with_allow_ddl(allow_write)
         .with_allow_dml(allow_write)
@@ -27,6 +48,7 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             what.to_string().trim_start_matches("query failed: ")
         )));
     }
+    let mut target = None;
     if let LogicalPlan::Copy(copy) = &plan {
         // COPY … TO a new local file only: never over an existing one, never into the snapshot.
         let url = &copy.output_url;
@@ -42,13 +64,27 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
                 )));
             }
             crate::staging::unprotected(&path)?;
+            // One file (an extension, no partitions): written to a hidden sibling first, so
+            // that a statement that fails midway leaves nothing under the name.
+            let one_file = copy.partition_by.is_empty() && path.extension().is_some();
+            if one_file {
+                let temp = crate::staging::Temp::sibling_of(&path, "copy");
+                let mut staged = copy.clone();
+                staged.output_url = temp.path().to_string_lossy().to_string();
+                target = Some((LogicalPlan::Copy(staged), CopyTarget { temp, dest: path }));
+            }
         }
     }
+    let (plan, copy) = match target {
+        Some((staged, copy)) => (staged, Some(copy)),
+        None => (plan, None),
+    };
     if let LogicalPlan::Dml(dml) = &plan {
         return Err(Error::Usage(format!(
             "{} into {}: occlens never writes into a snapshot (use COPY (SELECT …) TO 'file' with --allow-write)",
             dml.op, dml.table_name
         )));
     }
-    Ok(ctx.execute_logical_plan(plan).await?)
+    let df = ctx.execute_logical_plan(plan).await?;
+    Ok(UserSql { df, copy })
 }
