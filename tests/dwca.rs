@@ -608,6 +608,28 @@ const META: &str = r#"<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="em
 </archive>"#;
 
 #[test]
+fn row_errors_are_listed_up_to_a_thousand_per_file_then_counted() {
+    // 2,500 rows repeating one core id: a few KB compressed, millions of rows in general.
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = String::from("eventID\teventDate\n");
+    for _ in 0..2501 {
+        events.push_str("E1\t2024-01-01\n");
+    }
+    let files = [
+        ("event.txt", events.as_str()),
+        ("occurrence.txt", "eventID\toccurrenceID\nE1\tO1\n"),
+        ("multimedia.txt", "eventID\toccurrenceID\nE1\tO1\n"),
+    ];
+    let errors = validate(&archive(dir.path(), Some(META), &files), &[]).errors;
+    assert_eq!(errors.len(), 1001);
+    assert_eq!(errors[0], "event.txt:L3: duplicate core id: 'E1'");
+    assert_eq!(
+        errors[1000],
+        "event.txt: 1500 more row errors (the first 1000 are listed)"
+    );
+}
+
+#[test]
 fn validator_scenarios() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

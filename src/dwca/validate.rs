@@ -433,12 +433,17 @@ fn check_table(
             header.len()
         ));
     }
+    // The rows' errors are reported up to MAX_ROW_ERRORS per file, then counted: an archive
+    // of a few KB can hold millions of bad rows.
+    let mut row_errors = RowErrors::default();
     for (n, record) in records.enumerate() {
         let line = n + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => match fatal(&e) {
                 Some(message) => {
+                    all_errors.extend(errors);
+                    all_errors.extend(row_errors.lines);
                     all_errors.push(message);
                     return None;
                 }
@@ -449,7 +454,7 @@ fn check_table(
             continue; // read on only to find a UTF-8 error
         }
         if record.len() != header.len() {
-            errors.push(format!(
+            row_errors.push(format!(
                 "{file}:L{line}: row has {} columns, expected {}",
                 record.len(),
                 header.len()
@@ -458,13 +463,13 @@ fn check_table(
         }
         let id = record.get(table.id_index).unwrap_or("");
         if id.trim().is_empty() {
-            errors.push(format!("{file}:L{line}: empty id/coreid value"));
+            row_errors.push(format!("{file}:L{line}: empty id/coreid value"));
         } else if !content.ids.insert(id.to_string()) && core {
-            errors.push(format!("{file}:L{line}: duplicate core id: {}", py_str(id)));
+            row_errors.push(format!("{file}:L{line}: duplicate core id: {}", py_str(id)));
         }
         for (i, term) in &required {
             if record.get(*i).unwrap_or("").trim().is_empty() {
-                errors.push(format!("{file}:L{line}: required term {term} is empty"));
+                row_errors.push(format!("{file}:L{line}: required term {term} is empty"));
             }
         }
         if let Some(i) = occurrence_index {
@@ -475,7 +480,37 @@ fn check_table(
         }
     }
     all_errors.extend(errors);
+    all_errors.extend(row_errors.finish(file));
     Some(content)
+}
+
+/// The row errors of one file reported at most.
+const MAX_ROW_ERRORS: usize = 1000;
+
+/// A file's row errors: the first [`MAX_ROW_ERRORS`] kept, the others counted.
+#[derive(Default)]
+struct RowErrors {
+    lines: Vec<String>,
+    more: u64,
+}
+
+impl RowErrors {
+    fn push(&mut self, message: String) {
+        match self.lines.len() < MAX_ROW_ERRORS {
+            true => self.lines.push(message),
+            false => self.more += 1,
+        }
+    }
+
+    fn finish(mut self, file: &str) -> Vec<String> {
+        if self.more > 0 {
+            self.lines.push(format!(
+                "{file}: {} more row errors (the first {MAX_ROW_ERRORS} are listed)",
+                self.more
+            ));
+        }
+        self.lines
+    }
 }
 
 #[cfg(test)]
