@@ -403,3 +403,47 @@ fn live_mode_retries_and_times_out_then_matches() {
         "{out}"
     );
 }
+
+#[test]
+fn an_api_that_stays_unavailable_is_fetch_failed_not_a_difference() {
+    // Every request answered 503: after the retries, no answer to compare (exit 2).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let body = "{\"detail\": \"down\"}";
+            let head = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let urls = dir.path().join("urls.txt");
+    std::fs::write(&urls, "/api/v2/occurrences/?project_id=1\n").unwrap();
+    let api = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = occlens(&[
+        "verify",
+        "--api-url",
+        &api,
+        "--urls",
+        urls.to_str().unwrap(),
+        "--retries",
+        "1",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains(
+            "GET /api/v2/occurrences/?project_id=1: HTTP 503 Service Unavailable (after 1 retry)"
+        ),
+        "{out}"
+    );
+}

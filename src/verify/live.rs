@@ -98,6 +98,15 @@ impl Live {
                         attempt += 1;
                         continue;
                     }
+                    // Still overloaded or unreachable behind a gateway: no answer to compare
+                    // (a 500 is the application's own answer, and is compared).
+                    if matches!(status, 429 | 502 | 503 | 504) {
+                        let tries = if attempt == 1 { "retry" } else { "retries" };
+                        return Err(format!(
+                            "HTTP {} (after {attempt} {tries})",
+                            response.status()
+                        ));
+                    }
                     match self.body(response).await {
                         Ok(bytes) => {
                             let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
