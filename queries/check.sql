@@ -13,6 +13,12 @@ FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(NULL AS VARCHAR) AS example
 FROM ${table} WHERE ${column} IS NULL
 
+-- name: check.json
+-- jsonb columns hold JSON text (PostgreSQL's jsonb holds nothing else): text that does not
+-- parse would read as NULL, or as no element, in every rule. ${table}, ${column}.
+SELECT CAST(count(*) AS BIGINT) AS bad, substr(min(${column}), 1, 80) AS example
+FROM ${table} WHERE ${column} IS NOT NULL AND NOT json_valid(${column})
+
 -- name: check.foreign_key
 -- References the views join on: a non-NULL ${table}.${column} names a row of ${parent}.id.
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(c.${column}) AS VARCHAR) AS example

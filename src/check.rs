@@ -1,5 +1,5 @@
 //! `occlens check`: validate a whole snapshot beyond what opening it checks (the contract's
-//! tables, columns and types): keys unique, NOT NULL columns without NULLs, the references the
+//! tables, columns and types): keys unique, jsonb columns JSON, NOT NULL columns without NULLs, the references the
 //! views join on resolved, every file the manifest lists present with its SHA-256, and every
 //! page of every file decodable. The rules are the fragments of `queries/check.sql`.
 
@@ -12,7 +12,7 @@ use crate::snapshot::contract;
 /// One rule checked on one table (or file), and how many rows (or files) break it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    /// `unique`, `not_null`, `foreign_key`, `manifest`.
+    /// `unique`, `json`, `not_null`, `foreign_key`, `manifest`.
     pub rule: &'static str,
     /// `table.column` (or `table.column -> parent.id`, or the file's path).
     pub subject: String,
@@ -54,6 +54,23 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
             out.push(Finding {
                 rule: "unique",
                 subject: format!("{}.id", t.name),
+                bad,
+                example,
+            });
+        }
+        for c in table
+            .columns
+            .iter()
+            .filter(|c| c.kind == contract::Kind::Json && present(c.name))
+        {
+            let sql = f.bind(
+                "check.json",
+                &[("table", Name(t.name)), ("column", Name(c.name))],
+            );
+            let (bad, example) = one(engine, &sql).await?;
+            out.push(Finding {
+                rule: "json",
+                subject: format!("{}.{}", t.name, c.name),
                 bad,
                 example,
             });

@@ -264,6 +264,11 @@ fn check_reports_duplicate_ids_null_keys_and_dangling_references() {
         "main_occurrence",
         serde_json::json!({"id": 1, "project_id": 1, "deployment_id": 1, "event_id": 1}),
     );
+    // A bbox that is not JSON (jsonb holds nothing else; it would read as no box).
+    t.b.add(
+        "main_detection",
+        serde_json::json!({"id": 901, "occurrence_id": 1, "source_image_id": 1, "timestamp": common::T0, "bbox": "[1, 2"}),
+    );
     t.b.write(&snap).unwrap();
     let s = snap.to_str().unwrap();
     let (code, report, err) = occlens_with(
@@ -290,6 +295,10 @@ fn check_reports_duplicate_ids_null_keys_and_dangling_references() {
     );
     assert!(
         report.contains("unique,main_detection.id,0,,ok"),
+        "{report}"
+    );
+    assert!(
+        report.contains("json,main_detection.bbox,1,\"[1, 2\",FAIL"),
         "{report}"
     );
     assert!(err.contains("rules broken"), "{err}");
