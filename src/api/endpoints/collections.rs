@@ -6,7 +6,7 @@
 //! read. SQL: queries/collections.sql.
 
 use super::events_params::path_id;
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{sort_sql, sort_terms, Answer, Endpoints, Model, Order, SortFields};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -14,7 +14,7 @@ use crate::engine::rows::{Row, RowExt};
 use serde_json::{json, Map, Value};
 
 /// `SourceImageCollectionViewSet.ordering_fields`, with the sort keys of each.
-const ORDERING: &[(&str, &[&str])] = &[
+const ORDERING: SortFields = &[
     ("id", &["c.id"]),
     ("created_at", &["c.created_at"]),
     ("updated_at", &["c.updated_at"]),
@@ -86,8 +86,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
     if !tail.is_empty() {
         return None;
     }
-    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
-    let terms = p.ordering(&names);
+    let terms = sort_terms(p, ORDERING);
     if terms.is_empty() {
         return Some(Order::Unordered);
     }
@@ -138,22 +137,8 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     } else {
         (String::new(), e.sql("collections.no_counts", &[]))
     };
-    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
-    let mut order: Vec<String> = p
-        .ordering(&names)
-        .iter()
-        .flat_map(|(field, desc)| {
-            let direction = if *desc { "DESC" } else { "ASC" };
-            let keys = ORDERING
-                .iter()
-                .find(|(n, _)| n == field)
-                .map_or(&[][..], |f| f.1);
-            keys.iter()
-                .map(move |k| format!("{k} {direction} NULLS LAST"))
-        })
-        .collect();
-    order.push("c.id ASC".into());
-    let (scope, filter, order) = (scope.join(" AND "), filter.join(" AND "), order.join(", "));
+    let order = sort_sql(p, ORDERING, "c.id ASC", "c.id ASC");
+    let (scope, filter) = (scope.join(" AND "), filter.join(" AND "));
     let sql = e.sql(
         "collections.rows",
         &[

@@ -5,7 +5,7 @@
 
 use super::events_params::path_id;
 use super::taxa_detail_filters::py_space;
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{sort_sql, sort_terms, Answer, Endpoints, Model, Order, SortFields};
 use crate::api::params::Params;
 use crate::api::request::ApiError;
 use crate::api::shape::Shaper;
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 /// `AlgorithmViewSet.ordering_fields`, with the sort keys of each (names in the collation's
 /// approximation: lower-cased, then as they are).
-const ALGORITHM_ORDERING: &[(&str, &[&str])] = &[
+const ALGORITHM_ORDERING: SortFields = &[
     ("id", &["a.id"]),
     ("created_at", &["a.created_at"]),
     ("updated_at", &["a.updated_at"]),
@@ -28,7 +28,7 @@ const ALGORITHM_ORDERING: &[(&str, &[&str])] = &[
 ];
 
 /// `AlgorithmCategoryMapViewSet.ordering_fields` (`algorithms`: the map's first algorithm).
-const LABELS_ORDERING: &[(&str, &[&str])] = &[
+const LABELS_ORDERING: SortFields = &[
     ("algorithms", &["first_algorithm"]),
     ("created_at", &["m.created_at"]),
     ("updated_at", &["m.updated_at"]),
@@ -54,7 +54,7 @@ pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
 /// How `occlens verify` compares a list: by its `ordering` terms; algorithms by default in
 /// `Algorithm.Meta.ordering` (name, version); category maps have none (unordered).
 pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
-    let (fields, default): (&[(&str, &[&str])], Option<Vec<String>>) = match tail {
+    let (fields, default): (SortFields, Option<Vec<String>>) = match tail {
         ["algorithms"] => (
             ALGORITHM_ORDERING,
             Some(vec!["/name".into(), "/version".into()]),
@@ -62,47 +62,13 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
         ["labels"] => (LABELS_ORDERING, None),
         _ => return None,
     };
-    let terms = terms(p, fields);
+    let terms = sort_terms(p, fields);
     if terms.is_empty() {
         return Some(default.map_or(Order::Unordered, Order::Keys));
     }
     Some(Order::Keys(
         terms.iter().map(|(f, _)| format!("/{f}")).collect(),
     ))
-}
-
-fn terms(p: &Params, fields: &[(&'static str, &[&str])]) -> Vec<(&'static str, bool)> {
-    let names: Vec<&'static str> = fields.iter().map(|(name, _)| *name).collect();
-    p.ordering(&names)
-}
-
-/// `ORDER BY` of the `ordering` terms (NULLS LAST both ways: NullsLastOrderingFilter), else
-/// `default`; then occlens's tiebreak `tiebreak`.
-fn order_sql(
-    p: &Params,
-    fields: &[(&'static str, &[&str])],
-    default: &str,
-    tiebreak: &str,
-) -> String {
-    let terms = terms(p, fields);
-    let mut keys: Vec<String> = terms
-        .iter()
-        .flat_map(|(field, desc)| {
-            let direction = if *desc { "DESC" } else { "ASC" };
-            let exprs = fields
-                .iter()
-                .find(|(name, _)| name == field)
-                .map_or(&[][..], |f| f.1);
-            exprs
-                .iter()
-                .map(move |x| format!("{x} {direction} NULLS LAST"))
-        })
-        .collect();
-    if keys.is_empty() {
-        keys.push(default.into());
-    }
-    keys.push(tiebreak.into());
-    keys.join(", ")
 }
 
 /// The algorithms list (scoped to the project's enabled pipelines when a project is given)
@@ -127,7 +93,7 @@ async fn algorithms(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     } else {
         conditions.join(" AND ")
     };
-    let order = order_sql(
+    let order = sort_sql(
         e.params,
         ALGORITHM_ORDERING,
         "lower(a.name) ASC, a.name ASC, a.version ASC",
@@ -207,7 +173,7 @@ async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
             Err(message) => return Ok(Err(ApiError::field("algorithms", &message))),
         },
     };
-    let order = order_sql(e.params, LABELS_ORDERING, "m.id ASC", "m.id ASC");
+    let order = sort_sql(e.params, LABELS_ORDERING, "m.id ASC", "m.id ASC");
     let sql = e.sql(
         "ml.labels",
         &[("filter", Arg::Sql(&filter)), ("order", Arg::Sql(&order))],

@@ -70,6 +70,39 @@ pub fn order(url: &str) -> Option<Order> {
     }
 }
 
+/// A viewset's `ordering_fields`, each with the SQL sort keys it stands for (a name: lower-cased,
+/// then as it is — the collation's approximation).
+pub type SortFields = &'static [(&'static str, &'static [&'static str])];
+
+/// The `ordering` terms among `fields`.
+pub fn sort_terms(p: &Params, fields: SortFields) -> Vec<(&'static str, bool)> {
+    let names: Vec<&'static str> = fields.iter().map(|(name, _)| *name).collect();
+    p.ordering(&names)
+}
+
+/// `ORDER BY` of the `ordering` terms among `fields` (NULLS LAST both ways:
+/// NullsLastOrderingFilter), else `default`; then occlens's tiebreak `tiebreak`.
+pub fn sort_sql(p: &Params, fields: SortFields, default: &str, tiebreak: &str) -> String {
+    let mut keys: Vec<String> = sort_terms(p, fields)
+        .iter()
+        .flat_map(|(field, desc)| {
+            let direction = if *desc { "DESC" } else { "ASC" };
+            let exprs = fields
+                .iter()
+                .find(|(name, _)| name == field)
+                .map_or(&[][..], |f| f.1);
+            exprs
+                .iter()
+                .map(move |x| format!("{x} {direction} NULLS LAST"))
+        })
+        .collect();
+    if keys.is_empty() {
+        keys.push(default.into());
+    }
+    keys.push(tiebreak.into());
+    keys.join(", ")
+}
+
 /// An answer: the 200 body or Antenna's error response.
 pub type Answer = Result<std::result::Result<Value, ApiError>>;
 
