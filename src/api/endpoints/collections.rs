@@ -5,8 +5,9 @@
 //! under the project's default filters. `jobs` is `[]`: the jobs of a capture set are not
 //! read. SQL: queries/collections.sql.
 
-use super::events_params::path_id;
-use crate::api::endpoints::{sort_sql, sort_terms, Answer, Endpoints, Model, Order, SortFields};
+use crate::api::endpoints::{
+    list_or_detail, sort_sql, sort_terms, Answer, Endpoints, Order, SortFields,
+};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -70,13 +71,9 @@ const KWARGS: &[&str] = &[
 ];
 
 pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
-    match tail {
-        [] => answer(e, None).await,
-        [id] => match path_id(id) {
-            Some(id) => answer(e, Some(id)).await,
-            None => Ok(Err(ApiError::not_found())),
-        },
-        _ => Ok(Err(ApiError::not_found())),
+    match list_or_detail(tail) {
+        Some(id) => answer(e, id).await,
+        None => Ok(Err(ApiError::not_found())),
     }
 }
 
@@ -151,40 +148,23 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     );
     let rows = e.rows(&sql).await?;
     let dims = e.engine.dims().await?;
-    let mut items = Vec::new();
-    let page: Vec<&Row> = match id {
-        Some(_) => rows.iter().take(1).collect(),
-        None => {
-            let paging = p.paging(20, None);
-            rows.iter().skip(paging.offset).take(paging.limit).collect()
-        }
-    };
     // A project's owner holds its Project-manager role (Antenna assigns it at creation).
     let manages = |project: Option<i64>| {
         let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
         matches!(e.who, Requester::Superuser(_)) || (owner.is_some() && owner == e.who.user_id())
     };
-    for r in page {
+    let shaped = |r: &Row| {
         let project = r.i64("project_id");
         let member = match (e.who.user_id(), project) {
             (Some(u), Some(p)) => dims.memberships.contains(&(u, p)),
             _ => false,
         };
-        items.push(item(e, r, manages(project), manages(project) || member));
-    }
-    if id.is_some() {
-        return Ok(items.pop().ok_or_else(ApiError::not_found));
-    }
-    let mut body = p.envelope(e.base(), p.paging(20, None), rows.len(), items);
+        Some(item(e, r, manages(project), manages(project) || member))
+    };
     // add_collection_level_permissions: `create` to whoever may create capture sets in the
     // active project (its manager) as to a superuser.
-    let create = project.is_some() && manages(project);
-    let level = match create {
-        true => json!(["create"]),
-        false => e.permissions(Model::Collection, false),
-    };
-    body.insert("user_permissions".into(), level);
-    Ok(Ok(Value::Object(body)))
+    let level = (project.is_some() && manages(project)).then(|| json!(["create"]));
+    Ok(e.paged(id, &rows, shaped, level))
 }
 
 /// SourceImageCollectionSerializer of one row.

@@ -4,13 +4,12 @@
 //! `taxon`), Meta ordering by `-created_at`. SQL: queries/identifications.sql.
 
 use super::events_params::path_id;
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{list_or_detail, Answer, Endpoints, Order};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::api::shape::{IdentificationPermissions, Shaper};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::RowExt;
-use serde_json::Value;
 
 /// `IdentificationViewSet.ordering_fields`, with the column each sorts by.
 const ORDERING: &[(&str, &str)] = &[
@@ -27,13 +26,9 @@ const FILTERS: &[(&str, &str, &str)] = &[
 ];
 
 pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
-    match tail {
-        [] => answer(e, None).await,
-        [id] => match path_id(id) {
-            Some(id) => answer(e, Some(id)).await,
-            None => Ok(Err(ApiError::not_found())),
-        },
-        _ => Ok(Err(ApiError::not_found())),
+    match list_or_detail(tail) {
+        Some(id) => answer(e, id).await,
+        None => Ok(Err(ApiError::not_found())),
     }
 }
 
@@ -134,29 +129,11 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
         };
         shaper.identification_item(r, &perms)
     };
-    if id.is_some() {
-        return Ok(match rows.first() {
-            None => Err(ApiError::not_found()),
-            // ObjectPermission: Identification.check_permission is false without a project
-            // (an occurrence without one), for everyone.
-            Some(r) if r.i64("project_id").is_none() => Err(ApiError::detail(
-                403,
-                "You do not have permission to perform this action.".into(),
-            )),
-            Some(r) => Ok(item(r)),
-        });
+    // ObjectPermission: Identification.check_permission is false without a project (an
+    // occurrence without one), for everyone.
+    if id.is_some() && rows.first().is_some_and(|r| r.i64("project_id").is_none()) {
+        let message = "You do not have permission to perform this action.";
+        return Ok(Err(ApiError::detail(403, message.into())));
     }
-    let paging = p.paging(20, None);
-    let results = rows
-        .iter()
-        .skip(paging.offset)
-        .take(paging.limit)
-        .map(item)
-        .collect();
-    let mut body = p.envelope(e.base(), paging, rows.len(), results);
-    body.insert(
-        "user_permissions".into(),
-        e.permissions(Model::Collection, false),
-    );
-    Ok(Ok(Value::Object(body)))
+    Ok(e.paged(id, &rows, |r| Some(item(r)), None))
 }

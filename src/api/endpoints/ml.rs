@@ -3,9 +3,10 @@
 //! `AlgorithmSerializer` and `AlgorithmCategoryMapSerializer` of ami/ml/serializers.py).
 //! Other `ml/` routes (pipelines, processing services) are not answered. SQL: queries/ml.sql.
 
-use super::events_params::path_id;
 use super::taxa_detail_filters::py_space;
-use crate::api::endpoints::{sort_sql, sort_terms, Answer, Endpoints, Model, Order, SortFields};
+use crate::api::endpoints::{
+    list_or_detail, sort_sql, sort_terms, Answer, Endpoints, Model, Order, SortFields,
+};
 use crate::api::params::Params;
 use crate::api::request::ApiError;
 use crate::api::shape::Shaper;
@@ -36,17 +37,12 @@ const LABELS_ORDERING: SortFields = &[
 ];
 
 pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
-    match tail {
-        ["algorithms"] => algorithms(e, None).await,
-        ["algorithms", id] => match path_id(id) {
-            Some(id) => algorithms(e, Some(id)).await,
-            None => Ok(Err(ApiError::not_found())),
-        },
-        ["labels"] => labels(e, None).await,
-        ["labels", id] => match path_id(id) {
-            Some(id) => labels(e, Some(id)).await,
-            None => Ok(Err(ApiError::not_found())),
-        },
+    match (
+        tail.first(),
+        list_or_detail(tail.get(1..).unwrap_or_default()),
+    ) {
+        (Some(&"algorithms"), Some(id)) => algorithms(e, id).await,
+        (Some(&"labels"), Some(id)) => labels(e, id).await,
         _ => Ok(Err(ApiError::not_found())),
     }
 }
@@ -110,22 +106,7 @@ async fn algorithms(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let rows = e.rows(&sql).await?;
     let shaper = Shaper::api(e.engine.dims().await?, &e.engine.config, e.who);
     let item = |r: &Row| r.i64("id").map(|id| shaper.algorithm_choice(id));
-    if id.is_some() {
-        return Ok(rows.first().and_then(item).ok_or_else(ApiError::not_found));
-    }
-    let paging = e.params.paging(20, None);
-    let results = rows
-        .iter()
-        .skip(paging.offset)
-        .take(paging.limit)
-        .filter_map(item)
-        .collect();
-    let mut body = e.params.envelope(e.base(), paging, rows.len(), results);
-    body.insert(
-        "user_permissions".into(),
-        e.permissions(Model::Collection, false),
-    );
-    Ok(Ok(Value::Object(body)))
+    Ok(e.paged(id, &rows, item, None))
 }
 
 /// The filterset (`name` exact, `version` a number) and SearchFilter (`search` on name).
@@ -225,20 +206,5 @@ async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
         );
         Value::Object(m)
     };
-    if id.is_some() {
-        return Ok(rows.first().map(item).ok_or_else(ApiError::not_found));
-    }
-    let paging = e.params.paging(20, None);
-    let results = rows
-        .iter()
-        .skip(paging.offset)
-        .take(paging.limit)
-        .map(item)
-        .collect();
-    let mut body = e.params.envelope(e.base(), paging, rows.len(), results);
-    body.insert(
-        "user_permissions".into(),
-        e.permissions(Model::Collection, false),
-    );
-    Ok(Ok(Value::Object(body)))
+    Ok(e.paged(id, &rows, |r| Some(item(r)), None))
 }

@@ -103,6 +103,16 @@ pub fn sort_sql(p: &Params, fields: SortFields, default: &str, tiebreak: &str) -
     keys.join(", ")
 }
 
+/// The object a router's path names after its prefix: `Some(None)` for the list (no segment),
+/// `Some(Some(id))` for a detail (one integer segment), `None` for anything else (a 404).
+pub fn list_or_detail(tail: &[&str]) -> Option<Option<i64>> {
+    match tail {
+        [] => Some(None),
+        [id] => events_params::path_id(id).map(Some),
+        _ => None,
+    }
+}
+
 /// An answer: the 200 body or Antenna's error response.
 pub type Answer = Result<std::result::Result<Value, ApiError>>;
 
@@ -217,6 +227,30 @@ impl Endpoints<'_> {
             }
         }
         Ok(Ok(existing))
+    }
+
+    /// A viewset's answer from its queryset's `rows`: with `id`, the detail (the first row; a
+    /// 404 without one); else the page of the list, with the collection-level
+    /// `user_permissions` (`level`: [`Model::Collection`]'s when `None`).
+    pub fn paged<T>(
+        &self,
+        id: Option<i64>,
+        rows: &[T],
+        item: impl Fn(&T) -> Option<Value>,
+        level: Option<Value>,
+    ) -> std::result::Result<Value, ApiError> {
+        if id.is_some() {
+            return rows.first().and_then(item).ok_or_else(ApiError::not_found);
+        }
+        let paging = self.params.paging(20, None);
+        let page = rows.iter().skip(paging.offset).take(paging.limit);
+        let results = page.filter_map(item).collect();
+        let mut body = self
+            .params
+            .envelope(self.base(), paging, rows.len(), results);
+        let level = level.unwrap_or_else(|| self.permissions(Model::Collection, false));
+        body.insert("user_permissions".into(), level);
+        Ok(Value::Object(body))
     }
 
     /// A named fragment of `queries/` with its arguments bound.

@@ -2,26 +2,20 @@
 //! ami/main/api/views.py with TagSerializer): with a project, its tags and the global ones;
 //! the filterset's `taxa`; the default ordering fields. SQL: queries/tags.sql.
 
-use super::events_params::path_id;
 use super::taxa_tags::serialize;
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{list_or_detail, Answer, Endpoints, Order};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::RowExt;
-use serde_json::Value;
 
 /// DefaultViewSetMixin's ordering fields.
 const ORDERING: &[&str] = &["created_at", "updated_at"];
 
 pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
-    match tail {
-        [] => answer(e, None).await,
-        [id] => match path_id(id) {
-            Some(id) => answer(e, Some(id)).await,
-            None => Ok(Err(ApiError::not_found())),
-        },
-        _ => Ok(Err(ApiError::not_found())),
+    match list_or_detail(tail) {
+        Some(id) => answer(e, id).await,
+        None => Ok(Err(ApiError::not_found())),
     }
 }
 
@@ -90,20 +84,5 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let rows = e.rows(&sql).await?;
     let serialized = serialize(e, &rows).await?;
     let item = |r: &crate::engine::rows::Row| r.i64("id").and_then(|t| serialized.get(&t).cloned());
-    if id.is_some() {
-        return Ok(rows.first().and_then(item).ok_or_else(ApiError::not_found));
-    }
-    let paging = e.params.paging(20, None);
-    let results = rows
-        .iter()
-        .skip(paging.offset)
-        .take(paging.limit)
-        .filter_map(item)
-        .collect();
-    let mut body = e.params.envelope(e.base(), paging, rows.len(), results);
-    body.insert(
-        "user_permissions".into(),
-        e.permissions(Model::Collection, false),
-    );
-    Ok(Ok(Value::Object(body)))
+    Ok(e.paged(id, &rows, item, None))
 }
