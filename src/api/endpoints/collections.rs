@@ -6,7 +6,7 @@
 //! read. SQL: queries/collections.sql.
 
 use crate::api::endpoints::{
-    list_or_detail, sort_sql, sort_terms, Answer, Endpoints, Order, SortFields,
+    key_pointer, list_or_detail, list_order, sort_sql, Answer, Endpoints, Order, SortFields,
 };
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -80,16 +80,9 @@ pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
 /// How `occlens verify` compares a list: by its `ordering` terms; the model has no Meta
 /// ordering (unordered).
 pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
-    if !tail.is_empty() {
-        return None;
-    }
-    let terms = sort_terms(p, ORDERING);
-    if terms.is_empty() {
-        return Some(Order::Unordered);
-    }
-    Some(Order::Keys(
-        terms.iter().map(|(f, _)| format!("/{f}")).collect(),
-    ))
+    let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
+    tail.is_empty()
+        .then(|| list_order(p, &names, &[], key_pointer))
 }
 
 async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {

@@ -4,7 +4,7 @@
 //! `taxon`), Meta ordering by `-created_at`. SQL: queries/identifications.sql.
 
 use super::events_params::path_id;
-use crate::api::endpoints::{list_or_detail, Answer, Endpoints, Order};
+use crate::api::endpoints::{key_pointer, list_or_detail, list_order, Answer, Endpoints, Order};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::api::shape::{IdentificationPermissions, Shaper};
@@ -35,22 +35,13 @@ pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
 /// How `occlens verify` compares a list: by its `ordering` terms, else by `created_at`
 /// (Meta ordering; ties in any order).
 pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
-    if !tail.is_empty() {
-        return None;
-    }
     let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
-    let terms = p.ordering(&names);
-    let keys = match terms.is_empty() {
-        true => vec!["/created_at".to_string()],
-        false => terms
-            .iter()
-            .map(|(f, _)| match *f {
-                "user" => "/user/id".to_string(),
-                f => format!("/{f}"),
-            })
-            .collect(),
+    let pointer = |f: &str| match f {
+        "user" => "/user/id".to_string(),
+        f => key_pointer(f),
     };
-    Some(Order::Keys(keys))
+    tail.is_empty()
+        .then(|| list_order(p, &names, &["/created_at"], pointer))
 }
 
 async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {

@@ -5,7 +5,7 @@
 
 use super::taxa_detail_filters::py_space;
 use crate::api::endpoints::{
-    list_or_detail, sort_sql, sort_terms, Answer, Endpoints, Model, Order, SortFields,
+    key_pointer, list_or_detail, list_order, sort_sql, Answer, Endpoints, Model, Order, SortFields,
 };
 use crate::api::params::Params;
 use crate::api::request::ApiError;
@@ -50,21 +50,13 @@ pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
 /// How `occlens verify` compares a list: by its `ordering` terms; algorithms by default in
 /// `Algorithm.Meta.ordering` (name, version); category maps have none (unordered).
 pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
-    let (fields, default): (SortFields, Option<Vec<String>>) = match tail {
-        ["algorithms"] => (
-            ALGORITHM_ORDERING,
-            Some(vec!["/name".into(), "/version".into()]),
-        ),
-        ["labels"] => (LABELS_ORDERING, None),
+    let (fields, default): (SortFields, &[&str]) = match tail {
+        ["algorithms"] => (ALGORITHM_ORDERING, &["/name", "/version"]),
+        ["labels"] => (LABELS_ORDERING, &[]),
         _ => return None,
     };
-    let terms = sort_terms(p, fields);
-    if terms.is_empty() {
-        return Some(default.map_or(Order::Unordered, Order::Keys));
-    }
-    Some(Order::Keys(
-        terms.iter().map(|(f, _)| format!("/{f}")).collect(),
-    ))
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    Some(list_order(p, &names, default, key_pointer))
 }
 
 /// The algorithms list (scoped to the project's enabled pipelines when a project is given)

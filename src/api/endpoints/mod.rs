@@ -113,6 +113,28 @@ pub fn list_or_detail(tail: &[&str]) -> Option<Option<i64>> {
     }
 }
 
+/// How `occlens verify` compares a viewset's list: by the JSON pointers of its `ordering`
+/// terms among `fields` (`pointer` of a field), else by `default` (Meta ordering), or as a
+/// set when that is empty (no ORDER BY).
+pub fn list_order(
+    p: &Params,
+    fields: &[&str],
+    default: &[&str],
+    pointer: impl Fn(&str) -> String,
+) -> Order {
+    let terms = p.ordering(fields);
+    match (terms.is_empty(), default.is_empty()) {
+        (false, _) => Order::Keys(terms.iter().map(|(f, _)| pointer(f)).collect()),
+        (true, false) => Order::Keys(default.iter().map(|k| k.to_string()).collect()),
+        (true, true) => Order::Unordered,
+    }
+}
+
+/// `/<field>`: the pointer of a field named as its key.
+pub fn key_pointer(field: &str) -> String {
+    format!("/{field}")
+}
+
 /// An answer: the 200 body or Antenna's error response.
 pub type Answer = Result<std::result::Result<Value, ApiError>>;
 

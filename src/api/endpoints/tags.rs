@@ -3,7 +3,7 @@
 //! the filterset's `taxa`; the default ordering fields. SQL: queries/tags.sql.
 
 use super::taxa_tags::serialize;
-use crate::api::endpoints::{list_or_detail, Answer, Endpoints, Order};
+use crate::api::endpoints::{key_pointer, list_or_detail, list_order, Answer, Endpoints, Order};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -22,16 +22,8 @@ pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
 /// How `occlens verify` compares a list: by its `ordering` terms; Tag has no Meta ordering
 /// (unordered).
 pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
-    if !tail.is_empty() {
-        return None;
-    }
-    let terms = p.ordering(ORDERING);
-    if terms.is_empty() {
-        return Some(Order::Unordered);
-    }
-    Some(Order::Keys(
-        terms.iter().map(|(f, _)| format!("/{f}")).collect(),
-    ))
+    tail.is_empty()
+        .then(|| list_order(p, ORDERING, &[], key_pointer))
 }
 
 async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
