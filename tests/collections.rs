@@ -133,6 +133,15 @@ async fn capture_sets_count_images_occurrences_and_taxa() {
             json!({"method": ["Select a valid choice. bogus is not one of the available choices."]})
         )
     );
+    // Antenna's 500s: ordering by the count it did not annotate; a threshold FloatField
+    // refuses when the counts read it (apply_defaults=false).
+    let url = "/api/v2/captures/collections/?project_id=1&ordering=-occurrences_count";
+    assert_eq!(call(&e, url).await.status, 500);
+    assert_eq!(call(&e, &format!("{url}&with_counts=1")).await.status, 200);
+    let url = "/api/v2/captures/collections/1/?apply_defaults=false&classification_threshold=abc";
+    assert_eq!(call(&e, url).await.status, 500);
+    let url = "/api/v2/captures/collections/?project_id=1&apply_defaults=false&classification_threshold=abc";
+    assert_eq!(call(&e, url).await.status, 200);
     // The project's owner (its manager) may create capture sets in it.
     let url = "/api/v2/captures/collections/?project_id=1";
     let owner = call_as(&e, url, Requester::User(2)).await.body;

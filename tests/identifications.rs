@@ -69,7 +69,7 @@ async fn identifications_newest_first_filtered_and_visible() {
         ids(&call(&e, "/api/v2/identifications/?taxon=4&ordering=-user")
             .await
             .body),
-        [5, 4, 1]
+        [1, 4, 5]
     );
     // Not a filter of the viewset: ignored, as Antenna ignores it.
     assert_eq!(

@@ -5,8 +5,10 @@
 //! under the project's default filters. `jobs` is `[]`: the jobs of a capture set are not
 //! read. SQL: queries/collections.sql.
 
+use super::taxa_detail_filters::server_error;
 use crate::api::endpoints::{
-    key_pointer, list_or_detail, list_order, sort_sql, Answer, Endpoints, Order, SortFields,
+    key_pointer, list_or_detail, list_order, sort_sql, sort_terms, Answer, Endpoints, Order,
+    SortFields,
 };
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -98,6 +100,26 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
         Some(v) => !v.is_empty() && !v.eq_ignore_ascii_case("false") && v != "0",
         None => id.is_some(),
     };
+    // Antenna's 500s: ordering by the occurrences_count annotation it did not add (FieldError),
+    // and, with the counts and apply_defaults=false, a classification_threshold that
+    // FloatField refuses (a ValidationError outside a serializer).
+    let by_count = sort_terms(p, ORDERING)
+        .iter()
+        .any(|(f, _)| *f == "occurrences_count");
+    if by_count && !with_counts {
+        return Ok(Err(server_error(
+            "ordering by occurrences_count needs with_counts (Antenna raises FieldError)".into(),
+        )));
+    }
+    let threshold = p.last("classification_threshold").map(str::trim);
+    let refused =
+        threshold.is_some_and(|t| !t.is_empty() && !t.parse::<f64>().is_ok_and(f64::is_finite));
+    if with_counts && !p.apply_defaults() && refused {
+        return Ok(Err(server_error(
+            "classification_threshold is not a number (Antenna's FloatField raises ValidationError)"
+                .into(),
+        )));
+    }
     let mut scope = vec![format!("c.project_id IN ({})", e.visible_projects())];
     if let Some(project) = project {
         scope.push(format!("c.project_id = {project}"));

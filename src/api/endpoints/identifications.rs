@@ -92,7 +92,9 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     if order.is_empty() {
         order.push("i.created_at DESC".into());
     }
-    order.push("i.id DESC".into());
+    // Ties: id ascending, the order PostgreSQL gave (rows stored in id order; DISTINCT, for
+    // non-superusers, sorts on the id after the ordering's keys).
+    order.push("i.id ASC".into());
     let (filter, order) = (filter.join(" AND "), order.join(", "));
     let sql = e.sql(
         "identifications.rows",
