@@ -186,7 +186,8 @@ fn int(params: &[(String, String)], key: &str, message: &str) -> Result<Option<i
 
 const CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
 const INTEGER: &str = "A valid integer is required.";
-const DATE: &str = "Enter a valid date.";
+/// DRF's `DateField` message (DateRangeFilterSerializer).
+const DATE: &str = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
 
 impl Request {
     pub fn from_params(
@@ -243,16 +244,22 @@ impl Request {
                 })
                 .collect()
         };
-        let date = |key: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
-            match last(p, key).map(str::trim) {
-                None | Some("") => Ok(None),
-                Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .map(Some)
-                    .map_err(|_| ApiError::field(key, DATE)),
-            }
+        // DateRangeFilterSerializer: each date validated, both errors reported together; an
+        // empty value is absent.
+        let mut bad_dates = serde_json::Map::new();
+        let mut date = |key: &str| match last(p, key) {
+            None | Some("") => None,
+            Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| bad_dates.insert(key.to_string(), json!([DATE])))
+                .ok(),
         };
-        let date_start = date("date_start")?;
-        let date_end = date("date_end")?;
+        let (date_start, date_end) = (date("date_start"), date("date_end"));
+        if !bad_dates.is_empty() {
+            return Err(ApiError {
+                status: 400,
+                body: Value::Object(bad_dates),
+            });
+        }
         if let (Some(s), Some(e)) = (date_start, date_end) {
             if s > e {
                 return Err(ApiError::field(
@@ -403,6 +410,18 @@ mod tests {
         ] {
             assert_eq!(list(query).unwrap_err().status, 400, "{query}");
         }
+    }
+
+    #[test]
+    fn dates_are_validated_as_drf_does() {
+        let both = list("project_id=1&date_start=2023-13-01&date_end=yesterday").unwrap_err();
+        let message = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
+        assert_eq!(
+            (both.status, both.body),
+            (400, json!({"date_start": [message], "date_end": [message]}))
+        );
+        // Empty is absent.
+        assert!(list("project_id=1&date_start=&date_end=").is_ok());
     }
 
     #[test]
