@@ -156,6 +156,26 @@ async fn top_identifiers_count_distinct_occurrences_of_any_validity_and_drafts_a
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["project_id"], json!(2));
+    // Filters Antenna does not validate raise there (a 500); the occurrence list's 400 (spec
+    // §9, item 17) is occlens's own. Validated ones keep their 400 and message.
+    let agreement = "/api/v2/occurrences/stats/model-agreement/?project_id=1";
+    for q in [
+        "taxon=abc",
+        "collection_id=x",
+        "algorithm=1.5",
+        "not_taxa_list_id=x",
+    ] {
+        let r = call(&engine, &format!("{agreement}&{q}")).await;
+        assert_eq!(r.status, 500, "{q}: {}", r.body);
+        let list = call(&engine, &format!("/api/v2/occurrences/?project_id=1&{q}")).await;
+        assert_eq!(list.status, 400, "{q}: {}", list.body);
+    }
+    let r = call(&engine, &format!("{agreement}&date_start=x&date_end=y")).await;
+    let message = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
+    assert_eq!(
+        (r.status, r.body),
+        (400, json!({"date_start": [message], "date_end": [message]}))
+    );
     for (q, status, body) in [
         ("", 400, json!({"project_id": ["This field is required."]})),
         (

@@ -155,7 +155,7 @@ async fn model_agreement(e: &Endpoints<'_>) -> Answer {
     pairs.push(("project_id".into(), p.to_string()));
     let request = match Request::from_params(e.params.path.clone(), pairs, &Endpoint::List) {
         Ok(r) => r,
-        Err(err) => return Ok(Err(err)),
+        Err(err) => return Ok(Err(uncaught(err))),
     };
     let where_clause = match e.engine.plan(&request, e.who, None).await? {
         Ok((where_clause, _order_by)) => where_clause,
@@ -216,6 +216,36 @@ struct Counts {
     with_lca: i64,
     at_rank: i64,
     pairs: i64,
+}
+
+/// The occurrence list's filters whose non-integer values Antenna does not validate: its
+/// filter backends raise (a ValueError or a form's ValidationError), a 500. occlens's list
+/// answers 400 for them (spec §9, item 17); model-agreement, which has no prose spec, keeps
+/// Antenna's answer.
+const UNCAUGHT: &[&str] = &[
+    "taxon",
+    "determination",
+    "collection",
+    "collection_id",
+    "taxa_list_id",
+    "not_taxa_list_id",
+    "algorithm",
+    "not_algorithm",
+];
+
+/// `err` as model-agreement gives it: a 400 on one of [`UNCAUGHT`] is Antenna's 500.
+fn uncaught(err: ApiError) -> ApiError {
+    let field = err
+        .body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| UNCAUGHT.contains(&k.as_str())).cloned());
+    match (err.status, field) {
+        (400, Some(field)) => ApiError::detail(
+            500,
+            format!("Server Error: {field} is not an integer (Antenna's filter raises)"),
+        ),
+        _ => err,
+    }
 }
 
 /// The `ModelAgreementSerializer` body (field order of `model_agreement_for_project`'s payload,
