@@ -454,3 +454,40 @@ fn cache_leaves_what_only_looks_like_an_entry() {
     intact();
     assert!(temporaries(&cache).is_empty(), "{:?}", temporaries(&cache));
 }
+
+#[test]
+fn a_full_disk_names_the_export_file_and_leaves_nothing() {
+    // A 64 KB tmpfs (root in a container that allows it; skipped elsewhere).
+    let work = tempfile::tempdir().unwrap();
+    let small = work.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&small)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    let mut failures = Vec::new();
+    for format in [
+        "occurrences_api_json",
+        "ndjson",
+        "occurrences_simple_csv",
+        "csv",
+    ] {
+        let out = small.join(format!("out.{format}"));
+        let args = ["export", "--format", format, "--project", "1", "--out"];
+        let (code, _, err) = occlens_with(&[&args[..], &[out.to_str().unwrap()]].concat(), &[]);
+        let expected = format!("occlens: {}: No space left on device", out.display());
+        if code != 1 || !err.starts_with(&expected) || err.lines().count() != 1 || out.exists() {
+            failures.push(format!("{format}: exit {code}, {err}"));
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(&small).unwrap().flatten().collect();
+    let _ = std::process::Command::new("umount").arg(&small).status();
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -33,8 +33,16 @@ pub async fn export(
     };
     let result = occlens::exports::write(engine, &export, tmp.path(), &progress).await;
     bar.finish_and_clear();
-    // On an error, `tmp` is removed when dropped.
-    let done = result?;
+    // On an error, `tmp` is removed when dropped. A write that failed (a full disk) names the
+    // file asked for, not the hidden temporary or the writer.
+    let temporary = tmp.path().display().to_string();
+    let done = result.map_err(|e| match e {
+        Error::Io { path, source } if path == "export" || path == temporary => Error::Io {
+            path: occlens::redact::redact(&target.display()),
+            source,
+        },
+        e => e,
+    })?;
     let bytes = target.commit(tmp).await?;
     eprintln!(
         "occlens: exported {} rows, {bytes} bytes to {} in {:.2} s",

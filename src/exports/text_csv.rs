@@ -10,8 +10,19 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use std::io::Write;
 
+/// A CSV writer's error; one of the output (a full disk) is the output's I/O error, which the
+/// command names with its file.
 fn csv_error(e: csv::Error) -> Error {
-    Error::Export(format!("writing CSV: {e}"))
+    if !e.is_io_error() {
+        return Error::Export(format!("writing CSV: {e}"));
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Io {
+            path: "export".into(),
+            source,
+        },
+        kind => Error::Export(format!("writing CSV: {kind:?}")),
+    }
 }
 
 /// Every column of `batch` as text (Arrow's cast to Utf8; NULL stays NULL).
