@@ -50,22 +50,8 @@ async fn simple_csv_matches_on(engine: Engine) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simple_csv_edge_cases_of_project_1() {
     let engine = oracle_engine().await;
-    let stream = engine
-        .export_stream("export_simple_csv", 1, None)
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    let rows = csv_export::write(
-        stream,
-        &mut out,
-        engine.config.time_zone,
-        "/media/",
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let (rows, text) = common::simple_csv(&engine, 1).await;
     assert_eq!(rows, 1592); // exports ignore the default filters
-    let text = String::from_utf8(out).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().unwrap().clone();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();

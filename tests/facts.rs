@@ -14,17 +14,7 @@ use occlens::Engine;
 use serde_json::json;
 
 async fn strings(engine: &Engine, sql: &str) -> Vec<String> {
-    let batches = engine
-        .ctx
-        .sql(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
+    let text = common::table_text(engine, sql).await;
     let mut lines: Vec<String> = text
         .lines()
         .filter(|l| l.starts_with('|'))

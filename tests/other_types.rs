@@ -10,15 +10,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use occlens::{Config, Engine};
 
 async fn answer(engine: &Engine, sql: &str) -> String {
-    let batches = engine
-        .ctx
-        .sql(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    pretty_format_batches(&batches).unwrap().to_string()
+    common::table_text(engine, sql).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

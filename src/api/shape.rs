@@ -134,12 +134,9 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.str(&s);
     }
 
-    /// Whether the requester holds the Project-manager role on `project`: Antenna gives it to a
-    /// project's owner when the project is created (`set_project_owner_permissions`); other
-    /// role assignments are not in the snapshot. Superuser status alone does not make one.
+    /// Whether the requester manages `project` ([`Dims::manages`]).
     fn manager(&self, project: Option<i64>) -> bool {
-        let owner = project.and_then(|p| self.dims.projects.get(&p)?.i64("owner_id"));
-        owner.is_some() && owner == self.who.user_id()
+        self.dims.manages(self.who.user_id(), project)
     }
 
     fn perms(&self, kind: Object, project: Option<i64>) -> &'static [&'static str] {

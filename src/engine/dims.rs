@@ -85,6 +85,14 @@ async fn by_id(ctx: &SessionContext, table: &str, sql: &str) -> Result<Dim> {
 }
 
 impl Dims {
+    /// Whether `user` holds the Project-manager role on `project`: Antenna gives it to a
+    /// project's owner when the project is created (`set_project_owner_permissions`); other
+    /// role assignments are not in the snapshot. Superuser status alone does not make one.
+    pub fn manages(&self, user: Option<i64>, project: Option<i64>) -> bool {
+        let owner = project.and_then(|p| self.projects.get(&p)?.i64("owner_id"));
+        owner.is_some() && owner == user
+    }
+
     pub async fn load(ctx: &SessionContext) -> Result<Dims> {
         // Independent small reads: together, not one after another.
         let (taxa, algorithms, events, deployments, users, projects, maps, members) = futures::try_join!(

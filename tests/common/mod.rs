@@ -330,3 +330,18 @@ pub fn replace_column(
         .collect();
     write_parquet(&path, &batches).unwrap();
 }
+
+/// The rows of `sql` over `engine` as DataFusion's text table (panics naming the statement).
+pub async fn table_text(engine: &Engine, sql: &str) -> String {
+    let batches = engine
+        .ctx
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string()
+}

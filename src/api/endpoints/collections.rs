@@ -163,10 +163,8 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     );
     let rows = e.rows(&sql).await?;
     let dims = e.engine.dims().await?;
-    // A project's owner holds its Project-manager role (Antenna assigns it at creation).
     let manages = |project: Option<i64>| {
-        let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
-        matches!(e.who, Requester::Superuser(_)) || (owner.is_some() && owner == e.who.user_id())
+        matches!(e.who, Requester::Superuser(_)) || dims.manages(e.who.user_id(), project)
     };
     let shaped = |r: &Row| {
         let project = r.i64("project_id");

@@ -111,10 +111,8 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     // manager's (its owner's) on the identifications of its project; the occurrence's the
     // superuser's only (no role holds `update_occurrence`).
     let item = |r: &crate::engine::rows::Row| {
-        let project = r.i64("project_id");
-        let owner = project.and_then(|p| dims.projects.get(&p)?.i64("owner_id"));
         let superuser = matches!(e.who, Requester::Superuser(_));
-        let manager = superuser || (owner.is_some() && owner == e.who.user_id());
+        let manager = superuser || dims.manages(e.who.user_id(), r.i64("project_id"));
         let both: &[&str] = &["update", "delete"];
         let perms = IdentificationPermissions {
             identification: if manager { both } else { &[] },
