@@ -117,6 +117,15 @@ async fn category_maps_list_their_algorithms() {
         call(&e, "/api/v2/ml/labels/?algorithms=99").await.status,
         400
     );
+    // An empty value is a value: `filter(pk="")` fails.
+    let r = call(&e, "/api/v2/ml/labels/?algorithms=").await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"algorithms": ["\u{201c}\u{201d} is not a valid value."]})
+        )
+    );
     assert_eq!(call(&e, "/api/v2/ml/labels/2/").await.status, 404);
     assert_eq!(call(&e, "/api/v2/ml/pipelines/").await.status, 404);
 }

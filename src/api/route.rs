@@ -16,6 +16,7 @@ pub enum Family {
     Ml,
     Tags,
     Collections,
+    Captures,
     Identifications,
 }
 
@@ -31,6 +32,7 @@ const PREFIXES: &[(&str, Family)] = &[
     ("ml", Family::Ml),
     ("tags", Family::Tags),
     ("captures/collections", Family::Collections),
+    ("captures", Family::Captures),
     ("identifications", Family::Identifications),
 ];
 
@@ -81,6 +83,8 @@ pub fn label(path: &str) -> &'static str {
         (Family::Tags, [_]) => "tags_detail",
         (Family::Collections, []) => "collections_list",
         (Family::Collections, [_]) => "collections_detail",
+        (Family::Captures, []) => "captures_list",
+        (Family::Captures, [_]) => "captures_detail",
         (Family::Identifications, []) => "identifications_list",
         (Family::Identifications, [_]) => "identifications_detail",
         _ => "other",

@@ -80,6 +80,7 @@ const FRAGMENT_FILES: &[&str] = &[
     include_str!("../../queries/endpoints.sql"),
     include_str!("../../queries/ml.sql"),
     include_str!("../../queries/tags.sql"),
+    include_str!("../../queries/captures.sql"),
     include_str!("../../queries/collections.sql"),
     include_str!("../../queries/identifications.sql"),
     include_str!("../../queries/deployments.sql"),

@@ -5,7 +5,7 @@
 //! under the project's default filters. `jobs` is `[]`: the jobs of a capture set are not
 //! read. SQL: queries/collections.sql.
 
-use super::taxa_detail_filters::server_error;
+use super::taxa_detail_filters::{py_float, server_error};
 use crate::api::endpoints::{
     key_pointer, list_or_detail, list_order, sort_sql, sort_terms, Answer, Endpoints, Order,
     SortFields,
@@ -106,14 +106,10 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let by_count = sort_terms(p, ORDERING)
         .iter()
         .any(|(f, _)| *f == "occurrences_count");
-    if by_count && !with_counts {
-        return Ok(Err(server_error(
-            "ordering by occurrences_count needs with_counts (Antenna raises FieldError)".into(),
-        )));
-    }
-    let threshold = p.last("classification_threshold").map(str::trim);
+    // django.forms.FloatField: Python's float() (no strip first: " " is refused), finite.
+    let threshold = p.last("classification_threshold");
     let refused =
-        threshold.is_some_and(|t| !t.is_empty() && !t.parse::<f64>().is_ok_and(f64::is_finite));
+        threshold.is_some_and(|t| !t.is_empty() && !py_float(t).is_some_and(f64::is_finite));
     if with_counts && !p.apply_defaults() && refused {
         return Ok(Err(server_error(
             "classification_threshold is not a number (Antenna's FloatField raises ValidationError)"
@@ -162,6 +158,14 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
         ],
     );
     let rows = e.rows(&sql).await?;
+    // The FieldError surfaces when the page query runs: not for the count, not for an empty
+    // page or one past the end, not for the detail's get() (which drops the ordering).
+    let offset = p.paging(20, None).offset;
+    if by_count && !with_counts && id.is_none() && !rows.is_empty() && offset <= rows.len() {
+        return Ok(Err(server_error(
+            "ordering by occurrences_count needs with_counts (Antenna raises FieldError)".into(),
+        )));
+    }
     let dims = e.engine.dims().await?;
     let manages = |project: Option<i64>| {
         matches!(e.who, Requester::Superuser(_)) || dims.manages(e.who.user_id(), project)

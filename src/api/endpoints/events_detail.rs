@@ -255,8 +255,9 @@ async fn first_capture(
     Ok(m)
 }
 
-/// `CaptureDetectionsSerializer`.
-fn detection(e: &Endpoints<'_>, d: &Row) -> Value {
+/// `CaptureDetectionsSerializer` (`occurrence_meets_criteria` from the row: the captures
+/// endpoint's annotation; null here, where nothing annotates it).
+pub(super) fn detection(e: &Endpoints<'_>, d: &Row) -> Value {
     let id = d.i64("id").unwrap_or_default();
     let occurrence = match d.i64("occurrence_id") {
         Some(o) => {
@@ -287,7 +288,7 @@ fn detection(e: &Endpoints<'_>, d: &Row) -> Value {
         "url": media_url(d.str("path"), &e.engine.config.media_url),
         "width": null, "height": null, "bbox": bbox, "occurrence": occurrence,
         "classifications": format!("{}/api/v2/classifications/?detection={id}", e.base()),
-        "occurrence_meets_criteria": null,
+        "occurrence_meets_criteria": d.get("occurrence_meets_criteria").cloned().unwrap_or(Value::Null),
         "user_permissions": e.permissions(Model::Detection, false),
     })
 }

@@ -3,7 +3,6 @@
 //! sees (those of occurrences of visible projects), the filterset (`occurrence`, `user`,
 //! `taxon`), Meta ordering by `-created_at`. SQL: queries/identifications.sql.
 
-use super::events_params::path_id;
 use crate::api::endpoints::{key_pointer, list_or_detail, list_order, Answer, Endpoints, Order};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -57,24 +56,15 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     if let Some(id) = id {
         filter.push(format!("i.id = {id}"));
     } else {
-        for (key, column, table) in FILTERS {
-            let Some(v) = p.last(key).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            // ModelChoiceFilter: a value that names no row is a 400.
-            let found = match path_id(v) {
-                Some(id) => !e
-                    .rows(&format!("SELECT id FROM {table} WHERE id = {id}"))
-                    .await?
-                    .is_empty(),
-                None => false,
-            };
-            if !found {
-                let message =
-                    "Select a valid choice. That choice is not one of the available choices.";
-                return Ok(Err(ApiError::field(key, message)));
+        // ModelChoiceFilters: a value that names no row is a 400.
+        let fields: Vec<(&str, &str)> = FILTERS.iter().map(|(k, _, t)| (*k, *t)).collect();
+        match e.model_choices(&fields).await? {
+            Ok(chosen) => {
+                for (i, id) in chosen {
+                    filter.push(format!("{} = {id}", FILTERS[i].1));
+                }
             }
-            filter.push(format!("{column} = {}", path_id(v).unwrap_or_default()));
+            Err(err) => return Ok(Err(err)),
         }
     }
     let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();

@@ -130,12 +130,8 @@ fn algorithm_filters(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Result<
 
 /// The category maps list (filterset `algorithms`) or one map.
 async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
-    let values: Vec<&str> = e
-        .params
-        .all("algorithms")
-        .into_iter()
-        .filter(|v| !v.is_empty())
-        .collect();
+    // An empty value is checked like the others (`?algorithms=` is `[""]`: a 400).
+    let values: Vec<&str> = e.params.all("algorithms");
     let filter = match id {
         Some(id) => format!("m.id = {id}"),
         None if values.is_empty() => "TRUE".into(),

@@ -1,5 +1,5 @@
 //! The read endpoints other than occurrences (taxa, taxa lists, status summary, projects and
-//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags, capture sets, identifications). Antenna's source at commit 731cc2a2
+//! their charts, occurrence stats, events, deployments, ML algorithms and category maps, tags, capture sets, captures, identifications). Antenna's source at commit 731cc2a2
 //! is their spec; each module names the viewset and serializer it follows, and each has one
 //! file of named SQL fragments in `queries/` holding what it computes.
 //!
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::render::media::absolute_media_url;
 use serde_json::{json, Value};
 
+pub mod captures;
 pub mod collections;
 pub mod deployments;
 pub mod events;
@@ -66,6 +67,7 @@ pub fn order(url: &str) -> Option<Order> {
         Family::Ml => ml::order(&params, &tail),
         Family::Tags => tags::order(&params, &tail),
         Family::Collections => collections::order(&params, &tail),
+        Family::Captures => captures::order(&params, &tail),
         Family::Identifications => identifications::order(&params, &tail),
     }
 }
@@ -198,6 +200,7 @@ impl Endpoints<'_> {
             Family::Ml => ml::get(self, tail).await,
             Family::Tags => tags::get(self, tail).await,
             Family::Collections => collections::get(self, tail).await,
+            Family::Captures => captures::get(self, tail).await,
             Family::Identifications => identifications::get(self, tail).await,
         }
     }
@@ -249,6 +252,47 @@ impl Endpoints<'_> {
             }
         }
         Ok(Ok(existing))
+    }
+
+    /// A filterset's ModelChoiceFilters, `(parameter, table)` in the filterset's order: for
+    /// each parameter given a value (its last), the field's index and the id it names
+    /// (`queryset.get(pk=v)` through `int(v)`); else the 400 of django-filter, every invalid
+    /// field at once, in that order.
+    pub async fn model_choices(
+        &self,
+        fields: &[(&str, &str)],
+    ) -> Result<std::result::Result<Vec<(usize, i64)>, ApiError>> {
+        let (mut chosen, mut errors) = (Vec::new(), serde_json::Map::new());
+        for (i, (key, table)) in fields.iter().enumerate() {
+            let Some(v) = self.params.last(key).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let found = match crate::api::params::py_int(v) {
+                Some(crate::api::params::PyInt::Int(id)) => {
+                    let sql = self.sql(
+                        "existing_ids",
+                        &[("table", Arg::Name(table)), ("ids", Arg::Ints(&[id]))],
+                    );
+                    (!self.rows(&sql).await?.is_empty()).then_some(id)
+                }
+                _ => None,
+            };
+            if let Some(id) = found {
+                chosen.push((i, id));
+            } else {
+                let message =
+                    "Select a valid choice. That choice is not one of the available choices.";
+                errors.insert(key.to_string(), json!([message]));
+            }
+        }
+        Ok(if errors.is_empty() {
+            Ok(chosen)
+        } else {
+            Err(ApiError {
+                status: 400,
+                body: Value::Object(errors),
+            })
+        })
     }
 
     /// A viewset's answer from its queryset's `rows`: with `id`, the detail (the first row; a

@@ -334,7 +334,7 @@ fn best_score(v: Option<&str>) -> std::result::Result<Option<f64>, ApiError> {
 
 /// Python's `float(s)` on a string: surrounding whitespace, single underscores between digits,
 /// `inf`/`nan` spellings.
-fn py_float(s: &str) -> Option<f64> {
+pub(super) fn py_float(s: &str) -> Option<f64> {
     let t = py_strip(s);
     let b = t.as_bytes();
     let mut clean = String::with_capacity(t.len());

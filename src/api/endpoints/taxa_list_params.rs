@@ -67,7 +67,7 @@ fn literal(s: &str) -> String {
 }
 
 /// `django.forms.BooleanField.to_python`: `false`/`0` in any case and `""` are false.
-fn forms_bool(v: &str) -> bool {
+pub(super) fn forms_bool(v: &str) -> bool {
     let l = v.to_lowercase();
     !(v.is_empty() || l == "false" || l == "0")
 }
