@@ -124,6 +124,21 @@ async fn capture_sets_count_images_occurrences_and_taxa() {
         call(&e, "/api/v2/captures/collections/9/").await.status,
         404
     );
+    // `with_counts` given empty still makes the project required.
+    let r = call(&e, "/api/v2/captures/collections/?with_counts=").await;
+    assert_eq!(r.status, 400);
+    // The filterset applies to the detail too.
+    let detail = |q: &'static str| {
+        let e = &e;
+        async move {
+            call(e, &format!("/api/v2/captures/collections/1/?{q}"))
+                .await
+                .status
+        }
+    };
+    assert_eq!(detail("method=manual").await, 200);
+    assert_eq!(detail("method=random").await, 404);
+    assert_eq!(detail("method=bogus").await, 400);
     // `method` is a ChoiceFilter of the model's sampling methods.
     let r = call(&e, "/api/v2/captures/collections/?method=bogus").await;
     assert_eq!(
@@ -137,7 +152,12 @@ async fn capture_sets_count_images_occurrences_and_taxa() {
     // refuses when the counts read it (apply_defaults=false).
     let url = "/api/v2/captures/collections/?project_id=1&ordering=-occurrences_count";
     assert_eq!(call(&e, url).await.status, 500);
+    // … when the page query runs: not for an empty page, nor for the detail's get().
+    assert_eq!(call(&e, &format!("{url}&method=random")).await.status, 200);
     assert_eq!(call(&e, &format!("{url}&with_counts=1")).await.status, 200);
+    let one =
+        "/api/v2/captures/collections/1/?project_id=1&ordering=-occurrences_count&with_counts=0";
+    assert_eq!(call(&e, one).await.status, 200);
     let url = "/api/v2/captures/collections/1/?apply_defaults=false&classification_threshold=abc";
     assert_eq!(call(&e, url).await.status, 500);
     let url = "/api/v2/captures/collections/?project_id=1&apply_defaults=false&classification_threshold=abc";

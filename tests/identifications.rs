@@ -113,6 +113,21 @@ async fn identifications_newest_first_filtered_and_visible() {
         call(&e, "/api/v2/identifications/3/").await.body["taxon"],
         json!(null)
     );
+    // The filterset applies to the detail too (get_object filters the queryset first).
+    assert_eq!(
+        call(&e, "/api/v2/identifications/2/?user=3").await.status,
+        200
+    );
+    assert_eq!(
+        call(&e, "/api/v2/identifications/2/?user=2").await.status,
+        404
+    );
+    let r = call(&e, "/api/v2/identifications/2/?user=99&taxon=x").await;
+    let invalid = "Select a valid choice. That choice is not one of the available choices.";
+    assert_eq!(
+        (r.status, r.body),
+        (400, json!({"user": [invalid], "taxon": [invalid]}))
+    );
     // Without a project (its occurrence has none) no one may read it: Antenna's 403.
     assert_eq!(call(&e, "/api/v2/identifications/5/").await.status, 403);
     // The project's owner manages its identifications; another user does not.

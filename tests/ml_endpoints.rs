@@ -86,6 +86,21 @@ async fn algorithms_are_scoped_by_the_projects_enabled_pipelines_and_filtered() 
         200
     );
     assert_eq!(call(&e, "/api/v2/ml/algorithms/99/").await.status, 404);
+    // The filterset applies to the detail too.
+    assert_eq!(
+        call(&e, "/api/v2/ml/algorithms/2/?name=binary")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&e, "/api/v2/ml/algorithms/2/?name=det").await.status,
+        404
+    );
+    assert_eq!(
+        call(&e, "/api/v2/ml/algorithms/2/?version=x").await.status,
+        400
+    );
     let anon = call_as(&e, &list(""), Requester::Anonymous).await.body;
     assert_eq!(anon["user_permissions"], json!([]));
     assert_eq!(anon["results"][0]["user_permissions"], json!([]));
@@ -115,6 +130,10 @@ async fn category_maps_list_their_algorithms() {
     assert_eq!(r["count"], 1);
     assert_eq!(
         call(&e, "/api/v2/ml/labels/?algorithms=99").await.status,
+        400
+    );
+    assert_eq!(
+        call(&e, "/api/v2/ml/labels/1/?algorithms=99").await.status,
         400
     );
     // An empty value is a value: `filter(pk="")` fails.

@@ -6,6 +6,7 @@
 //! read. SQL: queries/collections.sql.
 
 use super::taxa_detail_filters::{py_float, server_error};
+use super::taxa_list_params::forms_bool;
 use crate::api::endpoints::{
     key_pointer, list_or_detail, list_order, sort_sql, sort_terms, Answer, Endpoints, Order,
     SortFields,
@@ -90,16 +91,13 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
 async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let p = e.params;
     // `with_counts` given makes the project required; the detail counts by default.
-    let given = p.given("with_counts");
+    // `"with_counts" in query_params`: an empty value is given too.
+    let given = p.last("with_counts");
     let project = match e.project(given.is_some()).await? {
         Ok(project) => project,
         Err(err) => return Ok(Err(err)),
     };
-    // django.forms.BooleanField: "false" and "0" (any case) are false, else truthiness.
-    let with_counts = match given {
-        Some(v) => !v.is_empty() && !v.eq_ignore_ascii_case("false") && v != "0",
-        None => id.is_some(),
-    };
+    let with_counts = given.map_or(id.is_some(), forms_bool);
     // Antenna's 500s: ordering by the occurrences_count annotation it did not add (FieldError),
     // and, with the counts and apply_defaults=false, a classification_threshold that
     // FloatField refuses (a ValidationError outside a serializer).
@@ -123,7 +121,9 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let mut filter = vec!["TRUE".to_string()];
     if let Some(id) = id {
         filter.push(format!("c.id = {id}"));
-    } else if let Some(method) = p.last("method").filter(|v| !v.is_empty()) {
+    }
+    // The filterset applies to the detail too (get_object filters the queryset first).
+    if let Some(method) = p.last("method").filter(|v| !v.is_empty()) {
         if !METHODS.contains(&method) {
             let message =
                 format!("Select a valid choice. {method} is not one of the available choices.");

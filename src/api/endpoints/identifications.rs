@@ -55,17 +55,17 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let mut filter = vec!["TRUE".to_string()];
     if let Some(id) = id {
         filter.push(format!("i.id = {id}"));
-    } else {
-        // ModelChoiceFilters: a value that names no row is a 400.
-        let fields: Vec<(&str, &str)> = FILTERS.iter().map(|(k, _, t)| (*k, *t)).collect();
-        match e.model_choices(&fields).await? {
-            Ok(chosen) => {
-                for (i, id) in chosen {
-                    filter.push(format!("{} = {id}", FILTERS[i].1));
-                }
+    }
+    // ModelChoiceFilters, for the detail too (get_object filters the queryset first): a value
+    // that names no row is a 400.
+    let fields: Vec<(&str, &str)> = FILTERS.iter().map(|(k, _, t)| (*k, *t)).collect();
+    match e.model_choices(&fields).await? {
+        Ok(chosen) => {
+            for (i, id) in chosen {
+                filter.push(format!("{} = {id}", FILTERS[i].1));
             }
-            Err(err) => return Ok(Err(err)),
         }
+        Err(err) => return Ok(Err(err)),
     }
     let names: Vec<&str> = ORDERING.iter().map(|(n, _)| *n).collect();
     let mut order: Vec<String> = p

@@ -71,10 +71,9 @@ async fn algorithms(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
             Err(err) => return Ok(Err(err)),
         },
     };
-    if id.is_none() {
-        if let Err(err) = algorithm_filters(e, &mut conditions) {
-            return Ok(Err(err));
-        }
+    // The filterset and search, for the detail too (get_object filters the queryset first).
+    if let Err(err) = algorithm_filters(e, &mut conditions) {
+        return Ok(Err(err));
     }
     let filter = if conditions.is_empty() {
         "TRUE".to_string()
@@ -132,16 +131,16 @@ fn algorithm_filters(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Result<
 async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     // An empty value is checked like the others (`?algorithms=` is `[""]`: a 400).
     let values: Vec<&str> = e.params.all("algorithms");
-    let filter = match id {
-        Some(id) => format!("m.id = {id}"),
-        None if values.is_empty() => "TRUE".into(),
-        // ModelMultipleChoiceFilter (OR over the values): a value that names no algorithm
-        // is a 400.
-        None => match e.choices("ml_algorithm", &values).await? {
-            Ok(ids) => e.sql("ml.labels.algorithm", &[("ids", Arg::Ints(&ids))]),
+    let mut filter = vec![id.map_or("TRUE".into(), |id| format!("m.id = {id}"))];
+    // ModelMultipleChoiceFilter (OR over the values), for the detail too: a value that names
+    // no algorithm is a 400.
+    if !values.is_empty() {
+        match e.choices("ml_algorithm", &values).await? {
+            Ok(ids) => filter.push(e.sql("ml.labels.algorithm", &[("ids", Arg::Ints(&ids))])),
             Err(message) => return Ok(Err(ApiError::field("algorithms", &message))),
-        },
-    };
+        }
+    }
+    let filter = filter.join(" AND ");
     let order = sort_sql(e.params, LABELS_ORDERING, "m.id ASC", "m.id ASC");
     let sql = e.sql(
         "ml.labels",

@@ -41,21 +41,17 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let mut conditions = vec!["TRUE".to_string()];
     if let Some(id) = id {
         conditions.push(format!("g.id = {id}"));
-    } else {
-        let values: Vec<&str> = e
-            .params
-            .all("taxa")
-            .into_iter()
-            .filter(|v| !v.is_empty())
-            .collect();
-        if !values.is_empty() {
-            // ModelMultipleChoiceFilter: a value that names no taxon is a 400.
-            let taxa = match e.choices("main_taxon", &values).await? {
-                Ok(taxa) => taxa,
-                Err(message) => return Ok(Err(ApiError::field("taxa", &message))),
-            };
-            conditions.push(e.sql("tags.taxa", &[("ids", Arg::Ints(&taxa))]));
-        }
+    }
+    // The filterset, for the detail too (get_object filters the queryset first).
+    let values: Vec<&str> = e.params.all("taxa");
+    if !values.is_empty() {
+        // ModelMultipleChoiceFilter: a value that names no taxon is a 400, an empty one too
+        // (`filter(pk="")` fails).
+        let taxa = match e.choices("main_taxon", &values).await? {
+            Ok(taxa) => taxa,
+            Err(message) => return Ok(Err(ApiError::field("taxa", &message))),
+        };
+        conditions.push(e.sql("tags.taxa", &[("ids", Arg::Ints(&taxa))]));
     }
     let mut order: Vec<String> = e
         .params
