@@ -8,7 +8,7 @@
 
 use super::events::{members, no_start, perms, thumbnails};
 use super::events_detail::detection;
-use super::taxa_detail_filters::{py_float, server_error};
+use super::taxa_detail_filters::server_error;
 use super::taxa_list_params::forms_bool;
 use crate::api::endpoints::{list_order, sort_sql, sort_terms, Answer, Endpoints, Model, Order};
 use crate::api::params::Params;
@@ -87,14 +87,8 @@ async fn answer(e: &Endpoints<'_>, segment: Option<&str>) -> Answer {
     let (with_detections, with_counts) = (flag("with_detections"), flag("with_counts"));
     // prefetch_detections reads get_default_classification_threshold: with apply_defaults=false
     // that is FloatField over classification_threshold, whose ValidationError is a 500.
-    let threshold = p.last("classification_threshold");
-    let refused =
-        threshold.is_some_and(|t| !t.is_empty() && !py_float(t).is_some_and(f64::is_finite));
-    if with_detections && !p.apply_defaults() && refused {
-        return Ok(Err(server_error(
-            "classification_threshold is not a number (Antenna's FloatField raises ValidationError)"
-                .into(),
-        )));
+    if let Some(err) = with_detections.then(|| e.threshold_error()).flatten() {
+        return Ok(Err(err));
     }
     let mut scope = vec![e.sql("captures.project", &[("value", Arg::Int(project))])];
     if !matches!(e.who, Requester::Superuser(_)) {

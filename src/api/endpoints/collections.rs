@@ -5,7 +5,7 @@
 //! under the project's default filters. `jobs` is `[]`: the jobs of a capture set are not
 //! read. SQL: queries/collections.sql.
 
-use super::taxa_detail_filters::{py_float, server_error};
+use super::taxa_detail_filters::server_error;
 use super::taxa_list_params::forms_bool;
 use crate::api::endpoints::{
     key_pointer, list_or_detail, list_order, sort_sql, sort_terms, Answer, Endpoints, Order,
@@ -104,15 +104,8 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let by_count = sort_terms(p, ORDERING)
         .iter()
         .any(|(f, _)| *f == "occurrences_count");
-    // django.forms.FloatField: Python's float() (no strip first: " " is refused), finite.
-    let threshold = p.last("classification_threshold");
-    let refused =
-        threshold.is_some_and(|t| !t.is_empty() && !py_float(t).is_some_and(f64::is_finite));
-    if with_counts && !p.apply_defaults() && refused {
-        return Ok(Err(server_error(
-            "classification_threshold is not a number (Antenna's FloatField raises ValidationError)"
-                .into(),
-        )));
+    if let Some(err) = with_counts.then(|| e.threshold_error()).flatten() {
+        return Ok(Err(err));
     }
     let mut scope = vec![format!("c.project_id IN ({})", e.visible_projects())];
     if let Some(project) = project {

@@ -295,6 +295,23 @@ impl Endpoints<'_> {
         })
     }
 
+    /// `get_default_classification_threshold` with `apply_defaults=false` reads
+    /// `classification_threshold` through django.forms.FloatField (Python's `float()`, no
+    /// strip first, finite): its ValidationError escapes DRF, Antenna's 500. `None` when the
+    /// value passes or the defaults apply.
+    pub fn threshold_error(&self) -> Option<ApiError> {
+        let p = self.params;
+        let threshold = p.last("classification_threshold")?;
+        let refused = !threshold.is_empty()
+            && !taxa_detail_filters::py_float(threshold).is_some_and(f64::is_finite);
+        (refused && !p.apply_defaults()).then(|| {
+            taxa_detail_filters::server_error(
+                "classification_threshold is not a number (Antenna's FloatField raises ValidationError)"
+                    .into(),
+            )
+        })
+    }
+
     /// A viewset's answer from its queryset's `rows`: with `id`, the detail (the first row; a
     /// 404 without one); else the page of the list, with the collection-level
     /// `user_permissions` (`level`: [`Model::Collection`]'s when `None`).
