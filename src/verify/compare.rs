@@ -134,6 +134,8 @@ fn nested_order(key: &str) -> Option<&'static [&'static str]> {
     match key {
         "identifications" | "predictions" => Some(&["created_at"]),
         "detections" => Some(&["timestamp"]),
+        // A capture's sets (an M2M prefetch without Meta ordering): any order.
+        "collections" => Some(&[]),
         "classifications" => Some(&["created_at", "score"]),
         // occurrences/stats/top-identifiers: `ORDER BY -identification_count` only.
         "top_identifiers" => Some(&["identification_count"]),
@@ -533,5 +535,20 @@ mod tests {
             &a
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_captures_detections_and_sets_are_sets() {
+        let e = json!({"id": 1, "collections": [{"id": 1}, {"id": 2}],
+                       "detections": [{"id": 7, "bbox": [1]}, {"id": 8, "bbox": [2]}]});
+        let a = json!({"id": 1, "collections": [{"id": 2}, {"id": 1}],
+                       "detections": [{"id": 8, "bbox": [2]}, {"id": 7, "bbox": [1]}]});
+        assert!(diff("/api/v2/captures/1/?project_id=1", &e, &a).is_empty());
+        let wrong = json!({"id": 1, "collections": [{"id": 2}, {"id": 3}],
+                           "detections": [{"id": 8, "bbox": [2]}, {"id": 7, "bbox": [9]}]});
+        assert_eq!(
+            diff("/api/v2/captures/1/?project_id=1", &e, &wrong).len(),
+            2
+        );
     }
 }
