@@ -550,6 +550,23 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         ),
         ("/api/v2/projects/abc/", "not found"),
         ("/api/v2/events/?deployment=999999", "deployment"),
+        ("/api/v2/captures/", "project_id"),
+        ("/api/v2/captures/1/", "project_id"),
+        ("/api/v2/captures/?project_id=999999", "not found"),
+        ("/api/v2/captures/?project_id=1&event=abc", "event"),
+        ("/api/v2/captures/?project_id=1&collections=", "collections"),
+        (
+            "/api/v2/captures/?project_id=1&collections=%00",
+            "collections",
+        ),
+        (
+            "/api/v2/captures/?project_id=1&deployment__project=99999999999999999999",
+            "deployment__project",
+        ),
+        (
+            "/api/v2/captures/99999999999999999999999/?project_id=1",
+            "not found",
+        ),
     ] {
         cases.push(
             case(
@@ -561,12 +578,28 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
             .body(),
         );
     }
+    // Antenna's 500s answer as Antenna answers them (exit 5: a server error).
+    cases.push(
+        case(
+            "request: captures ordered by an annotation Antenna did not add",
+            &[
+                "--snapshot",
+                good,
+                "api",
+                "/api/v2/captures/?project_id=1&ordering=taxa_count",
+            ],
+            Some(5),
+            "FieldError",
+        )
+        .body(),
+    );
     // Request text that looks like a fragment placeholder stays text (it once reached SQL
     // binding and panicked): answered as Antenna answers it.
     for path in [
         "/api/v2/taxa/?search=%24%7Bvalue%7D",
         "/api/v2/taxa/?project_id=1&name=%24%7Bproject%7D",
         "/api/v2/taxa/suggest/?q=%24%7Bq%7Dx",
+        "/api/v2/captures/?project_id=1&ordering=%24%7Border%7D&processed=%24%7Bnot%7D",
     ] {
         cases.push(
             case(
