@@ -512,4 +512,31 @@ async fn the_detail_adds_sets_neighbours_and_defaults() {
             .0,
         404
     );
+    // The project's owner (its Project manager, not a superuser) holds every capture,
+    // deployment and capture set permission, and may create captures.
+    let owner = call_as(&e, "/api/v2/captures/2/?project_id=1", Requester::User(2))
+        .await
+        .body;
+    assert_eq!(
+        owner["user_permissions"],
+        json!(["star", "update", "run_single_image_ml_job", "delete"])
+    );
+    assert_eq!(
+        owner["deployment"]["user_permissions"],
+        json!(["update", "regroup", "delete", "sync"])
+    );
+    assert_eq!(
+        owner["collections"][0]["user_permissions"],
+        json!(["populate", "update", "delete"])
+    );
+    assert_eq!(owner["event"]["user_permissions"], json!([]));
+    let alice = call_as(&e, "/api/v2/captures/2/?project_id=1", Requester::User(3))
+        .await
+        .body;
+    assert_eq!(alice["deployment"]["user_permissions"], json!([]));
+    assert_eq!(alice["collections"][0]["user_permissions"], json!([]));
+    let list = call_as(&e, "/api/v2/captures/?project_id=1", Requester::User(2))
+        .await
+        .body;
+    assert_eq!(list["user_permissions"], json!(["create"]));
 }

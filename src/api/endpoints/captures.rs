@@ -6,7 +6,7 @@
 //! neighbours in its event. `jobs` is `[]`: a capture's jobs are not read. SQL:
 //! queries/captures.sql.
 
-use super::events::{members, no_start, perms, thumbnails};
+use super::events::{members, no_start, perms, thumbnails, Roles};
 use super::events_detail::detection;
 use super::taxa_detail_filters::server_error;
 use super::taxa_list_params::forms_bool;
@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::render::filesize::filesizeformat;
 use crate::render::timefmt::{date_label, event_name, iso};
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// `SourceImageViewSet.ordering_fields`, with the sort keys of each.
 const ORDERING: super::SortFields = &[
@@ -195,7 +195,7 @@ async fn answer(e: &Endpoints<'_>, segment: Option<&str>) -> Answer {
             return Ok(Err(no_start()));
         };
         if detail {
-            extend_detail(e, r, &mut m).await?;
+            extend_detail(e, r, &members, &mut m).await?;
         }
         m.insert("thumbnails".into(), thumbnails(e, r));
         m.insert(
@@ -297,7 +297,7 @@ fn item(
     e: &Endpoints<'_>,
     r: &Row,
     detections: Option<Value>,
-    members: &HashSet<i64>,
+    members: &Roles,
 ) -> Option<Map<String, Value>> {
     let tz = e.engine.config.time_zone;
     let get = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
@@ -350,7 +350,12 @@ fn item(
 }
 
 /// SourceImageSerializer's fields after SourceImageListSerializer's.
-async fn extend_detail(e: &Endpoints<'_>, r: &Row, m: &mut Map<String, Value>) -> Result<()> {
+async fn extend_detail(
+    e: &Endpoints<'_>,
+    r: &Row,
+    roles: &Roles,
+    m: &mut Map<String, Value>,
+) -> Result<()> {
     let capture = Arg::Int(r.i64("id").unwrap_or_default());
     m.insert(
         "uploaded_by".into(),
@@ -364,7 +369,7 @@ async fn extend_detail(e: &Endpoints<'_>, r: &Row, m: &mut Map<String, Value>) -
     let sets = e
         .rows(&e.sql("captures.sets", &[("capture", capture)]))
         .await?;
-    let sets: Vec<Value> = sets.iter().map(|c| nested_set(e, c)).collect();
+    let sets: Vec<Value> = sets.iter().map(|c| nested_set(e, c, roles)).collect();
     m.insert("collections".into(), Value::Array(sets));
     let adjacent = e
         .rows(&e.sql("captures.adjacent", &[("capture", capture)]))
@@ -384,12 +389,15 @@ async fn extend_detail(e: &Endpoints<'_>, r: &Row, m: &mut Map<String, Value>) -
 /// SourceImageCollectionNestedSerializer: DefaultSerializer's permissions
 /// (BaseModel.get_user_object_permissions): a superuser's `update` and `delete` plus the
 /// project's custom `*_sourceimagecollection` action (`populate`), in the order of the set
-/// add_object_level_permissions passes them through (as the capture sets endpoint shows them).
-fn nested_set(e: &Endpoints<'_>, c: &Row) -> Value {
+/// add_object_level_permissions passes them through (as the capture sets endpoint shows them);
+/// the set's Project manager holds the same three; none without a project.
+fn nested_set(e: &Endpoints<'_>, c: &Row, roles: &Roles) -> Value {
     let id = c.i64("id").unwrap_or_default();
-    let perms: &[&str] = match (e.who, c.i64("project_id")) {
+    let project = c.i64("project_id");
+    let perms: &[&str] = match (e.who, project) {
         (Requester::Superuser(_), Some(_)) => &["populate", "update", "delete"],
         (Requester::Superuser(_), None) => &["update", "delete"],
+        (Requester::User(_), _) if roles.manages(project) => &["populate", "update", "delete"],
         _ => &[],
     };
     json!({

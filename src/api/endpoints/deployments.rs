@@ -2,7 +2,7 @@
 //! `DeploymentViewSet` of ami/main/api/views.py with `DeploymentListSerializer` /
 //! `DeploymentSerializer`; `Deployment` in ami/main/models.py). SQL: queries/deployments.sql.
 
-use super::events::{capture, members, nested_project, order_by, ordering_terms, perms};
+use super::events::{capture, members, nested_project, order_by, ordering_terms, perms, Roles};
 use super::events_params::path_id;
 use super::pg_sort::{nulls_last, pg_qsort};
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
@@ -14,7 +14,6 @@ use crate::error::Result;
 use crate::render::pyfmt::{py_repr, py_round};
 use crate::render::timefmt::{event_name, iso, local};
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
 
 /// `DeploymentViewSet.ordering_fields` (all stored columns).
 const ORDERING: &[&str] = &[
@@ -148,12 +147,7 @@ fn nested(e: &Endpoints<'_>, r: &Row, row: &str, name: &str, route: &str, model:
 }
 
 /// `DeploymentListSerializer` fields, `id` … `data_source_connected`.
-fn item(
-    e: &Endpoints<'_>,
-    r: &Row,
-    members: &HashSet<i64>,
-    jobs: Vec<Value>,
-) -> Map<String, Value> {
+fn item(e: &Endpoints<'_>, r: &Row, members: &Roles, jobs: Vec<Value>) -> Map<String, Value> {
     let tz = e.engine.config.time_zone;
     let id = r.i64("id").unwrap_or_default();
     let mut m = Map::new();

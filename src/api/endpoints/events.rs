@@ -270,11 +270,7 @@ pub(super) fn no_start() -> ApiError {
 
 /// The fields the list and detail bodies share, `id` … `occurrences_count`; `None` when the
 /// event has no start.
-pub(super) fn common(
-    e: &Endpoints<'_>,
-    r: &Row,
-    members: &HashSet<i64>,
-) -> Option<Map<String, Value>> {
+pub(super) fn common(e: &Endpoints<'_>, r: &Row, members: &Roles) -> Option<Map<String, Value>> {
     let tz = e.engine.config.time_zone;
     let id = r.i64("id")?;
     let start = r.i64("start")?;
@@ -354,30 +350,57 @@ pub(super) fn thumbnails(e: &Endpoints<'_>, c: &Row) -> Value {
     json!({"small": url("small"), "medium": url("medium"), "large": url("large")})
 }
 
-/// The projects among `projects` the requester holds a role in (members and owners).
+/// The roles of the requester among some projects: those it holds a role in (members and
+/// owners: roles follow membership) and those it manages (Project manager: the owner).
+#[derive(Debug, Default)]
+pub(super) struct Roles {
+    members: HashSet<i64>,
+    managed: HashSet<i64>,
+}
+
+impl Roles {
+    /// Whether the requester holds a role in `project`.
+    pub(super) fn contains(&self, project: &i64) -> bool {
+        self.members.contains(project)
+    }
+
+    /// Whether the requester manages `project` ([`crate::engine::dims::Dims::manages`]).
+    pub(super) fn manages(&self, project: Option<i64>) -> bool {
+        project.is_some_and(|p| self.managed.contains(&p))
+    }
+}
+
+/// The requester's [`Roles`] among `projects`.
 pub(super) async fn members(
     e: &Endpoints<'_>,
     projects: impl Iterator<Item = Option<i64>>,
-) -> Result<HashSet<i64>> {
+) -> Result<Roles> {
     let Requester::User(user) = e.who else {
-        return Ok(HashSet::new());
+        return Ok(Roles::default());
     };
     let wanted: HashSet<i64> = projects.flatten().collect();
     if wanted.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(Roles::default());
     }
     let sql = e.sql("events.member_projects", &[("user", Arg::Int(*user))]);
-    Ok(e.rows(&sql)
+    let members = e
+        .rows(&sql)
         .await?
         .iter()
         .filter_map(|r| r.i64("id"))
         .filter(|p| wanted.contains(p))
-        .collect())
+        .collect();
+    let dims = e.engine.dims().await?;
+    let managed = wanted
+        .into_iter()
+        .filter(|p| dims.manages(Some(*user), Some(*p)))
+        .collect();
+    Ok(Roles { members, managed })
 }
 
 /// ProjectNestedSerializer (id, name, image, details, permissions) of a row's
 /// `project_row`, `project_name` and `project_image` columns; null without a project row.
-pub(super) fn nested_project(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>) -> Value {
+pub(super) fn nested_project(e: &Endpoints<'_>, r: &Row, members: &Roles) -> Value {
     match r.i64("project_row") {
         Some(p) => json!({
             "id": p,
@@ -391,14 +414,19 @@ pub(super) fn nested_project(e: &Endpoints<'_>, r: &Row, members: &HashSet<i64>)
 }
 
 /// `user_permissions` of an object of `model` in `project` (BaseModel.get_user_object_permissions):
-/// a deployment or capture without a project lacks its project's custom actions.
-pub(super) fn perms(
-    e: &Endpoints<'_>,
-    model: Model,
-    project: Option<i64>,
-    members: &HashSet<i64>,
-) -> Value {
-    let member = project.is_some_and(|p| members.contains(&p));
+/// a deployment or capture without a project lacks its project's custom actions; its Project
+/// manager (not a superuser) holds every deployment and capture permission, as a superuser.
+pub(super) fn perms(e: &Endpoints<'_>, model: Model, project: Option<i64>, roles: &Roles) -> Value {
+    let member = project.is_some_and(|p| roles.contains(&p));
+    if matches!(e.who, Requester::User(_)) && roles.manages(project) {
+        match model {
+            Model::Deployment => return json!(["update", "regroup", "delete", "sync"]),
+            Model::Capture => {
+                return json!(["star", "update", "run_single_image_ml_job", "delete"])
+            }
+            _ => {}
+        }
+    }
     let model = match (model, project) {
         (Model::Deployment, None) => Model::ProjectlessDeployment,
         (Model::Capture, None) => Model::ProjectlessCapture,

@@ -3,7 +3,7 @@
 //! ami/main/models.py, the charts `event_detections_per_hour` / `event_top_taxa` in
 //! ami/main/charts.py, `EventSerializer.get_capture_page_offset`). SQL: queries/events.sql.
 
-use super::events::{capture, common, finish, members, no_start, perms, scope, thumbnails};
+use super::events::{capture, common, finish, members, no_start, perms, scope, thumbnails, Roles};
 use super::events_params::{fromisoformat, path_id, pg_instant};
 use super::pg_sort::{nulls_last, pg_qsort, pg_top_n};
 use crate::api::endpoints::{Answer, Endpoints, Model};
@@ -14,7 +14,6 @@ use crate::engine::rows::{Row, RowExt};
 use crate::error::Result;
 use crate::render::media::media_url;
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
 
 type Reply<T> = Result<std::result::Result<T, ApiError>>;
 
@@ -226,11 +225,7 @@ fn captures_url(e: &Endpoints<'_>, event: i64, offset: &PageOffset) -> String {
 }
 
 /// `EventCaptureNestedSerializer` of the first capture, with its detections.
-async fn first_capture(
-    e: &Endpoints<'_>,
-    c: &Row,
-    members: &HashSet<i64>,
-) -> Result<Map<String, Value>> {
+async fn first_capture(e: &Endpoints<'_>, c: &Row, members: &Roles) -> Result<Map<String, Value>> {
     let id = c.i64("id").unwrap_or_default();
     let mut m = capture(e, c);
     m.insert(

@@ -58,12 +58,7 @@ pub(super) async fn by_deployment(
 /// every project permission: `run` for every known type, and `run_single_image` too for `ml`
 /// (`run_single_image_ml_job`). A member (occlens's members hold the BasicMember role) holds
 /// `run_single_image_ml_job` only: `run_single_image` on `ml` jobs.
-fn permissions(
-    e: &Endpoints<'_>,
-    r: &Row,
-    key: &str,
-    members: &std::collections::HashSet<i64>,
-) -> Value {
+fn permissions(e: &Endpoints<'_>, r: &Row, key: &str, members: &super::events::Roles) -> Value {
     let mut perms = e.permissions(Model::Job, false);
     if let Some(project) = r.i64("project_id") {
         let custom: &[&str] = match (e.who, key) {
