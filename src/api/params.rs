@@ -187,10 +187,53 @@ impl PyInt {
     }
 }
 
-/// Python's `int(s)` on a string: surrounding whitespace, an optional sign, ASCII digits with
-/// single underscores between them (`" +1_0 "` is 10). `None` where Python raises ValueError.
+/// The zero of every run of ten Unicode decimal digits (category Nd, Unicode 14.0: Python
+/// 3.11's `unicodedata`), whose `int()` and `float()` read them as ASCII digits.
+const DECIMAL_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
+    0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
+    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
+    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
+    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
+];
+
+/// What `int()` and `float()` parse (CPython's `_PyUnicode_TransformDecimalAndSpaceToASCII`,
+/// then the C-locale strip): an ASCII string as it is; otherwise every Unicode decimal digit
+/// as its ASCII digit, other whitespace as a space, other non-ASCII characters as `?` (which
+/// fails the parse, as in Python); then stripped of ASCII whitespace (not `\x1c`–`\x1f`,
+/// which `str.strip()` would take).
+pub fn py_ascii_number(s: &str) -> std::borrow::Cow<'_, str> {
+    let c_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s.trim_matches(c_space));
+    }
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                return c;
+            }
+            let code = c as u32;
+            let zero = DECIMAL_ZEROS
+                .iter()
+                .find(|z| (**z..=**z + 9).contains(&code));
+            match zero {
+                Some(z) => char::from(b'0' + (code - z) as u8),
+                None if c.is_whitespace() => ' ',
+                None => '?',
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(mapped.trim_matches(c_space).to_string())
+}
+
+/// Python's `int(s)` on a string: surrounding whitespace, an optional sign, decimal digits
+/// (any script's, [`py_ascii_number`]) with single underscores between them (`" +1_0 "` is
+/// 10). `None` where Python raises ValueError.
 pub fn py_int(s: &str) -> Option<PyInt> {
-    let t = s.trim_matches(char::is_whitespace);
+    let ascii = py_ascii_number(s);
+    let t: &str = &ascii;
     let (negative, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -318,6 +361,36 @@ mod tests {
         }
         assert_eq!(drf_int(&"1".repeat(1001)), Err("String value too large."));
         assert_eq!(py_int("99999999999999999999"), Some(PyInt::Big));
+    }
+
+    #[test]
+    fn int_reads_every_scripts_decimal_digits_as_python() {
+        for (raw, want) in [
+            ("\u{661}\u{662}", 12),
+            ("\u{ff11}", 1),
+            ("1\u{661}", 11),
+            ("\u{2003}5\u{3000}", 5),
+            ("\t7\n", 7),
+            ("\u{a0}7", 7),
+            ("\u{85}7", 7),
+            ("-\u{1d7d9}", -1),
+            ("\u{661}_\u{660}", 10),
+        ] {
+            assert_eq!(py_int(raw), Some(PyInt::Int(want)), "{raw:?}");
+        }
+        // Not decimal digits (numeric, but not Nd): ValueError in Python.
+        for raw in [
+            "\u{bd}",
+            "\u{2167}",
+            "\u{b2}",
+            "\u{661}.",
+            "1\u{200b}",
+            "\x1c7\u{3000}",
+            "\x1c7",
+        ] {
+            assert_eq!(py_int(raw), None, "{raw:?}");
+        }
+        assert_eq!(drf_int("\u{661}.0"), Ok(1));
     }
 
     #[test]

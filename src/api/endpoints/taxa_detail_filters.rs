@@ -335,7 +335,8 @@ fn best_score(v: Option<&str>) -> std::result::Result<Option<f64>, ApiError> {
 /// Python's `float(s)` on a string: surrounding whitespace, single underscores between digits,
 /// `inf`/`nan` spellings.
 pub(super) fn py_float(s: &str) -> Option<f64> {
-    let t = py_strip(s);
+    let ascii = crate::api::params::py_ascii_number(s);
+    let t: &str = &ascii;
     let b = t.as_bytes();
     let mut clean = String::with_capacity(t.len());
     for (i, c) in t.char_indices() {
@@ -365,6 +366,9 @@ mod tests {
 
     #[test]
     fn float_threshold_reads_like_python_float() {
+        assert_eq!(py_float("\u{661}.\u{665}"), Some(1.5));
+        assert_eq!(py_float(" \u{a0}1e\u{662}"), Some(100.0));
+        assert_eq!(py_float("\x1c1"), None);
         assert_eq!(best_score(Some("0.5")).ok(), Some(Some(0.5)));
         assert_eq!(best_score(Some(" 1_0 ")).ok(), Some(Some(10.0)));
         // 0 is falsy: no filter.
