@@ -550,6 +550,8 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         ),
         ("/api/v2/projects/abc/", "not found"),
         ("/api/v2/events/?deployment=999999", "deployment"),
+        ("/api/v2/captures/?project_id=1&format=xml", "not found"),
+        ("/api/v2/occurrences/?project_id=1&format=csv", "not found"),
         ("/api/v2/captures/", "project_id"),
         ("/api/v2/captures/1/", "project_id"),
         ("/api/v2/captures/?project_id=999999", "not found"),

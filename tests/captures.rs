@@ -101,6 +101,14 @@ async fn the_list_needs_a_project_and_orders_by_timestamp() {
         status_body(&e, "/api/v2/captures/?project_id=0").await.0,
         404
     );
+    // DRF's content negotiation: a format no renderer has is a 404, before anything else.
+    assert_eq!(status_body(&e, "/api/v2/captures/?format=xml").await.0, 404);
+    assert_eq!(
+        status_body(&e, "/api/v2/captures/?project_id=1&format=json")
+            .await
+            .0,
+        200
+    );
     // NULL timestamps last; the page and its count.
     let (status, body) = status_body(&e, "/api/v2/captures/?project_id=1").await;
     assert_eq!(status, 200);

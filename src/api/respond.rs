@@ -18,6 +18,16 @@ pub struct Response {
 
 /// The response Antenna would give to `GET url` from `who`.
 pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
+    // DRF's content negotiation comes first: a `?format=` that no renderer has (JSON, and the
+    // browsable API's `api`, answered here as JSON) is a 404.
+    if let Some(format) = Params::parse(url).given("format") {
+        if format != "json" && format != "api" {
+            return Ok(Response {
+                status: 404,
+                body: json!({"detail": "Not found."}),
+            });
+        }
+    }
     let (path, _) = url.split_once('?').unwrap_or((url, ""));
     let answer = match family(path) {
         None | Some((Family::Occurrences, _)) => return occurrences(engine, url, who).await,
