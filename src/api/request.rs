@@ -145,8 +145,23 @@ pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let rest = path
         .strip_prefix("/api/v2/occurrences")
-        .ok_or_else(ApiError::not_found)?
-        .trim_matches('/');
+        .ok_or_else(ApiError::not_found)?;
+    // Django's URL patterns: one slash between segments (`occurrences//` and `occurrences5`
+    // are no route).
+    let rest = match rest.strip_prefix('/') {
+        Some(r) => r,
+        None if rest.is_empty() => rest,
+        None => return Err(ApiError::not_found()),
+    };
+    let mut segments: Vec<&str> = rest.split('/').collect();
+    if segments.last() == Some(&"") {
+        segments.pop();
+    }
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(ApiError::not_found());
+    }
+    let rest = segments.join("/");
+    let rest = rest.as_str();
     let endpoint = if rest.is_empty() {
         Endpoint::List
     } else if rest == "algorithms" {

@@ -39,7 +39,14 @@ const PREFIXES: &[(&str, Family)] = &[
 /// The family of `path` (`/api/v2/<prefix>/<tail…>/`) and the segments after its prefix.
 pub fn family(path: &str) -> Option<(Family, Vec<String>)> {
     let rest = path.strip_prefix("/api/v2/")?;
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    // Django's URL patterns match one slash between segments: `captures//` is no route.
+    let mut segments: Vec<&str> = rest.split('/').collect();
+    if segments.last() == Some(&"") {
+        segments.pop();
+    }
+    if segments.iter().any(|s| s.is_empty()) {
+        return None;
+    }
     PREFIXES.iter().find_map(|(prefix, fam)| {
         let n = prefix.split('/').count();
         let head = segments.get(..n)?.join("/");
@@ -114,6 +121,12 @@ mod tests {
             Some((Family::Taxa, vec!["7".into()]))
         );
         assert_eq!(family("/api/v2/taxalists/"), None);
+        assert_eq!(family("/api/v2/captures//"), None);
+        assert_eq!(family("/api/v2/events//1/"), None);
+        assert_eq!(
+            family("/api/v2/events/1"),
+            Some((Family::Events, vec!["1".into()]))
+        );
         assert_eq!(family("/api/v2/jobs/"), None);
     }
 }
