@@ -497,6 +497,7 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         "project_id=1&limit=abc",
         "project_id=1&limit=-1",
         "project_id=1&limit=99999999999999999999",
+        "project_id=1&offset=99999999999999999999",
         "project_id=1&offset=abc",
         "project_id=1&offset=-5",
         "project_id=1&ordering=bogus",

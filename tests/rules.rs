@@ -618,6 +618,19 @@ async fn orderings_are_nulls_last_both_ways_with_id_tiebreak_and_pages_link() {
         "http://testserver/api/v2/occurrences/?apply_defaults=0&limit=2&offset=1&project_id=1"
     );
     assert_eq!(r["next"], json!(null));
+    // An offset beyond 64 bits is an integer too (spec §5.6): past the end, and the previous
+    // link is exact.
+    let r = call(
+        &e,
+        "/api/v2/occurrences/?project_id=1&limit=2&offset=99999999999999999999",
+    )
+    .await
+    .body;
+    assert_eq!(ids(&r), Vec::<i64>::new());
+    assert_eq!(
+        r["previous"],
+        "http://testserver/api/v2/occurrences/?limit=2&offset=99999999999999999997&project_id=1"
+    );
     // The default filters hide the NULL score (threshold 0.0 still fails NULL).
     assert_eq!(
         ids(&call(&e, "/api/v2/occurrences/?project_id=1").await.body),

@@ -79,18 +79,14 @@ impl Params {
             .filter(|&l| l > 0)
             .map_or(default_limit, |l| l as usize);
         let limit = max_limit.map_or(limit, |m| limit.min(m));
-        let offset = self
-            .last("offset")
-            .and_then(|v| py_int(v).and_then(PyInt::int))
-            .filter(|&o| o >= 0)
-            .map_or(0, |o| o as usize);
+        let offset = offset_value(self.last("offset"));
         Paging { limit, offset }
     }
 
     /// The absolute URL of this request with `limit` and `offset` replaced (DRF's
     /// `replace_query_param`/`remove_query_param`): every parameter re-encoded, sorted by key,
     /// repeated keys kept together; `offset` dropped when `None`.
-    pub fn page_url(&self, api_base: &str, limit: usize, offset: Option<usize>) -> String {
+    pub fn page_url(&self, api_base: &str, limit: usize, offset: Option<String>) -> String {
         let mut pairs: Vec<(String, String)> = self
             .pairs
             .iter()
@@ -99,7 +95,7 @@ impl Params {
             .collect();
         pairs.push(("limit".into(), limit.to_string()));
         if let Some(o) = offset {
-            pairs.push(("offset".into(), o.to_string()));
+            pairs.push(("offset".into(), o));
         }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         let query = pairs
@@ -119,11 +115,11 @@ impl Params {
         results: Vec<Value>,
     ) -> Map<String, Value> {
         let Paging { limit, offset } = paging;
-        let next =
-            (offset + limit < count).then(|| self.page_url(api_base, limit, Some(offset + limit)));
+        let next = (offset + limit < count)
+            .then(|| self.page_url(api_base, limit, Some((offset + limit).to_string())));
         let previous = (offset > 0).then(|| {
-            let prev = offset.saturating_sub(limit);
-            self.page_url(api_base, limit, (prev > 0).then_some(prev))
+            let prev = previous_offset(self.last("offset"), offset, limit);
+            self.page_url(api_base, limit, prev)
         });
         let mut m = Map::new();
         m.insert("count".into(), json!(count));
@@ -289,6 +285,65 @@ pub fn drf_int(raw: &str) -> Result<i64, &'static str> {
     }
 }
 
+/// An `offset` beyond i64 (Python's `int` has no bound; DRF keeps it): past every row. It
+/// stays a valid SQL OFFSET.
+pub const PAST_END: usize = i64::MAX as usize;
+
+/// DRF's `_positive_int` of `offset`: Python's `int()` of the text, 0 when it fails or is
+/// negative, [`PAST_END`] beyond i64.
+pub fn offset_value(raw: Option<&str>) -> usize {
+    match raw.and_then(py_int) {
+        Some(PyInt::Int(o)) if o >= 0 => o as usize,
+        Some(PyInt::Big) if !raw.is_some_and(|r| py_ascii_number(r).starts_with('-')) => PAST_END,
+        _ => 0,
+    }
+}
+
+/// The `offset` of DRF's previous link (`offset - limit`, `None` when that is not positive),
+/// exact for an offset beyond i64 (the decimal digits of its text less `limit`).
+pub fn previous_offset(raw: Option<&str>, offset: usize, limit: usize) -> Option<String> {
+    if offset == PAST_END {
+        if let Some(r) = raw.filter(|r| py_int(r) == Some(PyInt::Big)) {
+            let text = py_ascii_number(r);
+            let digits: Vec<u8> = text
+                .trim_start_matches('+')
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .map(|b| b - b'0')
+                .collect();
+            return Some(decimal_minus(&digits, limit as u128));
+        }
+    }
+    let prev = offset.saturating_sub(limit);
+    (prev > 0).then(|| prev.to_string())
+}
+
+/// `digits` (a decimal number above `small`) less `small`, without leading zeros.
+fn decimal_minus(digits: &[u8], small: u128) -> String {
+    let mut out = digits.to_vec();
+    let mut borrow = small;
+    for d in out.iter_mut().rev() {
+        if borrow == 0 {
+            break;
+        }
+        let take = (borrow % 10) as u8;
+        borrow /= 10;
+        if *d >= take {
+            *d -= take;
+        } else {
+            *d = *d + 10 - take;
+            borrow += 1;
+        }
+    }
+    let text: String = out.iter().map(|d| char::from(b'0' + d)).collect();
+    let trimmed = text.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "0".into()
+    } else {
+        trimmed.into()
+    }
+}
+
 /// A page's size and start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
@@ -333,7 +388,7 @@ mod tests {
     fn page_urls_encode_as_python_urlencode() {
         let p = Params::parse("/x/?search=a%2Ab~c%20d&limit=2");
         assert_eq!(
-            p.page_url("http://h", 2, Some(2)),
+            p.page_url("http://h", 2, Some("2".into())),
             "http://h/x/?limit=2&offset=2&search=a%2Ab~c+d"
         );
     }
@@ -361,6 +416,27 @@ mod tests {
         }
         assert_eq!(drf_int(&"1".repeat(1001)), Err("String value too large."));
         assert_eq!(py_int("99999999999999999999"), Some(PyInt::Big));
+    }
+
+    #[test]
+    fn offsets_beyond_i64_are_past_the_end_with_exact_links() {
+        let p = Params::parse("/api/v2/taxa/?offset=99999999999999999999&limit=5");
+        let paging = p.paging(20, None);
+        assert_eq!(paging.offset, PAST_END);
+        let e = p.envelope("http://t", paging, 3, vec![]);
+        assert_eq!(e["next"], Value::Null);
+        assert_eq!(
+            e["previous"],
+            "http://t/api/v2/taxa/?limit=5&offset=99999999999999999994"
+        );
+        let p = Params::parse("/x/?offset=1_000_000_000_000_000_000_000&limit=1");
+        assert_eq!(
+            p.envelope("http://t", p.paging(20, None), 0, vec![])["previous"],
+            "http://t/x/?limit=1&offset=999999999999999999999"
+        );
+        assert_eq!(offset_value(Some("-99999999999999999999")), 0);
+        assert_eq!(previous_offset(Some("7"), 7, 5).as_deref(), Some("2"));
+        assert_eq!(previous_offset(Some("5"), 5, 5), None);
     }
 
     #[test]

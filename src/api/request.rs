@@ -295,10 +295,7 @@ impl Request {
             .and_then(py_i64)
             .filter(|&l| l > 0)
             .map_or(DEFAULT_LIMIT, |l| l as usize);
-        let offset = last(p, "offset")
-            .and_then(py_i64)
-            .filter(|&o| o >= 0)
-            .map_or(0, |o| o as usize);
+        let offset = crate::api::params::offset_value(last(p, "offset"));
         Ok(Request {
             project_id,
             apply_defaults,
@@ -324,14 +321,12 @@ impl Request {
         })
     }
 
-    /// The absolute URL of this request with `limit`/`offset` changed (spec §5.6): every
-    /// parameter re-encoded, sorted by key, repeated keys kept.
-    pub fn page_url(&self, api_base: &str, offset: Option<usize>) -> String {
+    /// The request's path and parameters, for its page links (spec §5.6).
+    pub fn params(&self) -> crate::api::params::Params {
         crate::api::params::Params {
             path: self.path.clone(),
             pairs: self.params.clone(),
         }
-        .page_url(api_base, self.limit, offset)
     }
 }
 
@@ -459,7 +454,8 @@ mod tests {
     fn page_urls_sort_and_reencode() {
         let r = list("project_id=5&ordering=-event__start%2Cdetermination__name").unwrap();
         assert_eq!(
-            r.page_url("http://testserver", Some(20)),
+            r.params()
+                .page_url("http://testserver", r.limit, Some("20".into())),
             "http://testserver/api/v2/occurrences/?limit=20&offset=20&ordering=-event__start%2Cdetermination__name&project_id=5"
         );
     }

@@ -9,7 +9,7 @@ use crate::api::route::{family, Family};
 use crate::api::shape::Shaper;
 use crate::engine::Engine;
 use crate::error::Result;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 pub struct Response {
     pub status: u16,
@@ -106,18 +106,13 @@ fn envelope(
     count: usize,
     results: Vec<Value>,
 ) -> Value {
-    let (limit, offset) = (request.limit, request.offset);
-    let base = &engine.config.api_base;
-    let next = (offset + limit < count).then(|| request.page_url(base, Some(offset + limit)));
-    let previous = (offset > 0).then(|| {
-        let prev = offset.saturating_sub(limit);
-        request.page_url(base, (prev > 0).then_some(prev))
-    });
-    let mut m = Map::new();
-    m.insert("count".into(), json!(count));
-    m.insert("next".into(), json!(next));
-    m.insert("previous".into(), json!(previous));
-    m.insert("results".into(), Value::Array(results));
+    let paging = crate::api::params::Paging {
+        limit: request.limit,
+        offset: request.offset,
+    };
+    let mut m = request
+        .params()
+        .envelope(&engine.config.api_base, paging, count, results);
     m.insert("user_permissions".into(), shaper.envelope_permissions());
     Value::Object(m)
 }
