@@ -103,6 +103,7 @@ async fn the_list_needs_a_project_and_orders_by_timestamp() {
     );
     // DRF's content negotiation: a format no renderer has is a 404, before anything else.
     assert_eq!(status_body(&e, "/api/v2/captures/?format=xml").await.0, 404);
+    assert_eq!(status_body(&e, "/api/v2/captures/thumbnails/").await.0, 404);
     assert_eq!(
         status_body(&e, "/api/v2/captures/?project_id=1&format=json")
             .await

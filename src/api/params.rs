@@ -236,6 +236,10 @@ pub fn py_int(s: &str) -> Option<PyInt> {
         _ => (false, t),
     };
     let b = digits.as_bytes();
+    // CPython 3.11 refuses more than 4300 digits (sys.int_info.default_max_str_digits).
+    if b.iter().filter(|c| c.is_ascii_digit()).count() > 4300 {
+        return None;
+    }
     if b.is_empty() || !b[0].is_ascii_digit() || !b[b.len() - 1].is_ascii_digit() {
         return None;
     }
@@ -467,6 +471,8 @@ mod tests {
             assert_eq!(py_int(raw), None, "{raw:?}");
         }
         assert_eq!(drf_int("\u{661}.0"), Ok(1));
+        assert_eq!(py_int(&"1".repeat(4301)), None);
+        assert_eq!(py_int(&"1".repeat(4300)), Some(PyInt::Big));
     }
 
     #[test]

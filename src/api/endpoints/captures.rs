@@ -55,6 +55,8 @@ const CHOICES: &[(&str, &str, &str)] = &[
 pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
     match tail {
         [] => answer(e, None).await,
+        // Other viewsets' routes (thumbnails, uploads), which occlens does not answer.
+        ["thumbnails" | "upload"] => Ok(Err(ApiError::not_found())),
         [segment] => answer(e, Some(segment)).await,
         _ => Ok(Err(ApiError::not_found())),
     }
