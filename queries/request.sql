@@ -132,9 +132,12 @@ SELECT a.id FROM project_algorithms p JOIN ml_algorithm a ON a.id = p.algorithm_
 WHERE p.project_id = ${project}
 ORDER BY lower(a.name) ASC, a.name ASC, a.id ASC LIMIT ${limit} OFFSET ${offset}
 -- name: project_visible
--- The visibility rule of the requester (a `visible.*` condition) applied to one project.
-SELECT o.project_id FROM (SELECT id AS project_id FROM main_project) o
-WHERE o.project_id = ${project} AND ${visible}
+-- One project, if it exists, and whether the requester sees it (a `visible.*` condition).
+SELECT p.id AS project_id, v.project_id IS NOT NULL AS visible
+FROM main_project p
+LEFT JOIN (SELECT o.project_id FROM (SELECT id AS project_id FROM main_project) o
+           WHERE o.project_id = ${project} AND ${visible}) v ON v.project_id = p.id
+WHERE p.id = ${project}
 
 -- name: export.base
 -- The export base set (spec §6.1): the project's valid occurrences, in ascending id order.

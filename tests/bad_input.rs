@@ -461,7 +461,12 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         ("project_id=abc", "project_id"),
         ("project_id=", "project_id"),
         ("project_id=1.5", "project_id"),
-        ("project_id=99999999999999999999999", "project_id"),
+        ("project_id=%20", "project_id"),
+        ("project_id=1&event=5.0", "event"),
+        (
+            "project_id=1&detections__source_image=99999999999999999999999",
+            "detections__source_image",
+        ),
         ("project_id=1&taxon=abc", "taxon"),
         ("project_id=1&deployment=x", "deployment"),
         ("project_id=1&event=1e3", "event"),
@@ -529,6 +534,12 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         ("/api/v2/occurrences/999999/?project_id=1", "not found"),
         ("/api/v2/nothing/", "not found"),
         ("/api/v2/occurrences/99999999999999999999999/", "not found"),
+        // An integer beyond 64 bits names no project (Antenna's 404), not a 400.
+        (
+            "/api/v2/occurrences/?project_id=99999999999999999999999",
+            "not found",
+        ),
+        ("/api/v2/occurrences/algorithms/?project_id=0", "project_id"),
         // The other endpoints: DRF's and django-filter's errors.
         ("/api/v2/status/summary/", "project_id"),
         ("/api/v2/status/summary/?project_id=abc", "project_id"),

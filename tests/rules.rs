@@ -896,6 +896,10 @@ async fn shapes_keys_urls_and_values() {
 async fn algorithms_endpoint_lists_detectors_and_classifiers_of_the_project() {
     let mut t = Tiny::new();
     t.b.add(
+        "main_project",
+        json!({"id": 2, "name": "Draft", "draft": true, "owner_id": 2}),
+    );
+    t.b.add(
         "ml_algorithmcategorymap",
         json!({"id": 1, "labels": ["a", "b", "c"]}),
     );
@@ -926,14 +930,27 @@ async fn algorithms_endpoint_lists_detectors_and_classifiers_of_the_project() {
     .await
     .body;
     assert_eq!(ids(&r), vec![8]);
+    // The action's checks (`OccurrenceViewSet.algorithms`): no project — absent, 0 or no such
+    // row — is a 400 whose message is a string; a draft project the requester does not see
+    // is a 404 naming the project; an invalid id is `get_active_project`'s 400.
+    let required = json!({"project_id": "This parameter is required."});
+    for q in ["", "?project_id=", "?project_id=0", "?project_id=5"] {
+        let r = call(&e, &format!("/api/v2/occurrences/algorithms/{q}")).await;
+        assert_eq!((r.status, r.body), (400, required.clone()), "{q}");
+    }
+    let draft = "/api/v2/occurrences/algorithms/?project_id=2";
+    let r = call_as(&e, draft, Requester::Anonymous).await;
     assert_eq!(
-        call(&e, "/api/v2/occurrences/algorithms/").await.status,
-        400
+        (r.status, r.body),
+        (404, json!({"detail": "Project not found."}))
     );
+    assert_eq!(call(&e, draft).await.status, 200); // the superuser sees it
+    let r = call(&e, "/api/v2/occurrences/algorithms/?project_id=-1").await;
     assert_eq!(
-        call(&e, "/api/v2/occurrences/algorithms/?project_id=5")
-            .await
-            .status,
-        404
+        (r.status, r.body),
+        (
+            400,
+            json!({"project_id": ["Ensure this value is greater than or equal to 0."]})
+        )
     );
 }

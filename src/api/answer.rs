@@ -52,14 +52,27 @@ impl Engine {
         r: &Request,
         who: &Requester,
     ) -> Result<Result<Answer, ApiError>> {
-        let project = Arg::Int(r.project_id.unwrap_or_default());
+        // The action's own checks: no project (absent, 0 or no such row) is a 400 whose
+        // message is a string, not a list; a project the requester cannot see, a 404.
+        let required = || ApiError {
+            status: 400,
+            body: serde_json::json!({"project_id": "This parameter is required."}),
+        };
+        let Some(id) = r.project_id.filter(|&id| id != 0) else {
+            return Ok(Err(required()));
+        };
+        let project = Arg::Int(id);
         let visible = query::visibility(self.fragments(), who).unwrap_or_else(|| "TRUE".into());
         let sql = self.fragments().bind(
             "project_visible",
             &[("project", project), ("visible", Arg::Sql(&visible))],
         );
-        if occurrences::rows(&self.ctx, &sql).await?.is_empty() {
-            return Ok(Err(ApiError::not_found()));
+        match occurrences::rows(&self.ctx, &sql).await?.first() {
+            None => return Ok(Err(required())),
+            Some(row) if row.bool("visible") != Some(true) => {
+                return Ok(Err(ApiError::detail(404, "Project not found.".into())))
+            }
+            Some(_) => {}
         }
         let count_sql = self
             .fragments()

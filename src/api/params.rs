@@ -289,6 +289,24 @@ pub fn drf_int(raw: &str) -> Result<i64, &'static str> {
     }
 }
 
+/// `project_id` as `get_active_project` validates it: `IntegerField(min_value=0)` over the
+/// last value, absent or empty being `None` (`query_params.get(…) or …`); not an integer
+/// (whitespace only included) or negative is a 400 with DRF's message. Beyond i64 saturates
+/// ([`drf_int`]): no such project.
+pub fn project_id_value(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = raw.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match drf_int(raw) {
+        Ok(id) if id < 0 => Err(ApiError::field(
+            "project_id",
+            "Ensure this value is greater than or equal to 0.",
+        )),
+        Ok(id) => Ok(Some(id)),
+        Err(message) => Err(ApiError::field("project_id", message)),
+    }
+}
+
 /// An `offset` beyond i64 (Python's `int` has no bound; DRF keeps it): past every row. It
 /// stays a valid SQL OFFSET.
 pub const PAST_END: usize = i64::MAX as usize;
@@ -353,6 +371,15 @@ fn decimal_minus(digits: &[u8], small: u128) -> String {
 pub struct Paging {
     pub limit: usize,
     pub offset: usize,
+}
+
+impl Paging {
+    /// Whether `LimitOffsetPagination.paginate_queryset` runs the page query for `count`
+    /// rows (it returns `[]` unread when there are none or the offset is past them): where an
+    /// error Django raises only when the page is read (a FieldError) surfaces.
+    pub fn reads_page(&self, count: usize) -> bool {
+        count > 0 && self.offset <= count
+    }
 }
 
 /// bool-ish (spec §5.3): only `false` and `0`, in any case, are false.

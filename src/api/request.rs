@@ -167,9 +167,10 @@ pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
     } else if rest == "algorithms" {
         Endpoint::Algorithms
     } else {
-        rest.parse::<i64>()
+        // The router's `<pk>` as the lookup reads it: Python's `int()` of the decoded segment.
+        crate::api::endpoints::events_params::path_id(rest)
             .map(Endpoint::Detail)
-            .map_err(|_| ApiError::not_found())?
+            .ok_or_else(ApiError::not_found)?
     };
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -199,6 +200,19 @@ fn int(params: &[(String, String)], key: &str, message: &str) -> Result<Option<i
     }
 }
 
+/// A ModelChoiceFilter's id (`event`, `deployment`, `detections__source_image`): empty is
+/// absent; otherwise Python's `int()` of the text as the pk lookup reads it (`" 5 "`, `5_0`,
+/// `٥`); text that is no integer, or beyond 64 bits (no such row), is Django's invalid choice.
+fn choice(params: &[(String, String)], key: &str) -> Result<Option<i64>, ApiError> {
+    match last(params, key) {
+        None | Some("") => Ok(None),
+        Some(v) => crate::api::params::py_int(v)
+            .and_then(|i| i.int())
+            .map(Some)
+            .ok_or_else(|| ApiError::field(key, CHOICE)),
+    }
+}
+
 const CHOICE: &str = "Select a valid choice. That choice is not one of the available choices.";
 const INTEGER: &str = "A valid integer is required.";
 /// DRF's `DateField` message (DateRangeFilterSerializer).
@@ -211,20 +225,16 @@ impl Request {
         endpoint: &Endpoint,
     ) -> Result<Request, ApiError> {
         let p = &params;
-        let project_id = match (last(p, "project_id").map(str::trim), endpoint) {
-            (None | Some(""), Endpoint::List | Endpoint::Algorithms) => {
+        // `get_active_project`: the list requires it (400); the detail and the algorithms
+        // action take it when given (the action's own 400 is `answer::algorithms`'s).
+        let project_id = match (
+            crate::api::params::project_id_value(last(p, "project_id"))?,
+            endpoint,
+        ) {
+            (None, Endpoint::List) => {
                 return Err(ApiError::field("project_id", "This field is required."))
             }
-            (None | Some(""), Endpoint::Detail(_)) => None,
-            // DRF's IntegerField (as the other endpoints' `get_active_project`): `1.0`, `+1`
-            // and `1_0` are integers. Beyond 64 bits is no project id occlens can hold: 400.
-            (Some(v), _) => {
-                let text = crate::api::params::drf_integer_text(v);
-                match crate::api::params::py_int(text).and_then(|i| i.int()) {
-                    Some(id) if id >= 0 => Some(id),
-                    _ => return Err(ApiError::field("project_id", INTEGER)),
-                }
-            }
+            (id, _) => id,
         };
         let apply_defaults = last(p, "apply_defaults")
             .filter(|v| !v.is_empty())
@@ -299,10 +309,10 @@ impl Request {
         Ok(Request {
             project_id,
             apply_defaults,
-            event: int(p, "event", CHOICE)?,
-            deployment: int(p, "deployment", CHOICE)?,
+            event: choice(p, "event")?,
+            deployment: choice(p, "deployment")?,
             rank,
-            source_image: int(p, "detections__source_image", CHOICE)?,
+            source_image: choice(p, "detections__source_image")?,
             taxon: int(p, taxon_key, INTEGER)?,
             collection: int(p, collection_key, INTEGER)?.filter(|&c| c != 0),
             algorithms: ids("algorithm")?,
@@ -414,12 +424,49 @@ mod tests {
         }
         for query in [
             "project_id=1.5",
-            "project_id=-1",
             "project_id=1__0",
             "project_id=x",
+            "project_id=%20",
         ] {
-            assert_eq!(list(query).unwrap_err().status, 400, "{query}");
+            let e = list(query).unwrap_err();
+            assert_eq!(
+                (e.status, e.body),
+                (400, json!({"project_id": [INTEGER]})),
+                "{query}"
+            );
         }
+        // IntegerField(min_value=0): below 0 is its own message; beyond 64 bits is an integer
+        // naming no project (404 later), not a 400.
+        let e = list("project_id=-1").unwrap_err();
+        assert_eq!(
+            e.body,
+            json!({"project_id": ["Ensure this value is greater than or equal to 0."]})
+        );
+        let big = list("project_id=123456789012345678901234567890").unwrap();
+        assert_eq!(big.project_id, Some(i64::MAX));
+        let e = list("project_id=").unwrap_err();
+        assert_eq!(e.body, json!({"project_id": ["This field is required."]}));
+    }
+
+    #[test]
+    fn choice_ids_are_read_as_pythons_int() {
+        let r = list("project_id=1&event=%205%20&deployment=1_0&detections__source_image=%D9%A5")
+            .unwrap();
+        assert_eq!(
+            (r.event, r.deployment, r.source_image),
+            (Some(5), Some(10), Some(5))
+        );
+        for bad in [
+            "event=5.0",
+            "event=%20",
+            "deployment=x",
+            "event=99999999999999999999",
+        ] {
+            let e = list(&format!("project_id=1&{bad}")).unwrap_err();
+            let key = bad.split('=').next().unwrap();
+            assert_eq!((e.status, e.body), (400, json!({ key: [CHOICE] })), "{bad}");
+        }
+        assert_eq!(list("project_id=1&event=").unwrap().event, None);
     }
 
     #[test]

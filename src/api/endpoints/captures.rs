@@ -155,7 +155,7 @@ async fn answer(e: &Endpoints<'_>, segment: Option<&str>) -> Answer {
     if detail && rows.is_empty() {
         return Ok(Err(ApiError::not_found()));
     }
-    if unsortable && !detail && count > 0 && paging.offset <= count {
+    if unsortable && !detail && paging.reads_page(count) {
         return Ok(Err(server_error(
             "ordering by occurrences_count or taxa_count needs with_counts (Antenna raises FieldError)"
                 .into(),

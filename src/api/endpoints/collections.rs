@@ -153,8 +153,7 @@ async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
     let rows = e.rows(&sql).await?;
     // The FieldError surfaces when the page query runs: not for the count, not for an empty
     // page or one past the end, not for the detail's get() (which drops the ordering).
-    let offset = p.paging(20, None).offset;
-    if by_count && !with_counts && id.is_none() && !rows.is_empty() && offset <= rows.len() {
+    if by_count && !with_counts && id.is_none() && p.paging(20, None).reads_page(rows.len()) {
         return Ok(Err(server_error(
             "ordering by occurrences_count needs with_counts (Antenna raises FieldError)".into(),
         )));

@@ -6,7 +6,7 @@
 //! Every module answers with `Ok(Ok(body))` (200), `Ok(Err(ApiError))` (Antenna's 4xx/5xx)
 //! or `Err` (the snapshot could not be read).
 
-use crate::api::params::{drf_int, Params};
+use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::api::route::Family;
 use crate::engine::catalog::Arg;
@@ -358,20 +358,9 @@ impl Endpoints<'_> {
             .map_or(Value::Null, Value::from)
     }
 
-    /// `project_id` as `get_active_project` validates it (`IntegerField(min_value=0)` over
-    /// the last value; absent or empty is `None`): not an integer or negative is a 400.
+    /// `project_id` as `get_active_project` validates it ([`project_id_value`]).
     pub fn project_id(&self) -> std::result::Result<Option<i64>, ApiError> {
-        let Some(raw) = self.params.given("project_id") else {
-            return Ok(None);
-        };
-        match drf_int(raw) {
-            Ok(id) if id < 0 => Err(ApiError::field(
-                "project_id",
-                "Ensure this value is greater than or equal to 0.",
-            )),
-            Ok(id) => Ok(Some(id)),
-            Err(message) => Err(ApiError::field("project_id", message)),
-        }
+        crate::api::params::project_id_value(self.params.last("project_id"))
     }
 
     /// The active project (`get_active_project`, `ProjectMixin`): [`Self::project_id`]'s

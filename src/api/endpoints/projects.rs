@@ -203,7 +203,7 @@ async fn list(e: &Endpoints<'_>) -> Answer {
     let paging = e.params.paging(DEFAULT_LIMIT, None);
     let count = rows.len();
     // LimitOffsetPagination reads the page only when there are rows and offset <= count.
-    if ordering.fails() && count > 0 && paging.offset <= count {
+    if ordering.fails() && paging.reads_page(count) {
         return Ok(Err(ApiError::detail(
             500,
             "Server Error: FieldError: cannot resolve an ordering annotation".into(),

@@ -107,7 +107,7 @@ async fn list(e: &Endpoints<'_>) -> Answer {
     let paging = e.params.paging(DEFAULT_LIMIT, None);
     let (count, rows) = e.page(&plan.sql, paging.offset, paging.limit).await?;
     // LimitOffsetPagination reads the page only when there are rows and offset <= count.
-    if plan.fails_on_page && count > 0 && paging.offset <= count {
+    if plan.fails_on_page && paging.reads_page(count) {
         return Ok(Err(ApiError::detail(
             500,
             "Server Error: FieldError: Cannot resolve keyword into field.".into(),
