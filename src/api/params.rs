@@ -289,6 +289,18 @@ pub fn drf_int(raw: &str) -> Result<i64, &'static str> {
     }
 }
 
+/// The id a path segment names (`pk=<segment>` through `int()`), `None` when no row can
+/// have it (not an integer: Django's lookup fails, DRF answers 404; beyond i64: no row).
+pub fn path_id(segment: &str) -> Option<i64> {
+    let decoded = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()?;
+    match py_int(&decoded)? {
+        PyInt::Int(id) => Some(id),
+        PyInt::Big => None,
+    }
+}
+
 /// `project_id` as `get_active_project` validates it: `IntegerField(min_value=0)` over the
 /// last value, absent or empty being `None` (`query_params.get(…) or …`); not an integer
 /// (whitespace only included) or negative is a 400 with DRF's message. Beyond i64 saturates

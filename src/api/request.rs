@@ -168,7 +168,7 @@ pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
         Endpoint::Algorithms
     } else {
         // The router's `<pk>` as the lookup reads it: Python's `int()` of the decoded segment.
-        crate::api::endpoints::events_params::path_id(rest)
+        crate::api::params::path_id(rest)
             .map(Endpoint::Detail)
             .ok_or_else(ApiError::not_found)?
     };

@@ -102,7 +102,7 @@ async fn answer(e: &Endpoints<'_>, segment: Option<&str>) -> Answer {
         Err(err) => return Ok(Err(err)),
     }
     let id = match segment {
-        Some(s) => match super::events_params::path_id(s) {
+        Some(s) => match crate::api::params::path_id(s) {
             Some(id) => Some(id),
             None => return Ok(Err(ApiError::not_found())),
         },

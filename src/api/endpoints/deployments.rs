@@ -3,9 +3,9 @@
 //! `DeploymentSerializer`; `Deployment` in ami/main/models.py). SQL: queries/deployments.sql.
 
 use super::events::{capture, members, nested_project, order_by, ordering_terms, perms, Roles};
-use super::events_params::path_id;
 use super::pg_sort::{nulls_last, pg_qsort};
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::path_id;
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;

@@ -4,9 +4,10 @@
 //! ami/main/charts.py, `EventSerializer.get_capture_page_offset`). SQL: queries/events.sql.
 
 use super::events::{capture, common, finish, members, no_start, perms, scope, thumbnails, Roles};
-use super::events_params::{fromisoformat, path_id, pg_instant};
+use super::events_params::{fromisoformat, pg_instant};
 use super::pg_sort::{nulls_last, pg_qsort, pg_top_n};
 use crate::api::endpoints::{Answer, Endpoints, Model};
+use crate::api::params::path_id;
 use crate::api::params::{py_int, quote_plus, PyInt};
 use crate::api::request::ApiError;
 use crate::engine::catalog::Arg;

@@ -1,24 +1,9 @@
-//! How Antenna's Python reads the values of the events endpoints' parameters: `int(v)` for
-//! ids (Django's `IntegerField.get_prep_value`), and Python 3.11's C
-//! `datetime.fromisoformat` for `?timestamp=` (EventSerializer.get_capture_page_offset), whose
+//! How Antenna's Python reads the events endpoints' `?timestamp=`: Python 3.11's C
+//! `datetime.fromisoformat` (EventSerializer.get_capture_page_offset), whose
 //! naive result PostgreSQL then reads in the session time zone.
 
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
-
-use crate::api::params::{py_int, PyInt};
-
-/// The id a path segment names (`pk=<segment>` through `int()`), `None` when no row can
-/// have it (not an integer: Django's lookup fails, DRF answers 404; beyond i64: no row).
-pub fn path_id(segment: &str) -> Option<i64> {
-    let decoded = percent_encoding::percent_decode_str(segment)
-        .decode_utf8()
-        .ok()?;
-    match py_int(&decoded)? {
-        PyInt::Int(id) => Some(id),
-        PyInt::Big => None,
-    }
-}
 
 /// `datetime.fromisoformat(s)` of CPython 3.11 (Modules/_datetimemodule.c): the wall-clock
 /// reading and, when the string has one, its UTC offset in microseconds. `None` where Python
@@ -230,6 +215,7 @@ pub fn pg_instant(local: NaiveDateTime, offset: Option<i64>, tz: Tz) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::params::{py_int, PyInt};
 
     fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, us: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(y, mo, d)

@@ -110,7 +110,7 @@ pub fn sort_sql(p: &Params, fields: SortFields, default: &str, tiebreak: &str) -
 pub fn list_or_detail(tail: &[&str]) -> Option<Option<i64>> {
     match tail {
         [] => Some(None),
-        [id] => events_params::path_id(id).map(Some),
+        [id] => crate::api::params::path_id(id).map(Some),
         _ => None,
     }
 }

@@ -5,10 +5,10 @@
 //! (taxa_detail_suggest.rs). The parameters: taxa_detail_filters.rs; the example occurrence
 //! and the charts: taxa_detail_example.rs. SQL: queries/taxa_detail.sql.
 
-use super::events_params::path_id;
 use super::taxa_detail_example::{occurrences, summary_data};
 use super::taxa_detail_filters::{filters, occurrence_scope, Scope};
 use crate::api::endpoints::{Answer, Endpoints, Model};
+use crate::api::params::path_id;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::{Row, RowExt};

@@ -3,8 +3,8 @@
 //! `/taxa/lists/<id>/taxa/` routes of `TaxaListTaxonViewSet` answer only POST and DELETE).
 //! `require_project = True` for both actions. SQL: queries/taxa_lists.sql.
 
-use super::events_params::path_id;
 use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::params::path_id;
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
