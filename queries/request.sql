@@ -145,6 +145,14 @@ SELECT * FROM ${view} o WHERE o.project_id = ${project} AND ${collection} ORDER 
 -- name: export.related
 -- A relation of the JSON exports (a view with `occurrence_id`: identifications, images,
 -- detections, predictions, classifications) for every occurrence of the project, by
--- occurrence then ${order}: the export reads it once, in step with its occurrences (ascending
--- id), and skips the rows of occurrences it leaves out.
-SELECT * FROM ${view} r WHERE r.project_id = ${project} ORDER BY r.occurrence_id, ${order}
+-- occurrence then ${order}: the export reads it in step with its occurrences (ascending id),
+-- one range of occurrence ids at a time (`export.span`), and skips the rows of occurrences it
+-- leaves out.
+SELECT * FROM ${view} r
+WHERE r.project_id = ${project} AND r.occurrence_id BETWEEN ${from} AND ${through}
+ORDER BY r.occurrence_id, ${order}
+-- name: export.span
+-- The occurrence ids of a project's export (lowest, highest) and their number: the export's
+-- related rows are read in ranges of these ids, so that their sorts hold one range at a time.
+SELECT min(o.id) AS lowest, max(o.id) AS highest, count(*) AS occurrences
+FROM main_occurrence o WHERE o.project_id = ${project}

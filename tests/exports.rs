@@ -122,6 +122,43 @@ async fn api_json_matches_antennas_file() {
     api_json_matches_on(oracle_engine().await).await;
 }
 
+/// The related rows read in many ranges of occurrence ids (a range of 7 occurrences: the
+/// export's 16 ranges at most) give Antenna's file byte for byte, as in one range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_json_matches_antennas_file_read_in_ranges() {
+    let mut engine = oracle_engine().await;
+    engine.export_range = 7;
+    api_json_matches_on(engine).await;
+}
+
+/// Every project's detail lines, as the superuser sees them, are the same whatever the
+/// ranges their related rows are read in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detail_lines_do_not_depend_on_the_ranges() {
+    use occlens::api::request::Requester;
+    use occlens::engine::related::RelatedFor;
+    use occlens::exports::json_export::{write, Framing};
+    async fn lines(engine: &Engine, project: i64) -> (u64, String) {
+        let framing = Framing::Lines(RelatedFor::Detail, Requester::Superuser(None));
+        let (rows, out) = write(engine, project, None, Vec::new(), &framing, &|_| {})
+            .await
+            .unwrap();
+        (rows, String::from_utf8(out).unwrap())
+    }
+    let whole = oracle_engine().await;
+    let mut ranged = oracle_engine().await;
+    ranged.export_range = 1;
+    let mut objects = 0;
+    let dims = whole.dims().await.unwrap();
+    for project in (0..50).filter(|p| dims.projects.contains_key(p)) {
+        let (rows, text) = lines(&whole, project).await;
+        assert_eq!(lines(&ranged, project).await, (rows, text.clone()));
+        assert_eq!(text.lines().count() as u64, rows);
+        objects += rows;
+    }
+    assert!(objects > 150, "{objects} objects");
+}
+
 async fn api_json_matches_on(engine: Engine) {
     use std::io::Read;
     let (rows, out) = occlens::exports::json_export::write(

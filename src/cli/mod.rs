@@ -33,6 +33,7 @@ use occlens::{Config, Engine};
 use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
+    malloc_arenas();
     // Planning deeply nested SQL recurses (an expression of thousands of terms): a big stack
     // for the thread that plans (and for the runtime's workers) instead of the default 8 MiB.
     match std::thread::Builder::new()
@@ -42,6 +43,26 @@ pub fn main() -> ExitCode {
     {
         Ok(handle) => handle.join().unwrap_or(ExitCode::from(1)),
         Err(_) => occlens_main(),
+    }
+}
+
+/// At most one glibc malloc arena per core (glibc's default: eight per core). The JSON
+/// exports shape each chunk on threads of their own; with glibc's default their freed memory
+/// stayed in many arenas, and an SF1 project's detail export grew to 820 MB (430–470 MB with
+/// one or two arenas, in the same time; docs/performance.md). `GLIBC_TUNABLES`'s or
+/// `MALLOC_ARENA_MAX`'s own setting wins.
+fn malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let tuned = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"));
+        if tuned || std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+            return;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // SAFETY: mallopt only sets a parameter of the allocator; no thread has started.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, cores.min(i32::MAX as usize) as i32);
+        }
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Engine {
     pub memo: Option<memo::Memo>,
     /// Bytes of the tables held in memory (resident engines).
     pub resident_bytes: Option<usize>,
+    /// Occurrences whose related rows a JSON export reads in one range (see
+    /// `related::RelatedStreams`): fewer hold less memory and scan the snapshot more often.
+    pub export_range: i64,
 }
 
 impl Engine {
@@ -255,6 +258,7 @@ impl Engine {
             fragments,
             memo: (settings.hold != resident::Hold::None).then(|| memo::Memo::new(MEMO_BYTES)),
             resident_bytes,
+            export_range: related::RANGE_OCCURRENCES,
         })
     }
 

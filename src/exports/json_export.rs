@@ -153,7 +153,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             ended: false,
         };
         let mut made = 0u64;
-        while let Some((rows, rel)) = reader.next().await? {
+        while let Some((rows, rel)) = reader.next(engine).await? {
             let framed = self.shape(&rows, &rel, made, spare);
             made += rows.len() as u64;
             progress(made);
@@ -222,7 +222,7 @@ struct Reader {
 
 impl Reader {
     /// The next chunk's occurrence rows and their related rows (None after the last).
-    async fn next(&mut self) -> Result<Option<(Vec<OccurrenceRow>, Related)>> {
+    async fn next(&mut self, engine: &Engine) -> Result<Option<(Vec<OccurrenceRow>, Related)>> {
         let batches = loop {
             if let Some(chunk) = self.chunker.next(self.ended) {
                 break chunk;
@@ -236,7 +236,7 @@ impl Reader {
             }
         };
         let rows = OccurrenceRow::decode_all(&batches, "occurrence_list")?;
-        let fetched = self.related.fetch(&rows).await?;
+        let fetched = self.related.fetch(engine, &rows).await?;
         let rel = assemble(&self.ctx, &rows, fetched, self.shape).await?;
         Ok(Some((rows, rel)))
     }
