@@ -123,6 +123,52 @@ fn exports_replace_a_file_only_with_overwrite() {
     assert!(temporaries(work.path()).is_empty());
 }
 
+/// `--out -` is standard output (as in most data tools), never a file named `-`; the bytes
+/// are the file's. A binary format goes there too when stdout is not a terminal.
+#[test]
+fn out_dash_is_standard_output_not_a_file() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap");
+    tiny_snapshot(&snap);
+    let s = snap.to_str().unwrap();
+    let export = |format: &str, out: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
+            .current_dir(work.path())
+            .args([
+                "--snapshot",
+                s,
+                "--cache",
+                "off",
+                "export",
+                "--format",
+                format,
+            ])
+            .args(["--project", "1", "--out", out])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{format} to {out}: {err}");
+        (output.stdout, err)
+    };
+    for (format, file) in [
+        ("csv", "out.csv"),
+        ("ndjson", "out.ndjson"),
+        ("parquet", "out.parquet"),
+    ] {
+        let (stdout, err) = export(format, "-");
+        assert!(err.contains("to standard output"), "{err}");
+        let (nothing, _) = export(format, file);
+        assert!(nothing.is_empty());
+        assert_eq!(
+            stdout,
+            std::fs::read(work.path().join(file)).unwrap(),
+            "{format}"
+        );
+        assert!(!work.path().join("-").exists());
+    }
+    assert!(temporaries(work.path()).is_empty());
+}
+
 #[test]
 fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
     let work = tempfile::tempdir().unwrap();

@@ -297,7 +297,8 @@ pub struct ExportArgs {
     /// Only occurrences with a detection in this capture set (Antenna's only export filter)
     #[arg(long)]
     pub collection: Option<i64>,
-    /// Output file: a path, or an s3://, gs://, az:// object URL (must not exist, unless --overwrite)
+    /// Output file: a path, an s3://, gs://, az:// object URL (must not exist, unless --overwrite),
+    /// or - for standard output (a file named - is ./-)
     #[arg(long)]
     pub out: String,
     /// Replace --out when it exists (without it, an existing file or object is an error)

@@ -407,6 +407,16 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         Command::Export(x) => {
             // --out is checked before the snapshot is opened: an existing file fails at once.
             let target = occlens::exports::target::Target::parse(&x.out, x.overwrite)?;
+            if matches!(target, occlens::exports::target::Target::Stdout)
+                && x.format.is_binary()
+                && std::io::IsTerminal::is_terminal(&std::io::stdout())
+            {
+                return Err(occlens::Error::Usage(format!(
+                    "--out -: standard output is a terminal and {} is a binary format (redirect it, or give a file name)",
+                    clap::ValueEnum::to_possible_value(&x.format)
+                        .map_or_else(String::new, |v| v.get_name().to_string())
+                )));
+            }
             let engine = open(&cli).await?;
             export::export(&engine, x, &cli.who, target).await
         }

@@ -43,6 +43,13 @@ pub enum Format {
     Parquet,
 }
 
+impl Format {
+    /// A Parquet file or a zip archive, not text.
+    pub fn is_binary(self) -> bool {
+        matches!(self, Format::Parquet | Format::Dwca)
+    }
+}
+
 /// The object shape of an `ndjson` export: the API's list item or detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ObjectShape {

@@ -1,7 +1,8 @@
 //! Where an export goes: a local path or an object-store URL. Either way the file is first
 //! written completely under a temporary local name; then it is renamed into place (local) or
 //! uploaded with a multipart upload that only becomes visible when complete (object stores).
-//! An interrupted export never leaves a partial file under the final name.
+//! An interrupted export never leaves a partial file under the final name. `-` is standard
+//! output: the complete file is copied there once written (nothing is printed on failure).
 
 use crate::error::{Error, Result};
 use crate::snapshot::location::store_for;
@@ -24,13 +25,18 @@ pub enum Target {
         path: StorePath,
         overwrite: bool,
     },
+    /// `-`: standard output.
+    Stdout,
 }
 
 impl Target {
-    /// `--out`: a path, or an `s3://`, `gs://`, `az://` URL naming the object to write; an
-    /// existing file or object is replaced only when `overwrite`.
+    /// `--out`: a path, or an `s3://`, `gs://`, `az://` URL naming the object to write, or `-`
+    /// for standard output; an existing file or object is replaced only when `overwrite`.
     pub fn parse(spec: &str, overwrite: bool) -> Result<Target> {
         let usage = |m: String| Error::Usage(format!("--out {spec}: {m}"));
+        if spec == "-" {
+            return Ok(Target::Stdout);
+        }
         if spec.trim().is_empty() {
             return Err(Error::Usage(
                 "--out: empty (expected a file name or URL)".into(),
@@ -97,7 +103,7 @@ impl Target {
     pub fn temp(&self) -> Temp {
         match self {
             Target::Local { path, .. } => Temp::sibling_of(path, "export"),
-            Target::Store { .. } => Temp::in_temp_dir("export"),
+            Target::Store { .. } | Target::Stdout => Temp::in_temp_dir("export"),
         }
     }
 
@@ -105,6 +111,7 @@ impl Target {
         match self {
             Target::Local { path, .. } => path.display().to_string(),
             Target::Store { url, .. } => url.to_string(),
+            Target::Stdout => "standard output".to_string(),
         }
     }
 
@@ -131,6 +138,15 @@ impl Target {
                 let result = upload(store.as_ref(), path, tmp.path()).await;
                 drop(tmp);
                 result.map_err(|e| Error::ObjectStore(format!("upload to {url} failed: {e}")))?;
+            }
+            Target::Stdout => {
+                use std::io::Write as _;
+                let stdout = |e| Error::io("standard output", e);
+                let mut file =
+                    std::fs::File::open(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut file, &mut out).map_err(stdout)?;
+                out.flush().map_err(stdout)?;
             }
         }
         Ok(bytes)
