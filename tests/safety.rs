@@ -131,9 +131,13 @@ fn out_dash_is_standard_output_not_a_file() {
     let snap = work.path().join("snap");
     tiny_snapshot(&snap);
     let s = snap.to_str().unwrap();
+    // Standard output's temporary file is made under TMPDIR.
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let export = |format: &str, out: &str| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
             .current_dir(work.path())
+            .env("TMPDIR", &tmp)
             .args([
                 "--snapshot",
                 s,
@@ -165,6 +169,11 @@ fn out_dash_is_standard_output_not_a_file() {
             "{format}"
         );
         assert!(!work.path().join("-").exists());
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "left in TMPDIR"
+        );
     }
     assert!(temporaries(work.path()).is_empty());
 }

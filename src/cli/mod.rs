@@ -48,7 +48,7 @@ pub fn main() -> ExitCode {
 
 /// At most one glibc malloc arena per core (glibc's default: eight per core). The JSON
 /// exports shape each chunk on threads of their own; with glibc's default their freed memory
-/// stayed in many arenas, and an SF1 project's detail export grew to 820 MB (430–470 MB with
+/// stayed in many arenas, and an SF1 project's detail export grew to 820 MB (380–470 MB with
 /// one or two arenas, in the same time; docs/performance.md). `GLIBC_TUNABLES`'s or
 /// `MALLOC_ARENA_MAX`'s own setting wins.
 fn malloc_arenas() {

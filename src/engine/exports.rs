@@ -28,8 +28,15 @@ impl Drop for DwcaQueries {
 
 impl Engine {
     /// `Ok` when `project` exists in the snapshot; else `"{command}: project P does not exist"`.
+    /// One lookup (`exists.project`): an export or audit does not wait for the dimension tables.
     pub async fn require_project(&self, command: &str, project: i64) -> Result<()> {
-        if self.dims().await?.projects.contains_key(&project) {
+        let sql = self
+            .fragments()
+            .bind("exists.project", &[("value", Arg::Int(project))]);
+        if !crate::engine::occurrences::rows(&self.ctx, &sql)
+            .await?
+            .is_empty()
+        {
             Ok(())
         } else {
             Err(Error::Usage(format!(

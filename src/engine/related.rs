@@ -3,9 +3,10 @@
 //! classifications, and prediction candidates), grouped for the shapes.
 //!
 //! A response fetches them by occurrence id, one statement per relation ([`related`]). An
-//! export reads each relation once, for its whole project, ordered by occurrence, in step with
-//! its occurrences ([`RelatedStreams`]): by id per batch, every batch would compute the
-//! relation's view again.
+//! export reads each relation ordered by occurrence, in step with its occurrences, one range of
+//! the project's occurrence ids at a time ([`RelatedStreams`]): by id per batch, every batch
+//! would compute the relation's view again; for the whole project at once, each relation's sort
+//! would hold all of the project's rows.
 
 use crate::engine::catalog::Arg;
 use crate::engine::occurrences::{batches, select_ids};
@@ -293,7 +294,7 @@ pub async fn assemble(
 /// Occurrences (of a project's id span, assumed evenly spread) whose related rows an export
 /// reads in one range: each relation's sort then holds one range's rows, not the project's.
 /// SF1, project 1 (200k occurrences), the detail export's peak: 750–770 MB in one range,
-/// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–610 MB).
+/// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB).
 pub const RANGE_OCCURRENCES: i64 = 50_000;
 /// At most this many ranges: each range scans the snapshot's detections and classifications
 /// again (about 0.3 s of CPU per range at SF1), so a big project's ranges grow instead.
@@ -323,10 +324,15 @@ impl RelatedStreams {
             (r.i64("lowest"), r.i64("highest"), r.i64("occurrences"))
         });
         let ranges = match span {
-            Some((Some(lowest), Some(highest), Some(n))) => {
+            Some((Some(lowest), Some(highest), Some(n))) if n > 0 => {
                 ranges(lowest, highest, n, engine.export_range)
             }
-            _ => Default::default(),
+            Some((_, _, Some(0))) => Default::default(),
+            other => {
+                return Err(Error::Internal(format!(
+                    "export.span of project {project}: expected the lowest and highest ids and their count, got {other:?}"
+                )))
+            }
         };
         Ok(RelatedStreams {
             project,

@@ -2,7 +2,8 @@
 //! written completely under a temporary local name; then it is renamed into place (local) or
 //! uploaded with a multipart upload that only becomes visible when complete (object stores).
 //! An interrupted export never leaves a partial file under the final name. `-` is standard
-//! output: the complete file is copied there once written (nothing is printed on failure).
+//! output: the complete file is copied there once written (an export stopped by an error
+//! prints nothing there).
 
 use crate::error::{Error, Result};
 use crate::snapshot::location::store_for;
