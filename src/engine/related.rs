@@ -10,6 +10,7 @@
 
 use crate::engine::catalog::Arg;
 use crate::engine::occurrences::{batches, select_ids};
+use crate::engine::rows::RowExt;
 use crate::engine::typed::{
     ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
     ViewRow,
@@ -20,9 +21,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 
 /// Everything the JSON of a set of occurrences needs beyond their `occurrence_list` rows.
@@ -319,10 +318,9 @@ impl RelatedStreams {
             .fragments()
             .bind("export.span", &[("project", Arg::Int(project))]);
         let span = crate::engine::occurrences::rows(&engine.ctx, &sql).await?;
-        let span = span.first().map(|r| {
-            use crate::engine::rows::RowExt;
-            (r.i64("lowest"), r.i64("highest"), r.i64("occurrences"))
-        });
+        let span = span
+            .first()
+            .map(|r| (r.i64("lowest"), r.i64("highest"), r.i64("occurrences")));
         let ranges = match span {
             Some((Some(lowest), Some(highest), Some(n))) if n > 0 => {
                 ranges(lowest, highest, n, engine.export_range)
@@ -360,7 +358,7 @@ impl RelatedStreams {
             }
             let cursors = self.cursors.as_mut().expect("opened above");
             for (cursor, out) in cursors.iter_mut().zip(&mut batches) {
-                out.extend(cursor.through(last.min(through)).await?);
+                out.extend(cursor.through(last.min(through))?);
             }
             if last < through {
                 break;
@@ -387,17 +385,10 @@ impl RelatedStreams {
                 ],
             );
             // One relation at a time: their scans and sorts never hold memory together.
-            let frame = engine.ctx.sql(&sql).await?;
-            let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-            let batches = frame.collect().await?.into_iter().map(Ok);
-            let stream = datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
-                schema,
-                futures::stream::iter(batches),
-            );
             cursors.push(Cursor {
                 view,
-                stream: Box::pin(stream),
-                pending: None,
+                batches: batches(&engine.ctx, &sql).await?.into(),
+                start: 0,
             });
         }
         Ok(cursors)
@@ -425,26 +416,20 @@ fn ranges(
     out
 }
 
-/// A relation's stream, ordered by `occurrence_id`, read up to a given occurrence at a time.
+/// A relation's rows of one range, ordered by `occurrence_id`, taken up to a given occurrence
+/// at a time.
 struct Cursor {
     view: &'static str,
-    stream: SendableRecordBatchStream,
-    /// A batch read but not wholly taken, and its first row not taken.
-    pending: Option<(RecordBatch, usize)>,
+    batches: std::collections::VecDeque<RecordBatch>,
+    /// The first row of `batches[0]` not taken.
+    start: usize,
 }
 
 impl Cursor {
     /// The next rows whose `occurrence_id` is at most `last`.
-    async fn through(&mut self, last: i64) -> Result<Vec<RecordBatch>> {
+    fn through(&mut self, last: i64) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        loop {
-            let (batch, start) = match self.pending.take() {
-                Some(pending) => pending,
-                None => match self.stream.next().await {
-                    Some(batch) => (batch?, 0),
-                    None => return Ok(out),
-                },
-            };
+        while let Some(batch) = self.batches.front() {
             let ids = batch
                 .column_by_name("occurrence_id")
                 .ok_or_else(|| Error::Query(format!("{}: no occurrence_id column", self.view)))?;
@@ -456,25 +441,28 @@ impl Cursor {
                     self.view
                 )));
             }
+            let start = self.start;
             let end = start + ids.values()[start..].partition_point(|&id| id <= last);
             if end > start {
                 out.push(batch.slice(start, end - start));
             }
             if end < batch.num_rows() {
-                self.pending = Some((batch, end));
+                self.start = end;
                 return Ok(out);
             }
+            self.batches.pop_front();
+            self.start = 0;
         }
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::rows::{to_rows, RowExt};
+    use crate::engine::rows::to_rows;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
-    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
     use std::sync::Arc;
 
     /// A cursor over batches of (occurrence_id, tag) rows.
@@ -483,29 +471,23 @@ mod tests {
             Field::new("occurrence_id", DataType::Int64, false),
             Field::new("tag", DataType::Utf8, false),
         ]));
-        let batches: Vec<_> = batches
+        let batches = batches
             .iter()
             .map(|rows| {
                 let ids = Int64Array::from_iter_values(rows.iter().map(|r| r.0));
                 let tags = StringArray::from_iter_values(rows.iter().map(|r| r.1));
-                Ok(
-                    RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(tags)])
-                        .unwrap(),
-                )
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(tags)]).unwrap()
             })
             .collect();
         Cursor {
             view: "test",
-            stream: Box::pin(RecordBatchStreamAdapter::new(
-                schema,
-                futures::stream::iter(batches),
-            )),
-            pending: None,
+            batches,
+            start: 0,
         }
     }
 
-    async fn tags(c: &mut Cursor, last: i64) -> Vec<String> {
-        let rows = to_rows(&c.through(last).await.unwrap()).unwrap();
+    fn tags(c: &mut Cursor, last: i64) -> Vec<String> {
+        let rows = to_rows(&c.through(last).unwrap()).unwrap();
         rows.iter()
             .map(|r| r.str("tag").unwrap().to_string())
             .collect()
@@ -536,19 +518,19 @@ mod tests {
         assert_eq!(all[0].1 + 1, all[1].0);
     }
 
-    #[tokio::test]
-    async fn a_cursor_cuts_each_occurrence_whole_across_batches() {
+    #[test]
+    fn a_cursor_cuts_each_occurrence_whole_across_batches() {
         let mut c = cursor(&[
             &[(1, "a"), (2, "b"), (2, "c")],
             &[(2, "d"), (5, "e")],
             &[],
             &[(5, "f"), (9, "g"), (12, "h")],
         ]);
-        assert_eq!(tags(&mut c, 0).await, Vec::<String>::new());
-        assert_eq!(tags(&mut c, 2).await, ["a", "b", "c", "d"]);
-        assert_eq!(tags(&mut c, 4).await, Vec::<String>::new());
-        assert_eq!(tags(&mut c, 9).await, ["e", "f", "g"]);
-        assert_eq!(tags(&mut c, 100).await, ["h"]);
-        assert_eq!(tags(&mut c, 200).await, Vec::<String>::new());
+        assert_eq!(tags(&mut c, 0), Vec::<String>::new());
+        assert_eq!(tags(&mut c, 2), ["a", "b", "c", "d"]);
+        assert_eq!(tags(&mut c, 4), Vec::<String>::new());
+        assert_eq!(tags(&mut c, 9), ["e", "f", "g"]);
+        assert_eq!(tags(&mut c, 100), ["h"]);
+        assert_eq!(tags(&mut c, 200), Vec::<String>::new());
     }
 }

@@ -147,7 +147,6 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         let mut reader = Reader {
             stream,
             related: RelatedStreams::open(engine, project, self.related).await?,
-            ctx: engine.point.clone(),
             shape: self.related,
             chunker: Chunker::default(),
             ended: false,
@@ -214,7 +213,6 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
 struct Reader {
     stream: SendableRecordBatchStream,
     related: RelatedStreams,
-    ctx: datafusion::prelude::SessionContext,
     shape: RelatedFor,
     chunker: Chunker,
     ended: bool,
@@ -237,7 +235,7 @@ impl Reader {
         };
         let rows = OccurrenceRow::decode_all(&batches, "occurrence_list")?;
         let fetched = self.related.fetch(engine, &rows).await?;
-        let rel = assemble(&self.ctx, &rows, fetched, self.shape).await?;
+        let rel = assemble(&engine.point, &rows, fetched, self.shape).await?;
         Ok(Some((rows, rel)))
     }
 }
