@@ -228,3 +228,57 @@ async fn a_failing_destination_fails_the_json_export() {
         assert!(message.contains("no space left"), "{message}");
     }
 }
+
+/// An export's file holds exactly the bytes written, whatever the sizes of the writes and
+/// flushes: written around the page cache on a disk (the test's target directory), through it
+/// on tmpfs (`/dev/shm`, where `O_DIRECT` is refused) and in the temporary directory.
+#[test]
+fn direct_file_holds_exactly_the_bytes_written() {
+    use occlens::exports::direct::DirectFile;
+    use std::io::Write;
+    const MB: usize = 1 << 20;
+    let mut dirs = vec![
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        std::env::temp_dir(),
+    ];
+    if std::path::Path::new("/dev/shm").is_dir() {
+        dirs.push(PathBuf::from("/dev/shm"));
+    }
+    // Lengths around the 4,096-byte blocks and the 8 MB buffer; pieces of several sizes.
+    let lengths = [
+        0,
+        1,
+        4095,
+        4096,
+        4097,
+        8 * MB - 1,
+        8 * MB,
+        8 * MB + 1,
+        17 * MB + 4097,
+    ];
+    let pieces = [1usize, 7, 4096, 3 * MB + 5, 9 * MB];
+    for dir in dirs {
+        let tmp = tempfile::tempdir_in(&dir).unwrap();
+        for (i, len) in lengths.into_iter().enumerate() {
+            let piece = pieces[i % pieces.len()].min(len.max(1));
+            let bytes: Vec<u8> = (0..len).map(|k| (k % 251) as u8 + 1).collect();
+            let path = tmp.path().join(format!("{len}.out"));
+            let mut file = DirectFile::create(&path).unwrap();
+            let direct = file.is_direct();
+            for (n, part) in bytes.chunks(piece).enumerate() {
+                file.write_all(part).unwrap();
+                if n % 3 == 1 {
+                    file.flush().unwrap();
+                }
+            }
+            drop(file.finish().unwrap());
+            let read = std::fs::read(&path).unwrap();
+            assert!(
+                read == bytes,
+                "{}: {len} bytes in pieces of {piece} (direct: {direct}) read back as {} bytes",
+                dir.display(),
+                read.len()
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! (`crate::dwca`); `target` is where an export goes (a file or an object store).
 
 pub mod csv_export;
+pub mod direct;
 pub mod json_export;
 pub mod target;
 pub mod text_csv;
@@ -13,8 +14,8 @@ use crate::dwca::archive;
 use crate::engine::related::RelatedFor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use direct::DirectFile;
 use json_export::Framing;
-use std::io::Write;
 use std::path::Path;
 
 /// An export format (`occlens export --format`).
@@ -129,7 +130,7 @@ pub async fn write(
             .writer_options()
             .clone();
         let mut stream = df.execute_stream().await?;
-        let file = std::io::BufWriter::new(std::fs::File::create(tmp).map_err(io)?);
+        let file = DirectFile::create(tmp).map_err(io)?;
         let bad = |e: datafusion::parquet::errors::ParquetError| {
             Error::Export(format!("writing {}: {e}", tmp.display()))
         };
@@ -143,14 +144,13 @@ pub async fn write(
             writer.write(&batch).map_err(bad)?;
             progress(rows);
         }
-        writer.into_inner().map_err(bad)?;
+        writer.into_inner().map_err(bad)?.finish().map_err(io)?;
         return Ok(Written {
             rows,
             failure: None,
         });
     }
-    let file = std::fs::File::create(tmp).map_err(io)?;
-    let mut writer = std::io::BufWriter::new(file);
+    let mut writer = DirectFile::create(tmp).map_err(io)?;
     let rows = match args.format {
         Format::OccurrencesSimpleCsv => {
             let stream = engine
@@ -216,7 +216,7 @@ pub async fn write(
         }
         Format::Dwca | Format::Parquet => unreachable!("handled above"),
     };
-    writer.flush().map_err(io)?;
+    writer.finish().map_err(io)?;
     Ok(Written {
         rows,
         failure: None,
