@@ -526,12 +526,16 @@ fn a_full_disk_names_the_export_file_and_leaves_nothing() {
         eprintln!("skipped: cannot mount a tmpfs here");
         return;
     }
+    // Most of the 64 KB taken: even the demo project's Parquet file (26 KB) does not fit.
+    let filler = small.join("filler");
+    std::fs::write(&filler, vec![b'x'; 48 << 10]).unwrap();
     let mut failures = Vec::new();
     for format in [
         "occurrences_api_json",
         "ndjson",
         "occurrences_simple_csv",
         "csv",
+        "parquet",
     ] {
         let out = small.join(format!("out.{format}"));
         let args = ["export", "--format", format, "--project", "1", "--out"];
@@ -541,6 +545,7 @@ fn a_full_disk_names_the_export_file_and_leaves_nothing() {
             failures.push(format!("{format}: exit {code}, {err}"));
         }
     }
+    std::fs::remove_file(&filler).unwrap();
     let left: Vec<_> = std::fs::read_dir(&small).unwrap().flatten().collect();
     let _ = std::process::Command::new("umount").arg(&small).status();
     assert!(failures.is_empty(), "{failures:#?}");

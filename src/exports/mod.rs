@@ -131,8 +131,16 @@ pub async fn write(
             .clone();
         let mut stream = df.execute_stream().await?;
         let file = DirectFile::create(tmp).map_err(io)?;
-        let bad = |e: datafusion::parquet::errors::ParquetError| {
-            Error::Export(format!("writing {}: {e}", tmp.display()))
+        // The output's error (a full disk) is the file's I/O error, which the command names
+        // with the file asked for.
+        let bad = |e: datafusion::parquet::errors::ParquetError| match e {
+            datafusion::parquet::errors::ParquetError::External(e) => {
+                match e.downcast::<std::io::Error>() {
+                    Ok(e) => io(*e),
+                    Err(e) => Error::Export(format!("writing {}: {e}", tmp.display())),
+                }
+            }
+            e => Error::Export(format!("writing {}: {e}", tmp.display())),
         };
         let mut writer =
             crate::engine::even_parquet::EvenWriter::try_new(file, stream.schema(), properties)

@@ -62,7 +62,8 @@ pub async fn write(
         n += batch.num_rows() as u64;
         progress(n);
     }
-    w.flush()
-        .map_err(|e| Error::Export(format!("writing CSV: {e}")))?;
+    // The output's error (a full disk: the file is written in large blocks, so this may be
+    // the first write), which the command names with its file.
+    w.flush().map_err(|e| Error::io("export", e))?;
     Ok(n)
 }
