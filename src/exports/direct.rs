@@ -9,8 +9,13 @@
 //! offsets, so the bytes gather in an aligned buffer written whole; the last, partial block is
 //! written padded and the file then cut to its length.
 //!
-//! Where the file system refuses `O_DIRECT` (tmpfs, some network file systems) or a direct
-//! write fails as unaligned, the file is written through the page cache as before.
+//! Where the file system refuses `O_DIRECT` (tmpfs before Linux 6.6, some network and FUSE
+//! file systems) or a direct write fails as unaligned, the file is written through the page
+//! cache as before.
+//!
+//! Unlike a `BufWriter`, nothing is written when a `DirectFile` is dropped: only
+//! [`DirectFile::finish`] writes the last bytes. After any error the file is to be thrown away
+//! (a failed write may have written part of the buffer).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -23,6 +28,7 @@ const ALIGN: usize = 4096;
 const BUFFER: usize = 8 << 20;
 
 /// A file being written, direct where possible; [`DirectFile::finish`] writes what is left.
+#[must_use = "only DirectFile::finish writes the last bytes"]
 pub struct DirectFile {
     file: File,
     /// Allocated with ALIGN bytes to spare; the buffer is `buf[start..start + BUFFER]`.
@@ -38,9 +44,16 @@ pub struct DirectFile {
 impl DirectFile {
     /// Create (or truncate) `path` for writing.
     pub fn create(path: &Path) -> io::Result<DirectFile> {
+        Self::create_skewed(path, 0)
+    }
+
+    /// For tests: the buffer `skew` bytes off its alignment, so that a direct write is refused
+    /// (EINVAL) and the file goes on through the page cache.
+    #[doc(hidden)]
+    pub fn create_skewed(path: &Path, skew: usize) -> io::Result<DirectFile> {
         let (file, direct) = open(path)?;
-        let buf = vec![0u8; BUFFER + ALIGN];
-        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let buf = vec![0u8; BUFFER + 2 * ALIGN];
+        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN) + skew % ALIGN;
         Ok(DirectFile {
             file,
             buf,
@@ -114,7 +127,8 @@ impl Write for DirectFile {
         Ok(n)
     }
 
-    /// Writes the whole blocks gathered (a partial block waits for [`DirectFile::finish`]).
+    /// Writes the whole blocks gathered; while direct, a partial last block waits for
+    /// [`DirectFile::finish`] (unlike `BufWriter::flush`, not everything is written).
     fn flush(&mut self) -> io::Result<()> {
         let whole = if self.direct {
             self.filled / ALIGN * ALIGN
@@ -128,10 +142,7 @@ impl Write for DirectFile {
     }
 }
 
-#[cfg(target_os = "linux")]
 const EINVAL: i32 = libc::EINVAL;
-#[cfg(not(target_os = "linux"))]
-const EINVAL: i32 = 22;
 
 /// `path` opened for writing, direct when the file system allows it.
 #[cfg(target_os = "linux")]
