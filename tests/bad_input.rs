@@ -511,6 +511,8 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         "project_id=1&taxa_list_id=999999",
         "project_id=1&unknown_parameter=1",
         "project_id=1&%ff=%fe",
+        // DRF's IntegerField drops a trailing `.0` and Python's whitespace (U+001F too).
+        "project_id=1.0%1F",
     ] {
         let url = format!("/api/v2/occurrences/?{q}");
         cases.push(

@@ -139,7 +139,7 @@ pub fn ordering_terms<'f>(value: Option<&str>, fields: &[&'f str]) -> Vec<(&'f s
     };
     value
         .split(',')
-        .map(|t| t.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)))
+        .map(|t| t.trim_matches(py_space))
         .filter_map(|t| {
             let (name, desc) = match t.strip_prefix('-') {
                 Some(n) => (n, true),
@@ -263,10 +263,16 @@ pub fn py_int(s: &str) -> Option<PyInt> {
     Some(value.map_or(PyInt::Big, PyInt::Int))
 }
 
+/// Python's `str.isspace`, what a regular expression's `\s` matches in a `str` (Unicode
+/// White_Space plus the separators U+001C–U+001F).
+pub fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
 /// The text DRF's `IntegerField` hands to `int()`: a trailing `.0…` and whitespace removed
-/// (`re_decimal = r"\.0*\s*$"`), so `1.0` and `1.` are 1.
+/// (`re_decimal = r"\.0*\s*$"`, `\s` being [`py_space`]), so `1.0`, `1.` and `1.0\x1f` are 1.
 pub fn drf_integer_text(value: &str) -> &str {
-    let v = value.trim_end_matches(char::is_whitespace);
+    let v = value.trim_end_matches(py_space);
     match v.trim_end_matches('0').strip_suffix('.') {
         Some(stem) => stem,
         None => value,
@@ -510,6 +516,12 @@ mod tests {
             assert_eq!(py_int(raw), None, "{raw:?}");
         }
         assert_eq!(drf_int("\u{661}.0"), Ok(1));
+        // re_decimal's `\s` is Python's: the separators U+001C–U+001F too; int() then strips
+        // ASCII whitespace only.
+        assert_eq!(drf_int("5.0\x1f"), Ok(5));
+        assert_eq!(drf_int("5.\x1c\u{3000}"), Ok(5));
+        assert_eq!(drf_int("5\x1f"), Err(INTEGER));
+        assert_eq!(drf_int("5.0\x1f7"), Err(INTEGER));
         assert_eq!(py_int(&"1".repeat(4301)), None);
         assert_eq!(py_int(&"1".repeat(4300)), Some(PyInt::Big));
     }

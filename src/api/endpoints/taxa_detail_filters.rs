@@ -16,10 +16,7 @@ use serde_json::{json, Map, Value};
 
 pub(super) type Reply<T> = Result<std::result::Result<T, ApiError>>;
 
-/// Python's `str.isspace` (Unicode White_Space plus the separators U+001C–U+001F).
-pub(super) fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
-}
+pub(super) use crate::api::params::py_space;
 
 /// Python's `str.strip()`.
 pub(super) fn py_strip(s: &str) -> &str {
