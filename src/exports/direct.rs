@@ -4,8 +4,8 @@
 //! An export is written once and not read back by occlens. Through the page cache, every page
 //! of a multi-gigabyte JSON export is first copied into a newly allocated cache page; on the
 //! virtual machines measured that copy costs more than making the text (SF1, project 1's
-//! detail export, 3.3 GB: 8–11 s of system time buffered, 0.3–0.5 s direct; `dd` of the same
-//! size: 6.2–10.9 s against 1.7–2.8 s). Direct writes need block-aligned memory, sizes and
+//! detail export, 3.3 GB: 9.1 s of system time buffered, 1.3–2.2 s direct; `dd` of 3.4 GB:
+//! 6.2–10.9 s against 1.7–2.8 s). Direct writes need block-aligned memory, sizes and
 //! offsets, so the bytes gather in an aligned buffer written whole; the last, partial block is
 //! written padded and the file then cut to its length.
 //!
@@ -31,7 +31,8 @@ const BUFFER: usize = 8 << 20;
 #[must_use = "only DirectFile::finish writes the last bytes"]
 pub struct DirectFile {
     file: File,
-    /// Allocated with ALIGN bytes to spare; the buffer is `buf[start..start + BUFFER]`.
+    /// Allocated with 2 × ALIGN bytes to spare (alignment, and a test's skew); the buffer is
+    /// `buf[start..start + BUFFER]`.
     buf: Vec<u8>,
     start: usize,
     /// Bytes gathered in the buffer.
@@ -100,7 +101,9 @@ impl DirectFile {
                 // EINVAL: the file system takes the flag but not this write (or a short write
                 // left the rest unaligned): the rest goes through the page cache.
                 Err(e)
-                    if self.direct && e.raw_os_error() == Some(EINVAL) && buffered(&self.file) =>
+                    if self.direct
+                        && e.raw_os_error() == Some(libc::EINVAL)
+                        && buffered(&self.file) =>
                 {
                     self.direct = false
                 }
@@ -141,8 +144,6 @@ impl Write for DirectFile {
         Ok(())
     }
 }
-
-const EINVAL: i32 = libc::EINVAL;
 
 /// `path` opened for writing, direct when the file system allows it.
 #[cfg(target_os = "linux")]
