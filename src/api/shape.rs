@@ -18,13 +18,13 @@ use crate::engine::rows::{Row, RowExt};
 use crate::engine::typed::{ClassificationRow, DetectionRow, IdentificationRow, OccurrenceRow};
 use crate::engine::Config;
 use crate::render::json_text::{JsonSink, ValueTree};
-use crate::render::media::{capture_url, media_url, media_url_of};
+use crate::render::media::{media_url, media_url_of, CaptureUrls};
 use crate::render::timefmt::{
     duration_iso, duration_label, duration_seconds, iso, millis, time_of_day, write_iso,
 };
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// What a requester may do with an object, by kind (spec §4.5).
 #[derive(Clone, Copy)]
@@ -67,6 +67,7 @@ pub struct Shaper<'a, S: JsonSink = ValueTree> {
     base: &'a str,
     /// Where a link or an instant is written before it goes to the sink (no String each).
     scratch: RefCell<String>,
+    capture_urls: RefCell<CaptureUrls>,
 }
 
 /// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
@@ -123,14 +124,19 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             rendered: RefCell::default(),
             base: cfg.api_base.trim_end_matches('/'),
             scratch: RefCell::default(),
+            capture_urls: RefCell::default(),
         }
     }
 
     fn link(&self, w: &mut S, route: &str, id: i64) {
-        use std::fmt::Write;
         let mut s = self.scratch.borrow_mut();
         s.clear();
-        let _ = write!(s, "{}/api/v2/{route}/{id}/", self.base);
+        s.push_str(self.base);
+        s.push_str("/api/v2/");
+        s.push_str(route);
+        s.push('/');
+        s.push_str(itoa::Buffer::new().format(id));
+        s.push('/');
         w.str(&s);
     }
 
@@ -328,7 +334,10 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
                 w.key("details");
                 self.link(w, "captures", cid);
                 let path = d.capture_path.as_deref().unwrap_or("");
-                let url = capture_url(d.capture_public_base_url.as_deref(), path);
+                let url = self
+                    .capture_urls
+                    .borrow_mut()
+                    .url(d.capture_public_base_url.as_deref(), path);
                 w.key("url").opt_str(url.as_deref());
                 w.key("width").opt_int(d.capture_width);
                 w.key("height").opt_int(d.capture_height);

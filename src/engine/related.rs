@@ -22,7 +22,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeSet;
 
 /// Everything the JSON of a set of occurrences needs beyond their `occurrence_list` rows.
 #[derive(Default)]
@@ -84,7 +85,7 @@ async fn applied_to(
         .filter_map(|r| r.applied_to_id)
         .collect();
     if applied.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(HashMap::default());
     }
     let view = "classification_detail";
     let keys: Vec<i64> = applied.iter().copied().collect();
@@ -241,7 +242,7 @@ pub async fn assemble(
 ) -> Result<Related> {
     let decoded = decode(&fetched, shape)?;
     drop(fetched);
-    let mut identifications: HashMap<i64, Vec<IdentificationRow>> = HashMap::new();
+    let mut identifications: HashMap<i64, Vec<IdentificationRow>> = HashMap::default();
     for r in decoded.identifications {
         if let Some(o) = r.occurrence_id {
             identifications.entry(o).or_default().push(r);

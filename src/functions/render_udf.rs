@@ -219,12 +219,13 @@ fn iso_dt(a: &[ArrayRef]) -> Result<ArrayRef> {
 /// `capture_url(public_base_url, path)`: the public capture URL, NULL when there is none.
 fn capture_url(a: &[ArrayRef]) -> Result<ArrayRef> {
     let (base, path) = (strings(&a[0]), strings(&a[1]));
+    let mut urls = media::CaptureUrls::default();
     Ok(Arc::new(
         (0..path.len())
             .map(|i| {
                 let b = base.is_valid(i).then(|| base.value(i));
                 path.is_valid(i)
-                    .then(|| media::capture_url(b, path.value(i)))
+                    .then(|| urls.url(b, path.value(i)))
                     .flatten()
             })
             .collect::<StringArray>(),

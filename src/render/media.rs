@@ -76,6 +76,80 @@ pub fn capture_url(public_base_url: Option<&str>, path: &str) -> Option<String> 
     Some(joined)
 }
 
+/// [`capture_url`] for many paths: the base's part of the join (its directory, and whether the
+/// result has a host) is worked out once per base, not with three URL parses per capture.
+#[derive(Default)]
+pub struct CaptureUrls {
+    /// The last base seen, and the prefix every path without a scheme joins it as (`None`
+    /// when its joins are left to [`capture_url`]).
+    last: Option<(String, Option<String>)>,
+}
+
+impl CaptureUrls {
+    /// Exactly [`capture_url`]`(public_base_url, path)`.
+    pub fn url(&mut self, public_base_url: Option<&str>, path: &str) -> Option<String> {
+        let base = public_base_url.filter(|b| !b.is_empty())?;
+        let trimmed = path.trim_start_matches('/');
+        if !trimmed.is_empty() && !may_have_scheme(trimmed) {
+            if self.last.as_ref().map(|(b, _)| b.as_str()) != Some(base) {
+                self.last = Some((base.to_string(), joining_prefix(base)));
+            }
+            if let Some((_, Some(prefix))) = &self.last {
+                let mut url = String::with_capacity(prefix.len() + trimmed.len());
+                url.push_str(prefix);
+                url.push_str(trimmed);
+                return Some(url);
+            }
+        }
+        capture_url(Some(base), path)
+    }
+}
+
+/// Whether a URL parser could read a scheme at the start of `path` (then `urljoin` may keep
+/// the path as it is): an ASCII letter followed by scheme characters up to a `:`; a tab or a
+/// newline there (parsers drop them) or a leading control character or space counts too.
+fn may_have_scheme(path: &str) -> bool {
+    let b = path.as_bytes();
+    match b.first() {
+        None => false,
+        Some(c) if *c <= b' ' => true,
+        Some(c) if !c.is_ascii_alphabetic() => false,
+        Some(_) => {
+            for c in &b[1..] {
+                match c {
+                    b':' | b'\t' | b'\n' | b'\r' => return true,
+                    c if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.') => {}
+                    _ => return false,
+                }
+            }
+            false
+        }
+    }
+}
+
+/// The prefix [`urljoin`] puts before any non-empty, scheme-less path on `base`, when the
+/// joined URL always has the same non-empty host: the base resolves relative references, has
+/// an authority that a `/` ends inside the prefix, and the prefix parses with a host.
+fn joining_prefix(base: &str) -> Option<String> {
+    let parsed = url::Url::parse(base).ok()?;
+    if !RELATIVE_SCHEMES.contains(&parsed.scheme()) {
+        return None;
+    }
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    let authority_end = base.find("://")? + 3;
+    let authority = &base[authority_end..];
+    if authority.is_empty() || authority.starts_with(['/', '\\']) {
+        return None;
+    }
+    let prefix = match authority.rfind('/') {
+        Some(i) => base[..authority_end + i + 1].to_string(),
+        None => format!("{base}/"),
+    };
+    let probe = url::Url::parse(&format!("{prefix}x")).ok()?;
+    probe.host_str().filter(|h| !h.is_empty())?;
+    Some(prefix)
+}
+
 /// The CSV `best_detection_capture_url`: step 2 only — both the base and the path non-empty,
 /// no presigning and no host check.
 pub fn csv_capture_url(public_base_url: Option<&str>, path: Option<&str>) -> Option<String> {
@@ -122,6 +196,65 @@ mod tests {
             media_url(Some("a+b#c:d"), "/media/").unwrap(),
             "/media/a%2Bb%23c%3Ad"
         );
+    }
+
+    #[test]
+    fn capture_urls_joined_once_per_base_are_capture_url() {
+        let bases = [
+            "https://h/bucket",
+            "https://h/bucket/",
+            "https://h",
+            "https://h?q=1/x",
+            "https://h/a/b#f/g",
+            "https://user:pw@h:8080/dir/",
+            "https://h:99999/dir/",
+            "https:///dir/",
+            "https:h/dir/",
+            "https://\\h/dir/",
+            "http://h\\dir/",
+            "HTTP://H/D/",
+            "s3://bucket/",
+            "file:///data/",
+            "ftp://h/x",
+            "mailto:a@b",
+            "not a url",
+            "",
+        ];
+        let paths = [
+            "a/b.jpg",
+            "/a/b.jpg",
+            "//a.jpg",
+            "",
+            "/",
+            "a b.jpg",
+            "a?b#c",
+            "http://other/x.jpg",
+            "https:x.jpg",
+            "h\ttp://other/x",
+            " http://other/x",
+            "\u{1}a.jpg",
+            "1a:b.jpg",
+            "a+b.c-d:e",
+            "a+b.c-d/e:f",
+            "\\\\evil/x",
+            "..\\x",
+            "../x",
+            "é:x",
+            "%41.jpg",
+        ];
+        let mut urls = CaptureUrls::default();
+        for _ in 0..2 {
+            for base in bases {
+                for path in paths {
+                    assert_eq!(
+                        urls.url(Some(base), path),
+                        capture_url(Some(base), path),
+                        "{base:?} {path:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(urls.url(None, "a.jpg"), None);
     }
 
     #[test]

@@ -56,6 +56,22 @@ mod range_tests {
                 "{us}"
             );
         }
+        // Every field as chrono formats it, the fraction only when there is one, in a zone
+        // with an offset too.
+        let zones = [utc, chrono_tz::America::Havana, chrono_tz::Asia::Kathmandu];
+        let mut us: i64 = 1;
+        for k in 0..20_000i64 {
+            us = us.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(k);
+            let us = us % 400_000_000_000_000_000;
+            let tz = zones[k as usize % 3];
+            let t = super::local(us, tz);
+            let frac = match t.format("%.6f").to_string() {
+                f if f == ".000000" => String::new(),
+                f => f,
+            };
+            let chrono = format!("{}{frac}", t.format("%Y-%m-%d %H:%M:%S"));
+            assert_eq!(super::iso_sep(us, tz, ' '), chrono, "{us}");
+        }
         assert_eq!(
             super::iso(-62_135_596_800_000_001, utc),
             "0000-12-31T23:59:59.999999"
@@ -85,24 +101,43 @@ pub fn iso_sep(us: i64, tz: Tz, sep: char) -> String {
 
 /// [`iso_sep`] appended to `out` (the shapes write many instants without a String each).
 pub fn write_iso(out: &mut String, us: i64, tz: Tz, sep: char) {
-    use std::fmt::Write;
     let t = local(us, tz);
     // chrono's `%Y` pads years 0..=9999 to four digits and signs the others.
-    let _ = match t.year() {
-        y @ 0..=9999 => write!(out, "{y:04}-{:02}-{:02}", t.month(), t.day()),
-        _ => write!(out, "{}", t.format("%Y-%m-%d")),
-    };
-    let _ = write!(
-        out,
-        "{sep}{:02}:{:02}:{:02}",
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    match t.year() {
+        y @ 0..=9999 => push_digits(out, y as u32, 4),
+        _ => {
+            use std::fmt::Write;
+            let _ = write!(out, "{}", t.format("%Y"));
+        }
+    }
+    out.push('-');
+    push_digits(out, t.month(), 2);
+    out.push('-');
+    push_digits(out, t.day(), 2);
+    out.push(sep);
+    push_digits(out, t.hour(), 2);
+    out.push(':');
+    push_digits(out, t.minute(), 2);
+    out.push(':');
+    push_digits(out, t.second(), 2);
     let micros = t.nanosecond() / 1000;
     if micros != 0 {
-        let _ = write!(out, ".{micros:06}");
+        out.push('.');
+        // A leap second's nanoseconds run past 1e9: `{:06}` writes all seven digits.
+        push_digits(out, micros, if micros >= 1_000_000 { 7 } else { 6 });
     }
+}
+
+/// `v`'s last `width` decimal digits, zero-padded (`format!("{v:0width$}")` for `v` below
+/// 10^width), without the formatting machinery: exports write millions of instants.
+fn push_digits(out: &mut String, v: u32, width: u32) {
+    let mut digits = [b'0'; 10];
+    let mut v = v;
+    for d in digits[..width as usize].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits[..width as usize]).expect("ASCII digits"));
 }
 
 /// A time of day given as microseconds since midnight: `"HH:MM:SS[.ffffff]"`.
