@@ -311,6 +311,18 @@ pub struct RelatedStreams {
     ranges: std::collections::VecDeque<(i64, i64)>,
     /// The streams of `ranges[0]`, once opened.
     cursors: Option<Vec<Cursor>>,
+    /// The rows of the range after the open one (of `ranges[0]` before it is opened), being
+    /// read on the runtime while this one's occurrences are shaped.
+    next: Option<tokio::task::JoinHandle<Result<Vec<Cursor>>>>,
+}
+
+impl Drop for RelatedStreams {
+    fn drop(&mut self) {
+        // An export that stopped early (an error, a closed writer) leaves no work running.
+        if let Some(next) = self.next.take() {
+            next.abort();
+        }
+    }
 }
 
 impl RelatedStreams {
@@ -333,12 +345,37 @@ impl RelatedStreams {
                 )))
             }
         };
-        Ok(RelatedStreams {
+        let mut streams = RelatedStreams {
             project,
             shape,
             ranges,
             cursors: None,
-        })
+            next: None,
+        };
+        // The first range's rows are read while the export's first occurrences are computed.
+        streams.read_ahead(engine, 0);
+        Ok(streams)
+    }
+
+    /// Start reading the rows of `ranges[i]`, when there is one, on the runtime.
+    fn read_ahead(&mut self, engine: &Engine, i: usize) {
+        let Some(&(from, through)) = self.ranges.get(i) else {
+            return;
+        };
+        let statements = self.statements(engine, from, through);
+        let ctx = engine.ctx.clone();
+        self.next = Some(tokio::spawn(async move {
+            let mut cursors = Vec::new();
+            // One relation at a time: their scans and sorts never hold memory together.
+            for (view, sql) in statements {
+                cursors.push(Cursor {
+                    view,
+                    batches: batches(&ctx, &sql).await?.into(),
+                    start: 0,
+                });
+            }
+            Ok(cursors)
+        }));
     }
 
     /// The record batches of every relation for `occurrences`, the export's next rows
@@ -353,9 +390,18 @@ impl RelatedStreams {
         let Some(last) = occurrences.iter().filter_map(|r| r.id).max() else {
             return Ok(batches);
         };
-        while let Some(&(from, through)) = self.ranges.front() {
+        while let Some(&(_, through)) = self.ranges.front() {
             if self.cursors.is_none() {
-                self.cursors = Some(self.open_range(engine, from, through).await?);
+                if self.next.is_none() {
+                    self.read_ahead(engine, 0);
+                }
+                let read = self.next.take().expect("read_ahead started ranges[0]");
+                let cursors = read
+                    .await
+                    .map_err(|e| Error::Internal(format!("reading related rows: {e}")))??;
+                self.cursors = Some(cursors);
+                // The next range's rows are read while this one's occurrences are shaped.
+                self.read_ahead(engine, 1);
             }
             let cursors = self.cursors.as_mut().expect("opened above");
             for (cursor, out) in cursors.iter_mut().zip(&mut batches) {
@@ -371,10 +417,9 @@ impl RelatedStreams {
         Ok(batches)
     }
 
-    /// The streams of every relation for the occurrence ids `from..=through`.
-    async fn open_range(&self, engine: &Engine, from: i64, through: i64) -> Result<Vec<Cursor>> {
-        let mut cursors = Vec::new();
-        for (view, order) in self.shape.relations() {
+    /// The statement of every relation for the occurrence ids `from..=through`.
+    fn statements(&self, engine: &Engine, from: i64, through: i64) -> Vec<(&'static str, String)> {
+        let statement = |(view, order): &(&'static str, &'static str)| {
             let sql = engine.fragments().bind(
                 "export.related",
                 &[
@@ -385,14 +430,9 @@ impl RelatedStreams {
                     ("order", Arg::Sql(order)),
                 ],
             );
-            // One relation at a time: their scans and sorts never hold memory together.
-            cursors.push(Cursor {
-                view,
-                batches: batches(&engine.ctx, &sql).await?.into(),
-                start: 0,
-            });
-        }
-        Ok(cursors)
+            (*view, sql)
+        };
+        self.shape.relations().iter().map(statement).collect()
     }
 }
 
