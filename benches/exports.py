@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--binary", default=str(TARGET / "release" / "occlens"))
     ap.add_argument("--compare-with", help="another occlens binary (e.g. an earlier commit's)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the exported files (under target/bench-exports; about 8 GB a binary at SF1)")
     args = ap.parse_args()
     if not os.path.exists(args.binary):
         sys.exit(f"exports.py: no binary at {args.binary} (cargo build --release, from {ROOT})")
@@ -81,6 +83,10 @@ def main():
             same = filecmp.cmp(path, opath, shallow=False)
             row += [f"{os_:.2f}", f"{omb:.0f}", f"{os_ / ocsv:.2f}×", "yes" if same else "NO"]
         print("| " + " | ".join(row) + " |")
+    if not args.keep:
+        for results in (this, other or {}):
+            for _, _, path in results.values():
+                path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
