@@ -261,7 +261,11 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, 5000);
-        assert_eq!(py_repr(-1183194135333923.25), "-1183194135333923.2");
+        // -1183194135333923.25, halfway between ...923.2 and ...923.3.
+        assert_eq!(
+            py_repr(f64::from_bits(0xc310_d06f_688c_308d)),
+            "-1183194135333923.2"
+        );
     }
 
     #[test]
