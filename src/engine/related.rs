@@ -294,7 +294,8 @@ pub async fn assemble(
 /// Occurrences (of a project's id span, assumed evenly spread) whose related rows an export
 /// reads in one range: each relation's sort then holds one range's rows, not the project's.
 /// SF1, project 1 (200k occurrences), the detail export's peak: 750–770 MB in one range,
-/// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB).
+/// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB), measured before
+/// the next range was read ahead, which holds two ranges' rows at once (35–85 MB more).
 pub const RANGE_OCCURRENCES: i64 = 50_000;
 /// At most this many ranges: each range scans the snapshot's detections and classifications
 /// again (about 0.3 s of CPU per range at SF1), so a big project's ranges grow instead.
@@ -363,6 +364,10 @@ impl RelatedStreams {
             return;
         };
         let statements = self.statements(engine, from, through);
+        // Recorded here: the task does not inherit the caller's task-local record.
+        for (_, sql) in &statements {
+            crate::engine::occurrences::record(sql);
+        }
         let ctx = engine.ctx.clone();
         self.next = Some(tokio::spawn(async move {
             let mut cursors = Vec::new();
@@ -395,10 +400,13 @@ impl RelatedStreams {
                 if self.next.is_none() {
                     self.read_ahead(engine, 0);
                 }
-                let read = self.next.take().expect("read_ahead started ranges[0]");
-                let cursors = read
-                    .await
-                    .map_err(|e| Error::Internal(format!("reading related rows: {e}")))??;
+                // Awaited in place: if this future is dropped, the handle stays for `drop`
+                // to abort.
+                let read = self.next.as_mut().expect("read_ahead started ranges[0]");
+                let read = read.await;
+                self.next = None;
+                let cursors =
+                    read.map_err(|e| Error::Internal(format!("reading related rows: {e}")))??;
                 self.cursors = Some(cursors);
                 // The next range's rows are read while this one's occurrences are shaped.
                 self.read_ahead(engine, 1);
@@ -410,7 +418,7 @@ impl RelatedStreams {
             if last < through {
                 break;
             }
-            // The range is read through: its sorts' memory goes before the next one's.
+            // The range is read through: its rows go (the next range's, read ahead, stay).
             self.cursors = None;
             self.ranges.pop_front();
         }

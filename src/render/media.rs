@@ -128,11 +128,17 @@ fn may_have_scheme(path: &str) -> bool {
 }
 
 /// The prefix [`urljoin`] puts before any non-empty, scheme-less path on `base`, when the
-/// joined URL always has the same non-empty host: the base resolves relative references, has
-/// an authority that a `/` ends inside the prefix, and the prefix parses with a host.
+/// joined URL always has the same non-empty host: an `http(s)` base (a `file` URL's host
+/// goes when its path starts with a drive letter) without spaces or control characters (a
+/// parser drops tabs and newlines, and then skips any slashes after `://`), with an authority
+/// that a `/` ends inside the prefix, and a prefix that parses with a host. Other bases are
+/// joined by [`capture_url`] itself.
 fn joining_prefix(base: &str) -> Option<String> {
+    if base.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return None;
+    }
     let parsed = url::Url::parse(base).ok()?;
-    if !RELATIVE_SCHEMES.contains(&parsed.scheme()) {
+    if !matches!(parsed.scheme(), "http" | "https") {
         return None;
     }
     let base = base.split(['?', '#']).next().unwrap_or(base);
@@ -213,6 +219,12 @@ mod tests {
             "https://\\h/dir/",
             "http://h\\dir/",
             "HTTP://H/D/",
+            "http://\t/h",
+            "http://\n/bucket",
+            "http://\t\\/h",
+            "file://h/",
+            "file://h",
+            "file://h/d/",
             "s3://bucket/",
             "file:///data/",
             "ftp://h/x",
@@ -241,6 +253,12 @@ mod tests {
             "../x",
             "é:x",
             "%41.jpg",
+            "1:x/y.jpg",
+            "[x/y.jpg",
+            "?x",
+            "C|/x.jpg",
+            "./C:/x.jpg",
+            "../C|/x",
         ];
         let mut urls = CaptureUrls::default();
         for _ in 0..2 {
