@@ -38,6 +38,52 @@ async fn one(engine: &Engine, sql: &str) -> Result<(u64, Option<String>)> {
 
 /// Run every check of `queries/check.sql` and of the manifest.
 pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
+    // Every byte first: the files the manifest lists against their SHA-256, then every page
+    // decoded. A damaged page otherwise surfaces only when a query reaches it, naming no file:
+    // with one, the row rules (which would fail on it) are not run.
+    let snapshot = &engine.snapshot;
+    let mut bytes = Vec::new();
+    for (rule, problems) in [
+        ("manifest_sha256", snapshot.verify_checksums().await?),
+        ("decode_pages", snapshot.decode_files().await),
+    ] {
+        bytes.push(Finding {
+            rule,
+            subject: if rule == "decode_pages" {
+                "every file".into()
+            } else {
+                "_snapshot.json".into()
+            },
+            bad: problems.len() as u64,
+            example: problems.into_iter().next(),
+        });
+    }
+    let damaged = bytes.iter().any(|b| b.rule == "decode_pages" && !b.ok());
+    let mut out = match damaged {
+        true => Vec::new(),
+        false => rows(engine).await?,
+    };
+    out.extend(bytes);
+    // The cache entry this snapshot's answers come from, against its marker's checksums.
+    for (part, dir) in &engine.cache {
+        let why = match crate::engine::cache::inspect(dir, *part, true) {
+            crate::engine::cache::Entry::Damaged(why) => {
+                Some(format!("{why} (--cache refresh rebuilds it)"))
+            }
+            _ => None,
+        };
+        out.push(Finding {
+            rule: "cache_sha256",
+            subject: dir.display().to_string(),
+            bad: u64::from(why.is_some()),
+            example: why,
+        });
+    }
+    Ok(out)
+}
+
+/// The row rules of `queries/check.sql`: keys, jsonb columns, NOT NULL columns, references.
+async fn rows(engine: &Engine) -> Result<Vec<Finding>> {
     let f = engine.fragments();
     let mut out = Vec::new();
     for t in &engine.snapshot.tables {
@@ -119,39 +165,6 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
             subject: format!("{child}.{column} -> {parent}.id"),
             bad,
             example,
-        });
-    }
-    // Every byte: the files the manifest lists against their SHA-256, then every page decoded
-    // (a corrupt page otherwise surfaces only when a query reaches it, naming no file).
-    let snapshot = &engine.snapshot;
-    for (rule, problems) in [
-        ("manifest_sha256", snapshot.verify_checksums().await?),
-        ("decode_pages", snapshot.decode_files().await),
-    ] {
-        out.push(Finding {
-            rule,
-            subject: if rule == "decode_pages" {
-                "every file".into()
-            } else {
-                "_snapshot.json".into()
-            },
-            bad: problems.len() as u64,
-            example: problems.into_iter().next(),
-        });
-    }
-    // The cache entry this snapshot's answers come from, against its marker's checksums.
-    for (part, dir) in &engine.cache {
-        let why = match crate::engine::cache::inspect(dir, *part, true) {
-            crate::engine::cache::Entry::Damaged(why) => {
-                Some(format!("{why} (--cache refresh rebuilds it)"))
-            }
-            _ => None,
-        };
-        out.push(Finding {
-            rule: "cache_sha256",
-            subject: dir.display().to_string(),
-            bad: u64::from(why.is_some()),
-            example: why,
         });
     }
     Ok(out)

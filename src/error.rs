@@ -73,10 +73,23 @@ impl From<datafusion::error::DataFusionError> for Error {
             .join(" ");
         match executor_read_error(&text) {
             Some(message) => Error::Usage(message),
-            None => Error::Query(text),
+            None => Error::Query(with_damage_hint(text)),
         }
     }
 }
+
+/// A query's Parquet error (a damaged page: the file's footer read at open, its pages only
+/// now) names no file; `occlens check` decodes every file and names the one that fails.
+fn with_damage_hint(text: String) -> String {
+    if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
+        format!("{text}; {DAMAGE_HINT}")
+    } else {
+        text
+    }
+}
+
+const DAMAGE_HINT: &str =
+    "a snapshot file may be damaged: `occlens check` decodes every file and names the one that fails";
 
 /// How a cluster executor's error on reading a file begins (`cluster::local_files`)...
 pub const EXECUTOR_READ_PREFIX: &str = "executor ";
@@ -111,7 +124,7 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
             datafusion::arrow::error::ArrowError::IoError(path, source) => {
                 Error::Io { path, source }
             }
-            e => Error::Query(e.to_string()),
+            e => Error::Query(with_damage_hint(e.to_string())),
         }
     }
 }

@@ -219,6 +219,42 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         )
         .unwrap();
     });
+    // Its footer and page indexes intact (the snapshot opens), the first pages zeroed.
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/antenna-oracle/snapshot");
+    let pages_damaged = variant(work, &fixture, "pages_damaged", |d: &Path| {
+        let p = d.join("main_sourceimage.parquet");
+        let mut bytes = std::fs::read(&p).unwrap();
+        let n = bytes.len();
+        let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+        let pages = n - 8 - footer;
+        // A page header of zeros ends before its required fields.
+        bytes[4..4 + pages / 3].fill(0);
+        std::fs::write(&p, &bytes).unwrap()
+    });
+    cases.push(case(
+        "snapshot: a table's pages damaged, its footer intact (sql)",
+        &[
+            "--snapshot",
+            pages_damaged.as_str(),
+            "--cache",
+            "off",
+            "sql",
+            "SELECT * FROM main_sourceimage",
+        ],
+        Some(1),
+        "occlens check",
+    ));
+    // `occlens check` names the file (its row rules, which would fail on the page, not run).
+    cases.push(
+        case(
+            "snapshot: a table's pages damaged, its footer intact (check)",
+            &["--snapshot", pages_damaged.as_str(), "check"],
+            Some(1),
+            "main_sourceimage.parquet",
+        )
+        .report(),
+    );
     let optional_corrupt = s("optional_corrupt", &|d| {
         std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
     });
