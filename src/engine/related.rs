@@ -9,7 +9,7 @@
 //! would hold all of the project's rows.
 
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::{batches, select_ids};
+use crate::engine::occurrences::{batches, record, select_ids};
 use crate::engine::rows::RowExt;
 use crate::engine::typed::{
     ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
@@ -366,7 +366,7 @@ impl RelatedStreams {
         let statements = self.statements(engine, from, through);
         // Recorded here: the task does not inherit the caller's task-local record.
         for (_, sql) in &statements {
-            crate::engine::occurrences::record(sql);
+            record(sql);
         }
         let ctx = engine.ctx.clone();
         self.next = Some(tokio::spawn(async move {

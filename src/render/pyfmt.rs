@@ -101,17 +101,14 @@ pub fn push_py_repr<W: std::fmt::Write + ?Sized>(out: &mut W, f: f64) {
     if f.is_sign_negative() {
         put("-");
     }
-    let zeros = |put: &mut dyn FnMut(&str), k: usize| {
-        for _ in 0..k {
-            put("0");
-        }
-    };
+    // Zeros written between digits and point: at most 15 (exponents -4..16).
+    const ZEROS: &str = "000000000000000";
     if (-4..16).contains(&exp) {
         if exp >= 0 {
             let int_len = exp as usize + 1;
             if digits.len() <= int_len {
                 put(digits);
-                zeros(&mut put, int_len - digits.len());
+                put(&ZEROS[..int_len - digits.len()]);
                 put(".0");
             } else {
                 put(&digits[..int_len]);
@@ -120,7 +117,7 @@ pub fn push_py_repr<W: std::fmt::Write + ?Sized>(out: &mut W, f: f64) {
             }
         } else {
             put("0.");
-            zeros(&mut put, (-exp - 1) as usize);
+            put(&ZEROS[..(-exp - 1) as usize]);
             put(digits);
         }
     } else {
