@@ -437,6 +437,47 @@ fn cache_clear_keeps_an_entry_holding_a_users_file() {
     );
 }
 
+/// A directory that only looks like a cache entry (a fingerprint's name, view files' names
+/// inside) is not occlens's without its marker: `cache clear` leaves a user's directory with no
+/// marker, with a marker that is not occlens's, or with a view file its marker does not list.
+#[test]
+fn cache_clear_needs_occlens_marker_listing_every_file() {
+    let work = tempfile::tempdir().unwrap();
+    let (_, cache) = built_cache(work.path());
+    let c = cache.to_str().unwrap();
+    // A real entry's marker, copied into the third directory with a file it does not list.
+    let real = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("occurrence_list.parquet").exists())
+        .expect("the lists part's entry");
+    let marker = std::fs::read(real.join("_occlens_cache.json")).unwrap();
+    let (code, _, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
+    assert_eq!(code, 0);
+    let unmarked = cache.join("111111111111111111111111");
+    let foreign = cache.join("222222222222222222222222");
+    let unlisted = cache.join("333333333333333333333333");
+    for d in [&unmarked, &foreign, &unlisted] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(unmarked.join("occurrence_list.parquet"), "precious").unwrap();
+    std::fs::write(foreign.join("_occlens_cache.json"), r#"{"mine": 1}"#).unwrap();
+    std::fs::write(foreign.join("occurrence_list.parquet"), "precious").unwrap();
+    std::fs::write(unlisted.join("_occlens_cache.json"), &marker).unwrap();
+    std::fs::write(unlisted.join("detail_detections.parquet"), "precious").unwrap();
+    let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 cache entries removed"), "{out}");
+    for (d, f) in [
+        (&unmarked, "occurrence_list.parquet"),
+        (&foreign, "occurrence_list.parquet"),
+        (&unlisted, "detail_detections.parquet"),
+    ] {
+        assert_eq!(std::fs::read_to_string(d.join(f)).unwrap(), "precious");
+    }
+}
+
 /// Cache entries are directories occlens wrote: a link, an empty directory or a directory
 /// holding a directory under an entry's name is never removed or replaced. `cache clear`
 /// leaves them; a build whose entry name one of them takes fails naming it (`cache build`)

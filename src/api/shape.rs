@@ -18,7 +18,7 @@ use crate::engine::rows::{Row, RowExt};
 use crate::engine::typed::{ClassificationRow, DetectionRow, IdentificationRow, OccurrenceRow};
 use crate::engine::Config;
 use crate::render::json_text::{JsonSink, ValueTree};
-use crate::render::media::{media_url, media_url_of, CaptureUrls};
+use crate::render::media::{media_url, push_media_url, CaptureUrls};
 use crate::render::timefmt::{
     duration_iso, duration_label, duration_seconds, iso, millis, time_of_day, write_iso,
 };
@@ -68,6 +68,10 @@ pub struct Shaper<'a, S: JsonSink = ValueTree> {
     /// Where a link or an instant is written before it goes to the sink (no String each).
     scratch: RefCell<String>,
     capture_urls: RefCell<CaptureUrls>,
+    /// The classifications of the detail being written that it shows more than once (its
+    /// prediction candidates and best prediction are also its detections' classifications),
+    /// by id: written once, copied after that.
+    repeated: RefCell<Vec<(i64, Option<S::Rendered>)>>,
 }
 
 /// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
@@ -125,6 +129,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
             base: cfg.api_base.trim_end_matches('/'),
             scratch: RefCell::default(),
             capture_urls: RefCell::default(),
+            repeated: RefCell::default(),
         }
     }
 
@@ -195,6 +200,18 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.str(&s);
     }
 
+    /// The media URL of `path` ([`push_media_url`]), null without one.
+    fn media(&self, w: &mut S, path: Option<&str>) {
+        let Some(path) = path else {
+            w.null();
+            return;
+        };
+        let mut s = self.scratch.borrow_mut();
+        s.clear();
+        push_media_url(&mut s, path, &self.cfg.media_url);
+        w.str(&s);
+    }
+
     /// The nested object `what` of dimension row `id` (null when there is none).
     fn nested(&self, w: &mut S, what: Nested, id: Option<i64>) {
         let Some(id) = id else {
@@ -256,8 +273,29 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.end_object();
     }
 
-    /// nested-classification shape.
+    /// nested-classification shape, copied when the detail being written showed it already.
     fn classification(&self, w: &mut S, c: &ClassificationRow, rel: &Related) {
+        let memo = {
+            let repeated = self.repeated.borrow();
+            let at = repeated.iter().position(|(r, _)| Some(*r) == c.id);
+            at.map(|i| (i, repeated[i].1.clone()))
+        };
+        match memo {
+            None => self.write_classification(w, c, rel),
+            Some((_, Some(done))) => {
+                w.rendered(&done);
+            }
+            Some((i, None)) => {
+                let mut t = S::default();
+                self.write_classification(&mut t, c, rel);
+                let done = t.finish();
+                w.rendered(&done);
+                self.repeated.borrow_mut()[i].1 = Some(done);
+            }
+        }
+    }
+
+    fn write_classification(&self, w: &mut S, c: &ClassificationRow, rel: &Related) {
         let id = c.id.unwrap_or_default();
         w.begin_object();
         w.key("id").int(id);
@@ -324,8 +362,8 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         self.link(w, "detections", id);
         w.key("timestamp");
         self.ts(w, d.timestamp);
-        w.key("url")
-            .opt_str(media_url(d.path.as_deref(), &self.cfg.media_url).as_deref());
+        w.key("url");
+        self.media(w, d.path.as_deref().filter(|p| !p.is_empty()));
         w.key("capture");
         match d.capture_id {
             Some(cid) => {
@@ -376,6 +414,24 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.end_object();
     }
 
+    /// The classifications detail `o` shows more than once: its prediction candidates and
+    /// best prediction (each also one of its detections' classifications). None in a list
+    /// item.
+    fn note_repeated(&self, o: &OccurrenceRow, rel: &Related) {
+        let mut repeated = self.repeated.borrow_mut();
+        repeated.clear();
+        let Some(detail) = &rel.detail else {
+            return;
+        };
+        let id = o.id.unwrap_or_default();
+        let predictions = detail.predictions.get(&id).into_iter().flatten();
+        for c in predictions.chain(o.best_prediction_id.as_ref()) {
+            if !repeated.iter().any(|(r, _)| r == c) {
+                repeated.push((*c, None));
+            }
+        }
+    }
+
     /// Write a list item (§4.2), or with `rel.detail` a detail item (§4.3), to `w`.
     pub fn write_occurrence(&self, w: &mut S, o: &OccurrenceRow, rel: &Related) {
         let tz = self.cfg.time_zone;
@@ -388,6 +444,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         let best_pred = o
             .best_prediction_id
             .and_then(|c| rel.classifications.get(&c));
+        self.note_repeated(o, rel);
         w.begin_object();
         w.key("id").int(id);
         w.key("details");
@@ -422,10 +479,9 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         match &rel.detail {
             Some(d) => {
                 for p in d.images.get(&id).into_iter().flatten() {
-                    if self.export {
-                        w.str(&media_url_of(p, &self.cfg.media_url));
-                    } else if let Some(url) = media_url(Some(p), &self.cfg.media_url) {
-                        w.str(&url);
+                    // The export keeps `""` (as the media base alone); the API drops it.
+                    if self.export || !p.is_empty() {
+                        self.media(w, Some(p));
                     }
                 }
             }

@@ -212,6 +212,21 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
     }
 
     fn str(&mut self, v: &str) -> &mut Self {
+        // Printable ASCII without `"` or `\\` needs no escape, and each formatter used here
+        // (PythonFloats, PythonDumps; a test checks both) writes such a string as it is
+        // between quotes: written directly (PythonDumps goes through a string char by
+        // char; links, instants and names are most of an export's strings).
+        if v.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            self.pre();
+            self.buf.reserve(v.len() + 2);
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(v.as_bytes());
+            self.buf.push(b'"');
+            self.post();
+            return self;
+        }
         self.scalar(v)
     }
 
@@ -342,6 +357,54 @@ mod tests {
         w.key("j").opt_int(None).key("k").opt_str(Some("s"));
         w.end_object();
         w.finish()
+    }
+
+    /// Strings as serde_json writes them with formatter `F`, and as `JsonText<F>` does.
+    fn strings_as_serde_writes_them<F: Formatter + Copy + Default + Send + Sync>() {
+        let pieces = [
+            "",
+            "a",
+            " ",
+            "~",
+            "\u{7f}",
+            "\"",
+            "\\",
+            "/",
+            "\n",
+            "\t",
+            "\u{1}",
+            "\u{1f}",
+            "é",
+            "😀",
+            "\u{2028}",
+            "https://example.org/api/v2/x/1/",
+            "2023-06-09T05:34:14.944911",
+        ];
+        let mut strings = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                strings.push(format!("{a}{b}"));
+                strings.push(format!("x{a}y{b}z"));
+            }
+        }
+        for s in &strings {
+            let mut w = JsonText::<F>::default();
+            w.begin_array().str(s).str(s).end_array();
+            let mut expected = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut expected, F::default());
+            serde::Serialize::serialize(&[s, s], &mut ser).unwrap();
+            assert_eq!(
+                String::from_utf8(w.into_buffer()).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them_with_each_formatter() {
+        strings_as_serde_writes_them::<PythonFloats>();
+        strings_as_serde_writes_them::<PythonDumps>();
     }
 
     #[test]

@@ -23,11 +23,19 @@ pub fn media_url(path: Option<&str>, media_base: &str) -> Option<String> {
 
 /// The media URL of any path, `""` included (the JSON export keeps `""` as the base alone).
 pub fn media_url_of(path: &str, media_base: &str) -> String {
+    let mut url = String::new();
+    push_media_url(&mut url, path, media_base);
+    url
+}
+
+/// [`media_url_of`] appended to `out` (an export writes millions, without a String each).
+pub fn push_media_url(out: &mut String, path: &str, media_base: &str) {
     if path.starts_with("http") {
-        return path.to_string();
+        out.push_str(path);
+        return;
     }
-    let trimmed = path.trim_start_matches('/');
-    format!("{media_base}{}", utf8_percent_encode(trimmed, KEEP))
+    out.push_str(media_base);
+    out.extend(utf8_percent_encode(path.trim_start_matches('/'), KEEP));
 }
 
 /// An `ImageField` as DRF renders it with the request (a user's avatar, a project's or a

@@ -296,10 +296,12 @@ pub(crate) fn sha256(path: &Path) -> std::io::Result<String> {
 }
 
 /// Whether `dir` is a cache entry occlens wrote: a directory itself (not a symbolic link to
-/// one) named by a fingerprint (24 hex digits), holding files only — the marker and cached
-/// views' files (from before markers, the views' files alone) — and at least one of them.
-/// occlens never leaves an entry empty (entries appear whole, by rename), so an empty
-/// directory is not its own.
+/// one) named by a fingerprint (24 hex digits), holding files only, among them occlens's
+/// marker (JSON whose `format` is `occlens-cache/…`), every other one of them a cached view's
+/// file that the marker lists. Sizes are not compared: a damaged entry (a file changed after
+/// the build) is still occlens's to remove. occlens writes the marker last and never leaves an
+/// entry without it (entries appear whole, by rename), so a directory without that marker is
+/// not its own, whatever the names inside.
 pub fn is_entry(dir: &Path) -> bool {
     let named = dir
         .file_name()
@@ -312,24 +314,42 @@ pub fn is_entry(dir: &Path) -> bool {
     if !named || !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
         return false;
     }
-    // Only the marker and the cached views' files: a user's file (or directory, or link) put
-    // inside makes the directory not occlens's to remove.
-    let mut known: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
-    known.push(MARKER.to_string());
+    let marker = dir.join(MARKER);
+    if !marker.symlink_metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let Some(listed) = std::fs::read(&marker)
+        .ok()
+        .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m).ok())
+        .filter(|m| {
+            m["format"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("occlens-cache/"))
+        })
+        .and_then(|m| {
+            let files = m["files"].as_array()?;
+            let names = files.iter().map(|f| f["name"].as_str().map(str::to_string));
+            names.collect::<Option<Vec<String>>>()
+        })
+    else {
+        return false;
+    };
+    // Only the marker and the cached views' files it lists: a user's file (or directory, or
+    // link) put inside makes the directory not occlens's to remove.
+    let views: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
     };
-    let mut any = false;
     for e in entries {
         let Ok(e) = e else { return false };
+        let name = e.file_name().to_string_lossy().to_string();
         let ours = e.file_type().is_ok_and(|t| t.is_file())
-            && known.contains(&e.file_name().to_string_lossy().to_string());
+            && (name == MARKER || (views.contains(&name) && listed.contains(&name)));
         if !ours {
             return false;
         }
-        any = true;
     }
-    any
+    true
 }
 
 /// Remove the cache entry `dir` if occlens wrote it; anything else is left alone.
