@@ -326,6 +326,29 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         std::fs::write(d.join("main_event/_SUCCESS"), b"").unwrap();
         std::fs::write(d.join("main_event/000001_0"), b"PAR1").unwrap();
     });
+    // Part files at the top of a table's folder and in a subfolder: the top-level ones alone
+    // were read, silently.
+    let mixed_parts = s("parts_top_and_subfolder", &|d| {
+        let folder = d.join("main_detection");
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        std::fs::copy(
+            d.join("main_detection.parquet"),
+            folder.join("sub/part-1.parquet"),
+        )
+        .unwrap();
+        std::fs::rename(
+            d.join("main_detection.parquet"),
+            folder.join("part-0.parquet"),
+        )
+        .unwrap();
+    });
+    // An optional table stored as CSV (or another extension, or case): registered empty as if
+    // absent, changing counts silently.
+    let optional_csv = s("optional_as_csv", &|d| {
+        let name = "main_project_default_filters_exclude_taxa";
+        let _ = std::fs::remove_file(d.join(format!("{name}.parquet")));
+        std::fs::write(d.join(format!("{name}.csv")), b"id,project_id,taxon_id\n").unwrap();
+    });
     // A FIFO named like a table: reading it blocked forever.
     let fifo = s("fifo_table", &|d| {
         std::fs::remove_file(d.join("main_taxalist.parquet")).unwrap();
@@ -397,6 +420,16 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "snapshot: a file among part files that is not .parquet",
             not_parquet.as_str(),
             "holds 000001_0, which is not a .parquet file",
+        ),
+        (
+            "snapshot: part files at the top of a folder and in a subfolder",
+            mixed_parts.as_str(),
+            "both directly inside it and in subfolders (e.g. main_detection/sub/part-1.parquet)",
+        ),
+        (
+            "snapshot: an optional table stored as CSV",
+            optional_csv.as_str(),
+            "found main_project_default_filters_exclude_taxa.csv",
         ),
         (
             "snapshot: a FIFO named like a table",

@@ -437,6 +437,90 @@ async fn a_hive_partitioned_table_is_named() {
     );
 }
 
+/// Part files both directly in a table's folder and in a subfolder: reading the top-level
+/// ones alone answered from part of the table with no message; the subfolder's file is
+/// named. A subfolder hidden by its name (Spark's `_temporary/`) is skipped, as hidden files
+/// are.
+#[tokio::test]
+async fn part_files_in_a_subfolder_beside_top_level_ones_are_named() {
+    let dir = snapshot();
+    let file = dir.path().join("main_detection.parquet");
+    let folder = dir.path().join("main_detection");
+    std::fs::create_dir_all(folder.join("_temporary/0")).unwrap();
+    std::fs::copy(&file, folder.join("part-0.parquet")).unwrap();
+    std::fs::copy(&file, folder.join("_temporary/0/part-9.parquet")).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
+        .await
+        .expect("the part under _temporary/ is skipped");
+    std::fs::create_dir(folder.join("sub")).unwrap();
+    std::fs::copy(
+        folder.join("part-0.parquet"),
+        folder.join("sub/part-1.parquet"),
+    )
+    .unwrap();
+    assert_eq!(
+        open_err(dir.path()).await,
+        format!(
+            "snapshot {}: table main_detection: the folder main_detection/ holds Parquet files both directly inside it and in subfolders (e.g. main_detection/sub/part-1.parquet): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
+            dir.path().display()
+        )
+    );
+}
+
+/// An optional table stored in a form occlens does not read (another extension or case, an
+/// empty folder) was registered empty, as if absent: a project's exclude filter vanished and
+/// counts changed with no message. It is named; a required one likewise, instead of
+/// "missing".
+#[tokio::test]
+async fn a_table_stored_under_another_name_is_named_not_absent() {
+    let table = "main_project_default_filters_exclude_taxa";
+    for (name, folder) in [
+        (format!("{table}.PARQUET"), false),
+        (format!("{table}.pq"), false),
+        (format!("{table}.parquet.gz"), false),
+        (format!("{table}.csv"), false),
+        (format!("{}.parquet", table.to_uppercase()), false),
+        (table.to_string(), true),
+    ] {
+        let dir = snapshot();
+        let file = dir.path().join(format!("{table}.parquet"));
+        if folder {
+            std::fs::remove_file(&file).unwrap();
+            std::fs::create_dir(dir.path().join(&name)).unwrap();
+            std::fs::write(dir.path().join(&name).join("_SUCCESS"), b"").unwrap();
+        } else {
+            std::fs::rename(&file, dir.path().join(&name)).unwrap();
+        }
+        let e = open_err(dir.path()).await;
+        let expected = if folder {
+            format!("table {table}: the folder {table}/ holds no .parquet part files")
+        } else {
+            format!("table {table}: found {name}, which is not read as table {table}")
+        };
+        assert!(e.contains(&expected), "{name}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+    // Absent, with no look-alike: registered empty, as before.
+    let dir = snapshot();
+    std::fs::remove_file(dir.path().join(format!("{table}.parquet"))).unwrap();
+    Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
+        .await
+        .expect("an absent optional table is registered empty");
+    // A required table under another case is named too.
+    let dir = snapshot();
+    std::fs::rename(
+        dir.path().join("main_detection.parquet"),
+        dir.path().join("Main_Detection.parquet"),
+    )
+    .unwrap();
+    let e = open_err(dir.path()).await;
+    assert!(
+        e.contains("found Main_Detection.parquet, which is not read as table main_detection"),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn a_directory_named_like_a_table_file_is_not_missing() {
     for table in ["main_detection", "main_taxalist"] {

@@ -206,13 +206,28 @@ async fn list_parts(
         )));
     }
     let mut parts = parts;
+    // Parquet files in subfolders, but for those under a hidden one (Spark's `_temporary/`).
     let nested: Vec<ObjectMeta> = nested
         .into_iter()
         .filter(|m| m.location.extension() == Some("parquet"))
+        .filter(|m| {
+            let folders = m.location.parts().skip(depth - 1);
+            let folders: Vec<_> = folders.collect();
+            let folders = &folders[..folders.len().saturating_sub(1)];
+            !folders
+                .iter()
+                .any(|f| f.as_ref().starts_with('.') || f.as_ref().starts_with('_'))
+        })
         .collect();
-    if let (true, Some(first)) = (parts.is_empty(), nested.iter().map(|m| &m.location).min()) {
+    if let Some(first) = nested.iter().map(|m| &m.location).min() {
+        let why = if parts.is_empty() {
+            "holds Parquet files only in subfolders"
+        } else {
+            // Reading the top-level parts alone answered from part of the table, silently.
+            "holds Parquet files both directly inside it and in subfolders"
+        };
         return Ok(Err(format!(
-            "the folder {folder}/ holds Parquet files only in subfolders (e.g. {folder}/{}): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
+            "the folder {folder}/ {why} (e.g. {folder}/{}): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
             relative(dir, first)
         )));
     }
@@ -332,9 +347,46 @@ async fn discover(
                     }
                 }
             }
+            if let Some(why) = misnamed(location, store, base, table.name).await {
+                return Err(err(why));
+            }
             Ok((Source::Absent, Vec::new()))
         }
     }
+}
+
+/// A file or folder in the snapshot's folder that holds `table` in a form occlens does not
+/// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, an empty folder
+/// `main_x/`): the table is there, not absent — an optional table read as empty would change
+/// answers silently.
+async fn misnamed(
+    location: &Location,
+    store: &dyn ObjectStore,
+    base: &Path,
+    table: &str,
+) -> Option<String> {
+    if local::is_folder(location, table) {
+        return Some(format!(
+            "the folder {table}/ holds no .parquet part files (names starting with . or _ are skipped)"
+        ));
+    }
+    let listing = store.list_with_delimiter(Some(base)).await.ok()?;
+    let files = listing.objects.iter().filter_map(|m| m.location.filename());
+    let folders = listing.common_prefixes.iter().filter_map(|p| p.filename());
+    let mut odd: Vec<&str> = files
+        .chain(folders)
+        .filter(|n| !n.starts_with('.') && !n.starts_with('_'))
+        .filter(|n| {
+            n.split('.')
+                .next()
+                .is_some_and(|s| s.eq_ignore_ascii_case(table))
+        })
+        .collect();
+    odd.sort();
+    let first = odd.first()?;
+    Some(format!(
+        "found {first}, which is not read as table {table}: a table is {table}.parquet or a folder {table}/ of .parquet part files, named in lower case"
+    ))
 }
 
 /// Whether `file` ends as a Parquet file does: a 4-byte metadata length that fits in the file,
