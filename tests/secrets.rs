@@ -181,6 +181,8 @@ fn snapshot_urls_are_redacted() {
         "https://127.0.0.1:1/snap?X-Amz-Credential=S3cretCred%2F2026&sig=S3cretSig".to_string(),
         "s3://bucket/snap?X-Amz-Security-Token=S3cretTok".to_string(),
         "ftp://user:S3cretPw@127.0.0.1:1/snap".to_string(),
+        // A token as the user name, no password (GitHub's and artifact stores' form).
+        "https://S3cretTok@127.0.0.1:1/snap".to_string(),
     ];
     for c in ['@', '/', '?', '#', '%', ':', '='] {
         snapshots.push(format!("http://user:Pw{c}S3cret{c}9@127.0.0.1:1/snap"));

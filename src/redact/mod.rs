@@ -5,7 +5,8 @@
 //! It removes, in any text:
 //! - URL userinfo passwords: `scheme://user:pw@host` → `scheme://user:***@host`, also when the
 //!   password holds `@ / ? # % : =` (the *last* `@` of a URL-looking token ends the userinfo;
-//!   no URL parser has to accept the URL);
+//!   no URL parser has to accept the URL); in web and object-store URLs a user name alone
+//!   too (`https://TOKEN@host` → `https://***@host`: tokens are passed so);
 //! - values of query parameters and `key=value` pairs whose name looks secret (password,
 //!   passwd, pwd, token, access_token, sig, signature, secret, key, apikey, api_key,
 //!   credential, names containing password/secret/token/signature/credential, and every
@@ -197,7 +198,27 @@ fn userinfo_split(token: &str) -> Option<(&str, usize)> {
     None
 }
 
-/// `scheme://user:pw@host…` → `scheme://user:***@host…`.
+/// Object and web URLs whose userinfo is a credential even without a password
+/// (`https://TOKEN@host/…`: a personal access or bearer token as the user name).
+const TOKEN_USER_SCHEMES: &[&str] = &[
+    "http", "https", "s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl", "wasb",
+    "wasbs",
+];
+
+/// In `token` (what follows `scheme://`), for [`TOKEN_USER_SCHEMES`]: the index of the `@`
+/// ending a userinfo without a `:` (a user only) inside the authority (before `/ ? #`).
+fn token_userinfo(scheme: &str, token: &str) -> Option<usize> {
+    if !TOKEN_USER_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    let authority = &token[..token.find(['/', '?', '#']).unwrap_or(token.len())];
+    let at = authority.rfind('@')?;
+    let info = &authority[..at];
+    (!info.is_empty() && !info.contains(':') && info != MASK).then_some(at)
+}
+
+/// `scheme://user:pw@host…` → `scheme://user:***@host…`; for web and object-store URLs,
+/// `scheme://TOKEN@host…` → `scheme://***@host…`.
 fn userinfo(text: &str, found: &mut Vec<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -212,6 +233,15 @@ fn userinfo(text: &str, found: &mut Vec<String>) -> String {
         let end = token_end(after);
         let token = &after[..end];
         if scheme_len > 0 && before[i - scheme_len].is_ascii_alphabetic() {
+            let scheme = &rest[i - scheme_len..i];
+            if let Some(at) = token_userinfo(scheme, token) {
+                // Masked where it stands, not registered: a short user name (`user`) would
+                // then be masked in every text, answers' keys included.
+                out.push_str(&rest[..i + 3]);
+                out.push_str(MASK);
+                rest = &after[at..];
+                continue;
+            }
             if let Some((user, at)) = userinfo_split(token) {
                 found.push(token[user.len() + 1..at].to_string());
                 out.push_str(&rest[..i + 3]);
@@ -291,7 +321,8 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 fn is_key_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+    // `%`: a query's names may be percent-encoded (`tok%65n=…` is `token=…` to a server).
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%')
 }
 
 /// `name=value` with a secret name → `name=***`: query parameters (after `? & ; #`: the value
@@ -313,7 +344,8 @@ fn key_values(text: &str, found: &mut Vec<String>) -> String {
         while key_start > copied && is_key_byte(bytes[key_start - 1]) {
             key_start -= 1;
         }
-        if key_start == key_end || !is_secret_name(&text[key_start..key_end]) {
+        let key = percent_decode_str(&text[key_start..key_end]).decode_utf8_lossy();
+        if key_start == key_end || !is_secret_name(&key) {
             continue;
         }
         let query = key_start > 0 && matches!(bytes[key_start - 1], b'?' | b'&' | b';' | b'#');

@@ -33,10 +33,24 @@ fn url_passwords() {
         redact("a http://a:b1@h1/ b 'https://c:d2@h2' c"),
         "a http://a:***@h1/ b 'https://c:***@h2' c"
     );
-    // Not a password: a user only, an @ in the path, a port.
+    // A user name alone in a web or object-store URL is a token (`https://TOKEN@host`).
+    for (url, masked) in [
+        ("https://SECRETTOK3@h.example/x", "https://***@h.example/x"),
+        ("http://user@host:8080/x", "http://***@host:8080/x"),
+        ("S3://AKIAXYZ123@bucket/snap", "S3://***@bucket/snap"),
+        (
+            "see gs://tok@b/p/a@b.parquet.",
+            "see gs://***@b/p/a@b.parquet.",
+        ),
+    ] {
+        assert_eq!(redact(url), masked, "{url}");
+    }
+    // Not a password: a user only in other schemes, an @ in the path or query, a port.
     for plain in [
         "http://host/path?email=a@b.c",
-        "http://user@host:8080/x",
+        "http://host/a@b",
+        "postgres://user@host:5432/db",
+        "ssh://git@github.com/x",
         "http://host:8080/x",
         "mailto:a@b.c",
         "no url at all: a@b",
@@ -67,6 +81,11 @@ fn url_passwords_with_special_characters() {
 
 #[test]
 fn secret_query_parameters() {
+    // A percent-encoded name is the same name to a server.
+    assert_eq!(
+        redact("GET /api/v2/occurrences/?project_id=1&tok%65n=SECRETTOK3 200"),
+        "GET /api/v2/occurrences/?project_id=1&tok%65n=*** 200"
+    );
     assert_eq!(
         redact("https://h/snap?X-Amz-Signature=abc123&X-Amz-Credential=AKIA%2F2024&x=1"),
         "https://h/snap?X-Amz-Signature=***&X-Amz-Credential=***&x=1"

@@ -51,7 +51,21 @@ impl Tokens {
                     n + 1
                 ));
             };
-            let who: Requester = who.parse().map_err(|e| format!("line {}: {e}", n + 1))?;
+            // The field is not quoted: with the columns swapped, or `Token KEY` pasted from
+            // a header, it is the token.
+            let who: Requester = who.parse().map_err(|_| {
+                let hint = if token.eq_ignore_ascii_case("token") {
+                    " (a line is `KEY REQUESTER`, without DRF's `Token` prefix)"
+                } else if token.parse::<Requester>().is_ok() {
+                    " (the token comes first, then the requester)"
+                } else {
+                    ""
+                };
+                format!(
+                    "line {}: the second field is not a requester: expected TOKEN followed by anonymous, superuser[:id] or user:ID{hint}",
+                    n + 1
+                )
+            })?;
             if entries.iter().any(|(t, _)| t == token.as_bytes()) {
                 return Err(format!("line {}: the token is listed twice", n + 1));
             }
@@ -103,6 +117,21 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_line_is_named_without_quoting_the_token() {
+        for (text, hint) in [
+            ("superuser:2 SECRETTOK3\n", "the token comes first"),
+            ("Token SECRETTOK3\n", "without DRF's `Token` prefix"),
+            ("SECRETTOK3 admin\n", "expected TOKEN followed by anonymous"),
+        ] {
+            let Err(e) = Tokens::parse(text) else {
+                panic!("{text:?} parsed")
+            };
+            assert!(e.starts_with("line 1: ") && e.contains(hint), "{e}");
+            assert!(!e.contains("SECRETTOK3"), "{e}");
+        }
+    }
 
     #[test]
     fn tokens_map_to_requesters_as_drf_reads_the_header() {
