@@ -166,7 +166,12 @@ impl<R: BufRead> Lines<R> {
         match self.next_line()? {
             None => Ok(None),
             Some((n, bytes)) => String::from_utf8(bytes)
-                .map(|t| Some((n, t)))
+                // A byte-order mark before the first line (Windows editors write one) is
+                // not part of it: the first URL read `\u{feff}/api/…`, a silent 404.
+                .map(|t| match t.strip_prefix('\u{feff}') {
+                    Some(rest) if n == 1 => Some((n, rest.to_string())),
+                    _ => Some((n, t)),
+                })
                 .map_err(|_| Error::Usage(format!("{}: line {n}: not UTF-8 text", self.name))),
         }
     }
@@ -377,6 +382,17 @@ fn from_har(name: &str, har: &Value) -> Result<Inputs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_skipped() {
+        let text = "\u{feff}/a/\r\n\u{feff}/b/\n";
+        let mut lines = Lines::new("t", std::io::Cursor::new(text.as_bytes()), Limits::default());
+        let first = lines.next_text().unwrap().unwrap();
+        let second = lines.next_text().unwrap().unwrap();
+        assert_eq!(first.1.trim(), "/a/");
+        // Only the first line's: elsewhere it is the line's text.
+        assert_eq!(second.1.trim(), "\u{feff}/b/");
+    }
 
     #[test]
     fn paths() {
