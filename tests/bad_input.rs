@@ -507,6 +507,51 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         Some(1),
         "main_taxon: id 1 is on more than one row",
     ));
+    // An --api-base that is not a URL, or with a query (a secret in it went into every
+    // hyperlink): accepted, and written into answers.
+    for (base, names) in [
+        ("not a url", "--api-base not a url"),
+        (
+            "http://h.example/api?x=S3cretTok",
+            "--api-base http://h.example/api: a query",
+        ),
+        ("ftp://h.example", "not an http(s) URL"),
+    ] {
+        cases.push(case(
+            &format!("--api-base {base}"),
+            &[
+                "--snapshot",
+                g,
+                "--cache",
+                "off",
+                "--api-base",
+                base,
+                "api",
+                list,
+            ],
+            None,
+            names,
+        ));
+    }
+    // A --token that cannot go in a header: every request failed with the client's message.
+    cases.push(case(
+        "verify: a --token with a newline",
+        &[
+            "--snapshot",
+            g,
+            "--cache",
+            "off",
+            "verify",
+            "--api-url",
+            "http://127.0.0.1:1",
+            "--token",
+            "S3cretTok\nx",
+            "--project",
+            "1",
+        ],
+        None,
+        "--token: not usable in an Authorization header",
+    ));
     // A manifest whose web server announces 100 GB: its body was allocated whole (an abort).
     let liar = liar_server();
     cases.push(case(

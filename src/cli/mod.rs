@@ -259,6 +259,32 @@ async fn open_with_base(cli: &Cli, default_base: &str, build: &[Part]) -> occlen
     open_with_mode(cli, default_base, build, None).await
 }
 
+/// `--api-base`, checked: an http(s) URL with a host and at most a path (its query or
+/// fragment would sit in the middle of every hyperlink written), without its userinfo
+/// (hyperlinks never carry credentials: they are written into bodies and exports).
+pub(crate) fn api_base(cli: &Cli) -> occlens::Result<Option<String>> {
+    let Some(base) = cli.api_base.as_deref() else {
+        return Ok(None);
+    };
+    // Shown without its query or fragment (a secret may sit there), redacted.
+    let shown = occlens::redact::redact(base.split(['?', '#']).next().unwrap_or_default());
+    let bad = |why: &str| {
+        occlens::Error::Usage(format!(
+            "--api-base {shown}: {why}; expected http(s)://HOST[:PORT][/PATH]"
+        ))
+    };
+    let url = url::Url::parse(base).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad("not an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "a query or fragment would end up inside every hyperlink",
+        ));
+    }
+    Ok(Some(occlens::redact::strip_userinfo(base)))
+}
+
 /// `open_with_base` with the cache mode `mode` instead of --cache's.
 async fn open_with_mode(
     cli: &Cli,
@@ -267,8 +293,7 @@ async fn open_with_mode(
     mode: Option<occlens::engine::cache::Mode>,
 ) -> occlens::Result<Engine> {
     let config = Config {
-        // Hyperlinks never carry credentials (they are written into bodies and exports).
-        api_base: occlens::redact::strip_userinfo(cli.api_base.as_deref().unwrap_or(default_base)),
+        api_base: api_base(cli)?.unwrap_or_else(|| default_base.to_string()),
         media_url: occlens::redact::strip_userinfo(&cli.media_url),
         time_zone: cli.time_zone,
         semantics: cli.semantics,

@@ -63,7 +63,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
     };
     let options = ServeOptions {
         listen: args.listen,
-        api_base: cli.api_base.as_deref().map(occlens::redact::strip_userinfo),
+        api_base: super::api_base(cli)?,
         default_requester: cli.who.clone(),
         tokens,
         reload_every: args.reload_every,

@@ -69,6 +69,15 @@ fn limits(args: &VerifyArgs) -> Limits {
 }
 
 async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
+    // Checked before any request (each one failed with the HTTP client's message), and never
+    // quoted.
+    if let Some(token) = &args.token {
+        if reqwest::header::HeaderValue::from_str(&format!("Token {token}")).is_err() {
+            return Err(occlens::Error::Usage(
+                "--token: not usable in an Authorization header (a newline or another control character)".into(),
+            ));
+        }
+    }
     let live = Live {
         api_url: api_url.to_string(),
         token: args.token.clone(),

@@ -386,7 +386,11 @@ mod tests {
     #[test]
     fn a_byte_order_mark_before_the_first_line_is_skipped() {
         let text = "\u{feff}/a/\r\n\u{feff}/b/\n";
-        let mut lines = Lines::new("t", std::io::Cursor::new(text.as_bytes()), Limits::default());
+        let mut lines = Lines::new(
+            "t",
+            std::io::Cursor::new(text.as_bytes()),
+            Limits::default(),
+        );
         let first = lines.next_text().unwrap().unwrap();
         let second = lines.next_text().unwrap().unwrap();
         assert_eq!(first.1.trim(), "/a/");
