@@ -533,6 +533,20 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             names,
         ));
     }
+    // Two statements as sql's QUERY: DataFusion's message did not say to use -c or -f.
+    cases.push(case(
+        "sql: two statements as QUERY",
+        &[
+            "--snapshot",
+            g,
+            "--cache",
+            "off",
+            "sql",
+            "SELECT 1; SELECT 2",
+        ],
+        None,
+        "QUERY holds 2 statements",
+    ));
     // A --token that cannot go in a header: every request failed with the client's message.
     cases.push(case(
         "verify: a --token with a newline",

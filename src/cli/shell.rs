@@ -86,6 +86,14 @@ pub async fn run(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
     let mut items = Vec::new();
     // The positional statement is one statement, as it always was (not split at `;`).
     if let Some(q) = &args.query {
+        // DataFusion's own error ("only supports a single SQL statement") did not say
+        // what to do.
+        let n = split::script(q).len();
+        if n > 1 {
+            return Err(Error::Usage(format!(
+                "QUERY holds {n} statements; give several with -c (split at `;`), -f or stdin"
+            )));
+        }
         items.push(Item::Sql(q.clone()));
     }
     for c in &args.commands {
