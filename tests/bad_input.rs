@@ -501,6 +501,43 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         let twice: Vec<_> = batches.iter().chain(&batches).cloned().collect();
         occlens::generate::builder::write_parquet(&path, &twice).unwrap();
     });
+    // A file storing a column twice: the first was read, silently.
+    let dup_column = s("column_stored_twice", &|d| {
+        use datafusion::arrow::datatypes::Schema;
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let path = d.join("main_taxon.parquet");
+        let batches: Vec<_> =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .map(|b| {
+                    let mut fields: Vec<_> = b
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.as_ref().clone())
+                        .collect();
+                    let mut columns = b.columns().to_vec();
+                    let i = b.schema().index_of("name").unwrap();
+                    fields.push(fields[i].clone());
+                    columns.push(columns[i].clone());
+                    datafusion::arrow::record_batch::RecordBatch::try_new(
+                        std::sync::Arc::new(Schema::new(fields)),
+                        columns,
+                    )
+                    .unwrap()
+                })
+                .collect();
+        occlens::generate::builder::write_parquet(&path, &batches).unwrap();
+    });
+    cases.push(case(
+        "snapshot: a column stored twice in a file",
+        &["--snapshot", &dup_column, "--cache", "off", "api", list],
+        Some(1),
+        "main_taxon.parquet: column name is stored twice",
+    ));
     cases.push(case(
         "snapshot: an id on two rows of main_taxon",
         &["--snapshot", &dup_taxon, "--cache", "off", "api", list],

@@ -521,6 +521,60 @@ async fn a_table_stored_under_another_name_is_named_not_absent() {
     );
 }
 
+/// A file that stores a column twice (pyarrow writes such a table): schema inference kept
+/// the first and every answer read it, silently. It is named, as a single file and as a
+/// part.
+#[tokio::test]
+async fn a_column_stored_twice_is_named() {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    for parts in [false, true] {
+        let dir = snapshot();
+        let path = dir.path().join("main_occurrence.parquet");
+        let batches: Vec<RecordBatch> =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let twice: Vec<RecordBatch> = batches
+            .iter()
+            .map(|b| {
+                let id = b.column_by_name("id").unwrap().clone();
+                let mut fields: Vec<Field> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                fields.push(Field::new("id", id.data_type().clone(), true));
+                let mut columns = b.columns().to_vec();
+                columns.push(id);
+                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+            })
+            .collect();
+        std::fs::remove_file(&path).unwrap();
+        let (written, shown) = if parts {
+            std::fs::create_dir(dir.path().join("main_occurrence")).unwrap();
+            write_parquet(&dir.path().join("main_occurrence/part-1.parquet"), &batches).unwrap();
+            (
+                dir.path().join("main_occurrence/part-2.parquet"),
+                "main_occurrence/part-2.parquet",
+            )
+        } else {
+            (path.clone(), "main_occurrence.parquet")
+        };
+        write_parquet(&written, &twice).unwrap();
+        let e = open_err(dir.path()).await;
+        assert!(
+            e.ends_with(&format!(
+                "table main_occurrence: {shown}: column id is stored twice (the reader would take the first, silently)"
+            )),
+            "{e}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_directory_named_like_a_table_file_is_not_missing() {
     for table in ["main_detection", "main_taxalist"] {

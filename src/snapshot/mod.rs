@@ -389,6 +389,31 @@ async fn misnamed(
     ))
 }
 
+/// The first file of `files` that stores a top-level column twice, and that column's name, as
+/// their footers say (schema inference merges a file's fields by name, keeping one). Footers
+/// are read from the session's metadata cache, where inference left them; one not there is
+/// not read again.
+fn duplicated_column(ctx: &SessionContext, files: &[ObjectMeta]) -> Option<(Path, String)> {
+    use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    files.iter().find_map(|m| {
+        let entry = cache.get(&m.location)?;
+        let parquet = entry
+            .file_metadata
+            .as_any()
+            .downcast_ref::<CachedParquetMetaData>()?;
+        let schema = parquet.parquet_metadata().file_metadata().schema_descr();
+        let mut seen = std::collections::HashSet::new();
+        let twice = schema
+            .root_schema()
+            .get_fields()
+            .iter()
+            .map(|f| f.name())
+            .find(|name| !seen.insert(*name))?;
+        Some((m.location.clone(), twice.to_string()))
+    })
+}
+
 /// Whether `file` ends as a Parquet file does: a 4-byte metadata length that fits in the file,
 /// then `PAR1` (`PARE` when the footer is encrypted); else what is wrong with it.
 async fn check_footer(
@@ -550,6 +575,12 @@ async fn register(
     } else if let Err(e) = register_files(ctx, location, store, table.name, &files, None).await {
         let what = relative(base, &files[0].location);
         return Err(err(format!("cannot read {what}: {}", cause(&e))));
+    }
+    if let Some((file, column)) = duplicated_column(ctx, &files) {
+        return Err(err(format!(
+            "{}: column {column} is stored twice (the reader would take the first, silently)",
+            relative(base, &file)
+        )));
     }
     let mut schema = ctx.table_provider(table.name).await?.schema();
     // Columns of other types than the contract's, read as its types (`types`).
