@@ -2,6 +2,7 @@
 //! DataFusion, and validate the columns the queries use.
 
 pub mod contract;
+mod files;
 mod integrity;
 mod local;
 pub mod location;
@@ -18,6 +19,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use files::{check_footer, duplicated_column, list_parts, misnamed};
 use futures::{StreamExt, TryStreamExt};
 use location::Location;
 pub use manifest::{manifest_tables, Listed, ListedFile};
@@ -174,67 +176,6 @@ fn cause(e: &dyn std::fmt::Display) -> String {
     crate::redact::redact(&one_line(&e.to_string()))
 }
 
-/// The `.parquet` files directly inside the folder `dir`, in name order; an error naming one
-/// found only in a subfolder (a Hive-partitioned table: `main_occurrence/project_id=1/…`).
-async fn list_parts(
-    store: &dyn ObjectStore,
-    dir: &Path,
-) -> object_store::Result<std::result::Result<Vec<ObjectMeta>, String>> {
-    let depth = dir.parts().count() + 1;
-    // Names starting with `.` or `_` are skipped, as Spark, pyarrow and DuckDB skip them
-    // (`_SUCCESS`, `.part-0.parquet.crc`); any other file must be a `.parquet` part.
-    let hidden = |m: &ObjectMeta| {
-        m.location
-            .filename()
-            .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
-    };
-    let (parts, nested): (Vec<ObjectMeta>, Vec<ObjectMeta>) = store
-        .list(Some(dir))
-        .try_collect::<Vec<_>>()
-        .await?
-        .into_iter()
-        .filter(|m| !hidden(m))
-        .partition(|m| m.location.parts().count() == depth);
-    let folder = dir.filename().unwrap_or_default();
-    if let Some(other) = parts
-        .iter()
-        .find(|m| m.location.extension() != Some("parquet"))
-    {
-        return Ok(Err(format!(
-            "the folder {folder}/ holds {}, which is not a .parquet file (a table's part files are named *.parquet; names starting with . or _ are skipped)",
-            relative(dir, &other.location)
-        )));
-    }
-    let mut parts = parts;
-    // Parquet files in subfolders, but for those under a hidden one (Spark's `_temporary/`).
-    let nested: Vec<ObjectMeta> = nested
-        .into_iter()
-        .filter(|m| m.location.extension() == Some("parquet"))
-        .filter(|m| {
-            let folders = m.location.parts().skip(depth - 1);
-            let folders: Vec<_> = folders.collect();
-            let folders = &folders[..folders.len().saturating_sub(1)];
-            !folders
-                .iter()
-                .any(|f| f.as_ref().starts_with('.') || f.as_ref().starts_with('_'))
-        })
-        .collect();
-    if let Some(first) = nested.iter().map(|m| &m.location).min() {
-        let why = if parts.is_empty() {
-            "holds Parquet files only in subfolders"
-        } else {
-            // Reading the top-level parts alone answered from part of the table, silently.
-            "holds Parquet files both directly inside it and in subfolders"
-        };
-        return Ok(Err(format!(
-            "the folder {folder}/ {why} (e.g. {folder}/{}): a table's part files are read directly inside its folder (Hive-partitioned folders are not read)",
-            relative(dir, first)
-        )));
-    }
-    parts.sort_by(|a, b| a.location.cmp(&b.location));
-    Ok(Ok(parts))
-}
-
 /// The files of `table` that `_snapshot.json` lists, each present with the size it records.
 async fn listed_files(
     location: &Location,
@@ -353,94 +294,6 @@ async fn discover(
             Ok((Source::Absent, Vec::new()))
         }
     }
-}
-
-/// A file or folder in the snapshot's folder that holds `table` in a form occlens does not
-/// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, an empty folder
-/// `main_x/`): the table is there, not absent — an optional table read as empty would change
-/// answers silently.
-async fn misnamed(
-    location: &Location,
-    store: &dyn ObjectStore,
-    base: &Path,
-    table: &str,
-) -> Option<String> {
-    if local::is_folder(location, table) {
-        return Some(format!(
-            "the folder {table}/ holds no .parquet part files (names starting with . or _ are skipped)"
-        ));
-    }
-    let listing = store.list_with_delimiter(Some(base)).await.ok()?;
-    let files = listing.objects.iter().filter_map(|m| m.location.filename());
-    let folders = listing.common_prefixes.iter().filter_map(|p| p.filename());
-    let mut odd: Vec<&str> = files
-        .chain(folders)
-        .filter(|n| !n.starts_with('.') && !n.starts_with('_'))
-        .filter(|n| {
-            n.split('.')
-                .next()
-                .is_some_and(|s| s.eq_ignore_ascii_case(table))
-        })
-        .collect();
-    odd.sort();
-    let first = odd.first()?;
-    Some(format!(
-        "found {first}, which is not read as table {table}: a table is {table}.parquet or a folder {table}/ of .parquet part files, named in lower case"
-    ))
-}
-
-/// The first file of `files` that stores a top-level column twice, and that column's name, as
-/// their footers say (schema inference merges a file's fields by name, keeping one). Footers
-/// are read from the session's metadata cache, where inference left them; one not there is
-/// not read again.
-fn duplicated_column(ctx: &SessionContext, files: &[ObjectMeta]) -> Option<(Path, String)> {
-    use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
-    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
-    files.iter().find_map(|m| {
-        let entry = cache.get(&m.location)?;
-        let parquet = entry
-            .file_metadata
-            .as_any()
-            .downcast_ref::<CachedParquetMetaData>()?;
-        let schema = parquet.parquet_metadata().file_metadata().schema_descr();
-        let mut seen = std::collections::HashSet::new();
-        let twice = schema
-            .root_schema()
-            .get_fields()
-            .iter()
-            .map(|f| f.name())
-            .find(|name| !seen.insert(*name))?;
-        Some((m.location.clone(), twice.to_string()))
-    })
-}
-
-/// Whether `file` ends as a Parquet file does: a 4-byte metadata length that fits in the file,
-/// then `PAR1` (`PARE` when the footer is encrypted); else what is wrong with it.
-async fn check_footer(
-    store: &dyn ObjectStore,
-    file: &ObjectMeta,
-) -> std::result::Result<(), String> {
-    // The leading magic number, the metadata length and the trailing magic number.
-    if file.size < 12 {
-        return Err(format!("not a Parquet file ({} bytes)", file.size));
-    }
-    let tail = store
-        .get_range(&file.location, file.size - 8..file.size)
-        .await
-        .map_err(|e| format!("cannot be read: {}", cause(&e)))?;
-    if tail.len() != 8 || !matches!(&tail[4..], b"PAR1" | b"PARE") {
-        return Err(
-            "not a Parquet file (it does not end with the Parquet magic number PAR1)".into(),
-        );
-    }
-    let metadata = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    if metadata + 12 > file.size {
-        return Err(format!(
-            "corrupt Parquet footer (it declares {metadata} bytes of metadata in a file of {} bytes)",
-            file.size
-        ));
-    }
-    Ok(())
 }
 
 fn table_error(location: &Location, table: &Table, message: String) -> Error {
