@@ -439,7 +439,8 @@ fn cache_clear_keeps_an_entry_holding_a_users_file() {
 
 /// A directory that only looks like a cache entry (a fingerprint's name, view files' names
 /// inside) is not occlens's without its marker: `cache clear` leaves a user's directory with no
-/// marker, with a marker that is not occlens's, or with a view file its marker does not list.
+/// marker, with a marker that is not occlens's, or with a view file its marker does not list;
+/// it removes one whose marker was cut short (not JSON) beside view files only.
 #[test]
 fn cache_clear_needs_occlens_marker_listing_every_file() {
     let work = tempfile::tempdir().unwrap();
@@ -466,9 +467,16 @@ fn cache_clear_needs_occlens_marker_listing_every_file() {
     std::fs::write(foreign.join("occurrence_list.parquet"), "precious").unwrap();
     std::fs::write(unlisted.join("_occlens_cache.json"), &marker).unwrap();
     std::fs::write(unlisted.join("detail_detections.parquet"), "precious").unwrap();
+    // A marker cut short by a crash (not JSON) beside view files only: occlens's, so that it
+    // can replace its own entry.
+    let cut_short = cache.join("444444444444444444444444");
+    std::fs::create_dir(&cut_short).unwrap();
+    std::fs::write(cut_short.join("_occlens_cache.json"), "").unwrap();
+    std::fs::write(cut_short.join("occurrence_list.parquet"), "PAR1").unwrap();
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("0 cache entries removed"), "{out}");
+    assert!(out.contains("1 cache entries removed"), "{out}");
+    assert!(!cut_short.exists());
     for (d, f) in [
         (&unmarked, "occurrence_list.parquet"),
         (&foreign, "occurrence_list.parquet"),

@@ -275,17 +275,22 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
 
     /// nested-classification shape, copied when the detail being written showed it already.
     fn classification(&self, w: &mut S, c: &ClassificationRow, rel: &Related) {
-        let memo = {
+        let first = {
             let repeated = self.repeated.borrow();
-            let at = repeated.iter().position(|(r, _)| Some(*r) == c.id);
-            at.map(|i| (i, repeated[i].1.clone()))
-        };
-        match memo {
-            None => self.write_classification(w, c, rel),
-            Some((_, Some(done))) => {
-                w.rendered(&done);
+            match repeated.iter().position(|(r, _)| Some(*r) == c.id) {
+                Some(i) => match &repeated[i].1 {
+                    Some(done) => {
+                        w.rendered(done);
+                        return;
+                    }
+                    None => Some(i),
+                },
+                None => None,
             }
-            Some((i, None)) => {
+        };
+        match first {
+            None => self.write_classification(w, c, rel),
+            Some(i) => {
                 let mut t = S::default();
                 self.write_classification(&mut t, c, rel);
                 let done = t.finish();

@@ -266,6 +266,10 @@ pub(crate) fn api_base(cli: &Cli) -> occlens::Result<Option<String>> {
     let Some(base) = cli.api_base.as_deref() else {
         return Ok(None);
     };
+    // Empty: links relative to the host (`/api/v2/…`), as before.
+    if base.is_empty() {
+        return Ok(Some(String::new()));
+    }
     // Shown without its query or fragment (a secret may sit there), redacted.
     let shown = occlens::redact::redact(base.split(['?', '#']).next().unwrap_or_default());
     let bad = |why: &str| {

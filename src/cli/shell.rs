@@ -88,7 +88,7 @@ pub async fn run(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
     if let Some(q) = &args.query {
         // DataFusion's own error ("only supports a single SQL statement") did not say
         // what to do.
-        let n = split::script(q).len();
+        let n = datafusion::sql::parser::DFParser::parse_sql(q).map_or(1, |s| s.len());
         if n > 1 {
             return Err(Error::Usage(format!(
                 "QUERY holds {n} statements; give several with -c (split at `;`), -f or stdin"

@@ -201,7 +201,20 @@ fn userinfo_split(token: &str) -> Option<(&str, usize)> {
 /// Object and web URLs whose userinfo is a credential even without a password
 /// (`https://TOKEN@host/…`: a personal access or bearer token as the user name).
 const TOKEN_USER_SCHEMES: &[&str] = &[
-    "http", "https", "s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss", "adl", "wasb",
+    "http",
+    "https",
+    "git+http",
+    "git+https",
+    "s3",
+    "s3a",
+    "gs",
+    "gcs",
+    "az",
+    "azure",
+    "abfs",
+    "abfss",
+    "adl",
+    "wasb",
     "wasbs",
 ];
 

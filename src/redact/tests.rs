@@ -42,6 +42,10 @@ fn url_passwords() {
             "see gs://tok@b/p/a@b.parquet.",
             "see gs://***@b/p/a@b.parquet.",
         ),
+        (
+            "git+https://ghp_tok@github.com/o/r",
+            "git+https://***@github.com/o/r",
+        ),
     ] {
         assert_eq!(redact(url), masked, "{url}");
     }

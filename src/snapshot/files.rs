@@ -2,8 +2,6 @@
 //! files of a table's folder, a table stored under a name occlens does not read, each file's
 //! footer, and a column stored twice.
 
-use super::local;
-use super::location::Location;
 use super::{cause, relative};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
@@ -74,23 +72,14 @@ pub(super) async fn list_parts(
 /// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, an empty folder
 /// `main_x/`): the table is there, not absent — an optional table read as empty would change
 /// answers silently.
-pub(super) async fn misnamed(
-    location: &Location,
-    store: &dyn ObjectStore,
-    base: &Path,
-    table: &str,
-) -> Option<String> {
-    if local::is_folder(location, table) {
-        return Some(format!(
-            "the folder {table}/ holds no .parquet part files (names starting with . or _ are skipped)"
-        ));
-    }
+pub(super) async fn misnamed(store: &dyn ObjectStore, base: &Path, table: &str) -> Option<String> {
     let listing = store.list_with_delimiter(Some(base)).await.ok()?;
     let files = listing.objects.iter().filter_map(|m| m.location.filename());
     let folders = listing.common_prefixes.iter().filter_map(|p| p.filename());
     let mut odd: Vec<&str> = files
         .chain(folders)
-        .filter(|n| !n.starts_with('.') && !n.starts_with('_'))
+        // The table's own folder, empty (or hidden files only), is an empty table.
+        .filter(|n| !n.starts_with('.') && !n.starts_with('_') && *n != table)
         .filter(|n| {
             n.split('.')
                 .next()
@@ -115,7 +104,7 @@ pub(super) fn duplicated_column(
     use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
     let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
     files.iter().find_map(|m| {
-        let entry = cache.get(&m.location)?;
+        let entry = cache.get(&m.location).filter(|e| e.is_valid_for(m))?;
         let parquet = entry
             .file_metadata
             .as_any()

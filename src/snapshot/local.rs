@@ -29,11 +29,6 @@ pub(super) fn irregular_in(location: &Location, rel: &str) -> Option<String> {
         .find_map(|n| not_regular(location, &format!("{rel}/{n}")))
 }
 
-/// Whether `rel` is a folder of a local snapshot (an object store has no empty folders).
-pub(super) fn is_folder(location: &Location, rel: &str) -> bool {
-    local_path(location, rel).is_some_and(|p| p.is_dir())
-}
-
 fn local_path(location: &Location, rel: &str) -> Option<std::path::PathBuf> {
     if location.store.is_some() {
         return None;

@@ -288,7 +288,7 @@ async fn discover(
                     }
                 }
             }
-            if let Some(why) = misnamed(location, store, base, table.name).await {
+            if let Some(why) = misnamed(store, base, table.name).await {
                 return Err(err(why));
             }
             Ok((Source::Absent, Vec::new()))

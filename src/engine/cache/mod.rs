@@ -297,8 +297,8 @@ pub(crate) fn sha256(path: &Path) -> std::io::Result<String> {
 
 /// Whether `dir` is a cache entry occlens wrote: a directory itself (not a symbolic link to
 /// one) named by a fingerprint (24 hex digits), holding files only, among them occlens's
-/// marker (JSON whose `format` is `occlens-cache/…`), every other one of them a cached view's
-/// file that the marker lists. Sizes are not compared: a damaged entry (a file changed after
+/// marker (JSON whose `format` is `occlens-cache/…`; or a marker that is not JSON at all, cut
+/// short by a crash), every other one of them a cached view's file that the marker lists. Sizes are not compared: a damaged entry (a file changed after
 /// the build) is still occlens's to remove. occlens writes the marker last and never leaves an
 /// entry without it (entries appear whole, by rename), so a directory without that marker is
 /// not its own, whatever the names inside.
@@ -318,25 +318,32 @@ pub fn is_entry(dir: &Path) -> bool {
     if !marker.symlink_metadata().is_ok_and(|m| m.is_file()) {
         return false;
     }
-    let Some(listed) = std::fs::read(&marker)
-        .ok()
-        .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m).ok())
-        .filter(|m| {
-            m["format"]
-                .as_str()
-                .is_some_and(|f| f.starts_with("occlens-cache/"))
-        })
-        .and_then(|m| {
-            let files = m["files"].as_array()?;
-            let names = files.iter().map(|f| f["name"].as_str().map(str::to_string));
-            names.collect::<Option<Vec<String>>>()
-        })
-    else {
+    let views: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
+    let Ok(text) = std::fs::read(&marker) else {
         return false;
+    };
+    let listed = match serde_json::from_slice::<serde_json::Value>(&text) {
+        // Some other program's JSON under the marker's name: not ours.
+        Ok(m) => {
+            let ours = m["format"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("occlens-cache/"));
+            let files = m["files"].as_array().filter(|_| ours);
+            let names = files.and_then(|files| {
+                let names = files.iter().map(|f| f["name"].as_str().map(str::to_string));
+                names.collect::<Option<Vec<String>>>()
+            });
+            let Some(names) = names else {
+                return false;
+            };
+            names
+        }
+        // A marker cut short (the machine stopped after the rename, before its bytes reached
+        // the disk): the view files' names decide, so that occlens can replace its entry.
+        Err(_) => views.clone(),
     };
     // Only the marker and the cached views' files it lists: a user's file (or directory, or
     // link) put inside makes the directory not occlens's to remove.
-    let views: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
     };
