@@ -489,48 +489,20 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     );
     // An id on two rows of a dimension table: the joins doubled rows, silently.
     let dup_taxon = s("duplicate_taxon_id", &|d| {
-        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         let path = d.join("main_taxon.parquet");
-        let batches: Vec<_> =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+        let batches = common::read_batches(&path);
         let twice: Vec<_> = batches.iter().chain(&batches).cloned().collect();
         occlens::generate::builder::write_parquet(&path, &twice).unwrap();
     });
     // A file storing a column twice: the first was read, silently.
     let dup_column = s("column_stored_twice", &|d| {
-        use datafusion::arrow::datatypes::Schema;
-        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         let path = d.join("main_taxon.parquet");
-        let batches: Vec<_> =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(Result::unwrap)
-                .map(|b| {
-                    let mut fields: Vec<_> = b
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.as_ref().clone())
-                        .collect();
-                    let mut columns = b.columns().to_vec();
-                    let i = b.schema().index_of("name").unwrap();
-                    fields.push(fields[i].clone());
-                    columns.push(columns[i].clone());
-                    datafusion::arrow::record_batch::RecordBatch::try_new(
-                        std::sync::Arc::new(Schema::new(fields)),
-                        columns,
-                    )
-                    .unwrap()
-                })
-                .collect();
-        occlens::generate::builder::write_parquet(&path, &batches).unwrap();
+        let batches = common::read_batches(&path);
+        let twice: Vec<_> = batches
+            .iter()
+            .map(|b| common::column_twice(b, "name"))
+            .collect();
+        occlens::generate::builder::write_parquet(&path, &twice).unwrap();
     });
     cases.push(case(
         "snapshot: a column stored twice in a file",

@@ -528,32 +528,13 @@ async fn a_table_stored_under_another_name_is_named_not_absent() {
 /// part.
 #[tokio::test]
 async fn a_column_stored_twice_is_named() {
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     for parts in [false, true] {
         let dir = snapshot();
         let path = dir.path().join("main_occurrence.parquet");
-        let batches: Vec<RecordBatch> =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+        let batches = common::read_batches(&path);
         let twice: Vec<RecordBatch> = batches
             .iter()
-            .map(|b| {
-                let id = b.column_by_name("id").unwrap().clone();
-                let mut fields: Vec<Field> = b
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.as_ref().clone())
-                    .collect();
-                fields.push(Field::new("id", id.data_type().clone(), true));
-                let mut columns = b.columns().to_vec();
-                columns.push(id);
-                RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
-            })
+            .map(|b| common::column_twice(b, "id"))
             .collect();
         std::fs::remove_file(&path).unwrap();
         let (written, shown) = if parts {

@@ -293,6 +293,42 @@ pub async fn simple_csv(engine: &Engine, project: i64) -> (u64, String) {
     (rows, String::from_utf8(out).unwrap())
 }
 
+/// Every record batch of the Parquet file `path`.
+#[allow(dead_code)]
+pub fn read_batches(path: &std::path::Path) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `batch` with its column `name` stored a second time, last (as pyarrow can write a file).
+#[allow(dead_code)]
+pub fn column_twice(
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+    name: &str,
+) -> datafusion::arrow::record_batch::RecordBatch {
+    use datafusion::arrow::datatypes::Schema;
+    let i = batch.schema().index_of(name).unwrap();
+    let mut fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    fields.push(fields[i].clone());
+    columns.push(columns[i].clone());
+    datafusion::arrow::record_batch::RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )
+    .unwrap()
+}
+
 /// `table`'s column `column` of the snapshot `dir` replaced by `to(old column)`.
 pub fn replace_column(
     dir: &std::path::Path,
