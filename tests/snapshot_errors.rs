@@ -558,6 +558,41 @@ async fn a_column_stored_twice_is_named() {
     }
 }
 
+/// Several broken tables: the error names the first in the contract's order, the same one
+/// on every run (it was whichever registration failed first).
+#[tokio::test]
+async fn of_several_broken_tables_the_first_in_contract_order_is_named() {
+    let dir = snapshot();
+    let broken = [
+        "main_detection",
+        "main_project",
+        "main_occurrence",
+        "main_taxon",
+    ];
+    for t in broken {
+        std::fs::write(
+            dir.path().join(format!("{t}.parquet")),
+            b"PAR1 not parquet PAR1",
+        )
+        .unwrap();
+    }
+    let first = occlens::snapshot::contract::TABLES
+        .iter()
+        .map(|t| t.name)
+        .find(|n| broken.contains(n))
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        seen.insert(open_err(dir.path()).await);
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let e = seen.into_iter().next().unwrap();
+    assert!(
+        e.contains(&format!("table {first}: {first}.parquet")),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn a_directory_named_like_a_table_file_is_not_missing() {
     for table in ["main_detection", "main_taxalist"] {

@@ -105,11 +105,15 @@ impl Snapshot {
         // Each table is a listing (or the heads of its manifest's files), a footer check and a
         // schema read: all at once (object stores are far away; even local files pay a system
         // call per step).
-        let tables = futures::future::try_join_all(TABLES.iter().map(|table| {
+        // Every table's outcome is awaited, and the first error in the contract's table order
+        // is the one reported: the same one on every run (scripts and tests compare it).
+        let tables = futures::future::join_all(TABLES.iter().map(|table| {
             let listed = listed.as_ref().and_then(|l| l.get(table.name));
             register(ctx, location, &store, &base, table, listed, zone)
         }))
-        .await?;
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         Ok(Snapshot {
             location: location.display.clone(),
             base: location.base.clone(),
@@ -190,7 +194,7 @@ async fn listed_files(
     {
         return Err(table_error(location, table, why));
     }
-    let files = futures::future::try_join_all(list.iter().map(|f| async move {
+    let files = futures::future::join_all(list.iter().map(|f| async move {
         match store.head(&under(base, &f.path)).await {
             Ok(meta) if meta.size == f.bytes => Ok(meta),
             Ok(meta) => Err(table_error(
@@ -211,7 +215,9 @@ async fn listed_files(
             }
         }
     }))
-    .await?;
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     let single = format!("{}.parquet", table.name);
     let source = if list.len() == 1 && list[0].path == single {
         Source::File(object_url(location, &files[0].location))
@@ -386,12 +392,15 @@ async fn register(
     }
     // Each file's footer first: a file that is not Parquet, or whose footer is corrupt, is
     // named here (the Parquet reader's arithmetic on a bogus footer length can panic).
-    futures::future::try_join_all(files.iter().map(|m| async move {
+    // The first damaged file in name order is named (the same one on every run).
+    futures::future::join_all(files.iter().map(|m| async move {
         check_footer(store.as_ref(), m)
             .await
             .map_err(|why| err(format!("{}: {why}", relative(base, &m.location))))
     }))
-    .await?;
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     if files.len() > 1 {
         // Each part's schema: parts that store a column with different types (a writer that
         // chose each part's types from its rows: pandas stores an integer column as `double`
