@@ -8,6 +8,14 @@
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(k) AS VARCHAR) AS example
 FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1)
 
+-- name: check.instants
+-- Timestamp columns readable as microseconds: a file that stores seconds or milliseconds
+-- beyond ±292,000 years (nanoseconds labelled milliseconds, say) fails every query that
+-- reads the column, with an error naming neither. Reading every value is the check; its
+-- failure is the finding. ${table}, ${column}.
+SELECT CAST(0 AS BIGINT) AS bad, CAST(max(date_part('year', ${column})) AS VARCHAR) AS example
+FROM ${table}
+
 -- name: check.not_null
 -- Columns the contract says are NOT NULL. ${table}, ${column}.
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(NULL AS VARCHAR) AS example

@@ -12,7 +12,8 @@ use crate::snapshot::contract;
 /// One rule checked on one table (or file), and how many rows (or files) break it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    /// `unique`, `json`, `not_null`, `foreign_key`, `manifest`.
+    /// `unique`, `json`, `not_null`, `foreign_key`, `instants`, `manifest_sha256`,
+    /// `decode_pages`, `cache_sha256`.
     pub rule: &'static str,
     /// `table.column` (or `table.column -> parent.id`, or the file's path).
     pub subject: String,
@@ -59,10 +60,18 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         });
     }
     let damaged = bytes.iter().any(|b| b.rule == "decode_pages" && !b.ok());
-    let mut out = match damaged {
+    // Then every timestamp column read: one that cannot be (its instants overflow
+    // microseconds) fails every row rule that reads it, naming nothing.
+    let instants = match damaged {
+        true => Vec::new(),
+        false => instants(engine).await,
+    };
+    let unreadable = instants.iter().any(|i| !i.ok());
+    let mut out = match damaged || unreadable {
         true => Vec::new(),
         false => rows(engine).await?,
     };
+    out.extend(instants);
     out.extend(bytes);
     // The cache entry this snapshot's answers come from, against its marker's checksums.
     for (part, dir) in &engine.cache {
@@ -80,6 +89,39 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         });
     }
     Ok(out)
+}
+
+/// `check.instants` on every timestamp column of the contract: a column whose values cannot
+/// be read is a finding naming it, with the reader's error.
+async fn instants(engine: &Engine) -> Vec<Finding> {
+    let f = engine.fragments();
+    let mut out = Vec::new();
+    for t in &engine.snapshot.tables {
+        let Some(table) = contract::table(t.name) else {
+            continue;
+        };
+        let columns = table
+            .columns
+            .iter()
+            .filter(|c| c.kind == contract::Kind::Ts && t.schema.field_with_name(c.name).is_ok());
+        for c in columns {
+            let sql = f.bind(
+                "check.instants",
+                &[("table", Name(t.name)), ("column", Name(c.name))],
+            );
+            let (bad, example) = match one(engine, &sql).await {
+                Ok(_) => (0, None),
+                Err(e) => (1, Some(e.to_string())),
+            };
+            out.push(Finding {
+                rule: "instants",
+                subject: format!("{}.{}", t.name, c.name),
+                bad,
+                example,
+            });
+        }
+    }
+    out
 }
 
 /// The row rules of `queries/check.sql`: keys, jsonb columns, NOT NULL columns, references.

@@ -83,10 +83,20 @@ impl From<datafusion::error::DataFusionError> for Error {
 fn with_damage_hint(text: String) -> String {
     if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
         format!("{text}; {DAMAGE_HINT}")
+    } else if text.contains("Cannot cast Timestamp(")
+        && text.contains("exceeds the representable")
+        && !text.contains(INSTANTS_HINT)
+    {
+        // A column stored in seconds or milliseconds whose values overflow microseconds:
+        // DataFusion's message names neither the table nor the column.
+        format!("{text}; {INSTANTS_HINT}")
     } else {
         text
     }
 }
+
+const INSTANTS_HINT: &str =
+    "a timestamp column holds instants beyond ±292,000 years as microseconds (nanoseconds stored as milliseconds?): `occlens check` names it";
 
 const DAMAGE_HINT: &str =
     "a snapshot file may be damaged: `occlens check` decodes every file and names the one that fails";

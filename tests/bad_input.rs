@@ -255,6 +255,43 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         )
         .report(),
     );
+    // Instants stored as milliseconds that overflow microseconds (nanoseconds labelled
+    // milliseconds): every query failed with a cast error naming no table or column, and
+    // `check` said every rule held.
+    let instants = s("instants_overflow", &|d| {
+        use datafusion::arrow::array::{ArrayRef, TimestampMillisecondArray};
+        common::replace_column(
+            d,
+            "main_detection",
+            "timestamp",
+            |c: &ArrayRef| -> ArrayRef {
+                let huge = (0..c.len()).map(|i| Some(1_000_000_000_000_000_000 + i as i64));
+                std::sync::Arc::new(TimestampMillisecondArray::from_iter(huge).with_timezone("UTC"))
+            },
+        )
+    });
+    cases.push(case(
+        "snapshot: instants that overflow microseconds (api)",
+        &[
+            "--snapshot",
+            instants.as_str(),
+            "--cache",
+            "off",
+            "api",
+            "/api/v2/occurrences/?project_id=1",
+        ],
+        Some(1),
+        "`occlens check` names it",
+    ));
+    cases.push(
+        case(
+            "snapshot: instants that overflow microseconds (check)",
+            &["--snapshot", instants.as_str(), "check"],
+            Some(1),
+            "main_detection.timestamp",
+        )
+        .report(),
+    );
     let optional_corrupt = s("optional_corrupt", &|d| {
         std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
     });
