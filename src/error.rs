@@ -73,14 +73,15 @@ impl From<datafusion::error::DataFusionError> for Error {
             .join(" ");
         match executor_read_error(&text) {
             Some(message) => Error::Usage(message),
-            None => Error::Query(with_damage_hint(text)),
+            None => Error::Query(with_hint(text)),
         }
     }
 }
 
-/// A query's Parquet error (a damaged page: the file's footer read at open, its pages only
-/// now) names no file; `occlens check` decodes every file and names the one that fails.
-fn with_damage_hint(text: String) -> String {
+/// A query's error that names no file or column, with where to look: a Parquet error (a
+/// damaged page: the file's footer read at open, its pages only now), or a timestamp cast
+/// that overflows; `occlens check` names the file or the column.
+fn with_hint(text: String) -> String {
     if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
         format!("{text}; {DAMAGE_HINT}")
     } else if text.contains("Cannot cast Timestamp(")
@@ -134,7 +135,7 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
             datafusion::arrow::error::ArrowError::IoError(path, source) => {
                 Error::Io { path, source }
             }
-            e => Error::Query(with_damage_hint(e.to_string())),
+            e => Error::Query(with_hint(e.to_string())),
         }
     }
 }

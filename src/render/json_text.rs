@@ -212,7 +212,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
     }
 
     fn str(&mut self, v: &str) -> &mut Self {
-        // Printable ASCII without `"` or `\\` needs no escape, and each formatter used here
+        // Printable ASCII without `"` or `\` needs no escape, and each formatter used here
         // (PythonFloats, PythonDumps; a test checks both) writes such a string as it is
         // between quotes: written directly (PythonDumps goes through a string char by
         // char; links, instants and names are most of an export's strings).

@@ -68,16 +68,37 @@ pub(super) async fn list_parts(
     Ok(Ok(parts))
 }
 
+/// The names in a snapshot's folder (files and folders), listed once, when a first table is
+/// found absent, and shared by the others (None when the store cannot list).
+#[derive(Default)]
+pub(super) struct RootNames(tokio::sync::OnceCell<Option<Vec<String>>>);
+
+impl RootNames {
+    async fn get(&self, store: &dyn ObjectStore, base: &Path) -> Option<&[String]> {
+        let names = self.0.get_or_init(|| async {
+            let listing = store.list_with_delimiter(Some(base)).await.ok()?;
+            let files = listing.objects.iter().filter_map(|m| m.location.filename());
+            let folders = listing.common_prefixes.iter().filter_map(|p| p.filename());
+            Some(files.chain(folders).map(str::to_string).collect())
+        });
+        names.await.as_deref()
+    }
+}
+
 /// A file or folder in the snapshot's folder that holds `table` in a form occlens does not
-/// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, an empty folder
-/// `main_x/`): the table is there, not absent — an optional table read as empty would change
-/// answers silently.
-pub(super) async fn misnamed(store: &dyn ObjectStore, base: &Path, table: &str) -> Option<String> {
-    let listing = store.list_with_delimiter(Some(base)).await.ok()?;
-    let files = listing.objects.iter().filter_map(|m| m.location.filename());
-    let folders = listing.common_prefixes.iter().filter_map(|p| p.filename());
-    let mut odd: Vec<&str> = files
-        .chain(folders)
+/// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, `Main_X/`): the
+/// table is there, not absent — an optional table read as empty would change answers
+/// silently. Its own folder with no part files (or hidden ones only) is an empty table.
+pub(super) async fn misnamed(
+    store: &dyn ObjectStore,
+    base: &Path,
+    table: &str,
+    root: &RootNames,
+) -> Option<String> {
+    let names = root.get(store, base).await?;
+    let mut odd: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
         // The table's own folder, empty (or hidden files only), is an empty table.
         .filter(|n| !n.starts_with('.') && !n.starts_with('_') && *n != table)
         .filter(|n| {

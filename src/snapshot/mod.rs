@@ -19,7 +19,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use files::{check_footer, duplicated_column, list_parts, misnamed};
+use files::{check_footer, duplicated_column, list_parts, misnamed, RootNames};
 use futures::{StreamExt, TryStreamExt};
 use location::Location;
 pub use manifest::{manifest_tables, Listed, ListedFile};
@@ -107,9 +107,15 @@ impl Snapshot {
         // call per step).
         // Every table's outcome is awaited, and the first error in the contract's table order
         // is the one reported: the same one on every run (scripts and tests compare it).
+        // Without a manifest, the snapshot folder's names are listed once, by the first table
+        // found absent, and shared (`files::misnamed`).
+        let root = RootNames::default();
         let tables = futures::future::join_all(TABLES.iter().map(|table| {
-            let listed = listed.as_ref().and_then(|l| l.get(table.name));
-            register(ctx, location, &store, &base, table, listed, zone)
+            let find = match listed.as_ref().and_then(|l| l.get(table.name)) {
+                Some(listed) => Find::Listed(listed),
+                None => Find::Look(&root),
+            };
+            register(ctx, location, &store, &base, table, find, zone)
         }))
         .await
         .into_iter()
@@ -236,6 +242,7 @@ async fn discover(
     store: &dyn ObjectStore,
     base: &Path,
     table: &Table,
+    root: &RootNames,
 ) -> Result<(Source, Vec<ObjectMeta>)> {
     let err = |message: String| table_error(location, table, message);
     let name = format!("{}.parquet", table.name);
@@ -294,12 +301,19 @@ async fn discover(
                     }
                 }
             }
-            if let Some(why) = misnamed(store, base, table.name).await {
+            if let Some(why) = misnamed(store, base, table.name, root).await {
                 return Err(err(why));
             }
             Ok((Source::Absent, Vec::new()))
         }
     }
+}
+
+/// How a table's files are found: as the manifest lists them, or by looking.
+#[derive(Clone, Copy)]
+enum Find<'a> {
+    Listed(&'a Listed),
+    Look(&'a RootNames),
 }
 
 fn table_error(location: &Location, table: &Table, message: String) -> Error {
@@ -354,24 +368,24 @@ async fn register(
     store: &Arc<dyn ObjectStore>,
     base: &Path,
     table: &'static Table,
-    listed: Option<&Listed>,
+    find: Find<'_>,
     zone: chrono_tz::Tz,
 ) -> Result<TableInfo> {
     let err = |message: String| table_error(location, table, message);
-    let (source, files) = match listed {
-        Some(Listed::Absent) => (Source::Absent, Vec::new()),
-        Some(Listed::Files(list)) => {
+    let (source, files) = match find {
+        Find::Listed(Listed::Absent) => (Source::Absent, Vec::new()),
+        Find::Listed(Listed::Files(list)) => {
             listed_files(location, store.as_ref(), base, table, list).await?
         }
-        None => discover(location, store.as_ref(), base, table).await?,
+        Find::Look(root) => discover(location, store.as_ref(), base, table, root).await?,
     };
     if let Source::Absent = source {
         if table.required {
             return Err(Error::Snapshot {
                 location: location.display.clone(),
-                message: match listed {
-                    Some(_) => format!("required table {} is listed as absent in {MANIFEST}", table.name),
-                    None => format!(
+                message: match find {
+                    Find::Listed(_) => format!("required table {} is listed as absent in {MANIFEST}", table.name),
+                    Find::Look(_) => format!(
                         "required table {} is missing (expected {0}.parquet or a folder {0}/ of part files)",
                         table.name
                     ),

@@ -298,10 +298,11 @@ pub(crate) fn sha256(path: &Path) -> std::io::Result<String> {
 /// Whether `dir` is a cache entry occlens wrote: a directory itself (not a symbolic link to
 /// one) named by a fingerprint (24 hex digits), holding files only, among them occlens's
 /// marker (JSON whose `format` is `occlens-cache/…`; or a marker that is not JSON at all, cut
-/// short by a crash), every other one of them a cached view's file that the marker lists. Sizes are not compared: a damaged entry (a file changed after
-/// the build) is still occlens's to remove. occlens writes the marker last and never leaves an
-/// entry without it (entries appear whole, by rename), so a directory without that marker is
-/// not its own, whatever the names inside.
+/// short by a crash), every other one of them a cached view's file that the marker lists.
+/// Sizes are not compared: a damaged entry (a file changed after the build) is still
+/// occlens's to remove. occlens writes the marker last and never leaves an entry without it
+/// (entries appear whole, by rename), so a directory without that marker is not its own,
+/// whatever the names inside.
 pub fn is_entry(dir: &Path) -> bool {
     let named = dir
         .file_name()
@@ -318,30 +319,32 @@ pub fn is_entry(dir: &Path) -> bool {
     if !marker.symlink_metadata().is_ok_and(|m| m.is_file()) {
         return false;
     }
-    let views: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     let Ok(text) = std::fs::read(&marker) else {
         return false;
     };
-    let listed = match serde_json::from_slice::<serde_json::Value>(&text) {
+    // The files the marker lists; None for a marker cut short (the machine stopped after the
+    // rename, before its bytes reached the disk): then the view files' names decide, so that
+    // occlens can replace its own entry.
+    let listed: Option<Vec<String>> = match serde_json::from_slice::<serde_json::Value>(&text) {
         // Some other program's JSON under the marker's name: not ours.
-        Ok(m) => {
-            let ours = m["format"]
+        Ok(m)
+            if !m["format"]
                 .as_str()
-                .is_some_and(|f| f.starts_with("occlens-cache/"));
-            let files = m["files"].as_array().filter(|_| ours);
-            let names = files.and_then(|files| {
-                let names = files.iter().map(|f| f["name"].as_str().map(str::to_string));
-                names.collect::<Option<Vec<String>>>()
-            });
-            let Some(names) = names else {
-                return false;
-            };
-            names
+                .is_some_and(|f| f.starts_with("occlens-cache/")) =>
+        {
+            return false
         }
-        // A marker cut short (the machine stopped after the rename, before its bytes reached
-        // the disk): the view files' names decide, so that occlens can replace its entry.
-        Err(_) => views.clone(),
+        Ok(m) => {
+            let files = m["files"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let names = files.iter().map(|f| f["name"].as_str().map(str::to_string));
+            match names.collect::<Option<Vec<String>>>() {
+                Some(names) => Some(names),
+                None => return false,
+            }
+        }
+        Err(_) => None,
     };
+    let views: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     // Only the marker and the cached views' files it lists: a user's file (or directory, or
     // link) put inside makes the directory not occlens's to remove.
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -351,7 +354,8 @@ pub fn is_entry(dir: &Path) -> bool {
         let Ok(e) = e else { return false };
         let name = e.file_name().to_string_lossy().to_string();
         let ours = e.file_type().is_ok_and(|t| t.is_file())
-            && (name == MARKER || (views.contains(&name) && listed.contains(&name)));
+            && (name == MARKER
+                || (views.contains(&name) && listed.as_ref().is_none_or(|l| l.contains(&name))));
         if !ours {
             return false;
         }
