@@ -65,25 +65,31 @@ GROUP BY occurrence_id;
 -- the join's filter on the occurrence ids (a project's) then reaches the maxima's scans. Joined
 -- on (occurrence, score), the maxima were computed for every occurrence of the snapshot
 -- whatever the project (SF1, project 1's detail export: 7.3M rows aggregated instead of 1.5M).
+-- The maxima carry their occurrence's project, and a row's `project_id` is the maxima's (the
+-- same value: both are the occurrence's), so that a filter on the project reaches the maxima's
+-- scans too; the candidates are then cut to the maxima's occurrences by the join's dynamic
+-- filter. With the project taken from the candidates, an export's range of occurrence ids
+-- computed the maxima of every project's occurrences in the range (SF1: 1.49M classifications
+-- aggregated for project 1's 298k). Joined on (occurrence, project), an occurrence without a
+-- project would lose its candidates (NULL matches nothing).
 -- `+ 0.0` makes -0.0 the 0.0 it equals: the list's membership test compares bits, where the
 -- join compared numbers.
 CREATE VIEW prediction_candidates AS
-WITH candidate AS (
-  SELECT c.*, o.project_id
-  FROM classification_candidate c
-  LEFT JOIN main_occurrence o ON o.id = c.occurrence_id
-), maxima AS (
-  SELECT occurrence_id, array_agg(DISTINCT algorithm_max + 0.0) AS maxima
-  FROM (SELECT occurrence_id, algorithm_id,
-               max(CASE WHEN isnan(score) THEN NULL ELSE score END) AS algorithm_max
-        FROM classification_candidate GROUP BY occurrence_id, algorithm_id)
+WITH maxima AS (
+  SELECT occurrence_id, project_id, array_agg(DISTINCT algorithm_max + 0.0) AS maxima
+  FROM (SELECT c.occurrence_id, o.project_id, c.algorithm_id,
+               max(CASE WHEN isnan(c.score) THEN NULL ELSE c.score END) AS algorithm_max
+        FROM classification_candidate c
+        LEFT JOIN main_occurrence o ON o.id = c.occurrence_id
+        GROUP BY c.occurrence_id, o.project_id, c.algorithm_id)
   WHERE algorithm_max IS NOT NULL
-  GROUP BY occurrence_id
+  GROUP BY occurrence_id, project_id
 )
-SELECT c.*,
-       row_number() OVER (PARTITION BY c.project_id, c.occurrence_id
+SELECT c.occurrence_id, c.id, c.created_at, c.score, c.terminal, c.algorithm_id, c.taxon_id,
+       c.detection_id, c.applied_to_id, m.project_id,
+       row_number() OVER (PARTITION BY m.project_id, c.occurrence_id
                           ORDER BY c.created_at DESC, c.id ASC) AS position
-FROM candidate c
+FROM classification_candidate c
 JOIN maxima m ON m.occurrence_id = c.occurrence_id
 WHERE array_has(m.maxima, c.score + 0.0);
 
