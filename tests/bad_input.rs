@@ -386,6 +386,23 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         let _ = std::fs::remove_file(d.join(format!("{name}.parquet")));
         std::fs::write(d.join(format!("{name}.csv")), b"id,project_id,taxon_id\n").unwrap();
     });
+    // An optional table saved as a downloaded copy or as a part: read as absent before.
+    let optional_copy = s("optional_as_copy", &|d| {
+        let name = "main_project_default_filters_exclude_taxa";
+        std::fs::rename(
+            d.join(format!("{name}.parquet")),
+            d.join(format!("{name} (1).parquet")),
+        )
+        .unwrap();
+    });
+    let optional_part = s("optional_as_part", &|d| {
+        let name = "main_project_default_filters_exclude_taxa";
+        std::fs::rename(
+            d.join(format!("{name}.parquet")),
+            d.join(format!("{name}-0.parquet")),
+        )
+        .unwrap();
+    });
     // A FIFO named like a table: reading it blocked forever.
     let fifo = s("fifo_table", &|d| {
         std::fs::remove_file(d.join("main_taxalist.parquet")).unwrap();
@@ -467,6 +484,16 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "snapshot: an optional table stored as CSV",
             optional_csv.as_str(),
             "found main_project_default_filters_exclude_taxa.csv",
+        ),
+        (
+            "snapshot: an optional table saved as a downloaded copy",
+            optional_copy.as_str(),
+            "found main_project_default_filters_exclude_taxa (1).parquet",
+        ),
+        (
+            "snapshot: an optional table saved as a part",
+            optional_part.as_str(),
+            "found main_project_default_filters_exclude_taxa-0.parquet",
         ),
         (
             "snapshot: a FIFO named like a table",
@@ -933,6 +960,33 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
         )
         .report(),
     );
+    // COPY to a URL replaced what was there (the snapshot's own files too): refused.
+    for (name, url) in [
+        ("sql: COPY to an http URL", "http://127.0.0.1:1/x.csv"),
+        ("sql: COPY to an s3 URL", "s3://bucket/x.csv"),
+    ] {
+        let q = format!("COPY (SELECT 1 AS a) TO '{url}'");
+        let args = ["--snapshot", good, "sql", "--allow-write", q.as_str()];
+        cases.push(case(name, &args, Some(1), "writes local files only"));
+    }
+    // `sql --out` with a URL wrote a local `s3:/bucket/x.csv`; into a missing folder it
+    // named its temporary file.
+    let missing = work.join("nope/x.csv");
+    for (name, out, names) in [
+        (
+            "sql: --out an s3 URL",
+            "s3://bucket/x.csv",
+            "writes a local file",
+        ),
+        (
+            "sql: --out in a missing folder",
+            missing.to_str().unwrap(),
+            "does not exist",
+        ),
+    ] {
+        let args = ["--snapshot", good, "sql", "SELECT 1 AS a", "--out", out];
+        cases.push(case(name, &args, Some(1), names));
+    }
     cases.push(case(
         "sql: INSERT even with --allow-write",
         &[
@@ -1090,7 +1144,15 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
     );
     let long = w("long.jsonl", &vec![b'x'; 4096]);
     let missing = work.join("missing.jsonl").to_string_lossy().to_string();
+    // Nothing to check was reported as a pass ("0 responses checked", exit 0).
+    let blank = w("blank.jsonl", b"\n  \n");
     for (name, args, code, names) in [
+        (
+            "verify: no responses",
+            vec!["verify", "--responses", blank.as_str()],
+            Some(2),
+            "no responses",
+        ),
         (
             "verify: missing file",
             vec!["verify", "--responses", missing.as_str()],

@@ -2,7 +2,8 @@
 //! refuse DDL (CREATE …), DML (INSERT …, COPY … TO) and statements before anything runs;
 //! `allow_write` opts in to COPY … TO a path the user names and to DDL. INSERT/UPDATE/DELETE
 //! are refused either way: the snapshot's tables are never written. A COPY to one local file
-//! writes a hidden temporary beside it, renamed into place when the statement completes.
+//! writes a hidden temporary beside it, renamed into place when the statement completes; a
+//! COPY to a URL (`s3://`, `http://`, …) is refused.
 
 use crate::error::{Error, Result};
 use datafusion::dataframe::DataFrame;
@@ -52,27 +53,36 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
     if let LogicalPlan::Copy(copy) = &plan {
         // COPY … TO a new local file only: never over an existing one, never into the snapshot.
         let url = &copy.output_url;
-        let local = match url::Url::parse(url) {
-            Ok(u) if u.scheme() == "file" => u.to_file_path().ok(),
-            Ok(u) if u.scheme().len() > 1 => None,
-            _ => Some(std::path::PathBuf::from(url)),
-        };
-        if let Some(path) = local {
-            if std::fs::symlink_metadata(&path).is_ok() {
+        // An object store's or a web server's object could not be checked and written in one
+        // step (DataFusion's COPY replaces whatever is there, the snapshot's own files
+        // included): COPY writes local files only.
+        let path = match url::Url::parse(url) {
+            Ok(u) if u.scheme() == "file" => u.to_file_path().map_err(|_| {
+                Error::Usage(format!("COPY … TO '{url}': not a local path"))
+            })?,
+            Ok(u) if u.scheme().len() > 1 => {
                 return Err(Error::Usage(format!(
-                    "COPY … TO '{url}': exists; occlens does not replace files (remove it first or choose another name)"
-                )));
+                    "COPY … TO '{}': occlens's COPY writes local files only, never {}:// objects (it could replace an existing one); write a local file, or use occlens export --out for an object store",
+                    crate::redact::redact(url),
+                    u.scheme()
+                )))
             }
-            crate::staging::unprotected(&path)?;
-            // One file (an extension, no partitions): written to a hidden sibling first, so
-            // that a statement that fails midway leaves nothing under the name.
-            let one_file = copy.partition_by.is_empty() && path.extension().is_some();
-            if one_file {
-                let temp = crate::staging::Temp::sibling_of(&path, "copy");
-                let mut staged = copy.clone();
-                staged.output_url = temp.path().to_string_lossy().to_string();
-                target = Some((LogicalPlan::Copy(staged), CopyTarget { temp, dest: path }));
-            }
+            _ => std::path::PathBuf::from(url),
+        };
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(Error::Usage(format!(
+                "COPY … TO '{url}': exists; occlens does not replace files (remove it first or choose another name)"
+            )));
+        }
+        crate::staging::unprotected_as("COPY … TO", &path)?;
+        // One file (an extension, no partitions): written to a hidden sibling first, so
+        // that a statement that fails midway leaves nothing under the name.
+        let one_file = copy.partition_by.is_empty() && path.extension().is_some();
+        if one_file {
+            let temp = crate::staging::Temp::sibling_of(&path, "copy");
+            let mut staged = copy.clone();
+            staged.output_url = temp.path().to_string_lossy().to_string();
+            target = Some((LogicalPlan::Copy(staged), CopyTarget { temp, dest: path }));
         }
     }
     let (plan, copy) = match target {

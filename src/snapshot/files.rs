@@ -86,7 +86,8 @@ impl RootNames {
 }
 
 /// A file or folder in the snapshot's folder that holds `table` in a form occlens does not
-/// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, `Main_X/`): the
+/// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, `Main_X/`,
+/// `main_x (1).parquet`, `main_x-0.parquet`): the
 /// table is there, not absent — an optional table read as empty would change answers
 /// silently. Its own folder with no part files (or hidden ones only) is an empty table.
 pub(super) async fn misnamed(
@@ -101,8 +102,10 @@ pub(super) async fn misnamed(
         .map(String::as_str)
         // The table's own folder, empty (or hidden files only), is an empty table.
         .filter(|n| !n.starts_with('.') && !n.starts_with('_') && *n != table)
+        // The name up to its first character that cannot be in a table's name: `.` of an
+        // extension, ` (1)` of a downloaded copy, `-0` of a part (`main_x_y` is another table).
         .filter(|n| {
-            n.split('.')
+            n.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .next()
                 .is_some_and(|s| s.eq_ignore_ascii_case(table))
         })

@@ -247,6 +247,12 @@ pub fn read_with(name: &str, limits: Limits) -> Result<Inputs> {
         }
         push_line(name, n, line.trim(), &mut inputs)?;
     }
+    // A check of nothing is not a pass.
+    if first {
+        return Err(Error::Usage(format!(
+            "{name}: no responses (expected JSON lines {{\"url\", \"status\", \"body\"}} or a HAR file)"
+        )));
+    }
     Ok(inputs)
 }
 

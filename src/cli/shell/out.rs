@@ -67,6 +67,22 @@ impl Out {
     /// Check `--out` before anything runs: a known extension, and no file there unless
     /// `overwrite`.
     pub fn parse(path: &Path, overwrite: bool) -> Result<Out> {
+        // A URL would be read as a relative path (`s3:/bucket/x.csv`): refused, not written
+        // to a local folder named like it.
+        let text = path.to_string_lossy();
+        let path = match url::Url::parse(&text) {
+            Ok(u) if u.scheme() == "file" => &u.to_file_path().map_err(|_| {
+                Error::Usage(format!("--out {text}: not a local path"))
+            })?,
+            Ok(u) if u.scheme().len() > 1 => {
+                return Err(Error::Usage(format!(
+                    "--out {}: occlens sql writes a local file, not {}:// (occlens export --out writes to object stores)",
+                    occlens::redact::redact(&text),
+                    u.scheme()
+                )))
+            }
+            _ => path,
+        };
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -91,6 +107,14 @@ impl Out {
         }
         if !overwrite && std::fs::symlink_metadata(path).is_ok() {
             return Err(occlens::staging::exists(path));
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+            return Err(Error::Usage(format!(
+                "--out {}: directory {} does not exist",
+                path.display(),
+                parent.display()
+            )));
         }
         Ok(Out {
             path: path.to_path_buf(),
