@@ -387,22 +387,14 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         std::fs::write(d.join(format!("{name}.csv")), b"id,project_id,taxon_id\n").unwrap();
     });
     // An optional table saved as a downloaded copy or as a part: read as absent before.
-    let optional_copy = s("optional_as_copy", &|d| {
-        let name = "main_project_default_filters_exclude_taxa";
-        std::fs::rename(
-            d.join(format!("{name}.parquet")),
-            d.join(format!("{name} (1).parquet")),
-        )
-        .unwrap();
-    });
-    let optional_part = s("optional_as_part", &|d| {
-        let name = "main_project_default_filters_exclude_taxa";
-        std::fs::rename(
-            d.join(format!("{name}.parquet")),
-            d.join(format!("{name}-0.parquet")),
-        )
-        .unwrap();
-    });
+    let [optional_copy, optional_part] = [("optional_as_copy", " (1)"), ("optional_as_part", "-0")]
+        .map(|(variant, suffix)| {
+            s(variant, &|d| {
+                let name = "main_project_default_filters_exclude_taxa";
+                let to = d.join(format!("{name}{suffix}.parquet"));
+                std::fs::rename(d.join(format!("{name}.parquet")), to).unwrap();
+            })
+        });
     // A FIFO named like a table: reading it blocked forever.
     let fifo = s("fifo_table", &|d| {
         std::fs::remove_file(d.join("main_taxalist.parquet")).unwrap();
