@@ -61,12 +61,15 @@ GROUP BY occurrence_id;
 -- per-algorithm maxima of O (membership across algorithms). A NaN score counts as NULL (spec
 -- §9.18), as in variant P: it is no algorithm's max and matches none. Ordered created_at DESC;
 -- id ASC is occlens's tiebreaker.
--- The maxima of an occurrence are one list, and the candidates join it by occurrence alone:
+-- The maxima of an occurrence (and its project) are one list, and the candidates join it by
+-- occurrence alone:
 -- the join's filter on the occurrence ids (a project's) then reaches the maxima's scans. Joined
 -- on (occurrence, score), the maxima were computed for every occurrence of the snapshot
 -- whatever the project (SF1, project 1's detail export: 7.3M rows aggregated instead of 1.5M).
 -- The maxima carry their occurrence's project, and a row's `project_id` is the maxima's (the
--- same value: both are the occurrence's), so that a filter on the project reaches the maxima's
+-- same value: both are the occurrence's; where a snapshot repeats an occurrence's row, which
+-- `occlens check` reports, a candidate is listed once per project, not once per repeated
+-- row as the candidates' own join gave), so that a filter on the project reaches the maxima's
 -- scans too; the candidates are then cut to the maxima's occurrences by the join's dynamic
 -- filter. With the project taken from the candidates, an export's range of occurrence ids
 -- computed the maxima of every project's occurrences in the range (SF1: 1.49M classifications

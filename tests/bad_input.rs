@@ -953,13 +953,27 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
         .report(),
     );
     // COPY to a URL replaced what was there (the snapshot's own files too): refused.
-    for (name, url) in [
-        ("sql: COPY to an http URL", "http://127.0.0.1:1/x.csv"),
-        ("sql: COPY to an s3 URL", "s3://bucket/x.csv"),
+    for (name, url, names) in [
+        (
+            "sql: COPY to an http URL",
+            "http://127.0.0.1:1/x.csv",
+            "local files only",
+        ),
+        (
+            "sql: COPY to an s3 URL",
+            "s3://bucket/x.csv",
+            "local files only",
+        ),
+        // DataFusion reads `file:x.csv` as `/x.csv`.
+        (
+            "sql: COPY to a scheme without //",
+            "file:x.csv",
+            "file: URL",
+        ),
     ] {
         let q = format!("COPY (SELECT 1 AS a) TO '{url}'");
         let args = ["--snapshot", good, "sql", "--allow-write", q.as_str()];
-        cases.push(case(name, &args, Some(1), "writes local files only"));
+        cases.push(case(name, &args, Some(1), names));
     }
     // `sql --out` with a URL wrote a local `s3:/bucket/x.csv`; into a missing folder it
     // named its temporary file.
@@ -1138,10 +1152,17 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
     let missing = work.join("missing.jsonl").to_string_lossy().to_string();
     // Nothing to check was reported as a pass ("0 responses checked", exit 0).
     let blank = w("blank.jsonl", b"\n  \n");
+    let no_entries = w("empty.har", br#"{"log": {"entries": []}}"#);
     for (name, args, code, names) in [
         (
             "verify: no responses",
             vec!["verify", "--responses", blank.as_str()],
+            Some(2),
+            "no responses",
+        ),
+        (
+            "verify: a HAR file without entries",
+            vec!["verify", "--responses", no_entries.as_str()],
             Some(2),
             "no responses",
         ),

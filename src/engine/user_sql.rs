@@ -56,10 +56,22 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
         // An object store's or a web server's object could not be checked and written in one
         // step (DataFusion's COPY replaces whatever is there, the snapshot's own files
         // included): COPY writes local files only.
+        // DataFusion reads any `word:…` as a URL (`file:x.csv` is `/x.csv`), so a target
+        // such as `list-10:30.csv` is refused rather than checked as one file and written
+        // as another.
         let path = match url::Url::parse(url) {
-            Ok(u) if u.scheme() == "file" => u.to_file_path().map_err(|_| {
-                Error::Usage(format!("COPY … TO '{url}': not a local path"))
-            })?,
+            Ok(u) if u.scheme() == "file" && url.starts_with("file://") => {
+                u.to_file_path().map_err(|_| {
+                    Error::Usage(format!("COPY … TO '{url}': not a local path"))
+                })?
+            }
+            Ok(u) if u.scheme().len() > 1 && !url.contains("://") => {
+                return Err(Error::Usage(format!(
+                    "COPY … TO '{}': read as a {}: URL; name a local path (./{0}) or a file:// URL",
+                    crate::redact::redact(url),
+                    u.scheme()
+                )))
+            }
             Ok(u) if u.scheme().len() > 1 => {
                 return Err(Error::Usage(format!(
                     "COPY … TO '{}': occlens's COPY writes local files only, never {}:// objects (it could replace an existing one); write a local file, or use occlens export --out for an object store",

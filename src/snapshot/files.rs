@@ -87,9 +87,9 @@ impl RootNames {
 
 /// A file or folder in the snapshot's folder that holds `table` in a form occlens does not
 /// read (`MAIN_X.parquet`, `main_x.pq`, `main_x.parquet.gz`, `main_x.csv`, `Main_X/`,
-/// `main_x (1).parquet`, `main_x-0.parquet`): the
-/// table is there, not absent — an optional table read as empty would change answers
-/// silently. Its own folder with no part files (or hidden ones only) is an empty table.
+/// `main_x (1).parquet`, `main_x-0.parquet`): the table is there, not absent — an optional
+/// table read as empty would change answers silently. Its own folder with no part files (or
+/// hidden ones only) is an empty table.
 pub(super) async fn misnamed(
     store: &dyn ObjectStore,
     base: &Path,

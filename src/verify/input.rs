@@ -185,6 +185,23 @@ pub fn read(name: &str) -> Result<Inputs> {
 /// Read `name` (a file path, or `-` for stdin): gzip is recognised by its magic bytes, a HAR
 /// file by its `{"log": …}` shape, anything else is read as JSON lines; within `limits`.
 pub fn read_with(name: &str, limits: Limits) -> Result<Inputs> {
+    let inputs = read_any(name, limits)?;
+    // A check of nothing is not a pass.
+    if inputs.responses.is_empty() && inputs.skipped.is_empty() {
+        let name = if name == "-" {
+            "--responses - (stdin)"
+        } else {
+            name
+        };
+        return Err(Error::Usage(format!(
+            "{name}: no responses (expected JSON lines {{\"url\", \"status\", \"body\"}} or a HAR file with entries)"
+        )));
+    }
+    Ok(inputs)
+}
+
+/// [`read_with`], whatever the number of responses.
+fn read_any(name: &str, limits: Limits) -> Result<Inputs> {
     let io = |e: std::io::Error| Error::Io {
         path: name.to_string(),
         source: e,
@@ -246,12 +263,6 @@ pub fn read_with(name: &str, limits: Limits) -> Result<Inputs> {
             }
         }
         push_line(name, n, line.trim(), &mut inputs)?;
-    }
-    // A check of nothing is not a pass.
-    if first {
-        return Err(Error::Usage(format!(
-            "{name}: no responses (expected JSON lines {{\"url\", \"status\", \"body\"}} or a HAR file)"
-        )));
     }
     Ok(inputs)
 }

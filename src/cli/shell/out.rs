@@ -64,24 +64,34 @@ pub struct Out {
 }
 
 impl Out {
-    /// Check `--out` before anything runs: a known extension, and no file there unless
-    /// `overwrite`.
+    /// Check `--out` before anything runs: a local path (a `file://` URL is one; another
+    /// `scheme://` URL is refused), a known extension, an existing folder, and no file there
+    /// unless `overwrite`.
     pub fn parse(path: &Path, overwrite: bool) -> Result<Out> {
         // A URL would be read as a relative path (`s3:/bucket/x.csv`): refused, not written
-        // to a local folder named like it.
+        // to a local folder named like it. Only `scheme://` is one: `list-10:30.csv` is a
+        // file name.
         let text = path.to_string_lossy();
-        let path = match url::Url::parse(&text) {
-            Ok(u) if u.scheme() == "file" => &u.to_file_path().map_err(|_| {
-                Error::Usage(format!("--out {text}: not a local path"))
-            })?,
-            Ok(u) if u.scheme().len() > 1 => {
+        let url = text
+            .contains("://")
+            .then(|| url::Url::parse(&text).ok())
+            .flatten();
+        let local;
+        let path = match url {
+            Some(u) if u.scheme() == "file" => {
+                local = u.to_file_path().map_err(|_| {
+                    Error::Usage(format!("--out {text}: not a local path"))
+                })?;
+                local.as_path()
+            }
+            Some(u) => {
                 return Err(Error::Usage(format!(
                     "--out {}: occlens sql writes a local file, not {}:// (occlens export --out writes to object stores)",
                     occlens::redact::redact(&text),
                     u.scheme()
                 )))
             }
-            _ => path,
+            None => path,
         };
         let ext = path
             .extension()
@@ -110,8 +120,12 @@ impl Out {
         }
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+            let what = match parent.exists() {
+                true => "is not a directory",
+                false => "does not exist",
+            };
             return Err(Error::Usage(format!(
-                "--out {}: directory {} does not exist",
+                "--out {}: directory {} {what}",
                 path.display(),
                 parent.display()
             )));
