@@ -13,7 +13,7 @@ use crate::snapshot::contract;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// `unique`, `json`, `not_null`, `foreign_key`, `instants`, `manifest_sha256`,
-    /// `decode_pages`, `cache_sha256`.
+    /// `manifest_files`, `decode_pages`, `cache_sha256`.
     pub rule: &'static str,
     /// `table.column` (or `table.column -> parent.id`, or the file's path).
     pub subject: String,
@@ -46,6 +46,7 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     let mut bytes = Vec::new();
     for (rule, problems) in [
         ("manifest_sha256", snapshot.verify_checksums().await?),
+        ("manifest_files", snapshot.unlisted_files().await?),
         ("decode_pages", snapshot.decode_files().await),
     ] {
         bytes.push(Finding {

@@ -65,6 +65,37 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     let (code, report, err) = occlens_with(&["--snapshot", o, "--cache", "off", "check"], &[]);
     assert_eq!(code, 0, "{report}{err}");
     assert!(err.contains("all") && err.contains("rules hold"), "{err}");
+    // A part file added beside a table the manifest lists is not read: `check` names it.
+    let added = work.path().join("added");
+    std::fs::create_dir_all(added.join("main_occurrence")).unwrap();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, added.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        out.join("main_occurrence.parquet"),
+        added.join("main_occurrence/part-1.parquet"),
+    )
+    .unwrap();
+    std::fs::write(added.join("main_occurrence/_SUCCESS"), b"").unwrap();
+    let a = added.to_str().unwrap();
+    let args = [
+        "--snapshot",
+        a,
+        "--cache",
+        "off",
+        "check",
+        "--format",
+        "csv",
+    ];
+    let (code, report, err) = occlens_with(&args, &[]);
+    assert_eq!(code, 1, "{report}{err}");
+    assert!(
+        report.contains(
+            "manifest_files,_snapshot.json,1,\"table main_occurrence: main_occurrence/part-1.parquet is not listed in _snapshot.json, so it is not read\",FAIL"
+        ),
+        "{report}"
+    );
     // A directory that is not an occlens snapshot is refused and untouched.
     let mine = work.path().join("mine");
     std::fs::create_dir(&mine).unwrap();

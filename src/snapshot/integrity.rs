@@ -1,5 +1,6 @@
 //! Reading a whole snapshot back (for `occlens check`): every file the manifest lists against
-//! its SHA-256, and every page of every file decoded, each failure naming the table and file.
+//! its SHA-256, the files of its tables it does not list, and every page of every file
+//! decoded, each failure naming the table and file.
 
 use super::{cause, manifest_tables, relative, under, Listed, Snapshot};
 use crate::error::{Error, Result};
@@ -53,6 +54,64 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// With `_snapshot.json`, the files of a table it describes that it does not list (a part
+    /// added to a table's folder, a table written again as a file or folder beside the
+    /// listed one): occlens does not read them, so answers differ from a reader that lists
+    /// the folder. One line per file; empty without a manifest. Names starting with `.` or
+    /// `_` are skipped, as when reading.
+    pub async fn unlisted_files(&self) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let Some(manifest) = &self.manifest else {
+            return Ok(Vec::new());
+        };
+        let tables = manifest_tables(manifest).map_err(|message| Error::Snapshot {
+            location: self.location.clone(),
+            message,
+        })?;
+        let root = Path::from_url_path(self.base.path()).unwrap_or_default();
+        // Spelled as the listing spells them.
+        let listed: std::collections::HashSet<String> = tables
+            .values()
+            .filter_map(|t| match t {
+                Listed::Files(files) => Some(files.iter()),
+                Listed::Absent => None,
+            })
+            .flatten()
+            .map(|f| relative(&root, &under(&root, &f.path)))
+            .collect();
+        let mut found: Vec<String> = self
+            .store
+            .list(Some(&root))
+            .map_ok(|m| relative(&root, &m.location))
+            .try_collect()
+            .await
+            .map_err(|e| Error::Snapshot {
+                location: self.location.clone(),
+                message: format!("listing the snapshot's files: {}", cause(&e)),
+            })?;
+        found.sort();
+        Ok(found
+            .into_iter()
+            .filter_map(|rel| {
+                let mut parts = rel.split('/');
+                let first = parts.next()?;
+                let table = match parts.next() {
+                    Some(_) => first,
+                    None => first.strip_suffix(".parquet")?,
+                };
+                let hidden = rel
+                    .split('/')
+                    .any(|p| p.starts_with('.') || p.starts_with('_'));
+                let unlisted = tables.contains_key(table) && !listed.contains(&rel);
+                (unlisted && !hidden).then(|| {
+                    format!(
+                        "table {table}: {rel} is not listed in _snapshot.json, so it is not read"
+                    )
+                })
+            })
+            .collect())
+    }
+
     /// Decode every page of every file of the snapshot's tables (all columns): one line per file
     /// that fails, naming the table, the file and the cause. The Parquet reader's errors during
     /// a query name no file; this does (for `occlens check`). Reads the whole snapshot.
