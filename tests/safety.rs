@@ -78,17 +78,7 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     )
     .unwrap();
     std::fs::write(added.join("main_occurrence/_SUCCESS"), b"").unwrap();
-    let a = added.to_str().unwrap();
-    let args = [
-        "--snapshot",
-        a,
-        "--cache",
-        "off",
-        "check",
-        "--format",
-        "csv",
-    ];
-    let (code, report, err) = occlens_with(&args, &[]);
+    let (code, report, err) = check_csv(&added);
     assert_eq!(code, 1, "{report}{err}");
     assert!(
         report.contains(
@@ -357,18 +347,7 @@ fn check_reports_duplicate_ids_null_keys_and_dangling_references() {
     );
     t.b.write(&snap).unwrap();
     let s = snap.to_str().unwrap();
-    let (code, report, err) = occlens_with(
-        &[
-            "--snapshot",
-            s,
-            "--cache",
-            "off",
-            "check",
-            "--format",
-            "csv",
-        ],
-        &[],
-    );
+    let (code, report, err) = check_csv(&snap);
     assert_eq!(code, 1, "{report}{err}");
     assert!(
         report.contains("unique,main_occurrence.id,1,1,FAIL"),
@@ -630,4 +609,19 @@ fn a_full_disk_names_the_export_file_and_leaves_nothing() {
     let _ = std::process::Command::new("umount").arg(&small).status();
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `occlens check --format csv` of `snapshot`, without the cache: exit code, report, stderr.
+fn check_csv(snapshot: &std::path::Path) -> (i32, String, String) {
+    let s = snapshot.to_str().unwrap();
+    let args = [
+        "--snapshot",
+        s,
+        "--cache",
+        "off",
+        "check",
+        "--format",
+        "csv",
+    ];
+    occlens_with(&args, &[])
 }

@@ -8,19 +8,27 @@ use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 impl Snapshot {
+    /// The tables `_snapshot.json` describes; `None` without a manifest.
+    fn listed_tables(&self) -> Result<Option<std::collections::HashMap<String, Listed>>> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(None);
+        };
+        let tables = manifest_tables(manifest).map_err(|message| Error::Snapshot {
+            location: self.location.clone(),
+            message,
+        })?;
+        Ok(Some(tables))
+    }
+
     /// Read every file `_snapshot.json` lists and compare its SHA-256 with the manifest's (for
     /// `occlens check`: this reads every byte of the snapshot). One line per file that differs
     /// or cannot be read; empty when all agree, or when the snapshot has no manifest.
     pub async fn verify_checksums(&self) -> Result<Vec<String>> {
         use futures::StreamExt;
         use sha2::{Digest, Sha256};
-        let Some(manifest) = &self.manifest else {
+        let Some(tables) = self.listed_tables()? else {
             return Ok(Vec::new());
         };
-        let tables = manifest_tables(manifest).map_err(|message| Error::Snapshot {
-            location: self.location.clone(),
-            message,
-        })?;
         let mut names: Vec<_> = tables.keys().cloned().collect();
         names.sort();
         let root = Path::from_url_path(self.base.path()).unwrap_or_default();
@@ -61,13 +69,9 @@ impl Snapshot {
     /// `_` are skipped, as when reading.
     pub async fn unlisted_files(&self) -> Result<Vec<String>> {
         use futures::TryStreamExt;
-        let Some(manifest) = &self.manifest else {
+        let Some(tables) = self.listed_tables()? else {
             return Ok(Vec::new());
         };
-        let tables = manifest_tables(manifest).map_err(|message| Error::Snapshot {
-            location: self.location.clone(),
-            message,
-        })?;
         let root = Path::from_url_path(self.base.path()).unwrap_or_default();
         // Spelled as the listing spells them.
         let listed: std::collections::HashSet<String> = tables
