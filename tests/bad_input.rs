@@ -407,6 +407,14 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let bad_manifest = s("bad_manifest", &|d| {
         std::fs::write(d.join("_snapshot.json"), b"{not json").unwrap()
     });
+    // A listed path a URL join reads otherwise (`#…` a fragment): it was reported as "a
+    // symbolic link to nothing", the file the join found being there.
+    let manifest_fragment = s("manifest_fragment", &|d| {
+        let manifest = serde_json::json!({"format": "occlens-snapshot/1", "tables": [
+            {"name": "main_occurrence", "files": [{"path": "main_occurrence.parquet#x", "bytes": 1}]}
+        ]});
+        std::fs::write(d.join("_snapshot.json"), manifest.to_string()).unwrap()
+    });
     let file_snapshot = work.join("a_file");
     std::fs::write(&file_snapshot, b"x").unwrap();
     let empty = work.join("empty_snapshot");
@@ -491,6 +499,11 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "snapshot: a FIFO named like a table",
             fifo.as_str(),
             "main_taxalist.parquet is not a regular file",
+        ),
+        (
+            "snapshot: a manifest's path with a URL fragment",
+            manifest_fragment.as_str(),
+            "main_occurrence.parquet#x, listed in _snapshot.json, does not exist",
         ),
         (
             "snapshot: manifest not JSON",

@@ -159,10 +159,11 @@ fn object_url(location: &Location, path: &Path) -> String {
 fn absence(location: &Location, rel: &str, e: object_store::Error) -> Option<String> {
     match e {
         object_store::Error::NotFound { .. } => {
-            // The local store reports a directory as not found.
-            let local = location
-                .store
-                .is_none()
+            // The local store reports a directory as not found. Its file is looked at only
+            // for a plain relative name: a URL join would read `#…`, `?…` and `%2E` as URL
+            // syntax and `/…` as absolute, and look at another file than the store did.
+            let plain = !rel.starts_with('/') && !rel.contains(['#', '?', '%', '\\']);
+            let local = (location.store.is_none() && plain)
                 .then(|| location.base.join(rel).ok())
                 .flatten();
             match local.and_then(|u| u.to_file_path().ok()) {
