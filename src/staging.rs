@@ -25,6 +25,40 @@ pub fn protect(dir: &Path) {
     }
 }
 
+/// Object-store and web prefixes this process reads from (the open snapshot, `s3://b/snap/`).
+static PROTECTED_URLS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Never write under the URL prefix `base` (the snapshot being read, when it is remote).
+pub fn protect_url(base: &url::Url) {
+    if let Ok(mut p) = PROTECTED_URLS.lock() {
+        p.push(url_key(base));
+    }
+}
+
+/// An object URL as compared with a protected prefix: `s3a` read as `s3`, the bucket (host)
+/// and path, the path ending with `/` for a prefix.
+fn url_key(url: &url::Url) -> String {
+    let scheme = match url.scheme() {
+        "s3a" => "s3",
+        s => s,
+    };
+    format!("{scheme}://{}{}", url.host_str().unwrap_or_default(), url.path())
+}
+
+/// An error when the object `dest` lies under a protected prefix (the snapshot being read).
+pub fn unprotected_url(what: &str, dest: &url::Url) -> Result<()> {
+    let key = url_key(dest);
+    let protected = PROTECTED_URLS.lock().map(|p| p.clone()).unwrap_or_default();
+    match protected.iter().find(|p| key.starts_with(p.as_str())) {
+        Some(p) => Err(Error::Usage(format!(
+            "{what} {}: is inside the snapshot being read ({}); occlens never writes there",
+            crate::redact::redact(dest.as_str()),
+            crate::redact::redact(p)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// An error when `dest` lies inside a protected directory (through symlinks and `..` too).
 pub fn unprotected(dest: &Path) -> Result<()> {
     unprotected_as("--out", dest)
@@ -292,6 +326,18 @@ pub fn publish_dir(
     }
     staging.keep();
     drop(old);
+    Ok(())
+}
+
+/// Move the finished directory `staging` to `dest`, which must not exist: a directory
+/// rename replaces at most an empty directory created meanwhile, never files.
+pub fn publish_new_dir(staging: Temp, dest: &Path) -> Result<()> {
+    unprotected(dest)?;
+    if std::fs::symlink_metadata(dest).is_ok() {
+        return Err(exists(dest));
+    }
+    std::fs::rename(staging.path(), dest).map_err(|e| Error::io(dest, e))?;
+    staging.keep();
     Ok(())
 }
 

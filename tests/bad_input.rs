@@ -186,6 +186,19 @@ fn liar_server() -> String {
     format!("http://127.0.0.1:{port}/snap")
 }
 
+/// A TCP listener that accepts connections and never answers; its port.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
 fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let g = good.to_str().unwrap();
     let s = |n: &str, f: &dyn Fn(&Path)| variant(work, good, n, f);
@@ -363,6 +376,21 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         std::fs::write(d.join("main_event/_SUCCESS"), b"").unwrap();
         std::fs::write(d.join("main_event/000001_0"), b"PAR1").unwrap();
     });
+    // A part file that is a symbolic link to nothing (an unmounted disk): the listing skipped
+    // it and the table was read without its rows, silently.
+    let dangling_part = s("part_dangling_symlink", &|d| {
+        std::fs::create_dir(d.join("main_classification")).unwrap();
+        std::fs::rename(
+            d.join("main_classification.parquet"),
+            d.join("main_classification/part-0.parquet"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            d.join("unmounted/part-1.parquet"),
+            d.join("main_classification/part-1.parquet"),
+        )
+        .unwrap();
+    });
     // Part files at the top of a table's folder and in a subfolder: the top-level ones alone
     // were read, silently.
     let mixed_parts = s("parts_top_and_subfolder", &|d| {
@@ -474,6 +502,11 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "snapshot: a file among part files that is not .parquet",
             not_parquet.as_str(),
             "holds 000001_0, which is not a .parquet file",
+        ),
+        (
+            "snapshot: a part file is a dangling symbolic link",
+            dangling_part.as_str(),
+            "main_classification/part-1.parquet is a symbolic link to nothing",
         ),
         (
             "snapshot: part files at the top of a folder and in a subfolder",
@@ -603,6 +636,33 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
                 "--cache",
                 "off",
                 "--api-base",
+                base,
+                "api",
+                list,
+            ],
+            None,
+            names,
+        ));
+    }
+    // A --media-url with a query (a token in it was copied into every media URL of bodies
+    // and exports), not a URL, or without its final slash (every URL broken): accepted.
+    for (base, names) in [
+        (
+            "https://cdn.example/media/?token=S3cretTok",
+            "--media-url https://cdn.example/media/: a query",
+        ),
+        ("not a url at all", "--media-url not a url at all"),
+        ("https://cdn.example/media", "end with /"),
+        ("ftp://cdn.example/media/", "neither a path"),
+    ] {
+        cases.push(case(
+            &format!("--media-url {base}"),
+            &[
+                "--snapshot",
+                g,
+                "--cache",
+                "off",
+                "--media-url",
                 base,
                 "api",
                 list,
@@ -1005,6 +1065,41 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     ] {
         let args = ["--snapshot", good, "sql", "SELECT 1 AS a", "--out", out];
         cases.push(case(name, &args, Some(1), names));
+    }
+    // EXPLAIN ANALYZE runs what it explains: a COPY under it replaced an existing file (the
+    // snapshot's own tables too) and an INSERT added a part file, past the checks above.
+    let explained = work.join("explained.csv");
+    let folder = work.join("copied_folder");
+    for (name, q, path, names) in [
+        (
+            "sql: EXPLAIN ANALYZE COPY",
+            format!(
+                "EXPLAIN ANALYZE COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+                explained.display()
+            ),
+            &explained,
+            "EXPLAIN ANALYZE",
+        ),
+        (
+            "sql: EXPLAIN ANALYZE INSERT",
+            "EXPLAIN ANALYZE INSERT INTO main_occurrence (id) VALUES (1)".to_string(),
+            &explained,
+            "EXPLAIN ANALYZE",
+        ),
+        // A COPY to a folder (no extension) that failed midway left its files there.
+        (
+            "sql: COPY to a folder failing midway",
+            format!(
+                "COPY (SELECT value, CASE WHEN value > 90000 THEN value / (value - value) ELSE value END AS x \
+                 FROM generate_series(1, 100000)) TO '{}' STORED AS CSV",
+                folder.display()
+            ),
+            &folder,
+            "divide by zero",
+        ),
+    ] {
+        let args = ["--snapshot", good, "sql", "--allow-write", q.as_str()];
+        cases.push(case(name, &args, Some(1), names).absent(path));
     }
     cases.push(case(
         "sql: INSERT even with --allow-write",
@@ -1505,6 +1600,26 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     ] {
         cases.push(case(name, &args, code, names).absent(&no_parent));
     }
+    // A server that accepts and never answers: `snapshot` waited until killed.
+    let silent = format!(
+        "postgres://u@127.0.0.1:{}/db?connect_timeout=1",
+        silent_server()
+    );
+    cases.push(
+        case(
+            "snapshot: a server that never answers",
+            &[
+                "snapshot",
+                "--from",
+                &silent,
+                "--out",
+                work.join("snap_silent").to_str().unwrap(),
+            ],
+            Some(1),
+            "no answer from the server within 1 s",
+        )
+        .absent(&work.join("snap_silent")),
+    );
     let not_dir = work.join("cache_is_a_file");
     std::fs::write(&not_dir, b"x").unwrap();
     cases.push(case(

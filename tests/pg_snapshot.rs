@@ -506,6 +506,56 @@ async fn snapshot_to_s3_and_back() {
         shown.contains("main_classification/ (3 part files)") || shown.contains("part files"),
         "{shown}"
     );
+    // An export into the snapshot being read replaced its table (refused locally).
+    let table = prefix.join("main_occurrence.parquet");
+    let before = std::fs::read(&table).unwrap();
+    let (code, _, err) = run(&[
+        "--snapshot",
+        "s3://bucket/antenna/2026-11-21",
+        "--cache",
+        "off",
+        "export",
+        "--format",
+        "parquet",
+        "--project",
+        "1",
+        "--out",
+        "s3a://bucket/antenna/2026-11-21/main_occurrence.parquet",
+        "--overwrite",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is inside the snapshot being read"), "{err}");
+    assert_eq!(std::fs::read(&table).unwrap(), before);
+    // Taken again to the same prefix: its own snapshot is replaced.
+    let again = [
+        "snapshot",
+        "--from",
+        &url,
+        "--out",
+        "s3://bucket/antenna/2026-11-21",
+        "--rows-per-file",
+        "4000",
+    ];
+    let (code, _, err) = run(&again);
+    assert_eq!(code, 0, "{err}");
+    // A prefix holding another tool's _snapshot.json and a user's files: they were replaced.
+    let foreign = root.path().join("bucket/foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("_snapshot.json"), br#"{"tool": "other"}"#).unwrap();
+    std::fs::write(foreign.join("notes.txt"), b"mine").unwrap();
+    let (code, _, err) = run(&["snapshot", "--from", &url, "--out", "s3://bucket/foreign"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not an occlens snapshot"), "{err}");
+    assert_eq!(
+        std::fs::read(foreign.join("_snapshot.json")).unwrap(),
+        br#"{"tool": "other"}"#
+    );
+    assert_eq!(std::fs::read(foreign.join("notes.txt")).unwrap(), b"mine");
+    // Beside our own snapshot, a user's file makes the prefix not ours.
+    std::fs::write(prefix.join("notes.txt"), b"mine").unwrap();
+    let (code, _, err) = run(&again);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(std::fs::read(prefix.join("notes.txt")).unwrap(), b"mine");
 }
 
 /// Every file under `dir`.

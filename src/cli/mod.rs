@@ -289,6 +289,39 @@ pub(crate) fn api_base(cli: &Cli) -> occlens::Result<Option<String>> {
     Ok(Some(occlens::redact::strip_userinfo(base)))
 }
 
+/// `--media-url`, checked as Django checks MEDIA_URL (empty, or ending with `/`): a path
+/// (`/media/`) or an http(s) URL with a host, without a query or fragment (every media URL is
+/// the base followed by a file's path, so a query would sit in the middle of each one and be
+/// copied into every body and export), without its userinfo.
+pub(crate) fn media_url(cli: &Cli) -> occlens::Result<String> {
+    let base = cli.media_url.as_str();
+    if base.is_empty() {
+        return Ok(String::new());
+    }
+    let shown = occlens::redact::redact(base.split(['?', '#']).next().unwrap_or_default());
+    let bad = |why: &str| {
+        occlens::Error::Usage(format!(
+            "--media-url {shown}: {why}; expected /PATH/ or http(s)://HOST[:PORT]/PATH/"
+        ))
+    };
+    if base.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("holds a space or a control character"));
+    }
+    if base.contains(['?', '#']) {
+        return Err(bad("a query or fragment would end up inside every media URL"));
+    }
+    if !base.starts_with('/') {
+        let url = url::Url::parse(base).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(bad("neither a path nor an http(s) URL with a host"));
+        }
+    }
+    if !base.ends_with('/') {
+        return Err(bad("must end with / (as Django's MEDIA_URL)"));
+    }
+    Ok(occlens::redact::strip_userinfo(base))
+}
+
 /// `open_with_base` with the cache mode `mode` instead of --cache's.
 async fn open_with_mode(
     cli: &Cli,
@@ -298,7 +331,7 @@ async fn open_with_mode(
 ) -> occlens::Result<Engine> {
     let config = Config {
         api_base: api_base(cli)?.unwrap_or_else(|| default_base.to_string()),
-        media_url: occlens::redact::strip_userinfo(&cli.media_url),
+        media_url: media_url(cli)?,
         time_zone: cli.time_zone,
         semantics: cli.semantics,
     };

@@ -79,7 +79,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
         snapshot: cli.snapshot.clone(),
         config: Config {
             api_base: String::new(), // the server's own address unless --api-base
-            media_url: occlens::redact::strip_userinfo(&cli.media_url),
+            media_url: super::media_url(cli)?,
             time_zone: cli.time_zone,
             semantics: cli.semantics,
         },

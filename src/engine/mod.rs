@@ -114,8 +114,9 @@ impl Engine {
             }
         };
         let location = Location::resolve(snapshot).await?;
-        if let Ok(dir) = location.base.to_file_path() {
-            crate::staging::protect(&dir);
+        match location.base.to_file_path() {
+            Ok(dir) => crate::staging::protect(&dir),
+            Err(_) => crate::staging::protect_url(&location.base),
         }
         // The window formulation never reads the cache (built from the fast views), and runs
         // on DataFusion's window operators alone.

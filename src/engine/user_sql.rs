@@ -2,10 +2,12 @@
 //! refuse DDL (CREATE …), DML (INSERT …, COPY … TO) and statements before anything runs;
 //! `allow_write` opts in to COPY … TO a path the user names and to DDL. INSERT/UPDATE/DELETE
 //! are refused either way: the snapshot's tables are never written. A COPY to one local file
-//! writes a hidden temporary beside it, renamed into place when the statement completes; a
-//! COPY to a URL (`s3://`, `http://`, …) is refused.
+//! (or folder) writes a hidden temporary beside it, renamed into place when the statement
+//! completes; a COPY to a URL (`s3://`, `http://`, …) is refused, and so is EXPLAIN ANALYZE of a
+//! COPY or an INSERT (it would run them).
 
 use crate::error::{Error, Result};
+use datafusion::common::tree_node::TreeNode;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
@@ -21,13 +23,21 @@ pub struct UserSql {
 pub struct CopyTarget {
     temp: crate::staging::Temp,
     dest: std::path::PathBuf,
+    folder: bool,
 }
 
 impl CopyTarget {
     /// The statement completed: the temporary becomes `dest` (never over a file created
     /// meanwhile). Dropped instead (an error, a cancel), the temporary is removed.
     pub fn publish(self) -> Result<()> {
-        crate::staging::publish_file(self.temp, &self.dest, false)
+        if !self.folder {
+            return crate::staging::publish_file(self.temp, &self.dest, false);
+        }
+        // A statement that wrote no file leaves no folder: nothing to publish.
+        if !self.temp.path().exists() {
+            return Ok(());
+        }
+        crate::staging::publish_new_dir(self.temp, &self.dest)
     }
 }
 
@@ -48,6 +58,17 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             "{}; occlens sql is read-only unless --allow-write is given",
             what.to_string().trim_start_matches("query failed: ")
         )));
+    }
+    // EXPLAIN ANALYZE runs the statement it explains: a COPY or an INSERT under it would
+    // write without the checks below (they look at the statement itself).
+    if matches!(plan, LogicalPlan::Analyze(_))
+        && plan
+            .exists(|p| Ok(matches!(p, LogicalPlan::Copy(_) | LogicalPlan::Dml(_))))
+            .unwrap_or(true)
+    {
+        return Err(Error::Usage(
+            "EXPLAIN ANALYZE of a COPY or an INSERT would run it unchecked; run the COPY itself (EXPLAIN without ANALYZE shows its plan)".into(),
+        ));
     }
     let mut target = None;
     if let LogicalPlan::Copy(copy) = &plan {
@@ -87,15 +108,26 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             )));
         }
         crate::staging::unprotected_as("COPY … TO", &path)?;
-        // One file (an extension, no partitions): written to a hidden sibling first, so
-        // that a statement that fails midway leaves nothing under the name.
-        let one_file = copy.partition_by.is_empty() && path.extension().is_some();
-        if one_file {
-            let temp = crate::staging::Temp::sibling_of(&path, "copy");
-            let mut staged = copy.clone();
-            staged.output_url = temp.path().to_string_lossy().to_string();
-            target = Some((LogicalPlan::Copy(staged), CopyTarget { temp, dest: path }));
+        // Written to a hidden sibling first, so that a statement that fails midway leaves
+        // nothing under the name: one file (an extension, no partitions), or a folder of
+        // files (no extension, a trailing `/`, or partitions), which DataFusion writes when
+        // the URL ends with `/`.
+        let one_file =
+            copy.partition_by.is_empty() && path.extension().is_some() && !url.ends_with('/');
+        let temp = crate::staging::Temp::sibling_of(&path, "copy");
+        let mut staged = copy.clone();
+        staged.output_url = temp.path().to_string_lossy().to_string();
+        if !one_file {
+            staged.output_url.push('/');
         }
+        target = Some((
+            LogicalPlan::Copy(staged),
+            CopyTarget {
+                temp,
+                dest: path,
+                folder: !one_file,
+            },
+        ));
     }
     let (plan, copy) = match target {
         Some((staged, copy)) => (staged, Some(copy)),

@@ -131,6 +131,7 @@ impl Target {
                 path,
                 overwrite,
             } => {
+                crate::staging::unprotected_url("--out", url)?;
                 if !overwrite && store.head(path).await.is_ok() {
                     return Err(Error::Usage(format!(
                         "--out {url}: the object exists; occlens does not replace it unless --overwrite is given"

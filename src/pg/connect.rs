@@ -150,16 +150,37 @@ fn split_pgpass(line: &str) -> Vec<String> {
     fields
 }
 
+/// How long a connection may take when the URL does not say (`connect_timeout`).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Connect (without TLS); the connection task runs on the runtime. Errors are one line naming
 /// the server, never the password.
+/// The whole connection (TCP, then the server's startup answers) is bounded by the URL's
+/// `connect_timeout`, else [`CONNECT_TIMEOUT`]: a listener that accepts and never answers is
+/// an error, not a hang (tokio-postgres bounds the TCP connect only).
 pub async fn connect(source: &PgSource) -> Result<Client> {
-    let (client, connection) = source.config.connect(NoTls).await.map_err(|e| {
-        Error::Postgres(format!(
-            "{}: cannot connect: {}",
-            source.display,
-            one_line(&e)
-        ))
-    })?;
+    let limit = source
+        .config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    let connecting = source.config.connect(NoTls);
+    let (client, connection) = match tokio::time::timeout(limit, connecting).await {
+        Ok(connected) => connected.map_err(|e| {
+            Error::Postgres(format!(
+                "{}: cannot connect: {}",
+                source.display,
+                one_line(&e)
+            ))
+        })?,
+        Err(_) => {
+            return Err(Error::Postgres(format!(
+                "{}: cannot connect: no answer from the server within {} s (set connect_timeout=SECONDS in the URL to wait longer)",
+                source.display,
+                limit.as_secs()
+            )))
+        }
+    };
     tokio::spawn(async move {
         let _ = connection.await;
     });

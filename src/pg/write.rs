@@ -264,19 +264,43 @@ impl Output {
         match self {
             Output::Local(p) => crate::staging::replaceable(p, SNAPSHOT_KIND, &is_snapshot),
             Output::Store { url, store, prefix } => {
-                let listed = store
-                    .list_with_delimiter(Some(prefix))
+                use futures::TryStreamExt;
+                let cannot_list =
+                    |e: object_store::Error| Error::ObjectStore(format!("--out {url}: cannot list it: {e}"));
+                let objects: Vec<String> = store
+                    .list(Some(prefix))
+                    .map_ok(|o| {
+                        o.location
+                            .prefix_match(prefix)
+                            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+                            .unwrap_or_default()
+                    })
+                    .try_collect()
                     .await
-                    .map_err(|e| Error::ObjectStore(format!("--out {url}: cannot list it: {e}")))?;
-                let ours = listed
-                    .objects
-                    .iter()
-                    .any(|o| o.location.filename() == Some(MANIFEST));
-                if ours || (listed.objects.is_empty() && listed.common_prefixes.is_empty()) {
+                    .map_err(cannot_list)?;
+                if objects.is_empty() {
+                    return Ok(());
+                }
+                let manifest = match store.get(&prefix.clone().join(MANIFEST)).await {
+                    Ok(got) => got.bytes().await.ok(),
+                    Err(_) => None,
+                };
+                let manifest: Value = manifest
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(Value::Null);
+                // The same rule as a local directory's (`is_snapshot`): a manifest occlens
+                // wrote, and every other object one it lists (or an upload of ours in progress).
+                let ours = is_occlens_manifest(&manifest)
+                    && objects.iter().all(|rel| {
+                        rel == MANIFEST
+                            || rel.starts_with(".occlens-tmp-")
+                            || listed_files(&manifest).any(|f| f == rel)
+                    });
+                if ours {
                     Ok(())
                 } else {
                     Err(Error::Usage(format!(
-                        "--out {url}: the prefix holds objects and no {MANIFEST}; occlens writes only to an empty prefix or {SNAPSHOT_KIND}, and touched nothing"
+                        "--out {url}: the prefix holds objects and is not {SNAPSHOT_KIND}; occlens writes only to an empty prefix or such a snapshot, and touched nothing"
                     )))
                 }
             }
@@ -327,10 +351,7 @@ pub fn is_snapshot(dir: &Path) -> bool {
     let Ok(manifest) = serde_json::from_slice::<Value>(&text) else {
         return false;
     };
-    if !manifest["format"]
-        .as_str()
-        .is_some_and(|f| f.starts_with("occlens-snapshot/"))
-    {
+    if !is_occlens_manifest(&manifest) {
         return false;
     }
     let listed: std::collections::HashSet<String> = manifest["tables"]
@@ -367,6 +388,23 @@ pub fn is_snapshot(dir: &Path) -> bool {
                 })
             })
     })
+}
+
+/// A manifest occlens wrote (`"format": "occlens-snapshot/…"`).
+fn is_occlens_manifest(manifest: &Value) -> bool {
+    manifest["format"]
+        .as_str()
+        .is_some_and(|f| f.starts_with("occlens-snapshot/"))
+}
+
+/// The files a manifest lists (paths relative to the snapshot).
+fn listed_files(manifest: &Value) -> impl Iterator<Item = &str> {
+    manifest["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["files"].as_array().into_iter().flatten())
+        .filter_map(|f| f["path"].as_str())
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -13,20 +13,33 @@ pub(super) fn not_regular(location: &Location, rel: &str) -> Option<String> {
         .then(|| format!("{rel} is not a regular file (a FIFO, socket or device)"))
 }
 
-/// The first entry of the folder `rel` that is not a regular file or a folder (names starting
-/// with `.` or `_` are skipped, as when listing part files).
+/// The first entry of the folder `rel` that is not a regular file or a folder, or that is a
+/// symbolic link to nothing (a listing skips it: the table would be read without that part),
+/// names starting with `.` or `_` skipped, as when listing part files.
 pub(super) fn irregular_in(location: &Location, rel: &str) -> Option<String> {
     let dir = local_path(location, rel)?;
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
         .ok()?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
         .filter(|n| !n.starts_with('.') && !n.starts_with('_'))
         .collect();
     names.sort();
-    names
-        .into_iter()
-        .find_map(|n| not_regular(location, &format!("{rel}/{n}")))
+    names.into_iter().find_map(|n| {
+        let part = format!("{rel}/{n}");
+        dangling(&dir.join(&n))
+            .map(|target| format!("{part} is a symbolic link to nothing ({target})"))
+            .or_else(|| not_regular(location, &part))
+    })
+}
+
+/// Where `path` points when it is a symbolic link whose target does not exist.
+fn dangling(path: &std::path::Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() || std::fs::metadata(path).is_ok() {
+        return None;
+    }
+    Some(std::fs::read_link(path).ok()?.display().to_string())
 }
 
 fn local_path(location: &Location, rel: &str) -> Option<std::path::PathBuf> {
