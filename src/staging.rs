@@ -42,7 +42,11 @@ fn url_key(url: &url::Url) -> String {
         "s3a" => "s3",
         s => s,
     };
-    format!("{scheme}://{}{}", url.host_str().unwrap_or_default(), url.path())
+    format!(
+        "{scheme}://{}{}",
+        url.host_str().unwrap_or_default(),
+        url.path()
+    )
 }
 
 /// An error when the object `dest` lies under a protected prefix (the snapshot being read).

@@ -308,7 +308,9 @@ pub(crate) fn media_url(cli: &Cli) -> occlens::Result<String> {
         return Err(bad("holds a space or a control character"));
     }
     if base.contains(['?', '#']) {
-        return Err(bad("a query or fragment would end up inside every media URL"));
+        return Err(bad(
+            "a query or fragment would end up inside every media URL",
+        ));
     }
     if !base.starts_with('/') {
         let url = url::Url::parse(base).map_err(|e| bad(&e.to_string()))?;

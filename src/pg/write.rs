@@ -265,14 +265,20 @@ impl Output {
             Output::Local(p) => crate::staging::replaceable(p, SNAPSHOT_KIND, &is_snapshot),
             Output::Store { url, store, prefix } => {
                 use futures::TryStreamExt;
-                let cannot_list =
-                    |e: object_store::Error| Error::ObjectStore(format!("--out {url}: cannot list it: {e}"));
+                let cannot_list = |e: object_store::Error| {
+                    Error::ObjectStore(format!("--out {url}: cannot list it: {e}"))
+                };
                 let objects: Vec<String> = store
                     .list(Some(prefix))
                     .map_ok(|o| {
                         o.location
                             .prefix_match(prefix)
-                            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+                            .map(|parts| {
+                                parts
+                                    .map(|p| p.as_ref().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join("/")
+                            })
                             .unwrap_or_default()
                     })
                     .try_collect()

@@ -80,6 +80,26 @@ pub struct Table {
 }
 
 impl Table {
+    /// Columns a snapshot may store that `queries/` derives under the same name beside the
+    /// table's own columns (`valid_occurrence` adds the detection aggregates to
+    /// `main_occurrence.*`, `detection_local` two columns to `main_detection.*`): a table
+    /// that stores one (a later schema caching a count) is read without it, since every
+    /// view would fail on the repeated name, and occlens recomputes it anyway.
+    pub fn derived_names(&self) -> &'static [&'static str] {
+        match self.name {
+            "main_occurrence" => &[
+                "detections_count",
+                "first_appearance_timestamp",
+                "last_appearance_timestamp",
+                "first_appearance_time",
+                "duration",
+                "cover_image_path",
+            ],
+            "main_detection" => &["is_null_marker", "local_timestamp"],
+            _ => &[],
+        }
+    }
+
     /// The full Arrow schema of the contract (every column, used or not).
     pub fn schema(&self) -> Schema {
         Schema::new(

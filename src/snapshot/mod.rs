@@ -481,6 +481,25 @@ async fn register(
             base.metadata().clone(),
         )));
     }
+    let derived = table.derived_names();
+    if schema
+        .fields()
+        .iter()
+        .any(|f| derived.contains(&f.name().as_str()))
+    {
+        // Read without the columns the views derive under the same names.
+        let base = declared.as_deref().unwrap_or(&schema);
+        let fields: Vec<Field> = base
+            .fields()
+            .iter()
+            .filter(|f| !derived.contains(&f.name().as_str()))
+            .map(|f| f.as_ref().clone())
+            .collect();
+        declared = Some(Arc::new(Schema::new_with_metadata(
+            fields,
+            base.metadata().clone(),
+        )));
+    }
     if let Some(declared) = declared {
         let name = if converted.is_empty() {
             table.name.to_string()
