@@ -1262,6 +1262,19 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
     let blank = w("blank.jsonl", b"\n  \n");
     let no_entries = w("empty.har", br#"{"log": {"entries": []}}"#);
     for (name, args, code, names) in [
+        // NaN matched nothing and inf everything (count 999999 against 1592).
+        (
+            "verify: --float-tolerance NaN",
+            vec!["verify", "--responses", garbage.as_str(), "--float-tolerance", "NaN"],
+            Some(2),
+            "--float-tolerance",
+        ),
+        (
+            "verify: --float-tolerance inf",
+            vec!["verify", "--responses", garbage.as_str(), "--float-tolerance", "inf"],
+            Some(2),
+            "not a finite number",
+        ),
         (
             "verify: no responses",
             vec!["verify", "--responses", blank.as_str()],

@@ -138,6 +138,15 @@ async fn event_list_parameters_fail_as_antenna() {
             .status,
         500
     );
+    // ... when the page query runs: DRF's paginator does not run it for a page past the end.
+    let r = call(&engine, "/api/v2/events/?ordering=-taxa_count&offset=100").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["count"], json!(2));
+    assert_eq!(r.body["results"], json!([]));
+    assert_eq!(
+        r.body["previous"],
+        json!("http://testserver/api/v2/events/?limit=20&offset=80&ordering=-taxa_count")
+    );
     let r = call(&engine, "/api/v2/events/?project_id=1&ordering=-taxa_count").await;
     assert_eq!(r.status, 200);
     assert_eq!(

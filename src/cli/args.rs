@@ -368,8 +368,9 @@ pub struct VerifyArgs {
     /// With --api-url: largest response body read (a larger one is a fetch_failed row)
     #[arg(long, default_value = "256MiB", value_parser = parse_bytes, value_name = "BYTES")]
     pub max_body_bytes: u64,
-    /// Numbers within this absolute difference are equal
-    #[arg(long, value_name = "X")]
+    /// Numbers within this absolute difference are equal when either is a float (two
+    /// integers are compared exactly); a finite value ≥ 0
+    #[arg(long, value_name = "X", value_parser = parse_tolerance)]
     pub float_tolerance: Option<f64>,
     /// Drop fields at a JSON-pointer pattern from both sides (repeatable; * matches one segment)
     #[arg(long, value_name = "PATTERN")]
@@ -550,4 +551,12 @@ pub enum CacheAction {
     /// Delete every cache entry occlens wrote in the cache directory (and leftovers of killed
     /// builds); nothing else there is touched
     Clear,
+}
+
+/// `--float-tolerance`: a finite number ≥ 0 (NaN would match nothing, inf everything).
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a finite number ≥ 0")),
+    }
 }

@@ -28,12 +28,16 @@ fn push(out: &mut Vec<Mismatch>, pointer: &str, expected: &Value, actual: &Value
 /// How leniently values are compared.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Rules {
-    /// Numbers within this absolute difference are equal (integers and floats alike).
+    /// Numbers within this absolute difference are equal when either is a float; two
+    /// integers (ids, counts) are always compared exactly.
     pub float_tolerance: Option<f64>,
 }
 
 fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number, rules: Rules) -> bool {
-    if let (Some(t), Some(x), Some(y)) = (rules.float_tolerance, a.as_f64(), b.as_f64()) {
+    let integers = !a.is_f64() && !b.is_f64();
+    if let (Some(t), Some(x), Some(y), false) =
+        (rules.float_tolerance, a.as_f64(), b.as_f64(), integers)
+    {
         return (x - y).abs() <= t;
     }
     match (a.as_i64(), b.as_i64()) {
@@ -473,6 +477,20 @@ pub fn compare_unordered_page(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_tolerance_is_for_floats_and_integers_compare_exactly() {
+        let rules = Rules {
+            float_tolerance: Some(1.0),
+        };
+        let n = |v: Value| v.as_number().unwrap().clone();
+        assert!(numbers_equal(&n(json!(0.5)), &n(json!(1.25)), rules));
+        assert!(numbers_equal(&n(json!(2)), &n(json!(2.5)), rules));
+        assert!(!numbers_equal(&n(json!(0.5)), &n(json!(1.75)), rules));
+        assert!(!numbers_equal(&n(json!(2)), &n(json!(1)), rules));
+        assert!(numbers_equal(&n(json!(2)), &n(json!(2)), rules));
+        assert!(!numbers_equal(&n(json!(2)), &n(json!(2.0)), Rules::default()));
+    }
 
     fn diff(url: &str, e: &Value, a: &Value) -> Vec<Mismatch> {
         compare_responses(url, 200, e, 200, a, Rules::default())
