@@ -1265,13 +1265,25 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
         // NaN matched nothing and inf everything (count 999999 against 1592).
         (
             "verify: --float-tolerance NaN",
-            vec!["verify", "--responses", garbage.as_str(), "--float-tolerance", "NaN"],
+            vec![
+                "verify",
+                "--responses",
+                garbage.as_str(),
+                "--float-tolerance",
+                "NaN",
+            ],
             Some(2),
             "--float-tolerance",
         ),
         (
             "verify: --float-tolerance inf",
-            vec!["verify", "--responses", garbage.as_str(), "--float-tolerance", "inf"],
+            vec![
+                "verify",
+                "--responses",
+                garbage.as_str(),
+                "--float-tolerance",
+                "inf",
+            ],
             Some(2),
             "not a finite number",
         ),
@@ -1633,6 +1645,20 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         )
         .absent(&work.join("snap_silent")),
     );
+    // A missing --tokens file: the message named the path alone, not the option.
+    let no_tokens = work.join("no_tokens.txt");
+    cases.push(case(
+        "serve: --tokens missing",
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens",
+            no_tokens.to_str().unwrap(),
+        ],
+        None,
+        "--tokens",
+    ));
     let not_dir = work.join("cache_is_a_file");
     std::fs::write(&not_dir, b"x").unwrap();
     cases.push(case(

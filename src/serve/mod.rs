@@ -92,6 +92,11 @@ pub async fn run(
         .api_base
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    if options.api_base.is_none() && addr.ip().is_unspecified() {
+        eprintln!(
+            "occlens: warning: hyperlinks (next, previous, details) name http://{addr}, which other machines cannot reach; give --api-base with the address clients use"
+        );
+    }
     let versions = versions::Versions::open(source).await?;
     let server = Arc::new(Server {
         slots: tokio::sync::Semaphore::new(options.max_in_flight.max(1)),

@@ -16,7 +16,8 @@ impl Tokens {
     /// Read `path`, refusing a file others can read or write.
     pub fn load(path: &std::path::Path) -> Result<Tokens> {
         let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| Error::Usage(format!("--tokens {shown}: {e}")))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -33,7 +34,8 @@ impl Tokens {
                 "--tokens {shown}: not a regular file"
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("--tokens {shown}: {e}")))?;
         Self::parse(&text).map_err(|e| Error::Usage(format!("--tokens {shown}: {e}")))
     }
 

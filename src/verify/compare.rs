@@ -489,7 +489,11 @@ mod tests {
         assert!(!numbers_equal(&n(json!(0.5)), &n(json!(1.75)), rules));
         assert!(!numbers_equal(&n(json!(2)), &n(json!(1)), rules));
         assert!(numbers_equal(&n(json!(2)), &n(json!(2)), rules));
-        assert!(!numbers_equal(&n(json!(2)), &n(json!(2.0)), Rules::default()));
+        assert!(!numbers_equal(
+            &n(json!(2)),
+            &n(json!(2.0)),
+            Rules::default()
+        ));
     }
 
     fn diff(url: &str, e: &Value, a: &Value) -> Vec<Mismatch> {
