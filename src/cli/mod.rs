@@ -107,10 +107,7 @@ fn occlens_main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             match panic {
-                Some(p) => eprintln!(
-                    "occlens: internal error: {}; please report it",
-                    occlens::redact::redact(&p)
-                ),
+                Some(p) => eprintln!("occlens: {}", panic_message(&p)),
                 None => eprintln!("occlens: {}", occlens::redact::redact(&e.to_string())),
             }
             ExitCode::from(1)
@@ -193,13 +190,22 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     let line = message.lines().map(str::trim).collect::<Vec<_>>().join(" ") + &at;
     if std::thread::current().name() == Some("main") {
         occlens::staging::remove_live();
-        eprintln!(
-            "occlens: internal error: {}; please report it",
-            occlens::redact::redact(&line)
-        );
+        eprintln!("occlens: {}", panic_message(&line));
     } else if let Ok(mut p) = PANIC.lock() {
         p.get_or_insert(line);
     }
+}
+
+/// The one line printed for a panic: what it means where it has a known cause (a limit of
+/// Arrow's a query ran into), else an internal error to report.
+fn panic_message(line: &str) -> String {
+    let line = occlens::redact::redact(line);
+    if line.contains("offset overflow") {
+        return format!(
+            "a text or list column of the result holds more than 2 GiB in one batch (Arrow's 32-bit offsets): select fewer or shorter values ({line})"
+        );
+    }
+    format!("internal error: {line}; please report it")
 }
 
 /// Set by the interactive SQL shell, which handles SIGINT itself (Ctrl-C cancels the running
