@@ -35,17 +35,25 @@ pub fn protect_url(base: &url::Url) {
     }
 }
 
-/// An object URL as compared with a protected prefix: `s3a` read as `s3`, the bucket (host)
-/// and path, the path ending with `/` for a prefix.
+/// An object URL as compared with a protected prefix: the store's kind (`s3a` is `s3`;
+/// `abfs`, `abfss` are `az`), the bucket (host) and the object path as the store reads it
+/// (percent-escapes decoded: `sn%61p` is `snap`), a prefix's path ending with `/`.
 fn url_key(url: &url::Url) -> String {
     let scheme = match url.scheme() {
         "s3a" => "s3",
+        "abfs" | "abfss" => "az",
         s => s,
     };
+    let path = object_store::path::Path::from_url_path(url.path())
+        .map_or_else(|_| url.path().to_string(), |p| p.to_string());
+    let slash = if url.path().ends_with('/') && !path.is_empty() {
+        "/"
+    } else {
+        ""
+    };
     format!(
-        "{scheme}://{}{}",
-        url.host_str().unwrap_or_default(),
-        url.path()
+        "{scheme}://{}/{path}{slash}",
+        url.host_str().unwrap_or_default()
     )
 }
 
@@ -338,7 +346,10 @@ pub fn publish_dir(
 pub fn publish_new_dir(staging: Temp, dest: &Path) -> Result<()> {
     unprotected(dest)?;
     if std::fs::symlink_metadata(dest).is_ok() {
-        return Err(exists(dest));
+        return Err(Error::Usage(format!(
+            "{}: exists; occlens does not replace it (remove it first or choose another name)",
+            dest.display()
+        )));
     }
     std::fs::rename(staging.path(), dest).map_err(|e| Error::io(dest, e))?;
     staging.keep();
@@ -393,6 +404,16 @@ pub fn exists(dest: &Path) -> Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn object_urls_compare_as_the_store_reads_them() {
+        let key = |u: &str| url_key(&url::Url::parse(u).unwrap());
+        assert_eq!(key("s3://b/snap/"), "s3://b/snap/");
+        assert_eq!(key("s3a://b/sn%61p/x.parquet"), "s3://b/snap/x.parquet");
+        assert_eq!(key("abfss://c/snap/x"), "az://c/snap/x");
+        assert!(!key("s3://b/snapshot2/x").starts_with(&key("s3://b/snap/")));
+        assert!(key("s3://b/snap/t/x").starts_with(&key("s3://b/snap/")));
+    }
     use super::*;
 
     #[test]

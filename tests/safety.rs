@@ -298,6 +298,25 @@ fn sql_writes_only_when_allowed() {
     let (code, _, err) = occlens_with(&["--snapshot", s, "sql", "--allow-write", &copy], &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "a\n1\n");
+    // A folder (no extension, a trailing `/`, PARTITIONED BY): written to a hidden sibling,
+    // then renamed; nothing hidden left beside it.
+    for (name, clause) in [
+        ("folder", ""),
+        ("slashed/", ""),
+        ("parted.csv", " PARTITIONED BY (p)"),
+    ] {
+        let dest = work.path().join(name);
+        let q = format!(
+            "COPY (SELECT 1 AS a, 2 AS p) TO '{}' STORED AS CSV{clause}",
+            dest.display()
+        );
+        let (code, _, err) = occlens_with(&["--snapshot", s, "sql", "--allow-write", &q], &[]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(dest.is_dir(), "{name}");
+        let files: Vec<_> = walkdir(&dest);
+        assert!(!files.is_empty(), "{name}");
+    }
+    assert_eq!(temporaries(work.path()), Vec::<String>::new());
     let before: Vec<_> = std::fs::read_dir(&snap)
         .unwrap()
         .flatten()
@@ -624,4 +643,18 @@ fn check_csv(snapshot: &std::path::Path) -> (i32, String, String) {
         "csv",
     ];
     occlens_with(&args, &[])
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walkdir(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -304,7 +304,18 @@ pub(crate) fn media_url(cli: &Cli) -> occlens::Result<String> {
     if base.is_empty() {
         return Ok(String::new());
     }
-    let shown = occlens::redact::redact(base.split(['?', '#']).next().unwrap_or_default());
+    // Shown without its userinfo, query or fragment (a secret may sit there), one line.
+    let shown = occlens::redact::strip_userinfo(base);
+    let shown: String = occlens::redact::redact(shown.split(['?', '#']).next().unwrap_or_default())
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
     let bad = |why: &str| {
         occlens::Error::Usage(format!(
             "--media-url {shown}: {why}; expected /PATH/ or http(s)://HOST[:PORT]/PATH/"

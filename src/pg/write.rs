@@ -284,7 +284,8 @@ impl Output {
                     .try_collect()
                     .await
                     .map_err(cannot_list)?;
-                if objects.is_empty() {
+                // A folder marker alone (an empty name) is an empty prefix.
+                if objects.iter().all(|rel| rel.is_empty()) {
                     return Ok(());
                 }
                 let manifest = match store.get(&prefix.clone().join(MANIFEST)).await {
@@ -296,11 +297,31 @@ impl Output {
                     .unwrap_or(Value::Null);
                 // The same rule as a local directory's (`is_snapshot`): a manifest occlens
                 // wrote, and every other object one it lists (or an upload of ours in progress).
+                // Also ours: a folder marker (an empty name, left by consoles and s3a), and a
+                // table's part file of the kind occlens writes (`<table>/part-N.parquet`,
+                // copied before the new manifest by an upload that then stopped), so that a
+                // snapshot whose upload was interrupted can be written again.
+                let listed: std::collections::HashSet<&str> = listed_files(&manifest).collect();
+                let tables: std::collections::HashSet<&str> =
+                    listed.iter().filter_map(|f| f.split('/').next()).collect();
+                let part_of_ours = |rel: &str| {
+                    rel.split_once('/').is_some_and(|(table, part)| {
+                        tables.contains(table)
+                            && part
+                                .strip_prefix("part-")
+                                .and_then(|p| p.strip_suffix(".parquet"))
+                                .is_some_and(|n| {
+                                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                                })
+                    })
+                };
                 let ours = is_occlens_manifest(&manifest)
                     && objects.iter().all(|rel| {
-                        rel == MANIFEST
+                        rel.is_empty()
+                            || rel == MANIFEST
                             || rel.starts_with(".occlens-tmp-")
-                            || listed_files(&manifest).any(|f| f == rel)
+                            || listed.contains(rel.as_str())
+                            || part_of_ours(rel)
                     });
                 if ours {
                     Ok(())

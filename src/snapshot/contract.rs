@@ -82,7 +82,8 @@ pub struct Table {
 impl Table {
     /// Columns a snapshot may store that `queries/` derives under the same name beside the
     /// table's own columns (`valid_occurrence` adds the detection aggregates to
-    /// `main_occurrence.*`, `detection_local` two columns to `main_detection.*`): a table
+    /// `main_occurrence.*`, `detection_local` two columns to `main_detection.*`, the DwC-A
+    /// export three to `main_event.*`): a table
     /// that stores one (a later schema caching a count) is read without it, since every
     /// view would fail on the repeated name, and occlens recomputes it anyway.
     pub fn derived_names(&self) -> &'static [&'static str] {
@@ -96,6 +97,8 @@ impl Table {
                 "cover_image_path",
             ],
             "main_detection" => &["is_null_marker", "local_timestamp"],
+            // The DwC-A export's events (`queries/dwca.sql`): local start and end, position.
+            "main_event" => &["ls", "le", "position"],
             _ => &[],
         }
     }
