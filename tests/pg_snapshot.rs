@@ -22,7 +22,7 @@ use occlens::verify::input::read;
 use occlens::verify::{Verifier, VerifyOptions};
 use occlens::{Config, Engine};
 use server::Server;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TABLES: &[&str] = &[
     "main_occurrence",
@@ -257,7 +257,7 @@ async fn postgres_to_snapshot() {
     assert_eq!(storage["rows"], 1);
     let omitted = storage["omitted_columns"].as_array().unwrap();
     assert!(omitted.contains(&"access_key".into()) && omitted.contains(&"secret_key".into()));
-    for entry in walk(&snap) {
+    for entry in common::files_under(&snap) {
         let bytes = std::fs::read(&entry).unwrap();
         for secret in [SECRET.as_bytes(), b"AKIA-storage-access"] {
             assert!(
@@ -561,18 +561,4 @@ async fn snapshot_to_s3_and_back() {
     let (code, _, err) = run(&again);
     assert_eq!(code, 1, "{err}");
     assert_eq!(std::fs::read(prefix.join("notes.txt")).unwrap(), b"mine");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

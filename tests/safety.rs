@@ -313,7 +313,7 @@ fn sql_writes_only_when_allowed() {
         let (code, _, err) = occlens_with(&["--snapshot", s, "sql", "--allow-write", &q], &[]);
         assert_eq!(code, 0, "{name}: {err}");
         assert!(dest.is_dir(), "{name}");
-        let files: Vec<_> = walkdir(&dest);
+        let files = common::files_under(&dest);
         assert!(!files.is_empty(), "{name}");
     }
     assert_eq!(temporaries(work.path()), Vec::<String>::new());
@@ -643,18 +643,4 @@ fn check_csv(snapshot: &std::path::Path) -> (i32, String, String) {
         "csv",
     ];
     occlens_with(&args, &[])
-}
-
-/// Every file under `dir`.
-fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walkdir(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

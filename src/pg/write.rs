@@ -381,12 +381,7 @@ pub fn is_snapshot(dir: &Path) -> bool {
     if !is_occlens_manifest(&manifest) {
         return false;
     }
-    let listed: std::collections::HashSet<String> = manifest["tables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t["files"].as_array().into_iter().flatten())
-        .filter_map(|f| f["path"].as_str())
+    let listed: std::collections::HashSet<String> = listed_files(&manifest)
         .filter_map(|p| p.split('/').next().map(String::from))
         .collect();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -406,12 +401,7 @@ pub fn is_snapshot(dir: &Path) -> bool {
             || std::fs::read_dir(&path).is_ok_and(|parts| {
                 parts.flatten().all(|p| {
                     let rel = format!("{name}/{}", p.file_name().to_string_lossy());
-                    manifest["tables"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .flat_map(|t| t["files"].as_array().into_iter().flatten())
-                        .any(|f| f["path"].as_str() == Some(rel.as_str()))
+                    listed_files(&manifest).any(|f| f == rel.as_str())
                 })
             })
     })
@@ -514,12 +504,7 @@ async fn previous_files(store: &dyn ObjectStore, prefix: &StorePath) -> Vec<Stri
         return Vec::new();
     };
     let manifest: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    manifest["tables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t["files"].as_array().into_iter().flatten())
-        .filter_map(|f| f["path"].as_str())
+    listed_files(&manifest)
         .filter(|p| !p.split('/').any(|part| part == ".." || part.is_empty()))
         .map(String::from)
         .collect()

@@ -381,3 +381,18 @@ pub async fn table_text(engine: &Engine, sql: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Every file under `dir` (its folders walked).
+#[allow(dead_code)]
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
