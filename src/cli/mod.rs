@@ -499,6 +499,8 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
                 )));
             }
             let engine = open(&cli).await?;
+            // Now that the snapshot is known: an object inside it is refused before any work.
+            target.unprotected()?;
             export::export(&engine, x, &cli.who, target).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),

@@ -100,6 +100,16 @@ impl Target {
         Ok(Target::Local { path, overwrite })
     }
 
+    /// An error when the target lies inside the snapshot being read (known once it is open:
+    /// a local path is also checked by [`Target::parse`], an object again at upload).
+    pub fn unprotected(&self) -> Result<()> {
+        match self {
+            Target::Local { path, .. } => crate::staging::unprotected(path),
+            Target::Store { url, .. } => crate::staging::unprotected_url("--out", url),
+            Target::Stdout => Ok(()),
+        }
+    }
+
     /// The temporary local file to write first (removed when dropped, and on SIGINT/SIGTERM).
     pub fn temp(&self) -> Temp {
         match self {
