@@ -1101,6 +1101,20 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
         let args = ["--snapshot", good, "sql", "--allow-write", q.as_str()];
         cases.push(case(name, &args, Some(1), names).absent(path));
     }
+    // A COPY to a folder that exists (a user's): never renamed over, nothing written in it.
+    let users = work.join("users_folder");
+    std::fs::create_dir_all(&users).unwrap();
+    std::fs::write(users.join("mine.txt"), b"mine").unwrap();
+    let q = format!(
+        "COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+        users.display()
+    );
+    cases.push(case(
+        "sql: COPY to an existing folder",
+        &["--snapshot", good, "sql", "--allow-write", q.as_str()],
+        Some(1),
+        "exists; occlens does not replace files",
+    ));
     cases.push(case(
         "sql: INSERT even with --allow-write",
         &[
