@@ -151,6 +151,24 @@ SELECT * FROM ${view} o WHERE o.project_id = ${project} AND ${collection} ORDER 
 SELECT * FROM ${view} r
 WHERE r.project_id = ${project} AND r.occurrence_id BETWEEN ${from} AND ${through}
 ORDER BY r.occurrence_id, ${order}
+-- name: export.range_occurrences
+-- Project ${project}'s occurrences whose ids are in ${from}..${through}, with the columns the
+-- views read (${columns}). A JSON export reads them, their detections and the detections'
+-- classifications once a range, each into the session where the next is read and where the
+-- range's relations (export.related) are then computed (src/engine/cut.rs): each relation is
+-- a view of an occurrence's own detections and their classifications, so its rows for these
+-- occurrences are the same as over the snapshot's tables.
+SELECT ${columns} FROM main_occurrence o
+WHERE o.project_id = ${project} AND o.id BETWEEN ${from} AND ${through}
+-- name: export.range_detections
+-- The detections of those occurrences (main_occurrence: the range's, export.range_occurrences).
+SELECT ${columns} FROM main_detection d
+WHERE d.occurrence_id BETWEEN ${from} AND ${through}
+  AND d.occurrence_id IN (SELECT o.id FROM main_occurrence o)
+-- name: export.range_classifications
+-- The classifications of those detections (main_detection: the range's).
+SELECT ${columns} FROM main_classification c
+WHERE c.detection_id IN (SELECT d.id FROM main_detection d)
 -- name: export.span
 -- The occurrence ids of a project's export (lowest, highest) and their number: the export's
 -- related rows are read in ranges of these ids, so that their sorts hold one range at a time.

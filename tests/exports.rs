@@ -295,3 +295,45 @@ fn direct_file_holds_exactly_the_bytes_written() {
         }
     }
 }
+
+/// A JSON export computes each range's related rows from that range's own occurrences,
+/// detections and classifications (`engine::cut`): the objects are the same as from the
+/// relations over the whole tables (here the cache's, which the export then reads instead),
+/// for every project of the oracle and of the edge-case demo snapshot, in both framings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
+    use occlens::api::request::Requester;
+    use occlens::engine::cache::Mode;
+    use occlens::engine::cut::Cut;
+    use occlens::engine::related::RelatedFor;
+    use occlens::exports::json_export::{write, Framing};
+    let views = [
+        "detail_detections",
+        "prediction_candidates",
+        "detection_classifications",
+    ];
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/demo");
+    let mut objects = 0;
+    for dir in [oracle().join("snapshot"), demo] {
+        let root = tempfile::tempdir().unwrap();
+        let mut cut = common::cached_engine(&dir, root.path(), Mode::Off, None).await;
+        cut.export_range = 3;
+        assert!(Cut::new(&cut, &views).await.unwrap().is_some());
+        let whole = common::cached_engine(&dir, root.path(), Mode::Auto, None).await;
+        assert!(Cut::new(&whole, &views).await.unwrap().is_none());
+        let dims = whole.dims().await.unwrap();
+        for project in (0..50).filter(|p| dims.projects.contains_key(p)) {
+            for framing in [
+                Framing::Antenna,
+                Framing::Lines(RelatedFor::Detail, Requester::Superuser(None)),
+            ] {
+                let text = |engine| write(engine, project, None, Vec::new(), &framing, &|_| {});
+                let (rows, expected) = text(&whole).await.unwrap();
+                let (cut_rows, ours) = text(&cut).await.unwrap();
+                assert_eq!((cut_rows, ours), (rows, expected), "project {project}");
+                objects += rows;
+            }
+        }
+    }
+    assert!(objects > 1000, "{objects} objects");
+}

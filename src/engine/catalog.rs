@@ -316,8 +316,15 @@ fn view_statement(sql: &str) -> Option<(&str, &str)> {
     Some((name, select.trim().trim_end_matches(';')))
 }
 
+/// The tables registered in `ctx` (the snapshot's, the cache's), with their providers.
+pub async fn registered_tables(
+    ctx: &SessionContext,
+) -> Result<Vec<(String, Arc<dyn datafusion::catalog::TableProvider>)>> {
+    Ok(views_schema(ctx)?.registered().await?)
+}
+
 /// The session's default schema, which `session` made a [`lazy::Views`].
-fn views_schema(ctx: &SessionContext) -> Result<Arc<lazy::Views>> {
+pub(crate) fn views_schema(ctx: &SessionContext) -> Result<Arc<lazy::Views>> {
     let schema = ctx
         .catalog("datafusion")
         .and_then(|c| c.schema("public"))

@@ -36,6 +36,17 @@ impl Views {
         let _ = self.state.set(state);
     }
 
+    /// The tables registered in this schema (the snapshot's, the cache's), with their providers.
+    pub async fn registered(&self) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
+        let mut out = Vec::new();
+        for name in self.tables.table_names() {
+            if let Some(table) = self.tables.table(&name).await? {
+                out.push((name, table));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn view_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .definitions

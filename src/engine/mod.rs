@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod cache;
 pub mod catalog;
+pub mod cut;
 pub mod deferred_build;
 pub mod dims;
 pub mod even_parquet;

@@ -9,6 +9,7 @@
 //! would hold all of the project's rows.
 
 use crate::engine::catalog::Arg;
+use crate::engine::cut::Cut;
 use crate::engine::occurrences::{batches, record, select_ids};
 use crate::engine::rows::RowExt;
 use crate::engine::typed::{
@@ -315,6 +316,9 @@ pub struct RelatedStreams {
     /// The rows of the range after the open one (of `ranges[0]` before it is opened), being
     /// read on the runtime while this one's occurrences are shaped.
     next: Option<tokio::task::JoinHandle<Result<Vec<Cursor>>>>,
+    /// How each range's relations are computed from its own detections and classifications
+    /// (None: from the tables as registered; see `cut`).
+    cut: Option<Cut>,
 }
 
 impl Drop for RelatedStreams {
@@ -346,12 +350,18 @@ impl RelatedStreams {
                 )))
             }
         };
+        let views: Vec<&str> = shape.relations().iter().map(|(v, _)| *v).collect();
         let mut streams = RelatedStreams {
             project,
             shape,
             ranges,
             cursors: None,
             next: None,
+            // A list's identifications read no detections: nothing to cut.
+            cut: match shape {
+                RelatedFor::List => None,
+                _ => Cut::new(engine, &views).await?,
+            },
         };
         // The first range's rows are read while the export's first occurrences are computed.
         streams.read_ahead(engine, 0);
@@ -363,13 +373,21 @@ impl RelatedStreams {
         let Some(&(from, through)) = self.ranges.get(i) else {
             return;
         };
-        let statements = self.statements(engine, from, through);
         // Recorded here: the task does not inherit the caller's task-local record.
+        let cut = self.cut.clone().map(|cut| {
+            let reads = cut.statements(engine.fragments(), self.project, from, through);
+            (cut, reads)
+        });
+        let statements = self.statements(engine, from, through);
         for (_, sql) in &statements {
             record(sql);
         }
         let ctx = engine.ctx.clone();
         self.next = Some(tokio::spawn(async move {
+            let ctx = match cut {
+                Some((cut, reads)) => cut.session(&ctx, reads).await?,
+                None => ctx,
+            };
             let mut cursors = Vec::new();
             // One relation at a time: their scans and sorts never hold memory together.
             for (view, sql) in statements {

@@ -1,6 +1,7 @@
 //! Opening a snapshot: locate each Antenna table's Parquet dataset, register it with
 //! DataFusion, and validate the columns the queries use.
 
+mod column_kind;
 pub mod contract;
 mod files;
 mod integrity;

@@ -1,0 +1,150 @@
+//! A JSON export's related rows computed from the snapshot cut to one range of its
+//! occurrences.
+//!
+//! Every relation of a detail-shaped export (images, detections with their captures,
+//! prediction candidates, the detections' classifications, identifications) is a view of
+//! `queries/` whose rows for an occurrence come from the occurrence's own detections and
+//! their classifications. Run on the snapshot's tables, each relation's statement decodes them
+//! again: a range's classifications three times (the candidates, their per-algorithm maxima,
+//! the detections' classifications) and its detections five times. A [`Cut`] reads the range's
+//! detections and classifications once (`export.range_detections` and
+//! `export.range_classifications` of `queries/request.sql`) into memory, and the same views
+//! then run in a session where `main_detection` and `main_classification` hold those rows
+//! only: their rows for the range's occurrences are the same.
+
+use crate::engine::catalog::{self, Arg, Fragments, Semantics};
+use crate::engine::occurrences::{batches, record};
+use crate::engine::Engine;
+use crate::error::Result;
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList, TableProvider,
+};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use std::sync::Arc;
+
+/// The snapshot's tables a range's rows stand in for, each with the fragment reading them.
+const CUT: [(&str, &str); 3] = [
+    ("main_occurrence", "export.range_occurrences"),
+    ("main_detection", "export.range_detections"),
+    ("main_classification", "export.range_classifications"),
+];
+
+/// How one export cuts the snapshot for each of its ranges.
+#[derive(Clone)]
+pub struct Cut {
+    /// (table, its fragment, the columns the views read: quoted, comma-separated)
+    reads: Vec<(&'static str, &'static str, String)>,
+    /// The engine's tables (the snapshot's, the cache's), as registered.
+    tables: Vec<(String, Arc<dyn TableProvider>)>,
+    time_zone: chrono_tz::Tz,
+    semantics: Semantics,
+}
+
+impl Cut {
+    /// How `engine` is cut for the relations `views`; None when they are not computed from the
+    /// snapshot's tables here: on a cluster (its executors cannot read this process's memory),
+    /// or when some of them are tables (the cache's files, already sorted by occurrence).
+    pub async fn new(engine: &Engine, views: &[&str]) -> Result<Option<Cut>> {
+        if catalog::is_remote() {
+            return Ok(None);
+        }
+        let tables = catalog::registered_tables(&engine.ctx).await?;
+        if tables
+            .iter()
+            .any(|(name, _)| views.contains(&name.as_str()))
+        {
+            return Ok(None);
+        }
+        let mut reads = Vec::new();
+        for (table, fragment) in CUT {
+            let Some((_, provider)) = tables.iter().find(|(name, _)| name == table) else {
+                return Ok(None);
+            };
+            let contract = crate::snapshot::contract::table(table);
+            let columns: Vec<String> = provider
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| {
+                    contract
+                        .and_then(|t| t.column(f.name()))
+                        .is_some_and(|c| c.used)
+                })
+                .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
+                .collect();
+            reads.push((table, fragment, columns.join(", ")));
+        }
+        Ok(Some(Cut {
+            reads,
+            tables,
+            time_zone: engine.config.time_zone,
+            semantics: engine.config.semantics,
+        }))
+    }
+
+    /// The statements reading the cut tables' rows for `project`'s occurrences with ids in
+    /// `from..=through`: (table, SQL).
+    pub fn statements(
+        &self,
+        fragments: &Fragments,
+        project: i64,
+        from: i64,
+        through: i64,
+    ) -> Vec<(&'static str, String)> {
+        self.reads
+            .iter()
+            .map(|(table, fragment, columns)| {
+                let sql = fragments.bind(
+                    fragment,
+                    &[
+                        ("columns", Arg::Sql(columns)),
+                        ("project", Arg::Int(project)),
+                        ("from", Arg::Int(from)),
+                        ("through", Arg::Int(through)),
+                    ],
+                );
+                record(&sql);
+                (*table, sql)
+            })
+            .collect()
+    }
+
+    /// A session like `ctx` (its settings, functions, rules and memory pool) whose cut tables
+    /// hold the rows `statements` read, each run in this session once the tables before it
+    /// are cut; with the views of `queries/` over them.
+    pub async fn session(
+        &self,
+        ctx: &SessionContext,
+        statements: Vec<(&'static str, String)>,
+    ) -> Result<SessionContext> {
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+            .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
+            .build();
+        let cut = SessionContext::new_with_state(state);
+        let catalog = MemoryCatalogProvider::new();
+        catalog.register_schema("public", Arc::new(crate::engine::lazy::Views::default()))?;
+        cut.register_catalog("datafusion", Arc::new(catalog));
+        for (name, table) in &self.tables {
+            cut.register_table(name.as_str(), table.clone())?;
+        }
+        let partitions = ctx.state().config().target_partitions().max(1);
+        for (table, sql) in statements {
+            let read = batches(&cut, &sql).await?;
+            let schema = match read.first() {
+                Some(batch) => batch.schema(),
+                None => cut.sql(&sql).await?.schema().inner().clone(),
+            };
+            // Dealt out in turn, so that every core scans a share.
+            let mut parts = vec![Vec::new(); partitions];
+            for (i, batch) in read.into_iter().enumerate() {
+                parts[i % partitions].push(batch);
+            }
+            let rows: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, parts)?);
+            cut.deregister_table(table)?;
+            cut.register_table(table, rows)?;
+        }
+        catalog::create_views(&cut, self.time_zone, &[], self.semantics).await?;
+        Ok(cut)
+    }
+}
