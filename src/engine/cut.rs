@@ -21,10 +21,10 @@ use crate::engine::catalog::{self, Arg, Fragments, Semantics};
 use crate::engine::occurrences::{batches, record};
 use crate::engine::Engine;
 use crate::error::Result;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList, TableProvider,
 };
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::prelude::SessionContext;

@@ -16,6 +16,7 @@ pub mod lazy;
 pub mod lookup;
 pub mod memo;
 pub mod occurrences;
+pub mod ranges;
 pub mod related;
 pub mod resident;
 pub mod row_number;

@@ -11,6 +11,7 @@
 use crate::engine::catalog::Arg;
 use crate::engine::cut::Cut;
 use crate::engine::occurrences::{batches, record, select_ids};
+use crate::engine::ranges::{ranges, Cursor};
 use crate::engine::rows::RowExt;
 use crate::engine::typed::{
     ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
@@ -18,9 +19,6 @@ use crate::engine::typed::{
 };
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use rustc_hash::FxHashMap as HashMap;
@@ -298,9 +296,6 @@ pub async fn assemble(
 /// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB), measured before
 /// the next range was read ahead, which holds two ranges' rows at once (35–85 MB more).
 pub const RANGE_OCCURRENCES: i64 = 50_000;
-/// At most this many ranges: each range scans the snapshot's detections and classifications
-/// again (about 0.3 s of CPU per range at SF1), so a big project's ranges grow instead.
-const MAX_RANGES: i64 = 16;
 
 /// At most this many occurrences a range for its rows to be cut (`cut`): about 150 MB of
 /// detections and classifications at SF1's proportions (a range's share when its project
@@ -471,145 +466,5 @@ impl RelatedStreams {
             (*view, sql)
         };
         self.shape.relations().iter().map(statement).collect()
-    }
-}
-
-/// `lowest..=highest` cut into inclusive ranges of equal width, ascending: as many as `count`
-/// occurrences need at `per` a range, at least one and at most MAX_RANGES.
-fn ranges(
-    lowest: i64,
-    highest: i64,
-    count: i64,
-    per: i64,
-) -> std::collections::VecDeque<(i64, i64)> {
-    let (count, per) = (count.max(1) as i128, per.max(1) as i128);
-    let n = ((count + per - 1) / per).min(MAX_RANGES as i128);
-    let width = ((highest as i128 - lowest as i128 + 1).max(1) + n - 1) / n;
-    let mut out = std::collections::VecDeque::new();
-    let mut from = lowest as i128;
-    while from <= highest as i128 {
-        let through = (from + width - 1).min(highest as i128);
-        out.push_back((from as i64, through as i64));
-        from = through + 1;
-    }
-    out
-}
-
-/// A relation's rows of one range, ordered by `occurrence_id`, taken up to a given occurrence
-/// at a time.
-struct Cursor {
-    view: &'static str,
-    batches: std::collections::VecDeque<RecordBatch>,
-    /// The first row of `batches[0]` not taken.
-    start: usize,
-}
-
-impl Cursor {
-    /// The next rows whose `occurrence_id` is at most `last`.
-    fn through(&mut self, last: i64) -> Result<Vec<RecordBatch>> {
-        let mut out = Vec::new();
-        while let Some(batch) = self.batches.front() {
-            let ids = batch
-                .column_by_name("occurrence_id")
-                .ok_or_else(|| Error::Query(format!("{}: no occurrence_id column", self.view)))?;
-            let ids = cast(ids, &DataType::Int64)?;
-            let ids = ids.as_primitive::<Int64Type>();
-            if datafusion::arrow::array::Array::null_count(ids) > 0 {
-                return Err(Error::Query(format!(
-                    "{}: NULL occurrence_id in an export's related rows",
-                    self.view
-                )));
-            }
-            let start = self.start;
-            let end = start + ids.values()[start..].partition_point(|&id| id <= last);
-            if end > start {
-                out.push(batch.slice(start, end - start));
-            }
-            if end < batch.num_rows() {
-                self.start = end;
-                return Ok(out);
-            }
-            self.batches.pop_front();
-            self.start = 0;
-        }
-        Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::rows::to_rows;
-    use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
-    use std::sync::Arc;
-
-    /// A cursor over batches of (occurrence_id, tag) rows.
-    fn cursor(batches: &[&[(i64, &str)]]) -> Cursor {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("occurrence_id", DataType::Int64, false),
-            Field::new("tag", DataType::Utf8, false),
-        ]));
-        let batches = batches
-            .iter()
-            .map(|rows| {
-                let ids = Int64Array::from_iter_values(rows.iter().map(|r| r.0));
-                let tags = StringArray::from_iter_values(rows.iter().map(|r| r.1));
-                RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(tags)]).unwrap()
-            })
-            .collect();
-        Cursor {
-            view: "test",
-            batches,
-            start: 0,
-        }
-    }
-
-    fn tags(c: &mut Cursor, last: i64) -> Vec<String> {
-        let rows = to_rows(&c.through(last).unwrap()).unwrap();
-        rows.iter()
-            .map(|r| r.str("tag").unwrap().to_string())
-            .collect()
-    }
-
-    #[test]
-    fn an_exports_ids_are_cut_into_even_ranges_by_its_occurrences() {
-        let cut = |lowest, highest, count| Vec::from(ranges(lowest, highest, count, 50_000));
-        assert_eq!(cut(5, 5, 1), [(5, 5)]);
-        assert_eq!(cut(1, 1_000_000, 50_000), [(1, 1_000_000)]);
-        assert_eq!(
-            cut(1, 1_000_000, 200_000),
-            [
-                (1, 250_000),
-                (250_001, 500_000),
-                (500_001, 750_000),
-                (750_001, 1_000_000)
-            ]
-        );
-        // Fewer ids than ranges: one id a range.
-        assert_eq!(cut(10, 12, 120_000), [(10, 10), (11, 11), (12, 12)]);
-        // A big project: MAX_RANGES ranges, bigger ones.
-        assert_eq!(cut(0, 1599, 10_000_000).len(), MAX_RANGES as usize);
-        // The whole of i64, without overflow, every id in exactly one range.
-        let all = cut(i64::MIN, i64::MAX, 100_000);
-        assert_eq!(all.len(), 2);
-        assert_eq!((all[0].0, all[1].1), (i64::MIN, i64::MAX));
-        assert_eq!(all[0].1 + 1, all[1].0);
-    }
-
-    #[test]
-    fn a_cursor_cuts_each_occurrence_whole_across_batches() {
-        let mut c = cursor(&[
-            &[(1, "a"), (2, "b"), (2, "c")],
-            &[(2, "d"), (5, "e")],
-            &[],
-            &[(5, "f"), (9, "g"), (12, "h")],
-        ]);
-        assert_eq!(tags(&mut c, 0), Vec::<String>::new());
-        assert_eq!(tags(&mut c, 2), ["a", "b", "c", "d"]);
-        assert_eq!(tags(&mut c, 4), Vec::<String>::new());
-        assert_eq!(tags(&mut c, 9), ["e", "f", "g"]);
-        assert_eq!(tags(&mut c, 100), ["h"]);
-        assert_eq!(tags(&mut c, 200), Vec::<String>::new());
     }
 }
