@@ -157,7 +157,7 @@ ORDER BY r.occurrence_id, ${order}
 -- classifications once a range, each into the session where the next is read and where the
 -- range's relations (export.related) are then computed (src/engine/cut.rs): each relation is
 -- a view of an occurrence's own detections and their classifications, so its rows for these
--- occurrences are the same as over the snapshot's tables.
+-- occurrences are the same as over the snapshot's tables (in the same order).
 SELECT ${columns} FROM main_occurrence o
 WHERE o.project_id = ${project} AND o.id BETWEEN ${from} AND ${through}
 -- name: export.range_detections

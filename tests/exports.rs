@@ -299,15 +299,20 @@ fn direct_file_holds_exactly_the_bytes_written() {
 /// A JSON export computes each range's related rows from that range's own occurrences,
 /// detections and classifications (`engine::cut`): the objects are the same as from the
 /// relations over the whole tables (here the cache's, which the export then reads instead),
-/// for every project of the oracle and of the edge-case demo snapshot, in both framings.
+/// for every project of the oracle and of the edge-case demo snapshot, in both framings; also
+/// with only the lists part cached (the identifications then read from the cache, the rest
+/// cut), with ranges too big to cut (computed from the tables) and in the window formulation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
     use occlens::api::request::Requester;
-    use occlens::engine::cache::Mode;
+    use occlens::engine::cache::{Mode, Part, Settings};
+    use occlens::engine::catalog::Semantics;
     use occlens::engine::cut::Cut;
     use occlens::engine::related::RelatedFor;
     use occlens::exports::json_export::{write, Framing};
     let views = [
+        "occurrence_identifications",
+        "detail_images",
         "detail_detections",
         "prediction_candidates",
         "detection_classifications",
@@ -316,9 +321,33 @@ async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
     let mut objects = 0;
     for dir in [oracle().join("snapshot"), demo] {
         let root = tempfile::tempdir().unwrap();
-        let mut cut = common::cached_engine(&dir, root.path(), Mode::Off, None).await;
+        let off = Mode::Off;
+        let mut cut = common::cached_engine(&dir, root.path(), off, None).await;
         cut.export_range = 3;
         assert!(Cut::new(&cut, &views).await.unwrap().is_some());
+        let lists_root = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            mode: Mode::Auto,
+            dir: Some(lists_root.path().to_path_buf()),
+            ..Default::default()
+        };
+        let config = occlens::Config {
+            api_base: "http://testserver".into(),
+            ..occlens::Config::default()
+        };
+        let path = Some(dir.to_str().unwrap());
+        let mut lists = Engine::open_cached(path, config, &settings, &[Part::Lists], &|_| {})
+            .await
+            .unwrap();
+        lists.export_range = 5;
+        assert!(lists.cached(Part::Lists).is_some() && lists.cached(Part::Details).is_none());
+        assert!(Cut::new(&lists, &views).await.unwrap().is_some());
+        let mut uncut = common::cached_engine(&dir, root.path(), off, None).await;
+        uncut.export_range = 3;
+        uncut.export_cut_max = 1;
+        let window = common::cached_engine_with(&dir, root.path(), off, None, Semantics::Window);
+        let mut window = window.await;
+        window.export_range = 4;
         let whole = common::cached_engine(&dir, root.path(), Mode::Auto, None).await;
         assert!(Cut::new(&whole, &views).await.unwrap().is_none());
         let dims = whole.dims().await.unwrap();
@@ -328,10 +357,11 @@ async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
                 Framing::Lines(RelatedFor::Detail, Requester::Superuser(None)),
             ] {
                 let text = |engine| write(engine, project, None, Vec::new(), &framing, &|_| {});
-                let (rows, expected) = text(&whole).await.unwrap();
-                let (cut_rows, ours) = text(&cut).await.unwrap();
-                assert_eq!((cut_rows, ours), (rows, expected), "project {project}");
-                objects += rows;
+                let expected = text(&whole).await.unwrap();
+                for engine in [&cut, &lists, &uncut, &window] {
+                    assert_eq!(text(engine).await.unwrap(), expected, "project {project}");
+                }
+                objects += expected.0;
             }
         }
     }

@@ -18,16 +18,16 @@
 //! user CPU; peak memory 0.52–0.57 → 0.62–0.67 GB (docs/performance.md).
 
 use crate::engine::catalog::{self, Arg, Fragments, Semantics};
-use crate::engine::occurrences::{batches, record};
+use crate::engine::occurrences::{record, trace};
 use crate::engine::Engine;
 use crate::error::Result;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{
     CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList, TableProvider,
 };
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use std::sync::Arc;
 
 /// The snapshot's tables a range's rows stand in for, each with the fragment reading them.
@@ -36,6 +36,12 @@ const CUT: [(&str, &str); 3] = [
     ("main_detection", "export.range_detections"),
     ("main_classification", "export.range_classifications"),
 ];
+
+/// By default, at most this many occurrences a range for its rows to be cut: about 150 MB of detections
+/// and classifications at SF1's proportions. A range with more (a project whose ids bunch
+/// together, or one of many occurrences: at most `ranges::MAX_RANGES` ranges) is computed
+/// from the tables.
+pub const MAX_OCCURRENCES: usize = 200_000;
 
 /// How one export cuts the snapshot for each of its ranges.
 #[derive(Clone)]
@@ -46,21 +52,25 @@ pub struct Cut {
     tables: Vec<(String, Arc<dyn TableProvider>)>,
     time_zone: chrono_tz::Tz,
     semantics: Semantics,
+    /// At most this many occurrences a range (`Engine::export_cut_max`).
+    max_occurrences: usize,
 }
 
 impl Cut {
-    /// How `engine` is cut for the relations `views`; None when they are not computed from the
-    /// snapshot's tables here: on a cluster (its executors cannot read this process's memory),
-    /// or when some of them are tables (the cache's files, already sorted by occurrence).
+    /// How `engine` is cut for the relations `views`; None when fewer than two of them are
+    /// computed from the snapshot's tables here (the others are tables: the cache's files,
+    /// already sorted by occurrence, which the cut session reads as they are), or on a cluster
+    /// (its executors cannot read this process's memory).
     pub async fn new(engine: &Engine, views: &[&str]) -> Result<Option<Cut>> {
         if catalog::is_remote() {
             return Ok(None);
         }
         let tables = catalog::registered_tables(&engine.ctx).await?;
-        if tables
+        let computed = views
             .iter()
-            .any(|(name, _)| views.contains(&name.as_str()))
-        {
+            .filter(|v| !tables.iter().any(|(name, _)| name == *v))
+            .count();
+        if computed < 2 {
             return Ok(None);
         }
         let mut reads = Vec::new();
@@ -87,6 +97,7 @@ impl Cut {
             tables,
             time_zone: engine.config.time_zone,
             semantics: engine.config.semantics,
+            max_occurrences: engine.export_cut_max,
         }))
     }
 
@@ -120,12 +131,16 @@ impl Cut {
     /// A session like `ctx` (its settings, functions, rules and memory pool) whose cut tables
     /// hold the rows `statements` read, each run in this session once the tables before it
     /// are cut; with the views of `queries/` over them. The rows are reserved in the memory
-    /// pool (`--memory-limit`) for as long as the reservation returned with the session lives.
+    /// pool (`--memory-limit`), batch by batch as they are read, for as long as the
+    /// reservation returned with the session lives. None, the rows read so far released, when
+    /// the range holds more than `max_occurrences` occurrences (the first statement's rows) or
+    /// the pool cannot hold its rows: the range's relations are then computed from the tables,
+    /// where their sorts can spill.
     pub async fn session(
         &self,
         ctx: &SessionContext,
         statements: Vec<(&'static str, String)>,
-    ) -> Result<(SessionContext, MemoryReservation)> {
+    ) -> Result<Option<(SessionContext, MemoryReservation)>> {
         let held = MemoryConsumer::new("an export range's rows (engine::cut)")
             .register(&ctx.runtime_env().memory_pool);
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
@@ -139,23 +154,29 @@ impl Cut {
             cut.register_table(name.as_str(), table.clone())?;
         }
         let partitions = ctx.state().config().target_partitions().max(1);
-        for (table, sql) in statements {
-            let read = batches(&cut, &sql).await?;
-            held.try_grow(read.iter().map(RecordBatch::get_array_memory_size).sum())?;
-            let schema = match read.first() {
-                Some(batch) => batch.schema(),
-                None => cut.sql(&sql).await?.schema().inner().clone(),
-            };
+        for (i, (table, sql)) in statements.into_iter().enumerate() {
+            let started = std::time::Instant::now();
+            let mut stream = cut.sql(&sql).await?.execute_stream().await?;
+            let schema = stream.schema();
             // Dealt out in turn, so that every core scans a share.
-            let mut parts = vec![Vec::new(); partitions];
-            for (i, batch) in read.into_iter().enumerate() {
-                parts[i % partitions].push(batch);
+            let (mut parts, mut rows, mut k) = (vec![Vec::new(); partitions], 0, 0);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows();
+                // The first statement reads the range's occurrences (CUT's order).
+                let too_many = i == 0 && rows > self.max_occurrences;
+                if too_many || held.try_grow(batch.get_array_memory_size()).is_err() {
+                    return Ok(None);
+                }
+                parts[k % partitions].push(batch);
+                k += 1;
             }
+            trace(&sql, started);
             let rows: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, parts)?);
             cut.deregister_table(table)?;
             cut.register_table(table, rows)?;
         }
         catalog::create_views(&cut, self.time_zone, &[], self.semantics).await?;
-        Ok((cut, held))
+        Ok(Some((cut, held)))
     }
 }

@@ -84,6 +84,8 @@ pub struct Engine {
     /// Occurrences whose related rows a JSON export reads in one range (see
     /// `related::RelatedStreams`): fewer hold less memory and scan the snapshot more often.
     pub export_range: i64,
+    /// At most this many occurrences a range for a JSON export to cut its rows (see `cut`).
+    pub export_cut_max: usize,
 }
 
 impl Engine {
@@ -262,6 +264,7 @@ impl Engine {
             memo: (settings.hold != resident::Hold::None).then(|| memo::Memo::new(MEMO_BYTES)),
             resident_bytes,
             export_range: related::RANGE_OCCURRENCES,
+            export_cut_max: cut::MAX_OCCURRENCES,
         })
     }
 

@@ -67,15 +67,20 @@ pub async fn batches(
     record(sql);
     let started = std::time::Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
+    trace(sql, started);
+    Ok(batches)
+}
+
+/// Each statement a response runs and its time since `started`, on stderr (OCCLENS_TRACE=1;
+/// README, "Usage by example").
+pub fn trace(sql: &str, started: std::time::Instant) {
     if std::env::var_os("OCCLENS_TRACE").is_some() {
-        // Each statement a response runs and its time, on stderr (OCCLENS_TRACE=1; README, "Usage by example").
         eprintln!(
             "occlens: {:>7.1} ms  {}",
             started.elapsed().as_secs_f64() * 1e3,
             sql.split_whitespace().collect::<Vec<_>>().join(" ")
         );
     }
-    Ok(batches)
 }
 
 /// `select` (a SELECT with no WHERE) restricted to the rows whose `col` is one of `ids`, in

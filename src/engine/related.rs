@@ -297,11 +297,6 @@ pub async fn assemble(
 /// the next range was read ahead, which holds two ranges' rows at once (35–85 MB more).
 pub const RANGE_OCCURRENCES: i64 = 50_000;
 
-/// At most this many occurrences a range for its rows to be cut (`cut`): about 150 MB of
-/// detections and classifications at SF1's proportions (a range's share when its project
-/// needs more than MAX_RANGES of RANGE_OCCURRENCES; then they are read from the tables).
-const CUT_OCCURRENCES: i64 = 4 * RANGE_OCCURRENCES;
-
 /// The related rows of an export's occurrences: each relation streamed for the export's
 /// project (`export.related`), ordered by occurrence, one range of occurrence ids after
 /// another (`export.span`), and cut at each batch of occurrences (which come in ascending id
@@ -339,9 +334,9 @@ impl RelatedStreams {
         let span = span
             .first()
             .map(|r| (r.i64("lowest"), r.i64("highest"), r.i64("occurrences")));
-        let (ranges, occurrences) = match span {
+        let ranges = match span {
             Some((Some(lowest), Some(highest), Some(n))) if n > 0 => {
-                (ranges(lowest, highest, n, engine.export_range), n)
+                ranges(lowest, highest, n, engine.export_range)
             }
             Some((_, _, Some(0))) => Default::default(),
             other => {
@@ -351,18 +346,16 @@ impl RelatedStreams {
             }
         };
         let views: Vec<&str> = shape.relations().iter().map(|(v, _)| *v).collect();
-        let per_range = occurrences / (ranges.len().max(1) as i64);
         let mut streams = RelatedStreams {
             project,
             shape,
             ranges,
             cursors: None,
             next: None,
-            // A list's identifications read no detections: nothing to cut. A big project's
-            // ranges (MAX_RANGES) would hold too many rows at once: read from the tables.
+            // A list's identifications read no detections: nothing to cut. (A range holding
+            // too many occurrences is computed from the tables: `Cut::session`.)
             cut: match shape {
                 RelatedFor::List => None,
-                _ if per_range > CUT_OCCURRENCES => None,
                 _ => Cut::new(engine, &views).await?,
             },
         };
@@ -387,12 +380,13 @@ impl RelatedStreams {
         }
         let ctx = engine.ctx.clone();
         self.next = Some(tokio::spawn(async move {
+            let cut = match cut {
+                Some((cut, reads)) => cut.session(&ctx, reads).await?,
+                None => None,
+            };
             // `_held`: the cut rows' reservation, released when they go.
             let (ctx, _held) = match cut {
-                Some((cut, reads)) => {
-                    let (ctx, held) = cut.session(&ctx, reads).await?;
-                    (ctx, Some(held))
-                }
+                Some((cut, held)) => (cut, Some(held)),
                 None => (ctx, None),
             };
             let mut cursors = Vec::new();
