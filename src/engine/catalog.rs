@@ -324,7 +324,7 @@ pub async fn registered_tables(
 }
 
 /// The session's default schema, which `session` made a [`lazy::Views`].
-pub(crate) fn views_schema(ctx: &SessionContext) -> Result<Arc<lazy::Views>> {
+fn views_schema(ctx: &SessionContext) -> Result<Arc<lazy::Views>> {
     let schema = ctx
         .catalog("datafusion")
         .and_then(|c| c.schema("public"))

@@ -37,10 +37,10 @@ const CUT: [(&str, &str); 3] = [
     ("main_classification", "export.range_classifications"),
 ];
 
-/// By default, at most this many occurrences a range for its rows to be cut: about 150 MB of detections
-/// and classifications at SF1's proportions. A range with more (a project whose ids bunch
-/// together, or one of many occurrences: at most `ranges::MAX_RANGES` ranges) is computed
-/// from the tables.
+/// By default, at most this many occurrences a range for its rows to be cut: about 150 MB of
+/// detections and classifications at SF1's proportions. A range with more (a project whose
+/// ids bunch together, or one of many occurrences: at most `ranges::MAX_RANGES` ranges) is
+/// computed from the tables.
 pub const MAX_OCCURRENCES: usize = 200_000;
 
 /// How one export cuts the snapshot for each of its ranges.
@@ -172,9 +172,9 @@ impl Cut {
                 k += 1;
             }
             trace(&sql, started);
-            let rows: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, parts)?);
+            let read: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(schema, parts)?);
             cut.deregister_table(table)?;
-            cut.register_table(table, rows)?;
+            cut.register_table(table, read)?;
         }
         catalog::create_views(&cut, self.time_zone, &[], self.semantics).await?;
         Ok(Some((cut, held)))
