@@ -394,11 +394,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         }
         w.key("width").null();
         w.key("height").null();
-        let bbox = d
-            .bbox
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<Value>(b).ok());
-        w.key("bbox").value(&bbox.unwrap_or(Value::Null));
+        w.key("bbox").stored_json(d.bbox.as_deref());
         w.key("occurrence");
         match d.occurrence_id {
             Some(o) => self.link(w, "occurrences", o),

@@ -256,6 +256,10 @@ pub async fn assemble(
         .collect();
     let detail = (shape != RelatedFor::List).then(|| {
         let mut d = DetailRelated::default();
+        let held = decoded.detection_classifications.len() + decoded.predictions.len();
+        classifications.reserve(held);
+        d.detection_classifications
+            .reserve(decoded.detections.len());
         for r in decoded.images {
             if let (Some(o), Some(p)) = (r.occurrence_id, r.path) {
                 d.images.entry(o).or_default().push(p);
@@ -300,12 +304,12 @@ pub const RANGE_OCCURRENCES: i64 = 50_000;
 /// The related rows of an export's occurrences: each relation streamed for the export's
 /// project (`export.related`), ordered by occurrence, one range of occurrence ids after
 /// another (`export.span`), and cut at each batch of occurrences (which come in ascending id
-/// order).
+/// order). Each range's statements are bound (and recorded) at `open`.
 pub struct RelatedStreams {
-    project: i64,
+    ctx: SessionContext,
     shape: RelatedFor,
-    /// Inclusive ranges of occurrence ids, ascending, not yet read through.
-    ranges: std::collections::VecDeque<(i64, i64)>,
+    /// The ranges of occurrence ids not yet read through, ascending.
+    ranges: std::collections::VecDeque<Planned>,
     /// The streams of `ranges[0]`, once opened.
     cursors: Option<Vec<Cursor>>,
     /// The rows of the range after the open one (of `ranges[0]` before it is opened), being
@@ -314,6 +318,14 @@ pub struct RelatedStreams {
     /// How each range's relations are computed from its own detections and classifications
     /// (None: from the tables as registered; see `cut`).
     cut: Option<Cut>,
+}
+
+/// One range of occurrence ids (`..=through`) and its statements: the cut tables' reads (with
+/// a cut) and every relation's.
+struct Planned {
+    through: i64,
+    reads: Vec<(&'static str, String)>,
+    statements: Vec<(&'static str, String)>,
 }
 
 impl Drop for RelatedStreams {
@@ -346,39 +358,44 @@ impl RelatedStreams {
             }
         };
         let views: Vec<&str> = shape.relations().iter().map(|(v, _)| *v).collect();
+        // A list's identifications read no detections: nothing to cut. (A range holding too
+        // many occurrences is computed from the tables: `Cut::session`.)
+        let cut = match shape {
+            RelatedFor::List => None,
+            _ => Cut::new(engine, &views).await?,
+        };
+        // Recorded here, in the caller's task: the reads run on tasks of their own.
+        let ranges = ranges
+            .into_iter()
+            .map(|(from, through)| Planned {
+                through,
+                reads: cut.as_ref().map_or_else(Vec::new, |cut| {
+                    cut.statements(engine.fragments(), project, from, through)
+                }),
+                statements: statements(engine, shape, project, from, through),
+            })
+            .collect();
         let mut streams = RelatedStreams {
-            project,
+            ctx: engine.ctx.clone(),
             shape,
             ranges,
             cursors: None,
             next: None,
-            // A list's identifications read no detections: nothing to cut. (A range holding
-            // too many occurrences is computed from the tables: `Cut::session`.)
-            cut: match shape {
-                RelatedFor::List => None,
-                _ => Cut::new(engine, &views).await?,
-            },
+            cut,
         };
         // The first range's rows are read while the export's first occurrences are computed.
-        streams.read_ahead(engine, 0);
+        streams.read_ahead(0);
         Ok(streams)
     }
 
     /// Start reading the rows of `ranges[i]`, when there is one, on the runtime.
-    fn read_ahead(&mut self, engine: &Engine, i: usize) {
-        let Some(&(from, through)) = self.ranges.get(i) else {
+    fn read_ahead(&mut self, i: usize) {
+        let Some(range) = self.ranges.get(i) else {
             return;
         };
-        // Recorded here: the task does not inherit the caller's task-local record.
-        let cut = self.cut.clone().map(|cut| {
-            let reads = cut.statements(engine.fragments(), self.project, from, through);
-            (cut, reads)
-        });
-        let statements = self.statements(engine, from, through);
-        for (_, sql) in &statements {
-            record(sql);
-        }
-        let ctx = engine.ctx.clone();
+        let cut = self.cut.clone().map(|cut| (cut, range.reads.clone()));
+        let statements = range.statements.clone();
+        let ctx = self.ctx.clone();
         self.next = Some(tokio::spawn(async move {
             let cut = match cut {
                 Some((cut, reads)) => cut.session(&ctx, reads).await?,
@@ -404,20 +421,16 @@ impl RelatedStreams {
 
     /// The record batches of every relation for `occurrences`, the export's next rows
     /// (ascending id, after every earlier call's).
-    pub async fn fetch(
-        &mut self,
-        engine: &Engine,
-        occurrences: &[OccurrenceRow],
-    ) -> Result<Fetched> {
+    pub async fn fetch(&mut self, occurrences: &[OccurrenceRow]) -> Result<Fetched> {
         let relations = self.shape.relations();
         let mut batches: Fetched = vec![Vec::new(); relations.len()];
         let Some(last) = occurrences.iter().filter_map(|r| r.id).max() else {
             return Ok(batches);
         };
-        while let Some(&(_, through)) = self.ranges.front() {
+        while let Some(through) = self.ranges.front().map(|r| r.through) {
             if self.cursors.is_none() {
                 if self.next.is_none() {
-                    self.read_ahead(engine, 0);
+                    self.read_ahead(0);
                 }
                 // Awaited in place: if this future is dropped, the handle stays for `drop`
                 // to abort.
@@ -428,7 +441,7 @@ impl RelatedStreams {
                     read.map_err(|e| Error::Internal(format!("reading related rows: {e}")))??;
                 self.cursors = Some(cursors);
                 // The next range's rows are read while this one's occurrences are shaped.
-                self.read_ahead(engine, 1);
+                self.read_ahead(1);
             }
             let cursors = self.cursors.as_mut().expect("opened above");
             for (cursor, out) in cursors.iter_mut().zip(&mut batches) {
@@ -443,22 +456,30 @@ impl RelatedStreams {
         }
         Ok(batches)
     }
+}
 
-    /// The statement of every relation for the occurrence ids `from..=through`.
-    fn statements(&self, engine: &Engine, from: i64, through: i64) -> Vec<(&'static str, String)> {
-        let statement = |(view, order): &(&'static str, &'static str)| {
-            let sql = engine.fragments().bind(
-                "export.related",
-                &[
-                    ("view", Arg::Name(view)),
-                    ("project", Arg::Int(self.project)),
-                    ("from", Arg::Int(from)),
-                    ("through", Arg::Int(through)),
-                    ("order", Arg::Sql(order)),
-                ],
-            );
-            (*view, sql)
-        };
-        self.shape.relations().iter().map(statement).collect()
-    }
+/// The statement of every relation of `shape` for `project`'s occurrence ids `from..=through`,
+/// recorded.
+fn statements(
+    engine: &Engine,
+    shape: RelatedFor,
+    project: i64,
+    from: i64,
+    through: i64,
+) -> Vec<(&'static str, String)> {
+    let statement = |(view, order): &(&'static str, &'static str)| {
+        let sql = engine.fragments().bind(
+            "export.related",
+            &[
+                ("view", Arg::Name(view)),
+                ("project", Arg::Int(project)),
+                ("from", Arg::Int(from)),
+                ("through", Arg::Int(through)),
+                ("order", Arg::Sql(order)),
+            ],
+        );
+        record(&sql);
+        (*view, sql)
+    };
+    shape.relations().iter().map(statement).collect()
 }

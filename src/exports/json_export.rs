@@ -234,7 +234,7 @@ impl Reader {
             }
         };
         let rows = OccurrenceRow::decode_all(&batches, "occurrence_list")?;
-        let fetched = self.related.fetch(engine, &rows).await?;
+        let fetched = self.related.fetch(&rows).await?;
         let rel = assemble(&engine.point, &rows, fetched, self.shape).await?;
         Ok(Some((rows, rel)))
     }

@@ -60,6 +60,22 @@ pub trait JsonSink: Default {
         }
     }
 
+    /// JSON text stored in a column, written as its parsed value (null when it is not valid
+    /// JSON). A short list of integers (a bounding box) is written without a `Value`.
+    fn stored_json(&mut self, text: Option<&str>) -> &mut Self {
+        if let Some((ints, n)) = text.and_then(small_int_list) {
+            self.begin_array();
+            for v in &ints[..n] {
+                self.int(*v);
+            }
+            return self.end_array();
+        }
+        match text.and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+            Some(v) => self.value(&v),
+            None => self.null(),
+        }
+    }
+
     /// A list of strings.
     fn strs(&mut self, items: &[&str]) -> &mut Self {
         self.begin_array();
@@ -71,12 +87,23 @@ pub trait JsonSink: Default {
 }
 
 /// JSON text under construction, in the style of formatter `F`.
-#[derive(Default)]
 pub struct JsonText<F> {
     buf: Vec<u8>,
     f: F,
     /// Open containers: (is an array, no member written yet).
     open: Vec<(bool, bool)>,
+}
+
+impl<F: Default> Default for JsonText<F> {
+    /// Room for a nested object rendered once (a classification with its taxon and algorithm
+    /// is about 1.5 KB): written without growing its buffer.
+    fn default() -> Self {
+        JsonText {
+            buf: Vec::with_capacity(2048),
+            f: F::default(),
+            open: Vec::with_capacity(8),
+        }
+    }
 }
 
 impl<F: Formatter + Copy + Default> JsonText<F> {
@@ -131,6 +158,14 @@ impl<F: Formatter + Copy> JsonText<F> {
             .expect("writing JSON into a Vec cannot fail");
     }
 
+    /// `v` between quotes, as it is (see [`needs_no_escape`]).
+    fn quoted(&mut self, v: &str) {
+        self.buf.reserve(v.len() + 2);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(v.as_bytes());
+        self.buf.push(b'"');
+    }
+
     fn scalar(&mut self, v: &(impl Serialize + ?Sized)) -> &mut Self {
         self.pre();
         self.serialize(v);
@@ -161,7 +196,11 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
             _ => panic!("JSON key {k:?} outside an object"),
         };
         let _ = f.begin_object_key(&mut self.buf, first);
-        self.serialize(k);
+        if needs_no_escape(k) {
+            self.quoted(k);
+        } else {
+            self.serialize(k);
+        }
         let _ = f.end_object_key(&mut self.buf);
         let _ = f.begin_object_value(&mut self.buf);
         self
@@ -212,18 +251,9 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
     }
 
     fn str(&mut self, v: &str) -> &mut Self {
-        // Printable ASCII without `"` or `\` needs no escape, and each formatter used here
-        // (PythonFloats, PythonDumps; a test checks both) writes such a string as it is
-        // between quotes: written directly (PythonDumps goes through a string char by
-        // char; links, instants and names are most of an export's strings).
-        if v.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-        {
+        if needs_no_escape(v) {
             self.pre();
-            self.buf.reserve(v.len() + 2);
-            self.buf.push(b'"');
-            self.buf.extend_from_slice(v.as_bytes());
-            self.buf.push(b'"');
+            self.quoted(v);
             self.post();
             return self;
         }
@@ -233,6 +263,42 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
     fn value(&mut self, v: &Value) -> &mut Self {
         self.scalar(v)
     }
+}
+
+/// The integers of `text` when it is a list of at most 8 integers of at most 18 digits
+/// (`-0` excepted: serde_json reads it as a float), with single spaces around them at most:
+/// text serde_json reads as the same list. None for anything else (then parsed as JSON).
+fn small_int_list(text: &str) -> Option<([i64; 8], usize)> {
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    let mut ints = [0i64; 8];
+    if inner.trim_matches(' ').is_empty() {
+        return (inner.len() <= 1).then_some((ints, 0));
+    }
+    let mut n = 0;
+    for item in inner.split(',') {
+        let item = item.strip_prefix(' ').unwrap_or(item);
+        let item = item.strip_suffix(' ').unwrap_or(item);
+        let digits = item.strip_prefix('-').unwrap_or(item);
+        let plain = (1..=18).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+            && item != "-0";
+        if !plain || n == ints.len() {
+            return None;
+        }
+        ints[n] = item.parse().ok()?;
+        n += 1;
+    }
+    Some((ints, n))
+}
+
+/// Printable ASCII without `"` or `\` needs no escape, and each formatter used here
+/// (PythonFloats, PythonDumps; a test checks both) writes such a string as it is between
+/// quotes: written directly (PythonDumps goes through a string char by char; keys, links,
+/// instants and names are most of an export's strings).
+fn needs_no_escape(v: &str) -> bool {
+    v.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// A `serde_json::Value` under construction.
@@ -398,7 +464,75 @@ mod tests {
                 String::from_utf8(expected).unwrap(),
                 "{s:?}"
             );
+            // As a key.
+            let mut w = JsonText::<F>::default();
+            w.begin_object().key(s).str(s).end_object();
+            let mut expected = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut expected, F::default());
+            serde::Serialize::serialize(&json!({ s.as_str(): s }), &mut ser).unwrap();
+            assert_eq!(
+                String::from_utf8(w.into_buffer()).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "key {s:?}"
+            );
         }
+    }
+
+    /// Stored JSON text written as its parsed value is, with each formatter and sink.
+    fn stored_json_as_parsed<S: JsonSink>(
+        finish: impl Fn(S) -> String,
+        parsed: impl Fn(&Value) -> String,
+    ) {
+        let texts = [
+            "[3123, 148, 3237, 381]",
+            "[3123,148,3237,381]",
+            "[ 1 , 2 ]",
+            "[]",
+            "[ ]",
+            "[  ]",
+            "[-5, 0, 7]",
+            "[-0, 1]",
+            "[01, 2]",
+            "[1,,2]",
+            "[1, 2,]",
+            "[1.5, 2]",
+            "[1e3]",
+            "[1,  2]",
+            "[1, 2] ",
+            "[1, 2]x",
+            "[\t1]",
+            "[999999999999999999, -999999999999999999]",
+            "[9999999999999999999]",
+            "[18446744073709551616]",
+            "[1, 2, 3, 4, 5, 6, 7, 8]",
+            "[1, 2, 3, 4, 5, 6, 7, 8, 9]",
+            "[+1]",
+            "[1-2]",
+            "{\"a\": 1}",
+            "null",
+            "",
+            "[",
+            "not json",
+        ];
+        for text in texts {
+            let mut w = S::default();
+            w.begin_array()
+                .stored_json(Some(text))
+                .stored_json(None)
+                .end_array();
+            let value = serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+            let expected = parsed(&Value::Array(vec![value, Value::Null]));
+            assert_eq!(finish(w), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn stored_json_is_written_as_its_parsed_value() {
+        let text = |w: JsonText<PythonFloats>| String::from_utf8(w.into_buffer()).unwrap();
+        stored_json_as_parsed(text, to_json);
+        let text = |w: JsonText<PythonDumps>| String::from_utf8(w.into_buffer()).unwrap();
+        stored_json_as_parsed(text, dumps);
+        stored_json_as_parsed(|w: ValueTree| w.finish().to_string(), Value::to_string);
     }
 
     #[test]
