@@ -155,18 +155,20 @@ pub async fn related(
     assemble(ctx, occurrences, fetched, shape).await
 }
 
-/// The typed rows of one shape's relations.
+/// The typed rows of one shape's relations, each grouped as [`Related`] holds it.
 #[derive(Default)]
 struct Decoded {
-    identifications: Vec<IdentificationRow>,
-    images: Vec<ImageRow>,
-    detections: Vec<DetectionRow>,
-    predictions: Vec<(OccurrenceKey, ClassificationRow)>,
-    detection_classifications: Vec<ClassificationRow>,
+    identifications: HashMap<i64, Vec<IdentificationRow>>,
+    images: HashMap<i64, Vec<String>>,
+    detections: HashMap<i64, Vec<DetectionRow>>,
+    /// occurrence id -> prediction ids, and the predictions' rows in order
+    predictions: (HashMap<i64, Vec<i64>>, Vec<(i64, ClassificationRow)>),
+    /// detection id -> classification ids, and those rows by id
+    detection_classifications: (HashMap<i64, Vec<i64>>, HashMap<i64, ClassificationRow>),
 }
 
-/// Decode `fetched`, each relation on a thread of its own when there are many rows (a
-/// response's few rows are decoded in turn: threads would cost more than they save).
+/// Decode and group `fetched`, each relation on a thread of its own when there are many rows
+/// (a response's few rows are decoded in turn: threads would cost more than they save).
 fn decode(fetched: &Fetched, shape: RelatedFor) -> Result<Decoded> {
     let views = shape.relations();
     let at = |i: usize| {
@@ -192,11 +194,11 @@ fn decode(fetched: &Fetched, shape: RelatedFor) -> Result<Decoded> {
                 }
             }};
         }
-        let identifications = job!(0, IdentificationRow::decode_all);
-        let images = job!(1, ImageRow::decode_all);
-        let detections = job!(2, DetectionRow::decode_all);
+        let identifications = job!(0, identifications);
+        let images = job!(1, images);
+        let detections = job!(2, detections);
         let predictions = job!(3, predictions);
-        let detection_classifications = job!(4, ClassificationRow::decode_all);
+        let detection_classifications = job!(4, detection_classifications);
         Ok(Decoded {
             identifications: identifications.join()?,
             images: images.join()?,
@@ -222,14 +224,64 @@ impl<T> Job<'_, T> {
     }
 }
 
-/// Prediction candidates with their occurrence.
+/// Rows grouped by a key (rows without one dropped), each group in the rows' order.
+fn group<R, T>(rows: Vec<R>, part: impl Fn(R) -> Option<(i64, T)>) -> HashMap<i64, Vec<T>> {
+    let mut groups: HashMap<i64, Vec<T>> = HashMap::default();
+    for (key, item) in rows.into_iter().filter_map(part) {
+        groups.entry(key).or_default().push(item);
+    }
+    groups
+}
+
+fn identifications(b: &[RecordBatch], view: &str) -> Result<HashMap<i64, Vec<IdentificationRow>>> {
+    let rows = IdentificationRow::decode_all(b, view)?;
+    Ok(group(rows, |r| Some((r.occurrence_id?, r))))
+}
+
+fn images(b: &[RecordBatch], view: &str) -> Result<HashMap<i64, Vec<String>>> {
+    let rows = ImageRow::decode_all(b, view)?;
+    Ok(group(rows, |r| Some((r.occurrence_id?, r.path?))))
+}
+
+fn detections(b: &[RecordBatch], view: &str) -> Result<HashMap<i64, Vec<DetectionRow>>> {
+    let rows = DetectionRow::decode_all(b, view)?;
+    Ok(group(rows, |r| Some((r.occurrence_id?, r))))
+}
+
+/// Prediction candidates' ids by occurrence, and their rows (with an id) in order.
+#[allow(clippy::type_complexity)]
 fn predictions(
     batches: &[RecordBatch],
     view: &str,
-) -> Result<Vec<(OccurrenceKey, ClassificationRow)>> {
+) -> Result<(HashMap<i64, Vec<i64>>, Vec<(i64, ClassificationRow)>)> {
     let keys = OccurrenceKey::decode_all(batches, view)?;
     let rows = ClassificationRow::decode_all(batches, view)?;
-    Ok(keys.into_iter().zip(rows).collect())
+    let rows: Vec<(i64, i64, ClassificationRow)> = keys
+        .into_iter()
+        .zip(rows)
+        .filter_map(|(k, r)| Some((k.occurrence_id?, r.id?, r)))
+        .collect();
+    let ids = group(rows.iter().map(|(o, id, _)| (*o, *id)).collect(), Some);
+    Ok((ids, rows.into_iter().map(|(_, id, r)| (id, r)).collect()))
+}
+
+/// Detections' classification ids by detection, and their rows by id (a later row of an id
+/// replacing an earlier one).
+#[allow(clippy::type_complexity)]
+fn detection_classifications(
+    batches: &[RecordBatch],
+    view: &str,
+) -> Result<(HashMap<i64, Vec<i64>>, HashMap<i64, ClassificationRow>)> {
+    let rows = ClassificationRow::decode_all(batches, view)?;
+    let mut by_id = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+    let mut ids: HashMap<i64, Vec<i64>> = HashMap::default();
+    for r in rows {
+        if let (Some(det), Some(id)) = (r.detection_id, r.id) {
+            ids.entry(det).or_default().push(id);
+            by_id.insert(id, r);
+        }
+    }
+    Ok((ids, by_id))
 }
 
 /// Group `fetched` (the record batches of every relation of `shape`) for `occurrences`.
@@ -241,54 +293,33 @@ pub async fn assemble(
 ) -> Result<Related> {
     let decoded = decode(&fetched, shape)?;
     drop(fetched);
-    let mut identifications: HashMap<i64, Vec<IdentificationRow>> = HashMap::default();
-    for r in decoded.identifications {
-        if let Some(o) = r.occurrence_id {
-            identifications.entry(o).or_default().push(r);
+    // Classification rows (detections' and prediction candidates') carry the columns of
+    // `classification_detail`: kept whole, keyed by id; in the order best predictions,
+    // detections' classifications, prediction candidates, a later row of an id replacing
+    // an earlier one.
+    let (detection_classifications, mut classifications) = decoded.detection_classifications;
+    let (predictions, candidates) = decoded.predictions;
+    classifications.reserve(occurrences.len() + candidates.len());
+    // (In reverse: of two occurrences' rows of one best prediction, the later is kept.)
+    for best in occurrences
+        .iter()
+        .rev()
+        .filter_map(OccurrenceRow::best_prediction)
+    {
+        if let Some(id) = best.id {
+            classifications.entry(id).or_insert(best);
         }
     }
-    let mut classifications: HashMap<i64, ClassificationRow> = occurrences
-        .iter()
-        .filter_map(|o| {
-            let best = o.best_prediction()?;
-            Some((best.id?, best))
-        })
-        .collect();
-    let detail = (shape != RelatedFor::List).then(|| {
-        let mut d = DetailRelated::default();
-        let held = decoded.detection_classifications.len() + decoded.predictions.len();
-        classifications.reserve(held);
-        d.detection_classifications
-            .reserve(decoded.detections.len());
-        for r in decoded.images {
-            if let (Some(o), Some(p)) = (r.occurrence_id, r.path) {
-                d.images.entry(o).or_default().push(p);
-            }
-        }
-        // Classification rows (detections' and prediction candidates') carry the columns of
-        // `classification_detail`: kept whole, keyed by id.
-        for r in decoded.detection_classifications {
-            if let (Some(det), Some(id)) = (r.detection_id, r.id) {
-                d.detection_classifications.entry(det).or_default().push(id);
-                classifications.insert(id, r);
-            }
-        }
-        for (key, r) in decoded.predictions {
-            if let (Some(o), Some(id)) = (key.occurrence_id, r.id) {
-                d.predictions.entry(o).or_default().push(id);
-                classifications.insert(id, r);
-            }
-        }
-        for r in decoded.detections {
-            if let Some(o) = r.occurrence_id {
-                d.detections.entry(o).or_default().push(r);
-            }
-        }
-        d
+    classifications.extend(candidates);
+    let detail = (shape != RelatedFor::List).then(|| DetailRelated {
+        images: decoded.images,
+        detections: decoded.detections,
+        detection_classifications,
+        predictions,
     });
     Ok(Related {
         applied_to: applied_to(ctx, &classifications).await?,
-        identifications,
+        identifications: decoded.identifications,
         classifications,
         detail,
     })
