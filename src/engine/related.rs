@@ -161,11 +161,14 @@ struct Decoded {
     identifications: HashMap<i64, Vec<IdentificationRow>>,
     images: HashMap<i64, Vec<String>>,
     detections: HashMap<i64, Vec<DetectionRow>>,
-    /// occurrence id -> prediction ids, and the predictions' rows in order
-    predictions: (HashMap<i64, Vec<i64>>, Vec<(i64, ClassificationRow)>),
-    /// detection id -> classification ids, and those rows by id
-    detection_classifications: (HashMap<i64, Vec<i64>>, HashMap<i64, ClassificationRow>),
+    predictions: Candidates,
+    detection_classifications: DetectionClassifications,
 }
+
+/// occurrence id -> prediction ids, and the predictions' rows (id, row) in order
+type Candidates = (HashMap<i64, Vec<i64>>, Vec<(i64, ClassificationRow)>);
+/// detection id -> classification ids, and those rows by id
+type DetectionClassifications = (HashMap<i64, Vec<i64>>, HashMap<i64, ClassificationRow>);
 
 /// Decode and group `fetched`, each relation on a thread of its own when there are many rows
 /// (a response's few rows are decoded in turn: threads would cost more than they save).
@@ -249,11 +252,7 @@ fn detections(b: &[RecordBatch], view: &str) -> Result<HashMap<i64, Vec<Detectio
 }
 
 /// Prediction candidates' ids by occurrence, and their rows (with an id) in order.
-#[allow(clippy::type_complexity)]
-fn predictions(
-    batches: &[RecordBatch],
-    view: &str,
-) -> Result<(HashMap<i64, Vec<i64>>, Vec<(i64, ClassificationRow)>)> {
+fn predictions(batches: &[RecordBatch], view: &str) -> Result<Candidates> {
     let keys = OccurrenceKey::decode_all(batches, view)?;
     let rows = ClassificationRow::decode_all(batches, view)?;
     let rows: Vec<(i64, i64, ClassificationRow)> = keys
@@ -267,11 +266,10 @@ fn predictions(
 
 /// Detections' classification ids by detection, and their rows by id (a later row of an id
 /// replacing an earlier one).
-#[allow(clippy::type_complexity)]
 fn detection_classifications(
     batches: &[RecordBatch],
     view: &str,
-) -> Result<(HashMap<i64, Vec<i64>>, HashMap<i64, ClassificationRow>)> {
+) -> Result<DetectionClassifications> {
     let rows = ClassificationRow::decode_all(batches, view)?;
     let mut by_id = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut ids: HashMap<i64, Vec<i64>> = HashMap::default();
@@ -311,7 +309,7 @@ pub async fn assemble(
         }
     }
     classifications.extend(candidates);
-    let detail = (shape != RelatedFor::List).then(|| DetailRelated {
+    let detail = (shape != RelatedFor::List).then_some(DetailRelated {
         images: decoded.images,
         detections: decoded.detections,
         detection_classifications,
