@@ -71,7 +71,15 @@ pub struct Shaper<'a, S: JsonSink = ValueTree> {
     /// The classifications of the detail being written that it shows more than once (its
     /// prediction candidates and best prediction are also its detections' classifications),
     /// by id: written once, copied after that.
-    repeated: RefCell<Vec<(i64, Option<S::Rendered>)>>,
+    repeated: RefCell<Vec<(i64, Seen<S::Rendered>)>>,
+}
+
+/// A repeated classification of the detail being written: not yet written, or written (as a
+/// value of its own, or at a span of the sink's own text).
+enum Seen<R> {
+    Not,
+    Rendered(R),
+    At(usize, usize),
 }
 
 /// `TaxonParentSerializer(many=True, source="parents_json")`: each stored parent's id, name
@@ -273,31 +281,43 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         w.end_object();
     }
 
-    /// nested-classification shape, copied when the detail being written showed it already.
+    /// nested-classification shape, copied when the detail being written showed it already:
+    /// from the sink's own text where it can ([`JsonSink::mark`]), else from a value of its own.
     fn classification(&self, w: &mut S, c: &ClassificationRow, rel: &Related) {
         let first = {
             let repeated = self.repeated.borrow();
             match repeated.iter().position(|(r, _)| Some(*r) == c.id) {
                 Some(i) => match &repeated[i].1 {
-                    Some(done) => {
+                    Seen::Rendered(done) => {
                         w.rendered(done);
                         return;
                     }
-                    None => Some(i),
+                    Seen::At(from, to) => {
+                        w.again(*from, *to);
+                        return;
+                    }
+                    Seen::Not => Some(i),
                 },
                 None => None,
             }
         };
-        match first {
-            None => self.write_classification(w, c, rel),
-            Some(i) => {
+        let Some(i) = first else {
+            return self.write_classification(w, c, rel);
+        };
+        let seen = match w.mark() {
+            Some(from) => {
+                self.write_classification(w, c, rel);
+                Seen::At(from, w.mark().unwrap_or(from))
+            }
+            None => {
                 let mut t = S::default();
                 self.write_classification(&mut t, c, rel);
                 let done = t.finish();
                 w.rendered(&done);
-                self.repeated.borrow_mut()[i].1 = Some(done);
+                Seen::Rendered(done)
             }
-        }
+        };
+        self.repeated.borrow_mut()[i].1 = seen;
     }
 
     fn write_classification(&self, w: &mut S, c: &ClassificationRow, rel: &Related) {
@@ -428,7 +448,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         let predictions = detail.predictions.get(&id).into_iter().flatten();
         for c in predictions.chain(o.best_prediction_id.as_ref()) {
             if !repeated.iter().any(|(r, _)| r == c) {
-                repeated.push((*c, None));
+                repeated.push((*c, Seen::Not));
             }
         }
     }

@@ -57,6 +57,7 @@ pub struct Cli {
     /// detection, expected determination): fast (arg_max aggregates, queries/) or window (the
     /// window-function references of queries/reference/: slower, never cached; for audits of
     /// occlens itself, e.g. `occlens verify --semantics window`). Both give the same rows
+    /// when ids are unique (repeated ids, which `occlens check` reports, may differ)
     #[arg(long, global = true, value_enum, default_value = "fast")]
     pub semantics: occlens::engine::catalog::Semantics,
     /// Run export, audit and sql on a Ballista cluster: df://HOST:PORT (a

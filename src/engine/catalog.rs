@@ -61,7 +61,8 @@ pub const REFERENCE_FILES: &[(&str, &str)] = &[
 
 /// Which formulation of the top-1 rules answers: the fast views of `queries/` (arg_max
 /// aggregates) or their window-function references of `queries/reference/` (slower; for
-/// audits of occlens itself). Both give the same rows (tests/differential.rs).
+/// audits of occlens itself). Both give the same rows when ids are unique (tests/differential.rs);
+/// where a snapshot repeats an id, which `occlens check` reports, they may differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Semantics {
     #[default]

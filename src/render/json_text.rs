@@ -60,6 +60,17 @@ pub trait JsonSink: Default {
         }
     }
 
+    /// Where the sink's text ends now, for [`JsonSink::again`] (None: a sink without text).
+    fn mark(&self) -> Option<usize> {
+        None
+    }
+
+    /// The value written between marks `from` and `to` (of [`JsonSink::mark`], with the
+    /// separator before it, if any), written again as the next value.
+    fn again(&mut self, from: usize, to: usize) -> &mut Self {
+        unreachable!("again({from}, {to}) on a sink without marks")
+    }
+
     /// JSON text stored in a column, written as its parsed value (null when it is not valid
     /// JSON). A short list of integers (a bounding box) is written without a `Value`.
     fn stored_json(&mut self, text: Option<&str>) -> &mut Self {
@@ -185,6 +196,22 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
     fn rendered(&mut self, r: &Self::Rendered) -> &mut Self {
         self.pre();
         self.buf.extend_from_slice(r);
+        self.post();
+        self
+    }
+
+    fn mark(&self) -> Option<usize> {
+        Some(self.buf.len())
+    }
+
+    fn again(&mut self, from: usize, to: usize) -> &mut Self {
+        // A value never starts with a separator's bytes.
+        let separator = self.buf[from..to]
+            .iter()
+            .take_while(|b| matches!(b, b',' | b' ' | b'\n' | b'\t' | b'\r'))
+            .count();
+        self.pre();
+        self.buf.extend_from_within(from + separator..to);
         self.post();
         self
     }
@@ -476,6 +503,29 @@ mod tests {
                 "key {s:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_value_written_again_is_the_same_text_in_its_new_place() {
+        let mut w = JsonText::<PythonDumps>::default();
+        w.begin_array();
+        let one = w.mark().unwrap();
+        w.int(1);
+        let (one, from) = (one..w.mark().unwrap(), w.mark().unwrap());
+        w.begin_object().key("a").int(1).end_object();
+        let to = w.mark().unwrap();
+        w.again(from, to);
+        w.begin_object().key("k");
+        let (from, _) = (w.mark().unwrap(), w.begin_array().int(2).end_array());
+        let to = w.mark().unwrap();
+        w.key("m").again(from, to).end_object();
+        w.again(one.start, one.end).end_array();
+        let text = String::from_utf8(w.into_buffer()).unwrap();
+        assert_eq!(
+            text,
+            dumps(&json!([1, {"a": 1}, {"a": 1}, {"k": [2], "m": [2]}, 1]))
+        );
+        assert!(ValueTree::default().mark().is_none());
     }
 
     /// Stored JSON text written as its parsed value is, with each formatter and sink.
