@@ -307,7 +307,7 @@ impl<'a, S: JsonSink> Shaper<'a, S> {
         let seen = match w.mark() {
             Some(from) => {
                 self.write_classification(w, c, rel);
-                Seen::At(from, w.mark().unwrap_or(from))
+                Seen::At(from, w.mark().expect("a sink with marks keeps them"))
             }
             None => {
                 let mut t = S::default();

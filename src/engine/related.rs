@@ -255,13 +255,14 @@ fn detections(b: &[RecordBatch], view: &str) -> Result<HashMap<i64, Vec<Detectio
 fn predictions(batches: &[RecordBatch], view: &str) -> Result<Candidates> {
     let keys = OccurrenceKey::decode_all(batches, view)?;
     let rows = ClassificationRow::decode_all(batches, view)?;
-    let rows: Vec<(i64, i64, ClassificationRow)> = keys
-        .into_iter()
-        .zip(rows)
-        .filter_map(|(k, r)| Some((k.occurrence_id?, r.id?, r)))
-        .collect();
-    let ids = group(rows.iter().map(|(o, id, _)| (*o, *id)).collect(), Some);
-    Ok((ids, rows.into_iter().map(|(_, id, r)| (id, r)).collect()))
+    let (mut ids, mut candidates): Candidates = Default::default();
+    for (key, r) in keys.into_iter().zip(rows) {
+        if let (Some(o), Some(id)) = (key.occurrence_id, r.id) {
+            ids.entry(o).or_default().push(id);
+            candidates.push((id, r));
+        }
+    }
+    Ok((ids, candidates))
 }
 
 /// Detections' classification ids by detection, and their rows by id (a later row of an id

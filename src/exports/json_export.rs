@@ -23,7 +23,7 @@ const BATCH: usize = 100;
 /// Occurrences whose related rows are fetched together (a multiple of BATCH). A detail object
 /// is about 17 KB of text (SF1), so a chunk's text is about 17 MB; three chunks are held at
 /// most (one shaped, one waiting, one written). Chunks of 5,000 held 250–340 MB of text; of
-/// 2,000, 30–50 MB more at peak than of 1,000 (SF1, project 1's detail export).
+/// 2,000, 30–60 MB more at peak than of 1,000 (SF1, project 1's detail export).
 const CHUNK: usize = 1000;
 /// Parts of a chunk per shaping thread. Halves of a chunk took unequal times (SF1, project 1's
 /// detail export: 0.36 s of the 2.3 s shaping spent by one thread waiting for the other).

@@ -74,7 +74,7 @@ pub trait JsonSink: Default {
     /// JSON text stored in a column, written as its parsed value (null when it is not valid
     /// JSON). A short list of integers (a bounding box) is written without a `Value`.
     fn stored_json(&mut self, text: Option<&str>) -> &mut Self {
-        if let Some((ints, n)) = text.and_then(small_int_list) {
+        if let Some((ints, n)) = text.and_then(crate::render::stored_json::small_int_list) {
             self.begin_array();
             for v in &ints[..n] {
                 self.int(*v);
@@ -98,23 +98,12 @@ pub trait JsonSink: Default {
 }
 
 /// JSON text under construction, in the style of formatter `F`.
+#[derive(Default)]
 pub struct JsonText<F> {
     buf: Vec<u8>,
     f: F,
     /// Open containers: (is an array, no member written yet).
     open: Vec<(bool, bool)>,
-}
-
-impl<F: Default> Default for JsonText<F> {
-    /// Room for a nested object rendered once (a classification with its taxon and algorithm
-    /// is about 1.5 KB): written without growing its buffer.
-    fn default() -> Self {
-        JsonText {
-            buf: Vec::with_capacity(2048),
-            f: F::default(),
-            open: Vec::with_capacity(8),
-        }
-    }
 }
 
 impl<F: Formatter + Copy + Default> JsonText<F> {
@@ -290,33 +279,6 @@ impl<F: Formatter + Copy + Default + Send + Sync> JsonSink for JsonText<F> {
     fn value(&mut self, v: &Value) -> &mut Self {
         self.scalar(v)
     }
-}
-
-/// The integers of `text` when it is a list of at most 8 integers of at most 18 digits
-/// (`-0` excepted: serde_json reads it as a float), with single spaces around them at most:
-/// text serde_json reads as the same list. None for anything else (then parsed as JSON).
-fn small_int_list(text: &str) -> Option<([i64; 8], usize)> {
-    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
-    let mut ints = [0i64; 8];
-    if inner.trim_matches(' ').is_empty() {
-        return (inner.len() <= 1).then_some((ints, 0));
-    }
-    let mut n = 0;
-    for item in inner.split(',') {
-        let item = item.strip_prefix(' ').unwrap_or(item);
-        let item = item.strip_suffix(' ').unwrap_or(item);
-        let digits = item.strip_prefix('-').unwrap_or(item);
-        let plain = (1..=18).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && (digits == "0" || !digits.starts_with('0'))
-            && item != "-0";
-        if !plain || n == ints.len() {
-            return None;
-        }
-        ints[n] = item.parse().ok()?;
-        n += 1;
-    }
-    Some((ints, n))
 }
 
 /// Printable ASCII without `"` or `\` needs no escape, and each formatter used here
@@ -526,63 +488,6 @@ mod tests {
             dumps(&json!([1, {"a": 1}, {"a": 1}, {"k": [2], "m": [2]}, 1]))
         );
         assert!(ValueTree::default().mark().is_none());
-    }
-
-    /// Stored JSON text written as its parsed value is, with each formatter and sink.
-    fn stored_json_as_parsed<S: JsonSink>(
-        finish: impl Fn(S) -> String,
-        parsed: impl Fn(&Value) -> String,
-    ) {
-        let texts = [
-            "[3123, 148, 3237, 381]",
-            "[3123,148,3237,381]",
-            "[ 1 , 2 ]",
-            "[]",
-            "[ ]",
-            "[  ]",
-            "[-5, 0, 7]",
-            "[-0, 1]",
-            "[01, 2]",
-            "[1,,2]",
-            "[1, 2,]",
-            "[1.5, 2]",
-            "[1e3]",
-            "[1,  2]",
-            "[1, 2] ",
-            "[1, 2]x",
-            "[\t1]",
-            "[999999999999999999, -999999999999999999]",
-            "[9999999999999999999]",
-            "[18446744073709551616]",
-            "[1, 2, 3, 4, 5, 6, 7, 8]",
-            "[1, 2, 3, 4, 5, 6, 7, 8, 9]",
-            "[+1]",
-            "[1-2]",
-            "{\"a\": 1}",
-            "null",
-            "",
-            "[",
-            "not json",
-        ];
-        for text in texts {
-            let mut w = S::default();
-            w.begin_array()
-                .stored_json(Some(text))
-                .stored_json(None)
-                .end_array();
-            let value = serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-            let expected = parsed(&Value::Array(vec![value, Value::Null]));
-            assert_eq!(finish(w), expected, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn stored_json_is_written_as_its_parsed_value() {
-        let text = |w: JsonText<PythonFloats>| String::from_utf8(w.into_buffer()).unwrap();
-        stored_json_as_parsed(text, to_json);
-        let text = |w: JsonText<PythonDumps>| String::from_utf8(w.into_buffer()).unwrap();
-        stored_json_as_parsed(text, dumps);
-        stored_json_as_parsed(|w: ValueTree| w.finish().to_string(), Value::to_string);
     }
 
     #[test]

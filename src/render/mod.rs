@@ -7,4 +7,5 @@ pub mod json_text;
 pub mod media;
 pub mod pyfmt;
 pub mod slug;
+pub mod stored_json;
 pub mod timefmt;
