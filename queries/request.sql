@@ -142,6 +142,13 @@ WHERE p.id = ${project}
 -- name: export.base
 -- The export base set (spec §6.1): the project's valid occurrences, in ascending id order.
 SELECT * FROM ${view} o WHERE o.project_id = ${project} AND ${collection} ORDER BY o.id
+-- name: export.range_base
+-- export.base for the occurrence ids ${from}..${through}: a JSON export that cuts the snapshot
+-- (src/engine/cut.rs) computes its occurrences range by range, each in the session holding its
+-- range's rows, where the range's relations (export.related) are computed too.
+SELECT * FROM ${view} o
+WHERE o.project_id = ${project} AND o.id BETWEEN ${from} AND ${through} AND ${collection}
+ORDER BY o.id
 -- name: export.related
 -- A relation of the JSON exports (a view with `occurrence_id`: identifications, images,
 -- detections, predictions, classifications) for every occurrence of the project, by

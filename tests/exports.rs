@@ -299,7 +299,8 @@ fn direct_file_holds_exactly_the_bytes_written() {
 /// A JSON export computes each range's related rows from that range's own occurrences,
 /// detections and classifications (`engine::cut`): the objects are the same as from the
 /// relations over the whole tables (here the cache's, which the export then reads instead),
-/// for every project of the oracle and of the edge-case demo snapshot, in both framings; also
+/// for every project of the oracle and of the edge-case demo snapshot, alone and with each of
+/// its collections (the occurrences then come range by range too), in both framings; also
 /// with only the lists part cached (the identifications then read from the cache, the rest
 /// cut), with ranges too big to cut (computed from the tables) and in the window formulation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +319,7 @@ async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
         "detection_classifications",
     ];
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/demo");
-    let mut objects = 0;
+    let (mut objects, mut in_collections) = (0, 0);
     for dir in [oracle().join("snapshot"), demo] {
         let root = tempfile::tempdir().unwrap();
         let off = Mode::Off;
@@ -351,19 +352,53 @@ async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
         let whole = common::cached_engine(&dir, root.path(), Mode::Auto, None).await;
         assert!(Cut::new(&whole, &views).await.unwrap().is_none());
         let dims = whole.dims().await.unwrap();
+        let collections = whole
+            .ctx
+            .sql("SELECT id, project_id FROM main_sourceimagecollection ORDER BY id")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let collections: Vec<(i64, i64)> = occlens::engine::rows::to_rows(&collections)
+            .unwrap()
+            .iter()
+            .filter_map(|r| Some((r.get("id")?.as_i64()?, r.get("project_id")?.as_i64()?)))
+            .collect();
         for project in (0..50).filter(|p| dims.projects.contains_key(p)) {
-            for framing in [
-                Framing::Antenna,
-                Framing::Lines(RelatedFor::Detail, Requester::Superuser(None)),
-            ] {
-                let text = |engine| write(engine, project, None, Vec::new(), &framing, &|_| {});
-                let expected = text(&whole).await.unwrap();
-                for engine in [&cut, &lists, &uncut, &window] {
-                    assert_eq!(text(engine).await.unwrap(), expected, "project {project}");
+            let scopes = std::iter::once(None).chain(
+                collections
+                    .iter()
+                    .filter(|(_, p)| *p == project)
+                    .map(|(c, _)| Some(*c)),
+            );
+            for collection in scopes {
+                for framing in [
+                    Framing::Antenna,
+                    Framing::Lines(RelatedFor::Detail, Requester::Superuser(None)),
+                ] {
+                    let text =
+                        |engine| write(engine, project, collection, Vec::new(), &framing, &|_| {});
+                    let expected = text(&whole).await.unwrap();
+                    for engine in [&cut, &lists, &uncut, &window] {
+                        let got = text(engine).await.unwrap();
+                        assert_eq!(
+                            got, expected,
+                            "project {project}, collection {collection:?}"
+                        );
+                    }
+                    match collection {
+                        None => objects += expected.0,
+                        Some(_) => in_collections += expected.0,
+                    }
                 }
-                objects += expected.0;
             }
         }
     }
     assert!(objects > 1000, "{objects} objects");
+    // The collections' exports are a part of their projects', not nothing.
+    assert!(
+        in_collections > 0 && in_collections < objects,
+        "{in_collections} objects in collections"
+    );
 }

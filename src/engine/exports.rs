@@ -70,14 +70,21 @@ impl Engine {
     /// The export base set (`export.base`) of `view` for `project` and `collection`.
     async fn base_sql(&self, view: &str, project: i64, collection: Option<i64>) -> Result<String> {
         let collection = self.export_scope(project, collection).await?;
-        Ok(self.fragments().bind(
+        Ok(self.scoped_base_sql(view, project, &collection))
+    }
+
+    /// `export.base` of `view` for `project` and a collection condition of [`export_scope`].
+    ///
+    /// [`export_scope`]: Engine::export_scope
+    pub fn scoped_base_sql(&self, view: &str, project: i64, collection: &str) -> String {
+        self.fragments().bind(
             "export.base",
             &[
                 ("view", Arg::Name(view)),
                 ("project", Arg::Int(project)),
-                ("collection", Arg::Sql(&collection)),
+                ("collection", Arg::Sql(collection)),
             ],
-        ))
+        )
     }
 
     /// Stream `view` (an export view of `queries/08_exports.sql`) for `project`, optionally

@@ -47,9 +47,7 @@ pub async fn write<W: Write + Send + 'static>(
     framing: &Framing,
     progress: &dyn Fn(u64),
 ) -> Result<(u64, W)> {
-    let stream = engine
-        .export_stream("occurrence_list", project, collection)
-        .await?;
+    let collection = engine.export_scope(project, collection).await?;
     let dims = engine.dims().await?;
     let cfg = &engine.config;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -63,7 +61,9 @@ pub async fn write<W: Write + Send + 'static>(
                 related: RelatedFor::Export,
                 lines: false,
             };
-            items.write(engine, project, stream, out, progress).await
+            items
+                .write(engine, project, &collection, out, progress)
+                .await
         }
         Framing::Lines(related, who) => {
             let items = Items {
@@ -73,7 +73,9 @@ pub async fn write<W: Write + Send + 'static>(
                 related: *related,
                 lines: true,
             };
-            items.write(engine, project, stream, out, progress).await
+            items
+                .write(engine, project, &collection, out, progress)
+                .await
         }
     }
 }
@@ -94,7 +96,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         mut self,
         engine: &Engine,
         project: i64,
-        stream: SendableRecordBatchStream,
+        collection: &str,
         out: W,
         progress: &dyn Fn(u64),
     ) -> Result<(u64, W)> {
@@ -126,7 +128,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             (out, result)
         });
         let made = self
-            .make(engine, project, stream, (&chunks, &spare), progress)
+            .make(engine, project, collection, (&chunks, &spare), progress)
             .await;
         drop(chunks);
         let (out, written) = tokio::task::spawn_blocking(move || writer.join())
@@ -143,16 +145,26 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
         &mut self,
         engine: &Engine,
         project: i64,
-        stream: SendableRecordBatchStream,
+        collection: &str,
         (chunks, spare): (
             &std::sync::mpsc::SyncSender<Framed>,
             &std::sync::mpsc::Receiver<Vec<u8>>,
         ),
         progress: &dyn Fn(u64),
     ) -> Result<u64> {
+        let related = RelatedStreams::open(engine, project, self.related, collection).await?;
+        // The occurrences come range by range with their related rows when the snapshot is
+        // cut, else from a statement of their own.
+        let stream = match related.has_occurrences() {
+            true => None,
+            false => {
+                let sql = engine.scoped_base_sql("occurrence_list", project, collection);
+                Some(engine.stream(&sql).await?)
+            }
+        };
         let mut reader = Reader {
             stream,
-            related: RelatedStreams::open(engine, project, self.related).await?,
+            related,
             shape: self.related,
             chunker: Chunker::default(),
             ended: false,
@@ -234,7 +246,8 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
 
 /// Reads an export's occurrences in chunks of CHUNK with their related rows, grouped.
 struct Reader {
-    stream: SendableRecordBatchStream,
+    /// The occurrences' statement (None: they come from `related`, a range at a time).
+    stream: Option<SendableRecordBatchStream>,
     related: RelatedStreams,
     shape: RelatedFor,
     chunker: Chunker,
@@ -245,15 +258,22 @@ impl Reader {
     /// The next chunk's occurrence rows and their related rows (None after the last).
     async fn next(&mut self, engine: &Engine) -> Result<Option<(Vec<OccurrenceRow>, Related)>> {
         let batches = loop {
-            if let Some(chunk) = self.chunker.next(self.ended) {
+            // A range's occurrences arrive whole, and a chunk ends with its range.
+            if let Some(chunk) = self.chunker.next(self.ended || self.stream.is_none()) {
                 break chunk;
             }
             if self.ended {
                 return Ok(None);
             }
-            match self.stream.next().await {
-                Some(batch) => self.chunker.push(batch?),
-                None => self.ended = true,
+            match &mut self.stream {
+                Some(stream) => match stream.next().await {
+                    Some(batch) => self.chunker.push(batch?),
+                    None => self.ended = true,
+                },
+                None => match self.related.next_occurrences().await? {
+                    Some(range) => range.into_iter().for_each(|b| self.chunker.push(b)),
+                    None => self.ended = true,
+                },
             }
         };
         let rows = OccurrenceRow::decode_all(&batches, "occurrence_list")?;
