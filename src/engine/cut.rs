@@ -12,7 +12,10 @@
 //! `export.range_classifications` of `queries/request.sql`) into memory, reserved in the
 //! memory pool; the same views then run in a session where `main_occurrence`,
 //! `main_detection` and `main_classification` hold those rows only, so their rows for the
-//! range's occurrences are the same (a test compares every project's export both ways).
+//! range's occurrences are the same (a test compares every project's export both ways). The
+//! range's occurrences themselves (`occurrence_list`, `export.range_base`) are computed there
+//! too: an occurrence's list row, like its relations, comes from its own detections and
+//! classifications.
 //!
 //! SF1, project 1 (DuckDB-written): `occurrences_api_json` 5.95 s → 5.37 s, 9.2 → 8.2 s of
 //! user CPU; peak memory 0.52–0.57 → 0.62–0.67 GB (docs/performance.md).
@@ -128,8 +131,8 @@ impl Cut {
             .collect()
     }
 
-    /// A session like `ctx` (its settings but half its partitions, functions, rules and memory
-    /// pool) whose cut tables hold the rows `statements` read, each run in this session once
+    /// A session like `ctx` (its settings but half its partitions unless `alone`, functions,
+    /// rules and memory pool) whose cut tables hold the rows `statements` read, each run in this session once
     /// the tables before it are cut; with the views of `queries/` over them. The rows are
     /// reserved in the memory pool (`--memory-limit`), batch by batch as they are read, for as
     /// long as the reservation returned with the session lives. None, the rows read so far
@@ -140,16 +143,21 @@ impl Cut {
         &self,
         ctx: &SessionContext,
         statements: Vec<(&'static str, String)>,
+        alone: bool,
     ) -> Result<Option<(SessionContext, MemoryReservation)>> {
         let held = MemoryConsumer::new("an export range's rows (engine::cut)")
             .register(&ctx.runtime_env().memory_pool);
         // Half the cores: the export shapes one range's objects on every core while the next
         // range is read here, so that its statements' repartitioning and merging buy little
         // (SF1, 2 cores, DuckDB-written, project 1's detail export: 0.5 s less CPU with one
-        // partition than with two, the same text).
+        // partition than with two, the same text). The first range (`alone`) is read before
+        // anything is shaped: with every core.
         let config = ctx.state().config().clone();
-        let half = (config.target_partitions() / 2).max(1);
-        let config = config.with_target_partitions(half);
+        let partitions = match alone {
+            true => config.target_partitions(),
+            false => (config.target_partitions() / 2).max(1),
+        };
+        let config = config.with_target_partitions(partitions);
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
             .with_config(config)
             .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))

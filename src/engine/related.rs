@@ -446,7 +446,7 @@ impl RelatedStreams {
             next: None,
             cut,
         };
-        // The first range's rows are read while the export's first occurrences are computed.
+        // The first range's rows are read from now on (with a cut, its occurrences too).
         streams.read_ahead(0);
         Ok(streams)
     }
@@ -478,7 +478,9 @@ impl RelatedStreams {
         }
         // Awaited in place: if this future is dropped, the handle stays for `drop` to abort.
         let read = self.next.as_mut().expect("read_ahead started ranges[0]");
+        let waited = std::time::Instant::now();
         let read = read.await;
+        crate::engine::occurrences::trace("(export) waited for a range's rows", waited);
         self.next = None;
         let read = read.map_err(|e| Error::Internal(format!("reading related rows: {e}")))??;
         self.cursors = Some(read.cursors);
@@ -487,18 +489,20 @@ impl RelatedStreams {
         Ok(read.occurrences)
     }
 
-    /// Start reading the rows of `ranges[i]`, when there is one, on the runtime.
+    /// Start reading the rows of `ranges[i]`, when there is one, on the runtime: the first
+    /// (i = 0: nothing is being shaped) with every core, a later one with half of them.
     fn read_ahead(&mut self, i: usize) {
         let Some(range) = self.ranges.get(i) else {
             return;
         };
+        let alone = i == 0;
         let cut = self.cut.clone().map(|cut| (cut, range.reads.clone()));
         let occurrences = range.occurrences.clone();
         let statements = range.statements.clone();
         let ctx = self.ctx.clone();
         self.next = Some(tokio::spawn(async move {
             let cut = match cut {
-                Some((cut, reads)) => cut.session(&ctx, reads).await?,
+                Some((cut, reads)) => cut.session(&ctx, reads, alone).await?,
                 None => None,
             };
             // `_held`: the cut rows' reservation, released when they go.
