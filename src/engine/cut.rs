@@ -132,8 +132,8 @@ impl Cut {
     }
 
     /// A session like `ctx` (its settings but half its partitions unless `alone`, functions,
-    /// rules and memory pool) whose cut tables hold the rows `statements` read, each run in this session once
-    /// the tables before it are cut; with the views of `queries/` over them. The rows are
+    /// rules and memory pool) whose cut tables hold the rows `statements` read, each run in
+    /// this session once the tables before it are cut; with the views of `queries/` over them. The rows are
     /// reserved in the memory pool (`--memory-limit`), batch by batch as they are read, for as
     /// long as the reservation returned with the session lives. None, the rows read so far
     /// released, when the range holds more than `max_occurrences` occurrences (the first
