@@ -16,6 +16,14 @@ FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1
 SELECT CAST(0 AS BIGINT) AS bad, CAST(max(date_part('year', ${column})) AS VARCHAR) AS example
 FROM ${table}
 
+-- name: check.integers
+-- Integer columns stored as another type (int8 for the contract's int4, unsigned, floating
+-- point) are read through a conversion that refuses a value the contract's type cannot hold
+-- (2^32 in an int4 column, 1.5 in an id): every query that reads the column fails. Reading
+-- every value is the check; its failure is the finding. ${table}, ${column}.
+SELECT CAST(0 AS BIGINT) AS bad, CAST(max(${column}) AS VARCHAR) AS example
+FROM ${table}
+
 -- name: check.not_null
 -- Columns the contract says are NOT NULL. ${table}, ${column}.
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(NULL AS VARCHAR) AS example

@@ -12,8 +12,8 @@ use crate::snapshot::contract;
 /// One rule checked on one table (or file), and how many rows (or files) break it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    /// `unique`, `json`, `not_null`, `foreign_key`, `instants`, `manifest_sha256`,
-    /// `manifest_files`, `decode_pages`, `cache_sha256`.
+    /// `unique`, `json`, `not_null`, `foreign_key`, `instants`, `integers`,
+    /// `manifest_sha256`, `manifest_files`, `decode_pages`, `cache_sha256`.
     pub rule: &'static str,
     /// `table.column` (or `table.column -> parent.id`, or the file's path).
     pub subject: String,
@@ -61,11 +61,12 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         });
     }
     let damaged = bytes.iter().any(|b| b.rule == "decode_pages" && !b.ok());
-    // Then every timestamp column read: one that cannot be (its instants overflow
-    // microseconds) fails every row rule that reads it, naming nothing.
+    // Then every timestamp column, and every integer column stored as another type, read: one
+    // that cannot be (its instants overflow microseconds, a value does not fit) fails every row
+    // rule that reads it, naming nothing.
     let instants = match damaged {
         true => Vec::new(),
-        false => instants(engine).await,
+        false => readable(engine).await,
     };
     let unreadable = instants.iter().any(|i| !i.ok());
     let mut out = match damaged || unreadable {
@@ -92,22 +93,32 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     Ok(out)
 }
 
-/// `check.instants` on every timestamp column of the contract: a column whose values cannot
-/// be read is a finding naming it, with the reader's error.
-async fn instants(engine: &Engine) -> Vec<Finding> {
+/// `check.instants` on every timestamp column of the contract, `check.integers` on every
+/// integer column read through a conversion (stored as another type): a column whose values
+/// cannot be read is a finding naming it, with the reader's error.
+async fn readable(engine: &Engine) -> Vec<Finding> {
+    use contract::Kind;
     let f = engine.fragments();
     let mut out = Vec::new();
     for t in &engine.snapshot.tables {
         let Some(table) = contract::table(t.name) else {
             continue;
         };
-        let columns = table
-            .columns
-            .iter()
-            .filter(|c| c.kind == contract::Kind::Ts && t.schema.field_with_name(c.name).is_ok());
-        for c in columns {
+        let columns = table.columns.iter().filter_map(|c| {
+            let converted = t.reader_only.contains(&c.name);
+            let rule = match c.kind {
+                Kind::Ts => "instants",
+                Kind::I32 | Kind::I64 if converted => "integers",
+                _ => return None,
+            };
+            t.schema
+                .field_with_name(c.name)
+                .is_ok()
+                .then_some((c, rule))
+        });
+        for (c, rule) in columns {
             let sql = f.bind(
-                "check.instants",
+                &format!("check.{rule}"),
                 &[("table", Name(t.name)), ("column", Name(c.name))],
             );
             let (bad, example) = match one(engine, &sql).await {
@@ -115,7 +126,7 @@ async fn instants(engine: &Engine) -> Vec<Finding> {
                 Err(e) => (1, Some(e.to_string())),
             };
             out.push(Finding {
-                rule: "instants",
+                rule,
                 subject: format!("{}.{}", t.name, c.name),
                 bad,
                 example,

@@ -305,6 +305,24 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         )
         .report(),
     );
+    // An int4 column stored as int8 with a value the contract's type cannot hold: every query
+    // that read it failed (naming it), and `check` said every rule held.
+    let int4_overflow = s("int4_overflow", &|d| {
+        use datafusion::arrow::array::{ArrayRef, Int64Array};
+        common::replace_column(d, "main_sourceimage", "width", |c: &ArrayRef| -> ArrayRef {
+            let widths = (0..c.len()).map(|i| Some(if i == 0 { 5_000_000_000 } else { 640 }));
+            std::sync::Arc::new(Int64Array::from_iter(widths))
+        })
+    });
+    cases.push(
+        case(
+            "snapshot: an int4 column stored as int8 holding 2^32 (check)",
+            &["--snapshot", int4_overflow.as_str(), "check"],
+            Some(1),
+            "main_sourceimage.width holds 5000000000",
+        )
+        .report(),
+    );
     let optional_corrupt = s("optional_corrupt", &|d| {
         std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
     });
