@@ -12,9 +12,13 @@ FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1
 -- Timestamp columns readable as microseconds: a file that stores seconds or milliseconds
 -- beyond ±292,000 years (nanoseconds labelled milliseconds, say) fails every query that
 -- reads the column, with an error naming neither. Reading every value is the check; its
--- failure is the finding. ${table}, ${column}.
-SELECT CAST(0 AS BIGINT) AS bad, CAST(max(date_part('year', ${column})) AS VARCHAR) AS example
-FROM ${table}
+-- failure is the finding. And every instant in the years 0001–9999 (UTC), the ones
+-- Antenna's Python datetimes hold: Antenna cannot read a row beyond them, and occlens's text
+-- of one past chrono's range (±262,142 years) is that range's edge. The example is the first
+-- such instant in microseconds since 1970. ${table}, ${column}.
+SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(us) AS VARCHAR) AS example
+FROM (SELECT arrow_cast(${column}, 'Int64') AS us FROM ${table})
+WHERE us < -62135596800000000 OR us >= 253402300800000000
 
 -- name: check.integers
 -- Integer columns stored as another type (int8 for the contract's int4, unsigned, floating

@@ -64,11 +64,10 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     // Then every timestamp column, and every integer column stored as another type, read: one
     // that cannot be (its instants overflow microseconds, a value does not fit) fails every row
     // rule that reads it, naming nothing.
-    let instants = match damaged {
-        true => Vec::new(),
+    let (instants, unreadable) = match damaged {
+        true => (Vec::new(), false),
         false => readable(engine).await,
     };
-    let unreadable = instants.iter().any(|i| !i.ok());
     let mut out = match damaged || unreadable {
         true => Vec::new(),
         false => rows(engine).await?,
@@ -95,11 +94,12 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
 
 /// `check.instants` on every timestamp column of the contract, `check.integers` on every
 /// integer column read through a conversion (stored as another type): a column whose values
-/// cannot be read is a finding naming it, with the reader's error.
-async fn readable(engine: &Engine) -> Vec<Finding> {
+/// cannot be read is a finding naming it, with the reader's error. Also whether some column
+/// could not be read (the row rules, which may read it, are then not run).
+async fn readable(engine: &Engine) -> (Vec<Finding>, bool) {
     use contract::Kind;
     let f = engine.fragments();
-    let mut out = Vec::new();
+    let (mut out, mut unreadable) = (Vec::new(), false);
     for t in &engine.snapshot.tables {
         let Some(table) = contract::table(t.name) else {
             continue;
@@ -122,8 +122,11 @@ async fn readable(engine: &Engine) -> Vec<Finding> {
                 &[("table", Name(t.name)), ("column", Name(c.name))],
             );
             let (bad, example) = match one(engine, &sql).await {
-                Ok(_) => (0, None),
-                Err(e) => (1, Some(e.to_string())),
+                Ok(found) => found,
+                Err(e) => {
+                    unreadable = true;
+                    (1, Some(e.to_string()))
+                }
             };
             out.push(Finding {
                 rule,
@@ -133,7 +136,7 @@ async fn readable(engine: &Engine) -> Vec<Finding> {
             });
         }
     }
-    out
+    (out, unreadable)
 }
 
 /// The row rules of `queries/check.sql`: keys, jsonb columns, NOT NULL columns, references.

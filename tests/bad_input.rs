@@ -323,6 +323,31 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         )
         .report(),
     );
+    // An instant past the year 9999, where Antenna's Python datetimes end (occlens's text of
+    // one past ±262,142 years was chrono's last time): `check` said every rule held.
+    let far_instant = s("far_instant", &|d| {
+        use datafusion::arrow::array::{ArrayRef, TimestampMicrosecondArray};
+        common::replace_column(
+            d,
+            "main_detection",
+            "timestamp",
+            |c: &ArrayRef| -> ArrayRef {
+                let far = 9_000_000_000_000_000_000;
+                let us =
+                    (0..c.len()).map(|i| Some(if i == 0 { far } else { 1_686_445_200_000_000 }));
+                std::sync::Arc::new(TimestampMicrosecondArray::from_iter(us).with_timezone("UTC"))
+            },
+        )
+    });
+    cases.push(
+        case(
+            "snapshot: an instant past the year 9999 (check)",
+            &["--snapshot", far_instant.as_str(), "check"],
+            Some(1),
+            "9000000000000000000",
+        )
+        .report(),
+    );
     let optional_corrupt = s("optional_corrupt", &|d| {
         std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
     });
