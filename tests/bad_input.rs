@@ -348,6 +348,30 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         )
         .report(),
     );
+    // A table's parts storing a column as different types (int8, and unsigned holding 2^63):
+    // read as int8, cast part by part, every query reading the column failed, and `check`
+    // stopped at its first row rule with an error naming no column.
+    let mixed_parts = s("mixed_part_types", &|d| {
+        use datafusion::arrow::array::{ArrayRef, UInt64Array};
+        let parts = d.join("main_detection");
+        std::fs::create_dir(&parts).unwrap();
+        let whole = d.join("main_detection.parquet");
+        std::fs::copy(&whole, parts.join("part-00000.parquet")).unwrap();
+        common::replace_column(d, "main_detection", "occurrence_id", |c: &ArrayRef| {
+            let far = (0..c.len()).map(|_| 1u64 << 63);
+            std::sync::Arc::new(UInt64Array::from_iter_values(far)) as ArrayRef
+        });
+        std::fs::rename(&whole, parts.join("part-00001.parquet")).unwrap();
+    });
+    cases.push(
+        case(
+            "snapshot: a table's parts storing an id column as int8 and as uint64 holding 2^63 (check)",
+            &["--snapshot", mixed_parts.as_str(), "check"],
+            Some(1),
+            "9223372036854775808 to type Int64",
+        )
+        .report(),
+    );
     let optional_corrupt = s("optional_corrupt", &|d| {
         std::fs::write(d.join("main_taxalist.parquet"), b"PAR1 garbage PAR1").unwrap()
     });
