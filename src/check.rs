@@ -33,10 +33,10 @@ impl Finding {
 /// example, so that a column the reader refuses is a finding naming it, not the end of
 /// `check`.
 async fn one(engine: &Engine, sql: &str) -> (u64, Option<String>, bool) {
+    // DataFusion's own message: occlens's advice to run `check` (the `Error::Query` hint)
+    // does not belong in check's report.
     let failed = |text: String| {
-        // DataFusion's own message on one line; occlens's advice to run `check` (the
-        // `Error::Query` hint) does not belong in check's report.
-        let text = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        let text = crate::error::one_line(&text);
         (1, Some(crate::redact::redact(&text)), true)
     };
     let run = async { engine.ctx.sql(sql).await?.collect().await };
@@ -79,9 +79,9 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
         });
     }
     let damaged = bytes.iter().any(|b| b.rule == "decode_pages" && !b.ok());
-    // Then every timestamp column, and every integer column stored as another type, read: one
-    // that cannot be (its instants overflow microseconds, a value does not fit) fails every row
-    // rule that reads it, naming nothing.
+    // Then every timestamp and integer column read: one that cannot be (its instants overflow
+    // microseconds, a value does not fit its type) fails every row rule that reads it, naming
+    // nothing.
     let (instants, unreadable) = match damaged {
         true => (Vec::new(), false),
         false => readable(engine).await,

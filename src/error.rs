@@ -65,12 +65,7 @@ pub enum Error {
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         // DataFusion errors can span lines (context, backtraces); keep the one-line contract.
-        let text = e
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = one_line(&e.to_string());
         match executor_read_error(&text) {
             Some(message) => Error::Usage(message),
             None => Error::Query(with_hint(text)),

@@ -10,7 +10,7 @@ pub mod location;
 mod manifest;
 pub mod types;
 
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result};
 use contract::{Table, TABLES};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -548,8 +548,4 @@ pub fn validate(table: &Table, schema: &Schema) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
