@@ -179,5 +179,11 @@ WHERE c.detection_id IN (SELECT d.id FROM main_detection d)
 -- name: export.span
 -- The occurrence ids of a project's export (lowest, highest) and their number: the export's
 -- related rows are read in ranges of these ids, so that their sorts hold one range at a time.
-SELECT min(o.id) AS lowest, max(o.id) AS highest, count(*) AS occurrences
+-- And the snapshot's rows of each table (counts the Parquet footers answer): ranges and
+-- chunks are sized by the detections and classifications an occurrence brings, which vary
+-- from one deployment to another (long-tracked moths: tens of detections each).
+SELECT min(o.id) AS lowest, max(o.id) AS highest, count(*) AS occurrences,
+  (SELECT count(*) FROM main_occurrence) AS all_occurrences,
+  (SELECT count(*) FROM main_detection) AS all_detections,
+  (SELECT count(*) FROM main_classification) AS all_classifications
 FROM main_occurrence o WHERE o.project_id = ${project}

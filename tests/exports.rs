@@ -122,12 +122,12 @@ async fn api_json_matches_antennas_file() {
     api_json_matches_on(oracle_engine().await).await;
 }
 
-/// The related rows read in many ranges of occurrence ids (a range of 7 occurrences: the
-/// export's 16 ranges at most) give Antenna's file byte for byte, as in one range.
+/// The related rows read in many ranges of occurrence ids (a range of 7 rows: an occurrence
+/// or two, the export's 16 ranges at most) give Antenna's file byte for byte, as in one range.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_json_matches_antennas_file_read_in_ranges() {
     let mut engine = oracle_engine().await;
-    engine.export_range = 7;
+    engine.export_range_rows = 7;
     api_json_matches_on(engine).await;
 }
 
@@ -147,7 +147,7 @@ async fn detail_lines_do_not_depend_on_the_ranges() {
     }
     let whole = oracle_engine().await;
     let mut ranged = oracle_engine().await;
-    ranged.export_range = 1;
+    ranged.export_range_rows = 1;
     let mut objects = 0;
     let dims = whole.dims().await.unwrap();
     for project in (0..50).filter(|p| dims.projects.contains_key(p)) {
@@ -324,7 +324,7 @@ async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
         let root = tempfile::tempdir().unwrap();
         let off = Mode::Off;
         let mut cut = common::cached_engine(&dir, root.path(), off, None).await;
-        cut.export_range = 3;
+        cut.export_range_rows = 30;
         assert!(Cut::new(&cut, &views).await.unwrap().is_some());
         let lists_root = tempfile::tempdir().unwrap();
         let settings = Settings {
@@ -340,15 +340,15 @@ async fn related_rows_from_each_ranges_own_rows_are_the_whole_tables() {
         let mut lists = Engine::open_cached(path, config, &settings, &[Part::Lists], &|_| {})
             .await
             .unwrap();
-        lists.export_range = 5;
+        lists.export_range_rows = 50;
         assert!(lists.cached(Part::Lists).is_some() && lists.cached(Part::Details).is_none());
         assert!(Cut::new(&lists, &views).await.unwrap().is_some());
         let mut uncut = common::cached_engine(&dir, root.path(), off, None).await;
-        uncut.export_range = 3;
+        uncut.export_range_rows = 30;
         uncut.export_cut_max = 1;
         let window = common::cached_engine_with(&dir, root.path(), off, None, Semantics::Window);
         let mut window = window.await;
-        window.export_range = 4;
+        window.export_range_rows = 40;
         let whole = common::cached_engine(&dir, root.path(), Mode::Auto, None).await;
         assert!(Cut::new(&whole, &views).await.unwrap().is_none());
         let dims = whole.dims().await.unwrap();

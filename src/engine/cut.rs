@@ -40,11 +40,11 @@ const CUT: [(&str, &str); 3] = [
     ("main_classification", "export.range_classifications"),
 ];
 
-/// By default, at most this many occurrences a range for its rows to be cut: about 150 MB of
-/// detections and classifications at SF1's proportions. A range with more (a project whose
-/// ids bunch together, or one of many occurrences: at most `ranges::MAX_RANGES` ranges) is
-/// computed from the tables.
-pub const MAX_OCCURRENCES: usize = 200_000;
+/// By default, at most this many rows (occurrences, detections and classifications) a range
+/// for them to be cut: about 150 MB at SF1's proportions (200,000 occurrences). A range with
+/// more (a project whose ids bunch together, or one of many occurrences: at most
+/// `ranges::MAX_RANGES` ranges) is computed from the tables.
+pub const MAX_ROWS: usize = 2_200_000;
 
 /// How one export cuts the snapshot for each of its ranges.
 #[derive(Clone)]
@@ -55,8 +55,8 @@ pub struct Cut {
     tables: Vec<(String, Arc<dyn TableProvider>)>,
     time_zone: chrono_tz::Tz,
     semantics: Semantics,
-    /// At most this many occurrences a range (`Engine::export_cut_max`).
-    max_occurrences: usize,
+    /// At most this many rows a range (`Engine::export_cut_max`).
+    max_rows: usize,
 }
 
 impl Cut {
@@ -100,7 +100,7 @@ impl Cut {
             tables,
             time_zone: engine.config.time_zone,
             semantics: engine.config.semantics,
-            max_occurrences: engine.export_cut_max,
+            max_rows: engine.export_cut_max,
         }))
     }
 
@@ -136,9 +136,9 @@ impl Cut {
     /// this session once the tables before it are cut; with the views of `queries/` over them. The rows are
     /// reserved in the memory pool (`--memory-limit`), batch by batch as they are read, for as
     /// long as the reservation returned with the session lives. None, the rows read so far
-    /// released, when the range holds more than `max_occurrences` occurrences (the first
-    /// statement's rows) or the pool cannot hold its rows: the range's relations are then
-    /// computed from the tables, where their sorts can spill.
+    /// released, when the range holds more than `max_rows` rows (of every statement) or the
+    /// pool cannot hold them: the range's relations are then computed from the tables, where
+    /// their sorts can spill.
     pub async fn session(
         &self,
         ctx: &SessionContext,
@@ -170,17 +170,17 @@ impl Cut {
             cut.register_table(name.as_str(), table.clone())?;
         }
         let partitions = cut.state().config().target_partitions().max(1);
-        for (i, (table, sql)) in statements.into_iter().enumerate() {
+        let mut rows = 0;
+        for (table, sql) in statements {
             let started = std::time::Instant::now();
             let mut stream = cut.sql(&sql).await?.execute_stream().await?;
             let schema = stream.schema();
             // Dealt out in turn, so that every core scans a share.
-            let (mut parts, mut rows, mut k) = (vec![Vec::new(); partitions], 0, 0);
+            let (mut parts, mut k) = (vec![Vec::new(); partitions], 0);
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 rows += batch.num_rows();
-                // The first statement reads the range's occurrences (CUT's order).
-                let too_many = i == 0 && rows > self.max_occurrences;
+                let too_many = rows > self.max_rows;
                 if too_many || held.try_grow(batch.get_array_memory_size()).is_err() {
                     return Ok(None);
                 }

@@ -81,10 +81,11 @@ pub struct Engine {
     pub memo: Option<memo::Memo>,
     /// Bytes of the tables held in memory (resident engines).
     pub resident_bytes: Option<usize>,
-    /// Occurrences whose related rows a JSON export reads in one range (see
-    /// `related::RelatedStreams`): fewer hold less memory and scan the snapshot more often.
-    pub export_range: i64,
-    /// At most this many occurrences a range for a JSON export to cut its rows (see `cut`).
+    /// Rows (occurrences, detections, classifications) whose related rows a JSON export reads
+    /// in one range (see `related::RelatedStreams`): fewer hold less memory and scan the
+    /// snapshot more often.
+    pub export_range_rows: i64,
+    /// At most this many rows a range for a JSON export to cut them (see `cut`).
     pub export_cut_max: usize,
 }
 
@@ -263,8 +264,8 @@ impl Engine {
             fragments,
             memo: (settings.hold != resident::Hold::None).then(|| memo::Memo::new(MEMO_BYTES)),
             resident_bytes,
-            export_range: related::RANGE_OCCURRENCES,
-            export_cut_max: cut::MAX_OCCURRENCES,
+            export_range_rows: related::RANGE_ROWS,
+            export_cut_max: cut::MAX_ROWS,
         })
     }
 

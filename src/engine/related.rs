@@ -324,12 +324,44 @@ pub async fn assemble(
     })
 }
 
-/// Occurrences (of a project's id span, assumed evenly spread) whose related rows an export
-/// reads in one range: each relation's sort then holds one range's rows, not the project's.
+/// Rows (occurrences, detections and classifications) whose related rows an export reads in
+/// one range: each relation's sort then holds one range's rows, not the project's. At SF1's
+/// proportions (about 11 rows an occurrence) that is 50,000 occurrences; a snapshot whose
+/// occurrences bring more detections gets ranges of fewer occurrences ([`Density`]).
 /// SF1, project 1 (200k occurrences), the detail export's peak: 750–770 MB in one range,
 /// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB), measured before
 /// the next range was read ahead, which holds two ranges' rows at once (35–85 MB more).
-pub const RANGE_OCCURRENCES: i64 = 50_000;
+pub const RANGE_ROWS: i64 = 550_000;
+
+/// How many rows an occurrence brings, on average over the snapshot's tables (their row
+/// counts, which Parquet footers hold): ranges and chunks of an export are sized by it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Density {
+    /// Rows an occurrence brings: itself, its detections and their classifications.
+    pub per_occurrence: f64,
+    /// Rows a detection brings: itself and its classifications.
+    pub per_detection: f64,
+}
+
+impl Density {
+    /// From the snapshot's row counts (at least one row each).
+    pub fn of(occurrences: i64, detections: i64, classifications: i64) -> Density {
+        let (o, d, c) = (
+            occurrences.max(1) as f64,
+            detections.max(0) as f64,
+            classifications.max(0) as f64,
+        );
+        Density {
+            per_occurrence: 1.0 + (d + c) / o,
+            per_detection: 1.0 + c / d.max(1.0),
+        }
+    }
+
+    /// Occurrences in a range of `rows` rows (at least one).
+    pub fn occurrences_in(&self, rows: i64) -> i64 {
+        ((rows as f64 / self.per_occurrence) as i64).max(1)
+    }
+}
 
 /// The related rows of an export's occurrences: each relation streamed for the export's
 /// project (`export.related`), ordered by occurrence, one range of occurrence ids after
@@ -354,6 +386,8 @@ pub struct RelatedStreams {
     /// How each range's relations are computed from its own detections and classifications
     /// (None: from the tables as registered; see `cut`).
     cut: Option<Cut>,
+    /// How many rows an occurrence brings (sizes the ranges, and the export's chunks).
+    density: Density,
 }
 
 /// One range of occurrence ids (`..=through`) and its statements: the cut tables' reads (with
@@ -393,12 +427,18 @@ impl RelatedStreams {
             .fragments()
             .bind("export.span", &[("project", Arg::Int(project))]);
         let span = crate::engine::occurrences::rows(&engine.ctx, &sql).await?;
-        let span = span
-            .first()
-            .map(|r| (r.i64("lowest"), r.i64("highest"), r.i64("occurrences")));
+        let first = span.first();
+        let count = |column| first.and_then(|r| r.i64(column)).unwrap_or(0);
+        let density = Density::of(
+            count("all_occurrences"),
+            count("all_detections"),
+            count("all_classifications"),
+        );
+        let span = first.map(|r| (r.i64("lowest"), r.i64("highest"), r.i64("occurrences")));
+        let per = density.occurrences_in(engine.export_range_rows);
         let ranges = match span {
             Some((Some(lowest), Some(highest), Some(n))) if n > 0 => {
-                ranges(lowest, highest, n, engine.export_range)
+                ranges(lowest, highest, n, per)
             }
             Some((_, _, Some(0))) => Default::default(),
             other => {
@@ -446,6 +486,7 @@ impl RelatedStreams {
             cursors: None,
             next: None,
             cut,
+            density,
         };
         // The first range's rows are read from now on (with a cut, its occurrences too).
         streams.read_ahead(0);
@@ -456,6 +497,11 @@ impl RelatedStreams {
     /// with a cut) rather than from a statement of its own (`export.base`).
     pub fn has_occurrences(&self) -> bool {
         self.cut.is_some()
+    }
+
+    /// How many rows an occurrence of the snapshot brings, on average.
+    pub fn density(&self) -> Density {
+        self.density
     }
 
     /// With a cut: the occurrences (`occurrence_list` rows, ascending id) of the next range,

@@ -11,6 +11,9 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::render::json_text::JsonText;
 use crate::render::pyfmt::{PythonDumps, PythonFloats};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -25,6 +28,11 @@ const BATCH: usize = 100;
 /// most (one shaped, one waiting, one written). Chunks of 5,000 held 250–340 MB of text; of
 /// 2,000, 30–60 MB more at peak than of 1,000 (SF1, project 1's detail export).
 const CHUNK: usize = 1000;
+/// With the detail shape, a chunk also ends at about this many rows of related text: an
+/// occurrence weighs itself and its detections with their classifications (about 11 at SF1's
+/// proportions, so chunks of 1,000 there; chunks of about 100 where occurrences hold 25
+/// detections, whose objects are 110 KB each).
+const CHUNK_ROWS: f64 = 11_000.0;
 /// Parts of a chunk per shaping thread. Halves of a chunk took unequal times (SF1, project 1's
 /// detail export: 0.36 s of the 2.3 s shaping spent by one thread waiting for the other).
 const PARTS: usize = 8;
@@ -162,11 +170,18 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
                 Some(engine.stream(&sql).await?)
             }
         };
+        let per_detection = match self.related {
+            RelatedFor::List => None,
+            _ => Some(related.density().per_detection),
+        };
         let mut reader = Reader {
             stream,
             related,
             shape: self.related,
-            chunker: Chunker::default(),
+            chunker: Chunker {
+                pending: Vec::new(),
+                per_detection,
+            },
             ended: false,
         };
         let mut made = 0u64;
@@ -205,7 +220,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             w.into_buffer()
         };
         let buffer = || spare.try_recv().unwrap_or_default();
-        if rows.len() < 2 * BATCH || self.shapers.len() < 2 {
+        if rows.len() < 2 || self.shapers.len() < 2 {
             return vec![frame(&self.shapers[0], rows, before, buffer())];
         }
         let per = rows.len().div_ceil(self.shapers.len() * PARTS);
@@ -259,7 +274,7 @@ impl Reader {
     async fn next(&mut self, engine: &Engine) -> Result<Option<(Vec<OccurrenceRow>, Related)>> {
         let batches = loop {
             // A range's occurrences arrive whole, and a chunk ends with its range.
-            if let Some(chunk) = self.chunker.next(self.ended || self.stream.is_none()) {
+            if let Some(chunk) = self.chunker.next(self.ended || self.stream.is_none())? {
                 break chunk;
             }
             if self.ended {
@@ -293,10 +308,14 @@ fn separator(lines: bool, k: u64) -> &'static [u8] {
     }
 }
 
-/// Record batches of any size cut into chunks of CHUNK rows.
+/// Record batches of any size (`occurrence_list` rows) cut into chunks of CHUNK rows, or,
+/// with `per_detection`, of fewer when their detections weigh CHUNK_ROWS first.
 #[derive(Default)]
 struct Chunker {
     pending: Vec<RecordBatch>,
+    /// Rows a detection brings (itself and its classifications): None weighs every
+    /// occurrence the same.
+    per_detection: Option<f64>,
 }
 
 impl Chunker {
@@ -305,9 +324,43 @@ impl Chunker {
     }
 
     /// The next whole chunk; once the input has `ended`, also the last, shorter one.
-    fn next(&mut self, ended: bool) -> Option<Vec<RecordBatch>> {
+    fn next(&mut self, ended: bool) -> Result<Option<Vec<RecordBatch>>> {
         let held = rows_in(&self.pending);
-        (held >= CHUNK || (ended && held > 0)).then(|| take(&mut self.pending, CHUNK))
+        let whole = match self.per_detection {
+            None => (held >= CHUNK).then_some(CHUNK),
+            Some(per) => self.weighed(per)?,
+        };
+        Ok(match whole {
+            Some(n) => Some(take(&mut self.pending, n)),
+            None if ended && held > 0 => Some(take(&mut self.pending, held)),
+            None => None,
+        })
+    }
+
+    /// The rows of a whole chunk when one is held: up to CHUNK occurrences or CHUNK_ROWS rows
+    /// (each occurrence one, and `per` for each of its detections).
+    fn weighed(&self, per: f64) -> Result<Option<usize>> {
+        let (mut n, mut weight) = (0, 0.0);
+        for batch in &self.pending {
+            let counts = batch.column_by_name("detections_count").ok_or_else(|| {
+                Error::Query("occurrence_list: no detections_count column".into())
+            })?;
+            let counts = cast(counts, &DataType::Int64)?;
+            let counts = counts.as_primitive::<Int64Type>();
+            for i in 0..counts.len() {
+                let detections = if counts.is_valid(i) {
+                    counts.value(i)
+                } else {
+                    0
+                };
+                n += 1;
+                weight += 1.0 + detections.max(0) as f64 * per;
+                if n >= CHUNK || weight >= CHUNK_ROWS {
+                    return Ok(Some(n));
+                }
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -335,7 +388,7 @@ fn take(batches: &mut Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
 
 #[cfg(test)]
 mod tests {
-    use super::{rows_in, separator, Chunker, CHUNK};
+    use super::{rows_in, separator, Chunker, CHUNK, CHUNK_ROWS};
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::record_batch::RecordBatch;
     use std::sync::Arc;
@@ -350,11 +403,11 @@ mod tests {
         let mut sizes = Vec::new();
         for n in [8192, 8192, 100, 0, 3 * CHUNK + 1] {
             chunker.push(batch(n));
-            while let Some(chunk) = chunker.next(false) {
+            while let Some(chunk) = chunker.next(false).unwrap() {
                 sizes.push(rows_in(&chunk));
             }
         }
-        while let Some(chunk) = chunker.next(true) {
+        while let Some(chunk) = chunker.next(true).unwrap() {
             sizes.push(rows_in(&chunk));
         }
         let total = 8192 * 2 + 100 + 3 * CHUNK + 1;
@@ -364,6 +417,51 @@ mod tests {
             "{sizes:?}"
         );
         assert_eq!(*sizes.last().unwrap(), total % CHUNK);
+    }
+
+    /// With the detail shape, occurrences of many detections make shorter chunks: each ends
+    /// once its occurrences and their detections' rows reach CHUNK_ROWS (or at CHUNK
+    /// occurrences); rows keep their order and none is lost.
+    #[test]
+    fn chunks_end_at_the_rows_their_detections_bring() {
+        let batch = |ids: std::ops::Range<i64>, detections: fn(i64) -> Option<i64>| {
+            let counts: Int64Array = ids.clone().map(detections).collect();
+            let ids = Int64Array::from_iter_values(ids);
+            let columns = [
+                ("id", Arc::new(ids) as _),
+                ("detections_count", Arc::new(counts) as _),
+            ];
+            RecordBatch::try_from_iter(columns).unwrap()
+        };
+        // 3 rows a detection: an occurrence of 24 detections weighs 73 rows, one of none 1.
+        let mut chunker = Chunker {
+            pending: Vec::new(),
+            per_detection: Some(3.0),
+        };
+        chunker.push(batch(0..5000, |_| Some(24)));
+        chunker.push(batch(5000..7000, |id| (id % 2 == 0).then_some(0)));
+        let mut chunks = Vec::new();
+        while let Some(chunk) = chunker.next(false).unwrap() {
+            chunks.push(chunk);
+        }
+        while let Some(chunk) = chunker.next(true).unwrap() {
+            chunks.push(chunk);
+        }
+        let sizes: Vec<usize> = chunks.iter().map(|c| rows_in(c)).collect();
+        let per_chunk = (CHUNK_ROWS / 73.0).ceil() as usize;
+        assert_eq!(sizes[0], per_chunk, "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 7000);
+        // Occurrences weighing one row each (no detections, or none known) fill CHUNK.
+        assert!(sizes.contains(&CHUNK), "{sizes:?}");
+        let ids: Vec<i64> = chunks
+            .iter()
+            .flatten()
+            .flat_map(|b| {
+                let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                ids.values().to_vec()
+            })
+            .collect();
+        assert_eq!(ids, (0..7000).collect::<Vec<_>>());
     }
 
     #[test]
