@@ -264,7 +264,7 @@ impl Engine {
             fragments,
             memo: (settings.hold != resident::Hold::None).then(|| memo::Memo::new(MEMO_BYTES)),
             resident_bytes,
-            export_range_rows: related::RANGE_ROWS,
+            export_range_rows: ranges::RANGE_ROWS,
             export_cut_max: cut::MAX_ROWS,
         })
     }

@@ -11,7 +11,7 @@
 use crate::engine::catalog::Arg;
 use crate::engine::cut::Cut;
 use crate::engine::occurrences::{batches, record, select_ids};
-use crate::engine::ranges::{ranges, Cursor};
+use crate::engine::ranges::{ranges, Cursor, Density};
 use crate::engine::rows::RowExt;
 use crate::engine::typed::{
     ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
@@ -322,45 +322,6 @@ pub async fn assemble(
         classifications,
         detail,
     })
-}
-
-/// Rows (occurrences, detections and classifications) whose related rows an export reads in
-/// one range: each relation's sort then holds one range's rows, not the project's. At SF1's
-/// proportions (about 11 rows an occurrence) that is 50,000 occurrences; a snapshot whose
-/// occurrences bring more detections gets ranges of fewer occurrences ([`Density`]).
-/// SF1, project 1 (200k occurrences), the detail export's peak: 750–770 MB in one range,
-/// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB), measured before
-/// the next range was read ahead, which holds two ranges' rows at once (35–85 MB more).
-pub const RANGE_ROWS: i64 = 550_000;
-
-/// How many rows an occurrence brings, on average over the snapshot's tables (their row
-/// counts, which Parquet footers hold): ranges and chunks of an export are sized by it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Density {
-    /// Rows an occurrence brings: itself, its detections and their classifications.
-    pub per_occurrence: f64,
-    /// Rows a detection brings: itself and its classifications.
-    pub per_detection: f64,
-}
-
-impl Density {
-    /// From the snapshot's row counts (at least one row each).
-    pub fn of(occurrences: i64, detections: i64, classifications: i64) -> Density {
-        let (o, d, c) = (
-            occurrences.max(1) as f64,
-            detections.max(0) as f64,
-            classifications.max(0) as f64,
-        );
-        Density {
-            per_occurrence: 1.0 + (d + c) / o,
-            per_detection: 1.0 + c / d.max(1.0),
-        }
-    }
-
-    /// Occurrences in a range of `rows` rows (at least one).
-    pub fn occurrences_in(&self, rows: i64) -> i64 {
-        ((rows as f64 / self.per_occurrence) as i64).max(1)
-    }
 }
 
 /// The related rows of an export's occurrences: each relation streamed for the export's
