@@ -185,6 +185,9 @@ pub async fn write_archive(
     let now = chrono::Local::now().naive_local();
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
+        // Deflate's fastest level: SF1 project 1's 460 MB of text (detections as multimedia
+        // and measurements) compressed at level 6 set the export's pace.
+        .compression_level(Some(1))
         .last_modified_time(zip_time(now));
     let mut rows = Vec::new();
     let mut total = 0u64;
