@@ -9,12 +9,13 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 /// Rows (occurrences, detections and classifications) whose related rows an export reads in
 /// one range: each relation's sort then holds one range's rows, not the project's. At SF1's
-/// proportions (about 11 rows an occurrence) that is 50,000 occurrences; a snapshot whose
-/// occurrences bring more detections gets ranges of fewer occurrences ([`Density`]).
+/// proportions (about 11 rows an occurrence) that is 45,000 occurrences, so five ranges for
+/// project 1's 200,000 (four ranges peaked 50–80 MB above five); a snapshot whose occurrences
+/// bring more detections gets ranges of fewer occurrences ([`Density`]).
 /// SF1, project 1 (200k occurrences), the detail export's peak: 750–770 MB in one range,
 /// 500–550 MB in four, 430–490 MB in eight (the full list view: 590–630 MB), measured before
 /// the next range was read ahead, which holds two ranges' rows at once (35–85 MB more).
-pub const RANGE_ROWS: i64 = 550_000;
+pub const RANGE_ROWS: i64 = 500_000;
 
 /// How many rows an occurrence brings, on average over the snapshot's tables (their row
 /// counts, which Parquet footers hold): ranges and chunks of an export are sized by it.
@@ -149,17 +150,17 @@ mod tests {
             .collect()
     }
 
-    /// A range holds about RANGE_ROWS rows whatever an occurrence brings: 50,000 occurrences
+    /// A range holds about RANGE_ROWS rows whatever an occurrence brings: 45,000 occurrences
     /// at SF1's proportions, fewer where each has tens of detections, at least one.
     #[test]
     fn ranges_hold_the_rows_occurrences_bring() {
         let sf1 = Density::of(1_000_000, 2_500_000, 7_450_000);
         assert_eq!(sf1.per_occurrence, 10.95);
         assert_eq!(sf1.per_detection, 3.98);
-        assert_eq!(sf1.occurrences_in(RANGE_ROWS), 50_228);
+        assert_eq!(sf1.occurrences_in(RANGE_ROWS), 45_662);
         let long = Density::of(10_000, 2_500_000, 7_500_000);
         assert_eq!(long.per_occurrence, 1001.0);
-        assert_eq!(long.occurrences_in(RANGE_ROWS), 549);
+        assert_eq!(long.occurrences_in(RANGE_ROWS), 499);
         assert_eq!(long.occurrences_in(7), 1);
         // Empty tables (a snapshot of occurrences alone) weigh each occurrence one row.
         let bare = Density::of(0, 0, 0);
