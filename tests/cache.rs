@@ -63,7 +63,7 @@ async fn cached_answers_equal_computed_ones() {
         lists_only.cache.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
         lists
     );
-    // Built in ranges of one occurrence: the same table.
+    // Built in ranges of one occurrence (a row: fewer than an occurrence brings): the same table.
     let ranged_root = tempfile::tempdir().unwrap();
     let ranged = cached_engine(dir.path(), ranged_root.path(), Mode::Auto, Some(1)).await;
     for url in [

@@ -29,8 +29,9 @@ async fn replay_on(
 ) -> (usize, Vec<String>) {
     let root = tempfile::tempdir().unwrap();
     let mode = if cached { Mode::Auto } else { Mode::Off };
-    // Small ranges: the build's ranged path (one range per ~2M occurrences at scale).
-    let engine = cached_engine_with(dir, root.path(), mode, Some(500), semantics).await;
+    // Small ranges: the build's ranged path (about 470 occurrences of the fixture a range;
+    // ~22M rows at scale).
+    let engine = cached_engine_with(dir, root.path(), mode, Some(3_000), semantics).await;
     assert_eq!(!engine.cache.is_empty(), cached);
     let options = VerifyOptions {
         superusers: vec!["admin@oracle.test".into()],

@@ -213,7 +213,7 @@ pub fn oracle() -> std::path::PathBuf {
 
 /// An engine over the snapshot `dir` (hyperlinks on `http://testserver`) whose cache of
 /// derived tables lives under `root`, built when missing unless `mode` is Off; `range_rows`:
-/// occurrences per build range (None: the default).
+/// rows (occurrences, detections, classifications) per build range (None: the default).
 pub async fn cached_engine(
     dir: &std::path::Path,
     root: &std::path::Path,

@@ -3,6 +3,7 @@
 
 use super::{file, present, remove_entry, CachedView, Part, MARKER};
 use crate::engine::even_parquet::EvenWriter;
+use crate::engine::ranges::Density;
 use crate::error::{Error, Result};
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -13,9 +14,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Occurrences per range when building: SF10 (10M occurrences) in one range peaked at 8.6 GB,
-/// in ranges of 2M at 2.0 GB (and took 45 s instead of 69 s).
-const RANGE_ROWS: i64 = 2_000_000;
+/// Rows (occurrences, detections, classifications) per range when building: SF10 (10M
+/// occurrences) in one range peaked at 8.6 GB, in ranges of 2M occurrences at 2.0 GB (and took
+/// 45 s instead of 69 s). 2M occurrences at SF1's proportions (about 11 rows each); fewer where
+/// occurrences hold more detections ([`Density`]).
+const RANGE_ROWS: i64 = 22_000_000;
 
 /// Compute the cached views of `part` with `ctx` (whose views read the snapshot) and write them
 /// to `dir`: first into a sibling temporary directory, renamed into place when complete.
@@ -159,12 +162,16 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` occurrences each.
+/// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` rows each (occurrences
+/// weighed by the detections and classifications they bring, from the tables' row counts).
 async fn ranges(ctx: &SessionContext, per: i64) -> Result<Vec<(i64, i64)>> {
     let batches = ctx
         .sql(
             "SELECT min(id) AS lo, max(id) AS hi, count(*) AS n, count(id) AS ids, \
-             count(DISTINCT id) AS distinct_ids FROM main_occurrence",
+             count(DISTINCT id) AS distinct_ids, \
+             (SELECT count(*) FROM main_detection) AS detections, \
+             (SELECT count(*) FROM main_classification) AS classifications \
+             FROM main_occurrence",
         )
         .await?
         .collect()
@@ -192,7 +199,13 @@ async fn ranges(ctx: &SessionContext, per: i64) -> Result<Vec<(i64, i64)>> {
             ),
         });
     }
-    Ok(split(get("lo"), get("hi"), get("n").unwrap_or(0), per))
+    let n = get("n").unwrap_or(0);
+    let density = Density::of(
+        n,
+        get("detections").unwrap_or(0),
+        get("classifications").unwrap_or(0),
+    );
+    Ok(split(get("lo"), get("hi"), n, density.occurrences_in(per)))
 }
 
 /// Ranges covering every i64, cut between `lo` and `hi` (ids taken as evenly spread) into

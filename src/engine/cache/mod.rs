@@ -151,7 +151,8 @@ pub struct Settings {
     /// Cache root; default `$OCCLENS_CACHE_DIR`, else `$XDG_CACHE_HOME/occlens`, else
     /// `$HOME/.cache/occlens`.
     pub dir: Option<PathBuf>,
-    /// Occurrences per range when building (default 2,000,000; tests use small ranges).
+    /// Rows (occurrences, detections, classifications) per range when building (default
+    /// 22,000,000: 2M occurrences at SF1's proportions; tests use small ranges).
     pub range_rows: Option<i64>,
     /// What to hold in memory (`occlens serve`: a long-running process answering many
     /// requests; see `resident`), and at most how many bytes of it.
