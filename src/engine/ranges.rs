@@ -28,6 +28,13 @@ pub struct Density {
 }
 
 impl Density {
+    /// The generator's proportions (SF1: 2.5 detections and 7.45 classifications an
+    /// occurrence), which the row budgets are set for.
+    pub const REFERENCE: Density = Density {
+        per_occurrence: 11.0,
+        per_detection: 4.0,
+    };
+
     /// From the snapshot's row counts (at least one row each).
     pub fn of(occurrences: i64, detections: i64, classifications: i64) -> Density {
         let (o, d, c) = (

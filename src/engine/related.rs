@@ -396,7 +396,12 @@ impl RelatedStreams {
             count("all_classifications"),
         );
         let span = first.map(|r| (r.i64("lowest"), r.i64("highest"), r.i64("occurrences")));
-        let per = density.occurrences_in(engine.export_range_rows);
+        // A list reads identifications alone: its ranges are not weighed by detections.
+        let weighed = match shape {
+            RelatedFor::List => Density::REFERENCE,
+            _ => density,
+        };
+        let per = weighed.occurrences_in(engine.export_range_rows);
         let ranges = match span {
             Some((Some(lowest), Some(highest), Some(n))) if n > 0 => {
                 ranges(lowest, highest, n, per)
@@ -410,7 +415,7 @@ impl RelatedStreams {
         };
         let views: Vec<&str> = shape.relations().iter().map(|(v, _)| *v).collect();
         // A list's identifications read no detections: nothing to cut. (A range holding too
-        // many occurrences is computed from the tables: `Cut::session`.)
+        // many rows is computed from the tables: `Cut::session`.)
         let cut = match shape {
             RelatedFor::List => None,
             _ => Cut::new(engine, &views).await?,

@@ -23,16 +23,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 const BATCH: usize = 100;
-/// Occurrences whose related rows are fetched together (a multiple of BATCH). A detail object
+/// Occurrences whose related rows are fetched together (at most; see CHUNK_ROWS). A detail object
 /// is about 17 KB of text (SF1), so a chunk's text is about 17 MB; three chunks are held at
 /// most (one shaped, one waiting, one written). Chunks of 5,000 held 250–340 MB of text; of
 /// 2,000, 30–60 MB more at peak than of 1,000 (SF1, project 1's detail export).
 const CHUNK: usize = 1000;
-/// With the detail shape, a chunk also ends at about this many rows of related text: an
-/// occurrence weighs itself and its detections with their classifications (about 11 at SF1's
-/// proportions, so chunks of 1,000 there; chunks of about 100 where occurrences hold 25
-/// detections, whose objects are 110 KB each).
-const CHUNK_ROWS: f64 = 11_000.0;
+/// With the detail shape, a chunk also ends at about this many rows: an occurrence weighs
+/// itself and its detections with their classifications (about 11 at SF1's proportions, so
+/// chunks of 1,000 there but for the heaviest; about 120 where occurrences hold 25 detections,
+/// whose objects are 110 KB each).
+const CHUNK_ROWS: f64 = 12_000.0;
 /// Parts of a chunk per shaping thread. Halves of a chunk took unequal times (SF1, project 1's
 /// detail export: 0.36 s of the 2.3 s shaping spent by one thread waiting for the other).
 const PARTS: usize = 8;
@@ -259,7 +259,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
     }
 }
 
-/// Reads an export's occurrences in chunks of CHUNK with their related rows, grouped.
+/// Reads an export's occurrences in chunks ([`Chunker`]) with their related rows, grouped.
 struct Reader {
     /// The occurrences' statement (None: they come from `related`, a range at a time).
     stream: Option<SendableRecordBatchStream>,
