@@ -338,6 +338,40 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "cache", "build"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("cache build runs locally only"), "{err}");
+    // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
+    for (format, named) in [
+        ("dwca", "the dwca export runs locally only"),
+        (
+            "occurrences_api_json",
+            "occurrences_api_json and ndjson exports run locally only",
+        ),
+        (
+            "ndjson",
+            "occurrences_api_json and ndjson exports run locally only",
+        ),
+        (
+            "taxa_list_csv",
+            "the taxa_list_csv export runs locally only",
+        ),
+    ] {
+        let out = dir.path().join(format!("refused.{format}"));
+        let args = [
+            "--cluster",
+            "standalone",
+            "export",
+            "--format",
+            format,
+            "--project",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let (code, _, err) = common::occlens_with(&args, &[]);
+        assert_eq!(code, 1, "{format}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(named), "{err}");
+        assert!(!out.exists(), "{format}");
+    }
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "audit"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("--cluster needs --snapshot"), "{err}");
