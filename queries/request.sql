@@ -154,9 +154,14 @@ ORDER BY o.id
 -- detections, predictions, classifications) for every occurrence of the project, by
 -- occurrence then ${order}: the export reads it in step with its occurrences (ascending id),
 -- one range of occurrence ids at a time (`export.span`), and skips the rows of occurrences it
--- leaves out.
+-- leaves out. The project is a range (`>= p AND < p + 1`, the same rows as `= p`): with `= p`
+-- the planner takes project_id for a constant and leaves it out of the sort under each view's
+-- row_number() OVER (PARTITION BY project_id, occurrence_id …), and on a Ballista cluster the
+-- executor's copy of that stage, reading a shuffle, which carries no constants, failed with
+-- "Expects PARTITION BY expression to be ordered".
 SELECT * FROM ${view} r
-WHERE r.project_id = ${project} AND r.occurrence_id BETWEEN ${from} AND ${through}
+WHERE r.project_id >= ${project} AND r.project_id < ${project} + 1
+  AND r.occurrence_id BETWEEN ${from} AND ${through}
 ORDER BY r.occurrence_id, ${order}
 -- name: export.range_occurrences
 -- Project ${project}'s occurrences whose ids are in ${from}..${through}, with the columns the

@@ -98,11 +98,6 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
         use occlens::exports::Format;
         let why = match x.format {
             Format::Dwca => Some("the dwca export runs locally only (a Ballista 55 job of its event query never finishes)"),
-            // Their relations number rows with row_number() OVER (PARTITION BY project_id,
-            // occurrence_id …) under a project filter: Ballista's adaptive planner drops the
-            // constant project_id from the sort below the window, and the executor's copy of
-            // the stage, reading a shuffle, finds its input not ordered by it.
-            Format::OccurrencesApiJson | Format::Ndjson => Some("the occurrences_api_json and ndjson exports run locally only (on a Ballista 55 cluster their relations' row_number() windows fail: \"Expects PARTITION BY expression to be ordered\")"),
             Format::TaxaListCsv => Some("the taxa_list_csv export runs locally only (a Ballista 55 job of it did not finish in 2 minutes on the 608-occurrence demo snapshot)"),
             _ => None,
         };
