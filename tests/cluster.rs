@@ -361,6 +361,17 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "cache", "build"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("cache build runs locally only"), "{err}");
+    // Ballista's static planner loses rows: refused, not run.
+    let (code, _, err) = common::occlens_with(
+        &["--cluster", "standalone", "sql", "SELECT 1"],
+        &[("BALLISTA_PLANNER_ADAPTIVE_ENABLED", "False")],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("BALLISTA_PLANNER_ADAPTIVE_ENABLED=false is refused"),
+        "{err}"
+    );
     // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
     for (format, named) in [
         ("dwca", "the dwca export runs locally only"),

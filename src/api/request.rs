@@ -300,11 +300,7 @@ impl Request {
             .map(|(field, desc)| (field.to_string(), desc))
             .collect();
         // DRF's `_positive_int`: Python's `int()` of the text (`+5`, `5_0`), else the default.
-        let py_i64 = |v: &str| crate::api::params::py_int(v).and_then(|i| i.int());
-        let limit = last(p, "limit")
-            .and_then(py_i64)
-            .filter(|&l| l > 0)
-            .map_or(DEFAULT_LIMIT, |l| l as usize);
+        let limit = crate::api::params::limit_value(last(p, "limit"), DEFAULT_LIMIT);
         let offset = crate::api::params::offset_value(last(p, "offset"));
         Ok(Request {
             project_id,
@@ -414,6 +410,14 @@ mod tests {
             ("project_id=+2&limit=5_0&offset=%203%20", 2, 50, 3),
             ("project_id=3&limit=1.0&offset=x", 3, 20, 0),
             ("project_id=%201%20&limit=-5&offset=-1", 1, 20, 0),
+            // Beyond i64: every row (Python's int; Antenna sets no maximum).
+            (
+                "project_id=1&limit=99999999999999999999&offset=2",
+                1,
+                crate::api::params::PAST_END,
+                2,
+            ),
+            ("project_id=1&limit=-99999999999999999999", 1, 20, 0),
         ] {
             let r = list(query).unwrap();
             assert_eq!(

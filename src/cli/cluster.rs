@@ -107,6 +107,14 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
             )));
         }
     }
+    // Ballista's settings come from BALLISTA_* variables (src/cluster), but not this one.
+    if std::env::var("BALLISTA_PLANNER_ADAPTIVE_ENABLED")
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("false"))
+    {
+        return Err(occlens::Error::Usage(
+            "--cluster: BALLISTA_PLANNER_ADAPTIVE_ENABLED=false is refused: Ballista 55's static planner returned 256 of a generated snapshot's 497 rows of `SELECT id FROM occurrence_list ORDER BY id`; unset it".into(),
+        ));
+    }
     if cli.snapshot.is_none() {
         return Err(occlens::Error::Usage(
             "--cluster needs --snapshot: an s3://, gs://, az:// or http(s):// URL, or a path every executor sees (the built-in demo lives in this process only)".into(),
