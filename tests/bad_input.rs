@@ -1035,6 +1035,16 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
             "--allow-write",
         ),
         (
+            "sql: SET of the runtime's memory limit",
+            "SET datafusion.runtime.memory_limit = '100G'",
+            "--memory-limit",
+        ),
+        (
+            "sql: RESET of the runtime's spill directory",
+            "RESET datafusion.runtime.temp_directory",
+            "RESET datafusion.runtime.temp_directory",
+        ),
+        (
             "sql: fixed with a huge digits",
             "SELECT fixed(1.5, 70000)",
             "fixed",

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use datafusion::common::tree_node::TreeNode;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SQLOptions;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, ResetVariable, SetVariable, Statement};
 use datafusion::prelude::SessionContext;
 
 /// A planned statement, and for a COPY to one local file the temporary it writes.
@@ -58,6 +58,27 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             "{}; occlens sql is read-only unless --allow-write is given",
             what.to_string().trim_start_matches("query failed: ")
         )));
+    }
+    // The runtime's settings (the memory pool's size, the spill directory and its bound) are
+    // the command line's (--memory-limit, TMPDIR): a statement does not lift them.
+    let set = match &plan {
+        LogicalPlan::Statement(Statement::SetVariable(SetVariable { variable, .. })) => {
+            Some(("SET", variable))
+        }
+        LogicalPlan::Statement(Statement::ResetVariable(ResetVariable { variable })) => {
+            Some(("RESET", variable))
+        }
+        _ => None,
+    };
+    if let Some((verb, variable)) = set {
+        if variable
+            .to_ascii_lowercase()
+            .starts_with("datafusion.runtime.")
+        {
+            return Err(Error::Usage(format!(
+                "{verb} {variable}: occlens sets the runtime's limits from its command line (--memory-limit, TMPDIR), not from a statement"
+            )));
+        }
     }
     // EXPLAIN ANALYZE runs the statement it explains: a COPY or an INSERT under it would
     // write without the checks below (they look at the statement itself).
