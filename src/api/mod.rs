@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod endpoints;
+pub mod paging;
 pub mod params;
 pub mod query;
 pub mod request;
