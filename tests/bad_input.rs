@@ -834,8 +834,9 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
     for q in [
         "project_id=1&limit=abc",
         "project_id=1&limit=-1",
-        "project_id=1&limit=99999999999999999999",
         "project_id=1&offset=99999999999999999999",
+        // A limit beyond bigint past the rows: no page query, links with its digits.
+        "project_id=1&limit=99999999999999999999&offset=99999999",
         "project_id=1&offset=abc",
         "project_id=1&offset=-5",
         "project_id=1&ordering=bogus",
@@ -854,6 +855,23 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
                 &["--snapshot", good, "api", &url],
                 Some(0),
                 "\"count\"",
+            )
+            .body(),
+        );
+    }
+    // A limit beyond bigint on a page with rows: Antenna's page query fails in PostgreSQL
+    // ("bigint out of range"), on every list.
+    for path in [
+        "/api/v2/occurrences/?project_id=1&limit=99999999999999999999",
+        "/api/v2/taxa/?project_id=1&limit=1_00000000000000000000",
+        "/api/v2/deployments/?project_id=1&limit=99999999999999999999&offset=1",
+    ] {
+        cases.push(
+            case(
+                &format!("request (bigint limit): {path}"),
+                &["--snapshot", good, "api", path],
+                Some(5),
+                "bigint out of range",
             )
             .body(),
         );

@@ -372,6 +372,37 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
         err.contains("BALLISTA_PLANNER_ADAPTIVE_ENABLED=false is refused"),
         "{err}"
     );
+    // Nor in a statement; and a setting Ballista cannot read is an error, not its panic.
+    let (code, _, err) = common::occlens_with(
+        &[
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--cluster",
+            "standalone",
+            "sql",
+            "SET ballista.planner.adaptive.enabled = false",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("adaptive planner only"), "{err}");
+    let (code, _, err) = common::occlens_with(
+        &[
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--cluster",
+            "standalone",
+            "sql",
+            "SELECT 1",
+        ],
+        &[("BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED", "0")],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED=0: expected true or false"),
+        "{err}"
+    );
     // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
     for (format, named) in [
         ("dwca", "the dwca export runs locally only"),

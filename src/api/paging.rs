@@ -19,13 +19,21 @@ pub fn offset_value(raw: Option<&str>) -> usize {
 }
 
 /// DRF's `_positive_int(..., strict=True)` of `limit`: Python's `int()` of the text when
-/// positive ([`PAST_END`] beyond i64: every row, as Antenna sets no maximum), else `default`.
+/// positive ([`PAST_END`] beyond i64, as Antenna sets no maximum: see [`page_query_fails`]), else `default`.
 pub fn limit_value(raw: Option<&str>, default: usize) -> usize {
     match raw.and_then(py_int) {
         Some(PyInt::Int(l)) if l > 0 => l as usize,
         Some(PyInt::Big) if raw.and_then(big_digits).is_some() => PAST_END,
         _ => default,
     }
+}
+
+/// Whether Antenna's page query fails for a `limit` of `raw` on a page of `count` rows from
+/// `raw_offset`: DRF keeps Python's int, Django writes it into the SQL as `LIMIT <digits>`,
+/// and PostgreSQL refuses a limit beyond bigint ("bigint out of range": an HTTP 500). The
+/// page is queried only when there are rows and the offset is not past them.
+pub fn page_query_fails(raw: Option<&str>, raw_offset: Option<&str>, count: usize) -> bool {
+    raw.and_then(big_digits).is_some() && count > 0 && offset_value(raw_offset) <= count
 }
 
 /// The decimal digits of a positive Python int beyond i64 as `str(int(raw))` writes them (no
@@ -114,8 +122,8 @@ mod tests {
     use serde_json::Value;
 
     #[test]
-    fn limits_beyond_i64_take_every_row_with_exact_links() {
-        // DRF keeps Python's int: every row, and the links write it back.
+    fn limits_beyond_i64_are_kept_with_exact_links() {
+        // DRF keeps Python's int, and the links write it back.
         let p = Params::parse("/api/v2/taxa/?limit=%2B0_99999999999999999999&offset=7");
         let paging = p.paging(20, None);
         assert_eq!(
@@ -148,6 +156,20 @@ mod tests {
         assert_eq!(decimal_minus("1000", "1"), Some("999".into()));
         assert_eq!(decimal_minus("5", "5"), None);
         assert_eq!(decimal_minus("12", "120"), None);
+    }
+
+    #[test]
+    fn a_limit_beyond_bigint_fails_where_the_page_is_queried() {
+        let big = Some("99999999999999999999");
+        assert!(page_query_fails(big, None, 1));
+        assert!(page_query_fails(big, Some("5"), 5));
+        // No rows, or past them: DRF answers without the page query.
+        assert!(!page_query_fails(big, None, 0));
+        assert!(!page_query_fails(big, Some("6"), 5));
+        // Within bigint, negative or not a number: no failure.
+        for raw in ["9223372036854775807", "-99999999999999999999", "x"] {
+            assert!(!page_query_fails(Some(raw), None, 5), "{raw}");
+        }
     }
 
     #[test]

@@ -410,7 +410,7 @@ mod tests {
             ("project_id=+2&limit=5_0&offset=%203%20", 2, 50, 3),
             ("project_id=3&limit=1.0&offset=x", 3, 20, 0),
             ("project_id=%201%20&limit=-5&offset=-1", 1, 20, 0),
-            // Beyond i64: every row (Python's int; Antenna sets no maximum).
+            // Beyond i64: kept (Python's int; Antenna sets no maximum).
             (
                 "project_id=1&limit=99999999999999999999&offset=2",
                 1,

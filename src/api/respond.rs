@@ -18,6 +18,23 @@ pub struct Response {
 
 /// The response Antenna would give to `GET url` from `who`.
 pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
+    let response = answer(engine, url, who).await?;
+    // A page of a list with a `limit` beyond bigint: PostgreSQL refuses Antenna's page query.
+    let params = Params::parse(url);
+    let count = response.body.get("count").and_then(Value::as_u64);
+    if let (200, Some(count), Some(_)) = (response.status, count, response.body.get("results")) {
+        let (limit, offset) = (params.last("limit"), params.last("offset"));
+        if crate::api::paging::page_query_fails(limit, offset, count as usize) {
+            return Ok(Response {
+                status: 500,
+                body: json!({"detail": "Server Error: DataError: bigint out of range (the page query's LIMIT)"}),
+            });
+        }
+    }
+    Ok(response)
+}
+
+async fn answer(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
     // DRF's content negotiation comes first: a `?format=` that no renderer has (JSON, and the
     // browsable API's `api`, answered here as JSON) is a 404.
     if let Some(format) = Params::parse(url).given("format") {

@@ -113,8 +113,10 @@ fn remote(scheduler_url: String) {
             .with_ballista_hash_join_max_build_partition_bytes(0);
         // Ballista's settings from the environment, as DataFusion's: `ballista.a.b` from
         // BALLISTA_A_B (e.g. BALLISTA_SHUFFLE_COMPRESSION_CODEC=none).
-        for key in ballista_core::config::BallistaConfig::valid_entries().keys() {
-            if let Ok(value) = std::env::var(key.to_uppercase().replace('.', "_")) {
+        for (key, entry) in ballista_core::config::BallistaConfig::valid_entries() {
+            let var = key.to_uppercase().replace('.', "_");
+            if let Ok(value) = std::env::var(&var) {
+                check_setting(&var, &value, entry.data_type())?;
                 config.options_mut().set(key, &value)?;
             }
         }
@@ -123,6 +125,31 @@ fn remote(scheduler_url: String) {
             .build();
         Ok(state.upgrade_for_ballista(scheduler_url.clone())?)
     }));
+}
+
+/// `value` of the variable `var` is one Ballista can read as `kind` (its getters unwrap the
+/// parse of a setting: `0` for a boolean is a panic waiting for the code that reads it).
+fn check_setting(
+    var: &str,
+    value: &str,
+    kind: &datafusion::arrow::datatypes::DataType,
+) -> datafusion::error::Result<()> {
+    use datafusion::arrow::datatypes::DataType;
+    let (ok, expected) = match kind {
+        DataType::Boolean => (value == "true" || value == "false", "true or false"),
+        DataType::UInt16 => (value.parse::<u16>().is_ok(), "an integer of 0 to 65535"),
+        DataType::UInt32 => (value.parse::<u32>().is_ok(), "a non-negative integer"),
+        DataType::UInt64 => (value.parse::<u64>().is_ok(), "a non-negative integer"),
+        DataType::Float64 => (value.parse::<f64>().is_ok(), "a number"),
+        _ => (true, ""),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(datafusion::error::DataFusionError::Configuration(format!(
+            "{var}={value}: expected {expected}"
+        )))
+    }
 }
 
 /// Wait (up to 20 s) until the scheduler accepts connections.

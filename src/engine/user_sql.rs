@@ -71,6 +71,11 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
         _ => None,
     };
     if let Some((verb, variable)) = set {
+        if variable.eq_ignore_ascii_case("ballista.planner.adaptive.enabled") {
+            return Err(Error::Usage(format!(
+                "{verb} {variable}: refused: on a cluster occlens runs Ballista's adaptive planner only (its static planner lost rows of an ORDER BY)"
+            )));
+        }
         if variable
             .to_ascii_lowercase()
             .starts_with("datafusion.runtime.")
