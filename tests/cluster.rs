@@ -361,48 +361,39 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "cache", "build"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("cache build runs locally only"), "{err}");
-    // Ballista's static planner loses rows: refused, not run.
-    let (code, _, err) = common::occlens_with(
-        &["--cluster", "standalone", "sql", "SELECT 1"],
-        &[("BALLISTA_PLANNER_ADAPTIVE_ENABLED", "False")],
-    );
-    assert_eq!(code, 1);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(
-        err.contains("BALLISTA_PLANNER_ADAPTIVE_ENABLED=false is refused"),
-        "{err}"
-    );
-    // Nor in a statement; and a setting Ballista cannot read is an error, not its panic.
-    let (code, _, err) = common::occlens_with(
-        &[
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--cluster",
-            "standalone",
-            "sql",
-            "SET ballista.planner.adaptive.enabled = false",
-        ],
-        &[],
-    );
-    assert_eq!(code, 1);
-    assert!(err.contains("adaptive planner only"), "{err}");
-    let (code, _, err) = common::occlens_with(
-        &[
-            "--snapshot",
-            snapshot.to_str().unwrap(),
-            "--cluster",
-            "standalone",
-            "sql",
+    // Ballista's static planner loses rows: refused, not run, from the environment or in a
+    // statement; a setting Ballista cannot read is an error naming it. One line, exit 1.
+    let snap = snapshot.to_str().unwrap();
+    for (statement, env, named) in [
+        (
             "SELECT 1",
-        ],
-        &[("BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED", "0")],
-    );
-    assert_eq!(code, 1);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(
-        err.contains("BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED=0: expected true or false"),
-        "{err}"
-    );
+            ("BALLISTA_PLANNER_ADAPTIVE_ENABLED", "False"),
+            "BALLISTA_PLANNER_ADAPTIVE_ENABLED=false is refused",
+        ),
+        (
+            "SET ballista.planner.adaptive.enabled = false",
+            ("OCCLENS_UNUSED", ""),
+            "adaptive planner only",
+        ),
+        (
+            "SELECT 1",
+            ("BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED", "0"),
+            "BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED=0: expected true or false",
+        ),
+    ] {
+        let args = [
+            "--snapshot",
+            snap,
+            "--cluster",
+            "standalone",
+            "sql",
+            statement,
+        ];
+        let (code, _, err) = common::occlens_with(&args, &[env]);
+        assert_eq!(code, 1, "{statement} {env:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(named), "{err}");
+    }
     // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
     for (format, named) in [
         ("dwca", "the dwca export runs locally only"),
