@@ -196,9 +196,6 @@ const FULL_LIST: &str = "SELECT * FROM occurrence_list ORDER BY id";
 /// The commands a cluster runs: the full list view (Parquet and CSV), a project's exports,
 /// the audit.
 fn commands() -> Vec<Vec<&'static str>> {
-    let export = |format: &'static str, out: &'static str| {
-        vec!["export", "--format", format, "--project", "1", "--out", out]
-    };
     vec![
         vec!["sql", FULL_LIST, "--out", "OUT.parquet"],
         vec!["sql", FULL_LIST, "--format", "csv"],
@@ -206,6 +203,11 @@ fn commands() -> Vec<Vec<&'static str>> {
         export("parquet", "OUT.parquet"),
         vec!["audit", "--format", "csv"],
     ]
+}
+
+/// `export --format FORMAT --project 1 --out OUT`.
+fn export<'a>(format: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec!["export", "--format", format, "--project", "1", "--out", out]
 }
 
 #[test]
@@ -216,16 +218,7 @@ fn fixture_snapshot_on_two_executors_matches_local() {
     // And the JSON exports (their relations' row_number() windows failed on a cluster until
     // export.related gave the project as a range; not at 200k occurrences: minutes in debug).
     let json = |format: &'static str, shape: &'static str| {
-        let args = [
-            "export",
-            "--format",
-            format,
-            "--project",
-            "1",
-            "--out",
-            "OUT.json",
-        ];
-        let mut args = args.to_vec();
+        let mut args = export(format, "OUT.json");
         if !shape.is_empty() {
             args.extend(["--shape", shape]);
         }
@@ -403,17 +396,8 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
         ),
     ] {
         let out = dir.path().join(format!("refused.{format}"));
-        let args = [
-            "--cluster",
-            "standalone",
-            "export",
-            "--format",
-            format,
-            "--project",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        let mut args = vec!["--cluster", "standalone"];
+        args.extend(export(format, out.to_str().unwrap()));
         let (code, _, err) = common::occlens_with(&args, &[]);
         assert_eq!(code, 1, "{format}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
