@@ -8,6 +8,15 @@
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(k) AS VARCHAR) AS example
 FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1)
 
+-- name: check.keys
+-- The key every answer computed from the snapshot's tables relies on (api, list, detail,
+-- verify, serve and export when they do not read the cache, whose build checks the same
+-- counts): ${column} of ${table} NOT NULL and unique. Repeated ids repeat rows of pages and
+-- exports and make counts disagree with them. One scan, whatever the result.
+SELECT CAST(count(*) - count(${column}) AS BIGINT) AS nulls,
+       CAST(count(${column}) - count(DISTINCT ${column}) AS BIGINT) AS repeats
+FROM ${table}
+
 -- name: check.instants
 -- Timestamp columns readable as microseconds: a file that stores seconds or milliseconds
 -- beyond ±292,000 years (nanoseconds labelled milliseconds, say) fails every query that

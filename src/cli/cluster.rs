@@ -97,8 +97,8 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
     if let Command::Export(x) = &cli.command {
         use occlens::exports::Format;
         let why = match x.format {
-            Format::Dwca => Some("the dwca export runs locally only (a Ballista 55 job of its event query never finishes)"),
-            Format::TaxaListCsv => Some("the taxa_list_csv export runs locally only (a Ballista 55 job of it did not finish in 2 minutes on the 608-occurrence demo snapshot)"),
+            Format::Dwca => Some("the dwca export runs locally only (its jobs read the project default filters' views, which Ballista 55's adaptive planner re-plans forever when a join side is empty)"),
+            Format::TaxaListCsv => Some("the taxa_list_csv export runs locally only (it reads the project default filters' views, which Ballista 55's adaptive planner re-plans forever when a join side is empty)"),
             _ => None,
         };
         if let Some(why) = why {

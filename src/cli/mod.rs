@@ -256,7 +256,9 @@ async fn open(cli: &Cli) -> occlens::Result<Engine> {
 /// Open the snapshot for a command that answers requests: the parts of the cache they read
 /// (`build`) are built when missing.
 async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
-    open_with_base(cli, "http://localhost:8000", build).await
+    let engine = open_with_base(cli, "http://localhost:8000", build).await?;
+    engine.check_keys().await?;
+    Ok(engine)
 }
 
 /// Open the snapshot; hyperlinks use --api-base, else `default_base`; `build`: compute and
@@ -501,6 +503,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             let engine = open(&cli).await?;
             // Now that the snapshot is known: an object inside it is refused before any work.
             target.unprotected()?;
+            engine.check_keys().await?;
             export::export(&engine, x, &cli.who, target).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),

@@ -147,6 +147,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
         .unwrap_or_else(|| "http://localhost:8000".into());
     let parts = [Part::Lists, Part::Facts];
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
+    engine.check_keys().await?;
     let options = VerifyOptions {
         rules: Rules {
             float_tolerance: args.float_tolerance,

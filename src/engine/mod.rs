@@ -12,6 +12,7 @@ pub mod even_parquet;
 pub mod even_scans;
 pub mod exports;
 pub mod keyed;
+pub mod keys;
 pub mod lazy;
 pub mod lookup;
 pub mod memo;

@@ -52,6 +52,7 @@ impl VersionSource {
         if let Some(w) = &engine.cache_warning {
             eprintln!("occlens: {}", crate::redact::redact(w));
         }
+        engine.check_keys().await?;
         Ok(engine)
     }
 

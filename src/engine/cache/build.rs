@@ -181,24 +181,10 @@ async fn ranges(ctx: &SessionContext, per: i64) -> Result<Vec<(i64, i64)>> {
     // This scan reads every occurrence id anyway: a broken key would make pages whose count
     // disagrees with their rows.
     let (n, ids, distinct) = (get("n"), get("ids"), get("distinct_ids"));
-    if n != ids {
-        return Err(Error::Snapshot {
-            location: "main_occurrence".into(),
-            message: format!(
-                "{} rows have a NULL id (the contract says NOT NULL); `occlens check` reports every broken rule",
-                n.unwrap_or(0) - ids.unwrap_or(0)
-            ),
-        });
-    }
-    if ids != distinct {
-        return Err(Error::Snapshot {
-            location: "main_occurrence".into(),
-            message: format!(
-                "{} rows repeat an id of another row (ids must be unique); `occlens check` reports every broken rule",
-                ids.unwrap_or(0) - distinct.unwrap_or(0)
-            ),
-        });
-    }
+    crate::engine::keys::verdict(
+        n.unwrap_or(0) - ids.unwrap_or(0),
+        ids.unwrap_or(0) - distinct.unwrap_or(0),
+    )?;
     let n = get("n").unwrap_or(0);
     let density = Density::of(
         n,
