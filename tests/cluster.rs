@@ -373,6 +373,11 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
             ("BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED", "0"),
             "BALLISTA_PLANNER_PROPAGATE_EMPTY_ENABLED=0: expected true or false",
         ),
+        (
+            "SELECT 1",
+            ("OCCLENS_LOG", "loud"),
+            "OCCLENS_LOG=loud: not a level",
+        ),
     ] {
         let args = [
             "--snapshot",
@@ -387,6 +392,20 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(named), "{err}");
     }
+    // OCCLENS_LOG shows Ballista's records on stderr; the answer on stdout is unchanged.
+    let args = [
+        "--snapshot",
+        snap,
+        "--cluster",
+        "standalone",
+        "sql",
+        "--format",
+        "csv",
+        "SELECT 41 + 1 AS n",
+    ];
+    let (code, out, err) = common::occlens_with(&args, &[("OCCLENS_LOG", "info")]);
+    assert_eq!((code, out.as_str()), (0, "n\n42\n"), "{err}");
+    assert!(err.contains("[INFO ballista"), "{err}");
     // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
     for (format, named) in [
         ("dwca", "the dwca export runs locally only"),

@@ -120,6 +120,7 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
             "--cluster needs --snapshot: an s3://, gs://, az:// or http(s):// URL, or a path every executor sees (the built-in demo lives in this process only)".into(),
         ));
     }
+    occlens::cluster::log::install()?;
     if spec == "standalone" {
         occlens::cluster::standalone().await
     } else {
@@ -130,6 +131,7 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
 #[cfg(feature = "cluster")]
 pub async fn cluster(cli: &Cli, args: &ClusterArgs) -> occlens::Result<ExitCode> {
     use occlens::cluster::processes;
+    occlens::cluster::log::install()?;
     match &args.role {
         Role::Scheduler { bind, port } => processes::scheduler(bind, *port).await?,
         Role::Executor {

@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod local_files;
+pub mod log;
 pub mod processes;
 
 use crate::engine::catalog;
