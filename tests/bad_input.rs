@@ -1995,6 +1995,26 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         Some(1),
         "Resources exhausted",
     ));
+    // Values the pool does not count (six 400 MB texts in one row): the process's own bound
+    // ends it (session 55: it grew until the kernel stepped in), and --out stays absent.
+    let huge = "SELECT length(a) + length(b) + length(c) + length(d) + length(e) + length(f) AS n FROM (SELECT repeat('x', 400000000) AS a, repeat('x', 400000000) AS b, repeat('x', 400000000) AS c, repeat('x', 400000000) AS d, repeat('x', 400000000) AS e, repeat('x', 400000000) AS f)";
+    let huge_out = work.join("huge.csv");
+    cases.push(
+        case(
+            "memory: values the query pool does not count",
+            &[
+                "--memory-limit",
+                "64M",
+                "sql",
+                "--out",
+                huge_out.to_str().unwrap(),
+                huge,
+            ],
+            Some(1),
+            "past its bound",
+        )
+        .absent(&huge_out),
+    );
     cases.push(case(
         "cache: unknown mode",
         &["--cache", "sometimes", "tables"],

@@ -18,6 +18,7 @@ mod audit;
 mod cache;
 mod cluster;
 mod export;
+mod memory_guard;
 mod serve;
 mod shell;
 mod snapshot;
@@ -75,6 +76,9 @@ fn occlens_main() -> ExitCode {
     std::panic::set_hook(Box::new(report_panic));
     if let Some(bytes) = cli.memory_limit {
         occlens::engine::catalog::set_memory_limit(bytes);
+    }
+    if !matches!(cli.command, Command::Serve(_) | Command::Cluster(_)) {
+        memory_guard::watch();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
