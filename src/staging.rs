@@ -230,6 +230,29 @@ fn remove_any(path: &Path) {
     }
 }
 
+/// Held while a finished output is moved into place (its renames are one step as far as an
+/// early end of the process is concerned): a snapshot renamed aside before the new one is in
+/// place is a registered temporary, which `end_process` must not remove.
+static PUBLISHING: Mutex<()> = Mutex::new(());
+
+fn publishing() -> std::sync::MutexGuard<'static, ()> {
+    PUBLISHING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// End the process early (a signal, the memory bound): `message` as the one line on stderr
+/// (held, so that a writer failing on a removed temporary prints nothing after it), then every
+/// temporary in progress removed once no output is being moved into place, then exit `code`.
+pub fn end_process(message: &str, code: i32) -> ! {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "occlens: {message}");
+    let _moving = publishing();
+    remove_live();
+    // A writer may have recreated a directory meanwhile: once more, then exit at once.
+    remove_live();
+    std::process::exit(code)
+}
+
 /// Remove every temporary of this process still in progress (on SIGINT/SIGTERM, and at exit).
 pub fn remove_live() {
     // Kept registered: a caller about to exit calls this again after the last writer's step.
@@ -324,6 +347,7 @@ pub fn publish_dir(
     let io = |path: &Path, e: std::io::Error| Error::io(path, e);
     unprotected(dest)?;
     replaceable(dest, what, ours)?;
+    let _moving = publishing();
     let old = dest.exists().then(|| Temp::sibling_of(dest, "old"));
     if let Some(old) = &old {
         std::fs::rename(dest, old.path()).map_err(|e| io(dest, e))?;
@@ -345,6 +369,7 @@ pub fn publish_dir(
 /// rename replaces at most an empty directory created meanwhile, never files.
 pub fn publish_new_dir(staging: Temp, dest: &Path) -> Result<()> {
     unprotected(dest)?;
+    let _moving = publishing();
     if std::fs::symlink_metadata(dest).is_ok() {
         return Err(Error::Usage(format!(
             "{}: exists; occlens does not replace it (remove it first or choose another name)",
@@ -362,6 +387,7 @@ pub fn publish_new_dir(staging: Temp, dest: &Path) -> Result<()> {
 pub fn publish_file(tmp: Temp, dest: &Path, overwrite: bool) -> Result<()> {
     let io = |e: std::io::Error| Error::io(dest, e);
     unprotected(dest)?;
+    let _moving = publishing();
     if overwrite {
         // --overwrite replaces a regular file, never a directory, device, FIFO or socket.
         if let Ok(meta) = std::fs::symlink_metadata(dest) {

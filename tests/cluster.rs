@@ -376,7 +376,7 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
         (
             "SELECT 1",
             ("OCCLENS_LOG", "loud"),
-            "OCCLENS_LOG=loud: not a level",
+            "OCCLENS_LOG=\"loud\": not a level",
         ),
     ] {
         let args = [

@@ -6,8 +6,8 @@
 //! ends as Ctrl-C ends it (temporary files removed), with one line saying why, exit 1.
 //!
 //! The bound: twice the pool (`--memory-limit`, default 75% of the machine's memory), at
-//! least the pool and 1 GiB more, at most 90% of the machine's memory (or of the cgroup's
-//! limit, when a container sets one). Servers (`serve`, `cluster scheduler|executor`) bound
+//! least the pool and 1 GiB more, at most 90% of the machine's memory (or of its cgroup's
+//! limit, when a container or systemd sets one). Servers (`serve`, `cluster scheduler|executor`) bound
 //! their own work and are not watched.
 
 use std::time::Duration;
@@ -20,18 +20,6 @@ pub fn bound(limit: usize, machine: Option<usize>) -> usize {
     match machine {
         Some(m) => wanted.min(m / 10 * 9),
         None => wanted,
-    }
-}
-
-/// The memory this process may use: the machine's, or less under a cgroup (v2) limit.
-fn available() -> Option<usize> {
-    let machine = occlens::engine::catalog::machine_memory();
-    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    match (machine, cgroup) {
-        (Some(m), Some(c)) => Some(m.min(c)),
-        (m, c) => m.or(c),
     }
 }
 
@@ -61,7 +49,17 @@ pub fn watch() {
     if resident().is_none() {
         return;
     }
-    let bound = bound(limit, available());
+    let memory = occlens::engine::catalog::machine_memory();
+    let bound = bound(limit, memory);
+    // What the bound is made of, as the message says it.
+    let pool = match occlens::engine::catalog::memory_limit_given() {
+        true => format!("--memory-limit {}", size(limit)),
+        false => format!("the query pool, 75% of memory, {}", size(limit)),
+    };
+    let memory = match memory {
+        Some(m) => format!("this machine's or its cgroup's memory, {}", size(m)),
+        None => "memory".to_string(),
+    };
     let _ = std::thread::Builder::new()
         .name("memory-guard".into())
         .stack_size(64 << 10)
@@ -69,15 +67,14 @@ pub fn watch() {
             std::thread::sleep(Duration::from_millis(50));
             let Some(held) = resident() else { return };
             if held > bound {
-                occlens::staging::remove_live();
-                eprintln!(
-                    "occlens: memory: this process holds {}, past its bound of {} (--memory-limit {}: twice it, at least 1 GiB more, at most 90% of the machine's memory): values the query pool does not count, such as repeat() or range() results, or very long texts; temporary files removed",
+                let message = format!(
+                    "memory: this process holds {}, past its bound of {} ({}: twice it, at least 1 GiB more, at most 90% of {}): values the query pool does not count, such as repeat() or range() results, or very long texts; temporary files removed",
                     size(held),
                     size(bound),
-                    size(limit)
+                    pool,
+                    memory
                 );
-                occlens::staging::remove_live();
-                std::process::exit(1);
+                occlens::staging::end_process(&message, 1);
             }
         });
 }

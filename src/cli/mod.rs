@@ -244,11 +244,7 @@ async fn remove_temporaries_on_signal() {
                 break code;
             }
         };
-        occlens::staging::remove_live();
-        eprintln!("occlens: interrupted; temporary files removed");
-        // A writer may have recreated a directory meanwhile: once more, then exit at once.
-        occlens::staging::remove_live();
-        std::process::exit(code);
+        occlens::staging::end_process("interrupted; temporary files removed", code);
     }
 }
 

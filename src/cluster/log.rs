@@ -1,6 +1,6 @@
 //! Ballista's log records on stderr, for finding why a cluster job does not end: every
 //! process of a cluster (client, scheduler, executor) prints those at or above
-//! `OCCLENS_LOG` (`error`, `warn`, `info`, `debug` or `trace`); without it, nothing.
+//! `OCCLENS_LOG` (`error`, `warn`, `info`, `debug` or `trace`); without it (or empty), nothing.
 
 use crate::error::{Error, Result};
 
@@ -27,12 +27,13 @@ static STDERR: Stderr = Stderr;
 
 /// Install the logger when `OCCLENS_LOG` names a level (once per process).
 pub fn install() -> Result<()> {
-    let Ok(level) = std::env::var("OCCLENS_LOG") else {
+    let level = std::env::var("OCCLENS_LOG").unwrap_or_default();
+    if level.trim().is_empty() {
         return Ok(());
-    };
+    }
     let filter: log::LevelFilter = level.trim().parse().map_err(|_| {
         Error::Usage(format!(
-            "OCCLENS_LOG={level}: not a level (expected error, warn, info, debug or trace)"
+            "OCCLENS_LOG={level:?}: not a level (expected error, warn, info, debug or trace)"
         ))
     })?;
     if log::set_logger(&STDERR).is_ok() {

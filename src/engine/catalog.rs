@@ -123,29 +123,7 @@ pub fn config_from_env() -> Result<SessionConfig> {
     Ok(SessionConfig::from(options))
 }
 
-/// The memory every query of this process may hold (`--memory-limit`); None: the default.
-static MEMORY_LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-
-/// Bound the memory of every query of this process (called once, by the command line).
-pub fn set_memory_limit(bytes: usize) {
-    let _ = MEMORY_LIMIT.set(bytes);
-}
-
-/// The machine's memory (Linux: /proc/meminfo), when known.
-pub fn machine_memory() -> Option<usize> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
-}
-
-/// The memory limit in force: `--memory-limit`, else 3/4 of the machine's memory.
-pub fn memory_limit() -> Option<usize> {
-    MEMORY_LIMIT
-        .get()
-        .copied()
-        .or_else(|| machine_memory().map(|m| m / 4 * 3))
-}
+pub use super::memory::{machine_memory, memory_limit, memory_limit_given, set_memory_limit};
 
 /// The runtime every session shares the rules of: a memory pool of `memory_limit()` bytes, so
 /// that a view too big for it spills (sorts, aggregations) or fails with DataFusion's

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lazy;
 pub mod lookup;
 pub mod memo;
+pub mod memory;
 pub mod occurrences;
 pub mod ranges;
 pub mod related;
