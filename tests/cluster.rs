@@ -357,6 +357,19 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     // Ballista's static planner loses rows: refused, not run, from the environment or in a
     // statement; a setting Ballista cannot read is an error naming it. One line, exit 1.
     let snap = snapshot.to_str().unwrap();
+    let standalone_sql = |statement: &str, env: (&str, &str)| {
+        let args = [
+            "--snapshot",
+            snap,
+            "--cluster",
+            "standalone",
+            "sql",
+            "--format",
+            "csv",
+            statement,
+        ];
+        common::occlens_with(&args, &[env])
+    };
     for (statement, env, named) in [
         (
             "SELECT 1",
@@ -379,31 +392,13 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
             "OCCLENS_LOG=\"loud\": not a level",
         ),
     ] {
-        let args = [
-            "--snapshot",
-            snap,
-            "--cluster",
-            "standalone",
-            "sql",
-            statement,
-        ];
-        let (code, _, err) = common::occlens_with(&args, &[env]);
+        let (code, _, err) = standalone_sql(statement, env);
         assert_eq!(code, 1, "{statement} {env:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(named), "{err}");
     }
     // OCCLENS_LOG shows Ballista's records on stderr; the answer on stdout is unchanged.
-    let args = [
-        "--snapshot",
-        snap,
-        "--cluster",
-        "standalone",
-        "sql",
-        "--format",
-        "csv",
-        "SELECT 41 + 1 AS n",
-    ];
-    let (code, out, err) = common::occlens_with(&args, &[("OCCLENS_LOG", "info")]);
+    let (code, out, err) = standalone_sql("SELECT 41 + 1 AS n", ("OCCLENS_LOG", "info"));
     assert_eq!((code, out.as_str()), (0, "n\n42\n"), "{err}");
     assert!(err.contains("[INFO ballista"), "{err}");
     // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
