@@ -47,7 +47,8 @@ pub struct Cli {
     pub cache: CacheMode,
     /// Memory every query may hold: bytes with an optional K, M, G or T (1024-based), or a
     /// percentage of the machine's memory. A query that needs more spills to disk (sorts,
-    /// aggregations) or fails with a clear error [default: 75%]
+    /// aggregations) or fails with a clear error; a command (not serve or cluster) whose whole
+    /// process passes twice it (at least 1 GiB more) ends with one line [default: 75%]
     #[arg(long, global = true, env = "OCCLENS_MEMORY_LIMIT", value_parser = parse_memory)]
     pub memory_limit: Option<usize>,
     /// Cache directory [default: $XDG_CACHE_HOME/occlens or ~/.cache/occlens]
