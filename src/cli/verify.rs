@@ -134,20 +134,6 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
 }
 
 async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
-    let inputs = match (&args.responses, &args.api_url) {
-        (Some(file), _) => input::read_with(file, limits(args))?,
-        (None, Some(url)) => fetch(args, url).await?,
-        (None, None) => unreachable!("clap requires --responses or --api-url"),
-    };
-    // Hyperlinks as the live API writes them: never with the URL's credentials.
-    let base = args
-        .api_url
-        .as_deref()
-        .map(occlens::redact::strip_userinfo)
-        .unwrap_or_else(|| "http://localhost:8000".into());
-    let parts = [Part::Lists, Part::Facts];
-    let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
-    engine.check_keys().await?;
     let options = VerifyOptions {
         rules: Rules {
             float_tolerance: args.float_tolerance,
@@ -163,6 +149,21 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
             )));
         }
     }
+    // The snapshot first: one that cannot answer fails before a live API is fetched.
+    // Hyperlinks as the live API writes them: never with the URL's credentials.
+    let base = args
+        .api_url
+        .as_deref()
+        .map(occlens::redact::strip_userinfo)
+        .unwrap_or_else(|| "http://localhost:8000".into());
+    let parts = [Part::Lists, Part::Facts];
+    let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
+    engine.check_keys().await?;
+    let inputs = match (&args.responses, &args.api_url) {
+        (Some(file), _) => input::read_with(file, limits(args))?,
+        (None, Some(url)) => fetch(args, url).await?,
+        (None, None) => unreachable!("clap requires --responses or --api-url"),
+    };
     let verifier = Verifier::new(&engine, options).await?;
     let progress = bar(Some(inputs.responses.len() as u64), "checked");
     let mut report = VerifyReport {
