@@ -10,8 +10,8 @@ FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1
 
 -- name: check.keys
 -- The key every answer computed from the snapshot's tables relies on (api, list, detail,
--- verify, serve and export when they do not read the cache, whose build checks the same
--- counts): ${column} of ${table} NOT NULL and unique. Repeated ids repeat rows of pages and
+-- verify, serve and export when they do not read the cache; the cache build runs it too):
+-- ${column} of ${table} NOT NULL and unique. Repeated ids repeat rows of pages and
 -- exports and make counts disagree with them. One scan, whatever the result; the ids are
 -- grouped first (an aggregation that spills and spreads over partitions, where
 -- count(DISTINCT) beside count(*) holds every id in one state). Unlike the rules below, it

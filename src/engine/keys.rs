@@ -1,19 +1,20 @@
 //! The key every answer computed from the snapshot's tables relies on: `main_occurrence.id`
 //! NOT NULL and unique (`check.keys` of `queries/check.sql`). A snapshot that breaks it is
-//! refused, with the same message whether the cache build or an answer found it; `occlens
+//! refused, with the same message whether the cache build or an answer finds it; `occlens
 //! check` reports every broken rule, and `sql`, `tables`, `check` and `audit` still read it.
 
-use crate::engine::catalog::Arg::Name;
+use crate::engine::catalog::{Arg::Name, Fragments};
 use crate::engine::rows::{to_rows, RowExt};
 use crate::engine::{cache::Part, Engine};
 use crate::error::{Error, Result};
+use datafusion::prelude::SessionContext;
 
 /// The table and column of the key.
 const TABLE: &str = "main_occurrence";
 const COLUMN: &str = "id";
 
 /// The error for `nulls` NULL ids and `repeats` ids repeating another row's, if any.
-pub fn verdict(nulls: i64, repeats: i64) -> Result<()> {
+fn verdict(nulls: i64, repeats: i64) -> Result<()> {
     let why = if nulls > 0 {
         format!("{nulls} rows have a NULL id (the contract says NOT NULL)")
     } else if repeats > 0 {
@@ -27,6 +28,19 @@ pub fn verdict(nulls: i64, repeats: i64) -> Result<()> {
     })
 }
 
+/// Check the key over `ctx`'s snapshot tables (`check.keys`).
+pub async fn check(ctx: &SessionContext) -> Result<()> {
+    let sql = Fragments::load().bind(
+        "check.keys",
+        &[("table", Name(TABLE)), ("column", Name(COLUMN))],
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let rows = to_rows(&batches)?;
+    let row = rows.first();
+    let count = |k: &str| row.and_then(|r| r.i64(k)).unwrap_or(0);
+    verdict(count("nulls"), count("repeats"))
+}
+
 impl Engine {
     /// Check the key before answering from the snapshot's tables; nothing to do when the
     /// occurrence lists come from the cache (its build checked this snapshot version).
@@ -34,15 +48,7 @@ impl Engine {
         if self.cache.iter().any(|(part, _)| *part == Part::Lists) {
             return Ok(());
         }
-        let sql = self.fragments().bind(
-            "check.keys",
-            &[("table", Name(TABLE)), ("column", Name(COLUMN))],
-        );
-        let batches = self.ctx.sql(&sql).await?.collect().await?;
-        let rows = to_rows(&batches)?;
-        let row = rows.first();
-        let count = |k: &str| row.and_then(|r| r.i64(k)).unwrap_or(0);
-        verdict(count("nulls"), count("repeats"))
+        check(&self.ctx).await
     }
 }
 
