@@ -2027,6 +2027,51 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         )
         .absent(&huge_out),
     );
+    // A statement that never ends (10^11 rows summed; a cluster job Ballista never finishes):
+    // --time-limit ends it, exit 124, and --out stays absent.
+    let endless = "SELECT sum(value) AS s FROM generate_series(1, 100000000000)";
+    let endless_out = work.join("endless.csv");
+    cases.push(
+        case(
+            "time: a statement past --time-limit",
+            &[
+                "--time-limit",
+                "2s",
+                "sql",
+                "--out",
+                endless_out.to_str().unwrap(),
+                endless,
+            ],
+            Some(124),
+            "ran past --time-limit 2s",
+        )
+        .absent(&endless_out),
+    );
+    cases.push(
+        case(
+            "time: a statement past OCCLENS_TIME_LIMIT",
+            &["sql", endless],
+            Some(124),
+            "ran past --time-limit 1.5s",
+        )
+        .env("OCCLENS_TIME_LIMIT", "1.5"),
+    );
+    for (value, names) in [
+        ("0", "more than 0"),
+        ("-5s", "more than 0"),
+        ("400d", "at most 365 days"),
+        ("soon", "expected a duration"),
+        ("5 minutes", "expected a duration"),
+        ("1e300", "expected a duration"),
+    ] {
+        let flag = format!("--time-limit={value}");
+        cases.push(case(
+            &format!("time: {flag}"),
+            &[&flag, "sql", "SELECT 1"],
+            Some(2),
+            names,
+        ));
+    }
     cases.push(case(
         "cache: unknown mode",
         &["--cache", "sometimes", "tables"],

@@ -401,6 +401,26 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, out, err) = standalone_sql("SELECT 41 + 1 AS n", ("OCCLENS_LOG", "info"));
     assert_eq!((code, out.as_str()), (0, "n\n42\n"), "{err}");
     assert!(err.contains("[INFO ballista"), "{err}");
+    // A statement Ballista 55's adaptive planner never finishes (README, "Not on a cluster
+    // (yet)"): --time-limit ends it with one line, exit 124.
+    let started = std::time::Instant::now();
+    let (code, out, err) = common::occlens_with(
+        &[
+            "--snapshot",
+            snap,
+            "--cluster",
+            "standalone",
+            "--time-limit",
+            "6s",
+            "sql",
+            "SELECT count(*) FROM default_filter_taxa WHERE project_id = 1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 124, "{out}{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("ran past --time-limit 6s"), "{err}");
+    assert!(started.elapsed().as_secs() < 60);
     // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
     for (format, named) in [
         ("dwca", "the dwca export runs locally only"),

@@ -444,3 +444,36 @@ fn interactive_shell_under_a_terminal() {
     assert!(history.contains("SELECT 40 + 2 AS answer;"), "{history}");
     assert!(!history.contains("forgotten"), "{history}");
 }
+
+/// `--time-limit` in the interactive shell cancels the statement that ran past it, not the
+/// shell: the next statement runs, Ctrl-D exits 0.
+#[cfg(unix)]
+#[test]
+fn the_time_limit_cancels_a_statement_in_the_shell() {
+    use rexpect::process::WaitStatus;
+    let home = tempfile::tempdir().unwrap();
+    let mut c = command(home.path());
+    c.args(["--time-limit", "2s", "sql"])
+        .env("TERM", "xterm-256color");
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(60_000))
+        .strip_ansi_escape_codes(true);
+    let mut p = rexpect::spawn_with_options(c, options).expect("spawn occlens sql");
+    p.exp_string("occlens> ").unwrap();
+    p.send_line("SELECT sum(value) FROM generate_series(1, 100000000000);")
+        .unwrap();
+    p.exp_string("Query cancelled: time: ran past --time-limit 2s")
+        .unwrap();
+    p.exp_string("occlens> ").unwrap();
+    // Longer than the limit in all: the shell itself is not bounded.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    p.send_line("SELECT 40 + 2 AS answer;").unwrap();
+    p.exp_regex(r"\| 42 +\|").unwrap();
+    p.exp_string("occlens> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    match p.process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
+        other => panic!("occlens sql ended with {other:?}"),
+    }
+}

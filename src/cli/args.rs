@@ -1,6 +1,8 @@
 //! Command-line arguments.
 
-use super::values::{parse_bytes, parse_memory, parse_packaged_at, parse_timeout};
+use super::values::{
+    parse_bytes, parse_memory, parse_packaged_at, parse_time_limit, parse_timeout,
+};
 use crate::cli::table::TableFormat;
 use clap::{Args, Parser, Subcommand};
 use occlens::api::request::Requester;
@@ -51,6 +53,12 @@ pub struct Cli {
     /// process passes twice it (at least 1 GiB more) ends with one line [default: 75%]
     #[arg(long, global = true, env = "OCCLENS_MEMORY_LIMIT", value_parser = parse_memory)]
     pub memory_limit: Option<usize>,
+    /// End a command that runs longer than this: a number with an optional unit s, m, h or
+    /// d (90, 30s, 10m, 2h). The command ends as Ctrl-C ends it (temporary files removed,
+    /// nothing published), with one line, exit 124. The interactive SQL shell cancels the
+    /// statement instead; `serve` and `cluster` servers are not bounded [default: none]
+    #[arg(long, global = true, env = "OCCLENS_TIME_LIMIT", value_parser = parse_time_limit, value_name = "DURATION")]
+    pub time_limit: Option<std::time::Duration>,
     /// Cache directory [default: $XDG_CACHE_HOME/occlens or ~/.cache/occlens]
     #[arg(long, global = true, env = "OCCLENS_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,

@@ -24,6 +24,7 @@ mod shell;
 mod snapshot;
 mod sql;
 mod table;
+mod time_limit;
 mod values;
 mod verify;
 
@@ -79,6 +80,12 @@ fn occlens_main() -> ExitCode {
     }
     if !matches!(cli.command, Command::Serve(_) | Command::Cluster(_)) {
         memory_guard::watch();
+        match (&cli.command, cli.time_limit) {
+            // The interactive shell bounds each statement.
+            (Command::Sql(s), _) if shell::interactive(s) => {}
+            (_, Some(limit)) => time_limit::watch(limit),
+            (_, None) => {}
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -471,7 +478,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         }
         Command::Sql(s) => {
             let engine = open(&cli).await?;
-            sql::sql(&engine, s).await
+            sql::sql(&engine, s, cli.time_limit).await
         }
         Command::Completions(c) => {
             use clap::CommandFactory as _;

@@ -47,6 +47,8 @@ pub struct Session<'a> {
     maxrows: Option<usize>,
     timing: bool,
     interactive: bool,
+    /// `--time-limit`: each statement's bound in the interactive shell.
+    time_limit: Option<std::time::Duration>,
 }
 
 /// What a backslash command asks of the loop that runs it.
@@ -56,15 +58,30 @@ pub enum Flow {
     Quit,
 }
 
-/// `occlens sql`.
-pub async fn run(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
+/// Whether `occlens sql` runs the interactive shell: no statement, script or file given, and
+/// standard input is a terminal.
+pub fn interactive(args: &SqlArgs) -> bool {
+    !scripted(args) && std::io::stdin().is_terminal()
+}
+
+/// Whether statements are given (QUERY, -c, -f); else they are read from standard input.
+fn scripted(args: &SqlArgs) -> bool {
+    args.query.is_some() || !args.commands.is_empty() || !args.files.is_empty()
+}
+
+/// `occlens sql`; `time_limit`: each statement's bound in the interactive shell (elsewhere
+/// the whole command's, `time_limit::watch`).
+pub async fn run(
+    engine: &Engine,
+    args: &SqlArgs,
+    time_limit: Option<std::time::Duration>,
+) -> Result<ExitCode> {
     let out = args
         .out
         .as_deref()
         .map(|p| Out::parse(p, args.overwrite))
         .transpose()?;
-    let scripted = args.query.is_some() || !args.commands.is_empty() || !args.files.is_empty();
-    let interactive = !scripted && std::io::stdin().is_terminal();
+    let interactive = interactive(args);
     let mut session = Session {
         engine,
         allow_write: args.allow_write,
@@ -74,6 +91,7 @@ pub async fn run(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
             .map_or(if interactive { Some(40) } else { None }, |m| m.0),
         timing: interactive,
         interactive,
+        time_limit,
     };
     if interactive {
         if out.is_some() {
@@ -102,7 +120,7 @@ pub async fn run(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
     for f in &args.files {
         items.extend(split::script(&read_script(f)?));
     }
-    if !scripted {
+    if !scripted(args) {
         items.extend(split::script(&read_script(Path::new("-"))?));
     }
     if let Some(out) = out {
@@ -232,8 +250,9 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// In the shell, Ctrl-C cancels `work` (its future is dropped: DataFusion stops its
-    /// tasks, a temporary --out file is removed); elsewhere SIGINT ends the process.
+    /// In the shell, Ctrl-C or `--time-limit` cancels `work` (its future is dropped:
+    /// DataFusion stops its tasks, a temporary --out file is removed); elsewhere SIGINT and
+    /// the time limit end the process.
     async fn cancellable<T>(
         &self,
         work: impl std::future::Future<Output = Result<T>>,
@@ -241,9 +260,19 @@ impl Session<'_> {
         if !self.interactive {
             return work.await;
         }
+        let limit = async {
+            match self.time_limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = work => r,
             _ = tokio::signal::ctrl_c() => Err(Error::Usage("Query cancelled.".into())),
+            _ = limit => Err(Error::Usage(format!(
+                "Query cancelled: {}.",
+                super::time_limit::message(self.time_limit.unwrap_or_default())
+            ))),
         }
     }
 
@@ -313,7 +342,7 @@ impl Session<'_> {
                     Ok(Flow::Quit) => return Ok(ExitCode::SUCCESS),
                     Ok(Flow::Continue) => {}
                     Err(e) if e.is_broken_pipe() => return Err(e),
-                    Err(Error::Usage(m)) if m == "Query cancelled." => eprintln!("{m}"),
+                    Err(Error::Usage(m)) if m.starts_with("Query cancelled") => eprintln!("{m}"),
                     Err(e) => eprintln!("occlens: {}", occlens::redact::redact(&e.to_string())),
                 }
             }

@@ -7,8 +7,12 @@ use occlens::{Engine, Result};
 use std::process::ExitCode;
 
 /// One statement, scripts (-c, -f, stdin) or the interactive shell: see `shell`.
-pub async fn sql(engine: &Engine, args: &SqlArgs) -> Result<ExitCode> {
-    super::shell::run(engine, args).await
+pub async fn sql(
+    engine: &Engine,
+    args: &SqlArgs,
+    time_limit: Option<std::time::Duration>,
+) -> Result<ExitCode> {
+    super::shell::run(engine, args, time_limit).await
 }
 
 pub async fn tables(engine: &Engine, args: &TablesArgs) -> Result<ExitCode> {

@@ -16,6 +16,49 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+/// `--time-limit`: a number with an optional unit, `s` (the default), `m`, `h` or `d`
+/// (`90`, `2.5m`, `1h`), more than 0 and at most 365 days.
+pub fn parse_time_limit(s: &str) -> Result<std::time::Duration, String> {
+    const MAX_DAYS: f64 = 365.0;
+    let expected =
+        "expected a duration: a number with an optional unit s, m, h or d, e.g. 90, 30s, 10m, 2h";
+    let t = s.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let per: f64 = match unit.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(expected.into()),
+    };
+    let n: f64 = number.trim().parse().map_err(|_| expected.to_string())?;
+    let secs = n * per;
+    if !(secs > 0.0 && secs <= MAX_DAYS * 86_400.0) {
+        return Err(format!(
+            "{expected}; more than 0 and at most {MAX_DAYS} days"
+        ));
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// A duration as `--time-limit` reads it: the largest unit that divides it (`10m`, `2h`,
+/// `1.5s`).
+pub fn show_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() != 0 || secs == 0 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// A size in bytes: `1000`, `64K`, `64MiB`, `4G`, `4GB` (K, M, G, T are powers of 1024).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     match parse_bytes_or_zero(s)? {
@@ -74,4 +117,41 @@ pub fn parse_packaged_at(s: &str) -> Result<String, String> {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
         .map(|_| s.to_string())
         .map_err(|_| "expected YYYY-MM-DDTHH:MM:SS, e.g. 2026-11-21T04:26:40".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_time_limit, show_duration};
+    use std::time::Duration;
+
+    #[test]
+    fn time_limits_take_a_unit_and_show_the_largest_that_divides_them() {
+        let ok = |s: &str| parse_time_limit(s).unwrap();
+        assert_eq!(ok("90"), Duration::from_secs(90));
+        assert_eq!(ok("30s"), Duration::from_secs(30));
+        assert_eq!(ok(" 2.5m "), Duration::from_secs(150));
+        assert_eq!(ok("2h"), Duration::from_secs(7200));
+        assert_eq!(ok("1d"), Duration::from_secs(86_400));
+        assert_eq!(ok("0.5"), Duration::from_millis(500));
+        for bad in [
+            "",
+            "0",
+            "-5s",
+            "10x",
+            "m",
+            "NaN",
+            "inf",
+            "1e300",
+            "366d",
+            "5 minutes",
+        ] {
+            let e = parse_time_limit(bad).unwrap_err();
+            assert!(e.starts_with("expected a duration"), "{bad}: {e}");
+        }
+        assert_eq!(show_duration(Duration::from_secs(600)), "10m");
+        assert_eq!(show_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(show_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(show_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1.5s");
+    }
 }
