@@ -2036,14 +2036,14 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
             "time: a statement past --time-limit",
             &[
                 "--time-limit",
-                "2s",
+                "1s",
                 "sql",
                 "--out",
                 endless_out.to_str().unwrap(),
                 endless,
             ],
             Some(124),
-            "ran past --time-limit 2s",
+            "ran past --time-limit 1s",
         )
         .absent(&endless_out),
     );
@@ -2057,8 +2057,9 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         .env("OCCLENS_TIME_LIMIT", "1.5"),
     );
     for (value, names) in [
-        ("0", "more than 0"),
-        ("-5s", "more than 0"),
+        ("0", "at least 1 millisecond"),
+        ("0.0000001", "at least 1 millisecond"),
+        ("-5s", "at least 1 millisecond"),
         ("400d", "at most 365 days"),
         ("soon", "expected a duration"),
         ("5 minutes", "expected a duration"),

@@ -184,7 +184,12 @@ impl Session<'_> {
     async fn item(&mut self, item: &Item) -> Result<Flow> {
         match item {
             Item::Sql(sql) => self.statement(sql).await.map(|()| Flow::Continue),
-            Item::Command(line) => commands::run(self, line).await,
+            // A backslash command's queries (`\d` counts rows) are cancelled as a
+            // statement is.
+            Item::Command(line) => {
+                let (interactive, limit) = (self.interactive, self.time_limit);
+                cancellable(interactive, limit, commands::run(self, line)).await
+            }
         }
     }
 
@@ -257,23 +262,7 @@ impl Session<'_> {
         &self,
         work: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        if !self.interactive {
-            return work.await;
-        }
-        let limit = async {
-            match self.time_limit {
-                Some(limit) => tokio::time::sleep(limit).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            r = work => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::Usage("Query cancelled.".into())),
-            _ = limit => Err(Error::Usage(format!(
-                "Query cancelled: {}.",
-                super::time_limit::message(self.time_limit.unwrap_or_default())
-            ))),
-        }
+        cancellable(self.interactive, self.time_limit, work).await
     }
 
     /// The interactive shell: until `\q` or Ctrl-D.
@@ -348,5 +337,30 @@ impl Session<'_> {
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// [`Session::cancellable`] for work that holds the session.
+async fn cancellable<T>(
+    interactive: bool,
+    time_limit: Option<std::time::Duration>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    if !interactive {
+        return work.await;
+    }
+    let limit = async {
+        match time_limit {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Usage("Query cancelled.".into())),
+        _ = limit => Err(Error::Usage(format!(
+            "Query cancelled: {}.",
+            super::time_limit::message(time_limit.unwrap_or_default())
+        ))),
     }
 }

@@ -17,7 +17,7 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// `--time-limit`: a number with an optional unit, `s` (the default), `m`, `h` or `d`
-/// (`90`, `2.5m`, `1h`), more than 0 and at most 365 days.
+/// (`90`, `2.5m`, `1h`), at least a millisecond and at most 365 days.
 pub fn parse_time_limit(s: &str) -> Result<std::time::Duration, String> {
     const MAX_DAYS: f64 = 365.0;
     let expected =
@@ -36,9 +36,10 @@ pub fn parse_time_limit(s: &str) -> Result<std::time::Duration, String> {
     };
     let n: f64 = number.trim().parse().map_err(|_| expected.to_string())?;
     let secs = n * per;
-    if !(secs > 0.0 && secs <= MAX_DAYS * 86_400.0) {
+    // At least a millisecond: a tinier number would end every command at once.
+    if !(secs >= 0.001 && secs <= MAX_DAYS * 86_400.0) {
         return Err(format!(
-            "{expected}; more than 0 and at most {MAX_DAYS} days"
+            "{expected}; at least 1 millisecond and at most {MAX_DAYS} days"
         ));
     }
     std::time::Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
@@ -136,6 +137,7 @@ mod tests {
         for bad in [
             "",
             "0",
+            "0.0000000001",
             "-5s",
             "10x",
             "m",
