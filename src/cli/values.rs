@@ -37,7 +37,7 @@ pub fn parse_time_limit(s: &str) -> Result<std::time::Duration, String> {
     let n: f64 = number.trim().parse().map_err(|_| expected.to_string())?;
     let secs = n * per;
     // At least a millisecond: a tinier number would end every command at once.
-    if !(secs >= 0.001 && secs <= MAX_DAYS * 86_400.0) {
+    if !(0.001..=MAX_DAYS * 86_400.0).contains(&secs) {
         return Err(format!(
             "{expected}; at least 1 millisecond and at most {MAX_DAYS} days"
         ));
