@@ -383,14 +383,8 @@ fn completions_for_bash_zsh_and_fish() {
 #[cfg(unix)]
 #[test]
 fn interactive_shell_under_a_terminal() {
-    use rexpect::process::WaitStatus;
     let home = tempfile::tempdir().unwrap();
-    let mut c = command(home.path());
-    c.arg("sql").env("TERM", "xterm-256color");
-    let options = rexpect::reader::Options::new()
-        .timeout_ms(Some(60_000))
-        .strip_ansi_escape_codes(true);
-    let mut p = rexpect::spawn_with_options(c, options).expect("spawn occlens sql");
+    let mut p = terminal(home.path(), &["sql"]);
     p.exp_string("\\? for help").unwrap();
     p.exp_string("occlens> ").unwrap();
 
@@ -434,15 +428,33 @@ fn interactive_shell_under_a_terminal() {
     p.exp_string("occlens> ").unwrap();
 
     // Ctrl-D exits with status 0; the statements are in the history file.
+    quit(p);
+    let history = std::fs::read_to_string(home.path().join("data/occlens/history")).unwrap();
+    assert!(history.contains("SELECT 40 + 2 AS answer;"), "{history}");
+    assert!(!history.contains("forgotten"), "{history}");
+}
+
+/// `occlens ARGS` under a pseudo-terminal.
+#[cfg(unix)]
+fn terminal(home: &Path, args: &[&str]) -> rexpect::session::PtySession {
+    let mut c = command(home);
+    c.args(args).env("TERM", "xterm-256color");
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(60_000))
+        .strip_ansi_escape_codes(true);
+    rexpect::spawn_with_options(c, options).expect("spawn occlens sql")
+}
+
+/// Ctrl-D: the shell exits with status 0.
+#[cfg(unix)]
+fn quit(mut p: rexpect::session::PtySession) {
+    use rexpect::process::WaitStatus;
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
     match p.process().wait().unwrap() {
         WaitStatus::Exited(_, code) => assert_eq!(code, 0),
         other => panic!("occlens sql ended with {other:?}"),
     }
-    let history = std::fs::read_to_string(home.path().join("data/occlens/history")).unwrap();
-    assert!(history.contains("SELECT 40 + 2 AS answer;"), "{history}");
-    assert!(!history.contains("forgotten"), "{history}");
 }
 
 /// `--time-limit` in the interactive shell cancels the statement that ran past it, not the
@@ -450,15 +462,8 @@ fn interactive_shell_under_a_terminal() {
 #[cfg(unix)]
 #[test]
 fn the_time_limit_cancels_a_statement_in_the_shell() {
-    use rexpect::process::WaitStatus;
     let home = tempfile::tempdir().unwrap();
-    let mut c = command(home.path());
-    c.args(["--time-limit", "2s", "sql"])
-        .env("TERM", "xterm-256color");
-    let options = rexpect::reader::Options::new()
-        .timeout_ms(Some(60_000))
-        .strip_ansi_escape_codes(true);
-    let mut p = rexpect::spawn_with_options(c, options).expect("spawn occlens sql");
+    let mut p = terminal(home.path(), &["--time-limit", "2s", "sql"]);
     p.exp_string("occlens> ").unwrap();
     p.send_line("SELECT sum(value) FROM generate_series(1, 100000000000);")
         .unwrap();
@@ -470,10 +475,5 @@ fn the_time_limit_cancels_a_statement_in_the_shell() {
     p.send_line("SELECT 40 + 2 AS answer;").unwrap();
     p.exp_regex(r"\| 42 +\|").unwrap();
     p.exp_string("occlens> ").unwrap();
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
-    match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
-        other => panic!("occlens sql ended with {other:?}"),
-    }
+    quit(p);
 }
