@@ -543,6 +543,14 @@ async fn snapshot_to_s3_and_back() {
     std::fs::write(prefix.join("main_classification/part-00009.parquet"), b"x").unwrap();
     let (code, _, err) = run(&again);
     assert_eq!(code, 0, "{err}");
+    // A prefix holding only what an upload of ours left when it stopped before its first
+    // manifest (Ctrl-C, --time-limit): written, not refused.
+    let stopped = root.path().join("bucket/stopped/.occlens-tmp-999999-0");
+    std::fs::create_dir_all(&stopped).unwrap();
+    std::fs::write(stopped.join("main_taxon.parquet"), b"half").unwrap();
+    let (code, _, err) = run(&["snapshot", "--from", &url, "--out", "s3://bucket/stopped"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(root.path().join("bucket/stopped/_snapshot.json").exists());
     // A prefix holding another tool's _snapshot.json and a user's files: they were replaced.
     let foreign = root.path().join("bucket/foreign");
     std::fs::create_dir_all(&foreign).unwrap();

@@ -284,8 +284,13 @@ impl Output {
                     .try_collect()
                     .await
                     .map_err(cannot_list)?;
-                // A folder marker alone (an empty name) is an empty prefix.
-                if objects.iter().all(|rel| rel.is_empty()) {
+                // A folder marker alone (an empty name) is an empty prefix; so is one holding
+                // only what an upload of ours left when it stopped before its first manifest
+                // (Ctrl-C, --time-limit): its `.occlens-tmp-…` objects.
+                if objects
+                    .iter()
+                    .all(|rel| rel.is_empty() || rel.starts_with(".occlens-tmp-"))
+                {
                     return Ok(());
                 }
                 let manifest = match store.get(&prefix.clone().join(MANIFEST)).await {
