@@ -55,8 +55,9 @@ pub struct Cli {
     pub memory_limit: Option<usize>,
     /// End a command that runs longer than this: a number with an optional unit s, m, h or
     /// d (90, 30s, 10m, 2h). The command ends as Ctrl-C ends it (temporary files removed,
-    /// nothing published), with one line, exit 124. The interactive SQL shell cancels the
-    /// statement instead; `serve` and `cluster` servers are not bounded [default: none]
+    /// an output being moved into place finished first), with one line, exit 124. The
+    /// interactive SQL shell cancels the statement or backslash command instead; `serve`
+    /// and `cluster` servers are not bounded [default: none]
     #[arg(long, global = true, env = "OCCLENS_TIME_LIMIT", value_parser = parse_time_limit, value_name = "DURATION")]
     pub time_limit: Option<std::time::Duration>,
     /// Cache directory [default: $XDG_CACHE_HOME/occlens or ~/.cache/occlens]

@@ -1,10 +1,11 @@
 //! `--time-limit`: the bound on a command's time, beside the bound on its memory
 //! (`memory_guard`). A thread of its own waits out the limit (busy runtime workers cannot
-//! delay it), then the command ends as Ctrl-C ends it: temporary files removed, nothing
-//! half-written published, one line saying why, exit 124 (the status GNU `timeout` gives).
-//! A statement that never ends (a cross join of big tables; a cluster job that Ballista's
-//! adaptive planner never finishes, README "Not on a cluster (yet)") then ends. The
-//! interactive SQL shell bounds each statement instead (`shell::Session::cancellable`).
+//! delay it), then the command ends as Ctrl-C ends it: temporary files removed, an output
+//! being moved into place finished first, one line saying why, exit 124 (the status GNU
+//! `timeout` gives). A statement that never ends (a cross join of big tables; a cluster job
+//! that Ballista's adaptive planner never finishes, README "Not on a cluster (yet)") then
+//! ends. The interactive SQL shell bounds each statement and backslash command instead
+//! (`shell::cancellable`).
 
 use super::values::show_duration;
 use std::time::Duration;
