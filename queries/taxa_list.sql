@@ -11,12 +11,14 @@ WITH occ AS (
          o.first_appearance_timestamp AS first_ts,
          wall_clock(o.first_appearance_timestamp) AS first_local,
          CASE WHEN o.last_appearance_timestamp > o.first_appearance_timestamp
-              THEN (arrow_cast(o.last_appearance_timestamp, 'Int64') - arrow_cast(o.first_appearance_timestamp, 'Int64')) / 1e6
-         END AS duration_seconds
+              THEN arrow_cast(o.last_appearance_timestamp, 'Int64') - arrow_cast(o.first_appearance_timestamp, 'Int64')
+         END AS duration_us
   FROM default_filtered_occurrence o
   WHERE o.project_id = ${project} AND ${collection}
 ), timed AS (
   SELECT *,
+         CASE WHEN NOT isnan(score) THEN score END AS valid_score,
+         duration_us / 1e6 AS duration_seconds,
          CAST(date_part('doy', first_local) AS BIGINT) AS day_of_year,
          CAST(date_part('month', first_local) AS BIGINT) AS month,
          (CAST(date_part('hour', first_local) AS BIGINT) * 3600 + CAST(date_part('minute', first_local) AS BIGINT) * 60
@@ -25,16 +27,19 @@ WITH occ AS (
 ), per_taxon AS (
   SELECT determination_id AS taxon_id,
          count(*) AS direct_occurrences_count,
-         min(CASE WHEN NOT isnan(score) THEN score END) AS min_score,
-         max(CASE WHEN NOT isnan(score) THEN score END) AS max_score,
-         avg(CASE WHEN NOT isnan(score) THEN score END) AS avg_score,
+         min(valid_score) AS min_score,
+         max(valid_score) AS max_score,
+         -- Means from exact sums (exact_mean: the float sum's rounding does not depend on the
+         -- order rows are added in, which partitions, the Parquet layout and a cluster change)
+         exact_mean(array_agg(valid_score)) AS avg_score,
          min(day_of_year) AS day_min, max(day_of_year) AS day_max,
          CAST(floor(median(day_of_year)) AS BIGINT) AS day_median,
          min(shifted) AS time_min, max(shifted) AS time_max,
          CAST(floor(median(shifted)) AS BIGINT) AS time_median,
          min(month) AS month_min, max(month) AS month_max, avg(month) AS month_mean,
          min(duration_seconds) AS duration_min, max(duration_seconds) AS duration_max,
-         avg(duration_seconds) AS duration_avg
+         -- and from microseconds summed as integers
+         CAST(avg(CAST(duration_us AS DECIMAL(38, 0))) AS DOUBLE) / 1e6 AS duration_avg
   FROM timed
   GROUP BY determination_id
 ), last_of_rank AS (

@@ -108,3 +108,50 @@ async fn collection_counts_each_occurrence_once() {
     assert_eq!(lines.len(), 2);
     assert!(lines[1].starts_with("50,Aglais io,Peacock,SPECIES,,Animalia,,,,Nymphalidae,,,,Aglais io,1,0.6000,0.6000,0.6000,"));
 }
+
+/// Means come from exact sums: the same rows stored in any order give the same text, the
+/// mean of the exact sum (a running float sum gives 0.4548 or 17 in some orders).
+#[tokio::test]
+async fn means_do_not_depend_on_the_order_of_rows() {
+    // (score, second detection's instant: the first is at 03:00:00)
+    let rows = [
+        (0.963, "2023-06-11T03:00:27.1Z"),
+        (0.317, "2023-06-11T03:00:20.7Z"),
+        (0.13, "2023-06-11T03:00:21.9Z"),
+        (0.409, "2023-06-11T03:00:00.3Z"),
+    ];
+    let n = rows.len();
+    let orders = (0..n.pow(n as u32))
+        .map(|k| (0..n).map(|i| k / n.pow(i as u32) % n).collect::<Vec<_>>())
+        .filter(|order| (0..n).all(|i| order.contains(&i)));
+    for order in orders {
+        let mut t = Tiny::new();
+        for (i, (score, last)) in order.iter().map(|&k| rows[k]).enumerate() {
+            let id = 10 + i as i64;
+            t.b.add(
+                "main_occurrence",
+                json!({"id": id, "project_id": 1, "event_id": null,
+                "determination_id": 4, "determination_score": score}),
+            );
+            for (n, ts) in ["2023-06-11T03:00:00Z", last].into_iter().enumerate() {
+                t.b.add(
+                    "main_detection",
+                    json!({"id": id * 10 + n as i64, "occurrence_id": id, "source_image_id": 1,
+                    "timestamp": ts, "bbox": [1, 2, 3, 4]}),
+                );
+            }
+        }
+        let (_d, e) = t.engine().await;
+        let mut out = Vec::new();
+        let stream = e.taxa_list_stream(1, None).await.unwrap();
+        text_csv::write(stream, &mut out, &|_| {}).await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row: Vec<&str> = text.split("\r\n").nth(1).unwrap().split(',').collect();
+        // avg_score (fixed4) and avg_duration_seconds (half to even)
+        assert_eq!(
+            (row[0], row[14], row[17], row[29]),
+            ("4", "4", "0.4547", "18"),
+            "rows in order {order:?}: {text}"
+        );
+    }
+}
