@@ -193,14 +193,15 @@ fn export_project_1(snapshot: &Path, mode: &[&str], out: &Path) -> (i32, String,
 
 const FULL_LIST: &str = "SELECT * FROM occurrence_list ORDER BY id";
 
-/// The commands a cluster runs: the full list view (Parquet and CSV), a project's exports,
-/// the audit.
+/// The commands a cluster runs: the full list view (Parquet and CSV), a project's exports
+/// (taxa_list_csv too), the audit.
 fn commands() -> Vec<Vec<&'static str>> {
     vec![
         vec!["sql", FULL_LIST, "--out", "OUT.parquet"],
         vec!["sql", FULL_LIST, "--format", "csv"],
         export("occurrences_simple_csv", "OUT.csv"),
         export("parquet", "OUT.parquet"),
+        export("taxa_list_csv", "OUT.csv"),
         vec!["audit", "--format", "csv"],
     ]
 }
@@ -229,7 +230,15 @@ fn fixture_snapshot_on_two_executors_matches_local() {
         json("ndjson", "detail"),
         json("ndjson", "list"),
     ];
-    for args in commands().into_iter().chain(exports) {
+    // taxa_list_csv reads the project default filters' views, whose joins have an empty side
+    // for project 2 (no exclude taxa), project 3 (neither) and project 1 (no include taxa;
+    // commands()): planned as one stage.
+    let taxa = ["2", "3"].map(|project| {
+        let mut args = export("taxa_list_csv", "OUT.csv");
+        args[4] = project;
+        args
+    });
+    for args in commands().into_iter().chain(exports).chain(taxa) {
         let (local, remote) = both(&cluster, &[], snapshot.to_str().unwrap(), dir.path(), &args);
         assert!(local.len() > 100, "{args:?}: {} bytes", local.len());
         assert!(local == remote, "{args:?}: the cluster's output differs");
@@ -401,8 +410,8 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, out, err) = standalone_sql("SELECT 41 + 1 AS n", ("OCCLENS_LOG", "info"));
     assert_eq!((code, out.as_str()), (0, "n\n42\n"), "{err}");
     assert!(err.contains("[INFO ballista"), "{err}");
-    // A statement Ballista 55's adaptive planner never finishes (README, "Not on a cluster
-    // (yet)"): --time-limit ends it with one line, exit 124.
+    // A statement Ballista 55's adaptive planner never finishes (README, "Empty join sides:
+    // one stage"): --time-limit ends it with one line, exit 124.
     let started = std::time::Instant::now();
     let (code, out, err) = common::occlens_with(
         &[
@@ -421,23 +430,47 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("ran past --time-limit 6s"), "{err}");
     assert!(started.elapsed().as_secs() < 60);
-    // Formats a Ballista 55 cluster fails or hangs on: refused with a reason, nothing written.
-    for (format, named) in [
-        ("dwca", "the dwca export runs locally only"),
+    // Such statements planned as one stage without dynamic filters (README, "Empty join
+    // sides: one stage"): answered, as locally.
+    let one_stage = [
+        ("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "1"),
         (
-            "taxa_list_csv",
-            "the taxa_list_csv export runs locally only",
+            "DATAFUSION_OPTIMIZER_ENABLE_DYNAMIC_FILTER_PUSHDOWN",
+            "false",
         ),
+    ];
+    for statement in [
+        "SELECT count(*) AS n FROM default_filter_taxa WHERE project_id = 2",
+        "SELECT count(*) AS n FROM default_filtered_occurrence WHERE project_id = 1",
     ] {
-        let out = dir.path().join(format!("refused.{format}"));
-        let mut args = vec!["--cluster", "standalone"];
-        args.extend(export(format, out.to_str().unwrap()));
-        let (code, _, err) = common::occlens_with(&args, &[]);
-        assert_eq!(code, 1, "{format}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
-        assert!(err.contains(named), "{err}");
-        assert!(!out.exists(), "{format}");
+        let sql = ["sql", statement, "--format", "csv"];
+        let local = common::occlens_with(&[&["--snapshot", snap][..], &sql].concat(), &[]);
+        let cluster = [
+            "--snapshot",
+            snap,
+            "--cluster",
+            "standalone",
+            "--time-limit",
+            "60s",
+        ];
+        let remote = common::occlens_with(&[&cluster[..], &sql].concat(), &one_stage);
+        assert_eq!(local.0, 0, "{}", local.2);
+        assert_eq!(
+            (remote.0, &remote.1),
+            (0, &local.1),
+            "{statement}: {}",
+            remote.2
+        );
     }
+    // A format a Ballista 55 cluster fails on: refused with a reason, nothing written.
+    let out = dir.path().join("refused.zip");
+    let mut args = vec!["--cluster", "standalone"];
+    args.extend(export("dwca", out.to_str().unwrap()));
+    let (code, _, err) = common::occlens_with(&args, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("the dwca export runs locally only"), "{err}");
+    assert!(!out.exists());
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "audit"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("--cluster needs --snapshot"), "{err}");

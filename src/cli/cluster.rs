@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "A cluster is one scheduler and any number of executors, each an occlens process (they all\nregister occlens's SQL functions). Then `occlens --cluster df://HOST:PORT` runs export, audit\nand sql there (not the dwca or taxa_list_csv exports, not cache build); api, list, detail,\nverify and serve stay local.\n\nExecutors read the snapshot themselves: give an object-store URL (s3://..., with the usual\nAWS_* variables on every process) or a path every machine sees. OCCLENS_LOG=debug (or\ninfo, warn, ...) on any of these processes prints Ballista's log records on stderr.\n\nExamples:\n  occlens cluster scheduler --bind 0.0.0.0 --port 50050\n  occlens --memory-limit 8G cluster executor --scheduler sched.example:50050 --bind 10.0.0.5\n  occlens --snapshot s3://bucket/antenna --cluster df://sched.example:50050 export --format parquet --project 1 --out p1.parquet\n  occlens --cluster standalone --snapshot snap audit"
+    after_help = "A cluster is one scheduler and any number of executors, each an occlens process (they all\nregister occlens's SQL functions). Then `occlens --cluster df://HOST:PORT` runs export, audit\nand sql there (not the dwca export, not cache build); api, list, detail,\nverify and serve stay local.\n\nExecutors read the snapshot themselves: give an object-store URL (s3://..., with the usual\nAWS_* variables on every process) or a path every machine sees. OCCLENS_LOG=debug (or\ninfo, warn, ...) on any of these processes prints Ballista's log records on stderr.\n\nExamples:\n  occlens cluster scheduler --bind 0.0.0.0 --port 50050\n  occlens --memory-limit 8G cluster executor --scheduler sched.example:50050 --bind 10.0.0.5\n  occlens --snapshot s3://bucket/antenna --cluster df://sched.example:50050 export --format parquet --project 1 --out p1.parquet\n  occlens --cluster standalone --snapshot snap audit"
 )]
 pub struct ClusterArgs {
     #[command(subcommand)]
@@ -95,16 +95,10 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
         ));
     }
     if let Command::Export(x) = &cli.command {
-        use occlens::exports::Format;
-        let why = match x.format {
-            Format::Dwca => Some("the dwca export runs locally only (its jobs read the project default filters' views, which Ballista 55's adaptive planner re-plans forever when a join side is empty)"),
-            Format::TaxaListCsv => Some("the taxa_list_csv export runs locally only (it reads the project default filters' views, which Ballista 55's adaptive planner re-plans forever when a join side is empty)"),
-            _ => None,
-        };
-        if let Some(why) = why {
-            return Err(occlens::Error::Usage(format!(
-                "--cluster: {why}; drop --cluster for it"
-            )));
+        if x.format == occlens::exports::Format::Dwca {
+            return Err(occlens::Error::Usage(
+                "--cluster: the dwca export runs locally only (Ballista 55's adaptive planner re-plans its jobs into joins of mismatched partitions when a stage produces no rows, which the project default filters' views do for a project without include or exclude taxa); drop --cluster for it".into(),
+            ));
         }
     }
     // Ballista's settings come from BALLISTA_* variables (src/cluster), but not this one.

@@ -3,7 +3,7 @@
 //! delay it), then the command ends as Ctrl-C ends it: temporary files removed, an output
 //! being moved into place finished first, one line saying why, exit 124 (the status GNU
 //! `timeout` gives). A statement that never ends (a cross join of big tables; a cluster job
-//! that Ballista's adaptive planner never finishes, README "Not on a cluster (yet)") then
+//! that Ballista's adaptive planner never finishes, README "Empty join sides: one stage") then
 //! ends. The interactive SQL shell bounds each statement and backslash command instead
 //! (`shell::cancellable`).
 

@@ -2,7 +2,7 @@
 //! SQL of each export as a stream of record batches, so that memory stays bounded by the batch
 //! size, not the export size.
 
-use crate::engine::catalog::Arg;
+use crate::engine::catalog::{self, Arg};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use datafusion::datasource::MemTable;
@@ -158,7 +158,8 @@ impl Engine {
                 ("collection", Arg::Sql(&collection)),
             ],
         );
-        self.stream(&sql).await
+        let session = catalog::one_stage_session(&self.ctx)?;
+        Ok(session.sql(&sql).await?.execute_stream().await?)
     }
 
     /// The columns of `occurrence_flat` (the `csv` export's choices).
