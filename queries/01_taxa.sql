@@ -1,11 +1,15 @@
 -- Taxonomy: the descendant test of spec §2.5.
 -- A taxon T "is X or a descendant of X" iff T.id = X or some element of T.parents_json has id X.
 -- The cached parents_json is used, never parent_id (spec §9.14: a stale cache is reproduced).
+-- One scan: a taxon's own id heads the list of its ancestors' ids (not a UNION ALL of the two:
+-- on a Ballista 55 cluster of two executors, that union came back with rows twice).
 CREATE VIEW taxon_ancestry AS
-SELECT id AS taxon_id, id AS ancestor_id FROM main_taxon
-UNION ALL
 SELECT taxon_id, ancestor_id
-FROM (SELECT id AS taxon_id, unnest(json_array_ids(parents_json)) AS ancestor_id FROM main_taxon)
+FROM (
+  SELECT id AS taxon_id,
+         unnest(array_prepend(CAST(id AS BIGINT), json_array_ids(parents_json))) AS ancestor_id
+  FROM main_taxon
+)
 WHERE ancestor_id IS NOT NULL;
 
 -- Project default filters (spec §5.3), taxa part: for each project, the taxa that pass its

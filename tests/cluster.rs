@@ -255,6 +255,78 @@ fn fixture_snapshot_on_two_executors_matches_local() {
     assert_eq!(cluster.temporaries(), Vec::<String>::new());
 }
 
+/// Every file under `dir`: its path below `dir` and its bytes, by path.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = common::files_under(dir)
+        .into_iter()
+        .map(|f| {
+            let name = f.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&f).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn cache_build_on_two_executors_matches_local() {
+    let cluster = Cluster::start(2, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    // The fixture, and the fixture without include taxa: then no project has any, and the
+    // join of default_filter_taxa with them has an empty side (a job Ballista 55 never
+    // finished when split into stages).
+    let fixture = common::oracle().join("snapshot");
+    let no_includes = dir.path().join("no-includes");
+    std::fs::create_dir(&no_includes).unwrap();
+    for f in std::fs::read_dir(&fixture).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, no_includes.join(f.file_name().unwrap())).unwrap();
+    }
+    let includes = no_includes.join("main_project_default_filters_include_taxa.parquet");
+    let empty: Vec<_> = common::read_batches(&includes)
+        .iter()
+        .map(|b| b.slice(0, 0))
+        .collect();
+    occlens::generate::builder::write_parquet(&includes, &empty).unwrap();
+    for (name, snapshot) in [("fixture", &fixture), ("no-includes", &no_includes)] {
+        let snap = snapshot.to_str().unwrap();
+        let mut built = Vec::new();
+        for mode in ["local", cluster.url.as_str()] {
+            let cache = dir.path().join(format!("cache-{name}-{}", built.len()));
+            let mut args = vec!["--snapshot", snap, "--cache-dir", cache.to_str().unwrap()];
+            if mode != "local" {
+                args.extend(["--cluster", mode, "--time-limit", "120s"]);
+            }
+            args.extend(["cache", "build"]);
+            let (code, _, err) = common::occlens_with(&args, &[]);
+            assert_eq!(code, 0, "{name} {mode}: {err}");
+            built.push(files(&cache));
+        }
+        assert!(built[0].len() >= 15, "{name}: {:?}", built[0].len());
+        assert!(built[0] == built[1], "{name}: the cluster's cache differs");
+    }
+    for project in ["1", "2", "3"] {
+        let mut args = export("taxa_list_csv", "OUT.csv");
+        args[4] = project;
+        let (local, remote) = both(
+            &cluster,
+            &[],
+            no_includes.to_str().unwrap(),
+            dir.path(),
+            &args,
+        );
+        assert!(
+            local.len() > 100,
+            "project {project}: {} bytes",
+            local.len()
+        );
+        assert!(
+            local == remote,
+            "project {project}: the cluster's output differs"
+        );
+    }
+}
+
 #[test]
 fn generated_snapshot_on_s3_matches_local() {
     let Some(s3) = common::services::S3::start() else {
@@ -357,12 +429,12 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
         common::occlens_with(&["--cluster", "standalone", "list", "--project", "1"], &[]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("--cluster applies to export, audit and sql"),
+        err.contains("--cluster applies to export, audit, sql and cache build"),
         "{err}"
     );
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "cache", "build"], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("cache build runs locally only"), "{err}");
+    assert!(err.contains("--cluster needs --snapshot"), "{err}");
     // Ballista's static planner loses rows: refused, not run, from the environment or in a
     // statement; a setting Ballista cannot read is an error naming it. One line, exit 1.
     let snap = snapshot.to_str().unwrap();

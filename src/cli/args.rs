@@ -70,7 +70,7 @@ pub struct Cli {
     /// when ids are unique (repeated ids, which `occlens check` reports, may differ)
     #[arg(long, global = true, value_enum, default_value = "fast")]
     pub semantics: occlens::engine::catalog::Semantics,
-    /// Run export, audit and sql on a Ballista cluster: df://HOST:PORT (a
+    /// Run export, audit, sql and cache build on a Ballista cluster: df://HOST:PORT (a
     /// scheduler started with `occlens cluster scheduler`) or standalone (a scheduler and an
     /// executor in this process)
     #[arg(

@@ -31,6 +31,10 @@ pub async fn build(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PathBuf> {
     let range_rows = range_rows.unwrap_or(RANGE_ROWS).max(1);
+    // On a cluster, one stage per statement: the views read the project default filters'
+    // views (default_filter_taxa itself, the facts' passes_defaults), whose empty join sides
+    // Ballista 55 never finishes when split into stages (`catalog::one_stage_session`).
+    let ctx = &crate::engine::catalog::one_stage_session(ctx)?;
     let io = |path: &Path, e: std::io::Error| Error::io(path, e);
     let parent = dir.parent().unwrap_or(Path::new("."));
     crate::staging::unprotected_as("--cache-dir", dir)?;
