@@ -31,7 +31,7 @@ WITH occ AS (
          max(valid_score) AS max_score,
          -- Means from exact sums (exact_mean: the float sum's rounding does not depend on the
          -- order rows are added in, which partitions, the Parquet layout and a cluster change)
-         exact_mean(array_agg(valid_score)) AS avg_score,
+         exact_mean(array_agg(valid_score) FILTER (WHERE valid_score IS NOT NULL)) AS avg_score,
          min(day_of_year) AS day_min, max(day_of_year) AS day_max,
          CAST(floor(median(day_of_year)) AS BIGINT) AS day_median,
          min(shifted) AS time_min, max(shifted) AS time_max,

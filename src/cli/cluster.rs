@@ -93,7 +93,7 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
     if let Command::Export(x) = &cli.command {
         if x.format == occlens::exports::Format::Dwca {
             return Err(occlens::Error::Usage(
-                "--cluster: the dwca export runs locally only (Ballista 55's adaptive planner re-plans its jobs into joins of mismatched partitions when a stage produces no rows, which the project default filters' views do for a project without include or exclude taxa); drop --cluster for it".into(),
+                "--cluster: the dwca export runs locally only (on a Ballista 55 cluster its jobs over the project default filters' views never end when split into stages, and fail when planned as one: the scheduler plans them again into hash joins of mismatched partitions); drop --cluster for it".into(),
             ));
         }
     }

@@ -208,7 +208,7 @@ pub fn is_remote() -> bool {
 }
 
 /// On a cluster, the session for the statements over the project default filters' views
-/// (`taxa_list_csv`): planned in one partition, so that a job is one stage without
+/// (`taxa_list_csv`, the cache build): planned in one partition, so that a job is one stage without
 /// shuffles, and without dynamic filters. Ballista 55's adaptive planner re-plans forever
 /// a shuffle stage that produced no rows under a hash join (these views' LEFT JOINs have an
 /// empty side for a project without include or exclude taxa), and fails to re-plan (the

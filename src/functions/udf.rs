@@ -124,7 +124,7 @@ fn json_int(v: &serde_json::Value) -> Option<i64> {
 /// none. A running float sum (`avg`) depends on the order the values are added in, which
 /// partitions, the Parquet layout and a cluster change, and its last bits can move a mean
 /// across a rounding boundary of the output; this does not. With an infinity or NaN among
-/// the values, or a sum past the largest double, the running sum's answer.
+/// the values, or a partial sum past the largest double, the running sum's answer.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ExactMean {
     signature: Signature,
