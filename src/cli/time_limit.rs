@@ -3,9 +3,8 @@
 //! delay it), then the command ends as Ctrl-C ends it: temporary files removed, an output
 //! being moved into place finished first, one line saying why, exit 124 (the status GNU
 //! `timeout` gives). A statement that never ends (a cross join of big tables; a cluster job
-//! that Ballista's adaptive planner never finishes, README "Empty join sides: one stage") then
-//! ends. The interactive SQL shell bounds each statement and backslash command instead
-//! (`shell::cancellable`).
+//! that Ballista's adaptive planner never finishes) then ends. The interactive SQL shell
+//! bounds each statement and backslash command instead (`shell::cancellable`).
 
 use super::values::show_duration;
 use std::time::Duration;

@@ -165,6 +165,28 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             dml.op, dml.table_name
         )));
     }
-    let df = ctx.execute_logical_plan(plan).await?;
+    // On a cluster, a statement that reads the project default filters' tables runs as one
+    // stage (`catalog::one_stage_session`: Ballista 55 never finishes their empty join sides
+    // split into stages).
+    let df = if crate::engine::catalog::is_remote() && reads_default_filters(ctx, &plan) {
+        let one_stage = crate::engine::catalog::one_stage_session(ctx)?;
+        one_stage.execute_logical_plan(plan).await?
+    } else {
+        ctx.execute_logical_plan(plan).await?
+    };
     Ok(UserSql { df, copy })
+}
+
+/// Whether `plan`, its views expanded (DataFusion's optimizer inlines them), scans a table of
+/// the project default filters (`main_project_default_filters_*`).
+fn reads_default_filters(ctx: &SessionContext, plan: &LogicalPlan) -> bool {
+    let Ok(expanded) = ctx.state().optimize(plan) else {
+        return false;
+    };
+    expanded
+        .exists(|p| {
+            Ok(matches!(p, LogicalPlan::TableScan(scan)
+                if scan.table_name.table().starts_with("main_project_default_filters_")))
+        })
+        .unwrap_or(false)
 }
