@@ -1175,6 +1175,16 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
             "nope",
         ),
         ("sql: unknown function", "SELECT nope(1)", "nope"),
+        (
+            "sql: exact_mean of a number, not a list",
+            "SELECT exact_mean(1)",
+            "exact_mean takes a list of numbers",
+        ),
+        (
+            "sql: exact_mean of a list of text",
+            "SELECT exact_mean(['0.5', 'x'])",
+            "exact_mean takes a list of numbers",
+        ),
         ("sql: empty", "", "sql"),
     ] {
         cases.push(case(name, &["--snapshot", good, "sql", q], Some(1), names).absent(&target));

@@ -153,11 +153,14 @@ impl ScalarUDFImpl for ExactMean {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let input = args.args[0].to_array(args.number_rows)?;
-        let Some(lists) = input.as_list_opt::<i32>() else {
-            return datafusion::common::exec_err!(
-                "exact_mean takes a list of numbers (e.g. array_agg(x)), not {}",
-                input.data_type()
-            );
+        let lists = match input.as_list_opt::<i32>() {
+            Some(lists) if lists.value_type().is_numeric() || lists.value_type().is_null() => lists,
+            _ => {
+                return datafusion::common::exec_err!(
+                    "exact_mean takes a list of numbers (e.g. array_agg(x)), not {}",
+                    input.data_type()
+                )
+            }
         };
         let values = cast(lists.values(), &DataType::Float64)?;
         let values = values.as_primitive::<Float64Type>();
@@ -215,8 +218,26 @@ mod tests {
         assert_eq!(mean("[NULL]").await, "NULL");
         assert_eq!(mean("make_array()").await, "NULL");
         assert_eq!(mean("CAST(NULL AS DOUBLE[])").await, "NULL");
-        assert_eq!(mean("['inf', 1.0]").await, "inf");
+        assert_eq!(mean("[CAST('inf' AS DOUBLE), 1.0]").await, "inf");
         assert_eq!(mean("[1e308, 1e308]").await, "inf");
-        assert_eq!(mean("['inf', '-inf']").await, "NaN");
+        assert_eq!(
+            mean("[CAST('inf' AS DOUBLE), CAST('-inf' AS DOUBLE)]").await,
+            "NaN"
+        );
+        assert_eq!(mean("[1, 2, 4]").await, "2.3333333333333335");
+        // Not a list of numbers: an error naming the function, never a NULL.
+        let ctx = SessionContext::new();
+        register(&ctx);
+        for bad in ["exact_mean(1)", "exact_mean(['0.5', 'x'])"] {
+            let result = match ctx.sql(&format!("SELECT {bad}")).await {
+                Ok(df) => df.collect().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            let err = result.expect_err(bad).to_string();
+            assert!(
+                err.contains("exact_mean takes a list of numbers"),
+                "{bad}: {err}"
+            );
+        }
     }
 }
