@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Local against a Ballista cluster on this machine: the full list view and the audit.
+"""Local against a Ballista cluster on this machine: the full list view, the audit, a taxa list
+and the cache build.
 
     python3 benches/cluster.py --snapshot DIR [--runs 2] [--executors 1,2] [--memory-limit 4G]
+                               [--skip-parquet] [--skip-cache]
 
 Runs each operation as a fresh `occlens` process: once locally (`--cache off`), then on a
 cluster of one scheduler and 1, then 2, executors started by this script on 127.0.0.1 (each
@@ -13,8 +15,10 @@ streamed back), not a speed-up.
 
 Operations: the full list view summarised by checksums (the executors compute everything,
 the client receives one row), the full list view written to Parquet by the client (every row
-streams back, ordered by id), and the audit (CSV report). Every cluster run's output (the
-checksums, the Parquet file, the audit's report) must be byte for byte the local run's.
+streams back, ordered by id), the audit (CSV report), project 1's taxa_list_csv (to standard
+output) and `cache build` (into a new cache directory each run; not `--cache off`, which it
+refuses). Every cluster run's output (the checksums, the Parquet file, the audit's report,
+the taxa list, the cache's files) must be byte for byte the local run's.
 
 Wall time of the client: best of --runs. Peak memory of each process: the client's from
 wait4; the scheduler's and each executor's from VmHWM in /proc, reset before every run
@@ -31,6 +35,7 @@ import argparse
 import hashlib
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -150,6 +155,15 @@ def same_parquet(a, b):
     return pq.read_table(a).equals(pq.read_table(b))
 
 
+def dir_digest(path):
+    """One digest of every file under `path`: its path below `path` and its bytes."""
+    h = hashlib.sha256()
+    for f in sorted(pathlib.Path(path).rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes())
+    return "dir:" + h.hexdigest()
+
+
 def timed(cmd, runs, cluster=None, out=None, reference=None):
     """Best wall time of `runs` fresh client processes; the peak of every process (MB, worst of
     the runs), with the bytes the executors wrote to files in one run (MB) as "shuffle"; the
@@ -181,7 +195,11 @@ def timed(cmd, runs, cluster=None, out=None, reference=None):
                 peaks[name] = max(peaks.get(name, 0), peak_mb(q.pid))
             peaks["shuffle"] = (sum(written(e.pid) for e in cluster.executors) - before) / 1e6
         d = h.hexdigest()
-        if out:
+        if out and os.path.isdir(out):
+            # A directory (the cache build's): compared by digest, removed after each run.
+            d = dir_digest(out)
+            shutil.rmtree(out)
+        elif out:
             if reference is None:
                 reference = out + ".reference"
                 os.rename(out, reference)
@@ -205,20 +223,27 @@ def main():
                     help="comma-separated partition counts the cluster runs are planned with "
                          "(DATAFUSION_EXECUTION_TARGET_PARTITIONS; default: the client's cores)")
     ap.add_argument("--skip-parquet", action="store_true", help="leave out the Parquet export of the full list")
+    ap.add_argument("--skip-cache", action="store_true", help="leave out the cache build")
     args = ap.parse_args()
     cores = os.cpu_count() or 2
     snap = str(pathlib.Path(args.snapshot).resolve())
     work = tempfile.mkdtemp(prefix="occlens-bench-cluster-")
     outdir = tempfile.mkdtemp(prefix="occlens-bench-out-")
     out = os.path.join(outdir, "list.parquet")
+    cache = os.path.join(outdir, "cache")
     operations = [("full list view (checksums)", ["sql", LIST_SUMMARY, "--format", "csv"], None),
-                  ("audit (CSV report)", ["audit", "--format", "csv"], None)]
+                  ("audit (CSV report)", ["audit", "--format", "csv"], None),
+                  ("taxa_list_csv, project 1", ["export", "--format", "taxa_list_csv", "--project", "1",
+                                                "--out", "-"], None)]
     if not args.skip_parquet:
         operations.insert(1, ("full list view → Parquet", ["sql", FULL_LIST, "--out", out, "--overwrite"], out))
+    if not args.skip_cache:
+        operations.append(("cache build", ["--cache-dir", cache, "cache", "build"], cache))
     rows = []
     local = {}
     for name, cmd, path in operations:
-        t, peaks, digest = timed([BIN, "--cache", "off", "--snapshot", snap] + cmd, args.runs, out=path)
+        off = [] if "cache" in cmd else ["--cache", "off"]
+        t, peaks, digest = timed([BIN] + off + ["--snapshot", snap] + cmd, args.runs, out=path)
         local[name] = (t, peaks["client"], digest)
         rows.append((name, "local", f"{t:.2f}", "", f"{peaks['client']:.0f}", "", "", "", ""))
         print(rows[-1], file=sys.stderr)
@@ -245,7 +270,7 @@ def main():
         finally:
             cluster.stop()
     for name, _, path in operations:
-        if path and os.path.exists(local[name][2]):
+        if path and os.path.isfile(local[name][2]):
             os.remove(local[name][2])
     for d in (work, outdir):
         if not os.listdir(d):
