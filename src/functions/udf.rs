@@ -165,23 +165,26 @@ impl ScalarUDFImpl for ExactMean {
         let values = cast(lists.values(), &DataType::Float64)?;
         let values = values.as_primitive::<Float64Type>();
         let mut means = Float64Builder::with_capacity(lists.len());
+        let mut items = Vec::new();
         for (i, range) in lists.offsets().windows(2).enumerate() {
+            items.clear();
             let (start, end) = (range[0] as usize, range[1] as usize);
-            let items = (start..end)
-                .filter(|&j| values.is_valid(j))
-                .map(|j| values.value(j));
-            if lists.is_null(i) || items.clone().next().is_none() {
+            items.extend(
+                (start..end)
+                    .filter(|&j| values.is_valid(j))
+                    .map(|j| values.value(j)),
+            );
+            if lists.is_null(i) || items.is_empty() {
                 means.append_null();
                 continue;
             }
-            let count = items.clone().count() as f64;
-            let exact = fsum::FSum::with_all(items.clone()).value();
-            let sum = if exact.is_finite() && items.clone().all(f64::is_finite) {
+            let exact = fsum::FSum::with_all(&items).value();
+            let sum = if exact.is_finite() && items.iter().all(|v| v.is_finite()) {
                 exact
             } else {
-                items.sum()
+                items.iter().sum()
             };
-            means.append_value(sum / count);
+            means.append_value(sum / items.len() as f64);
         }
         Ok(ColumnarValue::Array(Arc::new(means.finish()) as ArrayRef))
     }
