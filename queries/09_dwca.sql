@@ -10,14 +10,18 @@ SELECT taxon_id,
        upper(get_field(p, 'rank')) AS rank
 FROM (SELECT id AS taxon_id, unnest(json_parents(parents_json)) AS p FROM main_taxon);
 
--- A taxon's chain (§1.4 targetTaxonomicScope): its parents_json entries, then itself.
+-- A taxon's chain (§1.4 targetTaxonomicScope): its parents_json entries, then itself (at the
+-- position after its last entry). One scan, not a UNION ALL of the two: on a cluster a branch
+-- of a UNION ALL planned in one stage is given no partitions (README, "Running on a cluster").
 CREATE VIEW taxon_chain AS
-SELECT taxon_id, position, parent_id AS id, name FROM taxon_parent
-UNION ALL
-SELECT t.id AS taxon_id, coalesce(n.entries, 0) AS position, t.id, t.name
-FROM main_taxon t
-LEFT JOIN (SELECT taxon_id, count(*) AS entries FROM taxon_parent GROUP BY taxon_id) n
-       ON n.taxon_id = t.id;
+SELECT taxon_id, get_field(e, 'position') AS position, get_field(e, 'id') AS id,
+       get_field(e, 'name') AS name
+FROM (SELECT id AS taxon_id,
+             unnest(array_append(json_parents(parents_json),
+                                 named_struct('position', CAST(coalesce(array_length(json_parents(parents_json)), 0) AS BIGINT),
+                                              'id', CAST(id AS BIGINT), 'name', name,
+                                              'rank', CAST(NULL AS VARCHAR)))) AS e
+      FROM main_taxon);
 
 -- The first parents_json entry of each rank (ranks compared case-insensitively).
 CREATE VIEW taxon_first_of_rank AS

@@ -182,21 +182,23 @@ WITH project AS (
   JOIN events ev ON ev.id = o.event_id
   JOIN detections d ON d.occurrence_id = o.id
 ), media AS (
-  SELECT event_position, event_id, 0 AS kind, min(seen) AS seen, '' AS occurrence_id_text,
-         max(capture_url) AS identifier, '' AS "references",
-         coalesce(iso_dt(wall_clock(max(capture_timestamp))), '') AS created,
-         'Source capture image from automated monitoring station' AS description
-  FROM seen GROUP BY event_position, event_id, source_image_id
-  UNION ALL
-  SELECT event_position, event_id, 1 AS kind, seen, CAST(occurrence_id AS VARCHAR) AS occurrence_id_text,
-         media_url(path, ${media_url}) AS identifier, coalesce(capture_url, '') AS "references",
-         coalesce(iso_dt(wall_clock(coalesce("timestamp", capture_timestamp))), '') AS created,
-         'Cropped detection from source capture' AS description
-  FROM seen
+  -- Each detection's row (kind 1), and its capture's row (kind 0) from the detection seen first
+  -- of those on the capture: one scan of `seen`, not a UNION ALL (on a cluster a branch of a
+  -- UNION ALL planned in one stage is given no partitions).
+  SELECT event_position, event_id, kind, seen, occurrence_id, path, capture_url,
+         "timestamp", capture_timestamp, capture_identifier, capture_created
+  FROM (
+    SELECT *, unnest(CASE WHEN seen = capture_seen THEN [0, 1] ELSE [1] END) AS kind
+    FROM (SELECT *,
+                 min(seen) OVER (PARTITION BY event_id, source_image_id) AS capture_seen,
+                 max(capture_url) OVER (PARTITION BY event_id, source_image_id) AS capture_identifier,
+                 max(capture_timestamp) OVER (PARTITION BY event_id, source_image_id) AS capture_created
+          FROM seen)
+  )
 )
 SELECT
   'urn:ami:event:' || p.slug || ':' || CAST(m.event_id AS VARCHAR) AS "eventID",
-  CASE WHEN m.kind = 0 THEN '' ELSE 'urn:ami:occurrence:' || p.slug || ':' || m.occurrence_id_text END AS "occurrenceID",
+  CASE WHEN m.kind = 0 THEN '' ELSE 'urn:ami:occurrence:' || p.slug || ':' || CAST(m.occurrence_id AS VARCHAR) END AS "occurrenceID",
   'StillImage' AS "type",
   'image/jpeg' AS "format",
   m.identifier AS "identifier",
@@ -206,7 +208,17 @@ SELECT
   p.rights_holder AS "rightsHolder",
   '' AS "creator",
   m.description AS "description"
-FROM project p CROSS JOIN media m
+FROM project p
+CROSS JOIN (
+  SELECT event_position, kind, seen, event_id, occurrence_id,
+         CASE WHEN kind = 0 THEN capture_identifier ELSE media_url(path, ${media_url}) END AS identifier,
+         CASE WHEN kind = 0 THEN '' ELSE coalesce(capture_url, '') END AS "references",
+         coalesce(iso_dt(wall_clock(CASE WHEN kind = 0 THEN capture_created
+                                         ELSE coalesce("timestamp", capture_timestamp) END)), '') AS created,
+         CASE WHEN kind = 0 THEN 'Source capture image from automated monitoring station'
+              ELSE 'Cropped detection from source capture' END AS description
+  FROM media
+) m
 WHERE m.identifier IS NOT NULL AND m.identifier <> ''
 ORDER BY m.event_position, m.kind, m.seen
 
@@ -233,37 +245,40 @@ WITH project AS (
     LEFT JOIN ml_algorithm a ON a.id = c.algorithm_id
   )
   WHERE rn = 1
+), pairs AS (
+  -- Each occurrence with each of its detections; the classificationScore (kind 0) rides on its
+  -- first detection, or on the occurrence alone when it has none; detectionScore (kind 1) and
+  -- boundingBox (kind 2) on every detection. One scan, not a UNION ALL of three (on a cluster a
+  -- branch of a UNION ALL planned in one stage is given no partitions).
+  SELECT o.position, o.event_id, o.id AS occurrence_id, o.determination_score,
+         d.id AS detection_id, d.position AS detection_position, d.detection_score, d.bbox_py,
+         d.detection_algorithm_id,
+         unnest(CASE WHEN coalesce(d.position, 1) = 1 THEN [0, 1, 2] ELSE [1, 2] END) AS kind
+  FROM selected o
+  LEFT JOIN detections d ON d.occurrence_id = o.id
 ), facts AS (
-  SELECT o.position, 0 AS detection_position, 0 AS kind, o.event_id, o.id AS occurrence_id,
-         'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) || ':classificationScore' AS measurement_id,
-         'classificationScore' AS type, fixed(o.determination_score, 6) AS value, 'proportion' AS unit,
-         coalesce(db.determined_by, '') AS determined_by, 'ML classifier softmax score' AS remarks
-  FROM project p CROSS JOIN selected o
-  LEFT JOIN score_determined_by db ON db.occurrence_id = o.id
-  WHERE o.determination_score IS NOT NULL
-  UNION ALL
-  SELECT o.position, d.position AS detection_position, 1 AS kind, o.event_id, o.id AS occurrence_id,
-         'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':detectionScore' AS measurement_id,
-         'detectionScore' AS type, fixed(d.detection_score, 6) AS value, 'proportion' AS unit,
-         coalesce(a.name, '') AS determined_by, 'ML detector confidence score' AS remarks
-  FROM project p CROSS JOIN selected o
-  JOIN detections d ON d.occurrence_id = o.id
-  LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
-  WHERE d.detection_score IS NOT NULL
-  UNION ALL
-  SELECT o.position, d.position AS detection_position, 2 AS kind, o.event_id, o.id AS occurrence_id,
-         'urn:ami:detection:' || p.slug || ':' || CAST(d.id AS VARCHAR) || ':boundingBox' AS measurement_id,
-         'boundingBox' AS type, d.bbox_py AS value, 'pixels' AS unit,
-         coalesce(a.name, '') AS determined_by, 'Bounding box [x1, y1, x2, y2]' AS remarks
-  FROM project p CROSS JOIN selected o
-  JOIN detections d ON d.occurrence_id = o.id
-  LEFT JOIN ml_algorithm a ON a.id = d.detection_algorithm_id
-  WHERE d.bbox_py NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false')
+  SELECT f.position, CASE WHEN f.kind = 0 THEN 0 ELSE f.detection_position END AS detection_position,
+         f.kind, f.event_id, f.occurrence_id, f.detection_id,
+         CASE f.kind WHEN 0 THEN 'classificationScore' WHEN 1 THEN 'detectionScore' ELSE 'boundingBox' END AS type,
+         CASE f.kind WHEN 0 THEN fixed(f.determination_score, 6) WHEN 1 THEN fixed(f.detection_score, 6)
+                     ELSE f.bbox_py END AS value,
+         CASE WHEN f.kind = 2 THEN 'pixels' ELSE 'proportion' END AS unit,
+         CASE WHEN f.kind = 0 THEN coalesce(db.determined_by, '') ELSE coalesce(a.name, '') END AS determined_by,
+         CASE f.kind WHEN 0 THEN 'ML classifier softmax score' WHEN 1 THEN 'ML detector confidence score'
+                     ELSE 'Bounding box [x1, y1, x2, y2]' END AS remarks
+  FROM pairs f
+  LEFT JOIN score_determined_by db ON db.occurrence_id = f.occurrence_id
+  LEFT JOIN ml_algorithm a ON a.id = f.detection_algorithm_id
+  WHERE CASE f.kind WHEN 0 THEN f.determination_score IS NOT NULL
+                    WHEN 1 THEN f.detection_score IS NOT NULL
+                    ELSE f.bbox_py NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false') END
 )
 SELECT
   'urn:ami:event:' || p.slug || ':' || CAST(f.event_id AS VARCHAR) AS "eventID",
   'urn:ami:occurrence:' || p.slug || ':' || CAST(f.occurrence_id AS VARCHAR) AS "occurrenceID",
-  f.measurement_id AS "measurementID",
+  CASE WHEN f.kind = 0
+       THEN 'urn:ami:occurrence:' || p.slug || ':' || CAST(f.occurrence_id AS VARCHAR) || ':classificationScore'
+       ELSE 'urn:ami:detection:' || p.slug || ':' || CAST(f.detection_id AS VARCHAR) || ':' || f.type END AS "measurementID",
   f.type AS "measurementType",
   f.value AS "measurementValue",
   f.unit AS "measurementUnit",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "A cluster is one scheduler and any number of executors, each an occlens process (they all\nregister occlens's SQL functions). Then `occlens --cluster df://HOST:PORT` runs export, audit,\nsql and cache build there (not the dwca export); api, list, detail, verify and serve stay\nlocal.\n\nExecutors read the snapshot themselves: give an object-store URL (s3://..., with the usual\nAWS_* variables on every process) or a path every machine sees. OCCLENS_LOG=debug (or\ninfo, warn, ...) on any of these processes prints Ballista's log records on stderr.\n\nExamples:\n  occlens cluster scheduler --bind 0.0.0.0 --port 50050\n  occlens --memory-limit 8G cluster executor --scheduler sched.example:50050 --bind 10.0.0.5\n  occlens --snapshot s3://bucket/antenna --cluster df://sched.example:50050 export --format parquet --project 1 --out p1.parquet\n  occlens --cluster standalone --snapshot snap audit"
+    after_help = "A cluster is one scheduler and any number of executors, each an occlens process (they all\nregister occlens's SQL functions). Then `occlens --cluster df://HOST:PORT` runs export (every\nformat), audit, sql and cache build there; api, list, detail, verify and serve stay local.\n\nExecutors read the snapshot themselves: give an object-store URL (s3://..., with the usual\nAWS_* variables on every process) or a path every machine sees. OCCLENS_LOG=debug (or\ninfo, warn, ...) on any of these processes prints Ballista's log records on stderr.\n\nExamples:\n  occlens cluster scheduler --bind 0.0.0.0 --port 50050\n  occlens --memory-limit 8G cluster executor --scheduler sched.example:50050 --bind 10.0.0.5\n  occlens --snapshot s3://bucket/antenna --cluster df://sched.example:50050 export --format parquet --project 1 --out p1.parquet\n  occlens --cluster standalone --snapshot snap audit"
 )]
 pub struct ClusterArgs {
     #[command(subcommand)]
@@ -89,13 +89,6 @@ pub async fn connect(cli: &Cli, spec: &str) -> occlens::Result<()> {
         return Err(occlens::Error::Usage(
             "--cluster applies to export, audit, sql and cache build; requests (api, list, detail, verify, serve) and the other commands run locally".into(),
         ));
-    }
-    if let Command::Export(x) = &cli.command {
-        if x.format == occlens::exports::Format::Dwca {
-            return Err(occlens::Error::Usage(
-                "--cluster: the dwca export runs locally only (on a Ballista 55 cluster its jobs over the project default filters' views never end when split into stages, and fail when planned as one: the scheduler plans them again into hash joins of mismatched partitions); drop --cluster for it".into(),
-            ));
-        }
     }
     // Ballista's settings come from BALLISTA_* variables (src/cluster), but not this one.
     if std::env::var("BALLISTA_PLANNER_ADAPTIVE_ENABLED")

@@ -4,6 +4,7 @@
 
 use super::eml::{eml_xml, EmlInput};
 use super::validate::{validate, ValidationReport};
+use crate::engine::exports::DwcaQueries;
 use crate::engine::rows::{to_rows, RowExt};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -194,7 +195,7 @@ pub async fn write_archive(
     for (name, sql) in &queries.files {
         zip.start_file(*name, options)
             .map_err(|e| zip_error(path, e))?;
-        let mut stream = engine
+        let mut stream = queries
             .stream(sql)
             .await
             .map_err(|e| Error::Query(format!("dwca {name}: {e}")))?;
@@ -238,7 +239,7 @@ pub async fn write_archive(
         .map_err(|e| zip_error(path, e))?;
     zip.write_all(META_XML.as_bytes())
         .map_err(|e| zip_error(path, e))?;
-    let eml = eml_input(engine, &queries.eml, packaged_at).await?;
+    let eml = eml_input(&queries, packaged_at).await?;
     zip.start_file("eml.xml", options)
         .map_err(|e| zip_error(path, e))?;
     zip.write_all(eml_xml(&eml).as_bytes())
@@ -254,8 +255,8 @@ pub async fn write_archive(
     Ok(ArchiveWritten { rows, report })
 }
 
-async fn eml_input(engine: &Engine, sql: &str, packaged_at: &str) -> Result<EmlInput> {
-    let batches = engine.ctx.sql(sql).await?.collect().await?;
+async fn eml_input(queries: &DwcaQueries, packaged_at: &str) -> Result<EmlInput> {
+    let batches = queries.session.sql(&queries.eml).await?.collect().await?;
     let row = to_rows(&batches)?
         .into_iter()
         .next()

@@ -15,14 +15,25 @@ pub struct DwcaQueries {
     pub files: Vec<(&'static str, String)>,
     /// One row: the values `eml.xml` is built from.
     pub eml: String,
-    /// The archive's occurrences (`dwca.selected`), computed once and read by every query as
-    /// this in-memory table; dropped with the queries.
-    selected: (SessionContext, String),
+    /// The session the statements run in (see `catalog::one_stage_session`).
+    pub session: SessionContext,
+    /// Locally, the in-memory table holding the archive's occurrences (`dwca.selected`),
+    /// computed once and read by every statement; dropped with the queries.
+    selected: Option<String>,
+}
+
+impl DwcaQueries {
+    /// Run one of the archive's statements.
+    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
+        Ok(self.session.sql(sql).await?.execute_stream().await?)
+    }
 }
 
 impl Drop for DwcaQueries {
     fn drop(&mut self) {
-        let _ = self.selected.0.deregister_table(self.selected.1.as_str());
+        if let Some(name) = &self.selected {
+            let _ = self.session.deregister_table(name.as_str());
+        }
     }
 }
 
@@ -108,19 +119,26 @@ impl Engine {
             ("media_url", Arg::Str(&self.config.media_url)),
         ];
         let f = self.fragments();
-        // Every file reads the selection several times: compute it once (a few columns per
-        // occurrence of the project).
-        let selected = self.ctx.sql(&f.bind("dwca.selected", &params)).await?;
-        let schema = Arc::new(selected.schema().as_arrow().clone());
-        let table = MemTable::try_new(schema, vec![selected.collect().await?])?;
-        static ARCHIVES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = ARCHIVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("dwca_selected_{project}_{n}");
-        self.ctx.register_table(name.as_str(), Arc::new(table))?;
-        let selected = (self.ctx.clone(), name);
+        let session = catalog::one_stage_session(&self.ctx)?;
+        let selected_sql = f.bind("dwca.selected", &params);
+        // Every file reads the selection several times: locally it is computed once (a few
+        // columns per occurrence of the project) into memory. A cluster's executors cannot read
+        // this process's memory: there each statement computes it.
+        let (selected, registered) = if catalog::is_remote() {
+            (selected_sql, None)
+        } else {
+            let selected = self.ctx.sql(&selected_sql).await?;
+            let schema = Arc::new(selected.schema().as_arrow().clone());
+            let table = MemTable::try_new(schema, vec![selected.collect().await?])?;
+            static ARCHIVES: std::sync::atomic::AtomicUsize =
+                std::sync::atomic::AtomicUsize::new(0);
+            let n = ARCHIVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("dwca_selected_{project}_{n}");
+            self.ctx.register_table(name.as_str(), Arc::new(table))?;
+            (format!("SELECT * FROM {name}"), Some(name))
+        };
         let with = format!(
-            "WITH selected AS (SELECT * FROM {}), events AS ({}), detections AS ({})",
-            selected.1,
+            "WITH selected AS ({selected}), events AS ({}), detections AS ({})",
             f.bind("dwca.events", &params),
             f.bind("dwca.detections", &params)
         );
@@ -140,7 +158,8 @@ impl Engine {
                 ("measurementorfact.txt", file("dwca.measurementorfact")),
             ],
             eml: file("dwca.eml"),
-            selected,
+            session,
+            selected: registered,
         })
     }
 
