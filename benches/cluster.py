@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Local against a Ballista cluster on this machine: the full list view, the audit, a taxa list
-and the cache build.
+"""Local against a Ballista cluster on this machine: the full list view, the audit, a taxa list,
+an archive and the cache build.
 
     python3 benches/cluster.py --snapshot DIR [--runs 2] [--executors 1,2] [--memory-limit 4G]
                                [--skip-parquet] [--skip-cache]
@@ -16,9 +16,9 @@ streamed back), not a speed-up.
 Operations: the full list view summarised by checksums (the executors compute everything,
 the client receives one row), the full list view written to Parquet by the client (every row
 streams back, ordered by id), the audit (CSV report), project 1's taxa_list_csv (to standard
-output) and `cache build` (into a new cache directory each run; not `--cache off`, which it
+output), project 1's dwca archive and `cache build` (into a new cache directory each run; not `--cache off`, which it
 refuses). Every cluster run's output (the checksums, the Parquet file, the audit's report,
-the taxa list, the cache's files) must be byte for byte the local run's.
+the taxa list, the archive's members, the cache's files) must be byte for byte the local run's.
 
 Wall time of the client: best of --runs. Peak memory of each process: the client's from
 wait4; the scheduler's and each executor's from VmHWM in /proc, reset before every run
@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -164,6 +165,16 @@ def dir_digest(path):
     return "dir:" + h.hexdigest()
 
 
+def zip_digest(path):
+    """One digest of a zip archive's members (names and bytes, in order): an archive's own
+    timestamps are the moment it was written."""
+    h = hashlib.sha256()
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            h.update(name.encode() + b"\0" + z.read(name))
+    return "zip:" + h.hexdigest()
+
+
 def timed(cmd, runs, cluster=None, out=None, reference=None):
     """Best wall time of `runs` fresh client processes; the peak of every process (MB, worst of
     the runs), with the bytes the executors wrote to files in one run (MB) as "shuffle"; the
@@ -195,7 +206,11 @@ def timed(cmd, runs, cluster=None, out=None, reference=None):
                 peaks[name] = max(peaks.get(name, 0), peak_mb(q.pid))
             peaks["shuffle"] = (sum(written(e.pid) for e in cluster.executors) - before) / 1e6
         d = h.hexdigest()
-        if out and os.path.isdir(out):
+        if out and out.endswith(".zip"):
+            # An archive (dwca): compared by its members, removed after each run.
+            d = zip_digest(out)
+            os.remove(out)
+        elif out and os.path.isdir(out):
             # A directory (the cache build's): compared by digest, removed after each run.
             d = dir_digest(out)
             shutil.rmtree(out)
@@ -231,10 +246,13 @@ def main():
     outdir = tempfile.mkdtemp(prefix="occlens-bench-out-")
     out = os.path.join(outdir, "list.parquet")
     cache = os.path.join(outdir, "cache")
+    archive = os.path.join(outdir, "p1.zip")
     operations = [("full list view (checksums)", ["sql", LIST_SUMMARY, "--format", "csv"], None),
                   ("audit (CSV report)", ["audit", "--format", "csv"], None),
                   ("taxa_list_csv, project 1", ["export", "--format", "taxa_list_csv", "--project", "1",
-                                                "--out", "-"], None)]
+                                                "--out", "-"], None),
+                  ("dwca, project 1", ["export", "--format", "dwca", "--project", "1", "--packaged-at",
+                                       "2026-11-21T00:00:00", "--out", archive], archive)]
     if not args.skip_parquet:
         operations.insert(1, ("full list view → Parquet", ["sql", FULL_LIST, "--out", out, "--overwrite"], out))
     if not args.skip_cache:
