@@ -5,7 +5,10 @@
 -- per detection is computed from `selected` (computed once, then read from memory), so an
 -- archive's cost follows its own size. The one-row project side comes first in every CROSS
 -- JOIN: the left input is the one collected, so the file's rows stream past it. Every file query returns
--- the file's columns, in order, as text; the writer only quotes and joins them.
+-- the file's columns, in order, as text; the writer only quotes and joins them. The text is
+-- Utf8, not Utf8View (arrow_cast): on a cluster, a file's rows, sorted as views, came back
+-- carrying every buffer the sort merged (SF1 project 1's measurementorfact.txt: minutes and
+-- 21 GB in the client, against 5 s as Utf8).
 -- Local times are wall_clock(x): the instant's reading in the configured zone.
 
 -- name: dwca.selected
@@ -40,41 +43,41 @@ JOIN main_sourceimage s ON s.id = d.source_image_id
 -- name: dwca.event
 -- event.txt (§1.4), 29 columns.
 SELECT
-  'urn:ami:event:' || slugify(p.name) || ':' || CAST(e.id AS VARCHAR) AS "eventID",
-  CASE WHEN e.ls IS NULL THEN ''
+  arrow_cast('urn:ami:event:' || slugify(p.name) || ':' || CAST(e.id AS VARCHAR), 'Utf8') AS "eventID",
+  arrow_cast(CASE WHEN e.ls IS NULL THEN ''
        WHEN e.le IS NOT NULL AND CAST(e.le AS DATE) <> CAST(e.ls AS DATE)
          THEN to_char(e.ls, '%Y-%m-%d') || '/' || to_char(e.le, '%Y-%m-%d')
-       ELSE to_char(e.ls, '%Y-%m-%d') END AS "eventDate",
-  coalesce(to_char(e.ls, '%H:%M:%S'), '') AS "eventTime",
-  coalesce(CAST(CAST(date_part('year', e.ls) AS BIGINT) AS VARCHAR), '') AS "year",
-  coalesce(CAST(CAST(date_part('month', e.ls) AS BIGINT) AS VARCHAR), '') AS "month",
-  coalesce(CAST(CAST(date_part('day', e.ls) AS BIGINT) AS VARCHAR), '') AS "day",
-  'automated light trap with camera' AS "samplingProtocol",
-  CAST(coalesce(e.captures_count, 0) AS VARCHAR) AS "sampleSizeValue",
-  'images' AS "sampleSizeUnit",
-  CASE WHEN e.effort IS NULL OR e.effort < 0 THEN ''
+       ELSE to_char(e.ls, '%Y-%m-%d') END, 'Utf8') AS "eventDate",
+  arrow_cast(coalesce(to_char(e.ls, '%H:%M:%S'), ''), 'Utf8') AS "eventTime",
+  arrow_cast(coalesce(CAST(CAST(date_part('year', e.ls) AS BIGINT) AS VARCHAR), ''), 'Utf8') AS "year",
+  arrow_cast(coalesce(CAST(CAST(date_part('month', e.ls) AS BIGINT) AS VARCHAR), ''), 'Utf8') AS "month",
+  arrow_cast(coalesce(CAST(CAST(date_part('day', e.ls) AS BIGINT) AS VARCHAR), ''), 'Utf8') AS "day",
+  arrow_cast('automated light trap with camera', 'Utf8') AS "samplingProtocol",
+  arrow_cast(CAST(coalesce(e.captures_count, 0) AS VARCHAR), 'Utf8') AS "sampleSizeValue",
+  arrow_cast('images', 'Utf8') AS "sampleSizeUnit",
+  arrow_cast(CASE WHEN e.effort IS NULL OR e.effort < 0 THEN ''
        WHEN e.effort / 3600 > 0
          THEN CAST(e.effort / 3600 AS VARCHAR) || 'h ' || CAST((e.effort % 3600) / 60 AS VARCHAR) || 'm'
-       ELSE CAST((e.effort % 3600) / 60 AS VARCHAR) || 'm' END AS "samplingEffort",
-  coalesce(dep.name, '') AS "locationID",
-  coalesce(py_float(py_round(dep.latitude, 6)), '') AS "decimalLatitude",
-  coalesce(py_float(py_round(dep.longitude, 6)), '') AS "decimalLongitude",
-  'WGS84' AS "geodeticDatum",
-  p.name AS "datasetName",
-  CASE WHEN p.license <> '' THEN p.license ELSE 'All rights reserved' END AS "license",
-  coalesce(p.rights_holder, '') AS "rightsHolder",
-  coalesce(iso_dt(wall_clock(e.updated_at)), '') AS "modified",
-  'true' AS "isSamplingEffortReported",
-  CASE WHEN e.captures_count > 0 THEN CAST(e.captures_count AS VARCHAR) ELSE '' END AS "samplingEffortValue",
-  'images' AS "samplingEffortUnit",
-  'automated camera trap with light attractant; continuous overnight monitoring with fixed image-capture interval; images processed by ML detector + classifier pipeline' AS "samplingEffortProtocol",
-  'true' AS "isAbsenceReported",
-  coalesce(ts.target_scope, '') AS "targetTaxonomicScope",
-  'trap or sample' AS "inventoryTypes",
-  'AMI ML detector + classifier pipeline' AS "protocolNames",
-  'Images captured at a fixed interval by an automated monitoring station; each image processed through a detector (bounding-box extraction) and classifier (species prediction). Occurrences grouped from co-located detections; default filters applied.' AS "protocolDescriptions",
-  'true' AS "hasMaterialSamples",
-  'digital images' AS "materialSampleTypes"
+       ELSE CAST((e.effort % 3600) / 60 AS VARCHAR) || 'm' END, 'Utf8') AS "samplingEffort",
+  arrow_cast(coalesce(dep.name, ''), 'Utf8') AS "locationID",
+  arrow_cast(coalesce(py_float(py_round(dep.latitude, 6)), ''), 'Utf8') AS "decimalLatitude",
+  arrow_cast(coalesce(py_float(py_round(dep.longitude, 6)), ''), 'Utf8') AS "decimalLongitude",
+  arrow_cast('WGS84', 'Utf8') AS "geodeticDatum",
+  arrow_cast(p.name, 'Utf8') AS "datasetName",
+  arrow_cast(CASE WHEN p.license <> '' THEN p.license ELSE 'All rights reserved' END, 'Utf8') AS "license",
+  arrow_cast(coalesce(p.rights_holder, ''), 'Utf8') AS "rightsHolder",
+  arrow_cast(coalesce(iso_dt(wall_clock(e.updated_at)), ''), 'Utf8') AS "modified",
+  arrow_cast('true', 'Utf8') AS "isSamplingEffortReported",
+  arrow_cast(CASE WHEN e.captures_count > 0 THEN CAST(e.captures_count AS VARCHAR) ELSE '' END, 'Utf8') AS "samplingEffortValue",
+  arrow_cast('images', 'Utf8') AS "samplingEffortUnit",
+  arrow_cast('automated camera trap with light attractant; continuous overnight monitoring with fixed image-capture interval; images processed by ML detector + classifier pipeline', 'Utf8') AS "samplingEffortProtocol",
+  arrow_cast('true', 'Utf8') AS "isAbsenceReported",
+  arrow_cast(coalesce(ts.target_scope, ''), 'Utf8') AS "targetTaxonomicScope",
+  arrow_cast('trap or sample', 'Utf8') AS "inventoryTypes",
+  arrow_cast('AMI ML detector + classifier pipeline', 'Utf8') AS "protocolNames",
+  arrow_cast('Images captured at a fixed interval by an automated monitoring station; each image processed through a detector (bounding-box extraction) and classifier (species prediction). Occurrences grouped from co-located detections; default filters applied.', 'Utf8') AS "protocolDescriptions",
+  arrow_cast('true', 'Utf8') AS "hasMaterialSamples",
+  arrow_cast('digital images', 'Utf8') AS "materialSampleTypes"
 FROM (SELECT *,
              -- whole seconds of end - start, truncated toward zero
              (arrow_cast("end", 'Int64') - arrow_cast(start, 'Int64')) / 1000000 AS effort
@@ -137,27 +140,27 @@ WITH associated AS (
   LEFT JOIN ml_algorithm a ON a.id = c.algorithm_id
 )
 SELECT
-  'urn:ami:event:' || p.slug || ':' || CAST(o.event_id AS VARCHAR) AS "eventID",
-  'urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR) AS "occurrenceID",
-  'MachineObservation' AS "basisOfRecord",
-  'present' AS "occurrenceStatus",
-  coalesce(t.scientific_name, '') AS "scientificName",
-  coalesce(t.taxon_rank, '') AS "taxonRank",
-  coalesce(t.kingdom, '') AS "kingdom",
-  coalesce(t.phylum, '') AS "phylum",
-  coalesce(t.class, '') AS "class",
-  coalesce(t."order", '') AS "order",
-  coalesce(t.family, '') AS "family",
-  coalesce(t.genus, '') AS "genus",
-  coalesce(t.specific_epithet, '') AS "specificEpithet",
-  coalesce(t.vernacular_name, '') AS "vernacularName",
-  coalesce(t.taxon_key, '') AS "taxonID",
-  '1' AS "individualCount",
-  coalesce(pv.identified_by, '') AS "identifiedBy",
-  coalesce(pv.date_identified, '') AS "dateIdentified",
-  CASE WHEN coalesce(s.active_count, 0) > 0 THEN 'verified' ELSE 'unverified' END AS "identificationVerificationStatus",
-  coalesce(iso_dt(wall_clock(o.updated_at)), '') AS "modified",
-  coalesce(m.associated_media, '') AS "associatedMedia"
+  arrow_cast('urn:ami:event:' || p.slug || ':' || CAST(o.event_id AS VARCHAR), 'Utf8') AS "eventID",
+  arrow_cast('urn:ami:occurrence:' || p.slug || ':' || CAST(o.id AS VARCHAR), 'Utf8') AS "occurrenceID",
+  arrow_cast('MachineObservation', 'Utf8') AS "basisOfRecord",
+  arrow_cast('present', 'Utf8') AS "occurrenceStatus",
+  arrow_cast(coalesce(t.scientific_name, ''), 'Utf8') AS "scientificName",
+  arrow_cast(coalesce(t.taxon_rank, ''), 'Utf8') AS "taxonRank",
+  arrow_cast(coalesce(t.kingdom, ''), 'Utf8') AS "kingdom",
+  arrow_cast(coalesce(t.phylum, ''), 'Utf8') AS "phylum",
+  arrow_cast(coalesce(t.class, ''), 'Utf8') AS "class",
+  arrow_cast(coalesce(t."order", ''), 'Utf8') AS "order",
+  arrow_cast(coalesce(t.family, ''), 'Utf8') AS "family",
+  arrow_cast(coalesce(t.genus, ''), 'Utf8') AS "genus",
+  arrow_cast(coalesce(t.specific_epithet, ''), 'Utf8') AS "specificEpithet",
+  arrow_cast(coalesce(t.vernacular_name, ''), 'Utf8') AS "vernacularName",
+  arrow_cast(coalesce(t.taxon_key, ''), 'Utf8') AS "taxonID",
+  arrow_cast('1', 'Utf8') AS "individualCount",
+  arrow_cast(coalesce(pv.identified_by, ''), 'Utf8') AS "identifiedBy",
+  arrow_cast(coalesce(pv.date_identified, ''), 'Utf8') AS "dateIdentified",
+  arrow_cast(CASE WHEN coalesce(s.active_count, 0) > 0 THEN 'verified' ELSE 'unverified' END, 'Utf8') AS "identificationVerificationStatus",
+  arrow_cast(coalesce(iso_dt(wall_clock(o.updated_at)), ''), 'Utf8') AS "modified",
+  arrow_cast(coalesce(m.associated_media, ''), 'Utf8') AS "associatedMedia"
 FROM (SELECT slugify(name) AS slug FROM main_project WHERE id = ${project}) p
 CROSS JOIN selected o
 LEFT JOIN dwca_taxon t ON t.id = o.determination_id
@@ -197,17 +200,17 @@ WITH project AS (
   )
 )
 SELECT
-  'urn:ami:event:' || p.slug || ':' || CAST(m.event_id AS VARCHAR) AS "eventID",
-  CASE WHEN m.kind = 0 THEN '' ELSE 'urn:ami:occurrence:' || p.slug || ':' || CAST(m.occurrence_id AS VARCHAR) END AS "occurrenceID",
-  'StillImage' AS "type",
-  'image/jpeg' AS "format",
-  m.identifier AS "identifier",
-  m."references" AS "references",
-  m.created AS "created",
-  p.license AS "license",
-  p.rights_holder AS "rightsHolder",
-  '' AS "creator",
-  m.description AS "description"
+  arrow_cast('urn:ami:event:' || p.slug || ':' || CAST(m.event_id AS VARCHAR), 'Utf8') AS "eventID",
+  arrow_cast(CASE WHEN m.kind = 0 THEN '' ELSE 'urn:ami:occurrence:' || p.slug || ':' || CAST(m.occurrence_id AS VARCHAR) END, 'Utf8') AS "occurrenceID",
+  arrow_cast('StillImage', 'Utf8') AS "type",
+  arrow_cast('image/jpeg', 'Utf8') AS "format",
+  arrow_cast(m.identifier, 'Utf8') AS "identifier",
+  arrow_cast(m."references", 'Utf8') AS "references",
+  arrow_cast(m.created, 'Utf8') AS "created",
+  arrow_cast(p.license, 'Utf8') AS "license",
+  arrow_cast(p.rights_holder, 'Utf8') AS "rightsHolder",
+  arrow_cast('', 'Utf8') AS "creator",
+  arrow_cast(m.description, 'Utf8') AS "description"
 FROM project p
 CROSS JOIN (
   SELECT event_position, kind, seen, event_id, occurrence_id,
@@ -274,16 +277,16 @@ WITH project AS (
                     ELSE f.bbox_py NOT IN ('null', '[]', '{}', '""', '0', '0.0', '-0.0', 'false') END
 )
 SELECT
-  'urn:ami:event:' || p.slug || ':' || CAST(f.event_id AS VARCHAR) AS "eventID",
-  'urn:ami:occurrence:' || p.slug || ':' || CAST(f.occurrence_id AS VARCHAR) AS "occurrenceID",
-  CASE WHEN f.kind = 0
+  arrow_cast('urn:ami:event:' || p.slug || ':' || CAST(f.event_id AS VARCHAR), 'Utf8') AS "eventID",
+  arrow_cast('urn:ami:occurrence:' || p.slug || ':' || CAST(f.occurrence_id AS VARCHAR), 'Utf8') AS "occurrenceID",
+  arrow_cast(CASE WHEN f.kind = 0
        THEN 'urn:ami:occurrence:' || p.slug || ':' || CAST(f.occurrence_id AS VARCHAR) || ':classificationScore'
-       ELSE 'urn:ami:detection:' || p.slug || ':' || CAST(f.detection_id AS VARCHAR) || ':' || f.type END AS "measurementID",
-  f.type AS "measurementType",
-  f.value AS "measurementValue",
-  f.unit AS "measurementUnit",
-  f.determined_by AS "measurementDeterminedBy",
-  f.remarks AS "measurementRemarks"
+       ELSE 'urn:ami:detection:' || p.slug || ':' || CAST(f.detection_id AS VARCHAR) || ':' || f.type END, 'Utf8') AS "measurementID",
+  arrow_cast(f.type, 'Utf8') AS "measurementType",
+  arrow_cast(f.value, 'Utf8') AS "measurementValue",
+  arrow_cast(f.unit, 'Utf8') AS "measurementUnit",
+  arrow_cast(f.determined_by, 'Utf8') AS "measurementDeterminedBy",
+  arrow_cast(f.remarks, 'Utf8') AS "measurementRemarks"
 FROM project p CROSS JOIN facts f
 ORDER BY f.position, f.detection_position, f.kind
 
