@@ -19,8 +19,8 @@ SELECT taxon_id, get_field(e, 'position') AS position, get_field(e, 'id') AS id,
 FROM (SELECT id AS taxon_id,
              unnest(array_append(json_parents(parents_json),
                                  named_struct('position', CAST(coalesce(array_length(json_parents(parents_json)), 0) AS BIGINT),
-                                              'id', CAST(id AS BIGINT), 'name', name,
-                                              'rank', CAST(NULL AS VARCHAR)))) AS e
+                                              'id', CAST(id AS BIGINT), 'name', arrow_cast(name, 'Utf8'),
+                                              'rank', arrow_cast(NULL, 'Utf8')))) AS e
       FROM main_taxon);
 
 -- The first parents_json entry of each rank (ranks compared case-insensitively).

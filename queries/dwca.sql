@@ -2,8 +2,9 @@
 -- occlens runs `WITH selected AS (dwca.selected), events AS (dwca.events), detections AS
 -- (dwca.detections)` followed by each file's query (whose own WITH, if any, continues that
 -- list), with ${project}, ${collection} and ${media_url} bound. Everything per occurrence or
--- per detection is computed from `selected` (computed once, then read from memory), so an
--- archive's cost follows its own size. The one-row project side comes first in every CROSS
+-- per detection is computed from `selected` (locally computed once, then read from memory; on a
+-- cluster, whose executors cannot read it, computed by each statement), so an archive's cost
+-- follows its own size. The one-row project side comes first in every CROSS
 -- JOIN: the left input is the one collected, so the file's rows stream past it. Every file query returns
 -- the file's columns, in order, as text; the writer only quotes and joins them. The text is
 -- Utf8, not Utf8View (arrow_cast): on a cluster, a file's rows, sorted as views, came back

@@ -5,12 +5,9 @@
 use crate::engine::catalog::{self, Arg};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Column;
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{cast, Expr};
 use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
 /// The files of a Darwin Core Archive, in zip member order, with the query of each.
@@ -28,33 +25,8 @@ pub struct DwcaQueries {
 impl DwcaQueries {
     /// Run one of the archive's statements.
     pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
-        let df = plain_strings(self.session.sql(sql).await?)?;
-        Ok(df.execute_stream().await?)
+        Ok(self.session.sql(sql).await?.execute_stream().await?)
     }
-}
-
-/// On a cluster, `df` with its `Utf8View` columns cast to `Utf8` (for the text exports, whose
-/// writer reads text either way): the rows of a sorted view column point into every buffer of
-/// the sort's input, and each batch an executor sends carries all those buffers (SF1 project
-/// 1's occurrence.txt, 53 MB of rows: 61 s and 11 GB in the client; cast, 5 s and 0.4 GB).
-/// Locally, `df` itself.
-fn plain_strings(df: DataFrame) -> Result<DataFrame> {
-    if !catalog::is_remote() {
-        return Ok(df);
-    }
-    let columns = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            let c = Expr::Column(Column::from_name(f.name()));
-            match f.data_type() {
-                DataType::Utf8View => cast(c, DataType::Utf8).alias(f.name()),
-                _ => c,
-            }
-        })
-        .collect::<Vec<_>>();
-    Ok(df.select(columns)?)
 }
 
 impl Drop for DwcaQueries {
@@ -206,8 +178,7 @@ impl Engine {
             ],
         );
         let session = catalog::one_stage_session(&self.ctx)?;
-        let df = plain_strings(session.sql(&sql).await?)?;
-        Ok(df.execute_stream().await?)
+        Ok(session.sql(&sql).await?.execute_stream().await?)
     }
 
     /// The columns of `occurrence_flat` (the `csv` export's choices).
