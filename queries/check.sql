@@ -43,6 +43,15 @@ WHERE us < -62135596800000000 OR us >= 253402300800000000
 SELECT CAST(0 AS BIGINT) AS bad, CAST(bit_xor(${column}) AS VARCHAR) AS example
 FROM ${table}
 
+-- name: check.nulls
+-- The NOT NULL columns the views read, checked with check.keys before every answer computed
+-- from the snapshot's tables: a NULL there changes rows and counts without an error (a NULL
+-- `main_project.default_filters_score_threshold` empties every list of the project). Rows of
+-- ${table} where any of them is NULL; ${condition} is `"a" IS NULL OR "b" IS NULL …`. One
+-- statement per table, whose row groups holding no NULL in these columns are skipped by
+-- their statistics.
+SELECT CAST(count(*) AS BIGINT) AS bad FROM ${table} WHERE ${condition}
+
 -- name: check.not_null
 -- Columns the contract says are NOT NULL. ${table}, ${column}.
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(NULL AS VARCHAR) AS example

@@ -847,7 +847,97 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             }
         }
     }
+    // A NULL in a NOT NULL column the views read: every answer computed from the tables
+    // refuses the snapshot (naming the table and column) instead of answering without a
+    // word (session 59: a NULL default_filters_score_threshold emptied every list of its
+    // project, a NULL taxon name changed the counts; `check` alone reported them).
+    for (table, column, row, names) in [
+        (
+            "main_project",
+            "default_filters_score_threshold",
+            1,
+            "main_project: NULL in default_filters_score_threshold (1 rows)",
+        ),
+        ("main_taxon", "name", 4, "main_taxon: NULL in name (1 rows)"),
+        (
+            "main_classification",
+            "terminal",
+            1,
+            "main_classification: NULL in terminal (1 rows)",
+        ),
+    ] {
+        let name = format!("{table}_{column}_null");
+        let dir = work.join(&name);
+        let mut t = Tiny::new();
+        let d1 = t.simple(1, 4, 0.9);
+        t.cls(d1, Some(3), Some(4), Some(0.9), true);
+        t.simple(2, 3, 0.8);
+        t.b.write(&dir).unwrap();
+        null_in(&dir.join(format!("{table}.parquet")), column, row);
+        let d = dir.to_str().unwrap().to_string();
+        let out = work.join(format!("{name}.zip"));
+        let o = out.to_str().unwrap().to_string();
+        for (how, cache) in [("without the cache", "off"), ("building the cache", "auto")] {
+            for (what, args) in [
+                ("api", vec!["api", list]),
+                (
+                    "export",
+                    vec!["export", "--format", "dwca", "--project", "1", "--out", &o],
+                ),
+            ] {
+                let mut all = vec!["--snapshot", d.as_str(), "--cache", cache];
+                all.extend(args);
+                let c = case(
+                    &format!("snapshot: {name} ({what}, {how})"),
+                    &all,
+                    Some(1),
+                    names,
+                );
+                cases.push(if what == "export" { c.absent(&out) } else { c });
+            }
+        }
+    }
     let _ = g;
+}
+
+/// Make `column` NULL in the row of `path` whose id is `which` (the column made nullable).
+fn null_in(path: &Path, column: &str, which: i64) {
+    use datafusion::arrow::array::{BooleanArray, Int64Array};
+    use datafusion::arrow::compute::nullif;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches[0].schema();
+    let at = schema.index_of(column).unwrap();
+    let id = schema.index_of("id").unwrap();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.name() == column {
+            true => f.as_ref().clone().with_nullable(true),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    let nullable = Arc::new(Schema::new(fields));
+    let out = std::fs::File::create(path).unwrap();
+    let mut w =
+        datafusion::parquet::arrow::ArrowWriter::try_new(out, nullable.clone(), None).unwrap();
+    for b in batches {
+        let ids = b.column(id).as_any().downcast_ref::<Int64Array>().unwrap();
+        let mask: BooleanArray = ids.iter().map(|v| Some(v == Some(which))).collect();
+        let mut columns = b.columns().to_vec();
+        columns[at] = nullif(b.column(at), &mask).unwrap();
+        w.write(&RecordBatch::try_new(nullable.clone(), columns).unwrap())
+            .unwrap();
+    }
+    w.close().unwrap();
 }
 
 /// Rewrite a table with its `id` column nullable and `id` NULL where it was `which` (as a
@@ -1480,6 +1570,15 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
     // Nothing to check was reported as a pass ("0 responses checked", exit 0).
     let blank = w("blank.jsonl", b"\n  \n");
     let no_entries = w("empty.har", br#"{"log": {"entries": []}}"#);
+    // Nor a check whose every entry was skipped (session 59: exit 0).
+    let all_skipped = w(
+        "skipped.jsonl",
+        br#"{"url": "/api/v2/../../../etc/passwd", "status": 200, "body": {}}"#,
+    );
+    let post_only = w(
+        "post.har",
+        br#"{"log": {"entries": [{"request": {"method": "POST", "url": "http://x/api/v2/occurrences/?project_id=1"}, "response": {"status": 200, "content": {"text": "{}"}}}]}}"#,
+    );
     for (name, args, code, names) in [
         // NaN matched nothing and inf everything (count 999999 against 1592).
         (
@@ -1618,6 +1717,17 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
         let mut a = vec!["--snapshot", good];
         a.extend(args);
         cases.push(case(name, &a, code, names));
+    }
+    for (name, file) in [
+        ("verify: every entry skipped", &all_skipped),
+        ("verify: a HAR of POSTs only", &post_only),
+    ] {
+        cases.push(case(
+            name,
+            &["--snapshot", good, "verify", "--responses", file.as_str()],
+            Some(2),
+            "no response was checked (1 skipped",
+        ));
     }
     cases.push(
         case(

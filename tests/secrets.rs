@@ -93,6 +93,20 @@ fn snapshot_from_never_prints_the_password() {
             vec!["S3cretPw"],
         ),
         ("password=S3cretPw nosuchkey=1".into(), vec!["S3cretPw"]),
+        // Mistyped URLs (no `://`): the userinfo's password was printed as typed.
+        (
+            "postgres:/u:S3cretPw@127.0.0.1:1/db".into(),
+            vec!["S3cretPw"],
+        ),
+        (
+            "postgres:u:S3cretPw@127.0.0.1:1/db".into(),
+            vec!["S3cretPw"],
+        ),
+        (
+            "postgres//u:S3cretPw@127.0.0.1:1/db".into(),
+            vec!["S3cretPw"],
+        ),
+        ("u:S3cretPw@127.0.0.1:1/db".into(), vec!["S3cretPw"]),
     ];
     for c in ['@', '/', '?', '#', '%', ':', '='] {
         let pw = format!("Pw{c}S3cret{c}9");

@@ -1,5 +1,5 @@
 //! `occlens verify`: exit 0 when every response matches, 1 when some differ, 2 when some URLs
-//! could not be fetched or on error.
+//! could not be fetched, when no response was checked (every entry skipped), or on error.
 
 use super::args::{Cli, ReportFormat, VerifyArgs};
 use occlens::engine::cache::Part;
@@ -34,6 +34,13 @@ pub async fn verify(cli: &Cli, args: &VerifyArgs) -> ExitCode {
                 eprintln!(
                     "occlens: {n} URL{} could not be fetched (fetch_failed in the report)",
                     if n == 1 { "" } else { "s" }
+                );
+                ExitCode::from(2)
+            } else if report.checked.is_empty() {
+                // A check of nothing is not a pass: every entry was skipped.
+                eprintln!(
+                    "occlens: no response was checked ({} skipped, listed in the report): expected GET responses of an endpoint occlens answers",
+                    report.skipped.len()
                 );
                 ExitCode::from(2)
             } else if report.mismatched() == 0 {

@@ -1,12 +1,17 @@
-//! The key every answer computed from the snapshot's tables relies on: `main_occurrence.id`
-//! NOT NULL and unique (`check.keys` of `queries/check.sql`). A snapshot that breaks it is
+//! What every answer computed from the snapshot's tables relies on: the key
+//! `main_occurrence.id` NOT NULL and unique (`check.keys` of `queries/check.sql`), and no NULL
+//! in a NOT NULL column the views read (`check.nulls`). A snapshot that breaks either is
 //! refused, with the same message whether the cache build or an answer finds it; `occlens
 //! check` reports every broken rule, and `sql`, `tables`, `check` and `audit` still read it.
 
-use crate::engine::catalog::{Arg::Name, Fragments};
+use crate::engine::catalog::{
+    Arg::{Name, Sql},
+    Fragments,
+};
 use crate::engine::rows::{to_rows, RowExt};
 use crate::engine::{cache::Part, Engine};
 use crate::error::{Error, Result};
+use crate::snapshot::contract;
 use datafusion::prelude::SessionContext;
 
 /// The table and column of the key.
@@ -28,9 +33,10 @@ fn verdict(nulls: i64, repeats: i64) -> Result<()> {
     })
 }
 
-/// Check the key over `ctx`'s snapshot tables (`check.keys`).
+/// Check the key, then the NOT NULL columns, over `ctx`'s snapshot tables.
 pub async fn check(ctx: &SessionContext) -> Result<()> {
-    let sql = Fragments::load().bind(
+    let fragments = Fragments::load();
+    let sql = fragments.bind(
         "check.keys",
         &[("table", Name(TABLE)), ("column", Name(COLUMN))],
     );
@@ -38,12 +44,83 @@ pub async fn check(ctx: &SessionContext) -> Result<()> {
     let rows = to_rows(&batches)?;
     let row = rows.first();
     let count = |k: &str| row.and_then(|r| r.i64(k)).unwrap_or(0);
-    verdict(count("nulls"), count("repeats"))
+    verdict(count("nulls"), count("repeats"))?;
+    not_null(ctx, &fragments).await
+}
+
+/// The contract's NOT NULL columns that the views read and `table` holds in `ctx`.
+async fn not_null_columns(ctx: &SessionContext, table: &contract::Table) -> Vec<&'static str> {
+    let Ok(provider) = ctx.table_provider(table.name).await else {
+        return Vec::new();
+    };
+    let schema = provider.schema();
+    table
+        .columns
+        .iter()
+        .filter(|c| !c.nullable && c.used && schema.field_with_name(c.name).is_ok())
+        .map(|c| c.name)
+        .collect()
+}
+
+/// Count `bad` of one statement.
+async fn bad(ctx: &SessionContext, sql: &str) -> Result<i64> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(to_rows(&batches)?
+        .first()
+        .and_then(|r| r.i64("bad"))
+        .unwrap_or(0))
+}
+
+/// `check.nulls` for every table, side by side; for a table with NULLs, the columns that hold
+/// them, named in the error.
+async fn not_null(ctx: &SessionContext, fragments: &Fragments) -> Result<()> {
+    let checks = contract::TABLES.iter().map(|table| async move {
+        let columns = not_null_columns(ctx, table).await;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let condition = columns
+            .iter()
+            .map(|c| format!("\"{c}\" IS NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = fragments.bind(
+            "check.nulls",
+            &[("table", Name(table.name)), ("condition", Sql(&condition))],
+        );
+        if bad(ctx, &sql).await? == 0 {
+            return Ok(None);
+        }
+        let mut found = Vec::new();
+        for c in columns {
+            let sql = fragments.bind(
+                "check.not_null",
+                &[("table", Name(table.name)), ("column", Name(c))],
+            );
+            let n = bad(ctx, &sql).await?;
+            if n > 0 {
+                found.push(format!("{c} ({n} rows)"));
+            }
+        }
+        Ok::<_, Error>(Some((table.name, found)))
+    });
+    let found = futures::future::try_join_all(checks).await?;
+    match found.into_iter().flatten().next() {
+        None => Ok(()),
+        Some((table, columns)) => Err(Error::Snapshot {
+            location: table.into(),
+            message: format!(
+                "NULL in {} (the contract says NOT NULL); `occlens check` reports every broken rule",
+                columns.join(", ")
+            ),
+        }),
+    }
 }
 
 impl Engine {
-    /// Check the key before answering from the snapshot's tables; nothing to do when the
-    /// occurrence lists come from the cache (its build checked this snapshot version).
+    /// Check the key and the NOT NULL columns before answering from the snapshot's tables;
+    /// nothing to do when the occurrence lists come from the cache (its build checked this
+    /// snapshot version).
     pub async fn check_keys(&self) -> Result<()> {
         if self.cache.iter().any(|(part, _)| *part == Part::Lists) {
             return Ok(());

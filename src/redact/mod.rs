@@ -6,7 +6,8 @@
 //! - URL userinfo passwords: `scheme://user:pw@host` → `scheme://user:***@host`, also when the
 //!   password holds `@ / ? # % : =` (the *last* `@` of a URL-looking token ends the userinfo;
 //!   no URL parser has to accept the URL); in web and object-store URLs a user name alone
-//!   too (`https://TOKEN@host` → `https://***@host`: tokens are passed so);
+//!   too (`https://TOKEN@host` → `https://***@host`: tokens are passed so); and in mistyped
+//!   URLs without `://` (`postgres:/u:pw@h/db`, `u:pw@h:5432/db` → `u:***@h:5432/db`);
 //! - values of query parameters and `key=value` pairs whose name looks secret (password,
 //!   passwd, pwd, token, access_token, sig, signature, secret, key, apikey, api_key,
 //!   credential, names containing password/secret/token/signature/credential, and every
@@ -159,6 +160,7 @@ pub fn redact_json(value: &mut serde_json::Value) {
 /// The structural passes; the values removed are pushed to `found`.
 fn structural(text: &str, found: &mut Vec<String>) -> String {
     let text = userinfo(text, found);
+    let text = bare_userinfo(&text, found);
     let text = key_values(&text, found);
     authorization(&text, found)
 }
@@ -271,6 +273,54 @@ fn userinfo(text: &str, found: &mut Vec<String>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A mistyped URL's `user:pw@host` (no `://`: `postgres:/u:pw@h/db`, `postgres:u:pw@h`,
+/// `postgres//u:pw@h`, `u:pw@h:5432/db`) → `user:***@host`, in a token (up to whitespace or a
+/// quote) without `://`, when it looks like one: its part before the last `@` holds a `:` and
+/// either a second `:` or a `/`, or the host after the `@` goes on with a port or a path. What
+/// follows the userinfo's first `:` is masked. `mailto:a@b.c` and `a@b` stay as they are.
+fn bare_userinfo(text: &str, found: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| !is_token_break(c))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(is_token_break).unwrap_or(rest.len());
+        let token = &rest[..end];
+        out.push_str(&mask_bare_userinfo(token, found));
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn is_token_break(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`')
+}
+
+/// `token` with its userinfo's password masked, if it has one (see [`bare_userinfo`]).
+fn mask_bare_userinfo(token: &str, found: &mut Vec<String>) -> String {
+    if token.contains("://") {
+        return token.to_string();
+    }
+    let Some(at) = token.rfind('@') else {
+        return token.to_string();
+    };
+    let info = &token[..at];
+    let Some(colon) = info.find(':') else {
+        return token.to_string();
+    };
+    let password = &info[colon + 1..];
+    let host = token[at + 1..].trim_end_matches([':', '.', ',', ';', ')', ']']);
+    let looks_like_one = password.contains(':') || info.contains('/') || host.contains([':', '/']);
+    if password.is_empty() || password == MASK || !looks_like_one {
+        return token.to_string();
+    }
+    found.push(password.to_string());
+    format!("{}{MASK}{}", &token[..colon + 1], &token[at..])
 }
 
 /// Whether a query parameter or conninfo key names a secret.

@@ -195,6 +195,45 @@ fn authorization_values() {
 }
 
 #[test]
+fn mistyped_url_passwords() {
+    for (text, masked) in [
+        (
+            "--from postgres:/user:hunter2@127.0.0.1:1/db: expected",
+            "--from postgres:***@127.0.0.1:1/db: expected",
+        ),
+        (
+            "postgres:user:hunter2@127.0.0.1:1/db",
+            "postgres:***@127.0.0.1:1/db",
+        ),
+        (
+            "postgres//user:hunter2@127.0.0.1:1/db",
+            "postgres//user:***@127.0.0.1:1/db",
+        ),
+        (
+            "--from user:hunter2@127.0.0.1:1/db: expected a postgres:// URL",
+            "--from user:***@127.0.0.1:1/db: expected a postgres:// URL",
+        ),
+        (
+            "--cluster user:hunter2@h:1: unknown scheme",
+            "--cluster user:***@h:1: unknown scheme",
+        ),
+        ("'u:p@ss,w)rd@h:5432/db'", "'u:***@h:5432/db'"),
+    ] {
+        assert_eq!(redact(text), masked, "{text}");
+        assert_eq!(redact(masked), masked, "idempotent: {masked}");
+    }
+    for plain in [
+        "mailto:a@b.c",
+        "mailto:a@b.c: see",
+        "a@b",
+        "at 10:30 a@b",
+        "user@host:5432/db",
+    ] {
+        assert_eq!(redact(plain), plain);
+    }
+}
+
+#[test]
 fn userinfo_stripped() {
     assert_eq!(
         strip_userinfo("http://user:S3cr@t/?#%:=x@127.0.0.1:1/a"),
