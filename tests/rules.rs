@@ -535,6 +535,23 @@ async fn date_and_capture_filters_are_independent_semi_joins() {
         ids(&call(&e, &format!("{LIST}&date_end=2023-06-10")).await.body),
         vec![1, 2, 3]
     );
+    // The other forms DRF's DateField reads (date.fromisoformat, Django's pattern): the same
+    // dates; years Python cannot hold are 400.
+    for (start, end) in [("20230611", "2023-6-11"), ("2023-W23-7", "2023W237")] {
+        assert_eq!(
+            ids(
+                &call(&e, &format!("{LIST}&date_start={start}&date_end={end}"))
+                    .await
+                    .body
+            ),
+            vec![1],
+            "{start} {end}"
+        );
+    }
+    for bad in ["-0001-01-01", "%2B10000-01-01", "0000-01-01"] {
+        let r = call(&e, &format!("{LIST}&date_start={bad}")).await;
+        assert_eq!(r.status, 400, "{bad}");
+    }
     assert_eq!(
         ids(&call(&e, &format!("{LIST}&collection_id=1")).await.body),
         vec![3]

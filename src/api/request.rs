@@ -274,8 +274,8 @@ impl Request {
         let mut bad_dates = serde_json::Map::new();
         let mut date = |key: &str| match last(p, key) {
             None | Some("") => None,
-            Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map_err(|_| bad_dates.insert(key.to_string(), json!([DATE])))
+            Some(v) => crate::api::endpoints::events_params::django_parse_date(v)
+                .ok_or_else(|| bad_dates.insert(key.to_string(), json!([DATE])))
                 .ok(),
         };
         let (date_start, date_end) = (date("date_start"), date("date_end"));

@@ -1,6 +1,7 @@
 //! How Antenna's Python reads the events endpoints' `?timestamp=`: Python 3.11's C
 //! `datetime.fromisoformat` (EventSerializer.get_capture_page_offset), whose
-//! naive result PostgreSQL then reads in the session time zone.
+//! naive result PostgreSQL then reads in the session time zone; and a query's dates
+//! (`date_start`, `date_end`) as DRF's `DateField` reads them ([`django_parse_date`]).
 
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
@@ -21,6 +22,35 @@ pub fn fromisoformat(s: &str) -> Option<(NaiveDateTime, Option<i64>)> {
         (NaiveTime::MIN, None)
     };
     Some((date.and_time(time), offset))
+}
+
+/// `django.utils.dateparse.parse_date` (Django 4+), which DRF's `DateField` applies to a
+/// query's date: CPython 3.11's `date.fromisoformat` (`2023-06-11`, `20230611`, `2023-W23`,
+/// `2023-W23-7`, …), else the pattern `^\d{4}-\d{1,2}-\d{1,2}$` (`2023-6-1`; `$` also
+/// before a final newline); a valid date of the years 1–9999. `None` where DRF answers "Date
+/// has wrong format" (`-0001-01-01`, `+10000-01-01`, `2023-02-30`).
+pub fn django_parse_date(s: &str) -> Option<NaiveDate> {
+    let c: Vec<char> = s.chars().collect();
+    if matches!(s.len(), 7 | 8 | 10) {
+        if let Some(d) = parse_date(&c, s.len()).filter(|d| (1..=9999).contains(&d.year())) {
+            return Some(d);
+        }
+    }
+    let c = c.strip_suffix(&['\n']).unwrap_or(&c);
+    let year = digits(c, 0, 4)?;
+    let rest = c.get(4..)?;
+    let mut parts = rest.split(|ch| *ch == '-');
+    let (Some([]), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let number = |p: &[char]| match p.len() {
+        1 | 2 => digits(p, 0, p.len()),
+        _ => None,
+    };
+    NaiveDate::from_ymd_opt(year as i32, number(m)?, number(d)?)
+        .filter(|d| (1..=9999).contains(&d.year()))
 }
 
 fn digit(c: &[char], i: usize) -> Option<u32> {
@@ -236,6 +266,37 @@ mod tests {
     }
 
     /// Expectations from CPython 3.11.7's `datetime.fromisoformat`.
+    #[test]
+    fn dates_as_drf_reads_them() {
+        use super::django_parse_date as p;
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(p("2023-06-11"), d(2023, 6, 11));
+        assert_eq!(p("20230611"), d(2023, 6, 11));
+        assert_eq!(p("2023-6-1"), d(2023, 6, 1));
+        assert_eq!(p("2023-06-1"), d(2023, 6, 1));
+        assert_eq!(p("2023-06-11\n"), d(2023, 6, 11));
+        assert_eq!(p("2023-W01-1"), d(2023, 1, 2));
+        assert_eq!(p("2023W011"), d(2023, 1, 2));
+        assert_eq!(p("0001-01-01"), d(1, 1, 1));
+        assert_eq!(p("9999-12-31"), d(9999, 12, 31));
+        for bad in [
+            "-0001-01-01",
+            "+10000-01-01",
+            "0000-01-01",
+            "2023-02-30",
+            "2023-13-45",
+            "23-06-11",
+            "2023-006-11",
+            "2023/06/11",
+            "2023-06-11T00:00",
+            " 2023-06-11",
+            "2023-06-11\n\n",
+            "",
+        ] {
+            assert_eq!(p(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn fromisoformat_follows_cpython_3_11() {
         let naive = |s: &str| {
