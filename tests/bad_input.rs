@@ -1513,6 +1513,41 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
         )
         .absent(&out),
     );
+    // A column twice (DataFusion's "Projections require unique expression names"), and a
+    // column list given to a format that writes its own columns (ignored, exit 0).
+    for (name, format, columns, names) in [
+        (
+            "a column twice",
+            "csv",
+            "id,id",
+            "--columns: id given twice",
+        ),
+        ("parquet", "parquet", "id", "--columns: only --format csv"),
+        ("ndjson", "ndjson", "id", "--columns: only --format csv"),
+    ] {
+        let out = work.join(format!("cols-{format}.out"));
+        cases.push(
+            case(
+                &format!("export {format}: --columns, {name}"),
+                &[
+                    "--snapshot",
+                    good,
+                    "export",
+                    "--format",
+                    format,
+                    "--project",
+                    "1",
+                    "--columns",
+                    columns,
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+                Some(1),
+                names,
+            )
+            .absent(&out),
+        );
+    }
     cases.push(case(
         "export: unknown format",
         &[
@@ -2004,7 +2039,7 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
             work.join("good").to_str().unwrap(),
         ],
         Some(1),
-        "cache_is_a_file",
+        "cache_is_a_file: not a directory",
     ));
     // Writes into the snapshot being read, onto devices and FIFOs, over lookalike snapshots.
     let good = work.join("good");
@@ -2117,6 +2152,13 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         &["--memory-limit", "10", "sql", "SELECT 1"],
         Some(2),
         "at least",
+    ));
+    // A percentage of the machine's memory under the same 1 MiB floor (was accepted).
+    cases.push(case(
+        "memory: a percentage too small",
+        &["--memory-limit", "0.00001%", "sql", "SELECT 1"],
+        Some(2),
+        "at least 1M",
     ));
     cases.push(case(
         "memory: overflow",

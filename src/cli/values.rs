@@ -105,7 +105,13 @@ pub fn parse_memory(s: &str) -> Result<usize, String> {
         let total = occlens::engine::catalog::machine_memory().ok_or_else(|| {
             "the machine's memory is unknown here: give a size such as 8G".to_string()
         })?;
-        return Ok((total as f64 * p / 100.0) as usize);
+        let bytes = (total as f64 * p / 100.0) as usize;
+        if bytes < 1 << 20 {
+            return Err(format!(
+                "{s:?}: at least 1M ({bytes} bytes of this machine's memory)"
+            ));
+        }
+        return Ok(bytes);
     }
     let bytes = parse_bytes(s)?;
     if bytes < 1 << 20 {

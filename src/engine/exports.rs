@@ -213,6 +213,14 @@ impl Engine {
                 known.join(", ")
             )));
         }
+        if let Some(twice) = (1..columns.len())
+            .find(|&i| columns[..i].contains(&columns[i]))
+            .map(|i| &columns[i])
+        {
+            return Err(Error::Usage(format!(
+                "--columns: {twice} given twice (each column once)"
+            )));
+        }
         let names: Vec<&str> = columns.iter().map(String::as_str).collect();
         Ok(df.select_columns(&names)?)
     }

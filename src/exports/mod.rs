@@ -91,6 +91,12 @@ pub async fn write(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Written> {
     let io = |e: std::io::Error| Error::io(tmp, e);
+    if args.columns.is_some() && args.format != Format::Csv {
+        return Err(Error::Usage(
+            "--columns: only --format csv takes a column list (the other formats write their own columns)"
+                .into(),
+        ));
+    }
     if args.format == Format::Dwca {
         let packaged_at = args.packaged_at.clone().unwrap_or_else(|| {
             chrono::Local::now()

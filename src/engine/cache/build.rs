@@ -38,6 +38,12 @@ pub async fn build(
     let io = |path: &Path, e: std::io::Error| Error::io(path, e);
     let parent = dir.parent().unwrap_or(Path::new("."));
     crate::staging::unprotected_as("--cache-dir", dir)?;
+    if parent.exists() && !parent.is_dir() {
+        return Err(Error::Usage(format!(
+            "--cache-dir {}: not a directory (expected a directory for the cache, or a path to create one)",
+            parent.display()
+        )));
+    }
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
     // Removed when dropped (an error below) and on SIGINT/SIGTERM.
     let tmp = crate::staging::Temp::sibling_of(dir, "cache");
