@@ -103,6 +103,16 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     assert_eq!(code, 1);
     assert!(err.contains("not an occlens snapshot"), "{err}");
     assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    // Nor is a snapshot whose file was rewritten since occlens wrote it (its size is not the
+    // manifest's): a user's edit of the data is not occlens's to remove.
+    let edited = out.join("main_taxon.parquet");
+    let mut bytes = std::fs::read(&edited).unwrap();
+    bytes.extend_from_slice(b"their edit");
+    std::fs::write(&edited, &bytes).unwrap();
+    let (code, _, err) = occlens_with(&["generate", "--out", o, "--occurrences", "5"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not an occlens snapshot"), "{err}");
+    assert_eq!(std::fs::read(&edited).unwrap(), bytes);
     assert!(
         temporaries(work.path()).is_empty(),
         "{:?}",

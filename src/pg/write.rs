@@ -370,12 +370,13 @@ impl Output {
 
 /// What `snapshot --out` and `generate --out` may replace.
 pub const SNAPSHOT_KIND: &str =
-    "an occlens snapshot (its _snapshot.json and only the files it lists)";
+    "an occlens snapshot (its _snapshot.json and only the files it lists, of the sizes it records)";
 
-/// A local directory holding an occlens snapshot's manifest.
 /// A local directory holding an occlens snapshot and nothing else: a manifest occlens wrote
 /// (`"format": "occlens-snapshot/…"`), and every entry beside it a file or table folder the
-/// manifest lists (a user's file put there makes the directory not occlens's to replace).
+/// manifest lists (a user's file put there makes the directory not occlens's to replace),
+/// each listed file of the size the manifest records (a file rewritten since, or one a
+/// hand-edited manifest lists, is not occlens's output).
 pub fn is_snapshot(dir: &Path) -> bool {
     let Ok(text) = std::fs::read(dir.join(MANIFEST)) else {
         return false;
@@ -384,6 +385,23 @@ pub fn is_snapshot(dir: &Path) -> bool {
         return false;
     };
     if !is_occlens_manifest(&manifest) {
+        return false;
+    }
+    let as_recorded = manifest["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["files"].as_array().into_iter().flatten())
+        .all(|f| {
+            let (Some(path), Some(bytes)) = (f["path"].as_str(), f["bytes"].as_u64()) else {
+                return false;
+            };
+            match std::fs::symlink_metadata(dir.join(path)) {
+                Ok(m) => m.is_file() && m.len() == bytes,
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+            }
+        });
+    if !as_recorded {
         return false;
     }
     let listed: std::collections::HashSet<String> = listed_files(&manifest)
