@@ -1230,6 +1230,12 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
             "INSERT INTO main_occurrence (id) VALUES (1)",
             "--allow-write",
         ),
+        // An Arrow cast error that named neither the function nor the argument.
+        (
+            "sql: arg_max of untyped NULLs",
+            "SELECT arg_max(NULL, NULL)",
+            "arg_max: argument 1 is an untyped NULL",
+        ),
         (
             "sql: CREATE EXTERNAL TABLE",
             external.as_str(),
@@ -2026,6 +2032,35 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
         None,
         "--tokens",
     ));
+    // A directory as --tokens was reported as a permissions problem (its mode 0755).
+    let tokens_dir = work.join("tokens_dir");
+    std::fs::create_dir_all(&tokens_dir).unwrap();
+    cases.push(case(
+        "serve: --tokens a directory",
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens",
+            tokens_dir.to_str().unwrap(),
+        ],
+        None,
+        "tokens_dir: not a regular file",
+    ));
+    // Origins no browser sends were accepted (and never matched).
+    for origin in [
+        "not an origin",
+        "https://app.example.org/",
+        "ftp://h",
+        "null",
+    ] {
+        cases.push(case(
+            &format!("serve: --cors-origin {origin:?}"),
+            &["serve", "--listen", "127.0.0.1:0", "--cors-origin", origin],
+            None,
+            "--cors-origin",
+        ));
+    }
     let not_dir = work.join("cache_is_a_file");
     std::fs::write(&not_dir, b"x").unwrap();
     cases.push(case(

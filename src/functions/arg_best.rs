@@ -70,6 +70,13 @@ impl AggregateUDFImpl for ArgBest {
                 self.name
             );
         }
+        if let Some(i) = arg_types.iter().position(|t| *t == DataType::Null) {
+            return exec_err!(
+                "{}: argument {} is an untyped NULL (cast it, e.g. CAST(NULL AS BIGINT))",
+                self.name,
+                i + 1
+            );
+        }
         Values::check(&arg_types[0])?;
         arg_types[1..].iter().try_for_each(check_key)?;
         Ok(arg_types[0].clone())

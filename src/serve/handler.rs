@@ -27,8 +27,20 @@ pub fn router(server: Arc<Server>) -> Result<axum::Router> {
             let values = origins
                 .iter()
                 .map(|o| {
-                    HeaderValue::from_str(o).map_err(|_| {
-                        Error::Usage(format!("--cors-origin {o:?}: not a valid origin"))
+                    // An origin as browsers send it: scheme://host[:port], nothing more
+                    // (a path, a trailing slash or upper case would never match one).
+                    let canonical = url::Url::parse(o)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .map(|u| u.origin().ascii_serialization());
+                    match canonical {
+                        Some(c) if c == *o => HeaderValue::from_str(o).ok(),
+                        _ => None,
+                    }
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "--cors-origin {o:?}: not an origin (expected scheme://host[:port] as a browser sends it, e.g. https://app.example.org, or *)"
+                        ))
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;

@@ -18,6 +18,11 @@ impl Tokens {
         let shown = path.display();
         let meta =
             std::fs::metadata(path).map_err(|e| Error::Usage(format!("--tokens {shown}: {e}")))?;
+        if !meta.is_file() {
+            return Err(Error::Usage(format!(
+                "--tokens {shown}: not a regular file"
+            )));
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -28,11 +33,6 @@ impl Tokens {
                      expected 0600 (chmod 600 {shown})"
                 )));
             }
-        }
-        if !meta.is_file() {
-            return Err(Error::Usage(format!(
-                "--tokens {shown}: not a regular file"
-            )));
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Usage(format!("--tokens {shown}: {e}")))?;
