@@ -46,11 +46,12 @@ FROM ${table}
 -- name: check.nulls
 -- The NOT NULL columns the views read, checked with check.keys before every answer computed
 -- from the snapshot's tables: a NULL there changes rows and counts without an error (a NULL
--- `main_project.default_filters_score_threshold` empties every list of the project). Rows of
--- ${table} where any of them is NULL; ${condition} is `"a" IS NULL OR "b" IS NULL …`. One
--- statement per table, whose row groups holding no NULL in these columns are skipped by
--- their statistics.
-SELECT CAST(count(*) AS BIGINT) AS bad FROM ${table} WHERE ${condition}
+-- `main_project.default_filters_score_threshold` empties every list of the project). One
+-- statement (one job on a cluster): ${counts} is, for each table, `(SELECT count(*) FROM
+-- <table> WHERE "a" IS NULL OR "b" IS NULL …) AS <table>`, over the table's files as stored
+-- (`<table>__stored`) where occlens converts some of its columns, so that row groups holding
+-- no NULL in these columns are skipped by their statistics.
+SELECT ${counts}
 
 -- name: check.not_null
 -- Columns the contract says are NOT NULL. ${table}, ${column}.

@@ -129,6 +129,10 @@ fn snapshot_from_never_prints_the_password() {
         assert_ne!(code, 0, "{from}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{from}: {stderr}");
         assert_clean(from, &secrets, &stdout, &stderr, dir.path());
+        // A mistyped URL is quoted back, its password masked where it stood.
+        if !from.contains("://") && !from.contains('=') && from.contains('@') {
+            assert!(stderr.contains(":***@"), "{from}: {stderr}");
+        }
     }
 }
 

@@ -497,6 +497,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         Command::Export(x) => {
             // --out is checked before the snapshot is opened: an existing file fails at once.
             let target = occlens::exports::target::Target::parse(&x.out, x.overwrite)?;
+            occlens::exports::check_columns(x.format, x.columns.as_deref())?;
             if matches!(target, occlens::exports::target::Target::Stdout)
                 && x.format.is_binary()
                 && std::io::IsTerminal::is_terminal(&std::io::stdout())

@@ -84,6 +84,18 @@ pub struct Written {
 /// Write the export `args` asks for to the file `tmp` (a temporary the caller renames into
 /// place); `progress` gets the rows made so far (the JSON exports' writer follows a few
 /// thousand rows behind).
+/// A column list is for the `csv` format only (the others write their own columns); checked
+/// by [`write`], and by the command line before the snapshot is opened.
+pub fn check_columns(format: Format, columns: Option<&[String]>) -> Result<()> {
+    if columns.is_some() && format != Format::Csv {
+        return Err(Error::Usage(
+            "--columns: only --format csv takes a column list (the other formats write their own columns)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn write(
     engine: &Engine,
     args: &Export,
@@ -91,12 +103,7 @@ pub async fn write(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Written> {
     let io = |e: std::io::Error| Error::io(tmp, e);
-    if args.columns.is_some() && args.format != Format::Csv {
-        return Err(Error::Usage(
-            "--columns: only --format csv takes a column list (the other formats write their own columns)"
-                .into(),
-        ));
-    }
+    check_columns(args.format, args.columns.as_deref())?;
     if args.format == Format::Dwca {
         let packaged_at = args.packaged_at.clone().unwrap_or_else(|| {
             chrono::Local::now()

@@ -370,7 +370,7 @@ impl Output {
 
 /// What `snapshot --out` and `generate --out` may replace.
 pub const SNAPSHOT_KIND: &str =
-    "an occlens snapshot (its _snapshot.json and only the files it lists, of the sizes it records)";
+    "an occlens snapshot (its _snapshot.json and only the files it lists)";
 
 /// A local directory holding an occlens snapshot and nothing else: a manifest occlens wrote
 /// (`"format": "occlens-snapshot/…"`), and every entry beside it a file or table folder the

@@ -160,7 +160,9 @@ pub fn redact_json(value: &mut serde_json::Value) {
 /// The structural passes; the values removed are pushed to `found`.
 fn structural(text: &str, found: &mut Vec<String>) -> String {
     let text = userinfo(text, found);
-    let text = bare_userinfo(&text, found);
+    // A guess from the text's shape: masked where it stands, never registered (what it finds
+    // in a path would otherwise be masked in every later text).
+    let text = bare_userinfo(&text);
     let text = key_values(&text, found);
     authorization(&text, found)
 }
@@ -277,10 +279,12 @@ fn userinfo(text: &str, found: &mut Vec<String>) -> String {
 
 /// A mistyped URL's `user:pw@host` (no `://`: `postgres:/u:pw@h/db`, `postgres:u:pw@h`,
 /// `postgres//u:pw@h`, `u:pw@h:5432/db`) → `user:***@host`, in a token (up to whitespace or a
-/// quote) without `://`, when it looks like one: its part before the last `@` holds a `:` and
-/// either a second `:` or a `/`, or the host after the `@` goes on with a port or a path. What
-/// follows the userinfo's first `:` is masked. `mailto:a@b.c` and `a@b` stay as they are.
-fn bare_userinfo(text: &str, found: &mut Vec<String>) -> String {
+/// quote) without `://` that does not start as a path does (`/`, `.`, `~`), when it looks
+/// like one: the part of the token before its last `@`, from its last `/`, holds a `:`, and
+/// a second `:` or a `/` comes before it, or the host after the `@` goes on with a port or a
+/// path. What follows that part's first `:` is masked. `mailto:a@b.c`, `a@b`,
+/// `C:/Users/me@corp` and `/mnt/x:y@z/` stay as they are.
+fn bare_userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
@@ -290,8 +294,7 @@ fn bare_userinfo(text: &str, found: &mut Vec<String>) -> String {
         out.push_str(&rest[..start]);
         rest = &rest[start..];
         let end = rest.find(is_token_break).unwrap_or(rest.len());
-        let token = &rest[..end];
-        out.push_str(&mask_bare_userinfo(token, found));
+        out.push_str(&mask_bare_userinfo(&rest[..end]));
         rest = &rest[end..];
     }
     out
@@ -302,24 +305,28 @@ fn is_token_break(c: char) -> bool {
 }
 
 /// `token` with its userinfo's password masked, if it has one (see [`bare_userinfo`]).
-fn mask_bare_userinfo(token: &str, found: &mut Vec<String>) -> String {
-    if token.contains("://") {
-        return token.to_string();
+fn mask_bare_userinfo(token: &str) -> String {
+    let unchanged = || token.to_string();
+    if token.contains("://") || token.starts_with(['/', '.', '~', '\\']) {
+        return unchanged();
     }
     let Some(at) = token.rfind('@') else {
-        return token.to_string();
+        return unchanged();
     };
     let info = &token[..at];
-    let Some(colon) = info.find(':') else {
-        return token.to_string();
+    let from = info.rfind(['/', '\\']).map_or(0, |i| i + 1);
+    let Some(colon) = info[from..].find(':').map(|i| from + i) else {
+        return unchanged();
     };
     let password = &info[colon + 1..];
     let host = token[at + 1..].trim_end_matches([':', '.', ',', ';', ')', ']']);
-    let looks_like_one = password.contains(':') || info.contains('/') || host.contains([':', '/']);
+    let looks_like_one = password.contains(':')
+        || from > 0
+        || info[..colon].contains(':')
+        || host.contains([':', '/']);
     if password.is_empty() || password == MASK || !looks_like_one {
-        return token.to_string();
+        return unchanged();
     }
-    found.push(password.to_string());
     format!("{}{MASK}{}", &token[..colon + 1], &token[at..])
 }
 

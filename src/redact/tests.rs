@@ -199,7 +199,7 @@ fn mistyped_url_passwords() {
     for (text, masked) in [
         (
             "--from postgres:/user:hunter2@127.0.0.1:1/db: expected",
-            "--from postgres:***@127.0.0.1:1/db: expected",
+            "--from postgres:/user:***@127.0.0.1:1/db: expected",
         ),
         (
             "postgres:user:hunter2@127.0.0.1:1/db",
@@ -218,6 +218,7 @@ fn mistyped_url_passwords() {
             "--cluster user:***@h:1: unknown scheme",
         ),
         ("'u:p@ss,w)rd@h:5432/db'", "'u:***@h:5432/db'"),
+        ("(postgres:u:pw12@h:5432/db)", "(postgres:***@h:5432/db)"),
     ] {
         assert_eq!(redact(text), masked, "{text}");
         assert_eq!(redact(masked), masked, "idempotent: {masked}");
@@ -228,9 +229,18 @@ fn mistyped_url_passwords() {
         "a@b",
         "at 10:30 a@b",
         "user@host:5432/db",
+        // Paths: their pieces are no password.
+        "/mnt/snaps/antenna:prod@2024-06/",
+        "./antenna:prod@2024-06/x",
+        "~/antenna:prod@2024-06/x",
+        "C:/Users/me@corp/snap",
+        "/api/v2/taxa/?search=a:b@c/d",
     ] {
         assert_eq!(redact(plain), plain);
     }
+    // Nothing it masks is registered: other texts keep those characters.
+    register_secrets_in("x postgres:u:prodpw7@h:1/db /mnt/antenna:prod7@2024-06/");
+    assert_eq!(redact("production7 prodpw7"), "production7 prodpw7");
 }
 
 #[test]

@@ -27,19 +27,21 @@ pub fn router(server: Arc<Server>) -> Result<axum::Router> {
             let values = origins
                 .iter()
                 .map(|o| {
-                    // An origin as browsers send it: scheme://host[:port], nothing more
-                    // (a path, a trailing slash or upper case would never match one).
-                    let canonical = url::Url::parse(o)
-                        .ok()
-                        .filter(|u| matches!(u.scheme(), "http" | "https"))
-                        .map(|u| u.origin().ascii_serialization());
+                    // An origin as browsers send it: `null`, or scheme://host[:port] and
+                    // nothing more (a path, a trailing slash, upper case or a default port
+                    // would never match one).
+                    let canonical = url::Url::parse(o).ok().and_then(|u| {
+                        let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                        Some(format!("{}://{}{port}", u.scheme(), u.host_str()?))
+                    });
                     match canonical {
                         Some(c) if c == *o => HeaderValue::from_str(o).ok(),
+                        _ if o == "null" => HeaderValue::from_str(o).ok(),
                         _ => None,
                     }
                     .ok_or_else(|| {
                         Error::Usage(format!(
-                            "--cors-origin {o:?}: not an origin (expected scheme://host[:port] as a browser sends it, e.g. https://app.example.org, or *)"
+                            "--cors-origin {o:?}: not an origin (expected scheme://host[:port] as a browser sends it, lower case, without a path or a default port, e.g. https://app.example.org; null; or *)"
                         ))
                     })
                 })

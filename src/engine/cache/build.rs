@@ -40,7 +40,7 @@ pub async fn build(
     crate::staging::unprotected_as("--cache-dir", dir)?;
     if parent.exists() && !parent.is_dir() {
         return Err(Error::Usage(format!(
-            "--cache-dir {}: not a directory (expected a directory for the cache, or a path to create one)",
+            "cache directory {}: not a directory (--cache-dir, OCCLENS_CACHE_DIR or the default under XDG_CACHE_HOME or HOME: a directory for the cache, or a path to create one)",
             parent.display()
         )));
     }
