@@ -1238,6 +1238,8 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     let target = work.join("copied.csv");
     let t = target.to_str().unwrap();
     let copy = format!("COPY (SELECT 1 AS a) TO '{t}'");
+    // A chain of a million terms aborted the process (the planner's stack): refused.
+    let chain = format!("SELECT {}", vec!["1"; 20_002].join("+"));
     let external = format!("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{t}'");
     for (name, q, names) in [
         (
@@ -1249,6 +1251,11 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
             "sql: INSERT",
             "INSERT INTO main_occurrence (id) VALUES (1)",
             "--allow-write",
+        ),
+        (
+            "sql: a chain of 20,002 terms",
+            chain.as_str(),
+            "holds 20001 operators; occlens plans at most 20000",
         ),
         // An Arrow cast error that named neither the function nor the argument.
         (

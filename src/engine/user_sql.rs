@@ -42,11 +42,60 @@ impl CopyTarget {
 }
 
 /// Plan `sql` under the read-only rules, ready to run.
+/// The most operators (`+ - * / % || = < > …`, AND, OR) one statement may hold: a chain of a
+/// million `1+1+…` overflowed even the planner's 512 MiB stack (an abort), and ten thousand
+/// terms already take minutes to plan.
+const MAX_OPERATORS: usize = 20_000;
+
+/// Refuse a statement longer than [`MAX_OPERATORS`] before it is parsed into a tree (the
+/// tokenizer reads the text in one pass; a text it cannot read is left to the parser's
+/// message).
+fn operators_within_bound(sql: &str) -> Result<()> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return Ok(());
+    };
+    let operators = tokens
+        .iter()
+        .filter(|t| match t {
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::DoubleEq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret
+            | Token::ShiftLeft
+            | Token::ShiftRight => true,
+            Token::Word(w) => matches!(w.keyword, Keyword::AND | Keyword::OR),
+            _ => false,
+        })
+        .count();
+    if operators > MAX_OPERATORS {
+        return Err(Error::Usage(format!(
+            "the statement holds {operators} operators; occlens plans at most {MAX_OPERATORS} in one statement (a longer chain of terms outgrows the planner's stack): write a long list as IN (…) or a VALUES table"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Result<UserSql> {
     let options = SQLOptions::new()
         .with_allow_ddl(allow_write)
         .with_allow_dml(allow_write)
         .with_allow_statements(true);
+    operators_within_bound(sql)?;
     let state = ctx.state();
     let plan = match state.create_logical_plan(sql).await {
         Ok(plan) => plan,
