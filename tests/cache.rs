@@ -391,3 +391,60 @@ fn a_closed_stdout_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+/// An entry some process reads is never removed under it: `cache clear` (and a refresh)
+/// leave it while an engine holds it, and its answers stay whole; once the engine is gone,
+/// the clear removes it. (Session 59: a clear beside readers gave them "Not found" and empty
+/// lists with exit 0.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_in_use_is_not_removed_under_its_reader() {
+    let t = tiny();
+    let (dir, computed) = t.engine().await;
+    let root = tempfile::tempdir().unwrap();
+    let c = root.path().to_str().unwrap().to_string();
+    let s = dir.path().to_str().unwrap().to_string();
+    let reader = cached_engine(dir.path(), root.path(), Mode::Auto, None).await;
+    assert_eq!(entries(root.path()).len(), 3);
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            occlens_with(&args, &[])
+        })
+        .await
+        .unwrap()
+    };
+    let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let clear = owned(&["--cache-dir", &c, "cache", "clear"]);
+    let (code, out, err) = run(clear.clone()).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("0 cache entries removed") && out.contains("3 in use by another process"),
+        "{out}"
+    );
+    assert_eq!(entries(root.path()).len(), 3);
+    // A refresh in another process leaves it too.
+    let refresh = owned(&[
+        "--snapshot",
+        &s,
+        "--cache-dir",
+        &c,
+        "--cache",
+        "refresh",
+        "cache",
+        "build",
+    ]);
+    let (code, _, err) = run(refresh).await;
+    assert_eq!(code, 0, "{err}");
+    for url in [
+        "/api/v2/occurrences/?project_id=1",
+        "/api/v2/occurrences/1/?project_id=1",
+    ] {
+        let (a, b) = (call(&computed, url).await, call(&reader, url).await);
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
+    }
+    drop(reader);
+    let (code, out, err) = run(clear).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 cache entries removed"), "{out}");
+    assert!(entries(root.path()).is_empty());
+}

@@ -20,14 +20,26 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
     match args.action {
         CacheAction::Clear => {
             match cache::clear(&root) {
-                Ok((removed, others)) => {
-                    for p in &removed {
+                Ok(cleared) => {
+                    for p in &cleared.removed {
                         outln!("removed {}", p.display())?;
                     }
+                    for p in &cleared.in_use {
+                        outln!("in use by another occlens process, left: {}", p.display())?;
+                    }
+                    let others = cleared.others;
                     outln!(
-                        "{} cache entries removed from {}{}",
-                        removed.len(),
+                        "{} cache entries removed from {}{}{}",
+                        cleared.removed.len(),
                         root.display(),
+                        if cleared.in_use.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} in use by another process were left",
+                                cleared.in_use.len()
+                            )
+                        },
                         if others > 0 {
                             format!("; {others} other entries there are not occlens's and were left alone")
                         } else {

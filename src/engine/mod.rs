@@ -70,6 +70,9 @@ pub struct Engine {
     pub point: SessionContext,
     /// The parts of the cache this engine reads, each with its entry directory (see `cache`).
     pub cache: Vec<(cache::Part, std::path::PathBuf)>,
+    /// Those entries held (see `cache::EntryLock`): no process removes them while this engine
+    /// reads them.
+    pub cache_locks: Vec<cache::EntryLock>,
     /// Why the cache is not used although it was asked for (for the command line to print).
     pub cache_warning: Option<String>,
     pub snapshot: Snapshot,
@@ -146,6 +149,7 @@ impl Engine {
             }
         }
         let (mut cached, mut warnings) = (Vec::new(), Vec::<String>::new());
+        let mut locks = Vec::new();
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
         let mut missing = Vec::new();
         for part in cache::Part::ALL {
@@ -158,11 +162,20 @@ impl Engine {
                 cache::remove_entry(&dir);
             }
             let wanted = must || build.contains(&part);
+            // Held before it is inspected: no other process removes it from then on.
+            let lock = cache::hold(&dir);
             match cache::inspect(&dir, part, false) {
-                cache::Entry::Ready(d) => cached.push((part, d)),
-                cache::Entry::Absent if wanted => missing.push((part, dir)),
-                cache::Entry::Absent => {}
+                cache::Entry::Ready(d) if lock.is_some() => {
+                    cached.push((part, d));
+                    locks.extend(lock);
+                }
+                // Complete only after it was looked for (another process's build): as absent.
+                cache::Entry::Ready(_) | cache::Entry::Absent if wanted => {
+                    missing.push((part, dir))
+                }
+                cache::Entry::Ready(_) | cache::Entry::Absent => {}
                 cache::Entry::Damaged(why) => {
+                    drop(lock);
                     let name = part.name();
                     if settings.mode == cache::Mode::Auto && !wanted {
                         warnings.push(format!(
@@ -184,7 +197,17 @@ impl Engine {
             catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
             for (part, dir) in missing {
                 match cache::build(&ctx, &dir, part, settings.range_rows, progress).await {
-                    Ok(built) => cached.push((part, built)),
+                    Ok(built) => match cache::hold(&built) {
+                        Some(lock) => {
+                            cached.push((part, built));
+                            locks.push(lock);
+                        }
+                        None => warnings.push(format!(
+                            "the {} part of the cache ({}) was removed by another process as it was built; answering from the snapshot's tables",
+                            part.name(),
+                            built.display()
+                        )),
+                    },
                     // The cache is an optimisation: with --cache auto, a cache directory that
                     // cannot be written (or lies inside the snapshot, where occlens never
                     // writes) means answering from the snapshot (with a warning).
@@ -258,6 +281,7 @@ impl Engine {
             ctx,
             point,
             cache: cached,
+            cache_locks: locks,
             cache_warning,
             snapshot,
             dims: tokio::sync::OnceCell::new(),

@@ -364,25 +364,106 @@ pub fn is_entry(dir: &Path) -> bool {
     true
 }
 
-/// Remove the cache entry `dir` if occlens wrote it; anything else is left alone.
-pub fn remove_entry(dir: &Path) -> bool {
-    is_entry(dir) && std::fs::remove_dir_all(dir).is_ok()
+/// A cache entry in use: a shared lock on its marker, held as long as the engine reading
+/// it lives. An entry is removed only under an exclusive lock taken without waiting, so an
+/// entry some process reads is never removed under it (`cache clear`, a rebuild, `--cache
+/// refresh` leave it; session 59: a clear beside readers gave them "Not found" and empty
+/// lists with exit 0).
+#[derive(Debug)]
+pub struct EntryLock(#[allow(dead_code)] File);
+
+/// Hold the entry `dir` (see [`EntryLock`]): `None` when it has no marker, or when it was
+/// removed while the lock was awaited.
+pub fn hold(dir: &Path) -> Option<EntryLock> {
+    let path = dir.join(MARKER);
+    let file = File::open(&path).ok()?;
+    file.lock_shared().ok()?;
+    // Removed meanwhile (the remover held it): the file is no longer the entry's marker.
+    same_file(&file, &path).then_some(EntryLock(file))
 }
 
-/// Remove every cache entry under `root` and the leftovers of killed cache builds; nothing
-/// else in `root` is touched. Returns what was removed and how many other entries were left.
-pub fn clear(root: &Path) -> std::io::Result<(Vec<PathBuf>, usize)> {
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+/// What [`remove`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// Another process reads it (it holds the entry).
+    InUse,
+    /// Not an occlens cache entry: left alone.
+    NotOurs,
+}
+
+/// Remove the cache entry `dir` if occlens wrote it and no process reads it; anything else
+/// is left alone.
+pub fn remove(dir: &Path) -> Removal {
+    if !is_entry(dir) {
+        return Removal::NotOurs;
+    }
+    // An entry without a marker (a build cut short) has no reader.
+    let lock = match File::open(dir.join(MARKER)) {
+        Ok(f) => match f.try_lock() {
+            Ok(()) => Some(f),
+            Err(std::fs::TryLockError::WouldBlock) => return Removal::InUse,
+            Err(_) => None,
+        },
+        Err(_) => None,
+    };
+    let removed = std::fs::remove_dir_all(dir).is_ok();
+    drop(lock);
+    if removed {
+        Removal::Removed
+    } else {
+        Removal::NotOurs
+    }
+}
+
+/// [`remove`], true when the entry was removed.
+pub fn remove_entry(dir: &Path) -> bool {
+    remove(dir) == Removal::Removed
+}
+
+/// What [`clear`] did: the entries and leftovers removed, the entries other processes were
+/// reading (left), and how many other things were left alone.
+pub struct Cleared {
+    pub removed: Vec<PathBuf>,
+    pub in_use: Vec<PathBuf>,
+    pub others: usize,
+}
+
+/// Remove every cache entry under `root` that no process reads and the leftovers of killed
+/// cache builds; nothing else in `root` is touched.
+pub fn clear(root: &Path) -> std::io::Result<Cleared> {
     let mut removed = crate::staging::sweep(root);
-    let mut others = 0;
+    let (mut in_use, mut others) = (Vec::new(), 0);
     for entry in std::fs::read_dir(root)?.flatten() {
         let path = entry.path();
-        if remove_entry(&path) {
-            removed.push(path);
-        } else if !removed.contains(&path) {
-            others += 1;
+        if removed.contains(&path) {
+            continue;
+        }
+        match remove(&path) {
+            Removal::Removed => removed.push(path),
+            Removal::InUse => in_use.push(path),
+            Removal::NotOurs => others += 1,
         }
     }
-    Ok((removed, others))
+    Ok(Cleared {
+        removed,
+        in_use,
+        others,
+    })
 }
 
 /// The names of the cached views, of every part.
