@@ -53,6 +53,15 @@ FROM ${table}
 -- no NULL in these columns are skipped by their statistics.
 SELECT ${counts}
 
+-- name: check.parents
+-- `main_taxon.parents_json` holds Antenna's list of parents (`TaxonParent`: an object with an
+-- integer `id`, and text `name` and `rank`) or NULL; json_parents is NULL for anything else
+-- (JSON that is not an array, `[1, 2]`, an id that is text), which the list views would read
+-- as no parents where a taxon's detail fails. Checked with check.keys before every answer
+-- computed from the snapshot's tables. The example is the first such taxon's id.
+SELECT CAST(count(*) AS BIGINT) AS bad, CAST(min(id) AS VARCHAR) AS example
+FROM main_taxon WHERE parents_json IS NOT NULL AND json_parents(parents_json) IS NULL
+
 -- name: check.not_null
 -- Columns the contract says are NOT NULL. ${table}, ${column}.
 SELECT CAST(count(*) AS BIGINT) AS bad, CAST(NULL AS VARCHAR) AS example

@@ -154,7 +154,8 @@ async fn readable(engine: &Engine) -> (Vec<Finding>, bool) {
     (out, unreadable)
 }
 
-/// The row rules of `queries/check.sql`: keys, jsonb columns, NOT NULL columns, references.
+/// The row rules of `queries/check.sql`: keys, jsonb columns, taxa's parents, NOT NULL
+/// columns, references.
 async fn rows(engine: &Engine) -> Result<Vec<Finding>> {
     let f = engine.fragments();
     let mut out = Vec::new();
@@ -189,6 +190,15 @@ async fn rows(engine: &Engine) -> Result<Vec<Finding>> {
             out.push(Finding {
                 rule: "json",
                 subject: format!("{}.{}", t.name, c.name),
+                bad,
+                example,
+            });
+        }
+        if t.name == "main_taxon" && present("parents_json") {
+            let (bad, example, _) = one(engine, &f.bind("check.parents", &[])).await;
+            out.push(Finding {
+                rule: "parents",
+                subject: "main_taxon.parents_json".into(),
                 bad,
                 example,
             });

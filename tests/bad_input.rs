@@ -851,6 +851,37 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     // refuses the snapshot (naming the table and column) instead of answering without a
     // word (session 59: a NULL default_filters_score_threshold emptied every list of its
     // project, a NULL taxon name changed the counts; `check` alone reported them).
+    // A taxon's parents_json that is JSON but not a list of parents: the taxa list read it as
+    // no parents (exit 0) where its detail failed, and `check` passed (session 59).
+    for (name, parents) in [
+        ("parents_object", serde_json::json!({"id": 1})),
+        ("parents_numbers", serde_json::json!([1, 2, 3])),
+        (
+            "parents_text_id",
+            serde_json::json!([{"id": "abc", "name": "x"}]),
+        ),
+    ] {
+        let dir = work.join(name);
+        let mut t = Tiny::new();
+        t.simple(1, 4, 0.9);
+        t.b.add(
+            "main_taxon",
+            serde_json::json!({"id": 8, "name": "Odd", "rank": "SPECIES", "parents_json": parents}),
+        );
+        t.b.write(&dir).unwrap();
+        let d = dir.to_str().unwrap().to_string();
+        for (what, url) in [
+            ("taxa", "/api/v2/taxa/?project_id=1"),
+            ("occurrences", list),
+        ] {
+            cases.push(case(
+                &format!("snapshot: {name} ({what})"),
+                &["--snapshot", &d, "--cache", "off", "api", url],
+                Some(1),
+                "main_taxon: parents_json of 1 rows is not a list of parents",
+            ));
+        }
+    }
     // Also in a column occlens reads through a conversion (a timestamp without a zone, read
     // from `main_occurrence__stored`).
     for (table, column, row, names) in [

@@ -1,6 +1,7 @@
 //! What every answer computed from the snapshot's tables relies on: the key
-//! `main_occurrence.id` NOT NULL and unique (`check.keys` of `queries/check.sql`), and no NULL
-//! in a NOT NULL column the views read (`check.nulls`). A snapshot that breaks either is
+//! `main_occurrence.id` NOT NULL and unique (`check.keys` of `queries/check.sql`), no NULL
+//! in a NOT NULL column the views read (`check.nulls`), and every taxon's parents a list of
+//! parents (`check.parents`). A snapshot that breaks either is
 //! refused, with the same message whether the cache build or an answer finds it; `occlens
 //! check` reports every broken rule, and `sql`, `tables`, `check` and `audit` still read it.
 
@@ -45,7 +46,29 @@ pub async fn check(ctx: &SessionContext) -> Result<()> {
     let row = rows.first();
     let count = |k: &str| row.and_then(|r| r.i64(k)).unwrap_or(0);
     verdict(count("nulls"), count("repeats"))?;
-    not_null(ctx, &fragments).await
+    not_null(ctx, &fragments).await?;
+    parents(ctx, &fragments).await
+}
+
+/// `check.parents`: every `main_taxon.parents_json` a list of parents.
+async fn parents(ctx: &SessionContext, fragments: &Fragments) -> Result<()> {
+    let batches = ctx
+        .sql(&fragments.bind("check.parents", &[]))
+        .await?
+        .collect()
+        .await?;
+    let rows = to_rows(&batches)?;
+    let Some(row) = rows.first().filter(|r| r.i64("bad").unwrap_or(0) > 0) else {
+        return Ok(());
+    };
+    Err(Error::Snapshot {
+        location: "main_taxon".into(),
+        message: format!(
+            "parents_json of {} rows is not a list of parents (objects with an integer id, text name and rank; taxon {} the first); `occlens check` reports every broken rule",
+            row.i64("bad").unwrap_or(0),
+            row.str("example").unwrap_or("?")
+        ),
+    })
 }
 
 /// Where `table`'s NOT NULL columns are counted: its files as stored (`<table>__stored`) when

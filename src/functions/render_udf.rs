@@ -7,7 +7,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
     TimestampMicrosecondArray,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, TimeUnit};
 use datafusion::common::Result;
@@ -276,25 +276,28 @@ fn parents_type() -> DataType {
 }
 
 /// `json_parents(parents_json)`: the entries of a taxon's `parents_json` array in stored order,
-/// as `{position, id, name, rank}` structs (position 0 = the first entry).
+/// as `{position, id, name, rank}` structs (position 0 = the first entry). NULL for NULL, and
+/// for text that is not such a list (Antenna's `TaxonParent` list): JSON that is not an array,
+/// or an entry that is not an object with an integer `id` and, where given, text `name` and
+/// `rank` (`check.parents` counts them).
 fn json_parents(a: &[ArrayRef]) -> Result<ArrayRef> {
     let text = strings(&a[0]);
     let (mut position, mut id, mut name, mut rank) = (vec![], vec![], vec![], vec![]);
     let mut offsets = vec![0usize];
+    let mut valid = Vec::with_capacity(text.len());
     for i in 0..text.len() {
-        if text.is_valid(i) {
-            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(text.value(i)) {
-                for (p, item) in items.iter().enumerate() {
-                    position.push(p as i64);
-                    id.push(item.get("id").and_then(|v| {
-                        v.as_i64()
-                            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                    }));
-                    let text_of = |k: &str| item.get(k).and_then(|v| v.as_str()).map(String::from);
-                    name.push(text_of("name"));
-                    rank.push(text_of("rank"));
-                }
-            }
+        let items = text
+            .is_valid(i)
+            .then(|| parents_of(text.value(i)))
+            .flatten();
+        valid.push(items.is_some());
+        let items = items.unwrap_or_default();
+        for (p, item) in items.iter().enumerate() {
+            position.push(p as i64);
+            id.push(item.get("id").and_then(json_integer));
+            let text_of = |k: &str| item.get(k).and_then(|v| v.as_str()).map(String::from);
+            name.push(text_of("name"));
+            rank.push(text_of("rank"));
         }
         offsets.push(position.len());
     }
@@ -313,8 +316,32 @@ fn json_parents(a: &[ArrayRef]) -> Result<ArrayRef> {
         item,
         OffsetBuffer::from_lengths(offsets.windows(2).map(|w| w[1] - w[0])),
         Arc::new(entries),
-        None,
+        Some(NullBuffer::from(valid)),
     )?))
+}
+
+/// The entries of `text` when it is a list of parents (see [`json_parents`]).
+fn parents_of(text: &str) -> Option<Vec<serde_json::Value>> {
+    let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let text_or_null =
+        |v: Option<&serde_json::Value>| v.is_none_or(|v| v.is_null() || v.is_string());
+    items
+        .iter()
+        .all(|item| {
+            item.is_object()
+                && item.get("id").and_then(json_integer).is_some()
+                && text_or_null(item.get("name"))
+                && text_or_null(item.get("rank"))
+        })
+        .then_some(items)
+}
+
+/// A JSON integer, or a number with no fraction (`3.0`).
+fn json_integer(v: &serde_json::Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
 }
 
 #[cfg(test)]
