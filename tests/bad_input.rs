@@ -807,7 +807,7 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         );
         t.b.write(&dir).unwrap();
         if id == 999 {
-            null_id(&dir.join("main_occurrence.parquet"), 999);
+            null_in(&dir.join("main_occurrence.parquet"), "id", 999);
         }
         let d = dir.to_str().unwrap().to_string();
         let out = work.join(format!("{name}.csv"));
@@ -939,8 +939,9 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
     let _ = g;
 }
 
-/// Make `column` NULL in the row of `path` whose id is `which` (the column made nullable; a
-/// timestamp column also loses its zone).
+/// Make `column` NULL in the row of `path` whose id is `which` (the column made nullable, as
+/// a tool that does not know the contract's NOT NULL writes it; a timestamp column also loses
+/// its zone).
 fn null_in(path: &Path, column: &str, which: i64) {
     use datafusion::arrow::array::{BooleanArray, Int64Array};
     use datafusion::arrow::compute::{cast, nullif};
@@ -985,45 +986,6 @@ fn null_in(path: &Path, column: &str, which: i64) {
             // Without its zone, as a naive `timestamp` column (read through a conversion).
             columns[at] = cast(&columns[at], &DataType::Timestamp(unit, None)).unwrap();
         }
-        w.write(&RecordBatch::try_new(nullable.clone(), columns).unwrap())
-            .unwrap();
-    }
-    w.close().unwrap();
-}
-
-/// Rewrite a table with its `id` column nullable and `id` NULL where it was `which` (as a
-/// tool that does not know the contract's NOT NULL writes it).
-fn null_id(path: &Path, which: i64) {
-    use datafusion::arrow::array::{Array, Int64Array};
-    use datafusion::arrow::datatypes::{Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use std::sync::Arc;
-    let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    let schema = batches[0].schema();
-    let at = schema.index_of("id").unwrap();
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| match f.name() == "id" {
-            true => f.as_ref().clone().with_nullable(true),
-            false => f.as_ref().clone(),
-        })
-        .collect();
-    let nullable = Arc::new(Schema::new(fields));
-    let out = std::fs::File::create(path).unwrap();
-    let mut w =
-        datafusion::parquet::arrow::ArrowWriter::try_new(out, nullable.clone(), None).unwrap();
-    for b in batches {
-        let ids = b.column(at).as_any().downcast_ref::<Int64Array>().unwrap();
-        let ids: Int64Array = ids.iter().map(|v| v.filter(|v| *v != which)).collect();
-        let mut columns = b.columns().to_vec();
-        columns[at] = Arc::new(ids);
         w.write(&RecordBatch::try_new(nullable.clone(), columns).unwrap())
             .unwrap();
     }
