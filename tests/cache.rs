@@ -435,6 +435,10 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
     ]);
     let (code, _, err) = run(refresh).await;
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("in use by another occlens process: kept, not rebuilt"),
+        "{err}"
+    );
     for url in [
         "/api/v2/occurrences/?project_id=1",
         "/api/v2/occurrences/1/?project_id=1",

@@ -1,7 +1,7 @@
 //! What every answer computed from the snapshot's tables relies on: the key
 //! `main_occurrence.id` NOT NULL and unique (`check.keys` of `queries/check.sql`), no NULL
 //! in a NOT NULL column the views read (`check.nulls`), and every taxon's parents a list of
-//! parents (`check.parents`). A snapshot that breaks either is
+//! parents (`check.parents`). A snapshot that breaks any of them is
 //! refused, with the same message whether the cache build or an answer finds it; `occlens
 //! check` reports every broken rule, and `sql`, `tables`, `check` and `audit` still read it.
 
@@ -34,7 +34,8 @@ fn verdict(nulls: i64, repeats: i64) -> Result<()> {
     })
 }
 
-/// Check the key, then the NOT NULL columns, over `ctx`'s snapshot tables.
+/// Check the key, then the NOT NULL columns, then the taxa's parents, over `ctx`'s snapshot
+/// tables.
 pub async fn check(ctx: &SessionContext) -> Result<()> {
     let fragments = Fragments::load();
     let sql = fragments.bind(
@@ -156,7 +157,8 @@ async fn not_null(ctx: &SessionContext, fragments: &Fragments) -> Result<()> {
 }
 
 impl Engine {
-    /// Check the key and the NOT NULL columns before answering from the snapshot's tables;
+    /// Check the key, the NOT NULL columns and the taxa's parents before answering from the
+    /// snapshot's tables;
     /// nothing to do when the occurrence lists come from the cache (its build checked this
     /// snapshot version).
     pub async fn check_keys(&self) -> Result<()> {

@@ -158,8 +158,13 @@ impl Engine {
             else {
                 continue;
             };
-            if settings.mode == cache::Mode::Refresh {
-                cache::remove_entry(&dir);
+            if settings.mode == cache::Mode::Refresh && cache::remove(&dir) == cache::Removal::InUse
+            {
+                warnings.push(format!(
+                    "the {} part of the cache ({}) is in use by another occlens process: kept, not rebuilt",
+                    part.name(),
+                    dir.display()
+                ));
             }
             let wanted = must || build.contains(&part);
             // Held before it is inspected: no other process removes it from then on.

@@ -41,7 +41,6 @@ impl CopyTarget {
     }
 }
 
-/// Plan `sql` under the read-only rules, ready to run.
 /// The most operators (`+ - * / % || = < > …`, AND, OR) one statement may hold: a chain of a
 /// million `1+1+…` overflowed even the planner's 512 MiB stack (an abort), and ten thousand
 /// terms already take minutes to plan.
@@ -90,6 +89,7 @@ fn operators_within_bound(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Plan `sql` under the read-only rules, ready to run.
 pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Result<UserSql> {
     let options = SQLOptions::new()
         .with_allow_ddl(allow_write)

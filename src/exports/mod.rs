@@ -81,9 +81,6 @@ pub struct Written {
     pub failure: Option<String>,
 }
 
-/// Write the export `args` asks for to the file `tmp` (a temporary the caller renames into
-/// place); `progress` gets the rows made so far (the JSON exports' writer follows a few
-/// thousand rows behind).
 /// A column list is for the `csv` format only (the others write their own columns); checked
 /// by [`write`], and by the command line before the snapshot is opened.
 pub fn check_columns(format: Format, columns: Option<&[String]>) -> Result<()> {
@@ -96,6 +93,9 @@ pub fn check_columns(format: Format, columns: Option<&[String]>) -> Result<()> {
     Ok(())
 }
 
+/// Write the export `args` asks for to the file `tmp` (a temporary the caller renames into
+/// place); `progress` gets the rows made so far (the JSON exports' writer follows a few
+/// thousand rows behind).
 pub async fn write(
     engine: &Engine,
     args: &Export,

@@ -387,20 +387,15 @@ pub fn is_snapshot(dir: &Path) -> bool {
     if !is_occlens_manifest(&manifest) {
         return false;
     }
-    let as_recorded = manifest["tables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t["files"].as_array().into_iter().flatten())
-        .all(|f| {
-            let (Some(path), Some(bytes)) = (f["path"].as_str(), f["bytes"].as_u64()) else {
-                return false;
-            };
-            match std::fs::symlink_metadata(dir.join(path)) {
-                Ok(m) => m.is_file() && m.len() == bytes,
-                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-            }
-        });
+    let as_recorded = listed_entries(&manifest).all(|f| {
+        let (Some(path), Some(bytes)) = (f["path"].as_str(), f["bytes"].as_u64()) else {
+            return false;
+        };
+        match std::fs::symlink_metadata(dir.join(path)) {
+            Ok(m) => m.is_file() && m.len() == bytes,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        }
+    });
     if !as_recorded {
         return false;
     }
@@ -437,14 +432,18 @@ fn is_occlens_manifest(manifest: &Value) -> bool {
         .is_some_and(|f| f.starts_with("occlens-snapshot/"))
 }
 
-/// The files a manifest lists (paths relative to the snapshot).
-fn listed_files(manifest: &Value) -> impl Iterator<Item = &str> {
+/// The file entries a manifest lists (`path`, `bytes`, `sha256`).
+fn listed_entries(manifest: &Value) -> impl Iterator<Item = &Value> {
     manifest["tables"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|t| t["files"].as_array().into_iter().flatten())
-        .filter_map(|f| f["path"].as_str())
+}
+
+/// The files a manifest lists (paths relative to the snapshot).
+fn listed_files(manifest: &Value) -> impl Iterator<Item = &str> {
+    listed_entries(manifest).filter_map(|f| f["path"].as_str())
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
