@@ -1,7 +1,8 @@
 //! `occlens check`: validate a whole snapshot beyond what opening it checks (the contract's
-//! tables, columns and types): keys unique, jsonb columns JSON, NOT NULL columns without NULLs, the references the
-//! views join on resolved, every file the manifest lists present with its SHA-256, and every
-//! page of every file decodable. The rules are the fragments of `queries/check.sql`.
+//! tables, columns and types): keys unique, jsonb columns JSON, NOT NULL columns without
+//! NULLs, the references the views join on resolved, every file the manifest lists present
+//! with its SHA-256 and row count, and every page of every file decodable. The rules are the
+//! fragments of `queries/check.sql`.
 
 use crate::engine::catalog::Arg::Name;
 use crate::engine::rows::{to_rows, RowExt};
@@ -13,7 +14,7 @@ use crate::snapshot::contract;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// `unique`, `json`, `not_null`, `foreign_key`, `instants`, `integers`,
-    /// `manifest_sha256`, `manifest_files`, `decode_pages`, `cache_sha256`.
+    /// `manifest_sha256`, `manifest_rows`, `manifest_files`, `decode_pages`, `cache_sha256`.
     pub rule: &'static str,
     /// `table.column` (or `table.column -> parent.id`, or the file's path).
     pub subject: String,
@@ -64,6 +65,7 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     let mut bytes = Vec::new();
     for (rule, problems) in [
         ("manifest_sha256", snapshot.verify_checksums().await?),
+        ("manifest_rows", snapshot.verify_row_counts().await?),
         ("manifest_files", snapshot.unlisted_files().await?),
         ("decode_pages", snapshot.decode_files().await),
     ] {

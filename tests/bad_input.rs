@@ -510,6 +510,38 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         ]});
         std::fs::write(d.join("_snapshot.json"), manifest.to_string()).unwrap()
     });
+    // Manifests that list a file twice (its rows read twice, silently), name an absolute path
+    // (read as a path inside the snapshot, reported missing there), or come from another
+    // format (session 60).
+    let manifest_with = |name: &str, format: &str, files: serde_json::Value| {
+        s(name, &|d| {
+            let manifest = serde_json::json!({"format": format, "tables": files});
+            std::fs::write(d.join("_snapshot.json"), manifest.to_string()).unwrap()
+        })
+    };
+    let occ = |path: &str| serde_json::json!({"path": path, "bytes": 1});
+    let listed_twice = manifest_with(
+        "manifest_twice",
+        "occlens-snapshot/1",
+        serde_json::json!([{"name": "main_occurrence", "files": [occ("main_occurrence.parquet"), occ("main_occurrence.parquet")]}]),
+    );
+    let listed_by_two = manifest_with(
+        "manifest_two_tables",
+        "occlens-snapshot/1",
+        serde_json::json!([{"name": "main_occurrence", "files": [occ("main_occurrence.parquet")]},
+                           {"name": "main_detection", "files": [occ("main_occurrence.parquet")]}]),
+    );
+    let absolute = manifest_with(
+        "manifest_absolute",
+        "occlens-snapshot/1",
+        serde_json::json!([{"name": "main_occurrence", "files": [occ("/etc/main_occurrence.parquet")]}]),
+    );
+    let newer = manifest_with(
+        "manifest_newer",
+        "occlens-snapshot/2",
+        serde_json::json!([]),
+    );
+    let foreign = manifest_with("manifest_foreign", "delta", serde_json::json!([]));
     let file_snapshot = work.join("a_file");
     std::fs::write(&file_snapshot, b"x").unwrap();
     let empty = work.join("empty_snapshot");
@@ -609,6 +641,31 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "snapshot: manifest not JSON",
             bad_manifest.as_str(),
             "_snapshot.json",
+        ),
+        (
+            "snapshot: a manifest listing a file twice",
+            listed_twice.as_str(),
+            "lists \"main_occurrence.parquet\" twice by table main_occurrence",
+        ),
+        (
+            "snapshot: a manifest listing a file for two tables",
+            listed_by_two.as_str(),
+            "by tables main_occurrence and main_detection",
+        ),
+        (
+            "snapshot: a manifest with an absolute path",
+            absolute.as_str(),
+            "is an absolute path",
+        ),
+        (
+            "snapshot: a manifest of a newer format",
+            newer.as_str(),
+            "format \"occlens-snapshot/2\"",
+        ),
+        (
+            "snapshot: a manifest of another tool",
+            foreign.as_str(),
+            "not an occlens snapshot manifest",
         ),
         (
             "snapshot: optional table a dangling symlink",
@@ -1224,6 +1281,31 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
             "as_user",
         )
         .stdin(br#"{"url": "/api/v2/occurrences/?project_id=1", "as_user": 5}"#),
+    );
+    // A requester the snapshot's users_user does not hold was answered as a user without
+    // memberships, exit 0 (session 60).
+    let list = "/api/v2/occurrences/?project_id=1";
+    for (command, who) in [("api", "user:999"), ("list", "superuser:999")] {
+        let mut args = vec!["--snapshot", good, "--as", who, command];
+        match command {
+            "api" => args.push(list),
+            _ => args.extend(["--project", "1"]),
+        }
+        cases.push(case(
+            &format!("requester: {command} --as {who}"),
+            &args,
+            Some(1),
+            "holds no user 999",
+        ));
+    }
+    cases.push(
+        case(
+            "batch: as_user of no user",
+            &["--snapshot", good, "api", "--batch", "-"],
+            Some(1),
+            "line 1: as_user user:999",
+        )
+        .stdin(br#"{"url": "/api/v2/occurrences/?project_id=1", "as_user": "user:999"}"#),
     );
 }
 

@@ -86,6 +86,34 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
         ),
         "{report}"
     );
+    // A manifest whose row count for a file is not the file's (edited by hand, or the file
+    // rewritten to the same size): `check` names the file and both counts.
+    let recounted = work.path().join("recounted");
+    std::fs::create_dir_all(&recounted).unwrap();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, recounted.join(path.file_name().unwrap())).unwrap();
+    }
+    let manifest_path = recounted.join("_snapshot.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let table = manifest["tables"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["name"] == "main_occurrence")
+        .unwrap();
+    assert_eq!(table["files"][0]["rows"], 30, "{table}");
+    table["files"][0]["rows"] = 31.into();
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let (code, report, err) = check_csv(&recounted);
+    assert_eq!(code, 1, "{report}{err}");
+    assert!(
+        report.contains(
+            "manifest_rows,_snapshot.json,1,\"table main_occurrence: main_occurrence.parquet: the file holds 30 rows, _snapshot.json lists 31\",FAIL"
+        ),
+        "{report}"
+    );
     // A directory that is not an occlens snapshot is refused and untouched.
     let mine = work.path().join("mine");
     std::fs::create_dir(&mine).unwrap();

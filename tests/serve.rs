@@ -16,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const TOKENS: &str = "admintoken superuser:2\nalicetoken user:3\n";
+// ghosttoken: a user the snapshots do not hold (Antenna's token check finds no user: 401).
+const TOKENS: &str = "admintoken superuser:2\nalicetoken user:3\nghosttoken user:999\n";
 
 /// A running `occlens … serve --listen 127.0.0.1:0 …`, killed when dropped.
 struct Served {
@@ -534,6 +535,11 @@ async fn tokens_statuses_status_and_metrics() {
         (status, body.as_str()),
         (401, r#"{"detail":"Invalid token."}"#)
     );
+    let (status, body, _) = fetch(&client, &server.url(list), Some("ghosttoken")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (401, r#"{"detail":"Invalid token."}"#)
+    );
     let (status, body, _) = fetch(&client, &server.url("/api/v2/jobs/"), None).await;
     assert_eq!((status, body.as_str()), (404, r#"{"detail":"Not found."}"#));
     let response = client.post(server.url(list)).send().await.unwrap();
@@ -553,7 +559,7 @@ async fn tokens_statuses_status_and_metrics() {
     let (status, metrics, _) = fetch(&client, &server.url("/metrics"), None).await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains(r#"occlens_http_requests_total{endpoint="list",status="401"} 1"#),
+        metrics.contains(r#"occlens_http_requests_total{endpoint="list",status="401"} 2"#),
         "{metrics}"
     );
     assert!(
@@ -563,7 +569,7 @@ async fn tokens_statuses_status_and_metrics() {
     let (code, log) = server.stop();
     assert_eq!(code, 0);
     assert!(
-        !log.contains("admintoken") && !log.contains("wrong"),
+        !log.contains("admintoken") && !log.contains("wrong") && !log.contains("ghosttoken"),
         "{log}"
     );
     assert!(log.contains(&format!("GET {list} 401")), "{log}");

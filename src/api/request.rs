@@ -23,6 +23,46 @@ impl Requester {
     }
 }
 
+/// As `--as` spells it: `anonymous`, `superuser[:<id>]`, `user:<id>`.
+impl std::fmt::Display for Requester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Requester::Anonymous => f.write_str("anonymous"),
+            Requester::Superuser(None) => f.write_str("superuser"),
+            Requester::Superuser(Some(id)) => write!(f, "superuser:{id}"),
+            Requester::User(id) => write!(f, "user:{id}"),
+        }
+    }
+}
+
+/// The user id of `who` that the snapshot's `users_user` does not hold: Antenna
+/// authenticates no such requester (a token of a deleted user is "Invalid token.").
+pub async fn unknown_user(
+    engine: &crate::engine::Engine,
+    who: &Requester,
+) -> crate::error::Result<Option<i64>> {
+    let Some(id) = who.user_id() else {
+        return Ok(None);
+    };
+    Ok((!engine.dims().await?.users.contains_key(&id)).then_some(id))
+}
+
+/// `who` (given as `what`: `--as`, a batch line's `as_user`) a requester the snapshot holds,
+/// else a usage error naming it: answers for a user who does not exist would be computed as
+/// for a user without memberships, silently.
+pub async fn ensure_known(
+    engine: &crate::engine::Engine,
+    who: &Requester,
+    what: &str,
+) -> crate::error::Result<()> {
+    match unknown_user(engine, who).await? {
+        None => Ok(()),
+        Some(id) => Err(crate::error::Error::Usage(format!(
+            "{what} {who}: the snapshot's users_user holds no user {id} (expected anonymous, superuser, or the id of one of its users)"
+        ))),
+    }
+}
+
 impl std::str::FromStr for Requester {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

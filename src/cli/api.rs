@@ -84,6 +84,10 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
             Ok(x) => x,
             Err(msg) => return Err(Error::Usage(format!("{name}: line {n}: {msg}"))),
         };
+        if who != cli.who {
+            let what = format!("{name}: line {n}: as_user");
+            occlens::api::request::ensure_known(engine, &who, &what).await?;
+        }
         let r = get(engine, &url, &who).await?;
         let record = json!({"url": url, "status": r.status, "body": r.body});
         writeln!(out, "{}", to_json(&record)).map_err(io)?;

@@ -30,6 +30,7 @@ mod verify;
 
 use args::{Cli, Command, GenerateShape};
 use clap::Parser as _;
+use occlens::api::request::ensure_known;
 use occlens::engine::cache::Part;
 use occlens::{Config, Engine};
 use std::process::ExitCode;
@@ -466,14 +467,17 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
                 None => &[Part::Lists, Part::Facts],
             };
             let engine = open_answering(&cli, parts).await?;
+            ensure_known(&engine, &cli.who, "--as").await?;
             api::api(&engine, &cli, a).await
         }
         Command::List(l) => {
             let engine = open_answering(&cli, &[Part::Lists]).await?;
+            ensure_known(&engine, &cli.who, "--as").await?;
             api::single(&engine, &cli, &l.url(), l.pretty).await
         }
         Command::Detail(d) => {
             let engine = open_answering(&cli, &[Part::Lists]).await?;
+            ensure_known(&engine, &cli.who, "--as").await?;
             api::single(&engine, &cli, &d.url(), d.pretty).await
         }
         Command::Sql(s) => {
@@ -512,6 +516,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             // Now that the snapshot is known: an object inside it is refused before any work.
             target.unprotected()?;
             engine.check_keys().await?;
+            ensure_known(&engine, &cli.who, "--as").await?;
             export::export(&engine, x, &cli.who, target).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),

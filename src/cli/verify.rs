@@ -166,6 +166,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
     let parts = [Part::Lists, Part::Facts];
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
     engine.check_keys().await?;
+    occlens::api::request::ensure_known(&engine, &cli.who, "--as").await?;
     let inputs = match (&args.responses, &args.api_url) {
         (Some(file), _) => input::read_with(file, limits(args))?,
         (None, Some(url)) => fetch(args, url).await?,

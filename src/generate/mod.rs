@@ -36,7 +36,7 @@ pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<
     std::fs::create_dir(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
     let made = write(staging.path())?;
     let manifest = serde_json::json!({
-        "format": "occlens-snapshot/1",
+        "format": crate::snapshot::MANIFEST_FORMAT,
         "source": source,
         "tables": describe_tables(staging.path())?,
         "occlens": env!("CARGO_PKG_VERSION"),

@@ -93,7 +93,7 @@ pub async fn snapshot(
         .map(|t| t["bytes"].as_u64().unwrap_or(0))
         .sum();
     let manifest = json!({
-        "format": "occlens-snapshot/1",
+        "format": crate::snapshot::MANIFEST_FORMAT,
         "source": source.display,
         "server_version": server_version,
         "snapshot_time": snapshot_time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),

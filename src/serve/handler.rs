@@ -190,6 +190,11 @@ async fn answer(
     };
     // A request answered before on this version: the same bytes (`responses`).
     let version = server.versions.current();
+    // A token of a user this version's users_user does not hold: Antenna's token check finds
+    // no user either.
+    if let Ok(Some(_)) = crate::api::request::unknown_user(&version.engine, &who).await {
+        return Answer::detail(401, "Invalid token.").with(header::WWW_AUTHENTICATE, "Token");
+    }
     if let Some(hit) = version.responses.get(target, &who) {
         return Answer {
             status: hit.status,

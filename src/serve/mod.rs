@@ -98,6 +98,12 @@ pub async fn run(
         );
     }
     let versions = versions::Versions::open(source).await?;
+    crate::api::request::ensure_known(
+        &versions.current().engine,
+        &options.default_requester,
+        "--as",
+    )
+    .await?;
     let server = Arc::new(Server {
         slots: tokio::sync::Semaphore::new(options.max_in_flight.max(1)),
         options,

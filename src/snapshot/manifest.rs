@@ -15,6 +15,8 @@ pub struct ListedFile {
     pub path: String,
     pub bytes: u64,
     pub sha256: Option<String>,
+    /// The rows the file holds, when the manifest says (`occlens check` compares its footer).
+    pub rows: Option<u64>,
 }
 
 /// What `_snapshot.json` says of one table.
@@ -29,7 +31,24 @@ pub enum Listed {
 pub fn manifest_tables(
     manifest: &serde_json::Value,
 ) -> std::result::Result<HashMap<String, Listed>, String> {
+    match manifest.get("format") {
+        None => {}
+        Some(serde_json::Value::String(f)) if f == FORMAT => {}
+        Some(serde_json::Value::String(f)) if f.starts_with("occlens-snapshot/") => {
+            return Err(format!(
+                "_snapshot.json has format {f:?}, written by another occlens version (this one reads {FORMAT:?})"
+            ))
+        }
+        Some(other) => {
+            return Err(format!(
+                "_snapshot.json has format {other}, not an occlens snapshot manifest (expected {FORMAT:?})"
+            ))
+        }
+    }
     let mut out = HashMap::new();
+    // Each file once: a file listed twice (in one table or two) would be read twice, its
+    // rows counted twice, silently.
+    let mut seen: HashMap<String, String> = HashMap::new();
     let tables = manifest["tables"]
         .as_array()
         .ok_or("_snapshot.json has no \"tables\" list")?;
@@ -47,11 +66,34 @@ pub fn manifest_tables(
                     "_snapshot.json: table {name}: files[{j}] needs a \"path\" and a size in \"bytes\""
                 ));
             };
-            if path.is_empty() || Path::parse(path).is_err() {
+            if path.starts_with('/') || path.starts_with('\\') {
                 return Err(format!(
-                    "_snapshot.json: table {name}: {path:?} is not a path inside the snapshot"
+                    "_snapshot.json: table {name}: {path:?} is an absolute path (expected a path relative to the snapshot, such as {name}.parquet)"
                 ));
             }
+            let parsed = match Path::parse(path) {
+                Ok(p) if !path.is_empty() => p,
+                _ => {
+                    return Err(format!(
+                        "_snapshot.json: table {name}: {path:?} is not a path inside the snapshot"
+                    ))
+                }
+            };
+            if let Some(first) = seen.insert(parsed.to_string(), name.to_string()) {
+                let whose = match first == name {
+                    true => format!("twice by table {name}"),
+                    false => format!("by tables {first} and {name}"),
+                };
+                return Err(format!(
+                    "_snapshot.json lists {path:?} {whose} (each file belongs to one table, once)"
+                ));
+            }
+            let rows = match &f["rows"] {
+                serde_json::Value::Null => None,
+                v => Some(v.as_u64().ok_or_else(|| {
+                    format!("_snapshot.json: table {name}: files[{j}] has \"rows\" {v}, expected a count")
+                })?),
+            };
             let sha256 = match &f["sha256"] {
                 serde_json::Value::Null => None,
                 serde_json::Value::String(h)
@@ -69,6 +111,7 @@ pub fn manifest_tables(
                 path: path.to_string(),
                 bytes,
                 sha256,
+                rows,
             });
         }
         if listed.is_empty() {
@@ -135,6 +178,10 @@ pub(super) async fn read_manifest(
 
 /// The largest manifest read (one of a snapshot with 100,000 part files is about 20 MB).
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+/// The manifest format this occlens reads and writes (`"format"`; a manifest without one is
+/// read as this).
+pub const FORMAT: &str = "occlens-snapshot/1";
 
 /// The name of the manifest `occlens snapshot` writes last.
 pub(super) const MANIFEST: &str = "_snapshot.json";

@@ -23,7 +23,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use files::{check_footer, duplicated_column, list_parts, misnamed, RootNames};
 use futures::{StreamExt, TryStreamExt};
 use location::Location;
-pub use manifest::{manifest_tables, Listed, ListedFile};
+pub use manifest::{manifest_tables, Listed, ListedFile, FORMAT as MANIFEST_FORMAT};
 use manifest::{read_manifest, MANIFEST};
 use object_store::{local::LocalFileSystem, path::Path, ObjectMeta, ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
