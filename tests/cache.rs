@@ -452,3 +452,175 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
     assert!(out.contains("3 cache entries removed"), "{out}");
     assert!(entries(root.path()).is_empty());
 }
+
+/// Two projects: project 1 as `tiny()`, project 2 with two valid occurrences (one with an
+/// identification) on its own deployment and event.
+fn two_projects() -> Tiny {
+    let mut t = tiny();
+    t.b.add(
+        "main_project",
+        serde_json::json!({"id": 2, "name": "P2", "default_filters_score_threshold": 0.0, "owner_id": 3}),
+    );
+    t.b.add(
+        "main_deployment",
+        serde_json::json!({"id": 2, "name": "D2", "project_id": 2}),
+    );
+    t.b.add("main_event", serde_json::json!({"id": 2, "start": common::T0, "end": "2023-06-11T08:50:00Z", "project_id": 2, "deployment_id": 2}));
+    for (id, score) in [(21, 0.8), (22, 0.5)] {
+        t.b.add("main_occurrence", serde_json::json!({"id": id, "project_id": 2, "deployment_id": 2, "event_id": 2,
+            "determination_id": 6, "determination_score": score, "created_at": common::T0, "updated_at": common::T0}));
+        let d = t.det(
+            id,
+            Some(common::T0),
+            Some(&format!("crops/{id}.jpg")),
+            false,
+        );
+        t.cls(d, Some(3), Some(6), Some(score), true);
+    }
+    t.ident(21, Some(3), Some(6), false, "2023-06-12T00:00:00Z");
+    t.ident(1, Some(2), Some(4), false, "2023-06-12T00:00:00Z");
+    t
+}
+
+/// The marker's `project` of each entry under `root`.
+fn entry_projects(root: &Path) -> Vec<Value> {
+    entries(root)
+        .iter()
+        .map(|e| {
+            let m = std::fs::read(root.join(e).join("_occlens_cache.json")).unwrap();
+            serde_json::from_slice::<Value>(&m).unwrap()["project"].clone()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projects_list_reads_its_own_entry_until_the_whole_part_is_built() {
+    let t = two_projects();
+    let (dir, computed) = t.engine().await;
+    let root = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().to_str().unwrap();
+    let lists = [occlens::engine::cache::Part::Lists];
+    let open = |project: Option<i64>| {
+        let settings = occlens::engine::cache::Settings {
+            dir: Some(root.path().to_path_buf()),
+            project,
+            ..Default::default()
+        };
+        async move {
+            let config = occlens::Config {
+                api_base: "http://testserver".into(),
+                ..occlens::Config::default()
+            };
+            Engine::open_cached(Some(snapshot), config, &settings, &lists, &|_| {})
+                .await
+                .unwrap()
+        }
+    };
+    let urls = |p: i64| {
+        [
+            format!("/api/v2/occurrences/?project_id={p}"),
+            format!("/api/v2/occurrences/?project_id={p}&ordering=-determination_score"),
+            format!("/api/v2/occurrences/?project_id={p}&verified=true"),
+            format!(
+                "/api/v2/occurrences/?project_id={p}&limit=1&offset=1&ordering=-detections_count"
+            ),
+        ]
+    };
+    // Project 1's list: an entry of its own, holding its occurrences only.
+    let one = open(Some(1)).await;
+    assert_eq!(one.lists_project, Some(1));
+    assert_eq!(entry_projects(root.path()), [Value::from(1)]);
+    let count = |e: &Engine, sql: &str| {
+        let (ctx, sql) = (e.ctx.clone(), sql.to_string());
+        async move {
+            let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            let row = occlens::engine::rows::to_rows(&batches).unwrap().remove(0);
+            (row["n"].clone(), row["projects"].clone())
+        }
+    };
+    let sql = "SELECT count(*) AS n, count(DISTINCT project_id) AS projects FROM occurrence_list";
+    let of_one = format!("{sql} WHERE project_id = 1");
+    assert_eq!(count(&one, sql).await, count(&computed, &of_one).await);
+    assert_eq!(count(&one, sql).await.1, 1);
+    for url in urls(1) {
+        let (a, b) = (call(&computed, &url).await, call(&one, &url).await);
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
+    }
+    assert_eq!(call(&one, &urls(1)[2]).await.body["count"], 1);
+    // Anything else is refused by that engine, never answered from part of the rows.
+    for url in [
+        "/api/v2/occurrences/?project_id=2",
+        "/api/v2/occurrences/21/",
+        "/api/v2/occurrences/1/?project_id=1",
+        "/api/v2/taxa/?project_id=1",
+    ] {
+        let e = occlens::api::respond::get(&one, url, &Default::default())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{url} answered"));
+        assert!(e.to_string().contains("project 1's occurrence list"), "{e}");
+    }
+    // Project 2's: another entry; read again, the same entries.
+    let two = open(Some(2)).await;
+    assert_eq!(two.lists_project, Some(2));
+    for url in urls(2) {
+        let (a, b) = (call(&computed, &url).await, call(&two, &url).await);
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
+    }
+    assert_eq!(call(&two, &urls(2)[2]).await.body["count"], 1);
+    let again = open(Some(1)).await;
+    assert_eq!(again.lists_project, Some(1));
+    assert_eq!(entries(root.path()).len(), 2);
+    // The whole part, once built, is read for every project.
+    let whole = open(None).await;
+    assert_eq!(whole.lists_project, None);
+    let mut projects = entry_projects(root.path());
+    projects.sort_by_key(|p| p.to_string());
+    assert_eq!(projects, [Value::from(1), Value::from(2), Value::Null]);
+    let after = open(Some(1)).await;
+    assert_eq!(after.lists_project, None);
+    assert_eq!(after.cache, whole.cache);
+    for url in urls(1).iter().chain(urls(2).iter()) {
+        let (a, b) = (call(&computed, url).await, call(&after, url).await);
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
+    }
+}
+
+#[test]
+fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
+    let snap = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let cache_root = root.path().join("c");
+    let (s, c) = (snap.path().to_str().unwrap(), cache_root.to_str().unwrap());
+    two_projects().b.write(snap.path()).unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--snapshot", s, "--cache-dir", c];
+        all.extend(args);
+        let (code, out, err) = occlens_with(&all, &[]);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    let list = [
+        "list",
+        "--project",
+        "2",
+        "--ordering",
+        "-determination_score",
+    ];
+    let computed = run(&[&["--cache", "off"][..], &list[..]].concat());
+    assert_eq!(run(&list), computed);
+    assert_eq!(entry_projects(&cache_root), [Value::from(2)]);
+    let status = run(&["cache"]);
+    assert!(status.contains("lists: not built"), "{status}");
+    assert!(status.contains("lists of project 2: built: "), "{status}");
+    // Read again from it; a detail builds the whole lists part, read from then on.
+    assert_eq!(run(&list), computed);
+    let detail = run(&["api", "/api/v2/occurrences/21/"]);
+    assert_eq!(serde_json::from_str::<Value>(&detail).unwrap()["id"], 21);
+    assert_eq!(run(&list), computed);
+    let status = run(&["cache"]);
+    assert!(status.contains("lists: built: "), "{status}");
+    assert!(!status.contains("lists of project"), "{status}");
+    let cleared = run(&["cache", "clear"]);
+    assert!(cleared.contains("2 cache entries removed"), "{cleared}");
+}

@@ -180,6 +180,15 @@ pub struct Request {
     pub offset: usize,
 }
 
+/// The project of `url` when it is an occurrence list with a valid `project_id` (as the
+/// request reads it): the requests a project's entry of the cache answers.
+pub fn list_project(url: &str) -> Option<i64> {
+    match parse(url) {
+        Ok((Endpoint::List, request)) => request.project_id,
+        _ => None,
+    }
+}
+
 /// Split `/api/v2/occurrences/12/?a=b` into the endpoint and the parsed request.
 pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));

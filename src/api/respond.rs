@@ -36,6 +36,16 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
 }
 
 async fn answer(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
+    // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that project's
+    // occurrences only: any other request would be answered from part of them.
+    if let Some(p) = engine.lists_project {
+        if crate::api::request::list_project(url) != Some(p) {
+            return Err(crate::error::Error::Internal(format!(
+                "an engine opened for project {p}'s occurrence list cannot answer {}",
+                crate::redact::redact(url)
+            )));
+        }
+    }
     // DRF's content negotiation comes first: a `?format=` that no renderer has (JSON, and the
     // browsable API's `api`, answered here as JSON) is a 404.
     if let Some(format) = Params::parse(url).given("format") {

@@ -64,7 +64,8 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                 (true, Mode::Auto) => Some(Mode::Build),
                 _ => None,
             };
-            let engine = super::open_with_mode(cli, "http://localhost:8000", &[], mode).await?;
+            let engine =
+                super::open_with_mode(cli, "http://localhost:8000", &[], mode, None).await?;
             outln!("cache directory: {}", root.display())?;
             outln!("snapshot: {}", engine.snapshot.location)?;
             let mut damaged = false;
@@ -77,14 +78,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                         break;
                     }
                     (Some(d), Some(_)) => {
-                        let bytes: u64 = std::fs::read_dir(d)
-                            .into_iter()
-                            .flatten()
-                            .flatten()
-                            .filter_map(|e| e.metadata().ok())
-                            .map(|m| m.len())
-                            .sum();
-                        outln!("{name}: built: {} ({bytes} bytes)", d.display())?;
+                        outln!("{name}: built: {} ({} bytes)", d.display(), bytes(d))?;
                         if args.verify {
                             match cache::inspect(d, part, true) {
                                 cache::Entry::Ready(_) => {
@@ -103,6 +97,32 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                         d.display()
                     )?,
                 }
+                // The projects' entries a first list request built (read until the whole
+                // part is built).
+                if part == Part::Lists && dir.is_some() && engine.cached(part).is_none() {
+                    let projects = occlens::engine::occurrences::rows(
+                        &engine.ctx,
+                        "SELECT id FROM main_project ORDER BY id",
+                    )
+                    .await
+                    .unwrap_or_default();
+                    for p in projects.iter().filter_map(|r| r.get("id")?.as_i64()) {
+                        let d = cache::scoped_directory(
+                            &settings,
+                            &engine.snapshot,
+                            cli.time_zone,
+                            part,
+                            Some(p),
+                        );
+                        if let Some(d) = d.filter(|d| cache::present(d, part).is_some()) {
+                            outln!(
+                                "{name} of project {p}: built: {} ({} bytes)",
+                                d.display(),
+                                bytes(&d)
+                            )?;
+                        }
+                    }
+                }
             }
             if damaged {
                 return Ok(ExitCode::from(1));
@@ -113,4 +133,15 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The bytes of the files in `dir`.
+fn bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }

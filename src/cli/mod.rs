@@ -264,7 +264,24 @@ async fn open(cli: &Cli) -> occlens::Result<Engine> {
 /// Open the snapshot for a command that answers requests: the parts of the cache they read
 /// (`build`) are built when missing.
 async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
-    let engine = open_with_base(cli, "http://localhost:8000", build).await?;
+    let engine = open_with_mode(cli, "http://localhost:8000", build, None, None).await?;
+    engine.check_keys().await?;
+    Ok(engine)
+}
+
+/// [`open_answering`] for the one request `url`: an occurrence list of a project reads that
+/// project's entry of the lists part when the whole part is not built
+/// (`cache::PROJECT_SCOPED`).
+async fn open_answering_one(cli: &Cli, url: &str) -> occlens::Result<Engine> {
+    let project = occlens::api::request::list_project(url);
+    let engine = open_with_mode(
+        cli,
+        "http://localhost:8000",
+        Part::for_url(url),
+        None,
+        project,
+    )
+    .await?;
     engine.check_keys().await?;
     Ok(engine)
 }
@@ -272,7 +289,7 @@ async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
 /// Open the snapshot; hyperlinks use --api-base, else `default_base`; `build`: compute and
 /// store these parts of the cache of derived tables when missing (and --cache allows).
 async fn open_with_base(cli: &Cli, default_base: &str, build: &[Part]) -> occlens::Result<Engine> {
-    open_with_mode(cli, default_base, build, None).await
+    open_with_mode(cli, default_base, build, None, None).await
 }
 
 /// `--api-base`, checked: an http(s) URL with a host and at most a path (its query or
@@ -357,6 +374,7 @@ async fn open_with_mode(
     default_base: &str,
     build: &[Part],
     mode: Option<occlens::engine::cache::Mode>,
+    project: Option<i64>,
 ) -> occlens::Result<Engine> {
     let config = Config {
         api_base: api_base(cli)?.unwrap_or_else(|| default_base.to_string()),
@@ -373,6 +391,7 @@ async fn open_with_mode(
         mode: mode.unwrap_or(cli.cache.into()),
         dir: cli.cache_dir.clone(),
         range_rows: None,
+        project,
         ..Default::default()
     };
     // A spinner while the cache is built (the rows arrive at the end: the file is sorted).
@@ -462,18 +481,18 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         }
         Command::Api(a) => {
             // One request: the parts its endpoint reads; a batch: lists and facts.
-            let parts = match &a.url {
-                Some(url) => Part::for_url(url),
-                None => &[Part::Lists, Part::Facts],
+            let engine = match &a.url {
+                Some(url) => open_answering_one(&cli, url).await?,
+                None => open_answering(&cli, &[Part::Lists, Part::Facts]).await?,
             };
-            let engine = open_answering(&cli, parts).await?;
             ensure_known(&engine, &cli.who, "--as").await?;
             api::api(&engine, &cli, a).await
         }
         Command::List(l) => {
-            let engine = open_answering(&cli, &[Part::Lists]).await?;
+            let url = l.url();
+            let engine = open_answering_one(&cli, &url).await?;
             ensure_known(&engine, &cli.who, "--as").await?;
-            api::single(&engine, &cli, &l.url(), l.pretty).await
+            api::single(&engine, &cli, &url, l.pretty).await
         }
         Command::Detail(d) => {
             let engine = open_answering(&cli, &[Part::Lists]).await?;

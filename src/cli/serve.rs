@@ -89,6 +89,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
             range_rows: None,
             hold: args.in_memory,
             hold_max: args.in_memory_max,
+            project: None,
         },
         response_budget: usize::try_from(args.response_cache).unwrap_or(usize::MAX),
     };

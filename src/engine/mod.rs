@@ -75,6 +75,9 @@ pub struct Engine {
     pub cache_locks: Vec<cache::EntryLock>,
     /// Why the cache is not used although it was asked for (for the command line to print).
     pub cache_warning: Option<String>,
+    /// Some(P) when the lists part read is project P's entry (`cache::PROJECT_SCOPED`): the
+    /// engine then answers only the occurrence list of P (`api::respond` refuses the rest).
+    pub lists_project: Option<i64>,
     pub snapshot: Snapshot,
     /// Loaded in the background from the moment the snapshot is open (a response's first
     /// statements run meanwhile); `dims()` waits for them.
@@ -152,12 +155,30 @@ impl Engine {
         let mut locks = Vec::new();
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
         let mut missing = Vec::new();
+        // A project's entry of the lists part looked for (see `cache::PROJECT_SCOPED`).
+        let mut scoped = None;
         for part in cache::Part::ALL {
-            let Some(dir) =
+            let Some(mut dir) =
                 cache::directory(settings, &snapshot, config.time_zone, part).filter(|_| !window)
             else {
                 continue;
             };
+            // One list request of a project: the whole lists part when it is built, else
+            // that project's entry.
+            let project = settings
+                .project
+                .filter(|_| part == cache::Part::Lists && settings.mode == cache::Mode::Auto);
+            if let Some(p) = project {
+                let whole = cache::hold(&dir).filter(|_| cache::present(&dir, part).is_some());
+                if let Some(lock) = whole {
+                    cached.push((part, dir));
+                    locks.push(lock);
+                    continue;
+                }
+                dir = cache::scoped_directory(settings, &snapshot, config.time_zone, part, Some(p))
+                    .expect("a directory for the part, so for its project");
+                scoped = Some((p, dir.clone()));
+            }
             if settings.mode == cache::Mode::Refresh && cache::remove(&dir) == cache::Removal::InUse
             {
                 warnings.push(format!(
@@ -176,7 +197,7 @@ impl Engine {
                 }
                 // Complete only after it was looked for (another process's build): as absent.
                 cache::Entry::Ready(_) | cache::Entry::Absent if wanted => {
-                    missing.push((part, dir))
+                    missing.push((part, dir, project))
                 }
                 cache::Entry::Ready(_) | cache::Entry::Absent => {}
                 cache::Entry::Damaged(why) => {
@@ -193,15 +214,16 @@ impl Engine {
                             dir.display()
                         ));
                         cache::remove_entry(&dir);
-                        missing.push((part, dir));
+                        missing.push((part, dir, project));
                     }
                 }
             }
         }
         if !missing.is_empty() {
             catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
-            for (part, dir) in missing {
-                match cache::build(&ctx, &dir, part, settings.range_rows, progress).await {
+            for (part, dir, project) in missing {
+                let built = cache::build(&ctx, &dir, part, project, settings.range_rows, progress);
+                match built.await {
                     Ok(built) => match cache::hold(&built) {
                         Some(lock) => {
                             cached.push((part, built));
@@ -231,6 +253,10 @@ impl Engine {
             snapshot = Snapshot::open(&ctx, &location, config.time_zone).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
+        // Read only when it was found or built (not when answering from the snapshot).
+        let lists_project = scoped
+            .filter(|(_, d)| cached.iter().any(|(_, c)| c == d))
+            .map(|(p, _)| p);
         let cache_warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         trace("snapshot tables registered");
         let registrations = cached
@@ -288,6 +314,7 @@ impl Engine {
             cache: cached,
             cache_locks: locks,
             cache_warning,
+            lists_project,
             snapshot,
             dims: tokio::sync::OnceCell::new(),
             dims_loading: std::sync::Mutex::new(Some(loading)),

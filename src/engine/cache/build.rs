@@ -23,10 +23,15 @@ const RANGE_ROWS: i64 = 22_000_000;
 /// Compute the cached views of `part` with `ctx` (whose views read the snapshot) and write them
 /// to `dir`: first into a sibling temporary directory, renamed into place when complete.
 /// Another process finishing first wins; its (identical) result is kept.
+///
+/// With `project`, the entry holds that project's rows of the [`PROJECT_SCOPED`] views.
+///
+/// [`PROJECT_SCOPED`]: super::PROJECT_SCOPED
 pub async fn build(
     ctx: &SessionContext,
     dir: &Path,
     part: Part,
+    project: Option<i64>,
     range_rows: Option<i64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PathBuf> {
@@ -64,12 +69,12 @@ pub async fn build(
         .partition(|(_, _, ranged)| ranged.is_some());
     let small_lane = {
         let (ctx, dir) = (ctx.clone(), tmp.path().to_path_buf());
-        tokio::spawn(async move { write_all(&ctx, &dir, &small, &[], &|_| {}).await })
+        tokio::spawn(async move { write_all(&ctx, &dir, &small, project, &[], &|_| {}).await })
     };
     // Declared after `tmp`, so dropped before it: a cancelled build stops the small lane
     // before its directory is removed.
     let guard = AbortOnDrop(small_lane.abort_handle());
-    let big = write_all(ctx, tmp.path(), &big, &ranges, progress).await;
+    let big = write_all(ctx, tmp.path(), &big, project, &ranges, progress).await;
     if big.is_err() {
         guard.0.abort();
     }
@@ -91,6 +96,7 @@ pub async fn build(
     let marker = serde_json::json!({
         "format": "occlens-cache/2",
         "part": part.name(),
+        "project": project,
         "occlens": env!("CARGO_PKG_VERSION"),
         "files": files,
     });
@@ -224,6 +230,7 @@ async fn write_all(
     ctx: &SessionContext,
     dir: &Path,
     views: &[CachedView],
+    project: Option<i64>,
     ranges: &[(i64, i64)],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<(&'static str, serde_json::Value)>> {
@@ -232,7 +239,7 @@ async fn write_all(
         let path = file(dir, view);
         let started = std::time::Instant::now();
         let (written, waited, encoded) =
-            write(ctx, view, order, *ranged, ranges, &path, progress).await?;
+            write(ctx, view, order, *ranged, project, ranges, &path, progress).await?;
         let (bytes, sum) = (written.bytes, written.sum());
         if std::env::var_os("OCCLENS_TRACE").is_some() {
             eprintln!(
@@ -251,35 +258,46 @@ async fn write_all(
     Ok(files)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write(
     ctx: &SessionContext,
     view: &str,
     order: &str,
     ranged: Option<&str>,
+    project: Option<i64>,
     ranges: &[(i64, i64)],
     path: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Hashing<File>, f64, f64)> {
-    let statements: Vec<String> = match ranged {
-        None => vec![format!("SELECT * FROM {view} ORDER BY {order}")],
-        Some(col) => ranges
-            .iter()
-            .map(|&(lo, hi)| {
-                // The first and last ranges are open-ended: an id of ±2^63 is kept too.
-                let mut cond = vec!["TRUE".to_string()];
-                if lo != i64::MIN {
-                    cond.push(format!("{col} >= {lo}"));
-                }
-                if hi != i64::MAX {
-                    cond.push(format!("{col} < {hi}"));
-                }
-                format!(
+    // A project's entry: its rows of the views that have them (super::PROJECT_SCOPED).
+    let scope = project
+        .filter(|_| super::PROJECT_SCOPED.contains(&view))
+        .map(|p| format!("project_id = {p}"));
+    let whole = [(i64::MIN, i64::MAX)];
+    let (col, ranges) = match ranged {
+        Some(col) => (col, ranges),
+        None => ("", &whole[..]),
+    };
+    let statements: Vec<String> = ranges
+        .iter()
+        .map(|&(lo, hi)| {
+            // The first and last ranges are open-ended: an id of ±2^63 is kept too.
+            let mut cond: Vec<String> = scope.iter().cloned().collect();
+            if lo != i64::MIN {
+                cond.push(format!("{col} >= {lo}"));
+            }
+            if hi != i64::MAX {
+                cond.push(format!("{col} < {hi}"));
+            }
+            match cond.is_empty() {
+                true => format!("SELECT * FROM {view} ORDER BY {order}"),
+                false => format!(
                     "SELECT * FROM {view} WHERE {} ORDER BY {order}",
                     cond.join(" AND ")
-                )
-            })
-            .collect(),
-    };
+                ),
+            }
+        })
+        .collect();
     // Small row groups and pages: a page's id lookups and a project's filter skip the rest.
     let props = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)

@@ -122,6 +122,14 @@ impl Part {
     }
 }
 
+/// The views of the lists part that a project's entry holds that project's rows of (by
+/// their `project_id`); its other views are whole. A list page of the project reads nothing
+/// else of them: every statement of a list request holds `project_id = P`. Such an entry is
+/// read only by an engine answering that one request (`Engine::lists_project`): a first
+/// list request on a new snapshot waits for its project's rows (SF1, a fifth of them: about
+/// a third of the whole part's build), not every project's.
+pub const PROJECT_SCOPED: &[&str] = &["occurrence_list", "occurrence_identifications"];
+
 /// The cached view that holds every column pages filter and order on.
 pub const LIST_VIEW: &str = "occurrence_list";
 
@@ -158,6 +166,10 @@ pub struct Settings {
     /// requests; see `resident`), and at most how many bytes of it.
     pub hold: crate::engine::resident::Hold,
     pub hold_max: u64,
+    /// The project of the one list request a command answers (`api` of an occurrence list
+    /// with `project_id`, `list --project`): with `Auto`, when the whole lists part is not
+    /// built, that project's lists part is read, or built (see [`PROJECT_SCOPED`]).
+    pub project: Option<i64>,
 }
 
 impl Settings {
@@ -214,10 +226,26 @@ pub fn directory(
     tz: chrono_tz::Tz,
     part: Part,
 ) -> Option<PathBuf> {
+    scoped_directory(settings, snapshot, tz, part, None)
+}
+
+/// [`directory`], or with `project` that of the part's entry holding that project's rows
+/// (see [`PROJECT_SCOPED`]).
+pub fn scoped_directory(
+    settings: &Settings,
+    snapshot: &Snapshot,
+    tz: chrono_tz::Tz,
+    part: Part,
+    project: Option<i64>,
+) -> Option<PathBuf> {
     if settings.mode == Mode::Off || snapshot.base.scheme() == "memory" {
         return None;
     }
-    let key = Sha256::digest(format!("{} {}", fingerprint(snapshot, tz), part.name()));
+    let mut key = format!("{} {}", fingerprint(snapshot, tz), part.name());
+    if let Some(p) = project {
+        key += &format!(" project {p}");
+    }
+    let key = Sha256::digest(key);
     let name: String = key[..12].iter().map(|b| format!("{b:02x}")).collect();
     Some(settings.root()?.join(name))
 }
