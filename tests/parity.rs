@@ -91,6 +91,66 @@ async fn list_responses_match_antenna_from_the_cache() {
     report("list (cached)", total, &failures);
 }
 
+/// Every recorded list of a project, through that project's entry of the lists part (the
+/// cache a first list request builds when the whole part is not built: README, "The cache").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_responses_match_antenna_from_each_projects_entry() {
+    let root = tempfile::tempdir().unwrap();
+    let snapshot = oracle().join("snapshot");
+    let inputs = read(
+        oracle()
+            .join("api")
+            .join("occurrences_list.jsonl.gz")
+            .to_str()
+            .unwrap(),
+    )
+    .expect("fixture");
+    let mut engines = std::collections::BTreeMap::new();
+    let (mut total, mut failures) = (0, Vec::new());
+    for recorded in &inputs.responses {
+        let Some(project) = occlens::api::request::list_project(&recorded.url) else {
+            continue;
+        };
+        if !engines.contains_key(&project) {
+            let settings = occlens::engine::cache::Settings {
+                dir: Some(root.path().to_path_buf()),
+                range_rows: Some(3_000),
+                project: Some(project),
+                ..Default::default()
+            };
+            let config = occlens::Config {
+                api_base: "http://testserver".into(),
+                ..occlens::Config::default()
+            };
+            let lists = [occlens::engine::cache::Part::Lists];
+            let engine =
+                occlens::Engine::open_cached(snapshot.to_str(), config, &settings, &lists, &|_| {})
+                    .await
+                    .unwrap();
+            assert_eq!(engine.lists_project, Some(project));
+            engines.insert(project, engine);
+        }
+        let options = VerifyOptions {
+            superusers: vec!["admin@oracle.test".into()],
+            ..VerifyOptions::default()
+        };
+        let verifier = Verifier::new(&engines[&project], options).await.unwrap();
+        let checked = verifier
+            .check(recorded)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", recorded.url));
+        total += 1;
+        if let Some(first) = checked.mismatches.first() {
+            failures.push(format!(
+                "{} (as {:?}): first difference at {}",
+                recorded.url, recorded.as_user, first.pointer
+            ));
+        }
+    }
+    assert!(total >= 100, "{total} lists of a project");
+    report("list (each project's entry)", total, &failures);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detail_responses_match_antenna() {
     let (total, failures) = replay("occurrences_detail.jsonl.gz", false, Semantics::Fast).await;
