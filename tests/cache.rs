@@ -526,6 +526,25 @@ async fn a_projects_list_reads_its_own_entry_until_the_whole_part_is_built() {
             ),
         ]
     };
+    // The requests such an entry answers: an occurrence list filtered by one project.
+    use occlens::api::request::list_project;
+    for (url, project) in [
+        ("/api/v2/occurrences/?project_id=1", Some(1)),
+        (
+            "/api/v2/occurrences/?project_id=2&project_id=1&limit=5",
+            Some(1),
+        ),
+        ("/api/v2/occurrences/?project_id=1.0", Some(1)),
+        // 0 filters by no project in Antenna: every project's occurrences.
+        ("/api/v2/occurrences/?project_id=0", None),
+        ("/api/v2/occurrences/?project_id=-1", None),
+        ("/api/v2/occurrences/", None),
+        ("/api/v2/occurrences/1/?project_id=1", None),
+        ("/api/v2/occurrences/algorithms/?project_id=1", None),
+        ("/api/v2/taxa/?project_id=1", None),
+    ] {
+        assert_eq!(list_project(url), project, "{url}");
+    }
     // Project 1's list: an entry of its own, holding its occurrences only.
     let one = open(Some(1)).await;
     assert_eq!(one.lists_project, Some(1));

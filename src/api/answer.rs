@@ -101,6 +101,16 @@ impl Engine {
         who: &Requester,
         detail: Option<i64>,
     ) -> Result<Result<Answer, ApiError>> {
+        // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that
+        // project's occurrences only: it answers that project's list, nothing else.
+        if let Some(p) = self.lists_project {
+            if detail.is_some() || r.project_id != Some(p) {
+                return Err(crate::error::Error::Internal(format!(
+                    "an engine opened for project {p}'s occurrence list cannot answer {}",
+                    crate::redact::redact(&r.path)
+                )));
+            }
+        }
         let (where_clause, order_by) = match self.plan(r, who, detail).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),

@@ -180,11 +180,14 @@ pub struct Request {
     pub offset: usize,
 }
 
-/// The project of `url` when it is an occurrence list with a valid `project_id` (as the
-/// request reads it): the requests a project's entry of the cache answers.
+/// The project of `url` when it is an occurrence list of one project (`project_id` as the
+/// request reads it, and one the list filters on): the requests a project's entry of the
+/// cache answers.
 pub fn list_project(url: &str) -> Option<i64> {
     match parse(url) {
-        Ok((Endpoint::List, request)) => request.project_id,
+        // Antenna filters by a project only when its id is truthy (`project_id=0`: every
+        // project's occurrences).
+        Ok((Endpoint::List, request)) => request.project_id.filter(|&p| p > 0),
         _ => None,
     }
 }

@@ -169,11 +169,18 @@ impl Engine {
                 .project
                 .filter(|_| part == cache::Part::Lists && settings.mode == cache::Mode::Auto);
             if let Some(p) = project {
-                let whole = cache::hold(&dir).filter(|_| cache::present(&dir, part).is_some());
-                if let Some(lock) = whole {
-                    cached.push((part, dir));
-                    locks.push(lock);
-                    continue;
+                let lock = cache::hold(&dir);
+                match cache::inspect(&dir, part, false) {
+                    cache::Entry::Ready(d) if lock.is_some() => {
+                        cached.push((part, d));
+                        locks.extend(lock);
+                        continue;
+                    }
+                    cache::Entry::Damaged(why) => warnings.push(format!(
+                        "the lists part of the cache ({}) is damaged ({why}); reading project {p}'s lists (--cache refresh rebuilds it)",
+                        dir.display()
+                    )),
+                    _ => {}
                 }
                 dir = cache::scoped_directory(settings, &snapshot, config.time_zone, part, Some(p))
                     .expect("a directory for the part, so for its project");

@@ -168,8 +168,9 @@ async fn answer(
         None => Ok(None),
         Some(value) => options.tokens.requester(value.as_bytes()).map_err(|r| r.0),
     };
-    let who = match who {
-        Ok(who) => who.unwrap_or_else(|| options.default_requester.clone()),
+    let (who, by_token) = match who {
+        Ok(Some(who)) => (who, true),
+        Ok(None) => (options.default_requester.clone(), false),
         Err(detail) => return Answer::detail(401, detail).with(header::WWW_AUTHENTICATE, "Token"),
     };
     // A slot among --max-in-flight, waiting at most --timeout behind at most --max-queued.
@@ -192,8 +193,10 @@ async fn answer(
     let version = server.versions.current();
     // A token of a user this version's users_user does not hold: Antenna's token check finds
     // no user either.
-    if let Ok(Some(_)) = crate::api::request::unknown_user(&version.engine, &who).await {
-        return Answer::detail(401, "Invalid token.").with(header::WWW_AUTHENTICATE, "Token");
+    if by_token {
+        if let Ok(Some(_)) = crate::api::request::unknown_user(&version.engine, &who).await {
+            return Answer::detail(401, "Invalid token.").with(header::WWW_AUTHENTICATE, "Token");
+        }
     }
     if let Some(hit) = version.responses.get(target, &who) {
         return Answer {

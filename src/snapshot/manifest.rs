@@ -88,12 +88,11 @@ pub fn manifest_tables(
                     "_snapshot.json lists {path:?} {whose} (each file belongs to one table, once)"
                 ));
             }
-            let rows = match &f["rows"] {
-                serde_json::Value::Null => None,
-                v => Some(v.as_u64().ok_or_else(|| {
-                    format!("_snapshot.json: table {name}: files[{j}] has \"rows\" {v}, expected a count")
-                })?),
-            };
+            // Only `occlens check` reads it (other tools may write 30.0): a count or nothing.
+            let rows = f["rows"].as_u64().or_else(|| {
+                let n = f["rows"].as_f64()?;
+                (n >= 0.0 && n.fract() == 0.0 && n < 2f64.powi(53)).then_some(n as u64)
+            });
             let sha256 = match &f["sha256"] {
                 serde_json::Value::Null => None,
                 serde_json::Value::String(h)

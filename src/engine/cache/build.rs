@@ -401,7 +401,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let ranges = [(i64::MIN, 20_000), (20_000, i64::MAX)];
-        let (file, _, _) = super::write(&ctx, "t", "id", Some("id"), &ranges, &path, &|_| {})
+        let (file, _, _) = super::write(&ctx, "t", "id", Some("id"), None, &ranges, &path, &|_| {})
             .await
             .unwrap();
         let (bytes, sum) = (file.bytes, file.sum());
