@@ -95,8 +95,13 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     out.extend(instants);
     out.extend(bytes);
     // The cache entry this snapshot's answers come from, against its marker's checksums.
-    for (part, dir) in &engine.cache {
-        let why = match crate::engine::cache::inspect(dir, *part, true) {
+    let projects = engine
+        .project_entries
+        .iter()
+        .map(|(p, dir)| (crate::engine::cache::Part::Lists, Some(*p), dir));
+    let entries = engine.cache.iter().map(|(part, dir)| (*part, None, dir));
+    for (part, project, dir) in entries.chain(projects) {
+        let why = match crate::engine::cache::inspect(dir, part, project, true) {
             crate::engine::cache::Entry::Damaged(why) => {
                 Some(format!("{why} (--cache refresh rebuilds it)"))
             }

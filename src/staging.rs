@@ -287,6 +287,13 @@ fn alive(pid: u32) -> bool {
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
+/// Whether `path` is the temporary of a live occlens process (a build in progress).
+pub fn is_live_temp(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| temp_pid(&n.to_string_lossy()))
+        .is_some_and(alive)
+}
+
 /// Remove the leftovers of killed occlens runs in `dir`: entries named like an occlens
 /// temporary whose process is gone. Returns what was removed.
 pub fn sweep(dir: &Path) -> Vec<PathBuf> {
@@ -441,6 +448,23 @@ mod tests {
         assert!(key("s3://b/snap/t/x").starts_with(&key("s3://b/snap/")));
     }
     use super::*;
+
+    #[test]
+    fn a_live_processs_temporary_is_told_from_a_dead_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Temp::sibling_of(&dir.path().join("entry"), "cache");
+        assert!(is_live_temp(live.path()), "{}", live.path().display());
+        let name = live
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let pid = std::process::id().to_string();
+        let dead = dir.path().join(name.replacen(&pid, "4000000000", 1));
+        assert!(!is_live_temp(&dead), "{}", dead.display());
+        assert!(!is_live_temp(&dir.path().join("entry")));
+    }
 
     #[test]
     fn paths_inside_a_protected_directory_are_refused_through_dotdot() {

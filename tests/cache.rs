@@ -626,12 +626,61 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
         "--ordering",
         "-determination_score",
     ];
+    // A requester the snapshot does not hold: refused before anything is built.
+    let (code, _, err) = occlens_with(
+        &[
+            &["--snapshot", s, "--cache-dir", c, "--as", "user:999"][..],
+            &list[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("holds no user 999"), "{err}");
+    assert!(entries(&cache_root).is_empty());
     let computed = run(&[&["--cache", "off"][..], &list[..]].concat());
     assert_eq!(run(&list), computed);
     assert_eq!(entry_projects(&cache_root), [Value::from(2)]);
-    let status = run(&["cache"]);
+    let status = run(&["cache", "status", "--verify"]);
     assert!(status.contains("lists: not built"), "{status}");
     assert!(status.contains("lists of project 2: built: "), "{status}");
+    assert!(
+        status.contains("lists of project 2: verified: every file matches its checksum"),
+        "{status}"
+    );
+    // A project the snapshot does not hold: its 404, and no entry built for it.
+    let (code, out, _) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "api",
+            "/api/v2/occurrences/?project_id=99",
+        ],
+        &[],
+    );
+    assert_eq!((code, out.trim()), (4, r#"{"detail":"Not found."}"#));
+    assert_eq!(entry_projects(&cache_root), [Value::from(2)]);
+    // A project's entry under the whole part's name (copied by hand) is not read as it.
+    let scoped = cache_root.join(&entries(&cache_root)[0]);
+    // Where the whole part would be: `occlens cache` names it.
+    let whole = status
+        .lines()
+        .find_map(|l| l.strip_prefix("lists: not built: "))
+        .and_then(|l| l.split(" (").next())
+        .map(std::path::PathBuf::from)
+        .unwrap();
+    std::fs::create_dir(&whole).unwrap();
+    for f in entries(&scoped) {
+        std::fs::copy(scoped.join(&f), whole.join(&f)).unwrap();
+    }
+    let count = "SELECT count(*) AS n FROM occurrence_list";
+    assert_eq!(
+        run(&["sql", "--format", "csv", count]),
+        run(&["--cache", "off", "sql", "--format", "csv", count])
+    );
+    std::fs::remove_dir_all(&whole).unwrap();
     // Read again from it; a detail builds the whole lists part, read from then on.
     assert_eq!(run(&list), computed);
     let detail = run(&["api", "/api/v2/occurrences/21/"]);
@@ -639,7 +688,37 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
     assert_eq!(run(&list), computed);
     let status = run(&["cache"]);
     assert!(status.contains("lists: built: "), "{status}");
-    assert!(!status.contains("lists of project"), "{status}");
+    assert!(
+        status.contains("lists of project 2: built: ")
+            && status.contains("(not read: the whole part is built)"),
+        "{status}"
+    );
+    // A project's entry damaged in place (the same size): `check` names it.
+    let file = scoped.join("occurrence_list.parquet");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let (code, report, err) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "check",
+            "--format",
+            "csv",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{report}{err}");
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("cache_sha256") && l.contains(scoped.to_str().unwrap()))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        line.contains("checksum differs") && line.ends_with("FAIL"),
+        "{line}"
+    );
     let cleared = run(&["cache", "clear"]);
     assert!(cleared.contains("2 cache entries removed"), "{cleared}");
 }

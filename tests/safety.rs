@@ -114,6 +114,24 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
         ),
         "{report}"
     );
+    // A per-file count that is not a count, and a table's count that is not its files' sum.
+    let table = manifest["tables"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["name"] == "main_occurrence")
+        .unwrap();
+    table["files"][0]["rows"] = "30".into();
+    table["rows"] = 29.into();
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let (code, report, err) = check_csv(&recounted);
+    assert_eq!(code, 1, "{report}{err}");
+    assert!(
+        report.contains(
+            "manifest_rows,_snapshot.json,2,\"table main_occurrence: main_occurrence.parquet: _snapshot.json lists rows \"\"30\"\", not a count\",FAIL"
+        ),
+        "{report}"
+    );
     // A directory that is not an occlens snapshot is refused and untouched.
     let mine = work.path().join("mine");
     std::fs::create_dir(&mine).unwrap();

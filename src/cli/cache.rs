@@ -80,16 +80,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                     (Some(d), Some(_)) => {
                         outln!("{name}: built: {} ({} bytes)", d.display(), bytes(d))?;
                         if args.verify {
-                            match cache::inspect(d, part, true) {
-                                cache::Entry::Ready(_) => {
-                                    outln!("{name}: verified: every file matches its checksum")?
-                                }
-                                cache::Entry::Damaged(why) => {
-                                    outln!("{name}: damaged: {why} (--cache refresh rebuilds it)")?;
-                                    damaged = true;
-                                }
-                                cache::Entry::Absent => {}
-                            }
+                            damaged |= verify(d, part, None, name)?;
                         }
                     }
                     (Some(d), None) => outln!(
@@ -97,29 +88,24 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                         d.display()
                     )?,
                 }
-                // The projects' entries a first list request built (read until the whole
-                // part is built).
-                if part == Part::Lists && dir.is_some() && engine.cached(part).is_none() {
-                    let projects = occlens::engine::occurrences::rows(
-                        &engine.ctx,
-                        "SELECT id FROM main_project ORDER BY id",
-                    )
-                    .await
-                    .unwrap_or_default();
-                    for p in projects.iter().filter_map(|r| r.get("id")?.as_i64()) {
-                        let d = cache::scoped_directory(
-                            &settings,
-                            &engine.snapshot,
-                            cli.time_zone,
-                            part,
-                            Some(p),
-                        );
-                        if let Some(d) = d.filter(|d| cache::present(d, part).is_some()) {
-                            outln!(
-                                "{name} of project {p}: built: {} ({} bytes)",
-                                d.display(),
-                                bytes(&d)
-                            )?;
+                // The projects' entries first list requests built (read only until the
+                // whole part is built).
+                if part == Part::Lists && dir.is_some() {
+                    let whole = engine.cached(part).is_some();
+                    for (p, d) in &engine.project_entries {
+                        let unread = if whole {
+                            " (not read: the whole part is built)"
+                        } else {
+                            ""
+                        };
+                        outln!(
+                            "{name} of project {p}: built: {} ({} bytes){unread}",
+                            d.display(),
+                            bytes(d)
+                        )?;
+                        if args.verify {
+                            damaged |=
+                                verify(d, part, Some(*p), &format!("{name} of project {p}"))?;
                         }
                     }
                 }
@@ -144,4 +130,22 @@ fn bytes(dir: &std::path::Path) -> u64 {
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len())
         .sum()
+}
+
+/// `cache status --verify` of one entry: a line, and whether it is damaged.
+fn verify(
+    dir: &std::path::Path,
+    part: Part,
+    project: Option<i64>,
+    name: &str,
+) -> occlens::Result<bool> {
+    match cache::inspect(dir, part, project, true) {
+        cache::Entry::Ready(_) => outln!("{name}: verified: every file matches its checksum")?,
+        cache::Entry::Damaged(why) => {
+            outln!("{name}: damaged: {why} (--cache refresh rebuilds it)")?;
+            return Ok(true);
+        }
+        cache::Entry::Absent => {}
+    }
+    Ok(false)
 }

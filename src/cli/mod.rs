@@ -382,6 +382,12 @@ async fn open_with_mode(
         time_zone: cli.time_zone,
         semantics: cli.semantics,
     };
+    // A requester the snapshot does not hold is refused before any part of the cache is
+    // built for it (a plain open: the snapshot's tables, no cache).
+    if !build.is_empty() && cli.who.user_id().is_some() {
+        let plain = Engine::open(cli.snapshot.as_deref(), config.clone()).await?;
+        ensure_known(&plain, &cli.who, "--as").await?;
+    }
     // On a cluster, executors read the snapshot, not this machine's cache (they may not see it).
     let mode = match mode {
         None if occlens::engine::catalog::is_remote() => Some(occlens::engine::cache::Mode::Off),

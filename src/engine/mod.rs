@@ -78,6 +78,9 @@ pub struct Engine {
     /// Some(P) when the lists part read is project P's entry (`cache::PROJECT_SCOPED`): the
     /// engine then answers only the occurrence list of P (`api::respond` refuses the rest).
     pub lists_project: Option<i64>,
+    /// This snapshot version's entries of projects' lists in the cache directory (read or
+    /// not), for `occlens cache` and `occlens check`.
+    pub project_entries: Vec<(i64, std::path::PathBuf)>,
     pub snapshot: Snapshot,
     /// Loaded in the background from the moment the snapshot is open (a response's first
     /// statements run meanwhile); `dims()` waits for them.
@@ -170,7 +173,7 @@ impl Engine {
                 .filter(|_| part == cache::Part::Lists && settings.mode == cache::Mode::Auto);
             if let Some(p) = project {
                 let lock = cache::hold(&dir);
-                match cache::inspect(&dir, part, false) {
+                match cache::inspect(&dir, part, None, false) {
                     cache::Entry::Ready(d) if lock.is_some() => {
                         cached.push((part, d));
                         locks.extend(lock);
@@ -184,6 +187,12 @@ impl Engine {
                 }
                 dir = cache::scoped_directory(settings, &snapshot, config.time_zone, part, Some(p))
                     .expect("a directory for the part, so for its project");
+                // A project the snapshot does not hold: its list is a 404, answered from the
+                // snapshot's tables without building anything.
+                if cache::present(&dir, part, Some(p)).is_none() && !project_exists(&ctx, p).await?
+                {
+                    continue;
+                }
                 scoped = Some((p, dir.clone()));
             }
             if settings.mode == cache::Mode::Refresh && cache::remove(&dir) == cache::Removal::InUse
@@ -197,7 +206,7 @@ impl Engine {
             let wanted = must || build.contains(&part);
             // Held before it is inspected: no other process removes it from then on.
             let lock = cache::hold(&dir);
-            match cache::inspect(&dir, part, false) {
+            match cache::inspect(&dir, part, project, false) {
                 cache::Entry::Ready(d) if lock.is_some() => {
                     cached.push((part, d));
                     locks.extend(lock);
@@ -260,6 +269,10 @@ impl Engine {
             snapshot = Snapshot::open(&ctx, &location, config.time_zone).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
+        let project_entries = match window {
+            true => Vec::new(),
+            false => cache::project_entries(settings, &snapshot, config.time_zone),
+        };
         // Read only when it was found or built (not when answering from the snapshot).
         let lists_project = scoped
             .filter(|(_, d)| cached.iter().any(|(_, c)| c == d))
@@ -322,6 +335,7 @@ impl Engine {
             cache_locks: locks,
             cache_warning,
             lists_project,
+            project_entries,
             snapshot,
             dims: tokio::sync::OnceCell::new(),
             dims_loading: std::sync::Mutex::new(Some(loading)),
@@ -371,4 +385,15 @@ impl Engine {
     pub fn fragments(&self) -> &Fragments {
         &self.fragments
     }
+}
+
+/// Whether `main_project` holds project `id`.
+async fn project_exists(ctx: &SessionContext, id: i64) -> Result<bool> {
+    let sql = format!("SELECT count(*) AS n FROM main_project WHERE id = {id}");
+    let rows = crate::engine::rows::to_rows(&ctx.sql(&sql).await?.collect().await?)?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get("n"))
+        .and_then(|v| v.as_i64())
+        > Some(0))
 }

@@ -62,9 +62,10 @@ impl Snapshot {
 }
 
 impl Snapshot {
-    /// Each file `_snapshot.json` lists with a row count, against the rows its footer declares
-    /// (for `occlens check`: a file rewritten to the same size, or a manifest edited by hand).
-    /// One line per file that differs or whose footer cannot be read; empty without a manifest.
+    /// Each file `_snapshot.json` lists with a row count, and each table with one, against
+    /// the rows the files' footers declare (for `occlens check`: a file rewritten to the same
+    /// size, or a manifest edited by hand). One line per file or table that differs, whose
+    /// count is not a count, or whose footer cannot be read; empty without a manifest.
     pub async fn verify_row_counts(&self) -> Result<Vec<String>> {
         // Deprecated in parquet 59 in favour of hand-written readers; it still reads right.
         #[allow(deprecated)]
@@ -77,16 +78,14 @@ impl Snapshot {
         let mut names: Vec<_> = tables.keys().cloned().collect();
         names.sort();
         let root = Path::from_url_path(self.base.path()).unwrap_or_default();
-        let listed = names.into_iter().flat_map(|name| {
-            let files = match tables.get(&name) {
+        let files = names.iter().flat_map(|name| {
+            let files = match tables.get(name) {
                 Some(Listed::Files(files)) => files.clone(),
                 _ => Vec::new(),
             };
-            files
-                .into_iter()
-                .filter_map(move |f| Some((name.clone(), f.rows?, f)))
+            files.into_iter().map(move |f| (name.clone(), f))
         });
-        let checks = listed.map(|(name, expected, f)| {
+        let reads = files.map(|(name, f)| {
             let store = self.store.clone();
             let location = under(&root, &f.path);
             async move {
@@ -94,22 +93,56 @@ impl Snapshot {
                 let reader = ParquetObjectReader::new(store, location).with_file_size(f.bytes);
                 let found = ParquetRecordBatchStreamBuilder::new(reader)
                     .await
-                    .map(|b| b.metadata().file_metadata().num_rows());
-                match found {
-                    Ok(n) if u64::try_from(n).ok() == Some(expected) => None,
-                    Ok(n) => Some(format!(
-                        "table {name}: {}: the file holds {n} rows, _snapshot.json lists {expected}",
-                        f.path
-                    )),
-                    Err(e) => Some(format!("table {name}: {}: {}", f.path, cause(&e))),
-                }
+                    .map(|b| b.metadata().file_metadata().num_rows().max(0) as u64)
+                    .map_err(|e| cause(&e));
+                (name, f, found)
             }
         });
-        Ok(futures::stream::iter(checks)
-            .buffered(8)
-            .filter_map(|found| async move { found })
-            .collect()
-            .await)
+        let read: Vec<_> = futures::stream::iter(reads).buffered(8).collect().await;
+        let mut problems = Vec::new();
+        let mut sums: std::collections::HashMap<String, Option<u64>> = Default::default();
+        for (name, f, found) in read {
+            let sum = sums.entry(name.clone()).or_insert(Some(0));
+            match (&found, &f.rows) {
+                (Err(why), _) => problems.push(format!("table {name}: {}: {why}", f.path)),
+                (Ok(n), Some(Ok(listed))) if n != listed => problems.push(format!(
+                    "table {name}: {}: the file holds {n} rows, _snapshot.json lists {listed}",
+                    f.path
+                )),
+                (Ok(_), Some(Err(text))) => problems.push(format!(
+                    "table {name}: {}: _snapshot.json lists rows {text}, not a count",
+                    f.path
+                )),
+                _ => {}
+            }
+            *sum = match (*sum, found) {
+                (Some(s), Ok(n)) => Some(s + n),
+                _ => None,
+            };
+        }
+        // The tables' own counts (`tables[].rows`), against their files' sum.
+        let listed = self.manifest.as_ref().and_then(|m| m["tables"].as_array());
+        for t in listed.into_iter().flatten() {
+            let (Some(name), rows) = (t["name"].as_str(), &t["rows"]) else {
+                continue;
+            };
+            if rows.is_null() {
+                continue;
+            }
+            match (
+                super::manifest::count(rows),
+                sums.get(name).copied().flatten(),
+            ) {
+                (None, _) => problems.push(format!(
+                    "table {name}: _snapshot.json lists rows {rows}, not a count"
+                )),
+                (Some(listed), Some(n)) if n != listed => problems.push(format!(
+                    "table {name}: its files hold {n} rows, _snapshot.json lists {listed}"
+                )),
+                _ => {}
+            }
+        }
+        Ok(problems)
     }
 }
 

@@ -15,8 +15,9 @@ pub struct ListedFile {
     pub path: String,
     pub bytes: u64,
     pub sha256: Option<String>,
-    /// The rows the file holds, when the manifest says (`occlens check` compares its footer).
-    pub rows: Option<u64>,
+    /// The rows the file holds, when the manifest says: a count, or the text of a value
+    /// that is not one (`occlens check` compares the footer, or reports the value).
+    pub rows: Option<std::result::Result<u64, String>>,
 }
 
 /// What `_snapshot.json` says of one table.
@@ -88,11 +89,11 @@ pub fn manifest_tables(
                     "_snapshot.json lists {path:?} {whose} (each file belongs to one table, once)"
                 ));
             }
-            // Only `occlens check` reads it (other tools may write 30.0): a count or nothing.
-            let rows = f["rows"].as_u64().or_else(|| {
-                let n = f["rows"].as_f64()?;
-                (n >= 0.0 && n.fract() == 0.0 && n < 2f64.powi(53)).then_some(n as u64)
-            });
+            // Only `occlens check` reads it (other tools may write 30.0).
+            let rows = match &f["rows"] {
+                serde_json::Value::Null => None,
+                v => Some(count(v).ok_or_else(|| v.to_string())),
+            };
             let sha256 = match &f["sha256"] {
                 serde_json::Value::Null => None,
                 serde_json::Value::String(h)
@@ -134,6 +135,14 @@ pub fn manifest_tables(
         }
     }
     Ok(out)
+}
+
+/// A manifest's row count: a non-negative integer (written as 30 or 30.0).
+pub(crate) fn count(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        let n = v.as_f64()?;
+        (n >= 0.0 && n.fract() == 0.0 && n < 2f64.powi(53)).then_some(n as u64)
+    })
 }
 
 /// `_snapshot.json`, when there is one (a manifest that exists but cannot be read is an error).

@@ -104,13 +104,13 @@ pub async fn build(
     std::fs::write(&marker_path, marker.to_string()).map_err(|e| io(&marker_path, e))?;
     // A damaged entry in the way (the caller decided to rebuild it) goes first; nothing that
     // is not an occlens cache entry is ever replaced.
-    if dir.exists() && present(dir, part).is_none() {
+    if dir.exists() && present(dir, part, project).is_none() {
         remove_entry(dir);
     }
     // Still there: another process's complete entry (kept), or something occlens did not
     // write, which a rename could replace (an empty directory) and is left alone.
     if dir.symlink_metadata().is_ok() {
-        if present(dir, part).is_some() {
+        if present(dir, part, project).is_some() {
             return Ok(dir.to_path_buf());
         }
         return Err(io(
@@ -125,7 +125,7 @@ pub async fn build(
         Ok(()) => tmp.keep(),
         // Another process finished first: its (identical) result is kept.
         Err(e) => {
-            if present(dir, part).is_none() {
+            if present(dir, part, project).is_none() {
                 return Err(io(dir, e));
             }
         }

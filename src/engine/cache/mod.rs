@@ -130,6 +130,33 @@ impl Part {
 /// a third of the whole part's build), not every project's.
 pub const PROJECT_SCOPED: &[&str] = &["occurrence_list", "occurrence_identifications"];
 
+/// The entries of projects' lists ([`PROJECT_SCOPED`]) of `snapshot` under the cache root,
+/// by project: those whose marker names a project and whose name is that project's key.
+pub fn project_entries(
+    settings: &Settings,
+    snapshot: &Snapshot,
+    tz: chrono_tz::Tz,
+) -> Vec<(i64, PathBuf)> {
+    let Some(root) = settings.root().filter(|_| settings.mode != Mode::Off) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(i64, PathBuf)> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let dir = e.path();
+            let marker: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join(MARKER)).ok()?).ok()?;
+            let p = marker["project"].as_i64()?;
+            let key = scoped_directory(settings, snapshot, tz, Part::Lists, Some(p))?;
+            (key == dir).then_some((p, dir))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// The cached view that holds every column pages filter and order on.
 pub const LIST_VIEW: &str = "occurrence_list";
 
@@ -263,9 +290,10 @@ pub enum Entry {
     Damaged(String),
 }
 
-/// Inspect the entry `dir` of `part`: its marker and every file's size (cheap, on every open);
-/// with `checksums`, every file's SHA-256 too (`occlens cache status --verify`, `occlens check`).
-pub fn inspect(dir: &Path, part: Part, checksums: bool) -> Entry {
+/// Inspect the entry `dir` of `part` (of `project`'s rows: [`PROJECT_SCOPED`]; None: the
+/// whole part): its marker and every file's size (cheap, on every open); with `checksums`,
+/// every file's SHA-256 too (`occlens cache status --verify`, `occlens check`).
+pub fn inspect(dir: &Path, part: Part, project: Option<i64>, checksums: bool) -> Entry {
     if !dir.exists() {
         return Entry::Absent;
     }
@@ -279,6 +307,16 @@ pub fn inspect(dir: &Path, part: Part, checksums: bool) -> Entry {
     };
     if marker["part"].as_str() != Some(part.name()) {
         return Entry::Damaged(format!("{MARKER} is not that of the {} part", part.name()));
+    }
+    // An entry of one project's rows is never read as another's, or as the whole part's.
+    let holds = marker["project"].as_i64();
+    if holds != project || (holds.is_none() && !marker["project"].is_null()) {
+        let what = |p: Option<i64>| p.map_or("the whole part".into(), |p| format!("project {p}"));
+        return Entry::Damaged(format!(
+            "{MARKER} is that of {}, expected {}",
+            what(holds),
+            what(project)
+        ));
     }
     for (view, _, _) in part.views() {
         let name = format!("{view}.parquet");
@@ -310,9 +348,10 @@ pub fn inspect(dir: &Path, part: Part, checksums: bool) -> Entry {
     Entry::Ready(dir.to_path_buf())
 }
 
-/// `dir` if it holds a complete, undamaged `part` (sizes checked against its marker).
-pub fn present(dir: &Path, part: Part) -> Option<PathBuf> {
-    match inspect(dir, part, false) {
+/// `dir` if it holds a complete, undamaged `part` of `project` (sizes checked against its
+/// marker).
+pub fn present(dir: &Path, part: Part, project: Option<i64>) -> Option<PathBuf> {
+    match inspect(dir, part, project, false) {
         Entry::Ready(d) => Some(d),
         _ => None,
     }
@@ -479,6 +518,11 @@ pub fn clear(root: &Path) -> std::io::Result<Cleared> {
     for entry in std::fs::read_dir(root)?.flatten() {
         let path = entry.path();
         if removed.contains(&path) {
+            continue;
+        }
+        // Another process's build in progress.
+        if crate::staging::is_live_temp(&path) {
+            in_use.push(path);
             continue;
         }
         match remove(&path) {
