@@ -194,6 +194,19 @@ const DECIMAL_ZEROS: [u32; 66] = [
     0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
 ];
 
+/// The value of a Unicode decimal digit (any script's; what a `str` pattern's `\d` matches
+/// and `int()` reads), `None` for any other character.
+pub fn decimal_digit(c: char) -> Option<u32> {
+    if c.is_ascii_digit() {
+        return c.to_digit(10);
+    }
+    let code = c as u32;
+    DECIMAL_ZEROS
+        .iter()
+        .find(|z| (**z..=**z + 9).contains(&code))
+        .map(|z| code - z)
+}
+
 /// What `int()` and `float()` parse (CPython's `_PyUnicode_TransformDecimalAndSpaceToASCII`,
 /// then the C-locale strip): an ASCII string as it is; otherwise every Unicode decimal digit
 /// as its ASCII digit, other whitespace as a space, other non-ASCII characters as `?` (which
@@ -210,12 +223,8 @@ pub fn py_ascii_number(s: &str) -> std::borrow::Cow<'_, str> {
             if c.is_ascii() {
                 return c;
             }
-            let code = c as u32;
-            let zero = DECIMAL_ZEROS
-                .iter()
-                .find(|z| (**z..=**z + 9).contains(&code));
-            match zero {
-                Some(z) => char::from(b'0' + (code - z) as u8),
+            match decimal_digit(c) {
+                Some(d) => char::from(b'0' + d as u8),
                 None if c.is_whitespace() => ' ',
                 None => '?',
             }

@@ -67,6 +67,8 @@ pub fn manifest_tables(
                     "_snapshot.json: table {name}: files[{j}] needs a \"path\" and a size in \"bytes\""
                 ));
             };
+            // `./x` names `x` (as a shell and the tools that write such paths read it).
+            let path = path.trim_start_matches("./");
             if path.starts_with('/') || path.starts_with('\\') {
                 return Err(format!(
                     "_snapshot.json: table {name}: {path:?} is an absolute path (expected a path relative to the snapshot, such as {name}.parquet)"
@@ -193,3 +195,35 @@ pub const FORMAT: &str = "occlens-snapshot/1";
 
 /// The name of the manifest `occlens snapshot` writes last.
 pub(super) const MANIFEST: &str = "_snapshot.json";
+
+#[cfg(test)]
+mod tests {
+    use super::{manifest_tables, Listed};
+    use serde_json::json;
+
+    fn files(paths: &[&str]) -> serde_json::Value {
+        let files: Vec<_> = paths
+            .iter()
+            .map(|p| json!({"path": p, "bytes": 1}))
+            .collect();
+        json!({"tables": [{"name": "main_tag", "files": files}]})
+    }
+
+    #[test]
+    fn a_leading_dot_slash_names_the_same_file() {
+        let tables = manifest_tables(&files(&["./main_tag.parquet"])).unwrap();
+        let Some(Listed::Files(f)) = tables.get("main_tag") else {
+            panic!("{tables:?}")
+        };
+        assert_eq!(f[0].path, "main_tag.parquet");
+        let e = manifest_tables(&files(&["./main_tag.parquet", "main_tag.parquet"])).unwrap_err();
+        assert!(e.contains("twice by table main_tag"), "{e}");
+        for bad in [
+            "/main_tag.parquet",
+            "./../main_tag.parquet",
+            "main_tag/../x.parquet",
+        ] {
+            assert!(manifest_tables(&files(&[bad])).is_err(), "{bad}");
+        }
+    }
+}

@@ -27,7 +27,7 @@ pub fn fromisoformat(s: &str) -> Option<(NaiveDateTime, Option<i64>)> {
 /// `django.utils.dateparse.parse_date` (Django 4+), which DRF's `DateField` applies to a
 /// query's date: CPython 3.11's `date.fromisoformat` (`2023-06-11`, `20230611`, `2023-W23`,
 /// `2023-W23-7`, …), else the pattern `^\d{4}-\d{1,2}-\d{1,2}$` (`2023-6-1`; `$` also
-/// before a final newline); a valid date of the years 1–9999. `None` where DRF answers "Date
+/// before a final newline; `\d` any script's digits, `٢٠٢٣-٠٦-١١`); a valid date of the years 1–9999. `None` where DRF answers "Date
 /// has wrong format" (`-0001-01-01`, `+10000-01-01`, `2023-02-30`).
 pub fn django_parse_date(s: &str) -> Option<NaiveDate> {
     let c: Vec<char> = s.chars().collect();
@@ -36,7 +36,13 @@ pub fn django_parse_date(s: &str) -> Option<NaiveDate> {
             return Some(d);
         }
     }
+    // The pattern's `\d` (a `str` pattern: any script's decimal digits, which `int()` reads).
     let c = c.strip_suffix(&['\n']).unwrap_or(&c);
+    let digits = |c: &[char], i: usize, count: usize| {
+        (i..i + count).try_fold(0u32, |acc, j| {
+            Some(acc * 10 + crate::api::params::decimal_digit(*c.get(j)?)?)
+        })
+    };
     let year = digits(c, 0, 4)?;
     let rest = c.get(4..)?;
     let mut parts = rest.split(|ch| *ch == '-');
@@ -279,6 +285,13 @@ mod tests {
         assert_eq!(p("2023W011"), d(2023, 1, 2));
         assert_eq!(p("0001-01-01"), d(1, 1, 1));
         assert_eq!(p("9999-12-31"), d(9999, 12, 31));
+        // The pattern's `\d` matches any script's digits (CPython 3.11, Django's regex).
+        assert_eq!(p("٢٠٢٣-٠٦-١١"), d(2023, 6, 11));
+        assert_eq!(p("２０２３-０６-１１"), d(2023, 6, 11));
+        assert_eq!(p("2023-０６-1"), d(2023, 6, 1));
+        assert_eq!(p("٢٠٢٣-٠٦-١١\n"), d(2023, 6, 11));
+        assert_eq!(p("𝟐𝟎𝟐𝟑-𝟎𝟔-𝟏𝟏"), d(2023, 6, 11));
+        assert_eq!(p("２０２３０６１１"), None);
         for bad in [
             "-0001-01-01",
             "+10000-01-01",
