@@ -681,21 +681,10 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
         run(&["--cache", "off", "sql", "--format", "csv", count])
     );
     std::fs::remove_dir_all(&whole).unwrap();
-    // Read again from it; a detail builds the whole lists part, read from then on.
-    assert_eq!(run(&list), computed);
-    let detail = run(&["api", "/api/v2/occurrences/21/"]);
-    assert_eq!(serde_json::from_str::<Value>(&detail).unwrap()["id"], 21);
-    assert_eq!(run(&list), computed);
-    let status = run(&["cache"]);
-    assert!(status.contains("lists: built: "), "{status}");
-    assert!(
-        status.contains("lists of project 2: built: ")
-            && status.contains("(not read: the whole part is built)"),
-        "{status}"
-    );
     // A project's entry damaged in place (the same size): `check` names it.
     let file = scoped.join("occurrence_list.parquet");
-    let mut bytes = std::fs::read(&file).unwrap();
+    let original = std::fs::read(&file).unwrap();
+    let mut bytes = original.clone();
     bytes[100] ^= 0xff;
     std::fs::write(&file, bytes).unwrap();
     let (code, report, err) = occlens_with(
@@ -719,6 +708,17 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
         line.contains("checksum differs") && line.ends_with("FAIL"),
         "{line}"
     );
+    std::fs::write(&file, original).unwrap();
+    // Read again from it; a detail builds the whole lists part, read from then on.
+    assert_eq!(run(&list), computed);
+    let detail = run(&["api", "/api/v2/occurrences/21/"]);
+    assert_eq!(serde_json::from_str::<Value>(&detail).unwrap()["id"], 21);
+    assert_eq!(run(&list), computed);
+    // Building the whole part removed the project's entry (never read again).
+    let status = run(&["cache"]);
+    assert!(status.contains("lists: built: "), "{status}");
+    assert!(!status.contains("lists of project"), "{status}");
+    assert_eq!(entry_projects(&cache_root), [Value::Null]);
     let cleared = run(&["cache", "clear"]);
-    assert!(cleared.contains("2 cache entries removed"), "{cleared}");
+    assert!(cleared.contains("1 cache entries removed"), "{cleared}");
 }

@@ -242,6 +242,14 @@ impl Engine {
                 match built.await {
                     Ok(built) => match cache::hold(&built) {
                         Some(lock) => {
+                            // The whole lists part is read from now on: the projects' entries
+                            // of this version are not (those another process reads stay).
+                            if part == cache::Part::Lists && project.is_none() {
+                                let tz = config.time_zone;
+                                for (_, dir) in cache::project_entries(settings, &snapshot, tz) {
+                                    cache::remove(&dir);
+                                }
+                            }
                             cached.push((part, built));
                             locks.push(lock);
                         }
