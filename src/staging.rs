@@ -139,7 +139,15 @@ pub fn sibling(path: &Path, what: &str) -> PathBuf {
     let name = path
         .file_name()
         .map_or(what.into(), |n| n.to_string_lossy());
-    path.with_file_name(format!(".{name}{}", temp_suffix(what)))
+    let suffix = temp_suffix(what);
+    // Within a file name's 255 bytes, with room for a writer's staging `#<n>`: a long name is
+    // cut (on a character boundary) rather than refused by the file system.
+    let room = 255usize.saturating_sub(1 + suffix.len() + 8);
+    let mut cut = name.len().min(room);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    path.with_file_name(format!(".{}{suffix}", &name[..cut]))
 }
 
 /// A file or directory in progress; removed when dropped unless kept.
@@ -212,6 +220,18 @@ impl Drop for Temp {
 }
 
 fn remove_any(path: &Path) {
+    // object_store's local writer stages a file as `<path>#<n>` and renames it when complete:
+    // a write cut short leaves that name.
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        let stem = format!("{}#", name.to_string_lossy());
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let staged = entry.file_name().to_string_lossy().to_string();
+            let suffix = staged.strip_prefix(&stem);
+            if suffix.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => {
             // A writer still running (a signal arrived) may add a file between the listing and
@@ -267,6 +287,11 @@ pub fn remove_live() {
 
 /// The process id in an occlens temporary's name (`….occlens-<what>-<pid>-<nanos>.tmp`).
 fn temp_pid(name: &str) -> Option<u32> {
+    // `…tmp#<n>`: object_store's staging name of a file written to the temporary.
+    let name = match name.rsplit_once('#') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => name,
+    };
     let stem = name.strip_suffix(".tmp")?;
     let at = stem.rfind(".occlens-")?;
     let mut parts = stem[at + ".occlens-".len()..].rsplitn(3, '-');
@@ -450,6 +475,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_long_names_temporary_fits_a_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join(format!("{}é.csv", "a".repeat(243)));
+        std::fs::write(&long, b"x").unwrap();
+        let temp = sibling(&long, "export");
+        let name = temp.file_name().unwrap().to_string_lossy().to_string();
+        assert!(name.len() <= 247, "{}", name.len());
+        std::fs::write(&temp, b"x").unwrap();
+        assert_eq!(temp_pid(&name), Some(std::process::id()));
+    }
+
+    #[test]
     fn a_live_processs_temporary_is_told_from_a_dead_ones() {
         let dir = tempfile::tempdir().unwrap();
         let live = Temp::sibling_of(&dir.path().join("entry"), "cache");
@@ -463,6 +500,17 @@ mod tests {
         let pid = std::process::id().to_string();
         let dead = dir.path().join(name.replacen(&pid, "4000000000", 1));
         assert!(!is_live_temp(&dead), "{}", dead.display());
+        // object_store's staging file of a write to a temporary (`….tmp#1`): removed with it,
+        // and swept as a dead process's.
+        let staged = dir.path().join(format!("{name}#1"));
+        std::fs::write(&staged, b"partial").unwrap();
+        assert!(is_live_temp(&staged));
+        drop(live);
+        assert!(!staged.exists());
+        let dead_staged = dir.path().join(format!("{}#2", dead.display()));
+        std::fs::write(&dead_staged, b"partial").unwrap();
+        assert_eq!(sweep(dir.path()), [dead_staged.clone()]);
+        assert!(!dead_staged.exists());
         assert!(!is_live_temp(&dir.path().join("entry")));
     }
 

@@ -1542,6 +1542,8 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
     let no_parent = work.join("nope/out.csv");
     let np = no_parent.to_str().unwrap().to_string();
     let dir_out = format!("{}/", work.join("adir").display());
+    let file_parent = format!("{}/x.csv", existing.display());
+    let newline = format!("{}/no\nsuch/x.csv", work.display());
     for format in [
         "occurrences_simple_csv",
         "occurrences_api_json",
@@ -1576,6 +1578,9 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
         cases.push(mk("missing parent", &np, "does not exist").absent(&no_parent));
         cases.push(mk("empty --out", "", "--out"));
         cases.push(mk("a directory", &dir_out, "directory"));
+        // A parent that is a file, and a name holding a newline: one line naming them.
+        cases.push(mk("a file as parent", &file_parent, "is not a directory"));
+        cases.push(mk("a newline in the name", &newline, "does not exist"));
         cases.push(mk("unsupported scheme", "ftp://host/x.csv", "ftp"));
         let missing_project = work.join(format!("p999.{format}"));
         let args = [

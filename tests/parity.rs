@@ -33,33 +33,44 @@ async fn replay_on(
     // ~22M rows at scale).
     let engine = cached_engine_with(dir, root.path(), mode, Some(3_000), semantics).await;
     assert_eq!(!engine.cache.is_empty(), cached);
+    let inputs = read(oracle().join("api").join(file).to_str().unwrap()).expect("fixture");
+    assert!(inputs.skipped.is_empty());
+    let verifier = verifier(&engine).await;
+    let mut failures = Vec::new();
+    for recorded in &inputs.responses {
+        failures.extend(difference(&verifier, recorded).await);
+    }
+    (inputs.responses.len(), failures)
+}
+
+/// A verifier as `occlens verify` checks (admin is the superuser).
+async fn verifier(engine: &occlens::Engine) -> Verifier<'_> {
     let options = VerifyOptions {
         superusers: vec!["admin@oracle.test".into()],
         ..VerifyOptions::default()
     };
-    let verifier = Verifier::new(&engine, options).await.unwrap();
-    let inputs = read(oracle().join("api").join(file).to_str().unwrap()).expect("fixture");
-    assert!(inputs.skipped.is_empty());
-    let (mut total, mut failures) = (0, Vec::new());
-    for recorded in &inputs.responses {
-        let checked = verifier
-            .check(recorded)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", recorded.url));
-        total += 1;
-        if let Some(first) = checked.mismatches.first() {
-            failures.push(format!(
-                "{} (as {:?}): {} differences; first at {}: expected {} got {}",
-                recorded.url,
-                recorded.as_user,
-                checked.mismatches.len(),
-                first.pointer,
-                first.expected,
-                first.actual
-            ));
-        }
-    }
-    (total, failures)
+    Verifier::new(engine, options).await.unwrap()
+}
+
+/// `recorded` checked by `verifier`: its first difference, if any.
+async fn difference(
+    verifier: &Verifier<'_>,
+    recorded: &occlens::verify::input::Recorded,
+) -> Option<String> {
+    let checked = verifier
+        .check(recorded)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", recorded.url));
+    let first = checked.mismatches.first()?;
+    Some(format!(
+        "{} (as {:?}): {} differences; first at {}: expected {} got {}",
+        recorded.url,
+        recorded.as_user,
+        checked.mismatches.len(),
+        first.pointer,
+        first.expected,
+        first.actual
+    ))
 }
 
 fn report(name: &str, total: usize, failures: &[String]) {
@@ -105,48 +116,37 @@ async fn list_responses_match_antenna_from_each_projects_entry() {
             .unwrap(),
     )
     .expect("fixture");
-    let mut engines = std::collections::BTreeMap::new();
-    let (mut total, mut failures) = (0, Vec::new());
+    // The recorded lists by project.
+    let mut by_project = std::collections::BTreeMap::<i64, Vec<_>>::new();
     for recorded in &inputs.responses {
-        let Some(project) = occlens::api::request::list_project(&recorded.url) else {
-            continue;
-        };
-        if !engines.contains_key(&project) {
-            let settings = occlens::engine::cache::Settings {
-                dir: Some(root.path().to_path_buf()),
-                range_rows: Some(3_000),
-                project: Some(project),
-                ..Default::default()
-            };
-            let config = occlens::Config {
-                api_base: "http://testserver".into(),
-                ..occlens::Config::default()
-            };
-            let lists = [occlens::engine::cache::Part::Lists];
-            let engine =
-                occlens::Engine::open_cached(snapshot.to_str(), config, &settings, &lists, &|_| {})
-                    .await
-                    .unwrap();
-            // A project the snapshot does not hold (the recorded 404) gets no entry.
-            let holds = project != 999_999;
-            assert_eq!(engine.lists_project, holds.then_some(project));
-            engines.insert(project, engine);
+        if let Some(project) = occlens::api::request::list_project(&recorded.url) {
+            by_project.entry(project).or_default().push(recorded);
         }
-        let options = VerifyOptions {
-            superusers: vec!["admin@oracle.test".into()],
-            ..VerifyOptions::default()
+    }
+    let (mut total, mut failures) = (0, Vec::new());
+    for (project, responses) in by_project {
+        let settings = occlens::engine::cache::Settings {
+            dir: Some(root.path().to_path_buf()),
+            range_rows: Some(3_000),
+            project: Some(project),
+            ..Default::default()
         };
-        let verifier = Verifier::new(&engines[&project], options).await.unwrap();
-        let checked = verifier
-            .check(recorded)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", recorded.url));
-        total += 1;
-        if let Some(first) = checked.mismatches.first() {
-            failures.push(format!(
-                "{} (as {:?}): first difference at {}",
-                recorded.url, recorded.as_user, first.pointer
-            ));
+        let config = occlens::Config {
+            api_base: "http://testserver".into(),
+            ..occlens::Config::default()
+        };
+        let lists = [occlens::engine::cache::Part::Lists];
+        let engine =
+            occlens::Engine::open_cached(snapshot.to_str(), config, &settings, &lists, &|_| {})
+                .await
+                .unwrap();
+        // A project the snapshot does not hold (the recorded 404) gets no entry.
+        let holds = project != 999_999;
+        assert_eq!(engine.lists_project, holds.then_some(project));
+        let verifier = verifier(&engine).await;
+        for recorded in responses {
+            total += 1;
+            failures.extend(difference(&verifier, recorded).await);
         }
     }
     assert!(total >= 100, "{total} lists of a project");

@@ -13,6 +13,23 @@ fn tiny_snapshot(dir: &Path) {
     t.b.write(dir).unwrap();
 }
 
+/// Copy the files of the directory `from` into `to` (created).
+fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The entry of table `name` in a manifest's `tables`.
+fn table_entry<'a>(manifest: &'a mut serde_json::Value, name: &str) -> &'a mut serde_json::Value {
+    let tables = manifest["tables"].as_array_mut().unwrap();
+    tables.iter_mut().find(|t| t["name"] == name).unwrap()
+}
+
 fn temporaries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -67,11 +84,8 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     assert!(err.contains("all") && err.contains("rules hold"), "{err}");
     // A part file added beside a table the manifest lists is not read: `check` names it.
     let added = work.path().join("added");
+    copy_files(&out, &added);
     std::fs::create_dir_all(added.join("main_occurrence")).unwrap();
-    for entry in std::fs::read_dir(&out).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, added.join(path.file_name().unwrap())).unwrap();
-    }
     std::fs::copy(
         out.join("main_occurrence.parquet"),
         added.join("main_occurrence/part-1.parquet"),
@@ -89,20 +103,11 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     // A manifest whose row count for a file is not the file's (edited by hand, or the file
     // rewritten to the same size): `check` names the file and both counts.
     let recounted = work.path().join("recounted");
-    std::fs::create_dir_all(&recounted).unwrap();
-    for entry in std::fs::read_dir(&out).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, recounted.join(path.file_name().unwrap())).unwrap();
-    }
+    copy_files(&out, &recounted);
     let manifest_path = recounted.join("_snapshot.json");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
-    let table = manifest["tables"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|t| t["name"] == "main_occurrence")
-        .unwrap();
+    let table = table_entry(&mut manifest, "main_occurrence");
     assert_eq!(table["files"][0]["rows"], 30, "{table}");
     table["files"][0]["rows"] = 31.into();
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
@@ -115,12 +120,7 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
         "{report}"
     );
     // A per-file count that is not a count, and a table's count that is not its files' sum.
-    let table = manifest["tables"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|t| t["name"] == "main_occurrence")
-        .unwrap();
+    let table = table_entry(&mut manifest, "main_occurrence");
     table["files"][0]["rows"] = "30".into();
     table["rows"] = 29.into();
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
@@ -699,4 +699,47 @@ fn check_csv(snapshot: &std::path::Path) -> (i32, String, String) {
         "csv",
     ];
     occlens_with(&args, &[])
+}
+
+/// A file name near the file system's 255 bytes: the export's hidden temporary fits beside
+/// it (it was refused with "File name too long"), for an export and a COPY.
+#[test]
+fn a_long_output_name_is_written() {
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("s");
+    tiny_snapshot(&snap);
+    let s = snap.to_str().unwrap();
+    let long = work.path().join(format!("{}.csv", "a".repeat(240)));
+    let out = long.to_str().unwrap();
+    let export = [
+        "--snapshot",
+        s,
+        "--cache",
+        "off",
+        "export",
+        "--format",
+        "csv",
+        "--project",
+        "1",
+        "--out",
+        out,
+    ];
+    let (code, _, err) = occlens_with(&export, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&long).unwrap().starts_with("id,"));
+    let copied = work.path().join(format!("{}.csv", "b".repeat(240)));
+    let copy = format!("COPY (SELECT 1 AS a) TO '{}'", copied.display());
+    let sql = [
+        "--snapshot",
+        s,
+        "--cache",
+        "off",
+        "sql",
+        "--allow-write",
+        &copy,
+    ];
+    let (code, _, err) = occlens_with(&sql, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "a\n1\n");
+    assert!(temporaries(work.path()).is_empty());
 }

@@ -18,6 +18,8 @@ pub struct Response {
 
 /// The response Antenna would give to `GET url` from `who`.
 pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
+    // A fragment never reaches a server (browsers keep it): a recorded URL's is not a value.
+    let url = url.split('#').next().unwrap_or(url);
     // Boxed: the answer's future is large in a debug build, and a test's thread has 2 MiB.
     let response = Box::pin(answer(engine, url, who)).await?;
     // A page of a list with a `limit` beyond bigint: PostgreSQL refuses Antenna's page query.

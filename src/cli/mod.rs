@@ -120,7 +120,12 @@ fn occlens_main() -> ExitCode {
         Err(e) => {
             match panic {
                 Some(p) => eprintln!("occlens: {}", panic_message(&p)),
-                None => eprintln!("occlens: {}", occlens::redact::redact(&e.to_string())),
+                // One line whatever the error quotes (a path with a newline, a reader's
+                // multi-line message).
+                None => eprintln!(
+                    "occlens: {}",
+                    occlens::redact::redact(&occlens::error::one_line(&e.to_string()))
+                ),
             }
             ExitCode::from(1)
         }

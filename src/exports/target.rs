@@ -91,8 +91,12 @@ impl Target {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = parent {
             if !parent.is_dir() {
+                let why = match parent.exists() {
+                    true => "is not a directory",
+                    false => "does not exist",
+                };
                 return Err(Error::Usage(format!(
-                    "--out {spec}: directory {} does not exist",
+                    "--out {spec}: directory {} {why}",
                     parent.display()
                 )));
             }
