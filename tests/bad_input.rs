@@ -1677,6 +1677,33 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
         Some(2),
         "packaged",
     ));
+    // Options of another format were ignored with exit 0 (session 60).
+    let out = work.join("other_format.csv");
+    let o = out.to_str().unwrap();
+    for (format, option, value, names) in [
+        ("csv", "--shape", "detail", "--shape: only --format ndjson"),
+        (
+            "parquet",
+            "--packaged-at",
+            "2026-01-01T00:00:00",
+            "--packaged-at: only --format dwca",
+        ),
+    ] {
+        let args = [
+            "--snapshot",
+            good,
+            "export",
+            "--format",
+            format,
+            "--project",
+            "1",
+            option,
+            value,
+            "--out",
+            o,
+        ];
+        cases.push(case(&format!("export {format}: {option}"), &args, Some(1), names).absent(&out));
+    }
 }
 
 fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {

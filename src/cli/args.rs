@@ -315,9 +315,9 @@ pub struct ExportArgs {
     /// Replace --out when it exists (without it, an existing file or object is an error)
     #[arg(long)]
     pub overwrite: bool,
-    /// ndjson: the object shape
-    #[arg(long, value_enum, default_value = "list")]
-    pub shape: occlens::exports::ObjectShape,
+    /// ndjson: the object shape [default: list]
+    #[arg(long, value_enum)]
+    pub shape: Option<occlens::exports::ObjectShape>,
     /// csv: comma-separated columns of the flat table (default: all; see `occlens sql 'DESCRIBE occurrence_flat'`)
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,

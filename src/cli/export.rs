@@ -26,7 +26,7 @@ pub async fn export(
         format: args.format,
         project: args.project,
         collection: args.collection,
-        shape: args.shape,
+        shape: args.shape.unwrap_or(occlens::exports::ObjectShape::List),
         columns: args.columns.clone(),
         who: who.clone(),
         packaged_at: args.packaged_at.clone(),

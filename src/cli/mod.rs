@@ -532,6 +532,29 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             // --out is checked before the snapshot is opened: an existing file fails at once.
             let target = occlens::exports::target::Target::parse(&x.out, x.overwrite)?;
             occlens::exports::check_columns(x.format, x.columns.as_deref())?;
+            // Options another format takes: refused, never ignored.
+            let format = clap::ValueEnum::to_possible_value(&x.format)
+                .map_or_else(String::new, |v| v.get_name().to_string());
+            for (given, option, takes) in [
+                (
+                    x.shape.is_some(),
+                    "--shape",
+                    occlens::exports::Format::Ndjson,
+                ),
+                (
+                    x.packaged_at.is_some(),
+                    "--packaged-at",
+                    occlens::exports::Format::Dwca,
+                ),
+            ] {
+                if given && x.format != takes {
+                    let takes = clap::ValueEnum::to_possible_value(&takes)
+                        .map_or_else(String::new, |v| v.get_name().to_string());
+                    return Err(occlens::Error::Usage(format!(
+                        "{option}: only --format {takes} takes it (not {format})"
+                    )));
+                }
+            }
             if matches!(target, occlens::exports::target::Target::Stdout)
                 && x.format.is_binary()
                 && std::io::IsTerminal::is_terminal(&std::io::stdout())
