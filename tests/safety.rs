@@ -107,30 +107,27 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
     let manifest_path = recounted.join("_snapshot.json");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    // `check` of the manifest as changed: its manifest_rows line.
+    let checked = |manifest: &serde_json::Value, line: &str| {
+        std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+        let (code, report, err) = check_csv(&recounted);
+        assert_eq!(code, 1, "{report}{err}");
+        assert!(report.contains(line), "{report}");
+    };
     let table = table_entry(&mut manifest, "main_occurrence");
     assert_eq!(table["files"][0]["rows"], 30, "{table}");
     table["files"][0]["rows"] = 31.into();
-    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    let (code, report, err) = check_csv(&recounted);
-    assert_eq!(code, 1, "{report}{err}");
-    assert!(
-        report.contains(
-            "manifest_rows,_snapshot.json,1,\"table main_occurrence: main_occurrence.parquet: the file holds 30 rows, _snapshot.json lists 31\",FAIL"
-        ),
-        "{report}"
+    checked(
+        &manifest,
+        "manifest_rows,_snapshot.json,1,\"table main_occurrence: main_occurrence.parquet: the file holds 30 rows, _snapshot.json lists 31\",FAIL",
     );
     // A per-file count that is not a count, and a table's count that is not its files' sum.
     let table = table_entry(&mut manifest, "main_occurrence");
     table["files"][0]["rows"] = "30".into();
     table["rows"] = 29.into();
-    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    let (code, report, err) = check_csv(&recounted);
-    assert_eq!(code, 1, "{report}{err}");
-    assert!(
-        report.contains(
-            "manifest_rows,_snapshot.json,2,\"table main_occurrence: main_occurrence.parquet: _snapshot.json lists rows \"\"30\"\", not a count\",FAIL"
-        ),
-        "{report}"
+    checked(
+        &manifest,
+        "manifest_rows,_snapshot.json,2,\"table main_occurrence: main_occurrence.parquet: _snapshot.json lists rows \"\"30\"\", not a count\",FAIL",
     );
     // A directory that is not an occlens snapshot is refused and untouched.
     let mine = work.path().join("mine");

@@ -365,7 +365,18 @@ fn from_har(name: &str, har: &Value) -> Result<Inputs> {
                 }
             },
         };
+        // What a browser records without a body: a 304 (answered from its own cache), or an
+        // entry saved without its content. Nothing to compare: skipped, named.
         let content = &entry["response"]["content"];
+        let why = match (status, content["text"].as_str()) {
+            (304, _) => Some("304 Not Modified: the browser's cached body, not recorded"),
+            (s, None) if s != 0 => Some("no response body recorded"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            inputs.skipped.push((format!("GET {url}"), why.into()));
+            continue;
+        }
         let text = content["text"].as_str().unwrap_or("");
         let text = if content["encoding"].as_str() == Some("base64") {
             match base64::engine::general_purpose::STANDARD.decode(text) {
@@ -501,6 +512,29 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn har_entries_without_a_body_are_skipped() {
+        let har = serde_json::json!({"log": {"entries": [
+            {"request": {"method": "GET", "url": "http://x/api/v2/occurrences/1/"},
+             "response": {"status": 304, "content": {"size": 0}}},
+            {"request": {"method": "GET", "url": "http://x/api/v2/occurrences/2/"},
+             "response": {"status": 200, "content": {"size": 10}}},
+            {"request": {"method": "GET", "url": "http://x/api/v2/occurrences/3/"},
+             "response": {"status": 200, "content": {"text": "{}"}}},
+        ]}});
+        let inputs = from_har("h.har", &har).unwrap();
+        assert_eq!(inputs.responses.len(), 1);
+        assert_eq!(inputs.responses[0].url, "/api/v2/occurrences/3/");
+        let why: Vec<&str> = inputs.skipped.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "304 Not Modified: the browser's cached body, not recorded",
+                "no response body recorded"
+            ]
+        );
     }
 
     #[test]
