@@ -95,8 +95,8 @@ pub async fn check(engine: &Engine) -> Result<Vec<Finding>> {
     out.extend(instants);
     out.extend(bytes);
     // The cache entry this snapshot's answers come from, against its marker's checksums.
-    let projects = engine
-        .project_entries
+    let project_entries = engine.project_entries();
+    let projects = project_entries
         .iter()
         .map(|(p, dir)| (crate::engine::cache::Part::Lists, Some(*p), dir));
     let entries = engine.cache.iter().map(|(part, dir)| (*part, None, dir));

@@ -132,12 +132,17 @@ fn run(c: &Case, cache: &Path) -> Vec<String> {
     }
 }
 
-/// Every `.occlens-…tmp` left anywhere under `dir`.
+/// Every `.occlens-…tmp` (or its staging file `….tmp#<n>`) left anywhere under `dir`.
 fn temporaries(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if name.contains(".occlens-") && name.ends_with(".tmp") {
+        // `….tmp`, or object_store's staging file of a write to it (`….tmp#<n>`).
+        let staged = name
+            .rsplit_once('#')
+            .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(name.as_str(), |(stem, _)| stem);
+        if name.contains(".occlens-") && staged.ends_with(".tmp") {
             found.push(e.path());
         } else if e.path().is_dir() {
             found.extend(temporaries(&e.path()));
@@ -1314,7 +1319,8 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     let t = target.to_str().unwrap();
     let copy = format!("COPY (SELECT 1 AS a) TO '{t}'");
     // A chain of a million terms aborted the process (the planner's stack): refused.
-    let chain = format!("SELECT {}", vec!["1"; 20_002].join("+"));
+    // (The bound, 4,000 operators: a chain of 20,000 planned for minutes.)
+    let chain = format!("SELECT {}", vec!["1"; 4_002].join("+"));
     let external = format!("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{t}'");
     for (name, q, names) in [
         (
@@ -1328,9 +1334,9 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
             "--allow-write",
         ),
         (
-            "sql: a chain of 20,002 terms",
+            "sql: a chain of 4,002 terms",
             chain.as_str(),
-            "holds 20001 operators; occlens plans at most 20000",
+            "holds 4001 operators; occlens plans at most 4000",
         ),
         // An Arrow cast error that named neither the function nor the argument.
         (
@@ -1390,6 +1396,13 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     ] {
         cases.push(case(name, &["--snapshot", good, "sql", q], Some(1), names).absent(&target));
     }
+    // A backslash command's bad value names the command (`\maxrows -1` named none).
+    cases.push(case(
+        "sql: \\maxrows -1",
+        &["--snapshot", good, "sql", "-c", "\\maxrows -1"],
+        None,
+        "\\maxrows -1: expected a number of rows or 'inf'",
+    ));
     // A COPY that fails midway (after rows were written) or at its first batch: nothing
     // under the name (it was written there directly, partial).
     let failing = work.join("failing.csv");
@@ -1659,23 +1672,51 @@ fn exports(good: &str, work: &Path, cases: &mut Vec<Case>) {
         Some(2),
         "xlsx",
     ));
+    // "noon", and a year Python's datetime cannot hold (session 60: year 0 was accepted).
+    for (name, value) in [
+        ("export dwca: bad --packaged-at", "noon"),
+        (
+            "export dwca: --packaged-at in year 0",
+            "0000-01-01T00:00:00",
+        ),
+    ] {
+        cases.push(case(
+            name,
+            &[
+                "--snapshot",
+                good,
+                "export",
+                "--format",
+                "dwca",
+                "--project",
+                "1",
+                "--packaged-at",
+                value,
+                "--out",
+                "x.zip",
+            ],
+            Some(2),
+            "packaged",
+        ));
+    }
+    // An empty column name (`--columns ''` said "unknown column  (").
     cases.push(case(
-        "export dwca: bad --packaged-at",
+        "export csv: --columns ''",
         &[
             "--snapshot",
             good,
             "export",
             "--format",
-            "dwca",
+            "csv",
             "--project",
             "1",
-            "--packaged-at",
-            "noon",
+            "--columns",
+            "",
             "--out",
-            "x.zip",
+            "x.csv",
         ],
-        Some(2),
-        "packaged",
+        Some(1),
+        "an empty column name",
     ));
     // Options of another format were ignored with exit 0 (session 60).
     let out = work.join("other_format.csv");
@@ -1730,6 +1771,17 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
     // Nothing to check was reported as a pass ("0 responses checked", exit 0).
     let blank = w("blank.jsonl", b"\n  \n");
     let no_entries = w("empty.har", br#"{"log": {"entries": []}}"#);
+    // A HAR file cut short (a browser's save interrupted): reported as a HAR document, not
+    // as its first line's JSON-lines error.
+    let cut_har = w(
+        "cut.har",
+        b"{\n  \"log\": {\n    \"entries\": [\n      {\"request\": {\"method\": \"GET\"",
+    );
+    // An as_user no user of the snapshot has: the message names its line.
+    let nobody = w(
+        "nobody.jsonl",
+        b"\n{\"url\": \"/api/v2/occurrences/?project_id=1\", \"status\": 200, \"body\": {}, \"as_user\": \"nobody@example.org\"}\n",
+    );
     // Nor a check whose every entry was skipped (session 59: exit 0).
     let all_skipped = w(
         "skipped.jsonl",
@@ -1794,6 +1846,30 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
             vec!["verify", "--responses", har_status.as_str()],
             Some(2),
             "70000",
+        ),
+        (
+            "verify: a HAR file cut short",
+            vec!["verify", "--responses", cut_har.as_str()],
+            Some(2),
+            "cut.har: an incomplete or invalid HAR document",
+        ),
+        (
+            "verify: --superuser of no user",
+            vec![
+                "verify",
+                "--responses",
+                nobody.as_str(),
+                "--superuser",
+                "typo@example.org",
+            ],
+            Some(2),
+            "--superuser typo@example.org: no user",
+        ),
+        (
+            "verify: as_user of no user",
+            vec!["verify", "--responses", nobody.as_str()],
+            Some(2),
+            "nobody.jsonl: line 2: as_user nobody@example.org",
         ),
         (
             "verify: as_user not a string",
@@ -2363,6 +2439,23 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
             "ran past --time-limit 1s",
         )
         .absent(&endless_out),
+    );
+    // A COPY past --time-limit: its temporary and object_store's staging file of it
+    // (`….tmp#1`, which once stayed behind, 250 MB) are removed, the target stays absent
+    // (`temporaries` below finds both kinds).
+    let copied = work.join("copied.parquet");
+    let copy = format!(
+        "COPY (SELECT value, value * 2 AS twice FROM generate_series(1, 100000000000)) TO '{}'",
+        copied.display()
+    );
+    cases.push(
+        case(
+            "time: a COPY past --time-limit",
+            &["--time-limit", "1s", "sql", "--allow-write", &copy],
+            Some(124),
+            "ran past --time-limit 1s",
+        )
+        .absent(&copied),
     );
     cases.push(
         case(

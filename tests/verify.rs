@@ -280,7 +280,7 @@ fn unknown_user_and_missing_file_are_errors() {
     let (code, _, err) = occlens(&["verify", "--responses", file.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("as_user nobody@x: no user with that email"),
+        err.contains("who.jsonl: line 1: as_user nobody@x: no user with that email"),
         "{err}"
     );
     let (code, _, err) = occlens(&["verify", "--responses", "/nonexistent.jsonl"]);

@@ -92,7 +92,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                 // whole part is built).
                 if part == Part::Lists && dir.is_some() {
                     let whole = engine.cached(part).is_some();
-                    for (p, d) in &engine.project_entries {
+                    for (p, d) in &engine.project_entries() {
                         let unread = if whole {
                             " (not read: the whole part is built)"
                         } else {

@@ -30,7 +30,7 @@ mod verify;
 
 use args::{Cli, Command, GenerateShape};
 use clap::Parser as _;
-use occlens::api::request::ensure_known;
+use occlens::api::request::{ensure_known, Requester};
 use occlens::engine::cache::Part;
 use occlens::{Config, Engine};
 use std::process::ExitCode;
@@ -270,7 +270,17 @@ async fn open(cli: &Cli) -> occlens::Result<Engine> {
 /// (`build`) are built when missing.
 async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
     let engine = open_with_mode(cli, "http://localhost:8000", build, None, None).await?;
+    answering(engine, &cli.who, build).await
+}
+
+/// An opened engine that answers as `who`: its keys checked, and `who` a requester the
+/// snapshot holds (`open_with_mode` checked it already, before any cache was built, when
+/// `build` is not empty).
+async fn answering(engine: Engine, who: &Requester, build: &[Part]) -> occlens::Result<Engine> {
     engine.check_keys().await?;
+    if build.is_empty() {
+        ensure_known(&engine, who, "--as").await?;
+    }
     Ok(engine)
 }
 
@@ -279,16 +289,9 @@ async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
 /// (`cache::PROJECT_SCOPED`).
 async fn open_answering_one(cli: &Cli, url: &str) -> occlens::Result<Engine> {
     let project = occlens::api::request::list_project(url);
-    let engine = open_with_mode(
-        cli,
-        "http://localhost:8000",
-        Part::for_url(url),
-        None,
-        project,
-    )
-    .await?;
-    engine.check_keys().await?;
-    Ok(engine)
+    let build = Part::for_url(url);
+    let engine = open_with_mode(cli, "http://localhost:8000", build, None, project).await?;
+    answering(engine, &cli.who, build).await
 }
 
 /// Open the snapshot; hyperlinks use --api-base, else `default_base`; `build`: compute and
@@ -496,18 +499,15 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
                 Some(url) => open_answering_one(&cli, url).await?,
                 None => open_answering(&cli, &[Part::Lists, Part::Facts]).await?,
             };
-            ensure_known(&engine, &cli.who, "--as").await?;
             api::api(&engine, &cli, a).await
         }
         Command::List(l) => {
             let url = l.url();
             let engine = open_answering_one(&cli, &url).await?;
-            ensure_known(&engine, &cli.who, "--as").await?;
             api::single(&engine, &cli, &url, l.pretty).await
         }
         Command::Detail(d) => {
             let engine = open_answering(&cli, &[Part::Lists]).await?;
-            ensure_known(&engine, &cli.who, "--as").await?;
             api::single(&engine, &cli, &d.url(), d.pretty).await
         }
         Command::Sql(s) => {

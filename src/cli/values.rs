@@ -121,15 +121,45 @@ pub fn parse_memory(s: &str) -> Result<usize, String> {
 }
 
 pub fn parse_packaged_at(s: &str) -> Result<String, String> {
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
-        .map(|_| s.to_string())
-        .map_err(|_| "expected YYYY-MM-DDTHH:MM:SS, e.g. 2026-11-21T04:26:40".to_string())
+    use chrono::Datelike as _;
+    let expected = "expected YYYY-MM-DDTHH:MM:SS of a year 1 to 9999, e.g. 2026-11-21T04:26:40";
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .map_err(|_| expected.to_string())?;
+    // As Python's datetime (years 1 to 9999) reads it, written in full (`2026-1-5T…`, a
+    // signed year or year 0 are not).
+    if !(1..=9999).contains(&t.year()) || t.format("%Y-%m-%dT%H:%M:%S").to_string() != s {
+        return Err(expected.to_string());
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_time_limit, show_duration};
+    use super::{parse_packaged_at, parse_time_limit, show_duration};
     use std::time::Duration;
+
+    #[test]
+    fn packaged_at_is_a_time_python_reads() {
+        for ok in [
+            "2026-11-21T04:26:40",
+            "0001-01-01T00:00:00",
+            "9999-12-31T23:59:59",
+        ] {
+            assert_eq!(parse_packaged_at(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "0000-01-01T00:00:00",
+            "-0001-01-01T00:00:00",
+            "+10000-01-01T00:00:00",
+            "2026-1-5T04:26:40",
+            "2026-11-21 04:26:40",
+            "2026-02-30T00:00:00",
+            "",
+        ] {
+            let e = parse_packaged_at(bad).unwrap_err();
+            assert!(e.contains("year 1 to 9999"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn time_limits_take_a_unit_and_show_the_largest_that_divides_them() {

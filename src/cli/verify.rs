@@ -165,8 +165,8 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
         .unwrap_or_else(|| "http://localhost:8000".into());
     let parts = [Part::Lists, Part::Facts];
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
+    // (--as was checked by the open, before the cache's parts were built.)
     engine.check_keys().await?;
-    occlens::api::request::ensure_known(&engine, &cli.who, "--as").await?;
     let inputs = match (&args.responses, &args.api_url) {
         (Some(file), _) => input::read_with(file, limits(args))?,
         (None, Some(url)) => fetch(args, url).await?,

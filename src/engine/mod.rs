@@ -78,9 +78,9 @@ pub struct Engine {
     /// Some(P) when the lists part read is project P's entry (`cache::PROJECT_SCOPED`): the
     /// engine then answers only the occurrence list of P (`api::respond` refuses the rest).
     pub lists_project: Option<i64>,
-    /// This snapshot version's entries of projects' lists in the cache directory (read or
-    /// not), for `occlens cache` and `occlens check`.
-    pub project_entries: Vec<(i64, std::path::PathBuf)>,
+    /// Where the cache is, to list the projects' entries when asked (None: the window
+    /// formulation, which never reads the cache).
+    cache_settings: Option<cache::Settings>,
     pub snapshot: Snapshot,
     /// Loaded in the background from the moment the snapshot is open (a response's first
     /// statements run meanwhile); `dims()` waits for them.
@@ -277,10 +277,7 @@ impl Engine {
             snapshot = Snapshot::open(&ctx, &location, config.time_zone).await?;
         }
         cached.sort_by_key(|(part, _)| cache::Part::ALL.iter().position(|p| p == part));
-        let project_entries = match window {
-            true => Vec::new(),
-            false => cache::project_entries(settings, &snapshot, config.time_zone),
-        };
+        let cache_settings = (!window).then(|| settings.clone());
         // Read only when it was found or built (not when answering from the snapshot).
         let lists_project = scoped
             .filter(|(_, d)| cached.iter().any(|(_, c)| c == d))
@@ -343,7 +340,7 @@ impl Engine {
             cache_locks: locks,
             cache_warning,
             lists_project,
-            project_entries,
+            cache_settings,
             snapshot,
             dims: tokio::sync::OnceCell::new(),
             dims_loading: std::sync::Mutex::new(Some(loading)),
@@ -354,6 +351,17 @@ impl Engine {
             export_range_rows: ranges::RANGE_ROWS,
             export_cut_max: cut::MAX_ROWS,
         })
+    }
+
+    /// This snapshot version's entries of projects' lists in the cache directory, read by
+    /// this engine or not (for `occlens cache` and `occlens check`; listed when asked).
+    pub fn project_entries(&self) -> Vec<(i64, std::path::PathBuf)> {
+        match &self.cache_settings {
+            Some(settings) => {
+                cache::project_entries(settings, &self.snapshot, self.config.time_zone)
+            }
+            None => Vec::new(),
+        }
     }
 
     /// The entry directory of `part` when this engine reads it.

@@ -90,6 +90,14 @@ pub fn check_columns(format: Format, columns: Option<&[String]>) -> Result<()> {
                 .into(),
         ));
     }
+    // `--columns ''`, `a,,b` or a trailing comma: a name that is empty.
+    if let Some(columns) = columns.filter(|c| c.is_empty() || c.iter().any(|c| c.trim().is_empty()))
+    {
+        return Err(Error::Usage(format!(
+            "--columns {:?}: an empty column name (expected comma-separated names of occurrence_flat's columns, e.g. id,determination_name)",
+            columns.join(",")
+        )));
+    }
     Ok(())
 }
 

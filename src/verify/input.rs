@@ -16,6 +16,9 @@ pub struct Recorded {
     pub body: Value,
     /// Who asked: `anonymous` or a user's email; `None` means the `--as` requester.
     pub as_user: Option<String>,
+    /// Where it was read, for messages: `FILE: line N`, `FILE: log.entries[I]`; None for a
+    /// response fetched live.
+    pub origin: Option<String>,
 }
 
 /// What the input holds: responses to check, and entries that are not checked (and why).
@@ -254,10 +257,17 @@ fn read_any(name: &str, limits: Limits) -> Result<Inputs> {
                         document.push('\n');
                         document.push_str(&rest);
                     }
-                    if let Ok(har) = serde_json::from_str::<Value>(&document) {
-                        if har.get("log").is_some() {
-                            return from_har(name, &har);
+                    match serde_json::from_str::<Value>(&document) {
+                        Ok(har) if har.get("log").is_some() => return from_har(name, &har),
+                        Ok(_) => {}
+                        // A HAR file (`{` then `"log"` as its first key) that ends early or
+                        // breaks: its own error, not the first line's as JSON lines.
+                        Err(e) if starts_as_har(&document) => {
+                            return Err(Error::Usage(format!(
+                                "{name}: an incomplete or invalid HAR document: {e} (expected one JSON document {{\"log\": {{\"entries\": […]}}}})"
+                            )))
                         }
+                        Err(_) => {}
                     }
                 }
             }
@@ -265,6 +275,14 @@ fn read_any(name: &str, limits: Limits) -> Result<Inputs> {
         push_line(name, n, line.trim(), &mut inputs)?;
     }
     Ok(inputs)
+}
+
+/// Whether `document` opens as a HAR file does: `{`, then the key `"log"` first.
+fn starts_as_har(document: &str) -> bool {
+    document
+        .trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"log\""))
 }
 
 /// JSON lines in a string (tests, small inputs).
@@ -331,6 +349,7 @@ fn push_line(name: &str, n: usize, line: &str, inputs: &mut Inputs) -> Result<()
         status: status as u16,
         body,
         as_user,
+        origin: Some(format!("{name}: line {n}")),
     });
     Ok(())
 }
@@ -402,6 +421,7 @@ fn from_har(name: &str, har: &Value) -> Result<Inputs> {
             status,
             body,
             as_user: None,
+            origin: Some(format!("{name}: log.entries[{i}]")),
         });
     }
     Ok(inputs)

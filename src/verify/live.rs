@@ -117,6 +117,7 @@ impl Live {
                                 status,
                                 body,
                                 as_user: None,
+                                origin: None,
                             });
                         }
                         Err(f) => f,

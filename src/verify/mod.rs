@@ -67,7 +67,18 @@ impl<'a> Verifier<'a> {
                     r.get("id")?.as_i64()?,
                 ))
             })
-            .collect();
+            .collect::<HashMap<String, i64>>();
+        // A superuser mark for an email no user has (a typo) would compare that user's
+        // responses as a plain user's, silently.
+        if let Some(unknown) = options
+            .superusers
+            .iter()
+            .find(|e| !users.contains_key(&e.to_lowercase()))
+        {
+            return Err(Error::Usage(format!(
+                "--superuser {unknown}: no user with that email in the snapshot's users_user (expected the email of an as_user)"
+            )));
+        }
         Ok(Self {
             engine,
             options,
@@ -76,16 +87,21 @@ impl<'a> Verifier<'a> {
         })
     }
 
-    fn requester(&self, as_user: Option<&str>) -> Result<Requester> {
-        let Some(who) = as_user else {
+    /// Who asked for `recorded` (its `as_user`, else `--as`).
+    fn requester(&self, recorded: &Recorded) -> Result<Requester> {
+        let Some(who) = recorded.as_user.as_deref() else {
             return Ok(self.options.default_who.clone());
         };
         if who == "anonymous" {
             return Ok(Requester::Anonymous);
         }
         let id = *self.users.get(&who.to_lowercase()).ok_or_else(|| {
+            let origin = recorded
+                .origin
+                .as_deref()
+                .map_or_else(String::new, |o| format!("{o}: "));
             Error::Usage(format!(
-                "as_user {who}: no user with that email in the snapshot's users_user (expected an email or \"anonymous\")"
+                "{origin}as_user {who}: no user with that email in the snapshot's users_user (expected an email or \"anonymous\")"
             ))
         })?;
         let superuser = self
@@ -102,7 +118,7 @@ impl<'a> Verifier<'a> {
 
     /// Compute occlens's answer to `recorded.url` and compare.
     pub async fn check(&self, recorded: &Recorded) -> Result<Checked> {
-        let who = self.requester(recorded.as_user.as_deref())?;
+        let who = self.requester(recorded)?;
         let ours = get(self.engine, &recorded.url, &who).await?;
         let mut expected = recorded.body.clone();
         let mut actual = ours.body;

@@ -67,7 +67,11 @@ pub async fn run(session: &mut Session<'_>, line: &str) -> Result<Flow> {
             None => super::super::outln!("The table format shows every row.")?,
         },
         ("\\maxrows", Some(n)) => {
-            session.maxrows = n.parse::<MaxRows>().map_err(Error::Usage)?.0;
+            // Named as typed (`\maxrows -1: expected …`), as --maxrows's error names the flag.
+            session.maxrows = n
+                .parse::<MaxRows>()
+                .map_err(|e| Error::Usage(format!("\\maxrows {e}")))?
+                .0;
         }
         _ => {
             return Err(Error::Usage(format!(
