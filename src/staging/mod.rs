@@ -407,7 +407,7 @@ mod tests {
         assert!(!staged.exists());
         let dead_staged = dir.path().join(format!("{}#2", dead.display()));
         std::fs::write(&dead_staged, b"partial").unwrap();
-        assert_eq!(sweep(dir.path()), [dead_staged.clone()]);
+        assert_eq!(sweep(dir.path()), std::slice::from_ref(&dead_staged));
         assert!(!dead_staged.exists());
         assert!(!is_live_temp(&dir.path().join("entry")));
     }
