@@ -306,6 +306,34 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
     );
     assert!(std::fs::metadata(&list).unwrap().len() > 100);
 
+    // A file of the user's in an entry: `--cache refresh cache build` keeps the entry (never
+    // removed with the user's file) and fails naming it; it reported "built" with exit 0.
+    let stray = root.path().join(&entry).join("userfile");
+    std::fs::write(&stray, "mine").unwrap();
+    let (code, out, err) = occlens_with(
+        &[
+            "--snapshot",
+            s,
+            "--cache-dir",
+            c,
+            "--cache",
+            "refresh",
+            "cache",
+            "build",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("occlens: --cache refresh: the lists part of the cache (")
+            && last.contains(&entry)
+            && last.contains("was kept, not rebuilt: it holds what occlens did not write"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&stray).unwrap(), "mine");
+    std::fs::remove_file(&stray).unwrap();
+
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
     assert!(out.contains("3 cache entries removed"), "{out}");
@@ -433,10 +461,18 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
         "cache",
         "build",
     ]);
+    // (`cache build` then fails: it was asked to rebuild.)
     let (code, _, err) = run(refresh).await;
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("in use by another occlens process: kept, not rebuilt"),
+        err.contains("was kept, not rebuilt: another occlens process reads it"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("occlens: --cache refresh: the ")
+                && l.contains("(and 2 more parts)")),
         "{err}"
     );
     for url in [

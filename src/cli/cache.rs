@@ -113,6 +113,16 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
             if damaged {
                 return Ok(ExitCode::from(1));
             }
+            // `--cache refresh cache build` that kept an entry did not do what it was asked.
+            if let Some(first) = engine.cache_not_rebuilt.first() {
+                return Err(Error::Usage(format!(
+                    "--cache refresh: {first}{}",
+                    match engine.cache_not_rebuilt.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more parts)", n - 1),
+                    }
+                )));
+            }
             if build {
                 eprintln!("occlens: ready in {:.1} s", started.elapsed().as_secs_f64());
             }

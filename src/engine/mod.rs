@@ -78,6 +78,8 @@ pub struct Engine {
     /// Some(P) when the lists part read is project P's entry (`cache::PROJECT_SCOPED`): the
     /// engine then answers only the occurrence list of P (`api::respond` refuses the rest).
     pub lists_project: Option<i64>,
+    /// With `--cache refresh`: the entries kept instead of rebuilt, and why (one line each).
+    pub cache_not_rebuilt: Vec<String>,
     /// Where the cache is, to list the projects' entries when asked (None: the window
     /// formulation, which never reads the cache).
     cache_settings: Option<cache::Settings>,
@@ -155,6 +157,7 @@ impl Engine {
             }
         }
         let (mut cached, mut warnings) = (Vec::new(), Vec::<String>::new());
+        let mut not_rebuilt = Vec::new();
         let mut locks = Vec::new();
         let must = matches!(settings.mode, cache::Mode::Refresh | cache::Mode::Build);
         let mut missing = Vec::new();
@@ -195,13 +198,25 @@ impl Engine {
                 }
                 scoped = Some((p, dir.clone()));
             }
-            if settings.mode == cache::Mode::Refresh && cache::remove(&dir) == cache::Removal::InUse
-            {
-                warnings.push(format!(
-                    "the {} part of the cache ({}) is in use by another occlens process: kept, not rebuilt",
-                    part.name(),
-                    dir.display()
-                ));
+            if settings.mode == cache::Mode::Refresh {
+                let kept = match cache::remove(&dir) {
+                    cache::Removal::InUse => Some("another occlens process reads it"),
+                    // A symlink, a stray file in it, a directory occlens cannot remove: never
+                    // removed (occlens removes only what it wrote).
+                    cache::Removal::NotOurs if dir.symlink_metadata().is_ok() => Some(
+                        "it holds what occlens did not write (a symlink, another file); remove it yourself to rebuild it",
+                    ),
+                    _ => None,
+                };
+                if let Some(why) = kept {
+                    let line = format!(
+                        "the {} part of the cache ({}) was kept, not rebuilt: {why}",
+                        part.name(),
+                        dir.display()
+                    );
+                    warnings.push(line.clone());
+                    not_rebuilt.push(line);
+                }
             }
             let wanted = must || build.contains(&part);
             // Held before it is inspected: no other process removes it from then on.
@@ -340,6 +355,7 @@ impl Engine {
             cache_locks: locks,
             cache_warning,
             lists_project,
+            cache_not_rebuilt: not_rebuilt,
             cache_settings,
             snapshot,
             dims: tokio::sync::OnceCell::new(),
