@@ -630,3 +630,42 @@ async fn limits_answer_503_504_and_cors_headers() {
     assert_eq!(other.status().as_u16(), 200);
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+/// A connection that sends no request head (idle, or a header line a second) is closed after
+/// --header-timeout, and at most --max-connections are open: the others wait for a slot,
+/// never a lock-up (idle sockets once held the server until its file descriptors ran out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_bounded() {
+    use std::io::{Read as _, Write as _};
+    let snapshot = oracle().join("snapshot");
+    let snap = snapshot.to_str().unwrap();
+    let server = Served::start(
+        &["--snapshot", snap, "--cache", "off"],
+        &["--header-timeout", "1", "--max-connections", "2", "--quiet"],
+    );
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Both slots taken: one connection silent, one sending half a request head.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /_occlens/status HTTP/1.1\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // A request waits for a slot, then is answered.
+    let (status, _, _) = fetch(
+        &reqwest::Client::new(),
+        &server.url("/_occlens/status"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    // The silent connection was closed by the server (end of stream, no answer).
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    silent.read_to_end(&mut buf).unwrap();
+    assert!(buf.is_empty(), "{}", String::from_utf8_lossy(&buf));
+    let _ = slow;
+}

@@ -79,6 +79,7 @@ fn occlens_main() -> ExitCode {
     if let Some(bytes) = cli.memory_limit {
         occlens::engine::catalog::set_memory_limit(bytes);
     }
+    occlens::engine::catalog::spill_in_own_directory();
     if !matches!(cli.command, Command::Serve(_) | Command::Cluster(_)) {
         memory_guard::watch();
         match (&cli.command, cli.time_limit) {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Endpoints: GET /api/v2/occurrences/, /api/v2/occurrences/<id>/ and\n/api/v2/occurrences/algorithms/ (the status and bytes of `occlens api` for the same URL and\nrequester); GET /_occlens/status (snapshot version, tables, cache; uptime, requests, in\nflight); GET /metrics with --metrics (Prometheus text). Other paths: 404; other methods: 405.\n\nRequesters: --as for requests without a token (default anonymous); --tokens FILE maps DRF's\n\"Authorization: Token KEY\" to a requester, one `KEY anonymous|superuser[:id]|user:ID` per\nline (the file must be mode 0600); an unknown token is 401. Tokens are never logged.\n\nSnapshot versions: --reload-every N (and SIGHUP) checks the snapshot's files; a new version\nis opened and its cache built in the background, then answers every request that starts\nafter the swap (requests in flight finish on theirs). A version that fails to open is logged\nand the old one keeps serving.\n\nLimits: --max-in-flight requests at once, up to --max-queued more waiting (then 503 with\nRetry-After), --timeout per request (504), --max-url-bytes (414), --memory-limit for all\nqueries together. SIGTERM or Ctrl-C: stop accepting, finish the requests in flight, exit 0.\n\nExamples:\n  occlens --snapshot snap serve\n  occlens --snapshot s3://bucket/antenna serve --listen 0.0.0.0:8000 --api-base https://occ.example.org --reload-every 300\n  occlens --snapshot snap serve --tokens tokens.txt --metrics --cors-origin https://app.example.org"
+    after_help = "Endpoints: GET /api/v2/occurrences/, /api/v2/occurrences/<id>/ and\n/api/v2/occurrences/algorithms/ (the status and bytes of `occlens api` for the same URL and\nrequester); GET /_occlens/status (snapshot version, tables, cache; uptime, requests, in\nflight); GET /metrics with --metrics (Prometheus text). Other paths: 404; other methods: 405.\n\nRequesters: --as for requests without a token (default anonymous); --tokens FILE maps DRF's\n\"Authorization: Token KEY\" to a requester, one `KEY anonymous|superuser[:id]|user:ID` per\nline (the file must be mode 0600); an unknown token is 401. Tokens are never logged.\n\nSnapshot versions: --reload-every N (and SIGHUP) checks the snapshot's files; a new version\nis opened and its cache built in the background, then answers every request that starts\nafter the swap (requests in flight finish on theirs). A version that fails to open is logged\nand the old one keeps serving.\n\nLimits: --max-in-flight requests at once, up to --max-queued more waiting (then 503 with\nRetry-After), --timeout per request (504), --max-url-bytes (414), --memory-limit for all\nqueries together; --max-connections open at once, each closed when it sends no request head\nwithin --header-timeout (idle keep-alive connections too). SIGTERM or Ctrl-C: stop accepting, finish the requests in flight, exit 0.\n\nExamples:\n  occlens --snapshot snap serve\n  occlens --snapshot s3://bucket/antenna serve --listen 0.0.0.0:8000 --api-base https://occ.example.org --reload-every 300\n  occlens --snapshot snap serve --tokens tokens.txt --metrics --cors-origin https://app.example.org"
 )]
 pub struct ServeArgs {
     /// Address and port to listen on (port 0: any free port, printed on stderr)
@@ -33,6 +33,13 @@ pub struct ServeArgs {
     /// Longest request target (path and query); a longer one is 414
     #[arg(long, value_name = "BYTES", default_value = "8K", value_parser = parse_bytes)]
     pub max_url_bytes: u64,
+    /// Seconds a connection may take to send a request's head (a new connection, or an idle
+    /// keep-alive one between requests); then it is closed
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_timeout)]
+    pub header_timeout: std::time::Duration,
+    /// Connections open at once; more wait in the listen queue until one closes
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Serve Prometheus text at /metrics
     #[arg(long)]
     pub metrics: bool,
@@ -74,6 +81,8 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
         metrics: args.metrics,
         cors_origins: args.cors_origin.clone(),
         access_log: !args.quiet,
+        header_timeout: args.header_timeout,
+        max_connections: args.max_connections as usize,
     };
     let source = VersionSource {
         snapshot: cli.snapshot.clone(),

@@ -134,6 +134,15 @@ pub fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> 
     use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
     let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::new(crate::snapshot::location::Stores::default()));
+    // Spill files under a directory of this process's that is removed when it ends (also on
+    // SIGINT/SIGTERM, and by a later run's sweep when it was killed): DataFusion's own
+    // temporary directory was left behind, empty, by every query that spilled.
+    if let Some(dir) = spill_directory() {
+        use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+        builder = builder.with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir])),
+        );
+    }
     if let Some(limit) = memory_limit() {
         let pool = TrackConsumersPool::new(
             GreedyMemoryPool::new(limit),
@@ -142,6 +151,35 @@ pub fn runtime() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> 
         builder = builder.with_memory_pool(Arc::new(pool));
     }
     Ok(builder.build_arc()?)
+}
+
+/// Whether sessions spill under [`spill_directory`] (the command line, which removes its
+/// temporaries when it ends: `staging::remove_live`).
+static OWN_SPILL_DIRECTORY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Spill under a directory of this process's, removed when it ends (call before the first
+/// session; for a process that calls `staging::remove_live` at its end, as the CLI does).
+pub fn spill_in_own_directory() {
+    OWN_SPILL_DIRECTORY.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// This process's directory for spill files (`$TMPDIR/.occlens-spill-<pid>-<nanos>.tmp`),
+/// made on first use; None when not asked for or when it cannot be made (then DataFusion's
+/// default applies).
+fn spill_directory() -> Option<std::path::PathBuf> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    if !OWN_SPILL_DIRECTORY.load(std::sync::atomic::Ordering::SeqCst) {
+        return None;
+    }
+    DIR.get_or_init(|| {
+        let temp = crate::staging::Temp::in_temp_dir("spill");
+        std::fs::create_dir(temp.path()).ok()?;
+        let dir = temp.path().to_path_buf();
+        temp.until_exit();
+        Some(dir)
+    })
+    .clone()
 }
 
 /// A new DataFusion session with occlens's functions registered, for the top-1 rules'

@@ -43,6 +43,11 @@ pub struct ServeOptions {
     pub cors_origins: Vec<String>,
     /// One access-log line per request on stderr.
     pub access_log: bool,
+    /// A connection that sends no complete request head within this (a new connection, or
+    /// an idle keep-alive one) is closed.
+    pub header_timeout: Duration,
+    /// Connections open at once; more wait in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 /// What every request shares.
@@ -119,15 +124,77 @@ pub async fn run(
     eprintln!(
         "occlens: serving http://{addr}/ (Ctrl-C or SIGTERM stops, after the requests in flight)"
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let (header_timeout, max_connections) = (
+        server.options.header_timeout,
+        server.options.max_connections.max(1),
+    );
+    accept(listener, app, header_timeout, max_connections, shutdown).await;
     reloads.abort();
     // A version being opened when the server stopped leaves no partial cache entry behind.
     crate::staging::remove_live();
-    served.map_err(|e| Error::Usage(format!("serving on {addr}: {e}")))?;
     eprintln!("occlens: stopped");
     Ok(())
+}
+
+/// Serve `app` on the connections of `listener` until `shutdown` resolves, then stop
+/// accepting, let each connection finish its request in flight, and return when all are
+/// closed. At most `max_connections` are open at once (a permit each); a connection without
+/// a complete request head within `header_timeout` (slow, or idle between requests) is closed.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    max_connections: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, a connection reset before it was accepted: go on
+                // (after a pause, so that a full descriptor table is not a busy loop).
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let mut stopped = false;
+            loop {
+                tokio::select! {
+                    _ = connection.as_mut() => break,
+                    changed = stopping.changed(), if !stopped => {
+                        stopped = true;
+                        if changed.is_ok() {
+                            connection.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    // Every connection closed: all permits back.
+    let _ = permits.acquire_many(max_connections as u32).await;
 }
 
 /// Check for a new snapshot version every `--reload-every` and on SIGHUP.

@@ -88,11 +88,13 @@ impl Tokens {
     /// it: another scheme is not ours (None: the default requester); `Token KEY` is KEY's
     /// requester or refused.
     pub fn requester(&self, header: &[u8]) -> std::result::Result<Option<Requester>, Refused> {
-        let text = String::from_utf8_lossy(header);
-        let mut words = text.split(' ').filter(|w| !w.is_empty());
+        // Python's `bytes.split()`: runs of ASCII whitespace (a tab too) separate the words.
+        let mut words = header
+            .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+            .filter(|w| !w.is_empty());
         if !words
             .next()
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("token"))
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"token"))
         {
             return Ok(None);
         }
@@ -105,10 +107,16 @@ impl Tokens {
                 "Invalid token header. Token string should not contain spaces.",
             ));
         }
+        // `auth[1].decode()`: a key that is not UTF-8 is refused before any lookup.
+        if std::str::from_utf8(key).is_err() {
+            return Err(Refused(
+                "Invalid token header. Token string should not contain invalid characters.",
+            ));
+        }
         // Every entry is compared, whichever matches.
         let mut found = None;
         for (token, who) in &self.0 {
-            if bool::from(token.as_slice().ct_eq(key.as_bytes())) {
+            if bool::from(token.as_slice().ct_eq(key)) {
                 found = Some(who.clone());
             }
         }
@@ -150,6 +158,19 @@ mod tests {
         assert_eq!(
             t.requester(b"Token nope").err().map(|r| r.0),
             Some("Invalid token.")
+        );
+        // DRF splits the header on any ASCII whitespace, and decodes the key as UTF-8.
+        assert_eq!(
+            t.requester(b"Token\tabc").ok().flatten(),
+            Some(Requester::Superuser(Some(2)))
+        );
+        assert_eq!(
+            t.requester(b"Token abc\tx").err().map(|r| r.0),
+            Some("Invalid token header. Token string should not contain spaces.")
+        );
+        assert_eq!(
+            t.requester(b"Token \xe9t\xe9").err().map(|r| r.0),
+            Some("Invalid token header. Token string should not contain invalid characters.")
         );
         assert!(t.requester(b"Token").is_err());
         assert!(t.requester(b"Token a b").is_err());
