@@ -1278,6 +1278,16 @@ fn requests(good: &str, cases: &mut Vec<Case>) {
         )
         .stdin(&vec![b'a'; 5000]),
     );
+    // A url that is not a string was "missing".
+    cases.push(
+        case(
+            "batch: url not a string",
+            &["--snapshot", good, "api", "--batch", "-"],
+            None,
+            "line 1: \"url\" is a number, expected a string",
+        )
+        .stdin(br#"{"url": 5}"#),
+    );
     cases.push(
         case(
             "batch: as_user not a string",
@@ -1965,23 +1975,21 @@ fn verify_inputs(good: &str, work: &Path, cases: &mut Vec<Case>) {
             "no response was checked (1 skipped",
         ));
     }
-    cases.push(
-        case(
-            "verify: unsupported api scheme",
-            &[
-                "--snapshot",
-                good,
-                "verify",
-                "--api-url",
-                "ftp://127.0.0.1:1",
-                "--project",
-                "1",
-            ],
-            Some(2),
-            "could not be fetched",
-        )
-        .report(),
-    );
+    // (Each URL was a fetch_failed row; now one usage error before any request.)
+    cases.push(case(
+        "verify: unsupported api scheme",
+        &[
+            "--snapshot",
+            good,
+            "verify",
+            "--api-url",
+            "ftp://127.0.0.1:1",
+            "--project",
+            "1",
+        ],
+        Some(2),
+        "--api-url ftp://127.0.0.1:1: ftp:// is not http or https",
+    ));
 }
 
 fn dwca_archives(work: &Path, cases: &mut Vec<Case>) {

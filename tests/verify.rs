@@ -95,6 +95,20 @@ fn answers_of_api_batch_verify_as_they_are() {
     .concat();
     let (code, out, err) = common::occlens_with(&args, &[]);
     assert_eq!(code, 0, "{out}{err}");
+    // A batch line's credentials are not echoed in its answer's "url" (they were, on stdout,
+    // while stderr had them redacted).
+    let pasted = work.path().join("pasted.txt");
+    std::fs::write(&pasted, "http://user:secretpw@h/api/v2/occurrences/1/\n").unwrap();
+    let args = [&base[..], &["api", "--batch", pasted.to_str().unwrap()]].concat();
+    let (_, echoed, err) = common::occlens_with(&args, &[]);
+    assert!(
+        echoed.contains("\"url\":\"http://user:***@h/"),
+        "{echoed}{err}"
+    );
+    assert!(
+        !echoed.contains("secretpw") && !err.contains("secretpw"),
+        "{echoed}{err}"
+    );
     let parsed: Value = serde_json::from_str("0.9625093108816529").unwrap();
     assert_eq!(parsed.as_f64(), Some(0.9625093108816529));
     // A URL's fragment (a HAR entry's, a pasted link's) is not part of its last value.

@@ -372,7 +372,8 @@ fn a_next_link_loop_stops_the_walk() {
     let first = "/api/v2/occurrences/?project_id=1&limit=100";
     let server = Server::start(move |path, _| {
         if path == first {
-            let page = json!({"count": 1, "next": format!("http://testserver{first}"), "previous": null,
+            // (A count beyond the page's results: the loop, not the count, stops it.)
+            let page = json!({"count": 1000, "next": format!("http://testserver{first}"), "previous": null,
                               "results": [{"id": 999999}]});
             response(200, &page.to_string(), "")
         } else {
@@ -459,4 +460,74 @@ fn retry_after_is_capped_and_a_slow_url_is_retried_once() {
         ),
         "{out}"
     );
+}
+
+/// A server whose `next` links never end (each page one result, the count 1) once held 4 GB
+/// after 30 s: the walk stops once its pages hold the page's count of results, and once they
+/// hold more than --max-input-bytes.
+#[test]
+fn endless_next_links_stop_the_walk() {
+    let first = "/api/v2/occurrences/?project_id=1&limit=100";
+    for (count, bound, cause) in [
+        (1, "4GiB", "`next` link after 1 results, the page's count being 1; stopped walking"),
+        (
+            1_000_000_000,
+            "1KiB",
+            "the pages fetched hold more than 1 KiB, the limit of --max-input-bytes; stopped walking",
+        ),
+    ] {
+        let server = Server::start(move |path, _| match path.strip_prefix(first) {
+            Some(rest) => {
+                let offset: u64 = rest.strip_prefix("&offset=").map_or(0, |o| o.parse().unwrap());
+                let page = json!({"count": count,
+                                  "next": format!("http://testserver{first}&offset={}", offset + 100),
+                                  "previous": null,
+                                  "results": [{"id": 999999, "padding": "x".repeat(300)}]});
+                response(200, &page.to_string(), "")
+            }
+            None => not_found(),
+        });
+        let (code, out, err) = occlens(&[
+            "verify",
+            "--api-url",
+            &server.url(),
+            "--project",
+            "1",
+            "--retries",
+            "0",
+            "--max-input-bytes",
+            bound,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 2, "{out}{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["fetch_failed"], 1, "{out}");
+        let failure = &report["failures"][0];
+        assert_eq!(failure["class"], "fetch_failed");
+        assert_eq!(failure["cause"], cause, "{out}");
+        let pages = (0..20)
+            .map(|i| server.asked(&format!("{first}&offset={}", i * 100)))
+            .sum::<usize>()
+            + server.asked(first);
+        assert!(pages <= 5, "{pages} pages fetched");
+    }
+}
+
+/// `--api-url` is the API's scheme and host: a path naming the API, a query or another
+/// scheme made every request a 404 reported as a difference, or a fetch_failed row each.
+#[test]
+fn an_api_url_with_a_path_query_or_other_scheme_is_refused() {
+    for (url, names) in [
+        ("http://127.0.0.1:9/api/v2", "already names the API"),
+        ("http://127.0.0.1:9/?token=SECRET", "a query or fragment"),
+        ("ftp://127.0.0.1:9", "ftp:// is not http or https"),
+        ("127.0.0.1:9", "expected the API's scheme and host"),
+    ] {
+        let (code, out, err) = occlens(&["verify", "--api-url", url, "--project", "1"]);
+        assert_ne!(code, 0, "{url}: {out}");
+        one_line(&err);
+        assert!(err.contains(names), "{url}: {err}");
+        assert!(!err.contains("SECRET"), "{err}");
+    }
 }

@@ -89,7 +89,9 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
             occlens::api::request::ensure_known(engine, &who, &what).await?;
         }
         let r = get(engine, &url, &who).await?;
-        let record = json!({"url": url, "status": r.status, "body": r.body});
+        // The URL as given, without its credentials (a pasted `user:password@`, a `token=`).
+        let shown = occlens::redact::redact(&url);
+        let record = json!({"url": shown, "status": r.status, "body": r.body});
         writeln!(out, "{}", to_json(&record)).map_err(io)?;
         progress.inc(1);
     }
@@ -104,11 +106,16 @@ fn parse_line(line: &str, default: &Requester) -> std::result::Result<(String, R
         return Ok((line.to_string(), default.clone()));
     }
     let v: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-    let url = v
-        .get("url")
-        .and_then(Value::as_str)
-        .ok_or("missing \"url\"")?
-        .to_string();
+    let url = match v.get("url") {
+        Some(Value::String(url)) => url.clone(),
+        Some(other) => {
+            return Err(format!(
+                "\"url\" is {}, expected a string such as \"/api/v2/occurrences/?project_id=1\"",
+                occlens::verify::input::json_kind(other)
+            ))
+        }
+        None => return Err("missing \"url\"".into()),
+    };
     // Never a silent fallback to --as (which may be a superuser): a present as_user is a string.
     let who = match v.get("as_user") {
         Some(Value::String(s)) => s.parse()?,

@@ -152,7 +152,7 @@ pub enum Command {
     ValidateDwca(ValidateDwcaArgs),
     /// Check recorded or live API responses against occlens's answers for the same URLs
     #[command(
-        after_help = "Input (one of):\n  --responses FILE   JSON lines {\"url\",\"status\",\"body\"[,\"as_user\"]} (plain or gzip) or a\n                     HAR file (only GET entries of endpoints occlens answers; others are skipped)\n  --api-url URL      fetch live: the URLs of --urls FILE, or every page of --project P and\n                     every listed occurrence's detail\n\nRules: status, keys and key order, values (numbers exactly unless --float-tolerance);\nuser_permissions as sets; ordered pages as the sequence of sort keys plus the ids of each\ntie group; pages without an ordering as sets; presigned URLs without their query string.\n\nas_user: \"anonymous\" or an email of users_user; --superuser EMAIL marks superusers.\nResponses without as_user (and live ones) are asked as --as; an as_user that is not a string\nis an error.\n\nLive mode: 429, 5xx and transport errors are retried (--retries, exponential backoff;\nRetry-After is honoured up to --timeout); a timed-out request is retried once at most. A URL\nthat still fails (a transport error, 429, 502, 503 or 504) is a report row of class\nfetch_failed with its cause, and the run goes on; a 500 is the API's answer, compared.\nA `next` link that repeats a page stops the --project walk (a fetch_failed row).\n\nBounds: --max-line-bytes (a line of --responses or --urls), --max-input-bytes (all of\n--responses, after gzip decompression), --max-body-bytes (a live response body). Sizes take\nK, M, G suffixes (KiB, MiB, GiB).\n\nExit status: 0 when every response matches, 1 when some differ, 2 when some URLs could not\nbe fetched (fetch_failed rows) or on error.\n\nExamples:\n  occlens --snapshot snap --api-base http://testserver verify --responses list.jsonl.gz --superuser admin@oracle.test\n  occlens --snapshot snap --as superuser:2 verify --api-url https://antenna.example.org --token $TOKEN --project 1\n  occlens --snapshot snap verify --responses session.har --ignore '/results/*/updated_at' --format json"
+        after_help = "Input (one of):\n  --responses FILE   JSON lines {\"url\",\"status\",\"body\"[,\"as_user\"]} (plain or gzip) or a\n                     HAR file (only GET entries of endpoints occlens answers; others are skipped)\n  --api-url URL      fetch live: the URLs of --urls FILE, or every page of --project P and\n                     every listed occurrence's detail\n\nRules: status, keys and key order, values (numbers exactly unless --float-tolerance);\nuser_permissions as sets; ordered pages as the sequence of sort keys plus the ids of each\ntie group; pages without an ordering as sets; presigned URLs without their query string.\n\nas_user: \"anonymous\" or an email of users_user; --superuser EMAIL marks superusers.\nResponses without as_user (and live ones) are asked as --as; an as_user that is not a string\nis an error.\n\nLive mode: 429, 5xx and transport errors are retried (--retries, exponential backoff;\nRetry-After is honoured up to --timeout); a timed-out request is retried once at most. A URL\nthat still fails (a transport error, 429, 502, 503 or 504) is a report row of class\nfetch_failed with its cause, and the run goes on; a 500 is the API's answer, compared.\nA `next` link that repeats a page, or that follows pages holding the page's `count` of\nresults, stops the --project walk (a fetch_failed row).\n\nBounds: --max-line-bytes (a line of --responses or --urls), --max-input-bytes (all of\n--responses, after gzip decompression; the pages a --project walk holds), --max-body-bytes (a live response body). Sizes take\nK, M, G suffixes (KiB, MiB, GiB).\n\nExit status: 0 when every response matches, 1 when some differ, 2 when some URLs could not\nbe fetched (fetch_failed rows) or on error.\n\nExamples:\n  occlens --snapshot snap --api-base http://testserver verify --responses list.jsonl.gz --superuser admin@oracle.test\n  occlens --snapshot snap --as superuser:2 verify --api-url https://antenna.example.org --token $TOKEN --project 1\n  occlens --snapshot snap verify --responses session.har --ignore '/results/*/updated_at' --format json"
     )]
     Verify(VerifyArgs),
     /// Serve the occurrence endpoints over HTTP from the snapshot (a read replica of the API)
@@ -373,7 +373,8 @@ pub struct VerifyArgs {
     /// Longest line read from --responses or --urls
     #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
     pub max_line_bytes: u64,
-    /// Most bytes read from --responses in all (after gzip decompression)
+    /// Most bytes read from --responses in all (after gzip decompression), or held by the pages
+    /// of a --project walk
     #[arg(long, default_value = "4GiB", value_parser = parse_bytes, value_name = "BYTES")]
     pub max_input_bytes: u64,
     /// With --api-url: largest response body read (a larger one is a fetch_failed row)
@@ -540,7 +541,10 @@ impl DetailArgs {
         if !self.apply_defaults {
             p.push(("apply_defaults", "false".to_string()));
         }
-        format!("/api/v2/occurrences/{}/?{}", self.id, query(p))
+        match p.is_empty() {
+            true => format!("/api/v2/occurrences/{}/", self.id),
+            false => format!("/api/v2/occurrences/{}/?{}", self.id, query(p)),
+        }
     }
 }
 

@@ -93,6 +93,7 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
         timeout: args.timeout,
         backoff: Duration::from_millis(250),
         max_body_bytes: args.max_body_bytes,
+        max_walk_bytes: args.max_input_bytes,
     };
     let mut inputs = Inputs::default();
     let fetched = if let Some(file) = &args.urls {
@@ -156,6 +157,9 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
             )));
         }
     }
+    if let Some(url) = &args.api_url {
+        check_api_url(url)?;
+    }
     // The snapshot first: one that cannot answer fails before a live API is fetched.
     // Hyperlinks as the live API writes them: never with the URL's credentials.
     let base = args
@@ -185,4 +189,33 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
     }
     progress.finish_and_clear();
     Ok(report)
+}
+
+/// `--api-url`: an http(s) URL of the API's scheme and host (and the prefix it is served
+/// under, if any); the request paths (`/api/v2/…`) are added to it. A query, a fragment or
+/// a path that already names the API would make every request a 404 compared as a difference.
+fn check_api_url(given: &str) -> Result<()> {
+    let shown = occlens::redact::redact(given);
+    let bad = |why: &str| {
+        Error::Usage(format!(
+            "--api-url {shown}: {why} (expected the API's scheme and host, e.g. https://antenna.example.org; the request paths /api/v2/… are added)"
+        ))
+    };
+    let url = url::Url::parse(given).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(&format!("{}:// is not http or https", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a query or fragment"));
+    }
+    if url.path().contains("/api/") || url.path().trim_end_matches('/').ends_with("/api") {
+        return Err(bad(&format!(
+            "the path {} already names the API",
+            url.path()
+        )));
+    }
+    Ok(())
 }

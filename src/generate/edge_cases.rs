@@ -244,7 +244,11 @@ pub fn edge_cases(occurrences: usize, seed: u64) -> SnapshotBuilder {
                 5 => Value::from(""),
                 7 => Value::from(format!("https://cdn.example.org/crops/{det_id} copy.jpg")),
                 11 => Value::from(format!("/detections/odd/leading slash é {det_id}.jpg")),
-                _ => Value::from(format!("detections/{project:?}/{det_id}.jpg")),
+                // (A deployment without a project: `detections/none/…`.)
+                _ => Value::from(format!(
+                    "detections/{}/{det_id}.jpg",
+                    project.map_or_else(|| "none".to_string(), |p| p.to_string())
+                )),
             };
             let x = rng.random_range(0..3000);
             let y = rng.random_range(0..1500);

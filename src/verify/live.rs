@@ -48,6 +48,9 @@ pub struct Live {
     pub backoff: Duration,
     /// The largest response body read; a larger one fails the URL.
     pub max_body_bytes: u64,
+    /// The most bytes of pages a `--project` walk holds (`--max-input-bytes`); past it the
+    /// walk stops with a [`Failed`] row.
+    pub max_walk_bytes: u64,
 }
 
 impl Live {
@@ -207,6 +210,10 @@ impl Live {
         let mut next = Some(format!(
             "/api/v2/occurrences/?project_id={project}&limit=100"
         ));
+        // Results and bytes of the pages so far: a `next` link once the pages hold the
+        // page's own `count` of results, or past --max-input-bytes, ends the walk (a server
+        // whose links never end once held 4 GB after 30 s).
+        let (mut listed, mut held) = (0u64, 0u64);
         while let Some(url) = next.take() {
             let stop = |cause: &str| {
                 Err(Failed {
@@ -237,6 +244,25 @@ impl Live {
                         }
                     }
                     next = page.body["next"].as_str().map(path_of);
+                    listed += results.len() as u64;
+                    held += serde_json::to_vec(&page.body).map_or(0, |b| b.len() as u64);
+                    let count = page.body["count"].as_u64();
+                    let why = match (&next, count) {
+                        (Some(_), Some(count)) if listed >= count => Some(format!(
+                            "`next` link after {listed} results, the page's count being {count}; stopped walking"
+                        )),
+                        (Some(_), _) if held > self.max_walk_bytes => Some(format!(
+                            "the pages fetched hold more than {}, the limit of --max-input-bytes; stopped walking",
+                            human_bytes(self.max_walk_bytes)
+                        )),
+                        _ => None,
+                    };
+                    if let Some(cause) = why {
+                        let after = next.take().unwrap_or_default();
+                        out.push(Ok(page));
+                        out.push(Err(Failed { url: after, cause }));
+                        break;
+                    }
                     if results.is_empty() {
                         if let Some(after) = next.take() {
                             out.push(Ok(page));
