@@ -2091,6 +2091,21 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
             Some(2),
             "occurrences",
         ),
+        // The edge-cases shape is built in memory: 1,000,000 was allowed and needed 15 GB.
+        (
+            "generate: edge-cases beyond its bound",
+            vec![
+                "generate",
+                "--out",
+                "x",
+                "--shape",
+                "edge-cases",
+                "--occurrences",
+                "200001",
+            ],
+            Some(1),
+            "at most 200000",
+        ),
         (
             "generate: negative occurrences",
             vec!["generate", "--out", "x", "--occurrences", "-1"],
@@ -2562,4 +2577,35 @@ fn bad_input_corpus() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// A full output device (`> /dev/full`): one line naming stdout, exit 1, in every format and
+/// for --help (which exited 0; CSV blamed the query, JSON repeated the error twice).
+#[test]
+fn a_full_stdout_is_one_line_naming_it() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // no such device here
+    };
+    let cases: [&[&str]; 4] = [
+        &["sql", "--format", "csv", "SELECT * FROM main_occurrence"],
+        &["sql", "--format", "json", "SELECT * FROM main_occurrence"],
+        &["sql", "--format", "ndjson", "SELECT * FROM main_occurrence"],
+        &["--help"],
+    ];
+    for args in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_occlens"))
+            .args(args)
+            .env_remove("OCCLENS_SNAPSHOT")
+            .stdout(full.try_clone().unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(
+            err.trim(),
+            "occlens: stdout: No space left on device (os error 28)",
+            "{args:?}"
+        );
+    }
 }

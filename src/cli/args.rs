@@ -453,7 +453,7 @@ pub struct GenerateArgs {
     /// replaced only when it is empty or an occlens snapshot
     #[arg(long)]
     pub out: PathBuf,
-    /// Occurrences to generate (edge-cases: at most 1,000,000; realistic: at most 1,000,000,000)
+    /// Occurrences to generate (edge-cases: at most 200,000; realistic: at most 1,000,000,000)
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub occurrences: u64,
     #[arg(long, default_value_t = 1)]

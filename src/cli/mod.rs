@@ -173,8 +173,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        let _ = e.print();
-        return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        // Written, or a closed pipe (`occlens --help | head`); a full disk is an error.
+        match e.print() {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("occlens: stdout: {err}");
+                return ExitCode::from(1);
+            }
+            _ => return ExitCode::from(if e.use_stderr() { 2 } else { 0 }),
+        }
     }
     let text = e.render().to_string();
     let parts: Vec<&str> = text
@@ -219,8 +225,11 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
 fn panic_message(line: &str) -> String {
     let line = occlens::redact::redact(line);
     if line.contains("offset overflow") {
+        // A known limit, not a bug: the panic's source location (a path in a dependency's
+        // source) says nothing to the user.
+        let what = line.rsplit_once(" at ").map_or(line.as_str(), |(m, _)| m);
         return format!(
-            "a text or list column of the result holds more than 2 GiB in one batch (Arrow's 32-bit offsets): select fewer or shorter values ({line})"
+            "a text or list column of the result holds more than 2 GiB in one batch (Arrow's 32-bit offsets): select fewer or shorter values ({what})"
         );
     }
     format!("internal error: {line}; please report it")
@@ -468,9 +477,10 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
                     (s.occurrences, s.detections, s.classifications)
                 }
                 GenerateShape::EdgeCases => {
-                    if g.occurrences > 1_000_000 {
+                    // Built in memory, about 15 KB per occurrence (80,000: 1.2 GB).
+                    if g.occurrences > 200_000 {
                         return Err(occlens::Error::Usage(format!(
-                            "--occurrences {}: the edge-cases shape is built in memory; at most 1000000",
+                            "--occurrences {}: the edge-cases shape is built in memory (about 15 KB per occurrence); at most 200000 (--shape realistic streams any number)",
                             g.occurrences
                         )));
                     }

@@ -19,20 +19,31 @@ pub enum TableFormat {
 /// errors as text, and a closed pipe (`| head`) must stay recognisable as one.
 struct Watched<'a> {
     out: &'a mut dyn Write,
-    broken_pipe: bool,
+    /// The first error of writing to `out` (a closed pipe, a full disk): the error of the
+    /// whole write, whatever a writer on top (Arrow's CSV or JSON) made of it.
+    failed: Option<std::io::Error>,
+}
+
+impl Watched<'_> {
+    fn seen<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            if self.failed.is_none() {
+                self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        }
+        r
+    }
 }
 
 impl Write for Watched<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let r = self.out.write(buf);
-        self.broken_pipe |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
-        r
+        self.seen(r)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         let r = self.out.flush();
-        self.broken_pipe |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
-        r
+        self.seen(r)
     }
 }
 
@@ -48,14 +59,13 @@ pub fn write_limited(
     format: TableFormat,
     maxrows: Option<usize>,
 ) -> Result<()> {
-    let mut watched = Watched {
-        out,
-        broken_pipe: false,
-    };
+    let mut watched = Watched { out, failed: None };
+    // An error of the output is named as stdout's, once (Arrow's writers wrapped it as a
+    // "Csv error" or repeated it as "E: E").
     match write_to(&mut watched, batches, format, maxrows) {
-        Err(_) if watched.broken_pipe => Err(Error::Io {
+        Err(_) if watched.failed.is_some() => Err(Error::Io {
             path: "stdout".into(),
-            source: std::io::ErrorKind::BrokenPipe.into(),
+            source: watched.failed.take().expect("checked"),
         }),
         r => r,
     }

@@ -45,15 +45,16 @@ impl SnapshotBuilder {
         self
     }
 
-    /// Mark identification `id` withdrawn (a newer one by the same user replaced it).
+    /// Mark identification `id` withdrawn (a newer one by the same user replaced it). Looked
+    /// for from the newest row (generators withdraw a recent one: a scan from the first row
+    /// made `generate --shape edge-cases` quadratic in the number of occurrences).
     pub fn withdraw(&mut self, id: i64) {
-        if let Some(rows) = self.rows.get_mut("main_identification") {
-            for r in rows
-                .iter_mut()
-                .filter(|r| r.get("id").and_then(Value::as_i64) == Some(id))
-            {
-                r.insert("withdrawn".into(), Value::Bool(true));
-            }
+        if let Some(r) = self.rows.get_mut("main_identification").and_then(|rows| {
+            rows.iter_mut()
+                .rev()
+                .find(|r| r.get("id").and_then(Value::as_i64) == Some(id))
+        }) {
+            r.insert("withdrawn".into(), Value::Bool(true));
         }
     }
 

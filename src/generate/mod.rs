@@ -33,7 +33,8 @@ pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<
         }
     }
     let staging = Temp::sibling_of(out, "generate");
-    std::fs::create_dir(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+    // Named as --out (the hidden staging directory beside it is occlens's detail).
+    std::fs::create_dir(staging.path()).map_err(|e| Error::io(out, e))?;
     let made = write(staging.path())?;
     let manifest = serde_json::json!({
         "format": crate::snapshot::MANIFEST_FORMAT,

@@ -164,8 +164,10 @@ pub struct ToFile {
 }
 
 impl ToFile {
+    /// An error writing the temporary, named as the output's (the user named --out, not the
+    /// hidden temporary beside it).
     fn io(&self, e: std::io::Error) -> Error {
-        Error::io(self.tmp.path(), e)
+        Error::io(&self.out.path, e)
     }
 
     /// Finish the file and rename it to `--out` (refused if a file appeared there meanwhile,
