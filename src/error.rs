@@ -77,6 +77,17 @@ impl From<datafusion::error::DataFusionError> for Error {
 /// damaged page: the file's footer read at open, its pages only now), or a timestamp cast
 /// that overflows; `occlens check` names the file or the column.
 fn with_hint(text: String) -> String {
+    // DataFusion's advice names its own setting, which occlens sets from --memory-limit (and
+    // refuses in SET): name occlens's.
+    let text = text
+        .replace(
+            "'datafusion.runtime.memory_limit'",
+            "--memory-limit (OCCLENS_MEMORY_LIMIT)",
+        )
+        .replace(
+            "the config: 'datafusion.execution.sort_spill_reservation_bytes'",
+            "DATAFUSION_EXECUTION_SORT_SPILL_RESERVATION_BYTES",
+        );
     if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
         format!("{text}; {DAMAGE_HINT}")
     } else if text.contains("Cannot cast Timestamp(")

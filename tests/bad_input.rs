@@ -1406,6 +1406,27 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
     ] {
         cases.push(case(name, &["--snapshot", good, "sql", q], Some(1), names).absent(&target));
     }
+    // A sort past the memory pool: DataFusion's advice named its own setting, which occlens
+    // refuses in SET; the message names --memory-limit.
+    let sorted = work.join("sorted.parquet");
+    cases.push(
+        case(
+            "sql: a sort past --memory-limit",
+            &[
+                "--snapshot",
+                good,
+                "--memory-limit",
+                "25M",
+                "sql",
+                "--out",
+                sorted.to_str().unwrap(),
+                "SELECT v, md5(CAST(v AS VARCHAR)) AS h FROM generate_series(1, 1000000) t(v) ORDER BY h",
+            ],
+            Some(1),
+            "--memory-limit (OCCLENS_MEMORY_LIMIT)",
+        )
+        .absent(&sorted),
+    );
     // A backslash command's bad value names the command (`\maxrows -1` named none).
     cases.push(case(
         "sql: \\maxrows -1",

@@ -129,6 +129,14 @@ fn generate_replaces_its_own_snapshot_and_nothing_else() {
         &manifest,
         "manifest_rows,_snapshot.json,2,\"table main_occurrence: main_occurrence.parquet: _snapshot.json lists rows \"\"30\"\", not a count\",FAIL",
     );
+    // A manifest that leaves out a required table whose file is there: the file is read as
+    // found, so `check` says that nothing checks it (it reported that every rule held).
+    let tables = manifest["tables"].as_array_mut().unwrap();
+    tables.retain(|t| t["name"] != "main_occurrence");
+    checked(
+        &manifest,
+        "manifest_files,_snapshot.json,1,\"table main_occurrence: _snapshot.json does not list this required table; main_occurrence.parquet is read as found, its size and checksum unchecked\",FAIL",
+    );
     // A directory that is not an occlens snapshot is refused and untouched.
     let mine = work.path().join("mine");
     std::fs::create_dir(&mine).unwrap();

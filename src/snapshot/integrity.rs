@@ -150,8 +150,9 @@ impl Snapshot {
     /// With `_snapshot.json`, the files of a table it describes that it does not list (a part
     /// added to a table's folder, a table written again as a file or folder beside the
     /// listed one): occlens does not read them, so answers differ from a reader that lists
-    /// the folder. One line per file; empty without a manifest. Names starting with `.` or
-    /// `_` are skipped, as when reading.
+    /// the folder; and the files of a required table it does not describe at all (read as
+    /// found, unchecked). One line per file; empty without a manifest. Names starting with `.`
+    /// or `_` are skipped, as when reading.
     pub async fn unlisted_files(&self) -> Result<Vec<String>> {
         use futures::TryStreamExt;
         let Some(tables) = self.listed_tables()? else {
@@ -191,10 +192,23 @@ impl Snapshot {
                 let hidden = rel
                     .split('/')
                     .any(|p| p.starts_with('.') || p.starts_with('_'));
-                let unlisted = tables.contains_key(table) && !listed.contains(&rel);
-                (unlisted && !hidden).then(|| {
+                if hidden {
+                    return None;
+                }
+                if tables.contains_key(table) {
+                    return (!listed.contains(&rel)).then(|| {
+                        format!(
+                            "table {table}: {rel} is not listed in _snapshot.json, so it is not read"
+                        )
+                    });
+                }
+                // A required table the manifest leaves out is read as found: nothing then
+                // checks its files (a manifest older than the contract leaves out only
+                // tables added later, which are optional).
+                let required = crate::snapshot::contract::table(table).is_some_and(|t| t.required);
+                required.then(|| {
                     format!(
-                        "table {table}: {rel} is not listed in _snapshot.json, so it is not read"
+                        "table {table}: _snapshot.json does not list this required table; {rel} is read as found, its size and checksum unchecked"
                     )
                 })
             })
