@@ -432,6 +432,17 @@ fn interactive_shell_under_a_terminal() {
     let history = std::fs::read_to_string(home.path().join("data/occlens/history")).unwrap();
     assert!(history.contains("SELECT 40 + 2 AS answer;"), "{history}");
     assert!(!history.contains("forgotten"), "{history}");
+    // A file under the history's name that occlens did not write is left as it is (it was
+    // rewritten with rustyline's `#V2` header in front).
+    let theirs = home.path().join("data/occlens/history");
+    std::fs::write(&theirs, "my notes\n").unwrap();
+    let mut p = terminal(home.path(), &["sql"]);
+    p.exp_string("occlens> ").unwrap();
+    p.send_line("SELECT 1 AS one;").unwrap();
+    p.exp_regex(r"\| 1 +\|").unwrap();
+    p.exp_string("occlens> ").unwrap();
+    quit(p);
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "my notes\n");
 }
 
 /// `occlens ARGS` under a pseudo-terminal.

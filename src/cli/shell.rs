@@ -176,7 +176,19 @@ fn read_script(path: &Path) -> Result<String> {
 fn history_path() -> Option<std::path::PathBuf> {
     let dir = dirs::data_dir()?.join("occlens");
     std::fs::create_dir_all(&dir).ok()?;
-    Some(dir.join("history"))
+    let path = dir.join("history");
+    // Only a history file occlens (rustyline) wrote, or none yet: a symlink or another file
+    // under that name is left as it is (appending rewrote it with a `#V2` header), and the
+    // shell keeps no history.
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(path),
+        Ok(m) if m.file_type().is_file() => {
+            let mut head = [0u8; 4];
+            let n = std::io::Read::read(&mut std::fs::File::open(&path).ok()?, &mut head).ok()?;
+            (n == 0 || head[..n].starts_with(b"#V2")).then_some(path)
+        }
+        _ => None,
+    }
 }
 
 impl Session<'_> {

@@ -115,8 +115,8 @@ impl VerifyReport {
                 };
                 t.push_str(&format!(
                     "  {pointer}: expected {}, got {}\n",
-                    to_json(&m.expected),
-                    to_json(&m.actual)
+                    shown(&m.expected),
+                    shown(&m.actual)
                 ));
             }
         }
@@ -135,7 +135,7 @@ impl VerifyReport {
         t
     }
 
-    /// The report as one JSON document, secrets redacted in every string.
+    /// The report as one JSON document, secrets redacted in every string (values whole).
     pub fn to_json(&self) -> Value {
         let mut v = self.json();
         crate::redact::redact_json(&mut v);
@@ -177,9 +177,43 @@ impl VerifyReport {
     }
 }
 
+/// Longest value the text report prints in full (a 200 KB HTML body was one 207 KB line).
+const SHOWN_BYTES: usize = 500;
+
+/// `v` as JSON text, cut after [`SHOWN_BYTES`] with its size named (the JSON report holds it
+/// whole).
+fn shown(v: &Value) -> String {
+    let text = to_json(v);
+    if text.len() <= SHOWN_BYTES {
+        return text;
+    }
+    let mut end = SHOWN_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} bytes in all; --format json shows the whole value)",
+        &text[..end],
+        text.len()
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::{field_of, shown, SHOWN_BYTES};
+    use serde_json::json;
+
+    #[test]
+    fn long_values_are_cut_in_the_text_report() {
+        assert_eq!(shown(&json!("short")), "\"short\"");
+        let long = json!("é".repeat(400));
+        let cut = shown(&long);
+        assert!(cut.len() < SHOWN_BYTES + 80, "{cut}");
+        assert!(
+            cut.ends_with("… (802 bytes in all; --format json shows the whole value)"),
+            "{cut}"
+        );
+    }
 
     #[test]
     fn fields() {
