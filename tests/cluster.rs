@@ -258,13 +258,19 @@ fn fixture_snapshot_on_two_executors_matches_local() {
         assert!(local.iter().all(|(_, text)| !text.is_empty()), "{args:?}");
         assert!(local == remote, "{args:?}: the cluster's archive differs");
     }
-    // Each executor worked in a directory of its own under the temporary directory, and
-    // removes it when stopped (SIGTERM): nothing of theirs is left behind.
-    let work: Vec<String> = cluster.temporaries();
-    assert_eq!(work.len(), 2, "{work:?}");
+    // Each executor worked in a directory of its own under the temporary directory (and each
+    // process has its spill directory there), and removes them when stopped (SIGTERM):
+    // nothing of theirs is left behind.
+    let all = cluster.temporaries();
+    let work: Vec<&String> = all
+        .iter()
+        .filter(|w| w.contains(".occlens-executor-"))
+        .collect();
+    assert_eq!(work.len(), 2, "{all:?}");
     assert!(
-        work.iter().all(|w| w.contains(".occlens-executor-")),
-        "{work:?}"
+        all.iter()
+            .all(|w| w.contains(".occlens-executor-") || w.contains(".occlens-spill-")),
+        "{all:?}"
     );
     cluster.stop();
     assert_eq!(cluster.temporaries(), Vec::<String>::new());
