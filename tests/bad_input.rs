@@ -27,6 +27,8 @@ struct Case {
     report: bool,
     /// Must not exist after the run.
     absent: Option<PathBuf>,
+    /// The working directory (default: the test's).
+    cwd: Option<PathBuf>,
 }
 
 fn case(name: &str, args: &[&str], code: Option<i32>, names: &str) -> Case {
@@ -40,12 +42,17 @@ fn case(name: &str, args: &[&str], code: Option<i32>, names: &str) -> Case {
         body: false,
         report: false,
         absent: None,
+        cwd: None,
     }
 }
 
 impl Case {
     fn absent(mut self, p: &Path) -> Case {
         self.absent = Some(p.to_path_buf());
+        self
+    }
+    fn cwd(mut self, dir: &Path) -> Case {
+        self.cwd = Some(dir.to_path_buf());
         self
     }
     fn stdin(mut self, bytes: &[u8]) -> Case {
@@ -81,6 +88,9 @@ fn run(c: &Case, cache: &Path) -> Vec<String> {
         .stderr(Stdio::piped());
     for (k, v) in &c.env {
         cmd.env(k, v);
+    }
+    if let Some(dir) = &c.cwd {
+        cmd.current_dir(dir);
     }
     let mut child = cmd.spawn().expect("start occlens");
     if let Some(bytes) = &c.stdin {
@@ -2075,7 +2085,29 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     std::fs::write(&a_file, b"mine").unwrap();
     let f = a_file.to_str().unwrap();
     let no_parent = work.join("nope/gen");
+    let under_file = format!("{f}/x");
+    let copy_under_file = format!("COPY (SELECT 1 AS a) TO '{f}/x.csv'");
     for (name, args, code, names) in [
+        // A file where --out's folder should be: named as --out's (generate said
+        // "…/x: Not a directory"; COPY an internal error of DataFusion's).
+        (
+            "generate: under a file",
+            vec![
+                "generate",
+                "--out",
+                under_file.as_str(),
+                "--occurrences",
+                "5",
+            ],
+            Some(1),
+            "a_plain_file is not a directory",
+        ),
+        (
+            "sql: COPY under a file",
+            vec!["sql", "--allow-write", copy_under_file.as_str()],
+            Some(1),
+            "a_plain_file is not a directory",
+        ),
         (
             "generate: into a user's directory",
             vec!["generate", "--out", u, "--occurrences", "5"],
@@ -2491,6 +2523,26 @@ fn writers(work: &Path, cases: &mut Vec<Case>) {
     let copy = format!(
         "COPY (SELECT value, value * 2 AS twice FROM generate_series(1, 100000000000)) TO '{}'",
         copied.display()
+    );
+    // The same to a relative name: the temporary's folder is the working directory, where its
+    // staging file (`.rel.csv.occlens-copy-….tmp#1`) once stayed behind.
+    let relative = work.join("relative");
+    std::fs::create_dir_all(&relative).unwrap();
+    cases.push(
+        case(
+            "time: a COPY to a relative name past --time-limit",
+            &[
+                "--time-limit",
+                "1s",
+                "sql",
+                "--allow-write",
+                "COPY (SELECT value, value * 2 AS twice FROM generate_series(1, 100000000000)) TO 'rel.csv'",
+            ],
+            Some(124),
+            "ran past --time-limit 1s",
+        )
+        .cwd(&relative)
+        .absent(&relative.join("rel.csv")),
     );
     cases.push(
         case(

@@ -557,6 +557,12 @@ fn cache_clear_needs_occlens_marker_listing_every_file() {
     std::fs::write(foreign.join("occurrence_list.parquet"), "precious").unwrap();
     std::fs::write(unlisted.join("_occlens_cache.json"), &marker).unwrap();
     std::fs::write(unlisted.join("detail_detections.parquet"), "precious").unwrap();
+    // The marker copied beside a user's file under a name it lists, of another size and not
+    // Parquet: not occlens's (it was removed).
+    let mimic = cache.join("555555555555555555555555");
+    std::fs::create_dir(&mimic).unwrap();
+    std::fs::write(mimic.join("_occlens_cache.json"), &marker).unwrap();
+    std::fs::write(mimic.join("occurrence_list.parquet"), "precious").unwrap();
     // A marker cut short by a crash (not JSON) beside view files only: occlens's, so that it
     // can replace its own entry.
     let cut_short = cache.join("444444444444444444444444");
@@ -571,6 +577,7 @@ fn cache_clear_needs_occlens_marker_listing_every_file() {
         (&unmarked, "occurrence_list.parquet"),
         (&foreign, "occurrence_list.parquet"),
         (&unlisted, "detail_detections.parquet"),
+        (&mimic, "occurrence_list.parquet"),
     ] {
         assert_eq!(std::fs::read_to_string(d.join(f)).unwrap(), "precious");
     }

@@ -255,10 +255,23 @@ async fn remove_temporaries_on_signal() {
         ) else {
             return;
         };
+        // SIGHUP (the terminal closed) ends a run as its default does, temporaries removed;
+        // unless it is ignored (`nohup occlens …`), which stays so.
+        let mut hup = match hup_ignored() {
+            true => None,
+            false => signal(SignalKind::hangup()).ok(),
+        };
         let code = loop {
+            let hangup = async {
+                match hup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let code = tokio::select! {
                 _ = int.recv() => 130,
                 _ = term.recv() => 143,
+                _ = hangup => 129,
             };
             if SERVER_OWNS_SIGNALS.load(std::sync::atomic::Ordering::SeqCst) {
                 continue;
@@ -268,6 +281,18 @@ async fn remove_temporaries_on_signal() {
             }
         };
         occlens::staging::end_process("interrupted; temporary files removed", code);
+    }
+}
+
+/// Whether SIGHUP is ignored in this process (started under `nohup`): asked before any
+/// handler is installed.
+#[cfg(unix)]
+fn hup_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
     }
 }
 

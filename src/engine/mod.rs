@@ -78,8 +78,9 @@ pub struct Engine {
     /// Some(P) when the lists part read is project P's entry (`cache::PROJECT_SCOPED`): the
     /// engine then answers only the occurrence list of P (`api::respond` refuses the rest).
     pub lists_project: Option<i64>,
-    /// With `--cache refresh`: the entries kept instead of rebuilt, and why (one line each).
-    pub cache_not_rebuilt: Vec<String>,
+    /// With `--cache refresh`: the parts whose entries were kept instead of rebuilt, and why
+    /// (one line each, also among the warnings).
+    pub cache_not_rebuilt: Vec<(cache::Part, String)>,
     /// Where the cache is, to list the projects' entries when asked (None: the window
     /// formulation, which never reads the cache).
     cache_settings: Option<cache::Settings>,
@@ -215,7 +216,7 @@ impl Engine {
                         dir.display()
                     );
                     warnings.push(line.clone());
-                    not_rebuilt.push(line);
+                    not_rebuilt.push((part, line));
                 }
             }
             let wanted = must || build.contains(&part);

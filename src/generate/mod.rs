@@ -22,16 +22,21 @@ pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<
     if out.as_os_str().is_empty() {
         return Err(Error::Usage("--out: empty (expected a directory)".into()));
     }
-    replaceable(out, SNAPSHOT_KIND, &is_snapshot)?;
+    // Its folder first (a file in its place gave "x/y: Not a directory", not naming --out).
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
+            let why = match parent.exists() {
+                true => "is not a directory",
+                false => "does not exist",
+            };
             return Err(Error::Usage(format!(
-                "--out {}: directory {} does not exist",
+                "--out {}: directory {} {why}",
                 out.display(),
                 parent.display()
             )));
         }
     }
+    replaceable(out, SNAPSHOT_KIND, &is_snapshot)?;
     let staging = Temp::sibling_of(out, "generate");
     // Named as --out (the hidden staging directory beside it is occlens's detail).
     std::fs::create_dir(staging.path()).map_err(|e| Error::io(out, e))?;

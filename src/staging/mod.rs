@@ -121,6 +121,13 @@ fn remove_any(path: &Path) {
     // object_store's local writer stages a file as `<path>#<n>` and renames it when complete:
     // a write cut short leaves that name.
     if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        // A temporary beside a relative output (`COPY … TO 'big.csv'`) has an empty parent:
+        // the working directory (its staging file once stayed behind, 382 MB).
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let stem = format!("{}#", name.to_string_lossy());
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let staged = entry.file_name().to_string_lossy().to_string();
@@ -196,7 +203,7 @@ fn temp_pid(name: &str) -> Option<u32> {
     let nanos = parts.next()?;
     let pid = parts.next()?;
     let what = parts.next()?;
-    let ok = !what.is_empty() && nanos.bytes().all(|b| b.is_ascii_digit());
+    let ok = !what.is_empty() && !nanos.is_empty() && nanos.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| pid.parse().ok()).flatten()
 }
 

@@ -393,25 +393,28 @@ pub fn is_entry(dir: &Path) -> bool {
     // The files the marker lists; None for a marker cut short (the machine stopped after the
     // rename, before its bytes reached the disk): then the view files' names decide, so that
     // occlens can replace its own entry.
-    let listed: Option<Vec<String>> = match serde_json::from_slice::<serde_json::Value>(&text) {
-        // Some other program's JSON under the marker's name: not ours.
-        Ok(m)
-            if !m["format"]
-                .as_str()
-                .is_some_and(|f| f.starts_with("occlens-cache/")) =>
-        {
-            return false
-        }
-        Ok(m) => {
-            let files = m["files"].as_array().map(Vec::as_slice).unwrap_or_default();
-            let names = files.iter().map(|f| f["name"].as_str().map(str::to_string));
-            match names.collect::<Option<Vec<String>>>() {
-                Some(names) => Some(names),
-                None => return false,
+    let listed: Option<Vec<(String, Option<u64>)>> =
+        match serde_json::from_slice::<serde_json::Value>(&text) {
+            // Some other program's JSON under the marker's name: not ours.
+            Ok(m)
+                if !m["format"]
+                    .as_str()
+                    .is_some_and(|f| f.starts_with("occlens-cache/")) =>
+            {
+                return false
             }
-        }
-        Err(_) => None,
-    };
+            Ok(m) => {
+                let files = m["files"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let names = files
+                    .iter()
+                    .map(|f| Some((f["name"].as_str()?.to_string(), f["bytes"].as_u64())));
+                match names.collect::<Option<Vec<_>>>() {
+                    Some(names) => Some(names),
+                    None => return false,
+                }
+            }
+            Err(_) => None,
+        };
     let views: Vec<String> = views().iter().map(|v| format!("{v}.parquet")).collect();
     // Only the marker and the cached views' files it lists: a user's file (or directory, or
     // link) put inside makes the directory not occlens's to remove.
@@ -421,14 +424,37 @@ pub fn is_entry(dir: &Path) -> bool {
     for e in entries {
         let Ok(e) = e else { return false };
         let name = e.file_name().to_string_lossy().to_string();
-        let ours = e.file_type().is_ok_and(|t| t.is_file())
-            && (name == MARKER
-                || (views.contains(&name) && listed.as_ref().is_none_or(|l| l.contains(&name))));
-        if !ours {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            return false;
+        }
+        if name == MARKER {
+            continue;
+        }
+        let bytes = match &listed {
+            Some(l) => match l.iter().find(|(n, _)| *n == name) {
+                Some((_, bytes)) => *bytes,
+                None => return false,
+            },
+            None => None,
+        };
+        // Of the size the marker records, or a Parquet file (one of ours a crash or a bad
+        // disk cut short): a user's file under a view's name, beside a copied marker, is not.
+        let size = e.metadata().map(|m| m.len()).ok();
+        if !views.contains(&name) || (bytes.is_none() || size != bytes) && !parquet_head(&e.path())
+        {
             return false;
         }
     }
     true
+}
+
+/// Whether `path` begins as a Parquet file does (`PAR1`).
+fn parquet_head(path: &Path) -> bool {
+    let mut head = [0u8; 4];
+    File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && &head == b"PAR1"
 }
 
 /// A cache entry in use: a shared lock on its marker, held as long as the engine reading
