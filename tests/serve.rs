@@ -545,6 +545,55 @@ async fn tokens_statuses_status_and_metrics() {
     let response = client.post(server.url(list)).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 405);
     assert_eq!(response.headers()["allow"], "GET, HEAD, OPTIONS");
+    // DRF authenticates before the method's handler and after Django resolved the URL: a bad
+    // token is 401 for POST and OPTIONS too, and an unrouted path is 404 whatever the token.
+    // Two Authorization headers are joined with "," as Django joins them.
+    let posted = client
+        .post(server.url(list))
+        .header("Authorization", "Token wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 401);
+    let options = client
+        .request(reqwest::Method::OPTIONS, server.url(list))
+        .header("Authorization", "Token wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(options.status().as_u16(), 401);
+    let (status, _, _) = fetch(&client, &server.url("/api/v2/jobs/"), Some("wrong")).await;
+    assert_eq!(status, 404);
+    let twice = client
+        .get(server.url(list))
+        .header("Authorization", "Token admintoken")
+        .header("Authorization", "Token wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status().as_u16(), 401);
+    assert_eq!(
+        twice.text().await.unwrap(),
+        r#"{"detail":"Invalid token header. Token string should not contain spaces."}"#
+    );
+    // A client that sends its request and closes its side (`nc -N`) is answered.
+    {
+        use std::io::{Read as _, Write as _};
+        let addr = server.base.trim_start_matches("http://").to_string();
+        let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+        socket
+            .write_all(format!("GET {list} HTTP/1.0\r\n\r\n").as_bytes())
+            .unwrap();
+        socket.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+        assert!(answer.ends_with(&anonymous), "{answer}");
+    }
+    // SIGHUP never ends a server (it checks for a new snapshot version).
+    server.signal("-HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fetch(&client, &server.url(list), None).await.0, 200);
     let long = format!("{list}&x={}", "a".repeat(10_000));
     assert_eq!(fetch(&client, &server.url(&long), None).await.0, 414);
     let head = client.head(server.url(list)).send().await.unwrap();
@@ -554,12 +603,13 @@ async fn tokens_statuses_status_and_metrics() {
     assert_eq!(status, 200);
     assert_eq!(v["snapshot"]["version"], 1);
     assert!(v["server"]["requests"].as_u64().unwrap() >= 6, "{v}");
-    // The two repeated GETs and the HEAD were answered from the remembered answers.
-    assert_eq!(v["snapshot"]["answers_remembered"]["hits"], 3, "{v}");
+    // The two repeated GETs, the unrouted one with a bad token, the half-closed one, the one
+    // after SIGHUP and the HEAD were answered from the remembered answers.
+    assert_eq!(v["snapshot"]["answers_remembered"]["hits"], 6, "{v}");
     let (status, metrics, _) = fetch(&client, &server.url("/metrics"), None).await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains(r#"occlens_http_requests_total{endpoint="list",status="401"} 2"#),
+        metrics.contains(r#"occlens_http_requests_total{endpoint="list",status="401"} 5"#),
         "{metrics}"
     );
     assert!(
@@ -668,4 +718,41 @@ async fn idle_connections_are_closed_and_bounded() {
     silent.read_to_end(&mut buf).unwrap();
     assert!(buf.is_empty(), "{}", String::from_utf8_lossy(&buf));
     let _ = slow;
+}
+
+/// A client that sends requests and never reads their answers is dropped once the server's
+/// writes have waited --timeout: it held its connection (and a stop of the server) for as
+/// long as it stayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped() {
+    use std::io::Write as _;
+    let snapshot = oracle().join("snapshot");
+    let snap = snapshot.to_str().unwrap();
+    let server = Served::start(
+        &["--snapshot", snap, "--cache", "off"],
+        &["--timeout", "2", "--max-connections", "1", "--quiet"],
+    );
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut greedy = std::net::TcpStream::connect(&addr).unwrap();
+    let request = "GET /api/v2/occurrences/?project_id=1&limit=500 HTTP/1.1\r\nHost: x\r\n\r\n";
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = greedy.write_all(request.repeat(50).as_bytes());
+    let started = Instant::now();
+    let (status, _, _) = fetch(
+        &reqwest::Client::new(),
+        &server.url("/_occlens/status"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let (code, _) = server.stop();
+    assert_eq!(code, 0);
+    drop(greedy);
 }

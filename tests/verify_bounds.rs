@@ -523,11 +523,28 @@ fn an_api_url_with_a_path_query_or_other_scheme_is_refused() {
         ("http://127.0.0.1:9/?token=SECRET", "a query or fragment"),
         ("ftp://127.0.0.1:9", "ftp:// is not http or https"),
         ("127.0.0.1:9", "expected the API's scheme and host"),
+        // Sent as Basic beside --token's Token: Django joins them, DRF reads neither.
+        ("http://alice:SECRET@127.0.0.1:9", "credentials in the URL"),
     ] {
         let (code, out, err) = occlens(&["verify", "--api-url", url, "--project", "1"]);
         assert_ne!(code, 0, "{url}: {out}");
         one_line(&err);
         assert!(err.contains(names), "{url}: {err}");
         assert!(!err.contains("SECRET"), "{err}");
+    }
+    // An empty token, or one with a space, is refused once (DRF refused it on every URL).
+    for token in ["", "two words"] {
+        let (code, _, err) = occlens(&[
+            "verify",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--project",
+            "1",
+            "--token",
+            token,
+        ]);
+        assert_ne!(code, 0);
+        one_line(&err);
+        assert!(err.contains("--token: empty or holding whitespace"), "{err}");
     }
 }

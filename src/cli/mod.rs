@@ -100,7 +100,9 @@ fn occlens_main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.spawn(remove_temporaries_on_signal());
+    // A server reloads on SIGHUP (`serve`) or keeps running (`cluster`): never ended by it.
+    let hup_ends = !matches!(cli.command, Command::Serve(_) | Command::Cluster(_));
+    runtime.spawn(remove_temporaries_on_signal(hup_ends));
     // A panic is a bug, but never a crash: the hook printed one line; exit 1.
     let result =
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))))
@@ -245,7 +247,7 @@ pub static SERVER_OWNS_SIGNALS: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
 /// On SIGINT or SIGTERM: remove this run's temporaries, then exit 130 or 143 as shells do.
-async fn remove_temporaries_on_signal() {
+async fn remove_temporaries_on_signal(hup_ends: bool) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -256,7 +258,9 @@ async fn remove_temporaries_on_signal() {
             return;
         };
         // SIGHUP (the terminal closed) ends a run as its default does, temporaries removed;
-        // unless it is ignored (`nohup occlens …`), which stays so.
+        // unless it is ignored (`nohup occlens …`), which stays so, or the run is a server.
+        // (A server listens too, so that SIGHUP never ends it: `serve` checks for a new
+        // snapshot version on it, when its snapshot can have one.)
         let mut hup = match hup_ignored() {
             true => None,
             false => signal(SignalKind::hangup()).ok(),
@@ -273,6 +277,9 @@ async fn remove_temporaries_on_signal() {
                 _ = term.recv() => 143,
                 _ = hangup => 129,
             };
+            if code == 129 && !hup_ends {
+                continue;
+            }
             if SERVER_OWNS_SIGNALS.load(std::sync::atomic::Ordering::SeqCst) {
                 continue;
             }

@@ -84,6 +84,13 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
                 "--token: not usable in an Authorization header (a newline or another control character)".into(),
             ));
         }
+        // DRF reads `Token` and one key: an empty key is "No credentials provided", a key
+        // with a space "should not contain spaces", on every URL.
+        if token.trim().is_empty() || token.contains(char::is_whitespace) {
+            return Err(occlens::Error::Usage(
+                "--token: empty or holding whitespace (expected the API token, one word)".into(),
+            ));
+        }
     }
     let live = Live {
         api_url: api_url.to_string(),
@@ -210,6 +217,13 @@ fn check_api_url(given: &str) -> Result<()> {
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(bad("a query or fragment"));
+    }
+    // Sent as `Authorization: Basic …` beside --token's `Token …`: Django joins the two and
+    // DRF then reads neither (the run is anonymous).
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "credentials in the URL (give the API's token with --token)",
+        ));
     }
     if url.path().contains("/api/") || url.path().trim_end_matches('/').ends_with("/api") {
         return Err(bad(&format!(

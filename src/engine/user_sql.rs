@@ -186,18 +186,11 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
         crate::staging::unprotected_as("COPY … TO", &path)?;
         // Its folder must be there (a file in its place failed in DataFusion's "Internal
         // error … finalizing writes").
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
-                let why = match parent.exists() {
-                    true => "is not a directory",
-                    false => "does not exist",
-                };
-                return Err(Error::Usage(format!(
-                    "COPY … TO '{}': directory {} {why}",
-                    crate::redact::redact(url),
-                    parent.display()
-                )));
-            }
+        if let Some(why) = crate::staging::missing_folder(&path) {
+            return Err(Error::Usage(format!(
+                "COPY … TO '{}': {why}",
+                crate::redact::redact(url)
+            )));
         }
         // Written to a hidden sibling first, so that a statement that fails midway leaves
         // nothing under the name: one file (an extension, no partitions), or a folder of

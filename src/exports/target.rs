@@ -88,18 +88,8 @@ impl Target {
             _ => {}
         }
         crate::staging::unprotected(&path)?;
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(parent) = parent {
-            if !parent.is_dir() {
-                let why = match parent.exists() {
-                    true => "is not a directory",
-                    false => "does not exist",
-                };
-                return Err(Error::Usage(format!(
-                    "--out {spec}: directory {} {why}",
-                    parent.display()
-                )));
-            }
+        if let Some(why) = crate::staging::missing_folder(&path) {
+            return Err(Error::Usage(format!("--out {spec}: {why}")));
         }
         Ok(Target::Local { path, overwrite })
     }

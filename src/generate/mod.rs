@@ -23,18 +23,8 @@ pub fn publish<T>(out: &Path, source: &str, write: impl FnOnce(&Path) -> Result<
         return Err(Error::Usage("--out: empty (expected a directory)".into()));
     }
     // Its folder first (a file in its place gave "x/y: Not a directory", not naming --out).
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            let why = match parent.exists() {
-                true => "is not a directory",
-                false => "does not exist",
-            };
-            return Err(Error::Usage(format!(
-                "--out {}: directory {} {why}",
-                out.display(),
-                parent.display()
-            )));
-        }
+    if let Some(why) = crate::staging::missing_folder(out) {
+        return Err(Error::Usage(format!("--out {}: {why}", out.display())));
     }
     replaceable(out, SNAPSHOT_KIND, &is_snapshot)?;
     let staging = Temp::sibling_of(out, "generate");

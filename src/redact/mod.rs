@@ -307,6 +307,10 @@ fn is_token_break(c: char) -> bool {
 /// `token` with its userinfo's password masked, if it has one (see [`bare_userinfo`]).
 fn mask_bare_userinfo(token: &str) -> String {
     let unchanged = || token.to_string();
+    // A scheme-relative URL (`//user:pw@host/…`): its userinfo as a bare one's.
+    if let Some(rest) = token.strip_prefix("//").filter(|r| !r.starts_with('/')) {
+        return format!("//{}", mask_bare_userinfo(rest));
+    }
     if token.contains("://") || token.starts_with(['/', '.', '~', '\\']) {
         return unchanged();
     }

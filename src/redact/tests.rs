@@ -25,6 +25,11 @@ fn url_passwords() {
         redact("error sending request for url (https://u:p%40ss@h/snap/_snapshot.json)"),
         "error sending request for url (https://u:***@h/snap/_snapshot.json)"
     );
+    // A scheme-relative URL (a batch line, a `--urls` line).
+    assert_eq!(
+        redact("//alice:S3CRETPW@example.org/api/v2/occurrences/?project_id=1"),
+        "//alice:***@example.org/api/v2/occurrences/?project_id=1"
+    );
     // Idempotent.
     let once = redact("s3://k:secretkey@bucket/p");
     assert_eq!(redact(&once), once);

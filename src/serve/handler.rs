@@ -142,6 +142,31 @@ async fn answer(
     if target.len() > options.max_url_bytes {
         return Answer::detail(414, "Request-URI Too Long.");
     }
+    // DRF authenticates in the view, after Django resolved the URL and before the method's
+    // handler: a bad token is 401 on an API endpoint whatever the method (OPTIONS, POST),
+    // and an unrouted path is 404 whatever the token. Django joins repeated headers with ","
+    // (two `Token …` values are then "should not contain spaces").
+    let routed = !matches!(label, "other" | "status" | "metrics");
+    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
+    let who = match authorization.next() {
+        None => Ok(None),
+        Some(first) => {
+            let mut value = first.as_bytes().to_vec();
+            for more in authorization {
+                value.push(b',');
+                value.extend_from_slice(more.as_bytes());
+            }
+            options.tokens.requester(&value).map_err(|r| r.0)
+        }
+    };
+    let (who, by_token) = match who {
+        Ok(Some(who)) => (who, true),
+        Ok(None) => (options.default_requester.clone(), false),
+        Err(detail) if routed => {
+            return Answer::detail(401, detail).with(header::WWW_AUTHENTICATE, "Token")
+        }
+        Err(_) => (options.default_requester.clone(), false),
+    };
     match *method {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => {
@@ -164,15 +189,6 @@ async fn answer(
         }
         _ => {}
     }
-    let who = match headers.get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(value) => options.tokens.requester(value.as_bytes()).map_err(|r| r.0),
-    };
-    let (who, by_token) = match who {
-        Ok(Some(who)) => (who, true),
-        Ok(None) => (options.default_requester.clone(), false),
-        Err(detail) => return Answer::detail(401, detail).with(header::WWW_AUTHENTICATE, "Token"),
-    };
     // A slot among --max-in-flight, waiting at most --timeout behind at most --max-queued.
     let _slot = match server.slots.try_acquire() {
         Ok(slot) => slot,

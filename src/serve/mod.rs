@@ -11,6 +11,7 @@
 mod handler;
 mod metrics;
 mod responses;
+mod stalling;
 mod tokens;
 mod versions;
 
@@ -124,11 +125,12 @@ pub async fn run(
     eprintln!(
         "occlens: serving http://{addr}/ (Ctrl-C or SIGTERM stops, after the requests in flight)"
     );
-    let (header_timeout, max_connections) = (
-        server.options.header_timeout,
-        server.options.max_connections.max(1),
-    );
-    accept(listener, app, header_timeout, max_connections, shutdown).await;
+    let limits = Connections {
+        header_timeout: server.options.header_timeout,
+        write_stall: server.options.timeout,
+        max: server.options.max_connections.max(1),
+    };
+    accept(listener, app, limits, shutdown).await;
     reloads.abort();
     // A version being opened when the server stopped leaves no partial cache entry behind.
     crate::staging::remove_live();
@@ -136,22 +138,34 @@ pub async fn run(
     Ok(())
 }
 
+/// What a connection may take.
+struct Connections {
+    /// To send a request's head (also between requests).
+    header_timeout: Duration,
+    /// To read what the server writes (a client that stops reading is dropped).
+    write_stall: Duration,
+    /// Open at once.
+    max: usize,
+}
+
 /// Serve `app` on the connections of `listener` until `shutdown` resolves, then stop
 /// accepting, let each connection finish its request in flight, and return when all are
-/// closed. At most `max_connections` are open at once (a permit each); a connection without
-/// a complete request head within `header_timeout` (slow, or idle between requests) is closed.
+/// closed (or after twice the write-stall limit). At most `limits.max` are open at once (a
+/// permit each); a connection without a complete request head within `header_timeout` (slow,
+/// or idle between requests), or whose client reads nothing for `write_stall`, is closed.
 async fn accept(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    header_timeout: Duration,
-    max_connections: usize,
+    limits: Connections,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        // A client that sends its request and then closes its side (`nc -N`) is answered.
+        .half_close(true);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -171,8 +185,9 @@ async fn accept(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let io = stalling::Stalling::new(stream, limits.write_stall);
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
         let mut stopping = stopping.clone();
         tokio::spawn(async move {
             tokio::pin!(connection);
@@ -193,8 +208,9 @@ async fn accept(
     }
     drop(listener);
     let _ = stop.send(true);
-    // Every connection closed: all permits back.
-    let _ = permits.acquire_many(max_connections as u32).await;
+    // Every connection closed (all permits back), or the deadline.
+    let all = u32::try_from(limits.max).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(2 * limits.write_stall, permits.acquire_many(all)).await;
 }
 
 /// Check for a new snapshot version every `--reload-every` and on SIGHUP.

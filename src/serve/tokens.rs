@@ -41,6 +41,8 @@ impl Tokens {
 
     fn parse(text: &str) -> std::result::Result<Tokens, String> {
         let mut entries: Vec<(Vec<u8>, Requester)> = Vec::new();
+        // A byte order mark (an editor's) is not part of the first token.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -174,6 +176,12 @@ mod tests {
         );
         assert!(t.requester(b"Token").is_err());
         assert!(t.requester(b"Token a b").is_err());
+        // An editor's byte order mark is not part of the first token.
+        let bom = Tokens::parse("\u{feff}abc user:7\n").unwrap();
+        assert_eq!(
+            bom.requester(b"Token abc").ok().flatten(),
+            Some(Requester::User(7))
+        );
         assert!(Tokens::parse("abc").is_err());
         assert!(Tokens::parse("abc user:x").is_err());
         assert!(Tokens::parse("a user:1\na user:2").is_err());

@@ -357,6 +357,20 @@ pub fn publish_file(tmp: Temp, dest: &Path, overwrite: bool) -> Result<()> {
     }
 }
 
+/// Why `path`'s folder cannot hold it (`directory D is not a directory` / `does not
+/// exist`), for the one-line error of the option or statement that named `path`; None when
+/// the folder is there (or `path` has none: the working directory).
+pub fn missing_folder(path: &Path) -> Option<String> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())?;
+    let why = match parent.exists() {
+        true => "is not a directory",
+        false => "does not exist",
+    };
+    Some(format!("directory {} {why}", parent.display()))
+}
+
 /// The error for an output file that exists and was not to be replaced.
 pub fn exists(dest: &Path) -> Error {
     Error::Usage(format!(

@@ -118,17 +118,8 @@ impl Out {
         if !overwrite && std::fs::symlink_metadata(path).is_ok() {
             return Err(occlens::staging::exists(path));
         }
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(parent) = parent.filter(|p| !p.is_dir()) {
-            let what = match parent.exists() {
-                true => "is not a directory",
-                false => "does not exist",
-            };
-            return Err(Error::Usage(format!(
-                "--out {}: directory {} {what}",
-                path.display(),
-                parent.display()
-            )));
+        if let Some(why) = occlens::staging::missing_folder(path) {
+            return Err(Error::Usage(format!("--out {}: {why}", path.display())));
         }
         Ok(Out {
             path: path.to_path_buf(),
