@@ -520,6 +520,7 @@ fn endless_next_links_stop_the_walk() {
 fn an_api_url_with_a_path_query_or_other_scheme_is_refused() {
     for (url, names) in [
         ("http://127.0.0.1:9/api/v2", "already names the API"),
+        ("http://127.0.0.1:9/%61pi/", "already names the API"),
         ("http://127.0.0.1:9/?token=SECRET", "a query or fragment"),
         ("ftp://127.0.0.1:9", "ftp:// is not http or https"),
         ("127.0.0.1:9", "expected the API's scheme and host"),
@@ -545,6 +546,9 @@ fn an_api_url_with_a_path_query_or_other_scheme_is_refused() {
         ]);
         assert_ne!(code, 0);
         one_line(&err);
-        assert!(err.contains("--token: empty or holding whitespace"), "{err}");
+        assert!(
+            err.contains("--token: empty or holding whitespace"),
+            "{err}"
+        );
     }
 }

@@ -225,7 +225,9 @@ fn check_api_url(given: &str) -> Result<()> {
             "credentials in the URL (give the API's token with --token)",
         ));
     }
-    if url.path().contains("/api/") || url.path().trim_end_matches('/').ends_with("/api") {
+    // As the server reads it (`/%61pi/` is `/api/`).
+    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    if path.contains("/api/") || path.trim_end_matches('/').ends_with("/api") {
         return Err(bad(&format!(
             "the path {} already names the API",
             url.path()
