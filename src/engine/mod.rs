@@ -23,6 +23,7 @@ pub mod related;
 pub mod resident;
 pub mod row_number;
 pub mod rows;
+pub mod runtime;
 pub mod shared_keys;
 pub mod tuning;
 pub mod typed;
