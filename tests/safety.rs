@@ -263,14 +263,36 @@ fn out_dash_is_standard_output_not_a_file() {
 #[test]
 fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
     let work = tempfile::tempdir().unwrap();
+    let state = work.path().join("state");
+    let st = state.to_str().unwrap();
     let snap = work.path().join("snap");
     tiny_snapshot(&snap);
-    // A pid above any pid_max is never running; our own pid's temporaries are never touched.
-    let dead = work.path().join(".out.csv.occlens-export-4294967294-1.tmp");
-    let dead_dir = work.path().join(".snap.occlens-snapshot-4294967294-2.tmp");
+    // A run killed with SIGKILL while it writes: its staging directory stays behind.
+    let big = work.path().join("big");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_occlens"))
+        .args(["generate", "--out", big.to_str().unwrap()])
+        .args(["--occurrences", "5000000"])
+        .env("XDG_STATE_HOME", st)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while temporaries(work.path()).is_empty() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = temporaries(work.path());
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    // Named like a dead process's leftovers, but no occlens run listed them: a user's files
+    // (session 61: the next run removed them, a directory with everything in it).
+    let named = work.path().join(".out.csv.occlens-export-4294967294-1.tmp");
+    let named_dir = work.path().join(".snap.occlens-snapshot-4294967294-2.tmp");
     let not_ours = work.path().join("notes.occlens.tmp");
-    std::fs::write(&dead, "partial").unwrap();
-    std::fs::create_dir(&dead_dir).unwrap();
+    std::fs::write(&named, "mine").unwrap();
+    std::fs::create_dir(&named_dir).unwrap();
+    std::fs::write(named_dir.join("data"), "mine").unwrap();
     std::fs::write(&not_ours, "mine").unwrap();
     let out = work.path().join("out.csv");
     let (code, _, err) = occlens_with(
@@ -285,11 +307,17 @@ fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
             "--out",
             out.to_str().unwrap(),
         ],
-        &[],
+        &[("XDG_STATE_HOME", st)],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(!dead.exists() && !dead_dir.exists());
-    assert!(not_ours.exists());
+    assert!(!work.path().join(&killed[0]).exists(), "{killed:?} kept");
+    assert!(named.exists() && named_dir.join("data").exists() && not_ours.exists());
+    // The killed run's journal went with its last leftover; the export's own, with nothing
+    // left of it, goes at the next sweep.
+    let journals = std::fs::read_dir(state.join("occlens/temporaries"))
+        .unwrap()
+        .count();
+    assert!(journals <= 1, "{journals} journals");
 }
 
 #[cfg(unix)]

@@ -5,13 +5,15 @@
 //! - A temporary is a [`Temp`]: registered while it lives, so that SIGINT/SIGTERM remove it
 //!   ([`remove_live`]), and removed when dropped unless it was [`Temp::keep`]-ed after its rename.
 //! - A run killed with SIGKILL leaves `….occlens-<what>-<pid>-<nanos>.tmp` names behind; the
-//!   next run that writes to the same directory removes those whose process is gone ([`sweep`]).
+//!   next run that writes to the same directory removes those that the journal of a process
+//!   now gone lists ([`sweep`], [`journal`]); a name alone is no proof.
 //! - [`replaceable`] is the one check before anything existing is renamed over or removed.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod journal;
 mod protect;
 #[cfg(test)]
 use protect::url_key;
@@ -59,6 +61,7 @@ pub struct Temp {
 impl Temp {
     /// Register `path` (not yet created) as a temporary of this process.
     pub fn new(path: PathBuf) -> Temp {
+        journal::record(&path);
         if let Ok(mut live) = LIVE.lock() {
             live.push(path.clone());
         }
@@ -224,20 +227,23 @@ pub fn is_live_temp(path: &Path) -> bool {
         .is_some_and(alive)
 }
 
-/// Remove the leftovers of killed occlens runs in `dir`: entries named like an occlens
-/// temporary whose process is gone. Returns what was removed.
+/// Remove the leftovers of killed occlens runs in `dir`: temporaries that the journal of a
+/// process now gone lists (see [`journal`]), still named with that process's id. A file or
+/// directory merely named like a temporary is never touched. Returns what was removed.
 pub fn sweep(dir: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = std::path::absolute(dir) else {
+        return Vec::new();
+    };
     let mut removed = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        let Some(pid) = temp_pid(&name.to_string_lossy()) else {
-            continue;
-        };
-        if !alive(pid) {
-            remove_any(&entry.path());
-            removed.push(entry.path());
+    journal::sweep(alive, |path, pid| {
+        let named = path
+            .file_name()
+            .and_then(|n| temp_pid(&n.to_string_lossy()));
+        if path.parent() == Some(dir.as_path()) && named == Some(pid) {
+            remove_any(path);
+            removed.push(path.to_path_buf());
         }
-    }
+    });
     removed
 }
 
@@ -428,7 +434,11 @@ mod tests {
         assert!(!staged.exists());
         let dead_staged = dir.path().join(format!("{}#2", dead.display()));
         std::fs::write(&dead_staged, b"partial").unwrap();
-        assert_eq!(sweep(dir.path()), std::slice::from_ref(&dead_staged));
+        // Named like a dead process's leftover, but listed in no journal: not occlens's.
+        assert!(sweep(dir.path()).is_empty());
+        assert!(dead_staged.exists());
+        journal::record_for(4000000000, &[&dead]);
+        assert_eq!(sweep(dir.path()), std::slice::from_ref(&dead));
         assert!(!dead_staged.exists());
         assert!(!is_live_temp(&dir.path().join("entry")));
     }
@@ -482,11 +492,19 @@ mod tests {
             std::process::id()
         ));
         let other = dir.path().join("keep.tmp");
-        for p in [&dead, &live, &other] {
+        // A user's directory named like a dead process's temporary, listed in no journal.
+        let named = dir.path().join(".mine.occlens-export-4294967294-2.tmp");
+        std::fs::create_dir(&named).unwrap();
+        std::fs::write(named.join("data"), b"mine").unwrap();
+        // Listed in a dead process's journal under another process's id: not its own.
+        let other_pid = dir.path().join(".b.occlens-export-4294967293-3.tmp");
+        for p in [&dead, &live, &other, &other_pid] {
             std::fs::write(p, b"x").unwrap();
         }
+        journal::record_for(4294967294, &[&dead, &live, &other, &other_pid]);
         assert_eq!(sweep(dir.path()), vec![dead.clone()]);
-        assert!(!dead.exists() && live.exists() && other.exists());
+        assert!(!dead.exists() && live.exists() && other.exists() && other_pid.exists());
+        assert!(named.join("data").exists());
     }
 
     #[test]
