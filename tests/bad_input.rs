@@ -489,6 +489,18 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         )
         .unwrap();
     });
+    // A table's file and a folder of its name holding files that are not parts (a Hive
+    // folder `000000_0`, parts only in subfolders): the file was read, the folder ignored,
+    // silently (session 62).
+    let file_and_folder = s("file_and_non_part_folder", &|d| {
+        let folder = d.join("main_detection/dt=2024");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(
+            d.join("main_detection.parquet"),
+            folder.join("part-0.parquet"),
+        )
+        .unwrap();
+    });
     // An optional table stored as CSV (or another extension, or case): registered empty as if
     // absent, changing counts silently.
     let optional_csv = s("optional_as_csv", &|d| {
@@ -626,6 +638,11 @@ fn snapshots(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "snapshot: part files at the top of a folder and in a subfolder",
             mixed_parts.as_str(),
             "both directly inside it and in subfolders (e.g. main_detection/sub/part-1.parquet)",
+        ),
+        (
+            "snapshot: a table's file beside a folder of its name holding no parts",
+            file_and_folder.as_str(),
+            "both main_detection.parquet and a folder main_detection/ with files in it exist",
         ),
         (
             "snapshot: an optional table stored as CSV",

@@ -278,7 +278,14 @@ async fn discover(
     let parts = match parts {
         Ok(parts) => parts,
         Err(why) if found.is_none() => return Err(err(why)),
-        Err(_) => Vec::new(),
+        // The folder holds files that are not parts beside the table's file (Hive's
+        // `000000_0`, parts in subfolders): which one is the table is not occlens's guess.
+        Err(why) => {
+            return Err(err(format!(
+                "both {name} and a folder {}/ with files in it exist ({why}); remove the one that is not current",
+                table.name
+            )))
+        }
     };
     match (found, parts.is_empty()) {
         (Some(_), false) => Err(err(format!(
