@@ -88,7 +88,13 @@ fn with_hint(text: String) -> String {
             "the config: 'datafusion.execution.sort_spill_reservation_bytes'",
             "DATAFUSION_EXECUTION_SORT_SPILL_RESERVATION_BYTES",
         );
-    if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
+    let temp = std::env::temp_dir();
+    let temp = temp.to_string_lossy();
+    if text.contains("IO error") && text.contains(&format!("at path \"{temp}")) {
+        // A query that spilled (its memory past --memory-limit) to a temporary directory that
+        // cannot be written: DataFusion's message names only its own file there.
+        format!("{text}; the query spilled to disk under the temporary directory {temp}, which cannot be written: set TMPDIR to a writable directory (or raise --memory-limit)")
+    } else if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
         format!("{text}; {DAMAGE_HINT}")
     } else if text.contains("Cannot cast Timestamp(")
         && text.contains("exceeds the representable")

@@ -1454,6 +1454,28 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
         )
         .absent(&sorted),
     );
+    // A sort that spills while TMPDIR names no directory: DataFusion's message named only its
+    // own file there (session 62).
+    let spilled = work.join("spilled.csv");
+    cases.push(
+        case(
+            "sql: a spill with TMPDIR missing",
+            &[
+                "--snapshot",
+                good,
+                "--memory-limit",
+                "50M",
+                "sql",
+                "--out",
+                spilled.to_str().unwrap(),
+                "SELECT x, repeat('a', 100) AS y FROM generate_series(1, 3000000) t(x) ORDER BY x DESC",
+            ],
+            Some(1),
+            "set TMPDIR to a writable directory",
+        )
+        .env("TMPDIR", "/nonexistent-occlens-tmp")
+        .absent(&spilled),
+    );
     // A backslash command's bad value names the command (`\maxrows -1` named none).
     cases.push(case(
         "sql: \\maxrows -1",
