@@ -23,11 +23,18 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::Result;
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+use datafusion::datasource::physical_plan::parquet::{
+    ParquetAccessPlan, ParquetFileMetrics, ParquetRowSelection, RowGroupAccessPlanFilter,
+};
+use datafusion::datasource::physical_plan::FileSource;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use datafusion::parquet::arrow::parquet_to_arrow_schema;
+use datafusion::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::ExecutionPlan;
 use std::sync::Arc;
 
@@ -45,10 +52,10 @@ impl PhysicalOptimizerRule for EvenScans {
             let Some(scan) = node.downcast_ref::<DataSourceExec>() else {
                 return Ok(Transformed::no(node));
             };
-            let Some((config, _)) = scan.downcast_to_file_source::<ParquetSource>() else {
+            let Some((config, source)) = scan.downcast_to_file_source::<ParquetSource>() else {
                 return Ok(Transformed::no(node));
             };
-            let Some(groups) = even_groups(config) else {
+            let Some(groups) = even_groups(config, source) else {
                 return Ok(Transformed::no(node));
             };
             let mut config = config.clone();
@@ -69,13 +76,10 @@ impl PhysicalOptimizerRule for EvenScans {
 }
 
 /// The files of `config` (each once, in order) with their row counts, when the scan may be
-/// reassigned.
+/// reassigned. A scan that declares an ordering may be when it reads one file: each partition
+/// then reads a contiguous range of it, in order.
 fn files(config: &FileScanConfig) -> Option<Vec<(PartitionedFile, usize)>> {
-    if config.file_groups.len() < 2
-        || !config.output_ordering.is_empty()
-        || config.preserve_order
-        || config.output_partitioning.is_some()
-    {
+    if config.file_groups.len() < 2 || config.output_partitioning.is_some() {
         return None;
     }
     let mut files: Vec<(PartitionedFile, usize)> = Vec::new();
@@ -97,34 +101,140 @@ fn files(config: &FileScanConfig) -> Option<Vec<(PartitionedFile, usize)>> {
         whole.range = None;
         files.push((whole, rows));
     }
+    let ordered = !config.output_ordering.is_empty() || config.preserve_order;
+    if ordered && files.len() > 1 {
+        return None;
+    }
     Some(files)
 }
 
-/// `config`'s rows in as many groups as it has, each the next `total / groups` rows.
-fn even_groups(config: &FileScanConfig) -> Option<Vec<FileGroup>> {
+/// A file's row groups as (first row, rows, whether the scan's predicate may keep rows of it
+/// by the group's statistics). Every group is kept when that cannot be told: no predicate, a
+/// file not on the local disk (read here, while planning, without waiting on a store), a
+/// footer that cannot be read, a file whose columns are not the table's. Only the balance of
+/// the partitions depends on it: every row is still assigned to one partition, and the reader
+/// prunes the groups itself.
+fn groups_kept(
+    config: &FileScanConfig,
+    predicate: Option<&PruningPredicate>,
+    file: &PartitionedFile,
+    rows: usize,
+) -> Vec<(usize, usize, bool)> {
+    let whole = vec![(0, rows, true)];
+    let Some(predicate) = predicate else {
+        return whole;
+    };
+    if config.object_store_url.as_str() != "file:///" {
+        return whole;
+    }
+    let Some(meta) = footer(file) else {
+        return whole;
+    };
+    let table = config.file_schema();
+    let parquet_schema = meta.file_metadata().schema_descr();
+    let same_columns = parquet_to_arrow_schema(parquet_schema, None).is_ok_and(|own| {
+        own.fields().len() == table.fields().len()
+            && own
+                .fields()
+                .iter()
+                .zip(table.fields().iter())
+                .all(|(a, b)| a.name() == b.name())
+    });
+    let groups = meta.row_groups();
+    if !same_columns || groups.iter().map(|g| g.num_rows() as usize).sum::<usize>() != rows {
+        return whole;
+    }
+    let mut filter = RowGroupAccessPlanFilter::new(ParquetAccessPlan::new_all(groups.len()));
+    let metrics = ExecutionPlanMetricsSet::new();
+    let file_metrics = ParquetFileMetrics::new(0, file.object_meta.location.as_ref(), &metrics);
+    filter.prune_by_statistics(table, parquet_schema, groups, predicate, &file_metrics);
+    let plan = filter.build();
+    let mut first = 0;
+    groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let n = g.num_rows() as usize;
+            first += n;
+            (first - n, n, plan.should_scan(i))
+        })
+        .collect()
+}
+
+/// The footer of the local file `file`, read once per version of the file (its size and
+/// modification time): plans are made for every request.
+fn footer(file: &PartitionedFile) -> Option<Arc<ParquetMetaData>> {
+    type Key = (String, u64, chrono::DateTime<chrono::Utc>);
+    static READ: std::sync::Mutex<Vec<(Key, Arc<ParquetMetaData>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let m = &file.object_meta;
+    let key: Key = (m.location.to_string(), m.size, m.last_modified);
+    if let Some((_, meta)) = READ.lock().ok()?.iter().find(|(k, _)| k == &key) {
+        return Some(meta.clone());
+    }
+    let path = std::path::Path::new("/").join(m.location.as_ref());
+    let f = std::fs::File::open(path).ok()?;
+    let meta = Arc::new(ParquetMetaDataReader::new().parse_and_finish(&f).ok()?);
+    let mut read = READ.lock().ok()?;
+    // A few dozen footers at most (a snapshot's tables and the cache's).
+    if read.len() >= 64 {
+        read.remove(0);
+    }
+    read.push((key, meta.clone()));
+    Some(meta)
+}
+
+/// `config`'s rows in as many groups as it has: each the next `kept / groups` of the rows its
+/// predicate may keep (by row-group statistics), with the pruned rows between them.
+fn even_groups(config: &FileScanConfig, source: &ParquetSource) -> Option<Vec<FileGroup>> {
     let files = files(config)?;
     let n = config.file_groups.len();
-    let total: usize = files.iter().map(|(_, rows)| rows).sum();
+    let predicate = FileSource::filter(source).and_then(|p| {
+        PruningPredicateBuilder::new()
+            .with_file_schema(config.file_schema().clone())
+            .build(p)
+    });
+    // The kept row ranges as (file, first row, rows), in order.
+    let mut kept: Vec<(usize, usize, usize)> = Vec::new();
+    for (f, (file, rows)) in files.iter().enumerate() {
+        for (first, count, keep) in groups_kept(config, predicate.as_deref(), file, *rows) {
+            if keep && count > 0 {
+                kept.push((f, first, count));
+            }
+        }
+    }
+    let total: usize = kept.iter().map(|k| k.2).sum();
     if total < n {
         return None;
     }
-    let bound = |i: usize| i * total / n;
+    // Where the `b`-th kept row is (file, row); the end of the last file for the last bound,
+    // the start of the first file for the first (pruned rows before or after go with them).
+    let position = |b: usize| -> (usize, usize) {
+        if b == 0 {
+            return (0, 0);
+        }
+        if b >= total {
+            return (files.len() - 1, files[files.len() - 1].1);
+        }
+        let mut before = 0;
+        for &(f, first, count) in &kept {
+            if b < before + count {
+                return (f, first + (b - before));
+            }
+            before += count;
+        }
+        (files.len() - 1, files[files.len() - 1].1)
+    };
     let mut groups = Vec::with_capacity(n);
-    let mut start = 0; // the table's row where the file starts
-    let mut next = files.iter().peekable();
     for i in 0..n {
-        let (from, to) = (bound(i), bound(i + 1));
+        let (from, to) = (position(i * total / n), position((i + 1) * total / n));
         let mut pieces = Vec::new();
-        while let Some((file, rows)) = next.peek() {
-            let (first, end) = (from.max(start), to.min(start + rows));
+        for (f, (file, rows)) in files.iter().enumerate().take(to.0 + 1).skip(from.0) {
+            let first = if f == from.0 { from.1 } else { 0 };
+            let end = if f == to.0 { to.1 } else { *rows };
             if first < end {
-                pieces.push(piece(file, *rows, first - start, end - start));
+                pieces.push(piece(file, *rows, first, end));
             }
-            if start + rows > to {
-                break; // the file continues in the next group
-            }
-            start += rows;
-            next.next();
         }
         groups.push(FileGroup::new(pieces));
     }
@@ -185,6 +295,25 @@ mod tests {
         counts
     }
 
+    /// A session of `partitions` partitions with the files of `dir` as table `t`. Partitions
+    /// executed one after the other read their own files only when they do not take their
+    /// siblings' (DataFusion's work stealing, on by default, is off here).
+    async fn session(dir: &std::path::Path, partitions: usize) -> SessionContext {
+        let mut config = SessionConfig::new()
+            .with_target_partitions(partitions)
+            .with_repartition_file_min_size(1);
+        config
+            .options_mut()
+            .execution
+            .enable_file_stream_work_stealing = false;
+        let ctx = SessionContext::new_with_config(config);
+        let url = format!("{}/", dir.display());
+        ctx.register_parquet("t", &url, ParquetReadOptions::default())
+            .await
+            .unwrap();
+        ctx
+    }
+
     #[tokio::test]
     async fn partitions_read_equal_rows_and_all_of_them() {
         // Two files: 10,000 rows in groups of 7,000 and 3,000, and 2,500 rows in one group.
@@ -193,20 +322,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(&dir.path().join("a.parquet"), 10_000, 7_000);
         write(&dir.path().join("b.parquet"), 2_500, 3_000);
-        // Partitions executed one after the other read their own files only when they do not
-        // take their siblings' (DataFusion's work stealing, on by default, is off here).
-        let mut config = SessionConfig::new()
-            .with_target_partitions(4)
-            .with_repartition_file_min_size(1);
-        config
-            .options_mut()
-            .execution
-            .enable_file_stream_work_stealing = false;
-        let ctx = SessionContext::new_with_config(config);
-        let url = format!("{}/", dir.path().display());
-        ctx.register_parquet("t", &url, ParquetReadOptions::default())
-            .await
-            .unwrap();
+        let ctx = session(dir.path(), 4).await;
         let plan = ctx
             .sql("SELECT id FROM t")
             .await
@@ -239,5 +355,44 @@ mod tests {
         let mut expected: Vec<i64> = (0..10_000).chain(0..2_500).collect();
         expected.sort();
         assert_eq!(ids, expected);
+    }
+
+    #[tokio::test]
+    async fn partitions_share_the_rows_the_predicate_keeps() {
+        // One file of ids 0..10,000 in groups of 1,000: `id < 3000` keeps the first three
+        // groups by their statistics, which DataFusion's byte ranges gave one partition; the
+        // rule gives each partition half of them, and the other rows still to one partition.
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("a.parquet"), 10_000, 1_000);
+        let ctx = session(dir.path(), 2).await;
+        let scan = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let plan = ctx
+                    .sql(sql)
+                    .await
+                    .unwrap()
+                    .create_physical_plan()
+                    .await
+                    .unwrap();
+                // The scan itself (below the filter DataFusion keeps over it).
+                let mut node = plan.clone();
+                while node.downcast_ref::<DataSourceExec>().is_none() {
+                    node = node.children()[0].clone();
+                }
+                node
+            }
+        };
+        let plan = scan("SELECT id FROM t WHERE id < 3000").await;
+        let even = EvenScans
+            .optimize(plan.clone(), &ConfigOptions::new())
+            .unwrap();
+        // Rows read per partition (the reader prunes by statistics, not by rows: whole groups).
+        assert_eq!(rows_per_partition(&even, &ctx).await, vec![1_500, 1_500]);
+        assert_eq!(rows_per_partition(&plan, &ctx).await, vec![3_000, 0]);
+        // Without a predicate that prunes: the rows in halves, as before.
+        let all = scan("SELECT id FROM t").await;
+        let even = EvenScans.optimize(all, &ConfigOptions::new()).unwrap();
+        assert_eq!(rows_per_partition(&even, &ctx).await, vec![5_000, 5_000]);
     }
 }

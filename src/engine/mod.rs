@@ -18,6 +18,7 @@ pub mod lookup;
 pub mod memo;
 pub mod memory;
 pub mod occurrences;
+pub mod probe_preserved;
 pub mod ranges;
 pub mod related;
 pub mod resident;
