@@ -416,7 +416,8 @@ async fn a_zero_byte_parquet_file_is_not_a_missing_column() {
 
 /// A table written Hive-partitioned (`main_detection/project_id=1/part-0.parquet`, as Spark's
 /// `partitionBy` writes it) is named as such, not reported missing; beside a
-/// `<table>.parquet`, the file is read.
+/// `<table>.parquet`, both are named (which one is current is not occlens's guess: the folder
+/// was ignored silently until session 62).
 #[tokio::test]
 async fn a_hive_partitioned_table_is_named() {
     let dir = snapshot();
@@ -424,9 +425,12 @@ async fn a_hive_partitioned_table_is_named() {
     let nested = dir.path().join("main_detection/project_id=1");
     std::fs::create_dir_all(&nested).unwrap();
     std::fs::copy(&file, nested.join("part-0.parquet")).unwrap();
-    Engine::open(Some(dir.path().to_str().unwrap()), Config::default())
-        .await
-        .expect("main_detection.parquet is read");
+    let e = open_err(dir.path()).await;
+    assert!(
+        e.contains("table main_detection: both main_detection.parquet and a folder main_detection/ with files in it exist")
+            && e.ends_with("remove the one that is not current"),
+        "{e}"
+    );
     std::fs::remove_file(&file).unwrap();
     assert_eq!(
         open_err(dir.path()).await,
