@@ -210,10 +210,11 @@ ORDER BY d."timestamp" ASC NULLS LAST, d.id
 LIMIT 1
 
 -- name: events.capture_at
--- ?timestamp= : event.captures.filter(timestamp=ts).first(); ${ts}: the instant in µs.
+-- ?timestamp= : event.captures.filter(timestamp=ts).first(); ${ts}: the instant in µs, as a UTC
+-- instant (a zone-less value would be compared as a wall-clock time of the column's zone).
 SELECT s.id, s.event_id, s."timestamp"
 FROM main_sourceimage s
-WHERE s.event_id = ${event} AND s."timestamp" = to_timestamp_micros(${ts})
+WHERE s.event_id = ${event} AND s."timestamp" = to_timestamp_micros(${ts}) AT TIME ZONE 'UTC'
 ORDER BY s.id
 LIMIT 1
 
@@ -221,4 +222,4 @@ LIMIT 1
 -- The offset: SourceImage.filter(event=E, timestamp__lt=<the subject capture's timestamp>).count().
 SELECT count(*) AS n
 FROM main_sourceimage s
-WHERE s.event_id = ${event} AND s."timestamp" < to_timestamp_micros(${ts})
+WHERE s.event_id = ${event} AND s."timestamp" < to_timestamp_micros(${ts}) AT TIME ZONE 'UTC'

@@ -139,6 +139,48 @@ async fn zone_less_timestamps_follow_the_configured_zone() {
     assert_eq!(common::simple_csv(&retyped, 3).await.1, expected);
 }
 
+/// Instants stored with another zone's label (`timestamp[us, tz=America/New_York]`, the same
+/// instants) answer as UTC ones where a request's instant is compared with them: the event's
+/// capture page offset counted the captures before the subject as wall-clock times of that
+/// zone (session 62: 18 instead of 8 for `?occurrence=2577`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instants_labelled_with_another_zone_compare_as_instants() {
+    use datafusion::arrow::array::{Array, TimestampMicrosecondArray};
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::oracle().join("snapshot");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    common::replace_column(dir.path(), "main_sourceimage", "timestamp", |c| {
+        let a = c
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
+        std::sync::Arc::new(a.clone().with_timezone("America/New_York"))
+    });
+    let open = |d: std::path::PathBuf| async move {
+        Engine::open(Some(d.to_str().unwrap()), Config::default())
+            .await
+            .unwrap()
+    };
+    let original = open(src).await;
+    let labelled = open(dir.path().to_path_buf()).await;
+    for url in [
+        "/api/v2/events/8/?occurrence=2577",
+        "/api/v2/events/8/?capture=143",
+        "/api/v2/events/8/?timestamp=2023-11-04T21:50:00",
+        "/api/v2/events/1/?detection=229",
+    ] {
+        let (a, b) = (
+            common::call(&original, url).await,
+            common::call(&labelled, url).await,
+        );
+        assert_eq!(a.status, 200, "{url}");
+        assert_eq!(b.body, a.body, "{url}");
+    }
+}
+
 /// `table` of the snapshot `dir` with the column `name` added, holding `value` on every row.
 fn add_column(dir: &std::path::Path, table: &str, name: &str, value: &str) {
     use datafusion::arrow::array::{ArrayRef, StringArray};
