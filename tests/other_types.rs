@@ -235,3 +235,74 @@ async fn stored_columns_named_like_derived_ones_are_left_out() {
         assert_eq!(got.body, want.body, "{url}");
     }
 }
+
+/// Strings stored as `large_string` or `string_view` and lists as `large_list`: the Parquet
+/// export is the same file as from the fixture (its schema says `string`, not the input's
+/// layout), and so is a detail's body, which reads the lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_string_and_list_layouts_export_the_same_file() {
+    use datafusion::arrow::array::ArrayRef;
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use occlens::exports::{Export, Format, ObjectShape};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::oracle().join("snapshot");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let to = |t: DataType| move |c: &ArrayRef| cast(c, &t).unwrap();
+    common::replace_column(dir.path(), "main_taxon", "name", to(DataType::LargeUtf8));
+    common::replace_column(dir.path(), "main_taxon", "rank", to(DataType::Utf8View));
+    common::replace_column(dir.path(), "main_project", "name", to(DataType::Utf8View));
+    common::replace_column(
+        dir.path(),
+        "main_classification",
+        "scores",
+        to(DataType::LargeList(Arc::new(Field::new(
+            "item",
+            DataType::Float64,
+            true,
+        )))),
+    );
+    common::replace_column(
+        dir.path(),
+        "ml_algorithmcategorymap",
+        "labels",
+        to(DataType::LargeList(Arc::new(Field::new(
+            "element",
+            DataType::Utf8View,
+            true,
+        )))),
+    );
+    let open = |d: std::path::PathBuf| async move {
+        Engine::open(Some(d.to_str().unwrap()), Config::default())
+            .await
+            .unwrap()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, snapshot) in [("original", src), ("relaid", dir.path().to_path_buf())] {
+        let engine = open(snapshot).await;
+        let export = Export {
+            format: Format::Parquet,
+            project: 1,
+            collection: None,
+            shape: ObjectShape::List,
+            columns: None,
+            who: Default::default(),
+            packaged_at: None,
+        };
+        let path = out.path().join(name);
+        let written = occlens::exports::write(&engine, &export, &path, &|_| {})
+            .await
+            .unwrap();
+        assert!(written.rows > 100, "{name}: {} rows", written.rows);
+        let detail = common::call(&engine, "/api/v2/occurrences/2577/").await;
+        assert_eq!(detail.status, 200);
+        files.push((std::fs::read(&path).unwrap(), detail.body));
+    }
+    assert!(files[0].0 == files[1].0, "the Parquet exports differ");
+    assert_eq!(files[1].1, files[0].1);
+}

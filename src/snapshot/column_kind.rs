@@ -39,11 +39,13 @@ impl Kind {
     /// Whether a column found in a file can stand for this kind.
     pub fn accepts(self, found: &DataType) -> bool {
         match (self, found) {
-            (Kind::Str | Kind::Json, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
-                true
-            }
             (Kind::Ts, DataType::Timestamp(TimeUnit::Microsecond, Some(_))) => true,
-            (Kind::ListF64 | Kind::ListStr, DataType::List(_) | DataType::LargeList(_)) => true,
+            // A list's item may be named otherwise (`element`, Parquet's compliant name): the
+            // values are the same.
+            (Kind::ListF64 | Kind::ListStr, DataType::List(item)) => match self.data_type() {
+                DataType::List(want) => item.data_type() == want.data_type(),
+                _ => false,
+            },
             (k, t) => &k.data_type() == t,
         }
     }

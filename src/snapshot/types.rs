@@ -94,7 +94,18 @@ pub fn reading(kind: Kind, found: &DataType) -> Option<Reading> {
         }
         (Kind::Ts, T::Timestamp(_, None)) => convert(Conversion::WallClock),
         (Kind::Date, T::Date64) => cast(T::Date32),
+        // Strings of another layout (`large_string`, `string_view`): one type downstream, so
+        // that outputs (the Parquet export's schema) do not follow the input's layout.
+        (Kind::Str | Kind::Json, T::LargeUtf8 | T::Utf8View) => cast(T::Utf8),
         (Kind::Str | Kind::Json, T::Dictionary(_, value)) if is_text(value) => cast(T::Utf8),
+        (Kind::ListF64, T::List(item) | T::LargeList(item))
+            if item.data_type().is_floating() || item.data_type().is_integer() =>
+        {
+            cast(kind.data_type())
+        }
+        (Kind::ListStr, T::List(item) | T::LargeList(item)) if is_text(item.data_type()) => {
+            cast(kind.data_type())
+        }
         (Kind::Str | Kind::Json, t) if is_bytes(t) => convert(Conversion::Text),
         (Kind::Str | Kind::Json, T::Dictionary(_, value)) if is_bytes(value) => {
             convert(Conversion::Text)
