@@ -6,6 +6,7 @@ use crate::engine::even_parquet::EvenWriter;
 use crate::engine::ranges::Density;
 use crate::error::{Error, Result};
 use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -309,6 +310,15 @@ async fn write(
         // so each row group's dictionary page fills its 1 MB before falling back, and every
         // id lookup would read all of them whole before its one page of values.
         .set_dictionary_enabled(false)
+        // One statement writes the file in `order` (ranges are each sorted on their own):
+        // then registered with that ordering (super::register), so a query in that order
+        // streams instead of sorting.
+        .set_key_value_metadata((statements.len() == 1).then(|| {
+            vec![KeyValue::new(
+                super::SORTED_BY.to_string(),
+                order.to_string(),
+            )]
+        }))
         .build();
     let parquet = |e: datafusion::parquet::errors::ParquetError| Error::Io {
         path: path.display().to_string(),
