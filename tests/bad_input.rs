@@ -1454,6 +1454,27 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
         )
         .absent(&sorted),
     );
+    // A hash join's build side past the pool (it cannot spill): DataFusion's message named its
+    // reservations only; the message names --memory-limit (session 64).
+    let joined = work.join("joined.csv");
+    cases.push(
+        case(
+            "sql: a hash join past --memory-limit",
+            &[
+                "--snapshot",
+                good,
+                "--memory-limit",
+                "10M",
+                "sql",
+                "--out",
+                joined.to_str().unwrap(),
+                "SELECT a.x, b.y FROM generate_series(1, 3000000) a(x) JOIN (SELECT x AS y, repeat('b', 50) AS z FROM generate_series(1, 3000000) t(x)) b ON a.x = b.y",
+            ],
+            Some(1),
+            "cannot spill to disk (a hash join's build side): raise the limit",
+        )
+        .absent(&joined),
+    );
     // A sort that spills while TMPDIR names no directory: DataFusion's message named only its
     // own file there (session 62).
     let spilled = work.join("spilled.csv");

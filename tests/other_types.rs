@@ -146,12 +146,7 @@ async fn zone_less_timestamps_follow_the_configured_zone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instants_labelled_with_another_zone_compare_as_instants() {
     use datafusion::arrow::array::{Array, TimestampMicrosecondArray};
-    let dir = tempfile::tempdir().unwrap();
-    let src = common::oracle().join("snapshot");
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-    }
+    let (src, dir) = oracle_copy();
     common::replace_column(dir.path(), "main_sourceimage", "timestamp", |c| {
         let a = c
             .as_any()
@@ -179,6 +174,17 @@ async fn instants_labelled_with_another_zone_compare_as_instants() {
         assert_eq!(a.status, 200, "{url}");
         assert_eq!(b.body, a.body, "{url}");
     }
+}
+
+/// The fixture snapshot's directory, and a copy of its files in a new temporary directory.
+fn oracle_copy() -> (std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::oracle().join("snapshot");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    (src, dir)
 }
 
 /// `table` of the snapshot `dir` with the column `name` added, holding `value` on every row.
@@ -246,12 +252,7 @@ async fn other_string_and_list_layouts_export_the_same_file() {
     use datafusion::arrow::datatypes::{DataType, Field};
     use occlens::exports::{Export, Format, ObjectShape};
     use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let src = common::oracle().join("snapshot");
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-    }
+    let (src, dir) = oracle_copy();
     let to = |t: DataType| move |c: &ArrayRef| cast(c, &t).unwrap();
     common::replace_column(dir.path(), "main_taxon", "name", to(DataType::LargeUtf8));
     common::replace_column(dir.path(), "main_taxon", "rank", to(DataType::Utf8View));
