@@ -307,3 +307,62 @@ async fn other_string_and_list_layouts_export_the_same_file() {
     assert!(files[0].0 == files[1].0, "the Parquet exports differ");
     assert_eq!(files[1].1, files[0].1);
 }
+
+/// A table in two part files that store `id` (int32 beside int64) and `timestamp`
+/// (nanoseconds beside microseconds) with different types: `max`, `min` and `count` answer
+/// as over the one file. DataFusion answered `max(id)` from the parts' statistics, of which
+/// it kept those of the table's type only (306 for 460, no error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_of_different_types_are_not_answered_from_their_statistics() {
+    use datafusion::arrow::compute::{cast, concat_batches};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+    let (src, dir) = oracle_copy();
+    let file = dir.path().join("main_sourceimage.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let all = concat_batches(&batches[0].schema(), &batches).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let folder = dir.path().join("main_sourceimage");
+    std::fs::create_dir(&folder).unwrap();
+    let half = all.num_rows() / 2;
+    occlens::generate::builder::write_parquet(
+        &folder.join("part-0.parquet"),
+        &[all.slice(0, half)],
+    )
+    .unwrap();
+    // The second half (the higher ids) with the other types.
+    let rest = all.slice(half, all.num_rows() - half);
+    let ns = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    let (mut fields, mut columns) = (Vec::new(), Vec::new());
+    for (f, c) in rest.schema().fields().iter().zip(rest.columns()) {
+        let to = match f.name().as_str() {
+            "id" => DataType::Int32,
+            "timestamp" => ns.clone(),
+            _ => f.data_type().clone(),
+        };
+        fields.push(Field::new(f.name(), to.clone(), true));
+        columns.push(cast(c, &to).unwrap());
+    }
+    let other = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    occlens::generate::builder::write_parquet(&folder.join("part-1.parquet"), &[other]).unwrap();
+    let open = |d: std::path::PathBuf| async move {
+        Engine::open(Some(d.to_str().unwrap()), Config::default())
+            .await
+            .unwrap()
+    };
+    let (original, parted) = (open(src).await, open(dir.path().to_path_buf()).await);
+    for sql in [
+        r#"SELECT max(id) FROM main_sourceimage"#,
+        r#"SELECT max("timestamp") FROM main_sourceimage"#,
+        r#"SELECT min(id), max(id), min("timestamp"), max("timestamp"), count(*) FROM main_sourceimage"#,
+    ] {
+        let expected = answer(&original, sql).await;
+        assert_eq!(answer(&parted, sql).await, expected, "{sql}");
+    }
+}

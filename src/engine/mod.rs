@@ -154,7 +154,7 @@ impl Engine {
                 .collect();
             if !converted.is_empty() {
                 return Err(crate::error::Error::Usage(format!(
-                    "--cluster: {} can be read by a local occlens only (stored as integers of a wider type or as double, jsonb as a nested type, or timestamps without a time zone); run without --cluster, or store them with the contract's types",
+                    "--cluster: {} can be read by a local occlens only (stored as integers of a wider type or as double, jsonb as a nested type, timestamps without a time zone, or with different types in different part files); run without --cluster, or store them with the contract's types",
                     converted.join("; ")
                 )));
             }

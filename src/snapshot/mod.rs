@@ -53,7 +53,7 @@ pub struct TableInfo {
     /// Columns occlens's own functions read as the contract's type, in a view over the files
     /// registered as `<table>__stored` (jsonb decoded into nested types, timestamps without a
     /// zone, integers that may not fit; see `types`).
-    pub reader_only: Vec<&'static str>,
+    pub reader_only: Vec<String>,
     /// The files read (location, size, modification time, e-tag): what the cache of derived
     /// tables is keyed by.
     pub files: Vec<ObjectMeta>,
@@ -424,6 +424,8 @@ async fn register(
     .await
     .into_iter()
     .collect::<Result<Vec<_>>>()?;
+    // The columns the parts store with different types.
+    let mut mixed: Vec<String> = Vec::new();
     if files.len() > 1 {
         // Each part's schema: parts that store a column with different types (a writer that
         // chose each part's types from its rows: pandas stores an integer column as `double`
@@ -454,6 +456,17 @@ async fn register(
             true => schemas[0].1.clone(),
             false => types::merge(table, &schemas).map_err(err)?,
         };
+        for field in merged.fields() {
+            let stored = |s: &SchemaRef| {
+                s.field_with_name(field.name())
+                    .ok()
+                    .map(|f| f.data_type().clone())
+            };
+            let first = stored(&schemas[0].1);
+            if schemas.iter().any(|(_, s)| stored(s) != first) {
+                mixed.push(field.name().clone());
+            }
+        }
         register_files(ctx, location, store, table.name, &files, Some(merged))
             .await
             .map_err(|e| err(format!("cannot read {}/: {}", table.name, cause(&e))))?;
@@ -470,8 +483,21 @@ async fn register(
     let mut schema = ctx.table_provider(table.name).await?.schema();
     // Columns of other types than the contract's, read as its types (`types`).
     let adapted = types::adapt(table, &schema);
-    let converted = adapted.as_ref().map_or(Vec::new(), |a| a.converted.clone());
-    let mut declared = adapted.map(|a| a.schema);
+    let mut converted: Vec<(String, types::Conversion)> =
+        adapted.as_ref().map_or(Vec::new(), |a| {
+            a.converted
+                .iter()
+                .map(|(c, k)| (c.to_string(), *k))
+                .collect()
+        });
+    for column in mixed {
+        if !converted.iter().any(|(c, _)| *c == column) {
+            converted.push((column, types::Conversion::Parts));
+        }
+    }
+    let mut declared = adapted
+        .map(|a| a.schema)
+        .or_else(|| (!converted.is_empty()).then(|| schema.clone()));
     let missing: Vec<_> = table
         .columns
         .iter()
@@ -527,7 +553,7 @@ async fn register(
         name: table.name,
         source,
         schema,
-        reader_only: converted.iter().map(|(c, _)| *c).collect(),
+        reader_only: converted.into_iter().map(|(c, _)| c).collect(),
         files,
     })
 }

@@ -68,6 +68,11 @@ pub enum Conversion {
     Integer(Kind),
     /// Bytes that must be UTF-8 text.
     Text,
+    /// A column the table's parts store with different types, read as one type by the Parquet
+    /// reader (`merge`): passed through as it is, so that DataFusion does not answer from the
+    /// parts' statistics, which keep each part's own type (`SELECT max(id)` was answered from
+    /// those of the parts of the table's type only: 306 for 460, no error).
+    Parts,
 }
 
 /// How a column of contract kind `kind` found as `found` is read; `None` when it cannot be.
@@ -279,7 +284,7 @@ pub async fn view(
     ctx: &SessionContext,
     table: &Table,
     stored: &str,
-    converted: &[(&'static str, Conversion)],
+    converted: &[(String, Conversion)],
     zone: Tz,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     let files = ctx.table(stored).await?;
@@ -290,7 +295,7 @@ pub async fn view(
         .map(|f| {
             let name = f.name().as_str();
             let column = Expr::Column(Column::new_unqualified(name));
-            match converted.iter().find(|(c, _)| *c == name) {
+            match converted.iter().find(|(c, _)| c == name) {
                 None => column,
                 Some((_, conversion)) => {
                     let udf = function(*conversion, &format!("{}.{name}", table.name), zone);
@@ -328,6 +333,7 @@ impl ScalarUDFImpl for Convert {
             Conversion::WallClock => "occlens_wall_clock_instant",
             Conversion::Integer(_) => "occlens_integers",
             Conversion::Text => "occlens_utf8_text",
+            Conversion::Parts => "occlens_parts",
         }
     }
 
@@ -335,8 +341,9 @@ impl ScalarUDFImpl for Convert {
         &self.signature
     }
 
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         Ok(match self.conversion {
+            Conversion::Parts => args[0].clone(),
             Conversion::JsonText => DataType::Utf8,
             Conversion::WallClock => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Conversion::Integer(kind) => kind.data_type(),
@@ -353,6 +360,7 @@ impl ScalarUDFImpl for Convert {
                 instants::integers(&input, &kind.data_type(), &self.column)?
             }
             Conversion::Text => instants::text(&input, &self.column)?,
+            Conversion::Parts => input,
         }))
     }
 }
