@@ -155,6 +155,49 @@ fn worked_example() -> Tiny {
     t
 }
 
+/// The same snapshot and `--packaged-at` give the same bytes (the members' times are the
+/// packaging time, not the clock's), and another time another archive.
+#[tokio::test]
+async fn the_same_packaging_time_gives_the_same_bytes() {
+    let (_d, engine) = worked_example().engine().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for (i, at) in [
+        "2026-11-21T04:26:40",
+        "2026-11-21T04:26:40",
+        "1999-02-03T10:11:12",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("{i}.zip"));
+        write_archive(&engine, 5, None, at, &path, &|_| {})
+            .await
+            .unwrap();
+        bytes.push(std::fs::read(&path).unwrap());
+        if i == 0 {
+            // Before the second archive, the clock's seconds move on.
+            std::thread::sleep(std::time::Duration::from_millis(2100));
+        }
+    }
+    assert!(bytes[0] == bytes[1], "two archives of the same time differ");
+    assert!(bytes[0] != bytes[2]);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes[2])).unwrap();
+    let member = zip.by_index(0).unwrap();
+    let t = member.last_modified().unwrap();
+    assert_eq!(
+        (
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        (1999, 2, 3, 10, 11, 12)
+    );
+}
+
 #[tokio::test]
 async fn worked_example_files_exactly() {
     let (_d, engine) = worked_example().engine().await;

@@ -183,13 +183,16 @@ pub async fn write_archive(
         abandoned.clone(),
     ));
     let _abandon = AbandonOnDrop(abandoned);
-    let now = chrono::Local::now().naive_local();
+    // The members' times are the packaging time (`--packaged-at`, else now): the same
+    // snapshot and time give the same bytes.
+    let stamp = chrono::NaiveDateTime::parse_from_str(packaged_at, "%Y-%m-%dT%H:%M:%S")
+        .unwrap_or_else(|_| chrono::Local::now().naive_local());
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         // Deflate's fastest level: SF1 project 1's 460 MB of text (detections as multimedia
         // and measurements) compressed at level 6 set the export's pace.
         .compression_level(Some(1))
-        .last_modified_time(zip_time(now));
+        .last_modified_time(zip_time(stamp));
     let mut rows = Vec::new();
     let mut total = 0u64;
     for (name, sql) in &queries.files {
