@@ -95,7 +95,7 @@ fn with_hint(text: String) -> String {
         // cannot be written: DataFusion's message names only its own file there.
         format!("{text}; the query spilled to disk under the temporary directory {temp}, which cannot be written: set TMPDIR to a writable directory (or raise --memory-limit)")
     } else if text.contains("Resources exhausted") && !text.contains("--memory-limit") {
-        // A consumer that cannot spill (a hash join's build side) past the pool: DataFusion's
+        // A consumer that cannot spill (e.g. a hash join's build side) past the pool: DataFusion's
         // message names its reservations only.
         format!("{text}; {MEMORY_HINT}")
     } else if text.contains("Parquet") && !text.contains(DAMAGE_HINT) {
@@ -113,7 +113,7 @@ fn with_hint(text: String) -> String {
 }
 
 const MEMORY_HINT: &str =
-    "the query needs more memory than --memory-limit (OCCLENS_MEMORY_LIMIT) gives it, where part of it cannot spill to disk (a hash join's build side): raise the limit";
+    "the query needs more memory than --memory-limit (OCCLENS_MEMORY_LIMIT) gives it, where part of it cannot spill to disk (e.g. a hash join's build side): raise the limit";
 
 const INSTANTS_HINT: &str =
     "a timestamp column holds instants beyond ±292,000 years as microseconds (nanoseconds stored as milliseconds?): `occlens check` names it";

@@ -1471,7 +1471,7 @@ fn sql(good: &str, work: &Path, cases: &mut Vec<Case>) {
                 "SELECT a.x, b.y FROM generate_series(1, 3000000) a(x) JOIN (SELECT x AS y, repeat('b', 50) AS z FROM generate_series(1, 3000000) t(x)) b ON a.x = b.y",
             ],
             Some(1),
-            "cannot spill to disk (a hash join's build side): raise the limit",
+            "cannot spill to disk (e.g. a hash join's build side): raise the limit",
         )
         .absent(&joined),
     );

@@ -361,6 +361,9 @@ async fn parts_of_different_types_are_not_answered_from_their_statistics() {
         r#"SELECT max(id) FROM main_sourceimage"#,
         r#"SELECT max("timestamp") FROM main_sourceimage"#,
         r#"SELECT min(id), max(id), min("timestamp"), max("timestamp"), count(*) FROM main_sourceimage"#,
+        // Filters on the columns, in the part of each type.
+        r#"SELECT id, "timestamp" FROM main_sourceimage WHERE id IN (3, 400) ORDER BY id"#,
+        r#"SELECT count(*), min(id) FROM main_sourceimage WHERE "timestamp" >= TIMESTAMP '2024-02-01T00:00:00Z'"#,
     ] {
         let expected = answer(&original, sql).await;
         assert_eq!(answer(&parted, sql).await, expected, "{sql}");

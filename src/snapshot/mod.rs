@@ -456,14 +456,16 @@ async fn register(
             true => schemas[0].1.clone(),
             false => types::merge(table, &schemas).map_err(err)?,
         };
+        // Among the parts that hold the column (one that lacks it has no statistics for it);
+        // not the stored columns the views derive under the same names (left out below).
+        let derived = table.derived_names();
         for field in merged.fields() {
-            let stored = |s: &SchemaRef| {
-                s.field_with_name(field.name())
-                    .ok()
-                    .map(|f| f.data_type().clone())
-            };
-            let first = stored(&schemas[0].1);
-            if schemas.iter().any(|(_, s)| stored(s) != first) {
+            let mut types = schemas
+                .iter()
+                .filter_map(|(_, s)| s.field_with_name(field.name()).ok())
+                .map(|f| f.data_type());
+            let first = types.next();
+            if types.any(|t| Some(t) != first) && !derived.contains(&field.name().as_str()) {
                 mixed.push(field.name().clone());
             }
         }

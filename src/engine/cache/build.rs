@@ -279,6 +279,12 @@ async fn write(
         Some(col) => (col, ranges),
         None => ("", &whole[..]),
     };
+    // Explicitly the order registration declares (`super::register`), whatever the session's
+    // default null ordering.
+    let order_by = super::order_columns(order)
+        .map(|c| format!("{c} ASC NULLS LAST"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let statements: Vec<String> = ranges
         .iter()
         .map(|&(lo, hi)| {
@@ -291,9 +297,9 @@ async fn write(
                 cond.push(format!("{col} < {hi}"));
             }
             match cond.is_empty() {
-                true => format!("SELECT * FROM {view} ORDER BY {order}"),
+                true => format!("SELECT * FROM {view} ORDER BY {order_by}"),
                 false => format!(
-                    "SELECT * FROM {view} WHERE {} ORDER BY {order}",
+                    "SELECT * FROM {view} WHERE {} ORDER BY {order_by}",
                     cond.join(" AND ")
                 ),
             }

@@ -594,9 +594,8 @@ pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()
         };
         let mut options = ParquetReadOptions::default();
         if sorted_by(&path).map_err(failed)?.as_deref() == Some(*order) {
-            options = options.file_sort_order(vec![order
-                .split(',')
-                .map(|c| Expr::Column(Column::new_unqualified(c.trim())).sort(true, false))
+            options = options.file_sort_order(vec![order_columns(order)
+                .map(|c| Expr::Column(Column::new_unqualified(c)).sort(true, false))
                 .collect()]);
         }
         ctx.register_parquet(*view, &url, options)
@@ -605,6 +604,12 @@ pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()
     });
     futures::future::try_join_all(registrations).await?;
     Ok(())
+}
+
+/// The columns of a cached view's order (`Part::views`), each ascending, NULLs last: how the
+/// build sorts the rows and how registration declares them sorted.
+fn order_columns(order: &str) -> impl Iterator<Item = &str> {
+    order.split(',').map(str::trim)
 }
 
 /// The order a cached file's footer says its rows are in ([`SORTED_BY`]).
