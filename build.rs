@@ -20,6 +20,14 @@ fn hash_dir(dir: &Path, h: &mut impl Hasher) {
 }
 
 fn main() {
+    // On Linux, occlens is linked as a position-dependent executable: the dynamic loader then
+    // has no relocations to apply at start (a position-independent build carries 287k of
+    // them: about 4.5 ms of every command, 8% of a detail request's whole process).
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
+    {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
     let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).to_path_buf();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for sub in ["src", "queries"] {

@@ -319,9 +319,8 @@ impl Engine {
                 .iter()
                 .flat_map(|(part, dir)| {
                     part.views().iter().filter_map(move |(view, order, _)| {
-                        let key = "occurrence_id";
-                        (order.split(", ").next() == Some(key))
-                            .then(|| (*view, dir.join(format!("{view}.parquet")), key))
+                        cache::lookup_key(order)
+                            .map(|key| (*view, dir.join(format!("{view}.parquet")), key))
                     })
                 })
                 .collect();

@@ -306,12 +306,23 @@ async fn write(
         })
         .collect();
     // Small row groups and pages: a page's id lookups and a project's filter skip the rest.
-    let props = WriterProperties::builder()
+    // A view read by key (`super::lookup_key`) keeps page statistics (the column index) on
+    // its order columns only: a lookup decodes the page index of the file before reading a
+    // page, and the other columns' minima and maxima (long strings among them) made most of
+    // it. Their row groups keep their statistics.
+    let keyed = super::lookup_key(order).is_some();
+    let mut builder = WriterProperties::builder().set_statistics_enabled(match keyed {
+        true => EnabledStatistics::Chunk,
+        false => EnabledStatistics::Page,
+    });
+    for c in super::order_columns(order).filter(|_| keyed) {
+        builder = builder.set_column_statistics_enabled(c.into(), EnabledStatistics::Page);
+    }
+    let props = builder
         .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_row_count(Some(65_536))
         .set_data_page_row_count_limit(4_096)
         .set_write_batch_size(1_024)
-        .set_statistics_enabled(EnabledStatistics::Page)
         // No dictionaries: most columns are near-unique per row (ids, times, scores, paths),
         // so each row group's dictionary page fills its 1 MB before falling back, and every
         // id lookup would read all of them whole before its one page of values.

@@ -120,6 +120,12 @@ impl Part {
     }
 }
 
+/// The column a cached view is read by through its page index (`engine::keyed`): a request's
+/// related rows by occurrence, from the views written in `occurrence_id` order.
+pub fn lookup_key(order: &str) -> Option<&'static str> {
+    (order_columns(order).next() == Some("occurrence_id")).then_some("occurrence_id")
+}
+
 /// The views of the lists part that a project's entry holds that project's rows of (by
 /// their `project_id`); its other views are whole. A list page of the project reads nothing
 /// else of them: every statement of a list request holds `project_id = P`. Such an entry is

@@ -3,7 +3,9 @@
 
 use super::{file, Part};
 use crate::error::{Error, Result};
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::Column;
+use datafusion::parquet::arrow::parquet_to_arrow_schema;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext};
 use std::fs::File;
@@ -14,8 +16,10 @@ use std::path::Path;
 pub(super) const SORTED_BY: &str = "occlens.sorted_by";
 
 /// Register the cached views of `part`, stored in `dir`, in `ctx` as tables (their statements
-/// are then skipped). The files' footers are read together (each registration reads its
-/// file's schema). A file whose footer says it is sorted in its view's order is registered
+/// are then skipped). Each file's footer is read once, here, without its page index: it
+/// gives the table's schema (DataFusion's own schema inference would read the footer again,
+/// with the page index of every column, for files a request may never scan) and the order
+/// its rows are in. A file whose footer says it is sorted in its view's order is registered
 /// with that ordering: a query in that order (an export, by project then id) streams its rows
 /// instead of sorting them all before the first is written.
 pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()> {
@@ -27,8 +31,9 @@ pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()
                 "the cache's {url} cannot be read ({e}); --cache refresh rebuilds it"
             ))
         };
-        let mut options = ParquetReadOptions::default();
-        if sorted_by(&path).map_err(failed)?.as_deref() == Some(*order) {
+        let footer = Footer::read(&path).map_err(failed)?;
+        let mut options = ParquetReadOptions::default().schema(&footer.schema);
+        if footer.sorted_by.as_deref() == Some(*order) {
             options = options.file_sort_order(vec![order_columns(order)
                 .map(|c| Expr::Column(Column::new_unqualified(c)).sort(true, false))
                 .collect()]);
@@ -47,15 +52,40 @@ pub(super) fn order_columns(order: &str) -> impl Iterator<Item = &str> {
     order.split(',').map(str::trim)
 }
 
-/// The order a cached file's footer says its rows are in ([`SORTED_BY`]).
-fn sorted_by(path: &Path) -> Result<Option<String>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let metadata = ParquetMetaDataReader::new()
-        .parse_and_finish(&file)
+/// What registration reads of a cached file's footer.
+struct Footer {
+    /// The file's Arrow schema, as DataFusion infers a table's (the metadata left out).
+    schema: Schema,
+    /// The order its rows are in ([`SORTED_BY`]).
+    sorted_by: Option<String>,
+}
+
+impl Footer {
+    fn read(path: &Path) -> Result<Footer> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let metadata = ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .map_err(|e| Error::Query(e.to_string()))?;
+        let file_metadata = metadata.file_metadata();
+        let schema = parquet_to_arrow_schema(
+            file_metadata.schema_descr(),
+            file_metadata.key_value_metadata(),
+        )
         .map_err(|e| Error::Query(e.to_string()))?;
-    Ok(metadata
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|kv| kv.key == SORTED_BY))
-        .and_then(|kv| kv.value.clone()))
+        // DataFusion's inference drops the schema's and the fields' metadata
+        // (`skip_metadata`, its default).
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_metadata(Default::default()))
+            .collect();
+        let sorted_by = file_metadata
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|kv| kv.key == SORTED_BY))
+            .and_then(|kv| kv.value.clone());
+        Ok(Footer {
+            schema: Schema::new(fields),
+            sorted_by,
+        })
+    }
 }
