@@ -4,6 +4,7 @@
 mod column_kind;
 pub mod contract;
 mod files;
+mod inference;
 mod integrity;
 mod local;
 pub mod location;
@@ -350,12 +351,7 @@ async fn register_files(
     let options = listing_options(ctx);
     let schema = match schema {
         Some(s) => s,
-        None => {
-            options
-                .format
-                .infer_schema(&ctx.state(), store, files)
-                .await?
-        }
+        None => inference::infer_schema(ctx, &options.format, store, files).await?,
     };
     let urls = files
         .iter()
@@ -432,15 +428,14 @@ async fn register(
         // in the parts where it has a null) are read with one type that holds them all; a
         // part that lacks a column is named (its rows would read NULL there, silently).
         let format = listing_options(ctx).format;
-        let state = Arc::new(ctx.state());
         // Footers read 32 at a time, as DataFusion's own schema inference does.
         let read = files.iter().cloned().map(|f| {
-            let (format, state, store) = (format.clone(), state.clone(), store.clone());
+            let (format, store) = (format.clone(), store.clone());
             let name = relative(base, &f.location);
             async move {
                 (
                     name,
-                    format.infer_schema(state.as_ref(), &store, &[f]).await,
+                    inference::infer_schema(ctx, &format, &store, &[f]).await,
                 )
             }
         });
