@@ -166,7 +166,8 @@ async fn every_view_of_queries_plans_and_runs() {
 }
 
 /// A page at a deep offset is cut from the whole ordered id list of its conditions: the same
-/// ids and count as the `LIMIT … OFFSET …` statement gives, at any offset and ordering.
+/// ids and count as the `LIMIT … OFFSET …` statement gives, at any offset and ordering; its
+/// rows read within its project are the rows read by id alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset() {
     use occlens::api::request::{parse, Requester};
@@ -183,15 +184,17 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
         let mut seen = 0;
         for (offset, limit) in [(0, 25), (7, 25), (100, 5), (590, 100), (100_000, 25)] {
             let (ctx, keys) = (&engine.point, engine.keys_view());
-            let page_from = |deep_offset| {
+            let page_from = |deep_offset, project| {
                 let source = PageSource {
                     memo: None,
                     deep_offset,
+                    project,
                 };
                 page(ctx, source, keys, &where_clause, &order_by, limit, offset)
             };
-            let cut = page_from(0).await.unwrap();
-            let limited = page_from(usize::MAX).await.unwrap();
+            // The rows read by id alone, or within the request's project: the same.
+            let cut = page_from(0, request.project_id).await.unwrap();
+            let limited = page_from(usize::MAX, None).await.unwrap();
             let ids = |p: &occlens::engine::occurrences::Page| -> Vec<Option<i64>> {
                 p.rows.iter().map(|r| r.id).collect()
             };

@@ -118,9 +118,14 @@ impl Engine {
         let (ctx, keys) = (&self.point, self.keys_view());
         match detail {
             None => {
+                // A list's conditions hold its project (`plan`: else a 404).
+                let source = occurrences::PageSource {
+                    project: r.project_id,
+                    ..occurrences::PageSource::new(self.memo.as_ref())
+                };
                 let page = occurrences::page(
                     ctx,
-                    occurrences::PageSource::new(self.memo.as_ref()),
+                    source,
                     keys,
                     &where_clause,
                     &order_by,

@@ -83,8 +83,9 @@ pub fn trace(sql: &str, started: std::time::Instant) {
     }
 }
 
-/// `select` (a SELECT with no WHERE) restricted to the rows whose `col` is one of `ids`, in
-/// `order` (a list of output columns; empty: any order).
+/// `select` (a SELECT with no WHERE) restricted to the rows whose `col` is one of `ids` (and
+/// that meet `scope`, a condition, when it is not empty), in `order` (a list of output
+/// columns; empty: any order).
 ///
 /// Each condition is `col BETWEEN min AND max AND col IN (…)`: the range lets Parquet
 /// statistics skip what the (sorted) files hold outside it. A few ids are asked in branches
@@ -94,6 +95,7 @@ pub fn trace(sql: &str, started: std::time::Instant) {
 /// only. Many ids (exports' batches) are one branch: they touch most pages anyway.
 pub fn select_ids(
     select: &str,
+    scope: &str,
     col: &str,
     ids: impl IntoIterator<Item = i64>,
     order: &str,
@@ -111,13 +113,17 @@ pub fn select_ids(
     if ids.is_empty() {
         return format!("{select} WHERE FALSE{order}");
     }
+    let scope = match scope {
+        "" => String::new(),
+        c => format!("{c} AND "),
+    };
     let per_branch = if ids.len() <= 200 { 20 } else { ids.len() };
     let branches: Vec<String> = ids
         .chunks(per_branch)
         .map(|chunk| {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             format!(
-                "{select} WHERE {col} BETWEEN {} AND {} AND {col} IN ({})",
+                "{select} WHERE {scope}{col} BETWEEN {} AND {} AND {col} IN ({})",
                 chunk[0],
                 chunk[chunk.len() - 1],
                 list.join(", ")
@@ -154,18 +160,25 @@ pub fn count_sql(keys: &str, where_clause: &str) -> String {
     format!("SELECT count(*) AS count FROM {keys} o WHERE {where_clause}")
 }
 
-/// The `occurrence_list` rows of `ids` (in no particular order).
-pub fn rows_sql(ids: &[i64]) -> String {
+/// The `occurrence_list` rows of `ids` (in no particular order), all of `project` when it is
+/// known: the file is sorted by project, then id, so an id alone matches a page of every
+/// project, and the project's condition leaves one.
+pub fn rows_sql(ids: &[i64], project: Option<i64>) -> String {
     select_ids(
         &format!("SELECT {} FROM occurrence_list o", list_columns()),
+        &project.map_or(String::new(), |p| format!("o.project_id = {p}")),
         "o.id",
         ids.iter().copied(),
         "",
     )
 }
 
-/// The `occurrence_list` rows of `ids`, in the order of `ids`.
-pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<OccurrenceRow>> {
+/// The `occurrence_list` rows of `ids`, in the order of `ids` (all of `project` when known).
+pub async fn rows_of(
+    ctx: &SessionContext,
+    ids: &[i64],
+    project: Option<i64>,
+) -> Result<Vec<OccurrenceRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -173,7 +186,7 @@ pub async fn rows_of(ctx: &SessionContext, ids: &[i64]) -> Result<Vec<Occurrence
     let view = "occurrence_list";
     let rows = match crate::engine::lookup::rows(ctx, view, "id", ids, Some(&columns), &[]).await? {
         Some(batch) => OccurrenceRow::decode_all(&[batch], view)?,
-        None => list_rows(ctx, &rows_sql(ids)).await?,
+        None => list_rows(ctx, &rows_sql(ids, project)).await?,
     };
     let mut by_id: HashMap<i64, OccurrenceRow> =
         rows.into_iter().filter_map(|r| Some((r.id?, r))).collect();
@@ -236,6 +249,9 @@ pub struct PageSource<'a> {
     pub memo: Option<&'a crate::engine::memo::Memo>,
     /// The offset from which a page is cut from the whole ordered id list.
     pub deep_offset: usize,
+    /// The project every row of the conditions is of (a list request's `project_id`): the
+    /// page's rows are then read from that project's pages only (see `rows_sql`).
+    pub project: Option<i64>,
 }
 
 impl<'a> PageSource<'a> {
@@ -244,6 +260,7 @@ impl<'a> PageSource<'a> {
         PageSource {
             memo,
             deep_offset: DEEP_OFFSET,
+            project: None,
         }
     }
 }
@@ -281,7 +298,7 @@ pub async fn page(
     };
     if let Some(ids) = whole {
         let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
-        let rows = rows_of(ctx, &page).await?;
+        let rows = rows_of(ctx, &page, source.project).await?;
         return Ok(Page {
             count: ids.len(),
             rows,
@@ -294,7 +311,7 @@ pub async fn page(
         page_ids(ctx, keys, where_clause, order_by, limit, offset)
     )?;
     let count = count.first().and_then(|r| r.i64("count")).unwrap_or(0) as usize;
-    let rows = rows_of(ctx, &ids).await?;
+    let rows = rows_of(ctx, &ids, source.project).await?;
     Ok(Page { count, rows })
 }
 

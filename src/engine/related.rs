@@ -66,6 +66,7 @@ async fn by_key(
     }
     let sql = select_ids(
         &format!("SELECT * FROM {view}"),
+        "",
         key,
         keys.iter().copied(),
         order,
