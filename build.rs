@@ -1,6 +1,7 @@
 // Embeds the demo snapshot (data/demo/*.parquet) so that `occlens` works from any directory,
-// and names the source it is built from (`OCCLENS_SOURCE_HASH`: part of the cache key, so a
-// rebuilt occlens never reads a cache an older build wrote).
+// names the source it is built from (`OCCLENS_SOURCE_HASH`: part of the cache key, so a
+// rebuilt occlens never reads a cache an older build wrote), and on Linux links occlens as a
+// position-dependent executable (see below).
 use std::hash::{Hash, Hasher};
 use std::{env, fs, path::Path};
 
@@ -22,10 +23,16 @@ fn hash_dir(dir: &Path, h: &mut impl Hasher) {
 fn main() {
     // On Linux, occlens is linked as a position-dependent executable: the dynamic loader then
     // has no relocations to apply at start (a position-independent build carries 287k of
-    // them: about 4.5 ms of every command, 8% of a detail request's whole process).
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
-        && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
-    {
+    // them: about 4.5 ms of every command, 8% of a detail request's whole process). The price
+    // is the address randomisation of the executable's own code and data; OCCLENS_PIE=1 at
+    // build time keeps a position-independent executable. A static build (crt-static) is
+    // left as rustc links it.
+    println!("cargo:rerun-if-env-changed=OCCLENS_PIE");
+    let linux_gnu = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
+    let crt_static =
+        env::var("CARGO_CFG_TARGET_FEATURE").is_ok_and(|f| f.split(',').any(|f| f == "crt-static"));
+    if linux_gnu && !crt_static && env::var_os("OCCLENS_PIE").is_none() {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
     let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).to_path_buf();

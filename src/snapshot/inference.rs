@@ -1,12 +1,15 @@
 //! A table's schema from its files' footers, read without their page indexes.
 //!
-//! DataFusion's `ParquetFormat::infer_schema` reads each footer with its page index (to keep
-//! it in the session's metadata cache for later scans). A request answered from the cache
-//! never scans the snapshot's big tables, yet registering them decoded their page indexes:
-//! about 1.2 MB on an SF1 snapshot occlens wrote, 1.7 MB on one DuckDB wrote. Here each
-//! footer is read and cached without it; a scan that uses the page index reads just that
-//! (DataFusion adds it to the cached footer). The schema is the one DataFusion infers: the
-//! same steps, in the same order, with the format's own settings.
+//! DataFusion's `ParquetFormat::infer_schema` reads each footer with its page index and keeps
+//! both in the session's metadata cache. A request answered from occlens's cache never scans
+//! the snapshot's big tables, yet registering them decoded their page indexes: about 1.2 MB on
+//! an SF1 snapshot occlens wrote, 1.7 MB on one DuckDB wrote. On a local file system each
+//! footer is read and cached here without its index: a table that is scanned has the index
+//! read when its scan is planned (DataFusion's statistics collection adds it to the cached
+//! footer: one more read of the file, local). Elsewhere (an object store, where each read is
+//! a round trip) DataFusion's own inference reads footer and index in one ranged read. The
+//! schema is the one DataFusion infers: the same steps, in the same order, with the format's
+//! own settings.
 
 use datafusion::arrow::datatypes::{Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::file_format::FileFormat;
@@ -15,21 +18,27 @@ use datafusion::datasource::physical_plan::parquet::{
     transform_binary_to_string, transform_schema_to_view, ParquetFormat,
 };
 use datafusion::error::{DataFusionError, Result};
-use datafusion::parquet::file::metadata::PageIndexPolicy;
+use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
 use std::sync::Arc;
 
-/// The schema `format` infers from `files`, their footers read without page indexes (any
-/// other format: its own inference).
+/// The schema `format` infers from `files`, their footers read without page indexes when
+/// `local` (the store is the local file system); otherwise, or for another format or with
+/// Parquet decryption configured, DataFusion's own inference.
 pub async fn infer_schema(
     ctx: &SessionContext,
     format: &Arc<dyn FileFormat>,
     store: &Arc<dyn ObjectStore>,
     files: &[ObjectMeta],
+    local: bool,
 ) -> Result<SchemaRef> {
-    let Some(parquet) = format.downcast_ref::<ParquetFormat>() else {
+    let parquet = format
+        .downcast_ref::<ParquetFormat>()
+        .filter(|p| local && p.options().crypto.file_decryption.is_none())
+        .filter(|p| p.options().crypto.factory_id.is_none());
+    let Some(parquet) = parquet else {
         return format.infer_schema(&ctx.state(), store, files).await;
     };
     let coerce_int96 = parquet
@@ -48,7 +57,6 @@ pub async fn infer_schema(
         },
         None => None,
     };
-    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
     let concurrency = ctx
         .copied_config()
         .options()
@@ -57,12 +65,9 @@ pub async fn infer_schema(
         .get();
     let mut schemas: Vec<(object_store::path::Path, Schema)> = futures::stream::iter(files)
         .map(|object| {
-            let (cache, tz) = (cache.clone(), coerce_int96_tz.clone());
+            let tz = coerce_int96_tz.clone();
             async move {
-                let schema = DFParquetMetadata::new(store.as_ref(), object)
-                    .with_metadata_size_hint(parquet.metadata_size_hint())
-                    .with_file_metadata_cache(Some(cache))
-                    .with_page_index_policy(Some(PageIndexPolicy::Skip))
+                let schema = footer(ctx, store, object, parquet.metadata_size_hint())
                     .with_coerce_int96(coerce_int96)
                     .with_coerce_int96_tz(tz)
                     .fetch_schema()
@@ -96,6 +101,32 @@ pub async fn infer_schema(
         schema = transform_schema_to_view(&schema);
     }
     Ok(Arc::new(schema))
+}
+
+/// `object`'s footer, read without its page index, through the session's metadata cache
+/// (read once; kept for the scans).
+fn footer<'a>(
+    ctx: &SessionContext,
+    store: &'a Arc<dyn ObjectStore>,
+    object: &'a ObjectMeta,
+    size_hint: Option<usize>,
+) -> DFParquetMetadata<'a> {
+    DFParquetMetadata::new(store.as_ref(), object)
+        .with_metadata_size_hint(size_hint)
+        .with_file_metadata_cache(Some(
+            ctx.runtime_env().cache_manager.get_file_metadata_cache(),
+        ))
+        .with_page_index_policy(Some(PageIndexPolicy::Skip))
+}
+
+/// The footer of `object`, a local file, without its page index, through the session's
+/// metadata cache (a later `infer_schema` of it reads it from there).
+pub async fn local_footer(
+    ctx: &SessionContext,
+    store: &Arc<dyn ObjectStore>,
+    object: &ObjectMeta,
+) -> Result<Arc<ParquetMetaData>> {
+    footer(ctx, store, object, None).fetch_metadata().await
 }
 
 /// `datafusion.execution.parquet.coerce_int96` as a time unit.
@@ -206,7 +237,9 @@ mod tests {
                 vec![b.clone(), a.clone()],
                 vec![int96.clone()],
             ] {
-                let ours = infer_schema(&ctx, &format, &store, &files).await.unwrap();
+                let ours = infer_schema(&ctx, &format, &store, &files, true)
+                    .await
+                    .unwrap();
                 let theirs = format
                     .infer_schema(&ctx.state(), &store, &files)
                     .await
@@ -214,21 +247,34 @@ mod tests {
                 assert_eq!(ours, theirs, "{set:?}");
             }
         }
-        // The footer is cached without its page index (the file has one).
+        // The footer is cached without its page index (the file has one); a scan of the table
+        // adds the index.
         let ctx = SessionContext::new();
         let format = ParquetReadOptions::default()
             .to_listing_options(&ctx.copied_config(), ctx.copied_table_options())
             .format;
-        infer_schema(&ctx, &format, &store, std::slice::from_ref(&a))
+        let indexed = |ctx: &SessionContext| {
+            use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+            let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+            let cached = cache.get(&a.location).expect("the footer is cached");
+            let parquet = cached
+                .file_metadata
+                .as_any()
+                .downcast_ref::<CachedParquetMetaData>()
+                .map(|p| p.parquet_metadata().offset_index().is_some());
+            parquet.expect("a Parquet footer")
+        };
+        let schema = infer_schema(&ctx, &format, &store, std::slice::from_ref(&a), true)
             .await
             .unwrap();
-        let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
-        let cached = cache.get(&a.location).expect("the footer is cached");
-        let parquet = cached
-            .file_metadata
-            .as_any()
-            .downcast_ref::<datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData>()
+        assert!(!indexed(&ctx));
+        let path = dir.path().join("a.parquet");
+        let options = ParquetReadOptions::default().schema(&schema);
+        ctx.register_parquet("a", path.to_str().unwrap(), options)
+            .await
             .unwrap();
-        assert!(parquet.parquet_metadata().offset_index().is_none());
+        let batches = ctx.sql("SELECT name FROM a WHERE id = 2").await.unwrap();
+        assert_eq!(batches.collect().await.unwrap()[0].num_rows(), 1);
+        assert!(indexed(&ctx));
     }
 }

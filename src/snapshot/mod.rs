@@ -4,7 +4,7 @@
 mod column_kind;
 pub mod contract;
 mod files;
-mod inference;
+pub mod inference;
 mod integrity;
 mod local;
 pub mod location;
@@ -351,7 +351,10 @@ async fn register_files(
     let options = listing_options(ctx);
     let schema = match schema {
         Some(s) => s,
-        None => inference::infer_schema(ctx, &options.format, store, files).await?,
+        None => {
+            inference::infer_schema(ctx, &options.format, store, files, location.store.is_none())
+                .await?
+        }
     };
     let urls = files
         .iter()
@@ -428,6 +431,7 @@ async fn register(
         // in the parts where it has a null) are read with one type that holds them all; a
         // part that lacks a column is named (its rows would read NULL there, silently).
         let format = listing_options(ctx).format;
+        let local = location.store.is_none();
         // Footers read 32 at a time, as DataFusion's own schema inference does.
         let read = files.iter().cloned().map(|f| {
             let (format, store) = (format.clone(), store.clone());
@@ -435,7 +439,7 @@ async fn register(
             async move {
                 (
                     name,
-                    inference::infer_schema(ctx, &format, &store, &[f]).await,
+                    inference::infer_schema(ctx, &format, &store, &[f], local).await,
                 )
             }
         });

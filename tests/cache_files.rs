@@ -1,0 +1,95 @@
+//! The cache's files as their readers need them: registered with the schema DataFusion would
+//! infer, and indexed (Parquet's column index) on the columns their lookups read.
+
+use occlens::Engine;
+use std::path::Path;
+
+/// The cache entries (one directory per snapshot version) under `root`.
+fn entries(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Registration reads each cached file's footer once, without the page index, and gives the
+/// table the schema DataFusion would infer from the file. A view read by key has a column
+/// index on its order columns only (a lookup decodes the page index first); the others on
+/// every column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_files_are_registered_as_inferred_and_indexed_for_their_readers() {
+    use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    use datafusion::parquet::file::metadata::PageIndexPolicy;
+    use datafusion::parquet::file::page_index::column_index::ColumnIndexMetaData;
+    use occlens::engine::cache::{lookup_key, Part, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(dir.path(), 600, 7, &|_| {}).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        dir: Some(root.path().to_path_buf()),
+        ..Default::default()
+    };
+    let config = occlens::Config {
+        api_base: "http://testserver".into(),
+        ..occlens::Config::default()
+    };
+    let snapshot = dir.path().to_str();
+    let engine = Engine::open_cached(snapshot, config, &settings, &Part::ALL, &|_| {})
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for part in Part::ALL {
+        for (view, order, _) in part.views() {
+            let path = entries(root.path())
+                .iter()
+                .map(|e| root.path().join(e).join(format!("{view}.parquet")))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("{view}: no cached file"));
+            let registered = engine.ctx.table(*view).await.unwrap();
+            let inferred = engine
+                .ctx
+                .read_parquet(path.to_str().unwrap(), Default::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                registered.schema().as_arrow(),
+                inferred.schema().as_arrow(),
+                "{view}"
+            );
+            let options =
+                ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+            let file = std::fs::File::open(&path).unwrap();
+            let meta = ArrowReaderMetadata::load(&file, options).unwrap();
+            let md = meta.metadata();
+            let columns: Vec<String> = md
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .map(|c| c.path().string())
+                .collect();
+            let indexed: Vec<&str> = columns
+                .iter()
+                .enumerate()
+                .filter(|(c, _)| {
+                    !matches!(md.column_index().unwrap()[0][*c], ColumnIndexMetaData::NONE)
+                })
+                .map(|(_, name)| name.as_str())
+                .collect();
+            match lookup_key(order) {
+                Some(_) => {
+                    let order: Vec<&str> = order.split(", ").collect();
+                    assert_eq!(indexed, order, "{view}");
+                }
+                None => assert_eq!(indexed.len(), columns.len(), "{view}: {indexed:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
+}
