@@ -5,24 +5,11 @@
 
 mod common;
 
-use common::{cached_engine, call, occlens_with, Tiny};
+use common::{cache_entries as entries, cached_engine, call, occlens_with, Tiny};
 use occlens::engine::cache::Mode;
 use occlens::Engine;
 use serde_json::Value;
 use std::path::Path;
-
-/// The cache entries (one directory per snapshot version) under `root`.
-fn entries(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 fn tiny() -> Tiny {
     let mut t = Tiny::new();

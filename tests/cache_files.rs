@@ -1,21 +1,10 @@
 //! The cache's files as their readers need them: registered with the schema DataFusion would
 //! infer, and indexed (Parquet's column index) on the columns their lookups read.
 
-use occlens::Engine;
-use std::path::Path;
+mod common;
 
-/// The cache entries (one directory per snapshot version) under `root`.
-fn entries(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
+use common::cache_entries as entries;
+use occlens::Engine;
 
 /// Registration reads each cached file's footer once, without the page index, and gives the
 /// table the schema DataFusion would infer from the file. A view read by key has a column
