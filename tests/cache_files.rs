@@ -4,6 +4,7 @@
 mod common;
 
 use common::cache_entries as entries;
+use common::occlens_with;
 use occlens::Engine;
 
 /// Registration reads each cached file's footer once, without the page index, and gives the
@@ -81,4 +82,52 @@ async fn cached_files_are_registered_as_inferred_and_indexed_for_their_readers()
         }
     }
     assert_eq!(checked, 12);
+}
+
+/// A cached file whose footer is damaged (a metadata length past the file's start, in a file
+/// of the size its entry records) is a one-line error naming it and `--cache refresh`: never a
+/// panic (the Parquet reader's arithmetic on the length panicked), never an answer without it.
+#[test]
+fn a_damaged_cached_footer_is_one_line_naming_the_file() {
+    let snap = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    occlens::generate::realistic(snap.path(), 300, 3, &|_| {}).unwrap();
+    let (s, c) = (snap.path().to_str().unwrap(), root.path().to_str().unwrap());
+    let (code, _, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let file = |name: &str| {
+        entries(root.path())
+            .into_iter()
+            .map(|e| root.path().join(e).join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let images = file("detail_images.parquet");
+    let mut bogus = std::fs::read(&images).unwrap();
+    let n = bogus.len();
+    bogus[n - 8..n - 4].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    std::fs::write(&images, &bogus).unwrap();
+    for args in [
+        vec!["detail", "1"],
+        vec!["list", "--project", "1", "--limit", "1"],
+    ] {
+        let mut all = vec!["--snapshot", s, "--cache-dir", c];
+        all.extend(args.iter().copied());
+        let (code, out, err) = occlens_with(&all, &[]);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains("internal error"), "{err}");
+        assert!(err.contains(images.to_str().unwrap()), "{err}");
+        assert!(err.contains("--cache refresh"), "{err}");
+    }
+    // A file of another size than its entry's marker records is a damaged part: a warning,
+    // and the answer from the snapshot's tables.
+    std::fs::write(&images, b"").unwrap();
+    let (code, out, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "detail", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"id\":1"), "{out}");
+    assert!(
+        err.contains("damaged") && err.contains("--cache refresh"),
+        "{err}"
+    );
 }

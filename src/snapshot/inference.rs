@@ -120,12 +120,16 @@ fn footer<'a>(
 }
 
 /// The footer of `object`, a local file, without its page index, through the session's
-/// metadata cache (a later `infer_schema` of it reads it from there).
+/// metadata cache (a later `infer_schema` of it reads it from there). Its length is checked
+/// first: the reader's arithmetic on a bogus one panics.
 pub async fn local_footer(
     ctx: &SessionContext,
     store: &Arc<dyn ObjectStore>,
     object: &ObjectMeta,
 ) -> Result<Arc<ParquetMetaData>> {
+    if let Err(why) = super::files::check_footer(store.as_ref(), object).await {
+        return Err(DataFusionError::Execution(why));
+    }
     footer(ctx, store, object, None).fetch_metadata().await
 }
 

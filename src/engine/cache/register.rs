@@ -35,23 +35,23 @@ pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()
         async move {
             let path = file(dir, view);
             let url = path.to_string_lossy().to_string();
-            let failed = |e: Error| {
+            let failed = |why: String| {
                 Error::Query(format!(
-                    "the cache's {url} cannot be read ({e}); --cache refresh rebuilds it"
+                    "the cache's {url} cannot be read ({why}); --cache refresh rebuilds it"
                 ))
             };
-            let object = ObjectPath::from_filesystem_path(&path)
-                .map_err(|e| failed(Error::Query(e.to_string())))?;
+            let object =
+                ObjectPath::from_filesystem_path(&path).map_err(|e| failed(e.to_string()))?;
             let object = store
                 .head(&object)
                 .await
-                .map_err(|e| failed(Error::io(&path, std::io::Error::other(e))))?;
+                .map_err(|e| failed(e.to_string()))?;
             let footer = local_footer(ctx, &store, &object)
                 .await
-                .map_err(|e| failed(Error::from(e)))?;
+                .map_err(|e| failed(e.to_string()))?;
             let schema = infer_schema(ctx, &format, &store, &[object], true)
                 .await
-                .map_err(|e| failed(Error::from(e)))?;
+                .map_err(|e| failed(e.to_string()))?;
             let sorted_by = footer
                 .file_metadata()
                 .key_value_metadata()
@@ -65,7 +65,7 @@ pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()
             }
             ctx.register_parquet(*view, &url, options)
                 .await
-                .map_err(|e| failed(Error::from(e)))
+                .map_err(|e| failed(e.to_string()))
         }
     });
     futures::future::try_join_all(registrations).await?;
