@@ -246,11 +246,10 @@ impl Session<'_> {
     /// Plan `sql` read-only unless --allow-write, run it, and hand its batches to `sink`,
     /// with a progress line when it runs for long.
     async fn execute(&self, sql: &str, sink: &mut dyn Sink) -> Result<()> {
-        let planned =
+        let mut planned =
             occlens::engine::user_sql::user_sql(&self.engine.ctx, sql, self.allow_write).await?;
-        let df = planned.df;
-        let task = std::sync::Arc::new(df.task_ctx());
-        let plan = df.create_physical_plan().await?;
+        let task = std::sync::Arc::new(planned.df.task_ctx());
+        let plan = planned.physical_plan().await?;
         sink.start(&plan.schema())?;
         let progress = Progress::start(plan.clone());
         let mut stream = execute_stream(plan, task)?;

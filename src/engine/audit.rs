@@ -4,8 +4,10 @@
 //! The report's rows are streams: an audit after a bad migration reports nearly every
 //! occurrence, and its memory must not follow the size of its report.
 
-use crate::engine::catalog::Arg;
+use crate::engine::catalog::{self, Arg};
 use crate::engine::occurrences::rows;
+use crate::engine::range_jobs::{RangeJobs, JOB_ROWS};
+use crate::engine::ranges::{occurrence_ranges, within};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::typed::{check_schema, AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use crate::engine::Engine;
@@ -35,25 +37,34 @@ pub struct AuditStreams {
 }
 
 /// A report's statement, planned (its columns checked) but not started: executing a sorted
-/// statement starts its partitions' work at once, so each starts when `open` is called.
+/// statement starts its partitions' work at once, so each starts when `open` is called. On a
+/// cluster, one statement per range of occurrence ids (`range_jobs`), read in order.
 pub struct Statement {
-    df: datafusion::prelude::DataFrame,
+    frames: Vec<datafusion::prelude::DataFrame>,
 }
 
 impl Statement {
     async fn plan(
         ctx: &datafusion::prelude::SessionContext,
-        sql: &str,
+        sql: &[String],
         view: &str,
         columns: &[(&str, crate::engine::typed::Want)],
     ) -> Result<Statement> {
-        let df = ctx.sql(sql).await?;
-        check_schema(view, df.schema().as_arrow(), columns)?;
-        Ok(Statement { df })
+        let mut frames = Vec::with_capacity(sql.len());
+        for sql in sql {
+            let df = ctx.sql(sql).await?;
+            check_schema(view, df.schema().as_arrow(), columns)?;
+            frames.push(df);
+        }
+        Ok(Statement { frames })
     }
 
-    pub async fn open(self) -> Result<SendableRecordBatchStream> {
-        Ok(self.df.execute_stream().await?)
+    pub async fn open(mut self) -> Result<SendableRecordBatchStream> {
+        if self.frames.len() == 1 {
+            let df = self.frames.pop().expect("one statement");
+            return Ok(df.execute_stream().await?);
+        }
+        RangeJobs::of(self.frames).stream().await
     }
 }
 
@@ -69,21 +80,44 @@ impl Engine {
         };
         let f = self.fragments();
         let bind = |name: &str| f.bind(name, &[("scope", Arg::Sql(&scope))]);
+        // On a cluster, the reports' statements run range by range (`range_jobs`), each
+        // planned in one partition.
+        let (session, scopes) = match catalog::is_remote() {
+            true => {
+                let at_least = self.ctx.state().config().target_partitions() as i64;
+                let ranges = occurrence_ranges(&self.ctx, JOB_ROWS, at_least, &scope).await?;
+                let scopes = ranges
+                    .into_iter()
+                    .map(|r| match within("id", r) {
+                        Some(range) => format!("({scope}) AND {range}"),
+                        None => scope.clone(),
+                    })
+                    .collect();
+                (catalog::one_stage_session(&self.ctx)?, scopes)
+            }
+            false => (self.ctx.clone(), vec![scope.clone()]),
+        };
+        let each = |name: &str| -> Vec<String> {
+            scopes
+                .iter()
+                .map(|s| f.bind(name, &[("scope", Arg::Sql(s))]))
+                .collect()
+        };
         let occurrences = rows(&self.ctx, &bind("audit.occurrences"))
             .await?
             .first()
             .and_then(|r| r.get("occurrences").and_then(|v| v.as_i64()))
             .unwrap_or(0);
         let invalid = Statement::plan(
-            &self.ctx,
-            &bind("audit.invalid"),
+            &session,
+            &each("audit.invalid"),
             "audit_invalid",
             AuditInvalidRow::COLUMNS,
         )
         .await?;
         let differences = Statement::plan(
-            &self.ctx,
-            &bind("audit.differences"),
+            &session,
+            &each("audit.differences"),
             "audit_difference",
             AuditDifferenceRow::COLUMNS,
         )

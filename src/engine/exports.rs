@@ -107,7 +107,7 @@ impl Engine {
         collection: Option<i64>,
     ) -> Result<SendableRecordBatchStream> {
         let sql = self.base_sql(view, project, collection).await?;
-        self.stream(&sql).await
+        self.occurrences_stream(&sql, project).await
     }
 
     /// The queries of a Darwin Core Archive of `project` (`queries/dwca.sql`).
@@ -225,8 +225,28 @@ impl Engine {
         Ok(df.select_columns(&names)?)
     }
 
-    /// Run `sql` as a stream of record batches.
-    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
-        Ok(self.ctx.sql(sql).await?.execute_stream().await?)
+    /// Run `sql` (a statement over the occurrences of `project`) as a stream of record
+    /// batches.
+    pub async fn occurrences_stream(
+        &self,
+        sql: &str,
+        project: i64,
+    ) -> Result<SendableRecordBatchStream> {
+        self.frame_stream(self.ctx.sql(sql).await?, project).await
+    }
+
+    /// Run `df` (a statement over the occurrences of `project`) as a stream of record
+    /// batches: on a cluster, as range jobs within the project when it reads an occurrence
+    /// view row by row (`range_jobs`).
+    pub async fn frame_stream(
+        &self,
+        df: datafusion::prelude::DataFrame,
+        project: i64,
+    ) -> Result<SendableRecordBatchStream> {
+        let scope = format!("project_id = {project}");
+        match crate::engine::range_jobs::split(&self.ctx, df.logical_plan(), &scope).await? {
+            Some(jobs) => jobs.stream().await,
+            None => Ok(df.execute_stream().await?),
+        }
     }
 }

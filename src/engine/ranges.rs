@@ -6,6 +6,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
 
 /// Rows (occurrences, detections and classifications) whose related rows an export reads in
 /// one range: each relation's sort then holds one range's rows, not the project's. At SF1's
@@ -77,6 +78,71 @@ pub fn ranges(
         from = through + 1;
     }
     out
+}
+
+/// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` rows each (occurrences
+/// weighed by the detections and classifications they bring, from the tables' row counts),
+/// and at least `at_least` of them when there are that many ids; cut between the lowest and
+/// highest ids of the occurrences `scope` (a condition over `main_occurrence`) keeps.
+pub async fn occurrence_ranges(
+    ctx: &SessionContext,
+    per: i64,
+    at_least: i64,
+    scope: &str,
+) -> Result<Vec<(i64, i64)>> {
+    let batches = ctx
+        .sql(&format!(
+            "SELECT min(id) FILTER (WHERE {scope}) AS lo, max(id) FILTER (WHERE {scope}) AS hi, \
+             count(*) FILTER (WHERE {scope}) AS n, count(*) AS occurrences, \
+             (SELECT count(*) FROM main_detection) AS detections, \
+             (SELECT count(*) FROM main_classification) AS classifications \
+             FROM main_occurrence"
+        ))
+        .await?
+        .collect()
+        .await?;
+    let row = crate::engine::rows::to_rows(&batches)?;
+    let get = |k: &str| row.first().and_then(|r| r.get(k)).and_then(|v| v.as_i64());
+    let n = get("n").unwrap_or(0);
+    let density = Density::of(
+        get("occurrences").unwrap_or(0),
+        get("detections").unwrap_or(0),
+        get("classifications").unwrap_or(0),
+    );
+    let per = density
+        .occurrences_in(per)
+        .min((n + at_least.max(1) - 1) / at_least.max(1));
+    Ok(split(get("lo"), get("hi"), n, per))
+}
+
+/// Ranges covering every i64, cut between `lo` and `hi` (ids taken as evenly spread) into
+/// parts of about `per` of the `n` ids; the first and last are open-ended.
+pub fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i64)> {
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return vec![(i64::MIN, i64::MAX)];
+    };
+    // In i128: ids at the ends of i64 (±2^63) must neither overflow nor wrap.
+    let (lo, hi, n, per) = (lo as i128, hi as i128, n as i128, per.max(1) as i128);
+    let parts = ((n + per - 1) / per).clamp(1, (hi - lo + 1).max(1));
+    let step = (hi - lo) / parts + 1;
+    let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+    let mut out: Vec<(i64, i64)> = (0..parts)
+        .map(|k| (clamp(lo + k * step), clamp(lo + (k + 1) * step)))
+        .collect();
+    out.first_mut().expect("one range").0 = i64::MIN;
+    out.last_mut().expect("one range").1 = i64::MAX;
+    out
+}
+
+/// The condition keeping `col` in `[lo, hi)`; the first and last ranges of [`split`] are
+/// open-ended (an id of ±2^63 is kept too), and the whole line needs none.
+pub fn within(col: &str, (lo, hi): (i64, i64)) -> Option<String> {
+    match (lo != i64::MIN, hi != i64::MAX) {
+        (true, true) => Some(format!("{col} >= {lo} AND {col} < {hi}")),
+        (true, false) => Some(format!("{col} >= {lo}")),
+        (false, true) => Some(format!("{col} < {hi}")),
+        (false, false) => None,
+    }
 }
 
 /// A relation's rows of one range, ordered by `occurrence_id`, taken up to a given occurrence
@@ -214,5 +280,26 @@ mod tests {
         assert_eq!(tags(&mut c, 9), ["e", "f", "g"]);
         assert_eq!(tags(&mut c, 100), ["h"]);
         assert_eq!(tags(&mut c, 200), Vec::<String>::new());
+    }
+
+    #[test]
+    fn ranges_cover_every_id_once() {
+        assert_eq!(split(None, None, 0, 10), [(i64::MIN, i64::MAX)]);
+        assert_eq!(split(Some(5), Some(5), 1, 10), [(i64::MIN, i64::MAX)]);
+        let r = split(Some(1), Some(100), 100, 30);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].0, i64::MIN);
+        assert_eq!(r[3].1, i64::MAX);
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+        }
+        // More parts than ids: one id per range at most.
+        assert_eq!(split(Some(1), Some(3), 3, 1).len(), 3);
+        // Ids at the ends of i64: no overflow, every id covered.
+        let r = split(Some(i64::MIN), Some(i64::MAX), 3, 1);
+        assert_eq!((r[0].0, r[r.len() - 1].1), (i64::MIN, i64::MAX));
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+        }
     }
 }

@@ -17,6 +17,20 @@ use datafusion::prelude::SessionContext;
 pub struct UserSql {
     pub df: DataFrame,
     pub copy: Option<CopyTarget>,
+    /// On a cluster, the statement cut into range jobs (`range_jobs`), when it can be.
+    jobs: Option<crate::engine::range_jobs::RangeJobs>,
+}
+
+impl UserSql {
+    /// The plan to run: the range jobs' rows in order, or the statement's own plan.
+    pub async fn physical_plan(
+        &mut self,
+    ) -> Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        match self.jobs.take() {
+            Some(jobs) => jobs.physical_plan().await,
+            None => Ok(self.df.clone().create_physical_plan().await?),
+        }
+    }
 }
 
 /// Where a COPY writes (`temp`) and the file it becomes (`dest`) once complete.
@@ -226,13 +240,19 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
     // On a cluster, a statement that reads the project default filters' tables runs as one
     // stage (`catalog::one_stage_session`: Ballista 55 never finishes their empty join sides
     // split into stages).
-    let df = if crate::engine::catalog::is_remote() && reads_default_filters(ctx, &plan) {
+    // A row-wise statement over an occurrence view runs as range jobs (`range_jobs`).
+    let remote = crate::engine::catalog::is_remote();
+    let jobs = match remote && copy.is_none() {
+        true => crate::engine::range_jobs::split(ctx, &plan, "TRUE").await?,
+        false => None,
+    };
+    let df = if remote && reads_default_filters(ctx, &plan) {
         let one_stage = crate::engine::catalog::one_stage_session(ctx)?;
         one_stage.execute_logical_plan(plan).await?
     } else {
         ctx.execute_logical_plan(plan).await?
     };
-    Ok(UserSql { df, copy })
+    Ok(UserSql { df, copy, jobs })
 }
 
 /// Whether `plan`, its views expanded (DataFusion's optimizer inlines them), scans a table of

@@ -167,7 +167,7 @@ impl<F: Formatter + Copy + Default + Send + Sync> Items<'_, F> {
             true => None,
             false => {
                 let sql = engine.scoped_base_sql("occurrence_list", project, collection);
-                Some(engine.stream(&sql).await?)
+                Some(engine.occurrences_stream(&sql, project).await?)
             }
         };
         let per_detection = match self.related {

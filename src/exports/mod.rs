@@ -150,7 +150,7 @@ pub async fn write(
             )?
             .writer_options()
             .clone();
-        let mut stream = df.execute_stream().await?;
+        let mut stream = engine.frame_stream(df, args.project).await?;
         let file = DirectFile::create(tmp).map_err(io)?;
         // The output's error (a full disk) is the file's I/O error, which the command names
         // with the file asked for.
@@ -235,7 +235,8 @@ pub async fn write(
                     args.columns.as_deref(),
                 )
                 .await?;
-            text_csv::write(df.execute_stream().await?, &mut writer, progress).await?
+            let stream = engine.frame_stream(df, args.project).await?;
+            text_csv::write(stream, &mut writer, progress).await?
         }
         Format::TaxaListCsv => {
             let stream = engine

@@ -3,7 +3,6 @@
 
 use super::{file, present, remove_entry, CachedView, Part, MARKER};
 use crate::engine::even_parquet::EvenWriter;
-use crate::engine::ranges::Density;
 use crate::error::{Error, Result};
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::KeyValue;
@@ -56,7 +55,10 @@ pub async fn build(
     std::fs::create_dir_all(tmp.path()).map_err(|e| io(tmp.path(), e))?;
     // The ranges of occurrence ids, computed once for every ranged view of the part.
     let ranges = if part.views().iter().any(|(_, _, ranged)| ranged.is_some()) {
-        ranges(ctx, range_rows).await?
+        // The key the cached lists rely on (answers from them skip the check): a broken one
+        // would make pages whose count disagrees with their rows.
+        crate::engine::keys::check(ctx).await?;
+        crate::engine::ranges::occurrence_ranges(ctx, range_rows, 1, "TRUE").await?
     } else {
         Vec::new()
     };
@@ -179,52 +181,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` rows each (occurrences
-/// weighed by the detections and classifications they bring, from the tables' row counts).
-async fn ranges(ctx: &SessionContext, per: i64) -> Result<Vec<(i64, i64)>> {
-    // The key the cached lists rely on (answers from them skip the check): a broken one would
-    // make pages whose count disagrees with their rows.
-    crate::engine::keys::check(ctx).await?;
-    let batches = ctx
-        .sql(
-            "SELECT min(id) AS lo, max(id) AS hi, count(*) AS n, \
-             (SELECT count(*) FROM main_detection) AS detections, \
-             (SELECT count(*) FROM main_classification) AS classifications \
-             FROM main_occurrence",
-        )
-        .await?
-        .collect()
-        .await?;
-    let row = crate::engine::rows::to_rows(&batches)?;
-    let get = |k: &str| row.first().and_then(|r| r.get(k)).and_then(|v| v.as_i64());
-    let n = get("n").unwrap_or(0);
-    let density = Density::of(
-        n,
-        get("detections").unwrap_or(0),
-        get("classifications").unwrap_or(0),
-    );
-    Ok(split(get("lo"), get("hi"), n, density.occurrences_in(per)))
-}
-
-/// Ranges covering every i64, cut between `lo` and `hi` (ids taken as evenly spread) into
-/// parts of about `per` of the `n` ids; the first and last are open-ended.
-fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i64)> {
-    let (Some(lo), Some(hi)) = (lo, hi) else {
-        return vec![(i64::MIN, i64::MAX)];
-    };
-    // In i128: ids at the ends of i64 (±2^63) must neither overflow nor wrap.
-    let (lo, hi, n, per) = (lo as i128, hi as i128, n as i128, per.max(1) as i128);
-    let parts = ((n + per - 1) / per).clamp(1, (hi - lo + 1).max(1));
-    let step = (hi - lo) / parts + 1;
-    let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-    let mut out: Vec<(i64, i64)> = (0..parts)
-        .map(|k| (clamp(lo + k * step), clamp(lo + (k + 1) * step)))
-        .collect();
-    out.first_mut().expect("one range").0 = i64::MIN;
-    out.last_mut().expect("one range").1 = i64::MAX;
-    out
-}
-
 /// Write `views` into `dir` one after another (`ranges`: those of the ranged views); each
 /// file's marker entry (name, bytes, SHA-256).
 async fn write_all(
@@ -288,14 +244,8 @@ async fn write(
     let statements: Vec<String> = ranges
         .iter()
         .map(|&(lo, hi)| {
-            // The first and last ranges are open-ended: an id of ±2^63 is kept too.
             let mut cond: Vec<String> = scope.iter().cloned().collect();
-            if lo != i64::MIN {
-                cond.push(format!("{col} >= {lo}"));
-            }
-            if hi != i64::MAX {
-                cond.push(format!("{col} < {hi}"));
-            }
+            cond.extend(crate::engine::ranges::within(col, (lo, hi)));
             match cond.is_empty() {
                 true => format!("SELECT * FROM {view} ORDER BY {order_by}"),
                 false => format!(
@@ -381,7 +331,7 @@ async fn write(
 
 #[cfg(test)]
 mod tests {
-    use super::{split, Hashing};
+    use super::Hashing;
     use sha2::{Digest, Sha256};
     use std::io::Write;
 
@@ -436,26 +386,5 @@ mod tests {
         assert!(bytes > 100_000, "{bytes}");
         assert_eq!(bytes, std::fs::metadata(&path).unwrap().len());
         assert_eq!(sum, super::super::sha256(&path).unwrap());
-    }
-
-    #[test]
-    fn ranges_cover_every_id_once() {
-        assert_eq!(split(None, None, 0, 10), [(i64::MIN, i64::MAX)]);
-        assert_eq!(split(Some(5), Some(5), 1, 10), [(i64::MIN, i64::MAX)]);
-        let r = split(Some(1), Some(100), 100, 30);
-        assert_eq!(r.len(), 4);
-        assert_eq!(r[0].0, i64::MIN);
-        assert_eq!(r[3].1, i64::MAX);
-        for w in r.windows(2) {
-            assert_eq!(w[0].1, w[1].0);
-        }
-        // More parts than ids: one id per range at most.
-        assert_eq!(split(Some(1), Some(3), 3, 1).len(), 3);
-        // Ids at the ends of i64: no overflow, every id covered.
-        let r = split(Some(i64::MIN), Some(i64::MAX), 3, 1);
-        assert_eq!((r[0].0, r[r.len() - 1].1), (i64::MIN, i64::MAX));
-        for w in r.windows(2) {
-            assert_eq!(w[0].1, w[1].0);
-        }
     }
 }

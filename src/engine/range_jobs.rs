@@ -1,0 +1,613 @@
+//! On a cluster, a statement over occurrences runs as one job per range of occurrence ids,
+//! the jobs started together and their rows read back in range order.
+//!
+//! Ballista plans a statement in the default partitioning as one stage per hash repartition,
+//! each writing its shuffle files and reading them back: with one executor the full list view
+//! of SF1 wrote 0.6–1.1 GB of them and took 2.3–2.9 times its local time. Planned in one
+//! partition a job is one stage and writes no shuffle, but it is one task, so it uses one core
+//! of the cluster, and its join sides must fit one executor (at SF10 a 4G pool did not).
+//!
+//! The occurrence views compute each row from its occurrence's own rows, so a range of
+//! occurrence ids is a statement of its own: each range is planned in one partition
+//! (`catalog::one_stage_session`), every range's job is started at once (the cluster runs
+//! them on its task slots), and their rows are read in range order, which for a statement
+//! ordered by id is its order. There are as many ranges as the session plans partitions
+//! (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`, by default the client's cores: set it to the
+//! cluster's task slots), and more when a range would hold more than [`JOB_ROWS`] rows. A
+//! `UNION ALL` of the ranges would be one job, but Ballista 55 restricts a union's branches
+//! per task, and such jobs failed ("partition count mismatch 0!=1") or never finished.
+
+use crate::engine::catalog;
+use crate::engine::in_order::InOrder;
+use crate::error::Result;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::Column;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use datafusion::prelude::{DataFrame, SessionContext};
+use std::sync::Arc;
+
+/// Rows (occurrences, detections, classifications) a range's job may hold: as for the
+/// cache's ranges (`cache::build`), 2M occurrences at SF1's proportions.
+pub const JOB_ROWS: i64 = 22_000_000;
+
+/// The views whose rows are one per occurrence with its id as `id`, each computed from that
+/// occurrence's rows only: a filter on `id` narrows their scans of detections and
+/// classifications (it reaches them through the joins on occurrence_id).
+pub const BY_OCCURRENCE: &[&str] = &[
+    "occurrence_list",
+    "occurrence_nested",
+    "valid_occurrence",
+    "audit_determination",
+    "audit_difference",
+    "audit_invalid",
+    "export_simple_csv",
+    "occurrence_flat",
+];
+
+/// How the results of a split statement's ranges are put back together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Split {
+    /// Its rows, ranges after ranges.
+    Rows(Order),
+    /// One row of totals (an aggregate without GROUP BY): each output column combined over
+    /// the ranges' rows.
+    Totals(Vec<(String, Combine)>),
+}
+
+/// How an aggregate's values of the ranges make the whole's: counts and sums are summed,
+/// minima and maxima taken again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Combine {
+    Sum,
+    Min,
+    Max,
+}
+
+/// How the rows of a split statement are put back together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Order {
+    /// Ordered by id: the ranges in ascending order.
+    Ascending,
+    /// Ordered by id descending: the ranges in descending order.
+    Descending,
+    /// No order asked: the ranges in ascending order.
+    Unordered,
+}
+
+/// The relation a split statement reads: one of the [`BY_OCCURRENCE`] names, as a table, or
+/// as a view inlined by the planner (an alias of that name over its plan).
+enum Leaf<'a> {
+    Table(&'a datafusion::common::TableReference),
+    View(&'a datafusion::common::TableReference, &'a LogicalPlan),
+}
+
+impl Leaf<'_> {
+    fn name(&self) -> &datafusion::common::TableReference {
+        match self {
+            Leaf::Table(t) | Leaf::View(t, _) => t,
+        }
+    }
+}
+
+/// Whether `plan` (as planned from SQL) can run range by range, and in which order: a chain of
+/// projections, filters, aliases and at most one sort by `id` over one of the
+/// [`BY_OCCURRENCE`] views (or a table of that name, the cache's). Anything else (an
+/// aggregate, a join, a limit, a window, a subquery, a sort by another column, a subquery
+/// merely aliased as a view's name) is not cut.
+pub async fn splittable(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Option<Split>> {
+    let (split, leaf) = match totals(plan) {
+        Some((combine, input)) => match shape(input) {
+            Some((_, leaf)) => (Split::Totals(combine), leaf),
+            None => return Ok(None),
+        },
+        None => match shape(plan) {
+            Some((order, leaf)) => (Split::Rows(order), leaf),
+            None => return Ok(None),
+        },
+    };
+    if let Leaf::View(name, inlined) = leaf {
+        // The view itself, not a subquery given its name.
+        let Some(provider) = ctx.table_provider(name.clone()).await.ok() else {
+            return Ok(None);
+        };
+        if provider.get_logical_plan().as_deref() != Some(inlined) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(split))
+}
+
+/// A projection of the columns of an aggregate without GROUP BY, each a count, sum, minimum
+/// or maximum (not DISTINCT): how each output column combines, and the aggregate's input.
+fn totals(plan: &LogicalPlan) -> Option<(Vec<(String, Combine)>, &LogicalPlan)> {
+    let LogicalPlan::Projection(p) = plan else {
+        return None;
+    };
+    let LogicalPlan::Aggregate(agg) = p.input.as_ref() else {
+        return None;
+    };
+    if !agg.group_expr.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(p.expr.len());
+    for (e, field) in p.expr.iter().zip(p.schema.fields()) {
+        let mut e = e;
+        while let Expr::Alias(a) = e {
+            e = &a.expr;
+        }
+        let Expr::Column(c) = e else {
+            return None;
+        };
+        let i = agg
+            .schema
+            .fields()
+            .iter()
+            .position(|f| f.name() == &c.name)?;
+        let mut a = agg.aggr_expr.get(i)?;
+        while let Expr::Alias(alias) = a {
+            a = &alias.expr;
+        }
+        let Expr::AggregateFunction(f) = a else {
+            return None;
+        };
+        if f.params.distinct || f.params.args.iter().any(has_subquery) {
+            return None;
+        }
+        let combine = match f.func.name() {
+            "count" | "sum" => Combine::Sum,
+            "min" => Combine::Min,
+            "max" => Combine::Max,
+            _ => return None,
+        };
+        out.push((field.name().clone(), combine));
+    }
+    Some((out, &agg.input))
+}
+
+fn shape(plan: &LogicalPlan) -> Option<(Order, Leaf<'_>)> {
+    let mut order = Order::Unordered;
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::Projection(p) => {
+                if p.expr.iter().any(has_subquery) {
+                    return None;
+                }
+                node = &p.input;
+            }
+            LogicalPlan::Filter(f) => {
+                if has_subquery(&f.predicate) {
+                    return None;
+                }
+                node = &f.input;
+            }
+            LogicalPlan::SubqueryAlias(a) if BY_OCCURRENCE.contains(&a.alias.table()) => {
+                return Some((order, Leaf::View(&a.alias, &a.input)));
+            }
+            LogicalPlan::SubqueryAlias(a) => node = &a.input,
+            LogicalPlan::Sort(s) if order == Order::Unordered && s.fetch.is_none() => {
+                let [by] = s.expr.as_slice() else {
+                    return None;
+                };
+                if !is_id(&by.expr) || !id_passes(&s.input) {
+                    return None;
+                }
+                order = match by.asc {
+                    true => Order::Ascending,
+                    false => Order::Descending,
+                };
+                node = &s.input;
+            }
+            LogicalPlan::TableScan(scan)
+                if BY_OCCURRENCE.contains(&scan.table_name.table())
+                    && scan.filters.is_empty()
+                    && scan.fetch.is_none() =>
+            {
+                return Some((order, Leaf::Table(&scan.table_name)));
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn has_subquery(e: &Expr) -> bool {
+    e.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_)
+        ))
+    })
+    .unwrap_or(true)
+}
+
+/// `e` is the column `id` (qualified or not).
+fn is_id(e: &Expr) -> bool {
+    matches!(e, Expr::Column(c) if c.name == "id")
+}
+
+/// The column `id` of `plan`'s output is the scanned view's `id`: every projection on the way
+/// down passes it through unchanged.
+fn id_passes(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Projection(p) => {
+            p.expr.iter().any(|e| match e {
+                Expr::Alias(a) => a.name == "id" && is_id(&a.expr),
+                e => is_id(e),
+            }) && id_passes(&p.input)
+        }
+        LogicalPlan::Filter(f) => id_passes(&f.input),
+        LogicalPlan::SubqueryAlias(a) if BY_OCCURRENCE.contains(&a.alias.table()) => true,
+        LogicalPlan::SubqueryAlias(a) => id_passes(&a.input),
+        LogicalPlan::Sort(s) => id_passes(&s.input),
+        LogicalPlan::TableScan(_) => true,
+        _ => false,
+    }
+}
+
+/// `plan` (one [`splittable`] says yes to) with its view's rows kept within `[lo, hi)`
+/// (open-ended at i64's ends, as `ranges::split` cuts them).
+fn restrict(plan: &LogicalPlan, (lo, hi): (i64, i64)) -> Result<LogicalPlan> {
+    let input = totals(plan).map_or(plan, |(_, input)| input);
+    let Some((_, leaf)) = shape(input) else {
+        return Err(crate::error::Error::Query(
+            "range jobs: the statement is not one a range can cut".into(),
+        ));
+    };
+    let name = leaf.name().clone();
+    let id = Expr::Column(Column::new(Some(name.clone()), "id"));
+    let mut cond = Vec::new();
+    if lo != i64::MIN {
+        cond.push(id.clone().gt_eq(lit(lo)));
+    }
+    if hi != i64::MAX {
+        cond.push(id.lt(lit(hi)));
+    }
+    let Some(cond) = conjunction(cond) else {
+        return Ok(plan.clone());
+    };
+    let restricted = plan.clone().transform_down(|node| {
+        let is_leaf = match &node {
+            LogicalPlan::SubqueryAlias(a) => a.alias == name,
+            LogicalPlan::TableScan(scan) => scan.table_name == name,
+            _ => false,
+        };
+        if !is_leaf {
+            return Ok(Transformed::no(node));
+        }
+        let filtered = LogicalPlanBuilder::from(node)
+            .filter(cond.clone())?
+            .build()?;
+        Ok(Transformed::new(filtered, true, TreeNodeRecursion::Jump))
+    })?;
+    Ok(restricted.data)
+}
+
+/// Range jobs of `plan` when the session runs on a cluster and `plan` can be cut; `None`
+/// otherwise (the statement runs as one job). The ranges are cut between the lowest and
+/// highest ids of the occurrences `scope` keeps (a condition over `main_occurrence`: the
+/// statement's project, or `TRUE`).
+pub async fn split(
+    ctx: &SessionContext,
+    plan: &LogicalPlan,
+    scope: &str,
+) -> Result<Option<RangeJobs>> {
+    if !catalog::is_remote() {
+        return Ok(None);
+    }
+    let Some(how) = splittable(ctx, plan).await? else {
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let at_least = ctx.state().config().target_partitions() as i64;
+    let mut ranges =
+        crate::engine::ranges::occurrence_ranges(ctx, JOB_ROWS, at_least, scope).await?;
+    if how == Split::Rows(Order::Descending) {
+        ranges.reverse();
+    }
+    let one_stage = catalog::one_stage_session(ctx)?;
+    let jobs = jobs(&one_stage, plan, how, &ranges).await?;
+    crate::engine::occurrences::trace(&format!("{} range jobs planned", jobs.len()), started);
+    Ok(Some(jobs))
+}
+
+/// The jobs of `plan` cut by `ranges` (in the order given), planned by `session`.
+async fn jobs(
+    session: &SessionContext,
+    plan: &LogicalPlan,
+    how: Split,
+    ranges: &[(i64, i64)],
+) -> Result<RangeJobs> {
+    let mut frames = Vec::with_capacity(ranges.len());
+    for &range in ranges {
+        frames.push(session.execute_logical_plan(restrict(plan, range)?).await?);
+    }
+    let totals = match how {
+        Split::Totals(combine) => Some((combine, Arc::new(plan.schema().as_arrow().clone()))),
+        Split::Rows(_) => None,
+    };
+    Ok(RangeJobs { frames, totals })
+}
+
+/// A statement's range jobs, planned, in the order their rows are read.
+pub struct RangeJobs {
+    frames: Vec<DataFrame>,
+    /// For totals, how each column combines, and the whole statement's schema.
+    totals: Option<(
+        Vec<(String, Combine)>,
+        datafusion::arrow::datatypes::SchemaRef,
+    )>,
+}
+
+impl RangeJobs {
+    /// Jobs of the statements `sql`, in order (each planned by `ctx`), whose rows are read
+    /// one after another.
+    pub fn of(frames: Vec<DataFrame>) -> RangeJobs {
+        RangeJobs {
+            frames,
+            totals: None,
+        }
+    }
+
+    /// How many jobs.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The jobs' rows in order, the jobs started now.
+    pub async fn stream(self) -> Result<SendableRecordBatchStream> {
+        let plan = self.physical_plan().await?;
+        Ok(plan.execute(0, Arc::new(TaskContext::default()))?)
+    }
+
+    /// One plan reading the jobs' rows in order ([`InOrder`]); for totals, a plan (in this
+    /// process) of the totals of the jobs' rows, once the jobs have run.
+    pub async fn physical_plan(self) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut jobs = Vec::with_capacity(self.frames.len());
+        for df in self.frames {
+            let task = Arc::new(df.task_ctx());
+            jobs.push((df.create_physical_plan().await?, task));
+        }
+        let rows = InOrder::try_new(jobs)?;
+        let Some((combine, schema)) = self.totals else {
+            return Ok(rows);
+        };
+        let stream = rows.execute(0, Arc::new(TaskContext::default()))?;
+        let batches: Vec<_> = futures::TryStreamExt::try_collect(stream).await?;
+        if batches.is_empty() {
+            return Err(crate::error::Error::Query(
+                "range jobs: an aggregate's ranges returned no rows".into(),
+            ));
+        }
+        let df = SessionContext::new().read_batches(batches)?;
+        let mut exprs = Vec::with_capacity(combine.len());
+        for ((name, how), field) in combine.iter().zip(schema.fields()) {
+            let c = Expr::Column(Column::from_name(name.clone()));
+            let total = match how {
+                Combine::Sum => datafusion::functions_aggregate::expr_fn::sum(c),
+                Combine::Min => datafusion::functions_aggregate::expr_fn::min(c),
+                Combine::Max => datafusion::functions_aggregate::expr_fn::max(c),
+            };
+            // Of the whole statement's type (a sum of sums may be typed wider).
+            exprs
+                .push(datafusion::logical_expr::cast(total, field.data_type().clone()).alias(name));
+        }
+        Ok(df.aggregate(vec![], exprs)?.create_physical_plan().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+
+    /// A session with a table named as an occurrence view: ids 1..=100 stored out of order,
+    /// and a value column.
+    async fn session() -> SessionContext {
+        let ctx = SessionContext::new();
+        ctx.sql(
+            "CREATE TABLE occurrence_list AS \
+             SELECT (id * 37) % 100 + 1 AS id, concat('v', id % 7) AS x \
+             FROM (SELECT unnest(range(0, 100)) AS id)",
+        )
+        .await
+        .unwrap();
+        ctx.sql("CREATE TABLE main_taxon AS SELECT 1 AS id")
+            .await
+            .unwrap();
+        ctx.sql("CREATE VIEW occurrence_nested AS SELECT id, x FROM occurrence_list WHERE id > 10")
+            .await
+            .unwrap();
+        ctx
+    }
+
+    async fn order(ctx: &SessionContext, sql: &str) -> Option<Order> {
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        match splittable(ctx, &plan).await.unwrap() {
+            Some(Split::Rows(order)) => Some(order),
+            Some(Split::Totals(_)) => panic!("{sql}: rows expected"),
+            None => None,
+        }
+    }
+
+    async fn totals_of(ctx: &SessionContext, sql: &str) -> Option<Vec<Combine>> {
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        match splittable(ctx, &plan).await.unwrap() {
+            Some(Split::Totals(c)) => Some(c.into_iter().map(|(_, c)| c).collect()),
+            Some(Split::Rows(_)) => panic!("{sql}: totals expected"),
+            None => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_counts_sums_minima_and_maxima_of_every_row_are_totalled() {
+        let ctx = session().await;
+        use Combine::*;
+        let cases = [
+            (
+                "SELECT count(*) AS n, sum(id) AS ids, min(x), max(id) AS top FROM occurrence_list WHERE x <> 'v1'",
+                Some(vec![Sum, Sum, Min, Max]),
+            ),
+            (
+                "SELECT sum(length(x)) FILTER (WHERE id > 5) AS s FROM occurrence_nested",
+                Some(vec![Sum]),
+            ),
+            ("SELECT count(DISTINCT x) FROM occurrence_list", None),
+            ("SELECT avg(id) FROM occurrence_list", None),
+            ("SELECT x, count(*) FROM occurrence_list GROUP BY x", None),
+            ("SELECT sum(id) + 1 FROM occurrence_list", None),
+            ("SELECT count(*) FROM occurrence_list ORDER BY 1 LIMIT 1", None),
+            ("SELECT count(*) FROM main_taxon", None),
+            ("SELECT count(*) FROM occurrence_list a JOIN main_taxon t ON t.id = a.id", None),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(totals_of(&ctx, sql).await, expected, "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_row_wise_statements_over_an_occurrence_view_are_cut() {
+        let ctx = session().await;
+        let cases = [
+            ("SELECT * FROM occurrence_list ORDER BY id", Some(Order::Ascending)),
+            (
+                "SELECT id, x FROM occurrence_list WHERE x <> 'v1' ORDER BY id DESC",
+                Some(Order::Descending),
+            ),
+            ("SELECT upper(x) AS y FROM occurrence_list ORDER BY id", Some(Order::Ascending)),
+            ("SELECT * FROM occurrence_list o", Some(Order::Unordered)),
+            // `id` is another column here: its order is not the ranges'.
+            ("SELECT x AS id FROM occurrence_list ORDER BY id", None),
+            ("SELECT * FROM occurrence_list ORDER BY x", None),
+            ("SELECT * FROM occurrence_list ORDER BY id, x", None),
+            ("SELECT * FROM occurrence_list ORDER BY id LIMIT 5", None),
+            ("SELECT DISTINCT x FROM occurrence_list", None),
+            ("SELECT id, row_number() OVER (ORDER BY id) FROM occurrence_list", None),
+            (
+                "SELECT * FROM occurrence_list WHERE id IN (SELECT id FROM main_taxon)",
+                None,
+            ),
+            ("SELECT * FROM occurrence_list a JOIN main_taxon t ON t.id = a.id", None),
+            ("SELECT * FROM main_taxon ORDER BY id", None),
+            // A view, inlined by the planner under its name.
+            ("SELECT * FROM occurrence_nested ORDER BY id DESC", Some(Order::Descending)),
+            ("SELECT x FROM occurrence_nested n WHERE id < 50", Some(Order::Unordered)),
+            // A subquery given a view's name is not the view.
+            (
+                "SELECT * FROM (SELECT count(*) AS id FROM main_taxon) AS occurrence_nested ORDER BY id",
+                None,
+            ),
+            (
+                "SELECT * FROM (SELECT id FROM occurrence_list LIMIT 3) AS occurrence_list ORDER BY id",
+                None,
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(order(&ctx, sql).await, expected, "{sql}");
+        }
+    }
+
+    /// The rows of `sql` run whole, and run range by range through `InOrder`.
+    async fn whole_and_cut(
+        ctx: &SessionContext,
+        sql: &str,
+        ranges: &[(i64, i64)],
+    ) -> (String, String) {
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        let whole = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let how = splittable(ctx, &plan).await.unwrap().expect("splittable");
+        let jobs = jobs(ctx, &plan, how, ranges).await.unwrap();
+        assert_eq!(jobs.len(), ranges.len());
+        let plan = jobs.physical_plan().await.unwrap();
+        let stream = plan.execute(0, Arc::new(TaskContext::default())).unwrap();
+        let cut: Vec<_> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        let show = |b: &[datafusion::arrow::record_batch::RecordBatch]| {
+            pretty_format_batches(b).unwrap().to_string()
+        };
+        (show(&whole), show(&cut))
+    }
+
+    #[tokio::test]
+    async fn ranges_read_in_order_give_the_whole_statements_rows() {
+        let ctx = session().await;
+        let up = [(i64::MIN, 30), (30, 71), (71, i64::MAX)];
+        let (whole, cut) =
+            whole_and_cut(&ctx, "SELECT * FROM occurrence_list ORDER BY id", &up).await;
+        assert_eq!(whole, cut);
+        assert_eq!(whole.lines().count(), 100 + 4, "{whole}");
+        let down = [(71, i64::MAX), (30, 71), (i64::MIN, 30)];
+        let (whole, cut) = whole_and_cut(
+            &ctx,
+            "SELECT upper(x) AS y, id FROM occurrence_list WHERE x <> 'v3' ORDER BY id DESC",
+            &down,
+        )
+        .await;
+        assert_eq!(whole, cut);
+        let (whole, cut) = whole_and_cut(
+            &ctx,
+            "SELECT x, id FROM occurrence_nested n WHERE x <> 'v2' ORDER BY id",
+            &up,
+        )
+        .await;
+        assert_eq!(whole, cut);
+        assert_eq!(whole.lines().count(), 4 + 90 - 90 / 7 - 1, "{whole}");
+        // Totals: one row, as the whole statement gives it (its types too).
+        let (whole, cut) = whole_and_cut(
+            &ctx,
+            "SELECT count(*) AS n, sum(id) AS ids, min(x) AS low, max(id) AS top, \
+             sum(id) FILTER (WHERE x = 'v9') AS none FROM occurrence_list WHERE x <> 'v1'",
+            &up,
+        )
+        .await;
+        assert_eq!(whole, cut);
+        // One row of totals, of 85 rows (15 of the 100 values of x are 'v1').
+        assert_eq!(whole.lines().count(), 5, "{whole}");
+        assert!(whole.contains("| 85 "), "{whole}");
+        // The whole line is one range without a condition.
+        let (whole, cut) = whole_and_cut(
+            &ctx,
+            "SELECT * FROM occurrence_list ORDER BY id",
+            &[(i64::MIN, i64::MAX)],
+        )
+        .await;
+        assert_eq!(whole, cut);
+    }
+
+    #[tokio::test]
+    async fn a_failing_range_fails_the_statement() {
+        let ctx = session().await;
+        let sql = "SELECT CAST(length(x) AS INT) AS n, id FROM occurrence_list ORDER BY id";
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        let frames = vec![
+            ctx.execute_logical_plan(restrict(&plan, (i64::MIN, 50)).unwrap())
+                .await
+                .unwrap(),
+            ctx.execute_logical_plan(
+                restrict(
+                    &ctx.state()
+                        .create_logical_plan(
+                            "SELECT CAST(x AS INT) AS n, id FROM occurrence_list ORDER BY id",
+                        )
+                        .await
+                        .unwrap(),
+                    (50, i64::MAX),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap(),
+        ];
+        let plan = RangeJobs::of(frames).physical_plan().await.unwrap();
+        let stream = plan.execute(0, Arc::new(TaskContext::default())).unwrap();
+        let got: datafusion::common::Result<Vec<_>> =
+            futures::TryStreamExt::try_collect(stream).await;
+        let e = got.expect_err("the second range cannot cast 'v…'");
+        assert!(e.to_string().contains("Cast"), "{e}");
+    }
+}
