@@ -21,7 +21,7 @@ refuses). Every cluster run's output (the checksums, the Parquet file, the audit
 the taxa list, the archive's members, the cache's files) must be byte for byte the local run's.
 
 Wall time of the client: best of --runs. Peak memory of each process: the client's from
-wait4; the scheduler's and each executor's from VmHWM in /proc, reset before every run
+GNU time (/usr/bin/time); the scheduler's and each executor's from VmHWM in /proc, reset before every run
 (`clear_refs` 5, which needs to own the process or be root). Executors' file writes: the
 growth of write_bytes in /proc/PID/io over one run (shuffle and spill files). Run it with a
 Python that has pyarrow (compare.py's virtualenv) to compare Parquet files by rows when
@@ -186,21 +186,30 @@ def timed(cmd, runs, cluster=None, out=None, reference=None):
             before = sum(written(e.pid) for e in cluster.executors)
             for _, p in cluster.processes():
                 reset_peak(p.pid)
+        # The client's peak from GNU time, not from wait4: a child's ru_maxrss starts at the
+        # size of this script at fork (exec keeps it), which pyarrow's comparisons grow to
+        # hundreds of MB; the client that time forks starts from time's.
+        peak_file = tempfile.NamedTemporaryFile(prefix="occlens-bench-peak-", delete=False)
+        peak_file.close()
         start = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak_file.name] + cmd,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         h = hashlib.sha256()
         for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
             h.update(chunk)
         err = p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
+        _, status, _ = os.wait4(p.pid, 0)
         seconds = time.perf_counter() - start
+        with open(peak_file.name) as f:
+            lines = f.read().split()
+        os.remove(peak_file.name)
         if os.waitstatus_to_exitcode(status) != 0:
             if cluster is None:
                 sys.exit(f"cluster.py: {' '.join(cmd)} failed:\n{err.decode()}")
             # A cluster run that fails (e.g. Resources exhausted under --memory-limit) is a row.
             return None, {"error": err.decode().strip().splitlines()[-1][:160]}, None
         best = seconds if best is None else min(best, seconds)
-        peaks["client"] = max(peaks.get("client", 0), usage.ru_maxrss / 1024)
+        peaks["client"] = max(peaks.get("client", 0), int(lines[-1]) / 1024)
         if cluster:
             for name, q in cluster.processes():
                 peaks[name] = max(peaks.get(name, 0), peak_mb(q.pid))

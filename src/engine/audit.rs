@@ -84,8 +84,8 @@ impl Engine {
         // planned in one partition.
         let (session, scopes) = match catalog::is_remote() {
             true => {
-                let at_least = self.ctx.state().config().target_partitions() as i64;
-                let ranges = occurrence_ranges(&self.ctx, JOB_ROWS, at_least, &scope).await?;
+                let slots = self.ctx.state().config().target_partitions() as i64;
+                let ranges = occurrence_ranges(&self.ctx, JOB_ROWS, slots, &scope).await?;
                 let scopes = ranges
                     .into_iter()
                     .map(|r| match within("id", r) {

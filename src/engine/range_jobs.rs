@@ -301,9 +301,8 @@ pub async fn split(
         return Ok(None);
     };
     let started = std::time::Instant::now();
-    let at_least = ctx.state().config().target_partitions() as i64;
-    let mut ranges =
-        crate::engine::ranges::occurrence_ranges(ctx, JOB_ROWS, at_least, scope).await?;
+    let slots = ctx.state().config().target_partitions() as i64;
+    let mut ranges = crate::engine::ranges::occurrence_ranges(ctx, JOB_ROWS, slots, scope).await?;
     if how == Split::Rows(Order::Descending) {
         ranges.reverse();
     }

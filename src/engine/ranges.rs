@@ -82,12 +82,14 @@ pub fn ranges(
 
 /// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` rows each (occurrences
 /// weighed by the detections and classifications they bring, from the tables' row counts),
-/// and at least `at_least` of them when there are that many ids; cut between the lowest and
-/// highest ids of the occurrences `scope` (a condition over `main_occurrence`) keeps.
+/// their number a multiple of `slots` (range jobs run `slots` at a time: 5 ranges on 2 slots
+/// leave one slot idle while the fifth runs) when there are that many ids; cut between the
+/// lowest and highest ids of the occurrences `scope` (a condition over `main_occurrence`)
+/// keeps.
 pub async fn occurrence_ranges(
     ctx: &SessionContext,
     per: i64,
-    at_least: i64,
+    slots: i64,
     scope: &str,
 ) -> Result<Vec<(i64, i64)>> {
     let batches = ctx
@@ -109,9 +111,10 @@ pub async fn occurrence_ranges(
         get("detections").unwrap_or(0),
         get("classifications").unwrap_or(0),
     );
-    let per = density
-        .occurrences_in(per)
-        .min((n + at_least.max(1) - 1) / at_least.max(1));
+    let slots = slots.max(1);
+    let parts = (n + density.occurrences_in(per) - 1) / density.occurrences_in(per);
+    let parts = ((parts.max(1) + slots - 1) / slots) * slots;
+    let per = (n + parts - 1) / parts;
     Ok(split(get("lo"), get("hi"), n, per))
 }
 
@@ -301,5 +304,35 @@ mod tests {
         for w in r.windows(2) {
             assert_eq!(w[0].1, w[1].0);
         }
+    }
+
+    #[tokio::test]
+    async fn range_counts_are_multiples_of_the_slots() {
+        let ctx = SessionContext::new();
+        for sql in [
+            "CREATE TABLE main_occurrence AS SELECT id, id % 2 AS project_id FROM (SELECT unnest(range(1, 1001)) AS id)",
+            "CREATE TABLE main_detection AS SELECT 1 AS id WHERE false",
+            "CREATE TABLE main_classification AS SELECT 1 AS id WHERE false",
+        ] {
+            ctx.sql(sql).await.unwrap();
+        }
+        // One row an occurrence: 1,000 rows in ranges of 200 are 5 ranges; on 2 slots, 6.
+        let count = |slots, scope: &'static str| {
+            let ctx = ctx.clone();
+            async move { occurrence_ranges(&ctx, 200, slots, scope).await.unwrap() }
+        };
+        assert_eq!(count(1, "TRUE").await.len(), 5);
+        assert_eq!(count(2, "TRUE").await.len(), 6);
+        assert_eq!(count(4, "TRUE").await.len(), 8);
+        // Fewer rows than ranges of 200: as many ranges as slots.
+        assert_eq!(count(3, "id <= 150").await.len(), 3);
+        // A project's 500 occurrences: 3 ranges of 200, on 2 slots 4.
+        let r = count(2, "project_id = 1").await;
+        assert_eq!((r.len(), r[0].0, r[r.len() - 1].1), (4, i64::MIN, i64::MAX));
+        for w in r.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+        }
+        // No occurrence in scope: the whole line.
+        assert_eq!(count(2, "id < 0").await, [(i64::MIN, i64::MAX)]);
     }
 }
