@@ -7,7 +7,7 @@
 use crate::engine::catalog::{self, Arg};
 use crate::engine::occurrences::rows;
 use crate::engine::range_jobs::{RangeJobs, JOB_ROWS};
-use crate::engine::ranges::{occurrence_ranges, within};
+use crate::engine::ranges::{occurrence_ranges, within_or_null};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::typed::{check_schema, AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use crate::engine::Engine;
@@ -88,7 +88,7 @@ impl Engine {
                 let ranges = occurrence_ranges(&self.ctx, JOB_ROWS, slots, &scope).await?;
                 let scopes = ranges
                     .into_iter()
-                    .map(|r| match within("id", r) {
+                    .map(|r| match within_or_null("id", r) {
                         Some(range) => format!("({scope}) AND {range}"),
                         None => scope.clone(),
                     })

@@ -141,14 +141,67 @@ impl ExecutionPlan for InOrder {
             });
             readers.push((job, rx));
         }
+        // A job whose task ended without an error (its channel closed) either finished or
+        // panicked: a panic is this input's error, never its rows silently left out.
         let batches = futures::stream::iter(readers).flat_map(|(job, rx)| {
-            futures::stream::unfold((job, rx), |(job, mut rx)| async move {
-                rx.recv().await.map(|b| (b, (job, rx)))
+            futures::stream::unfold((Some(job), rx), |(job, mut rx)| async move {
+                if let Some(batch) = rx.recv().await {
+                    return Some((batch, (job, rx)));
+                }
+                match job?.join().await {
+                    Ok(()) => None,
+                    Err(e) => Some((
+                        Err(datafusion::error::DataFusionError::Execution(format!(
+                            "a range job stopped: {e}"
+                        ))),
+                        (None, rx),
+                    )),
+                }
             })
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.schema(),
             batches,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+    use datafusion::prelude::SessionContext;
+
+    async fn plan(ctx: &SessionContext, sql: &str) -> (Arc<dyn ExecutionPlan>, Arc<TaskContext>) {
+        let df = ctx.sql(sql).await.unwrap();
+        let task = Arc::new(df.task_ctx());
+        (df.create_physical_plan().await.unwrap(), task)
+    }
+
+    /// An input whose task panics is an error of the whole, not rows silently left out.
+    #[tokio::test]
+    async fn an_input_that_panics_fails_the_whole() {
+        let ctx = SessionContext::new();
+        ctx.register_udf(create_udf(
+            "boom",
+            vec![DataType::Int64],
+            DataType::Int64,
+            Volatility::Volatile,
+            Arc::new(|_: &[ColumnarValue]| panic!("boom")),
+        ));
+        let first = plan(&ctx, "SELECT 1 AS n").await;
+        let second = plan(&ctx, "SELECT boom(2) AS n").await;
+        let third = plan(&ctx, "SELECT 3 AS n").await;
+        let whole = InOrder::try_new(vec![first.clone(), third.clone()]).unwrap();
+        let stream = whole.execute(0, Arc::new(TaskContext::default())).unwrap();
+        let rows: Vec<_> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+        let broken = InOrder::try_new(vec![first, second, third]).unwrap();
+        let stream = broken.execute(0, Arc::new(TaskContext::default())).unwrap();
+        let got: datafusion::common::Result<Vec<_>> =
+            futures::TryStreamExt::try_collect(stream).await;
+        let e = got.expect_err("the second input panicked");
+        assert!(e.to_string().contains("a range job stopped"), "{e}");
     }
 }

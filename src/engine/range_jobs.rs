@@ -23,7 +23,6 @@ use crate::error::Result;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::Column;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{lit, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -108,6 +107,18 @@ pub async fn splittable(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Opti
             None => return Ok(None),
         },
     };
+    // Ranges of integers: an `id` of another type (a table of a view's name) is not cut.
+    let id_type = match &leaf {
+        Leaf::Table(_) => shape_scan_id(input_of(plan)),
+        Leaf::View(_, inlined) => inlined
+            .schema()
+            .field_with_unqualified_name("id")
+            .ok()
+            .map(|f| f.data_type().clone()),
+    };
+    if !id_type.is_some_and(|t| t.is_integer()) {
+        return Ok(None);
+    }
     if let Leaf::View(name, inlined) = leaf {
         // The view itself, not a subquery given its name.
         let Some(provider) = ctx.table_provider(name.clone()).await.ok() else {
@@ -118,6 +129,30 @@ pub async fn splittable(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Opti
         }
     }
     Ok(Some(split))
+}
+
+/// The statement below its totals, if it has any.
+fn input_of(plan: &LogicalPlan) -> &LogicalPlan {
+    totals(plan).map_or(plan, |(_, input)| input)
+}
+
+/// The type of the `id` of the table a row-wise chain scans.
+fn shape_scan_id(plan: &LogicalPlan) -> Option<datafusion::arrow::datatypes::DataType> {
+    let mut found = None;
+    plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            found = scan
+                .source
+                .schema()
+                .field_with_name("id")
+                .ok()
+                .map(|f| f.data_type().clone());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .ok()?;
+    found
 }
 
 /// A projection of the columns of an aggregate without GROUP BY, each a count, sum, minimum
@@ -153,7 +188,10 @@ fn totals(plan: &LogicalPlan) -> Option<(Vec<(String, Combine)>, &LogicalPlan)> 
         let Expr::AggregateFunction(f) = a else {
             return None;
         };
-        if f.params.distinct || f.params.args.iter().any(has_subquery) {
+        if f.params.distinct
+            || f.params.args.iter().any(has_subquery)
+            || f.params.filter.as_deref().is_some_and(has_subquery)
+        {
             return None;
         }
         let combine = match f.func.name() {
@@ -192,7 +230,9 @@ fn shape(plan: &LogicalPlan) -> Option<(Order, Leaf<'_>)> {
                 let [by] = s.expr.as_slice() else {
                     return None;
                 };
-                if !is_id(&by.expr) || !id_passes(&s.input) {
+                // NULLs where the ranges put them (the default: last ascending, first
+                // descending).
+                if !is_id(&by.expr) || !id_passes(&s.input) || by.nulls_first == by.asc {
                     return None;
                 }
                 order = match by.asc {
@@ -217,7 +257,10 @@ fn has_subquery(e: &Expr) -> bool {
     e.exists(|e| {
         Ok(matches!(
             e,
-            Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_)
+            Expr::ScalarSubquery(_)
+                | Expr::InSubquery(_)
+                | Expr::Exists(_)
+                | Expr::SetComparison(_)
         ))
     })
     .unwrap_or(true)
@@ -250,23 +293,20 @@ fn id_passes(plan: &LogicalPlan) -> bool {
 /// `plan` (one [`splittable`] says yes to) with its view's rows kept within `[lo, hi)`
 /// (open-ended at i64's ends, as `ranges::split` cuts them).
 fn restrict(plan: &LogicalPlan, (lo, hi): (i64, i64)) -> Result<LogicalPlan> {
-    let input = totals(plan).map_or(plan, |(_, input)| input);
-    let Some((_, leaf)) = shape(input) else {
+    let Some((_, leaf)) = shape(input_of(plan)) else {
         return Err(crate::error::Error::Query(
             "range jobs: the statement is not one a range can cut".into(),
         ));
     };
     let name = leaf.name().clone();
     let id = Expr::Column(Column::new(Some(name.clone()), "id"));
-    let mut cond = Vec::new();
-    if lo != i64::MIN {
-        cond.push(id.clone().gt_eq(lit(lo)));
-    }
-    if hi != i64::MAX {
-        cond.push(id.lt(lit(hi)));
-    }
-    let Some(cond) = conjunction(cond) else {
-        return Ok(plan.clone());
+    // NULL ids (none in the occurrence views, which join on the id) go with the last range,
+    // read last in an ascending order and first in a descending one, where NULLs sort.
+    let cond = match (lo != i64::MIN, hi != i64::MAX) {
+        (true, true) => id.clone().gt_eq(lit(lo)).and(id.lt(lit(hi))),
+        (true, false) => id.clone().gt_eq(lit(lo)).or(id.is_null()),
+        (false, true) => id.lt(lit(hi)),
+        (false, false) => return Ok(plan.clone()),
     };
     let restricted = plan.clone().transform_down(|node| {
         let is_leaf = match &node {
@@ -397,7 +437,15 @@ impl RangeJobs {
             exprs
                 .push(datafusion::logical_expr::cast(total, field.data_type().clone()).alias(name));
         }
-        Ok(df.aggregate(vec![], exprs)?.create_physical_plan().await?)
+        // The whole statement's schema (a count is not nullable; a sum of counts would be).
+        let mut out = Vec::new();
+        for batch in df.aggregate(vec![], exprs)?.collect().await? {
+            out.push(datafusion::arrow::record_batch::RecordBatch::try_new(
+                schema.clone(),
+                batch.columns().to_vec(),
+            )?);
+        }
+        Ok(datafusion::datasource::memory::MemorySourceConfig::try_new_exec(&[out], schema, None)?)
     }
 }
 

@@ -129,12 +129,32 @@ pub fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i6
     let parts = ((n + per - 1) / per).clamp(1, (hi - lo + 1).max(1));
     let step = (hi - lo) / parts + 1;
     let clamp = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-    let mut out: Vec<(i64, i64)> = (0..parts)
-        .map(|k| (clamp(lo + k * step), clamp(lo + (k + 1) * step)))
-        .collect();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for k in 0..parts {
+        let (from, to) = (lo + k * step, lo + (k + 1) * step);
+        // A range starting past the highest id holds none; one ending at 2^63 - 1 is the
+        // last (that end also marks the open end: a range after it would repeat the id).
+        if from > hi {
+            break;
+        }
+        out.push((clamp(from), clamp(to)));
+        if clamp(to) == i64::MAX {
+            break;
+        }
+    }
     out.first_mut().expect("one range").0 = i64::MIN;
     out.last_mut().expect("one range").1 = i64::MAX;
     out
+}
+
+/// The condition keeping `col` in `[lo, hi)` and, in the last range, a NULL `col` (read
+/// last, as an ascending order puts NULLs); the first and last ranges of [`split`] are
+/// open-ended (an id of ±2^63 is kept too), and the whole line needs none.
+pub fn within_or_null(col: &str, (lo, hi): (i64, i64)) -> Option<String> {
+    match (lo != i64::MIN, hi != i64::MAX) {
+        (true, false) => Some(format!("({col} >= {lo} OR {col} IS NULL)")),
+        _ => within(col, (lo, hi)),
+    }
 }
 
 /// The condition keeping `col` in `[lo, hi)`; the first and last ranges of [`split`] are
@@ -298,6 +318,17 @@ mod tests {
         }
         // More parts than ids: one id per range at most.
         assert_eq!(split(Some(1), Some(3), 3, 1).len(), 3);
+        // Ids at the top of i64 in more ranges than they fill: each id in one range.
+        for parts in 1..6 {
+            let r = split(Some(i64::MAX - 3), Some(i64::MAX), 3, 3 / parts);
+            assert_eq!((r[0].0, r[r.len() - 1].1), (i64::MIN, i64::MAX), "{r:?}");
+            for w in r.windows(2) {
+                assert!(
+                    w[0].0 < w[0].1 && w[0].1 == w[1].0 && w[0].1 != i64::MAX,
+                    "{r:?}"
+                );
+            }
+        }
         // Ids at the ends of i64: no overflow, every id covered.
         let r = split(Some(i64::MIN), Some(i64::MAX), 3, 1);
         assert_eq!((r[0].0, r[r.len() - 1].1), (i64::MIN, i64::MAX));

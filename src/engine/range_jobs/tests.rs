@@ -4,13 +4,14 @@ use super::*;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 /// A session with a table named as an occurrence view: ids 1..=100 stored out of order,
-/// and a value column.
+/// one NULL id, and a value column.
 async fn session() -> SessionContext {
     let ctx = SessionContext::new();
     ctx.sql(
         "CREATE TABLE occurrence_list AS \
          SELECT (id * 37) % 100 + 1 AS id, concat('v', id % 7) AS x \
-         FROM (SELECT unnest(range(0, 100)) AS id)",
+         FROM (SELECT unnest(range(0, 100)) AS id) \
+         UNION ALL SELECT NULL AS id, 'v0' AS x",
     )
     .await
     .unwrap();
@@ -83,6 +84,9 @@ async fn only_row_wise_statements_over_an_occurrence_view_are_cut() {
         ("SELECT * FROM occurrence_list ORDER BY x", None),
         ("SELECT * FROM occurrence_list ORDER BY id, x", None),
         ("SELECT * FROM occurrence_list ORDER BY id LIMIT 5", None),
+        // NULLs where the ranges do not put them.
+        ("SELECT * FROM occurrence_list ORDER BY id NULLS FIRST", None),
+        ("SELECT * FROM occurrence_list ORDER BY id DESC NULLS LAST", None),
         ("SELECT DISTINCT x FROM occurrence_list", None),
         ("SELECT id, row_number() OVER (ORDER BY id) FROM occurrence_list", None),
         (
@@ -117,6 +121,9 @@ async fn whole_and_cut(ctx: &SessionContext, sql: &str, ranges: &[(i64, i64)]) -
     let jobs = jobs(ctx, &plan, how, ranges).await.unwrap();
     assert_eq!(jobs.len(), ranges.len());
     let plan = jobs.physical_plan().await.unwrap();
+    // The same schema, nullability included (a Parquet file's columns follow it).
+    let schema = ctx.sql(sql).await.unwrap().schema().as_arrow().clone();
+    assert_eq!(plan.schema().as_ref(), &schema, "{sql}");
     let stream = plan.execute(0, Arc::new(TaskContext::default())).unwrap();
     let cut: Vec<_> = futures::TryStreamExt::try_collect(stream).await.unwrap();
     let show = |b: &[datafusion::arrow::record_batch::RecordBatch]| {
@@ -131,7 +138,8 @@ async fn ranges_read_in_order_give_the_whole_statements_rows() {
     let up = [(i64::MIN, 30), (30, 71), (71, i64::MAX)];
     let (whole, cut) = whole_and_cut(&ctx, "SELECT * FROM occurrence_list ORDER BY id", &up).await;
     assert_eq!(whole, cut);
-    assert_eq!(whole.lines().count(), 100 + 4, "{whole}");
+    // 100 ids and the NULL one, last.
+    assert_eq!(whole.lines().count(), 101 + 4, "{whole}");
     let down = [(71, i64::MAX), (30, 71), (i64::MIN, 30)];
     let (whole, cut) = whole_and_cut(
         &ctx,
@@ -157,9 +165,9 @@ async fn ranges_read_in_order_give_the_whole_statements_rows() {
     )
     .await;
     assert_eq!(whole, cut);
-    // One row of totals, of 85 rows (15 of the 100 values of x are 'v1').
+    // One row of totals, of 86 rows (15 of the 101 values of x are 'v1').
     assert_eq!(whole.lines().count(), 5, "{whole}");
-    assert!(whole.contains("| 85 "), "{whole}");
+    assert!(whole.contains("| 86 "), "{whole}");
     // The whole line is one range without a condition.
     let (whole, cut) = whole_and_cut(
         &ctx,
@@ -199,4 +207,27 @@ async fn a_failing_range_fails_the_statement() {
     let got: datafusion::common::Result<Vec<_>> = futures::TryStreamExt::try_collect(stream).await;
     let e = got.expect_err("the second range cannot cast 'v…'");
     assert!(e.to_string().contains("Cast"), "{e}");
+}
+
+#[tokio::test]
+async fn a_table_of_a_views_name_is_cut_only_by_an_integer_id() {
+    let ctx = SessionContext::new();
+    ctx.sql("CREATE TABLE occurrence_flat AS SELECT 'a' AS id, 1 AS n")
+        .await
+        .unwrap();
+    ctx.sql("CREATE TABLE occurrence_nested AS SELECT 1 AS id, 1 AS n")
+        .await
+        .unwrap();
+    assert_eq!(
+        order(&ctx, "SELECT * FROM occurrence_flat ORDER BY id").await,
+        None
+    );
+    assert_eq!(
+        totals_of(&ctx, "SELECT count(*) FROM occurrence_flat").await,
+        None
+    );
+    assert_eq!(
+        order(&ctx, "SELECT * FROM occurrence_nested ORDER BY id").await,
+        Some(Order::Ascending)
+    );
 }
