@@ -1,5 +1,5 @@
 //! On a cluster, a statement over occurrences runs as one job per range of occurrence ids,
-//! the jobs started together and their rows read back in range order.
+//! the jobs started together and their results put back together on the client.
 //!
 //! Ballista plans a statement in the default partitioning as one stage per hash repartition,
 //! each writing its shuffle files and reading them back: with one executor the full list view
@@ -11,11 +11,16 @@
 //! occurrence ids is a statement of its own: each range is planned in one partition
 //! (`catalog::one_stage_session`), every range's job is started at once (the cluster runs
 //! them on its task slots), and their rows are read in range order, which for a statement
-//! ordered by id is its order. There are as many ranges as the session plans partitions
-//! (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`, by default the client's cores: set it to the
-//! cluster's task slots), and more when a range would hold more than [`JOB_ROWS`] rows. A
-//! `UNION ALL` of the ranges would be one job, but Ballista 55 restricts a union's branches
-//! per task, and such jobs failed ("partition count mismatch 0!=1") or never finished.
+//! ordered by id is its order ([`Split::Rows`]); a count, sum, minimum or maximum of the rows
+//! is computed per range and combined here ([`Split::Totals`]). The number of ranges is a
+//! multiple of the partitions the session plans (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`,
+//! by default the client's cores: set it to the cluster's task slots), more than one each
+//! when a range would hold more than [`JOB_ROWS`] rows. A `UNION ALL` of the ranges would be
+//! one job, but Ballista 55 restricts a union's branches per task, and such jobs failed
+//! ("partition count mismatch 0!=1") or never finished.
+//!
+//! Ballista 55 does not cancel a job whose client stops reading: after an error in one range
+//! or a Ctrl-C, the other ranges' jobs run to their end on the cluster (as a single job did).
 
 use crate::engine::catalog;
 use crate::engine::in_order::InOrder;
@@ -91,11 +96,12 @@ impl Leaf<'_> {
     }
 }
 
-/// Whether `plan` (as planned from SQL) can run range by range, and in which order: a chain of
-/// projections, filters, aliases and at most one sort by `id` over one of the
-/// [`BY_OCCURRENCE`] views (or a table of that name, the cache's). Anything else (an
-/// aggregate, a join, a limit, a window, a subquery, a sort by another column, a subquery
-/// merely aliased as a view's name) is not cut.
+/// Whether `plan` (as planned from SQL) can run range by range, and how: a chain of
+/// projections, filters, aliases and at most one sort by `id` (NULLs where the ranges put
+/// them) over one of the [`BY_OCCURRENCE`] views (or a table of that name with an integer
+/// `id`, the cache's), or counts, sums, minima and maxima (not DISTINCT, no GROUP BY) of such
+/// a chain. Anything else (another aggregate, a join, a limit, a window, a subquery, a sort
+/// by another column, a subquery merely aliased as a view's name) is not cut.
 pub async fn splittable(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Option<Split>> {
     let (split, leaf) = match totals(plan) {
         Some((combine, input)) => match shape(input) {
@@ -381,8 +387,7 @@ pub struct RangeJobs {
 }
 
 impl RangeJobs {
-    /// Jobs of the statements `sql`, in order (each planned by `ctx`), whose rows are read
-    /// one after another.
+    /// Jobs of statements already planned, in order, whose rows are read one after another.
     pub fn of(frames: Vec<DataFrame>) -> RangeJobs {
         RangeJobs {
             frames,
