@@ -7,7 +7,7 @@
 use crate::engine::catalog::{self, Arg};
 use crate::engine::occurrences::rows;
 use crate::engine::range_jobs::{RangeJobs, JOB_ROWS};
-use crate::engine::ranges::{occurrence_ranges, within_or_null};
+use crate::engine::ranges::{occurrence_ranges, within, within_or_null};
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::typed::{check_schema, AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use crate::engine::Engine;
@@ -86,9 +86,17 @@ impl Engine {
             true => {
                 let slots = self.ctx.state().config().target_partitions() as i64;
                 let ranges = occurrence_ranges(&self.ctx, JOB_ROWS, slots, &scope).await?;
+                // NULL ids (of a broken key) in the last range only when there are some: the
+                // OR would keep the range's filter from the views' LEFT JOINs.
+                let null_ids = ranges.null_ids;
+                let keep = |r| match null_ids {
+                    true => within_or_null("id", r),
+                    false => within("id", r),
+                };
                 let scopes = ranges
+                    .cuts
                     .into_iter()
-                    .map(|r| match within_or_null("id", r) {
+                    .map(|r| match keep(r) {
                         Some(range) => format!("({scope}) AND {range}"),
                         None => scope.clone(),
                     })

@@ -12,8 +12,8 @@
 //! (`catalog::one_stage_session`), every range's job is started at once (the cluster runs
 //! them on its task slots), and their rows are read in range order, which for a statement
 //! ordered by id is its order ([`Split::Rows`]); a count, sum, minimum or maximum of the rows
-//! is computed per range and combined here ([`Split::Totals`]). The number of ranges is a
-//! multiple of the partitions the session plans (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`,
+//! is computed per range and combined here ([`Split::Totals`]). The number of ranges is
+//! rounded up to a multiple of the partitions the session plans (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`,
 //! by default the client's cores: set it to the cluster's task slots), more than one each
 //! when a range would hold more than [`JOB_ROWS`] rows. A `UNION ALL` of the ranges would be
 //! one job, but Ballista 55 restricts a union's branches per task, and such jobs failed
@@ -297,8 +297,9 @@ fn id_passes(plan: &LogicalPlan) -> bool {
 }
 
 /// `plan` (one [`splittable`] says yes to) with its view's rows kept within `[lo, hi)`
-/// (open-ended at i64's ends, as `ranges::split` cuts them).
-fn restrict(plan: &LogicalPlan, (lo, hi): (i64, i64)) -> Result<LogicalPlan> {
+/// (open-ended at i64's ends, as `ranges::split` cuts them), and NULL ids in the last range
+/// when `null_ids`.
+fn restrict(plan: &LogicalPlan, (lo, hi): (i64, i64), null_ids: bool) -> Result<LogicalPlan> {
     let Some((_, leaf)) = shape(input_of(plan)) else {
         return Err(crate::error::Error::Query(
             "range jobs: the statement is not one a range can cut".into(),
@@ -306,11 +307,14 @@ fn restrict(plan: &LogicalPlan, (lo, hi): (i64, i64)) -> Result<LogicalPlan> {
     };
     let name = leaf.name().clone();
     let id = Expr::Column(Column::new(Some(name.clone()), "id"));
-    // NULL ids (none in the occurrence views, which join on the id) go with the last range,
-    // read last in an ascending order and first in a descending one, where NULLs sort.
+    // NULL ids (of a broken key: the occurrence views join on the id, the audit's hidden
+    // occurrences do not) go with the last range, read last in an ascending order and first
+    // in a descending one, where NULLs sort; only when there are some, since the OR keeps
+    // the range's filter from crossing the views' LEFT JOINs to their detections.
     let cond = match (lo != i64::MIN, hi != i64::MAX) {
         (true, true) => id.clone().gt_eq(lit(lo)).and(id.lt(lit(hi))),
-        (true, false) => id.clone().gt_eq(lit(lo)).or(id.is_null()),
+        (true, false) if null_ids => id.clone().gt_eq(lit(lo)).or(id.is_null()),
+        (true, false) => id.gt_eq(lit(lo)),
         (false, true) => id.lt(lit(hi)),
         (false, false) => return Ok(plan.clone()),
     };
@@ -348,12 +352,13 @@ pub async fn split(
     };
     let started = std::time::Instant::now();
     let slots = ctx.state().config().target_partitions() as i64;
-    let mut ranges = crate::engine::ranges::occurrence_ranges(ctx, JOB_ROWS, slots, scope).await?;
+    let ranges = crate::engine::ranges::occurrence_ranges(ctx, JOB_ROWS, slots, scope).await?;
+    let mut cuts = ranges.cuts;
     if how == Split::Rows(Order::Descending) {
-        ranges.reverse();
+        cuts.reverse();
     }
     let one_stage = catalog::one_stage_session(ctx)?;
-    let jobs = jobs(&one_stage, plan, how, &ranges).await?;
+    let jobs = jobs(&one_stage, plan, how, &cuts, ranges.null_ids).await?;
     crate::engine::occurrences::trace(&format!("{} range jobs planned", jobs.len()), started);
     Ok(Some(jobs))
 }
@@ -364,10 +369,15 @@ async fn jobs(
     plan: &LogicalPlan,
     how: Split,
     ranges: &[(i64, i64)],
+    null_ids: bool,
 ) -> Result<RangeJobs> {
     let mut frames = Vec::with_capacity(ranges.len());
     for &range in ranges {
-        frames.push(session.execute_logical_plan(restrict(plan, range)?).await?);
+        frames.push(
+            session
+                .execute_logical_plan(restrict(plan, range, null_ids)?)
+                .await?,
+        );
     }
     let totals = match how {
         Split::Totals(combine) => Some((combine, Arc::new(plan.schema().as_arrow().clone()))),

@@ -80,22 +80,33 @@ pub fn ranges(
     out
 }
 
+/// Ranges of occurrence ids ([`occurrence_ranges`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OccurrenceRanges {
+    /// `[lo, hi)`, ascending; the first and last open-ended ([`split`]).
+    pub cuts: Vec<(i64, i64)>,
+    /// Whether occurrences in scope have a NULL id, which no range's condition keeps unless
+    /// one says so ([`within_or_null`]).
+    pub null_ids: bool,
+}
+
 /// The `[lo, hi)` ranges of `main_occurrence.id` holding about `per` rows each (occurrences
 /// weighed by the detections and classifications they bring, from the tables' row counts),
-/// their number a multiple of `slots` (range jobs run `slots` at a time: 5 ranges on 2 slots
-/// leave one slot idle while the fifth runs) when there are that many ids; cut between the
-/// lowest and highest ids of the occurrences `scope` (a condition over `main_occurrence`)
-/// keeps.
+/// their number rounded up to a multiple of `slots` (range jobs run `slots` at a time: 5
+/// ranges on 2 slots leave one slot idle while the fifth runs; fewer when the scope holds
+/// few ids); cut between the lowest and highest ids of the occurrences `scope` (a condition
+/// over `main_occurrence`) keeps.
 pub async fn occurrence_ranges(
     ctx: &SessionContext,
     per: i64,
     slots: i64,
     scope: &str,
-) -> Result<Vec<(i64, i64)>> {
+) -> Result<OccurrenceRanges> {
     let batches = ctx
         .sql(&format!(
             "SELECT min(id) FILTER (WHERE {scope}) AS lo, max(id) FILTER (WHERE {scope}) AS hi, \
              count(*) FILTER (WHERE {scope}) AS n, count(*) AS occurrences, \
+             count(*) FILTER (WHERE ({scope}) AND id IS NULL) AS null_ids, \
              (SELECT count(*) FROM main_detection) AS detections, \
              (SELECT count(*) FROM main_classification) AS classifications \
              FROM main_occurrence"
@@ -115,7 +126,10 @@ pub async fn occurrence_ranges(
     let parts = (n + density.occurrences_in(per) - 1) / density.occurrences_in(per);
     let parts = ((parts.max(1) + slots - 1) / slots) * slots;
     let per = (n + parts - 1) / parts;
-    Ok(split(get("lo"), get("hi"), n, per))
+    Ok(OccurrenceRanges {
+        cuts: split(get("lo"), get("hi"), n, per),
+        null_ids: get("null_ids").unwrap_or(0) > 0,
+    })
 }
 
 /// Ranges covering every i64, cut between `lo` and `hi` (ids taken as evenly spread) into
@@ -350,7 +364,12 @@ mod tests {
         // One row an occurrence: 1,000 rows in ranges of 200 are 5 ranges; on 2 slots, 6.
         let count = |slots, scope: &'static str| {
             let ctx = ctx.clone();
-            async move { occurrence_ranges(&ctx, 200, slots, scope).await.unwrap() }
+            async move {
+                occurrence_ranges(&ctx, 200, slots, scope)
+                    .await
+                    .unwrap()
+                    .cuts
+            }
         };
         assert_eq!(count(1, "TRUE").await.len(), 5);
         assert_eq!(count(2, "TRUE").await.len(), 6);
@@ -363,6 +382,18 @@ mod tests {
         for w in r.windows(2) {
             assert_eq!(w[0].1, w[1].0);
         }
+        // NULL ids go with the last range when asked for.
+        let last = (5, i64::MAX);
+        assert_eq!(
+            within_or_null("id", last).unwrap(),
+            "(id >= 5 OR id IS NULL)"
+        );
+        assert_eq!(within("id", last).unwrap(), "id >= 5");
+        assert_eq!(
+            within_or_null("id", (i64::MIN, 5)),
+            within("id", (i64::MIN, 5))
+        );
+        assert_eq!(within_or_null("id", (3, 5)), within("id", (3, 5)));
         // No occurrence in scope: the whole line.
         assert_eq!(count(2, "id < 0").await, [(i64::MIN, i64::MAX)]);
     }

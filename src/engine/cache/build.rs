@@ -58,7 +58,9 @@ pub async fn build(
         // The key the cached lists rely on (answers from them skip the check): a broken one
         // would make pages whose count disagrees with their rows.
         crate::engine::keys::check(ctx).await?;
-        crate::engine::ranges::occurrence_ranges(ctx, range_rows, 1, "TRUE").await?
+        crate::engine::ranges::occurrence_ranges(ctx, range_rows, 1, "TRUE")
+            .await?
+            .cuts
     } else {
         Vec::new()
     };
