@@ -244,6 +244,17 @@ pub fn view_names() -> Vec<String> {
         .collect()
 }
 
+/// Whether `definition` is the SELECT that `queries/` (or `queries/reference/`) defines view
+/// `name` as, or, with `Semantics::Window`, the one taking it from its reference.
+pub fn defines(name: &str, definition: &str) -> bool {
+    definition == format!("SELECT * FROM {name}_window")
+        || VIEW_FILES
+            .iter()
+            .chain(REFERENCE_FILES)
+            .flat_map(|(_, text)| split_statements(text))
+            .any(|sql| view_statement(&sql).is_some_and(|(n, s)| n == name && s == definition))
+}
+
 /// The views of `queries/reference/`: (name, SELECT), in order.
 pub fn reference_views() -> Vec<(String, String)> {
     REFERENCE_FILES

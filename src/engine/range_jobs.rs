@@ -103,6 +103,17 @@ impl Leaf<'_> {
 /// a chain. Anything else (another aggregate, a join, a limit, a window, a subquery, a sort
 /// by another column, a subquery merely aliased as a view's name) is not cut.
 pub async fn splittable(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Option<Split>> {
+    splittable_by(ctx, plan, &catalog::defines).await
+}
+
+/// [`splittable`], with `own(name, definition)` telling occlens's views from views a user
+/// created under their names (`sql --allow-write`), whose ids may be NULL where the
+/// occurrences' are not.
+async fn splittable_by(
+    ctx: &SessionContext,
+    plan: &LogicalPlan,
+    own: &(dyn Fn(&str, &str) -> bool + Sync),
+) -> Result<Option<Split>> {
     let (split, leaf) = match totals(plan) {
         Some((combine, input)) => match shape(input) {
             Some((_, leaf)) => (Split::Totals(combine), leaf),
@@ -131,6 +142,12 @@ pub async fn splittable(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Opti
             return Ok(None);
         };
         if provider.get_logical_plan().as_deref() != Some(inlined) {
+            return Ok(None);
+        }
+        let definition = provider
+            .downcast_ref::<datafusion::catalog::view::ViewTable>()
+            .and_then(|v| v.definition().cloned());
+        if !definition.is_some_and(|d| own(name.table(), d.as_str())) {
             return Ok(None);
         }
     }
@@ -306,6 +323,9 @@ fn restrict(plan: &LogicalPlan, (lo, hi): (i64, i64), null_ids: bool) -> Result<
         ));
     };
     let name = leaf.name().clone();
+    // A table's NULL ids (a user's table of a view's name) cost nothing to keep: no join
+    // below its scan for the OR to stop at.
+    let null_ids = null_ids || matches!(leaf, Leaf::Table(_));
     let id = Expr::Column(Column::new(Some(name.clone()), "id"));
     // NULL ids (of a broken key: the occurrence views join on the id, the audit's hidden
     // occurrences do not) go with the last range, read last in an ascending order and first
