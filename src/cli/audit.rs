@@ -158,7 +158,7 @@ fn count_table(head: &str, counts: &BTreeMap<String, usize>) -> String {
 /// merging sorted runs and writing rows leaves a core idle); the JSON report, which prints
 /// the valid count first, at once.
 enum Beside {
-    Waiting(Statement),
+    Waiting(Box<Statement>),
     Started(Task),
     Taken,
 }
@@ -312,7 +312,7 @@ fn io(e: std::io::Error) -> Error {
 }
 
 async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
-    let mut invalid = Beside::Waiting(streams.invalid);
+    let mut invalid = Beside::Waiting(Box::new(streams.invalid));
     let mut shown: Vec<Vec<String>> = Vec::new();
     let (n, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
         invalid.start();
@@ -353,7 +353,7 @@ async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> 
 
 async fn write_csv(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     let err = |e: csv::Error| Error::Query(format!("writing CSV: {e}"));
-    let mut invalid = Beside::Waiting(streams.invalid);
+    let mut invalid = Beside::Waiting(Box::new(streams.invalid));
     let mut w = csv::Writer::from_writer(out);
     let mut head = vec!["kind"];
     head.extend(DIFFERENCE);
@@ -431,7 +431,7 @@ async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     // query runs beside the differences' from the start (executing the differences' sorted
     // statement starts its partitions' work; their first rows come after their sort).
     let found = streams.differences.open().await?;
-    let mut invalid = Beside::Waiting(streams.invalid);
+    let mut invalid = Beside::Waiting(Box::new(streams.invalid));
     invalid.start();
     let invalid = invalid.finish().await?;
     let valid = streams.occurrences - invalid.rows.len() as i64;

@@ -4,10 +4,9 @@
 //! The report's rows are streams: an audit after a bad migration reports nearly every
 //! occurrence, and its memory must not follow the size of its report.
 
-use crate::engine::catalog::{self, Arg};
+use crate::engine::catalog::Arg;
 use crate::engine::occurrences::rows;
-use crate::engine::range_jobs::{RangeJobs, JOB_ROWS};
-use crate::engine::ranges::{occurrence_ranges, within, within_or_null};
+use crate::engine::range_jobs;
 use crate::engine::rows::{to_rows, Row};
 use crate::engine::typed::{check_schema, AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use crate::engine::Engine;
@@ -38,33 +37,33 @@ pub struct AuditStreams {
 
 /// A report's statement, planned (its columns checked) but not started: executing a sorted
 /// statement starts its partitions' work at once, so each starts when `open` is called. On a
-/// cluster, one statement per range of occurrence ids (`range_jobs`), read in order.
+/// cluster it runs range by range (`range_jobs`), read in order.
 pub struct Statement {
-    frames: Vec<datafusion::prelude::DataFrame>,
+    df: datafusion::prelude::DataFrame,
+    ctx: datafusion::prelude::SessionContext,
+    /// The audit's condition over `main_occurrence`, which the ranges are cut within.
+    scope: String,
 }
 
 impl Statement {
     async fn plan(
         ctx: &datafusion::prelude::SessionContext,
-        sql: &[String],
+        sql: &str,
+        scope: &str,
         view: &str,
         columns: &[(&str, crate::engine::typed::Want)],
     ) -> Result<Statement> {
-        let mut frames = Vec::with_capacity(sql.len());
-        for sql in sql {
-            let df = ctx.sql(sql).await?;
-            check_schema(view, df.schema().as_arrow(), columns)?;
-            frames.push(df);
-        }
-        Ok(Statement { frames })
+        let df = ctx.sql(sql).await?;
+        check_schema(view, df.schema().as_arrow(), columns)?;
+        Ok(Statement {
+            df,
+            ctx: ctx.clone(),
+            scope: scope.to_string(),
+        })
     }
 
-    pub async fn open(mut self) -> Result<SendableRecordBatchStream> {
-        if self.frames.len() == 1 {
-            let df = self.frames.pop().expect("one statement");
-            return Ok(df.execute_stream().await?);
-        }
-        RangeJobs::of(self.frames).stream().await
+    pub async fn open(self) -> Result<SendableRecordBatchStream> {
+        range_jobs::stream(&self.ctx, self.df, &self.scope).await
     }
 }
 
@@ -80,52 +79,23 @@ impl Engine {
         };
         let f = self.fragments();
         let bind = |name: &str| f.bind(name, &[("scope", Arg::Sql(&scope))]);
-        // On a cluster, the reports' statements run range by range (`range_jobs`), each
-        // planned in one partition.
-        let (session, scopes) = match catalog::is_remote() {
-            true => {
-                let slots = self.ctx.state().config().target_partitions() as i64;
-                let ranges = occurrence_ranges(&self.ctx, JOB_ROWS, slots, &scope).await?;
-                // NULL ids (of a broken key) in the last range only when there are some: the
-                // OR would keep the range's filter from the views' LEFT JOINs.
-                let null_ids = ranges.null_ids;
-                let keep = |r| match null_ids {
-                    true => within_or_null("id", r),
-                    false => within("id", r),
-                };
-                let scopes = ranges
-                    .cuts
-                    .into_iter()
-                    .map(|r| match keep(r) {
-                        Some(range) => format!("({scope}) AND {range}"),
-                        None => scope.clone(),
-                    })
-                    .collect();
-                (catalog::one_stage_session(&self.ctx)?, scopes)
-            }
-            false => (self.ctx.clone(), vec![scope.clone()]),
-        };
-        let each = |name: &str| -> Vec<String> {
-            scopes
-                .iter()
-                .map(|s| f.bind(name, &[("scope", Arg::Sql(s))]))
-                .collect()
-        };
         let occurrences = rows(&self.ctx, &bind("audit.occurrences"))
             .await?
             .first()
             .and_then(|r| r.get("occurrences").and_then(|v| v.as_i64()))
             .unwrap_or(0);
         let invalid = Statement::plan(
-            &session,
-            &each("audit.invalid"),
+            &self.ctx,
+            &bind("audit.invalid"),
+            &scope,
             "audit_invalid",
             AuditInvalidRow::COLUMNS,
         )
         .await?;
         let differences = Statement::plan(
-            &session,
-            &each("audit.differences"),
+            &self.ctx,
+            &bind("audit.differences"),
+            &scope,
             "audit_difference",
             AuditDifferenceRow::COLUMNS,
         )

@@ -243,10 +243,6 @@ impl Engine {
         df: datafusion::prelude::DataFrame,
         project: i64,
     ) -> Result<SendableRecordBatchStream> {
-        let scope = format!("project_id = {project}");
-        match crate::engine::range_jobs::split(&self.ctx, df.logical_plan(), &scope).await? {
-            Some(jobs) => jobs.stream().await,
-            None => Ok(df.execute_stream().await?),
-        }
+        crate::engine::range_jobs::stream(&self.ctx, df, &format!("project_id = {project}")).await
     }
 }

@@ -84,14 +84,15 @@ pub enum Order {
 /// The relation a split statement reads: one of the [`BY_OCCURRENCE`] names, as a table, or
 /// as a view inlined by the planner (an alias of that name over its plan).
 enum Leaf<'a> {
-    Table(&'a datafusion::common::TableReference),
+    Table(&'a datafusion::logical_expr::TableScan),
     View(&'a datafusion::common::TableReference, &'a LogicalPlan),
 }
 
 impl Leaf<'_> {
     fn name(&self) -> &datafusion::common::TableReference {
         match self {
-            Leaf::Table(t) | Leaf::View(t, _) => t,
+            Leaf::Table(scan) => &scan.table_name,
+            Leaf::View(t, _) => t,
         }
     }
 }
@@ -126,7 +127,12 @@ async fn splittable_by(
     };
     // Ranges of integers: an `id` of another type (a table of a view's name) is not cut.
     let id_type = match &leaf {
-        Leaf::Table(_) => shape_scan_id(input_of(plan)),
+        Leaf::Table(scan) => scan
+            .source
+            .schema()
+            .field_with_name("id")
+            .ok()
+            .map(|f| f.data_type().clone()),
         Leaf::View(_, inlined) => inlined
             .schema()
             .field_with_unqualified_name("id")
@@ -157,25 +163,6 @@ async fn splittable_by(
 /// The statement below its totals, if it has any.
 fn input_of(plan: &LogicalPlan) -> &LogicalPlan {
     totals(plan).map_or(plan, |(_, input)| input)
-}
-
-/// The type of the `id` of the table a row-wise chain scans.
-fn shape_scan_id(plan: &LogicalPlan) -> Option<datafusion::arrow::datatypes::DataType> {
-    let mut found = None;
-    plan.apply(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            found = scan
-                .source
-                .schema()
-                .field_with_name("id")
-                .ok()
-                .map(|f| f.data_type().clone());
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })
-    .ok()?;
-    found
 }
 
 /// A projection of the columns of an aggregate without GROUP BY, each a count, sum, minimum
@@ -269,7 +256,7 @@ fn shape(plan: &LogicalPlan) -> Option<(Order, Leaf<'_>)> {
                     && scan.filters.is_empty()
                     && scan.fetch.is_none() =>
             {
-                return Some((order, Leaf::Table(&scan.table_name)));
+                return Some((order, Leaf::Table(scan)));
             }
             _ => return None,
         }
@@ -381,6 +368,19 @@ pub async fn split(
     let jobs = jobs(&one_stage, plan, how, &cuts, ranges.null_ids).await?;
     crate::engine::occurrences::trace(&format!("{} range jobs planned", jobs.len()), started);
     Ok(Some(jobs))
+}
+
+/// Run `df` (planned by `ctx`) as a stream: on a cluster as range jobs within `scope` when
+/// it can be cut ([`split`]), else as one statement.
+pub async fn stream(
+    ctx: &SessionContext,
+    df: DataFrame,
+    scope: &str,
+) -> Result<SendableRecordBatchStream> {
+    match split(ctx, df.logical_plan(), scope).await? {
+        Some(jobs) => jobs.stream().await,
+        None => Ok(df.execute_stream().await?),
+    }
 }
 
 /// The jobs of `plan` cut by `ranges` (in the order given), planned by `session`.

@@ -86,7 +86,7 @@ pub struct OccurrenceRanges {
     /// `[lo, hi)`, ascending; the first and last open-ended ([`split`]).
     pub cuts: Vec<(i64, i64)>,
     /// Whether occurrences in scope have a NULL id, which no range's condition keeps unless
-    /// one says so ([`within_or_null`]).
+    /// one says so (`range_jobs`).
     pub null_ids: bool,
 }
 
@@ -159,16 +159,6 @@ pub fn split(lo: Option<i64>, hi: Option<i64>, n: i64, per: i64) -> Vec<(i64, i6
     out.first_mut().expect("one range").0 = i64::MIN;
     out.last_mut().expect("one range").1 = i64::MAX;
     out
-}
-
-/// The condition keeping `col` in `[lo, hi)` and, in the last range, a NULL `col` (read
-/// last, as an ascending order puts NULLs); the first and last ranges of [`split`] are
-/// open-ended (an id of ±2^63 is kept too), and the whole line needs none.
-pub fn within_or_null(col: &str, (lo, hi): (i64, i64)) -> Option<String> {
-    match (lo != i64::MIN, hi != i64::MAX) {
-        (true, false) => Some(format!("({col} >= {lo} OR {col} IS NULL)")),
-        _ => within(col, (lo, hi)),
-    }
 }
 
 /// The condition keeping `col` in `[lo, hi)`; the first and last ranges of [`split`] are
@@ -382,18 +372,8 @@ mod tests {
         for w in r.windows(2) {
             assert_eq!(w[0].1, w[1].0);
         }
-        // NULL ids go with the last range when asked for.
-        let last = (5, i64::MAX);
-        assert_eq!(
-            within_or_null("id", last).unwrap(),
-            "(id >= 5 OR id IS NULL)"
-        );
-        assert_eq!(within("id", last).unwrap(), "id >= 5");
-        assert_eq!(
-            within_or_null("id", (i64::MIN, 5)),
-            within("id", (i64::MIN, 5))
-        );
-        assert_eq!(within_or_null("id", (3, 5)), within("id", (3, 5)));
+        // The last range is open above.
+        assert_eq!(within("id", (5, i64::MAX)).unwrap(), "id >= 5");
         // No occurrence in scope: the whole line.
         assert_eq!(count(2, "id < 0").await, [(i64::MIN, i64::MAX)]);
     }
