@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::services::{free_port, wait_for_port};
+use common::Tiny;
 
 fn wait_for(port: u16, what: &str) {
     wait_for_port(port, what, Duration::from_secs(60));
@@ -289,6 +290,53 @@ fn fixture_snapshot_on_two_executors_matches_local() {
     );
     cluster.stop();
     assert_eq!(cluster.temporaries(), Vec::<String>::new());
+}
+
+/// Statements with an empty join side or window input: Ballista 55's adaptive planner
+/// re-planned their jobs forever (a new shuffle of the empty input after each stage) until
+/// statements that join or window ran as one stage (`cluster::one_stage`). Each is bounded by
+/// `--time-limit`, so that a return of the defect fails here instead of hanging.
+#[test]
+fn empty_join_sides_and_window_inputs_end_as_locally() {
+    let cluster = Cluster::start(1, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let oracle = common::oracle().join("snapshot");
+    let statements = [
+        "SELECT * FROM occurrence_identifications WHERE occurrence_id = -1",
+        "SELECT id, sum(id) OVER (PARTITION BY occurrence_id) AS s FROM main_identification \
+         WHERE occurrence_id = -1",
+        "SELECT o.id, i.comment FROM main_occurrence o LEFT JOIN \
+         (SELECT * FROM main_identification WHERE id < 0) i ON i.occurrence_id = o.id ORDER BY o.id",
+        "SELECT o.id, count(i.id) AS n FROM main_occurrence o LEFT JOIN main_identification i \
+         ON i.occurrence_id = o.id AND i.id < 0 GROUP BY o.id ORDER BY o.id",
+    ];
+    for sql in statements {
+        let args = ["--time-limit", "120s", "sql", sql, "--format", "csv"];
+        let (local, remote) = both(&cluster, &[], oracle.to_str().unwrap(), dir.path(), &args);
+        assert!(local.contains(&b'\n'), "{sql}: no header: {local:?}");
+        assert!(local == remote, "{sql}: the cluster's output differs");
+    }
+    // A project without identifications: its JSON exports' identification rows are empty.
+    let mut t = Tiny::new();
+    for id in 1..=3 {
+        t.simple(id, 4, 0.9);
+    }
+    let tiny = dir.path().join("tiny");
+    t.b.write(&tiny).unwrap();
+    for (format, shape) in [
+        ("ndjson", "detail"),
+        ("ndjson", "list"),
+        ("occurrences_api_json", ""),
+    ] {
+        let mut args = vec!["--time-limit", "120s"];
+        args.extend(export(format, "OUT.json"));
+        if !shape.is_empty() {
+            args.extend(["--shape", shape]);
+        }
+        let (local, remote) = both(&cluster, &[], tiny.to_str().unwrap(), dir.path(), &args);
+        assert!(local.len() > 100, "{args:?}: {} bytes", local.len());
+        assert!(local == remote, "{args:?}: the cluster's output differs");
+    }
 }
 
 /// A zip archive's members, in order: name and text.

@@ -9,14 +9,17 @@
 pub mod codec;
 pub mod local_files;
 pub mod log;
+pub mod one_stage;
 pub mod processes;
 
 use crate::engine::catalog;
 use crate::error::{Error, Result};
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use ballista_core::planner::BallistaQueryPlanner;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::protobuf::LogicalPlanNode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,6 +124,15 @@ fn remote(scheduler_url: String) {
                 config.options_mut().set(key, &value)?;
             }
         }
+        // Ballista's planner, with the statements that join or window as one stage.
+        let ballista = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
+            scheduler_url.clone(),
+            config.ballista_config(),
+            config.ballista_logical_extension_codec(),
+        );
+        let config = config.with_ballista_query_planner(Arc::new(one_stage::OneStagePlanner::new(
+            Arc::new(ballista),
+        )));
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .build();

@@ -166,19 +166,24 @@ pub fn is_remote() -> bool {
     REMOTE.get().is_some()
 }
 
-/// On a cluster, the session for the statements over the project default filters' views
-/// (`taxa_list_csv`, the cache build): planned in one partition, so that a job is one stage without
-/// shuffles, and without dynamic filters. Ballista 55's adaptive planner re-plans forever
-/// a shuffle stage that produced no rows under a hash join (these views' LEFT JOINs have an
-/// empty side for a project without include or exclude taxa), and fails to re-plan (the
-/// scheduler's error leaves the job waiting forever) a finished stage whose join it would swap
-/// after the join built its dynamic filter. Locally, `ctx` itself.
+/// On a cluster, a session whose statements are planned in one partition, so that a job is
+/// one stage without shuffles, and without dynamic filters (`one_stage`): range jobs,
+/// `taxa_list_csv`, the `dwca` export, the cache build. The cluster's query planner runs
+/// every statement that joins or computes a window that way too (`cluster::one_stage` says
+/// why: Ballista 55 re-plans forever a shuffle of an empty join side or window input).
+/// Locally, `ctx` itself.
 pub fn one_stage_session(ctx: &SessionContext) -> Result<SessionContext> {
     if !is_remote() {
         return Ok(ctx.clone());
     }
     let mut state = ctx.state();
-    let options = state.config_mut().options_mut();
+    one_stage(state.config_mut().options_mut())?;
+    Ok(SessionContext::new_with_state(state))
+}
+
+/// The settings of a one-stage job on a cluster (`one_stage_session`): one partition, no
+/// dynamic filters.
+pub fn one_stage(options: &mut datafusion::config::ConfigOptions) -> datafusion::error::Result<()> {
     options.set("datafusion.execution.target_partitions", "1")?;
     // All of them: a scheduler applies the settings it is sent in any order, and this one
     // sets the join, top-k and aggregate ones after it.
@@ -186,7 +191,7 @@ pub fn one_stage_session(ctx: &SessionContext) -> Result<SessionContext> {
         "datafusion.optimizer.enable_dynamic_filter_pushdown",
         "false",
     )?;
-    Ok(SessionContext::new_with_state(state))
+    Ok(())
 }
 
 /// The session for requests that touch few rows: `ctx`'s catalog and functions, with joins

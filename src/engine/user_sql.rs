@@ -237,34 +237,13 @@ pub async fn user_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> Res
             dml.op, dml.table_name
         )));
     }
-    // On a cluster, a statement that reads the project default filters' tables runs as one
-    // stage (`catalog::one_stage_session`: Ballista 55 never finishes their empty join sides
-    // split into stages).
-    // A row-wise statement over an occurrence view runs as range jobs (`range_jobs`).
+    // On a cluster a row-wise statement over an occurrence view runs as range jobs
+    // (`range_jobs`); any other that joins or windows runs as one stage (`cluster::one_stage`).
     let remote = crate::engine::catalog::is_remote();
     let jobs = match remote && copy.is_none() {
         true => crate::engine::range_jobs::split(ctx, &plan, "TRUE").await?,
         false => None,
     };
-    let df = if remote && reads_default_filters(ctx, &plan) {
-        let one_stage = crate::engine::catalog::one_stage_session(ctx)?;
-        one_stage.execute_logical_plan(plan).await?
-    } else {
-        ctx.execute_logical_plan(plan).await?
-    };
+    let df = ctx.execute_logical_plan(plan).await?;
     Ok(UserSql { df, copy, jobs })
-}
-
-/// Whether `plan`, its views expanded (DataFusion's optimizer inlines them), scans a table of
-/// the project default filters (`main_project_default_filters_*`).
-fn reads_default_filters(ctx: &SessionContext, plan: &LogicalPlan) -> bool {
-    let Ok(expanded) = ctx.state().optimize(plan) else {
-        return false;
-    };
-    expanded
-        .exists(|p| {
-            Ok(matches!(p, LogicalPlan::TableScan(scan)
-                if scan.table_name.table().starts_with("main_project_default_filters_")))
-        })
-        .unwrap_or(false)
 }
