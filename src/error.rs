@@ -36,17 +36,30 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// A PostgreSQL server: connecting to it, reading its schema, copying its rows.
-    #[error("{0}")]
-    Postgres(String),
+    /// A PostgreSQL server: connecting to it, reading its schema, copying its rows. `message`
+    /// is the whole line (it quotes the cause); `source` keeps the cause itself.
+    #[error("{message}")]
+    Postgres {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
 
     /// An object store (S3 and the like): listing, reading or uploading objects.
-    #[error("{0}")]
-    ObjectStore(String),
+    #[error("{message}")]
+    ObjectStore {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
 
     /// Writing an export's or a snapshot's files (CSV, Parquet, JSON text).
-    #[error("{0}")]
-    Export(String),
+    #[error("{message}")]
+    Export {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
 
     /// A fault of occlens itself (a thread that panicked or stopped).
     #[error("internal error: {0}")]
@@ -159,7 +172,54 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
     }
 }
 
+/// The cause an error keeps (`Error::source`).
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl Error {
+    /// A PostgreSQL error: `message` is the line printed.
+    pub fn postgres(message: impl Into<String>) -> Error {
+        Error::Postgres {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An object store's error: `message` is the line printed.
+    pub fn object_store(message: impl Into<String>) -> Error {
+        Error::ObjectStore {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An export's error: `message` is the line printed.
+    pub fn export(message: impl Into<String>) -> Error {
+        Error::Export {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// This error, keeping `cause` as its source (the message already quotes it; other
+    /// variants keep their own fields only).
+    pub fn because(self, cause: impl Into<Source>) -> Error {
+        match self {
+            Error::Postgres { message, .. } => Error::Postgres {
+                message,
+                source: Some(cause.into()),
+            },
+            Error::ObjectStore { message, .. } => Error::ObjectStore {
+                message,
+                source: Some(cause.into()),
+            },
+            Error::Export { message, .. } => Error::Export {
+                message,
+                source: Some(cause.into()),
+            },
+            other => other,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Error {
         Error::Io {
@@ -196,3 +256,35 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn domain_errors_print_one_line_and_keep_their_cause() {
+        let cause = std::io::Error::other("disk full");
+        let e = Error::export(format!("writing CSV: {cause}")).because(cause);
+        assert_eq!(e.to_string(), "writing CSV: disk full");
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("disk full")
+        );
+        for e in [
+            Error::postgres("p"),
+            Error::object_store("o"),
+            Error::export("x"),
+        ] {
+            assert!(e.source().is_none(), "{e}");
+            let kept = e.because(std::io::Error::other("why"));
+            assert_eq!(kept.source().unwrap().to_string(), "why");
+        }
+        // Other variants keep their own fields only.
+        let usage = Error::Usage("u".into()).because(std::io::Error::other("why"));
+        assert!(usage.source().is_none());
+        let io = Error::io("/out/f.csv", std::io::Error::other("denied"));
+        assert_eq!(io.to_string(), "/out/f.csv: denied");
+        assert_eq!(io.source().unwrap().to_string(), "denied");
+    }
+}

@@ -4,7 +4,7 @@
 use datafusion::physical_plan::metrics::MetricValue;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use occlens::api::request::Requester;
-use occlens::engine::occurrences::STATEMENTS;
+use occlens::engine::statements::STATEMENTS;
 use occlens::{Config, Engine};
 use std::sync::{Arc, Mutex};
 
@@ -145,7 +145,7 @@ async fn a_small_page_is_the_prefix_of_a_large_one() {
     assert_eq!(&l[..5], &s[..]);
 }
 
-/// Views are planned when first named (src/views/lazy.rs): every one of them must plan and run
+/// Views are planned when first named (src/engine/lazy.rs): every one of them must plan and run
 /// on a snapshot, from a fresh engine each (no other view planned first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_view_of_queries_plans_and_runs() {

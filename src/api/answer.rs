@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 
 /// A list or detail answer: the rows to shape, or Antenna's error.
-pub enum Answer {
+pub enum OccurrenceAnswer {
     List(Page, Related),
     Detail(Box<OccurrenceRow>, Related),
     /// A page of algorithm ids (spec §5.8) and the total count.
@@ -51,7 +51,7 @@ impl Engine {
         &self,
         r: &Request,
         who: &Requester,
-    ) -> Result<Result<Answer, ApiError>> {
+    ) -> Result<Result<OccurrenceAnswer, ApiError>> {
         // The action's own checks: no project (absent, 0 or no such row) is a 400 whose
         // message is a string, not a list; a project the requester cannot see, a 404.
         let required = || ApiError {
@@ -67,7 +67,10 @@ impl Engine {
             "project_visible",
             &[("project", project), ("visible", Arg::Sql(&visible))],
         );
-        match occurrences::rows(&self.ctx, &sql).await?.first() {
+        match crate::engine::statements::rows(&self.ctx, &sql)
+            .await?
+            .first()
+        {
             None => return Ok(Err(required())),
             Some(row) if row.bool("visible") != Some(true) => {
                 return Ok(Err(ApiError::detail(404, "Project not found.".into())))
@@ -77,7 +80,7 @@ impl Engine {
         let count_sql = self
             .fragments()
             .bind("algorithms.count", &[("project", project)]);
-        let count = occurrences::rows(&self.ctx, &count_sql).await?;
+        let count = crate::engine::statements::rows(&self.ctx, &count_sql).await?;
         let count = count.first().and_then(|c| c.i64("count")).unwrap_or(0) as usize;
         let page_sql = self.fragments().bind(
             "algorithms.page",
@@ -87,12 +90,12 @@ impl Engine {
                 ("offset", Arg::Int(r.offset as i64)),
             ],
         );
-        let ids = occurrences::rows(&self.ctx, &page_sql)
+        let ids = crate::engine::statements::rows(&self.ctx, &page_sql)
             .await?
             .iter()
             .filter_map(|r| r.i64("id"))
             .collect();
-        Ok(Ok(Answer::Algorithms(count, ids)))
+        Ok(Ok(OccurrenceAnswer::Algorithms(count, ids)))
     }
 
     pub async fn answer(
@@ -100,7 +103,7 @@ impl Engine {
         r: &Request,
         who: &Requester,
         detail: Option<i64>,
-    ) -> Result<Result<Answer, ApiError>> {
+    ) -> Result<Result<OccurrenceAnswer, ApiError>> {
         // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that
         // project's occurrences only: it answers that project's list, nothing else.
         if let Some(p) = self.lists_project {
@@ -134,7 +137,7 @@ impl Engine {
                 )
                 .await?;
                 let related = related::related(ctx, &page.rows, RelatedFor::List).await?;
-                Ok(Ok(Answer::List(page, related)))
+                Ok(Ok(OccurrenceAnswer::List(page, related)))
             }
             Some(_) => {
                 let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {
@@ -149,7 +152,7 @@ impl Engine {
                 }
                 let related =
                     related::related(ctx, std::slice::from_ref(&row), RelatedFor::Detail).await?;
-                Ok(Ok(Answer::Detail(Box::new(row), related)))
+                Ok(Ok(OccurrenceAnswer::Detail(Box::new(row), related)))
             }
         }
     }

@@ -43,7 +43,7 @@ pub async fn existing(ctx: &SessionContext, f: &Fragments, r: &Request) -> Resul
         return Ok(Existing::default());
     }
     let sql = parts.join(" UNION ALL ");
-    crate::engine::occurrences::record(&sql);
+    crate::engine::statements::record(&sql);
     let batches = ctx.sql(&sql).await?.collect().await?;
     Ok(Existing(
         to_rows(&batches)?

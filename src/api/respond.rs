@@ -1,7 +1,7 @@
 //! Answering an API GET: parse, run, shape. Used by `occlens api`, `list` and `detail` and by
 //! the parity tests.
 
-use crate::api::answer::Answer;
+use crate::api::answer::OccurrenceAnswer;
 use crate::api::endpoints::Endpoints;
 use crate::api::params::Params;
 use crate::api::request::{parse, Endpoint, Request, Requester};
@@ -111,8 +111,8 @@ async fn occurrences(engine: &Engine, url: &str, who: &Requester) -> Result<Resp
     };
     let shaper = Shaper::api(dims, &engine.config, who);
     let body = match answer {
-        Answer::Detail(row, related) => shaper.occurrence(&row, &related),
-        Answer::List(page, related) => {
+        OccurrenceAnswer::Detail(row, related) => shaper.occurrence(&row, &related),
+        OccurrenceAnswer::List(page, related) => {
             let results = page
                 .rows
                 .iter()
@@ -120,7 +120,7 @@ async fn occurrences(engine: &Engine, url: &str, who: &Requester) -> Result<Resp
                 .collect();
             envelope(engine, &request, &shaper, page.count, results)
         }
-        Answer::Algorithms(count, ids) => {
+        OccurrenceAnswer::Algorithms(count, ids) => {
             let results = ids.iter().map(|id| shaper.algorithm_choice(*id)).collect();
             envelope(engine, &request, &shaper, count, results)
         }

@@ -46,18 +46,12 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
     let reader: Box<dyn BufRead> = if batch == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let f = std::fs::File::open(batch).map_err(|e| Error::Io {
-            path: batch.clone(),
-            source: e,
-        })?;
+        let f = std::fs::File::open(batch).map_err(|e| Error::io(batch, e))?;
         Box::new(std::io::BufReader::new(f))
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let io = |e: std::io::Error| Error::Io {
-        path: "stdout".into(),
-        source: e,
-    };
+    let io = |e: std::io::Error| Error::io("stdout", e);
     // A spinner with the request count and rate on stderr (indicatif draws only on terminals).
     let progress = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos} requests ({per_sec})")

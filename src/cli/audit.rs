@@ -250,13 +250,13 @@ impl Invalid {
 /// Counts by class and by project, kept by value while rows stream and named as text at the
 /// end (a NULL counts as "(none)").
 #[derive(Default)]
-struct Counts {
+struct AuditCounts {
     n: usize,
     by_class: HashMap<Option<String>, usize>,
     by_project: HashMap<Option<i64>, usize>,
 }
 
-impl Counts {
+impl AuditCounts {
     fn add(&mut self, r: &AuditDifferenceRow) {
         self.n += 1;
         match self.by_class.get_mut(&r.class) {
@@ -294,7 +294,7 @@ async fn each_difference(
     mut stream: SendableRecordBatchStream,
     mut each: impl FnMut(&AuditDifferenceRow) -> Result<()>,
 ) -> Result<(usize, BTreeMap<String, usize>, BTreeMap<String, usize>)> {
-    let mut counts = Counts::default();
+    let mut counts = AuditCounts::default();
     while let Some(batch) = stream.try_next().await? {
         for row in AuditDifferenceRow::decode(&batch, "audit_difference")? {
             counts.add(&row);
@@ -305,10 +305,7 @@ async fn each_difference(
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Io {
-        path: "stdout".into(),
-        source: e,
-    }
+    Error::io("stdout", e)
 }
 
 async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> {

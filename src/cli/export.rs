@@ -37,10 +37,9 @@ pub async fn export(
     // file asked for, not the hidden temporary or the writer.
     let temporary = tmp.path().display().to_string();
     let done = result.map_err(|e| match e {
-        Error::Io { path, source } if path == "export" || path == temporary => Error::Io {
-            path: occlens::redact::redact(&target.display()),
-            source,
-        },
+        Error::Io { path, source } if path == "export" || path == temporary => {
+            Error::io(occlens::redact::redact(&target.display()), source)
+        }
         e => e,
     })?;
     let bytes = target.commit(tmp).await?;

@@ -4,10 +4,7 @@
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| occlens::Error::Io {
-            path: "stdout".into(),
-            source: e,
-        })
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(|e| occlens::Error::io("stdout", e))
     }};
 }
 pub(crate) use outln;
@@ -502,10 +499,7 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             std::io::stdout()
                 .lock()
                 .write_all(&script)
-                .map_err(|e| occlens::Error::Io {
-                    path: "stdout".into(),
-                    source: e,
-                })?;
+                .map_err(|e| occlens::Error::io("stdout", e))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(x) => {

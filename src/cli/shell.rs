@@ -230,10 +230,7 @@ impl Session<'_> {
     fn print_limited(&self, batches: &[RecordBatch], maxrows: Option<usize>) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
         write_limited(&mut stdout, batches, self.format, maxrows)?;
-        stdout.flush().map_err(|e| Error::Io {
-            path: "stdout".into(),
-            source: e,
-        })
+        stdout.flush().map_err(|e| Error::io("stdout", e))
     }
 
     /// Stream the result of `sql` to `--out`.
@@ -280,12 +277,9 @@ impl Session<'_> {
     async fn shell(&mut self) -> Result<ExitCode> {
         use rustyline::error::ReadlineError;
         super::SHELL_OWNS_SIGINT.store(true, Ordering::SeqCst);
-        let readline_error = |e: ReadlineError| Error::Io {
-            path: "terminal".into(),
-            source: match e {
-                ReadlineError::Io(e) => e,
-                e => std::io::Error::other(e.to_string()),
-            },
+        let readline_error = |e: ReadlineError| match e {
+            ReadlineError::Io(e) => Error::io("terminal", e),
+            e => Error::io("terminal", std::io::Error::other(e)),
         };
         let config = rustyline::Config::builder()
             .max_history_size(10_000)

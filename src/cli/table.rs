@@ -63,10 +63,9 @@ pub fn write_limited(
     // An error of the output is named as stdout's, once (Arrow's writers wrapped it as a
     // "Csv error" or repeated it as "E: E").
     match write_to(&mut watched, batches, format, maxrows) {
-        Err(_) if watched.failed.is_some() => Err(Error::Io {
-            path: "stdout".into(),
-            source: watched.failed.take().expect("checked"),
-        }),
+        Err(_) if watched.failed.is_some() => {
+            Err(Error::io("stdout", watched.failed.take().expect("checked")))
+        }
         r => r,
     }
 }
@@ -77,10 +76,7 @@ fn write_to(
     format: TableFormat,
     maxrows: Option<usize>,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io {
-        path: "stdout".into(),
-        source: e,
-    };
+    let io = |e: std::io::Error| Error::io("stdout", e);
     match format {
         TableFormat::Table => {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();

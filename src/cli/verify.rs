@@ -105,10 +105,7 @@ async fn fetch(args: &VerifyArgs, api_url: &str) -> Result<Inputs> {
     let mut inputs = Inputs::default();
     let fetched = if let Some(file) = &args.urls {
         let name = file.display().to_string();
-        let f = std::fs::File::open(file).map_err(|e| Error::Io {
-            path: name.clone(),
-            source: e,
-        })?;
+        let f = std::fs::File::open(file).map_err(|e| Error::io(&name, e))?;
         let mut lines = input::Lines::new(&name, std::io::BufReader::new(f), limits(args));
         let mut urls = Vec::new();
         while let Some((_, line)) = lines.next_text()? {

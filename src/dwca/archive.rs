@@ -51,11 +51,8 @@ fn push_field(line: &mut String, value: &str) {
     }
 }
 
-fn zip_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    }
+fn zip_error(path: &Path, e: impl Into<crate::error::Source>) -> Error {
+    Error::io(path, std::io::Error::other(e))
 }
 
 /// The archive's file as a [`ZipWriter`] sees it. Once the archive is abandoned (an export that

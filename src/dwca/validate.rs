@@ -38,7 +38,7 @@ pub fn default_required_terms() -> Vec<String> {
 }
 
 /// One table declared in meta.xml.
-struct Table {
+struct ArchiveTable {
     location: String,
     id_index: usize,
     /// (index, term), in declaration order
@@ -93,7 +93,7 @@ fn non_negative(raw: Option<&str>) -> Option<usize> {
 }
 
 /// Parse one `<core>` or `<extension>`; `Err` carries the message that makes it skipped.
-fn table(node: roxmltree::Node, core: bool) -> Result<Table, String> {
+fn table(node: roxmltree::Node, core: bool) -> Result<ArchiveTable, String> {
     let role = if core { "core" } else { "extension" };
     let id_tag = if core { "id" } else { "coreid" };
     let location = children(node, "files")
@@ -139,7 +139,7 @@ fn table(node: roxmltree::Node, core: bool) -> Result<Table, String> {
     let declared = largest.checked_add(1).ok_or_else(|| {
         format!("meta.xml {role} ({location}) declares a column index too large: {largest}")
     })?;
-    Ok(Table {
+    Ok(ArchiveTable {
         location,
         id_index,
         fields,
@@ -376,7 +376,7 @@ pub fn validate(path: &Path, required: &[String]) -> ValidationReport {
 /// Per-table checks (§2 step 6) of `file` read as it streams; returns the ids and
 /// occurrenceIDs read, or `None` (and only the one error) when the file is not UTF-8.
 fn check_table(
-    table: &Table,
+    table: &ArchiveTable,
     core: bool,
     file_reader: impl Read,
     required: &HashSet<&str>,

@@ -5,9 +5,9 @@
 //! occurrence, and its memory must not follow the size of its report.
 
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::rows;
 use crate::engine::range_jobs;
 use crate::engine::rows::{to_rows, Row};
+use crate::engine::statements::rows;
 use crate::engine::typed::{check_schema, AuditDifferenceRow, AuditInvalidRow, ViewRow};
 use crate::engine::Engine;
 use crate::error::Result;

@@ -1,5 +1,6 @@
 //! The SQL catalog: `queries/*.sql` compiled into the binary, the session that runs them, and
-//! the named request fragments of `queries/request.sql`.
+//! the named fragments of the fragment files (`FRAGMENT_FILES`: `queries/request.sql`, the
+//! exports', the audit's and one per endpoint family).
 
 use crate::engine::lazy;
 use crate::error::{Error, Result};
@@ -369,8 +370,7 @@ impl Arg<'_> {
     }
 }
 
-/// The named fragments of `queries/request.sql`, `dwca.sql`, `taxa_list.sql`, `audit.sql`,
-/// `snapshot_project.sql` and `check.sql`.
+/// The named fragments of every file of `FRAGMENT_FILES`.
 pub struct Fragments(HashMap<String, String>);
 
 impl Fragments {

@@ -21,7 +21,7 @@
 //! user CPU; peak memory 0.52–0.57 → 0.62–0.67 GB (docs/performance.md).
 
 use crate::engine::catalog::{self, Arg, Fragments, Semantics};
-use crate::engine::occurrences::{record, trace};
+use crate::engine::statements::{record, trace};
 use crate::engine::Engine;
 use crate::error::Result;
 use datafusion::catalog::{

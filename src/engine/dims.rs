@@ -1,8 +1,8 @@
 //! Dimension tables (taxa, algorithms, events, deployments, users, projects) loaded once per
 //! snapshot: small, and read by every response's nested objects.
 
-use crate::engine::occurrences::rows;
 use crate::engine::rows::{to_rows, CastColumn, Row, RowExt};
+use crate::engine::statements::rows;
 use crate::error::Result;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;

@@ -44,7 +44,7 @@ impl Engine {
         let sql = self
             .fragments()
             .bind("exists.project", &[("value", Arg::Int(project))]);
-        if !crate::engine::occurrences::rows(&self.ctx, &sql)
+        if !crate::engine::statements::rows(&self.ctx, &sql)
             .await?
             .is_empty()
         {
@@ -65,7 +65,7 @@ impl Engine {
         let sql = self
             .fragments()
             .bind("exists.collection", &[("value", Arg::Int(c))]);
-        if crate::engine::occurrences::rows(&self.ctx, &sql)
+        if crate::engine::statements::rows(&self.ctx, &sql)
             .await?
             .is_empty()
         {

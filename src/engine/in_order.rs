@@ -129,7 +129,7 @@ impl ExecutionPlan for InOrder {
                 let mut first = true;
                 while let Some(batch) = stream.next().await {
                     if first {
-                        crate::engine::occurrences::trace(&format!("range job {i}: rows"), started);
+                        crate::engine::statements::trace(&format!("range job {i}: rows"), started);
                         first = false;
                     }
                     let failed = batch.is_err();
@@ -137,7 +137,7 @@ impl ExecutionPlan for InOrder {
                         return;
                     }
                 }
-                crate::engine::occurrences::trace(&format!("range job {i}: read"), started);
+                crate::engine::statements::trace(&format!("range job {i}: read"), started);
             });
             readers.push((job, rx));
         }

@@ -28,6 +28,7 @@ pub mod row_number;
 pub mod rows;
 pub mod runtime;
 pub mod shared_keys;
+pub mod statements;
 pub mod tuning;
 pub mod typed;
 pub mod user_sql;

@@ -1,7 +1,8 @@
 //! Running the occurrence list and detail: a fixed number of set-based queries per response,
 //! whatever the page size (the analogue of Antenna's query-count regression tests).
 
-use crate::engine::rows::{to_rows, Row, RowExt};
+use crate::engine::rows::RowExt;
+use crate::engine::statements::{batches, rows};
 use crate::engine::typed::{OccurrenceRow, ViewRow};
 use crate::error::Result;
 use datafusion::prelude::SessionContext;
@@ -12,75 +13,6 @@ use std::sync::Arc;
 pub struct Page {
     pub count: usize,
     pub rows: Vec<OccurrenceRow>,
-}
-
-tokio::task_local! {
-    /// The statements a task runs, recorded while it runs inside `STATEMENTS.scope(…)` (the
-    /// plan tests count a response's statements and the row groups they scan).
-    pub static STATEMENTS: std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-}
-
-/// Record `sql` when the running task records its statements.
-pub fn record(sql: &str) {
-    let _ = STATEMENTS.try_with(|s| {
-        if let Ok(mut s) = s.lock() {
-            s.push(sql.to_string());
-        }
-    });
-}
-
-pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>> {
-    to_rows(&batches(ctx, sql.as_ref()).await?)
-}
-
-/// `sql`'s row count and its rows `offset..offset + limit` (a page of a list ordered in SQL):
-/// only the page's rows are decoded.
-pub async fn rows_page(
-    ctx: &SessionContext,
-    sql: &str,
-    offset: usize,
-    limit: usize,
-) -> Result<(usize, Vec<Row>)> {
-    let all = batches(ctx, sql).await?;
-    let count = all.iter().map(|b| b.num_rows()).sum();
-    let (mut skip, mut take, mut kept) = (offset, limit, Vec::new());
-    for b in &all {
-        if take == 0 {
-            break;
-        }
-        if skip >= b.num_rows() {
-            skip -= b.num_rows();
-            continue;
-        }
-        let len = (b.num_rows() - skip).min(take);
-        kept.push(b.slice(skip, len));
-        (skip, take) = (0, take - len);
-    }
-    Ok((count, to_rows(&kept)?))
-}
-
-/// The record batches of `sql`, recorded and traced (`OCCLENS_TRACE`).
-pub async fn batches(
-    ctx: &SessionContext,
-    sql: &str,
-) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
-    record(sql);
-    let started = std::time::Instant::now();
-    let batches = ctx.sql(sql).await?.collect().await?;
-    trace(sql, started);
-    Ok(batches)
-}
-
-/// Each statement a response runs and its time since `started`, on stderr (OCCLENS_TRACE=1;
-/// README, "Usage by example").
-pub fn trace(sql: &str, started: std::time::Instant) {
-    if std::env::var_os("OCCLENS_TRACE").is_some() {
-        eprintln!(
-            "occlens: {:>7.1} ms  {}",
-            started.elapsed().as_secs_f64() * 1e3,
-            sql.split_whitespace().collect::<Vec<_>>().join(" ")
-        );
-    }
 }
 
 /// `select` (a SELECT with no WHERE) restricted to the rows whose `col` is one of `ids` (and

@@ -55,7 +55,7 @@ pub const BY_OCCURRENCE: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub enum Split {
     /// Its rows, ranges after ranges.
-    Rows(Order),
+    Rows(IdOrder),
     /// One row of totals (an aggregate without GROUP BY): each output column combined over
     /// the ranges' rows.
     Totals(Vec<(String, Combine)>),
@@ -72,7 +72,7 @@ pub enum Combine {
 
 /// How the rows of a split statement are put back together.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Order {
+pub enum IdOrder {
     /// Ordered by id: the ranges in ascending order.
     Ascending,
     /// Ordered by id descending: the ranges in descending order.
@@ -215,8 +215,8 @@ fn totals(plan: &LogicalPlan) -> Option<(Vec<(String, Combine)>, &LogicalPlan)> 
     Some((out, &agg.input))
 }
 
-fn shape(plan: &LogicalPlan) -> Option<(Order, Leaf<'_>)> {
-    let mut order = Order::Unordered;
+fn shape(plan: &LogicalPlan) -> Option<(IdOrder, Leaf<'_>)> {
+    let mut order = IdOrder::Unordered;
     let mut node = plan;
     loop {
         match node {
@@ -236,7 +236,7 @@ fn shape(plan: &LogicalPlan) -> Option<(Order, Leaf<'_>)> {
                 return Some((order, Leaf::View(&a.alias, &a.input)));
             }
             LogicalPlan::SubqueryAlias(a) => node = &a.input,
-            LogicalPlan::Sort(s) if order == Order::Unordered && s.fetch.is_none() => {
+            LogicalPlan::Sort(s) if order == IdOrder::Unordered && s.fetch.is_none() => {
                 let [by] = s.expr.as_slice() else {
                     return None;
                 };
@@ -246,8 +246,8 @@ fn shape(plan: &LogicalPlan) -> Option<(Order, Leaf<'_>)> {
                     return None;
                 }
                 order = match by.asc {
-                    true => Order::Ascending,
-                    false => Order::Descending,
+                    true => IdOrder::Ascending,
+                    false => IdOrder::Descending,
                 };
                 node = &s.input;
             }
@@ -361,12 +361,12 @@ pub async fn split(
     let slots = ctx.state().config().target_partitions() as i64;
     let ranges = crate::engine::ranges::occurrence_ranges(ctx, JOB_ROWS, slots, scope).await?;
     let mut cuts = ranges.cuts;
-    if how == Split::Rows(Order::Descending) {
+    if how == Split::Rows(IdOrder::Descending) {
         cuts.reverse();
     }
     let one_stage = catalog::one_stage_session(ctx)?;
     let jobs = jobs(&one_stage, plan, how, &cuts, ranges.null_ids).await?;
-    crate::engine::occurrences::trace(&format!("{} range jobs planned", jobs.len()), started);
+    crate::engine::statements::trace(&format!("{} range jobs planned", jobs.len()), started);
     Ok(Some(jobs))
 }
 

@@ -10,9 +10,10 @@
 
 use crate::engine::catalog::Arg;
 use crate::engine::cut::Cut;
-use crate::engine::occurrences::{batches, record, select_ids};
+use crate::engine::occurrences::select_ids;
 use crate::engine::ranges::{ranges, Cursor, Density};
 use crate::engine::rows::RowExt;
+use crate::engine::statements::{batches, record};
 use crate::engine::typed::{
     ClassificationRow, DetectionRow, IdentificationRow, ImageRow, OccurrenceKey, OccurrenceRow,
     ViewRow,
@@ -128,7 +129,7 @@ impl RelatedFor {
 
 /// The record batches of each relation of a shape (in [`RelatedFor::relations`] order) for
 /// some occurrences, each ordered by occurrence then its own order.
-pub type Fetched = Vec<Vec<RecordBatch>>;
+pub type RelatedBatches = Vec<Vec<RecordBatch>>;
 
 /// Fetch the related rows of `occurrences` with one statement per relation, whatever their
 /// number (list: identifications and classifications; detail and export add images,
@@ -173,7 +174,7 @@ type DetectionClassifications = (HashMap<i64, Vec<i64>>, HashMap<i64, Classifica
 
 /// Decode and group `fetched`, each relation on a thread of its own when there are many rows
 /// (a response's few rows are decoded in turn: threads would cost more than they save).
-fn decode(fetched: &Fetched, shape: RelatedFor) -> Result<Decoded> {
+fn decode(fetched: &RelatedBatches, shape: RelatedFor) -> Result<Decoded> {
     let views = shape.relations();
     let at = |i: usize| {
         (
@@ -288,7 +289,7 @@ fn detection_classifications(
 pub async fn assemble(
     ctx: &SessionContext,
     occurrences: &[OccurrenceRow],
-    fetched: Fetched,
+    fetched: RelatedBatches,
     shape: RelatedFor,
 ) -> Result<Related> {
     let decoded = decode(&fetched, shape)?;
@@ -388,7 +389,7 @@ impl RelatedStreams {
         let sql = engine
             .fragments()
             .bind("export.span", &[("project", Arg::Int(project))]);
-        let span = crate::engine::occurrences::rows(&engine.ctx, &sql).await?;
+        let span = crate::engine::statements::rows(&engine.ctx, &sql).await?;
         let first = span.first();
         let count = |column| first.and_then(|r| r.i64(column)).unwrap_or(0);
         let density = Density::of(
@@ -494,7 +495,7 @@ impl RelatedStreams {
         let read = self.next.as_mut().expect("read_ahead started ranges[0]");
         let waited = std::time::Instant::now();
         let read = read.await;
-        crate::engine::occurrences::trace("(export) waited for a range's rows", waited);
+        crate::engine::statements::trace("(export) waited for a range's rows", waited);
         self.next = None;
         let read = read.map_err(|e| Error::Internal(format!("reading related rows: {e}")))??;
         self.cursors = Some(read.cursors);
@@ -547,9 +548,9 @@ impl RelatedStreams {
     /// The record batches of every relation for `occurrences`, the export's next rows
     /// (ascending id, after every earlier call's; with a cut, all of the range that
     /// [`RelatedStreams::next_occurrences`] opened last).
-    pub async fn fetch(&mut self, occurrences: &[OccurrenceRow]) -> Result<Fetched> {
+    pub async fn fetch(&mut self, occurrences: &[OccurrenceRow]) -> Result<RelatedBatches> {
         let relations = self.shape.relations();
-        let mut batches: Fetched = vec![Vec::new(); relations.len()];
+        let mut batches: RelatedBatches = vec![Vec::new(); relations.len()];
         let Some(last) = occurrences.iter().filter_map(|r| r.id).max() else {
             return Ok(batches);
         };

@@ -158,7 +158,7 @@ fn write_batch<W: Write>(
             cells[27].push_str(&url);
         }
         w.write_record(cells.iter())
-            .map_err(|e| Error::Export(format!("writing CSV: {e}")))?;
+            .map_err(|e| Error::export(format!("writing CSV: {e}")).because(e))?;
     }
     Ok(())
 }
@@ -171,7 +171,7 @@ fn render_batch(batch: RecordBatch, tz: Tz, media: String) -> Result<Vec<u8>> {
     let mut cells: [String; 28] = Default::default();
     write_batch(&mut w, &batch, &mut cells, tz, &media)?;
     w.into_inner()
-        .map_err(|e| Error::Export(format!("writing CSV: {e}")))
+        .map_err(|e| Error::export(format!("writing CSV: {e}")).because(e))
 }
 
 /// Write the CSV of `stream` to `out`, calling `progress` with the rows written so far.
@@ -184,19 +184,16 @@ pub async fn write(
     media: &str,
     progress: &dyn Fn(u64),
 ) -> Result<u64> {
-    let io = |e: std::io::Error| Error::Io {
-        path: "export".into(),
-        source: e,
-    };
+    let io = |e: std::io::Error| Error::io("export", e);
     let mut header = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     header
         .write_record(HEADER)
-        .map_err(|e| Error::Export(format!("writing CSV: {e}")))?;
+        .map_err(|e| Error::export(format!("writing CSV: {e}")))?;
     let header = header
         .into_inner()
-        .map_err(|e| Error::Export(format!("writing CSV: {e}")))?;
+        .map_err(|e| Error::export(format!("writing CSV: {e}")))?;
     out.write_all(&header).map_err(io)?;
     let mut rendered = stream
         .map(|batch| {
@@ -206,7 +203,7 @@ pub async fn write(
                 let rows = batch.num_rows() as u64;
                 let bytes = tokio::task::spawn_blocking(move || render_batch(batch, tz, media))
                     .await
-                    .map_err(|e| Error::Export(format!("rendering CSV: {e}")))??;
+                    .map_err(|e| Error::export(format!("rendering CSV: {e}")).because(e))??;
                 Ok::<_, Error>((rows, bytes))
             }
         })

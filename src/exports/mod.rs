@@ -158,10 +158,10 @@ pub async fn write(
             datafusion::parquet::errors::ParquetError::External(e) => {
                 match e.downcast::<std::io::Error>() {
                     Ok(e) => io(*e),
-                    Err(e) => Error::Export(format!("writing {}: {e}", tmp.display())),
+                    Err(e) => Error::export(format!("writing {}: {e}", tmp.display())).because(e),
                 }
             }
-            e => Error::Export(format!("writing {}: {e}", tmp.display())),
+            e => Error::export(format!("writing {}: {e}", tmp.display())).because(e),
         };
         let mut writer =
             crate::engine::even_parquet::EvenWriter::try_new(file, stream.schema(), properties)

@@ -143,7 +143,9 @@ impl Target {
                 }
                 let result = upload(store.as_ref(), path, tmp.path()).await;
                 drop(tmp);
-                result.map_err(|e| Error::ObjectStore(format!("upload to {url} failed: {e}")))?;
+                result.map_err(|e| {
+                    Error::object_store(format!("upload to {url} failed: {e}")).because(e)
+                })?;
             }
             Target::Stdout => {
                 use std::io::Write as _;

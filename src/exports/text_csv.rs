@@ -14,14 +14,11 @@ use std::io::Write;
 /// command names with its file.
 fn csv_error(e: csv::Error) -> Error {
     if !e.is_io_error() {
-        return Error::Export(format!("writing CSV: {e}"));
+        return Error::export(format!("writing CSV: {e}")).because(e);
     }
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Io {
-            path: "export".into(),
-            source,
-        },
-        kind => Error::Export(format!("writing CSV: {kind:?}")),
+        csv::ErrorKind::Io(source) => Error::io("export", source),
+        kind => Error::export(format!("writing CSV: {kind:?}")),
     }
 }
 

@@ -167,14 +167,15 @@ pub async fn connect(source: &PgSource) -> Result<Client> {
     let connecting = source.config.connect(NoTls);
     let (client, connection) = match tokio::time::timeout(limit, connecting).await {
         Ok(connected) => connected.map_err(|e| {
-            Error::Postgres(format!(
+            Error::postgres(format!(
                 "{}: cannot connect: {}",
                 source.display,
                 one_line(&e)
             ))
+            .because(e)
         })?,
         Err(_) => {
-            return Err(Error::Postgres(format!(
+            return Err(Error::postgres(format!(
                 "{}: cannot connect: no answer from the server within {} s (set connect_timeout=SECONDS in the URL to wait longer)",
                 source.display,
                 limit.as_secs()

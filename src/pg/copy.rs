@@ -65,7 +65,7 @@ impl Builder {
                 PgKind::Bool => Builder::ListBool(list(BooleanBuilder::new(), item)),
                 PgKind::Text => Builder::ListText(list(StringBuilder::new(), item)),
                 ref other => {
-                    return Err(Error::Postgres(format!(
+                    return Err(Error::postgres(format!(
                         "arrays of {other:?} are not supported"
                     )))
                 }
@@ -159,7 +159,8 @@ impl Batcher {
                 .iter()
                 .map(|c| {
                     Builder::new(&c.kind).map_err(|e| {
-                        Error::Postgres(format!("table {}: column {}: {e}", table.name, c.name))
+                        Error::postgres(format!("table {}: column {}: {e}", table.name, c.name))
+                            .because(e)
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -170,12 +171,13 @@ impl Batcher {
     pub fn push(&mut self, row: &BinaryCopyOutRow) -> Result<()> {
         for (i, b) in self.builders.iter_mut().enumerate() {
             b.push(row, i).map_err(|e| {
-                Error::Postgres(format!(
+                Error::postgres(format!(
                     "table {}: column {}: {}",
                     self.table,
                     self.names[i],
                     super::connect::one_line(&e)
                 ))
+                .because(e)
             })?;
         }
         self.rows += 1;

@@ -41,8 +41,8 @@ pub struct SnapshotSummary {
 /// Progress: called with the table being read and the rows read from it so far.
 pub type Progress<'a> = &'a (dyn Fn(&str, u64) + Sync);
 
-fn pg_error(what: &str, e: &tokio_postgres::Error) -> Error {
-    Error::Postgres(format!("{what}: {}", connect::one_line(e)))
+fn pg_error(what: &str, e: tokio_postgres::Error) -> Error {
+    Error::postgres(format!("{what}: {}", connect::one_line(&e))).because(e)
 }
 
 pub async fn snapshot(
@@ -60,14 +60,14 @@ pub async fn snapshot(
         .deferrable(true)
         .start()
         .await
-        .map_err(|e| pg_error(&source.display, &e))?;
+        .map_err(|e| pg_error(&source.display, e))?;
     let info = txn
         .query_one(
             "SELECT current_setting('server_version'), now(), pg_current_snapshot()::text",
             &[],
         )
         .await
-        .map_err(|e| pg_error(&source.display, &e))?;
+        .map_err(|e| pg_error(&source.display, e))?;
     let server_version: String = info.get(0);
     let snapshot_time: chrono::DateTime<chrono::Utc> = info.get(1);
     let transaction_snapshot: String = info.get(2);
@@ -75,7 +75,7 @@ pub async fn snapshot(
         let found = txn
             .query_opt("SELECT 1 FROM main_project WHERE id = $1", &[&p])
             .await
-            .map_err(|e| pg_error("main_project", &e))?;
+            .map_err(|e| pg_error("main_project", e))?;
         if found.is_none() {
             return Err(Error::Usage(format!(
                 "--project {p}: no such project in {}",
@@ -138,7 +138,7 @@ async fn export_tables(
         };
         let Some(table) = schema::describe(txn, name, keep).await? else {
             if contract.required {
-                return Err(Error::Postgres(format!(
+                return Err(Error::postgres(format!(
                     "table {name}: missing from the database (a required Antenna table)"
                 )));
             }
@@ -163,7 +163,7 @@ async fn export_tables(
         let stream = txn
             .copy_out(sql.as_str())
             .await
-            .map_err(|e| pg_error(&format!("table {name}"), &e))?;
+            .map_err(|e| pg_error(&format!("table {name}"), e))?;
         let rows = BinaryCopyOutStream::new(stream, &types);
         pin_mut!(rows);
         let mut batcher = copy::Batcher::new(&table)?;
@@ -181,7 +181,7 @@ async fn export_tables(
         progress(name, 0);
         let copied: Result<()> = async {
             while let Some(row) = rows.next().await {
-                let row = row.map_err(|e| pg_error(&format!("table {name}"), &e))?;
+                let row = row.map_err(|e| pg_error(&format!("table {name}"), e))?;
                 batcher.push(&row)?;
                 total += 1;
                 if batcher.rows >= options.batch_rows {
@@ -198,7 +198,7 @@ async fn export_tables(
         drop(tx);
         let files = encoder
             .await
-            .map_err(|e| Error::Export(format!("table {name}: writing Parquet: {e}")))?;
+            .map_err(|e| Error::export(format!("table {name}: writing Parquet: {e}")).because(e))?;
         copied?;
         let files = files?;
         progress(name, total);

@@ -183,7 +183,9 @@ pub async fn describe(
             &[&table],
         )
         .await
-        .map_err(|e| Error::Postgres(format!("table {table}: {}", super::connect::one_line(&e))))?;
+        .map_err(|e| {
+            Error::postgres(format!("table {table}: {}", super::connect::one_line(&e))).because(e)
+        })?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -196,7 +198,7 @@ pub async fn describe(
             continue;
         }
         let kind = PgKind::of(&udt).ok_or_else(|| {
-            Error::Postgres(format!(
+            Error::postgres(format!(
                 "table {table}: column {name}: unsupported PostgreSQL type {data_type} ({udt})"
             ))
         })?;

@@ -19,11 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use url::Url;
 
-fn io(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    }
+fn io(path: &Path, e: impl Into<crate::error::Source>) -> Error {
+    Error::io(path, std::io::Error::other(e))
 }
 
 /// One written Parquet file.
@@ -108,7 +105,7 @@ impl PartWriter {
             let take = ((self.rows_per_file - *rows) as usize).min(batch.num_rows() - offset);
             writer
                 .write(&batch.slice(offset, take))
-                .map_err(|e| Error::Export(e.to_string()))?;
+                .map_err(|e| Error::export(e.to_string()).because(e))?;
             *rows += take as u64;
             offset += take;
         }
@@ -266,7 +263,7 @@ impl Output {
             Output::Store { url, store, prefix } => {
                 use futures::TryStreamExt;
                 let cannot_list = |e: object_store::Error| {
-                    Error::ObjectStore(format!("--out {url}: cannot list it: {e}"))
+                    Error::object_store(format!("--out {url}: cannot list it: {e}")).because(e)
                 };
                 let objects: Vec<String> = store
                     .list(Some(prefix))
@@ -362,7 +359,9 @@ impl Output {
                 self.check().await?;
                 let result = upload(store.as_ref(), prefix, staging.path()).await;
                 drop(staging);
-                result.map_err(|e| Error::ObjectStore(format!("upload to {url} failed: {e}")))
+                result.map_err(|e| {
+                    Error::object_store(format!("upload to {url} failed: {e}")).because(e)
+                })
             }
         }
     }

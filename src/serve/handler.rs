@@ -58,16 +58,16 @@ pub fn router(server: Arc<Server>) -> Result<axum::Router> {
 }
 
 /// An answer before it becomes a response.
-struct Answer {
+struct Reply {
     status: u16,
     body: Bytes,
     content_type: &'static str,
     headers: Vec<(header::HeaderName, String)>,
 }
 
-impl Answer {
-    fn json(status: u16, body: &Value) -> Answer {
-        Answer {
+impl Reply {
+    fn json(status: u16, body: &Value) -> Reply {
+        Reply {
             status,
             body: Bytes::from(to_json(body)),
             content_type: "application/json",
@@ -75,11 +75,11 @@ impl Answer {
         }
     }
 
-    fn detail(status: u16, detail: &str) -> Answer {
-        Answer::json(status, &json!({ "detail": detail }))
+    fn detail(status: u16, detail: &str) -> Reply {
+        Reply::json(status, &json!({ "detail": detail }))
     }
 
-    fn with(mut self, name: header::HeaderName, value: impl Into<String>) -> Answer {
+    fn with(mut self, name: header::HeaderName, value: impl Into<String>) -> Reply {
         self.headers.push((name, value.into()));
         self
     }
@@ -137,10 +137,10 @@ async fn answer(
     target: &str,
     label: &'static str,
     headers: &HeaderMap,
-) -> Answer {
+) -> Reply {
     let options = &server.options;
     if target.len() > options.max_url_bytes {
-        return Answer::detail(414, "Request-URI Too Long.");
+        return Reply::detail(414, "Request-URI Too Long.");
     }
     // DRF authenticates in the view, after Django resolved the URL and before the method's
     // handler: a bad token is 401 on an API endpoint whatever the method (OPTIONS, POST),
@@ -163,24 +163,24 @@ async fn answer(
         Ok(Some(who)) => (who, true),
         Ok(None) => (options.default_requester.clone(), false),
         Err(detail) if routed => {
-            return Answer::detail(401, detail).with(header::WWW_AUTHENTICATE, "Token")
+            return Reply::detail(401, detail).with(header::WWW_AUTHENTICATE, "Token")
         }
         Err(_) => (options.default_requester.clone(), false),
     };
     match *method {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => {
-            return Answer::json(
+            return Reply::json(
                 200,
                 &json!({"renders": ["application/json"], "parses": ["application/json"]}),
             )
         }
-        _ => return Answer::detail(405, &format!("Method \"{method}\" not allowed.")),
+        _ => return Reply::detail(405, &format!("Method \"{method}\" not allowed.")),
     }
     match label {
-        "status" => return Answer::json(200, &status(server)),
+        "status" => return Reply::json(200, &status(server)),
         "metrics" => {
-            return Answer {
+            return Reply {
                 status: 200,
                 body: Bytes::from(server.metrics.text()),
                 content_type: metrics::CONTENT_TYPE,
@@ -211,11 +211,11 @@ async fn answer(
     // no user either.
     if by_token {
         if let Ok(Some(_)) = crate::api::request::unknown_user(&version.engine, &who).await {
-            return Answer::detail(401, "Invalid token.").with(header::WWW_AUTHENTICATE, "Token");
+            return Reply::detail(401, "Invalid token.").with(header::WWW_AUTHENTICATE, "Token");
         }
     }
     if let Some(hit) = version.responses.get(target, &who) {
-        return Answer {
+        return Reply {
             status: hit.status,
             body: hit.body,
             content_type: "application/json",
@@ -237,7 +237,7 @@ async fn answer(
     };
     match tokio::time::timeout(options.timeout, run).await {
         Ok((Ok(response), answered_by)) => {
-            let answer = Answer::json(response.status, &response.body);
+            let answer = Reply::json(response.status, &response.body);
             // A copy of exactly its length (the serializer's buffer may have twice the capacity).
             let stored = Stored {
                 status: answer.status,
@@ -253,9 +253,9 @@ async fn answer(
                 crate::redact::redact(target),
                 crate::redact::redact(&e.to_string())
             );
-            Answer::detail(500, "A server error occurred.")
+            Reply::detail(500, "A server error occurred.")
         }
-        Err(_) => Answer::detail(
+        Err(_) => Reply::detail(
             504,
             &format!(
                 "The request took longer than {} s (--timeout).",
@@ -265,8 +265,8 @@ async fn answer(
     }
 }
 
-fn busy() -> Answer {
-    Answer::detail(503, "Too many requests in flight; retry later.").with(header::RETRY_AFTER, "1")
+fn busy() -> Reply {
+    Reply::detail(503, "Too many requests in flight; retry later.").with(header::RETRY_AFTER, "1")
 }
 
 /// `/_occlens/status`: the snapshot version answering and the server's counters.

@@ -14,14 +14,14 @@ struct Answered {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Endpoint {
+struct EndpointLabel {
     endpoint: &'static str,
 }
 
 pub struct Metrics {
     registry: Registry,
     requests: Family<Answered, Counter>,
-    latency: Family<Endpoint, Histogram>,
+    latency: Family<EndpointLabel, Histogram>,
 }
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -31,7 +31,7 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         let requests = Family::<Answered, Counter>::default();
         // 1 ms … 32 s.
-        let latency = Family::<Endpoint, Histogram>::new_with_constructor(|| {
+        let latency = Family::<EndpointLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
         registry.register(
@@ -58,7 +58,7 @@ impl Metrics {
             .get_or_create(&Answered { endpoint, status })
             .inc();
         self.latency
-            .get_or_create(&Endpoint { endpoint })
+            .get_or_create(&EndpointLabel { endpoint })
             .observe(seconds);
     }
 

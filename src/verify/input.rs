@@ -205,10 +205,7 @@ pub fn read_with(name: &str, limits: Limits) -> Result<Inputs> {
 
 /// [`read_with`], whatever the number of responses.
 fn read_any(name: &str, limits: Limits) -> Result<Inputs> {
-    let io = |e: std::io::Error| Error::Io {
-        path: name.to_string(),
-        source: e,
-    };
+    let io = |e: std::io::Error| Error::io(name, e);
     let raw: Box<dyn Read> = if name == "-" {
         Box::new(std::io::stdin())
     } else {

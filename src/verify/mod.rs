@@ -56,9 +56,8 @@ pub struct Verifier<'a> {
 
 impl<'a> Verifier<'a> {
     pub async fn new(engine: &'a Engine, options: VerifyOptions) -> Result<Self> {
-        let rows =
-            crate::engine::occurrences::rows(&engine.ctx, "SELECT id, email FROM users_user")
-                .await?;
+        let rows = crate::engine::statements::rows(&engine.ctx, "SELECT id, email FROM users_user")
+            .await?;
         let users = rows
             .iter()
             .filter_map(|r| {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Counts of one endpoint.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Counts {
+pub struct EndpointCounts {
     pub checked: usize,
     pub mismatched: usize,
 }
@@ -56,8 +56,8 @@ impl VerifyReport {
         self.checked.len() - self.matched()
     }
 
-    pub fn by_endpoint(&self) -> BTreeMap<&'static str, Counts> {
-        let mut out: BTreeMap<&'static str, Counts> = BTreeMap::new();
+    pub fn by_endpoint(&self) -> BTreeMap<&'static str, EndpointCounts> {
+        let mut out: BTreeMap<&'static str, EndpointCounts> = BTreeMap::new();
         for c in &self.checked {
             let e = out.entry(c.endpoint).or_default();
             e.checked += 1;

@@ -10,7 +10,9 @@ use super::events::{members, no_start, perms, thumbnails, Roles};
 use super::events_detail::detection;
 use super::taxa_detail_filters::server_error;
 use super::taxa_list_params::forms_bool;
-use crate::api::endpoints::{list_order, sort_sql, sort_terms, Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{
+    list_order, sort_sql, sort_terms, EndpointAnswer, Endpoints, Model, Order,
+};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -52,7 +54,7 @@ const CHOICES: &[(&str, &str, &str)] = &[
     ("project_id", "main_project", "captures.project"),
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         [] => answer(e, None).await,
         // Other viewsets' routes (thumbnails, uploads), which occlens does not answer.
@@ -74,7 +76,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
         .then(|| list_order(p, &names, &["/timestamp"], pointer))
 }
 
-async fn answer(e: &Endpoints<'_>, segment: Option<&str>) -> Answer {
+async fn answer(e: &Endpoints<'_>, segment: Option<&str>) -> EndpointAnswer {
     let p = e.params;
     let detail = segment.is_some();
     // The list always needs the project (require_project_for_list); the detail too, as does

@@ -8,8 +8,8 @@
 use super::taxa_detail_filters::server_error;
 use super::taxa_list_params::forms_bool;
 use crate::api::endpoints::{
-    key_pointer, list_or_detail, list_order, sort_sql, sort_terms, Answer, Endpoints, Order,
-    SortFields,
+    key_pointer, list_or_detail, list_order, sort_sql, sort_terms, EndpointAnswer, Endpoints,
+    Order, SortFields,
 };
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -73,7 +73,7 @@ const KWARGS: &[&str] = &[
     "position",
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match list_or_detail(tail) {
         Some(id) => answer(e, id).await,
         None => Ok(Err(ApiError::not_found())),
@@ -88,7 +88,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
         .then(|| list_order(p, &names, &[], key_pointer))
 }
 
-async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> EndpointAnswer {
     let p = e.params;
     // `with_counts` given makes the project required; the detail counts by default.
     // `"with_counts" in query_params`: an empty value is given too.

@@ -4,7 +4,7 @@
 
 use super::events::{capture, members, nested_project, order_by, ordering_terms, perms, Roles};
 use super::pg_sort::{nulls_last, pg_qsort};
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model, Order};
 use crate::api::params::path_id;
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -28,7 +28,7 @@ const ORDERING: &[&str] = &[
     "name",
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         [] => list(e).await,
         [id] => detail(e, id).await,
@@ -86,7 +86,7 @@ fn rows_sql(e: &Endpoints<'_>, scope: &str, order: &str, limit: i64, offset: i64
     )
 }
 
-async fn list(e: &Endpoints<'_>) -> Answer {
+async fn list(e: &Endpoints<'_>) -> EndpointAnswer {
     let conditions = match scope(e).await? {
         Ok(c) => c,
         Err(err) => return Ok(Err(err)),
@@ -220,7 +220,7 @@ fn item(e: &Endpoints<'_>, r: &Row, members: &Roles, jobs: Vec<Value>) -> Map<St
     m
 }
 
-async fn detail(e: &Endpoints<'_>, segment: &str) -> Answer {
+async fn detail(e: &Endpoints<'_>, segment: &str) -> EndpointAnswer {
     let mut conditions = match scope(e).await? {
         Ok(c) => c,
         Err(err) => return Ok(Err(err)),

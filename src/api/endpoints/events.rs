@@ -4,7 +4,7 @@
 //! shapes, per-object permissions). SQL: queries/events.sql; the detail body is in
 //! events_detail.rs.
 
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model, Order};
 use crate::api::params::Params;
 use crate::api::params::{py_int, PyInt};
 use crate::api::request::{ApiError, Requester};
@@ -31,7 +31,7 @@ const ORDERING: &[&str] = &[
     "duration",
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         [] => list(e).await,
         [id] => super::events_detail::detail(e, id).await,
@@ -147,7 +147,7 @@ pub(super) async fn scope(
     Ok(Ok((project, conditions)))
 }
 
-async fn list(e: &Endpoints<'_>) -> Answer {
+async fn list(e: &Endpoints<'_>) -> EndpointAnswer {
     let (project, conditions) = match scope(e).await? {
         Ok(s) => s,
         Err(err) => return Ok(Err(err)),

@@ -6,7 +6,7 @@
 use super::events::{capture, common, finish, members, no_start, perms, scope, thumbnails, Roles};
 use super::events_params::{fromisoformat, pg_instant};
 use super::pg_sort::{nulls_last, pg_qsort, pg_top_n};
-use crate::api::endpoints::{Answer, Endpoints, Model};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model};
 use crate::api::params::path_id;
 use crate::api::params::{py_int, quote_plus, PyInt};
 use crate::api::request::ApiError;
@@ -27,7 +27,7 @@ enum PageOffset {
     Absent,
 }
 
-pub async fn detail(e: &Endpoints<'_>, segment: &str) -> Answer {
+pub async fn detail(e: &Endpoints<'_>, segment: &str) -> EndpointAnswer {
     let (_, mut conditions) = match scope(e).await? {
         Ok(s) => s,
         Err(err) => return Ok(Err(err)),

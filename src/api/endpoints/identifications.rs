@@ -3,7 +3,9 @@
 //! sees (those of occurrences of visible projects), the filterset (`occurrence`, `user`,
 //! `taxon`), Meta ordering by `-created_at`. SQL: queries/identifications.sql.
 
-use crate::api::endpoints::{key_pointer, list_or_detail, list_order, Answer, Endpoints, Order};
+use crate::api::endpoints::{
+    key_pointer, list_or_detail, list_order, EndpointAnswer, Endpoints, Order,
+};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::api::shape::{IdentificationPermissions, Shaper};
@@ -24,7 +26,7 @@ const FILTERS: &[(&str, &str, &str)] = &[
     ("taxon", "i.taxon_id", "main_taxon"),
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match list_or_detail(tail) {
         Some(id) => answer(e, id).await,
         None => Ok(Err(ApiError::not_found())),
@@ -43,7 +45,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
         .then(|| list_order(p, &names, &["/created_at"], pointer))
 }
 
-async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> EndpointAnswer {
     let p = e.params;
     let scope = match e.who {
         Requester::Superuser(_) => "TRUE".to_string(),

@@ -5,7 +5,8 @@
 
 use super::taxa_detail_filters::py_space;
 use crate::api::endpoints::{
-    key_pointer, list_or_detail, list_order, sort_sql, Answer, Endpoints, Model, Order, SortFields,
+    key_pointer, list_or_detail, list_order, sort_sql, EndpointAnswer, Endpoints, Model, Order,
+    SortFields,
 };
 use crate::api::params::Params;
 use crate::api::request::ApiError;
@@ -36,7 +37,7 @@ const LABELS_ORDERING: SortFields = &[
     ("version", &["lower(m.version)", "m.version"]),
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match (
         tail.first(),
         list_or_detail(tail.get(1..).unwrap_or_default()),
@@ -61,7 +62,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
 
 /// The algorithms list (scoped to the project's enabled pipelines when a project is given)
 /// or one algorithm (unscoped, as Antenna keeps historical links resolving).
-async fn algorithms(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+async fn algorithms(e: &Endpoints<'_>, id: Option<i64>) -> EndpointAnswer {
     let mut conditions = Vec::new();
     let scope = match id {
         Some(id) => format!("a.id = {id}"),
@@ -128,7 +129,7 @@ fn algorithm_filters(e: &Endpoints<'_>, conditions: &mut Vec<String>) -> Result<
 }
 
 /// The category maps list (filterset `algorithms`) or one map.
-async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+async fn labels(e: &Endpoints<'_>, id: Option<i64>) -> EndpointAnswer {
     // An empty value is checked like the others (`?algorithms=` is `[""]`: a 400).
     let values: Vec<&str> = e.params.all("algorithms");
     let mut filter = vec![id.map_or("TRUE".into(), |id| format!("m.id = {id}"))];

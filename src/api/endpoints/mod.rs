@@ -10,8 +10,8 @@ use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::api::route::Family;
 use crate::engine::catalog::Arg;
-use crate::engine::occurrences::{rows, rows_page};
 use crate::engine::rows::{Row, RowExt};
+use crate::engine::statements::{rows, rows_page};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::render::media::absolute_media_url;
@@ -138,7 +138,7 @@ pub fn key_pointer(field: &str) -> String {
 }
 
 /// An answer: the 200 body or Antenna's error response.
-pub type Answer = Result<std::result::Result<Value, ApiError>>;
+pub type EndpointAnswer = Result<std::result::Result<Value, ApiError>>;
 
 /// One request to answer: the engine, the parameters and who asks.
 pub struct Endpoints<'a> {
@@ -187,7 +187,7 @@ pub enum Model {
 }
 
 impl Endpoints<'_> {
-    pub async fn get(&self, family: Family, tail: &[&str]) -> Answer {
+    pub async fn get(&self, family: Family, tail: &[&str]) -> EndpointAnswer {
         match family {
             Family::Occurrences => unreachable!("occurrences are answered by api::respond"),
             Family::OccurrenceStats => occurrence_stats::get(self, tail).await,

@@ -8,7 +8,7 @@
 //! found."), then the kind's own parameters, then (model-agreement) the occurrence list's
 //! filters, parsed and turned into SQL by the occurrence list's own code.
 
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model, Order};
 use crate::api::params::{drf_int, Params};
 use crate::api::request::{ApiError, Endpoint, Request, RANKS};
 use crate::engine::catalog::Arg;
@@ -16,7 +16,7 @@ use crate::engine::rows::RowExt;
 use crate::render::pyfmt::py_round;
 use serde_json::{json, Map, Value};
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         ["top-identifiers"] => top_identifiers(e).await,
         ["model-agreement"] => model_agreement(e).await,
@@ -81,7 +81,7 @@ fn limit(params: &Params) -> Result<i64, ApiError> {
 
 /// `GET /api/v2/occurrences/stats/top-identifiers/?project_id=P[&limit=N]`. Every other
 /// parameter is ignored.
-async fn top_identifiers(e: &Endpoints<'_>) -> Answer {
+async fn top_identifiers(e: &Endpoints<'_>) -> EndpointAnswer {
     let p = match project(e).await? {
         Ok(p) => p,
         Err(err) => return Ok(Err(err)),
@@ -135,7 +135,7 @@ fn coarsest_rank(params: &Params) -> Result<Option<(String, i64)>, ApiError> {
 /// `GET /api/v2/occurrences/stats/model-agreement/?project_id=P&…`: the occurrence list's
 /// filters (and default filters) select the occurrences; `ordering`, `limit`, `offset` and
 /// `search` are ignored.
-async fn model_agreement(e: &Endpoints<'_>) -> Answer {
+async fn model_agreement(e: &Endpoints<'_>) -> EndpointAnswer {
     let p = match project(e).await? {
         Ok(p) => p,
         Err(err) => return Ok(Err(err)),
@@ -187,7 +187,7 @@ async fn model_agreement(e: &Endpoints<'_>) -> Answer {
         .iter()
         .map(|r| (r.i64("a").unwrap_or(0), r.i64("b").unwrap_or(0)))
         .collect();
-    let c = Counts {
+    let c = AgreementCounts {
         total: count("total"),
         verified: count("verified"),
         no_prediction: count("no_prediction"),
@@ -207,7 +207,7 @@ async fn model_agreement(e: &Endpoints<'_>) -> Answer {
 
 /// The counts of queries/occurrence_stats.sql `occurrence_stats.agreement`.
 #[derive(Debug, Default, Clone, Copy)]
-struct Counts {
+struct AgreementCounts {
     total: i64,
     verified: i64,
     no_prediction: i64,
@@ -250,7 +250,12 @@ fn uncaught(err: ApiError) -> ApiError {
 
 /// The `ModelAgreementSerializer` body (field order of `model_agreement_for_project`'s payload,
 /// `project_id` first as the serializer declares it).
-fn agreement_body(p: i64, c: &Counts, rank: Option<String>, marginals: &[(i64, i64)]) -> Value {
+fn agreement_body(
+    p: i64,
+    c: &AgreementCounts,
+    rank: Option<String>,
+    marginals: &[(i64, i64)],
+) -> Value {
     let with_prediction = c.verified - c.no_prediction;
     let comparable = with_prediction - c.without_taxon;
     let any_rank = c.exact + c.with_lca;
@@ -403,12 +408,12 @@ mod tests {
 
     #[test]
     fn agreement_without_comparable_rows_has_zero_rates_and_null_intervals() {
-        let c = Counts {
+        let c = AgreementCounts {
             total: 10,
             verified: 2,
             no_prediction: 1,
             without_taxon: 1,
-            ..Counts::default()
+            ..AgreementCounts::default()
         };
         let body = agreement_body(3, &c, None, &[]);
         assert_eq!(body["verified_pct"], json!(0.2));

@@ -5,7 +5,7 @@
 //! `projects_charts`.
 
 use crate::api::endpoints::projects_charts::summary_data;
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model, Order};
 use crate::api::params::py_int;
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -47,7 +47,7 @@ const FEATURE_FLAGS: [(&str, bool); 5] = [
 /// ordering `-priority, created_at`, then id.
 const TIEBREAK: &str = "p.priority DESC, p.created_at ASC, p.id ASC";
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         [] => list(e).await,
         [pk] => detail(e, pk).await,
@@ -169,7 +169,7 @@ async fn projects(e: &Endpoints<'_>, filter: &str, order: &Ordering) -> Result<V
     e.rows(&sql).await
 }
 
-async fn list(e: &Endpoints<'_>) -> Answer {
+async fn list(e: &Endpoints<'_>) -> EndpointAnswer {
     // get_queryset: ?user_id must be the requester (User.objects.filter(pk=user_id).first()).
     let mut filter = "TRUE".to_string();
     if let Some(raw) = e.params.given("user_id") {
@@ -247,7 +247,7 @@ async fn object(e: &Endpoints<'_>, pk: &str) -> Result<Option<Row>> {
     Ok(rows.into_iter().next())
 }
 
-async fn charts(e: &Endpoints<'_>, pk: &str) -> Answer {
+async fn charts(e: &Endpoints<'_>, pk: &str) -> EndpointAnswer {
     let Some(row) = object(e, pk).await? else {
         return Ok(Err(ApiError::not_found()));
     };
@@ -263,7 +263,7 @@ fn with_charts(p: &Params) -> bool {
     }
 }
 
-async fn detail(e: &Endpoints<'_>, pk: &str) -> Answer {
+async fn detail(e: &Endpoints<'_>, pk: &str) -> EndpointAnswer {
     let Some(row) = object(e, pk).await? else {
         return Ok(Err(ApiError::not_found()));
     };

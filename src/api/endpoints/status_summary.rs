@@ -3,7 +3,7 @@
 //! fragment `status_summary.counts` of `queries/status_summary.sql`. `project_id` is required
 //! (`get_active_project(required=True)`: 400 when absent, 404 for 0 or no such project).
 
-use crate::api::endpoints::{Answer, Endpoints};
+use crate::api::endpoints::{EndpointAnswer, Endpoints};
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
 use crate::engine::rows::RowExt;
@@ -18,7 +18,7 @@ const COUNTS: [&str; 6] = [
     "taxa_count",
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     if !tail.is_empty() {
         return Ok(Err(ApiError::not_found()));
     }

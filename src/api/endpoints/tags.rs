@@ -3,7 +3,9 @@
 //! the filterset's `taxa`; the default ordering fields. SQL: queries/tags.sql.
 
 use super::taxa_tags::serialize;
-use crate::api::endpoints::{key_pointer, list_or_detail, list_order, Answer, Endpoints, Order};
+use crate::api::endpoints::{
+    key_pointer, list_or_detail, list_order, EndpointAnswer, Endpoints, Order,
+};
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -12,7 +14,7 @@ use crate::engine::rows::RowExt;
 /// DefaultViewSetMixin's ordering fields.
 const ORDERING: &[&str] = &["created_at", "updated_at"];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match list_or_detail(tail) {
         Some(id) => answer(e, id).await,
         None => Ok(Err(ApiError::not_found())),
@@ -26,7 +28,7 @@ pub fn order(p: &Params, tail: &[&str]) -> Option<Order> {
         .then(|| list_order(p, ORDERING, &[], key_pointer))
 }
 
-async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> Answer {
+async fn answer(e: &Endpoints<'_>, id: Option<i64>) -> EndpointAnswer {
     let mut scope = match e.project(false).await? {
         Ok(Some(project)) => e.sql("tags.project", &[("project", Arg::Int(project))]),
         Ok(None) => "TRUE".into(),

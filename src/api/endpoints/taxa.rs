@@ -5,7 +5,7 @@
 //! and `suggest` are in taxa_detail.rs.
 
 use crate::api::endpoints::taxa_list_params::plan;
-use crate::api::endpoints::{taxa_detail, taxa_tags, Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{taxa_detail, taxa_tags, EndpointAnswer, Endpoints, Model, Order};
 use crate::api::params::drf_int;
 use crate::api::params::{quote_plus, Params};
 use crate::api::request::ApiError;
@@ -28,7 +28,7 @@ const ORDERING_FIELDS: [&str; 8] = [
 /// `LimitOffsetPagination.default_limit` as Antenna runs it (overwritten to 20 at import).
 const DEFAULT_LIMIT: usize = 20;
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         [] => list(e).await,
         ["suggest"] => taxa_detail::suggest(e).await,
@@ -99,7 +99,7 @@ pub(super) fn order_sql(terms: &[(&str, bool)], project: bool, aggregated: bool)
 }
 
 /// `GET /api/v2/taxa/`.
-async fn list(e: &Endpoints<'_>) -> Answer {
+async fn list(e: &Endpoints<'_>) -> EndpointAnswer {
     let plan = match plan(e).await? {
         Ok(plan) => plan,
         Err(err) => return Ok(Err(err)),

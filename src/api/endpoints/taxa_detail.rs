@@ -7,7 +7,7 @@
 
 use super::taxa_detail_example::{occurrences, summary_data};
 use super::taxa_detail_filters::{filters, occurrence_scope, Scope};
-use crate::api::endpoints::{Answer, Endpoints, Model};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model};
 use crate::api::params::path_id;
 use crate::api::request::{ApiError, Requester};
 use crate::engine::catalog::Arg;
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use serde_json::{json, Map, Value};
 
 /// `GET /api/v2/taxa/<id>/`.
-pub async fn detail(e: &Endpoints<'_>, id: &str) -> Answer {
+pub async fn detail(e: &Endpoints<'_>, id: &str) -> EndpointAnswer {
     // get_queryset: the project (400s), then with one the occurrence filters (404/500).
     let project = match e.project(false).await? {
         Ok(p) => p,
@@ -145,7 +145,7 @@ pub async fn detail(e: &Endpoints<'_>, id: &str) -> Answer {
 }
 
 /// `GET /api/v2/taxa/suggest/`.
-pub async fn suggest(e: &Endpoints<'_>) -> Answer {
+pub async fn suggest(e: &Endpoints<'_>) -> EndpointAnswer {
     super::taxa_detail_suggest::suggest(e).await
 }
 

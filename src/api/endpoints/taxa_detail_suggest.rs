@@ -7,7 +7,7 @@
 use super::pg_sort::pg_top_n;
 use super::taxa_detail::parent_object;
 use super::taxa_detail_filters::{py_strip, server_error};
-use crate::api::endpoints::{Answer, Endpoints, Model};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model};
 use crate::api::params::drf_integer_text;
 use crate::api::params::{py_int, PyInt};
 use crate::engine::rows::{Row, RowExt};
@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-pub(super) async fn suggest(e: &Endpoints<'_>) -> Answer {
+pub(super) async fn suggest(e: &Endpoints<'_>) -> EndpointAnswer {
     let p = e.params;
     // forms.CharField(required=False): stripped; a NUL fails its validator (500).
     let q = py_strip(p.last("q").unwrap_or(""));

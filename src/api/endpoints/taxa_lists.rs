@@ -3,7 +3,7 @@
 //! `/taxa/lists/<id>/taxa/` routes of `TaxaListTaxonViewSet` answer only POST and DELETE).
 //! `require_project = True` for both actions. SQL: queries/taxa_lists.sql.
 
-use crate::api::endpoints::{Answer, Endpoints, Model, Order};
+use crate::api::endpoints::{EndpointAnswer, Endpoints, Model, Order};
 use crate::api::params::path_id;
 use crate::api::params::Params;
 use crate::api::request::{ApiError, Requester};
@@ -21,7 +21,7 @@ const ORDERING: &[(&str, &str)] = &[
     ("updated_at", "l.updated_at"),
 ];
 
-pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> Answer {
+pub async fn get(e: &Endpoints<'_>, tail: &[&str]) -> EndpointAnswer {
     match tail {
         [] => list(e).await,
         [id] => detail(e, id).await,
@@ -164,7 +164,7 @@ fn item(e: &Endpoints<'_>, r: &Row, projects: &HashMap<i64, Vec<Value>>) -> Valu
 
 /// `GET /api/v2/taxa/lists/`: every list of the project (LimitOffsetPagination, default
 /// limit 20), envelope `user_permissions` from `add_collection_level_permissions`.
-async fn list(e: &Endpoints<'_>) -> Answer {
+async fn list(e: &Endpoints<'_>) -> EndpointAnswer {
     let order = order_sql(&ordering_terms(e.params));
     let all = match rows(e, "TRUE", &order).await? {
         Ok(r) => r,
@@ -184,7 +184,7 @@ async fn list(e: &Endpoints<'_>) -> Answer {
 }
 
 /// `GET /api/v2/taxa/lists/<id>/`: the same queryset; 404 unless the list is in it.
-async fn detail(e: &Endpoints<'_>, segment: &str) -> Answer {
+async fn detail(e: &Endpoints<'_>, segment: &str) -> EndpointAnswer {
     // The project is resolved (400/404) before the lookup of the id.
     let id = path_id(segment);
     let extra = e.sql("taxa_lists.id", &[("id", Arg::Int(id.unwrap_or(-1)))]);

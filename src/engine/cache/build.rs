@@ -289,10 +289,8 @@ async fn write(
             )]
         }))
         .build();
-    let parquet = |e: datafusion::parquet::errors::ParquetError| Error::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    };
+    let parquet =
+        |e: datafusion::parquet::errors::ParquetError| Error::io(path, std::io::Error::other(e));
     // Batches of one size: the same file whatever computed the rows (here, or a cluster).
     let mut writer: Option<EvenWriter<Hashing<File>>> = None;
     let mut rows = 0u64;

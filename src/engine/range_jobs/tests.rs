@@ -24,7 +24,7 @@ async fn session() -> SessionContext {
     ctx
 }
 
-async fn order(ctx: &SessionContext, sql: &str) -> Option<Order> {
+async fn order(ctx: &SessionContext, sql: &str) -> Option<IdOrder> {
     let plan = ctx.state().create_logical_plan(sql).await.unwrap();
     match splittable_by(ctx, &plan, &|_, _| true).await.unwrap() {
         Some(Split::Rows(order)) => Some(order),
@@ -72,13 +72,13 @@ async fn only_counts_sums_minima_and_maxima_of_every_row_are_totalled() {
 async fn only_row_wise_statements_over_an_occurrence_view_are_cut() {
     let ctx = session().await;
     let cases = [
-        ("SELECT * FROM occurrence_list ORDER BY id", Some(Order::Ascending)),
+        ("SELECT * FROM occurrence_list ORDER BY id", Some(IdOrder::Ascending)),
         (
             "SELECT id, x FROM occurrence_list WHERE x <> 'v1' ORDER BY id DESC",
-            Some(Order::Descending),
+            Some(IdOrder::Descending),
         ),
-        ("SELECT upper(x) AS y FROM occurrence_list ORDER BY id", Some(Order::Ascending)),
-        ("SELECT * FROM occurrence_list o", Some(Order::Unordered)),
+        ("SELECT upper(x) AS y FROM occurrence_list ORDER BY id", Some(IdOrder::Ascending)),
+        ("SELECT * FROM occurrence_list o", Some(IdOrder::Unordered)),
         // `id` is another column here: its order is not the ranges'.
         ("SELECT x AS id FROM occurrence_list ORDER BY id", None),
         ("SELECT * FROM occurrence_list ORDER BY x", None),
@@ -96,8 +96,8 @@ async fn only_row_wise_statements_over_an_occurrence_view_are_cut() {
         ("SELECT * FROM occurrence_list a JOIN main_taxon t ON t.id = a.id", None),
         ("SELECT * FROM main_taxon ORDER BY id", None),
         // A view, inlined by the planner under its name.
-        ("SELECT * FROM occurrence_nested ORDER BY id DESC", Some(Order::Descending)),
-        ("SELECT x FROM occurrence_nested n WHERE id < 50", Some(Order::Unordered)),
+        ("SELECT * FROM occurrence_nested ORDER BY id DESC", Some(IdOrder::Descending)),
+        ("SELECT x FROM occurrence_nested n WHERE id < 50", Some(IdOrder::Unordered)),
         // A subquery given a view's name is not the view.
         (
             "SELECT * FROM (SELECT count(*) AS id FROM main_taxon) AS occurrence_nested ORDER BY id",
@@ -232,7 +232,7 @@ async fn a_table_of_a_views_name_is_cut_only_by_an_integer_id() {
     );
     assert_eq!(
         order(&ctx, "SELECT * FROM occurrence_nested ORDER BY id").await,
-        Some(Order::Ascending)
+        Some(IdOrder::Ascending)
     );
 }
 
