@@ -606,8 +606,8 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     assert!(err.contains("ran past --time-limit 6s"), "{err}");
     assert!(started.elapsed().as_secs() < 60);
     // Statements over the project default filters' views, which Ballista 55 never finishes
-    // when split into stages (README, "Empty join sides: one stage"): occlens plans them as
-    // one stage, and they are answered as locally (a subquery's too).
+    // when split into stages (README, "Empty join sides and window inputs: one stage"):
+    // occlens plans them as one stage, and they are answered as locally (a subquery's too).
     for statement in [
         "SELECT count(*) AS n FROM default_filter_taxa WHERE project_id = 1",
         "SELECT count(*) AS n FROM default_filter_taxa WHERE project_id = 2",
@@ -637,6 +637,30 @@ fn an_unreachable_scheduler_is_a_quick_one_line_error() {
     let (code, _, err) = common::occlens_with(&["--cluster", "standalone", "audit"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("--cluster needs --snapshot"), "{err}");
+}
+
+/// `--cluster standalone` keeps its executor's files (each job's results, 3.2 GB for one JSON
+/// export of SF1's project 1) among this process's temporaries: after the command nothing is
+/// left in the temporary directory (Ballista's own standalone executor left a `.tmpXXXXXX`
+/// directory of job results behind every command).
+#[test]
+fn a_standalone_cluster_leaves_nothing_in_the_temporary_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = common::oracle().join("snapshot");
+    let out = dir.path().join("p1.parquet");
+    let mode = ["--cluster", "standalone"];
+    let (code, _, err) = common::occlens_with(
+        &export_args(&snapshot, &mode, &out),
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 100);
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// A `--work-dir` is the user's: the executor works in it and, stopped, leaves everything

@@ -11,6 +11,7 @@ pub mod local_files;
 pub mod log;
 pub mod one_stage;
 pub mod processes;
+pub mod standalone;
 
 use crate::engine::catalog;
 use crate::error::{Error, Result};

@@ -175,22 +175,17 @@ pub async fn standalone() -> Result<String> {
     .await
     .map_err(ballista("starting the in-process scheduler"))?;
     let url = format!("http://localhost:{}", address.port());
-    let client =
-        ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient::connect(
-            url.clone(),
-        )
-        .await
-        .map_err(|e| Error::Query(format!("connecting to the in-process scheduler: {e}")))?;
-    // Removed when this process's temporaries are (at exit, on SIGINT/SIGTERM, or by a later
-    // run's sweep).
+    // Ballista's jobs write their results and spill files here: removed when this process's
+    // temporaries are (at exit, on SIGINT/SIGTERM, or by a later run's sweep).
     let temp = Temp::in_temp_dir("standalone");
     std::fs::create_dir(temp.path()).map_err(|e| Error::io(temp.path(), e))?;
     let work_dir = temp.path().to_path_buf();
     temp.until_exit();
     let vcores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    ballista_executor::new_standalone_executor_from_builder(
-        client,
+    super::standalone::executor(
+        &url,
         vcores,
+        &work_dir,
         config_producer(),
         runtime_producer(
             work_dir.to_string_lossy().into_owned(),
@@ -199,7 +194,6 @@ pub async fn standalone() -> Result<String> {
         codec(),
         functions()?,
     )
-    .await
-    .map_err(ballista("starting the in-process executor"))?;
+    .await?;
     Ok(url)
 }
