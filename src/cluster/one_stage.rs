@@ -67,8 +67,8 @@ impl QueryPlanner for OneStagePlanner {
             .inner
             .create_physical_plan(logical_plan, session_state)
             .await?;
-        let one = session_state.config().target_partitions() == 1;
-        Ok(if needs_one_stage(logical_plan) && !one {
+        // Also at one partition: the settings hold dynamic filters off too.
+        Ok(if needs_one_stage(logical_plan) {
             Arc::new(OneStageExec { inner: plan })
         } else {
             plan
@@ -168,6 +168,119 @@ mod tests {
         ] {
             assert!(needs_one_stage(&optimized(sql).await), "{sql}");
         }
+    }
+
+    /// A planner standing for Ballista's: its plan records the settings it is executed with.
+    #[derive(Debug, Default)]
+    struct Recorder(Arc<std::sync::Mutex<Vec<(usize, bool)>>>);
+
+    #[derive(Debug)]
+    struct Recording {
+        seen: Arc<std::sync::Mutex<Vec<(usize, bool)>>>,
+        properties: Arc<PlanProperties>,
+    }
+
+    #[async_trait]
+    impl QueryPlanner for Recorder {
+        async fn create_physical_plan(
+            &self,
+            plan: &LogicalPlan,
+            _: &dyn Session,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
+            use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+            let schema = Arc::new(plan.schema().as_arrow().clone());
+            Ok(Arc::new(Recording {
+                seen: self.0.clone(),
+                properties: Arc::new(PlanProperties::new(
+                    EquivalenceProperties::new(schema),
+                    Partitioning::UnknownPartitioning(1),
+                    EmissionType::Incremental,
+                    Boundedness::Bounded,
+                )),
+            }))
+        }
+    }
+
+    impl DisplayAs for Recording {
+        fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "Recording")
+        }
+    }
+
+    impl ExecutionPlan for Recording {
+        fn name(&self) -> &str {
+            "Recording"
+        }
+        fn properties(&self) -> &Arc<PlanProperties> {
+            &self.properties
+        }
+        fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+            vec![]
+        }
+        fn apply_expressions(
+            &self,
+            _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+        ) -> Result<TreeNodeRecursion> {
+            Ok(TreeNodeRecursion::Continue)
+        }
+        fn with_new_children(
+            self: Arc<Self>,
+            _: Vec<Arc<dyn ExecutionPlan>>,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            Ok(self)
+        }
+        fn execute(&self, _: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+            let options = ctx.session_config().options();
+            self.seen.lock().unwrap().push((
+                options.execution.target_partitions,
+                options.optimizer.enable_dynamic_filter_pushdown,
+            ));
+            Ok(Box::pin(
+                datafusion::physical_plan::EmptyRecordBatchStream::new(self.schema()),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_that_joins_runs_with_one_partition_and_no_dynamic_filters() {
+        use datafusion::arrow::array::Int64Array;
+        use datafusion::execution::session_state::SessionStateBuilder;
+        use datafusion::prelude::SessionConfig;
+        let recorder = Recorder::default();
+        let seen = recorder.0.clone();
+        for partitions in [4, 1] {
+            let state = SessionStateBuilder::new()
+                .with_default_features()
+                .with_config(SessionConfig::new().with_target_partitions(partitions))
+                .with_query_planner(Arc::new(OneStagePlanner::new(Arc::new(Recorder(
+                    seen.clone(),
+                )))))
+                .build();
+            let ctx = SessionContext::new_with_state(state);
+            // Registered, not created by a statement: a statement would go through the planner.
+            for t in ["a", "b"] {
+                let batch = datafusion::arrow::record_batch::RecordBatch::try_from_iter([
+                    ("column1", Arc::new(Int64Array::from(vec![1])) as _),
+                    ("column2", Arc::new(Int64Array::from(vec![2])) as _),
+                ])
+                .unwrap();
+                ctx.register_batch(t, batch).unwrap();
+            }
+            for sql in [
+                "SELECT * FROM a JOIN b ON a.column1 = b.column1",
+                "SELECT * FROM a",
+            ] {
+                ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            }
+        }
+        // The join at 4 and at 1 partition: one partition, no dynamic filters; the scan as
+        // the session has it.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(1, false), (4, true), (1, false), (1, true)]
+        );
+        drop(recorder);
     }
 
     #[tokio::test]
