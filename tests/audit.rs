@@ -135,12 +135,12 @@ async fn shared_snapshot_stale_cases() {
         out
     };
     let collected = json!({
-        "valid_occurrences": audit.valid,
         "differences": audit.differences,
         "by_class": counts(&audit.differences, "class"),
         "by_project": counts(&audit.differences, "project_id"),
         "invalid": audit.invalid,
         "invalid_by_reason": counts(&audit.invalid, "reason"),
+        "valid_occurrences": audit.valid,
     });
     assert!(out == occlens::render::pyfmt::to_json_pretty(&collected) + "\n");
     let found: Vec<(i64, &str)> = report["differences"]

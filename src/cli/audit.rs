@@ -155,8 +155,8 @@ fn count_table(head: &str, counts: &BTreeMap<String, usize>) -> String {
 /// The hidden occurrences' query, run beside the differences' instead of first, on its own
 /// (SF1: 0.35 s of a 2.5 s audit). The CSV and table reports start it when the first
 /// difference comes (the differences' sort is done, their aggregations' memory freed, and
-/// merging sorted runs and writing rows leaves a core idle); the JSON report, which prints
-/// the valid count first, at once.
+/// merging sorted runs and writing rows leaves a core idle); so does the JSON report, which
+/// prints the valid count last.
 enum Beside {
     Waiting(Box<Statement>),
     Started(Task),
@@ -202,7 +202,7 @@ impl Beside {
 /// Differences the table lists (every one is counted); CSV and JSON list them all.
 const TABLE_ROWS: usize = 40;
 
-/// The hidden occurrences, compactly (the JSON report and the table count them before the
+/// The hidden occurrences, compactly (every report lists or counts them after the
 /// differences): id, project, index of the reason.
 #[derive(Default)]
 struct Invalid {
@@ -423,21 +423,16 @@ impl JsonArray {
 }
 
 /// The JSON report, as `to_json_pretty` of one object prints it, written as the rows come.
+/// The differences come first and the valid count last (it needs the hidden occurrences), so
+/// the differences stream as the CSV report's do: the hidden occurrences' query starts when
+/// the first difference comes, not beside the differences' sort.
 async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
-    // The report starts with the valid count, so the hidden occurrences are needed first: their
-    // query runs beside the differences' from the start (executing the differences' sorted
-    // statement starts its partitions' work; their first rows come after their sort).
-    let found = streams.differences.open().await?;
     let mut invalid = Beside::Waiting(Box::new(streams.invalid));
-    invalid.start();
-    let invalid = invalid.finish().await?;
-    let valid = streams.occurrences - invalid.rows.len() as i64;
     out.write_all(b"{\n").map_err(io)?;
-    out.write_all(member("valid_occurrences", &Value::from(valid), false).as_bytes())
-        .map_err(io)?;
     let mut differences = JsonArray::start(out, "differences")?;
     let mut text = String::new();
-    let (_, by_class, by_project) = each_difference(found, |r| {
+    let (_, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
+        invalid.start();
         text.clear();
         difference_json(r, &mut text);
         differences.push_text(out, text.as_bytes())
@@ -447,12 +442,16 @@ async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     let counts = member("by_class", &json!(by_class), false)
         + &member("by_project", &json!(by_project), false);
     out.write_all(counts.as_bytes()).map_err(io)?;
+    let invalid = invalid.finish().await?;
     let mut rows = JsonArray::start(out, "invalid")?;
     for i in 0..invalid.rows.len() {
         rows.push(out, &Value::Object(invalid.row(i)))?;
     }
     rows.end(out)?;
-    let last = member("invalid_by_reason", &json!(invalid.by_reason()), true) + "}\n";
+    let valid = streams.occurrences - invalid.rows.len() as i64;
+    let last = member("invalid_by_reason", &json!(invalid.by_reason()), false)
+        + &member("valid_occurrences", &Value::from(valid), true)
+        + "}\n";
     out.write_all(last.as_bytes()).map_err(io)
 }
 
