@@ -10,6 +10,7 @@ use crate::engine::rows::RowExt;
 use crate::engine::typed::OccurrenceRow;
 use crate::engine::Engine;
 use crate::error::Result;
+use datafusion::common::runtime::SpawnedTask;
 
 /// A list or detail answer: the rows to shape, or Antenna's error.
 pub enum OccurrenceAnswer {
@@ -114,12 +115,18 @@ impl Engine {
                 )));
             }
         }
+        // A detail's related rows are read by its id beside the statements that find its row
+        // (on the other core; dropped, and stopped, when the row is not found or not visible).
+        let fetching = detail.map(|id| {
+            let ctx = self.point.clone();
+            SpawnedTask::spawn(async move { related::fetch(&ctx, &[id], RelatedFor::Detail).await })
+        });
         let (where_clause, order_by) = match self.plan(r, who, detail).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
         let (ctx, keys) = (&self.point, self.keys_view());
-        match detail {
+        match fetching {
             None => {
                 // A list's conditions hold its project (`plan`: else a 404).
                 let source = occurrences::PageSource {
@@ -139,7 +146,7 @@ impl Engine {
                 let related = related::related(ctx, &page.rows, RelatedFor::List).await?;
                 Ok(Ok(OccurrenceAnswer::List(page, related)))
             }
-            Some(_) => {
+            Some(fetching) => {
                 let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {
                     return Ok(Err(ApiError::not_found()));
                 };
@@ -150,8 +157,12 @@ impl Engine {
                         "Server Error: the occurrence has no project (Antenna's permission check fails with HTTP 500)".into(),
                     )));
                 }
+                let fetched = fetching.join().await.map_err(|e| {
+                    crate::error::Error::Internal(format!("reading a detail's related rows: {e}"))
+                })??;
                 let related =
-                    related::related(ctx, std::slice::from_ref(&row), RelatedFor::Detail).await?;
+                    related::assemble(ctx, std::slice::from_ref(&row), fetched, RelatedFor::Detail)
+                        .await?;
                 Ok(Ok(OccurrenceAnswer::Detail(Box::new(row), related)))
             }
         }

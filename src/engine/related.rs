@@ -138,9 +138,18 @@ pub async fn related(
     shape: RelatedFor,
 ) -> Result<Related> {
     let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.id).collect();
-    // One wave of statements, all by occurrence id; then, only when some classification was
-    // applied to another, that source by id.
-    let occ_ids = &occ_ids;
+    let fetched = fetch(ctx, &occ_ids, shape).await?;
+    assemble(ctx, occurrences, fetched, shape).await
+}
+
+/// The rows of `shape`'s relations of the occurrences `occ_ids`, in one wave of statements
+/// (or lookups), all by occurrence id; [`assemble`] then reads, only when some
+/// classification was applied to another, that source by id.
+pub async fn fetch(
+    ctx: &SessionContext,
+    occ_ids: &[i64],
+    shape: RelatedFor,
+) -> Result<RelatedBatches> {
     let statements = shape.relations().iter().map(|(view, order)| async move {
         by_key(
             ctx,
@@ -151,8 +160,7 @@ pub async fn related(
         )
         .await
     });
-    let fetched = futures::future::try_join_all(statements).await?;
-    assemble(ctx, occurrences, fetched, shape).await
+    futures::future::try_join_all(statements).await
 }
 
 /// The typed rows of one shape's relations, each grouped as [`Related`] holds it.
