@@ -121,6 +121,49 @@ async fn a_page_runs_the_same_statements_whatever_its_size() {
     }
 }
 
+/// A detail's related rows are read in a task of their own, beside the statement that finds
+/// its row: their statements are recorded with the response's, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_details_related_statements_are_recorded_with_its_own() {
+    use occlens::engine::rows::RowExt;
+    let (_dir, engine) = generated(2_000, 7).await;
+    let visible = "SELECT min(o.id) AS id FROM occurrence_list o \
+                   JOIN main_project p ON p.id = o.project_id WHERE NOT p.draft";
+    let rows = occlens::engine::statements::rows(&engine.point, visible)
+        .await
+        .unwrap();
+    let id = rows[0].i64("id").expect("a visible occurrence");
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let url = format!("/api/v2/occurrences/{id}/");
+    let response = STATEMENTS
+        .scope(
+            recorded.clone(),
+            occlens::api::get(&engine, &url, &Requester::Anonymous),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{url}");
+    assert_eq!(response.body["id"], id);
+    let statements = recorded.lock().unwrap().clone();
+    for view in [
+        "occurrence_identifications",
+        "detail_images",
+        "detail_detections",
+        "prediction_candidates",
+        "detection_classifications",
+    ] {
+        let from = format!("FROM {view} WHERE");
+        let n = statements.iter().filter(|s| s.contains(&from)).count();
+        assert_eq!(n, 1, "{view} in {statements:#?}");
+    }
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.contains("FROM occurrence_list o")),
+        "{statements:#?}"
+    );
+}
+
 #[tokio::test]
 async fn a_small_page_is_the_prefix_of_a_large_one() {
     // The list view runs: existence checks, count, page, identifications, classifications.

@@ -10,7 +10,6 @@ use crate::engine::rows::RowExt;
 use crate::engine::typed::OccurrenceRow;
 use crate::engine::Engine;
 use crate::error::Result;
-use datafusion::common::runtime::SpawnedTask;
 
 /// A list or detail answer: the rows to shape, or Antenna's error.
 pub enum OccurrenceAnswer {
@@ -119,7 +118,9 @@ impl Engine {
         // (on the other core; dropped, and stopped, when the row is not found or not visible).
         let fetching = detail.map(|id| {
             let ctx = self.point.clone();
-            SpawnedTask::spawn(async move { related::fetch(&ctx, &[id], RelatedFor::Detail).await })
+            crate::engine::statements::spawn(async move {
+                related::fetch(&ctx, &[id], RelatedFor::Detail).await
+            })
         });
         let (where_clause, order_by) = match self.plan(r, who, detail).await? {
             Ok(p) => p,

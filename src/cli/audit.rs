@@ -2,6 +2,7 @@
 //! counts per class and per project, and the occurrences the API hides, per reason.
 
 use super::args::{AuditArgs, AuditFormat};
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::TryStreamExt;
 use occlens::engine::audit::{AuditStreams, Statement};
@@ -159,18 +160,10 @@ fn count_table(head: &str, counts: &BTreeMap<String, usize>) -> String {
 /// prints the valid count last.
 enum Beside {
     Waiting(Box<Statement>),
-    Started(Task),
+    /// Stopped when dropped: a report that fails (stdout closed, a difference's error)
+    /// stops the hidden occurrences' query too.
+    Started(SpawnedTask<Result<Invalid>>),
     Taken,
-}
-
-/// The spawned query, stopped when dropped: a report that fails (stdout closed, a
-/// difference's error) stops the hidden occurrences' query too.
-struct Task(tokio::task::JoinHandle<Result<Invalid>>);
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl Beside {
@@ -179,9 +172,9 @@ impl Beside {
             let Beside::Waiting(statement) = std::mem::replace(self, Beside::Taken) else {
                 unreachable!("matched above")
             };
-            *self = Beside::Started(Task(tokio::spawn(async move {
+            *self = Beside::Started(SpawnedTask::spawn(async move {
                 Invalid::collect(statement.open().await?).await
-            })));
+            }));
         }
     }
 
@@ -189,7 +182,8 @@ impl Beside {
     async fn finish(self) -> Result<Invalid> {
         match self {
             Beside::Waiting(statement) => Invalid::collect(statement.open().await?).await,
-            Beside::Started(mut task) => (&mut task.0)
+            Beside::Started(task) => task
+                .join()
                 .await
                 .map_err(|e| Error::Internal(format!("the audit's hidden occurrences: {e}")))?,
             Beside::Taken => Err(Error::Internal(

@@ -20,6 +20,17 @@ pub fn record(sql: &str) {
     });
 }
 
+/// Spawn `work`, recording its statements where the running task records its own.
+pub fn spawn<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> datafusion::common::runtime::SpawnedTask<T> {
+    use datafusion::common::runtime::SpawnedTask;
+    match STATEMENTS.try_with(std::sync::Arc::clone) {
+        Ok(recorded) => SpawnedTask::spawn(STATEMENTS.scope(recorded, work)),
+        Err(_) => SpawnedTask::spawn(work),
+    }
+}
+
 /// The rows of `sql`, decoded.
 pub async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Row>> {
     to_rows(&batches(ctx, sql.as_ref()).await?)
