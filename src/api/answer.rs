@@ -105,9 +105,14 @@ impl Engine {
         detail: Option<i64>,
     ) -> Result<Result<OccurrenceAnswer, ApiError>> {
         // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that
-        // project's occurrences only: it answers that project's list, nothing else.
+        // project's occurrences only: it answers that project's list, or the detail it was
+        // opened for (an occurrence of that project), nothing else.
         if let Some(p) = self.lists_project {
-            if detail.is_some() || r.project_id != Some(p) {
+            let one = match self.lists_detail {
+                Some(id) => detail == Some(id),
+                None => detail.is_none() && r.project_id == Some(p),
+            };
+            if !one {
                 return Err(crate::error::Error::Internal(format!(
                     "an engine opened for project {p}'s occurrence list cannot answer {}",
                     crate::redact::redact(&r.path)

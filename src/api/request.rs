@@ -192,6 +192,14 @@ pub fn list_project(url: &str) -> Option<i64> {
     }
 }
 
+/// The occurrence of `url` when it is an occurrence's detail (`/api/v2/occurrences/12/`).
+pub fn detail_id(url: &str) -> Option<i64> {
+    match parse(url) {
+        Ok((Endpoint::Detail(id), _)) => Some(id),
+        _ => None,
+    }
+}
+
 /// Split `/api/v2/occurrences/12/?a=b` into the endpoint and the parsed request.
 pub fn parse(url: &str) -> Result<(Endpoint, Request), ApiError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));

@@ -41,7 +41,11 @@ async fn answer(engine: &Engine, url: &str, who: &Requester) -> Result<Response>
     // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that project's
     // occurrences only: any other request would be answered from part of them.
     if let Some(p) = engine.lists_project {
-        if crate::api::request::list_project(url) != Some(p) {
+        let one = match engine.lists_detail {
+            Some(id) => crate::api::request::detail_id(url) == Some(id),
+            None => crate::api::request::list_project(url) == Some(p),
+        };
+        if !one {
             return Err(crate::error::Error::Internal(format!(
                 "an engine opened for project {p}'s occurrence list cannot answer {}",
                 crate::redact::redact(url)

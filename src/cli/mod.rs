@@ -260,13 +260,12 @@ async fn answering(engine: Engine, who: &Requester, build: &[Part]) -> occlens::
     Ok(engine)
 }
 
-/// [`open_answering`] for the one request `url`: an occurrence list of a project reads that
-/// project's entry of the lists part when the whole part is not built
-/// (`cache::PROJECT_SCOPED`).
+/// [`open_answering`] for the one request `url`: an occurrence list of a project, or an
+/// occurrence's detail, reads that project's entry of the lists part when the whole part is
+/// not built (`cache::PROJECT_SCOPED`).
 async fn open_answering_one(cli: &Cli, url: &str) -> occlens::Result<Engine> {
-    let project = occlens::api::request::list_project(url);
     let build = Part::for_url(url);
-    let engine = open_with_mode(cli, "http://localhost:8000", build, None, project).await?;
+    let engine = open_with_mode(cli, "http://localhost:8000", build, None, Some(url)).await?;
     answering(engine, &cli.who, build).await
 }
 
@@ -352,13 +351,15 @@ pub(crate) fn media_url(cli: &Cli) -> occlens::Result<String> {
     Ok(occlens::redact::strip_userinfo(base))
 }
 
-/// `open_with_base` with the cache mode `mode` instead of --cache's.
+/// `open_with_base` with the cache mode `mode` instead of --cache's; `one`: the one request
+/// the engine answers, whose project's entry of the lists part it may read instead of the
+/// whole part (a list of a project, an occurrence's detail).
 async fn open_with_mode(
     cli: &Cli,
     default_base: &str,
     build: &[Part],
     mode: Option<occlens::engine::cache::Mode>,
-    project: Option<i64>,
+    one: Option<&str>,
 ) -> occlens::Result<Engine> {
     let config = Config {
         api_base: api_base(cli)?.unwrap_or_else(|| default_base.to_string()),
@@ -381,7 +382,8 @@ async fn open_with_mode(
         mode: mode.unwrap_or(cli.cache.into()),
         dir: cli.cache_dir.clone(),
         range_rows: None,
-        project,
+        project: one.and_then(occlens::api::request::list_project),
+        detail: one.and_then(occlens::api::request::detail_id),
         ..Default::default()
     };
     // A spinner while the cache is built (the rows arrive at the end: the file is sorted).
@@ -484,8 +486,9 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             api::single(&engine, &cli, &url, l.pretty).await
         }
         Command::Detail(d) => {
-            let engine = open_answering(&cli, &[Part::Lists]).await?;
-            api::single(&engine, &cli, &d.url(), d.pretty).await
+            let url = d.url();
+            let engine = open_answering_one(&cli, &url).await?;
+            api::single(&engine, &cli, &url, d.pretty).await
         }
         Command::Sql(s) => {
             let engine = open(&cli).await?;

@@ -99,6 +99,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> occlens::Result<ExitCode> {
             hold: args.in_memory,
             hold_max: args.in_memory_max,
             project: None,
+            detail: None,
         },
         response_budget: usize::try_from(args.response_cache).unwrap_or(usize::MAX),
     };

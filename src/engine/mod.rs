@@ -83,6 +83,9 @@ pub struct Engine {
     /// Some(P) when the lists part read is project P's entry (`cache::PROJECT_SCOPED`): the
     /// engine then answers only the occurrence list of P (`api::respond` refuses the rest).
     pub lists_project: Option<i64>,
+    /// Some(O) when that entry was read for the detail of occurrence O (of project P): the
+    /// engine then answers that detail only.
+    pub lists_detail: Option<i64>,
     /// With `--cache refresh`: the parts whose entries were kept instead of rebuilt, and why
     /// (one line each, also among the warnings).
     pub cache_not_rebuilt: Vec<(cache::Part, String)>,
@@ -169,6 +172,8 @@ impl Engine {
         let mut missing = Vec::new();
         // A project's entry of the lists part looked for (see `cache::PROJECT_SCOPED`).
         let mut scoped = None;
+        // The detail whose occurrence's project that entry is (`cache::Settings::detail`).
+        let mut scoped_detail = None;
         for part in cache::Part::ALL {
             let Some(mut dir) =
                 cache::directory(settings, &snapshot, config.time_zone, part).filter(|_| !window)
@@ -177,9 +182,27 @@ impl Engine {
             };
             // One list request of a project: the whole lists part when it is built, else
             // that project's entry.
-            let project = settings
-                .project
-                .filter(|_| part == cache::Part::Lists && settings.mode == cache::Mode::Auto);
+            let one_request = part == cache::Part::Lists && settings.mode == cache::Mode::Auto;
+            let mut project = settings.project.filter(|_| one_request);
+            // One detail: its occurrence's project's entry, as for a list of that project (its
+            // project looked up only when the whole part is not built).
+            if let Some(id) = settings.detail.filter(|_| one_request && project.is_none()) {
+                if !matches!(
+                    cache::inspect(&dir, part, None, false),
+                    cache::Entry::Ready(_)
+                ) {
+                    match occurrence_project(&ctx, id).await? {
+                        OccurrenceProject::One(p) => {
+                            project = Some(p);
+                            scoped_detail = Some(id);
+                        }
+                        // Not in the snapshot: a 404, answered from its tables, nothing built.
+                        OccurrenceProject::Absent => continue,
+                        // No project, or rows of several: the whole part, as for any request.
+                        OccurrenceProject::Other => {}
+                    }
+                }
+            }
             if let Some(p) = project {
                 let lock = cache::hold(&dir);
                 match cache::inspect(&dir, part, None, false) {
@@ -303,6 +326,7 @@ impl Engine {
         let lists_project = scoped
             .filter(|(_, d)| cached.iter().any(|(_, c)| c == d))
             .map(|(p, _)| p);
+        let lists_detail = scoped_detail.filter(|_| lists_project.is_some());
         let cache_warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         trace("snapshot tables registered");
         let registrations = cached
@@ -360,6 +384,7 @@ impl Engine {
             cache_locks: locks,
             cache_warning,
             lists_project,
+            lists_detail,
             cache_not_rebuilt: not_rebuilt,
             cache_settings,
             snapshot,
@@ -425,6 +450,27 @@ impl Engine {
 }
 
 /// Whether `main_project` holds project `id`.
+/// The project of an occurrence, as `main_occurrence` holds it.
+enum OccurrenceProject {
+    One(i64),
+    Absent,
+    /// NULL, or rows of the id in several projects (a broken key, refused later).
+    Other,
+}
+
+async fn occurrence_project(ctx: &SessionContext, id: i64) -> Result<OccurrenceProject> {
+    let sql = format!("SELECT DISTINCT project_id FROM main_occurrence WHERE id = {id} LIMIT 2");
+    let rows = crate::engine::rows::to_rows(&ctx.sql(&sql).await?.collect().await?)?;
+    Ok(match rows.as_slice() {
+        [] => OccurrenceProject::Absent,
+        [row] => match row.get("project_id").and_then(|v| v.as_i64()) {
+            Some(p) => OccurrenceProject::One(p),
+            None => OccurrenceProject::Other,
+        },
+        _ => OccurrenceProject::Other,
+    })
+}
+
 async fn project_exists(ctx: &SessionContext, id: i64) -> Result<bool> {
     let sql = format!("SELECT count(*) AS n FROM main_project WHERE id = {id}");
     let rows = crate::engine::rows::to_rows(&ctx.sql(&sql).await?.collect().await?)?;

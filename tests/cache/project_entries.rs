@@ -129,6 +129,41 @@ async fn a_projects_list_reads_its_own_entry_until_the_whole_part_is_built() {
             .unwrap_or_else(|| panic!("{url} answered"));
         assert!(e.to_string().contains("project 1's occurrence list"), "{e}");
     }
+    // The detail of an occurrence of project 1: its project's entry, that detail only.
+    let settings = occlens::engine::cache::Settings {
+        dir: Some(root.path().to_path_buf()),
+        detail: Some(1),
+        ..Default::default()
+    };
+    let config = occlens::Config {
+        api_base: "http://testserver".into(),
+        ..occlens::Config::default()
+    };
+    let detail = Engine::open_cached(Some(snapshot), config, &settings, &lists, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (detail.lists_project, detail.lists_detail),
+        (Some(1), Some(1))
+    );
+    assert_eq!(entry_projects(root.path()), [Value::from(1)]);
+    for url in [
+        "/api/v2/occurrences/1/",
+        "/api/v2/occurrences/1/?project_id=1",
+    ] {
+        let (a, b) = (call(&computed, url).await, call(&detail, url).await);
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
+    }
+    for url in [
+        "/api/v2/occurrences/?project_id=1",
+        "/api/v2/occurrences/2/",
+    ] {
+        let e = occlens::api::respond::get(&detail, url, &Default::default())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{url} answered"));
+        assert!(e.to_string().contains("project 1's occurrence list"), "{e}");
+    }
     // Project 2's: another entry; read again, the same entries.
     let two = open(Some(2)).await;
     assert_eq!(two.lists_project, Some(2));
@@ -259,16 +294,32 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
         "{line}"
     );
     std::fs::write(&file, original).unwrap();
-    // Read again from it; a detail builds the whole lists part, read from then on.
+    // Read again from it; a detail of project 2 reads it too, one of project 1 builds project
+    // 1's entry, one of an occurrence the snapshot does not hold builds nothing.
     assert_eq!(run(&list), computed);
-    let detail = run(&["api", "/api/v2/occurrences/21/"]);
-    assert_eq!(serde_json::from_str::<Value>(&detail).unwrap()["id"], 21);
+    for (id, projects) in [(21, vec![2]), (1, vec![1, 2])] {
+        let url = format!("/api/v2/occurrences/{id}/");
+        let detail = run(&["api", &url]);
+        assert_eq!(detail, run(&["--cache", "off", "api", &url]));
+        assert_eq!(serde_json::from_str::<Value>(&detail).unwrap()["id"], id);
+        let mut found = entry_projects(&cache_root);
+        found.sort_by_key(|p| p.as_i64());
+        assert_eq!(
+            found,
+            projects.into_iter().map(Value::from).collect::<Vec<_>>()
+        );
+    }
+    let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "detail", "99"], &[]);
+    assert_eq!((code, out.trim()), (4, r#"{"detail":"Not found."}"#));
+    assert_eq!(entries(&cache_root).len(), 2);
+    // Another endpoint builds the whole lists part (and the facts), read from then on.
+    run(&["api", "/api/v2/taxa/?project_id=2"]);
     assert_eq!(run(&list), computed);
-    // Building the whole part removed the project's entry (never read again).
+    // Building the whole part removed the projects' entries (never read again).
     let status = run(&["cache"]);
     assert!(status.contains("lists: built: "), "{status}");
     assert!(!status.contains("lists of project"), "{status}");
-    assert_eq!(entry_projects(&cache_root), [Value::Null]);
+    assert_eq!(entry_projects(&cache_root), [Value::Null, Value::Null]);
     let cleared = run(&["cache", "clear"]);
-    assert!(cleared.contains("1 cache entries removed"), "{cleared}");
+    assert!(cleared.contains("2 cache entries removed"), "{cleared}");
 }

@@ -201,6 +201,11 @@ pub struct Settings {
     /// with `project_id`, `list --project`): with `Auto`, when the whole lists part is not
     /// built, that project's lists part is read, or built (see [`PROJECT_SCOPED`]).
     pub project: Option<i64>,
+    /// The occurrence of the one detail request a command answers (`api` of a detail,
+    /// `detail`): with `Auto`, when the whole lists part is not built, the lists part of that
+    /// occurrence's project is read, or built, as for a list of the project; an occurrence the
+    /// snapshot does not hold is answered from its tables without building anything.
+    pub detail: Option<i64>,
 }
 
 impl Settings {
