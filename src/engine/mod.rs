@@ -187,17 +187,24 @@ impl Engine {
             // One detail: its occurrence's project's entry, as for a list of that project (its
             // project looked up only when the whole part is not built).
             if let Some(id) = settings.detail.filter(|_| one_request && project.is_none()) {
-                if !matches!(
-                    cache::inspect(&dir, part, None, false),
-                    cache::Entry::Ready(_)
-                ) {
+                let whole = cache::inspect(&dir, part, None, false);
+                if !matches!(whole, cache::Entry::Ready(_)) {
                     match occurrence_project(&ctx, id).await? {
                         OccurrenceProject::One(p) => {
                             project = Some(p);
                             scoped_detail = Some(id);
                         }
-                        // Not in the snapshot: a 404, answered from its tables, nothing built.
-                        OccurrenceProject::Absent => continue,
+                        // Not in the snapshot: a 404, answered from its tables, nothing built
+                        // (a damaged whole part said so, as when a project's entry is read).
+                        OccurrenceProject::Absent => {
+                            if let cache::Entry::Damaged(why) = whole {
+                                warnings.push(format!(
+                                    "the lists part of the cache ({}) is damaged ({why}); answering from the snapshot's tables (--cache refresh rebuilds it)",
+                                    dir.display()
+                                ));
+                            }
+                            continue;
+                        }
                         // No project, or rows of several: the whole part, as for any request.
                         OccurrenceProject::Other => {}
                     }
@@ -461,6 +468,7 @@ enum OccurrenceProject {
 async fn occurrence_project(ctx: &SessionContext, id: i64) -> Result<OccurrenceProject> {
     let sql = format!("SELECT DISTINCT project_id FROM main_occurrence WHERE id = {id} LIMIT 2");
     let rows = crate::engine::rows::to_rows(&ctx.sql(&sql).await?.collect().await?)?;
+    // (An unreadable main_occurrence fails here as the whole part's build would, naming it.)
     Ok(match rows.as_slice() {
         [] => OccurrenceProject::Absent,
         [row] => match row.get("project_id").and_then(|v| v.as_i64()) {

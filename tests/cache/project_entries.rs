@@ -150,6 +150,9 @@ async fn a_projects_list_reads_its_own_entry_until_the_whole_part_is_built() {
     for url in [
         "/api/v2/occurrences/1/",
         "/api/v2/occurrences/1/?project_id=1",
+        "/api/v2/occurrences/1/?project_id=2",
+        "/api/v2/occurrences/1/?project_id=99",
+        "/api/v2/occurrences/1/?apply_defaults=false",
     ] {
         let (a, b) = (call(&computed, url).await, call(&detail, url).await);
         assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
@@ -157,6 +160,8 @@ async fn a_projects_list_reads_its_own_entry_until_the_whole_part_is_built() {
     for url in [
         "/api/v2/occurrences/?project_id=1",
         "/api/v2/occurrences/2/",
+        "/api/v2/occurrences/algorithms/?project_id=1",
+        "/api/v2/taxa/?project_id=1",
     ] {
         let e = occlens::api::respond::get(&detail, url, &Default::default())
             .await
@@ -320,6 +325,36 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
     assert!(status.contains("lists: built: "), "{status}");
     assert!(!status.contains("lists of project"), "{status}");
     assert_eq!(entry_projects(&cache_root), [Value::Null, Value::Null]);
+    // The whole lists part damaged (a truncated file): a detail warns in one line and reads,
+    // or builds, its project's entry; one of an occurrence the snapshot does not hold warns
+    // and answers from the tables.
+    let whole = entries(&cache_root)
+        .into_iter()
+        .map(|e| cache_root.join(e))
+        .find(|e| e.join("occurrence_list.parquet").exists())
+        .unwrap();
+    let file = whole.join("occurrence_list.parquet");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..100]).unwrap();
+    let (code, out, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "detail", "1"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, run(&["--cache", "off", "detail", "1"]));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("is damaged") && err.contains("reading project 1's lists"),
+        "{err}"
+    );
+    let (code, out, err) = occlens_with(&["--snapshot", s, "--cache-dir", c, "detail", "99"], &[]);
+    assert_eq!((code, out.trim()), (4, r#"{"detail":"Not found."}"#));
+    assert!(
+        err.contains("is damaged") && err.contains("answering from the snapshot's tables"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("damaged")).count(),
+        1,
+        "{err}"
+    );
     let cleared = run(&["cache", "clear"]);
-    assert!(cleared.contains("2 cache entries removed"), "{cleared}");
+    assert!(cleared.contains("3 cache entries removed"), "{cleared}");
 }
