@@ -231,26 +231,34 @@ mod tests {
         w.close().unwrap();
     }
 
-    #[tokio::test]
-    async fn a_left_join_on_comparable_estimates_streams_its_kept_side() {
-        let dir = tempfile::tempdir().unwrap();
-        write(&dir.path().join("k.parquet"), 100_000);
-        write(&dir.path().join("c.parquet"), 150_000);
-        // occlens's thresholds for collected join sides.
+    /// A session over `tables` (name, rows: Parquet files of `1..=rows` as column `v`) with
+    /// occlens's thresholds for collected join sides, and with [`ProbePreservedSide`] when
+    /// `rule`.
+    async fn session(dir: &std::path::Path, tables: &[(&str, i64)], rule: bool) -> SessionContext {
         let mut config = SessionConfig::new().with_target_partitions(2);
         crate::engine::tuning::apply(&mut config, crate::engine::tuning::TUNING).unwrap();
         let ctx = SessionContext::new_with_config(config);
-        for t in ["k", "c"] {
-            let path = dir.path().join(format!("{t}.parquet"));
-            ctx.register_parquet(t, path.to_str().unwrap(), Default::default())
+        for (t, rows) in tables {
+            let path = dir.join(format!("{t}.parquet"));
+            if !path.exists() {
+                write(&path, *rows);
+            }
+            ctx.register_parquet(*t, path.to_str().unwrap(), Default::default())
                 .await
                 .unwrap();
         }
-        // 100K kept rows left-joined to an aggregation estimated at its 150K input rows.
-        let sql = "SELECT k.v, c.n FROM k \
-                   LEFT JOIN (SELECT v % 1000 AS w, count(*) AS n FROM c GROUP BY v % 1000) c \
-                   ON c.w = k.v";
-        // DataFusion alone builds on the kept side.
+        if !rule {
+            return ctx;
+        }
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+            .with_physical_optimizer_rules(rules_with_probe_preserved_side(
+                ctx.state().physical_optimizers(),
+            ))
+            .build();
+        SessionContext::new_with_state(state)
+    }
+
+    async fn plan_text(ctx: &SessionContext, sql: &str) -> String {
         let plan = ctx
             .sql(sql)
             .await
@@ -259,19 +267,25 @@ mod tests {
             .await
             .unwrap();
         let text = displayable(plan.as_ref()).indent(false).to_string();
+        text
+    }
+
+    #[tokio::test]
+    async fn a_left_join_on_comparable_estimates_streams_its_kept_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = [("k", 100_000), ("c", 150_000)];
+        // 100K kept rows left-joined to an aggregation estimated at its 150K input rows.
+        let sql = "SELECT k.v, c.n FROM k \
+                   LEFT JOIN (SELECT v % 1000 AS w, count(*) AS n FROM c GROUP BY v % 1000) c \
+                   ON c.w = k.v";
+        // DataFusion alone builds on the kept side.
+        let text = plan_text(&session(dir.path(), &tables, false).await, sql).await;
         assert!(text.contains("mode=CollectLeft, join_type=Left"), "{text}");
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
-            .with_physical_optimizer_rules(rules_with_probe_preserved_side(
-                ctx.state().physical_optimizers(),
-            ))
-            .build();
-        let ctx = SessionContext::new_with_state(state);
-        let df = ctx.sql(sql).await.unwrap();
-        let plan = df.clone().create_physical_plan().await.unwrap();
-        let text = displayable(plan.as_ref()).indent(false).to_string();
+        let ctx = session(dir.path(), &tables, true).await;
+        let text = plan_text(&ctx, sql).await;
         assert!(text.contains("mode=CollectLeft, join_type=Right"), "{text}");
         // The rows of the join unswapped: every kept row, 999 of them matched.
-        let batches = df.collect().await.unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 100_000);
         let matched: usize = batches
@@ -288,24 +302,8 @@ mod tests {
     #[tokio::test]
     async fn a_kept_side_cut_by_a_value_stays_the_build_side_of_a_bigger_scan() {
         let dir = tempfile::tempdir().unwrap();
-        write(&dir.path().join("k.parquet"), 100_000);
-        write(&dir.path().join("c.parquet"), 500_000);
-        write(&dir.path().join("s.parquet"), 150_000);
-        let mut config = SessionConfig::new().with_target_partitions(2);
-        crate::engine::tuning::apply(&mut config, crate::engine::tuning::TUNING).unwrap();
-        let ctx = SessionContext::new_with_config(config);
-        for t in ["k", "c", "s"] {
-            let path = dir.path().join(format!("{t}.parquet"));
-            ctx.register_parquet(t, path.to_str().unwrap(), Default::default())
-                .await
-                .unwrap();
-        }
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
-            .with_physical_optimizer_rules(rules_with_probe_preserved_side(
-                ctx.state().physical_optimizers(),
-            ))
-            .build();
-        let ctx = SessionContext::new_with_state(state);
+        let tables = [("k", 100_000), ("c", 500_000), ("s", 150_000)];
+        let ctx = session(dir.path(), &tables, true).await;
         // 500K rows scanned, estimated at 100K once filtered (DataFusion's 20% for `v % 3 = 0`)
         // and grouped: within twice the kept side's 100K rows.
         let other = "(SELECT v AS w, count(*) AS n FROM c WHERE v % 3 = 0 GROUP BY v) c";
@@ -322,14 +320,7 @@ mod tests {
             (small, "WHERE k.v >= 1", "join_type=Right"),
         ] {
             let sql = format!("SELECT k.v, c.n FROM k LEFT JOIN {other} ON c.w = k.v {cut}");
-            let plan = ctx
-                .sql(&sql)
-                .await
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
-            let text = displayable(plan.as_ref()).indent(false).to_string();
+            let text = plan_text(&ctx, &sql).await;
             assert!(
                 text.contains(&format!("mode=CollectLeft, {join}")),
                 "{sql}\n{text}"
