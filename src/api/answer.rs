@@ -104,21 +104,7 @@ impl Engine {
         who: &Requester,
         detail: Option<i64>,
     ) -> Result<Result<OccurrenceAnswer, ApiError>> {
-        // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that
-        // project's occurrences only: it answers that project's list, or the detail it was
-        // opened for (an occurrence of that project), nothing else.
-        if let Some(p) = self.lists_project {
-            let one = match self.lists_detail {
-                Some(id) => detail == Some(id),
-                None => detail.is_none() && r.project_id == Some(p),
-            };
-            if !one {
-                return Err(crate::error::Error::Internal(format!(
-                    "an engine opened for project {p}'s occurrence list cannot answer {}",
-                    crate::redact::redact(&r.path)
-                )));
-            }
-        }
+        self.check_scope(detail, r.project_id, &r.path)?;
         // A detail's related rows are read by its id beside the statements that find its row
         // (on the other core; dropped, and stopped, when the row is not found or not visible).
         let fetching = detail.map(|id| {

@@ -4,7 +4,7 @@
 use crate::api::answer::OccurrenceAnswer;
 use crate::api::endpoints::Endpoints;
 use crate::api::params::Params;
-use crate::api::request::{parse, Endpoint, Request, Requester};
+use crate::api::request::{detail_id, list_project, parse, Endpoint, Request, Requester};
 use crate::api::route::{family, Family};
 use crate::api::shape::Shaper;
 use crate::engine::Engine;
@@ -38,20 +38,8 @@ pub async fn get(engine: &Engine, url: &str, who: &Requester) -> Result<Response
 }
 
 async fn answer(engine: &Engine, url: &str, who: &Requester) -> Result<Response> {
-    // An engine reading one project's lists (`cache::PROJECT_SCOPED`) holds that project's
-    // occurrences only: any other request would be answered from part of them.
-    if let Some(p) = engine.lists_project {
-        let one = match engine.lists_detail {
-            Some(id) => crate::api::request::detail_id(url) == Some(id),
-            None => crate::api::request::list_project(url) == Some(p),
-        };
-        if !one {
-            return Err(crate::error::Error::Internal(format!(
-                "an engine opened for project {p}'s occurrence list cannot answer {}",
-                crate::redact::redact(url)
-            )));
-        }
-    }
+    // Checked before anything else: any other endpoint would be answered from part of the rows.
+    engine.check_scope(detail_id(url), list_project(url), url)?;
     // DRF's content negotiation comes first: a `?format=` that no renderer has (JSON, and the
     // browsable API's `api`, answered here as JSON) is a 404.
     if let Some(format) = Params::parse(url).given("format") {

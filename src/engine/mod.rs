@@ -454,9 +454,34 @@ impl Engine {
     pub fn fragments(&self) -> &Fragments {
         &self.fragments
     }
+
+    /// An engine reading one project's entry of the lists part (`cache::PROJECT_SCOPED`)
+    /// holds that project's occurrences only: it answers the request it was opened for (that
+    /// project's list, or the detail of `lists_detail`), never another from part of the rows.
+    /// `detail`: the request's occurrence when it is a detail; `project`: its project filter.
+    pub(crate) fn check_scope(
+        &self,
+        detail: Option<i64>,
+        project: Option<i64>,
+        path: &str,
+    ) -> Result<()> {
+        let Some(p) = self.lists_project else {
+            return Ok(());
+        };
+        let opened_for = match self.lists_detail {
+            Some(id) => detail == Some(id),
+            None => detail.is_none() && project == Some(p),
+        };
+        if opened_for {
+            return Ok(());
+        }
+        Err(crate::error::Error::Internal(format!(
+            "an engine opened for project {p}'s occurrence list cannot answer {}",
+            crate::redact::redact(path)
+        )))
+    }
 }
 
-/// Whether `main_project` holds project `id`.
 /// The project of an occurrence, as `main_occurrence` holds it.
 enum OccurrenceProject {
     One(i64),
@@ -479,6 +504,7 @@ async fn occurrence_project(ctx: &SessionContext, id: i64) -> Result<OccurrenceP
     })
 }
 
+/// Whether `main_project` holds project `id`.
 async fn project_exists(ctx: &SessionContext, id: i64) -> Result<bool> {
     let sql = format!("SELECT count(*) AS n FROM main_project WHERE id = {id}");
     let rows = crate::engine::rows::to_rows(&ctx.sql(&sql).await?.collect().await?)?;
