@@ -2,6 +2,8 @@
 //! prefixes: the longer prefix first (`occurrences/stats` before `occurrences`, `taxa/lists`
 //! before `taxa`).
 
+use crate::engine::cache::Part;
+
 /// An endpoint family: one module of `api/` and one file of `queries/` each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -52,6 +54,24 @@ pub fn family(path: &str) -> Option<(Family, Vec<String>)> {
         let head = segments.get(..n)?.join("/");
         (head == *prefix).then(|| (*fam, segments[n..].iter().map(|s| s.to_string()).collect()))
     })
+}
+
+/// The parts of the cache a request on `url` reads, built for it when missing: the occurrence
+/// endpoints read the lists part; the species, status summary, project (charts) and
+/// occurrence stats endpoints the per-project facts (queries/11_facts.sql); both the taxon
+/// views. The other endpoints, and a path no endpoint answers, read the snapshot's tables
+/// only (a first events request built the lists and facts parts, about 5 s on SF1, and read
+/// neither).
+pub fn cache_parts(url: &str) -> &'static [Part] {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    match family(path) {
+        Some((Family::Occurrences, _)) => &[Part::Taxa, Part::Lists],
+        Some((
+            Family::Taxa | Family::StatusSummary | Family::Projects | Family::OccurrenceStats,
+            _,
+        )) => &[Part::Taxa, Part::Facts],
+        _ => &[],
+    }
 }
 
 /// A short name of the endpoint a path names, for reports and metrics: `list`, `detail`

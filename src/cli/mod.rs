@@ -264,7 +264,7 @@ async fn answering(engine: Engine, who: &Requester, build: &[Part]) -> occlens::
 /// occurrence's detail, reads that project's entry of the lists part when the whole part is
 /// not built (`cache::PROJECT_SCOPED`).
 async fn open_answering_one(cli: &Cli, url: &str) -> occlens::Result<Engine> {
-    let build = Part::for_url(url);
+    let build = occlens::api::route::cache_parts(url);
     let engine = open_with_mode(cli, "http://localhost:8000", build, None, Some(url)).await?;
     answering(engine, &cli.who, build).await
 }
@@ -473,10 +473,10 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Api(a) => {
-            // One request: the parts its endpoint reads; a batch: lists and facts.
+            // One request: the parts its endpoint reads; a batch: taxa, lists and facts.
             let engine = match &a.url {
                 Some(url) => open_answering_one(&cli, url).await?,
-                None => open_answering(&cli, &[Part::Lists, Part::Facts]).await?,
+                None => open_answering(&cli, &[Part::Taxa, Part::Lists, Part::Facts]).await?,
             };
             api::api(&engine, &cli, a).await
         }

@@ -171,7 +171,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
         .as_deref()
         .map(occlens::redact::strip_userinfo)
         .unwrap_or_else(|| "http://localhost:8000".into());
-    let parts = [Part::Lists, Part::Facts];
+    let parts = [Part::Taxa, Part::Lists, Part::Facts];
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
     // (--as was checked by the open, before the cache's parts were built.)
     engine.check_keys().await?;

@@ -158,11 +158,12 @@ async fn not_null(ctx: &SessionContext, fragments: &Fragments) -> Result<()> {
 
 impl Engine {
     /// Check the key, the NOT NULL columns and the taxa's parents before answering from the
-    /// snapshot's tables;
-    /// nothing to do when the occurrence lists come from the cache (its build checked this
-    /// snapshot version).
+    /// snapshot's tables; nothing to do when a part of the cache built in ranges of
+    /// occurrence ids is read (the lists, or the facts: its build checked this snapshot
+    /// version).
     pub async fn check_keys(&self) -> Result<()> {
-        if self.cache.iter().any(|(part, _)| *part == Part::Lists) {
+        let checked = |part: &Part| part.views().iter().any(|(_, _, ranged)| ranged.is_some());
+        if self.cache.iter().any(|(part, _)| checked(part)) {
             return Ok(());
         }
         check(&self.ctx).await

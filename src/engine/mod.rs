@@ -288,9 +288,36 @@ impl Engine {
         }
         if !missing.is_empty() {
             catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
-            for (part, dir, project) in missing {
-                let built = cache::build(&ctx, &dir, part, project, settings.range_rows, progress);
-                match built.await {
+            // The small taxa part on the side of the first big one (thousands of rows, on the
+            // other core); the big parts one after another, up to the first that fails.
+            let build = |(part, dir, project): (cache::Part, std::path::PathBuf, Option<i64>)| {
+                let ctx = &ctx;
+                async move {
+                    let built =
+                        cache::build(ctx, &dir, part, project, settings.range_rows, progress);
+                    (part, project, built.await)
+                }
+            };
+            let (small, big): (Vec<_>, Vec<_>) = missing
+                .into_iter()
+                .partition(|(part, _, _)| *part == cache::Part::Taxa);
+            let big = async {
+                let mut done = Vec::new();
+                for one in big {
+                    let result = build(one).await;
+                    let failed = result.2.is_err();
+                    done.push(result);
+                    if failed {
+                        break;
+                    }
+                }
+                done
+            };
+            let (mut results, big) =
+                futures::join!(futures::future::join_all(small.into_iter().map(build)), big);
+            results.extend(big);
+            for (part, project, built) in results {
+                match built {
                     Ok(built) => match cache::hold(&built) {
                         Some(lock) => {
                             // The whole lists part is read from now on: the projects' entries

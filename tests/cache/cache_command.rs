@@ -37,9 +37,9 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
     let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "cache", "build"], &[]);
     assert_eq!(code, 0);
     assert!(out.contains("built: "), "{out}");
-    // One entry per part (lists, details, facts), each with its marker.
+    // One entry per part (taxa, lists, details, facts), each with its marker.
     let keys = entries(&cache_root);
-    assert_eq!(keys.len(), 3);
+    assert_eq!(keys.len(), 4);
     let mut files: Vec<String> = keys
         .iter()
         .flat_map(|k| entries(&cache_root.join(k)))
@@ -48,6 +48,7 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
     assert_eq!(
         files,
         [
+            "_occlens_cache.json",
             "_occlens_cache.json",
             "_occlens_cache.json",
             "_occlens_cache.json",
@@ -72,7 +73,7 @@ fn cache_off_reads_and_writes_nothing_and_the_command_reports_builds_and_clears(
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
     assert!(out.starts_with("removed "), "{out}");
-    assert!(out.contains("3 cache entries removed"), "{out}");
+    assert!(out.contains("4 cache entries removed"), "{out}");
     assert!(entries(&cache_root).is_empty());
     // The demo snapshot is never cached.
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "build"], &[]);
@@ -143,22 +144,18 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
     );
 
     // A truncated file (size differs from the marker): a one-line warning, then the answer
-    // from a rebuilt entry.
+    // from a rebuilt entry (a batch of requests reads the whole lists part).
     std::fs::write(&list, &bytes[..100]).unwrap();
+    let batch = snap.path().join("requests.txt");
+    std::fs::write(&batch, "/api/v2/occurrences/?project_id=1\n").unwrap();
+    let batch = batch.to_str().unwrap();
     let (code, out, err) = occlens_with(
-        &[
-            "--snapshot",
-            s,
-            "--cache-dir",
-            c,
-            "api",
-            "/api/v2/taxa/?project_id=1",
-        ],
+        &["--snapshot", s, "--cache-dir", c, "api", "--batch", batch],
         &[],
     );
     assert_eq!(code, 0, "{err}");
     assert!(
-        serde_json::from_str::<Value>(&out).unwrap()["count"].is_number(),
+        serde_json::from_str::<Value>(&out).unwrap()["body"]["count"].is_number(),
         "{out}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -203,7 +200,7 @@ fn clear_removes_only_occlens_entries_and_a_damaged_entry_is_rebuilt() {
 
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("3 cache entries removed"), "{out}");
+    assert!(out.contains("4 cache entries removed"), "{out}");
     assert!(out.contains("3 other entries"), "{out}");
     assert_eq!(
         std::fs::read_to_string(root.path().join("notes.txt")).unwrap(),
@@ -299,7 +296,7 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
     let c = root.path().to_str().unwrap().to_string();
     let s = dir.path().to_str().unwrap().to_string();
     let reader = cached_engine(dir.path(), root.path(), Mode::Auto, None).await;
-    assert_eq!(entries(root.path()).len(), 3);
+    assert_eq!(entries(root.path()).len(), 4);
     let run = |args: Vec<String>| async move {
         tokio::task::spawn_blocking(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -313,10 +310,10 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
     let (code, out, err) = run(clear.clone()).await;
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("0 cache entries removed") && out.contains("3 in use by another process"),
+        out.contains("0 cache entries removed") && out.contains("4 in use by another process"),
         "{out}"
     );
-    assert_eq!(entries(root.path()).len(), 3);
+    assert_eq!(entries(root.path()).len(), 4);
     // A refresh in another process leaves it too.
     let refresh = owned(&[
         "--snapshot",
@@ -335,10 +332,10 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
     assert_eq!(
         err.matches("was kept, not rebuilt: another occlens process reads it")
             .count(),
-        3,
+        4,
         "{err}"
     );
-    assert_eq!(out.matches(": kept, not rebuilt: ").count(), 3, "{out}");
+    assert_eq!(out.matches(": kept, not rebuilt: ").count(), 4, "{out}");
     for url in [
         "/api/v2/occurrences/?project_id=1",
         "/api/v2/occurrences/1/?project_id=1",
@@ -349,6 +346,6 @@ async fn an_entry_in_use_is_not_removed_under_its_reader() {
     drop(reader);
     let (code, out, err) = run(clear).await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("3 cache entries removed"), "{out}");
+    assert!(out.contains("4 cache entries removed"), "{out}");
     assert!(entries(root.path()).is_empty());
 }

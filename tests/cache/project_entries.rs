@@ -32,13 +32,14 @@ fn two_projects() -> Tiny {
     t
 }
 
-/// The marker's `project` of each entry under `root`.
+/// The marker's `project` of each entry of the lists part under `root`.
 fn entry_projects(root: &Path) -> Vec<Value> {
     entries(root)
         .iter()
-        .map(|e| {
+        .filter_map(|e| {
             let m = std::fs::read(root.join(e).join("_occlens_cache.json")).unwrap();
-            serde_json::from_slice::<Value>(&m).unwrap()["project"].clone()
+            let m = serde_json::from_slice::<Value>(&m).unwrap();
+            (m["part"] == "lists").then(|| m["project"].clone())
         })
         .collect()
 }
@@ -253,7 +254,11 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
     assert_eq!((code, out.trim()), (4, r#"{"detail":"Not found."}"#));
     assert_eq!(entry_projects(&cache_root), [Value::from(2)]);
     // A project's entry under the whole part's name (copied by hand) is not read as it.
-    let scoped = cache_root.join(&entries(&cache_root)[0]);
+    let scoped = entries(&cache_root)
+        .into_iter()
+        .map(|e| cache_root.join(e))
+        .find(|e| e.join("occurrence_list.parquet").exists())
+        .unwrap();
     // Where the whole part would be: `occlens cache` names it.
     let whole = status
         .lines()
@@ -316,15 +321,18 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
     }
     let (code, out, _) = occlens_with(&["--snapshot", s, "--cache-dir", c, "detail", "99"], &[]);
     assert_eq!((code, out.trim()), (4, r#"{"detail":"Not found."}"#));
-    assert_eq!(entries(&cache_root).len(), 2);
-    // Another endpoint builds the whole lists part (and the facts), read from then on.
-    run(&["api", "/api/v2/taxa/?project_id=2"]);
+    // (The taxa part and the two projects' lists.)
+    assert_eq!(entries(&cache_root).len(), 3);
+    // A batch of requests builds the whole lists part, read from then on.
+    let batch = root.path().join("requests.txt");
+    std::fs::write(&batch, "/api/v2/occurrences/?project_id=2\n").unwrap();
+    run(&["api", "--batch", batch.to_str().unwrap()]);
     assert_eq!(run(&list), computed);
     // Building the whole part removed the projects' entries (never read again).
     let status = run(&["cache"]);
     assert!(status.contains("lists: built: "), "{status}");
     assert!(!status.contains("lists of project"), "{status}");
-    assert_eq!(entry_projects(&cache_root), [Value::Null, Value::Null]);
+    assert_eq!(entry_projects(&cache_root), [Value::Null]);
     // The whole lists part damaged (a truncated file): a detail warns in one line and reads,
     // or builds, its project's entry; one of an occurrence the snapshot does not hold warns
     // and answers from the tables.
@@ -356,5 +364,6 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
         "{err}"
     );
     let cleared = run(&["cache", "clear"]);
-    assert!(cleared.contains("3 cache entries removed"), "{cleared}");
+    // The taxa, whole lists and facts parts, and project 1's lists.
+    assert!(cleared.contains("4 cache entries removed"), "{cleared}");
 }

@@ -32,8 +32,10 @@ pub type CachedView = (&'static str, &'static str, Option<&'static str>);
 /// it: a first list request waits for the list part only, not for a detail's related rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Part {
-    /// What every list page and detail reads: `occurrence_list`, the identifications and
-    /// the taxon views the default filters read.
+    /// The taxon views that the occurrence lists' default filters and the species, stats and
+    /// summary endpoints read (thousands of rows: built beside either of the others).
+    Taxa,
+    /// What every list page and detail reads: `occurrence_list` and the identifications.
     Lists,
     /// A detail's related rows sorted by occurrence. Without them a detail reads the
     /// snapshot's tables by occurrence (the same rows; slower on large row groups).
@@ -43,10 +45,11 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 3] = [Part::Lists, Part::Details, Part::Facts];
+    pub const ALL: [Part; 4] = [Part::Taxa, Part::Lists, Part::Details, Part::Facts];
 
     pub fn name(self) -> &'static str {
         match self {
+            Part::Taxa => "taxa",
             Part::Lists => "lists",
             Part::Details => "details",
             Part::Facts => "facts",
@@ -55,10 +58,12 @@ impl Part {
 
     pub fn views(self) -> &'static [CachedView] {
         match self {
-            Part::Lists => &[
+            Part::Taxa => &[
                 ("taxon_ancestry", "taxon_id, ancestor_id", None),
                 ("default_filter_taxa", "project_id, taxon_id", None),
                 ("taxon_parent", "taxon_id, position", None),
+            ],
+            Part::Lists => &[
                 ("occurrence_list", "project_id, id", Some("id")),
                 // Every identification with its position: a page's or detail's lookup by
                 // occurrence id reads a few small pages, whatever the layout of
@@ -105,17 +110,6 @@ impl Part {
                     None,
                 ),
             ],
-        }
-    }
-
-    /// The parts a request on `url` (an API path or URL) reads: the occurrence endpoints read
-    /// the list part, the others (species, summary, charts, stats, …) the facts too.
-    pub fn for_url(url: &str) -> &'static [Part] {
-        let path = url.split(['?', '#']).next().unwrap_or("");
-        if path.contains("api/v2/occurrences") {
-            &[Part::Lists]
-        } else {
-            &[Part::Lists, Part::Facts]
         }
     }
 }
