@@ -26,8 +26,8 @@ fn cache_clear_keeps_an_entry_holding_a_users_file() {
     std::fs::write(entry.join("notes.txt"), "mine").unwrap();
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
-    // The other two parts' entries go; the one holding the user's file stays.
-    assert!(out.contains("2 cache entries removed"), "{out}");
+    // The other three parts' entries go; the one holding the user's file stays.
+    assert!(out.contains("3 cache entries removed"), "{out}");
     assert!(out.contains("1 other entries"), "{out}");
     assert_eq!(
         std::fs::read_to_string(entry.join("notes.txt")).unwrap(),
@@ -106,25 +106,29 @@ fn cache_leaves_what_only_looks_like_an_entry() {
         .map(|e| e.file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 3);
+    assert_eq!(names.len(), 4);
     let (code, out, _) = occlens_with(&["--cache-dir", c, "cache", "clear"], &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("3 cache entries removed"), "{out}");
+    assert!(out.contains("4 cache entries removed"), "{out}");
     // The user's things, under the entries' names.
     let mine = work.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("occurrence_list.parquet"), "mine").unwrap();
-    let (empty, link, nested) = (
+    let (empty, link, nested, other) = (
         cache.join(&names[0]),
         cache.join(&names[1]),
         cache.join(&names[2]),
+        cache.join(&names[3]),
     );
     std::fs::create_dir(&empty).unwrap();
+    std::fs::create_dir(&other).unwrap();
     std::os::unix::fs::symlink(&mine, &link).unwrap();
     std::fs::create_dir_all(nested.join("occurrence_list.parquet")).unwrap();
     std::fs::write(nested.join("occurrence_list.parquet").join("x"), "mine").unwrap();
     let intact = || {
-        assert!(empty.is_dir() && std::fs::read_dir(&empty).unwrap().next().is_none());
+        for empty in [&empty, &other] {
+            assert!(empty.is_dir() && std::fs::read_dir(empty).unwrap().next().is_none());
+        }
         assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
         assert_eq!(
             std::fs::read_to_string(mine.join("occurrence_list.parquet")).unwrap(),

@@ -2,15 +2,16 @@
 //! export reads, and the expensive one — detection aggregates, best prediction, best
 //! identification, cover image of every occurrence), the identifications and a detail's
 //! related rows (images, detections with their captures, predictions, classifications)
-//! sorted by occurrence, the taxon views the default filters read, and the facts the other endpoints
-//! aggregate per project (`occurrence_facts`, `capture_hours`, `detection_hours`:
-//! queries/11_facts.sql), computed once per snapshot version and stored as Parquet, so that
-//! later requests read them instead of recomputing them.
+//! sorted by occurrence, the taxon views the default filters and the species endpoints read,
+//! and the facts the other endpoints aggregate per project (`occurrence_facts`,
+//! `capture_hours`, `detection_hours`: queries/11_facts.sql), computed once per snapshot
+//! version and stored as Parquet, so that later requests read them instead of recomputing
+//! them.
 //!
 //! The cache is keyed by a fingerprint of everything the view's rows depend on: every snapshot
 //! file's location, size, modification time and e-tag, the text of `queries/`, the time zone
 //! (times of day are local) and the occlens version and source (see build.rs). A changed snapshot or occlens is a new
-//! key, never a stale answer. The cache comes in three parts (`Part`: lists, details, facts),
+//! key, never a stale answer. The cache comes in four parts (`Part`: taxa, lists, details, facts),
 //! each an entry of its own, built the first time a command needs it; each entry is a
 //! directory written under a temporary name and renamed into place when complete; any of them
 //! is safe to delete at any time.
@@ -121,8 +122,8 @@ pub fn lookup_key(order: &str) -> Option<&'static str> {
 }
 
 /// The views of the lists part that a project's entry holds that project's rows of (by
-/// their `project_id`); its other views are whole. A list page of the project reads nothing
-/// else of them: every statement of a list request holds `project_id = P`. Such an entry is
+/// their `project_id`): all of them (the taxon views, whole, are a part of their own). A
+/// list page of the project reads nothing else of them: every statement of a list request holds `project_id = P`. Such an entry is
 /// read only by an engine answering that one request (`Engine::lists_project`): a first
 /// list request on a new snapshot waits for its project's rows (SF1, a fifth of them: about
 /// a third of the whole part's build), not every project's.
