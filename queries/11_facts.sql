@@ -7,8 +7,10 @@
 -- Whether an occurrence passes ITS OWN project's default filters (spec §5.3): determination
 -- score >= the project's threshold (a NULL score or threshold fails) and the determination
 -- among default_filter_taxa. The per-row form of the `defaults` fragment of queries/request.sql.
+-- With the stored columns occurrence_facts reads (main_occurrence read once for both).
 CREATE VIEW occurrence_defaults AS
-SELECT o.id, o.project_id,
+SELECT o.id, o.project_id, o.deployment_id, o.event_id,
+       o.determination_id, o.determination_score,
        coalesce(o.determination_score >= p.default_filters_score_threshold
                 AND f.taxon_id IS NOT NULL, false) AS passes_defaults
 FROM main_occurrence o
@@ -32,14 +34,13 @@ CREATE VIEW occurrence_facts AS
 SELECT o.id, o.project_id, o.deployment_id, o.event_id,
        o.determination_id, o.determination_score,
        coalesce(o.determination_id IS NOT NULL AND a.real_detections > 0, false) AS is_valid,
-       coalesce(od.passes_defaults, false) AS passes_defaults,
+       o.passes_defaults,
        a.last_appearance_timestamp AS last_detected,
        CAST(date_part('month', wall_clock(e.start)) AS BIGINT) AS event_month,
        bi.occurrence_id IS NOT NULL AS identified,
        bi.taxon_id AS best_user_taxon_id,
        bp.taxon_id AS best_machine_taxon_id
-FROM main_occurrence o
-LEFT JOIN occurrence_defaults od ON od.id = o.id
+FROM occurrence_defaults o
 LEFT JOIN detection_aggregates a ON a.occurrence_id = o.id
 LEFT JOIN main_event e ON e.id = o.event_id
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
