@@ -59,9 +59,10 @@ pub fn family(path: &str) -> Option<(Family, Vec<String>)> {
 /// The parts of the cache a request on `url` reads, built for it when missing: the occurrence
 /// endpoints read the lists part; the species, status summary, project (charts) and
 /// occurrence stats endpoints the per-project facts (queries/11_facts.sql); both the taxon
-/// views. The other endpoints, and a path no endpoint answers, read the snapshot's tables
-/// only (a first events request built the lists and facts parts, about 5 s on SF1, and read
-/// neither).
+/// views, as do the events, captures and collections (their counts apply a project's default
+/// filters: `default_filter_taxa`). The other endpoints, and a path no endpoint answers, read
+/// the snapshot's tables only (a first deployments request built the lists and facts parts,
+/// about 5 s on SF1, and read neither).
 pub fn cache_parts(url: &str) -> &'static [Part] {
     let path = url.split(['?', '#']).next().unwrap_or("");
     match family(path) {
@@ -70,6 +71,7 @@ pub fn cache_parts(url: &str) -> &'static [Part] {
             Family::Taxa | Family::StatusSummary | Family::Projects | Family::OccurrenceStats,
             _,
         )) => &[Part::Taxa, Part::Facts],
+        Some((Family::Events | Family::Captures | Family::Collections, _)) => &[Part::Taxa],
         _ => &[],
     }
 }

@@ -194,8 +194,9 @@ impl Engine {
                             project = Some(p);
                             scoped_detail = Some(id);
                         }
-                        // Not in the snapshot: a 404, answered from its tables, nothing built
-                        // (a damaged whole part said so, as when a project's entry is read).
+                        // Not in the snapshot: a 404, answered from its tables, no entry of the
+                        // lists built (a damaged whole part said so, as when a project's entry
+                        // is read).
                         OccurrenceProject::Absent => {
                             if let cache::Entry::Damaged(why) = whole {
                                 warnings.push(format!(
@@ -227,7 +228,7 @@ impl Engine {
                 dir = cache::scoped_directory(settings, &snapshot, config.time_zone, part, Some(p))
                     .expect("a directory for the part, so for its project");
                 // A project the snapshot does not hold: its list is a 404, answered from the
-                // snapshot's tables without building anything.
+                // snapshot's tables without building an entry of the lists.
                 if cache::present(&dir, part, Some(p)).is_none() && !project_exists(&ctx, p).await?
                 {
                     continue;
@@ -316,6 +317,8 @@ impl Engine {
             let (mut results, big) =
                 futures::join!(futures::future::join_all(small.into_iter().map(build)), big);
             results.extend(big);
+            // Said once: a directory that cannot be written fails every part alike.
+            let mut unwritable = false;
             for (part, project, built) in results {
                 match built {
                     Ok(built) => match cache::hold(&built) {
@@ -339,14 +342,17 @@ impl Engine {
                     },
                     // The cache is an optimisation: with --cache auto, a cache directory that
                     // cannot be written (or lies inside the snapshot, where occlens never
-                    // writes) means answering from the snapshot (with a warning).
+                    // writes) means answering from the snapshot (with a warning); the parts
+                    // that were built beside the failed one are read.
                     Err(e @ (crate::error::Error::Io { .. } | crate::error::Error::Usage(_)))
                         if settings.mode == cache::Mode::Auto =>
                     {
-                        warnings.push(format!(
-                            "cannot write the cache ({e}); answering from the snapshot's tables"
-                        ));
-                        break;
+                        if !unwritable {
+                            warnings.push(format!(
+                                "cannot write the cache ({e}); answering from the snapshot's tables"
+                            ));
+                        }
+                        unwritable = true;
                     }
                     Err(e) => return Err(e),
                 }

@@ -367,3 +367,50 @@ fn a_first_list_request_builds_its_projects_entry_and_cache_reports_it() {
     // The taxa, whole lists and facts parts, and project 1's lists.
     assert!(cleared.contains("4 cache entries removed"), "{cleared}");
 }
+
+/// The taxa part cannot be written (its entry's name taken by a user's empty directory) while
+/// a project's lists are built beside it: one warning, the lists entry read, the taxon views
+/// computed from the snapshot, the answers those computed without a cache; the directory left
+/// alone. (A failed part made the parts built beside it go unread.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_cannot_be_written_leaves_the_ones_built_beside_it_read() {
+    use occlens::engine::cache::{self, Part};
+    let t = two_projects();
+    let (dir, computed) = t.engine().await;
+    let root = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().to_str().unwrap();
+    let settings = cache::Settings {
+        dir: Some(root.path().to_path_buf()),
+        project: Some(1),
+        ..Default::default()
+    };
+    let config = occlens::Config {
+        api_base: "http://testserver".into(),
+        ..occlens::Config::default()
+    };
+    // Where the taxa part goes: the open of a plain engine names it.
+    let plain = Engine::open(Some(snapshot), config.clone()).await.unwrap();
+    let taxa = cache::directory(&settings, &plain.snapshot, config.time_zone, Part::Taxa).unwrap();
+    std::fs::create_dir(&taxa).unwrap();
+    let parts = [Part::Taxa, Part::Lists];
+    let engine = Engine::open_cached(Some(snapshot), config, &settings, &parts, &|_| {})
+        .await
+        .unwrap();
+    let warning = engine.cache_warning.clone().unwrap_or_default();
+    assert!(
+        warning.contains("cannot write the cache (")
+            && warning.contains("in the way")
+            && warning.matches("cannot write").count() == 1,
+        "{warning}"
+    );
+    assert_eq!(engine.lists_project, Some(1));
+    assert!(engine.cached(Part::Lists).is_some() && engine.cached(Part::Taxa).is_none());
+    for url in [
+        "/api/v2/occurrences/?project_id=1",
+        "/api/v2/occurrences/?project_id=1&ordering=-determination_score",
+    ] {
+        let (a, b) = (call(&computed, url).await, call(&engine, url).await);
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{url}");
+    }
+    assert!(taxa.is_dir() && std::fs::read_dir(&taxa).unwrap().next().is_none());
+}

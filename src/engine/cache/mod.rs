@@ -199,7 +199,8 @@ pub struct Settings {
     /// The occurrence of the one detail request a command answers (`api` of a detail,
     /// `detail`): with `Auto`, when the whole lists part is not built, the lists part of that
     /// occurrence's project is read, or built, as for a list of the project; an occurrence the
-    /// snapshot does not hold is answered from its tables without building anything.
+    /// snapshot does not hold is answered from its tables without building an entry of the
+    /// lists.
     pub detail: Option<i64>,
 }
 
