@@ -240,6 +240,13 @@ pub async fn create_views(
     Ok(())
 }
 
+/// Forget the views planned so far: each is planned again when next named, reading the
+/// tables registered since under the names of views (a part of the cache just built).
+pub fn replan_views(ctx: &SessionContext) -> Result<()> {
+    views_schema(ctx)?.forget_planned();
+    Ok(())
+}
+
 /// The names of the views of `queries/` and `queries/reference/`, in order.
 pub fn view_names() -> Vec<String> {
     VIEW_FILES

@@ -32,6 +32,12 @@ impl Views {
             .insert(name.to_string(), (file, select.to_string()));
     }
 
+    /// Drop the planned views: the next statement naming one plans it again (with the tables
+    /// registered since).
+    pub fn forget_planned(&self) {
+        self.planned.lock().expect("not poisoned").clear();
+    }
+
     pub fn set_state(&self, state: SessionState) {
         let _ = self.state.set(state);
     }
