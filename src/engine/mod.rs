@@ -288,6 +288,10 @@ impl Engine {
             }
         }
         if !missing.is_empty() {
+            // A taxa part built before is read by the builds (see below: the facts' joins).
+            for (part, dir) in cached.iter().filter(|(p, _)| *p == cache::Part::Taxa) {
+                cache::register(&ctx, dir, *part).await?;
+            }
             catalog::create_views(&ctx, config.time_zone, &[], config.semantics).await?;
             // The small taxa part on the side of the first big one (thousands of rows, on the
             // other core); the big parts one after another, up to the first that fails. With
