@@ -34,8 +34,8 @@ pub type CachedView = (&'static str, &'static str, Option<&'static str>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Part {
     /// The taxon views that the occurrence lists' default filters and the species, stats and
-    /// summary endpoints read (thousands of rows: built beside the lists, or before the facts,
-    /// whose joins then read its files).
+    /// summary endpoints read (thousands of rows: built before the other parts, whose builds
+    /// then read its files).
     Taxa,
     /// What every list page and detail reads: `occurrence_list` and the identifications.
     Lists,
