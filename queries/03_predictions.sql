@@ -10,13 +10,17 @@ WHERE d.occurrence_id IS NOT NULL;
 -- Variant P (the API's best_machine_prediction and determination_details.prediction):
 -- drop NULL scores; keep rows equal to their own algorithm's max (NULL algorithm is its own
 -- group); then terminal first, score descending, id descending.
--- Computed in two top-1 passes with no sort (arg_max: the value of the row whose key tuple is
--- greatest, see src/functions/arg_best.rs): each algorithm's winner is its max score, ties broken
--- by terminal then id — the row the final order would pick among that algorithm's rows at its
--- max — and the winner of those winners by (terminal, score, id) is the first row of the order.
--- Each column of a winner is an `arg_max` of its own with the same keys: a consumer reads the
+-- Computed in one aggregation per occurrence with no sort: `arg_max_of_maxima(value, part,
+-- k1, …, kn, o1, …, on)` (src/functions/maxima.rs) takes each part's (algorithm's) winner,
+-- its row with the greatest (k1, …, kn), and returns the value of the winner whose (o1, …, on)
+-- is greatest. Each algorithm's winner is its max score, ties broken by terminal then id —
+-- the row the final order would pick among that algorithm's rows at its max — and the winner
+-- of those winners by (terminal, score, id) is the first row of the order. (Written as two
+-- `arg_max` aggregations, by (occurrence, algorithm) and then by occurrence, the first one
+-- hashed every (occurrence, algorithm) pair: SF10, 30M groups, most of the list view's time.)
+-- Each column of the winner is a call of its own with the same keys: a consumer reads the
 -- ones it needs, DataFusion drops the others, and those left share one comparison of the key
--- tuple per row (src/engine/shared_keys.rs merges them into one call). The list view's
+-- tuples per row (src/engine/shared_keys.rs merges them into one call). The list view's
 -- checksums read the winner's id only; the list view's cache reads every column of
 -- classification_detail (they were read from main_classification by the winner's id, a
 -- lookup whose cost did not shrink with a project).
@@ -25,37 +29,34 @@ WHERE d.occurrence_id IS NOT NULL;
 -- where the planner cannot estimate what it keeps (it assumes 20%). On some layouts'
 -- statistics (DuckDB's) it then built the join's hash table from the 7.4M classifications
 -- instead of the 2.5M detections (SF1: 277 MB instead of 49 MB), and a project's filter could
--- not reach the classification scan. An algorithm whose every score is dropped has no winner:
--- its `score` is NULL (a winner's never is).
+-- not reach the classification scan. An algorithm whose every score is dropped has no winner;
+-- an occurrence without winners (its `classification_id` NULL: a winner's never is) has no
+-- best prediction.
 CREATE VIEW best_prediction AS
-WITH algorithm_winner AS (
-  SELECT *
-  FROM (
-    SELECT occurrence_id, algorithm_id,
-           arg_max(id, score, terminal, id) FILTER (WHERE scored) AS id,
-           arg_max(score, score, terminal, id) FILTER (WHERE scored) AS score,
-           arg_max(terminal, score, terminal, id) FILTER (WHERE scored) AS terminal,
-           arg_max(taxon_id, score, terminal, id) FILTER (WHERE scored) AS taxon_id,
-           arg_max(created_at, score, terminal, id) FILTER (WHERE scored) AS created_at,
-           arg_max(detection_id, score, terminal, id) FILTER (WHERE scored) AS detection_id,
-           arg_max(applied_to_id, score, terminal, id) FILTER (WHERE scored) AS applied_to_id
-    FROM (SELECT *, score IS NOT NULL AND NOT isnan(score) AS scored
-          FROM classification_candidate) AS c
-    GROUP BY occurrence_id, algorithm_id
-  ) AS winner
-  WHERE score IS NOT NULL
-)
-SELECT occurrence_id,
-       arg_max(id, terminal, score, id) AS classification_id,
-       arg_max(taxon_id, terminal, score, id) AS taxon_id,
-       arg_max(algorithm_id, terminal, score, id) AS algorithm_id,
-       arg_max(score, terminal, score, id) AS score,
-       arg_max(terminal, terminal, score, id) AS terminal,
-       arg_max(created_at, terminal, score, id) AS created_at,
-       arg_max(detection_id, terminal, score, id) AS detection_id,
-       arg_max(applied_to_id, terminal, score, id) AS applied_to_id
-FROM algorithm_winner
-GROUP BY occurrence_id;
+SELECT *
+FROM (
+  SELECT occurrence_id,
+         arg_max_of_maxima(id, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS classification_id,
+         arg_max_of_maxima(taxon_id, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS taxon_id,
+         arg_max_of_maxima(algorithm_id, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS algorithm_id,
+         arg_max_of_maxima(score, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS score,
+         arg_max_of_maxima(terminal, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS terminal,
+         arg_max_of_maxima(created_at, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS created_at,
+         arg_max_of_maxima(detection_id, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS detection_id,
+         arg_max_of_maxima(applied_to_id, algorithm_id, score, terminal, id, terminal, score, id)
+           FILTER (WHERE scored) AS applied_to_id
+  FROM (SELECT *, score IS NOT NULL AND NOT isnan(score) AS scored
+        FROM classification_candidate) AS c
+  GROUP BY occurrence_id
+) AS best
+WHERE classification_id IS NOT NULL;
 
 -- Variant M candidate set (detail `predictions`, spec §3.4): rows whose score is IN the set of
 -- per-algorithm maxima of O (membership across algorithms). A NaN score counts as NULL (spec

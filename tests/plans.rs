@@ -309,8 +309,8 @@ async fn joins_build_from_the_smaller_side_whatever_the_filters() {
     );
 }
 
-/// The best prediction's columns come from its own aggregations (queries/03_predictions.sql):
-/// the `arg_max` calls a statement reads are merged into one per aggregation
+/// The best prediction's columns come from its own aggregation (queries/03_predictions.sql):
+/// the `arg_max_of_maxima` calls a statement reads are merged into one
 /// (engine/shared_keys.rs), those it does not read are not computed, and no statement over
 /// `occurrence_list` looks up `main_classification` by the winner's id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,14 +321,18 @@ async fn the_best_predictions_columns_come_from_one_call_per_aggregation() {
     let text = displayable(physical(&engine.ctx, every).await.as_ref())
         .indent(true)
         .to_string();
-    // Both aggregations of the best prediction, each one call for all of its columns.
+    // The best prediction's aggregation (its partial and final steps), one call for all of
+    // its columns.
     let merged: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("AggregateExec") && l.contains("named_struct(Utf8(\"v0\")"))
+        .filter(|l| {
+            l.contains("AggregateExec")
+                && l.contains("arg_max_of_maxima(named_struct(Utf8(\"v0\")")
+        })
         .collect();
     assert!(merged.len() >= 2, "{text}");
     for line in &merged {
-        assert_eq!(line.matches("arg_max(").count(), 1, "{line}");
+        assert_eq!(line.matches("arg_max_of_maxima(").count(), 1, "{line}");
     }
     // Every statement over occurrence_list reads main_classification once: the candidates.
     for sql in [

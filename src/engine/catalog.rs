@@ -4,7 +4,7 @@
 
 use crate::engine::lazy;
 use crate::error::{Error, Result};
-use crate::functions::{arg_best, ordered_concat, render_udf, udf};
+use crate::functions::{arg_best, maxima, ordered_concat, render_udf, udf};
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -143,6 +143,7 @@ pub fn session(semantics: Semantics) -> Result<SessionContext> {
 pub fn register_functions(ctx: &SessionContext) {
     udf::register(ctx);
     arg_best::register(ctx);
+    maxima::register(ctx);
     ordered_concat::register(ctx);
     render_udf::register(ctx);
 }

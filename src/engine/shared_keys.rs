@@ -1,4 +1,4 @@
-//! `arg_max`/`arg_min` calls of one aggregation that share their keys and filter become one
+//! `arg_max`/`arg_min` (and `arg_max_of_maxima`) calls of one aggregation that share their keys and filter become one
 //! call whose value is a struct of theirs: one comparison of the key tuple per row for all of
 //! them, instead of one per call.
 //!
@@ -41,7 +41,10 @@ fn mergeable<'a>(e: &'a Expr, input: &DFSchema) -> Option<&'a AggregateFunction>
         return None;
     };
     let p = &f.params;
-    let named = matches!(f.func.name(), "arg_max" | "arg_min");
+    let named = matches!(
+        f.func.name(),
+        "arg_max" | "arg_min" | crate::functions::maxima::NAME
+    );
     let plain = !p.distinct && p.order_by.is_empty() && p.null_treatment.is_none();
     if !named || !plain || p.args.len() < 2 {
         return None;

@@ -152,7 +152,7 @@ struct Best {
 
 /// The rows a filter (or a state's `seen` flags) takes: its true, non-NULL rows; None when
 /// that is every row.
-fn taken(filter: &BooleanArray) -> Option<BooleanBuffer> {
+pub(super) fn taken(filter: &BooleanArray) -> Option<BooleanBuffer> {
     let mask = match filter.nulls() {
         Some(nulls) => filter.values() & nulls.inner(),
         None => filter.values().clone(),
@@ -162,7 +162,7 @@ fn taken(filter: &BooleanArray) -> Option<BooleanBuffer> {
 
 /// Two encoded key tuples compared as unsigned bytes (what `memcmp` gives), eight at a time.
 #[inline]
-fn compare(a: &[u8], b: &[u8]) -> Ordering {
+pub(super) fn compare(a: &[u8], b: &[u8]) -> Ordering {
     let (mut a, mut b) = (a, b);
     while a.len() >= 8 && b.len() >= 8 {
         let (x, y) = (&a[..8], &b[..8]);

@@ -1,0 +1,446 @@
+//! `arg_max_of_maxima(value, part, k1, …, kn, o1, …, on)`: two top-1 passes in one
+//! aggregation. Within a group, each distinct `part` has a winner, its row with the greatest
+//! key tuple `(k1, …, kn)`; the function returns the `value` of the winner whose tuple
+//! `(o1, …, on)` is greatest. The keys are split in halves: the first half ranks the rows of a
+//! part, the second the parts' winners. A part whose rows the FILTER drops has no winner; a
+//! group without winners gives NULL. NULL parts are a part of their own; NULL keys sort before
+//! every value (as in `arg_max`, whose encoding this shares: `key_tuple.rs`).
+//!
+//! This is `arg_max(arg_max(…) GROUP BY g, part) GROUP BY g` without the inner aggregation:
+//! the best prediction's per-algorithm winners, grouped by (occurrence, algorithm), made a hash
+//! table of every (occurrence, algorithm) pair (SF10: 30M groups, 15 s of the list view's
+//! 20), where grouping by occurrence alone keeps each occurrence's few winners in a short
+//! list. The rule (which rows, which orders) stays in `queries/03_predictions.sql`.
+//!
+//! Partial states are one list per group of its winners: `(tuple, value)`, the tuple the
+//! winner's part, keys and outer keys encoded.
+
+use super::arg_best::{compare, taken};
+use super::best_values::Values;
+use super::key_tuple::{check_key, Layout};
+use super::single_group::{Groups, Single};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, ListArray, StructArray,
+    UInt32Array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::{filter, take};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+pub const NAME: &str = "arg_max_of_maxima";
+
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udaf(AggregateUDF::from(ArgMaxOfMaxima {
+        signature: Signature::variadic_any(Volatility::Immutable),
+    }));
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArgMaxOfMaxima {
+    signature: Signature,
+}
+
+/// Where a row's part, key tuple and outer key tuple sit in its encoded tuple (one `Layout`
+/// of every key argument: the part's bytes, then the keys', then the outer keys').
+#[derive(Debug, Clone)]
+struct Tuple {
+    layout: Layout,
+    /// Bytes of the part, of the part and the keys, of the whole tuple.
+    part: usize,
+    keys: usize,
+    width: usize,
+}
+
+impl Tuple {
+    fn new(fields: &[FieldRef]) -> Result<Tuple> {
+        let keys = fields.len().saturating_sub(2);
+        if fields.len() < 4 || !keys.is_multiple_of(2) {
+            return exec_err!(
+                "{NAME}(value, part, k1, …, kn, o1, …, on) needs a value, a part and two key \
+                 tuples of the same length; got {} arguments",
+                fields.len()
+            );
+        }
+        let n = keys / 2;
+        let part = Layout::new(&fields[1..2])?.width;
+        Ok(Tuple {
+            layout: Layout::new(&fields[1..])?,
+            part,
+            keys: part + Layout::new(&fields[2..2 + n])?.width,
+            width: part + Layout::new(&fields[2..])?.width,
+        })
+    }
+}
+
+impl AggregateUDFImpl for ArgMaxOfMaxima {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if arg_types.len() < 4 || !arg_types.len().is_multiple_of(2) {
+            return exec_err!(
+                "{NAME}(value, part, k1, …, kn, o1, …, on) needs a value, a part and two key \
+                 tuples of the same length; got {} arguments",
+                arg_types.len()
+            );
+        }
+        if let Some(i) = arg_types.iter().position(|t| *t == DataType::Null) {
+            return exec_err!(
+                "{NAME}: argument {} is an untyped NULL (cast it, e.g. CAST(NULL AS BIGINT))",
+                i + 1
+            );
+        }
+        Values::check(&arg_types[0])?;
+        arg_types[1..].iter().try_for_each(check_key)?;
+        Ok(arg_types[0].clone())
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Single(Maxima::new(&args)?)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let tuple = Tuple::new(args.input_fields)?;
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[winners]", args.name),
+            DataType::List(Arc::new(Field::new_list_field(
+                DataType::Struct(winner_fields(tuple.width, args.return_field.data_type())),
+                false,
+            ))),
+            true,
+        ))])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(Maxima::new(&args)?))
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        AggregateOrderSensitivity::Insensitive
+    }
+}
+
+/// The fields of a winner in a partial state: its encoded tuple, its value.
+fn winner_fields(width: usize, value: &DataType) -> Fields {
+    Fields::from(vec![
+        Field::new("tuple", DataType::FixedSizeBinary(width as i32), false),
+        Field::new("value", value.clone(), true),
+    ])
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Every group's winners: one entry per (group, part), chained from the group's head.
+#[derive(Debug, Clone)]
+struct Maxima {
+    value_type: DataType,
+    tuple: Tuple,
+    /// A group's most recently added entry, or NONE.
+    head: Vec<u32>,
+    /// The entry added before this one to its group, or NONE.
+    next: Vec<u32>,
+    /// Every entry's encoded tuple.
+    tuples: Vec<u8>,
+    values: Values,
+}
+
+impl Groups for Maxima {
+    fn resize(&mut self, groups: usize) {
+        self.head.resize(groups, NONE);
+    }
+}
+
+impl Maxima {
+    fn new(args: &AccumulatorArgs) -> Result<Maxima> {
+        Maxima::of(args.return_field.data_type(), args.expr_fields)
+    }
+
+    /// For a call whose value has type `value_type` and whose arguments are `fields`.
+    fn of(value_type: &DataType, fields: &[FieldRef]) -> Result<Maxima> {
+        Maxima::of_tuple(value_type, Tuple::new(fields)?)
+    }
+
+    fn emptied(&self) -> Result<Maxima> {
+        Maxima::of_tuple(&self.value_type, self.tuple.clone())
+    }
+
+    fn of_tuple(value_type: &DataType, tuple: Tuple) -> Result<Maxima> {
+        Ok(Maxima {
+            tuple,
+            head: Vec::new(),
+            next: Vec::new(),
+            tuples: Vec::new(),
+            values: Values::new(value_type)?,
+            value_type: value_type.clone(),
+        })
+    }
+
+    fn entry(&self, e: u32) -> &[u8] {
+        let w = self.tuple.width;
+        &self.tuples[e as usize * w..(e as usize + 1) * w]
+    }
+
+    /// Offer rows `(row, group)` (`tuples`: every row's encoded tuple; `value`: the rows'
+    /// values) to their groups' winners.
+    fn offer(
+        &mut self,
+        value: &ArrayRef,
+        tuples: &[u8],
+        rows: impl Iterator<Item = (usize, usize)>,
+    ) -> Result<()> {
+        let Tuple {
+            part, keys, width, ..
+        } = self.tuple;
+        let mut won: Vec<(usize, usize)> = Vec::new();
+        for (row, g) in rows {
+            let t = &tuples[row * width..(row + 1) * width];
+            let mut e = self.head[g];
+            while e != NONE && self.entry(e)[..part] != t[..part] {
+                e = self.next[e as usize];
+            }
+            let e = if e == NONE {
+                let e = self.next.len();
+                if e >= NONE as usize {
+                    return exec_err!("{NAME}: more than {} winners", NONE - 1);
+                }
+                self.next.push(self.head[g]);
+                self.head[g] = e as u32;
+                self.tuples.extend_from_slice(t);
+                e
+            } else {
+                if compare(&t[part..keys], &self.entry(e)[part..keys]) != Ordering::Greater {
+                    continue;
+                }
+                let e = e as usize;
+                self.tuples[e * width..(e + 1) * width].copy_from_slice(t);
+                e
+            };
+            won.push((e, row));
+        }
+        self.values.resize(self.next.len());
+        self.values.set(value, &won)
+    }
+
+    /// Every entry's value (the store emptied: the caller rebuilds what it keeps).
+    fn take_values(&mut self) -> Result<ArrayRef> {
+        let all = vec![true; self.next.len()];
+        let values = self.values.take(EmitTo::All, &all)?;
+        self.values = Values::new(&self.value_type)?;
+        Ok(values)
+    }
+
+    /// The entries of each of the first `n` groups, in group order (for a group, most
+    /// recently added first), with the list offsets.
+    fn entries_of_first(&self, n: usize) -> (Vec<u32>, Vec<i32>) {
+        let mut entries = Vec::new();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        for &h in &self.head[..n] {
+            let mut e = h;
+            while e != NONE {
+                entries.push(e);
+                e = self.next[e as usize];
+            }
+            offsets.push(entries.len() as i32);
+        }
+        (entries, offsets)
+    }
+
+    /// Drop the first `n` groups (emitted), keeping the others' entries; `values`: every
+    /// entry's value, from `take_values`.
+    fn keep_after(&mut self, n: usize, values: &ArrayRef) -> Result<()> {
+        let old = std::mem::replace(self, self.emptied()?);
+        let mut won = Vec::new();
+        for &h in &old.head[n..] {
+            // Re-chained in the same order: oldest first, so the head is the newest again.
+            let mut chain = Vec::new();
+            let mut e = h;
+            while e != NONE {
+                chain.push(e);
+                e = old.next[e as usize];
+            }
+            let mut head = NONE;
+            for &e in chain.iter().rev() {
+                let new = self.next.len();
+                self.next.push(head);
+                head = new as u32;
+                self.tuples.extend_from_slice(old.entry(e));
+                won.push((new, e as usize));
+            }
+            self.head.push(head);
+        }
+        self.values.resize(self.next.len());
+        self.values.set(values, &won)
+    }
+
+    fn emitted(&self, emit_to: EmitTo) -> usize {
+        match emit_to {
+            EmitTo::All => self.head.len(),
+            EmitTo::First(n) => n.min(self.head.len()),
+        }
+    }
+
+    /// A partial state: per row, the list of `tuples`' winners at `offsets`.
+    fn lists(&self, tuples: Vec<u8>, values: ArrayRef, offsets: Vec<i32>) -> Result<ArrayRef> {
+        let winners = StructArray::try_new(
+            winner_fields(self.tuple.width, &self.value_type),
+            vec![
+                Arc::new(FixedSizeBinaryArray::try_new(
+                    self.tuple.width as i32,
+                    tuples.into(),
+                    None,
+                )?),
+                values,
+            ],
+            None,
+        )?;
+        Ok(Arc::new(ListArray::try_new(
+            Arc::new(Field::new_list_field(winners.data_type().clone(), false)),
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(winners),
+            None,
+        )?))
+    }
+}
+
+impl GroupsAccumulator for Maxima {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let tuples = self
+            .tuple
+            .layout
+            .encode(&values[1..], group_indices.len())?;
+        let take = opt_filter.and_then(taken);
+        let rows = group_indices
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(row, _)| take.as_ref().is_none_or(|t| t.value(*row)));
+        self.offer(&values[0], &tuples, rows)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let n = self.emitted(emit_to);
+        let keys = self.tuple.keys;
+        // Each group's winner of winners: the greatest outer tuple (ties keep the newest).
+        let mut best: Vec<Option<u32>> = Vec::with_capacity(n);
+        for &h in &self.head[..n] {
+            let mut e = h;
+            let mut top: Option<u32> = None;
+            while e != NONE {
+                if top.is_none_or(|t| {
+                    compare(&self.entry(e)[keys..], &self.entry(t)[keys..]) == Ordering::Greater
+                }) {
+                    top = Some(e);
+                }
+                e = self.next[e as usize];
+            }
+            best.push(top);
+        }
+        let values = self.take_values()?;
+        let out = take(values.as_ref(), &UInt32Array::from(best), None)?;
+        self.keep_after(n, &values)?;
+        Ok(out)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let n = self.emitted(emit_to);
+        let (entries, offsets) = self.entries_of_first(n);
+        let mut tuples = Vec::with_capacity(entries.len() * self.tuple.width);
+        for &e in &entries {
+            tuples.extend_from_slice(self.entry(e));
+        }
+        let values = self.take_values()?;
+        let winners = take(values.as_ref(), &UInt32Array::from(entries), None)?;
+        self.keep_after(n, &values)?;
+        Ok(vec![self.lists(tuples, winners, offsets)?])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.resize(total_num_groups);
+        let list = values[0].as_list::<i32>();
+        let winners = list.values().as_struct();
+        let tuples = winners.column(0).as_fixed_size_binary();
+        let tuples = if tuples.is_empty() {
+            &[][..]
+        } else {
+            tuples.value_data()
+        };
+        let offsets = list.value_offsets();
+        let rows = group_indices.iter().enumerate().flat_map(|(i, &g)| {
+            (offsets[i] as usize..offsets[i + 1] as usize).map(move |row| (row, g))
+        });
+        self.offer(winners.column(1), tuples, rows)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values[0].len();
+        // Every row a list of one winner; a row the FILTER drops an empty list.
+        let (values, offsets): (Vec<ArrayRef>, Vec<i32>) = match opt_filter.and_then(taken) {
+            Some(mask) => {
+                let mut offsets = Vec::with_capacity(rows + 1);
+                offsets.push(0);
+                let mut n = 0;
+                for row in 0..rows {
+                    n += mask.value(row) as i32;
+                    offsets.push(n);
+                }
+                let mask = BooleanArray::new(mask, None);
+                let kept = values
+                    .iter()
+                    .map(|v| filter(v.as_ref(), &mask))
+                    .collect::<std::result::Result<_, _>>()?;
+                (kept, offsets)
+            }
+            None => (values.to_vec(), (0..=rows as i32).collect()),
+        };
+        let tuples = self.tuple.layout.encode(&values[1..], values[0].len())?;
+        Ok(vec![self.lists(tuples, values[0].clone(), offsets)?])
+    }
+
+    fn size(&self) -> usize {
+        self.head.capacity() * 4
+            + self.next.capacity() * 4
+            + self.tuples.capacity()
+            + self.values.size()
+    }
+}
+
+#[cfg(test)]
+mod tests;

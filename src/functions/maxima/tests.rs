@@ -1,0 +1,190 @@
+use super::Maxima;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
+
+async fn run(ctx: &SessionContext, sql: &str) -> String {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+fn session(config: SessionConfig) -> SessionContext {
+    let ctx = SessionContext::new_with_config(config);
+    super::register(&ctx);
+    crate::functions::arg_best::register(&ctx);
+    ctx
+}
+
+#[tokio::test]
+async fn each_parts_winner_then_the_winner_of_winners() {
+    // Group 1: part 7's winner by (score, id) is row 2 (0.9) — not row 1, though row 1 ranks
+    // first by the outer keys (terminal); part 8's is row 4; the outer tuple (terminal, score,
+    // id) then picks row 4 (terminal) over row 2. Group 2: the NULL part is a part of its
+    // own (row 6 wins it, and then the group); part 9's rows are all filtered out (no winner).
+    // Group 3: every row filtered out: NULL.
+    let ctx = session(SessionConfig::new());
+    let rows = "(VALUES (1, 1, 7, 0.5, true, true), (1, 2, 7, 0.9, false, true), \
+                (1, 3, 8, 0.2, false, true), (1, 4, 8, 0.3, true, true), \
+                (2, 5, 9, 0.99, true, false), (2, 6, CAST(NULL AS BIGINT), 0.1, false, true), \
+                (2, 7, 10, 0.05, false, true), (3, 8, 11, 0.5, true, false))";
+    let out = run(
+        &ctx,
+        &format!(
+            "SELECT column1 AS g, \
+                    arg_max_of_maxima(column2, column3, column4, column2, column5, column4) \
+                      FILTER (WHERE column6) AS best \
+             FROM {rows} GROUP BY column1 ORDER BY g"
+        ),
+    )
+    .await;
+    let expected = "\
++---+------+
+| g | best |
++---+------+
+| 1 | 4    |
+| 2 | 6    |
+| 3 |      |
++---+------+";
+    assert_eq!(out, expected);
+}
+
+#[tokio::test]
+async fn arguments_are_checked() {
+    let ctx = session(SessionConfig::new());
+    for (bad, says) in [
+        (
+            "arg_max_of_maxima(1, 2, 3)",
+            "two key tuples of the same length",
+        ),
+        (
+            "arg_max_of_maxima(1, 2, 3, 4, 5)",
+            "two key tuples of the same length",
+        ),
+        (
+            "arg_max_of_maxima(1, 2, 'text', 'text')",
+            "text keys are not supported",
+        ),
+        (
+            "arg_max_of_maxima(1, NULL, 3, 4)",
+            "argument 2 is an untyped NULL",
+        ),
+    ] {
+        let err = match ctx.sql(&format!("SELECT {bad}")).await {
+            Ok(df) => df.collect().await.unwrap_err(),
+            Err(e) => e,
+        };
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+    }
+}
+
+/// The two passes written with window functions: the reference for the generated rows.
+fn reference(data: &str) -> String {
+    format!(
+        "SELECT g, max(CASE WHEN o = 1 THEN w END) AS best FROM ( \
+           SELECT g, w, row_number() OVER (PARTITION BY g ORDER BY t DESC, s DESC, id DESC) AS o \
+           FROM (SELECT g, named_struct('id', id, 's', s, 'p', p) AS w, t, s, id, \
+                        row_number() OVER (PARTITION BY g, p ORDER BY s DESC, t DESC, id DESC) AS r \
+                 FROM ({data}) WHERE f) WHERE r = 1) \
+         GROUP BY g ORDER BY g"
+    )
+}
+
+fn fast(data: &str) -> String {
+    format!(
+        "SELECT g, arg_max_of_maxima(named_struct('id', id, 's', s, 'p', p), p, s, t, id, t, s, id) \
+           FILTER (WHERE f) AS best \
+         FROM ({data}) GROUP BY g ORDER BY g"
+    )
+}
+
+const DATA: &str = "SELECT value AS id, value % 997 AS g, \
+                    CASE WHEN value % 13 = 0 THEN NULL ELSE value % 5 END AS p, \
+                    (value * 7919) % 101 AS s, (value * 31) % 7 = 0 AS t, value % 11 <> 0 AS f \
+                    FROM generate_series(1, 40000)";
+
+#[tokio::test]
+async fn merged_partial_states_agree_with_window_functions() {
+    // Several partitions and small batches: state(), merge_batch(); groups with no winner
+    // appear only in the reference's absence (max over nothing is NULL there too).
+    let ctx = session(
+        SessionConfig::new()
+            .with_target_partitions(4)
+            .with_batch_size(64),
+    );
+    let a = run(&ctx, &fast(DATA)).await;
+    let b = run(&ctx, &reference(DATA)).await;
+    assert_eq!(a, b);
+    assert_eq!(a.lines().count(), 997 + 4);
+}
+
+#[tokio::test]
+async fn skipped_partial_aggregation_agrees_too() {
+    // Partial aggregation skipped from the first batch on: every row through
+    // convert_to_state (the FILTER's dropped rows become empty lists).
+    let mut config = SessionConfig::new()
+        .with_target_partitions(3)
+        .with_batch_size(50);
+    let options = &mut config.options_mut().execution;
+    options.skip_partial_aggregation_probe_rows_threshold = 1;
+    options.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+    let ctx = session(config);
+    let a = run(&ctx, &fast(DATA)).await;
+    assert_eq!(a, run(&ctx, &reference(DATA)).await);
+    // The single-group form (no GROUP BY).
+    let one = "SELECT arg_max_of_maxima(id, p, s, t, id, t, s, id) FILTER (WHERE f) AS best FROM ({DATA})";
+    let whole = run(&ctx, &one.replace("{DATA}", DATA)).await;
+    let all = reference(&format!("SELECT 0 AS g, id, p, s, t, f FROM ({DATA})"));
+    let expected = run(&ctx, &format!("SELECT best['id'] AS best FROM ({all})")).await;
+    assert_eq!(whole, expected);
+}
+
+fn field(name: &str, t: DataType) -> FieldRef {
+    Arc::new(Field::new(name, t, true))
+}
+
+fn ints(v: &[i64]) -> ArrayRef {
+    Arc::new(Int64Array::from(v.to_vec()))
+}
+
+#[test]
+fn emitting_the_first_groups_keeps_the_others_winners() {
+    // value, part, one key, one outer key (all BIGINT).
+    let fields: Vec<FieldRef> = ["v", "p", "k", "o"]
+        .iter()
+        .map(|n| field(n, DataType::Int64))
+        .collect();
+    let mut acc = Maxima::of(&DataType::Int64, &fields).unwrap();
+    // Groups 0..3; group 1 has parts 1 and 2, group 2 part 1 twice.
+    let batch = [
+        ints(&[10, 11, 12, 13, 14, 15]),
+        ints(&[1, 1, 2, 1, 1, 3]),
+        ints(&[5, 5, 6, 1, 2, 0]),
+        ints(&[0, 3, 9, 0, 0, 1]),
+    ];
+    acc.update_batch(&batch, &[0, 1, 1, 2, 2, 0], None, 3)
+        .unwrap();
+    // The first group's state, then the rest evaluated after a merge into a fresh copy.
+    let first = acc.state(EmitTo::First(1)).unwrap();
+    let list = first[0].as_list::<i32>();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list.value(0).len(), 2, "group 0: parts 1 and 3");
+    let mut other = Maxima::of(&DataType::Int64, &fields).unwrap();
+    other.merge_batch(&first, &[1], 2).unwrap();
+    // A filter that drops the row that would win group 1 (former group 2) again.
+    let more = [ints(&[20, 21]), ints(&[1, 1]), ints(&[9, 9]), ints(&[0, 0])];
+    let keep = BooleanArray::from(vec![true, false]);
+    acc.update_batch(&more, &[0, 1], Some(&keep), 2).unwrap();
+    let rest = acc.evaluate(EmitTo::All).unwrap();
+    let rest = rest.as_primitive::<Int64Type>();
+    // Former group 1: part 2's winner (outer 9) beats part 1's (outer 3), the new row 20
+    // in part 1 (key 9) wins part 1 but its outer key 0 loses; former group 2: 14 (key 2).
+    assert_eq!(rest.values().to_vec(), vec![12, 14]);
+    let merged = other.evaluate(EmitTo::All).unwrap();
+    let merged = merged.as_primitive::<Int64Type>();
+    // Group 0 of `other` never seen: NULL; group 1: former group 0 (part 3 wins by outer 1).
+    assert!(merged.is_null(0));
+    assert_eq!(merged.value(1), 15);
+}
