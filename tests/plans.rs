@@ -321,18 +321,21 @@ async fn the_best_predictions_columns_come_from_one_call_per_aggregation() {
     let text = displayable(physical(&engine.ctx, every).await.as_ref())
         .indent(true)
         .to_string();
-    // The best prediction's aggregation (its partial and final steps), one call for all of
-    // its columns.
+    // The best prediction's aggregation, in one step (src/engine/one_step.rs: no partial
+    // states), one call for all of its columns.
     let merged: Vec<&str> = text
         .lines()
         .filter(|l| {
-            l.contains("AggregateExec")
-                && l.contains("arg_max_of_maxima(named_struct(Utf8(\"v0\")")
+            l.contains("AggregateExec") && l.contains("arg_max_of_maxima(named_struct(Utf8(\"v0\")")
         })
         .collect();
-    assert!(merged.len() >= 2, "{text}");
+    assert_eq!(merged.len(), 1, "{text}");
     for line in &merged {
         assert_eq!(line.matches("arg_max_of_maxima(").count(), 1, "{line}");
+        assert!(
+            line.contains("mode=SinglePartitioned") || line.contains("mode=Single,"),
+            "{line}"
+        );
     }
     // Every statement over occurrence_list reads main_classification once: the candidates.
     for sql in [

@@ -114,14 +114,16 @@ pub fn session(semantics: Semantics) -> Result<SessionContext> {
         // Left joins stream their kept side when estimates are close
         // (src/engine/probe_preserved.rs); build sides start when their join asks for rows
         // (src/engine/deferred_build.rs); a scan's partitions read equal shares of rows
-        // (src/engine/even_scans.rs).
+        // (src/engine/even_scans.rs); the best prediction's aggregation takes one step
+        // (src/engine/one_step.rs).
         let rules = super::probe_preserved::rules_with_probe_preserved_side(
             ctx.state().physical_optimizers(),
         );
         let mut state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
             .with_physical_optimizer_rules(rules)
             .with_physical_optimizer_rule(Arc::new(super::deferred_build::DeferBuildSides))
-            .with_physical_optimizer_rule(Arc::new(super::even_scans::EvenScans));
+            .with_physical_optimizer_rule(Arc::new(super::even_scans::EvenScans))
+            .with_physical_optimizer_rule(Arc::new(super::one_step::OneStep));
         // Row numbers of sorted input in one pass (src/engine/row_number.rs). The window
         // formulation, which audits occlens's, runs on DataFusion's window operator alone.
         if semantics == Semantics::Fast {

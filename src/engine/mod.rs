@@ -19,6 +19,7 @@ pub mod lookup;
 pub mod memo;
 pub mod memory;
 pub mod occurrences;
+pub mod one_step;
 pub mod probe_preserved;
 pub mod range_jobs;
 pub mod ranges;
