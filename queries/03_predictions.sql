@@ -30,8 +30,8 @@ WHERE d.occurrence_id IS NOT NULL;
 -- statistics (DuckDB's) it then built the join's hash table from the 7.4M classifications
 -- instead of the 2.5M detections (SF1: 277 MB instead of 49 MB), and a project's filter could
 -- not reach the classification scan. An algorithm whose every score is dropped has no winner;
--- an occurrence without winners (its `classification_id` NULL: a winner's never is) has no
--- best prediction.
+-- an occurrence without winners (its `score` NULL: a winner's never is) has no best
+-- prediction.
 CREATE VIEW best_prediction AS
 SELECT *
 FROM (
@@ -56,7 +56,7 @@ FROM (
         FROM classification_candidate) AS c
   GROUP BY occurrence_id
 ) AS best
-WHERE classification_id IS NOT NULL;
+WHERE score IS NOT NULL;
 
 -- Variant M candidate set (detail `predictions`, spec §3.4): rows whose score is IN the set of
 -- per-algorithm maxima of O (membership across algorithms). A NaN score counts as NULL (spec

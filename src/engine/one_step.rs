@@ -62,6 +62,10 @@ fn one_step(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPla
     let Some(shuffle) = last.input().downcast_ref::<RepartitionExec>() else {
         return Ok(None);
     };
+    // An order-keeping shuffle: operators above may read its order, which a new one loses.
+    if shuffle.preserve_order() {
+        return Ok(None);
+    }
     let Partitioning::Hash(_, n) = shuffle.partitioning() else {
         return Ok(None);
     };
@@ -94,8 +98,13 @@ fn one_step(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPla
         first.input_schema(),
     )?
     .with_limit_options(last.limit_options());
-    // The same columns as the final step's (names and types), else left as it was.
-    if step.schema().fields() != last.schema().fields() {
+    // The same columns as the final step's (names and types), partitioned and ordered as
+    // its rows were (operators above may rely on either), else left as it was.
+    let (new, old) = (step.properties(), last.properties());
+    if step.schema().fields() != last.schema().fields()
+        || new.output_partitioning() != old.output_partitioning()
+        || new.output_ordering() != old.output_ordering()
+    {
         return Ok(None);
     }
     Ok(Some(Arc::new(step)))

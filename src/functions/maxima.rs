@@ -252,7 +252,7 @@ impl Maxima {
 
     /// The entries of each of the first `n` groups, in group order (for a group, most
     /// recently added first), with the list offsets.
-    fn entries_of_first(&self, n: usize) -> (Vec<u32>, Vec<i32>) {
+    fn entries_of_first(&self, n: usize) -> (Vec<u32>, Vec<usize>) {
         let mut entries = Vec::new();
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0);
@@ -262,7 +262,7 @@ impl Maxima {
                 entries.push(e);
                 e = self.next[e as usize];
             }
-            offsets.push(entries.len() as i32);
+            offsets.push(entries.len());
         }
         (entries, offsets)
     }
@@ -302,7 +302,14 @@ impl Maxima {
     }
 
     /// A partial state: per row, the list of `tuples`' winners at `offsets`.
-    fn lists(&self, tuples: Vec<u8>, values: ArrayRef, offsets: Vec<i32>) -> Result<ArrayRef> {
+    fn lists(&self, tuples: Vec<u8>, values: ArrayRef, offsets: Vec<usize>) -> Result<ArrayRef> {
+        let Ok(offsets) = offsets
+            .into_iter()
+            .map(i32::try_from)
+            .collect::<std::result::Result<Vec<i32>, _>>()
+        else {
+            return exec_err!("{NAME}: more than {} winners in one state", i32::MAX);
+        };
         let winners = StructArray::try_new(
             winner_fields(self.tuple.width, &self.value_type),
             vec![
@@ -399,9 +406,14 @@ impl GroupsAccumulator for Maxima {
             tuples.value_data()
         };
         let offsets = list.value_offsets();
-        let rows = group_indices.iter().enumerate().flat_map(|(i, &g)| {
-            (offsets[i] as usize..offsets[i + 1] as usize).map(move |row| (row, g))
-        });
+        // A NULL list holds no winner (whatever its offsets say).
+        let rows = group_indices
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| list.is_valid(*i))
+            .flat_map(|(i, &g)| {
+                (offsets[i] as usize..offsets[i + 1] as usize).map(move |row| (row, g))
+            });
         self.offer(winners.column(1), tuples, rows)
     }
 
@@ -412,13 +424,13 @@ impl GroupsAccumulator for Maxima {
     ) -> Result<Vec<ArrayRef>> {
         let rows = values[0].len();
         // Every row a list of one winner; a row the FILTER drops an empty list.
-        let (values, offsets): (Vec<ArrayRef>, Vec<i32>) = match opt_filter.and_then(taken) {
+        let (values, offsets): (Vec<ArrayRef>, Vec<usize>) = match opt_filter.and_then(taken) {
             Some(mask) => {
                 let mut offsets = Vec::with_capacity(rows + 1);
                 offsets.push(0);
                 let mut n = 0;
                 for row in 0..rows {
-                    n += mask.value(row) as i32;
+                    n += mask.value(row) as usize;
                     offsets.push(n);
                 }
                 let mask = BooleanArray::new(mask, None);
@@ -428,7 +440,7 @@ impl GroupsAccumulator for Maxima {
                     .collect::<std::result::Result<_, _>>()?;
                 (kept, offsets)
             }
-            None => (values.to_vec(), (0..=rows as i32).collect()),
+            None => (values.to_vec(), (0..=rows).collect()),
         };
         let tuples = self.tuple.layout.encode(&values[1..], values[0].len())?;
         Ok(vec![self.lists(tuples, values[0].clone(), offsets)?])

@@ -1,5 +1,6 @@
 use super::Maxima;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
@@ -173,6 +174,13 @@ fn emitting_the_first_groups_keeps_the_others_winners() {
     assert_eq!(list.value(0).len(), 2, "group 0: parts 1 and 3");
     let mut other = Maxima::of(&DataType::Int64, &fields).unwrap();
     other.merge_batch(&first, &[1], 2).unwrap();
+    // The same list marked NULL holds no winner, whatever its offsets span.
+    let (item, offsets, winners, _) = list.clone().into_parts();
+    let null = ListArray::new(item, offsets, winners, Some(NullBuffer::from(vec![false])));
+    let mut none = Maxima::of(&DataType::Int64, &fields).unwrap();
+    none.merge_batch(&[Arc::new(null) as ArrayRef], &[0], 1)
+        .unwrap();
+    assert!(none.evaluate(EmitTo::All).unwrap().is_null(0));
     // A filter that drops the row that would win group 1 (former group 2) again.
     let more = [ints(&[20, 21]), ints(&[1, 1]), ints(&[9, 9]), ints(&[0, 0])];
     let keep = BooleanArray::from(vec![true, false]);
