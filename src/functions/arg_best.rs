@@ -70,16 +70,7 @@ impl AggregateUDFImpl for ArgBest {
                 self.name
             );
         }
-        if let Some(i) = arg_types.iter().position(|t| *t == DataType::Null) {
-            return exec_err!(
-                "{}: argument {} is an untyped NULL (cast it, e.g. CAST(NULL AS BIGINT))",
-                self.name,
-                i + 1
-            );
-        }
-        Values::check(&arg_types[0])?;
-        arg_types[1..].iter().try_for_each(check_key)?;
-        Ok(arg_types[0].clone())
+        value_type(self.name, arg_types)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -136,6 +127,20 @@ impl ArgBest {
             values: Values::new(&value_type)?,
         })
     }
+}
+
+/// The result type of a top-1 call `name(value, key, …)` (the value's), once every argument
+/// is typed, the value one `Values` keeps and every key one `key_tuple` encodes.
+pub(super) fn value_type(name: &str, arg_types: &[DataType]) -> Result<DataType> {
+    if let Some(i) = arg_types.iter().position(|t| *t == DataType::Null) {
+        return exec_err!(
+            "{name}: argument {} is an untyped NULL (cast it, e.g. CAST(NULL AS BIGINT))",
+            i + 1
+        );
+    }
+    Values::check(&arg_types[0])?;
+    arg_types[1..].iter().try_for_each(check_key)?;
+    Ok(arg_types[0].clone())
 }
 
 /// The best key tuple and value of every group.

@@ -15,9 +15,9 @@
 //! Partial states are one list per group of its winners: `(tuple, value)`, the tuple the
 //! winner's part, keys and outer keys encoded.
 
-use super::arg_best::{compare, taken};
+use super::arg_best::{compare, taken, value_type};
 use super::best_values::Values;
-use super::key_tuple::{check_key, Layout};
+use super::key_tuple::Layout;
 use super::single_group::{Groups, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, ListArray, StructArray,
@@ -60,17 +60,20 @@ struct Tuple {
     width: usize,
 }
 
+/// The length of each key tuple of a call with `arguments` arguments.
+fn key_count(arguments: usize) -> Result<usize> {
+    if arguments < 4 || !arguments.is_multiple_of(2) {
+        return exec_err!(
+            "{NAME}(value, part, k1, …, kn, o1, …, on) needs a value, a part and two key \
+             tuples of the same length; got {arguments} arguments"
+        );
+    }
+    Ok((arguments - 2) / 2)
+}
+
 impl Tuple {
     fn new(fields: &[FieldRef]) -> Result<Tuple> {
-        let keys = fields.len().saturating_sub(2);
-        if fields.len() < 4 || !keys.is_multiple_of(2) {
-            return exec_err!(
-                "{NAME}(value, part, k1, …, kn, o1, …, on) needs a value, a part and two key \
-                 tuples of the same length; got {} arguments",
-                fields.len()
-            );
-        }
-        let n = keys / 2;
+        let n = key_count(fields.len())?;
         let part = Layout::new(&fields[1..2])?.width;
         Ok(Tuple {
             layout: Layout::new(&fields[1..])?,
@@ -91,22 +94,8 @@ impl AggregateUDFImpl for ArgMaxOfMaxima {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        if arg_types.len() < 4 || !arg_types.len().is_multiple_of(2) {
-            return exec_err!(
-                "{NAME}(value, part, k1, …, kn, o1, …, on) needs a value, a part and two key \
-                 tuples of the same length; got {} arguments",
-                arg_types.len()
-            );
-        }
-        if let Some(i) = arg_types.iter().position(|t| *t == DataType::Null) {
-            return exec_err!(
-                "{NAME}: argument {} is an untyped NULL (cast it, e.g. CAST(NULL AS BIGINT))",
-                i + 1
-            );
-        }
-        Values::check(&arg_types[0])?;
-        arg_types[1..].iter().try_for_each(check_key)?;
-        Ok(arg_types[0].clone())
+        key_count(arg_types.len())?;
+        value_type(NAME, arg_types)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -179,10 +168,6 @@ impl Maxima {
     /// For a call whose value has type `value_type` and whose arguments are `fields`.
     fn of(value_type: &DataType, fields: &[FieldRef]) -> Result<Maxima> {
         Maxima::of_tuple(value_type, Tuple::new(fields)?)
-    }
-
-    fn emptied(&self) -> Result<Maxima> {
-        Maxima::of_tuple(&self.value_type, self.tuple.clone())
     }
 
     fn of_tuple(value_type: &DataType, tuple: Tuple) -> Result<Maxima> {
@@ -270,7 +255,10 @@ impl Maxima {
     /// Drop the first `n` groups (emitted), keeping the others' entries; `values`: every
     /// entry's value, from `take_values`.
     fn keep_after(&mut self, n: usize, values: &ArrayRef) -> Result<()> {
-        let old = std::mem::replace(self, self.emptied()?);
+        let old = std::mem::replace(
+            self,
+            Maxima::of_tuple(&self.value_type, self.tuple.clone())?,
+        );
         let mut won = Vec::new();
         for &h in &old.head[n..] {
             // Re-chained in the same order: oldest first, so the head is the newest again.
