@@ -4,10 +4,11 @@
 //! `memcmp`, and partial states carry it as `FixedSizeBinary`.
 
 use super::best_values::{store_of, Store};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::{exec_err, Result};
+use std::sync::Arc;
 
 /// Where each key of a tuple sits in its encoding, from the key fields' types and nullability.
 #[derive(Debug, Clone)]
@@ -33,6 +34,12 @@ impl Layout {
         Ok(Layout { keys, width })
     }
 
+    /// The bytes of key `i` in a tuple: its offset and length (NULL flag included).
+    pub(super) fn span(&self, i: usize) -> (usize, usize) {
+        let (offset, nullable, bytes) = self.keys[i];
+        (offset, bytes + nullable as usize)
+    }
+
     /// The encoded tuples of `columns` (one per key), `width` bytes per row.
     pub(super) fn encode(&self, columns: &[ArrayRef], rows: usize) -> Result<Vec<u8>> {
         let mut out = vec![0u8; rows * self.width];
@@ -41,6 +48,52 @@ impl Layout {
         }
         Ok(out)
     }
+}
+
+/// The values of key `i` of `layout` back from encoded tuples (`tuples`: one per row, None
+/// for a NULL row), in the key's type `t` — the inverse of `encode_key` for the types
+/// [`decodable`] accepts.
+pub(super) fn decode<'a>(
+    layout: &Layout,
+    i: usize,
+    t: &DataType,
+    tuples: impl Iterator<Item = Option<&'a [u8]>>,
+) -> Result<ArrayRef> {
+    let (offset, nullable, bytes) = layout.keys[i];
+    let bits = tuples.map(|tuple| {
+        let tuple = tuple?;
+        let mut at = offset;
+        if nullable {
+            if tuple[at] == 0 {
+                return None;
+            }
+            at += 1;
+        }
+        let mut be = [0u8; 8];
+        be[8 - bytes..].copy_from_slice(&tuple[at..at + bytes]);
+        Some(u64::from_be_bytes(be))
+    });
+    let array: ArrayRef = match store_of(t)? {
+        Store::Bool => Arc::new(bits.map(|b| b.map(|b| b != 0)).collect::<BooleanArray>()),
+        Store::Float => Arc::new(
+            bits.map(|b| b.map(|b| f64::from_bits(if b >> 63 == 1 { b & !(1 << 63) } else { !b })))
+                .collect::<Float64Array>(),
+        ),
+        Store::Int => Arc::new(
+            bits.map(|b| b.map(|b| (b ^ (1 << 63)) as i64))
+                .collect::<Int64Array>(),
+        ),
+        Store::Text => return exec_err!("arg_max/arg_min: text keys are not supported"),
+    };
+    Ok(cast(&array, t)?)
+}
+
+/// Whether `decode` gives back exactly what was encoded for a key of type `t`.
+pub(super) fn decodable(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int64 | DataType::Float64 | DataType::Boolean | DataType::Timestamp(_, _)
+    )
 }
 
 pub(super) fn check_key(t: &DataType) -> Result<()> {

@@ -17,7 +17,6 @@
 
 use super::arg_best::{compare, taken, value_type};
 use super::best_values::Values;
-use super::key_tuple::Layout;
 use super::single_group::{Groups, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, ListArray, StructArray,
@@ -33,6 +32,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
+use kept::{key_count, Kept};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -47,41 +47,6 @@ pub fn register(ctx: &SessionContext) {
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ArgMaxOfMaxima {
     signature: Signature,
-}
-
-/// Where a row's part, key tuple and outer key tuple sit in its encoded tuple (one `Layout`
-/// of every key argument: the part's bytes, then the keys', then the outer keys').
-#[derive(Debug, Clone)]
-struct Tuple {
-    layout: Layout,
-    /// Bytes of the part, of the part and the keys, of the whole tuple.
-    part: usize,
-    keys: usize,
-    width: usize,
-}
-
-/// The length of each key tuple of a call with `arguments` arguments.
-fn key_count(arguments: usize) -> Result<usize> {
-    if arguments < 4 || !arguments.is_multiple_of(2) {
-        return exec_err!(
-            "{NAME}(value, part, k1, …, kn, o1, …, on) needs a value, a part and two key \
-             tuples of the same length; got {arguments} arguments"
-        );
-    }
-    Ok((arguments - 2) / 2)
-}
-
-impl Tuple {
-    fn new(fields: &[FieldRef]) -> Result<Tuple> {
-        let n = key_count(fields.len())?;
-        let part = Layout::new(&fields[1..2])?.width;
-        Ok(Tuple {
-            layout: Layout::new(&fields[1..])?,
-            part,
-            keys: part + Layout::new(&fields[2..2 + n])?.width,
-            width: part + Layout::new(&fields[2..])?.width,
-        })
-    }
 }
 
 impl AggregateUDFImpl for ArgMaxOfMaxima {
@@ -103,11 +68,14 @@ impl AggregateUDFImpl for ArgMaxOfMaxima {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let tuple = Tuple::new(args.input_fields)?;
+        let kept = Kept::new(args.return_field.data_type(), args.input_fields, None)?;
         Ok(vec![Arc::new(Field::new(
             format!("{}[winners]", args.name),
             DataType::List(Arc::new(Field::new_list_field(
-                DataType::Struct(winner_fields(tuple.width, args.return_field.data_type())),
+                DataType::Struct(winner_fields(
+                    kept.full.width,
+                    args.return_field.data_type(),
+                )),
                 false,
             ))),
             true,
@@ -143,15 +111,15 @@ const NONE: u32 = u32::MAX;
 /// Every group's winners: one entry per (group, part), chained from the group's head.
 #[derive(Debug, Clone)]
 struct Maxima {
-    value_type: DataType,
-    tuple: Tuple,
+    kept: Arc<Kept>,
     /// A group's most recently added entry, or NONE.
     head: Vec<u32>,
     /// The entry added before this one to its group, or NONE.
     next: Vec<u32>,
     /// Every entry's encoded tuple.
     tuples: Vec<u8>,
-    values: Values,
+    /// Every entry's value columns that are not keys.
+    values: Option<Values>,
 }
 
 impl Groups for Maxima {
@@ -162,41 +130,47 @@ impl Groups for Maxima {
 
 impl Maxima {
     fn new(args: &AccumulatorArgs) -> Result<Maxima> {
-        Maxima::of(args.return_field.data_type(), args.expr_fields)
+        let kept = Kept::new(
+            args.return_field.data_type(),
+            args.expr_fields,
+            Some(args.exprs),
+        )?;
+        Maxima::of_kept(Arc::new(kept))
     }
 
-    /// For a call whose value has type `value_type` and whose arguments are `fields`.
+    /// For a call whose value has type `value_type` and whose arguments are `fields`, their
+    /// expressions unknown (every argument kept).
+    #[cfg(test)]
     fn of(value_type: &DataType, fields: &[FieldRef]) -> Result<Maxima> {
-        Maxima::of_tuple(value_type, Tuple::new(fields)?)
+        Maxima::of_kept(Arc::new(Kept::new(value_type, fields, None)?))
     }
 
-    fn of_tuple(value_type: &DataType, tuple: Tuple) -> Result<Maxima> {
+    fn of_kept(kept: Arc<Kept>) -> Result<Maxima> {
         Ok(Maxima {
-            tuple,
+            values: kept.values()?,
+            kept,
             head: Vec::new(),
             next: Vec::new(),
             tuples: Vec::new(),
-            values: Values::new(value_type)?,
-            value_type: value_type.clone(),
         })
     }
 
     fn entry(&self, e: u32) -> &[u8] {
-        let w = self.tuple.width;
+        let w = self.kept.width;
         &self.tuples[e as usize * w..(e as usize + 1) * w]
     }
 
     /// Offer rows `(row, group)` (`tuples`: every row's encoded tuple; `value`: the rows'
-    /// values) to their groups' winners.
+    /// value columns that entries keep) to their groups' winners.
     fn offer(
         &mut self,
-        value: &ArrayRef,
+        value: Option<ArrayRef>,
         tuples: &[u8],
         rows: impl Iterator<Item = (usize, usize)>,
     ) -> Result<()> {
-        let Tuple {
+        let Kept {
             part, keys, width, ..
-        } = self.tuple;
+        } = *self.kept;
         let mut won: Vec<(usize, usize)> = Vec::new();
         for (row, g) in rows {
             let t = &tuples[row * width..(row + 1) * width];
@@ -223,16 +197,38 @@ impl Maxima {
             };
             won.push((e, row));
         }
-        self.values.resize(self.next.len());
-        self.values.set(value, &won)
+        self.set_values(value.as_ref(), &won)
     }
 
-    /// Every entry's value (the store emptied: the caller rebuilds what it keeps).
-    fn take_values(&mut self) -> Result<ArrayRef> {
+    /// Set entry `e`'s kept value columns to row `row` of `value`, for every `(e, row)`.
+    fn set_values(&mut self, value: Option<&ArrayRef>, won: &[(usize, usize)]) -> Result<()> {
+        match (&mut self.values, value) {
+            (Some(values), Some(value)) => {
+                values.resize(self.next.len());
+                values.set(value, won)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Every entry's kept value columns (the store emptied: the caller rebuilds what it keeps).
+    fn take_values(&mut self) -> Result<Option<ArrayRef>> {
         let all = vec![true; self.next.len()];
-        let values = self.values.take(EmitTo::All, &all)?;
-        self.values = Values::new(&self.value_type)?;
-        Ok(values)
+        let Some(values) = self.values.as_mut() else {
+            return Ok(None);
+        };
+        let taken = values.take(EmitTo::All, &all)?;
+        self.values = self.kept.values()?;
+        Ok(Some(taken))
+    }
+
+    /// The values of the `chosen` entries (None: NULL) in the call's type.
+    fn output(&self, chosen: &[Option<u32>], values: Option<&ArrayRef>) -> Result<ArrayRef> {
+        let stored = match values {
+            Some(v) => Some(take(v.as_ref(), &UInt32Array::from(chosen.to_vec()), None)?),
+            None => None,
+        };
+        self.kept.output(chosen, stored, |e| self.entry(e))
     }
 
     /// The entries of each of the first `n` groups, in group order (for a group, most
@@ -254,11 +250,8 @@ impl Maxima {
 
     /// Drop the first `n` groups (emitted), keeping the others' entries; `values`: every
     /// entry's value, from `take_values`.
-    fn keep_after(&mut self, n: usize, values: &ArrayRef) -> Result<()> {
-        let old = std::mem::replace(
-            self,
-            Maxima::of_tuple(&self.value_type, self.tuple.clone())?,
-        );
+    fn keep_after(&mut self, n: usize, values: Option<&ArrayRef>) -> Result<()> {
+        let old = std::mem::replace(self, Maxima::of_kept(self.kept.clone())?);
         let mut won = Vec::new();
         for &h in &old.head[n..] {
             // Re-chained in the same order: oldest first, so the head is the newest again.
@@ -278,8 +271,7 @@ impl Maxima {
             }
             self.head.push(head);
         }
-        self.values.resize(self.next.len());
-        self.values.set(values, &won)
+        self.set_values(values, &won)
     }
 
     fn emitted(&self, emit_to: EmitTo) -> usize {
@@ -299,10 +291,10 @@ impl Maxima {
             return exec_err!("{NAME}: more than {} winners in one state", i32::MAX);
         };
         let winners = StructArray::try_new(
-            winner_fields(self.tuple.width, &self.value_type),
+            winner_fields(self.kept.full.width, values.data_type()),
             vec![
                 Arc::new(FixedSizeBinaryArray::try_new(
-                    self.tuple.width as i32,
+                    self.kept.full.width as i32,
                     tuples.into(),
                     None,
                 )?),
@@ -328,22 +320,19 @@ impl GroupsAccumulator for Maxima {
         total_num_groups: usize,
     ) -> Result<()> {
         self.resize(total_num_groups);
-        let tuples = self
-            .tuple
-            .layout
-            .encode(&values[1..], group_indices.len())?;
+        let tuples = self.kept.encode(&values[1..], group_indices.len())?;
         let take = opt_filter.and_then(taken);
         let rows = group_indices
             .iter()
             .copied()
             .enumerate()
             .filter(|(row, _)| take.as_ref().is_none_or(|t| t.value(*row)));
-        self.offer(&values[0], &tuples, rows)
+        let value = self.kept.stored_value(&values[0])?;
+        self.offer(value, &tuples, rows)
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let n = self.emitted(emit_to);
-        let keys = self.tuple.keys;
         // Each group's winner of winners: the greatest outer tuple (ties keep the newest).
         let mut best: Vec<Option<u32>> = Vec::with_capacity(n);
         for &h in &self.head[..n] {
@@ -351,7 +340,7 @@ impl GroupsAccumulator for Maxima {
             let mut top: Option<u32> = None;
             while e != NONE {
                 if top.is_none_or(|t| {
-                    compare(&self.entry(e)[keys..], &self.entry(t)[keys..]) == Ordering::Greater
+                    self.kept.compare_outer(self.entry(e), self.entry(t)) == Ordering::Greater
                 }) {
                     top = Some(e);
                 }
@@ -360,21 +349,22 @@ impl GroupsAccumulator for Maxima {
             best.push(top);
         }
         let values = self.take_values()?;
-        let out = take(values.as_ref(), &UInt32Array::from(best), None)?;
-        self.keep_after(n, &values)?;
+        let out = self.output(&best, values.as_ref())?;
+        self.keep_after(n, values.as_ref())?;
         Ok(out)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let n = self.emitted(emit_to);
         let (entries, offsets) = self.entries_of_first(n);
-        let mut tuples = Vec::with_capacity(entries.len() * self.tuple.width);
+        let mut tuples = Vec::with_capacity(entries.len() * self.kept.full.width);
         for &e in &entries {
-            tuples.extend_from_slice(self.entry(e));
+            self.kept.expand(self.entry(e), &mut tuples);
         }
         let values = self.take_values()?;
-        let winners = take(values.as_ref(), &UInt32Array::from(entries), None)?;
-        self.keep_after(n, &values)?;
+        let chosen: Vec<Option<u32>> = entries.into_iter().map(Some).collect();
+        let winners = self.output(&chosen, values.as_ref())?;
+        self.keep_after(n, values.as_ref())?;
         Ok(vec![self.lists(tuples, winners, offsets)?])
     }
 
@@ -389,9 +379,9 @@ impl GroupsAccumulator for Maxima {
         let winners = list.values().as_struct();
         let tuples = winners.column(0).as_fixed_size_binary();
         let tuples = if tuples.is_empty() {
-            &[][..]
+            Vec::new()
         } else {
-            tuples.value_data()
+            self.kept.compact(tuples.value_data(), tuples.len())
         };
         let offsets = list.value_offsets();
         // A NULL list holds no winner (whatever its offsets say).
@@ -402,7 +392,8 @@ impl GroupsAccumulator for Maxima {
             .flat_map(|(i, &g)| {
                 (offsets[i] as usize..offsets[i + 1] as usize).map(move |row| (row, g))
             });
-        self.offer(winners.column(1), tuples, rows)
+        let value = self.kept.stored_value(winners.column(1))?;
+        self.offer(value, &tuples, rows)
     }
 
     fn convert_to_state(
@@ -430,7 +421,7 @@ impl GroupsAccumulator for Maxima {
             }
             None => (values.to_vec(), (0..=rows).collect()),
         };
-        let tuples = self.tuple.layout.encode(&values[1..], values[0].len())?;
+        let tuples = self.kept.full.encode(&values[1..], values[0].len())?;
         Ok(vec![self.lists(tuples, values[0].clone(), offsets)?])
     }
 
@@ -438,9 +429,10 @@ impl GroupsAccumulator for Maxima {
         self.head.capacity() * 4
             + self.next.capacity() * 4
             + self.tuples.capacity()
-            + self.values.size()
+            + self.values.as_ref().map_or(0, Values::size)
     }
 }
 
+mod kept;
 #[cfg(test)]
 mod tests;
