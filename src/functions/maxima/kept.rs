@@ -289,9 +289,9 @@ impl Kept {
         }
     }
 
-    /// How many value columns come from the keys (for tests).
+    /// How many value columns are read from the keys (for tests).
     #[cfg(test)]
-    pub(super) fn from_keys(&self) -> usize {
+    pub(super) fn columns_from_keys(&self) -> usize {
         self.sources
             .iter()
             .filter(|s| matches!(s, Source::Key(_)))

@@ -304,7 +304,11 @@ fn an_entry_keeps_each_argument_once_and_its_state_every_one() {
     // p 9 bytes, s 9, t 2, id 8; the outer keys again in the full tuple.
     assert_eq!((kept.part, kept.keys, kept.width), (9, 28, 28));
     assert_eq!(kept.full.width, 47);
-    assert_eq!(kept.from_keys(), 2, "id and s from the keys, x kept");
+    assert_eq!(
+        kept.columns_from_keys(),
+        2,
+        "id and s from the keys, x kept"
+    );
     let mut lean = Maxima::of_kept(Arc::new(kept)).unwrap();
     let mut full = Maxima::of(&value_type, &fields).unwrap();
 
