@@ -378,6 +378,13 @@ impl GroupsAccumulator for Maxima {
         let list = values[0].as_list::<i32>();
         let winners = list.values().as_struct();
         let tuples = winners.column(0).as_fixed_size_binary();
+        if tuples.value_length() as usize != self.kept.full.width {
+            return exec_err!(
+                "{NAME}: a partial state's tuples have {} bytes, {} expected",
+                tuples.value_length(),
+                self.kept.full.width
+            );
+        }
         let tuples = if tuples.is_empty() {
             Vec::new()
         } else {

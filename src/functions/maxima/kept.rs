@@ -12,11 +12,12 @@
 
 use crate::functions::best_values::Values;
 use crate::functions::key_tuple::{decodable, decode, Layout};
-use datafusion::arrow::array::{ArrayRef, AsArray, StructArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StructArray};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Fields};
 use datafusion::common::Result;
 use datafusion::physical_expr::ScalarFunctionExpr;
+use datafusion::physical_expr_common::physical_expr::is_volatile;
 use datafusion::physical_plan::PhysicalExpr;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -97,9 +98,12 @@ impl Kept {
         let n = key_count(fields.len())?;
         let key_fields = &fields[1..];
         let key_exprs = exprs.filter(|e| e.len() == fields.len()).map(|e| &e[1..]);
-        // The same expression, of the same type: the same values, the same bytes.
+        // The same expression, of the same type: the same values, the same bytes — unless it
+        // is volatile (two `random()` calls compare equal, and differ).
         let same = |a: usize, e: &Arc<dyn PhysicalExpr>, t: &DataType| {
-            key_exprs.is_some_and(|k| k[a].as_ref() == e.as_ref()) && key_fields[a].data_type() == t
+            key_exprs.is_some_and(|k| k[a].as_ref() == e.as_ref())
+                && key_fields[a].data_type() == t
+                && !is_volatile(e)
         };
         let mut stored: Vec<usize> = Vec::new();
         let mut holder = Vec::with_capacity(key_fields.len());
@@ -231,6 +235,9 @@ impl Kept {
         let (Some(_), DataType::Struct(kept)) = (&self.fields, t) else {
             return Ok(Some(value.clone()));
         };
+        if !self.sources.iter().any(|s| matches!(s, Source::Key(_))) {
+            return Ok(Some(value.clone()));
+        }
         let columns = value.as_struct().columns();
         let columns = self
             .sources
@@ -242,7 +249,7 @@ impl Kept {
         Ok(Some(Arc::new(StructArray::try_new(
             kept.clone(),
             columns,
-            None,
+            value.nulls().cloned(),
         )?)))
     }
 

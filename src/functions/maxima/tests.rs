@@ -402,3 +402,41 @@ fn an_entry_keeps_each_argument_once_and_its_state_every_one() {
         assert!(other.is_null(3));
     }
 }
+
+#[test]
+fn volatile_arguments_are_each_kept() {
+    // arg_max_of_maxima(random(), p, random(), random()): equal expressions, different values.
+    let schema = Schema::new(vec![Field::new("p", DataType::Int64, true)]);
+    let random = || -> Arc<dyn PhysicalExpr> {
+        Arc::new(
+            ScalarFunctionExpr::try_new(
+                datafusion::functions::math::random(),
+                vec![],
+                &schema,
+                Arc::new(ConfigOptions::default()),
+            )
+            .unwrap(),
+        )
+    };
+    let exprs = vec![random(), column("p", &schema), random(), random()];
+    let fields: Vec<FieldRef> = exprs
+        .iter()
+        .map(|e| e.return_field(&schema).unwrap())
+        .collect();
+    let kept = Kept::new(&DataType::Float64, &fields, Some(&exprs)).unwrap();
+    assert_eq!(kept.width, kept.full.width);
+    assert_eq!(kept.columns_from_keys(), 0);
+    // The same call with a column in random()'s place shares it.
+    let mut shared = exprs.clone();
+    for e in [0, 2, 3] {
+        shared[e] = column("p", &schema);
+    }
+    let fields: Vec<FieldRef> = shared
+        .iter()
+        .map(|e| e.return_field(&schema).unwrap())
+        .collect();
+    let kept = Kept::new(&DataType::Int64, &fields, Some(&shared)).unwrap();
+    // The part and the key stored, the outer key read from them.
+    assert_eq!((kept.width, kept.full.width), (18, 27));
+    assert_eq!(kept.columns_from_keys(), 1);
+}
