@@ -213,10 +213,10 @@ impl Maxima {
 
     /// Every entry's kept value columns (the store emptied: the caller rebuilds what it keeps).
     fn take_values(&mut self) -> Result<Option<ArrayRef>> {
-        let all = vec![true; self.next.len()];
         let Some(values) = self.values.as_mut() else {
             return Ok(None);
         };
+        let all = vec![true; self.next.len()];
         let taken = values.take(EmitTo::All, &all)?;
         self.values = self.kept.values()?;
         Ok(Some(taken))

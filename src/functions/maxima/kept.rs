@@ -97,7 +97,8 @@ impl Kept {
     ) -> Result<Kept> {
         let n = key_count(fields.len())?;
         let key_fields = &fields[1..];
-        let key_exprs = exprs.filter(|e| e.len() == fields.len()).map(|e| &e[1..]);
+        let exprs = exprs.filter(|e| e.len() == fields.len());
+        let key_exprs = exprs.map(|e| &e[1..]);
         // The same expression, of the same type: the same values, the same bytes — unless it
         // is volatile (two `random()` calls compare equal, and differ).
         let same = |a: usize, e: &Arc<dyn PhysicalExpr>, t: &DataType| {
@@ -142,7 +143,7 @@ impl Kept {
             Some(f) => f.iter().cloned().collect(),
             None => vec![fields[0].clone()],
         };
-        let exprs_of = match exprs.filter(|e| e.len() == fields.len()) {
+        let exprs_of = match exprs {
             Some(e) => value_exprs(&e[0], fields_of.as_ref()),
             None => Vec::new(),
         };
