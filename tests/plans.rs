@@ -209,8 +209,9 @@ async fn every_view_of_queries_plans_and_runs() {
 }
 
 /// A page at a deep offset is cut from the whole ordered id list of its conditions: the same
-/// ids and count as the `LIMIT … OFFSET …` statement gives, at any offset and ordering; its
-/// rows read within its project are the rows read by id alone.
+/// ids and count as the `LIMIT … OFFSET …` statement (which counts with a window) gives, at any
+/// offset and ordering, past the last row too; its rows read within its project are the rows
+/// read by id alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset() {
     use occlens::api::request::{parse, Requester};
@@ -246,6 +247,19 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
             seen += cut.rows.len();
         }
         assert!(seen > 100, "{query}: the pages hold rows ({seen})");
+    }
+    // Conditions that select nothing: no row carries the count, at the first page or past it.
+    for (deep_offset, offset) in [(usize::MAX, 0), (usize::MAX, 10), (0, 0)] {
+        let source = PageSource {
+            memo: None,
+            deep_offset,
+            project: None,
+        };
+        let (ctx, keys) = (&engine.point, engine.keys_view());
+        let p = page(ctx, source, keys, "o.id < 0", "o.id ASC", 25, offset)
+            .await
+            .unwrap();
+        assert_eq!((p.count, p.rows.len()), (0, 0), "offset {offset}");
     }
 }
 

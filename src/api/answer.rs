@@ -125,7 +125,7 @@ impl Engine {
                     project: r.project_id,
                     ..occurrences::PageSource::new(self.memo.as_ref())
                 };
-                let page = occurrences::page(
+                let (count, ids) = occurrences::page_ids(
                     ctx,
                     source,
                     keys,
@@ -135,8 +135,16 @@ impl Engine {
                     r.offset,
                 )
                 .await?;
-                let related = related::related(ctx, &page.rows, RelatedFor::List).await?;
-                Ok(Ok(OccurrenceAnswer::List(page, related)))
+                // The page's rows and their related rows, both read by the page's ids, at once.
+                let (rows, fetched) = futures::try_join!(
+                    occurrences::rows_of(ctx, &ids, r.project_id),
+                    related::fetch(ctx, &ids, RelatedFor::List)
+                )?;
+                let related = related::assemble(ctx, &rows, fetched, RelatedFor::List).await?;
+                Ok(Ok(OccurrenceAnswer::List(
+                    occurrences::Page { count, rows },
+                    related,
+                )))
             }
             Some(fetching) => {
                 let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {

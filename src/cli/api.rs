@@ -18,13 +18,16 @@ fn status_code(status: u16) -> ExitCode {
 }
 
 pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Result<ExitCode> {
+    occlens::engine::statements::mark("engine open");
     let response = get(engine, url, &cli.who).await?;
+    occlens::engine::statements::mark("response computed");
     let text = if pretty {
         to_json_pretty(&response.body)
     } else {
         to_json(&response.body)
     };
     super::outln!("{text}")?;
+    occlens::engine::statements::mark("response written");
     if response.status >= 400 {
         eprintln!(
             "occlens: HTTP {} for {}",

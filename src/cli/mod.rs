@@ -36,6 +36,7 @@ pub use signals::{SERVER_OWNS_SIGNALS, SHELL_OWNS_SIGINT};
 use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
+    occlens::engine::statements::process_started();
     malloc_arenas();
     // Planning deeply nested SQL recurses (an expression of thousands of terms): a big stack
     // for the thread that plans (and for the runtime's workers) instead of the default 8 MiB.
@@ -100,6 +101,7 @@ fn occlens_main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    occlens::engine::statements::mark("runtime started");
     // A server reloads on SIGHUP (`serve`) or keeps running (`cluster`): never ended by it.
     let hup_ends = !matches!(cli.command, Command::Serve(_) | Command::Cluster(_));
     runtime.spawn(remove_temporaries_on_signal(hup_ends));
@@ -113,8 +115,10 @@ fn occlens_main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+    occlens::engine::statements::mark("command done");
     // What is left of this process's temporaries (e.g. an in-process executor's files).
     occlens::staging::remove_live();
+    occlens::engine::statements::mark("exiting");
     let panic = PANIC.lock().ok().and_then(|mut p| p.take());
     match result {
         Ok(code) => code,

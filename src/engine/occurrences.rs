@@ -72,10 +72,18 @@ pub fn select_ids(
     }
 }
 
-/// The SQL choosing a page's ids (also used by `explain` and the plan tests): the request's
-/// conditions and order over `occurrence_keys`, which leaves out the per-occurrence
-/// predictions, identifications and cover images that no condition or ordering reads.
-/// `keys` is `occurrence_keys` or the cached `occurrence_list`, which holds the same columns.
+/// How many rows of `keys` (`occurrence_keys` or the cached `occurrence_list`) the request's
+/// conditions select.
+pub fn count_sql(keys: &str, where_clause: &str) -> String {
+    format!("SELECT count(*) AS count FROM {keys} o WHERE {where_clause}")
+}
+
+/// The SQL choosing a page's ids: the request's conditions and order over `keys`.
+///
+/// The count rides beside it as its own statement. `count(*) OVER ()` in this statement would
+/// read the matching keys once instead of twice, but DataFusion 55 moves the `LIMIT` below
+/// the window when the file's order already is the page's (a project's page by id over the
+/// cached `occurrence_list`): the count was the page's size (session 73).
 pub fn page_sql(
     keys: &str,
     where_clause: &str,
@@ -86,10 +94,6 @@ pub fn page_sql(
     format!(
         "SELECT o.id FROM {keys} o WHERE {where_clause} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
     )
-}
-
-pub fn count_sql(keys: &str, where_clause: &str) -> String {
-    format!("SELECT count(*) AS count FROM {keys} o WHERE {where_clause}")
 }
 
 /// The `occurrence_list` rows of `ids` (in no particular order), all of `project` when it is
@@ -150,24 +154,6 @@ async fn list_rows(ctx: &SessionContext, sql: &str) -> Result<Vec<OccurrenceRow>
     OccurrenceRow::decode_all(&batches(ctx, sql).await?, "occurrence_list")
 }
 
-/// The ids of a page, in its order.
-pub async fn page_ids(
-    ctx: &SessionContext,
-    keys: &str,
-    where_clause: &str,
-    order_by: &str,
-    limit: usize,
-    offset: usize,
-) -> Result<Vec<i64>> {
-    Ok(
-        rows(ctx, &page_sql(keys, where_clause, order_by, limit, offset))
-            .await?
-            .iter()
-            .filter_map(|r| r.i64("id"))
-            .collect(),
-    )
-}
-
 /// From this offset on, a page is cut from the whole ordered id list of its conditions (one
 /// sort of the matching keys, which also gives the count) instead of a `LIMIT … OFFSET …`
 /// statement: DataFusion's top-k keeps offset + limit rows in a heap, slower than one sort once
@@ -197,10 +183,7 @@ impl<'a> PageSource<'a> {
     }
 }
 
-/// The ids of a page, then their rows. With a memo (a server's version), the whole ordered
-/// id list of `where_clause` and `order_by` is computed once, remembered, and every page and
-/// count of it cut from it; without one, a page at an offset of at least `source.deep_offset`
-/// is cut from that list computed for it alone.
+/// The ids of a page, then their rows (see [`page_ids`]).
 pub async fn page(
     ctx: &SessionContext,
     source: PageSource<'_>,
@@ -210,6 +193,25 @@ pub async fn page(
     limit: usize,
     offset: usize,
 ) -> Result<Page> {
+    let (count, ids) = page_ids(ctx, source, keys, where_clause, order_by, limit, offset).await?;
+    let rows = rows_of(ctx, &ids, source.project).await?;
+    Ok(Page { count, rows })
+}
+
+/// The count of the rows `where_clause` selects and the ids of a page of them, in its order.
+/// With a memo (a server's version), the whole ordered id list of `where_clause` and
+/// `order_by` is computed once, remembered, and every page and count of it cut from it;
+/// without one, a page at an offset of at least `source.deep_offset` is cut from that list
+/// computed for it alone, and a shallower one is [`page_sql`] beside [`count_sql`].
+pub async fn page_ids(
+    ctx: &SessionContext,
+    source: PageSource<'_>,
+    keys: &str,
+    where_clause: &str,
+    order_by: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<(usize, Vec<i64>)> {
     let whole = match source.memo {
         Some(memo) => {
             let key = format!("{keys}\n{where_clause}\n{order_by}");
@@ -230,21 +232,18 @@ pub async fn page(
     };
     if let Some(ids) = whole {
         let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
-        let rows = rows_of(ctx, &page, source.project).await?;
-        return Ok(Page {
-            count: ids.len(),
-            rows,
-        });
+        return Ok((ids.len(), page));
     }
     // The count and the page's ids are independent: run them together (a page is a few small
     // statements, so their latencies add up unless they overlap).
-    let (count, ids) = futures::try_join!(
-        rows(ctx, count_sql(keys, where_clause)),
-        page_ids(ctx, keys, where_clause, order_by, limit, offset)
-    )?;
+    let (count_sql, page_sql) = (
+        count_sql(keys, where_clause),
+        page_sql(keys, where_clause, order_by, limit, offset),
+    );
+    let (count, ids) = futures::try_join!(rows(ctx, &count_sql), rows(ctx, &page_sql))?;
     let count = count.first().and_then(|r| r.i64("count")).unwrap_or(0) as usize;
-    let rows = rows_of(ctx, &ids, source.project).await?;
-    Ok(Page { count, rows })
+    let ids = ids.iter().filter_map(|r| r.i64("id")).collect();
+    Ok((count, ids))
 }
 
 /// The whole ordered id list a page is cut from (no LIMIT), read straight from its column.

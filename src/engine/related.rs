@@ -129,21 +129,10 @@ impl RelatedFor {
 /// some occurrences, each ordered by occurrence then its own order.
 pub type RelatedBatches = Vec<Vec<RecordBatch>>;
 
-/// Fetch the related rows of `occurrences` with one statement per relation, whatever their
-/// number (list: identifications and classifications; detail and export add images,
-/// detections with their captures, their classifications, and predictions).
-pub async fn related(
-    ctx: &SessionContext,
-    occurrences: &[OccurrenceRow],
-    shape: RelatedFor,
-) -> Result<Related> {
-    let occ_ids: Vec<i64> = occurrences.iter().filter_map(|r| r.id).collect();
-    let fetched = fetch(ctx, &occ_ids, shape).await?;
-    assemble(ctx, occurrences, fetched, shape).await
-}
-
 /// The rows of `shape`'s relations of the occurrences `occ_ids`, in one wave of statements
-/// (or lookups), all by occurrence id; [`assemble`] then reads, only when some
+/// (or lookups), all by occurrence id, whatever their number (list: identifications and
+/// classifications; detail and export add images, detections with their captures, their
+/// classifications, and predictions); [`assemble`] then reads, only when some
 /// classification was applied to another, that source by id.
 pub async fn fetch(
     ctx: &SessionContext,

@@ -74,6 +74,25 @@ pub async fn batches(
     Ok(batches)
 }
 
+/// When the process started (`process_started`, the first thing `main` does).
+static PROCESS: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Note the process's start: [`mark`] times its steps from it.
+pub fn process_started() {
+    PROCESS.get_or_init(std::time::Instant::now);
+}
+
+/// A step of the command and its time since the process started, on stderr (OCCLENS_TRACE=1):
+/// what a request spends outside its statements (start, opening, writing, exit).
+pub fn mark(what: &str) {
+    if let (Some(start), Some(_)) = (PROCESS.get(), std::env::var_os("OCCLENS_TRACE")) {
+        eprintln!(
+            "occlens: {:>7.1} ms  @ {what} (since the process started)",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}
+
 /// Each statement a response runs and its time since `started`, on stderr (OCCLENS_TRACE=1;
 /// README, "Usage by example").
 pub fn trace(sql: &str, started: std::time::Instant) {
