@@ -45,7 +45,11 @@ pub fn main() -> ExitCode {
         .stack_size(512 << 20)
         .spawn(occlens_main)
     {
-        Ok(handle) => handle.join().unwrap_or(ExitCode::from(1)),
+        Ok(handle) => {
+            let code = handle.join().unwrap_or(ExitCode::from(1));
+            occlens::engine::statements::mark("main thread joined");
+            code
+        }
         Err(_) => occlens_main(),
     }
 }
@@ -70,11 +74,41 @@ fn malloc_arenas() {
     }
 }
 
+/// A request's memory kept by glibc's malloc once freed, for the next allocation: the heap
+/// grows by 64 MiB at a time and gives back what is free above 128 MiB, and blocks under 32
+/// MiB come from it (the threshold glibc's own adjustment reaches after the first large
+/// frees). A request allocates and frees many buffers of a few hundred KiB; each was mapped
+/// anew and its pages faulted in (SF1, cache built: a page's faults 8,400–8,800 → 5,900–6,300,
+/// 5–10% of its time; docs/performance.md, session 73). Only the request commands: set on
+/// the big statements (the audit, exports), the same settings cost up to 13% more memory.
+/// `GLIBC_TUNABLES`' own malloc settings win.
+fn malloc_for_requests() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.")) {
+            return;
+        }
+        // SAFETY: mallopt only sets parameters of the allocator, which glibc reads under its
+        // own lock.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+        }
+    }
+}
+
 fn occlens_main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if matches!(
+        cli.command,
+        Command::Api(_) | Command::List(_) | Command::Detail(_)
+    ) {
+        malloc_for_requests();
+    }
     register_secrets(&cli);
     std::panic::set_hook(Box::new(report_panic));
     if let Some(bytes) = cli.memory_limit {
@@ -119,6 +153,8 @@ fn occlens_main() -> ExitCode {
     // What is left of this process's temporaries (e.g. an in-process executor's files).
     occlens::staging::remove_live();
     occlens::engine::statements::mark("exiting");
+    drop(runtime);
+    occlens::engine::statements::mark("runtime dropped");
     let panic = PANIC.lock().ok().and_then(|mut p| p.take());
     match result {
         Ok(code) => code,
