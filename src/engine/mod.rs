@@ -355,6 +355,12 @@ impl Engine {
         let lists_detail = scoped_detail.filter(|_| lists_project.is_some());
         let cache_warning = (!warnings.is_empty()).then(|| warnings.join("; "));
         trace("snapshot tables registered");
+        // The dimension tables are the snapshot's: read on the other core while the cache's
+        // tables are registered and the views created and checked (one core's work).
+        let loading = {
+            let ctx = ctx.clone();
+            tokio::spawn(async move { Dims::load(&ctx).await })
+        };
         let registrations = cached
             .iter()
             .map(|(part, dir)| cache::register(&ctx, dir, *part));
@@ -398,10 +404,6 @@ impl Engine {
         typed::check(&ctx).await?;
         trace("typed views checked");
         let point = catalog::point_session(&ctx);
-        let loading = {
-            let ctx = ctx.clone();
-            tokio::spawn(async move { Dims::load(&ctx).await })
-        };
         let fragments = Fragments::load();
         Ok(Engine {
             ctx,
