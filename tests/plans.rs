@@ -209,7 +209,7 @@ async fn every_view_of_queries_plans_and_runs() {
 }
 
 /// A page at a deep offset is cut from the whole ordered id list of its conditions: the same
-/// ids and count as the `LIMIT … OFFSET …` statement (which counts with a window) gives, at any
+/// ids and count as the `LIMIT … OFFSET …` statement and the count beside it give, at any
 /// offset and ordering, past the last row too; its rows read within its project are the rows
 /// read by id alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +248,8 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
         }
         assert!(seen > 100, "{query}: the pages hold rows ({seen})");
     }
-    // Conditions that select nothing: no row carries the count, at the first page or past it.
+    // Conditions that select nothing: a count of 0 and no row, at the first page or past it,
+    // cut from the whole ordering or not.
     for (deep_offset, offset) in [(usize::MAX, 0), (usize::MAX, 10), (0, 0)] {
         let source = PageSource {
             memo: None,

@@ -78,9 +78,10 @@ fn malloc_arenas() {
 /// grows by 64 MiB at a time and gives back what is free above 128 MiB, and blocks under 32
 /// MiB come from it (the threshold glibc's own adjustment reaches after the first large
 /// frees). A request allocates and frees many buffers of a few hundred KiB; each was mapped
-/// anew and its pages faulted in (SF1, cache built: a page's faults 8,400–8,800 → 5,900–6,300,
-/// 5–10% of its time; docs/performance.md, session 73). Only the request commands: set on
-/// the big statements (the audit, exports), the same settings cost up to 13% more memory.
+/// anew and its pages faulted in (SF1, cache built: a page's faults 8,400–10,200 →
+/// 5,900–6,500, 9–20% of its time; docs/performance.md, session 73). Only the request
+/// commands: set for the big statements, the same settings cost the list view 6% and the
+/// audit 14% more memory.
 /// `GLIBC_TUNABLES`' own malloc settings win.
 fn malloc_for_requests() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
