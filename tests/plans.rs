@@ -215,9 +215,24 @@ async fn every_view_of_queries_plans_and_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset() {
     use occlens::api::request::{parse, Requester};
-    use occlens::engine::occurrences::{page, PageSource};
+    use occlens::engine::occurrences::{page_ids, rows_of, PageSource};
     let (_dir, engine) = generated(3_000, 11).await;
     let who = Requester::Anonymous;
+    let (ctx, keys) = (&engine.point, engine.keys_view());
+    // (count, the page's ids, the ids of its rows read within `project` or by id alone).
+    let page = |where_clause: String, order_by: String, limit, offset, deep_offset, project| async move {
+        let source = PageSource {
+            memo: None,
+            deep_offset,
+            project,
+        };
+        let (count, ids) = page_ids(ctx, source, keys, &where_clause, &order_by, limit, offset)
+            .await
+            .unwrap();
+        let rows = rows_of(ctx, &ids, project).await.unwrap();
+        let read: Vec<i64> = rows.iter().filter_map(|r| r.id).collect();
+        (count, ids, read)
+    };
     for query in [
         "project_id=1&ordering=-first_appearance_timestamp",
         "project_id=1&apply_defaults=false&ordering=-detections_count",
@@ -227,40 +242,24 @@ async fn a_deep_page_cut_from_the_whole_ordering_is_the_page_of_limit_and_offset
         let (where_clause, order_by) = engine.plan(&request, &who, None).await.unwrap().unwrap();
         let mut seen = 0;
         for (offset, limit) in [(0, 25), (7, 25), (100, 5), (590, 100), (100_000, 25)] {
-            let (ctx, keys) = (&engine.point, engine.keys_view());
-            let page_from = |deep_offset, project| {
-                let source = PageSource {
-                    memo: None,
-                    deep_offset,
-                    project,
-                };
-                page(ctx, source, keys, &where_clause, &order_by, limit, offset)
-            };
-            // The rows read by id alone, or within the request's project: the same.
-            let cut = page_from(0, request.project_id).await.unwrap();
-            let limited = page_from(usize::MAX, None).await.unwrap();
-            let ids = |p: &occlens::engine::occurrences::Page| -> Vec<Option<i64>> {
-                p.rows.iter().map(|r| r.id).collect()
-            };
-            assert_eq!(cut.count, limited.count, "{query} offset {offset}");
-            assert_eq!(ids(&cut), ids(&limited), "{query} offset {offset}");
-            seen += cut.rows.len();
+            let (w, o) = (where_clause.clone(), order_by.clone());
+            let cut = page(w.clone(), o.clone(), limit, offset, 0, request.project_id).await;
+            let limited = page(w, o, limit, offset, usize::MAX, None).await;
+            assert_eq!(cut.0, limited.0, "{query} offset {offset}");
+            assert_eq!(cut.1, limited.1, "{query} offset {offset}");
+            // The rows read by id alone, or within the request's project: the same, in order.
+            assert_eq!(cut.2, cut.1, "{query} offset {offset}");
+            assert_eq!(limited.2, limited.1, "{query} offset {offset}");
+            seen += cut.2.len();
         }
         assert!(seen > 100, "{query}: the pages hold rows ({seen})");
     }
     // Conditions that select nothing: a count of 0 and no row, at the first page or past it,
     // cut from the whole ordering or not.
     for (deep_offset, offset) in [(usize::MAX, 0), (usize::MAX, 10), (0, 0)] {
-        let source = PageSource {
-            memo: None,
-            deep_offset,
-            project: None,
-        };
-        let (ctx, keys) = (&engine.point, engine.keys_view());
-        let p = page(ctx, source, keys, "o.id < 0", "o.id ASC", 25, offset)
-            .await
-            .unwrap();
-        assert_eq!((p.count, p.rows.len()), (0, 0), "offset {offset}");
+        let (w, o) = ("o.id < 0".to_string(), "o.id ASC".to_string());
+        let (count, ids, read) = page(w, o, 25, offset, deep_offset, None).await;
+        assert_eq!((count, ids.len(), read.len()), (0, 0, 0), "offset {offset}");
     }
 }
 

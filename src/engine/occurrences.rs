@@ -183,21 +183,6 @@ impl<'a> PageSource<'a> {
     }
 }
 
-/// The ids of a page, then their rows (see [`page_ids`]).
-pub async fn page(
-    ctx: &SessionContext,
-    source: PageSource<'_>,
-    keys: &str,
-    where_clause: &str,
-    order_by: &str,
-    limit: usize,
-    offset: usize,
-) -> Result<Page> {
-    let (count, ids) = page_ids(ctx, source, keys, where_clause, order_by, limit, offset).await?;
-    let rows = rows_of(ctx, &ids, source.project).await?;
-    Ok(Page { count, rows })
-}
-
 /// The count of the rows `where_clause` selects and the ids of a page of them, in its order.
 /// With a memo (a server's version), the whole ordered id list of `where_clause` and
 /// `order_by` is computed once, remembered, and every page and count of it cut from it;
