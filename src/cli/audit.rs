@@ -262,6 +262,16 @@ impl AuditCounts {
         *self.by_project.entry(r.project_id).or_insert(0) += 1;
     }
 
+    fn merge(&mut self, other: AuditCounts) {
+        self.n += other.n;
+        for (class, n) in other.by_class {
+            *self.by_class.entry(class).or_insert(0) += n;
+        }
+        for (project, n) in other.by_project {
+            *self.by_project.entry(project).or_insert(0) += n;
+        }
+    }
+
     /// (differences, by class, by project).
     fn named(self) -> (usize, BTreeMap<String, usize>, BTreeMap<String, usize>) {
         fn named<K>(
@@ -283,17 +293,57 @@ impl AuditCounts {
     }
 }
 
-/// Every difference, batch by batch, to `each` (with the counts by class and project).
-async fn each_difference(
-    mut stream: SendableRecordBatchStream,
-    mut each: impl FnMut(&AuditDifferenceRow) -> Result<()>,
+/// Batches formatted at once on the runtime's workers, ahead of the one being written.
+const AHEAD: usize = 3;
+
+/// A batch of differences as a report writes it: its text, its counts and (for the table)
+/// its first rows.
+struct Formatted {
+    text: Vec<u8>,
+    counts: AuditCounts,
+    first: Vec<AuditDifferenceRow>,
+}
+
+/// Every difference, batch by batch, in order: each batch decoded, counted and formatted by
+/// `format` on the runtime's workers (up to [`AHEAD`] batches at once), then handed to
+/// `write` on this thread. The sort's merge feeds one thread; formatting a million
+/// differences there took longer than computing them (SF1, every occurrence differing).
+/// The hidden occurrences' query starts with the first batch ([`Beside`]).
+async fn each_batch(
+    stream: SendableRecordBatchStream,
+    invalid: &mut Beside,
+    keep: usize,
+    format: fn(&[AuditDifferenceRow], &mut Vec<u8>) -> Result<()>,
+    mut write: impl FnMut(Vec<u8>, Vec<AuditDifferenceRow>) -> Result<()>,
 ) -> Result<(usize, BTreeMap<String, usize>, BTreeMap<String, usize>)> {
+    let mut formatted = stream
+        .map_err(Error::from)
+        .map_ok(|batch| {
+            invalid.start();
+            let task = SpawnedTask::spawn(async move {
+                let rows = AuditDifferenceRow::decode(&batch, "audit_difference")?;
+                let mut counts = AuditCounts::default();
+                rows.iter().for_each(|r| counts.add(r));
+                let mut text = Vec::new();
+                format(&rows, &mut text)?;
+                let first = rows.into_iter().take(keep).collect();
+                Ok(Formatted {
+                    text,
+                    counts,
+                    first,
+                })
+            });
+            async move {
+                task.join().await.map_err(|e| {
+                    Error::Internal(format!("formatting the audit's differences: {e}"))
+                })?
+            }
+        })
+        .try_buffered(AHEAD);
     let mut counts = AuditCounts::default();
-    while let Some(batch) = stream.try_next().await? {
-        for row in AuditDifferenceRow::decode(&batch, "audit_difference")? {
-            counts.add(&row);
-            each(&row)?;
-        }
+    while let Some(batch) = formatted.try_next().await? {
+        counts.merge(batch.counts);
+        write(batch.text, batch.first)?;
     }
     Ok(counts.named())
 }
@@ -305,13 +355,19 @@ fn io(e: std::io::Error) -> Error {
 async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     let mut invalid = Beside::Waiting(Box::new(streams.invalid));
     let mut shown: Vec<Vec<String>> = Vec::new();
-    let (n, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
-        invalid.start();
-        if shown.len() < TABLE_ROWS {
-            shown.push(cells(r).to_vec());
-        }
-        Ok(())
-    })
+    let stream = streams.differences.open().await?;
+    let (n, by_class, by_project) = each_batch(
+        stream,
+        &mut invalid,
+        TABLE_ROWS,
+        |_, _| Ok(()),
+        |_, first| {
+            for r in first.iter().take(TABLE_ROWS.saturating_sub(shown.len())) {
+                shown.push(cells(r).to_vec());
+            }
+            Ok(())
+        },
+    )
     .await?;
     let invalid = invalid.finish().await?;
     let valid = streams.occurrences - invalid.rows.len() as i64;
@@ -342,20 +398,33 @@ async fn write_table(streams: AuditStreams, out: &mut impl Write) -> Result<()> 
     out.write_all(text.as_bytes()).map_err(io)
 }
 
+/// Differences as CSV records (`kind` first), as one writer would write them in a row.
+fn csv_rows(rows: &[AuditDifferenceRow], out: &mut Vec<u8>) -> Result<()> {
+    let err = |e: csv::Error| Error::Query(format!("writing CSV: {e}"));
+    let mut w = csv::Writer::from_writer(out);
+    for r in rows {
+        w.write_field("difference").map_err(err)?;
+        w.write_record(cells(r)).map_err(err)?;
+    }
+    w.flush().map_err(io)
+}
+
 async fn write_csv(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     let err = |e: csv::Error| Error::Query(format!("writing CSV: {e}"));
     let mut invalid = Beside::Waiting(Box::new(streams.invalid));
-    let mut w = csv::Writer::from_writer(out);
     let mut head = vec!["kind"];
     head.extend(DIFFERENCE);
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&head).map_err(err)?;
-    each_difference(streams.differences.open().await?, |r| {
-        invalid.start();
-        w.write_field("difference").map_err(err)?;
-        w.write_record(cells(r)).map_err(err)
+    out.write_all(&w.into_inner().map_err(|e| io(e.into_error()))?)
+        .map_err(io)?;
+    let stream = streams.differences.open().await?;
+    each_batch(stream, &mut invalid, 0, csv_rows, |text, _| {
+        out.write_all(&text).map_err(io)
     })
     .await?;
     let invalid = invalid.finish().await?;
+    let mut w = csv::Writer::from_writer(out);
     for (id, project, reason) in &invalid.rows {
         let cells = [
             "invalid".to_string(),
@@ -410,10 +479,35 @@ impl JsonArray {
             .map_err(io)
     }
 
+    /// Elements printed by [`json_rows`]: each after the separator `push_text` writes.
+    fn push_texts(&mut self, out: &mut impl Write, texts: &[u8]) -> Result<()> {
+        let Some(rest) = texts.strip_prefix(b",") else {
+            return Ok(());
+        };
+        let texts = if std::mem::replace(&mut self.any, true) {
+            texts
+        } else {
+            rest
+        };
+        out.write_all(texts).map_err(io)
+    }
+
     fn end(self, out: &mut impl Write) -> Result<()> {
         out.write_all(if self.any { b"\n  ],\n" } else { b"],\n" })
             .map_err(io)
     }
+}
+
+/// Differences as the JSON report's array elements, each after a separator.
+fn json_rows(rows: &[AuditDifferenceRow], out: &mut Vec<u8>) -> Result<()> {
+    let mut text = String::new();
+    for r in rows {
+        text.clear();
+        text.push_str(",\n    ");
+        difference_json(r, &mut text);
+        out.extend_from_slice(text.as_bytes());
+    }
+    Ok(())
 }
 
 /// The JSON report, as `to_json_pretty` of one object prints it, written as the rows come.
@@ -424,12 +518,9 @@ async fn write_json(streams: AuditStreams, out: &mut impl Write) -> Result<()> {
     let mut invalid = Beside::Waiting(Box::new(streams.invalid));
     out.write_all(b"{\n").map_err(io)?;
     let mut differences = JsonArray::start(out, "differences")?;
-    let mut text = String::new();
-    let (_, by_class, by_project) = each_difference(streams.differences.open().await?, |r| {
-        invalid.start();
-        text.clear();
-        difference_json(r, &mut text);
-        differences.push_text(out, text.as_bytes())
+    let stream = streams.differences.open().await?;
+    let (_, by_class, by_project) = each_batch(stream, &mut invalid, 0, json_rows, |text, _| {
+        differences.push_texts(out, &text)
     })
     .await?;
     differences.end(out)?;
