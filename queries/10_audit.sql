@@ -3,11 +3,11 @@
 -- Expected, in terms of the best identification B (§3.5) and the best prediction (§3.3,
 -- variant P for determinism): B with a taxon → (B.taxon, 1.0); B without a taxon → the stored
 -- values (Antenna changes nothing); no B → the best prediction's (taxon, score). The best
--- prediction gives its classification's id only, and that classification's row the rest.
--- Taking taxon, score and created_at from best_prediction instead (as occurrence_list does)
--- was 0.05-0.1 s faster but held 0.2-0.25 GB more at SF1 (0.83-0.89 GB against 0.60-0.64
--- GB on pyarrow's layout): the best prediction's aggregations then ran beside the valid
--- occurrences' collected join side, and their states were wider.
+-- prediction gives its winner's id, taxon, score and creation time.
+-- Read from main_classification by the winner's id instead (session 71), the audit held
+-- 0.05-0.25 GB less at SF1, when the aggregate kept every column of its winners twice; since
+-- it keeps a key's column once (session 72) the lookup's scan costs more than it saves
+-- (pyarrow's layout, every occurrence differing: 0.3 s of the audit's 2.5 s).
 -- `class` says why a stored value can differ, first match wins:
 --   identification_changed_after_save  B has a taxon, yet the stored pair is not (B.taxon, 1.0)
 --   no_prediction                      no B and no scored classification (set outside the rule)
@@ -26,20 +26,19 @@ SELECT
   o.determination_score AS stored_score,
   CASE WHEN bi.taxon_id IS NOT NULL THEN bi.taxon_id
        WHEN bi.identification_id IS NOT NULL THEN o.determination_id
-       ELSE c.taxon_id END AS expected_taxon_id,
+       ELSE bp.taxon_id END AS expected_taxon_id,
   CASE WHEN bi.taxon_id IS NOT NULL THEN 1.0
        WHEN bi.identification_id IS NOT NULL THEN o.determination_score
-       ELSE c.score END AS expected_score,
+       ELSE bp.score END AS expected_score,
   bi.identification_id AS best_identification_id,
   bp.classification_id AS best_prediction_id,
-  c.taxon_id AS best_prediction_taxon_id,
-  c.score AS best_prediction_score,
-  c.created_at AS best_prediction_created_at,
+  bp.taxon_id AS best_prediction_taxon_id,
+  bp.score AS best_prediction_score,
+  bp.created_at AS best_prediction_created_at,
   o.updated_at
 FROM valid_occurrence o
 LEFT JOIN best_identification bi ON bi.occurrence_id = o.id
-LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id
-LEFT JOIN main_classification c ON c.id = bp.classification_id;
+LEFT JOIN best_prediction bp ON bp.occurrence_id = o.id;
 
 -- The valid occurrences whose stored determination differs from the expected one, with the
 -- class (computed for these rows only).
