@@ -2,6 +2,7 @@
 //! of a struct (`arg_max(named_struct('id', id, 'score', score), …)` carries several values
 //! of the winning row with one comparison of its key tuple).
 
+use super::chunked::Chunked;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, StringArray, StringBuilder, StructArray,
 };
@@ -44,9 +45,9 @@ pub(super) fn store_of(t: &DataType) -> Result<Store> {
 /// unset group's is invalid), texts in one byte arena.
 #[derive(Debug, Clone)]
 enum Slot {
-    Int(Vec<i64>, Vec<bool>),
-    Float(Vec<f64>, Vec<bool>),
-    Bool(Vec<bool>, Vec<bool>),
+    Int(Chunked<i64>, Chunked<bool>),
+    Float(Chunked<f64>, Chunked<bool>),
+    Bool(Chunked<bool>, Chunked<bool>),
     Text(Texts),
 }
 
@@ -134,9 +135,9 @@ fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, valid: Vec<bool>) ->
 impl Slot {
     fn new(t: &DataType) -> Result<Slot> {
         Ok(match store_of(t)? {
-            Store::Int => Slot::Int(Vec::new(), Vec::new()),
-            Store::Float => Slot::Float(Vec::new(), Vec::new()),
-            Store::Bool => Slot::Bool(Vec::new(), Vec::new()),
+            Store::Int => Slot::Int(Chunked::default(), Chunked::default()),
+            Store::Float => Slot::Float(Chunked::default(), Chunked::default()),
+            Store::Bool => Slot::Bool(Chunked::default(), Chunked::default()),
             Store::Text => Slot::Text(Texts::default()),
         })
     }
@@ -144,16 +145,16 @@ impl Slot {
     fn resize(&mut self, groups: usize) {
         match self {
             Slot::Int(v, ok) => {
-                v.resize(groups, 0);
-                ok.resize(groups, false)
+                v.resize(groups);
+                ok.resize(groups)
             }
             Slot::Float(v, ok) => {
-                v.resize(groups, 0.0);
-                ok.resize(groups, false)
+                v.resize(groups);
+                ok.resize(groups)
             }
             Slot::Bool(v, ok) => {
-                v.resize(groups, false);
-                ok.resize(groups, false)
+                v.resize(groups);
+                ok.resize(groups)
             }
             Slot::Text(t) => t.resize(groups),
         }
@@ -166,23 +167,23 @@ impl Slot {
                 let a = cast(array, &DataType::Int64)?;
                 let a = a.as_primitive::<Int64Type>();
                 for &(g, row) in won {
-                    v[g] = a.value(row);
-                    ok[g] = a.is_valid(row);
+                    v.set(g, a.value(row));
+                    ok.set(g, a.is_valid(row));
                 }
             }
             Slot::Float(v, ok) => {
                 let a = cast(array, &DataType::Float64)?;
                 let a = a.as_primitive::<Float64Type>();
                 for &(g, row) in won {
-                    v[g] = a.value(row);
-                    ok[g] = a.is_valid(row);
+                    v.set(g, a.value(row));
+                    ok.set(g, a.is_valid(row));
                 }
             }
             Slot::Bool(v, ok) => {
                 let a = array.as_boolean();
                 for &(g, row) in won {
-                    v[g] = a.value(row);
-                    ok[g] = a.is_valid(row);
+                    v.set(g, a.value(row));
+                    ok.set(g, a.is_valid(row));
                 }
             }
             Slot::Text(t) => {
@@ -201,14 +202,14 @@ impl Slot {
     fn take(&mut self, emit_to: EmitTo, t: &DataType) -> Result<ArrayRef> {
         let array: ArrayRef = match self {
             Slot::Int(v, ok) => {
-                primitive::<Int64Type>(emit_to.take_needed(v), emit_to.take_needed(ok))
+                primitive::<Int64Type>(v.take_needed(emit_to), ok.take_needed(emit_to))
             }
             Slot::Float(v, ok) => {
-                primitive::<Float64Type>(emit_to.take_needed(v), emit_to.take_needed(ok))
+                primitive::<Float64Type>(v.take_needed(emit_to), ok.take_needed(emit_to))
             }
             Slot::Bool(v, ok) => {
-                let values = BooleanBuffer::from(emit_to.take_needed(v));
-                let nulls = NullBuffer::from(emit_to.take_needed(ok));
+                let values = BooleanBuffer::from(v.take_needed(emit_to));
+                let nulls = NullBuffer::from(ok.take_needed(emit_to));
                 Arc::new(BooleanArray::new(values, Some(nulls)))
             }
             Slot::Text(texts) => Arc::new(texts.take(emit_to)?),

@@ -4,6 +4,7 @@
 
 pub mod arg_best;
 mod best_values;
+mod chunked;
 mod key_tuple;
 pub mod maxima;
 pub mod ordered_concat;

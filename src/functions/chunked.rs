@@ -1,0 +1,112 @@
+//! A column of per-group values stored in fixed-size chunks. A `Vec` grown one group at a
+//! time doubles and copies; below glibc's mmap threshold (up to 32 MiB) each copy leaves the
+//! old buffer in the heap, where it stays resident. Chunks never move what they hold.
+
+use datafusion::logical_expr::EmitTo;
+
+/// Values per chunk.
+const CHUNK: usize = 1 << 16;
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T: Copy + Default> Chunked<T> {
+    /// Grow to `n` values (the new ones `T::default()`), or cut to `n`.
+    pub(super) fn resize(&mut self, n: usize) {
+        if n <= self.len {
+            let chunks = n.div_ceil(CHUNK);
+            self.chunks.truncate(chunks);
+            if let Some(last) = self.chunks.last_mut() {
+                last.truncate(n - (chunks - 1) * CHUNK);
+            }
+            self.len = n;
+            return;
+        }
+        while self.len < n {
+            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                self.chunks.push(Vec::with_capacity(CHUNK));
+            }
+            let last = self.chunks.last_mut().expect("a chunk was just ensured");
+            let add = (CHUNK - last.len()).min(n - self.len);
+            last.resize(last.len() + add, T::default());
+            self.len += add;
+        }
+    }
+
+    pub(super) fn set(&mut self, i: usize, value: T) {
+        self.chunks[i / CHUNK][i % CHUNK] = value;
+    }
+
+    fn extend_from_slice(&mut self, values: &[T]) {
+        let mut values = values;
+        while !values.is_empty() {
+            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                self.chunks.push(Vec::with_capacity(CHUNK));
+            }
+            let last = self.chunks.last_mut().expect("a chunk was just ensured");
+            let add = (CHUNK - last.len()).min(values.len());
+            last.extend_from_slice(&values[..add]);
+            self.len += add;
+            values = &values[add..];
+        }
+    }
+
+    /// The emitted groups' values, in order; the others stay (renumbered from 0). Each chunk
+    /// is freed as soon as it is copied out.
+    pub(super) fn take_needed(&mut self, emit_to: EmitTo) -> Vec<T> {
+        let n = match emit_to {
+            EmitTo::All => self.len,
+            EmitTo::First(n) => n.min(self.len),
+        };
+        let mut out = Vec::with_capacity(n);
+        let mut rest = Chunked::default();
+        for chunk in std::mem::take(&mut self.chunks) {
+            let need = (n - out.len()).min(chunk.len());
+            out.extend_from_slice(&chunk[..need]);
+            rest.extend_from_slice(&chunk[need..]);
+        }
+        *self = rest;
+        out
+    }
+
+    /// Values allocated for.
+    pub(super) fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(c: &Chunked<i64>, i: usize) -> i64 {
+        c.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    #[test]
+    fn values_survive_growth_cuts_and_partial_emission() {
+        let mut c = Chunked::<i64>::default();
+        let n = 2 * CHUNK + 5;
+        c.resize(n);
+        for i in 0..n {
+            c.set(i, i as i64);
+        }
+        assert_eq!(get(&c, CHUNK + 1), CHUNK as i64 + 1);
+        c.resize(CHUNK + 3); // a cut inside the second chunk
+        assert_eq!(c.len, CHUNK + 3);
+        c.resize(CHUNK + 4); // grown again: the new value is the default
+        assert_eq!(get(&c, CHUNK + 3), 0);
+        let first = c.take_needed(EmitTo::First(CHUNK + 1));
+        assert_eq!(first, (0..CHUNK as i64 + 1).collect::<Vec<_>>());
+        assert_eq!(c.len, 3);
+        assert_eq!(
+            c.take_needed(EmitTo::All),
+            [CHUNK as i64 + 1, CHUNK as i64 + 2, 0]
+        );
+        assert_eq!((c.len, c.capacity()), (0, 0));
+        assert!(c.take_needed(EmitTo::First(2)).is_empty());
+    }
+}
