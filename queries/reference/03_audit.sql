@@ -31,10 +31,9 @@ SELECT
   bp.classification_id AS best_prediction_id,
   bp.taxon_id AS best_prediction_taxon_id,
   bp.score AS best_prediction_score,
-  c.created_at AS best_prediction_created_at,
+  bp.created_at AS best_prediction_created_at,
   o.updated_at
 FROM valid_occurrence o
 LEFT JOIN expected_determination_window e ON e.occurrence_id = o.id
 LEFT JOIN best_identification_window bi ON bi.occurrence_id = o.id
-LEFT JOIN best_prediction_window bp ON bp.occurrence_id = o.id
-LEFT JOIN main_classification c ON c.id = bp.classification_id;
+LEFT JOIN best_prediction_window bp ON bp.occurrence_id = o.id;

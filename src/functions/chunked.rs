@@ -1,6 +1,7 @@
 //! A column of per-group values stored in fixed-size chunks. A `Vec` grown one group at a
 //! time doubles and copies; below glibc's mmap threshold (up to 32 MiB) each copy leaves the
-//! old buffer in the heap, where it stays resident. Chunks never move what they hold.
+//! old buffer in the heap, where it stays resident. A full chunk never moves; a chunk grows
+//! (doubling) to its size only, so a copy is at most one chunk and a small column is small.
 
 use datafusion::logical_expr::EmitTo;
 
@@ -26,11 +27,9 @@ impl<T: Copy + Default> Chunked<T> {
             return;
         }
         while self.len < n {
-            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-                self.chunks.push(Vec::with_capacity(CHUNK));
-            }
-            let last = self.chunks.last_mut().expect("a chunk was just ensured");
-            let add = (CHUNK - last.len()).min(n - self.len);
+            let left = n - self.len;
+            let last = self.room(left.min(CHUNK));
+            let add = (CHUNK - last.len()).min(left);
             last.resize(last.len() + add, T::default());
             self.len += add;
         }
@@ -40,13 +39,26 @@ impl<T: Copy + Default> Chunked<T> {
         self.chunks[i / CHUNK][i % CHUNK] = value;
     }
 
+    /// The chunk to append to, with room for `want` (at most CHUNK) more values or up to its
+    /// end. A chunk grows as a `Vec` does (doubling) up to CHUNK values, so that a small
+    /// column (one group, a few) holds little.
+    fn room(&mut self, want: usize) -> &mut Vec<T> {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::new());
+        }
+        let last = self.chunks.last_mut().expect("a chunk was just ensured");
+        let need = (last.len() + want).min(CHUNK);
+        if need > last.capacity() {
+            let to = (2 * last.capacity()).clamp(need, CHUNK);
+            last.reserve_exact(to - last.len());
+        }
+        last
+    }
+
     fn extend_from_slice(&mut self, values: &[T]) {
         let mut values = values;
         while !values.is_empty() {
-            if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-                self.chunks.push(Vec::with_capacity(CHUNK));
-            }
-            let last = self.chunks.last_mut().expect("a chunk was just ensured");
+            let last = self.room(values.len().min(CHUNK));
             let add = (CHUNK - last.len()).min(values.len());
             last.extend_from_slice(&values[..add]);
             self.len += add;
@@ -108,5 +120,20 @@ mod tests {
         );
         assert_eq!((c.len, c.capacity()), (0, 0));
         assert!(c.take_needed(EmitTo::First(2)).is_empty());
+    }
+
+    #[test]
+    fn a_small_column_holds_little_and_a_chunk_never_more_than_its_size() {
+        let mut c = Chunked::<i64>::default();
+        c.resize(1);
+        assert!(c.capacity() < 16, "{}", c.capacity());
+        for n in 2..=3 * CHUNK {
+            c.resize(n);
+        }
+        assert_eq!(c.capacity(), 3 * CHUNK);
+        let mut d = Chunked::<i64>::default();
+        d.resize(CHUNK + 10);
+        assert_eq!(d.take_needed(EmitTo::First(CHUNK + 8)).len(), CHUNK + 8);
+        assert_eq!((d.len, d.capacity()), (2, 2));
     }
 }
