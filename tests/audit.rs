@@ -103,6 +103,52 @@ async fn each_class_and_reason() {
     assert!(engine.audit(Some(9)).await.is_err());
 }
 
+/// A snapshot that repeats a classification's id (with other values; `occlens check` reports
+/// it, the audit still reads such a snapshot): the audit takes the best prediction's taxon,
+/// score and time from the winning row itself, one row per occurrence, in both semantics.
+#[tokio::test]
+async fn a_repeated_classification_id_gives_one_row_from_the_winner() {
+    use occlens::engine::catalog::Semantics;
+    let mut t = Tiny::new();
+    let d = t.simple(1, 4, 0.5);
+    let c = t.cls(d, Some(3), Some(6), Some(0.9), true); // the winner
+    t.b.add(
+        "main_classification",
+        json!({"id": c, "detection_id": d, "algorithm_id": 3, "taxon_id": 4, "score": 0.7,
+               "terminal": true, "created_at": 1_600_000_000_000_000i64,
+               "timestamp": 1_600_000_000_000_000i64}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    t.b.write(dir.path()).unwrap();
+    let mut audits = Vec::new();
+    for semantics in [Semantics::Fast, Semantics::Window] {
+        let config = occlens::Config {
+            semantics,
+            ..Default::default()
+        };
+        let engine = occlens::Engine::open(Some(dir.path().to_str().unwrap()), config)
+            .await
+            .unwrap();
+        let audit = engine.audit(None).await.unwrap();
+        assert_eq!(audit.valid, 1);
+        assert_eq!(
+            field(&audit.differences, "class"),
+            [(1, "classification_added_later".to_string())]
+        );
+        let r = &audit.differences[0];
+        assert_eq!(
+            [
+                &r["expected_taxon_id"],
+                &r["expected_score"],
+                &r["best_prediction_id"]
+            ],
+            [&json!(6), &json!(0.9), &json!(c)]
+        );
+        audits.push(format!("{:?}", audit.differences));
+    }
+    assert_eq!(audits[0], audits[1]);
+}
+
 /// occlens on the shared snapshot.
 fn occlens(args: &[&str]) -> (i32, String, String) {
     let snapshot = common::oracle().join("snapshot");
