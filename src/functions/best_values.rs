@@ -87,6 +87,23 @@ impl Texts {
         }
     }
 
+    /// The texts of groups `chosen` (None: NULL), read in place.
+    fn gather(&self, chosen: &[Option<u32>]) -> Result<StringArray> {
+        let mut out = StringBuilder::with_capacity(chosen.len(), 0);
+        for c in chosen {
+            match c.map(|g| g as usize) {
+                Some(g) if self.valid[g] => {
+                    let (start, len) = self.spans[g];
+                    let text = std::str::from_utf8(&self.bytes[start..start + len])
+                        .map_err(|e| datafusion::error::DataFusionError::Internal(e.to_string()))?;
+                    out.append_value(text);
+                }
+                _ => out.append_null(),
+            }
+        }
+        Ok(out.finish())
+    }
+
     fn compact_if_sparse(&mut self) {
         if self.bytes.len() <= 2 * self.live + (1 << 20) {
             return;
@@ -217,6 +234,42 @@ impl Slot {
         Ok(cast(&array, t)?)
     }
 
+    /// The values of groups `chosen` (None: NULL), read in place, cast to `t`.
+    fn gather(&self, chosen: &[Option<u32>], t: &DataType) -> Result<ArrayRef> {
+        fn pick<T: Copy + Default>(
+            v: &Chunked<T>,
+            ok: &Chunked<bool>,
+            chosen: &[Option<u32>],
+        ) -> (Vec<T>, Vec<bool>) {
+            chosen
+                .iter()
+                .map(|c| match c.map(|g| g as usize) {
+                    Some(g) => (v.get(g), ok.get(g)),
+                    None => (T::default(), false),
+                })
+                .unzip()
+        }
+        let array: ArrayRef = match self {
+            Slot::Int(v, ok) => {
+                let (values, valid) = pick(v, ok, chosen);
+                primitive::<Int64Type>(values, valid)
+            }
+            Slot::Float(v, ok) => {
+                let (values, valid) = pick(v, ok, chosen);
+                primitive::<Float64Type>(values, valid)
+            }
+            Slot::Bool(v, ok) => {
+                let (values, valid) = pick(v, ok, chosen);
+                Arc::new(BooleanArray::new(
+                    BooleanBuffer::from(values),
+                    Some(NullBuffer::from(valid)),
+                ))
+            }
+            Slot::Text(texts) => Arc::new(texts.gather(chosen)?),
+        };
+        Ok(cast(&array, t)?)
+    }
+
     fn size(&self) -> usize {
         match self {
             Slot::Int(v, ok) => v.capacity() * 8 + ok.capacity(),
@@ -296,6 +349,30 @@ impl Values {
                     .map(|(slot, f)| slot.take(emit_to, f.data_type()))
                     .collect::<Result<Vec<_>>>()?;
                 let nulls = NullBuffer::from(seen.to_vec());
+                Ok(Arc::new(StructArray::try_new(
+                    fields.clone(),
+                    columns,
+                    Some(nulls),
+                )?))
+            }
+        }
+    }
+
+    /// The values of groups `chosen` (None: NULL, a struct's too) in the input's type, read
+    /// in place: what `take` of every group and then of `chosen` gives, without a copy of
+    /// every group's values.
+    pub(super) fn gather(&self, chosen: &[Option<u32>]) -> Result<ArrayRef> {
+        match &self.fields {
+            None => self.slots[0].gather(chosen, &self.value_type),
+            Some(fields) => {
+                let columns = self
+                    .slots
+                    .iter()
+                    .zip(fields.iter())
+                    .map(|(slot, f)| slot.gather(chosen, f.data_type()))
+                    .collect::<Result<Vec<_>>>()?;
+                let nulls =
+                    NullBuffer::from(chosen.iter().map(Option::is_some).collect::<Vec<_>>());
                 Ok(Arc::new(StructArray::try_new(
                     fields.clone(),
                     columns,

@@ -35,6 +35,10 @@ impl<T: Copy + Default> Chunked<T> {
         }
     }
 
+    pub(super) fn get(&self, i: usize) -> T {
+        self.chunks[i / CHUNK][i % CHUNK]
+    }
+
     pub(super) fn set(&mut self, i: usize, value: T) {
         self.chunks[i / CHUNK][i % CHUNK] = value;
     }
@@ -94,10 +98,6 @@ impl<T: Copy + Default> Chunked<T> {
 mod tests {
     use super::*;
 
-    fn get(c: &Chunked<i64>, i: usize) -> i64 {
-        c.chunks[i / CHUNK][i % CHUNK]
-    }
-
     #[test]
     fn values_survive_growth_cuts_and_partial_emission() {
         let mut c = Chunked::<i64>::default();
@@ -106,11 +106,11 @@ mod tests {
         for i in 0..n {
             c.set(i, i as i64);
         }
-        assert_eq!(get(&c, CHUNK + 1), CHUNK as i64 + 1);
+        assert_eq!(c.get(CHUNK + 1), CHUNK as i64 + 1);
         c.resize(CHUNK + 3); // a cut inside the second chunk
         assert_eq!(c.len, CHUNK + 3);
         c.resize(CHUNK + 4); // grown again: the new value is the default
-        assert_eq!(get(&c, CHUNK + 3), 0);
+        assert_eq!(c.get(CHUNK + 3), 0);
         let first = c.take_needed(EmitTo::First(CHUNK + 1));
         assert_eq!(first, (0..CHUNK as i64 + 1).collect::<Vec<_>>());
         assert_eq!(c.len, 3);
