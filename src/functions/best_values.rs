@@ -392,6 +392,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gathered_values_are_those_taken_then_chosen() {
+        use datafusion::arrow::array::{Int64Array, UInt32Array};
+        use datafusion::arrow::compute::take as arrow_take;
+        use datafusion::arrow::datatypes::{Field, TimeUnit};
+        let fields = Fields::from(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("x", DataType::Utf8, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        ]);
+        let rows: ArrayRef = Arc::new(
+            StructArray::try_new(
+                fields.clone(),
+                vec![
+                    Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])),
+                    Arc::new(StringArray::from(vec![Some("a"), Some("bb"), None])),
+                    Arc::new(datafusion::arrow::array::Float64Array::from(vec![
+                        Some(-0.0),
+                        Some(f64::NAN),
+                        None,
+                    ])),
+                    Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+                    Arc::new(datafusion::arrow::array::TimestampMicrosecondArray::from(
+                        vec![Some(5), None, Some(7)],
+                    )),
+                ],
+                None,
+            )
+            .unwrap(),
+        );
+        let t = DataType::Struct(fields);
+        let mut v = Values::new(&t).unwrap();
+        v.resize(4); // group 3 never set
+        v.set(&rows, &[(0, 2), (1, 0), (2, 1)]).unwrap();
+        let chosen = [Some(1), None, Some(3), Some(0), Some(2)];
+        let gathered = v.gather(&chosen).unwrap();
+        let all = v.take(EmitTo::All, &[true; 4]).unwrap();
+        let indices = UInt32Array::from(chosen.to_vec());
+        let taken = arrow_take(all.as_ref(), &indices, None).unwrap();
+        assert_eq!(gathered.to_data(), taken.to_data());
+    }
+
+    #[test]
     fn texts_in_one_arena_survive_overwrites_compaction_and_partial_emission() {
         let mut t = Texts::default();
         t.resize(3);
