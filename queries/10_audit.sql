@@ -6,8 +6,10 @@
 -- prediction gives its winner's id, taxon, score and creation time.
 -- Read from main_classification by the winner's id instead (session 71), the audit held
 -- 0.05-0.25 GB less at SF1, when the aggregate kept every column of its winners twice; since
--- it keeps a key's column once (session 72) the lookup's scan costs more than it saves
--- (pyarrow's layout, every occurrence differing: 0.3 s of the audit's 2.5 s).
+-- it keeps a key's column once (session 72) the lookup's scan costs more than it saves at
+-- SF1 (pyarrow's layout, every occurrence differing: 0.3 s of the audit's 2.5 s). At SF10 the
+-- winner's time makes the planner build the partitioned join below on the valid occurrences,
+-- held while the aggregation runs: 3.3 GB against the lookup's 2.4 GB (session 75, not met).
 -- `class` says why a stored value can differ, first match wins:
 --   identification_changed_after_save  B has a taxon, yet the stored pair is not (B.taxon, 1.0)
 --   no_prediction                      no B and no scored classification (set outside the rule)

@@ -141,6 +141,16 @@ impl Texts {
     }
 }
 
+/// Structs of `columns`, NULL where `valid` is false.
+fn structs(fields: &Fields, columns: Vec<ArrayRef>, valid: Vec<bool>) -> Result<ArrayRef> {
+    let nulls = NullBuffer::from(valid);
+    Ok(Arc::new(StructArray::try_new(
+        fields.clone(),
+        columns,
+        Some(nulls),
+    )?))
+}
+
 /// Values and validity as an Arrow primitive array.
 fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, valid: Vec<bool>) -> ArrayRef {
     Arc::new(PrimitiveArray::<T>::new(
@@ -348,12 +358,7 @@ impl Values {
                     .zip(fields.iter())
                     .map(|(slot, f)| slot.take(emit_to, f.data_type()))
                     .collect::<Result<Vec<_>>>()?;
-                let nulls = NullBuffer::from(seen.to_vec());
-                Ok(Arc::new(StructArray::try_new(
-                    fields.clone(),
-                    columns,
-                    Some(nulls),
-                )?))
+                structs(fields, columns, seen.to_vec())
             }
         }
     }
@@ -371,13 +376,11 @@ impl Values {
                     .zip(fields.iter())
                     .map(|(slot, f)| slot.gather(chosen, f.data_type()))
                     .collect::<Result<Vec<_>>>()?;
-                let nulls =
-                    NullBuffer::from(chosen.iter().map(Option::is_some).collect::<Vec<_>>());
-                Ok(Arc::new(StructArray::try_new(
-                    fields.clone(),
+                structs(
+                    fields,
                     columns,
-                    Some(nulls),
-                )?))
+                    chosen.iter().map(Option::is_some).collect(),
+                )
             }
         }
     }
