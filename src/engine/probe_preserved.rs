@@ -15,8 +15,19 @@
 //! kept side's rows, and within the rows DataFusion collects — and the kept side is estimated
 //! at 64K rows or more (below that the tail is short), unless the other side's scans read more
 //! than twice the kept side's rows: built on the kept side, the join's dynamic filter cuts those
-//! scans to the kept keys (a project's occurrences and its best prediction). Runs right after DataFusion's join
-//! selection, before the dynamic filters are built (a swap is not possible after them).
+//! scans to the kept keys (a project's occurrences and its best prediction).
+//!
+//! A partitioned `LEFT JOIN` (both sides too big to collect) whose other side is an
+//! aggregation that emits only when its input ends is swapped too, unless its kept side is cut
+//! by a value, for memory: built on the kept side, every kept row is held in the hash table
+//! while the aggregation runs, its peak included; built on the aggregation's output, the join
+//! holds those rows instead, once the aggregation has freed its input's work. DataFusion
+//! compares the sides' estimated bytes, and a column more on the aggregation's side (the best
+//! prediction's time, in the audit) tips its choice to the kept side: at SF10 (10M
+//! occurrences, 75M classifications) the audit held 3.3 GB that way against 2.4 GB swapped.
+//!
+//! Runs right after DataFusion's join selection, before the dynamic filters are built (a swap
+//! is not possible after them).
 
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -30,11 +41,14 @@ use datafusion::physical_expr::expressions::{
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::union::UnionExec;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
 use std::sync::Arc;
 
 /// The kept side's estimated rows below which a join is left as it is.
@@ -55,9 +69,17 @@ impl PhysicalOptimizerRule for ProbePreservedSide {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
-            if *join.partition_mode() != PartitionMode::CollectLeft
-                || *join.join_type() != JoinType::Left
-            {
+            if *join.join_type() != JoinType::Left {
+                return Ok(Transformed::no(node));
+            }
+            if *join.partition_mode() == PartitionMode::Partitioned {
+                if emitted_at_its_end(join.right()) && !cut_by_a_value(join.left()) {
+                    let swapped = join.swap_inputs(PartitionMode::Partitioned)?;
+                    return Ok(Transformed::yes(swapped));
+                }
+                return Ok(Transformed::no(node));
+            }
+            if *join.partition_mode() != PartitionMode::CollectLeft {
                 return Ok(Transformed::no(node));
             }
             // As DataFusion's join selection estimates them.
@@ -122,6 +144,23 @@ fn leaf_rows(
     children.into_iter().try_fold(0usize, |sum, child| {
         Some(sum.saturating_add(leaf_rows(child, rows)?))
     })
+}
+
+/// Whether `plan`'s rows are an aggregation's groups, emitted once its input has ended (not
+/// a partial aggregation, not one that streams groups of ordered input), through projections,
+/// filters and repartitions of them.
+fn emitted_at_its_end(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    if let Some(agg) = plan.downcast_ref::<AggregateExec>() {
+        return *agg.mode() != AggregateMode::Partial
+            && *agg.input_order_mode() == InputOrderMode::Linear;
+    }
+    let through = plan.downcast_ref::<ProjectionExec>().is_some()
+        || plan.downcast_ref::<FilterExec>().is_some()
+        || plan.downcast_ref::<RepartitionExec>().is_some();
+    match plan.children().as_slice() {
+        [only] if through => emitted_at_its_end(only),
+        _ => false,
+    }
 }
 
 /// Whether the rows `plan` gives are cut by a filter right above a scan where a column
@@ -326,6 +365,62 @@ mod tests {
                 "{sql}\n{text}"
             );
         }
+    }
+
+    /// A partitioned left join to an aggregation's groups builds on those groups, unless its
+    /// kept side is cut by a value; the rows are those of the join unswapped.
+    #[tokio::test]
+    async fn a_partitioned_left_join_builds_on_an_aggregation() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = [("k", 20_000), ("c", 60_000)];
+        // 20K kept rows left-joined to 30K groups of two columns more: DataFusion builds on
+        // the kept side, estimated smaller.
+        let other =
+            "(SELECT v % 30000 AS w, count(*) AS n, max(v) AS m FROM c GROUP BY v % 30000) c";
+        let plain = format!("SELECT k.v, c.n, c.m FROM k LEFT JOIN {other} ON c.w = k.v");
+        let cut = format!("{plain} WHERE k.v >= 2");
+        let partitioned = |ctx: SessionContext| async move {
+            for set in [
+                "SET datafusion.optimizer.hash_join_single_partition_threshold = 1000",
+                "SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 1000",
+            ] {
+                ctx.sql(set).await.unwrap().collect().await.unwrap();
+            }
+            ctx
+        };
+        let alone = partitioned(session(dir.path(), &tables, false).await).await;
+        let ctx = partitioned(session(dir.path(), &tables, true).await).await;
+        for (sql, without, with) in [
+            (&plain, "join_type=Left", "join_type=Right"),
+            (&cut, "join_type=Left", "join_type=Left"),
+        ] {
+            let text = plan_text(&alone, sql).await;
+            assert!(
+                text.contains(&format!("mode=Partitioned, {without}")),
+                "{text}"
+            );
+            let text = plan_text(&ctx, sql).await;
+            assert!(
+                text.contains(&format!("mode=Partitioned, {with}")),
+                "{text}"
+            );
+        }
+        // Every kept row once.
+        let batches = ctx.sql(&plain).await.unwrap().collect().await.unwrap();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 20_000);
+        let sql = format!("SELECT count(c.n), sum(c.n), sum(c.m) FROM ({plain}) c");
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Groups w = 0..29999 of c's 1..=60000, each of two values (w and w + 30000, or
+        // 30000 and 60000), m = w + 30000: the kept values 1..=20000 all match.
+        let m: i64 = (1..=20_000i64).map(|w| w + 30_000).sum();
+        assert!(text.contains(&format!("| 20000 | 40000 | {m} |")), "{text}");
     }
 
     /// The conditions that cut a scan: a column compared with a value, in every branch of an
