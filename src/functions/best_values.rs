@@ -41,11 +41,71 @@ pub(super) fn store_of(t: &DataType) -> Result<Store> {
     })
 }
 
+/// Integers in 32 bits while every value set fits (ids, mostly: half the memory of an
+/// (occurrence, algorithm) entry's taxon), widened to 64 bits at the first that does not.
+/// Times start wide.
+#[derive(Debug, Clone)]
+enum Ints {
+    Narrow(Chunked<i32>),
+    Wide(Chunked<i64>),
+}
+
+impl Ints {
+    fn new(t: &DataType) -> Ints {
+        match t {
+            DataType::Timestamp(..) => Ints::Wide(Chunked::default()),
+            _ => Ints::Narrow(Chunked::default()),
+        }
+    }
+
+    fn resize(&mut self, groups: usize) {
+        match self {
+            Ints::Narrow(v) => v.resize(groups),
+            Ints::Wide(v) => v.resize(groups),
+        }
+    }
+
+    fn get(&self, g: usize) -> i64 {
+        match self {
+            Ints::Narrow(v) => i64::from(v.get(g)),
+            Ints::Wide(v) => v.get(g),
+        }
+    }
+
+    fn set(&mut self, g: usize, value: i64) {
+        match self {
+            Ints::Narrow(v) => match i32::try_from(value) {
+                Ok(narrow) => v.set(g, narrow),
+                Err(_) => {
+                    let mut wide = v.map(i64::from);
+                    wide.set(g, value);
+                    *self = Ints::Wide(wide);
+                }
+            },
+            Ints::Wide(v) => v.set(g, value),
+        }
+    }
+
+    fn take_needed(&mut self, emit_to: EmitTo) -> Vec<i64> {
+        match self {
+            Ints::Narrow(v) => v.take_needed(emit_to).into_iter().map(i64::from).collect(),
+            Ints::Wide(v) => v.take_needed(emit_to),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Ints::Narrow(v) => v.capacity() * 4,
+            Ints::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
 /// One column of values, a value per group: the values and their validity side by side (an
 /// unset group's is invalid), texts in one byte arena.
 #[derive(Debug, Clone)]
 enum Slot {
-    Int(Chunked<i64>, Chunked<bool>),
+    Int(Ints, Chunked<bool>),
     Float(Chunked<f64>, Chunked<bool>),
     Bool(Chunked<bool>, Chunked<bool>),
     Text(Texts),
@@ -162,7 +222,7 @@ fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, valid: Vec<bool>) ->
 impl Slot {
     fn new(t: &DataType) -> Result<Slot> {
         Ok(match store_of(t)? {
-            Store::Int => Slot::Int(Chunked::default(), Chunked::default()),
+            Store::Int => Slot::Int(Ints::new(t), Chunked::default()),
             Store::Float => Slot::Float(Chunked::default(), Chunked::default()),
             Store::Bool => Slot::Bool(Chunked::default(), Chunked::default()),
             Store::Text => Slot::Text(Texts::default()),
@@ -194,8 +254,10 @@ impl Slot {
                 let a = cast(array, &DataType::Int64)?;
                 let a = a.as_primitive::<Int64Type>();
                 for &(g, row) in won {
-                    v.set(g, a.value(row));
-                    ok.set(g, a.is_valid(row));
+                    let valid = a.is_valid(row);
+                    // A NULL's value is whatever the array holds: kept as 0, not to widen.
+                    v.set(g, if valid { a.value(row) } else { 0 });
+                    ok.set(g, valid);
                 }
             }
             Slot::Float(v, ok) => {
@@ -261,7 +323,12 @@ impl Slot {
         }
         let array: ArrayRef = match self {
             Slot::Int(v, ok) => {
-                let (values, valid) = pick(v, ok, chosen);
+                let (values, valid) = (chosen.iter())
+                    .map(|c| match c.map(|g| g as usize) {
+                        Some(g) => (v.get(g), ok.get(g)),
+                        None => (0, false),
+                    })
+                    .unzip();
                 primitive::<Int64Type>(values, valid)
             }
             Slot::Float(v, ok) => {
@@ -282,7 +349,7 @@ impl Slot {
 
     fn size(&self) -> usize {
         match self {
-            Slot::Int(v, ok) => v.capacity() * 8 + ok.capacity(),
+            Slot::Int(v, ok) => v.bytes() + ok.capacity(),
             Slot::Float(v, ok) => v.capacity() * 8 + ok.capacity(),
             Slot::Bool(v, ok) => v.capacity() + ok.capacity(),
             Slot::Text(t) => t.spans.capacity() * 16 + t.valid.capacity() + t.bytes.capacity(),
@@ -436,6 +503,46 @@ mod tests {
         let indices = UInt32Array::from(chosen.to_vec());
         let taken = arrow_take(all.as_ref(), &indices, None).unwrap();
         assert_eq!(gathered.to_data(), taken.to_data());
+    }
+
+    /// Integers are kept in 32 bits until one does not fit; then every value is kept as set.
+    #[test]
+    fn integers_narrow_until_one_does_not_fit() {
+        use datafusion::arrow::array::Int64Array;
+        let t = DataType::Int64;
+        let mut v = Values::new(&t).unwrap();
+        v.resize(4);
+        let small: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(-7),
+            None,
+            Some(i32::MAX as i64),
+        ]));
+        v.set(&small, &[(0, 0), (1, 1), (2, 2)]).unwrap();
+        assert!(matches!(&v.slots[0], Slot::Int(Ints::Narrow(_), _)));
+        let narrow = v.size();
+        let big: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, 1 << 40]));
+        v.set(&big, &[(3, 1)]).unwrap();
+        assert!(matches!(&v.slots[0], Slot::Int(Ints::Wide(_), _)));
+        assert!(v.size() > narrow, "{} {narrow}", v.size());
+        let gathered = v.gather(&[Some(3), Some(1), None, Some(0)]).unwrap();
+        assert_eq!(
+            gathered
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>(),
+            [Some(1 << 40), None, None, Some(-7)]
+        );
+        v.set(&big, &[(1, 0)]).unwrap();
+        let first = v.take(EmitTo::First(2), &[true; 2]).unwrap();
+        assert_eq!(
+            first.as_primitive::<Int64Type>().iter().collect::<Vec<_>>(),
+            [Some(-7), Some(i64::MIN)]
+        );
+        let rest = v.take(EmitTo::All, &[true; 2]).unwrap();
+        assert_eq!(
+            rest.as_primitive::<Int64Type>().iter().collect::<Vec<_>>(),
+            [Some(i32::MAX as i64), Some(1 << 40)]
+        );
     }
 
     #[test]

@@ -88,6 +88,16 @@ impl<T: Copy + Default> Chunked<T> {
         out
     }
 
+    /// The same values, each converted by `f`, chunk by chunk.
+    pub(super) fn map<U>(&self, f: impl Fn(T) -> U) -> Chunked<U> {
+        Chunked {
+            chunks: (self.chunks.iter())
+                .map(|c| c.iter().map(|&v| f(v)).collect())
+                .collect(),
+            len: self.len,
+        }
+    }
+
     /// Values allocated for.
     pub(super) fn capacity(&self) -> usize {
         self.chunks.iter().map(Vec::capacity).sum()
