@@ -2,7 +2,7 @@
 //! of a struct (`arg_max(named_struct('id', id, 'score', score), …)` carries several values
 //! of the winning row with one comparison of its key tuple).
 
-use super::chunked::Chunked;
+use super::chunked::{Chunked, Ints, Validity};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, StringArray, StringBuilder, StructArray,
 };
@@ -41,73 +41,13 @@ pub(super) fn store_of(t: &DataType) -> Result<Store> {
     })
 }
 
-/// Integers in 32 bits while every value set fits (ids, mostly: half the memory of an
-/// (occurrence, algorithm) entry's taxon), widened to 64 bits at the first that does not.
-/// Times start wide.
-#[derive(Debug, Clone)]
-enum Ints {
-    Narrow(Chunked<i32>),
-    Wide(Chunked<i64>),
-}
-
-impl Ints {
-    fn new(t: &DataType) -> Ints {
-        match t {
-            DataType::Timestamp(..) => Ints::Wide(Chunked::default()),
-            _ => Ints::Narrow(Chunked::default()),
-        }
-    }
-
-    fn resize(&mut self, groups: usize) {
-        match self {
-            Ints::Narrow(v) => v.resize(groups),
-            Ints::Wide(v) => v.resize(groups),
-        }
-    }
-
-    fn get(&self, g: usize) -> i64 {
-        match self {
-            Ints::Narrow(v) => i64::from(v.get(g)),
-            Ints::Wide(v) => v.get(g),
-        }
-    }
-
-    fn set(&mut self, g: usize, value: i64) {
-        match self {
-            Ints::Narrow(v) => match i32::try_from(value) {
-                Ok(narrow) => v.set(g, narrow),
-                Err(_) => {
-                    let mut wide = v.map(i64::from);
-                    wide.set(g, value);
-                    *self = Ints::Wide(wide);
-                }
-            },
-            Ints::Wide(v) => v.set(g, value),
-        }
-    }
-
-    fn take_needed(&mut self, emit_to: EmitTo) -> Vec<i64> {
-        match self {
-            Ints::Narrow(v) => v.take_needed(emit_to).into_iter().map(i64::from).collect(),
-            Ints::Wide(v) => v.take_needed(emit_to),
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        match self {
-            Ints::Narrow(v) => v.capacity() * 4,
-            Ints::Wide(v) => v.capacity() * 8,
-        }
-    }
-}
-
 /// One column of values, a value per group: the values and their validity side by side (an
 /// unset group's is invalid), texts in one byte arena.
 #[derive(Debug, Clone)]
 enum Slot {
-    Int(Ints, Chunked<bool>),
-    Float(Chunked<f64>, Chunked<bool>),
-    Bool(Chunked<bool>, Chunked<bool>),
+    Int(Ints, Validity),
+    Float(Chunked<f64>, Validity),
+    Bool(Chunked<bool>, Validity),
     Text(Texts),
 }
 
@@ -222,9 +162,9 @@ fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>, valid: Vec<bool>) ->
 impl Slot {
     fn new(t: &DataType) -> Result<Slot> {
         Ok(match store_of(t)? {
-            Store::Int => Slot::Int(Ints::new(t), Chunked::default()),
-            Store::Float => Slot::Float(Chunked::default(), Chunked::default()),
-            Store::Bool => Slot::Bool(Chunked::default(), Chunked::default()),
+            Store::Int => Slot::Int(Ints::new(t), Validity::default()),
+            Store::Float => Slot::Float(Chunked::default(), Validity::default()),
+            Store::Bool => Slot::Bool(Chunked::default(), Validity::default()),
             Store::Text => Slot::Text(Texts::default()),
         })
     }
@@ -287,18 +227,18 @@ impl Slot {
         Ok(())
     }
 
-    /// The emitted groups' values, cast to `t`.
-    fn take(&mut self, emit_to: EmitTo, t: &DataType) -> Result<ArrayRef> {
+    /// The emitted groups' values, cast to `t` (`seen`: whether each was set).
+    fn take(&mut self, emit_to: EmitTo, seen: &[bool], t: &DataType) -> Result<ArrayRef> {
         let array: ArrayRef = match self {
             Slot::Int(v, ok) => {
-                primitive::<Int64Type>(v.take_needed(emit_to), ok.take_needed(emit_to))
+                primitive::<Int64Type>(v.take_needed(emit_to), ok.take_needed(emit_to, seen))
             }
             Slot::Float(v, ok) => {
-                primitive::<Float64Type>(v.take_needed(emit_to), ok.take_needed(emit_to))
+                primitive::<Float64Type>(v.take_needed(emit_to), ok.take_needed(emit_to, seen))
             }
             Slot::Bool(v, ok) => {
                 let values = BooleanBuffer::from(v.take_needed(emit_to));
-                let nulls = NullBuffer::from(ok.take_needed(emit_to));
+                let nulls = NullBuffer::from(ok.take_needed(emit_to, seen));
                 Arc::new(BooleanArray::new(values, Some(nulls)))
             }
             Slot::Text(texts) => Arc::new(texts.take(emit_to)?),
@@ -310,7 +250,7 @@ impl Slot {
     fn gather(&self, chosen: &[Option<u32>], t: &DataType) -> Result<ArrayRef> {
         fn pick<T: Copy + Default>(
             v: &Chunked<T>,
-            ok: &Chunked<bool>,
+            ok: &Validity,
             chosen: &[Option<u32>],
         ) -> (Vec<T>, Vec<bool>) {
             chosen
@@ -349,9 +289,9 @@ impl Slot {
 
     fn size(&self) -> usize {
         match self {
-            Slot::Int(v, ok) => v.bytes() + ok.capacity(),
-            Slot::Float(v, ok) => v.capacity() * 8 + ok.capacity(),
-            Slot::Bool(v, ok) => v.capacity() + ok.capacity(),
+            Slot::Int(v, ok) => v.bytes() + ok.bytes(),
+            Slot::Float(v, ok) => v.capacity() * 8 + ok.bytes(),
+            Slot::Bool(v, ok) => v.capacity() + ok.bytes(),
             Slot::Text(t) => t.spans.capacity() * 16 + t.valid.capacity() + t.bytes.capacity(),
         }
     }
@@ -417,13 +357,13 @@ impl Values {
     /// unseen group's struct is NULL).
     pub(super) fn take(&mut self, emit_to: EmitTo, seen: &[bool]) -> Result<ArrayRef> {
         match &self.fields {
-            None => self.slots[0].take(emit_to, &self.value_type),
+            None => self.slots[0].take(emit_to, seen, &self.value_type),
             Some(fields) => {
                 let columns = self
                     .slots
                     .iter_mut()
                     .zip(fields.iter())
-                    .map(|(slot, f)| slot.take(emit_to, f.data_type()))
+                    .map(|(slot, f)| slot.take(emit_to, seen, f.data_type()))
                     .collect::<Result<Vec<_>>>()?;
                 structs(fields, columns, seen.to_vec())
             }
@@ -497,9 +437,11 @@ mod tests {
         let mut v = Values::new(&t).unwrap();
         v.resize(4); // group 3 never set
         v.set(&rows, &[(0, 2), (1, 0), (2, 1)]).unwrap();
-        let chosen = [Some(1), None, Some(3), Some(0), Some(2)];
+        // A winner is a group set (here 0, 1, 2); group 3's struct is NULL when taken.
+        let chosen = [Some(1), None, Some(0), Some(2)];
         let gathered = v.gather(&chosen).unwrap();
-        let all = v.take(EmitTo::All, &[true; 4]).unwrap();
+        let all = v.take(EmitTo::All, &[true, true, true, false]).unwrap();
+        assert!(all.is_null(3) && all.is_valid(2));
         let indices = UInt32Array::from(chosen.to_vec());
         let taken = arrow_take(all.as_ref(), &indices, None).unwrap();
         assert_eq!(gathered.to_data(), taken.to_data());

@@ -3,6 +3,7 @@
 //! old buffer in the heap, where it stays resident. A full chunk never moves; a chunk grows
 //! (doubling) to its size only, so a copy is at most one chunk and a small column is small.
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::EmitTo;
 
 /// Values per chunk.
@@ -59,7 +60,7 @@ impl<T: Copy + Default> Chunked<T> {
         last
     }
 
-    fn extend_from_slice(&mut self, values: &[T]) {
+    pub(super) fn extend_from_slice(&mut self, values: &[T]) {
         let mut values = values;
         while !values.is_empty() {
             let last = self.room(values.len().min(CHUNK));
@@ -104,6 +105,116 @@ impl<T: Copy + Default> Chunked<T> {
     }
 }
 
+/// Integers in 32 bits while every value set fits (ids, mostly: half the memory of an
+/// (occurrence, algorithm) entry's taxon), widened to 64 bits at the first that does not.
+/// Times start wide.
+#[derive(Debug, Clone)]
+pub(super) enum Ints {
+    Narrow(Chunked<i32>),
+    Wide(Chunked<i64>),
+}
+
+impl Ints {
+    pub(super) fn new(t: &DataType) -> Ints {
+        match t {
+            DataType::Timestamp(..) => Ints::Wide(Chunked::default()),
+            _ => Ints::Narrow(Chunked::default()),
+        }
+    }
+
+    pub(super) fn resize(&mut self, groups: usize) {
+        match self {
+            Ints::Narrow(v) => v.resize(groups),
+            Ints::Wide(v) => v.resize(groups),
+        }
+    }
+
+    pub(super) fn get(&self, g: usize) -> i64 {
+        match self {
+            Ints::Narrow(v) => i64::from(v.get(g)),
+            Ints::Wide(v) => v.get(g),
+        }
+    }
+
+    pub(super) fn set(&mut self, g: usize, value: i64) {
+        match self {
+            Ints::Narrow(v) => match i32::try_from(value) {
+                Ok(narrow) => v.set(g, narrow),
+                Err(_) => {
+                    let mut wide = v.map(i64::from);
+                    wide.set(g, value);
+                    *self = Ints::Wide(wide);
+                }
+            },
+            Ints::Wide(v) => v.set(g, value),
+        }
+    }
+
+    pub(super) fn take_needed(&mut self, emit_to: EmitTo) -> Vec<i64> {
+        match self {
+            Ints::Narrow(v) => v.take_needed(emit_to).into_iter().map(i64::from).collect(),
+            Ints::Wide(v) => v.take_needed(emit_to),
+        }
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        match self {
+            Ints::Narrow(v) => v.capacity() * 4,
+            Ints::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// Which values are valid (not NULL), kept only once one is not: until then every value set
+/// is valid (an id, a time, a score NOT NULL in the snapshot: a byte an entry saved). A group
+/// never set reads as valid here; its NULL comes from the aggregate's own flags (`seen`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Validity {
+    flags: Option<Chunked<bool>>,
+    len: usize,
+}
+
+impl Validity {
+    pub(super) fn resize(&mut self, groups: usize) {
+        if let Some(f) = &mut self.flags {
+            f.resize(groups);
+        }
+        self.len = groups;
+    }
+
+    pub(super) fn set(&mut self, g: usize, valid: bool) {
+        match &mut self.flags {
+            Some(f) => f.set(g, valid),
+            None if valid => {}
+            None => {
+                let mut f = Chunked::default();
+                f.extend_from_slice(&vec![true; self.len]);
+                f.set(g, false);
+                self.flags = Some(f);
+            }
+        }
+    }
+
+    pub(super) fn get(&self, g: usize) -> bool {
+        self.flags.as_ref().is_none_or(|f| f.get(g))
+    }
+
+    /// The emitted groups' validity, given their `seen` flags (a group never set is NULL).
+    pub(super) fn take_needed(&mut self, emit_to: EmitTo, seen: &[bool]) -> Vec<bool> {
+        self.len -= seen.len().min(self.len);
+        match &mut self.flags {
+            Some(f) => (f.take_needed(emit_to).into_iter().zip(seen))
+                .map(|(valid, &seen)| valid && seen)
+                .collect(),
+            None => seen.to_vec(),
+        }
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        self.flags.as_ref().map_or(0, Chunked::capacity)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +241,28 @@ mod tests {
         );
         assert_eq!((c.len, c.capacity()), (0, 0));
         assert!(c.take_needed(EmitTo::First(2)).is_empty());
+    }
+
+    /// Validity is kept once a value is NULL, every value set before valid; a group never set
+    /// is NULL by its `seen` flag.
+    #[test]
+    fn validity_is_kept_from_the_first_null() {
+        let mut v = Validity::default();
+        v.resize(3);
+        v.set(0, true);
+        v.set(1, true); // group 2 never set
+        assert_eq!(v.bytes(), 0);
+        assert_eq!(v.take_needed(EmitTo::First(1), &[true]), [true]);
+        v.resize(4); // groups 0 (set), 1 (never set), 2 and 3 (new)
+        v.set(2, false);
+        assert!(v.bytes() > 0);
+        assert!(v.get(0) && !v.get(2));
+        v.set(3, true);
+        assert_eq!(
+            v.take_needed(EmitTo::All, &[true, false, true, true]),
+            [true, false, false, true]
+        );
+        assert_eq!(v.len, 0);
     }
 
     #[test]
