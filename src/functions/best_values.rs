@@ -41,8 +41,8 @@ pub(super) fn store_of(t: &DataType) -> Result<Store> {
     })
 }
 
-/// One column of values, a value per group: the values and their validity side by side (an
-/// unset group's is invalid), texts in one byte arena.
+/// One column of values, a value per group: the values and their validity side by side (a
+/// group never set is NULL by the aggregate's `seen` flags), texts in one byte arena.
 #[derive(Debug, Clone)]
 enum Slot {
     Int(Ints, Validity),

@@ -2,6 +2,8 @@
 //! time doubles and copies; below glibc's mmap threshold (up to 32 MiB) each copy leaves the
 //! old buffer in the heap, where it stays resident. A full chunk never moves; a chunk grows
 //! (doubling) to its size only, so a copy is at most one chunk and a small column is small.
+//! On it, the two columns an aggregate's values need beyond their type: [`Ints`] (integers in
+//! 32 bits while they fit) and [`Validity`] (kept once a value is NULL).
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::EmitTo;
