@@ -151,8 +151,14 @@ fn leaf_rows(
 /// filters and repartitions of them.
 fn emitted_at_its_end(plan: &Arc<dyn ExecutionPlan>) -> bool {
     if let Some(agg) = plan.downcast_ref::<AggregateExec>() {
-        return *agg.mode() != AggregateMode::Partial
-            && *agg.input_order_mode() == InputOrderMode::Linear;
+        let last_step = matches!(
+            agg.mode(),
+            AggregateMode::Final
+                | AggregateMode::FinalPartitioned
+                | AggregateMode::Single
+                | AggregateMode::SinglePartitioned
+        );
+        return last_step && *agg.input_order_mode() == InputOrderMode::Linear;
     }
     let through = plan.downcast_ref::<ProjectionExec>().is_some()
         || plan.downcast_ref::<FilterExec>().is_some()
@@ -367,18 +373,30 @@ mod tests {
         }
     }
 
-    /// A partitioned left join to an aggregation's groups builds on those groups, unless its
-    /// kept side is cut by a value; the rows are those of the join unswapped.
+    /// A partitioned left join to an aggregation's groups builds on those groups (also through
+    /// a `HAVING` filter, and with a join filter), unless its kept side is cut by a value; the
+    /// rows are those of the join unswapped, unmatched kept rows included.
     #[tokio::test]
     async fn a_partitioned_left_join_builds_on_an_aggregation() {
         let dir = tempfile::tempdir().unwrap();
-        let tables = [("k", 20_000), ("c", 60_000)];
-        // 20K kept rows left-joined to 30K groups of two columns more: DataFusion builds on
-        // the kept side, estimated smaller.
-        let other =
-            "(SELECT v % 30000 AS w, count(*) AS n, max(v) AS m FROM c GROUP BY v % 30000) c";
-        let plain = format!("SELECT k.v, c.n, c.m FROM k LEFT JOIN {other} ON c.w = k.v");
-        let cut = format!("{plain} WHERE k.v >= 2");
+        let tables = [("k", 40_000), ("c", 300_000)];
+        // 40K kept rows left-joined to 30K groups (w = 0..29999, each of ten values of c's
+        // 1..=300000, m = w + 270000 or 300000 for w = 0) estimated at c's rows (a fifth of
+        // them under a filter): DataFusion builds on the kept side, estimated smaller. Kept
+        // values 30000..=40000 match no group.
+        let other = "(SELECT v % 30000 AS w, count(*) AS n, max(v) AS m FROM c GROUP BY v % 30000";
+        let join = |having: &str, on: &str, cut: &str| {
+            format!(
+                "SELECT k.v, c.n, c.m FROM k LEFT JOIN {other} {having}) c ON c.w = k.v {on} {cut}"
+            )
+        };
+        let plain = join("", "", "");
+        let cases = [
+            (plain.clone(), "join_type=Right"),
+            (join("HAVING max(v) > 285000", "", ""), "join_type=Right"),
+            (join("", "AND c.m > 285000", ""), "join_type=Right"),
+            (join("", "", "WHERE k.v >= 2"), "join_type=Left"),
+        ];
         let partitioned = |ctx: SessionContext| async move {
             for set in [
                 "SET datafusion.optimizer.hash_join_single_partition_threshold = 1000",
@@ -390,37 +408,42 @@ mod tests {
         };
         let alone = partitioned(session(dir.path(), &tables, false).await).await;
         let ctx = partitioned(session(dir.path(), &tables, true).await).await;
-        for (sql, without, with) in [
-            (&plain, "join_type=Left", "join_type=Right"),
-            (&cut, "join_type=Left", "join_type=Left"),
-        ] {
+        let summary = |ctx: &SessionContext, sql: &str| {
+            let sql = format!("SELECT count(*), count(n), sum(n), sum(m), sum(v) FROM ({sql}) j");
+            let ctx = ctx.clone();
+            async move {
+                let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .unwrap()
+                    .to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        };
+        for (sql, with) in &cases {
             let text = plan_text(&alone, sql).await;
-            assert!(
-                text.contains(&format!("mode=Partitioned, {without}")),
-                "{text}"
-            );
+            assert!(text.contains("mode=Partitioned, join_type=Left"), "{text}");
             let text = plan_text(&ctx, sql).await;
             assert!(
                 text.contains(&format!("mode=Partitioned, {with}")),
                 "{text}"
             );
+            assert_eq!(
+                summary(&ctx, sql).await,
+                summary(&alone, sql).await,
+                "{sql}"
+            );
         }
-        // Every kept row once.
-        let batches = ctx.sql(&plain).await.unwrap().collect().await.unwrap();
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        assert_eq!(rows, 20_000);
-        let sql = format!("SELECT count(c.n), sum(c.n), sum(c.m) FROM ({plain}) c");
-        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        // Groups w = 0..29999 of c's 1..=60000, each of two values (w and w + 30000, or
-        // 30000 and 60000), m = w + 30000: the kept values 1..=20000 all match.
-        let m: i64 = (1..=20_000i64).map(|w| w + 30_000).sum();
-        assert!(text.contains(&format!("| 20000 | 40000 | {m} |")), "{text}");
+        // Every kept row once: 29,999 matched (w = 1..=29999, n = 10, m = w + 270000), 10,001
+        // not.
+        let m: i64 = (1..=29_999i64).map(|w| w + 270_000).sum();
+        let v: i64 = (1..=40_000i64).sum();
+        let text = summary(&ctx, &plain).await;
+        assert!(
+            text.contains(&format!("| 40000 | 29999 | 299990 | {m} | {v} |")),
+            "{text}"
+        );
     }
 
     /// The conditions that cut a scan: a column compared with a value, in every branch of an

@@ -370,9 +370,9 @@ impl Values {
         }
     }
 
-    /// The values of groups `chosen` (None: NULL, a struct's too) in the input's type, read
-    /// in place: what `take` of every group and then of `chosen` gives, without a copy of
-    /// every group's values.
+    /// The values of groups `chosen` (None: NULL, a struct's too; the others groups set,
+    /// winners) in the input's type, read in place: what `take` of every group and then of
+    /// `chosen` gives, without a copy of every group's values.
     pub(super) fn gather(&self, chosen: &[Option<u32>]) -> Result<ArrayRef> {
         match &self.fields {
             None => self.slots[0].gather(chosen, &self.value_type),

@@ -20,6 +20,11 @@ pub(super) struct Chunked<T> {
 impl<T: Copy + Default> Chunked<T> {
     /// Grow to `n` values (the new ones `T::default()`), or cut to `n`.
     pub(super) fn resize(&mut self, n: usize) {
+        self.resize_with_value(n, T::default());
+    }
+
+    /// Grow to `n` values (the new ones `value`), or cut to `n`.
+    pub(super) fn resize_with_value(&mut self, n: usize, value: T) {
         if n <= self.len {
             let chunks = n.div_ceil(CHUNK);
             self.chunks.truncate(chunks);
@@ -33,7 +38,7 @@ impl<T: Copy + Default> Chunked<T> {
             let left = n - self.len;
             let last = self.room(left.min(CHUNK));
             let add = (CHUNK - last.len()).min(left);
-            last.resize(last.len() + add, T::default());
+            last.resize(last.len() + add, value);
             self.len += add;
         }
     }
@@ -62,7 +67,7 @@ impl<T: Copy + Default> Chunked<T> {
         last
     }
 
-    pub(super) fn extend_from_slice(&mut self, values: &[T]) {
+    fn extend_from_slice(&mut self, values: &[T]) {
         let mut values = values;
         while !values.is_empty() {
             let last = self.room(values.len().min(CHUNK));
@@ -91,11 +96,11 @@ impl<T: Copy + Default> Chunked<T> {
         out
     }
 
-    /// The same values, each converted by `f`, chunk by chunk.
-    pub(super) fn map<U>(&self, f: impl Fn(T) -> U) -> Chunked<U> {
+    /// The same values, each converted by `f`, chunk by chunk (each freed once converted).
+    pub(super) fn map<U>(self, f: impl Fn(T) -> U) -> Chunked<U> {
         Chunked {
-            chunks: (self.chunks.iter())
-                .map(|c| c.iter().map(|&v| f(v)).collect())
+            chunks: (self.chunks.into_iter())
+                .map(|c| c.into_iter().map(&f).collect())
                 .collect(),
             len: self.len,
         }
@@ -143,7 +148,7 @@ impl Ints {
             Ints::Narrow(v) => match i32::try_from(value) {
                 Ok(narrow) => v.set(g, narrow),
                 Err(_) => {
-                    let mut wide = v.map(i64::from);
+                    let mut wide = std::mem::take(v).map(i64::from);
                     wide.set(g, value);
                     *self = Ints::Wide(wide);
                 }
@@ -169,7 +174,8 @@ impl Ints {
 
 /// Which values are valid (not NULL), kept only once one is not: until then every value set
 /// is valid (an id, a time, a score NOT NULL in the snapshot: a byte an entry saved). A group
-/// never set reads as valid here; its NULL comes from the aggregate's own flags (`seen`).
+/// never set reads as valid (false if added after the flags were made); `take_needed` makes it
+/// NULL by the aggregate's own flags (`seen`), and `get` is only asked for groups set.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Validity {
     flags: Option<Chunked<bool>>,
@@ -190,7 +196,7 @@ impl Validity {
             None if valid => {}
             None => {
                 let mut f = Chunked::default();
-                f.extend_from_slice(&vec![true; self.len]);
+                f.resize_with_value(self.len, true);
                 f.set(g, false);
                 self.flags = Some(f);
             }
