@@ -370,7 +370,7 @@ impl Values {
         }
     }
 
-    /// The values of groups `chosen` (None: NULL, a struct's too; the others groups set,
+    /// The values of groups `chosen` (None: NULL, a struct's too; the others: groups set, the
     /// winners) in the input's type, read in place: what `take` of every group and then of
     /// `chosen` gives, without a copy of every group's values.
     pub(super) fn gather(&self, chosen: &[Option<u32>]) -> Result<ArrayRef> {
