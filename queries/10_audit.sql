@@ -8,8 +8,8 @@
 -- 0.05-0.25 GB less at SF1, when the aggregate kept every column of its winners twice; since
 -- it keeps a key's column once (session 72) the lookup's scan costs more than it saves at
 -- SF1 (pyarrow's layout, every occurrence differing: 0.3 s of the audit's 2.5 s). At SF10 the
--- winner's time makes the planner build the partitioned join below on the valid occurrences,
--- held while the aggregation runs: 3.3 GB against the lookup's 2.4 GB (session 75, not met).
+-- partitioned join below builds on the best prediction (src/engine/probe_preserved.rs): the
+-- audit holds 2.44 GB, the lookup's 2.38 GB, the list view's 2.40-2.45 GB (session 76).
 -- `class` says why a stored value can differ, first match wins:
 --   identification_changed_after_save  B has a taxon, yet the stored pair is not (B.taxon, 1.0)
 --   no_prediction                      no B and no scored classification (set outside the rule)

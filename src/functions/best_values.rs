@@ -248,35 +248,30 @@ impl Slot {
 
     /// The values of groups `chosen` (None: NULL), read in place, cast to `t`.
     fn gather(&self, chosen: &[Option<u32>], t: &DataType) -> Result<ArrayRef> {
-        fn pick<T: Copy + Default>(
-            v: &Chunked<T>,
+        fn pick<T: Default>(
+            get: impl Fn(usize) -> T,
             ok: &Validity,
             chosen: &[Option<u32>],
         ) -> (Vec<T>, Vec<bool>) {
             chosen
                 .iter()
                 .map(|c| match c.map(|g| g as usize) {
-                    Some(g) => (v.get(g), ok.get(g)),
+                    Some(g) => (get(g), ok.get(g)),
                     None => (T::default(), false),
                 })
                 .unzip()
         }
         let array: ArrayRef = match self {
             Slot::Int(v, ok) => {
-                let (values, valid) = (chosen.iter())
-                    .map(|c| match c.map(|g| g as usize) {
-                        Some(g) => (v.get(g), ok.get(g)),
-                        None => (0, false),
-                    })
-                    .unzip();
+                let (values, valid) = pick(|g| v.get(g), ok, chosen);
                 primitive::<Int64Type>(values, valid)
             }
             Slot::Float(v, ok) => {
-                let (values, valid) = pick(v, ok, chosen);
+                let (values, valid) = pick(|g| v.get(g), ok, chosen);
                 primitive::<Float64Type>(values, valid)
             }
             Slot::Bool(v, ok) => {
-                let (values, valid) = pick(v, ok, chosen);
+                let (values, valid) = pick(|g| v.get(g), ok, chosen);
                 Arc::new(BooleanArray::new(
                     BooleanBuffer::from(values),
                     Some(NullBuffer::from(valid)),
