@@ -12,13 +12,13 @@ FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1
 -- The key every answer computed from the snapshot's tables relies on (api, list, detail,
 -- verify, serve and export when they do not read the cache; the cache build runs it too):
 -- ${column} of ${table} NOT NULL and unique. Repeated ids repeat rows of pages and
--- exports and make counts disagree with them. One scan, whatever the result; the ids are
--- grouped first (an aggregation that spills and spreads over partitions, where
--- count(DISTINCT) beside count(*) holds every id in one state). Unlike the rules below, it
--- gives the two counts (`nulls`, `repeats`), for the error it makes.
-SELECT CAST(coalesce(sum(CASE WHEN k IS NULL THEN n END), 0) AS BIGINT) AS nulls,
-       CAST(coalesce(sum(CASE WHEN k IS NOT NULL AND n > 1 THEN n - 1 END), 0) AS BIGINT) AS repeats
-FROM (SELECT ${column} AS k, count(*) AS n FROM ${table} GROUP BY ${column})
+-- exports and make counts disagree with them. One scan, whatever the result; the ids seen
+-- are kept in a compressed bitmap (repeated_keys: a bit an id when ids are dense, as serial
+-- ids are), not grouped in a hash table (SF1's 1M ids: about 0.1 s that way). Unlike the
+-- rules below, it gives the two counts (`nulls`, `repeats`), for the error it makes.
+SELECT CAST(count(*) - count(${column}) AS BIGINT) AS nulls,
+       CAST(repeated_keys(${column}) AS BIGINT) AS repeats
+FROM ${table}
 
 -- name: check.instants
 -- Timestamp columns readable as microseconds: a file that stores seconds or milliseconds

@@ -4,7 +4,7 @@
 
 use crate::engine::lazy;
 use crate::error::{Error, Result};
-use crate::functions::{arg_best, maxima, ordered_concat, render_udf, udf};
+use crate::functions::{arg_best, maxima, ordered_concat, render_udf, repeated_keys, udf};
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -148,6 +148,7 @@ pub fn register_functions(ctx: &SessionContext) {
     maxima::register(ctx);
     ordered_concat::register(ctx);
     render_udf::register(ctx);
+    repeated_keys::register(ctx);
 }
 
 /// Turns a new session into the client of a distributed engine (`occlens --cluster`, see
