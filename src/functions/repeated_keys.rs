@@ -10,7 +10,7 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{exec_datafusion_err, Result, ScalarValue};
+use datafusion::common::{exec_datafusion_err, exec_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
@@ -67,18 +67,71 @@ impl AggregateUDFImpl for RepeatedKeys {
     }
 }
 
-/// The keys seen (as their 64 bits, a bijection of the signed values) and the rows that
-/// repeated one.
-#[derive(Debug, Default)]
+/// Bytes a key may take in the bitmap before the keys are kept as a list instead (8 bytes a
+/// key): keys spread over the 64 bits (random ids) take tens of bytes each in a bitmap.
+const SPARSE: usize = 16;
+
+/// Keys seen before the bitmap's size is checked against [`SPARSE`].
+const SPARSE_AFTER: u64 = 1 << 16;
+
+/// The keys seen, as their 64 bits (a bijection of the signed values), and the rows that
+/// repeated one already counted.
+#[derive(Debug)]
+enum Seen {
+    /// Every key seen once; a repeat is counted as it arrives.
+    Bitmap(RoaringTreemap),
+    /// Keys in arrival order, repeats among them not counted yet (sorted when evaluated).
+    List(Vec<u64>),
+}
+
+#[derive(Debug)]
 struct Keys {
-    seen: RoaringTreemap,
+    seen: Seen,
     repeats: i64,
+    /// Bytes a key may take in the bitmap (a test lowers the threshold).
+    sparse: usize,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            seen: Seen::Bitmap(RoaringTreemap::new()),
+            repeats: 0,
+            sparse: SPARSE,
+        }
+    }
+}
+
+/// The bitmap's memory: its serialized bytes and a map entry per 2^32 keys' range.
+fn bitmap_bytes(bitmap: &RoaringTreemap) -> usize {
+    bitmap.serialized_size() + 64 * bitmap.bitmaps().count()
 }
 
 impl Keys {
-    fn add(&mut self, key: i64) {
-        if !self.seen.insert(key as u64) {
-            self.repeats += 1;
+    fn add(&mut self, keys: impl Iterator<Item = i64>) {
+        match &mut self.seen {
+            Seen::Bitmap(bitmap) => {
+                for k in keys {
+                    if !bitmap.insert(k as u64) {
+                        self.repeats += 1;
+                    }
+                }
+                let n = bitmap.len();
+                if n >= SPARSE_AFTER && bitmap_bytes(bitmap) as u64 > self.sparse as u64 * n {
+                    self.seen = Seen::List(bitmap.iter().collect());
+                }
+            }
+            Seen::List(list) => list.extend(keys.map(|k| k as u64)),
+        }
+    }
+
+    /// The list's repeats counted (and dropped), or the bitmap as it is.
+    fn settle(&mut self) {
+        if let Seen::List(list) = &mut self.seen {
+            list.sort_unstable();
+            let before = list.len();
+            list.dedup();
+            self.repeats += (before - list.len()) as i64;
         }
     }
 }
@@ -87,26 +140,43 @@ impl Accumulator for Keys {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let keys = values[0].as_primitive::<Int64Type>();
         if keys.null_count() == 0 {
-            keys.values().iter().for_each(|&k| self.add(k));
+            self.add(keys.values().iter().copied());
         } else {
-            keys.iter().flatten().for_each(|k| self.add(k));
+            self.add(keys.iter().flatten());
         }
         Ok(())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.settle();
         Ok(ScalarValue::Int64(Some(self.repeats)))
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.seen.serialized_size()
+        std::mem::size_of_val(self)
+            + match &self.seen {
+                Seen::Bitmap(bitmap) => bitmap_bytes(bitmap),
+                Seen::List(list) => list.capacity() * 8,
+            }
     }
 
+    /// The keys (a first byte [`BITMAP`] and the serialized bitmap, or [`LIST`] and the keys
+    /// as 8-byte little-endian values) and the repeats counted.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut bytes = Vec::with_capacity(self.seen.serialized_size());
-        self.seen
-            .serialize_into(&mut bytes)
-            .map_err(|e| exec_datafusion_err!("repeated_keys: {e}"))?;
+        self.settle();
+        let bytes = match &self.seen {
+            Seen::Bitmap(bitmap) => {
+                let mut bytes = Vec::with_capacity(1 + bitmap.serialized_size());
+                bytes.push(BITMAP);
+                bitmap
+                    .serialize_into(&mut bytes)
+                    .map_err(|e| exec_datafusion_err!("repeated_keys: {e}"))?;
+                bytes
+            }
+            Seen::List(list) => std::iter::once(LIST)
+                .chain(list.iter().flat_map(|k| k.to_le_bytes()))
+                .collect(),
+        };
         Ok(vec![
             ScalarValue::Binary(Some(bytes)),
             ScalarValue::Int64(Some(self.repeats)),
@@ -117,15 +187,41 @@ impl Accumulator for Keys {
         let keys = states[0].as_binary::<i32>();
         let repeats = states[1].as_primitive::<Int64Type>();
         for i in (0..keys.len()).filter(|&i| keys.is_valid(i)) {
-            let other = RoaringTreemap::deserialize_from(keys.value(i))
-                .map_err(|e| exec_datafusion_err!("repeated_keys: a partition's keys: {e}"))?;
-            let both = self.seen.intersection_len(&other) as i64;
-            self.repeats += repeats.value(i) + both;
-            self.seen |= other;
+            self.repeats += repeats.value(i);
+            match keys.value(i).split_first() {
+                Some((&LIST, bytes)) => {
+                    if let Seen::Bitmap(bitmap) = &self.seen {
+                        self.seen = Seen::List(bitmap.iter().collect());
+                    }
+                    self.add(
+                        bytes
+                            .chunks_exact(8)
+                            .map(|k| i64::from_le_bytes(k.try_into().expect("8 bytes"))),
+                    );
+                }
+                Some((&BITMAP, bytes)) => {
+                    let other = RoaringTreemap::deserialize_from(bytes).map_err(|e| {
+                        exec_datafusion_err!("repeated_keys: a partition's keys: {e}")
+                    })?;
+                    match &mut self.seen {
+                        Seen::Bitmap(bitmap) => {
+                            self.repeats += bitmap.intersection_len(&other) as i64;
+                            *bitmap |= other;
+                        }
+                        Seen::List(list) => list.extend(other.iter()),
+                    }
+                }
+                _ => return exec_err!("repeated_keys: a partition's keys are not a state of it"),
+            }
         }
         Ok(())
     }
 }
+
+/// The first byte of a state's keys kept as a bitmap.
+const BITMAP: u8 = 0;
+/// The first byte of a state's keys kept as a list.
+const LIST: u8 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -172,17 +268,65 @@ mod tests {
         assert_eq!(repeats(&mut k), 0);
     }
 
-    #[test]
-    fn merged_partitions_add_the_keys_both_hold() {
+    /// `parts`' states merged into one accumulator, as the final aggregation does.
+    fn merged(parts: &mut [Keys]) -> Keys {
         let mut merged = Keys::default();
-        let mut a = keys(&[Some(1), Some(5), Some(5), Some(1 << 33)]);
-        let mut b = keys(&[Some(5), Some(7), Some(1 << 33), Some(1 << 33)]);
-        for part in [&mut a, &mut b] {
+        for part in parts {
             let state = part.state().unwrap();
             let arrays: Vec<ArrayRef> = state.iter().map(|s| s.to_array().unwrap()).collect();
             merged.merge_batch(&arrays).unwrap();
         }
+        merged
+    }
+
+    #[test]
+    fn merged_partitions_add_the_keys_both_hold() {
+        let a = keys(&[Some(1), Some(5), Some(5), Some(1 << 33)]);
+        let b = keys(&[Some(5), Some(7), Some(1 << 33), Some(1 << 33)]);
         // 5 on three rows (2), 2^33 on three rows (2); 1 and 7 once.
-        assert_eq!(repeats(&mut merged), 4);
+        assert_eq!(repeats(&mut merged(&mut [a, b])), 4);
+    }
+
+    #[test]
+    fn keys_spread_over_the_64_bits_are_kept_as_a_list_with_the_same_count() {
+        // 70,000 keys 2^40 apart (each its own range of 2^32), key 3 of them repeated twice
+        // before the switch and once after; and a dense partition.
+        let spread: Vec<Option<i64>> = (0..70_000i64)
+            .map(|i| Some((i - 35_000) << 40))
+            .chain([Some(0), Some(0), Some(-35_000 << 40)])
+            .collect();
+        let mut a = Keys::default();
+        let first: ArrayRef = Arc::new(Int64Array::from(spread[..69_999].to_vec()));
+        let rest: ArrayRef = Arc::new(Int64Array::from(spread[69_999..].to_vec()));
+        a.update_batch(&[first]).unwrap();
+        assert!(
+            matches!(a.seen, Seen::List(_)),
+            "switched after 65,536 keys"
+        );
+        a.update_batch(&[rest]).unwrap();
+        let dense = keys(&[Some(0), Some(1), Some(2), Some(2), Some(1 << 40)]);
+        let mut both = merged(&mut [a, dense]);
+        // Within `spread`: 0 twice more, -35,000·2^40 once more (3). Within `dense`: 2 (1).
+        // Across: 0 and 2^40 (2).
+        assert_eq!(repeats(&mut both), 6);
+        // A list merged into a bitmap gives the same count.
+        let spread_again = {
+            let mut k = Keys::default();
+            let all: ArrayRef = Arc::new(Int64Array::from(spread.clone()));
+            k.update_batch(&[all]).unwrap();
+            k
+        };
+        let dense = keys(&[Some(0), Some(1), Some(2), Some(2), Some(1 << 40)]);
+        assert_eq!(repeats(&mut merged(&mut [dense, spread_again])), 6);
+    }
+
+    #[test]
+    fn a_state_that_is_not_one_is_an_error() {
+        let mut k = Keys::default();
+        let bytes: ArrayRef = Arc::new(datafusion::arrow::array::BinaryArray::from(vec![
+            &b"\x07junk"[..],
+        ]));
+        let counts: ArrayRef = Arc::new(Int64Array::from(vec![0]));
+        assert!(k.merge_batch(&[bytes, counts]).is_err());
     }
 }
