@@ -5,8 +5,10 @@
 //! and a row per key out of it: the key check that runs before every answer computed from a
 //! snapshot's tables took about 0.1 s of SF1's 1M occurrence ids that way. This aggregate keeps
 //! the keys seen in a compressed bitmap (`roaring`): a bit a key when they are dense, as
-//! serial ids are, at most a few bytes a key when they are not. Each partition counts its own
-//! repeats; merging two partitions' bitmaps adds the keys both hold.
+//! serial ids are, two bytes a key when they are spread within ranges of 2^32. Keys spread
+//! over the 64 bits (random ids, tens of bytes a key in a bitmap) are kept as a list instead,
+//! 8 bytes a key, sorted when counted. Each partition counts its own repeats; merging two
+//! partitions' keys adds the keys both hold.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
