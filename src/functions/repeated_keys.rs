@@ -73,7 +73,8 @@ impl AggregateUDFImpl for RepeatedKeys {
 /// key): keys spread over the 64 bits (random ids) take tens of bytes each in a bitmap.
 const SPARSE: usize = 16;
 
-/// Keys seen before the bitmap's size is checked against [`SPARSE`].
+/// Keys in the bitmap when its memory is first measured against [`SPARSE`]; it is measured
+/// again each time its keys have doubled, and after each merge.
 const SPARSE_AFTER: u64 = 1 << 16;
 
 /// The keys seen, as their 64 bits (a bijection of the signed values), and the rows that
@@ -82,7 +83,7 @@ const SPARSE_AFTER: u64 = 1 << 16;
 enum Seen {
     /// Every key seen once; a repeat is counted as it arrives.
     Bitmap(RoaringTreemap),
-    /// Keys in arrival order, repeats among them not counted yet (sorted when evaluated).
+    /// Keys in arrival order, repeats among them not counted yet (sorted when counted).
     List(Vec<u64>),
 }
 
@@ -90,8 +91,10 @@ enum Seen {
 struct Keys {
     seen: Seen,
     repeats: i64,
-    /// Bytes a key may take in the bitmap (a test lowers the threshold).
-    sparse: usize,
+    /// Keys in the bitmap.
+    distinct: u64,
+    /// The bitmap's memory when last measured, and its keys then.
+    measured: (usize, u64),
 }
 
 impl Default for Keys {
@@ -99,14 +102,26 @@ impl Default for Keys {
         Self {
             seen: Seen::Bitmap(RoaringTreemap::new()),
             repeats: 0,
-            sparse: SPARSE,
+            distinct: 0,
+            measured: (0, 0),
         }
     }
 }
 
-/// The bitmap's memory: its serialized bytes and a map entry per 2^32 keys' range.
+/// The bitmap's memory: a map entry and a bitmap per range of 2^32 keys, a header and the
+/// values of each container (a bitset container is 8 KiB; roaring's statistics give its
+/// size in bits).
 fn bitmap_bytes(bitmap: &RoaringTreemap) -> usize {
-    bitmap.serialized_size() + 64 * bitmap.bitmaps().count()
+    bitmap
+        .bitmaps()
+        .map(|(_, b)| {
+            let s = b.statistics();
+            let values = s.n_bytes_array_containers
+                + s.n_bytes_run_containers
+                + 8192 * s.n_bitset_containers as u64;
+            64 + 32 * s.n_containers as usize + values as usize
+        })
+        .sum()
 }
 
 impl Keys {
@@ -114,16 +129,42 @@ impl Keys {
         match &mut self.seen {
             Seen::Bitmap(bitmap) => {
                 for k in keys {
-                    if !bitmap.insert(k as u64) {
+                    if bitmap.insert(k as u64) {
+                        self.distinct += 1;
+                    } else {
                         self.repeats += 1;
                     }
                 }
-                let n = bitmap.len();
-                if n >= SPARSE_AFTER && bitmap_bytes(bitmap) as u64 > self.sparse as u64 * n {
-                    self.seen = Seen::List(bitmap.iter().collect());
-                }
+                self.measure(false);
             }
             Seen::List(list) => list.extend(keys.map(|k| k as u64)),
+        }
+    }
+
+    /// Measure the bitmap's memory once its keys have doubled since the last time (`always`:
+    /// whatever their number, past [`SPARSE_AFTER`]), and keep its keys as a list when they
+    /// take more than [`SPARSE`] bytes each.
+    fn measure(&mut self, always: bool) {
+        let Seen::Bitmap(bitmap) = &self.seen else {
+            return;
+        };
+        let (_, at) = self.measured;
+        if self.distinct < SPARSE_AFTER || (!always && self.distinct < 2 * at) {
+            return;
+        }
+        let bytes = bitmap_bytes(bitmap);
+        if bytes as u64 > SPARSE as u64 * self.distinct {
+            self.seen = Seen::List(bitmap.iter().collect());
+        } else {
+            self.measured = (bytes, self.distinct);
+        }
+    }
+
+    /// The bitmap's memory: as last measured, for the keys it holds now.
+    fn bitmap_size(&self) -> usize {
+        match self.measured {
+            (_, 0) => self.distinct as usize * 8,
+            (bytes, at) => (bytes as u128 * self.distinct as u128 / at as u128) as usize,
         }
     }
 
@@ -157,7 +198,7 @@ impl Accumulator for Keys {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + match &self.seen {
-                Seen::Bitmap(bitmap) => bitmap_bytes(bitmap),
+                Seen::Bitmap(_) => self.bitmap_size(),
                 Seen::List(list) => list.capacity() * 8,
             }
     }
@@ -209,6 +250,8 @@ impl Accumulator for Keys {
                         Seen::Bitmap(bitmap) => {
                             self.repeats += bitmap.intersection_len(&other) as i64;
                             *bitmap |= other;
+                            self.distinct = bitmap.len();
+                            self.measure(true);
                         }
                         Seen::List(list) => list.extend(other.iter()),
                     }
@@ -291,8 +334,8 @@ mod tests {
 
     #[test]
     fn keys_spread_over_the_64_bits_are_kept_as_a_list_with_the_same_count() {
-        // 70,000 keys 2^40 apart (each its own range of 2^32), key 3 of them repeated twice
-        // before the switch and once after; and a dense partition.
+        // 70,000 keys 2^40 apart (each its own range of 2^32), then after the switch key 0
+        // twice more and key -35,000·2^40 once more; and a dense partition.
         let spread: Vec<Option<i64>> = (0..70_000i64)
             .map(|i| Some((i - 35_000) << 40))
             .chain([Some(0), Some(0), Some(-35_000 << 40)])
@@ -320,6 +363,29 @@ mod tests {
         };
         let dense = keys(&[Some(0), Some(1), Some(2), Some(2), Some(1 << 40)]);
         assert_eq!(repeats(&mut merged(&mut [dense, spread_again])), 6);
+    }
+
+    #[test]
+    fn partitions_of_spread_keys_merged_are_kept_as_a_list() {
+        // Two partitions of 40,000 keys each, each its own range of 2^32: each stays a bitmap
+        // (fewer keys than are measured), their merge is measured and becomes a list.
+        let part = |from: i64| {
+            keys(
+                &(from..from + 40_000)
+                    .map(|i| Some(i << 32))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (a, b) = (part(0), part(30_000));
+        assert!(matches!(a.seen, Seen::Bitmap(_)));
+        let mut both = merged(&mut [a, b]);
+        assert!(matches!(both.seen, Seen::List(_)));
+        // 30,000..40,000 in both.
+        assert_eq!(repeats(&mut both), 10_000);
+        // A dense bitmap's memory as accounted: far under 8 bytes a key.
+        let dense = keys(&(0..1_000_000).map(Some).collect::<Vec<_>>());
+        assert!(matches!(dense.seen, Seen::Bitmap(_)));
+        assert!(dense.size() < 1_000_000, "{}", dense.size());
     }
 
     #[test]
