@@ -16,8 +16,8 @@ FROM (SELECT ${column} AS k FROM ${table} GROUP BY ${column} HAVING count(*) > 1
 -- are kept in a compressed bitmap (repeated_keys: a bit an id where ids are dense, as serial
 -- ids are; a list of 8 bytes an id where they are spread over the 64 bits), not grouped in a
 -- hash table (SF1's 1M ids: about 0.1 s that way). It does not spill: past the memory limit
--- the check fails with DataFusion's resources error. Unlike the
--- rules below, it gives the two counts (`nulls`, `repeats`), for the error it makes.
+-- the check fails with DataFusion's resources error. Unlike the rules below, it gives the
+-- two counts (`nulls`, `repeats`), for the error it makes.
 SELECT CAST(count(*) - count(${column}) AS BIGINT) AS nulls,
        CAST(repeated_keys(${column}) AS BIGINT) AS repeats
 FROM ${table}
