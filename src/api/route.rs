@@ -62,9 +62,13 @@ pub fn family(path: &str) -> Option<(Family, Vec<String>)> {
 /// views, as do the events, captures and collections (their counts apply a project's default
 /// filters: `default_filter_taxa`). The other endpoints, and a path no endpoint answers, read
 /// the snapshot's tables only (a first deployments request built the lists and facts parts,
-/// about 5 s on SF1, and read neither).
+/// about 5 s on SF1, and read neither). A request refused whatever the data
+/// ([`refused_by_its_url`]) reads no part either.
 pub fn cache_parts(url: &str) -> &'static [Part] {
     let path = url.split(['?', '#']).next().unwrap_or("");
+    if refused_by_its_url(url) {
+        return &[];
+    }
     match family(path) {
         Some((Family::Occurrences, _)) => &[Part::Taxa, Part::Lists],
         Some((
@@ -73,6 +77,38 @@ pub fn cache_parts(url: &str) -> &'static [Part] {
         )) => &[Part::Taxa, Part::Facts],
         Some((Family::Events | Family::Captures | Family::Collections, _)) => &[Part::Taxa],
         _ => &[],
+    }
+}
+
+/// Whether the request on `url` is refused by checks of its path and query alone, before
+/// any data is read: an occurrence request that [`request::parse`] refuses (no `project_id`
+/// in a list, an invalid one, a detail's id that is no integer) or a list of project 0
+/// (404), and a status summary or
+/// occurrence stats request without a project (`project_id` absent, empty, not an integer,
+/// negative or 0). Its 400 or 404 is answered from the snapshot's tables, as with `--cache
+/// off`, instead of after building a part of the cache it never reads (a first
+/// `/api/v2/occurrences/` without `project_id` built the whole lists part, 3.7 s at SF1,
+/// to answer a 400). Only a prediction: a request it misses is answered the same way after
+/// the build.
+///
+/// [`request::parse`]: crate::api::request::parse
+pub fn refused_by_its_url(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let no_project = || {
+        let params = crate::api::params::Params::parse(url);
+        let id = crate::api::params::project_id_value(params.last("project_id"));
+        !matches!(id, Ok(Some(p)) if p > 0)
+    };
+    match family(path) {
+        Some((Family::Occurrences, _)) => match crate::api::request::parse(url) {
+            Err(_) => true,
+            // A list of project 0 is a 404 (spec §5.2).
+            Ok((crate::api::request::Endpoint::List, r)) => r.project_id == Some(0),
+            Ok(_) => false,
+        },
+        Some((Family::StatusSummary, tail)) => !tail.is_empty() || no_project(),
+        Some((Family::OccurrenceStats, _)) => no_project(),
+        _ => false,
     }
 }
 
@@ -150,5 +186,53 @@ mod tests {
             Some((Family::Events, vec!["1".into()]))
         );
         assert_eq!(family("/api/v2/jobs/"), None);
+    }
+
+    #[test]
+    fn requests_refused_by_their_url_build_nothing() {
+        for url in [
+            "/api/v2/occurrences/",
+            "/api/v2/occurrences/?limit=10",
+            "/api/v2/occurrences/?project_id=",
+            "/api/v2/occurrences/?project_id=abc",
+            "/api/v2/occurrences/?project_id=-1",
+            "/api/v2/occurrences/?project_id=0",
+            "/api/v2/occurrences/abc/",
+            "/api/v2/occurrences/1/2/",
+            "/api/v2/occurrences/?project_id=1&determination__rank=GENERA",
+            "/api/v2/status/summary/",
+            "/api/v2/status/summary/?project_id=0",
+            "/api/v2/status/summary/1/?project_id=1",
+            "/api/v2/occurrences/stats/top-identifiers/",
+            "/api/v2/occurrences/stats/model-agreement/?project_id=x",
+        ] {
+            assert!(refused_by_its_url(url), "{url}");
+            assert!(cache_parts(url).is_empty(), "{url}");
+        }
+        // Requests the data decides: built for as before.
+        for (url, parts) in [
+            (
+                "/api/v2/occurrences/?project_id=1",
+                &[Part::Taxa, Part::Lists][..],
+            ),
+            ("/api/v2/occurrences/12/", &[Part::Taxa, Part::Lists]),
+            (
+                "/api/v2/occurrences/?project_id=1&ordering=bogus",
+                &[Part::Taxa, Part::Lists],
+            ),
+            (
+                "/api/v2/status/summary/?project_id=2",
+                &[Part::Taxa, Part::Facts],
+            ),
+            (
+                "/api/v2/occurrences/stats/top-identifiers/?project_id=2",
+                &[Part::Taxa, Part::Facts],
+            ),
+            ("/api/v2/taxa/", &[Part::Taxa, Part::Facts]),
+            ("/api/v2/captures/", &[Part::Taxa]),
+        ] {
+            assert!(!refused_by_its_url(url), "{url}");
+            assert_eq!(cache_parts(url), parts, "{url}");
+        }
     }
 }

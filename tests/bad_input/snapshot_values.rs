@@ -176,6 +176,13 @@ pub(super) fn snapshot_values(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             "1 rows repeat an id of another row",
         ),
         ("occurrence_id_null", 999, "1 rows have a NULL id"),
+        // Broken twice (a NULL taxon name too): the key is reported, whichever of the
+        // check's statements, which run at once, ends first.
+        (
+            "occurrence_id_repeated_and_null_name",
+            1,
+            "1 rows repeat an id of another row",
+        ),
     ] {
         let dir = work.join(name);
         let mut t = Tiny::new();
@@ -188,6 +195,9 @@ pub(super) fn snapshot_values(work: &Path, good: &Path, cases: &mut Vec<Case>) {
         t.b.write(&dir).unwrap();
         if id == 999 {
             null_in(&dir.join("main_occurrence.parquet"), "id", 999);
+        }
+        if name.ends_with("null_name") {
+            null_in(&dir.join("main_taxon.parquet"), "name", 4);
         }
         let d = dir.to_str().unwrap().to_string();
         let out = work.join(format!("{name}.csv"));
