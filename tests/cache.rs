@@ -252,6 +252,7 @@ fn a_request_builds_the_parts_its_endpoint_reads() {
         "/api/v2/occurrences/?project_id=0",
         "/api/v2/occurrences/abc/",
         "/api/v2/status/summary/",
+        "/api/v2/taxa/?project_id=x",
         "/api/v2/occurrences/stats/top-identifiers/?project_id=-2",
     ];
     for (url, built) in refused.iter().map(|&url| (url, &[][..])).chain([

@@ -81,24 +81,26 @@ pub fn cache_parts(url: &str) -> &'static [Part] {
 }
 
 /// Whether the request on `url` is refused by checks of its path and query alone, before
-/// any data is read: an occurrence request that [`request::parse`] refuses (no `project_id`
-/// in a list, an invalid one, a detail's id that is no integer) or a list of project 0
-/// (404), and a status summary or
-/// occurrence stats request without a project (`project_id` absent, empty, not an integer,
-/// negative or 0). Its 400 or 404 is answered from the snapshot's tables, as with `--cache
-/// off`, instead of after building a part of the cache it never reads (a first
-/// `/api/v2/occurrences/` without `project_id` built the whole lists part, 3.7 s at SF1,
-/// to answer a 400). Only a prediction: a request it misses is answered the same way after
-/// the build.
+/// any data is read (a 400 or 404 whatever the data):
+/// - an occurrence request that [`request::parse`] refuses (a list without `project_id` or
+///   with an invalid one, a detail whose id is no integer), or a list of project 0 (404);
+/// - a status summary or occurrence stats request without a project (`project_id` absent,
+///   empty, not an integer, negative or 0);
+/// - a species list or detail whose `project_id` is not an integer, or negative.
+///
+/// Its answer is computed from the snapshot's tables, as with `--cache off`, instead of after
+/// building a part of the cache it never reads (a first `/api/v2/occurrences/` without
+/// `project_id` built the whole lists part, 3.7 s at SF1, to answer a 400). Only a
+/// prediction: a request it misses is answered the same way, after the build.
 ///
 /// [`request::parse`]: crate::api::request::parse
 pub fn refused_by_its_url(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or("");
-    let no_project = || {
+    let project_id = || {
         let params = crate::api::params::Params::parse(url);
-        let id = crate::api::params::project_id_value(params.last("project_id"));
-        !matches!(id, Ok(Some(p)) if p > 0)
+        crate::api::params::project_id_value(params.last("project_id"))
     };
+    let no_project = || !matches!(project_id(), Ok(Some(p)) if p > 0);
     match family(path) {
         Some((Family::Occurrences, _)) => match crate::api::request::parse(url) {
             Err(_) => true,
@@ -108,6 +110,8 @@ pub fn refused_by_its_url(url: &str) -> bool {
         },
         Some((Family::StatusSummary, tail)) => !tail.is_empty() || no_project(),
         Some((Family::OccurrenceStats, _)) => no_project(),
+        // The species list and detail refuse an invalid `project_id` (suggest ignores it).
+        Some((Family::Taxa, tail)) => tail != ["suggest"] && project_id().is_err(),
         _ => false,
     }
 }
@@ -205,6 +209,8 @@ mod tests {
             "/api/v2/status/summary/1/?project_id=1",
             "/api/v2/occurrences/stats/top-identifiers/",
             "/api/v2/occurrences/stats/model-agreement/?project_id=x",
+            "/api/v2/taxa/?project_id=x",
+            "/api/v2/taxa/5/?project_id=-1",
         ] {
             assert!(refused_by_its_url(url), "{url}");
             assert!(cache_parts(url).is_empty(), "{url}");
@@ -229,6 +235,11 @@ mod tests {
                 &[Part::Taxa, Part::Facts],
             ),
             ("/api/v2/taxa/", &[Part::Taxa, Part::Facts]),
+            ("/api/v2/taxa/?project_id=0", &[Part::Taxa, Part::Facts]),
+            (
+                "/api/v2/taxa/suggest/?project_id=x",
+                &[Part::Taxa, Part::Facts],
+            ),
             ("/api/v2/captures/", &[Part::Taxa]),
         ] {
             assert!(!refused_by_its_url(url), "{url}");
