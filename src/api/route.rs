@@ -81,21 +81,25 @@ pub fn cache_parts(url: &str) -> &'static [Part] {
 }
 
 /// Whether the request on `url` is refused by checks of its path and query alone, before
-/// any data is read (a 400 or 404 whatever the data):
+/// any data is read (a 400 or 404 whatever the data), for these cases:
 /// - an occurrence request that [`request::parse`] refuses (a list without `project_id` or
-///   with an invalid one, a detail whose id is no integer), or a list of project 0 (404);
+///   with an invalid one, an invalid filter value, a detail whose id is no integer), or a
+///   list of project 0 (404);
 /// - a status summary or occurrence stats request without a project (`project_id` absent,
-///   empty, not an integer, negative or 0);
+///   empty, not an integer, negative or 0), or a path below the summary's;
 /// - a species list or detail whose `project_id` is not an integer, or negative.
 ///
-/// Its answer is computed from the snapshot's tables, as with `--cache off`, instead of after
-/// building a part of the cache it never reads (a first `/api/v2/occurrences/` without
-/// `project_id` built the whole lists part, 3.7 s at SF1, to answer a 400). Only a
-/// prediction: a request it misses is answered the same way, after the build.
+/// No part is built for it: its answer reads the parts already built or the snapshot's tables
+/// (most such answers read no data at all) instead of waiting for a part it never reads (a
+/// first `/api/v2/occurrences/` without `project_id` built the whole lists part, 3.4–3.8 s at
+/// SF1, to answer a 400). Only a prediction: a refused request it misses is answered the
+/// same way, after the build.
 ///
 /// [`request::parse`]: crate::api::request::parse
 pub fn refused_by_its_url(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or("");
+    // The request as it is answered: without its fragment (`respond::get`).
+    let url = url.split('#').next().unwrap_or("");
+    let path = url.split('?').next().unwrap_or("");
     let project_id = || {
         let params = crate::api::params::Params::parse(url);
         crate::api::params::project_id_value(params.last("project_id"))
@@ -241,6 +245,15 @@ mod tests {
                 &[Part::Taxa, Part::Facts],
             ),
             ("/api/v2/captures/", &[Part::Taxa]),
+            // A fragment is not part of the request.
+            (
+                "/api/v2/occurrences/?project_id=1#x",
+                &[Part::Taxa, Part::Lists],
+            ),
+            (
+                "/api/v2/status/summary/?project_id=1#",
+                &[Part::Taxa, Part::Facts],
+            ),
         ] {
             assert!(!refused_by_its_url(url), "{url}");
             assert_eq!(cache_parts(url), parts, "{url}");
