@@ -395,3 +395,26 @@ fn credentials_in_the_api_base_and_media_url_never_reach_answers_or_exports() {
         }
     }
 }
+
+/// `api` given an absolute URL (copied from a browser or a `next` link) answers its path and
+/// query, with hyperlinks on its origin, never on its credentials; `--api-base` still wins.
+#[test]
+fn an_absolute_api_url_is_its_path_with_links_on_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = "/api/v2/occurrences/?project_id=1&limit=2";
+    let (code, plain, err) = occlens(&["--api-base", "https://h.example:8443", "api", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(plain.contains("https://h.example:8443/api/v2/"), "{plain}");
+    let absolute = format!("https://u:S3cretPw@h.example:8443{path}");
+    let (code, out, err) = occlens(&["api", &absolute]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, plain);
+    assert_clean("an absolute URL", &["S3cretPw"], &out, &err, dir.path());
+    let (code, out, err) = occlens(&["--api-base", "http://other.example", "api", &absolute]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        plain.replace("https://h.example:8443", "http://other.example")
+    );
+    assert_clean("an absolute URL", &["S3cretPw"], &out, &err, dir.path());
+}

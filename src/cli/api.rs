@@ -17,6 +17,20 @@ fn status_code(status: u16) -> ExitCode {
     }
 }
 
+/// A request given as an absolute http(s) URL (copied from a browser, or from a response's
+/// `next`): its path and query as the request, and its origin (scheme, host and port, never
+/// its userinfo) for the hyperlinks when --api-base is not given, as the server it names
+/// would write them. Anything else is a path and query, taken as it is.
+pub fn path_and_origin(url: &str) -> (String, Option<String>) {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => (
+            occlens::verify::input::path_of(url),
+            Some(u.origin().ascii_serialization()),
+        ),
+        _ => (url.to_string(), None),
+    }
+}
+
 pub async fn single(engine: &Engine, cli: &Cli, url: &str, pretty: bool) -> Result<ExitCode> {
     occlens::engine::statements::mark("engine open");
     let response = get(engine, url, &cli.who).await?;
@@ -44,7 +58,8 @@ pub async fn api(engine: &Engine, cli: &Cli, args: &ApiArgs) -> Result<ExitCode>
             .url
             .as_deref()
             .expect("clap requires a url without --batch");
-        return single(engine, cli, url, args.pretty).await;
+        let (path, _) = path_and_origin(url);
+        return single(engine, cli, &path, args.pretty).await;
     };
     let reader: Box<dyn BufRead> = if batch == "-" {
         Box::new(std::io::stdin().lock())

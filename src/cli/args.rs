@@ -178,7 +178,7 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct ApiArgs {
-    /// The request path and query, e.g. '/api/v2/occurrences/?project_id=1'
+    /// The request path and query, e.g. '/api/v2/occurrences/?project_id=1', or an absolute URL (its host is the hyperlinks' unless --api-base is given)
     #[arg(required_unless_present = "batch")]
     pub url: Option<String>,
     /// Read one request per line (a path?query, or {"url", "as_user"}) from FILE or - (stdin); write JSON lines {"url","status","body"}

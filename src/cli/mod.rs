@@ -190,7 +190,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
         })
         .map(|l| l.strip_prefix("error: ").unwrap_or(l))
         .collect();
-    eprintln!("occlens: {}", occlens::redact::redact(&parts.join("; ")));
+    // "…were not provided:" then the arguments: a colon is followed by a space, not "; ".
+    let line = parts.iter().fold(String::new(), |mut line, part| {
+        if !line.is_empty() {
+            line += if line.ends_with(':') { " " } else { "; " };
+        }
+        line + part
+    });
+    eprintln!("occlens: {}", occlens::redact::redact(&line));
     ExitCode::from(2)
 }
 
@@ -239,6 +246,9 @@ async fn open(cli: &Cli) -> occlens::Result<Engine> {
     open_with_base(cli, "http://localhost:8000", &[]).await
 }
 
+/// The hyperlinks' scheme and host when --api-base is not given (Antenna's development server).
+const LOCAL_BASE: &str = "http://localhost:8000";
+
 /// Open the snapshot for a command that answers requests: the parts of the cache they read
 /// (`build`) are built when missing.
 async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
@@ -260,9 +270,10 @@ async fn answering(engine: Engine, who: &Requester, build: &[Part]) -> occlens::
 /// [`open_answering`] for the one request `url`: an occurrence list of a project, or an
 /// occurrence's detail, reads that project's entry of the lists part when the whole part is
 /// not built (`cache::PROJECT_SCOPED`).
-async fn open_answering_one(cli: &Cli, url: &str) -> occlens::Result<Engine> {
+/// Hyperlinks use --api-base, else `default_base`.
+async fn open_answering_one(cli: &Cli, url: &str, default_base: &str) -> occlens::Result<Engine> {
     let build = occlens::api::route::cache_parts(url);
-    let engine = open_with_mode(cli, "http://localhost:8000", build, None, Some(url)).await?;
+    let engine = open_with_mode(cli, default_base, build, None, Some(url)).await?;
     answering(engine, &cli.who, build).await
 }
 
@@ -471,20 +482,24 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
         }
         Command::Api(a) => {
             // One request: the parts its endpoint reads; a batch: taxa, lists and facts.
-            let engine = match &a.url {
-                Some(url) => open_answering_one(&cli, url).await?,
-                None => open_answering(&cli, &[Part::Taxa, Part::Lists, Part::Facts]).await?,
-            };
+            if let Some(url) = &a.url {
+                // An absolute URL: its path and query, hyperlinks on its origin.
+                let (path, origin) = api::path_and_origin(url);
+                let base = origin.as_deref().unwrap_or(LOCAL_BASE);
+                let engine = open_answering_one(&cli, &path, base).await?;
+                return api::single(&engine, &cli, &path, a.pretty).await;
+            }
+            let engine = open_answering(&cli, &[Part::Taxa, Part::Lists, Part::Facts]).await?;
             api::api(&engine, &cli, a).await
         }
         Command::List(l) => {
             let url = l.url();
-            let engine = open_answering_one(&cli, &url).await?;
+            let engine = open_answering_one(&cli, &url, LOCAL_BASE).await?;
             api::single(&engine, &cli, &url, l.pretty).await
         }
         Command::Detail(d) => {
             let url = d.url();
-            let engine = open_answering_one(&cli, &url).await?;
+            let engine = open_answering_one(&cli, &url, LOCAL_BASE).await?;
             api::single(&engine, &cli, &url, d.pretty).await
         }
         Command::Sql(s) => {

@@ -197,6 +197,14 @@ pub(super) fn requests(good: &str, cases: &mut Vec<Case>) {
             .body(),
         );
     }
+    // A missing argument: clap's lines joined into one, a colon followed by the argument (it
+    // read "…were not provided:; --project <PROJECT>").
+    cases.push(case(
+        "list without --project",
+        &["--snapshot", good, "list"],
+        Some(2),
+        "the following required arguments were not provided: --project <PROJECT>",
+    ));
     for (who, names) in [
         ("bogus", "--as"),
         ("user:abc", "--as"),
