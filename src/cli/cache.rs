@@ -64,8 +64,7 @@ pub async fn cache(cli: &Cli, args: &CacheArgs) -> Result<ExitCode> {
                 (true, Mode::Auto) => Some(Mode::Build),
                 _ => None,
             };
-            let engine =
-                super::open_with_mode(cli, "http://localhost:8000", &[], mode, None).await?;
+            let engine = super::open_with_mode(cli, super::LOCAL_BASE, &[], mode, None).await?;
             outln!("cache directory: {}", root.display())?;
             outln!("snapshot: {}", engine.snapshot.location)?;
             let mut damaged = false;

@@ -241,18 +241,18 @@ fn panic_message(line: &str) -> String {
     format!("internal error: {line}; please report it")
 }
 
+/// The hyperlinks' scheme and host when --api-base is not given (Antenna's development server).
+pub(crate) const LOCAL_BASE: &str = "http://localhost:8000";
+
 /// Open the snapshot for a command that reads the cache of derived tables when present.
 async fn open(cli: &Cli) -> occlens::Result<Engine> {
-    open_with_base(cli, "http://localhost:8000", &[]).await
+    open_with_base(cli, LOCAL_BASE, &[]).await
 }
-
-/// The hyperlinks' scheme and host when --api-base is not given (Antenna's development server).
-const LOCAL_BASE: &str = "http://localhost:8000";
 
 /// Open the snapshot for a command that answers requests: the parts of the cache they read
 /// (`build`) are built when missing.
 async fn open_answering(cli: &Cli, build: &[Part]) -> occlens::Result<Engine> {
-    let engine = open_with_mode(cli, "http://localhost:8000", build, None, None).await?;
+    let engine = open_with_mode(cli, LOCAL_BASE, build, None, None).await?;
     answering(engine, &cli.who, build).await
 }
 

@@ -170,7 +170,7 @@ async fn run(cli: &Cli, args: &VerifyArgs) -> Result<VerifyReport> {
         .api_url
         .as_deref()
         .map(occlens::redact::strip_userinfo)
-        .unwrap_or_else(|| "http://localhost:8000".into());
+        .unwrap_or_else(|| super::LOCAL_BASE.into());
     let parts = [Part::Taxa, Part::Lists, Part::Facts];
     let engine = super::open_with_base(cli, base.trim_end_matches('/'), &parts).await?;
     // (--as was checked by the open, before the cache's parts were built.)
