@@ -6,6 +6,8 @@
 #[path = "cache/cache_command.rs"]
 mod cache_command;
 mod common;
+#[path = "cache/detail_visibility.rs"]
+mod detail_visibility;
 #[path = "cache/project_entries.rs"]
 mod project_entries;
 
