@@ -136,6 +136,32 @@ fn snapshot_from_never_prints_the_password() {
     }
 }
 
+/// A password that is also part of ordinary words, of the host or of file names is masked
+/// where it stands alone: the message stays readable and does not spell the password out
+/// ("cannot ***ect" told that it was `conn`).
+#[test]
+fn a_password_inside_other_words_is_not_spelled_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap");
+    let out = out.to_str().unwrap();
+    for (from, words) in [
+        ("postgres://ami:conn@127.0.0.1:9/antenna", "cannot connect"),
+        ("postgres://ami:127.0@127.0.0.1:9/antenna", "127.0.0.1:9"),
+    ] {
+        let (code, stdout, stderr) = occlens(&["snapshot", "--from", from, "--out", out]);
+        assert_ne!(code, 0, "{from}: {stderr}");
+        assert!(stderr.contains(words), "{from}: {stderr}");
+        assert!(!stderr.contains("***"), "{from}: {stderr}");
+        assert!(
+            !stdout.contains("conn@") && !stderr.contains(":conn@"),
+            "{from}: {stderr}"
+        );
+    }
+    let (_, _, stderr) = occlens(&["--snapshot", "http://user:snapshot@127.0.0.1:9/x", "tables"]);
+    assert!(stderr.contains("_snapshot.json"), "{stderr}");
+    assert!(!stderr.contains(":snapshot@"), "{stderr}");
+}
+
 #[test]
 fn api_url_credentials_and_token_are_never_printed() {
     let dir = tempfile::tempdir().unwrap();

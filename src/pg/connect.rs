@@ -31,7 +31,7 @@ pub fn source(url: &str) -> Result<PgSource> {
     let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !is_url && !url.contains('=') {
         return Err(Error::Usage(format!(
-            "--from {}: expected a postgres:// URL or a key=value connection string",
+            "--from {}: expected a postgres:// URL or a libpq connection string (host=… dbname=… user=…)",
             redact(url)
         )));
     }

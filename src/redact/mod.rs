@@ -16,12 +16,15 @@
 //! - `Authorization:` header values (`Token …`, `Bearer …`, `Basic …`) and bare `Bearer …`
 //!   tokens;
 //! - every string given to [`register_secret`] (and its percent-encoded, percent-decoded and
-//!   escaped forms): a safety net for passwords that libraries quote back in their errors.
+//!   escaped forms) where it stands as a token of its own: a safety net for passwords that
+//!   libraries quote back in their errors.
 
 use percent_encoding::{
     percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC,
 };
 use std::sync::{Mutex, OnceLock};
+
+mod tokens;
 
 /// What a secret is replaced by.
 pub const MASK: &str = "***";
@@ -123,7 +126,7 @@ pub fn redact(text: &str) -> String {
         let secrets = registry().lock().unwrap_or_else(|e| e.into_inner());
         for s in secrets.iter() {
             if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), MASK);
+                out = tokens::mask_tokens(&out, s);
             }
         }
     }

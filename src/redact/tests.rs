@@ -295,3 +295,41 @@ fn registered_secrets_in_every_form() {
     register_secrets_in("https://u:Found%2FPw1@h/x?token=Tok3nValue");
     assert_eq!(redact("Found/Pw1 and Tok3nValue"), "*** and ***");
 }
+
+#[test]
+fn registered_secrets_as_tokens_only() {
+    // Masked inside other words, a short password garbles the message and spells itself out
+    // ("cannot ***ect": the password is `conn`); only where it stands on its own is it masked.
+    // (The registry is the process's: these strings appear in no other test's text.)
+    register_secret("kunn");
+    register_secret("10.9.8");
+    register_secret("snapzhot");
+    assert_eq!(
+        redact("postgres://ami@10.9.8.7:9/antenna: cannot kunnect: error kunnecting"),
+        "postgres://ami@10.9.8.7:9/antenna: cannot kunnect: error kunnecting"
+    );
+    assert_eq!(
+        redact("http://h/x: _snapzhot.json cannot be read; snapzhots"),
+        "http://h/x: _snapzhot.json cannot be read; snapzhots"
+    );
+    // Where a library would quote it back, delimited: masked.
+    for (text, masked) in [
+        ("password=kunn failed", "password=*** failed"),
+        ("bad password 'kunn'.", "bad password '***'."),
+        ("the password is kunn.", "the password is ***."),
+        ("u%3Akunn%40h and kunn-", "u%3A***%40h and ***-"),
+        ("tried 10.9.8 and snapzhot", "tried *** and ***"),
+        (
+            "v1.kunn and kunn.v2 and snapzhot_x",
+            "v1.kunn and kunn.v2 and snapzhot_x",
+        ),
+    ] {
+        assert_eq!(redact(text), masked, "{text}");
+    }
+    // A non-word character at the secret's edge needs no boundary on that side.
+    register_secret("@tayl!");
+    assert_eq!(redact("x@tayl!y"), "x***y");
+    // Overlapping candidates: the one standing on its own is found.
+    register_secret("qbqb");
+    assert_eq!(redact("xqbqb qbqb"), "xqbqb ***");
+}
