@@ -79,11 +79,34 @@ impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         // DataFusion errors can span lines (context, backtraces); keep the one-line contract.
         let text = one_line(&e.to_string());
-        match executor_read_error(&text) {
-            Some(message) => Error::Usage(message),
+        if let Some(message) = executor_read_error(&text) {
+            return Error::Usage(message);
+        }
+        match column_value_error(&text) {
+            Some(message) => Error::Query(format!("Execution error: {message}")),
             None => Error::Query(with_hint(text)),
         }
     }
+}
+
+/// occlens's own message about a value a snapshot's column holds (`column T.C holds …`, from
+/// `snapshot::types`) when a reader quoted it inside its own: a filter evaluated while
+/// decoding Parquet gives `Parquet error: External: Compute error: Error evaluating filter
+/// predicate: Execution("column …")`. The message alone, as the other statements print it:
+/// the value is what is wrong, not a damaged file.
+fn column_value_error(text: &str) -> Option<String> {
+    const QUOTED: &str = "Execution(\"column ";
+    let start = text.find(QUOTED)? + QUOTED.len() - "column ".len();
+    let mut message = String::new();
+    let mut chars = text[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => message.push(chars.next()?),
+            '"' => return Some(message),
+            c => message.push(c),
+        }
+    }
+    None
 }
 
 /// A query's error that names no file or column, with where to look: a Parquet error (a
@@ -261,6 +284,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
     use std::error::Error as _;
+
+    #[test]
+    fn a_column_value_quoted_by_a_reader_is_printed_alone() {
+        let nested = r#"Parquet error: External: Compute error: Error evaluating filter predicate: Execution("column main_occurrence.id holds 1.5, which is not an integer of type Int64")"#;
+        let e = Error::from(datafusion::error::DataFusionError::Execution(nested.into()));
+        assert_eq!(
+            e.to_string(),
+            "query failed: Execution error: column main_occurrence.id holds 1.5, which is not an integer of type Int64"
+        );
+        // Escapes undone; a message not of that shape keeps its hint.
+        assert_eq!(
+            column_value_error(r#"x Execution("column t.c holds \"a\\b\"") y"#).as_deref(),
+            Some(r#"column t.c holds "a\b""#)
+        );
+        assert_eq!(column_value_error(r#"Execution("column t.c"#), None);
+        let other = Error::from(datafusion::error::DataFusionError::Execution(
+            "Parquet error: bad page".into(),
+        ));
+        assert!(other.to_string().contains(DAMAGE_HINT), "{other}");
+    }
 
     #[test]
     fn domain_errors_print_one_line_and_keep_their_cause() {

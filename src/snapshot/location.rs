@@ -58,12 +58,29 @@ impl Location {
             location: crate::redact::redact(spec),
             message: crate::redact::redact(&message),
         };
-        let url = match Url::parse(spec) {
+        let parsed = Url::parse(spec);
+        let url = match parsed {
             Ok(u) if u.scheme().len() > 1 => u,
             // A plain path (or a Windows drive letter, which parses as a one-letter scheme).
             _ => {
                 let path = std::path::Path::new(spec);
-                not_a_directory(path).map_or(Ok(()), |why| Err(err(why)))?;
+                let missing = not_a_directory(path);
+                // `SCHEME://…` that is no URL (a port out of range, a broken host) and no
+                // directory either: the URL is what is wrong, not a missing directory.
+                if let (Some(_), Err(e), Some((scheme, _))) =
+                    (&missing, &parsed, spec.split_once("://"))
+                {
+                    if scheme.len() > 1
+                        && scheme
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+                    {
+                        return Err(err(format!(
+                            "not a valid URL ({e}); expected a directory, or file://, s3://, gs://, az://, http(s):// followed by a host and a path"
+                        )));
+                    }
+                }
+                missing.map_or(Ok(()), |why| Err(err(why)))?;
                 let abs = path.canonicalize().map_err(|e| err(e.to_string()))?;
                 Url::from_directory_path(&abs).map_err(|_| err("not a usable path".into()))?
             }

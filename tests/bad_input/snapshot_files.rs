@@ -361,6 +361,17 @@ pub(super) fn snapshot_files(work: &Path, good: &Path, cases: &mut Vec<Case>) {
             file_snapshot.to_str().unwrap(),
             "not a directory",
         ),
+        // A URL that does not parse is named as one, not as a missing directory.
+        (
+            "snapshot: an http URL whose port is out of range",
+            "http://user:s3cretpw@127.0.0.1:99999/x",
+            "not a valid URL (invalid port number)",
+        ),
+        (
+            "snapshot: an https URL whose host is broken",
+            "https://[::1/x",
+            "not a valid URL (invalid IPv6 address)",
+        ),
         (
             "snapshot: empty directory",
             empty.to_str().unwrap(),

@@ -138,6 +138,30 @@ async fn other_tools_types_are_read_or_named() {
         &list(&dir),
         "column main_occurrence.determination_id holds 4.5",
     );
+    // Ids with a fraction read by a filter Parquet evaluates while decoding (a statement's
+    // condition on the id, the audit): the same line, not the reader's quoting of it with a
+    // damaged-file hint.
+    let ids = snapshot();
+    replace_column(ids.path(), "main_occurrence", "id", |c| {
+        Arc::new(Float64Array::from_iter_values(
+            (0..c.len()).map(|i| i as f64 + 1.5),
+        ))
+    });
+    let snapshot_arg = ids.path().to_str().unwrap();
+    for command in [
+        &["sql", "SELECT count(*) FROM main_occurrence WHERE id > 2"][..],
+        &["audit"][..],
+    ] {
+        let mut args = vec!["--snapshot", snapshot_arg, "--cache", "off"];
+        args.extend_from_slice(command);
+        let (code, out, err) = common::occlens_with(&args, &[]);
+        assert_eq!((code, out.as_str()), (1, ""), "{command:?}: {err}");
+        assert_eq!(
+            err,
+            "occlens: query failed: Execution error: column main_occurrence.id holds 1.5, which is not an integer of type Int64\n",
+            "{command:?}"
+        );
+    }
     // Executors do not have the conversion: a cluster refuses the snapshot, naming it.
     #[cfg(feature = "cluster")]
     {
