@@ -49,9 +49,14 @@ pub fn main() -> ExitCode {
         Ok(handle) => {
             let code = handle.join().unwrap_or(ExitCode::from(1));
             occlens::engine::statements::mark("main thread joined");
+            occlens::staging::finish_journal();
             code
         }
-        Err(_) => occlens_main(),
+        Err(_) => {
+            let code = occlens_main();
+            occlens::staging::finish_journal();
+            code
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! (`$XDG_STATE_HOME/occlens/temporaries`, else `~/.local/state/occlens/temporaries`), named
 //! `<pid>-<nanos>.journal`. [`sweep`] offers the paths of dead processes' journals only:
 //! a path that no journal lists is never removed, whatever its name. A journal whose listed
-//! paths are all gone is removed (occlens wrote it).
+//! paths are all gone is removed (occlens wrote it). At a normal exit a process removes its
+//! own journal when every path it lists is gone ([`finish`]).
 //!
 //! Without a state directory (no home, read-only), nothing is journaled and nothing is ever
 //! swept: a killed run's leftovers stay for the user to remove.
@@ -17,7 +18,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 /// This process's journal, opened at its first temporary (None: no state directory).
-static OPEN: OnceLock<Option<Mutex<File>>> = OnceLock::new();
+static OPEN: OnceLock<Option<Mutex<Journal>>> = OnceLock::new();
+
+/// A process's journal file and the paths written to it.
+struct Journal {
+    path: PathBuf,
+    file: File,
+    listed: Vec<PathBuf>,
+}
 
 /// Where journals are kept.
 pub fn dir() -> Option<PathBuf> {
@@ -33,7 +41,7 @@ pub fn dir() -> Option<PathBuf> {
     Some(state.join("occlens").join("temporaries"))
 }
 
-fn open() -> Option<Mutex<File>> {
+fn open() -> Option<Mutex<Journal>> {
     let dir = dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     let name = format!(
@@ -43,12 +51,17 @@ fn open() -> Option<Mutex<File>> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    OpenOptions::new()
+    let path = dir.join(name);
+    let file = OpenOptions::new()
         .create_new(true)
         .append(true)
-        .open(dir.join(name))
-        .ok()
-        .map(Mutex::new)
+        .open(&path)
+        .ok()?;
+    Some(Mutex::new(Journal {
+        path,
+        file,
+        listed: Vec::new(),
+    }))
 }
 
 /// List `path` (about to be created) in this process's journal. A path that cannot be listed
@@ -62,12 +75,28 @@ pub fn record(path: &Path) {
     if bytes.contains(&b'\n') {
         return;
     }
-    if let Some(file) = OPEN.get_or_init(open) {
-        if let Ok(mut f) = file.lock() {
+    if let Some(journal) = OPEN.get_or_init(open) {
+        if let Ok(mut j) = journal.lock() {
             let mut line = bytes.to_vec();
             line.push(b'\n');
-            let _ = f.write_all(&line);
+            let _ = j.file.write_all(&line);
+            j.listed.push(path);
         }
+    }
+}
+
+/// At a normal exit: remove this process's journal when every temporary it lists is gone (a
+/// later run's [`sweep`] would, once this process has ended); one listing a leftover stays
+/// for that sweep.
+pub fn finish() {
+    let Some(Some(journal)) = OPEN.get() else {
+        return;
+    };
+    let Ok(j) = journal.lock() else {
+        return;
+    };
+    if !j.listed.iter().any(|p| exists_with_staged(p)) {
+        let _ = std::fs::remove_file(&j.path);
     }
 }
 

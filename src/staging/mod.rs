@@ -178,7 +178,14 @@ pub fn end_process(message: &str, code: i32) -> ! {
     remove_live();
     // A writer may have recreated a directory meanwhile: once more, then exit at once.
     remove_live();
+    finish_journal();
     std::process::exit(code)
+}
+
+/// At the end of the process: its journal of temporaries removed when none of them is left
+/// (see `journal`; else a later run sweeps them, then the journal).
+pub fn finish_journal() {
+    journal::finish();
 }
 
 /// Remove every temporary of this process still in progress (on SIGINT/SIGTERM, and at exit).

@@ -55,11 +55,31 @@ fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
     assert!(!work.path().join(&killed[0]).exists(), "{killed:?} kept");
     assert!(named.exists() && named_dir.join("data").exists() && not_ours.exists());
     // The killed run's journal went with its last leftover; the export's own, with nothing
-    // left of it, goes at the next sweep.
-    let journals = std::fs::read_dir(state.join("occlens/temporaries"))
-        .unwrap()
-        .count();
-    assert!(journals <= 1, "{journals} journals");
+    // left of it, with the export's end.
+    let journals = || {
+        std::fs::read_dir(state.join("occlens/temporaries"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(journals(), Vec::<String>::new());
+    // A run that ends normally leaves no journal of its own either.
+    std::fs::remove_file(&out).unwrap();
+    let args = [
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "export",
+        "--format",
+        "csv",
+        "--project",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, _, err) = occlens_with(&args, &[("XDG_STATE_HOME", st)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.exists());
+    assert_eq!(journals(), Vec::<String>::new());
 }
 
 #[cfg(unix)]
