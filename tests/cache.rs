@@ -140,6 +140,24 @@ fn a_changed_snapshot_is_a_new_key_never_a_stale_answer() {
     // Same snapshot again: the entries are reused.
     assert_eq!(count(), 3);
     assert_eq!(entries(root.path()).len(), 4);
+    // A file rewritten in place, its size, inode and modification time kept (`touch -r`): a
+    // new key all the same (its change time), never the old entries.
+    let file = snap.path().join("main_occurrence.parquet");
+    let (bytes, modified) = (
+        std::fs::read(&file).unwrap(),
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&file, &bytes).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_modified(modified).unwrap();
+    drop(f);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        modified
+    );
+    assert_eq!(count(), 3);
+    assert_eq!(entries(root.path()).len(), 6);
     // A deleted entry is rebuilt.
     for e in entries(root.path()) {
         std::fs::remove_dir_all(root.path().join(e)).unwrap();
