@@ -37,20 +37,18 @@ fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
     std::fs::write(named_dir.join("data"), "mine").unwrap();
     std::fs::write(&not_ours, "mine").unwrap();
     let out = work.path().join("out.csv");
-    let (code, _, err) = occlens_with(
-        &[
-            "--snapshot",
-            snap.to_str().unwrap(),
-            "export",
-            "--format",
-            "csv",
-            "--project",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[("XDG_STATE_HOME", st)],
-    );
+    let export = [
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "export",
+        "--format",
+        "csv",
+        "--project",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, _, err) = occlens_with(&export, &[("XDG_STATE_HOME", st)]);
     assert_eq!(code, 0, "{err}");
     assert!(!work.path().join(&killed[0]).exists(), "{killed:?} kept");
     assert!(named.exists() && named_dir.join("data").exists() && not_ours.exists());
@@ -65,18 +63,7 @@ fn leftovers_of_a_killed_run_are_swept_by_the_next_writer() {
     assert_eq!(journals(), Vec::<String>::new());
     // A run that ends normally leaves no journal of its own either.
     std::fs::remove_file(&out).unwrap();
-    let args = [
-        "--snapshot",
-        snap.to_str().unwrap(),
-        "export",
-        "--format",
-        "csv",
-        "--project",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let (code, _, err) = occlens_with(&args, &[("XDG_STATE_HOME", st)]);
+    let (code, _, err) = occlens_with(&export, &[("XDG_STATE_HOME", st)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.exists());
     assert_eq!(journals(), Vec::<String>::new());
