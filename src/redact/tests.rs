@@ -318,6 +318,13 @@ fn registered_secrets_as_tokens_only() {
         ("bad password 'kunn'.", "bad password '***'."),
         ("the password is kunn.", "the password is ***."),
         ("u%3Akunn%40h and kunn-", "u%3A***%40h and ***-"),
+        ("u%253Akunn%2540h", "u%253A***%2540h"),
+        (
+            r#"Execution("bad value\nkunn")"#,
+            r#"Execution("bad value\n***")"#,
+        ),
+        (r#"b"\r\nkunn\tkunn\0""#, r#"b"\r\n***\t***\0""#),
+        (r"x\u000akunn \x0akunn", r"x\u000a*** \x0a***"),
         ("tried 10.9.8 and snapzhot", "tried *** and ***"),
         (
             "v1.kunn and kunn.v2 and snapzhot_x",

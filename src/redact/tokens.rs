@@ -6,7 +6,7 @@ use super::MASK;
 /// digits carry it on (a password `conn` in "cannot connect", `127.0` in the host 127.0.0.1,
 /// `snapshot` in `_snapshot.json`): masked inside other words it would garble the message
 /// and tell which letters the password holds. A library that quotes a password back
-/// delimits it (`password=…`, `:…@`, quotes, spaces); a percent escape before it (`%3A`)
+/// delimits it (`password=…`, `:…@`, quotes, spaces); an escape before it (`%3A`, `\n`)
 /// delimits it too.
 pub(super) fn mask_tokens(text: &str, secret: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -32,26 +32,31 @@ fn is_word(c: char) -> bool {
 }
 
 /// Whether `before` ends in a word that `secret` (starting with a letter or digit) would
-/// continue: a letter, digit or `_` (not the last digit of a percent escape), or a `.` or `-`
-/// after one.
+/// continue: a letter, digit or `_` (not the end of an escape), or a `.` or `-` after one.
 fn carries_on_left(before: &str, secret: &str) -> bool {
     if !secret.chars().next().is_some_and(is_word) {
         return false;
     }
     let mut chars = before.chars().rev();
     match chars.next() {
-        Some(c) if is_word(c) => {
-            let b = before.as_bytes();
-            let n = b.len();
-            let escape = n >= 3
-                && b[n - 3] == b'%'
-                && b[n - 2].is_ascii_hexdigit()
-                && b[n - 1].is_ascii_hexdigit();
-            !escape
-        }
+        Some(c) if is_word(c) => !ends_with_escape(before.as_bytes()),
         Some('.' | '-') => chars.next().is_some_and(is_word),
         _ => false,
     }
+}
+
+/// Whether `b` ends with an escape, whose last letter or digit does not make a word with what
+/// follows: a percent escape (`%3A`, encoded again `%253A`), or a backslash escape as JSON,
+/// Rust's `{:?}` and C write them (`\n`, `\0`, `\u000a`, `\x0a`).
+fn ends_with_escape(b: &[u8]) -> bool {
+    let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
+    let tail = |k: usize| (b.len() >= k).then(|| &b[b.len() - k..]);
+    let percent = tail(3).is_some_and(|t| t[0] == b'%' && hex(&t[1..]))
+        || tail(5).is_some_and(|t| t.starts_with(b"%25") && hex(&t[3..]));
+    let backslash = tail(2).is_some_and(|t| t[0] == b'\\' && t[1].is_ascii_alphanumeric())
+        || tail(6).is_some_and(|t| t.starts_with(b"\\u") && hex(&t[2..]))
+        || tail(4).is_some_and(|t| t.starts_with(b"\\x") && hex(&t[2..]));
+    percent || backslash
 }
 
 /// Whether `after` carries on a word that `secret` (ending with a letter or digit) ends:

@@ -42,6 +42,21 @@ fn dangling(path: &std::path::Path) -> Option<String> {
     Some(std::fs::read_link(path).ok()?.display().to_string())
 }
 
+/// A local file's inode change time, in nanoseconds: every write sets it and no tool sets it
+/// back, where a file rewritten in place keeps its size and inode and may get its
+/// modification time back (`touch -r`, `cp -p`, rsync). None for other stores (their e-tag).
+pub fn change_time(base: &url::Url, location: &object_store::path::Path) -> Option<i128> {
+    use std::os::unix::fs::MetadataExt;
+    if base.scheme() != "file" {
+        return None;
+    }
+    let path = object_store::local::LocalFileSystem::new()
+        .path_to_filesystem(location)
+        .ok()?;
+    let m = std::fs::metadata(path).ok()?;
+    Some(i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()))
+}
+
 fn local_path(location: &Location, rel: &str) -> Option<std::path::PathBuf> {
     if location.store.is_some() {
         return None;

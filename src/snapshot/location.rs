@@ -71,6 +71,7 @@ impl Location {
                     (&missing, &parsed, spec.split_once("://"))
                 {
                     if scheme.len() > 1
+                        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
                         && scheme
                             .bytes()
                             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))

@@ -7,6 +7,7 @@ mod files;
 pub mod inference;
 mod integrity;
 mod local;
+pub use local::change_time;
 pub mod location;
 mod manifest;
 pub mod types;

@@ -6,7 +6,8 @@
 //! (`$XDG_STATE_HOME/occlens/temporaries`, else `~/.local/state/occlens/temporaries`), named
 //! `<pid>-<nanos>.journal`. [`sweep`] offers the paths of dead processes' journals only:
 //! a path that no journal lists is never removed, whatever its name. A journal whose listed
-//! paths are all gone is removed (occlens wrote it). At a normal exit a process removes its
+//! paths are all gone is removed (occlens wrote it). At a normal exit (not one forced by a
+//! signal or a bound, when a writer may still be creating a temporary) a process removes its
 //! own journal when every path it lists is gone ([`finish`]).
 //!
 //! Without a state directory (no home, read-only), nothing is journaled and nothing is ever
@@ -20,11 +21,10 @@ use std::sync::{Mutex, OnceLock};
 /// This process's journal, opened at its first temporary (None: no state directory).
 static OPEN: OnceLock<Option<Mutex<Journal>>> = OnceLock::new();
 
-/// A process's journal file and the paths written to it.
+/// A process's journal file and where it is.
 struct Journal {
     path: PathBuf,
     file: File,
-    listed: Vec<PathBuf>,
 }
 
 /// Where journals are kept.
@@ -57,11 +57,7 @@ fn open() -> Option<Mutex<Journal>> {
         .append(true)
         .open(&path)
         .ok()?;
-    Some(Mutex::new(Journal {
-        path,
-        file,
-        listed: Vec::new(),
-    }))
+    Some(Mutex::new(Journal { path, file }))
 }
 
 /// List `path` (about to be created) in this process's journal. A path that cannot be listed
@@ -80,22 +76,29 @@ pub fn record(path: &Path) {
             let mut line = bytes.to_vec();
             line.push(b'\n');
             let _ = j.file.write_all(&line);
-            j.listed.push(path);
         }
     }
 }
 
-/// At a normal exit: remove this process's journal when every temporary it lists is gone (a
-/// later run's [`sweep`] would, once this process has ended); one listing a leftover stays
-/// for that sweep.
+/// At a normal exit, every writer finished: remove this process's journal when every
+/// temporary it lists is gone (a later run's [`sweep`] would, once this process has ended);
+/// one listing a leftover stays for that sweep.
 pub fn finish() {
+    use std::os::unix::ffi::OsStrExt;
     let Some(Some(journal)) = OPEN.get() else {
         return;
     };
     let Ok(j) = journal.lock() else {
         return;
     };
-    if !j.listed.iter().any(|p| exists_with_staged(p)) {
+    let Ok(text) = std::fs::read(&j.path) else {
+        return;
+    };
+    let left = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .any(|l| exists_with_staged(Path::new(std::ffi::OsStr::from_bytes(l))));
+    if !left {
         let _ = std::fs::remove_file(&j.path);
     }
 }

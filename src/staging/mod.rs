@@ -178,12 +178,14 @@ pub fn end_process(message: &str, code: i32) -> ! {
     remove_live();
     // A writer may have recreated a directory meanwhile: once more, then exit at once.
     remove_live();
-    finish_journal();
+    // The journal stays: a writer may still create a temporary it lists before the exit; the
+    // next run sweeps both.
     std::process::exit(code)
 }
 
-/// At the end of the process: its journal of temporaries removed when none of them is left
-/// (see `journal`; else a later run sweeps them, then the journal).
+/// At the end of a process whose writers have all finished: its journal of temporaries
+/// removed when none of them is left (see `journal`; else a later run sweeps them, then the
+/// journal).
 pub fn finish_journal() {
     journal::finish();
 }

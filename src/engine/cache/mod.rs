@@ -244,28 +244,13 @@ pub fn fingerprint(snapshot: &Snapshot, time_zone: chrono_tz::Tz) -> String {
                 f.last_modified.to_rfc3339(),
                 f.e_tag.as_deref().unwrap_or("")
             ));
-            if let Some(changed) = change_time(&snapshot.base, &f.location) {
+            if let Some(changed) = crate::snapshot::change_time(&snapshot.base, &f.location) {
                 h.update(format!("changed {changed}\n"));
             }
         }
     }
     let digest = h.finalize();
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A local file's inode change time, in nanoseconds: every write sets it and no tool sets it
-/// back, where a file rewritten in place keeps its size and inode and may get its
-/// modification time back (`touch -r`, `cp -p`, rsync). None for other stores (their e-tag).
-fn change_time(base: &url::Url, location: &object_store::path::Path) -> Option<i128> {
-    use std::os::unix::fs::MetadataExt;
-    if base.scheme() != "file" {
-        return None;
-    }
-    let path = object_store::local::LocalFileSystem::new()
-        .path_to_filesystem(location)
-        .ok()?;
-    let m = std::fs::metadata(path).ok()?;
-    Some(i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()))
 }
 
 /// Where `part` of the cache of `snapshot` lives, or None when it is not cached (the built-in
