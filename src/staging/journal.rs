@@ -99,8 +99,18 @@ pub fn finish() {
         .filter(|l| !l.is_empty())
         .any(|l| exists_with_staged(Path::new(std::ffi::OsStr::from_bytes(l))));
     if !left {
-        let _ = std::fs::remove_file(&j.path);
+        remove_own(&j.path, &j.file);
     }
+}
+
+/// Remove `path`, the journal this process created and still holds open as `file`, only while
+/// the name still holds that file (one put in its place meanwhile is not occlens's).
+fn remove_own(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(held), Ok(named)) = (file.metadata(), std::fs::symlink_metadata(path)) else {
+        return false;
+    };
+    (held.dev(), held.ino()) == (named.dev(), named.ino()) && std::fs::remove_file(path).is_ok()
 }
 
 /// The pid of a journal's name (`<pid>-<nanos>.journal`).
@@ -185,6 +195,25 @@ pub fn record_for(pid: u32, paths: &[&Path]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_journal_still_at_its_name_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1-2.journal");
+        let file = File::create(&path).unwrap();
+        assert!(remove_own(&path, &file) && !path.exists());
+        // Another file put at its name (a user's, a link to one): kept.
+        let file = File::create(&path).unwrap();
+        let theirs = dir.path().join("theirs");
+        std::fs::write(&theirs, "mine").unwrap();
+        std::fs::rename(&theirs, &path).unwrap();
+        assert!(!remove_own(&path, &file));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &path).unwrap();
+        assert!(!remove_own(&path, &file));
+        assert!(std::fs::symlink_metadata(&path).is_ok());
+    }
 
     #[test]
     fn journal_names_carry_the_pid() {
