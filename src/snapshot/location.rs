@@ -197,9 +197,20 @@ pub fn store_for(url: &Url) -> std::result::Result<Arc<dyn ObjectStore>, String>
 /// other s3/gs/az/http(s) bucket built from the environment on first use (`store_for`). The
 /// processes of a cluster (scheduler, executors) read snapshots through it: a plan names a
 /// URL, each process opens the store with its own credentials variables.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stores {
     known: datafusion::execution::object_store::DefaultObjectStoreRegistry,
+}
+
+impl Default for Stores {
+    /// Local files read with small reads in place (`file_reads`).
+    fn default() -> Stores {
+        use datafusion::execution::object_store::ObjectStoreRegistry as _;
+        let known = datafusion::execution::object_store::DefaultObjectStoreRegistry::new();
+        let local = Url::parse("file://").expect("a URL");
+        known.register_store(&local, Arc::new(super::file_reads::LocalFiles::default()));
+        Stores { known }
+    }
 }
 
 impl datafusion::execution::object_store::ObjectStoreRegistry for Stores {

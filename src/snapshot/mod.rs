@@ -3,6 +3,7 @@
 
 mod column_kind;
 pub mod contract;
+pub mod file_reads;
 mod files;
 pub mod inference;
 mod integrity;
@@ -27,7 +28,7 @@ use futures::{StreamExt, TryStreamExt};
 use location::Location;
 pub use manifest::{manifest_tables, Listed, ListedFile, FORMAT as MANIFEST_FORMAT};
 use manifest::{read_manifest, MANIFEST};
-use object_store::{local::LocalFileSystem, path::Path, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{path::Path, ObjectMeta, ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
 /// Rows per Parquet data page in the snapshots occlens writes (`generate`, `snapshot`): the
@@ -94,7 +95,7 @@ impl Snapshot {
                 ctx.register_object_store(&location.store_url(), s.clone());
                 s.clone()
             }
-            None => Arc::new(LocalFileSystem::new()),
+            None => Arc::new(file_reads::LocalFiles::default()),
         };
         let base = location.base_path();
         let manifest = read_manifest(store.as_ref(), &base, location).await?;

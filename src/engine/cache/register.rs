@@ -3,11 +3,11 @@
 
 use super::{file, Part};
 use crate::error::{Error, Result};
+use crate::snapshot::file_reads::LocalFiles;
 use crate::snapshot::inference::{infer_schema, local_footer};
 use datafusion::common::Column;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::path::Path;
@@ -26,7 +26,7 @@ pub(super) const SORTED_BY: &str = "occlens.sorted_by";
 /// query in that order (an export, by project then id) streams its rows instead of sorting
 /// them all before the first is written.
 pub async fn register(ctx: &SessionContext, dir: &Path, part: Part) -> Result<()> {
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFiles::default());
     let format = ParquetReadOptions::default()
         .to_listing_options(&ctx.copied_config(), ctx.copied_table_options())
         .format;

@@ -1,0 +1,256 @@
+//! Local files read on the thread that asks: `object_store`'s local file system with its small
+//! reads done in place.
+//!
+//! `object_store::local::LocalFileSystem` hands every read to tokio's blocking pool: a footer
+//! or a page is one hop to open the file and another to read it, each a wake-up of another
+//! thread (a detail request on a cached SF1 snapshot opened 262 files, started 19 threads and
+//! spent a tenth of its time in futex calls and context switches; docs/performance.md,
+//! session 80). [`LocalFiles`] opens, stats and reads a range of at most [`INLINE_BYTES`] where
+//! it is asked, which for a file in the page cache is a copy; larger reads, listings, writes
+//! and anything it cannot do in place (a precondition, an error) go to `LocalFileSystem`, so
+//! every error is the one that store gives.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
+use std::fmt;
+use std::ops::Range;
+use std::os::unix::fs::FileExt as _;
+
+/// The largest read done in place (bytes); a column chunk of a big row group is read by the
+/// blocking pool, so that a runtime thread never waits long on a disk.
+pub const INLINE_BYTES: u64 = 4 << 20;
+
+/// The local file system, small reads in place (see the module's documentation).
+#[derive(Debug, Default)]
+pub struct LocalFiles {
+    files: LocalFileSystem,
+}
+
+impl fmt::Display for LocalFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.files, f)
+    }
+}
+
+/// `location`'s file, open, with its metadata as `LocalFileSystem` gives it (same e-tag); None
+/// when it is not a regular file that opens (the store's own call then says why).
+fn open(files: &LocalFileSystem, location: &Path) -> Option<(std::fs::File, ObjectMeta)> {
+    let path = files.path_to_filesystem(location).ok()?;
+    let file = std::fs::File::open(path).ok()?;
+    let m = file.metadata().ok()?;
+    if !m.is_file() {
+        return None;
+    }
+    let modified = m.modified().ok()?;
+    let micros = modified
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    let meta = ObjectMeta {
+        location: location.clone(),
+        last_modified: modified.into(),
+        size: m.len(),
+        e_tag: Some(format!("{inode:x}-{micros:x}-{:x}", m.len())),
+        version: None,
+    };
+    Some((file, meta))
+}
+
+/// Bytes `range` of `file`, all of them (None when the file is shorter or a read fails).
+fn read(file: &std::fs::File, range: &Range<u64>) -> Option<Bytes> {
+    let mut buf = vec![0u8; usize::try_from(range.end.checked_sub(range.start)?).ok()?];
+    file.read_exact_at(&mut buf, range.start).ok()?;
+    Some(Bytes::from(buf))
+}
+
+impl LocalFiles {
+    /// `options`' read of `location` done here, when it is small and plain.
+    fn get_here(&self, location: &Path, options: &GetOptions) -> Option<GetResult> {
+        let (file, meta) = open(&self.files, location)?;
+        options.check_preconditions(&meta).ok()?;
+        let range = match &options.range {
+            Some(r) => r.as_range(meta.size).ok()?,
+            None => 0..meta.size,
+        };
+        let payload = if options.head {
+            Vec::new()
+        } else {
+            if range.end - range.start > INLINE_BYTES {
+                return None;
+            }
+            vec![Ok(read(&file, &range)?)]
+        };
+        Some(GetResult {
+            payload: GetResultPayload::Stream(Box::pin(futures::stream::iter(payload))),
+            attributes: Default::default(),
+            range,
+            meta,
+        })
+    }
+
+    /// `ranges` of `location` read here, when they are small in all.
+    fn ranges_here(&self, location: &Path, ranges: &[Range<u64>]) -> Option<Vec<Bytes>> {
+        let total: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
+        if total > INLINE_BYTES {
+            return None;
+        }
+        let (file, meta) = open(&self.files, location)?;
+        ranges
+            .iter()
+            .map(|r| (r.end <= meta.size).then(|| read(&file, r)).flatten())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalFiles {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.files.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.files.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        match self.get_here(location, &options) {
+            Some(r) => Ok(r),
+            None => self.files.get_opts(location, options).await,
+        }
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        match self.ranges_here(location, ranges) {
+            Some(r) => Ok(r),
+            None => self.files.get_ranges(location, ranges).await,
+        }
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.files.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.files.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.files.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.files.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.files.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.files.rename_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::ObjectStoreExt as _;
+
+    #[tokio::test]
+    async fn reads_as_the_local_file_system_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.bin");
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        std::fs::write(&file, &data).unwrap();
+        let at = Path::from_filesystem_path(&file).unwrap();
+        let (ours, theirs) = (LocalFiles::default(), LocalFileSystem::new());
+        assert_eq!(
+            ours.head(&at).await.unwrap(),
+            theirs.head(&at).await.unwrap()
+        );
+        for range in [0..10_000, 17..4_000, 9_990..10_000, 5..5] {
+            let got = ours.get_range(&at, range.clone()).await.unwrap();
+            assert_eq!(got, theirs.get_range(&at, range.clone()).await.unwrap());
+            assert_eq!(&got[..], &data[range.start as usize..range.end as usize]);
+        }
+        let ranges = [0..3, 100..200, 9_999..10_000];
+        assert_eq!(
+            ours.get_ranges(&at, &ranges).await.unwrap(),
+            theirs.get_ranges(&at, &ranges).await.unwrap()
+        );
+        let whole = ours.get(&at).await.unwrap();
+        assert_eq!(whole.meta, theirs.head(&at).await.unwrap());
+        assert_eq!(whole.bytes().await.unwrap(), Bytes::from(data));
+        let suffix = GetOptions::new().with_range(Some(object_store::GetRange::Suffix(10)));
+        let got = ours.get_opts(&at, suffix.clone()).await.unwrap();
+        assert_eq!(got.range, 9_990..10_000);
+        assert_eq!(got.bytes().await.unwrap().len(), 10);
+    }
+
+    #[tokio::test]
+    async fn errors_are_the_local_file_system_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("short.bin");
+        std::fs::write(&file, b"0123456789").unwrap();
+        let at = Path::from_filesystem_path(&file).unwrap();
+        let gone = Path::from_filesystem_path(dir.path())
+            .unwrap()
+            .child("gone.bin");
+        let folder = Path::from_filesystem_path(dir.path()).unwrap();
+        let (ours, theirs) = (LocalFiles::default(), LocalFileSystem::new());
+        for (path, range) in [(&at, 5..20), (&gone, 0..1), (&folder, 0..1)] {
+            let a = ours.get_range(path, range.clone()).await.unwrap_err();
+            let b = theirs.get_range(path, range.clone()).await.unwrap_err();
+            assert_eq!(a.to_string(), b.to_string());
+            let a = ours.get_ranges(path, &[range.clone()]).await.unwrap_err();
+            let b = theirs.get_ranges(path, &[range]).await.unwrap_err();
+            assert_eq!(a.to_string(), b.to_string());
+        }
+        assert_eq!(
+            ours.head(&gone).await.unwrap_err().to_string(),
+            theirs.head(&gone).await.unwrap_err().to_string()
+        );
+    }
+}
