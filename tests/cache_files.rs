@@ -10,7 +10,8 @@ use occlens::Engine;
 /// Registration reads each cached file's footer once, without the page index, and gives the
 /// table the schema DataFusion would infer from the file. A view read by key has a column
 /// index on its order columns only (a lookup decodes the page index first); the others on
-/// every column.
+/// every column. The occurrence list, read by id alone for a detail, has a bloom filter of its
+/// ids in every row group (and no other file any).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_files_are_registered_as_inferred_and_indexed_for_their_readers() {
     use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
@@ -77,6 +78,20 @@ async fn cached_files_are_registered_as_inferred_and_indexed_for_their_readers()
                     assert_eq!(indexed, order, "{view}");
                 }
                 None => assert_eq!(indexed.len(), columns.len(), "{view}: {indexed:?}"),
+            }
+            let bloomed: Vec<&str> = columns
+                .iter()
+                .enumerate()
+                .filter(|(c, _)| {
+                    md.row_groups()
+                        .iter()
+                        .all(|g| g.column(*c).bloom_filter_offset().is_some())
+                })
+                .map(|(_, name)| name.as_str())
+                .collect();
+            match *view == occlens::engine::cache::LIST_VIEW {
+                true => assert_eq!(bloomed, ["id"], "{view}"),
+                false => assert!(bloomed.is_empty(), "{view}: {bloomed:?}"),
             }
             checked += 1;
         }

@@ -270,6 +270,15 @@ async fn write(
     for c in super::order_columns(order).filter(|_| keyed) {
         builder = builder.set_column_statistics_enabled(c.into(), EnabledStatistics::Page);
     }
+    // A detail reads its occurrence's row by id alone: sorted by project, every project's row
+    // groups span the ids, and the page index left one page in each (SF1: 11 pages, 45,000
+    // rows decoded for one). A bloom filter of the ids (64 KiB a row group at 5% false
+    // positives) leaves the one row group that holds it.
+    if view == super::LIST_VIEW {
+        builder = builder
+            .set_column_bloom_filter_enabled("id".into(), true)
+            .set_column_bloom_filter_fpp("id".into(), 0.05);
+    }
     let props = builder
         .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_row_count(Some(65_536))
