@@ -6,9 +6,10 @@
 //! thread (a detail request on a cached SF1 snapshot opened 262 files, started 19 threads and
 //! spent a tenth of its time in futex calls and context switches; docs/performance.md,
 //! session 80). [`LocalFiles`] opens, stats and reads a range of at most [`INLINE_BYTES`] where
-//! it is asked, which for a file in the page cache is a copy; larger reads, listings, writes
-//! and anything it cannot do in place (a precondition, an error) go to `LocalFileSystem`, so
-//! every error is the one that store gives.
+//! it is asked, which for a file in the page cache is a copy; a larger range (and a head) is
+//! the open file, read by the pool as `LocalFileSystem` reads it; listings, writes and
+//! anything it cannot do in place (a precondition, an error) go to `LocalFileSystem`, so every
+//! error is the one that store gives.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,7 +22,6 @@ use object_store::{
 };
 use std::fmt;
 use std::ops::Range;
-use std::os::unix::fs::FileExt as _;
 
 /// The largest read done in place (bytes); a column chunk of a big row group is read by the
 /// blocking pool, so that a runtime thread never waits long on a disk.
@@ -39,11 +39,22 @@ impl fmt::Display for LocalFiles {
     }
 }
 
-/// `location`'s file, open, with its metadata as `LocalFileSystem` gives it (same e-tag); None
-/// when it is not a regular file that opens (the store's own call then says why).
-fn open(files: &LocalFileSystem, location: &Path) -> Option<(std::fs::File, ObjectMeta)> {
+/// `location`'s file, open, its path and its metadata as `LocalFileSystem` gives them (same
+/// e-tag); None when it is not a regular file that opens (the store's own call then says why).
+/// Opened without blocking: a FIFO named like a file would wait for a writer on a runtime
+/// thread (`LocalFileSystem` then waits on its pool, as before).
+#[cfg(unix)]
+fn open(
+    files: &LocalFileSystem,
+    location: &Path,
+) -> Option<(std::fs::File, std::path::PathBuf, ObjectMeta)> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
     let path = files.path_to_filesystem(location).ok()?;
-    let file = std::fs::File::open(path).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .ok()?;
     let m = file.metadata().ok()?;
     if !m.is_file() {
         return None;
@@ -53,43 +64,55 @@ fn open(files: &LocalFileSystem, location: &Path) -> Option<(std::fs::File, Obje
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_micros();
-    let inode = std::os::unix::fs::MetadataExt::ino(&m);
     let meta = ObjectMeta {
         location: location.clone(),
         last_modified: modified.into(),
         size: m.len(),
-        e_tag: Some(format!("{inode:x}-{micros:x}-{:x}", m.len())),
+        e_tag: Some(format!("{:x}-{micros:x}-{:x}", m.ino(), m.len())),
         version: None,
     };
-    Some((file, meta))
+    Some((file, path, meta))
+}
+
+/// Elsewhere every call goes to `LocalFileSystem`.
+#[cfg(not(unix))]
+fn open(_: &LocalFileSystem, _: &Path) -> Option<(std::fs::File, std::path::PathBuf, ObjectMeta)> {
+    None
 }
 
 /// Bytes `range` of `file`, all of them (None when the file is shorter or a read fails).
+#[cfg(unix)]
 fn read(file: &std::fs::File, range: &Range<u64>) -> Option<Bytes> {
+    use std::os::unix::fs::FileExt as _;
     let mut buf = vec![0u8; usize::try_from(range.end.checked_sub(range.start)?).ok()?];
     file.read_exact_at(&mut buf, range.start).ok()?;
     Some(Bytes::from(buf))
 }
 
+#[cfg(not(unix))]
+fn read(_: &std::fs::File, _: &Range<u64>) -> Option<Bytes> {
+    None
+}
+
 impl LocalFiles {
-    /// `options`' read of `location` done here, when it is small and plain.
+    /// `options`' get of `location` answered here: a small range read, else the open file as
+    /// `LocalFileSystem` returns it (a head's, or a large range's, read then by its pool).
     fn get_here(&self, location: &Path, options: &GetOptions) -> Option<GetResult> {
-        let (file, meta) = open(&self.files, location)?;
+        let (file, path, meta) = open(&self.files, location)?;
         options.check_preconditions(&meta).ok()?;
         let range = match &options.range {
             Some(r) => r.as_range(meta.size).ok()?,
             None => 0..meta.size,
         };
-        let payload = if options.head {
-            Vec::new()
-        } else {
-            if range.end - range.start > INLINE_BYTES {
-                return None;
+        let payload = match options.head || range.end - range.start > INLINE_BYTES {
+            true => GetResultPayload::File(file, path),
+            false => {
+                let bytes = read(&file, &range)?;
+                GetResultPayload::Stream(Box::pin(futures::stream::once(async { Ok(bytes) })))
             }
-            vec![Ok(read(&file, &range)?)]
         };
         Some(GetResult {
-            payload: GetResultPayload::Stream(Box::pin(futures::stream::iter(payload))),
+            payload,
             attributes: Default::default(),
             range,
             meta,
@@ -98,11 +121,13 @@ impl LocalFiles {
 
     /// `ranges` of `location` read here, when they are small in all.
     fn ranges_here(&self, location: &Path, ranges: &[Range<u64>]) -> Option<Vec<Bytes>> {
-        let total: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
+        let total = ranges.iter().fold(0u64, |total, r| {
+            total.saturating_add(r.end.saturating_sub(r.start))
+        });
         if total > INLINE_BYTES {
             return None;
         }
-        let (file, meta) = open(&self.files, location)?;
+        let (file, _, meta) = open(&self.files, location)?;
         ranges
             .iter()
             .map(|r| (r.end <= meta.size).then(|| read(&file, r)).flatten())
@@ -227,6 +252,49 @@ mod tests {
         let got = ours.get_opts(&at, suffix.clone()).await.unwrap();
         assert_eq!(got.range, 9_990..10_000);
         assert_eq!(got.bytes().await.unwrap().len(), 10);
+    }
+
+    #[tokio::test]
+    async fn heads_and_large_reads_are_the_open_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.bin");
+        let data: Vec<u8> = (0..=250u8)
+            .cycle()
+            .take(INLINE_BYTES as usize + 10)
+            .collect();
+        std::fs::write(&file, &data).unwrap();
+        let at = Path::from_filesystem_path(&file).unwrap();
+        let (ours, theirs) = (LocalFiles::default(), LocalFileSystem::new());
+        let head = GetOptions::new().with_head(true);
+        let (a, b) = (
+            ours.get_opts(&at, head.clone()).await.unwrap(),
+            theirs.get_opts(&at, head).await.unwrap(),
+        );
+        assert!(matches!(a.payload, GetResultPayload::File(..)));
+        assert_eq!(
+            (a.range.clone(), a.meta.clone()),
+            (b.range.clone(), b.meta.clone())
+        );
+        assert_eq!(a.bytes().await.unwrap(), b.bytes().await.unwrap());
+        let all = ours.get(&at).await.unwrap();
+        assert!(matches!(all.payload, GetResultPayload::File(..)));
+        assert_eq!(all.bytes().await.unwrap(), Bytes::from(data.clone()));
+        let ranges = [0..INLINE_BYTES, INLINE_BYTES..INLINE_BYTES + 10];
+        let got = ours.get_ranges(&at, &ranges).await.unwrap();
+        assert_eq!(got, theirs.get_ranges(&at, &ranges).await.unwrap());
+        assert_eq!(&got[1][..], &data[INLINE_BYTES as usize..]);
+    }
+
+    /// A FIFO is not opened for reading by waiting for a writer: left to `LocalFileSystem`.
+    #[test]
+    fn a_fifo_is_not_read_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("main_taxon.parquet");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let at = Path::from_filesystem_path(&fifo).unwrap();
+        assert!(open(&LocalFileSystem::new(), &at).is_none());
     }
 
     /// An outcome as text: the bytes read, or the error's message.
