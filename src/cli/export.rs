@@ -6,6 +6,7 @@ use occlens::dwca::validate;
 use occlens::exports::target::Target;
 use occlens::exports::Export;
 use occlens::{Engine, Error, Result};
+use std::future::Future;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ pub async fn export(
     args: &ExportArgs,
     who: &Requester,
     target: Target,
+    checked: impl Future<Output = Result<()>>,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let tmp = target.temp();
@@ -31,7 +33,11 @@ pub async fn export(
         who: who.clone(),
         packaged_at: args.packaged_at.clone(),
     };
-    let result = occlens::exports::write(engine, &export, tmp.path(), &progress).await;
+    let result = gated(
+        occlens::exports::write(engine, &export, tmp.path(), &progress),
+        checked,
+    )
+    .await;
     bar.finish_and_clear();
     // On an error, `tmp` is removed when dropped. A write that failed (a full disk) names the
     // file asked for, not the hidden temporary or the writer.
@@ -54,6 +60,28 @@ pub async fn export(
         Some(message) => {
             eprintln!("occlens: {message}");
             Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `work`'s result once `checked` has passed, the two run at once (the checks' statements
+/// while the export's is planned and scanned). `checked`'s error wins: when it fails first,
+/// `work` is dropped (its statement cancelled); when `work` ends first, `checked` is awaited
+/// and its error, if any, is the answer, whatever `work` gave.
+async fn gated<T>(
+    work: impl Future<Output = Result<T>>,
+    checked: impl Future<Output = Result<()>>,
+) -> Result<T> {
+    tokio::pin!(work, checked);
+    tokio::select! {
+        biased;
+        c = &mut checked => {
+            c?;
+            work.await
+        }
+        w = &mut work => {
+            checked.await?;
+            w
         }
     }
 }
@@ -104,5 +132,54 @@ pub fn validate_dwca(args: &ValidateDwcaArgs) -> Result<ExitCode> {
             report.errors.len()
         );
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gated;
+    use occlens::{Error, Result};
+    use std::future::pending;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn usage<T>(m: &str) -> Result<T> {
+        Err(Error::Usage(m.into()))
+    }
+
+    #[tokio::test]
+    async fn the_checks_error_wins_and_a_failed_check_cancels_the_work() {
+        // Both pass: the work's value.
+        assert_eq!(gated(async { Ok(7) }, async { Ok(()) }).await.unwrap(), 7);
+        // The work ends first, the check fails after: the check's error, not the value.
+        let e = gated(async { Ok(7) }, async {
+            tokio::task::yield_now().await;
+            usage("bad keys")
+        });
+        assert_eq!(
+            e.await.unwrap_err().to_string(),
+            Error::Usage("bad keys".into()).to_string()
+        );
+        // Both fail: the check's error, whichever ends first.
+        let e = gated(async { usage::<i32>("bad work") }, async {
+            tokio::task::yield_now().await;
+            usage("bad keys")
+        });
+        assert!(e.await.unwrap_err().to_string().contains("bad keys"));
+        // The check fails while the work still runs: its error at once, the work dropped.
+        let dropped = AtomicBool::new(false);
+        struct Flag<'a>(&'a AtomicBool);
+        impl Drop for Flag<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let flag = Flag(&dropped);
+        let work = async move {
+            let _flag = flag;
+            pending::<Result<i32>>().await
+        };
+        let e = gated(work, async { usage("bad keys") }).await.unwrap_err();
+        assert!(e.to_string().contains("bad keys"));
+        assert!(dropped.load(Ordering::SeqCst));
     }
 }

@@ -562,9 +562,13 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             let engine = open(&cli).await?;
             // Now that the snapshot is known: an object inside it is refused before any work.
             target.unprotected()?;
-            engine.check_keys().await?;
-            ensure_known(&engine, &cli.who, "--as").await?;
-            export::export(&engine, x, &cli.who, target).await
+            // The snapshot's keys and the requester are checked while the export is
+            // computed: its file is moved into place only when both checks pass.
+            let checked = async {
+                engine.check_keys().await?;
+                ensure_known(&engine, &cli.who, "--as").await
+            };
+            export::export(&engine, x, &cli.who, target, checked).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
         Command::Snapshot(s) => snapshot::snapshot(s).await,

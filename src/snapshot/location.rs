@@ -14,8 +14,8 @@ pub struct Location {
     pub display: String,
     /// Base URL of the snapshot, always ending in `/`.
     pub base: Url,
-    /// Store to register for `base`'s scheme and host; `None` for local files (DataFusion's
-    /// default local store serves `file://`).
+    /// Store to register for `base`'s scheme and host; `None` for local files (`Stores`
+    /// serves `file://` with [`LocalFiles`](super::file_reads::LocalFiles)).
     pub store: Option<Arc<dyn ObjectStore>>,
 }
 
