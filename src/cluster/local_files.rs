@@ -175,8 +175,8 @@ mod tests {
             store.get_range(&path, 5..20).await.unwrap(),
             local.get_range(&path, 5..20).await.unwrap()
         );
-        let e = store.get_ranges(&path, &[5..20]).await.unwrap_err();
-        let l = local.get_ranges(&path, &[5..20]).await.unwrap_err();
+        let e = store.get_ranges(&path, &[2..4, 5..20]).await.unwrap_err();
+        let l = local.get_ranges(&path, &[2..4, 5..20]).await.unwrap_err();
         assert_eq!(e.to_string(), named("h:1", l).to_string());
     }
 
