@@ -10,12 +10,12 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub async fn export(
+pub async fn export<F: Future<Output = Result<()>>>(
     engine: &Engine,
     args: &ExportArgs,
     who: &Requester,
     target: Target,
-    checked: impl Future<Output = Result<()>>,
+    checks: impl Fn() -> F,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let tmp = target.temp();
@@ -35,7 +35,7 @@ pub async fn export(
     };
     let result = gated(
         occlens::exports::write(engine, &export, tmp.path(), &progress),
-        checked,
+        checks,
     )
     .await;
     bar.finish_and_clear();
@@ -64,26 +64,36 @@ pub async fn export(
     }
 }
 
-/// `work`'s result once `checked` has passed, the two run at once (the checks' statements
-/// while the export's is planned and scanned). `checked`'s error wins: when it fails first,
-/// `work` is dropped (its statement cancelled); when `work` ends first, `checked` is awaited
-/// and its error, if any, is the answer, whatever `work` gave.
-async fn gated<T>(
+/// `work`'s result once `checks()` has passed, the two run at once (the checks' statements
+/// while the export's is planned and scanned). The checks' error wins: when they fail first,
+/// `work` is dropped (its statement cancelled); when `work` ends first, they are awaited and
+/// their error, if any, is the answer, whatever `work` gave. Checks that ran out of memory
+/// beside `work` (DataFusion's "Resources exhausted" under `--memory-limit`; the two share
+/// one memory pool) are run again alone once `work` has ended, as they ran before it.
+async fn gated<T, F: Future<Output = Result<()>>>(
     work: impl Future<Output = Result<T>>,
-    checked: impl Future<Output = Result<()>>,
+    checks: impl Fn() -> F,
 ) -> Result<T> {
-    tokio::pin!(work, checked);
-    tokio::select! {
+    let first = checks();
+    tokio::pin!(work, first);
+    let (done, checked) = tokio::select! {
         biased;
-        c = &mut checked => {
-            c?;
-            work.await
-        }
-        w = &mut work => {
-            checked.await?;
-            w
-        }
+        c = &mut first => match c {
+            Err(e) if !out_of_memory(&e) => return Err(e),
+            c => (work.await, c),
+        },
+        w = &mut work => (w, first.await),
+    };
+    match checked {
+        Err(e) if out_of_memory(&e) => checks().await?,
+        c => c?,
     }
+    done
+}
+
+/// DataFusion's error for a memory pool past its limit.
+fn out_of_memory(e: &Error) -> bool {
+    e.to_string().contains("Resources exhausted")
 }
 
 /// `occlens validate-dwca`: Antenna's `validate_dwca_archive` output lines and exit status.
@@ -139,34 +149,38 @@ pub fn validate_dwca(args: &ValidateDwcaArgs) -> Result<ExitCode> {
 mod tests {
     use super::gated;
     use occlens::{Error, Result};
-    use std::future::pending;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::future::{pending, Future};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     fn usage<T>(m: &str) -> Result<T> {
         Err(Error::Usage(m.into()))
     }
 
+    /// A check that fails with `m` after yielding once (the work runs first).
+    fn failing(
+        m: &'static str,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<()>>>> {
+        move || {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                usage(m)
+            })
+        }
+    }
     #[tokio::test]
     async fn the_checks_error_wins_and_a_failed_check_cancels_the_work() {
         // Both pass: the work's value.
-        assert_eq!(gated(async { Ok(7) }, async { Ok(()) }).await.unwrap(), 7);
+        let value = gated(async { Ok(7) }, || async { Ok(()) }).await;
+        assert_eq!(value.unwrap(), 7);
         // The work ends first, the check fails after: the check's error, not the value.
-        let e = gated(async { Ok(7) }, async {
-            tokio::task::yield_now().await;
-            usage("bad keys")
-        });
-        assert_eq!(
-            e.await.unwrap_err().to_string(),
-            Error::Usage("bad keys".into()).to_string()
-        );
+        let e = gated(async { Ok(7) }, failing("bad keys")).await;
+        assert_eq!(e.unwrap_err().to_string(), "bad keys");
         // Both fail: the check's error, whichever ends first.
-        let e = gated(async { usage::<i32>("bad work") }, async {
-            tokio::task::yield_now().await;
-            usage("bad keys")
-        });
-        assert!(e.await.unwrap_err().to_string().contains("bad keys"));
-        // The check fails while the work still runs: its error at once, the work dropped.
-        let dropped = AtomicBool::new(false);
+        let e = gated(async { usage::<i32>("bad work") }, failing("bad keys")).await;
+        assert_eq!(e.unwrap_err().to_string(), "bad keys");
+        // The check fails while the work runs (started, then waiting): its error, the work
+        // dropped without ending.
+        let (started, dropped) = (AtomicBool::new(false), AtomicBool::new(false));
         struct Flag<'a>(&'a AtomicBool);
         impl Drop for Flag<'_> {
             fn drop(&mut self) {
@@ -174,12 +188,49 @@ mod tests {
             }
         }
         let flag = Flag(&dropped);
-        let work = async move {
+        let work = async {
             let _flag = flag;
+            started.store(true, Ordering::SeqCst);
             pending::<Result<i32>>().await
         };
-        let e = gated(work, async { usage("bad keys") }).await.unwrap_err();
-        assert!(e.to_string().contains("bad keys"));
-        assert!(dropped.load(Ordering::SeqCst));
+        let e = gated(work, failing("bad keys")).await.unwrap_err();
+        assert_eq!(e.to_string(), "bad keys");
+        assert!(started.load(Ordering::SeqCst) && dropped.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn checks_out_of_memory_beside_the_work_run_again_after_it() {
+        // The first run of the checks runs out of memory, the second (alone) passes: the
+        // work's value, the work not cancelled.
+        let runs = AtomicUsize::new(0);
+        let checks = || {
+            let run = runs.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match run {
+                    0 => Err(Error::Query(
+                        "Resources exhausted: Failed to allocate".into(),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+        };
+        let work = async {
+            tokio::task::yield_now().await;
+            Ok(7)
+        };
+        assert_eq!(gated(work, checks).await.unwrap(), 7);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        // Again out of memory when alone: that error is the answer.
+        let checks = || async { Err(Error::Query("Resources exhausted: again".into())) };
+        let e = gated(async { Ok(7) }, checks).await.unwrap_err();
+        assert!(e.to_string().contains("again"), "{e}");
+        // Any other error of the checks is not run again.
+        let runs = AtomicUsize::new(0);
+        let checks = || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            async { usage("bad keys") }
+        };
+        assert!(gated(async { Ok(7) }, checks).await.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }

@@ -562,13 +562,19 @@ async fn run(cli: Cli) -> occlens::Result<ExitCode> {
             let engine = open(&cli).await?;
             // Now that the snapshot is known: an object inside it is refused before any work.
             target.unprotected()?;
-            // The snapshot's keys and the requester are checked while the export is
-            // computed: its file is moved into place only when both checks pass.
-            let checked = async {
+            let checks = || async {
                 engine.check_keys().await?;
                 ensure_known(&engine, &cli.who, "--as").await
             };
-            export::export(&engine, x, &cli.who, target, checked).await
+            if cli.cluster.is_some() {
+                // Ballista does not cancel a job whose client stops reading: on a cluster no
+                // job is submitted before the checks pass.
+                checks().await?;
+                return export::export(&engine, x, &cli.who, target, || async { Ok(()) }).await;
+            }
+            // Locally the snapshot's keys and the requester are checked while the export is
+            // computed: its file is moved into place only when both checks pass.
+            export::export(&engine, x, &cli.who, target, checks).await
         }
         Command::ValidateDwca(v) => export::validate_dwca(v),
         Command::Snapshot(s) => snapshot::snapshot(s).await,

@@ -1,5 +1,5 @@
-//! An executor's local file system: the same files as `object_store`'s (its small reads in
-//! place, as the client's: `snapshot::file_reads`), with read errors that name the executor. On a cluster, a snapshot path is read by every executor, and a path that
+//! An executor's local file system: the same files as `object_store`'s, with read errors that
+//! name the executor. On a cluster, a snapshot path is read by every executor, and a path that
 //! only the client's machine sees fails on an executor: its error reaches the client through
 //! the scheduler, so it says which executor and which path (`error::executor_read_error` cuts
 //! it out of Ballista's job error).
@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -17,19 +18,18 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::{EXECUTOR_READ_ADVICE as ADVICE, EXECUTOR_READ_PREFIX as PREFIX};
-use crate::snapshot::file_reads::LocalFiles;
 
 /// The local file system of the executor advertised as `executor` (`HOST:PORT`).
 #[derive(Debug)]
 pub struct ExecutorFiles {
-    files: Arc<LocalFiles>,
+    files: Arc<LocalFileSystem>,
     executor: String,
 }
 
 impl ExecutorFiles {
     pub fn new(executor: String) -> ExecutorFiles {
         ExecutorFiles {
-            files: Arc::new(LocalFiles::default()),
+            files: Arc::new(LocalFileSystem::new()),
             executor,
         }
     }
@@ -157,28 +157,6 @@ impl ObjectStore for ExecutorFiles {
 mod tests {
     use super::*;
     use object_store::ObjectStoreExt;
-
-    #[tokio::test]
-    async fn a_file_reads_whole_and_in_ranges() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("t.parquet"), b"0123456789").unwrap();
-        let path = Path::from_filesystem_path(dir.path().join("t.parquet")).unwrap();
-        let store = ExecutorFiles::new("h:1".into());
-        let whole = store.get(&path).await.unwrap().bytes().await.unwrap();
-        assert_eq!(&whole[..], b"0123456789");
-        let parts = store.get_ranges(&path, &[2..4, 7..10]).await.unwrap();
-        assert_eq!((&parts[0][..], &parts[1][..]), (&b"23"[..], &b"789"[..]));
-        // Past the end: what the local store answers (a range cut at the end; ranges, an error
-        // that names the executor).
-        let local = object_store::local::LocalFileSystem::new();
-        assert_eq!(
-            store.get_range(&path, 5..20).await.unwrap(),
-            local.get_range(&path, 5..20).await.unwrap()
-        );
-        let e = store.get_ranges(&path, &[2..4, 5..20]).await.unwrap_err();
-        let l = local.get_ranges(&path, &[2..4, 5..20]).await.unwrap_err();
-        assert_eq!(e.to_string(), named("h:1", l).to_string());
-    }
 
     #[tokio::test]
     async fn a_missing_file_names_the_executor_and_the_path() {

@@ -36,17 +36,28 @@ fn verdict(nulls: i64, repeats: i64) -> Result<()> {
 
 /// Check the key, then the NOT NULL columns, then the taxa's parents, over `ctx`'s snapshot
 /// tables. The three statements run at once (one is planned while another's scans run); a
-/// broken rule is reported in that order whichever statement ends first.
+/// broken rule is reported in that order whichever statement ends first, and a broken key
+/// as soon as it is found (the other statements dropped): an export computed beside the
+/// check (`occlens export`) is stopped before its joins multiply the repeated rows.
 pub async fn check(ctx: &SessionContext) -> Result<()> {
     let started = std::time::Instant::now();
     let fragments = Fragments::load();
-    let (keys, nulls, parents) = tokio::join!(
-        keys(ctx, &fragments),
-        not_null(ctx, &fragments),
-        parents(ctx, &fragments)
-    );
+    let keys = keys(ctx, &fragments);
+    let rest = async {
+        let (nulls, parents) = tokio::join!(not_null(ctx, &fragments), parents(ctx, &fragments));
+        nulls.and(parents)
+    };
+    tokio::pin!(keys, rest);
+    let checked = tokio::select! {
+        biased;
+        k = &mut keys => match k {
+            Ok(()) => rest.await,
+            broken => broken,
+        },
+        r = &mut rest => keys.await.and(r),
+    };
     crate::engine::statements::trace("(the key check: keys, NOT NULL columns, parents)", started);
-    keys.and(nulls).and(parents)
+    checked
 }
 
 /// `check.keys`: the key NOT NULL and unique.
