@@ -130,7 +130,7 @@ fn with_hint(text: String) -> String {
         // A query that spilled (its memory past --memory-limit) to a temporary directory that
         // cannot be written: DataFusion's message names only its own file there.
         format!("{text}; the query spilled to disk under the temporary directory {temp}, which cannot be written: set TMPDIR to a writable directory (or raise --memory-limit)")
-    } else if text.contains("Resources exhausted") && !text.contains("--memory-limit") {
+    } else if text.contains(OUT_OF_MEMORY) && !text.contains("--memory-limit") {
         // A consumer that cannot spill (e.g. a hash join's build side) past the pool: DataFusion's
         // message names its reservations only.
         format!("{text}; {MEMORY_HINT}")
@@ -147,6 +147,9 @@ fn with_hint(text: String) -> String {
         text
     }
 }
+
+/// How DataFusion's error for a memory pool past its limit begins.
+const OUT_OF_MEMORY: &str = "Resources exhausted";
 
 const MEMORY_HINT: &str =
     "the query needs more memory than --memory-limit (OCCLENS_MEMORY_LIMIT) gives it, where part of it cannot spill to disk (e.g. a hash join's build side): raise the limit";
@@ -199,6 +202,11 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
 pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl Error {
+    /// A query that needed more memory than `--memory-limit` gives it.
+    pub fn out_of_memory(&self) -> bool {
+        matches!(self, Error::Query(text) if text.contains(OUT_OF_MEMORY))
+    }
+
     /// A PostgreSQL error: `message` is the line printed.
     pub fn postgres(message: impl Into<String>) -> Error {
         Error::Postgres {

@@ -79,21 +79,16 @@ async fn gated<T, F: Future<Output = Result<()>>>(
     let (done, checked) = tokio::select! {
         biased;
         c = &mut first => match c {
-            Err(e) if !out_of_memory(&e) => return Err(e),
+            Err(e) if !e.out_of_memory() => return Err(e),
             c => (work.await, c),
         },
         w = &mut work => (w, first.await),
     };
     match checked {
-        Err(e) if out_of_memory(&e) => checks().await?,
+        Err(e) if e.out_of_memory() => checks().await?,
         c => c?,
     }
     done
-}
-
-/// DataFusion's error for a memory pool past its limit.
-fn out_of_memory(e: &Error) -> bool {
-    e.to_string().contains("Resources exhausted")
 }
 
 /// `occlens validate-dwca`: Antenna's `validate_dwca_archive` output lines and exit status.
