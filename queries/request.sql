@@ -13,6 +13,12 @@ o.project_id IN (SELECT id FROM main_project WHERE NOT draft OR owner_id = ${use
                  UNION ALL
                  SELECT project_id FROM main_userprojectmembership WHERE user_id = ${user})
 
+-- name: visible.row
+-- Whether a row of project ${project} (NULL: none) is visible under ${visible}, a `visible.*`
+-- condition: a detail without filter parameters reads its row by id alone and checks it so.
+SELECT CAST(count(*) AS BIGINT) AS n FROM (SELECT CAST(${project} AS BIGINT) AS project_id) o
+WHERE ${visible}
+
 -- name: project
 o.project_id = ${project}
 

@@ -27,6 +27,19 @@ impl Engine {
         who: &Requester,
         detail: Option<i64>,
     ) -> Result<Result<(String, String), ApiError>> {
+        Ok(self
+            .conditions(r, who, detail)
+            .await?
+            .map(|(conds, order_by)| (query::where_clause(&conds), order_by)))
+    }
+
+    /// The conditions (ANDed) and ORDER BY of a request, or its error.
+    async fn conditions(
+        &self,
+        r: &Request,
+        who: &Requester,
+        detail: Option<i64>,
+    ) -> Result<Result<(Vec<String>, String), ApiError>> {
         let exists = query::existing(&self.ctx, self.fragments(), r).await?;
         let project = match (r.project_id, detail) {
             (Some(p), _) if p > 0 && exists.has("project", p) => Some(p),
@@ -40,10 +53,25 @@ impl Engine {
         if let Some(id) = detail {
             conds.push(self.fragments().bind("id", &[("id", Arg::Int(id))]));
         }
-        Ok(Ok((
-            query::where_clause(&conds),
-            query::order_by(self.fragments(), r),
-        )))
+        Ok(Ok((conds, query::order_by(self.fragments(), r))))
+    }
+
+    /// Whether a row of `project` is visible to `who`: the requester's `visible.*` condition
+    /// over that one value (`visible.row`).
+    async fn visible(&self, who: &Requester, project: Option<i64>) -> Result<bool> {
+        let Some(visible) = query::visibility(self.fragments(), who) else {
+            return Ok(true);
+        };
+        let project = match project {
+            Some(p) => Arg::Int(p),
+            None => Arg::Sql("NULL"),
+        };
+        let sql = self.fragments().bind(
+            "visible.row",
+            &[("project", project), ("visible", Arg::Sql(&visible))],
+        );
+        let rows = crate::engine::statements::rows(&self.point, &sql).await?;
+        Ok(rows.first().and_then(|r| r.i64("n")).unwrap_or(0) > 0)
     }
 
     /// `GET /api/v2/occurrences/algorithms/?project_id=P` (spec §5.8).
@@ -113,10 +141,15 @@ impl Engine {
                 related::fetch(&ctx, &[id], RelatedFor::Detail).await
             })
         });
-        let (where_clause, order_by) = match self.plan(r, who, detail).await? {
+        let (conds, order_by) = match self.conditions(r, who, detail).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
+        // A detail without filter parameters: its conditions are its requester's visibility
+        // and its id alone.
+        let visibility = query::visibility(self.fragments(), who);
+        let by_id_alone = detail.filter(|_| conds.len() == 1 + usize::from(visibility.is_some()));
+        let where_clause = query::where_clause(&conds);
         let (ctx, keys) = (&self.point, self.keys_view());
         match fetching {
             None => {
@@ -147,7 +180,19 @@ impl Engine {
                 )))
             }
             Some(fetching) => {
-                let Some(row) = occurrences::first_row(ctx, &where_clause).await? else {
+                // Its row by id through the cached list's bloom filters, then its project's
+                // visibility; else (filter parameters, no cache) the statement of its
+                // conditions.
+                let by_id = match by_id_alone {
+                    Some(id) => occurrences::row_by_id(ctx, id)?,
+                    None => None,
+                };
+                let row = match by_id {
+                    Some(Some(row)) if self.visible(who, row.project_id).await? => Some(row),
+                    Some(_) => None,
+                    None => occurrences::first_row(ctx, &where_clause).await?,
+                };
+                let Some(row) = row else {
                     return Ok(Err(ApiError::not_found()));
                 };
                 if row.project_id.is_none() && matches!(who, Requester::Superuser(_)) {

@@ -7,6 +7,10 @@
 //! a statement over the same file costs 3–5 ms of planning and scheduling. The pages are a
 //! superset of the rows; `lookup` keeps the rows whose key is asked for and orders them as the
 //! statement would.
+//!
+//! The occurrence list is sorted by project, not by id, and a detail reads its one row by id:
+//! there the file's bloom filters of `id` choose the row groups (`KeyedFile::open_by_bloom`),
+//! without decoding the page statistics of every column that the list statements prune by.
 
 use crate::error::{Error, Result};
 use datafusion::arrow::array::AsArray;
@@ -35,6 +39,18 @@ pub struct KeyedFile {
     meta: ArrowReaderMetadata,
     /// The key's leaf column.
     key: usize,
+    /// Row groups chosen by their statistics and bloom filters of the key, not by the key's
+    /// page index (the footer is read without the column index).
+    by_bloom: bool,
+}
+
+/// Row groups chosen for some keys, and the ranges of their rows to read (counted over the
+/// chosen groups' `rows`).
+#[derive(Default)]
+struct Chosen {
+    groups: Vec<usize>,
+    ranges: Vec<std::ops::Range<usize>>,
+    rows: usize,
 }
 
 /// The keyed files of an engine's cache by view name (a session config extension, so that
@@ -44,6 +60,8 @@ pub struct KeyedFiles(HashMap<String, Keyed>);
 
 struct Keyed {
     key: String,
+    /// Keyed by bloom filters ([`KeyedFile::open_by_bloom`]): read by [`row_by_bloom`] only.
+    by_bloom: bool,
     path: PathBuf,
     /// None: the file has no page index on its key, or cannot be opened (then the statement
     /// reads it, and says what is wrong).
@@ -76,11 +94,153 @@ impl KeyedFile {
             path: path.to_path_buf(),
             meta,
             key,
+            by_bloom: false,
         }))
     }
 
-    /// The pages holding any of `keys` (sorted, distinct), as one batch.
-    pub fn pages(&self, keys: &[i64]) -> Result<RecordBatch> {
+    /// `path` keyed by its Int64 column `key` through the bloom filters every row group holds
+    /// of it; None when a row group has none, or the file has no offset index (without it the
+    /// reader would decode every page of the chosen row groups).
+    pub fn open_by_bloom(path: &Path, key: &str) -> Result<Option<KeyedFile>> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let options = ArrowReaderOptions::new()
+            .with_column_index_policy(PageIndexPolicy::Skip)
+            .with_offset_index_policy(PageIndexPolicy::Optional);
+        let meta = ArrowReaderMetadata::load(&file, options)
+            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
+        let md = meta.metadata();
+        let Some(key) = md
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().parts() == [key.to_string()])
+        else {
+            return Ok(None);
+        };
+        let int64 = md
+            .file_metadata()
+            .schema_descr()
+            .column(key)
+            .physical_type()
+            == datafusion::parquet::basic::Type::INT64;
+        let bloomed = md
+            .row_groups()
+            .iter()
+            .all(|g| g.column(key).bloom_filter_offset().is_some());
+        Ok(
+            (int64 && bloomed && md.offset_index().is_some()).then(|| KeyedFile {
+                path: path.to_path_buf(),
+                meta,
+                key,
+                by_bloom: true,
+            }),
+        )
+    }
+
+    /// The row groups (and their row ranges, whole) that may hold any of `keys` (sorted,
+    /// distinct) by the key's statistics and bloom filter.
+    fn groups_by_bloom(&self, keys: &[i64]) -> Result<Chosen> {
+        use datafusion::parquet::file::statistics::Statistics;
+        let md = self.meta.metadata();
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
+        let mut chosen = Chosen::default();
+        for (g, group) in md.row_groups().iter().enumerate() {
+            let rows = group.num_rows() as usize;
+            let in_range = |k: &&i64| match group.column(self.key).statistics() {
+                Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                    (Some(lo), Some(hi)) => lo <= *k && *k <= hi,
+                    _ => true,
+                },
+                _ => true,
+            };
+            let candidates: Vec<&i64> = keys.iter().filter(in_range).collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let bloom = builder
+                .get_row_group_column_bloom_filter(g, self.key)
+                .map_err(|e| self.failed(&e))?;
+            if bloom.is_some_and(|b| !candidates.iter().any(|k| b.check(*k))) {
+                continue;
+            }
+            chosen.groups.push(g);
+            chosen.ranges.push(chosen.rows..chosen.rows + rows);
+            chosen.rows += rows;
+        }
+        Ok(chosen)
+    }
+
+    /// The rows holding any of `keys` (sorted, distinct), as one batch: the columns named in
+    /// `columns` and the key (None: all), read from the pages that hold those rows.
+    pub fn pages(&self, keys: &[i64], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let Chosen {
+            groups,
+            ranges,
+            rows: base,
+        } = if self.by_bloom {
+            self.groups_by_bloom(keys)?
+        } else {
+            self.groups_by_pages(keys)?
+        };
+        let md = self.meta.metadata();
+        let descr = md.file_metadata().schema_descr();
+        // The columns read: those asked for and the key (its root column), in the file's order.
+        let roots: Option<Vec<usize>> = columns.map(|names| {
+            let key = descr.column(self.key).path().parts()[0].clone();
+            let roots = descr.root_schema().get_fields().iter().enumerate();
+            roots
+                .filter(|(_, f)| f.name() == key || names.contains(&f.name()))
+                .map(|(i, _)| i)
+                .collect()
+        });
+        let schema = match &roots {
+            Some(roots) => Arc::new(
+                self.meta
+                    .schema()
+                    .project(roots)
+                    .map_err(|e| self.failed(&e))?,
+            ),
+            None => self.meta.schema().clone(),
+        };
+        if groups.is_empty() {
+            return Ok(RecordBatch::new_empty(schema));
+        }
+        // First the key column of those pages, then every column of the matching rows only
+        // (the pages holding them): a page of a wide table is decoded for its keys' rows.
+        let key_only = ProjectionMask::leaves(md.file_metadata().schema_descr(), [self.key]);
+        let keys_read = self.read(groups.clone(), &ranges, base, key_only)?;
+        let set: std::collections::HashSet<i64> = keys.iter().copied().collect();
+        let mut values = keys_read.iter().flat_map(|b| {
+            b.column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>()
+        });
+        let mut exact: Vec<std::ops::Range<usize>> = Vec::new();
+        for range in &ranges {
+            for row in range.clone() {
+                let Some(value) = values.next() else { break };
+                if value.is_some_and(|v| set.contains(&v)) {
+                    match exact.last_mut() {
+                        Some(last) if last.end == row => last.end = row + 1,
+                        _ => exact.push(row..row + 1),
+                    }
+                }
+            }
+        }
+        let mask = match roots {
+            None => ProjectionMask::all(),
+            Some(roots) => ProjectionMask::roots(descr, roots),
+        };
+        let batches = self.read(groups, &exact, base, mask)?;
+        concat_batches(&schema, &batches).map_err(|e| self.failed(&e))
+    }
+
+    /// The row groups and pages that may hold any of `keys` (sorted, distinct) by the key's
+    /// page index.
+    fn groups_by_pages(&self, keys: &[i64]) -> Result<Chosen> {
         let md = self.meta.metadata();
         let (Some(ci), Some(oi)) = (md.column_index(), md.offset_index()) else {
             return Err(Error::Internal(
@@ -116,35 +276,11 @@ impl KeyedFile {
                 base += rows;
             }
         }
-        let schema = self.meta.schema().clone();
-        if groups.is_empty() {
-            return Ok(RecordBatch::new_empty(schema));
-        }
-        // First the key column of those pages, then every column of the matching rows only
-        // (the pages holding them): a page of a wide table is decoded for its keys' rows.
-        let key_only = ProjectionMask::leaves(md.file_metadata().schema_descr(), [self.key]);
-        let keys_read = self.read(groups.clone(), &ranges, base, key_only)?;
-        let set: std::collections::HashSet<i64> = keys.iter().copied().collect();
-        let mut values = keys_read.iter().flat_map(|b| {
-            b.column(0)
-                .as_primitive::<Int64Type>()
-                .iter()
-                .collect::<Vec<_>>()
-        });
-        let mut exact: Vec<std::ops::Range<usize>> = Vec::new();
-        for range in &ranges {
-            for row in range.clone() {
-                let Some(value) = values.next() else { break };
-                if value.is_some_and(|v| set.contains(&v)) {
-                    match exact.last_mut() {
-                        Some(last) if last.end == row => last.end = row + 1,
-                        _ => exact.push(row..row + 1),
-                    }
-                }
-            }
-        }
-        let batches = self.read(groups, &exact, base, ProjectionMask::all())?;
-        concat_batches(&schema, &batches).map_err(|e| self.failed(&e))
+        Ok(Chosen {
+            groups,
+            ranges,
+            rows: base,
+        })
     }
 
     fn failed(&self, e: &dyn std::fmt::Display) -> Error {
@@ -173,13 +309,14 @@ impl KeyedFile {
     }
 }
 
-/// Key the files of `views` (view name, its file, its key column) and make them visible to
-/// `ctx` and every session cloned from it.
-pub fn attach(ctx: &SessionContext, views: &[(&str, PathBuf, &str)]) {
+/// Key the files of `views` (view name, its file, its key column, whether keyed by bloom
+/// filters) and make them visible to `ctx` and every session cloned from it.
+pub fn attach(ctx: &SessionContext, views: &[(&str, PathBuf, &str, bool)]) {
     let mut files = KeyedFiles::default();
-    for (view, path, key) in views {
+    for (view, path, key, by_bloom) in views {
         let keyed = Keyed {
             key: key.to_string(),
+            by_bloom: *by_bloom,
             path: path.clone(),
             file: OnceLock::new(),
         };
@@ -191,8 +328,8 @@ pub fn attach(ctx: &SessionContext, views: &[(&str, PathBuf, &str)]) {
         .set_extension(Arc::new(files));
 }
 
-/// The pages of `table`'s keyed file holding any of `keys` when `column` is its key; None
-/// otherwise (or for more than `MAX_KEYS` keys).
+/// The pages of `table`'s keyed file holding any of `keys` when `column` is its key (by its
+/// page index); None otherwise (or for more than `MAX_KEYS` keys).
 pub fn pages(
     ctx: &SessionContext,
     table: &str,
@@ -202,6 +339,30 @@ pub fn pages(
     if keys.len() > MAX_KEYS {
         return Ok(None);
     }
+    keyed_read(ctx, table, column, false, keys, None)
+}
+
+/// The row of `table` whose `column` is `key`, with `columns` (and the key), when `table`'s
+/// file is keyed by bloom filters of `column` (a detail's row of the occurrence list); None
+/// otherwise (then a statement reads it).
+pub fn row_by_bloom(
+    ctx: &SessionContext,
+    table: &str,
+    column: &str,
+    key: i64,
+    columns: &[&str],
+) -> Result<Option<RecordBatch>> {
+    keyed_read(ctx, table, column, true, &[key], Some(columns))
+}
+
+fn keyed_read(
+    ctx: &SessionContext,
+    table: &str,
+    column: &str,
+    by_bloom: bool,
+    keys: &[i64],
+    columns: Option<&[&str]>,
+) -> Result<Option<RecordBatch>> {
     let files = ctx
         .state_ref()
         .read()
@@ -210,19 +371,23 @@ pub fn pages(
     let Some(keyed) = files.as_ref().and_then(|f| f.0.get(table)) else {
         return Ok(None);
     };
-    if keyed.key != column {
+    if keyed.key != column || keyed.by_bloom != by_bloom {
         return Ok(None);
     }
-    let file = keyed
-        .file
-        .get_or_init(|| KeyedFile::open(&keyed.path, &keyed.key).ok().flatten());
+    let file = keyed.file.get_or_init(|| {
+        let open = match by_bloom {
+            true => KeyedFile::open_by_bloom,
+            false => KeyedFile::open,
+        };
+        open(&keyed.path, &keyed.key).ok().flatten()
+    });
     let Some(file) = file else {
         return Ok(None);
     };
     let mut keys = keys.to_vec();
     keys.sort_unstable();
     keys.dedup();
-    file.pages(&keys).map(Some)
+    file.pages(&keys, columns).map(Some)
 }
 
 #[cfg(test)]
@@ -280,7 +445,7 @@ mod tests {
             .unwrap()
             .expect("page index");
         // Keys in three pages (one at a page boundary: 100 rows hold ids 0..14), one absent.
-        let pages = file.pages(&[0, 14, 700, 5_000]).unwrap();
+        let pages = file.pages(&[0, 14, 700, 5_000], None).unwrap();
         assert!(pages.num_rows() <= 400, "{} rows read", pages.num_rows());
         assert!(KeyedFile::open(&path, "name").unwrap().is_none());
 
@@ -289,7 +454,7 @@ mod tests {
         ctx.register_parquet("t", url, ParquetReadOptions::default())
             .await
             .unwrap();
-        attach(&ctx, &[("t", path.clone(), "occurrence_id")]);
+        attach(&ctx, &[("t", path.clone(), "occurrence_id", false)]);
         let keys = [700, 14, 0, 5_000, 14];
         let order = ["occurrence_id", "position", "name"];
         let got = rows(&ctx, "t", "occurrence_id", &keys, None, &order)
@@ -304,6 +469,96 @@ mod tests {
         assert_eq!(text(&[got]), text(&expected));
         // Another key column is left to the statement.
         assert!(rows(&ctx, "t", "position", &[1], None, &[])
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    /// 10,000 rows whose ids are spread over the file (as the occurrence list's, sorted by
+    /// project), in row groups of 1,000, with bloom filters of `id` when `bloom`.
+    fn write_spread(path: &std::path::Path, bloom: bool) {
+        let n = 10_000i64;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("project_id", DataType::Int64, false),
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i / 2_000))),
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i * 7_919 % n))),
+                Arc::new(StringArray::from_iter(
+                    (0..n).map(|i| (i % 3 != 0).then(|| format!("r{i}"))),
+                )),
+            ],
+        )
+        .unwrap();
+        let mut props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1_000))
+            .set_data_page_row_count_limit(100)
+            .set_write_batch_size(100)
+            .set_statistics_enabled(EnabledStatistics::Page);
+        if bloom {
+            props = props
+                .set_column_bloom_filter_enabled("id".into(), true)
+                .set_column_bloom_filter_fpp("id".into(), 0.05);
+        }
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = EvenWriter::try_new(file, schema, props.build()).unwrap();
+        w.write(&batch).unwrap();
+        w.into_inner().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_row_by_id_through_bloom_filters_is_the_statements() {
+        use super::row_by_bloom;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        write_spread(&path, true);
+        let plain = dir.path().join("plain.parquet");
+        write_spread(&plain, false);
+        assert!(KeyedFile::open_by_bloom(&plain, "id").unwrap().is_none());
+        assert!(KeyedFile::open_by_bloom(&path, "name").unwrap().is_none());
+        let file = KeyedFile::open_by_bloom(&path, "id")
+            .unwrap()
+            .expect("bloom filters");
+        // The row groups chosen: those whose ids' range and bloom filter may hold the id (at
+        // most a false positive or two of the 10), not every group whose range holds it.
+        assert!(file.groups_by_bloom(&[4_242]).unwrap().groups.len() <= 3);
+
+        let ctx = SessionContext::new();
+        let url = path.to_str().unwrap();
+        ctx.register_parquet("t", url, ParquetReadOptions::default())
+            .await
+            .unwrap();
+        attach(&ctx, &[("t", path.clone(), "id", true)]);
+        let text = |b: &[RecordBatch]| pretty_format_batches(b).unwrap().to_string();
+        for id in [0, 1, 4_242, 9_999, 10_000, -1] {
+            let got = row_by_bloom(&ctx, "t", "id", id, &["name"])
+                .unwrap()
+                .expect("keyed by bloom filters");
+            let sql = format!("SELECT project_id, id, name FROM t WHERE id = {id}");
+            let expected = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            let rows: usize = expected.iter().map(|b| b.num_rows()).sum();
+            assert_eq!(got.num_rows(), rows, "{id}");
+            // The key and the columns asked for, as the statement gives them.
+            let names: Vec<_> = got
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, ["id", "name"]);
+            if rows > 0 {
+                let got = got.project(&[0, 1]).unwrap();
+                let sql = format!("SELECT id, name FROM t WHERE id = {id}");
+                let expected = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                assert_eq!(text(&[got]), text(&expected), "{id}");
+            }
+        }
+        // Keyed by bloom filters, the file serves no lookup by its page index (a page's ids).
+        assert!(rows(&ctx, "t", "id", &[1], None, &[])
             .await
             .unwrap()
             .is_none());

@@ -374,12 +374,17 @@ impl Engine {
             // it (not `occurrence_list`, sorted by project first: a page's ids would match
             // pages of every project, where a statement decodes the other columns of the
             // matching rows only).
-            let keyed: Vec<(&str, std::path::PathBuf, &str)> = cached
+            // A detail's row is read by id from `occurrence_list` through its bloom filters.
+            let keyed: Vec<(&str, std::path::PathBuf, &str, bool)> = cached
                 .iter()
                 .flat_map(|(part, dir)| {
                     part.views().iter().filter_map(move |(view, order, _)| {
-                        cache::lookup_key(order)
-                            .map(|key| (*view, dir.join(format!("{view}.parquet")), key))
+                        let file = dir.join(format!("{view}.parquet"));
+                        match cache::lookup_key(order) {
+                            Some(key) => Some((*view, file, key, false)),
+                            None if *view == cache::LIST_VIEW => Some((*view, file, "id", true)),
+                            None => None,
+                        }
                     })
                 })
                 .collect();

@@ -129,6 +129,29 @@ pub async fn rows_of(
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// The `occurrence_list` row of `id` read through the cached file's bloom filters of `id` (a
+/// detail without filter parameters: its requester's visibility is checked apart):
+/// `Some(None)` when there is none; None when the file is not keyed so (a statement reads it).
+pub fn row_by_id(ctx: &SessionContext, id: i64) -> Result<Option<Option<OccurrenceRow>>> {
+    let started = std::time::Instant::now();
+    let columns: Vec<&str> = OccurrenceRow::COLUMNS.iter().map(|(c, _)| *c).collect();
+    let view = "occurrence_list";
+    let Some(batch) = crate::engine::keyed::row_by_bloom(ctx, view, "id", id, &columns)? else {
+        return Ok(None);
+    };
+    let row = OccurrenceRow::decode_all(&[batch], view)?
+        .into_iter()
+        .find(|r| r.id == Some(id));
+    if std::env::var_os("OCCLENS_TRACE").is_some() {
+        eprintln!(
+            "occlens: {:>7.1} ms  lookup: {view}: {} rows by id (bloom filters)",
+            started.elapsed().as_secs_f64() * 1e3,
+            usize::from(row.is_some())
+        );
+    }
+    Ok(Some(row))
+}
+
 /// The `occurrence_list` row the conditions select (a detail: they name its id), in one
 /// statement.
 pub async fn first_row(ctx: &SessionContext, where_clause: &str) -> Result<Option<OccurrenceRow>> {

@@ -88,3 +88,52 @@ async fn a_cached_detail_is_shown_to_whom_the_tables_show_it() {
         }
     }
 }
+
+/// Through the cache, a detail without filter parameters reads its row by id (the cached
+/// list's bloom filters), not by the statement of its conditions, and checks its project's
+/// visibility with the requester's condition over that one value; a filter parameter brings
+/// the statement back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_detail_reads_its_row_by_id() {
+    use occlens::engine::statements::STATEMENTS;
+    use std::sync::{Arc, Mutex};
+    let t = with_a_draft();
+    let (dir, _computed) = t.engine().await;
+    let root = tempfile::tempdir().unwrap();
+    let cached = cached_engine(dir.path(), root.path(), Mode::Auto, None).await;
+    let statements = |url: &'static str, who: Requester| {
+        let cached = &cached;
+        async move {
+            let recorded = Arc::new(Mutex::new(Vec::new()));
+            let response = STATEMENTS
+                .scope(recorded.clone(), occlens::api::get(cached, url, &who))
+                .await
+                .unwrap();
+            let statements = recorded.lock().unwrap().clone();
+            (response.status, statements)
+        }
+    };
+    let list_statement = |s: &Vec<String>| s.iter().any(|s| s.contains("FROM occurrence_list o"));
+    let visibility = |s: &Vec<String>| s.iter().filter(|s| s.contains("AS project_id) o")).count();
+    for (url, who, status, checks) in [
+        ("/api/v2/occurrences/1/", Requester::Anonymous, 200, 1),
+        ("/api/v2/occurrences/31/", Requester::Anonymous, 404, 1),
+        ("/api/v2/occurrences/31/", Requester::User(2), 200, 1),
+        ("/api/v2/occurrences/51/", Requester::User(3), 404, 1),
+        (
+            "/api/v2/occurrences/41/",
+            Requester::Superuser(Some(4)),
+            200,
+            0,
+        ),
+        ("/api/v2/occurrences/99/", Requester::Anonymous, 404, 0),
+    ] {
+        let (got, s) = statements(url, who).await;
+        assert_eq!(got, status, "{url}");
+        assert!(!list_statement(&s), "{url}: {s:#?}");
+        assert_eq!(visibility(&s), checks, "{url}: {s:#?}");
+    }
+    let (got, s) = statements("/api/v2/occurrences/1/?project_id=1", Requester::Anonymous).await;
+    assert_eq!(got, 200);
+    assert!(list_statement(&s), "{s:#?}");
+}
