@@ -19,6 +19,15 @@ o.project_id IN (SELECT id FROM main_project WHERE NOT draft OR owner_id = ${use
 SELECT CAST(count(*) AS BIGINT) AS n FROM (SELECT CAST(${project} AS BIGINT) AS project_id) o
 WHERE ${visible}
 
+-- name: visible.projects
+-- The projects (NULL standing for no project) that ${visible}, a `visible.*` condition, shows:
+-- computed beside a detail's row read by id alone, which is shown when its project is one of
+-- them; any other project (one without a row, or not shown) is checked with visible.row.
+SELECT o.project_id
+FROM (SELECT CAST(id AS BIGINT) AS project_id FROM main_project
+      UNION ALL SELECT CAST(NULL AS BIGINT)) o
+WHERE ${visible}
+
 -- name: project
 o.project_id = ${project}
 

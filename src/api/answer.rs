@@ -11,6 +11,10 @@ use crate::engine::typed::OccurrenceRow;
 use crate::engine::Engine;
 use crate::error::Result;
 
+/// The projects a requester sees (NULL: no project), being computed.
+type Shown =
+    datafusion::common::runtime::SpawnedTask<Result<std::collections::HashSet<Option<i64>>>>;
+
 /// A list or detail answer: the rows to shape, or Antenna's error.
 pub enum OccurrenceAnswer {
     List(Page, Related),
@@ -56,12 +60,40 @@ impl Engine {
         Ok(Ok((conds, query::order_by(self.fragments(), r))))
     }
 
-    /// Whether a row of `project` is visible to `who`: the requester's `visible.*` condition
-    /// over that one value (`visible.row`).
-    async fn visible(&self, who: &Requester, project: Option<i64>) -> Result<bool> {
+    /// The projects `who` sees (`visible.projects`), computed in a task of its own; None for a
+    /// requester who sees every row.
+    fn shown_projects(&self, who: &Requester) -> Option<Shown> {
+        let visible = query::visibility(self.fragments(), who)?;
+        let sql = self
+            .fragments()
+            .bind("visible.projects", &[("visible", Arg::Sql(&visible))]);
+        let ctx = self.point.clone();
+        Some(crate::engine::statements::spawn(async move {
+            let rows = crate::engine::statements::rows(&ctx, &sql).await?;
+            Ok(rows.iter().map(|r| r.i64("project_id")).collect())
+        }))
+    }
+
+    /// Whether a row of `project` is visible to `who`: among the projects `shown` (when
+    /// computed), else by the requester's `visible.*` condition over that one value
+    /// (`visible.row`).
+    async fn visible(
+        &self,
+        who: &Requester,
+        project: Option<i64>,
+        shown: Option<Shown>,
+    ) -> Result<bool> {
         let Some(visible) = query::visibility(self.fragments(), who) else {
             return Ok(true);
         };
+        if let Some(shown) = shown {
+            let shown = shown.join().await.map_err(|e| {
+                crate::error::Error::Internal(format!("reading the projects shown: {e}"))
+            })??;
+            if shown.contains(&project) {
+                return Ok(true);
+            }
+        }
         let project = match project {
             Some(p) => Arg::Int(p),
             None => Arg::Sql("NULL"),
@@ -183,12 +215,13 @@ impl Engine {
                 // Its row by id through the cached list's bloom filters, then its project's
                 // visibility; else (filter parameters, no cache) the statement of its
                 // conditions.
+                let shown = by_id_alone.and_then(|_| self.shown_projects(who));
                 let by_id = match by_id_alone {
-                    Some(id) => occurrences::row_by_id(ctx, id)?,
+                    Some(id) => occurrences::row_by_id(ctx, id).await?,
                     None => None,
                 };
                 let row = match by_id {
-                    Some(Some(row)) if self.visible(who, row.project_id).await? => Some(row),
+                    Some(Some(row)) if self.visible(who, row.project_id, shown).await? => Some(row),
                     Some(_) => None,
                     None => occurrences::first_row(ctx, &where_clause).await?,
                 };

@@ -211,7 +211,6 @@ impl KeyedFile {
         // (the pages holding them): a page of a wide table is decoded for its keys' rows.
         let key_only = ProjectionMask::leaves(md.file_metadata().schema_descr(), [self.key]);
         let keys_read = self.read(groups.clone(), &ranges, base, key_only)?;
-        let set: std::collections::HashSet<i64> = keys.iter().copied().collect();
         let mut values = keys_read.iter().flat_map(|b| {
             b.column(0)
                 .as_primitive::<Int64Type>()
@@ -222,7 +221,7 @@ impl KeyedFile {
         for range in &ranges {
             for row in range.clone() {
                 let Some(value) = values.next() else { break };
-                if value.is_some_and(|v| set.contains(&v)) {
+                if value.is_some_and(|v| keys.binary_search(&v).is_ok()) {
                     match exact.last_mut() {
                         Some(last) if last.end == row => last.end = row + 1,
                         _ => exact.push(row..row + 1),

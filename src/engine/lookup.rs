@@ -36,7 +36,11 @@ pub async fn rows(
         Some(batch) => batch,
         None => {
             let list: Vec<i64> = keys.iter().copied().collect();
-            match crate::engine::keyed::pages(ctx, table, column, &list)? {
+            let (ctx, t, c) = (ctx.clone(), table.to_string(), column.to_string());
+            // On a thread of the blocking pool: a response's lookups (a detail's five
+            // relations) read their files at once.
+            let read = move || crate::engine::keyed::pages(&ctx, &t, &c, &list);
+            match blocking(read).await?? {
                 Some(batch) => batch,
                 None => return Ok(None),
             }
@@ -95,6 +99,13 @@ pub async fn rows(
         );
     }
     Ok(Some(batch))
+}
+
+/// `read` (file reads and decoding) on a thread of tokio's blocking pool.
+pub async fn blocking<T: Send + 'static>(read: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| Error::Internal(format!("a keyed read: {e}")))
 }
 
 /// The rows of the resident `table` the index on `column` finds for `keys` (a superset);

@@ -132,11 +132,13 @@ pub async fn rows_of(
 /// The `occurrence_list` row of `id` read through the cached file's bloom filters of `id` (a
 /// detail without filter parameters: its requester's visibility is checked apart):
 /// `Some(None)` when there is none; None when the file is not keyed so (a statement reads it).
-pub fn row_by_id(ctx: &SessionContext, id: i64) -> Result<Option<Option<OccurrenceRow>>> {
+pub async fn row_by_id(ctx: &SessionContext, id: i64) -> Result<Option<Option<OccurrenceRow>>> {
     let started = std::time::Instant::now();
     let columns: Vec<&str> = OccurrenceRow::COLUMNS.iter().map(|(c, _)| *c).collect();
     let view = "occurrence_list";
-    let Some(batch) = crate::engine::keyed::row_by_bloom(ctx, view, "id", id, &columns)? else {
+    let ctx = ctx.clone();
+    let read = move || crate::engine::keyed::row_by_bloom(&ctx, view, "id", id, &columns);
+    let Some(batch) = crate::engine::lookup::blocking(read).await?? else {
         return Ok(None);
     };
     let row = OccurrenceRow::decode_all(&[batch], view)?
