@@ -71,18 +71,8 @@ struct Keyed {
 impl KeyedFile {
     /// `path` keyed by its Int64 column `key`; None when the file has no page index on it.
     pub fn open(path: &Path, key: &str) -> Result<Option<KeyedFile>> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-        let meta = ArrowReaderMetadata::load(&file, options)
-            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
-        let Some(key) = meta
-            .metadata()
-            .file_metadata()
-            .schema_descr()
-            .columns()
-            .iter()
-            .position(|c| c.path().parts() == [key.to_string()])
-        else {
+        let Some((meta, key)) = Self::footer(path, key, options)? else {
             return Ok(None);
         };
         let md = meta.metadata();
@@ -102,22 +92,13 @@ impl KeyedFile {
     /// of it; None when a row group has none, or the file has no offset index (without it the
     /// reader would decode every page of the chosen row groups).
     pub fn open_by_bloom(path: &Path, key: &str) -> Result<Option<KeyedFile>> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let options = ArrowReaderOptions::new()
             .with_column_index_policy(PageIndexPolicy::Skip)
             .with_offset_index_policy(PageIndexPolicy::Optional);
-        let meta = ArrowReaderMetadata::load(&file, options)
-            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
-        let md = meta.metadata();
-        let Some(key) = md
-            .file_metadata()
-            .schema_descr()
-            .columns()
-            .iter()
-            .position(|c| c.path().parts() == [key.to_string()])
-        else {
+        let Some((meta, key)) = Self::footer(path, key, options)? else {
             return Ok(None);
         };
+        let md = meta.metadata();
         let int64 = md
             .file_metadata()
             .schema_descr()
@@ -136,6 +117,26 @@ impl KeyedFile {
                 by_bloom: true,
             }),
         )
+    }
+
+    /// The footer of `path` read with `options`, and the leaf column `key`; None when the file
+    /// has no such column.
+    fn footer(
+        path: &Path,
+        key: &str,
+        options: ArrowReaderOptions,
+    ) -> Result<Option<(ArrowReaderMetadata, usize)>> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let meta = ArrowReaderMetadata::load(&file, options)
+            .map_err(|e| Error::Query(format!("{}: {e}", path.display())))?;
+        let key = meta
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().parts() == [key.to_string()]);
+        Ok(key.map(|key| (meta, key)))
     }
 
     /// The row groups (and their row ranges, whole) that may hold any of `keys` (sorted,
@@ -395,44 +396,45 @@ mod tests {
     use crate::engine::even_parquet::EvenWriter;
     use crate::engine::lookup::rows;
     use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::arrow::record_batch::RecordBatch;
     use datafusion::arrow::util::pretty::pretty_format_batches;
-    use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use datafusion::parquet::file::properties::{
+        EnabledStatistics, WriterProperties, WriterPropertiesBuilder,
+    };
     use datafusion::prelude::{ParquetReadOptions, SessionContext};
     use std::sync::Arc;
 
-    /// 10,000 rows sorted by occurrence (7 per occurrence), in pages of 100 rows.
-    fn write(path: &std::path::Path) {
-        let n = 10_000i64;
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("occurrence_id", DataType::Int64, false),
-            Field::new("position", DataType::Int64, true),
-            Field::new("name", DataType::Utf8, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i / 7))),
-                Arc::new(Int64Array::from_iter(
-                    (0..n).map(|i| (i % 5 != 2).then_some(i % 7)),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    (0..n).map(|i| format!("r{i}")),
-                )),
-            ],
-        )
-        .unwrap();
+    /// `columns` (name, values, nullable) written to `path` in row groups of 1,000 rows and
+    /// pages of 100, with page statistics, and `more` of the writer's settings.
+    fn write_columns(
+        path: &std::path::Path,
+        columns: Vec<(&str, datafusion::arrow::array::ArrayRef, bool)>,
+        more: impl FnOnce(WriterPropertiesBuilder) -> WriterPropertiesBuilder,
+    ) {
+        let batch = RecordBatch::try_from_iter_with_nullable(columns).unwrap();
         let props = WriterProperties::builder()
             .set_max_row_group_row_count(Some(1_000))
             .set_data_page_row_count_limit(100)
             .set_write_batch_size(100)
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .build();
+            .set_statistics_enabled(EnabledStatistics::Page);
         let file = std::fs::File::create(path).unwrap();
-        let mut w = EvenWriter::try_new(file, schema, props).unwrap();
+        let mut w = EvenWriter::try_new(file, batch.schema(), more(props).build()).unwrap();
         w.write(&batch).unwrap();
         w.into_inner().unwrap();
+    }
+
+    /// 10,000 rows sorted by occurrence (7 per occurrence).
+    fn write(path: &std::path::Path) {
+        let n = 10_000i64;
+        let occurrence = Int64Array::from_iter_values((0..n).map(|i| i / 7));
+        let position = Int64Array::from_iter((0..n).map(|i| (i % 5 != 2).then_some(i % 7)));
+        let name = StringArray::from_iter_values((0..n).map(|i| format!("r{i}")));
+        let columns: Vec<(&str, datafusion::arrow::array::ArrayRef, bool)> = vec![
+            ("occurrence_id", Arc::new(occurrence), false),
+            ("position", Arc::new(position), true),
+            ("name", Arc::new(name), false),
+        ];
+        write_columns(path, columns, |p| p);
     }
 
     #[tokio::test]
@@ -474,39 +476,23 @@ mod tests {
     }
 
     /// 10,000 rows whose ids are spread over the file (as the occurrence list's, sorted by
-    /// project), in row groups of 1,000, with bloom filters of `id` when `bloom`.
+    /// project), with bloom filters of `id` when `bloom`.
     fn write_spread(path: &std::path::Path, bloom: bool) {
         let n = 10_000i64;
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("project_id", DataType::Int64, false),
-            Field::new("id", DataType::Int64, false),
-            Field::new("name", DataType::Utf8, true),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i / 2_000))),
-                Arc::new(Int64Array::from_iter_values((0..n).map(|i| i * 7_919 % n))),
-                Arc::new(StringArray::from_iter(
-                    (0..n).map(|i| (i % 3 != 0).then(|| format!("r{i}"))),
-                )),
-            ],
-        )
-        .unwrap();
-        let mut props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(1_000))
-            .set_data_page_row_count_limit(100)
-            .set_write_batch_size(100)
-            .set_statistics_enabled(EnabledStatistics::Page);
-        if bloom {
-            props = props
+        let project = Int64Array::from_iter_values((0..n).map(|i| i / 2_000));
+        let id = Int64Array::from_iter_values((0..n).map(|i| i * 7_919 % n));
+        let name = StringArray::from_iter((0..n).map(|i| (i % 3 != 0).then(|| format!("r{i}"))));
+        let columns: Vec<(&str, datafusion::arrow::array::ArrayRef, bool)> = vec![
+            ("project_id", Arc::new(project), false),
+            ("id", Arc::new(id), false),
+            ("name", Arc::new(name), true),
+        ];
+        write_columns(path, columns, |p| match bloom {
+            true => p
                 .set_column_bloom_filter_enabled("id".into(), true)
-                .set_column_bloom_filter_fpp("id".into(), 0.05);
-        }
-        let file = std::fs::File::create(path).unwrap();
-        let mut w = EvenWriter::try_new(file, schema, props.build()).unwrap();
-        w.write(&batch).unwrap();
-        w.into_inner().unwrap();
+                .set_column_bloom_filter_fpp("id".into(), 0.05),
+            false => p,
+        });
     }
 
     #[tokio::test]
