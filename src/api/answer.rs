@@ -15,6 +15,14 @@ use crate::error::Result;
 type Shown =
     datafusion::common::runtime::SpawnedTask<Result<std::collections::HashSet<Option<i64>>>>;
 
+/// The projects `shown` computed, or its error.
+async fn projects(shown: Shown) -> Result<std::collections::HashSet<Option<i64>>> {
+    shown
+        .join()
+        .await
+        .map_err(|e| crate::error::Error::Internal(format!("reading the projects shown: {e}")))?
+}
+
 /// A list or detail answer: the rows to shape, or Antenna's error.
 pub enum OccurrenceAnswer {
     List(Page, Related),
@@ -87,10 +95,7 @@ impl Engine {
             return Ok(true);
         };
         if let Some(shown) = shown {
-            let shown = shown.join().await.map_err(|e| {
-                crate::error::Error::Internal(format!("reading the projects shown: {e}"))
-            })??;
-            if shown.contains(&project) {
+            if projects(shown).await?.contains(&project) {
                 return Ok(true);
             }
         }
@@ -215,15 +220,29 @@ impl Engine {
                 // Its row by id through the cached list's bloom filters, then its project's
                 // visibility; else (filter parameters, no cache) the statement of its
                 // conditions.
+                let by_id_alone = by_id_alone
+                    .filter(|_| crate::engine::keyed::serves(ctx, "occurrence_list", "id", true));
                 let shown = by_id_alone.and_then(|_| self.shown_projects(who));
                 let by_id = match by_id_alone {
                     Some(id) => occurrences::row_by_id(ctx, id).await?,
                     None => None,
                 };
                 let row = match by_id {
-                    Some(Some(row)) if self.visible(who, row.project_id, shown).await? => Some(row),
-                    Some(_) => None,
-                    None => occurrences::first_row(ctx, &where_clause).await?,
+                    Some(Some(row)) => match self.visible(who, row.project_id, shown).await? {
+                        true => Some(row),
+                        false => None,
+                    },
+                    Some(None) => {
+                        // No such row: a failure to read the projects is still an error.
+                        if let Some(shown) = shown {
+                            projects(shown).await?;
+                        }
+                        None
+                    }
+                    None => {
+                        drop(shown);
+                        occurrences::first_row(ctx, &where_clause).await?
+                    }
                 };
                 let Some(row) = row else {
                     return Ok(Err(ApiError::not_found()));

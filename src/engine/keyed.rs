@@ -21,6 +21,7 @@ use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::bloom_filter::Sbbf;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::page_index::column_index::ColumnIndexMetaData;
 use datafusion::prelude::SessionContext;
@@ -42,6 +43,17 @@ pub struct KeyedFile {
     /// Row groups chosen by their statistics and bloom filters of the key, not by the key's
     /// page index (the footer is read without the column index).
     by_bloom: bool,
+    /// Each row group's bloom filter of the key, read when first needed (a server's details
+    /// read them once).
+    blooms: Vec<OnceLock<Option<Sbbf>>>,
+}
+
+/// The index of the root (top-level) column of leaf column `leaf`.
+fn key_root(meta: &ArrowReaderMetadata, leaf: usize) -> usize {
+    meta.metadata()
+        .file_metadata()
+        .schema_descr()
+        .get_column_root_idx(leaf)
 }
 
 /// Row groups chosen for some keys, and the ranges of their rows to read (counted over the
@@ -85,6 +97,7 @@ impl KeyedFile {
             meta,
             key,
             by_bloom: false,
+            blooms: Vec::new(),
         }))
     }
 
@@ -99,22 +112,23 @@ impl KeyedFile {
             return Ok(None);
         };
         let md = meta.metadata();
-        let int64 = md
-            .file_metadata()
-            .schema_descr()
-            .column(key)
-            .physical_type()
-            == datafusion::parquet::basic::Type::INT64;
+        // The key read as Int64 (as the page-index keying requires of its key's index).
+        let int64 = matches!(
+            meta.schema().field(key_root(&meta, key)).data_type(),
+            datafusion::arrow::datatypes::DataType::Int64
+        );
         let bloomed = md
             .row_groups()
             .iter()
             .all(|g| g.column(key).bloom_filter_offset().is_some());
+        let groups = md.num_row_groups();
         Ok(
             (int64 && bloomed && md.offset_index().is_some()).then(|| KeyedFile {
                 path: path.to_path_buf(),
                 meta,
                 key,
                 by_bloom: true,
+                blooms: (0..groups).map(|_| OnceLock::new()).collect(),
             }),
         )
     }
@@ -144,8 +158,15 @@ impl KeyedFile {
     fn groups_by_bloom(&self, keys: &[i64]) -> Result<Chosen> {
         use datafusion::parquet::file::statistics::Statistics;
         let md = self.meta.metadata();
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
+        let opened = std::cell::OnceCell::new();
+        let builder = || -> Result<&ParquetRecordBatchReaderBuilder<File>> {
+            if let Some(b) = opened.get() {
+                return Ok(b);
+            }
+            let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
+            Ok(opened.get_or_init(|| b))
+        };
         let mut chosen = Chosen::default();
         for (g, group) in md.row_groups().iter().enumerate() {
             let rows = group.num_rows() as usize;
@@ -160,10 +181,19 @@ impl KeyedFile {
             if candidates.is_empty() {
                 continue;
             }
-            let bloom = builder
-                .get_row_group_column_bloom_filter(g, self.key)
-                .map_err(|e| self.failed(&e))?;
-            if bloom.is_some_and(|b| !candidates.iter().any(|k| b.check(*k))) {
+            let bloom = match self.blooms[g].get() {
+                Some(bloom) => bloom,
+                None => {
+                    let bloom = builder()?
+                        .get_row_group_column_bloom_filter(g, self.key)
+                        .map_err(|e| self.failed(&e))?;
+                    self.blooms[g].get_or_init(|| bloom)
+                }
+            };
+            if bloom
+                .as_ref()
+                .is_some_and(|b| !candidates.iter().any(|k| b.check(*k)))
+            {
                 continue;
             }
             chosen.groups.push(g);
@@ -355,6 +385,22 @@ pub fn row_by_bloom(
     keyed_read(ctx, table, column, true, &[key], Some(columns))
 }
 
+/// Whether `table`'s file is keyed by `column` (by bloom filters when `by_bloom`) and not
+/// known to be unreadable so: a read through it may answer instead of a statement.
+pub fn serves(ctx: &SessionContext, table: &str, column: &str, by_bloom: bool) -> bool {
+    let files = ctx
+        .state_ref()
+        .read()
+        .config()
+        .get_extension::<KeyedFiles>();
+    files
+        .as_ref()
+        .and_then(|f| f.0.get(table))
+        .is_some_and(|k| {
+            k.key == column && k.by_bloom == by_bloom && !matches!(k.file.get(), Some(None))
+        })
+}
+
 fn keyed_read(
     ctx: &SessionContext,
     table: &str,
@@ -542,6 +588,18 @@ mod tests {
                 assert_eq!(text(&[got]), text(&expected), "{id}");
             }
         }
+        // Keys in different row groups (ids i × 7,919 mod 10,000 at rows 0, 1 and 5,000): the
+        // rows of every chosen group counted in order.
+        let mut ids = vec![0, 7_919, 5_000 * 7_919 % 10_000];
+        ids.sort_unstable();
+        let got = file.pages(&ids, Some(&["project_id", "name"])).unwrap();
+        let sql = format!(
+            "SELECT * FROM t WHERE id IN ({}, {}, {}) ORDER BY project_id, id",
+            ids[0], ids[1], ids[2]
+        );
+        let expected = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        assert_eq!(got.num_rows(), 3);
+        assert_eq!(text(&[got]), text(&expected));
         // Keyed by bloom filters, the file serves no lookup by its page index (a page's ids).
         assert!(rows(&ctx, "t", "id", &[1], None, &[])
             .await

@@ -34,6 +34,11 @@ pub async fn rows(
     let keys: HashSet<i64> = keys.iter().copied().collect();
     let batch = match resident(ctx, table, column, &keys).await? {
         Some(batch) => batch,
+        None if keys.len() > crate::engine::keyed::MAX_KEYS
+            || !crate::engine::keyed::serves(ctx, table, column, false) =>
+        {
+            return Ok(None)
+        }
         None => {
             let list: Vec<i64> = keys.iter().copied().collect();
             let (ctx, t, c) = (ctx.clone(), table.to_string(), column.to_string());

@@ -131,7 +131,8 @@ pub async fn rows_of(
 
 /// The `occurrence_list` row of `id` read through the cached file's bloom filters of `id` (a
 /// detail without filter parameters: its requester's visibility is checked apart):
-/// `Some(None)` when there is none; None when the file is not keyed so (a statement reads it).
+/// `Some(None)` when there is none; None when the file is not keyed so, or holds the id more
+/// than once (a statement reads it).
 pub async fn row_by_id(ctx: &SessionContext, id: i64) -> Result<Option<Option<OccurrenceRow>>> {
     let started = std::time::Instant::now();
     let columns: Vec<&str> = OccurrenceRow::COLUMNS.iter().map(|(c, _)| *c).collect();
@@ -141,9 +142,15 @@ pub async fn row_by_id(ctx: &SessionContext, id: i64) -> Result<Option<Option<Oc
     let Some(batch) = crate::engine::lookup::blocking(read).await?? else {
         return Ok(None);
     };
-    let row = OccurrenceRow::decode_all(&[batch], view)?
+    let mut rows: Vec<OccurrenceRow> = OccurrenceRow::decode_all(&[batch], view)?
         .into_iter()
-        .find(|r| r.id == Some(id));
+        .filter(|r| r.id == Some(id))
+        .collect();
+    if rows.len() > 1 {
+        // Repeated ids (which the key check refuses): the statement decides which is shown.
+        return Ok(None);
+    }
+    let row = rows.pop();
     if std::env::var_os("OCCLENS_TRACE").is_some() {
         eprintln!(
             "occlens: {:>7.1} ms  lookup: {view}: {} rows by id (bloom filters)",

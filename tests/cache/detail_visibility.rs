@@ -7,8 +7,9 @@ use common::call_as;
 use occlens::api::request::Requester;
 
 /// `tiny()` and a draft project 3 (owner user 2, member user 3) holding occurrence 31, and
-/// occurrence 41 of a project that has no row (a broken reference: no requester but a
-/// superuser sees it, as the statement decides), and occurrence 51 of no project.
+/// occurrence 41 of a project that has no row (a broken reference: shown, as the statement
+/// decides, to a superuser and to user 4, listed as a member of it), and occurrence 51 of no
+/// project.
 fn with_a_draft() -> Tiny {
     let mut t = tiny();
     t.b.add(
@@ -18,6 +19,11 @@ fn with_a_draft() -> Tiny {
     t.b.add(
         "main_userprojectmembership",
         serde_json::json!({"id": 1, "user_id": 3, "project_id": 3}),
+    );
+    // User 4 a member of project 9, which has no row: its condition shows occurrence 41.
+    t.b.add(
+        "main_userprojectmembership",
+        serde_json::json!({"id": 2, "user_id": 4, "project_id": 9}),
     );
     for (id, project) in [
         (31, serde_json::json!(3)),
@@ -61,7 +67,7 @@ async fn a_cached_detail_is_shown_to_whom_the_tables_show_it() {
         ("owner", 31, 200),
         ("member", 31, 200),
         ("other", 31, 404),
-        ("other", 41, 404),
+        ("other", 41, 200), // a member of project 9, which has no row
         ("superuser", 31, 200),
         ("superuser", 41, 200),
         ("anonymous", 51, 404),
@@ -69,7 +75,7 @@ async fn a_cached_detail_is_shown_to_whom_the_tables_show_it() {
         ("superuser", 51, 500), // Antenna's permission check fails on it
     ];
     for (name, requester) in who {
-        for id in [1, 2, 3, 31, 41, 51, 99] {
+        for id in [1, 2, 3, 31, 41, 51, 99, -1] {
             for url in [
                 format!("/api/v2/occurrences/{id}/"),
                 format!("/api/v2/occurrences/{id}/?project_id=3"),
@@ -148,6 +154,13 @@ async fn a_cached_detail_reads_its_row_by_id() {
             "/api/v2/occurrences/41/",
             Requester::User(3),
             404,
+            1,
+            Some(1),
+        ),
+        (
+            "/api/v2/occurrences/41/",
+            Requester::User(4),
+            200,
             1,
             Some(1),
         ),
