@@ -113,10 +113,11 @@ impl KeyedFile {
         };
         let md = meta.metadata();
         // The key read as Int64 (as the page-index keying requires of its key's index).
-        let int64 = matches!(
-            meta.schema().field(key_root(&meta, key)).data_type(),
-            datafusion::arrow::datatypes::DataType::Int64
-        );
+        let int64 = meta
+            .schema()
+            .fields()
+            .get(key_root(&meta, key))
+            .is_some_and(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Int64);
         let bloomed = md
             .row_groups()
             .iter()
